@@ -1,0 +1,16 @@
+# VIGIL_SANITIZE: ASan + UBSan (recover off: any report fails the test).
+# VIGIL_TSAN: ThreadSanitizer.  They are exclusive.
+if(VIGIL_SANITIZE AND VIGIL_TSAN)
+  message(FATAL_ERROR "VIGIL_SANITIZE and VIGIL_TSAN cannot be combined")
+endif()
+if(VIGIL_SANITIZE)
+  set(_san -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_compile_options(${_san})
+  add_link_options(${_san})
+  add_compile_definitions(VIGIL_SANITIZED=1)
+elseif(VIGIL_TSAN)
+  set(_san -fsanitize=thread -fno-omit-frame-pointer)
+  add_compile_options(${_san})
+  add_link_options(${_san})
+  add_compile_definitions(VIGIL_SANITIZED=1)
+endif()

@@ -1,0 +1,585 @@
+/*
+ * vigil.h -- libvigil, the portable async core (public API, prefix vg_).
+ *
+ * One thread runs a loop; everything that happens -- timers, I/O, child
+ * exits, signals, wake-ups from other threads, thread-pool completions,
+ * channel messages -- arrives there as a callback.  The API follows the
+ * completion model: you submit an operation and are called back when it
+ * is done, which maps directly onto Windows I/O completion ports and is
+ * emulated on epoll and kqueue by the PAL.
+ *
+ * Handles (vg_timer_t, vg_tcp_t, ...) are allocated by the caller and
+ * initialised with vg_*_init().  They are closed asynchronously with
+ * vg_close(h, cb): the memory may be released only in or after cb, which
+ * runs in the loop's close phase.  vg_loop_close() refuses (PAL_EBUSY)
+ * while any handle lives.  Requests (vg_write_t, vg_connect_t, ...) are
+ * caller-allocated too and must stay alive until their callback runs.
+ *
+ * Errors are apr_status_t: APR_SUCCESS (0) or an APR / VG_E* code.  Use
+ * vg_strerror() for a message and APR_STATUS_IS_*() to test them.
+ *
+ * Fields of the structs below are private unless documented otherwise;
+ * `data` is always the caller's.
+ */
+#ifndef VIGIL_H
+#define VIGIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <apr.h>
+#include <apr_errno.h>
+#include <apr_pools.h>
+#include <apr_file_io.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
+
+#include "pal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VG_VERSION_MAJOR 0
+#define VG_VERSION_MINOR 1
+#define VG_VERSION_PATCH 0
+#define VG_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * --------------------------------------------------------------------- */
+
+#define VG_ECANCELED    PAL_ECANCELED
+#define VG_ECLOSING     PAL_ECLOSING
+#define VG_EBUSY        PAL_EBUSY
+#define VG_EQUEUEFULL   PAL_EQUEUEFULL
+#define VG_ELOCKED      PAL_ELOCKED
+#define VG_EUNSUPPORTED PAL_EUNSUPPORTED
+
+/* A message for any status (APR's, the OS's or Vigil's own). */
+const char *vg_strerror(apr_status_t rv, char *buf, size_t size);
+
+/* "epoll", "kqueue" or "iocp". */
+const char *vg_backend(void);
+const char *vg_version(void);
+
+/* Initialise APR once for the process (idempotent, thread-unsafe: call it
+ * from main before anything else). */
+apr_status_t vg_initialize(void);
+
+/* ------------------------------------------------------------------------
+ * Loop
+ * --------------------------------------------------------------------- */
+
+typedef struct vg_loop_s vg_loop_t;
+typedef struct vg_handle_s vg_handle_t;
+typedef struct vg_timer_s vg_timer_t;
+typedef struct vg_stream_s vg_stream_t;
+typedef struct vg_stream_s vg_tcp_t;     /* a stream of kind VG_TCP  */
+typedef struct vg_stream_s vg_pipe_t;    /* a stream of kind VG_PIPE */
+typedef struct vg_udp_s vg_udp_t;
+typedef struct vg_process_s vg_process_t;
+typedef struct vg_signal_s vg_signal_t;
+typedef struct vg_async_s vg_async_t;
+typedef struct vg_chan_s vg_chan_t;
+typedef struct vg_write_s vg_write_t;
+typedef struct vg_connect_s vg_connect_t;
+typedef struct vg_shutdown_req_s vg_shutdown_req_t;
+typedef struct vg_send_s vg_send_t;
+typedef struct vg_work_s vg_work_t;
+typedef pal_buf_t vg_buf_t;
+typedef pal_addr_t vg_addr_t;
+
+typedef enum {
+  VG_UNKNOWN_HANDLE = 0,
+  VG_TIMER, VG_TCP, VG_PIPE, VG_UDP, VG_PROCESS, VG_SIGNAL, VG_ASYNC,
+  VG_CHAN,
+  VG_HANDLE_TYPE_MAX
+} vg_handle_type;
+
+typedef enum {
+  VG_RUN_DEFAULT = 0,   /* until no active, referenced handle or request */
+  VG_RUN_ONCE,          /* one iteration; block for I/O if needed */
+  VG_RUN_NOWAIT         /* one iteration; never block */
+} vg_run_mode;
+
+typedef void (*vg_close_cb)(vg_handle_t *handle);
+typedef void (*vg_walk_cb)(vg_handle_t *handle, void *arg);
+
+/* Create a loop.  Its memory comes from a subpool of `parent` (NULL: a
+ * new root pool).  Fails only if the OS refuses the poller. */
+apr_status_t vg_loop_create(vg_loop_t **loop, apr_pool_t *parent);
+/* Release the loop.  PAL_EBUSY while any handle is open or closing, or a
+ * request is pending; then nothing is released. */
+apr_status_t vg_loop_close(vg_loop_t *loop);
+/* Run the loop.  Returns non-zero if there is still work (handles or
+ * requests) that would keep it running, zero otherwise. */
+int vg_run(vg_loop_t *loop, vg_run_mode mode);
+/* Make vg_run() return after the current iteration. */
+void vg_stop(vg_loop_t *loop);
+/* Non-zero if active, referenced handles or pending requests remain. */
+int vg_loop_alive(const vg_loop_t *loop);
+/* Loop time in milliseconds, cached at the start of each iteration. */
+uint64_t vg_now(const vg_loop_t *loop);
+/* Refresh the cached time (after a long computation in a callback). */
+void vg_update_time(vg_loop_t *loop);
+/* The loop's pool, for allocations that live as long as the loop. */
+apr_pool_t *vg_loop_pool(const vg_loop_t *loop);
+/* Number of iterations run so far (idle-wakeup accounting). */
+uint64_t vg_loop_iterations(const vg_loop_t *loop);
+/* Call cb for every handle that is not closing. */
+void vg_walk(vg_loop_t *loop, vg_walk_cb cb, void *arg);
+/* The caller's pointer attached to the loop. */
+void vg_loop_set_data(vg_loop_t *loop, void *data);
+void *vg_loop_get_data(const vg_loop_t *loop);
+
+/* ------------------------------------------------------------------------
+ * Handles
+ * --------------------------------------------------------------------- */
+
+#define VG_HANDLE_FIELDS                                                     \
+  void *data;                 /* caller's */                                 \
+  vg_loop_t *loop;                                                           \
+  vg_handle_type type;                                                       \
+  unsigned hflags;                                                           \
+  vg_close_cb close_cb;                                                      \
+  vg_handle_t *hnext, *hprev;    /* loop's handle list */                    \
+  vg_handle_t *next_closing;
+
+struct vg_handle_s {
+  VG_HANDLE_FIELDS
+};
+
+/* Close a handle.  Stops it at once (no more callbacks but close_cb,
+ * which may be NULL and runs in the loop's close phase).  Pending requests
+ * on it complete with VG_ECANCELED before close_cb.  Closing twice is a
+ * programming error and is ignored. */
+void vg_close(vg_handle_t *handle, vg_close_cb close_cb);
+int vg_is_active(const vg_handle_t *handle);
+int vg_is_closing(const vg_handle_t *handle);
+/* An unreferenced handle does not keep vg_run() going. */
+void vg_ref(vg_handle_t *handle);
+void vg_unref(vg_handle_t *handle);
+int vg_has_ref(const vg_handle_t *handle);
+const char *vg_handle_type_name(vg_handle_type type);
+
+/* ------------------------------------------------------------------------
+ * Timers: a 4-ary min-heap of deadlines; start/stop are O(log n) and
+ * allocate nothing.  Timers due at the same time fire in start order.
+ * --------------------------------------------------------------------- */
+
+typedef void (*vg_timer_cb)(vg_timer_t *timer);
+
+struct vg_timer_s {
+  VG_HANDLE_FIELDS
+  vg_timer_cb cb;
+  uint64_t due;                 /* loop time (ms) */
+  uint64_t repeat;
+  uint64_t seq;                 /* start order, for stable ties */
+  uint32_t heap_index;          /* position in the heap, or UINT32_MAX */
+};
+
+apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *timer);
+/* Fire cb after timeout ms, then every repeat ms if repeat > 0.
+ * Restarting an active timer moves it. */
+apr_status_t vg_timer_start(vg_timer_t *timer, vg_timer_cb cb,
+                            uint64_t timeout, uint64_t repeat);
+apr_status_t vg_timer_stop(vg_timer_t *timer);
+/* Restart a repeating timer from now with its repeat interval.
+ * APR_EINVAL if it was never started. */
+apr_status_t vg_timer_again(vg_timer_t *timer);
+void vg_timer_set_repeat(vg_timer_t *timer, uint64_t repeat);
+uint64_t vg_timer_get_repeat(const vg_timer_t *timer);
+/* Milliseconds until it fires (0 if due or inactive). */
+uint64_t vg_timer_due_in(const vg_timer_t *timer);
+
+/* ------------------------------------------------------------------------
+ * Streams: TCP connections and pipes (local sockets, child stdio pipes,
+ * Windows named pipes).
+ * --------------------------------------------------------------------- */
+
+typedef void (*vg_alloc_cb)(vg_handle_t *handle, size_t suggested,
+                            vg_buf_t *buf);
+/* status APR_SUCCESS with nread >= 0 (0: the buffer is handed back unused),
+ * APR_EOF at end of stream, or an error; after EOF or an error, reading
+ * has stopped. */
+typedef void (*vg_read_cb)(vg_stream_t *stream, apr_status_t status,
+                           size_t nread, const vg_buf_t *buf);
+typedef void (*vg_write_cb)(vg_write_t *req, apr_status_t status);
+typedef void (*vg_connect_cb)(vg_connect_t *req, apr_status_t status);
+typedef void (*vg_shutdown_cb)(vg_shutdown_req_t *req, apr_status_t status);
+typedef void (*vg_connection_cb)(vg_stream_t *server, apr_status_t status);
+
+struct vg_stream_s {
+  VG_HANDLE_FIELDS
+  pal_io_t io;
+  vg_alloc_cb alloc_cb;
+  vg_read_cb read_cb;
+  vg_connection_cb connection_cb;
+  size_t write_queue_size;      /* public, read-only: bytes not yet written */
+  unsigned write_queue_count;   /* public, read-only: write requests pending */
+  unsigned sflags;
+};
+
+#define VG_WRITE_BUFS_SMALL 4
+
+struct vg_write_s {
+  void *data;
+  pal_req_t req;
+  vg_stream_t *handle;
+  vg_write_cb cb;
+  vg_buf_t *bufs;
+  vg_buf_t bufsml[VG_WRITE_BUFS_SMALL];
+  size_t size;
+};
+
+struct vg_connect_s {
+  void *data;
+  pal_req_t req;
+  vg_stream_t *handle;
+  vg_connect_cb cb;
+};
+
+struct vg_shutdown_req_s {
+  void *data;
+  pal_req_t req;
+  vg_stream_t *handle;
+  vg_shutdown_cb cb;
+};
+
+apr_status_t vg_tcp_init(vg_loop_t *loop, vg_tcp_t *tcp);
+/* Bind to addr (creates the socket for its family). */
+apr_status_t vg_tcp_bind(vg_tcp_t *tcp, const vg_addr_t *addr,
+                         unsigned flags);
+apr_status_t vg_tcp_connect(vg_connect_t *req, vg_tcp_t *tcp,
+                            const vg_addr_t *addr, vg_connect_cb cb);
+apr_status_t vg_tcp_nodelay(vg_tcp_t *tcp, int on);
+apr_status_t vg_tcp_sockname(const vg_tcp_t *tcp, vg_addr_t *addr);
+apr_status_t vg_tcp_peername(const vg_tcp_t *tcp, vg_addr_t *addr);
+
+apr_status_t vg_pipe_init(vg_loop_t *loop, vg_pipe_t *pipe);
+/* Adopt an existing descriptor (e.g. stdin). */
+apr_status_t vg_pipe_open(vg_pipe_t *pipe, pal_fd_t fd);
+/* Local stream socket: bind a path (Unix socket / named pipe). */
+apr_status_t vg_pipe_bind(vg_pipe_t *pipe, const char *path);
+apr_status_t vg_pipe_connect(vg_connect_t *req, vg_pipe_t *pipe,
+                             const char *path, vg_connect_cb cb);
+/* Uid of the connected peer (SO_PEERCRED); VG_EUNSUPPORTED elsewhere. */
+apr_status_t vg_pipe_peer_uid(const vg_pipe_t *pipe, long *uid);
+
+apr_status_t vg_listen(vg_stream_t *server, int backlog,
+                       vg_connection_cb cb);
+/* Accept into `client` (initialised with vg_tcp_init / vg_pipe_init). */
+apr_status_t vg_accept(vg_stream_t *server, vg_stream_t *client);
+apr_status_t vg_read_start(vg_stream_t *stream, vg_alloc_cb alloc_cb,
+                           vg_read_cb read_cb);
+apr_status_t vg_read_stop(vg_stream_t *stream);
+/* Queue bufs for writing.  The memory they point to must stay valid
+ * until cb; the array itself is copied. */
+apr_status_t vg_write(vg_write_t *req, vg_stream_t *stream,
+                      const vg_buf_t bufs[], unsigned nbufs, vg_write_cb cb);
+/* Write what can be written now, without queueing.  Returns the number
+ * of bytes written in *written, APR_EAGAIN if none could be. */
+apr_status_t vg_try_write(vg_stream_t *stream, const vg_buf_t bufs[],
+                          unsigned nbufs, size_t *written);
+/* Half-close once queued writes are done. */
+apr_status_t vg_shutdown(vg_shutdown_req_t *req, vg_stream_t *stream,
+                         vg_shutdown_cb cb);
+size_t vg_stream_write_queue_size(const vg_stream_t *stream);
+
+/* ------------------------------------------------------------------------
+ * Datagram sockets: UDP and local datagram (the systemd notify socket).
+ * --------------------------------------------------------------------- */
+
+typedef void (*vg_recv_cb)(vg_udp_t *udp, apr_status_t status, size_t nread,
+                           const vg_buf_t *buf, const vg_addr_t *from);
+typedef void (*vg_send_cb)(vg_send_t *req, apr_status_t status);
+
+struct vg_udp_s {
+  VG_HANDLE_FIELDS
+  pal_io_t io;
+  vg_alloc_cb alloc_cb;
+  vg_recv_cb recv_cb;
+  size_t send_queue_size;       /* public, read-only */
+  unsigned send_queue_count;
+};
+
+struct vg_send_s {
+  void *data;
+  pal_req_t req;
+  vg_udp_t *handle;
+  vg_send_cb cb;
+  vg_buf_t *bufs;
+  vg_buf_t bufsml[VG_WRITE_BUFS_SMALL];
+  vg_addr_t addr;
+  size_t size;
+};
+
+/* family: PAL_AF_INET, PAL_AF_INET6 or PAL_AF_UNIX (local datagram). */
+apr_status_t vg_udp_init(vg_loop_t *loop, vg_udp_t *udp, int family);
+apr_status_t vg_udp_bind(vg_udp_t *udp, const vg_addr_t *addr,
+                         unsigned flags);
+apr_status_t vg_udp_sockname(const vg_udp_t *udp, vg_addr_t *addr);
+apr_status_t vg_udp_recv_start(vg_udp_t *udp, vg_alloc_cb alloc_cb,
+                               vg_recv_cb recv_cb);
+apr_status_t vg_udp_recv_stop(vg_udp_t *udp);
+apr_status_t vg_udp_send(vg_send_t *req, vg_udp_t *udp, const vg_buf_t bufs[],
+                         unsigned nbufs, const vg_addr_t *addr, vg_send_cb cb);
+
+/* ------------------------------------------------------------------------
+ * Child processes
+ * --------------------------------------------------------------------- */
+
+/* Exit code (or -1 when killed) and the portable signal that killed it
+ * (or 0). */
+typedef void (*vg_exit_cb)(vg_process_t *proc, int exit_status,
+                           int term_signal);
+
+typedef enum {
+  VG_STDIO_INHERIT = 0,   /* same as the parent's */
+  VG_STDIO_IGNORE,        /* /dev/null (NUL on Windows) */
+  VG_STDIO_PIPE,          /* a new pipe; parent end opened in `pipe` */
+  VG_STDIO_FILE,          /* open `path` (stdout/stderr append) */
+  VG_STDIO_FD             /* this descriptor */
+} vg_stdio_kind;
+
+typedef struct vg_stdio_s {
+  vg_stdio_kind kind;
+  vg_pipe_t *pipe;        /* VG_STDIO_PIPE: initialised, not yet opened */
+  const char *path;       /* VG_STDIO_FILE */
+  pal_fd_t fd;            /* VG_STDIO_FD */
+} vg_stdio_t;
+
+enum {
+  VG_PROCESS_NEW_GROUP = PAL_SPAWN_NEW_GROUP,
+  VG_PROCESS_SETSID = PAL_SPAWN_SETSID,
+  VG_PROCESS_SETUID = PAL_SPAWN_SETUID,
+  VG_PROCESS_SETGID = PAL_SPAWN_SETGID,
+  VG_PROCESS_PDEATHSIG = PAL_SPAWN_PDEATHSIG,
+  VG_PROCESS_SEARCH_PATH = PAL_SPAWN_SEARCH_PATH
+};
+
+typedef pal_limits_t vg_limits_t;
+
+typedef struct vg_process_options_s {
+  const char *file;             /* program (args[0] if NULL) */
+  const char *const *args;      /* NULL-terminated, passed verbatim */
+  const char *const *env;       /* NULL-terminated "K=V"; NULL inherits */
+  const char *cwd;
+  unsigned flags;               /* VG_PROCESS_* */
+  long uid, gid;
+  vg_stdio_t stdio[3];
+  const vg_limits_t *limits;
+  vg_exit_cb exit_cb;
+} vg_process_options_t;
+
+struct vg_process_s {
+  VG_HANDLE_FIELDS
+  pal_proc_t proc;
+  vg_exit_cb exit_cb;
+  long pid;                     /* public, read-only; 0 after exit */
+};
+
+/* Spawn a child and start watching it.  On failure the handle is not
+ * initialised (do not close it) and the status tells why: APR_ENOENT for
+ * a program that does not exist, APR_EACCES, ...  PIPE stdio handles are
+ * opened on success only. */
+apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *proc,
+                      const vg_process_options_t *options);
+apr_status_t vg_process_kill(vg_process_t *proc, int signum);
+/* Signal the process group (POSIX) / terminate the job (Windows). */
+apr_status_t vg_process_kill_tree(vg_process_t *proc, int signum);
+apr_status_t vg_kill(long pid, int signum);
+
+/* ------------------------------------------------------------------------
+ * Signals: portable numbers and names; many watchers per signal.
+ * --------------------------------------------------------------------- */
+
+enum {
+  VG_SIGHUP = PAL_SIGHUP, VG_SIGINT = PAL_SIGINT, VG_SIGQUIT = PAL_SIGQUIT,
+  VG_SIGKILL = PAL_SIGKILL, VG_SIGUSR1 = PAL_SIGUSR1,
+  VG_SIGUSR2 = PAL_SIGUSR2, VG_SIGTERM = PAL_SIGTERM,
+  VG_SIGBREAK = PAL_SIGBREAK, VG_SIGWINCH = PAL_SIGWINCH,
+  VG_SIGCHLD = PAL_SIGCHLD
+};
+
+typedef void (*vg_signal_cb)(vg_signal_t *sig, int signum);
+
+struct vg_signal_s {
+  VG_HANDLE_FIELDS
+  vg_signal_cb cb;
+  int signum;
+  vg_signal_t *sig_next;        /* loop's watchers of the same signal */
+};
+
+apr_status_t vg_signal_init(vg_loop_t *loop, vg_signal_t *sig);
+apr_status_t vg_signal_start(vg_signal_t *sig, vg_signal_cb cb, int signum);
+apr_status_t vg_signal_stop(vg_signal_t *sig);
+/* "TERM" for VG_SIGTERM, ...; NULL for an unknown number. */
+const char *vg_signal_name(int signum);
+/* VG_SIG* for "TERM", "SIGTERM", "term"; 0 if unknown. */
+int vg_signal_from_name(const char *name);
+
+/* ------------------------------------------------------------------------
+ * Async: wake the loop from any thread.  Sends are coalesced: several
+ * vg_async_send() before the loop runs give one callback.
+ * --------------------------------------------------------------------- */
+
+typedef void (*vg_async_cb)(vg_async_t *async);
+
+struct vg_async_s {
+  VG_HANDLE_FIELDS
+  vg_async_cb cb;
+  volatile apr_uint32_t pending;
+  vg_async_t *anext;
+};
+
+apr_status_t vg_async_init(vg_loop_t *loop, vg_async_t *async,
+                           vg_async_cb cb);
+/* Thread-safe; async-signal-safe on POSIX. */
+apr_status_t vg_async_send(vg_async_t *async);
+
+/* ------------------------------------------------------------------------
+ * Thread-pool work queue.  work_cb runs on a pool thread; after_cb runs
+ * on the loop thread with APR_SUCCESS, or VG_ECANCELED if the work was
+ * cancelled before it started.  The pool (APR threads) is created on
+ * first use with vg_loop_set_pool_size() threads (default 4, or the
+ * environment variable VIGIL_THREADPOOL_SIZE).
+ * --------------------------------------------------------------------- */
+
+typedef void (*vg_work_cb)(vg_work_t *req);
+typedef void (*vg_after_work_cb)(vg_work_t *req, apr_status_t status);
+
+struct vg_work_s {
+  void *data;
+  vg_loop_t *loop;
+  vg_work_cb work_cb;
+  vg_after_work_cb after_cb;
+  vg_work_t *next;
+  int state;
+  apr_status_t status;
+};
+
+apr_status_t vg_loop_set_pool_size(vg_loop_t *loop, unsigned threads);
+apr_status_t vg_queue_work(vg_loop_t *loop, vg_work_t *req,
+                           vg_work_cb work_cb, vg_after_work_cb after_cb);
+/* Cancel work that has not started: APR_SUCCESS (after_cb will run with
+ * VG_ECANCELED), or VG_EBUSY if it is running or done. */
+apr_status_t vg_work_cancel(vg_work_t *req);
+
+/* ------------------------------------------------------------------------
+ * Channels: multi-producer queues of pointers, consumed on the loop
+ * thread.  Bounded channels apply backpressure: vg_chan_send() blocks
+ * while full, vg_chan_try_send() returns VG_EQUEUEFULL.  Closing the
+ * handle wakes blocked senders with VG_ECLOSING; messages still queued
+ * are handed to drop_cb (if set) so their owners can free them.
+ * --------------------------------------------------------------------- */
+
+typedef void (*vg_chan_cb)(vg_chan_t *chan, void *msg);
+
+struct vg_chan_s {
+  VG_HANDLE_FIELDS
+  vg_chan_cb cb;
+  vg_chan_cb drop_cb;
+  apr_thread_mutex_t *mu;
+  apr_thread_cond_t *not_full;
+  void **ring;
+  size_t cap, head, count;
+  size_t bound;                  /* 0 = unbounded */
+  unsigned waiters;
+  int closed;
+  vg_async_t async;
+  apr_pool_t *pool;
+};
+
+/* bound 0 makes the channel unbounded. */
+apr_status_t vg_chan_init(vg_loop_t *loop, vg_chan_t *chan, size_t bound,
+                          vg_chan_cb cb);
+void vg_chan_set_drop_cb(vg_chan_t *chan, vg_chan_cb drop_cb);
+apr_status_t vg_chan_send(vg_chan_t *chan, void *msg);
+apr_status_t vg_chan_try_send(vg_chan_t *chan, void *msg);
+/* Messages queued and not yet delivered. */
+size_t vg_chan_size(vg_chan_t *chan);
+
+/* ------------------------------------------------------------------------
+ * Daemon helpers: single-instance lock, graceful shutdown, logging.
+ * --------------------------------------------------------------------- */
+
+typedef struct vg_lockfile_s vg_lockfile_t;
+
+/* Take an exclusive lock on `path` (created if needed) and write our pid
+ * into it.  VG_ELOCKED if another process holds it; then *holder_pid (if
+ * not NULL) is the pid written by the holder, or 0 if unknown.  A lock
+ * left by a process that died is free again (the OS drops it). */
+apr_status_t vg_lockfile_acquire(vg_lockfile_t **lock, const char *path,
+                                 apr_pool_t *pool, long *holder_pid);
+/* Release the lock and remove the file. */
+apr_status_t vg_lockfile_release(vg_lockfile_t *lock);
+
+typedef struct vg_shutdown_s vg_shutdown_t;
+typedef void (*vg_shutdown_fn)(vg_shutdown_t *sd, int signum);
+
+struct vg_shutdown_s {
+  void *data;
+  vg_signal_t sigterm, sigint, sigbreak;
+  vg_timer_t deadline;
+  vg_shutdown_fn on_request;
+  vg_shutdown_fn on_deadline;
+  uint64_t timeout;
+  int requested;                /* public: signal that asked (or -1) */
+  int open;
+};
+
+/* Watch TERM and INT (and BREAK on Windows).  On the first one, call
+ * on_request and arm a deadline of timeout ms; if it passes before
+ * vg_graceful_done(), call on_deadline.  A second signal calls
+ * on_deadline at once.  The watchers are unreferenced: they do not keep
+ * the loop alive on their own. */
+apr_status_t vg_graceful_init(vg_loop_t *loop, vg_shutdown_t *sd,
+                              uint64_t timeout, vg_shutdown_fn on_request,
+                              vg_shutdown_fn on_deadline);
+/* Ask for shutdown as a signal would (signum 0: programmatic). */
+void vg_graceful_request(vg_shutdown_t *sd, int signum);
+/* Shutdown finished: stop the deadline and close the watchers. */
+void vg_graceful_done(vg_shutdown_t *sd);
+
+typedef enum {
+  VG_LOG_DEBUG = 0, VG_LOG_INFO, VG_LOG_NOTICE, VG_LOG_WARN, VG_LOG_ERROR
+} vg_log_level;
+
+typedef enum { VG_LOG_TEXT = 0, VG_LOG_JSON } vg_log_format;
+
+typedef struct vg_log_s vg_log_t;
+
+/* A logger writing lines to `out` (not closed by the logger).  Lines below
+ * `level` are dropped.  Thread-safe: one write per line. */
+apr_status_t vg_log_create(vg_log_t **log, apr_pool_t *pool, apr_file_t *out,
+                           vg_log_level level, vg_log_format format);
+void vg_log_set_level(vg_log_t *log, vg_log_level level);
+vg_log_level vg_log_get_level(const vg_log_t *log);
+/* text:  2026-11-21T23:53:01.123Z INFO  component: message key=value
+ * json:  {"ts":"...","level":"info","component":"...","msg":"...",
+ *         "key":"value"}
+ * `kv` is NULL or a NULL-terminated list of key, value strings. */
+void vg_log_kv(vg_log_t *log, vg_log_level level, const char *component,
+               const char *const *kv, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+void vg_log(vg_log_t *log, vg_log_level level, const char *component,
+            const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+const char *vg_log_level_name(vg_log_level level);
+/* "debug", "info", ... -> level; -1 if unknown. */
+int vg_log_level_parse(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VIGIL_H */

@@ -1,0 +1,105 @@
+/*
+ * internal.h -- private to core/: the loop structure and the helpers the
+ * handle modules share.  Nothing here is public API.
+ */
+#ifndef VG_INTERNAL_H
+#define VG_INTERNAL_H
+
+#include "vigil.h"
+
+#include <apr_atomic.h>
+
+/* Handle flags (vg_handle_t.hflags). */
+enum {
+  VG__ACTIVE = 1u << 0,    /* started: counts toward loop liveness      */
+  VG__REF = 1u << 1,       /* referenced (default)                       */
+  VG__CLOSING = 1u << 2,   /* vg_close() called                          */
+  VG__CLOSED = 1u << 3     /* close_cb has run                           */
+};
+
+/* Stream flags (vg_stream_t.sflags). */
+enum {
+  VG__S_READING = 1u << 0,
+  VG__S_LISTENING = 1u << 1,
+  VG__S_CONNECTING = 1u << 2,
+  VG__S_SHUTTING = 1u << 3,
+  VG__S_OPEN = 1u << 4      /* pal_io_t holds an OS handle */
+};
+
+typedef struct vg__heap_entry_s {
+  uint64_t due;
+  uint64_t seq;
+  vg_timer_t *timer;
+} vg__heap_entry_t;
+
+struct vg__wq_s;   /* thread-pool work queue (core/work.c) */
+
+struct vg_loop_s {
+  apr_pool_t *pool;
+  pal_poll_t *poll;
+  void *data;
+  uint64_t time;                /* cached loop time, ms */
+  uint64_t iterations;
+  int stop_flag;
+  unsigned active_handles;      /* active and referenced */
+  unsigned active_reqs;         /* pending requests (keep the loop alive) */
+  vg_handle_t *handles;         /* every handle not yet closed */
+  vg_handle_t *closing;         /* waiting for the close phase */
+
+  /* timers: 4-ary min-heap */
+  vg__heap_entry_t *heap;
+  uint32_t heap_len, heap_cap;
+  uint64_t timer_seq;
+
+  /* signals: watchers per portable signal number */
+  vg_signal_t *signals[PAL_NSIG];
+
+  /* async handles; async_pending is set by senders (any thread) */
+  vg_async_t *asyncs;
+  volatile apr_uint32_t async_pending;
+
+  /* thread pool (core/work.c), created on first vg_queue_work() */
+  struct vg__wq_s *wq;
+  unsigned pool_size;
+};
+
+/* handle.c */
+void vg__handle_init(vg_loop_t *loop, vg_handle_t *h, vg_handle_type type);
+void vg__handle_start(vg_handle_t *h);
+void vg__handle_stop(vg_handle_t *h);
+/* Run close callbacks of handles whose requests have drained. */
+void vg__run_closing(vg_loop_t *loop);
+
+#define vg__is_active(h) (((h)->hflags & VG__ACTIVE) != 0)
+#define vg__is_closing(h) (((h)->hflags & (VG__CLOSING | VG__CLOSED)) != 0)
+
+static inline void vg__req_register(vg_loop_t *loop) { loop->active_reqs++; }
+static inline void vg__req_unregister(vg_loop_t *loop) {
+  loop->active_reqs--;
+}
+
+/* Per-type close hooks, called by vg_close(); each stops the handle. */
+void vg__timer_close(vg_timer_t *t);
+void vg__stream_close(vg_stream_t *s);
+void vg__udp_close(vg_udp_t *u);
+void vg__process_close(vg_process_t *p);
+void vg__signal_close(vg_signal_t *s);
+void vg__async_close(vg_async_t *a);
+void vg__chan_close(vg_chan_t *c);
+/* Non-zero while a closing handle still has requests to complete. */
+int vg__stream_busy(const vg_stream_t *s);
+int vg__udp_busy(const vg_udp_t *u);
+
+/* timer.c: run due timers; ms until the next one (-1: none). */
+void vg__run_timers(vg_loop_t *loop);
+int64_t vg__next_timeout(const vg_loop_t *loop);
+
+/* signal.c: PAL signal callback (installed by the loop). */
+void vg__signal_dispatch(pal_poll_t *poll, int signum, void *data);
+/* async.c: PAL wake-up callback (installed by the loop). */
+void vg__async_dispatch(pal_poll_t *poll, void *data);
+
+/* work.c: stop and join the pool (called by vg_loop_close). */
+void vg__wq_destroy(vg_loop_t *loop);
+
+#endif
