@@ -14,7 +14,10 @@ enum {
   VG__ACTIVE = 1u << 0,    /* started: counts toward loop liveness      */
   VG__REF = 1u << 1,       /* referenced (default)                       */
   VG__CLOSING = 1u << 2,   /* vg_close() called                          */
-  VG__CLOSED = 1u << 3     /* close_cb has run                           */
+  VG__CLOSED = 1u << 3,    /* close_cb has run                           */
+  VG__INTERNAL = 1u << 4   /* owned by the library (a channel's async, the
+                              work queue's): hidden from vg_walk, and not
+                              counted by vg_loop_close                    */
 };
 
 /* Stream flags (vg_stream_t.sflags). */

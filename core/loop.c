@@ -1,1 +1,124 @@
-/* placeholder: being written */
+/*
+ * loop.c -- the event loop: creation, the phases of one iteration, and
+ * liveness.
+ *
+ * One iteration:
+ *   1. update the cached time (a vDSO read, no system call)
+ *   2. run due timers
+ *   3. wait in the PAL for I/O, child exits, signals and wake-ups, with
+ *      the next timer's deadline as timeout; the PAL runs their callbacks
+ *      and then the completion callbacks of requests
+ *   4. (RUN_ONCE) due timers again, so one iteration always progresses
+ *   5. close phase: close callbacks of handles whose requests are done
+ *
+ * An idle loop therefore makes exactly one system call per wake-up: the
+ * blocking wait.  Nothing polls on a timer.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+apr_status_t vg_loop_create(vg_loop_t **out, apr_pool_t *parent) {
+  apr_pool_t *pool;
+  vg_loop_t *loop;
+  apr_status_t rv;
+
+  rv = apr_pool_create(&pool, parent);
+  if (rv != APR_SUCCESS)
+    return rv;
+  loop = apr_pcalloc(pool, sizeof *loop);
+  loop->pool = pool;
+  rv = pal_poll_create(&loop->poll);
+  if (rv != APR_SUCCESS)
+    goto fail_poll;
+  pal_poll_set_wakeup_cb(loop->poll, vg__async_dispatch, loop);
+  pal_poll_set_signal_cb(loop->poll, vg__signal_dispatch, loop);
+  loop->time = pal_hrtime() / 1000000u;
+  *out = loop;
+  return APR_SUCCESS;
+
+fail_poll:
+  apr_pool_destroy(pool);
+  return rv;
+}
+
+/* Handles that would keep vg_loop_close from succeeding. */
+static int user_handles(const vg_loop_t *loop) {
+  const vg_handle_t *h;
+  for (h = loop->handles; h; h = h->hnext)
+    if (!(h->hflags & VG__INTERNAL))
+      return 1;
+  return 0;
+}
+
+apr_status_t vg_loop_close(vg_loop_t *loop) {
+  if (user_handles(loop) || loop->active_reqs)
+    return VG_EBUSY;
+  /* Only library-owned handles are left: tear them down. */
+  if (loop->wq)
+    vg__wq_destroy(loop);
+  vg__run_closing(loop);
+  if (loop->handles || loop->active_reqs)
+    return VG_EBUSY;
+  pal_poll_destroy(loop->poll);
+  free(loop->heap);
+  apr_pool_destroy(loop->pool);
+  return APR_SUCCESS;
+}
+
+int vg_loop_alive(const vg_loop_t *loop) {
+  return loop->active_handles > 0 || loop->active_reqs > 0 ||
+         loop->closing != NULL;
+}
+
+static int64_t poll_timeout(const vg_loop_t *loop) {
+  if (loop->stop_flag || loop->closing)
+    return 0;
+  if (loop->active_handles == 0 && loop->active_reqs == 0)
+    return 0;
+  return vg__next_timeout(loop);
+}
+
+int vg_run(vg_loop_t *loop, vg_run_mode mode) {
+  int alive = vg_loop_alive(loop);
+  if (!alive)
+    vg_update_time(loop);
+  while (alive && !loop->stop_flag) {
+    int64_t timeout = 0;
+    vg_update_time(loop);
+    vg__run_timers(loop);
+    if (mode != VG_RUN_NOWAIT)
+      timeout = poll_timeout(loop);
+    pal_poll_wait(loop->poll, timeout);
+    loop->iterations++;
+    if (mode == VG_RUN_ONCE) {
+      vg_update_time(loop);
+      vg__run_timers(loop);
+    }
+    vg__run_closing(loop);
+    alive = vg_loop_alive(loop);
+    if (mode != VG_RUN_DEFAULT)
+      break;
+  }
+  loop->stop_flag = 0;
+  return alive;
+}
+
+void vg_stop(vg_loop_t *loop) { loop->stop_flag = 1; }
+
+uint64_t vg_now(const vg_loop_t *loop) { return loop->time; }
+
+void vg_update_time(vg_loop_t *loop) {
+  loop->time = pal_hrtime() / 1000000u;
+}
+
+apr_pool_t *vg_loop_pool(const vg_loop_t *loop) { return loop->pool; }
+
+uint64_t vg_loop_iterations(const vg_loop_t *loop) {
+  return loop->iterations;
+}
+
+void vg_loop_set_data(vg_loop_t *loop, void *data) { loop->data = data; }
+
+void *vg_loop_get_data(const vg_loop_t *loop) { return loop->data; }

@@ -57,6 +57,7 @@ extern "C" {
 #define PAL_ELOCKED     (APR_OS_START_USERERR + 5)  /* lock held elsewhere*/
 #define PAL_EUNSUPPORTED (APR_OS_START_USERERR + 6) /* not on this OS     */
 #define PAL_EEXEC       (APR_OS_START_USERERR + 7)  /* child setup failed */
+#define PAL_ENOPROC     (APR_OS_START_USERERR + 8)  /* no such process    */
 
 /* Like apr_strerror(), but also knows the PAL_E* codes above. */
 const char *pal_strerror(apr_status_t rv, char *buf, size_t bufsize);
@@ -265,6 +266,8 @@ apr_status_t pal_io_recv_stop(pal_io_t *io);
  * must stay valid until cb runs.  Writes complete in order. */
 apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
                           unsigned nbufs, pal_req_cb cb);
+/* Bytes of a submitted write or send that are not yet written. */
+size_t pal_req_pending_bytes(const pal_req_t *req);
 /* Best effort, non-queued write (nothing queued ahead).  Returns the byte
  * count written in *written, APR_EAGAIN when nothing could be written. */
 apr_status_t pal_io_try_write(pal_io_t *io, const pal_buf_t *bufs,
@@ -361,7 +364,7 @@ struct pal_proc_s {
  * pal_poll_wait(), when the child has exited and been reaped. */
 apr_status_t pal_proc_spawn(pal_poll_t *poll, pal_proc_t *proc,
                             const pal_spawn_opts_t *opts, pal_exit_cb exit_cb);
-/* Signal the child (portable number). APR_ESRCH if it is gone. */
+/* Signal the child (portable number). PAL_ENOPROC if it is gone. */
 apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
 /* Signal the child's whole tree: its process group (POSIX) or its job
  * object (Windows; any signal but BREAK terminates the job). */

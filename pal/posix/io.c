@@ -1,1 +1,730 @@
-/* placeholder: being written */
+/*
+ * io.c -- completion-style streams and datagram sockets on a readiness
+ * backend (epoll, kqueue).
+ *
+ * Map:
+ *   1. descriptors: open, socket, bind, listen, pipe, close
+ *   2. interest: the one function that talks to the backend, and only
+ *      when the wanted interest differs from what is registered
+ *   3. readiness dispatch: read / recv / accept side, then write side
+ *   4. writes, sends, connect and shutdown: tried at submit time, queued
+ *      when the descriptor is full, completed through pal__complete()
+ *
+ * Invariants:
+ *   - io->events is the interest registered with the backend; 0 means
+ *     not registered (an empty interest set is removed, because epoll
+ *     reports HUP/ERR even for it and a level-triggered HUP would spin).
+ *   - No user callback runs from a submitting call: a write that succeeds
+ *     at once is still delivered by the completion phase.
+ *   - After a callback, the io may have been closed (PAL__F_CLOSED); every
+ *     loop below re-checks before touching the descriptor again.
+ */
+#include "pal_posix.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+enum {
+  PAL__F_READING = 1u << 0,
+  PAL__F_LISTENING = 1u << 1,
+  PAL__F_RECVING = 1u << 2,
+  PAL__F_CLOSED = 1u << 3,
+  PAL__F_SHUT = 1u << 4     /* write side shut down (or shutting) */
+};
+
+#define PAL__READ_BATCH 32      /* reads per readiness event, for fairness */
+#define PAL__IOV_MAX 64
+#define PAL__SUGGESTED 65536
+
+/* os[0] of a listener: an accepted descriptor the owner has not taken. */
+#define PENDING_FD(io) ((io)->os[0])
+
+/* ---- 1. descriptors --------------------------------------------------- */
+
+apr_status_t pal__set_nonblock(int fd, int on) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return pal__fail("fcntl");
+  fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  if (fcntl(fd, F_SETFL, fl) < 0)
+    return pal__fail("fcntl");
+  return APR_SUCCESS;
+}
+
+apr_status_t pal__set_cloexec(int fd, int on) {
+  int fl = fcntl(fd, F_GETFD);
+  if (fl < 0)
+    return pal__fail("fcntl");
+  fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+  if (fcntl(fd, F_SETFD, fl) < 0)
+    return pal__fail("fcntl");
+  return APR_SUCCESS;
+}
+
+static void io_init(pal_io_t *io, pal_poll_t *p, int kind, int fd) {
+  void *data = io->data;
+  memset(io, 0, sizeof *io);
+  io->data = data;
+  io->poll = p;
+  io->kind = kind;
+  io->fd = fd;
+  PENDING_FD(io) = -1;
+}
+
+apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
+  apr_status_t rv;
+  if (fd < 0)
+    return APR_EBADF;
+  if ((rv = pal__set_nonblock((int)fd, 1)) != APR_SUCCESS)
+    return rv;
+  if ((rv = pal__set_cloexec((int)fd, 1)) != APR_SUCCESS)
+    return rv;
+  io_init(io, p, kind, (int)fd);
+  return APR_SUCCESS;
+}
+
+static int family_to_domain(int family) {
+  switch (family) {
+  case PAL_AF_INET: return AF_INET;
+  case PAL_AF_INET6: return AF_INET6;
+  case PAL_AF_UNIX: return AF_UNIX;
+  default: return -1;
+  }
+}
+
+apr_status_t pal_io_socket(pal_io_t *io, pal_poll_t *p, int kind,
+                           int family) {
+  int domain, type, fd;
+  if (kind == PAL_IO_UNIX || kind == PAL_IO_UNIXDGRAM)
+    family = PAL_AF_UNIX;
+  domain = family_to_domain(family);
+  if (domain < 0)
+    return APR_EINVAL;
+  type = (kind == PAL_IO_UDP || kind == PAL_IO_UNIXDGRAM) ? SOCK_DGRAM
+                                                          : SOCK_STREAM;
+#ifdef PAL_HAVE_SOCK_CLOEXEC
+  fd = PAL__SYS(PAL_SYS_SOCKET,
+                socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd < 0)
+    return pal__fail("socket");
+#else
+  fd = PAL__SYS(PAL_SYS_SOCKET, socket(domain, type, 0));
+  if (fd < 0)
+    return pal__fail("socket");
+  if (pal__set_nonblock(fd, 1) || pal__set_cloexec(fd, 1)) {
+    apr_status_t rv = pal_err_from_os(errno);
+    close(fd);
+    return rv;
+  }
+#endif
+  io_init(io, p, kind, fd);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_bind(pal_io_t *io, const pal_addr_t *addr,
+                         unsigned flags) {
+  const struct sockaddr *sa = (const struct sockaddr *)addr->u.bytes;
+  int on = 1;
+  if (io->fd < 0)
+    return APR_EBADF;
+  if ((flags & PAL_BIND_REUSEADDR) && sa->sa_family != AF_UNIX)
+    if (setsockopt((int)io->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on))
+      return pal__fail("setsockopt");
+  if (sa->sa_family == AF_INET6) {
+    int v6only = (flags & PAL_BIND_IPV6ONLY) != 0;
+    setsockopt((int)io->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+               sizeof v6only);
+  }
+  if (bind((int)io->fd, sa, (socklen_t)addr->len) < 0)
+    return pal__fail("bind");
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_pipe(pal_fd_t fds[2], int child_end) {
+  int p[2];
+  apr_status_t rv;
+#ifdef PAL_HAVE_PIPE2
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return pal__fail("pipe2");
+#else
+  if (pipe(p) < 0)
+    return pal__fail("pipe");
+  pal__set_cloexec(p[0], 1);
+  pal__set_cloexec(p[1], 1);
+#endif
+  /* The parent's end is non-blocking; the child's end stays blocking,
+   * as programs expect of their standard descriptors. */
+  if ((rv = pal__set_nonblock(p[child_end ? 0 : 1], 1)) != APR_SUCCESS) {
+    close(p[0]);
+    close(p[1]);
+    return rv;
+  }
+  fds[0] = p[0];
+  fds[1] = p[1];
+  return APR_SUCCESS;
+}
+
+void pal_fd_close(pal_fd_t fd) {
+  if (fd >= 0)
+    close((int)fd);
+}
+
+/* ---- 2. interest ------------------------------------------------------ */
+
+static void update_interest(pal_io_t *io) {
+  unsigned want = 0;
+  if (io->fd < 0 || (io->flags & PAL__F_CLOSED))
+    return;
+  if (io->flags & (PAL__F_READING | PAL__F_RECVING))
+    want |= PAL__IN;
+  if ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0)
+    want |= PAL__IN;
+  if (io->wq_head || io->connect_req)
+    want |= PAL__OUT;
+  if (want == io->events)
+    return;
+  if (want == 0) {
+    pal__unwatch(io->poll, (int)io->fd, PAL__TOKEN(io, PAL__TOK_IO));
+  } else if (io->events == 0) {
+    if (pal__poll_add(io->poll, (int)io->fd, want,
+                      PAL__TOKEN(io, PAL__TOK_IO)) != APR_SUCCESS)
+      return;   /* keeps events == 0; the next change retries */
+  } else {
+    if (pal__poll_modify(io->poll, (int)io->fd, want,
+                         PAL__TOKEN(io, PAL__TOK_IO)) != APR_SUCCESS)
+      return;
+  }
+  io->events = want;
+}
+
+/* ---- 3. readiness ------------------------------------------------------ */
+
+static void do_read(pal_io_t *io) {
+  int count = PAL__READ_BATCH;
+  while ((io->flags & PAL__F_READING) && count-- > 0) {
+    pal_buf_t buf = {NULL, 0};
+    ssize_t n;
+    io->alloc_cb(io, PAL__SUGGESTED, &buf);
+    if (!(io->flags & PAL__F_READING))
+      return;
+    if (buf.base == NULL || buf.len == 0) {
+      io->flags &= ~PAL__F_READING;
+      io->rcb.read(io, APR_ENOMEM, 0, &buf);
+      return;
+    }
+    do
+      n = PAL__SYS(PAL_SYS_READ, read((int)io->fd, buf.base, buf.len));
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      io->rcb.read(io, APR_SUCCESS, (size_t)n, &buf);
+      if ((size_t)n < buf.len)
+        return;   /* drained: skip the read that would say EAGAIN */
+    } else if (n == 0) {
+      io->flags &= ~PAL__F_READING;
+      io->rcb.read(io, APR_EOF, 0, &buf);
+      return;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      io->rcb.read(io, APR_SUCCESS, 0, &buf);
+      return;
+    } else {
+      apr_status_t rv = pal__fail("read");
+      io->flags &= ~PAL__F_READING;
+      io->rcb.read(io, rv, 0, &buf);
+      return;
+    }
+  }
+}
+
+static void do_recv(pal_io_t *io) {
+  int count = PAL__READ_BATCH;
+  while ((io->flags & PAL__F_RECVING) && count-- > 0) {
+    pal_buf_t buf = {NULL, 0};
+    pal_addr_t from;
+    socklen_t slen = sizeof from.u.bytes;
+    ssize_t n;
+    io->alloc_cb(io, PAL__SUGGESTED, &buf);
+    if (!(io->flags & PAL__F_RECVING))
+      return;
+    if (buf.base == NULL || buf.len == 0) {
+      io->rcb.recv(io, APR_ENOMEM, 0, &buf, NULL);
+      return;
+    }
+    memset(&from, 0, sizeof from);
+    do
+      n = PAL__SYS(PAL_SYS_RECVFROM,
+                   recvfrom((int)io->fd, buf.base, buf.len, 0,
+                            (struct sockaddr *)from.u.bytes, &slen));
+    while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+      from.len = (unsigned)slen;
+      io->rcb.recv(io, APR_SUCCESS, (size_t)n, &buf, &from);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      io->rcb.recv(io, APR_SUCCESS, 0, &buf, NULL);
+      return;
+    } else {
+      io->rcb.recv(io, pal__fail("recvfrom"), 0, &buf, NULL);
+      return;
+    }
+  }
+}
+
+static void do_accept(pal_io_t *io) {
+  while ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0) {
+    int fd;
+#ifdef PAL_HAVE_ACCEPT4
+    fd = PAL__SYS(PAL_SYS_ACCEPT, accept4((int)io->fd, NULL, NULL,
+                                          SOCK_NONBLOCK | SOCK_CLOEXEC));
+#else
+    fd = PAL__SYS(PAL_SYS_ACCEPT, accept((int)io->fd, NULL, NULL));
+    if (fd >= 0 && (pal__set_nonblock(fd, 1) || pal__set_cloexec(fd, 1))) {
+      close(fd);
+      continue;
+    }
+#endif
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      io->conn_cb(io, pal__fail("accept4"));
+      return;
+    }
+    PENDING_FD(io) = fd;
+    io->conn_cb(io, APR_SUCCESS);
+  }
+}
+
+static apr_status_t write_req(pal_io_t *io, pal_req_t *req);
+static void flush_writes(pal_io_t *io);
+
+static void finish_connect(pal_io_t *io) {
+  pal_req_t *req = io->connect_req;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt((int)io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    err = errno;
+  if (err == EINPROGRESS)
+    return;   /* spurious */
+  io->connect_req = NULL;
+  pal__complete(io->poll, req,
+                err ? (pal__last_call = "connect", pal_err_from_os(err))
+                    : APR_SUCCESS);
+}
+
+void pal__io_ready(pal_io_t *io, unsigned events) {
+  if (events & (PAL__IN | PAL__ERR | PAL__HUP)) {
+    if (io->flags & PAL__F_READING)
+      do_read(io);
+    else if (io->flags & PAL__F_RECVING)
+      do_recv(io);
+    else if (io->flags & PAL__F_LISTENING)
+      do_accept(io);
+  }
+  if (io->flags & PAL__F_CLOSED)
+    return;
+  if (events & (PAL__OUT | PAL__ERR | PAL__HUP)) {
+    if (io->connect_req)
+      finish_connect(io);
+    if (!io->connect_req && (io->wq_head || io->shutdown_req))
+      flush_writes(io);
+  }
+  update_interest(io);
+}
+
+/* ---- 4. requests ------------------------------------------------------ */
+
+size_t pal_req_pending_bytes(const pal_req_t *req) {
+  size_t n = 0;
+  unsigned i;
+  for (i = req->bufidx; i < req->nbufs; i++)
+    n += req->bufs[i].len;
+  return n - (req->bufidx < req->nbufs ? req->bufoff : 0);
+}
+
+static void req_init(pal_req_t *req, pal_io_t *io, int type,
+                     const pal_buf_t *bufs, unsigned nbufs, pal_req_cb cb) {
+  unsigned i;
+  req->cb = cb;
+  req->io = io;
+  req->next = NULL;
+  req->status = APR_SUCCESS;
+  req->type = type;
+  req->bufs = bufs;
+  req->nbufs = nbufs;
+  req->bufidx = 0;
+  req->bufoff = 0;
+  req->nbytes = 0;
+  for (i = 0; i < nbufs; i++)
+    req->nbytes += bufs[i].len;
+  io->poll->pending++;
+}
+
+static unsigned fill_iov(const pal_req_t *req, struct iovec *iov) {
+  unsigned i, n = 0;
+  for (i = req->bufidx; i < req->nbufs && n < PAL__IOV_MAX; i++) {
+    size_t off = (i == req->bufidx) ? req->bufoff : 0;
+    if (req->bufs[i].len == off)
+      continue;
+    iov[n].iov_base = req->bufs[i].base + off;
+    iov[n].iov_len = req->bufs[i].len - off;
+    n++;
+  }
+  return n;
+}
+
+static void advance(pal_req_t *req, size_t w) {
+  while (w > 0 && req->bufidx < req->nbufs) {
+    size_t left = req->bufs[req->bufidx].len - req->bufoff;
+    if (w < left) {
+      req->bufoff += w;
+      return;
+    }
+    w -= left;
+    req->bufidx++;
+    req->bufoff = 0;
+  }
+  while (req->bufidx < req->nbufs && req->bufs[req->bufidx].len == 0)
+    req->bufidx++;
+}
+
+/* Write as much of req as the descriptor takes.  APR_SUCCESS when all of
+ * it is written, APR_EAGAIN when the descriptor is full, or an error. */
+static apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
+  struct iovec iov[PAL__IOV_MAX];
+  for (;;) {
+    unsigned n = fill_iov(req, iov);
+    ssize_t w;
+    if (n == 0 && req->type != PAL_REQ_SEND)
+      return APR_SUCCESS;
+    if (req->type == PAL_REQ_SEND) {
+      struct msghdr msg;
+      memset(&msg, 0, sizeof msg);
+      if (req->addr) {
+        msg.msg_name = req->addr->u.bytes;
+        msg.msg_namelen = (socklen_t)req->addr->len;
+      }
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n;
+      w = PAL__SYS(PAL_SYS_SENDMSG, sendmsg((int)io->fd, &msg, 0));
+      if (w >= 0) {
+        req->bufidx = req->nbufs;   /* a datagram goes whole or not at all */
+        return APR_SUCCESS;
+      }
+    } else {
+      w = PAL__SYS(PAL_SYS_WRITEV, writev((int)io->fd, iov, (int)n));
+    }
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+        return APR_EAGAIN;
+      return pal__fail(req->type == PAL_REQ_SEND ? "sendmsg" : "writev");
+    }
+    advance(req, (size_t)w);
+    if (req->bufidx >= req->nbufs)
+      return APR_SUCCESS;
+    /* A short write means the buffer is full: wait instead of trying a
+     * write that would only say EAGAIN. */
+    return APR_EAGAIN;
+  }
+}
+
+static void do_shutdown(pal_io_t *io, pal_req_t *req) {
+  apr_status_t rv = APR_SUCCESS;
+  if (shutdown((int)io->fd, SHUT_WR) < 0) {
+    if (errno == ENOTSOCK) {
+      /* A plain pipe end: closing it is how its reader sees EOF. */
+      if (io->events)
+        pal__unwatch(io->poll, (int)io->fd, PAL__TOKEN(io, PAL__TOK_IO));
+      io->events = 0;
+      close((int)io->fd);
+      io->fd = -1;
+    } else if (errno != ENOTCONN) {
+      rv = pal__fail("shutdown");
+    }
+  }
+  pal__complete(io->poll, req, rv);
+}
+
+static void flush_writes(pal_io_t *io) {
+  pal_req_t *req;
+  while ((req = io->wq_head) != NULL) {
+    apr_status_t rv = write_req(io, req);
+    if (rv == APR_EAGAIN)
+      break;
+    io->wq_head = req->next;
+    if (!io->wq_head)
+      io->wq_tail = NULL;
+    pal__complete(io->poll, req, rv);
+    if (rv != APR_SUCCESS && req->type != PAL_REQ_SEND) {
+      /* The stream is broken: what is queued behind fails the same way. */
+      while ((req = io->wq_head) != NULL) {
+        io->wq_head = req->next;
+        pal__complete(io->poll, req, rv);
+      }
+      io->wq_tail = NULL;
+    }
+  }
+  if (!io->wq_head && io->shutdown_req) {
+    req = io->shutdown_req;
+    io->shutdown_req = NULL;
+    do_shutdown(io, req);
+  }
+}
+
+static void enqueue(pal_io_t *io, pal_req_t *req) {
+  req->next = NULL;
+  if (io->wq_tail)
+    io->wq_tail->next = req;
+  else
+    io->wq_head = req;
+  io->wq_tail = req;
+}
+
+static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
+  if (!io->wq_head && !io->connect_req) {
+    apr_status_t rv = write_req(io, req);
+    if (rv != APR_EAGAIN) {
+      pal__complete(io->poll, req, rv);
+      return APR_SUCCESS;
+    }
+  }
+  enqueue(io, req);
+  update_interest(io);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
+                          unsigned nbufs, pal_req_cb cb) {
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0 || (io->flags & PAL__F_SHUT))
+    return APR_EPIPE;
+  req_init(req, io, PAL_REQ_WRITE, bufs, nbufs, cb);
+  return submit_write(io, req);
+}
+
+apr_status_t pal_io_send(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
+                         unsigned nbufs, const pal_addr_t *addr,
+                         pal_req_cb cb) {
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0)
+    return APR_EBADF;
+  req_init(req, io, PAL_REQ_SEND, bufs, nbufs, cb);
+  req->addr = (pal_addr_t *)addr;
+  return submit_write(io, req);
+}
+
+apr_status_t pal_io_try_write(pal_io_t *io, const pal_buf_t *bufs,
+                              unsigned nbufs, size_t *written) {
+  pal_req_t req;
+  apr_status_t rv;
+  *written = 0;
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0 || (io->flags & PAL__F_SHUT))
+    return APR_EPIPE;
+  if (io->wq_head || io->connect_req)
+    return APR_EAGAIN;
+  memset(&req, 0, sizeof req);
+  req.type = PAL_REQ_WRITE;
+  req.bufs = bufs;
+  req.nbufs = nbufs;
+  rv = write_req(io, &req);
+  {
+    unsigned i;
+    size_t total = 0;
+    for (i = 0; i < nbufs; i++)
+      total += bufs[i].len;
+    *written = total - pal_req_pending_bytes(&req);
+  }
+  if (rv == APR_EAGAIN)
+    return *written ? APR_SUCCESS : APR_EAGAIN;
+  return rv;
+}
+
+apr_status_t pal_io_connect(pal_io_t *io, pal_req_t *req,
+                            const pal_addr_t *addr, pal_req_cb cb) {
+  int r;
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0)
+    return APR_EBADF;
+  if (io->connect_req)
+    return PAL_EBUSY;
+  req_init(req, io, PAL_REQ_CONNECT, NULL, 0, cb);
+  r = PAL__SYS(PAL_SYS_CONNECT,
+               connect((int)io->fd, (const struct sockaddr *)addr->u.bytes,
+                       (socklen_t)addr->len));
+  if (r == 0) {
+    pal__complete(io->poll, req, APR_SUCCESS);
+  } else if (errno == EINPROGRESS || errno == EINTR) {
+    /* EINTR: the connection goes on asynchronously, as with EINPROGRESS. */
+    io->connect_req = req;
+    update_interest(io);
+  } else {
+    pal__complete(io->poll, req, pal__fail("connect"));
+  }
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_shutdown(pal_io_t *io, pal_req_t *req, pal_req_cb cb) {
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0 || (io->flags & PAL__F_SHUT))
+    return APR_EPIPE;
+  req_init(req, io, PAL_REQ_SHUTDOWN, NULL, 0, cb);
+  io->flags |= PAL__F_SHUT;
+  if (!io->wq_head && !io->connect_req)
+    do_shutdown(io, req);
+  else
+    io->shutdown_req = req;
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_listen(pal_io_t *io, int backlog, pal_conn_cb cb) {
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0)
+    return APR_EBADF;
+  if (listen((int)io->fd, backlog) < 0)
+    return pal__fail("listen");
+  io->conn_cb = cb;
+  io->flags |= PAL__F_LISTENING;
+  update_interest(io);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_accept(pal_io_t *server, pal_io_t *client) {
+  int fd = (int)PENDING_FD(server);
+  if (fd < 0)
+    return APR_EAGAIN;
+  PENDING_FD(server) = -1;
+  io_init(client, server->poll, server->kind, fd);
+  update_interest(server);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_read_start(pal_io_t *io, pal_alloc_cb alloc_cb,
+                               pal_read_cb read_cb) {
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0)
+    return APR_EBADF;
+  io->alloc_cb = alloc_cb;
+  io->rcb.read = read_cb;
+  io->flags |= PAL__F_READING;
+  update_interest(io);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_read_stop(pal_io_t *io) {
+  io->flags &= ~PAL__F_READING;
+  update_interest(io);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_recv_start(pal_io_t *io, pal_alloc_cb alloc_cb,
+                               pal_recv_cb recv_cb) {
+  if (io->flags & PAL__F_CLOSED)
+    return PAL_ECLOSING;
+  if (io->fd < 0)
+    return APR_EBADF;
+  io->alloc_cb = alloc_cb;
+  io->rcb.recv = recv_cb;
+  io->flags |= PAL__F_RECVING;
+  update_interest(io);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_recv_stop(pal_io_t *io) {
+  io->flags &= ~PAL__F_RECVING;
+  update_interest(io);
+  return APR_SUCCESS;
+}
+
+void pal_io_close(pal_io_t *io) {
+  pal_req_t *req;
+  if (io->flags & PAL__F_CLOSED)
+    return;
+  io->flags |= PAL__F_CLOSED;
+  io->flags &= ~(PAL__F_READING | PAL__F_RECVING | PAL__F_LISTENING);
+  if (io->fd >= 0) {
+    if (io->events)
+      pal__unwatch(io->poll, (int)io->fd, PAL__TOKEN(io, PAL__TOK_IO));
+    close((int)io->fd);
+    io->fd = -1;
+  }
+  io->events = 0;
+  if (PENDING_FD(io) >= 0) {
+    close((int)PENDING_FD(io));
+    PENDING_FD(io) = -1;
+  }
+  /* Cancel in submission order: connect, writes, shutdown. */
+  if (io->connect_req) {
+    pal__complete(io->poll, io->connect_req, PAL_ECANCELED);
+    io->connect_req = NULL;
+  }
+  while ((req = io->wq_head) != NULL) {
+    io->wq_head = req->next;
+    pal__complete(io->poll, req, PAL_ECANCELED);
+  }
+  io->wq_tail = NULL;
+  if (io->shutdown_req) {
+    pal__complete(io->poll, io->shutdown_req, PAL_ECANCELED);
+    io->shutdown_req = NULL;
+  }
+}
+
+apr_status_t pal_io_sockname(const pal_io_t *io, pal_addr_t *addr) {
+  socklen_t len = sizeof addr->u.bytes;
+  memset(addr, 0, sizeof *addr);
+  if (getsockname((int)io->fd, (struct sockaddr *)addr->u.bytes, &len) < 0)
+    return pal__fail("getsockname");
+  addr->len = (unsigned)len;
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_peername(const pal_io_t *io, pal_addr_t *addr) {
+  socklen_t len = sizeof addr->u.bytes;
+  memset(addr, 0, sizeof *addr);
+  if (getpeername((int)io->fd, (struct sockaddr *)addr->u.bytes, &len) < 0)
+    return pal__fail("getpeername");
+  addr->len = (unsigned)len;
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_nodelay(pal_io_t *io, int on) {
+  if (setsockopt((int)io->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0)
+    return pal__fail("setsockopt");
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid) {
+#if defined(PAL_HAVE_SO_PEERCRED)
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt((int)io->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    return pal__fail("getsockopt");
+  *uid = (long)cred.uid;
+  return APR_SUCCESS;
+#elif defined(PAL_HAVE_GETPEEREID)
+  uid_t u;
+  gid_t g;
+  if (getpeereid((int)io->fd, &u, &g) < 0)
+    return pal__fail("getpeereid");
+  *uid = (long)u;
+  return APR_SUCCESS;
+#else
+  (void)io;
+  (void)uid;
+  return PAL_EUNSUPPORTED;
+#endif
+}

@@ -1,1 +1,216 @@
-/* placeholder: being written */
+/*
+ * poll.c -- the POSIX poll object, shared by every backend.
+ *
+ * Map:
+ *   create / destroy    backend + wake-up descriptor (eventfd or a pipe)
+ *   pal_poll_wait       one wait, dispatch of the fetched batch by token,
+ *                       then the completion phase
+ *   pal__complete       the completion queue: results known at submit time
+ *                       are delivered here, never from the submitting call,
+ *                       which is how a completion port behaves
+ *   pal__unwatch        forget a descriptor, including events of it that
+ *                       were fetched but not yet dispatched
+ */
+#include "pal_posix.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#ifdef PAL_HAVE_EVENTFD
+#include <sys/eventfd.h>
+#endif
+
+static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+
+/* Writing to a socket or pipe whose reader is gone must fail with EPIPE,
+ * not kill the process.  Children get SIGPIPE back to default (proc.c). */
+static void ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+  }
+}
+
+apr_status_t pal_poll_create(pal_poll_t **pp) {
+  pal_poll_t *p;
+  apr_status_t rv;
+
+  pthread_once(&sigpipe_once, ignore_sigpipe);
+  p = calloc(1, sizeof *p);
+  if (!p)
+    return APR_ENOMEM;
+  p->backend_fd = p->wake_rfd = p->wake_wfd = -1;
+  p->sig_rfd = p->sig_wfd = p->sig_slot = -1;
+
+  rv = pal__poll_create(p);
+  if (rv)
+    goto fail_backend;
+
+#ifdef PAL_HAVE_EVENTFD
+  p->wake_rfd = p->wake_wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (p->wake_rfd < 0) {
+    rv = pal__fail("eventfd");
+    goto fail_wake;
+  }
+#else
+  {
+    int fds[2];
+    if (pipe(fds) < 0) {
+      rv = pal__fail("pipe");
+      goto fail_wake;
+    }
+    p->wake_rfd = fds[0];
+    p->wake_wfd = fds[1];
+    pal__set_nonblock(fds[0], 1);
+    pal__set_nonblock(fds[1], 1);
+    pal__set_cloexec(fds[0], 1);
+    pal__set_cloexec(fds[1], 1);
+  }
+#endif
+  rv = pal__poll_add(p, p->wake_rfd, PAL__IN, PAL__TOKEN(p, PAL__TOK_WAKE));
+  if (rv)
+    goto fail_add;
+  *pp = p;
+  return APR_SUCCESS;
+
+fail_add:
+  close(p->wake_rfd);
+  if (p->wake_wfd != p->wake_rfd)
+    close(p->wake_wfd);
+fail_wake:
+  pal__poll_destroy(p);
+fail_backend:
+  free(p);
+  return rv;
+}
+
+void pal_poll_destroy(pal_poll_t *p) {
+  if (!p)
+    return;
+  pal__proc_destroy(p);
+  pal__signal_destroy(p);
+  if (p->wake_rfd >= 0)
+    close(p->wake_rfd);
+  if (p->wake_wfd >= 0 && p->wake_wfd != p->wake_rfd)
+    close(p->wake_wfd);
+  pal__poll_destroy(p);
+  free(p);
+}
+
+const char *pal_poll_name(void) { return pal__poll_name(); }
+
+unsigned pal_poll_pending(const pal_poll_t *p) { return p->pending; }
+
+void pal_poll_set_wakeup_cb(pal_poll_t *p, pal_wakeup_cb cb, void *data) {
+  p->wakeup_cb = cb;
+  p->wakeup_data = data;
+}
+
+void pal_poll_set_signal_cb(pal_poll_t *p, pal_signal_cb cb, void *data) {
+  p->signal_cb = cb;
+  p->signal_data = data;
+}
+
+/* Thread-safe and async-signal-safe: an atomic flag keeps the descriptor
+ * from filling up when many threads wake the loop at once. */
+apr_status_t pal_poll_wakeup(pal_poll_t *p) {
+  static const uint64_t one = 1;
+  ssize_t n;
+  if (atomic_exchange(&p->woken, 1))
+    return APR_SUCCESS;
+  do
+    n = write(p->wake_wfd, &one, sizeof one);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN) {
+    atomic_store(&p->woken, 0);
+    return pal_err_from_os(errno);
+  }
+  return APR_SUCCESS;
+}
+
+static void wake_ready(pal_poll_t *p) {
+  uint64_t buf[16];
+  ssize_t n;
+  /* Clear the flag first: a wake-up after this point writes again. */
+  atomic_store(&p->woken, 0);
+  do
+    n = read(p->wake_rfd, buf, sizeof buf);
+  while (n > 0 && p->wake_rfd != p->wake_wfd);
+  if (p->wakeup_cb)
+    p->wakeup_cb(p, p->wakeup_data);
+}
+
+void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status) {
+  req->status = status;
+  req->next = NULL;
+  if (p->done_tail)
+    p->done_tail->next = req;
+  else
+    p->done_head = req;
+  p->done_tail = req;
+}
+
+void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token) {
+  int i;
+  for (i = p->cur + 1; i < p->nevents; i++)
+    if (p->events[i].token == token)
+      p->events[i].token = 0;
+  pal__poll_del(p, fd);
+}
+
+/* The completion phase.  Requests queued by callbacks run here are
+ * delivered in the same phase, in order. */
+static void run_completions(pal_poll_t *p) {
+  pal_req_t *req;
+  while ((req = p->done_head) != NULL) {
+    p->done_head = req->next;
+    if (!p->done_head)
+      p->done_tail = NULL;
+    req->next = NULL;
+    p->pending--;
+    req->cb(req, req->status);
+  }
+}
+
+apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
+  int n, timeout;
+
+  if (p->done_head)
+    timeout = 0;
+  else if (timeout_ms < 0)
+    timeout = -1;
+  else if (timeout_ms > 0x7fffffff)
+    timeout = 0x7fffffff;
+  else
+    timeout = (int)timeout_ms;
+
+  n = pal__poll_wait(p, p->events, PAL__MAX_EVENTS, timeout);
+  if (n < 0) {
+    apr_status_t rv = (apr_status_t)-n;
+    if (!APR_STATUS_IS_EINTR(rv))
+      return rv;
+    n = 0;
+  }
+  p->nevents = n;
+  for (p->cur = 0; p->cur < p->nevents; p->cur++) {
+    pal__event_t *ev = &p->events[p->cur];
+    void *obj;
+    if (ev->token == 0)
+      continue;     /* its watcher went away earlier in this batch */
+    obj = PAL__TOKEN_PTR(ev->token);
+    switch (PAL__TOKEN_TAG(ev->token)) {
+    case PAL__TOK_IO: pal__io_ready(obj, ev->events); break;
+    case PAL__TOK_PROC: pal__proc_ready(obj); break;
+    case PAL__TOK_WAKE: wake_ready(obj); break;
+    case PAL__TOK_SIG: pal__signal_ready(obj); break;
+    default: break;
+    }
+  }
+  p->nevents = p->cur = 0;
+  run_completions(p);
+  return APR_SUCCESS;
+}

@@ -1,1 +1,639 @@
-/* placeholder: being written */
+/*
+ * proc.c -- child processes on POSIX.
+ *
+ * Map:
+ *   1. the child side: everything between clone/fork and exec, shared by
+ *      both ways of creating the child
+ *   2. spawn on Linux: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) -- the
+ *      parent is suspended until the child has exec'd or died, the child
+ *      runs on a stack carved from the parent's frame, and an exec failure
+ *      is written straight into the parent's memory, so every error
+ *      (ENOENT, EACCES, a failed setuid...) reaches the caller exactly.
+ *      This is what posix_spawn does inside glibc, plus the steps
+ *      posix_spawn cannot do: rlimits, uid/gid, the parent-death signal.
+ *   3. spawn elsewhere: fork + exec, errors reported through a
+ *      close-on-exec pipe
+ *   4. exit notification: the pidfd is watched by the poll; without
+ *      pidfds, SIGCHLD arrives through the self-pipe and the poll's
+ *      children are reaped by pid (never waitpid(-1): others' children
+ *      are not ours to reap)
+ *   5. kill, kill tree (the process group), close (an unfinished child
+ *      is handed to an orphan record that still reaps it)
+ */
+#include "pal_posix.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <grp.h>
+#ifdef PAL_HAVE_CLONE
+#include <sched.h>
+#endif
+#if defined(PAL_HAVE_PDEATHSIG) || defined(PAL_HAVE_SUBREAPER)
+#include <sys/prctl.h>
+#endif
+#include <sys/syscall.h>
+
+extern char **environ;
+
+enum {
+  PROC_WATCHED = 1u << 0,   /* pidfd registered with the poll */
+  PROC_SIGCHLD = 1u << 1,   /* on the poll's SIGCHLD list */
+  PROC_GROUP = 1u << 2,     /* leader of its own process group */
+  PROC_EXITED = 1u << 3
+};
+
+/* ---- 1. the child side ------------------------------------------------ */
+
+typedef struct spawn_ctx_s {
+  const pal_spawn_opts_t *o;
+  const char *file;             /* what to exec */
+  const char *path;             /* PATH for the search, or NULL */
+  char *const *argv;
+  char *const *envp;
+  int fds[3];                   /* descriptor for 0, 1, 2 (-1: leave) */
+  int errpipe;                  /* fork path: where errno goes */
+  pid_t parent;
+  volatile int err;
+  const char *volatile call;
+} spawn_ctx_t;
+
+static void child_fail(spawn_ctx_t *c, const char *call) {
+  c->err = errno ? errno : EINVAL;
+  c->call = call;
+  if (c->errpipe >= 0) {
+    int e = c->err;
+    ssize_t r = write(c->errpipe, &e, sizeof e);
+    (void)r;
+  }
+  _exit(127);
+}
+
+static void child_exec(spawn_ctx_t *c) {
+  const char *p, *end;
+  char buf[4096];
+  int saw_eacces = 0;
+  size_t flen;
+
+  if (!c->path || strchr(c->file, '/')) {
+    execve(c->file, c->argv, c->envp);
+    child_fail(c, "execve");
+  }
+  flen = strlen(c->file);
+  for (p = c->path; ; p = end + 1) {
+    size_t dlen;
+    end = strchr(p, ':');
+    if (!end)
+      end = p + strlen(p);
+    dlen = (size_t)(end - p);
+    if (dlen == 0) {
+      buf[0] = '.';
+      dlen = 1;
+    } else if (dlen + flen + 2 <= sizeof buf) {
+      memcpy(buf, p, dlen);
+    } else {
+      dlen = 0;
+    }
+    if (dlen) {
+      buf[dlen] = '/';
+      memcpy(buf + dlen + 1, c->file, flen + 1);
+      execve(buf, c->argv, c->envp);
+      if (errno == EACCES)
+        saw_eacces = 1;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        child_fail(c, "execve");
+    }
+    if (*end == '\0')
+      break;
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+  child_fail(c, "execve");
+}
+
+static int child_main(void *arg) {
+  spawn_ctx_t *c = arg;
+  const pal_spawn_opts_t *o = c->o;
+  sigset_t none;
+  int i, sig;
+
+  /* Default dispositions: the child shares our memory until exec, so no
+   * handler of ours may run in it, and the programs we start expect
+   * defaults (SIGPIPE in particular, which the loop ignores). */
+  for (sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sig == SIGKILL || sig == SIGSTOP)
+      continue;
+    if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL) {
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = SIG_DFL;
+      sigaction(sig, &sa, NULL);
+    }
+  }
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+    child_fail(c, "sigprocmask");
+
+  if (o->flags & PAL_SPAWN_SETSID) {
+    if (setsid() < 0)
+      child_fail(c, "setsid");
+  } else if (o->flags & PAL_SPAWN_NEW_GROUP) {
+    if (setpgid(0, 0) < 0)
+      child_fail(c, "setpgid");
+  }
+
+#ifdef PAL_HAVE_PDEATHSIG
+  if (o->flags & PAL_SPAWN_PDEATHSIG) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+      child_fail(c, "prctl");
+    if (getppid() != c->parent)
+      _exit(127);   /* the parent died before we armed the signal */
+  }
+#endif
+
+  /* Move sources out of 0..2 first so a dup2 cannot clobber one that a
+   * later descriptor still needs. */
+  for (i = 0; i < 3; i++) {
+    if (c->fds[i] >= 0 && c->fds[i] < 3 && c->fds[i] != i) {
+      c->fds[i] = fcntl(c->fds[i], F_DUPFD_CLOEXEC, 3);
+      if (c->fds[i] < 0)
+        child_fail(c, "fcntl");
+    }
+  }
+  for (i = 0; i < 3; i++) {
+    if (c->fds[i] < 0)
+      continue;
+    if (c->fds[i] == i) {
+      int fl = fcntl(i, F_GETFD);
+      if (fl >= 0 && (fl & FD_CLOEXEC))
+        fcntl(i, F_SETFD, fl & ~FD_CLOEXEC);
+    } else if (dup2(c->fds[i], i) < 0) {
+      child_fail(c, "dup2");
+    }
+    /* The child's stdio is blocking, whatever the parent had. */
+    if (i > 0 || c->fds[i] != i) {
+      int fl = fcntl(i, F_GETFL);
+      if (fl >= 0 && (fl & O_NONBLOCK) && c->fds[i] != i)
+        fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
+    }
+  }
+
+  if (o->limits) {
+    struct rlimit rl;
+    if (o->limits->memory) {
+      rl.rlim_cur = rl.rlim_max = (rlim_t)o->limits->memory;
+      if (setrlimit(RLIMIT_AS, &rl) < 0)
+        child_fail(c, "setrlimit(RLIMIT_AS)");
+    }
+    if (o->limits->open_files) {
+      rl.rlim_cur = rl.rlim_max = (rlim_t)o->limits->open_files;
+      if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        child_fail(c, "setrlimit(RLIMIT_NOFILE)");
+    }
+#ifdef RLIMIT_NPROC
+    if (o->limits->processes) {
+      rl.rlim_cur = rl.rlim_max = (rlim_t)o->limits->processes;
+      if (setrlimit(RLIMIT_NPROC, &rl) < 0)
+        child_fail(c, "setrlimit(RLIMIT_NPROC)");
+    }
+#endif
+  }
+
+  if (o->cwd && chdir(o->cwd) < 0)
+    child_fail(c, "chdir");
+
+  if (o->flags & PAL_SPAWN_SETGID) {
+    if (setgroups(0, NULL) < 0 && errno != EPERM)
+      child_fail(c, "setgroups");
+    if (setgid((gid_t)o->gid) < 0)
+      child_fail(c, "setgid");
+  }
+  if (o->flags & PAL_SPAWN_SETUID) {
+    if (setuid((uid_t)o->uid) < 0)
+      child_fail(c, "setuid");
+  }
+
+  child_exec(c);
+  return 127;
+}
+
+/* ---- 2./3. spawn ------------------------------------------------------ */
+
+static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
+  int fd;
+  *owned = -1;
+  switch (s->kind) {
+  case PAL_STDIO_INHERIT:
+    return i;
+  case PAL_STDIO_FD:
+    return (int)s->fd;
+  case PAL_STDIO_NULL:
+    fd = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    if (fd < 0) {
+      pal__last_call = "open(/dev/null)";
+      return -2;
+    }
+    *owned = fd;
+    return fd;
+  case PAL_STDIO_FILE:
+    if (!s->path) {
+      errno = EINVAL;
+      return -2;
+    }
+    fd = open(s->path,
+              i == 0 ? (O_RDONLY | O_CLOEXEC)
+                     : (O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC),
+              0644);
+    if (fd < 0) {
+      pal__last_call = "open";
+      return -2;
+    }
+    *owned = fd;
+    return fd;
+  default:
+    errno = EINVAL;
+    return -2;
+  }
+}
+
+#if defined(PAL_HAVE_CLONE) && defined(__linux__)
+#define CHILD_STACK_SIZE (64 * 1024)
+static atomic_int no_clone_pidfd;
+
+static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
+  /* The child runs on this buffer while we are suspended: it is part of
+   * our frame and nothing else touches it until clone returns. */
+  _Alignas(16) char stack[CHILD_STACK_SIZE];
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+  pid_t pid;
+  *pidfd = -1;
+#ifdef PAL_HAVE_CLONE_PIDFD
+  if (!atomic_load(&no_clone_pidfd)) {
+    pid = clone(child_main, stack + sizeof stack, flags | CLONE_PIDFD, c,
+                pidfd);
+    if (pid >= 0 || errno != EINVAL)
+      return pid;
+    atomic_store(&no_clone_pidfd, 1);   /* kernel older than 5.2 */
+    *pidfd = -1;
+  }
+#endif
+  pid = clone(child_main, stack + sizeof stack, flags, c);
+  return pid;
+}
+#endif
+
+#if !(defined(PAL_HAVE_CLONE) && defined(__linux__))
+static pid_t spawn_fork(spawn_ctx_t *c) {
+  int ep[2], e = 0;
+  ssize_t n;
+  pid_t pid;
+  if (pipe(ep) < 0)
+    return -1;
+  pal__set_cloexec(ep[0], 1);
+  pal__set_cloexec(ep[1], 1);
+  c->errpipe = ep[1];
+  pid = fork();
+  if (pid == 0) {
+    close(ep[0]);
+    child_main(c);
+    _exit(127);
+  }
+  close(ep[1]);
+  c->errpipe = -1;
+  if (pid < 0) {
+    close(ep[0]);
+    return -1;
+  }
+  do
+    n = read(ep[0], &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  close(ep[0]);
+  if (n == (ssize_t)sizeof e) {
+    c->err = e;
+    if (!c->call)
+      c->call = "execve";
+  }
+  return pid;
+}
+#endif
+
+static int open_pidfd(pid_t pid) {
+#if defined(PAL_HAVE_SYS_PIDFD_OPEN)
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
+                            const pal_spawn_opts_t *o, pal_exit_cb exit_cb) {
+  spawn_ctx_t c;
+  int owned[3] = {-1, -1, -1};
+  int i, pidfd = -1;
+  sigset_t all, old;
+  pid_t pid;
+  apr_status_t rv = APR_SUCCESS;
+  void *data = proc->data;
+
+  if (!o || !o->argv || !o->argv[0])
+    return APR_EINVAL;
+  memset(&c, 0, sizeof c);
+  c.o = o;
+  c.file = o->file ? o->file : o->argv[0];
+  c.argv = (char *const *)o->argv;
+  c.envp = o->env ? (char *const *)o->env : environ;
+  c.errpipe = -1;
+  c.parent = getpid();
+  if (o->flags & PAL_SPAWN_SEARCH_PATH) {
+    const char *const *e;
+    c.path = NULL;
+    for (e = (const char *const *)c.envp; e && *e; e++)
+      if (strncmp(*e, "PATH=", 5) == 0)
+        c.path = *e + 5;
+    if (!c.path)
+      c.path = "/usr/local/bin:/usr/bin:/bin";
+  }
+  for (i = 0; i < 3; i++) {
+    c.fds[i] = open_stdio(&o->stdio[i], i, &owned[i]);
+    if (c.fds[i] == -2) {
+      rv = pal_err_from_os(errno);
+      goto done;
+    }
+  }
+
+  memset(proc, 0, sizeof *proc);
+  proc->data = data;
+  proc->poll = p;
+  proc->handle = PAL_INVALID_FD;
+  proc->job = PAL_INVALID_FD;
+  proc->exit_cb = exit_cb;
+
+  if (PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(PAL_SYS_SPAWN)) {
+    rv = pal__fail("clone");
+    goto done;
+  }
+
+  /* No signal handler may run between clone and the child's reset. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+#if defined(PAL_HAVE_CLONE) && defined(__linux__)
+  pid = spawn_clone(&c, &pidfd);
+  if (pid < 0)
+    pal__last_call = "clone";
+#else
+  pid = spawn_fork(&c);
+  if (pid < 0)
+    pal__last_call = "fork";
+#endif
+  i = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = i;
+
+  if (pid < 0) {
+    rv = pal_err_from_os(errno);
+    goto done;
+  }
+  if (c.err) {
+    /* The child failed before exec and has already exited. */
+    int st;
+    pal__last_call = c.call;
+    rv = pal_err_from_os(c.err);
+    if (pidfd >= 0)
+      close(pidfd);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+      ;
+    goto done;
+  }
+
+  proc->pid = (long)pid;
+  if (o->flags & (PAL_SPAWN_NEW_GROUP | PAL_SPAWN_SETSID)) {
+    proc->flags |= PROC_GROUP;
+    proc->os[0] = (intptr_t)pid;   /* the group id survives the leader */
+  }
+  if (pidfd < 0)
+    pidfd = open_pidfd(pid);
+  if (pidfd >= 0 &&
+      pal__poll_add(p, pidfd, PAL__IN, PAL__TOKEN(proc, PAL__TOK_PROC)) ==
+          APR_SUCCESS) {
+    proc->handle = pidfd;
+    proc->flags |= PROC_WATCHED;
+  } else {
+    if (pidfd >= 0)
+      close(pidfd);
+    /* No pidfd: SIGCHLD through the self-pipe, then reap by pid.  The
+     * child may already have exited; the first scan is forced below. */
+    proc->flags |= PROC_SIGCHLD;
+    proc->next = p->procs;
+    p->procs = proc;
+    if (pal__signal_internal(p, PAL_SIGCHLD, 1) == APR_SUCCESS)
+      pal_signal_raise(PAL_SIGCHLD);
+  }
+
+done:
+  for (i = 0; i < 3; i++)
+    if (owned[i] >= 0)
+      close(owned[i]);
+  return rv;
+}
+
+/* ---- 4. exit notification ---------------------------------------------- */
+
+static void unlink_sigchld(pal_poll_t *p, pal_proc_t *proc) {
+  pal_proc_t **pp;
+  for (pp = &p->procs; *pp; pp = &(*pp)->next)
+    if (*pp == proc) {
+      *pp = proc->next;
+      break;
+    }
+  proc->flags &= ~PROC_SIGCHLD;
+  if (!p->procs)
+    pal__signal_internal(p, PAL_SIGCHLD, 0);
+}
+
+/* Reap proc if it has exited: 1 if it was, 0 if still running. */
+static int reap(pal_proc_t *proc, int *code, int *sig) {
+  int st;
+  pid_t r;
+  do
+    r = waitpid((pid_t)proc->pid, &st, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0)
+    return 0;
+  if (r < 0) {
+    /* Someone else reaped it (SIGCHLD set to SIG_IGN by a library?). */
+    *code = -1;
+    *sig = 0;
+    return 1;
+  }
+  if (WIFEXITED(st)) {
+    *code = WEXITSTATUS(st);
+    *sig = 0;
+  } else if (WIFSIGNALED(st)) {
+    *code = -1;
+    *sig = pal_signal_portable(WTERMSIG(st));
+    if (*sig == 0)
+      *sig = 100 + WTERMSIG(st);   /* no portable name: keep it distinct */
+  } else {
+    return 0;   /* stopped or continued */
+  }
+  return 1;
+}
+
+static void stop_watching(pal_proc_t *proc) {
+  if (proc->flags & PROC_WATCHED) {
+    pal__unwatch(proc->poll, (int)proc->handle,
+                 PAL__TOKEN(proc, PAL__TOK_PROC));
+    close((int)proc->handle);
+    proc->handle = PAL_INVALID_FD;
+    proc->flags &= ~PROC_WATCHED;
+  }
+  if (proc->flags & PROC_SIGCHLD)
+    unlink_sigchld(proc->poll, proc);
+}
+
+static void orphan_free(pal_proc_t *o) {
+  pal_proc_t **pp;
+  for (pp = &o->poll->orphans; *pp; pp = &(*pp)->next)
+    if (*pp == o) {
+      *pp = o->next;
+      break;
+    }
+  free(o);
+}
+
+void pal__proc_ready(pal_proc_t *proc) {
+  int code, sig;
+  if (!reap(proc, &code, &sig))
+    return;
+  proc->flags |= PROC_EXITED;
+  stop_watching(proc);
+  proc->pid = 0;
+  if (proc->exit_cb)
+    proc->exit_cb(proc, code, sig);
+  else
+    orphan_free(proc);
+}
+
+void pal__proc_sigchld(pal_poll_t *p) {
+  pal_proc_t *proc = p->procs, *next;
+  for (; proc; proc = next) {
+    next = proc->next;
+    pal__proc_ready(proc);
+  }
+}
+
+/* ---- 5. kill and close --------------------------------------------------- */
+
+static apr_status_t kill_err(void) {
+  if (errno == ESRCH)
+    return PAL_ENOPROC;
+  return pal__fail("kill");
+}
+
+apr_status_t pal_proc_kill(pal_proc_t *proc, int signum) {
+  int native = pal_signal_native(signum);
+  if (native < 0)
+    return PAL_EUNSUPPORTED;
+  if (proc->pid <= 0 || (proc->flags & PROC_EXITED))
+    return PAL_ENOPROC;
+#if defined(SYS_pidfd_send_signal)
+  if (proc->flags & PROC_WATCHED) {
+    if (syscall(SYS_pidfd_send_signal, (int)proc->handle, native, NULL, 0) ==
+        0)
+      return APR_SUCCESS;
+    if (errno != ENOSYS)
+      return kill_err();
+  }
+#endif
+  if (kill((pid_t)proc->pid, native) < 0)
+    return kill_err();
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_proc_kill_tree(pal_proc_t *proc, int signum) {
+  int native = pal_signal_native(signum);
+  pid_t pgid = (pid_t)proc->os[0];
+  if (native < 0)
+    return PAL_EUNSUPPORTED;
+  if (!(proc->flags & PROC_GROUP))
+    return pal_proc_kill(proc, signum);
+  /* The group outlives its leader: after the leader exited, what it left
+   * behind is still reachable through its group id (the kernel does not
+   * reuse a pid while a group of that id exists). */
+  if (pgid == 0)
+    pgid = (pid_t)proc->pid;
+  if (pgid <= 0)
+    return PAL_ENOPROC;
+  if (kill(-pgid, native) < 0)
+    return kill_err();
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_pid_kill(long pid, int signum, int group) {
+  int native = pal_signal_native(signum);
+  if (native < 0)
+    return PAL_EUNSUPPORTED;
+  if (pid <= 0)
+    return APR_EINVAL;
+  if (kill(group ? -(pid_t)pid : (pid_t)pid, native) < 0)
+    return kill_err();
+  return APR_SUCCESS;
+}
+
+long pal_getpid(void) { return (long)getpid(); }
+
+void pal_proc_close(pal_proc_t *proc) {
+  pal_proc_t *o;
+  if (proc->flags & PROC_EXITED || proc->pid <= 0) {
+    stop_watching(proc);
+    return;
+  }
+  /* Still running: hand the watch to an orphan record that reaps it, so
+   * no zombie is left behind and the caller may free proc now. */
+  o = malloc(sizeof *o);
+  if (!o) {
+    stop_watching(proc);
+    return;
+  }
+  *o = *proc;
+  o->exit_cb = NULL;
+  o->data = NULL;
+  o->next = proc->poll->orphans;
+  proc->poll->orphans = o;
+  if (proc->flags & PROC_WATCHED) {
+    pal__unwatch(proc->poll, (int)proc->handle,
+                 PAL__TOKEN(proc, PAL__TOK_PROC));
+    if (pal__poll_add(o->poll, (int)o->handle, PAL__IN,
+                      PAL__TOKEN(o, PAL__TOK_PROC)) != APR_SUCCESS) {
+      close((int)o->handle);
+      o->flags &= ~PROC_WATCHED;
+    }
+  } else if (proc->flags & PROC_SIGCHLD) {
+    /* Replace proc by o on the SIGCHLD list (o reaps via sigchld scan of
+     * the orphan list below). */
+    unlink_sigchld(proc->poll, proc);
+    o->flags &= ~PROC_SIGCHLD;
+  }
+  proc->flags &= ~(PROC_WATCHED | PROC_SIGCHLD);
+  proc->handle = PAL_INVALID_FD;
+  proc->pid = 0;
+}
+
+void pal__proc_destroy(pal_poll_t *p) {
+  pal_proc_t *o, *next;
+  int code, sig;
+  for (o = p->orphans; o; o = next) {
+    next = o->next;
+    if (o->flags & PROC_WATCHED)
+      close((int)o->handle);
+    reap(o, &code, &sig);   /* last chance; init reaps it otherwise */
+    free(o);
+  }
+  p->orphans = NULL;
+}

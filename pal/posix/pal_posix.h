@@ -1,0 +1,134 @@
+/*
+ * pal_posix.h -- shared internals of the POSIX PAL (epoll and kqueue).
+ *
+ * Map:
+ *   1. the backend contract (pal__poll_*), one file per backend:
+ *      poll_epoll.c, poll_kqueue.c
+ *   2. struct pal_poll_s: batch of fetched events, completion queue,
+ *      wake-up and signal descriptors (poll.c)
+ *   3. tokens: what an event's user word points at
+ *   4. error and fault-injection helpers (error.c, sys.c)
+ *
+ * Everything else -- completion emulation for streams (io.c), process
+ * spawning (proc.c), signals (signal.c) -- is shared by every POSIX
+ * backend and lives once.
+ */
+#ifndef PAL_POSIX_H
+#define PAL_POSIX_H
+
+#include "pal_config.h"
+#include "pal.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#if defined(__GNUC__)
+#define PAL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PAL__LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define PAL__UNLIKELY(x) (x)
+#define PAL__LIKELY(x) (x)
+#endif
+
+/* ---- 1. backend contract --------------------------------------------- */
+
+/* Readiness bits understood by every backend. */
+enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8 };
+
+typedef struct pal__event_s {
+  uintptr_t token;     /* 0: dropped (its watcher was removed) */
+  unsigned events;     /* PAL__* */
+} pal__event_t;
+
+apr_status_t pal__poll_create(pal_poll_t *p);
+void pal__poll_destroy(pal_poll_t *p);
+/* Start watching fd for `events`; token comes back with each event. */
+apr_status_t pal__poll_add(pal_poll_t *p, int fd, unsigned events,
+                           uintptr_t token);
+apr_status_t pal__poll_modify(pal_poll_t *p, int fd, unsigned events,
+                              uintptr_t token);
+apr_status_t pal__poll_del(pal_poll_t *p, int fd);
+/* Wait; fill at most max events; returns the count, or -status. */
+int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
+                   int timeout_ms);
+const char *pal__poll_name(void);
+
+/* ---- 2. the poll object ------------------------------------------------ */
+
+#define PAL__MAX_EVENTS 256
+
+struct pal_poll_s {
+  int backend_fd;                       /* epoll / kqueue descriptor */
+  pal__event_t events[PAL__MAX_EVENTS]; /* batch being dispatched */
+  int nevents, cur;
+  pal_req_t *done_head, *done_tail;     /* completions to deliver */
+  unsigned pending;                     /* submitted, not completed */
+  int wake_rfd, wake_wfd;               /* eventfd (same) or pipe */
+  atomic_int woken;                     /* a wake-up byte is in flight */
+  pal_wakeup_cb wakeup_cb;
+  void *wakeup_data;
+  pal_signal_cb signal_cb;
+  void *signal_data;
+  int sig_rfd, sig_wfd;                 /* self-pipe, created on demand */
+  int sig_slot;                         /* index in signal.c's registry */
+  uint32_t sig_user;                    /* signals the user watches */
+  uint32_t sig_internal;                /* signals the PAL needs (CHLD) */
+  pal_proc_t *procs;                    /* children reaped via SIGCHLD */
+  pal_proc_t *orphans;                  /* closed handles, child alive */
+};
+
+/* Queue a finished request for delivery in the completion phase. */
+void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status);
+/* Forget fd's events in the batch being dispatched, then unwatch it. */
+void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token);
+
+/* ---- 3. tokens --------------------------------------------------------- */
+
+/* Objects are at least 8-byte aligned: the low 3 bits say what they are. */
+enum {
+  PAL__TOK_IO = 0, PAL__TOK_PROC = 1, PAL__TOK_WAKE = 2, PAL__TOK_SIG = 3,
+  PAL__TOK_MASK = 7
+};
+#define PAL__TOKEN(ptr, tag) ((uintptr_t)(ptr) | (uintptr_t)(tag))
+#define PAL__TOKEN_PTR(tok) ((void *)((tok) & ~(uintptr_t)PAL__TOK_MASK))
+#define PAL__TOKEN_TAG(tok) ((int)((tok) & PAL__TOK_MASK))
+
+/* io.c: readiness of a stream or datagram socket. */
+void pal__io_ready(pal_io_t *io, unsigned events);
+/* proc.c: a pidfd became readable, or SIGCHLD arrived. */
+void pal__proc_ready(pal_proc_t *proc);
+void pal__proc_sigchld(pal_poll_t *p);
+/* Release orphan records when the poll is destroyed. */
+void pal__proc_destroy(pal_poll_t *p);
+/* signal.c: drain the self-pipe and dispatch; tear down. */
+void pal__signal_ready(pal_poll_t *p);
+void pal__signal_destroy(pal_poll_t *p);
+/* Ensure the self-pipe exists and the PAL watches `signum` internally. */
+apr_status_t pal__signal_internal(pal_poll_t *p, int signum, int on);
+
+/* ---- 4. errors and the fault seam -------------------------------------- */
+
+/* The failing OS call's name, for pal_last_call(). */
+extern _Thread_local const char *pal__last_call;
+
+/* Record the call that failed and translate errno. */
+static inline apr_status_t pal__fail(const char *call) {
+  pal__last_call = call;
+  return pal_err_from_os(errno);
+}
+
+/* Fault injection: a call site reads
+ *     n = PAL__SYS(PAL_SYS_READ, read(fd, buf, len));
+ * which costs one predictable branch on an unarmed global in production. */
+extern int pal__faults_armed;
+int pal__fault_hit(int call);   /* sets errno and returns 1 to inject */
+#define PAL__SYS(call, expr)                                                 \
+  ((PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(call)) ? -1 : (expr))
+
+/* Descriptor helpers (io.c). */
+apr_status_t pal__set_nonblock(int fd, int on);
+apr_status_t pal__set_cloexec(int fd, int on);
+
+#endif
