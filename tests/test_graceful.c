@@ -1,1 +1,191 @@
-/* placeholder: being written */
+/*
+ * test_graceful.c -- graceful shutdown (core/graceful.c).
+ *
+ * The shutdown watchers and deadline are unreferenced, so tests that need
+ * the loop to keep running use vg_test_run_until() (whose private timer
+ * is referenced).  Durations appear only as upper bounds.
+ */
+#include <string.h>
+
+#include "test.h"
+
+typedef struct {
+  int requests, deadlines;
+  int request_sig, deadline_sig;
+  int requested_flag, deadline_flag;
+  int done_in_request;          /* call vg_graceful_done from on_request */
+} record_t;
+
+static record_t rec;
+
+static void on_request(vg_shutdown_t *sd, int signum) {
+  CU_ASSERT_PTR_EQUAL(sd->data, &rec);
+  rec.requests++;
+  rec.request_sig = signum;
+  rec.requested_flag = 1;
+  if (rec.done_in_request)
+    vg_graceful_done(sd);
+}
+
+static void on_deadline(vg_shutdown_t *sd, int signum) {
+  CU_ASSERT_PTR_EQUAL(sd->data, &rec);
+  rec.deadlines++;
+  rec.deadline_sig = signum;
+  rec.deadline_flag = 1;
+}
+
+static vg_loop_t *setup(vg_shutdown_t *sd, uint64_t timeout) {
+  vg_loop_t *loop = NULL;
+
+  memset(&rec, 0, sizeof(rec));
+  memset(sd, 0, sizeof(*sd));
+  sd->data = &rec;
+  CU_ASSERT_FATAL(vg_loop_create(&loop, vg_test_pool) == APR_SUCCESS);
+  CU_ASSERT_FATAL(vg_graceful_init(loop, sd, timeout, on_request,
+                                   on_deadline) == APR_SUCCESS);
+  CU_ASSERT_PTR_EQUAL(sd->data, &rec);            /* left alone */
+  CU_ASSERT_EQUAL(sd->requested, -1);
+  return loop;
+}
+
+/* The watchers alone do not keep the loop alive. */
+static void test_graceful_unref(void) {
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 1000);
+
+  CU_ASSERT(!vg_loop_alive(loop));
+  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
+  CU_ASSERT_EQUAL(rec.requests, 0);
+  vg_graceful_done(&sd);
+  vg_test_close_loop(loop);
+}
+
+/* vg_graceful_request(sd, 0) calls on_request with 0; done() then stops
+ * the deadline so it never fires. */
+static void test_graceful_request_done(void) {
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 20);
+
+  vg_graceful_request(&sd, 0);
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  CU_ASSERT_EQUAL(rec.request_sig, 0);
+  CU_ASSERT_EQUAL(sd.requested, 0);
+  vg_graceful_done(&sd);
+  CU_ASSERT(vg_is_closing((vg_handle_t *)&sd.sigterm));
+  CU_ASSERT(vg_is_closing((vg_handle_t *)&sd.deadline));
+  /* Long past the deadline: it was stopped, so it cannot fire. */
+  CU_ASSERT(!vg_test_run_until(loop, &rec.deadline_flag, 200));
+  CU_ASSERT_EQUAL(rec.deadlines, 0);
+  /* Requests after done are ignored. */
+  vg_graceful_request(&sd, VG_SIGTERM);
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  CU_ASSERT_EQUAL(rec.deadlines, 0);
+  vg_test_close_loop(loop);
+}
+
+/* done() from inside on_request works (deadline armed before). */
+static void test_graceful_done_in_request(void) {
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 20);
+
+  rec.done_in_request = 1;
+  vg_graceful_request(&sd, 0);
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  CU_ASSERT(!vg_test_run_until(loop, &rec.deadline_flag, 200));
+  CU_ASSERT_EQUAL(rec.deadlines, 0);
+  vg_test_close_loop(loop);
+}
+
+/* Without done(), the deadline fires on_deadline, once. */
+static void test_graceful_deadline(void) {
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 30);
+
+  vg_graceful_request(&sd, 0);
+  CU_ASSERT_EQUAL(rec.deadlines, 0);               /* not synchronously */
+  CU_ASSERT(vg_test_run_until(loop, &rec.deadline_flag, 10000));
+  CU_ASSERT_EQUAL(rec.deadlines, 1);
+  CU_ASSERT_EQUAL(rec.deadline_sig, 0);
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  rec.deadline_flag = 0;
+  CU_ASSERT(!vg_test_run_until(loop, &rec.deadline_flag, 100));
+  CU_ASSERT_EQUAL(rec.deadlines, 1);
+  vg_graceful_done(&sd);
+  vg_test_close_loop(loop);
+}
+
+/* A second request means "now": on_deadline at once, with its signal;
+ * on_request is not called again. */
+static void test_graceful_second_request(void) {
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 60000);
+
+  vg_graceful_request(&sd, VG_SIGTERM);
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  CU_ASSERT_EQUAL(rec.request_sig, VG_SIGTERM);
+  vg_graceful_request(&sd, VG_SIGINT);
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  CU_ASSERT_EQUAL(rec.deadlines, 1);
+  CU_ASSERT_EQUAL(rec.deadline_sig, VG_SIGINT);
+  CU_ASSERT_EQUAL(sd.requested, VG_SIGTERM);
+  vg_graceful_done(&sd);
+  vg_test_close_loop(loop);
+}
+
+/* timeout 0: no deadline at all. */
+static void test_graceful_no_deadline(void) {
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 0);
+
+  vg_graceful_request(&sd, 0);
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  CU_ASSERT(!vg_test_run_until(loop, &rec.deadline_flag, 50));
+  CU_ASSERT_EQUAL(rec.deadlines, 0);
+  vg_graceful_done(&sd);
+  vg_test_close_loop(loop);
+}
+
+/* A real signal to ourselves goes through the loop to on_request. */
+static void raise_and_expect(int signum) {
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 60000);
+
+  CU_ASSERT_EQUAL_FATAL(pal_signal_raise(signum), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_until(loop, &rec.requested_flag, 10000));
+  CU_ASSERT_EQUAL(rec.requests, 1);
+  CU_ASSERT_EQUAL(rec.request_sig, signum);
+  CU_ASSERT_EQUAL(sd.requested, signum);
+  CU_ASSERT_EQUAL(rec.deadlines, 0);
+  vg_graceful_done(&sd);
+  vg_test_close_loop(loop);
+}
+
+static void test_graceful_sigterm(void) {
+  raise_and_expect(VG_SIGTERM);
+}
+
+static void test_graceful_sigint(void) {
+  raise_and_expect(VG_SIGINT);
+}
+
+static CU_TestInfo graceful_tests[] = {
+  {"watchers do not keep the loop alive", test_graceful_unref},
+  {"request calls on_request; done stops the deadline",
+   test_graceful_request_done},
+  {"done from inside on_request", test_graceful_done_in_request},
+  {"deadline fires on_deadline once", test_graceful_deadline},
+  {"second request calls on_deadline at once", test_graceful_second_request},
+  {"timeout 0 means no deadline", test_graceful_no_deadline},
+  {"real SIGTERM triggers on_request", test_graceful_sigterm},
+  {"real SIGINT triggers on_request", test_graceful_sigint},
+  CU_TEST_INFO_NULL
+};
+
+CU_SuiteInfo graceful_suite = {
+  .pName = "graceful",
+  .pInitFunc = NULL,
+  .pCleanupFunc = NULL,
+  .pSetUpFunc = NULL,
+  .pTearDownFunc = NULL,
+  .pTests = graceful_tests
+};

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bootstrap.sh -- install, on Debian, what building and testing Vigil needs.
+# Idempotent: says nothing when everything is already installed.
+#
+#   scripts/bootstrap.sh            build + test dependencies
+#   scripts/bootstrap.sh --perf     also the benchmark peers (libuv, libev,
+#                                   libevent) and strace
+#   scripts/bootstrap.sh --check    also valgrind
+set -euo pipefail
+
+pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
+      libxml2-utils libcunit1-dev zlib1g-dev)
+for arg in "$@"; do
+  case "$arg" in
+    --perf) pkgs+=(libuv1-dev libev-dev libevent-dev strace) ;;
+    --check) pkgs+=(valgrind) ;;
+    *) echo "bootstrap: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "bootstrap: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# test.sh -- set up, build and run every test suite.
+#
+#   scripts/test.sh              plain build (warnings are errors), all suites
+#   scripts/test.sh --asan       the same suites under ASan + UBSan
+#   scripts/test.sh --valgrind   the same suites under valgrind (leaks = failure)
+#
+# Build trees: build/ (plain), build-asan/.  Each CUnit suite is its own
+# ctest test; ctest prints the summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=plain
+case "${1:-}" in
+  "") ;;
+  --asan) mode=asan ;;
+  --valgrind) mode=valgrind ;;
+  *) echo "usage: scripts/test.sh [--asan|--valgrind]" >&2; exit 2 ;;
+esac
+
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ "$mode" = valgrind ]; then
+  scripts/bootstrap.sh --check
+else
+  scripts/bootstrap.sh
+fi
+
+case "$mode" in
+  plain|valgrind) dir=build; extra=() ;;
+  asan) dir=build-asan; extra=(-DVIGIL_SANITIZE=ON) ;;
+esac
+
+cmake -S . -B "$dir" -DVIGIL_WERROR=ON "${extra[@]}" >/dev/null
+cmake --build "$dir" -j"$jobs" >/dev/null
+
+if [ "$mode" = valgrind ]; then
+  # Every suite under memcheck; children re-exec'd by tests run natively.
+  fail=0
+  for s in $("$dir"/tests/run_tests --list); do
+    if valgrind -q --error-exitcode=99 --leak-check=full \
+         --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+         "$dir"/tests/run_tests "$s" >"$dir/valgrind-$s.log" 2>&1; then
+      echo "valgrind: $s ok"
+    else
+      echo "valgrind: $s FAILED (see $dir/valgrind-$s.log)"; tail -30 "$dir/valgrind-$s.log"; fail=1
+    fi
+  done
+  exit $fail
+fi
+
+cd "$dir"
+ctest --output-on-failure -j"$jobs"
