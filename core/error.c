@@ -1,5 +1,6 @@
 /*
  * error.c -- library-wide odds and ends: messages, version, backend name,
+ * numeric addresses,
  * and the one-time APR initialisation.
  */
 #include "internal.h"
@@ -24,3 +25,13 @@ apr_status_t vg_initialize(void) {
     done = 1;
   return rv;
 }
+
+apr_status_t vg_addr_ip(pal_addr_t *addr, const char *host, int port) {
+  return pal_addr_ip(addr, host, port);
+}
+
+const char *vg_addr_format(const pal_addr_t *addr, char *buf, size_t size) {
+  return pal_addr_format(addr, buf, size);
+}
+
+int vg_addr_port(const pal_addr_t *addr) { return pal_addr_port(addr); }

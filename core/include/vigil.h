@@ -70,6 +70,16 @@ const char *vg_version(void);
 apr_status_t vg_initialize(void);
 
 /* ------------------------------------------------------------------------
+ * Addresses (numeric only: name resolution belongs on the work queue)
+ * --------------------------------------------------------------------- */
+
+/* "127.0.0.1" or "::1" and a port; APR_EINVAL for anything else. */
+apr_status_t vg_addr_ip(pal_addr_t *addr, const char *host, int port);
+/* "127.0.0.1:80", "[::1]:80", or a local path. */
+const char *vg_addr_format(const pal_addr_t *addr, char *buf, size_t size);
+int vg_addr_port(const pal_addr_t *addr);
+
+/* ------------------------------------------------------------------------
  * Loop
  * --------------------------------------------------------------------- */
 
@@ -462,6 +472,8 @@ struct vg_work_s {
   apr_status_t status;
 };
 
+/* vg_loop_set_pool_size, vg_queue_work and vg_work_cancel are called on
+ * the loop thread only. */
 apr_status_t vg_loop_set_pool_size(vg_loop_t *loop, unsigned threads);
 apr_status_t vg_queue_work(vg_loop_t *loop, vg_work_t *req,
                            vg_work_cb work_cb, vg_after_work_cb after_cb);
@@ -474,7 +486,11 @@ apr_status_t vg_work_cancel(vg_work_t *req);
  * thread.  Bounded channels apply backpressure: vg_chan_send() blocks
  * while full, vg_chan_try_send() returns VG_EQUEUEFULL.  Closing the
  * handle wakes blocked senders with VG_ECLOSING; messages still queued
- * are handed to drop_cb (if set) so their owners can free them.
+ * are handed to drop_cb (if set) so their owners can free them.  Every
+ * accepted message reaches exactly one of cb and drop_cb, in send order.
+ * A blocking send from the loop thread itself on a full channel would
+ * deadlock (the loop is the only consumer) and returns VG_EQUEUEFULL.
+ * Sending after the channel's close_cb has run is a use-after-free.
  * --------------------------------------------------------------------- */
 
 typedef void (*vg_chan_cb)(vg_chan_t *chan, void *msg);
@@ -512,7 +528,10 @@ typedef struct vg_lockfile_s vg_lockfile_t;
 /* Take an exclusive lock on `path` (created if needed) and write our pid
  * into it.  VG_ELOCKED if another process holds it; then *holder_pid (if
  * not NULL) is the pid written by the holder, or 0 if unknown.  A lock
- * left by a process that died is free again (the OS drops it). */
+ * left by a process that died is free again (the OS drops it).  A second
+ * acquisition of the same file within one process is refused too
+ * (VG_ELOCKED, with our own pid), although POSIX record locks would not
+ * conflict there. */
 apr_status_t vg_lockfile_acquire(vg_lockfile_t **lock, const char *path,
                                  apr_pool_t *pool, long *holder_pid);
 /* Release the lock and remove the file. */
@@ -534,8 +553,8 @@ struct vg_shutdown_s {
 
 /* Watch TERM and INT (and BREAK on Windows).  On the first one, call
  * on_request and arm a deadline of timeout ms; if it passes before
- * vg_graceful_done(), call on_deadline.  A second signal calls
- * on_deadline at once.  The watchers are unreferenced: they do not keep
+ * vg_graceful_done(), call on_deadline.  Each further signal calls
+ * on_deadline at once.  timeout 0 means no deadline.  The watchers are unreferenced: they do not keep
  * the loop alive on their own. */
 apr_status_t vg_graceful_init(vg_loop_t *loop, vg_shutdown_t *sd,
                               uint64_t timeout, vg_shutdown_fn on_request,
@@ -562,7 +581,8 @@ vg_log_level vg_log_get_level(const vg_log_t *log);
 /* text:  2026-11-21T23:53:01.123Z INFO  component: message key=value
  * json:  {"ts":"...","level":"info","component":"...","msg":"...",
  *         "key":"value"}
- * `kv` is NULL or a NULL-terminated list of key, value strings. */
+ * `kv` is NULL or a NULL-terminated list of key, value strings.  A NULL
+ * logger drops everything, so components may log unconditionally. */
 void vg_log_kv(vg_log_t *log, vg_log_level level, const char *component,
                const char *const *kv, const char *fmt, ...)
 #if defined(__GNUC__)

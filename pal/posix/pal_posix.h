@@ -16,21 +16,12 @@
 #ifndef PAL_POSIX_H
 #define PAL_POSIX_H
 
-#include "pal_config.h"
-#include "pal.h"
+#include "pal_common.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 #include <unistd.h>
-
-#if defined(__GNUC__)
-#define PAL__UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define PAL__LIKELY(x) __builtin_expect(!!(x), 1)
-#else
-#define PAL__UNLIKELY(x) (x)
-#define PAL__LIKELY(x) (x)
-#endif
 
 /* ---- 1. backend contract --------------------------------------------- */
 
@@ -63,7 +54,7 @@ struct pal_poll_s {
   int backend_fd;                       /* epoll / kqueue descriptor */
   pal__event_t events[PAL__MAX_EVENTS]; /* batch being dispatched */
   int nevents, cur;
-  pal_req_t *done_head, *done_tail;     /* completions to deliver */
+  pal__doneq_t done;                    /* completions to deliver */
   unsigned pending;                     /* submitted, not completed */
   int wake_rfd, wake_wfd;               /* eventfd (same) or pipe */
   atomic_int woken;                     /* a wake-up byte is in flight */
@@ -110,9 +101,6 @@ apr_status_t pal__signal_internal(pal_poll_t *p, int signum, int on);
 
 /* ---- 4. errors and the fault seam -------------------------------------- */
 
-/* The failing OS call's name, for pal_last_call(). */
-extern _Thread_local const char *pal__last_call;
-
 /* Record the call that failed and translate errno. */
 static inline apr_status_t pal__fail(const char *call) {
   pal__last_call = call;
@@ -122,8 +110,12 @@ static inline apr_status_t pal__fail(const char *call) {
 /* Fault injection: a call site reads
  *     n = PAL__SYS(PAL_SYS_READ, read(fd, buf, len));
  * which costs one predictable branch on an unarmed global in production. */
-extern int pal__faults_armed;
-int pal__fault_hit(int call);   /* sets errno and returns 1 to inject */
+static inline int pal__fault_hit(int call) {
+  int e = pal__fault_take(call);
+  if (e)
+    errno = e;
+  return e != 0;
+}
 #define PAL__SYS(call, expr)                                                 \
   ((PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(call)) ? -1 : (expr))
 

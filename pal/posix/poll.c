@@ -145,13 +145,7 @@ static void wake_ready(pal_poll_t *p) {
 }
 
 void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status) {
-  req->status = status;
-  req->next = NULL;
-  if (p->done_tail)
-    p->done_tail->next = req;
-  else
-    p->done_head = req;
-  p->done_tail = req;
+  pal__doneq_push(&p->done, req, status);
 }
 
 void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token) {
@@ -162,24 +156,10 @@ void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token) {
   pal__poll_del(p, fd);
 }
 
-/* The completion phase.  Requests queued by callbacks run here are
- * delivered in the same phase, in order. */
-static void run_completions(pal_poll_t *p) {
-  pal_req_t *req;
-  while ((req = p->done_head) != NULL) {
-    p->done_head = req->next;
-    if (!p->done_head)
-      p->done_tail = NULL;
-    req->next = NULL;
-    p->pending--;
-    req->cb(req, req->status);
-  }
-}
-
 apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
   int n, timeout;
 
-  if (p->done_head)
+  if (p->done.head)
     timeout = 0;
   else if (timeout_ms < 0)
     timeout = -1;
@@ -211,6 +191,8 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
     }
   }
   p->nevents = p->cur = 0;
-  run_completions(p);
+  /* The completion phase; completions queued by these callbacks run in
+   * the same phase, in order. */
+  p->pending -= pal__doneq_run(&p->done);
   return APR_SUCCESS;
 }

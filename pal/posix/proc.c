@@ -41,6 +41,14 @@
 
 extern char **environ;
 
+/* clone(CLONE_VM) on Linux, except in sanitizer builds: ASan and TSan
+ * cannot follow a child that shares the parent's memory (their runtime
+ * state is shared too), so those builds take the fork path, which runs
+ * the very same child_main(). */
+#if defined(PAL_HAVE_CLONE) && defined(__linux__) && !defined(VIGIL_SANITIZED)
+#define PAL_SPAWN_CLONE 1
+#endif
+
 enum {
   PROC_WATCHED = 1u << 0,   /* pidfd registered with the poll */
   PROC_SIGCHLD = 1u << 1,   /* on the poll's SIGCHLD list */
@@ -260,7 +268,7 @@ static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
   }
 }
 
-#if defined(PAL_HAVE_CLONE) && defined(__linux__)
+#ifdef PAL_SPAWN_CLONE
 #define CHILD_STACK_SIZE (64 * 1024)
 static atomic_int no_clone_pidfd;
 
@@ -286,7 +294,7 @@ static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
 }
 #endif
 
-#if !(defined(PAL_HAVE_CLONE) && defined(__linux__))
+#ifndef PAL_SPAWN_CLONE
 static pid_t spawn_fork(spawn_ctx_t *c) {
   int ep[2], e = 0;
   ssize_t n;
@@ -382,7 +390,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   /* No signal handler may run between clone and the child's reset. */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-#if defined(PAL_HAVE_CLONE) && defined(__linux__)
+#ifdef PAL_SPAWN_CLONE
   pid = spawn_clone(&c, &pidfd);
   if (pid < 0)
     pal__last_call = "clone";

@@ -2,7 +2,7 @@
  * addr.c -- socket addresses: numeric IPv4/IPv6 and local (Unix) paths.
  * pal_addr_t is opaque storage large enough for a sockaddr_storage.
  */
-#include "pal_posix.h"
+#include "pal_common.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,18 +1,18 @@
 /*
- * sys.c -- the fault-injection seam (STYLE 15).
+ * fault.c -- the fault-injection seam (STYLE 15), shared by all backends.
  *
- * Call sites wrap each system call in PAL__SYS(call, expr).  While no fault
- * is armed that is a single branch on pal__faults_armed.  A test arms a
- * fault with pal_fault_inject(): after `skip` calls pass, the next `count`
- * calls fail with the given status as their errno.  EINTR and EAGAIN
- * injected this way exercise the retry and wait paths for real.
+ * Call sites wrap each system call (see PAL__SYS in pal_posix.h).  While
+ * no fault is armed that is a single branch on pal__faults_armed.  A test
+ * arms a fault with pal_fault_inject(): after `skip` calls pass, the next
+ * `count` calls fail with the given status.  EINTR and EAGAIN injected
+ * this way exercise the retry and wait paths for real.
  */
-#include "pal_posix.h"
+#include "pal_common.h"
 
 #include <string.h>
 
 typedef struct {
-  int err;              /* errno to inject */
+  int err;              /* OS error number to inject */
   unsigned skip, count; /* calls to let through, calls to fail */
   unsigned fired;
 } fault_t;
@@ -41,7 +41,7 @@ unsigned pal_fault_fired(int call) {
   return faults[call].fired;
 }
 
-int pal__fault_hit(int call) {
+int pal__fault_take(int call) {
   fault_t *f = &faults[call];
   if (f->count == 0)
     return 0;
@@ -51,6 +51,5 @@ int pal__fault_hit(int call) {
   }
   f->count--;
   f->fired++;
-  errno = f->err;
-  return 1;
+  return f->err;
 }

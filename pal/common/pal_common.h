@@ -1,0 +1,65 @@
+/*
+ * pal_common.h -- internals shared by every PAL backend (POSIX and
+ * Windows): the failing-call record, the fault-injection seam and the
+ * completion queue.  Logic used by more than one backend lives in
+ * pal/common/ once; each backend has only what its OS makes different.
+ */
+#ifndef PAL_COMMON_H
+#define PAL_COMMON_H
+
+#include "pal_config.h"
+#include "pal.h"
+
+#if defined(__GNUC__)
+#define PAL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PAL__LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define PAL__UNLIKELY(x) (x)
+#define PAL__LIKELY(x) (x)
+#endif
+
+/* The failing OS call's name, for pal_last_call(). */
+extern _Thread_local const char *pal__last_call;
+
+/* Fault injection (common/fault.c).  pal__fault_take(call) returns the OS
+ * error number to fail this call with, or 0 to let it through; each
+ * backend wraps it so the error lands where its OS puts errors (errno,
+ * SetLastError, WSASetLastError).  Unarmed, the cost is one branch. */
+extern int pal__faults_armed;
+int pal__fault_take(int call);
+
+/* The completion queue: results known at submit time wait here for the
+ * completion phase of the next pal_poll_wait(), as a completion port
+ * would deliver them. */
+typedef struct pal__doneq_s {
+  pal_req_t *head, *tail;
+} pal__doneq_t;
+
+static inline void pal__doneq_push(pal__doneq_t *q, pal_req_t *req,
+                                   apr_status_t status) {
+  req->status = status;
+  req->next = NULL;
+  if (q->tail)
+    q->tail->next = req;
+  else
+    q->head = req;
+  q->tail = req;
+}
+
+/* Run every queued completion, including ones queued by the callbacks;
+ * returns how many ran. */
+static inline unsigned pal__doneq_run(pal__doneq_t *q) {
+  unsigned n = 0;
+  pal_req_t *req;
+  while ((req = q->head) != NULL) {
+    q->head = req->next;
+    if (!q->head)
+      q->tail = NULL;
+    req->next = NULL;
+    n++;
+    req->cb(req, req->status);
+  }
+  return n;
+}
+
+#endif

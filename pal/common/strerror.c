@@ -1,0 +1,34 @@
+/*
+ * strerror.c -- messages for Vigil's own status codes, and the record of
+ * the OS call that failed last in this thread.
+ */
+#include "pal_common.h"
+
+#include <apr_strings.h>
+
+_Thread_local const char *pal__last_call = "";
+
+const char *pal_last_call(void) {
+  return pal__last_call ? pal__last_call : "";
+}
+
+const char *pal_strerror(apr_status_t rv, char *buf, size_t size) {
+  const char *msg = NULL;
+  switch (rv) {
+  case PAL_ECANCELED: msg = "operation cancelled"; break;
+  case PAL_ECLOSING: msg = "handle is closing"; break;
+  case PAL_EBUSY: msg = "resource busy (handles or requests still active)";
+    break;
+  case PAL_EQUEUEFULL: msg = "queue is full"; break;
+  case PAL_ELOCKED: msg = "lock is held by another process"; break;
+  case PAL_EUNSUPPORTED: msg = "not supported on this platform"; break;
+  case PAL_EEXEC: msg = "child process setup failed before exec"; break;
+  case PAL_ENOPROC: msg = "no such process"; break;
+  default: break;
+  }
+  if (msg) {
+    apr_cpystrn(buf, msg, size);
+    return buf;
+  }
+  return apr_strerror(rv, buf, size);
+}
