@@ -90,7 +90,7 @@ void vg_close(vg_handle_t *h, vg_close_cb close_cb) {
   loop->closing = h;
 }
 
-static int busy(const vg_handle_t *h) {
+int vg__handle_busy(const vg_handle_t *h) {
   switch (h->type) {
   case VG_TCP:
   case VG_PIPE: return vg__stream_busy((const vg_stream_t *)h);
@@ -107,7 +107,7 @@ void vg__run_closing(vg_loop_t *loop) {
   loop->closing = NULL;
   for (; h; h = next) {
     next = h->next_closing;
-    if (busy(h)) {
+    if (vg__handle_busy(h)) {
       h->next_closing = again;
       again = h;
       continue;

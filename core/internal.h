@@ -44,6 +44,7 @@ struct vg_loop_s {
   uint64_t time;                /* cached loop time, ms */
   uint64_t iterations;
   int stop_flag;
+  apr_status_t error;           /* a failed OS wait stopped vg_run */
   unsigned active_handles;      /* active and referenced */
   unsigned active_reqs;         /* pending requests (keep the loop alive) */
   vg_handle_t *handles;         /* every handle not yet closed */
@@ -70,6 +71,9 @@ struct vg_loop_s {
 void vg__handle_init(vg_loop_t *loop, vg_handle_t *h, vg_handle_type type);
 void vg__handle_start(vg_handle_t *h);
 void vg__handle_stop(vg_handle_t *h);
+/* Non-zero while a closing handle still waits for requests or for the
+ * OS to give back its memory. */
+int vg__handle_busy(const vg_handle_t *h);
 /* Run close callbacks of handles whose requests have drained. */
 void vg__run_closing(vg_loop_t *loop);
 

@@ -72,8 +72,19 @@ int vg_loop_alive(const vg_loop_t *loop) {
          loop->closing != NULL;
 }
 
+/* A closing handle that is ready for its close callback must not wait
+ * for I/O; one still waiting for its requests (on a completion port they
+ * come back through the wait) must not make the loop spin. */
+static int closing_ready(const vg_loop_t *loop) {
+  const vg_handle_t *h;
+  for (h = loop->closing; h; h = h->next_closing)
+    if (!vg__handle_busy(h))
+      return 1;
+  return 0;
+}
+
 static int64_t poll_timeout(const vg_loop_t *loop) {
-  if (loop->stop_flag || loop->closing)
+  if (loop->stop_flag || closing_ready(loop))
     return 0;
   if (loop->active_handles == 0 && loop->active_reqs == 0)
     return 0;
@@ -90,8 +101,10 @@ int vg_run(vg_loop_t *loop, vg_run_mode mode) {
     vg__run_timers(loop);
     if (mode != VG_RUN_NOWAIT)
       timeout = poll_timeout(loop);
-    pal_poll_wait(loop->poll, timeout);
+    loop->error = pal_poll_wait(loop->poll, timeout);
     loop->iterations++;
+    if (loop->error != APR_SUCCESS)
+      break;      /* a broken poller would only fail again: tell the owner */
     if (mode == VG_RUN_ONCE) {
       vg_update_time(loop);
       vg__run_timers(loop);
@@ -106,6 +119,8 @@ int vg_run(vg_loop_t *loop, vg_run_mode mode) {
 }
 
 void vg_stop(vg_loop_t *loop) { loop->stop_flag = 1; }
+
+apr_status_t vg_loop_error(const vg_loop_t *loop) { return loop->error; }
 
 uint64_t vg_now(const vg_loop_t *loop) { return loop->time; }
 

@@ -169,6 +169,8 @@ apr_status_t vg_listen(vg_stream_t *s, int backlog, vg_connection_cb cb) {
 
 apr_status_t vg_accept(vg_stream_t *server, vg_stream_t *client) {
   apr_status_t rv;
+  if (vg__is_closing(client) || vg__is_closing(server))
+    return VG_ECLOSING;
   if (client->sflags & VG__S_OPEN)
     return PAL_EBUSY;
   rv = pal_io_accept(&server->io, &client->io);
@@ -316,5 +318,6 @@ void vg__stream_close(vg_stream_t *s) {
 
 int vg__stream_busy(const vg_stream_t *s) {
   return s->write_queue_count > 0 ||
-         (s->sflags & (VG__S_CONNECTING | VG__S_SHUTTING)) != 0;
+         (s->sflags & (VG__S_CONNECTING | VG__S_SHUTTING)) != 0 ||
+         ((s->sflags & VG__S_OPEN) && pal_io_busy(&s->io));
 }

@@ -104,8 +104,10 @@ apr_status_t vg_timer_start(vg_timer_t *t, vg_timer_cb cb, uint64_t timeout,
                             uint64_t repeat) {
   vg_loop_t *loop = t->loop;
   apr_status_t rv;
-  if (!cb || vg__is_closing(t))
+  if (!cb)
     return APR_EINVAL;
+  if (vg__is_closing(t))
+    return VG_ECLOSING;
   heap_remove(loop, t);
   t->cb = cb;
   t->due = loop->time + timeout;

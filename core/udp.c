@@ -115,4 +115,6 @@ apr_status_t vg_udp_send(vg_send_t *req, vg_udp_t *udp, const vg_buf_t bufs[],
 
 void vg__udp_close(vg_udp_t *u) { pal_io_close(&u->io); }
 
-int vg__udp_busy(const vg_udp_t *u) { return u->send_queue_count > 0; }
+int vg__udp_busy(const vg_udp_t *u) {
+  return u->send_queue_count > 0 || pal_io_busy(&u->io);
+}

@@ -1,1 +1,264 @@
-/* placeholder: being written */
+/*
+ * child.c -- behaviours of `run_tests --child NAME ARGS...`, used by the
+ * process, pipe and signal suites to get a real child with a known
+ * behaviour without depending on any program installed on the host.
+ *
+ *   exit CODE          exit with CODE
+ *   echo               copy stdin to stdout until EOF, exit 0
+ *   print TEXT         write TEXT (verbatim, no newline) to stdout
+ *   print-stderr TEXT  the same on stderr
+ *   sleep MS           sleep MS milliseconds, exit 0
+ *   ignore-term        ignore SIGTERM, print "ready\n", sleep 30 s
+ *   spawn-grandchild   fork a grandchild that sleeps 30 s, print its pid
+ *                      and "\n", sleep 30 s
+ *   env NAME           print the value of NAME and "\n" ("(unset)\n")
+ *   cwd                print the working directory and "\n"
+ *   kill-self SIG      raise SIG ("TERM", "SIGKILL", ... or a portable
+ *                      number) on itself
+ *   fds                print the open descriptors >= 3 as
+ *                      "COUNT[ FD...]\n" (the descriptor used to list
+ *                      them is not counted); "0\n" when nothing leaked
+ *   write-bytes N      write N bytes of the vg_test pattern (byte i is
+ *                      (i * 7 + 3) % 251) to stdout
+ *
+ * Children are not bound by the layering rule: they use POSIX directly
+ * (Linux first; /proc/self/fd for "fds").  Sleeps are bounded so that a
+ * test that fails to kill a child never leaves it behind for long.
+ */
+#define _GNU_SOURCE 1
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+/* Upper bound of every "sleep long" in a child. */
+#define CHILD_LONG_SLEEP_MS 30000
+
+static void sleep_ms(long ms) {
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000L;
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int write_str(int fd, const char *s) {
+  return write_all(fd, s, strlen(s));
+}
+
+static int need_args(int argc, char **argv, int n) {
+  if (argc < n + 1) {
+    fprintf(stderr, "child %s: needs %d argument(s)\n", argv[0], n);
+    return 0;
+  }
+  return 1;
+}
+
+static int child_exit(int argc, char **argv) {
+  if (!need_args(argc, argv, 1))
+    return 125;
+  return atoi(argv[1]);
+}
+
+static int child_echo(int argc, char **argv) {
+  char buf[16384];
+  (void)argc;
+  (void)argv;
+  for (;;) {
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n == 0)
+      return 0;
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return 1;
+    }
+    if (write_all(1, buf, (size_t)n) != 0)
+      return 1;
+  }
+}
+
+static int child_print(int argc, char **argv) {
+  if (!need_args(argc, argv, 1))
+    return 125;
+  return write_str(1, argv[1]) == 0 ? 0 : 1;
+}
+
+static int child_print_stderr(int argc, char **argv) {
+  if (!need_args(argc, argv, 1))
+    return 125;
+  return write_str(2, argv[1]) == 0 ? 0 : 1;
+}
+
+static int child_sleep(int argc, char **argv) {
+  if (!need_args(argc, argv, 1))
+    return 125;
+  sleep_ms(atol(argv[1]));
+  return 0;
+}
+
+static int child_ignore_term(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  signal(SIGTERM, SIG_IGN);
+  if (write_str(1, "ready\n") != 0)
+    return 1;
+  sleep_ms(CHILD_LONG_SLEEP_MS);
+  return 0;
+}
+
+static int child_spawn_grandchild(int argc, char **argv) {
+  char line[32];
+  pid_t pid;
+  (void)argc;
+  (void)argv;
+  pid = fork();
+  if (pid < 0)
+    return 1;
+  if (pid == 0) {
+    /* The grandchild keeps nothing of ours open: the parent test reads
+     * our stdout until EOF, which must come when we die. */
+    int fd;
+    for (fd = 0; fd < 3; fd++)
+      close(fd);
+    sleep_ms(CHILD_LONG_SLEEP_MS);
+    _exit(0);
+  }
+  snprintf(line, sizeof line, "%ld\n", (long)pid);
+  if (write_str(1, line) != 0)
+    return 1;
+  sleep_ms(CHILD_LONG_SLEEP_MS);
+  return 0;
+}
+
+static int child_env(int argc, char **argv) {
+  const char *v;
+  if (!need_args(argc, argv, 1))
+    return 125;
+  v = getenv(argv[1]);
+  if (write_str(1, v ? v : "(unset)") != 0 || write_str(1, "\n") != 0)
+    return 1;
+  return 0;
+}
+
+static int child_cwd(int argc, char **argv) {
+  char buf[4096];
+  (void)argc;
+  (void)argv;
+  if (!getcwd(buf, sizeof buf))
+    return 1;
+  if (write_str(1, buf) != 0 || write_str(1, "\n") != 0)
+    return 1;
+  return 0;
+}
+
+static int child_kill_self(int argc, char **argv) {
+  int portable, native;
+  if (!need_args(argc, argv, 1))
+    return 125;
+  portable = vg_signal_from_name(argv[1]);
+  if (portable == 0)
+    portable = atoi(argv[1]);
+  native = pal_signal_native(portable);
+  if (native <= 0) {
+    fprintf(stderr, "child kill-self: unknown signal '%s'\n", argv[1]);
+    return 125;
+  }
+  signal(native, SIG_DFL);
+  raise(native);
+  sleep_ms(5000);   /* a blocked signal would be a spawn bug */
+  return 126;
+}
+
+static int child_fds(int argc, char **argv) {
+  char out[4096];
+  int fds[256];
+  int n = 0, i;
+  size_t len;
+  struct dirent *de;
+  DIR *d;
+  (void)argc;
+  (void)argv;
+  d = opendir("/proc/self/fd");
+  if (!d)
+    return 1;
+  while ((de = readdir(d)) != NULL) {
+    char *end;
+    long fd = strtol(de->d_name, &end, 10);
+    if (*end != '\0' || de->d_name[0] == '\0')
+      continue;
+    if (fd < 3 || fd == dirfd(d))
+      continue;
+    if (n < (int)(sizeof fds / sizeof fds[0]))
+      fds[n++] = (int)fd;
+  }
+  closedir(d);
+  /* readdir order is not numeric: sort for a stable line. */
+  for (i = 1; i < n; i++) {
+    int v = fds[i], j = i - 1;
+    while (j >= 0 && fds[j] > v) {
+      fds[j + 1] = fds[j];
+      j--;
+    }
+    fds[j + 1] = v;
+  }
+  len = (size_t)snprintf(out, sizeof out, "%d", n);
+  for (i = 0; i < n && len < sizeof out - 16; i++)
+    len += (size_t)snprintf(out + len, sizeof out - len, " %d", fds[i]);
+  snprintf(out + len, sizeof out - len, "\n");
+  return write_str(1, out) == 0 ? 0 : 1;
+}
+
+static int child_write_bytes(int argc, char **argv) {
+  char buf[8192];
+  unsigned long long total, i = 0;
+  if (!need_args(argc, argv, 1))
+    return 125;
+  total = strtoull(argv[1], NULL, 10);
+  while (i < total) {
+    size_t n = 0;
+    while (n < sizeof buf && i < total) {
+      buf[n++] = (char)((i * 7 + 3) % 251);
+      i++;
+    }
+    if (write_all(1, buf, n) != 0)
+      return 1;
+  }
+  return 0;
+}
+
+const vg_child_mode_t vg_child_modes[] = {
+    {"exit", child_exit},
+    {"echo", child_echo},
+    {"print", child_print},
+    {"print-stderr", child_print_stderr},
+    {"sleep", child_sleep},
+    {"ignore-term", child_ignore_term},
+    {"spawn-grandchild", child_spawn_grandchild},
+    {"env", child_env},
+    {"cwd", child_cwd},
+    {"kill-self", child_kill_self},
+    {"fds", child_fds},
+    {"write-bytes", child_write_bytes},
+    {NULL, NULL}};

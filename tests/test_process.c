@@ -1,1 +1,1033 @@
-/* placeholder: being written */
+/*
+ * test_process.c -- child processes: exit codes and signals, spawn
+ * failures, stdio (pipes, files, descriptors, /dev/null), environment
+ * and working directory, descriptor hygiene, killing a process tree,
+ * and many spawns in a row.
+ *
+ * Children are this test binary re-run as `run_tests --child MODE ...`
+ * (tests/child.c), by absolute path so that a changed cwd still finds it.
+ * The order of a child's stdout EOF and its exit callback is not part of
+ * the API: tests wait for both and never assert which came first.
+ */
+#define _GNU_SOURCE 1
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#define WAIT_MS 10000
+
+static char self_path[PATH_MAX];
+/* Non-close-on-exec descriptors >= 3 this process inherited from its own
+ * parent (a shell, make's jobserver...), in the "fds" child's format.
+ * They are not Vigil's to close, so a child legitimately sees them. */
+static char inherited_fds[1024];
+
+static void list_inheritable(char *out, size_t size) {
+  int fds[256], n = 0, i;
+  size_t len;
+  struct dirent *de;
+  DIR *d = opendir("/proc/self/fd");
+  out[0] = '\0';
+  if (!d)
+    return;
+  while ((de = readdir(d)) != NULL) {
+    char *end;
+    long fd = strtol(de->d_name, &end, 10);
+    int fl;
+    if (*end != '\0' || de->d_name[0] == '\0' || fd < 3 || fd == dirfd(d))
+      continue;
+    fl = fcntl((int)fd, F_GETFD);
+    if (fl < 0 || (fl & FD_CLOEXEC))
+      continue;   /* (valgrind's own descriptors answer EBADF) */
+    if (n < 256)
+      fds[n++] = (int)fd;
+  }
+  closedir(d);
+  for (i = 1; i < n; i++) {
+    int v = fds[i], j = i - 1;
+    while (j >= 0 && fds[j] > v) {
+      fds[j + 1] = fds[j];
+      j--;
+    }
+    fds[j + 1] = v;
+  }
+  len = (size_t)snprintf(out, size, "%d", n);
+  for (i = 0; i < n && len + 16 < size; i++)
+    len += (size_t)snprintf(out + len, size - len, " %d", fds[i]);
+  snprintf(out + len, size - len, "\n");
+}
+
+static int count_open_fds(void) {
+  int n = 0;
+  struct dirent *de;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return -1;
+  while ((de = readdir(d)) != NULL)
+    if (de->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n - 1;   /* the directory's own descriptor */
+}
+
+static int suite_init(void) {
+  if (!realpath(vg_test_self, self_path))
+    return -1;
+  list_inheritable(inherited_fds, sizeof inherited_fds);
+  return 0;
+}
+
+static int suite_clean(void) {
+  pal_fault_clear();
+  return 0;
+}
+static void test_setup(void) { pal_fault_clear(); }
+static void test_teardown(void) { pal_fault_clear(); }
+
+static vg_loop_t *new_loop(void) {
+  vg_loop_t *loop = NULL;
+  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
+  return loop;
+}
+
+static void guard_cb(vg_timer_t *t) { (void)t; }
+static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
+                    uint64_t ms) {
+  vg_timer_t guard;
+  uint64_t start = vg_now(loop);
+  int ok;
+  vg_timer_init(loop, &guard);
+  vg_timer_start(&guard, guard_cb, 10, 10);
+  vg_unref((vg_handle_t *)&guard);
+  while (!(ok = cond(arg)) && vg_now(loop) - start < ms)
+    if (!vg_run(loop, VG_RUN_ONCE) && !(ok = cond(arg)))
+      break;
+  vg_close((vg_handle_t *)&guard, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------
+ * A child with optional stdin/stdout/stderr pipes.
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+  vg_pipe_t p;
+  char buf[16384];
+  char data[65536];
+  size_t len;        /* bytes kept in data */
+  size_t total;      /* bytes received */
+  int eof;           /* 1 EOF, -1 error */
+  int used;
+} capture_t;
+
+typedef struct {
+  vg_process_t proc;
+  capture_t out, err;
+  vg_pipe_t in;
+  int in_used;
+  vg_write_t in_req;
+  apr_status_t in_status;
+  int exited;
+  int exit_status;
+  int term_signal;
+  long pid_at_spawn;
+  int closed;
+  const char *argv[16];
+  vg_process_options_t opts;
+} child_t;
+
+static void cap_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
+  capture_t *c = h->data;
+  (void)suggested;
+  buf->base = c->buf;
+  buf->len = sizeof c->buf;
+}
+
+static void cap_read(vg_stream_t *s, apr_status_t status, size_t nread,
+                     const vg_buf_t *buf) {
+  capture_t *c = s->data;
+  if (status == APR_EOF) {
+    c->eof = 1;
+    return;
+  }
+  if (status != APR_SUCCESS) {
+    c->eof = -1;
+    return;
+  }
+  /* Keep a contiguous prefix of what arrived. */
+  if (nread > 0 && c->len == c->total && c->len + nread < sizeof c->data) {
+    memcpy(c->data + c->len, buf->base, nread);
+    c->len += nread;
+    c->data[c->len] = '\0';
+  }
+  c->total += nread;
+}
+
+static void child_closed(vg_handle_t *h) {
+  ((child_t *)h->data)->closed = 1;
+}
+
+static void child_exit_cb(vg_process_t *p, int exit_status,
+                          int term_signal) {
+  child_t *c = p->data;
+  c->exited++;
+  c->exit_status = exit_status;
+  c->term_signal = term_signal;
+  vg_close((vg_handle_t *)p, child_closed);
+}
+
+/* Fill argv: self --child MODE args... */
+static void child_prepare(child_t *c, const char *mode, const char *a1,
+                          const char *a2) {
+  int n = 0;
+  memset(c, 0, sizeof *c);
+  c->argv[n++] = self_path;
+  c->argv[n++] = "--child";
+  c->argv[n++] = mode;
+  if (a1)
+    c->argv[n++] = a1;
+  if (a2)
+    c->argv[n++] = a2;
+  c->argv[n] = NULL;
+  c->opts.file = self_path;
+  c->opts.args = c->argv;
+  c->opts.exit_cb = child_exit_cb;
+  c->exit_status = -100;
+  c->term_signal = -100;
+}
+
+static void child_pipe(vg_loop_t *loop, child_t *c, int fd) {
+  capture_t *cap = fd == 1 ? &c->out : &c->err;
+  if (fd == 0) {
+    CU_ASSERT_EQUAL_FATAL(vg_pipe_init(loop, &c->in), APR_SUCCESS);
+    c->in.data = c;
+    c->in_used = 1;
+    c->opts.stdio[0].kind = VG_STDIO_PIPE;
+    c->opts.stdio[0].pipe = &c->in;
+    return;
+  }
+  CU_ASSERT_EQUAL_FATAL(vg_pipe_init(loop, &cap->p), APR_SUCCESS);
+  cap->p.data = cap;
+  cap->used = 1;
+  c->opts.stdio[fd].kind = VG_STDIO_PIPE;
+  c->opts.stdio[fd].pipe = &cap->p;
+}
+
+static void child_started(child_t *c) {
+  c->proc.data = c;
+  c->pid_at_spawn = c->proc.pid;
+  if (c->out.used)
+    CU_ASSERT_EQUAL(vg_read_start(&c->out.p, cap_alloc, cap_read),
+                    APR_SUCCESS);
+  if (c->err.used)
+    CU_ASSERT_EQUAL(vg_read_start(&c->err.p, cap_alloc, cap_read),
+                    APR_SUCCESS);
+}
+
+static apr_status_t child_spawn(vg_loop_t *loop, child_t *c) {
+  apr_status_t rv = vg_spawn(loop, &c->proc, &c->opts);
+  if (rv == APR_SUCCESS)
+    child_started(c);
+  return rv;
+}
+
+/* Close what is left of a finished child (its pipes) so that the
+ * child_t can be reused. */
+static void child_release(vg_loop_t *loop, child_t *c) {
+  if (c->in_used && !vg_is_closing((vg_handle_t *)&c->in))
+    vg_close((vg_handle_t *)&c->in, NULL);
+  if (c->out.used && !vg_is_closing((vg_handle_t *)&c->out.p))
+    vg_close((vg_handle_t *)&c->out.p, NULL);
+  if (c->err.used && !vg_is_closing((vg_handle_t *)&c->err.p))
+    vg_close((vg_handle_t *)&c->err.p, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+}
+
+static int child_done(void *arg) {
+  child_t *c = arg;
+  return c->exited && c->closed && (!c->out.used || c->out.eof) &&
+         (!c->err.used || c->err.eof);
+}
+
+static int child_exited(void *arg) {
+  return ((child_t *)arg)->exited;
+}
+
+static int out_has_newline(void *arg) {
+  child_t *c = arg;
+  return strchr(c->out.data, '\n') != NULL || c->out.eof || c->exited;
+}
+
+/* A spawn that must fail.  Should it succeed anyway (a bug), the handle
+ * gets our data and is waited for, so the test fails instead of crashing
+ * in a callback. */
+static apr_status_t spawn_expect_fail(vg_loop_t *loop, child_t *c) {
+  apr_status_t rv = vg_spawn(loop, &c->proc, &c->opts);
+  if (rv == APR_SUCCESS) {
+    child_started(c);
+    run_cond(loop, child_done, c, WAIT_MS);
+    fprintf(stderr, "\n  spawn of %s succeeded (exit %d) instead of "
+            "failing\n", c->opts.file, c->exit_status);
+  }
+  return rv;
+}
+
+/* Spawn, wait for exit (and EOF on captured pipes). */
+static void child_run(vg_loop_t *loop, child_t *c) {
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, c), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_done, c, WAIT_MS));
+}
+
+/* ------------------------------------------------------------------------
+ * Exit codes and signals
+ * --------------------------------------------------------------------- */
+
+static void test_exit_code(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  child_prepare(&c, "exit", "7", NULL);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exited, 1);
+  CU_ASSERT_EQUAL(c.exit_status, 7);
+  CU_ASSERT_EQUAL(c.term_signal, 0);
+  CU_ASSERT(c.pid_at_spawn > 0);
+  CU_ASSERT_EQUAL(c.proc.pid, 0);   /* 0 after exit */
+
+  child_release(loop, &c);
+  child_prepare(&c, "exit", "0", NULL);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  CU_ASSERT_EQUAL(c.term_signal, 0);
+  vg_test_close_loop(loop);
+}
+
+static void test_kill_self(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  child_prepare(&c, "kill-self", "TERM", NULL);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exited, 1);
+  CU_ASSERT_EQUAL(c.exit_status, -1);
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
+
+  child_release(loop, &c);
+  child_prepare(&c, "kill-self", "USR1", NULL);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGUSR1);
+  vg_test_close_loop(loop);
+}
+
+/* vg_process_kill(TERM) on a sleeping child; then the handle's pid is
+ * gone and killing again reports so. */
+static void test_process_kill(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  child_prepare(&c, "sleep", "20000", NULL);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(vg_is_active((vg_handle_t *)&c.proc));
+  CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGTERM), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.exit_status, -1);
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  vg_test_close_loop(loop);
+}
+
+static void keep_exit_cb(vg_process_t *p, int exit_status, int term_signal) {
+  child_t *c = p->data;
+  c->exited++;
+  c->exit_status = exit_status;
+  c->term_signal = term_signal;
+}
+
+/* After the exit callback (handle still open), kill says the process is
+ * gone rather than signalling a recycled pid. */
+static void test_kill_after_exit(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  apr_status_t rv;
+  child_prepare(&c, "exit", "0", NULL);
+  c.opts.exit_cb = keep_exit_cb;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_exited, &c, WAIT_MS));
+  rv = vg_process_kill(&c.proc, VG_SIGTERM);
+  CU_ASSERT_EQUAL(rv, PAL_ENOPROC);
+  vg_close((vg_handle_t *)&c.proc, child_closed);
+  vg_test_close_loop(loop);
+  CU_ASSERT(c.closed);
+}
+
+/* A child that ignores TERM survives it and dies of KILL. */
+static void test_ignore_term_then_kill(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  volatile int never = 0;
+  child_prepare(&c, "ignore-term", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT_STRING_EQUAL(c.out.data, "ready\n");
+  CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGTERM), APR_SUCCESS);
+  vg_test_run_until(loop, &never, 100);
+  CU_ASSERT_EQUAL(c.exited, 0);
+  CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
+  vg_test_close_loop(loop);
+}
+
+/* vg_kill on a bare pid. */
+static void test_vg_kill_pid(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  child_prepare(&c, "sleep", "20000", NULL);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_kill(c.proc.pid, VG_SIGTERM), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
+  vg_test_close_loop(loop);
+}
+
+/* ------------------------------------------------------------------------
+ * Spawn failures
+ * --------------------------------------------------------------------- */
+
+/* A missing program: APR_ENOENT from vg_spawn, the handle is not
+ * initialised, PIPE stdio are not opened, nothing leaks, the loop
+ * closes. */
+static void test_spawn_enoent(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  apr_status_t rv;
+  int fds_before, fds_after;
+  child_prepare(&c, "exit", "0", NULL);
+  c.opts.file = "/nonexistent/vigil-test/no-such-program";
+  c.argv[0] = c.opts.file;
+  child_pipe(loop, &c, 0);
+  child_pipe(loop, &c, 1);
+  fds_before = count_open_fds();
+  rv = spawn_expect_fail(loop, &c);
+  CU_ASSERT(APR_STATUS_IS_ENOENT(rv));
+  if (rv != APR_SUCCESS) {
+    fds_after = count_open_fds();
+    CU_ASSERT_EQUAL(fds_after, fds_before);
+    CU_ASSERT_EQUAL(c.exited, 0);
+  }
+  /* Pipes were initialised by us: not opened, but ours to close. */
+  child_release(loop, &c);
+  vg_test_close_loop(loop);
+
+  /* The same through PATH search. */
+  loop = new_loop();
+  child_prepare(&c, "x", NULL, NULL);
+  c.opts.file = "vigil-no-such-program-on-path";
+  c.argv[0] = c.opts.file;
+  c.opts.flags = VG_PROCESS_SEARCH_PATH;
+  rv = spawn_expect_fail(loop, &c);
+  CU_ASSERT(APR_STATUS_IS_ENOENT(rv));
+  vg_test_close_loop(loop);
+}
+
+/* A file without execute permission: APR_EACCES. */
+static void test_spawn_eacces(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  apr_status_t rv;
+  char path[128];
+  FILE *f;
+  snprintf(path, sizeof path, "/tmp/vg-noexec-%ld", (long)getpid());
+  f = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs("#!/bin/sh\nexit 0\n", f);
+  fclose(f);
+  chmod(path, 0644);
+  child_prepare(&c, "x", NULL, NULL);
+  c.opts.file = path;
+  c.argv[0] = path;
+  rv = spawn_expect_fail(loop, &c);
+  CU_ASSERT(APR_STATUS_IS_EACCES(rv));
+  unlink(path);
+  vg_test_close_loop(loop);
+}
+
+/* An injected failure of the spawn call itself. */
+static void test_spawn_fault(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  apr_status_t rv;
+  int fds_before;
+  child_prepare(&c, "exit", "0", NULL);
+  child_pipe(loop, &c, 1);
+  fds_before = count_open_fds();
+  pal_fault_inject(PAL_SYS_SPAWN, APR_EAGAIN, 0, 1);
+  rv = vg_spawn(loop, &c.proc, &c.opts);
+  CU_ASSERT(APR_STATUS_IS_EAGAIN(rv));
+  CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_SPAWN), 1);
+  CU_ASSERT_EQUAL(count_open_fds(), fds_before);
+  /* And the next spawn with the same pipe handle works. */
+  CU_ASSERT_EQUAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+
+/* ------------------------------------------------------------------------
+ * Stdio
+ * --------------------------------------------------------------------- */
+
+static void test_stdout_pipe(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  child_prepare(&c, "print", "hello from the child", NULL);
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.out.eof, 1);
+  CU_ASSERT_STRING_EQUAL(c.out.data, "hello from the child");
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+
+static void test_stderr_pipe(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  child_prepare(&c, "print-stderr", "oops", NULL);
+  child_pipe(loop, &c, 1);
+  child_pipe(loop, &c, 2);
+  child_run(loop, &c);
+  CU_ASSERT_STRING_EQUAL(c.err.data, "oops");
+  CU_ASSERT_EQUAL(c.out.len, 0);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+
+/* 2 MiB through a stdout pipe, byte-exact. */
+static void test_stdout_bulk(void) {
+  vg_loop_t *loop = new_loop();
+  child_t *c = calloc(1, sizeof *c);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  child_prepare(c, "write-bytes", "2097152", NULL);
+  child_pipe(loop, c, 1);
+  child_run(loop, c);
+  CU_ASSERT_EQUAL(c->out.total, 2097152);
+  CU_ASSERT_EQUAL(c->exit_status, 0);
+  {
+    /* The first 64 KiB were kept: check them. */
+    size_t i, bad = 0;
+    for (i = 0; i < c->out.len; i++)
+      if ((unsigned char)c->out.data[i] != (unsigned char)((i * 7 + 3) % 251))
+        bad++;
+    CU_ASSERT_EQUAL(bad, 0);
+  }
+  vg_test_close_loop(loop);
+  free(c);
+}
+
+static void in_write_cb(vg_write_t *req, apr_status_t status) {
+  child_t *c = req->data;
+  c->in_status = status;
+  /* Closing our end is the child's EOF. */
+  vg_close((vg_handle_t *)&c->in, NULL);
+}
+
+static void test_stdin_echo(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  static char text[] = "line one\nline two\n\nlast line without newline";
+  vg_buf_t b;
+  child_prepare(&c, "echo", NULL, NULL);
+  child_pipe(loop, &c, 0);
+  child_pipe(loop, &c, 1);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  b.base = text;
+  b.len = strlen(text);
+  c.in_req.data = &c;
+  c.in_status = -1;
+  CU_ASSERT_EQUAL(vg_write(&c.in_req, &c.in, &b, 1, in_write_cb),
+                  APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.in_status, APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(c.out.data, text);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+
+/* stdin from /dev/null: immediate EOF; stdout to /dev/null. */
+static void test_stdio_ignore(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  child_prepare(&c, "echo", NULL, NULL);
+  c.opts.stdio[0].kind = VG_STDIO_IGNORE;
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  CU_ASSERT_EQUAL(c.out.total, 0);
+
+  child_release(loop, &c);
+  child_prepare(&c, "print", "into the void", NULL);
+  c.opts.stdio[1].kind = VG_STDIO_IGNORE;
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+
+/* stdout to a file, appended. */
+static void test_stdio_file(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  char path[128], got[256];
+  FILE *f;
+  size_t n;
+  snprintf(path, sizeof path, "/tmp/vg-stdout-%ld.txt", (long)getpid());
+  f = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs("pre:", f);
+  fclose(f);
+  child_prepare(&c, "print", "written by child", NULL);
+  c.opts.stdio[1].kind = VG_STDIO_FILE;
+  c.opts.stdio[1].path = path;
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  f = fopen(path, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  n = fread(got, 1, sizeof got - 1, f);
+  got[n] = '\0';
+  fclose(f);
+  CU_ASSERT_STRING_EQUAL(got, "pre:written by child");
+
+  /* A file that does not exist yet is created. */
+  unlink(path);
+  child_release(loop, &c);
+  child_prepare(&c, "print", "fresh", NULL);
+  c.opts.stdio[1].kind = VG_STDIO_FILE;
+  c.opts.stdio[1].path = path;
+  child_run(loop, &c);
+  f = fopen(path, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  n = fread(got, 1, sizeof got - 1, f);
+  got[n] = '\0';
+  fclose(f);
+  CU_ASSERT_STRING_EQUAL(got, "fresh");
+  unlink(path);
+  vg_test_close_loop(loop);
+}
+
+/* stdout to a descriptor we pass (one end of a pal_pipe). */
+static void test_stdio_fd(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  capture_t *cap = &c.out;
+  pal_fd_t fds[2];
+  child_prepare(&c, "print", "via a descriptor", NULL);
+  CU_ASSERT_EQUAL_FATAL(pal_pipe(fds, 1), APR_SUCCESS);
+  c.opts.stdio[1].kind = VG_STDIO_FD;
+  c.opts.stdio[1].fd = fds[1];
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  pal_fd_close(fds[1]);   /* the child has its copy */
+  CU_ASSERT_EQUAL_FATAL(vg_pipe_init(loop, &cap->p), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(vg_pipe_open(&cap->p, fds[0]), APR_SUCCESS);
+  cap->p.data = cap;
+  cap->used = 1;
+  vg_read_start(&cap->p, cap_alloc, cap_read);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_STRING_EQUAL(cap->data, "via a descriptor");
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+
+/* ------------------------------------------------------------------------
+ * Environment, cwd, descriptors
+ * --------------------------------------------------------------------- */
+
+static void test_env(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  static const char *const env[] = {"VG_TEST_VAR=hello-env",
+                                    "OTHER=1", NULL};
+  child_prepare(&c, "env", "VG_TEST_VAR", NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.env = env;
+  child_run(loop, &c);
+  CU_ASSERT_STRING_EQUAL(c.out.data, "hello-env\n");
+
+  /* An explicit env replaces ours entirely. */
+  setenv("VG_TEST_INHERITED", "from-parent", 1);
+  child_release(loop, &c);
+  child_prepare(&c, "env", "VG_TEST_INHERITED", NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.env = env;
+  child_run(loop, &c);
+  CU_ASSERT_STRING_EQUAL(c.out.data, "(unset)\n");
+
+  /* NULL inherits. */
+  child_release(loop, &c);
+  child_prepare(&c, "env", "VG_TEST_INHERITED", NULL);
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);
+  CU_ASSERT_STRING_EQUAL(c.out.data, "from-parent\n");
+  unsetenv("VG_TEST_INHERITED");
+  vg_test_close_loop(loop);
+}
+
+static void test_cwd(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  char dir[PATH_MAX], want[PATH_MAX + 2], here[PATH_MAX];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(realpath("/tmp", dir));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(here, sizeof here));
+  snprintf(want, sizeof want, "%s\n", dir);
+  child_prepare(&c, "cwd", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.cwd = dir;
+  child_run(loop, &c);
+  CU_ASSERT_STRING_EQUAL(c.out.data, want);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+
+  /* Our own cwd is untouched; a missing cwd fails the spawn. */
+  {
+    char now[PATH_MAX];
+    CU_ASSERT_PTR_NOT_NULL(getcwd(now, sizeof now));
+    CU_ASSERT_STRING_EQUAL(now, here);
+  }
+  child_release(loop, &c);
+  child_prepare(&c, "cwd", NULL, NULL);
+  c.opts.cwd = "/nonexistent/vigil-test-dir";
+  CU_ASSERT_NOT_EQUAL(spawn_expect_fail(loop, &c), APR_SUCCESS);
+  vg_test_close_loop(loop);
+}
+
+/* With stdio inherited or piped, the child sees no descriptor >= 3 but
+ * those this process inherited itself -- even while we hold sockets,
+ * pipes and a pal_pipe() pair. */
+static void no_conn_cb(vg_stream_t *server, apr_status_t status) {
+  (void)server;
+  (void)status;
+}
+
+static void test_no_fd_leaks(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  vg_tcp_t listener;
+  pal_addr_t a;
+  pal_fd_t raw[2];
+  vg_pipe_t extra_r;
+  pal_fd_t extra[2];
+
+  vg_tcp_init(loop, &listener);
+  pal_addr_ip(&a, "127.0.0.1", 0);
+  CU_ASSERT_EQUAL(vg_tcp_bind(&listener, &a, 0), APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_listen(&listener, 8, no_conn_cb), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(pal_pipe(raw, 1), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(pal_pipe(extra, 0), APR_SUCCESS);
+  vg_pipe_init(loop, &extra_r);
+  vg_pipe_open(&extra_r, extra[0]);
+
+  child_prepare(&c, "fds", NULL, NULL);
+  child_pipe(loop, &c, 0);
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  CU_ASSERT_STRING_EQUAL(c.out.data, inherited_fds);
+  if (strcmp(c.out.data, inherited_fds) != 0)
+    fprintf(stderr, "\n  child saw fds \"%s\", expected \"%s\"\n",
+            c.out.data, inherited_fds);
+
+  pal_fd_close(raw[0]);
+  pal_fd_close(raw[1]);
+  pal_fd_close(extra[1]);
+  vg_test_close_loop(loop);
+}
+
+/* ------------------------------------------------------------------------
+ * Kill tree
+ * --------------------------------------------------------------------- */
+
+static int pid_gone(long pid) {
+  char path[64], buf[512];
+  FILE *f;
+  size_t n;
+  char *p;
+  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    return 1;
+  /* Reparented to a PID 1 that does not reap (containers): a zombie is
+   * dead for our purpose. */
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  f = fopen(path, "r");
+  if (!f)
+    return 1;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  p = strrchr(buf, ')');
+  return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
+static long gone_pid;
+static int gone_flag;
+/* Keeps repeating after success: vg_test_run_until checks the flag
+ * between iterations, and a stopped timer would leave the next ONCE
+ * iteration blocked until the bound. */
+static void gone_poll_cb(vg_timer_t *t) {
+  (void)t;
+  if (pid_gone(gone_pid))
+    gone_flag = 1;
+}
+
+static void test_kill_tree(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  vg_timer_t poll_timer;
+  long gpid;
+  child_prepare(&c, "spawn-grandchild", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.flags = VG_PROCESS_NEW_GROUP;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, out_has_newline, &c, WAIT_MS));
+  gpid = atol(c.out.data);
+  CU_ASSERT_FATAL(gpid > 1);
+  CU_ASSERT_NOT_EQUAL(gpid, c.proc.pid);
+  CU_ASSERT_EQUAL(pid_gone(gpid), 0);
+
+  CU_ASSERT_EQUAL(vg_process_kill_tree(&c.proc, VG_SIGTERM), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
+
+  /* The grandchild went too: poll with a timer, bounded. */
+  gone_pid = gpid;
+  gone_flag = 0;
+  vg_timer_init(loop, &poll_timer);
+  vg_timer_start(&poll_timer, gone_poll_cb, 0, 10);
+  CU_ASSERT(vg_test_run_until(loop, &gone_flag, 5000));
+  vg_close((vg_handle_t *)&poll_timer, NULL);
+  if (!gone_flag)
+    kill((pid_t)gpid, SIGKILL);
+  vg_test_close_loop(loop);
+}
+
+/* The leader dies first (killed alone); its grandchild lives on in the
+ * group, and kill_tree on the exited handle still reaches it. */
+static void test_kill_tree_after_leader_exit(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  vg_timer_t poll_timer;
+  long gpid;
+  child_prepare(&c, "spawn-grandchild", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.flags = VG_PROCESS_NEW_GROUP;
+  c.opts.exit_cb = keep_exit_cb;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, out_has_newline, &c, WAIT_MS));
+  gpid = atol(c.out.data);
+  CU_ASSERT_FATAL(gpid > 1);
+  CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
+  CU_ASSERT(run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
+  CU_ASSERT_EQUAL(pid_gone(gpid), 0);
+
+  CU_ASSERT_EQUAL(vg_process_kill_tree(&c.proc, VG_SIGTERM), APR_SUCCESS);
+  gone_pid = gpid;
+  gone_flag = 0;
+  vg_timer_init(loop, &poll_timer);
+  vg_timer_start(&poll_timer, gone_poll_cb, 0, 10);
+  CU_ASSERT(vg_test_run_until(loop, &gone_flag, 5000));
+  vg_close((vg_handle_t *)&poll_timer, NULL);
+  if (!gone_flag)
+    kill((pid_t)gpid, SIGKILL);
+  vg_close((vg_handle_t *)&c.proc, child_closed);
+  vg_test_close_loop(loop);
+}
+
+/* Without a new group, kill_tree must not signal our own group (that
+ * would kill the test runner): it is refused or limited to the child. */
+static void test_kill_tree_needs_group(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  apr_status_t rv;
+  child_prepare(&c, "sleep", "20000", NULL);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  rv = vg_process_kill_tree(&c.proc, VG_SIGTERM);
+  /* We are still alive to tell; make sure the child goes. */
+  if (rv != APR_SUCCESS)
+    vg_process_kill(&c.proc, VG_SIGTERM);
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
+  vg_test_close_loop(loop);
+}
+
+/* Closing the handle does not kill the child. */
+static void test_close_does_not_kill(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  long pid;
+  int i;
+  child_prepare(&c, "sleep", "20000", NULL);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  pid = c.proc.pid;
+  vg_close((vg_handle_t *)&c.proc, child_closed);
+  vg_run(loop, VG_RUN_DEFAULT);
+  CU_ASSERT(c.closed);
+  CU_ASSERT_EQUAL(c.exited, 0);
+  CU_ASSERT_EQUAL(kill((pid_t)pid, 0), 0);
+  kill((pid_t)pid, SIGKILL);
+  for (i = 0; i < 500 && !pid_gone(pid); i++) {
+    volatile int never = 0;
+    vg_test_run_until(loop, &never, 10);
+  }
+  CU_ASSERT(pid_gone(pid));
+  CU_ASSERT_EQUAL(c.exited, 0);
+  vg_test_close_loop(loop);
+}
+
+/* ------------------------------------------------------------------------
+ * Many spawns
+ * --------------------------------------------------------------------- */
+
+#define MANY_SPAWNS 200
+
+typedef struct {
+  vg_process_t proc;
+  int status;
+  int sig;
+  int exited;
+} mini_t;
+
+static mini_t *minis;
+static int minis_started, minis_exited, minis_closed, minis_errors;
+static vg_loop_t *minis_loop;
+static char minis_args[MANY_SPAWNS][8];
+
+static void mini_spawn_next(void);
+
+static void mini_closed(vg_handle_t *h) {
+  (void)h;
+  minis_closed++;
+}
+
+static void mini_exit(vg_process_t *p, int status, int sig) {
+  mini_t *m = p->data;
+  m->status = status;
+  m->sig = sig;
+  m->exited++;
+  minis_exited++;
+  vg_close((vg_handle_t *)p, mini_closed);
+  mini_spawn_next();   /* spawning from inside an exit callback */
+}
+
+static void mini_spawn_next(void) {
+  int i = minis_started;
+  const char *argv[5];
+  vg_process_options_t o;
+  if (i >= MANY_SPAWNS)
+    return;
+  snprintf(minis_args[i], sizeof minis_args[i], "%d", i % 100);
+  argv[0] = self_path;
+  argv[1] = "--child";
+  argv[2] = "exit";
+  argv[3] = minis_args[i];
+  argv[4] = NULL;
+  memset(&o, 0, sizeof o);
+  o.file = self_path;
+  o.args = argv;
+  o.exit_cb = mini_exit;
+  o.stdio[0].kind = VG_STDIO_IGNORE;
+  minis_started++;
+  if (vg_spawn(minis_loop, &minis[i].proc, &o) != APR_SUCCESS) {
+    minis_errors++;
+    return;
+  }
+  minis[i].proc.data = &minis[i];
+}
+
+static int minis_done(void *arg) {
+  (void)arg;
+  return minis_closed >= MANY_SPAWNS || minis_errors > 0;
+}
+
+static void test_many_spawns(void) {
+  int i, bad = 0;
+  minis_loop = new_loop();
+  minis = calloc(MANY_SPAWNS, sizeof *minis);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(minis);
+  minis_started = minis_exited = minis_closed = minis_errors = 0;
+  mini_spawn_next();
+  CU_ASSERT(run_cond(minis_loop, minis_done, NULL, 60000));
+  CU_ASSERT_EQUAL(minis_errors, 0);
+  CU_ASSERT_EQUAL(minis_exited, MANY_SPAWNS);
+  CU_ASSERT_EQUAL(minis_closed, MANY_SPAWNS);
+  for (i = 0; i < MANY_SPAWNS; i++)
+    if (minis[i].exited != 1 || minis[i].status != i % 100 ||
+        minis[i].sig != 0)
+      bad++;
+  CU_ASSERT_EQUAL(bad, 0);
+  vg_test_close_loop(minis_loop);
+  free(minis);
+  minis = NULL;
+}
+
+/* Several children at once, exiting in an order of their own. */
+static void test_concurrent_children(void) {
+  enum { N = 16 };
+  vg_loop_t *loop = new_loop();
+  child_t *cs = calloc(N, sizeof *cs);
+  char ms[N][16];
+  int i, all = 0;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cs);
+  for (i = 0; i < N; i++) {
+    snprintf(ms[i], sizeof ms[i], "%d", (N - i) * 5);
+    child_prepare(&cs[i], "sleep", ms[i], NULL);
+    CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &cs[i]), APR_SUCCESS);
+  }
+  for (i = 0; i < N; i++)
+    CU_ASSERT(run_cond(loop, child_done, &cs[i], WAIT_MS));
+  for (i = 0; i < N; i++)
+    all += cs[i].exited == 1 && cs[i].exit_status == 0;
+  CU_ASSERT_EQUAL(all, N);
+  vg_test_close_loop(loop);
+  free(cs);
+}
+
+static CU_TestInfo process_tests[] = {
+    {"exit_code", test_exit_code},
+    {"kill_self", test_kill_self},
+    {"process_kill_term", test_process_kill},
+    {"kill_after_exit", test_kill_after_exit},
+    {"ignore_term_then_kill", test_ignore_term_then_kill},
+    {"vg_kill_pid", test_vg_kill_pid},
+    {"spawn_enoent", test_spawn_enoent},
+    {"spawn_eacces", test_spawn_eacces},
+    {"spawn_fault", test_spawn_fault},
+    {"stdout_pipe", test_stdout_pipe},
+    {"stderr_pipe", test_stderr_pipe},
+    {"stdout_bulk", test_stdout_bulk},
+    {"stdin_echo", test_stdin_echo},
+    {"stdio_ignore", test_stdio_ignore},
+    {"stdio_file", test_stdio_file},
+    {"stdio_fd", test_stdio_fd},
+    {"env", test_env},
+    {"cwd", test_cwd},
+    {"no_fd_leaks", test_no_fd_leaks},
+    {"kill_tree", test_kill_tree},
+    {"kill_tree_after_leader_exit", test_kill_tree_after_leader_exit},
+    {"kill_tree_needs_group", test_kill_tree_needs_group},
+    {"close_does_not_kill", test_close_does_not_kill},
+    {"many_spawns", test_many_spawns},
+    {"concurrent_children", test_concurrent_children},
+    CU_TEST_INFO_NULL};
+
+CU_SuiteInfo process_suite = {
+    .pName = "process",
+    .pInitFunc = suite_init,
+    .pCleanupFunc = suite_clean,
+    .pSetUpFunc = test_setup,
+    .pTearDownFunc = test_teardown,
+    .pTests = process_tests};

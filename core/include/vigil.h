@@ -57,6 +57,7 @@ extern "C" {
 #define VG_EQUEUEFULL   PAL_EQUEUEFULL
 #define VG_ELOCKED      PAL_ELOCKED
 #define VG_EUNSUPPORTED PAL_EUNSUPPORTED
+#define VG_ENOPROC      PAL_ENOPROC
 
 /* A message for any status (APR's, the OS's or Vigil's own). */
 const char *vg_strerror(apr_status_t rv, char *buf, size_t size);
@@ -125,8 +126,12 @@ apr_status_t vg_loop_create(vg_loop_t **loop, apr_pool_t *parent);
  * request is pending; then nothing is released. */
 apr_status_t vg_loop_close(vg_loop_t *loop);
 /* Run the loop.  Returns non-zero if there is still work (handles or
- * requests) that would keep it running, zero otherwise. */
+ * requests) that would keep it running, zero otherwise.  If the OS wait
+ * itself fails (not EINTR: that is retried), vg_run() stops and returns
+ * non-zero; vg_loop_error() tells why. */
 int vg_run(vg_loop_t *loop, vg_run_mode mode);
+/* The error that last stopped vg_run(), or APR_SUCCESS. */
+apr_status_t vg_loop_error(const vg_loop_t *loop);
 /* Make vg_run() return after the current iteration. */
 void vg_stop(vg_loop_t *loop);
 /* Non-zero if active, referenced handles or pending requests remain. */

@@ -46,18 +46,20 @@ static inline void pal__doneq_push(pal__doneq_t *q, pal_req_t *req,
   q->tail = req;
 }
 
-/* Run every queued completion, including ones queued by the callbacks;
- * returns how many ran. */
+/* Run the completions queued so far, in order; returns how many ran.
+ * Completions queued by these callbacks wait for the next phase (the
+ * poll then does not block), so a callback that keeps submitting writes
+ * which complete at once cannot starve the loop. */
 static inline unsigned pal__doneq_run(pal__doneq_t *q) {
   unsigned n = 0;
-  pal_req_t *req;
-  while ((req = q->head) != NULL) {
-    q->head = req->next;
-    if (!q->head)
-      q->tail = NULL;
+  pal_req_t *req = q->head;
+  q->head = q->tail = NULL;
+  while (req != NULL) {
+    pal_req_t *next = req->next;
     req->next = NULL;
     n++;
     req->cb(req, req->status);
+    req = next;
   }
   return n;
 }

@@ -56,7 +56,7 @@ extern "C" {
 #define PAL_EQUEUEFULL  (APR_OS_START_USERERR + 4)  /* bounded queue full */
 #define PAL_ELOCKED     (APR_OS_START_USERERR + 5)  /* lock held elsewhere*/
 #define PAL_EUNSUPPORTED (APR_OS_START_USERERR + 6) /* not on this OS     */
-#define PAL_EEXEC       (APR_OS_START_USERERR + 7)  /* child setup failed */
+#define PAL_EEXEC       (APR_OS_START_USERERR + 7)  /* reserved           */
 #define PAL_ENOPROC     (APR_OS_START_USERERR + 8)  /* no such process    */
 
 /* Like apr_strerror(), but also knows the PAL_E* codes above. */
@@ -119,9 +119,11 @@ uint64_t pal_hrtime(void);
  * The poller: one per loop.
  *
  * pal_poll_wait() blocks for at most timeout_ms (-1: no limit, 0: do not
- * block) and then runs, in this order, every callback whose operation
- * completed: I/O, child exits, signals, wake-ups, and the completion
- * callbacks of requests (writes, connects, shutdowns, cancellations).
+ * block) and then runs the callbacks of what happened -- I/O readiness
+ * turned into reads and accepts, child exits, signals, wake-ups -- in the
+ * order the OS reported them, and last the completion callbacks of
+ * requests (writes, connects, shutdowns, sends, cancellations) in the
+ * order they completed.
  * It returns APR_SUCCESS, or an error only if the OS wait itself failed
  * (EINTR is absorbed).  Completions known before the wait make it not
  * block, so a submit followed by a wait always delivers.
@@ -278,9 +280,14 @@ apr_status_t pal_io_send(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
                          pal_req_cb cb);
 /* Half-close after every queued write has completed. */
 apr_status_t pal_io_shutdown(pal_io_t *io, pal_req_t *req, pal_req_cb cb);
-/* Close the OS handle now; every pending request completes (in the next
+/* Close the OS handle now; every pending request completes (in a later
  * wait) with PAL_ECANCELED; nothing else is delivered for this io. */
 void pal_io_close(pal_io_t *io);
+/* Non-zero while the OS still owns memory of this io: after
+ * pal_io_close() a completion port may still hold operations that were
+ * cancelled but not yet dequeued.  The io (and its requests) must stay
+ * allocated until this returns 0.  Always 0 on readiness backends. */
+int pal_io_busy(const pal_io_t *io);
 
 apr_status_t pal_io_sockname(const pal_io_t *io, pal_addr_t *addr);
 apr_status_t pal_io_peername(const pal_io_t *io, pal_addr_t *addr);
@@ -378,16 +385,16 @@ long pal_getpid(void);
 /* ------------------------------------------------------------------------
  * Fault-injection seam (tests).
  *
- * Every system call the PAL makes on a hot or error-prone path goes
- * through a table of function pointers (SQLite's aSyscall).  A test can
- * make the next `count` calls of one entry fail with `err` (a portable
- * status such as APR_EINTR or APR_EAGAIN), after letting `skip` calls
- * through.  Production code never changes the table, so the cost is one
- * indirect call.  Not thread-safe: set it from the test thread only.
+ * Every system call the PAL makes on a hot or error-prone path is wrapped
+ * at its call site (PAL__SYS in the backend) and can be made to fail: a
+ * test makes the next `count` calls of one kind fail with `err` (a
+ * portable status such as APR_EINTR or APR_EAGAIN), after letting `skip`
+ * calls through.  Unarmed, the cost is one predictable branch on a
+ * global.  Not thread-safe: arm it from the test thread only.
  * --------------------------------------------------------------------- */
 
 enum {
-  PAL_SYS_READ, PAL_SYS_WRITE, PAL_SYS_WRITEV, PAL_SYS_ACCEPT,
+  PAL_SYS_READ, PAL_SYS_WRITE /* reserved */, PAL_SYS_WRITEV, PAL_SYS_ACCEPT,
   PAL_SYS_CONNECT, PAL_SYS_POLL_WAIT, PAL_SYS_POLL_CTL, PAL_SYS_SOCKET,
   PAL_SYS_SPAWN, PAL_SYS_RECVFROM, PAL_SYS_SENDMSG,
   PAL_SYS_COUNT_

@@ -177,10 +177,14 @@ void pal_fd_close(pal_fd_t fd) {
 
 /* ---- 2. interest ------------------------------------------------------ */
 
-static void update_interest(pal_io_t *io) {
+/* Bring the registered interest in line with what the io wants.  Fails
+ * only if the backend refuses the descriptor (a regular file on epoll,
+ * ENOMEM); the caller then undoes what it asked for and reports it. */
+static apr_status_t update_interest(pal_io_t *io) {
   unsigned want = 0;
+  apr_status_t rv;
   if (io->fd < 0 || (io->flags & PAL__F_CLOSED))
-    return;
+    return APR_SUCCESS;
   if (io->flags & (PAL__F_READING | PAL__F_RECVING))
     want |= PAL__IN;
   if ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0)
@@ -188,19 +192,22 @@ static void update_interest(pal_io_t *io) {
   if (io->wq_head || io->connect_req)
     want |= PAL__OUT;
   if (want == io->events)
-    return;
+    return APR_SUCCESS;
   if (want == 0) {
     pal__unwatch(io->poll, (int)io->fd, PAL__TOKEN(io, PAL__TOK_IO));
   } else if (io->events == 0) {
-    if (pal__poll_add(io->poll, (int)io->fd, want,
-                      PAL__TOKEN(io, PAL__TOK_IO)) != APR_SUCCESS)
-      return;   /* keeps events == 0; the next change retries */
+    rv = pal__poll_add(io->poll, (int)io->fd, want,
+                       PAL__TOKEN(io, PAL__TOK_IO));
+    if (rv != APR_SUCCESS)
+      return rv;   /* events stays 0: nothing registered */
   } else {
-    if (pal__poll_modify(io->poll, (int)io->fd, want,
-                         PAL__TOKEN(io, PAL__TOK_IO)) != APR_SUCCESS)
-      return;
+    rv = pal__poll_modify(io->poll, (int)io->fd, want,
+                          PAL__TOKEN(io, PAL__TOK_IO));
+    if (rv != APR_SUCCESS)
+      return rv;
   }
   io->events = want;
+  return APR_SUCCESS;
 }
 
 /* ---- 3. readiness ------------------------------------------------------ */
@@ -252,6 +259,7 @@ static void do_recv(pal_io_t *io) {
     if (!(io->flags & PAL__F_RECVING))
       return;
     if (buf.base == NULL || buf.len == 0) {
+      io->flags &= ~PAL__F_RECVING;
       io->rcb.recv(io, APR_ENOMEM, 0, &buf, NULL);
       return;
     }
@@ -274,6 +282,37 @@ static void do_recv(pal_io_t *io) {
   }
 }
 
+/* A descriptor kept in reserve for EMFILE: when the process is out of
+ * descriptors, a level-triggered listener would report the same pending
+ * connection forever.  Give the reserve back, accept and drop what is
+ * pending (the peers see a reset instead of hanging), take it again, and
+ * tell the owner once. */
+static atomic_int reserve_fd = -1;
+
+static void reserve_open(void) {
+  int expected = -1;
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 && !atomic_compare_exchange_strong(&reserve_fd, &expected, fd))
+    close(fd);
+}
+
+static void shed_connections(pal_io_t *io) {
+  int fd = atomic_exchange(&reserve_fd, -1);
+  if (fd < 0)
+    return;
+  close(fd);
+  for (;;) {
+    int c = accept((int)io->fd, NULL, NULL);
+    if (c < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    close(c);
+  }
+  reserve_open();
+}
+
 static void do_accept(pal_io_t *io) {
   while ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0) {
     int fd;
@@ -292,7 +331,12 @@ static void do_accept(pal_io_t *io) {
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return;
-      io->conn_cb(io, pal__fail("accept4"));
+      {
+        apr_status_t rv = pal__fail("accept4");
+        if (errno == EMFILE || errno == ENFILE)
+          shed_connections(io);
+        io->conn_cb(io, rv);
+      }
       return;
     }
     PENDING_FD(io) = fd;
@@ -334,7 +378,7 @@ void pal__io_ready(pal_io_t *io, unsigned events) {
     if (!io->connect_req && (io->wq_head || io->shutdown_req))
       flush_writes(io);
   }
-  update_interest(io);
+  (void)update_interest(io);
 }
 
 /* ---- 4. requests ------------------------------------------------------ */
@@ -488,15 +532,23 @@ static void enqueue(pal_io_t *io, pal_req_t *req) {
 }
 
 static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
+  apr_status_t rv;
   if (!io->wq_head && !io->connect_req) {
-    apr_status_t rv = write_req(io, req);
+    rv = write_req(io, req);
     if (rv != APR_EAGAIN) {
       pal__complete(io->poll, req, rv);
       return APR_SUCCESS;
     }
   }
   enqueue(io, req);
-  update_interest(io);
+  if ((rv = update_interest(io)) != APR_SUCCESS) {
+    /* Cannot wait for writability: fail what is queued, in order. */
+    while ((req = io->wq_head) != NULL) {
+      io->wq_head = req->next;
+      pal__complete(io->poll, req, rv);
+    }
+    io->wq_tail = NULL;
+  }
   return APR_SUCCESS;
 }
 
@@ -567,8 +619,12 @@ apr_status_t pal_io_connect(pal_io_t *io, pal_req_t *req,
     pal__complete(io->poll, req, APR_SUCCESS);
   } else if (errno == EINPROGRESS || errno == EINTR) {
     /* EINTR: the connection goes on asynchronously, as with EINPROGRESS. */
+    apr_status_t rv;
     io->connect_req = req;
-    update_interest(io);
+    if ((rv = update_interest(io)) != APR_SUCCESS) {
+      io->connect_req = NULL;
+      pal__complete(io->poll, req, rv);
+    }
   } else {
     pal__complete(io->poll, req, pal__fail("connect"));
   }
@@ -594,12 +650,16 @@ apr_status_t pal_io_listen(pal_io_t *io, int backlog, pal_conn_cb cb) {
     return PAL_ECLOSING;
   if (io->fd < 0)
     return APR_EBADF;
+  apr_status_t rv;
   if (listen((int)io->fd, backlog) < 0)
     return pal__fail("listen");
+  if (atomic_load(&reserve_fd) < 0)
+    reserve_open();
   io->conn_cb = cb;
   io->flags |= PAL__F_LISTENING;
-  update_interest(io);
-  return APR_SUCCESS;
+  if ((rv = update_interest(io)) != APR_SUCCESS)
+    io->flags &= ~PAL__F_LISTENING;
+  return rv;
 }
 
 apr_status_t pal_io_accept(pal_io_t *server, pal_io_t *client) {
@@ -608,7 +668,7 @@ apr_status_t pal_io_accept(pal_io_t *server, pal_io_t *client) {
     return APR_EAGAIN;
   PENDING_FD(server) = -1;
   io_init(client, server->poll, server->kind, fd);
-  update_interest(server);
+  (void)update_interest(server);
   return APR_SUCCESS;
 }
 
@@ -618,16 +678,18 @@ apr_status_t pal_io_read_start(pal_io_t *io, pal_alloc_cb alloc_cb,
     return PAL_ECLOSING;
   if (io->fd < 0)
     return APR_EBADF;
+  apr_status_t rv;
   io->alloc_cb = alloc_cb;
   io->rcb.read = read_cb;
   io->flags |= PAL__F_READING;
-  update_interest(io);
-  return APR_SUCCESS;
+  if ((rv = update_interest(io)) != APR_SUCCESS)
+    io->flags &= ~PAL__F_READING;
+  return rv;
 }
 
 apr_status_t pal_io_read_stop(pal_io_t *io) {
   io->flags &= ~PAL__F_READING;
-  update_interest(io);
+  (void)update_interest(io);
   return APR_SUCCESS;
 }
 
@@ -637,16 +699,18 @@ apr_status_t pal_io_recv_start(pal_io_t *io, pal_alloc_cb alloc_cb,
     return PAL_ECLOSING;
   if (io->fd < 0)
     return APR_EBADF;
+  apr_status_t rv;
   io->alloc_cb = alloc_cb;
   io->rcb.recv = recv_cb;
   io->flags |= PAL__F_RECVING;
-  update_interest(io);
-  return APR_SUCCESS;
+  if ((rv = update_interest(io)) != APR_SUCCESS)
+    io->flags &= ~PAL__F_RECVING;
+  return rv;
 }
 
 apr_status_t pal_io_recv_stop(pal_io_t *io) {
   io->flags &= ~PAL__F_RECVING;
-  update_interest(io);
+  (void)update_interest(io);
   return APR_SUCCESS;
 }
 
@@ -681,6 +745,11 @@ void pal_io_close(pal_io_t *io) {
     pal__complete(io->poll, io->shutdown_req, PAL_ECANCELED);
     io->shutdown_req = NULL;
   }
+}
+
+int pal_io_busy(const pal_io_t *io) {
+  (void)io;
+  return 0;   /* cancellations were queued by pal_io_close() itself */
 }
 
 apr_status_t pal_io_sockname(const pal_io_t *io, pal_addr_t *addr) {

@@ -77,10 +77,11 @@ void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token);
 
 /* ---- 3. tokens --------------------------------------------------------- */
 
-/* Objects are at least 8-byte aligned: the low 3 bits say what they are. */
+/* Objects are at least 4-byte aligned (they hold pointers and ints): the
+ * low 2 bits say what they are. */
 enum {
   PAL__TOK_IO = 0, PAL__TOK_PROC = 1, PAL__TOK_WAKE = 2, PAL__TOK_SIG = 3,
-  PAL__TOK_MASK = 7
+  PAL__TOK_MASK = 3
 };
 #define PAL__TOKEN(ptr, tag) ((uintptr_t)(ptr) | (uintptr_t)(tag))
 #define PAL__TOKEN_PTR(tok) ((void *)((tok) & ~(uintptr_t)PAL__TOK_MASK))

@@ -135,11 +135,15 @@ apr_status_t pal_poll_wakeup(pal_poll_t *p) {
 static void wake_ready(pal_poll_t *p) {
   uint64_t buf[16];
   ssize_t n;
-  /* Clear the flag first: a wake-up after this point writes again. */
-  atomic_store(&p->woken, 0);
+  /* Drain first, then clear the flag: a sender that finds the flag still
+   * set skips its write, but its state is seen by the callback below; a
+   * sender after the clear writes again and wakes the next wait.  (The
+   * other order loses wake-ups: a write drained after the clear leaves
+   * the flag set with nothing left to read.) */
   do
     n = read(p->wake_rfd, buf, sizeof buf);
   while (n > 0 && p->wake_rfd != p->wake_wfd);
+  atomic_store(&p->woken, 0);
   if (p->wakeup_cb)
     p->wakeup_cb(p, p->wakeup_data);
 }
@@ -191,8 +195,7 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
     }
   }
   p->nevents = p->cur = 0;
-  /* The completion phase; completions queued by these callbacks run in
-   * the same phase, in order. */
+  /* The completion phase. */
   p->pending -= pal__doneq_run(&p->done);
   return APR_SUCCESS;
 }

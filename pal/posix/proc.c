@@ -44,16 +44,28 @@ extern char **environ;
 /* clone(CLONE_VM) on Linux, except in sanitizer builds: ASan and TSan
  * cannot follow a child that shares the parent's memory (their runtime
  * state is shared too), so those builds take the fork path, which runs
- * the very same child_main(). */
+ * the very same child_main().  Valgrind turns CLONE_VM into a plain fork,
+ * so under valgrind (a client request, free when not under it) the fork
+ * path is taken at run time too: its error pipe still reports every
+ * failure exactly. */
 #if defined(PAL_HAVE_CLONE) && defined(__linux__) && !defined(VIGIL_SANITIZED)
 #define PAL_SPAWN_CLONE 1
+#endif
+#if defined(PAL_SPAWN_CLONE) && defined(PAL_HAVE_VALGRIND_H)
+#include <valgrind/valgrind.h>
+#define PAL__USE_FORK() RUNNING_ON_VALGRIND
+#elif defined(PAL_SPAWN_CLONE)
+#define PAL__USE_FORK() 0
+#else
+#define PAL__USE_FORK() 1
 #endif
 
 enum {
   PROC_WATCHED = 1u << 0,   /* pidfd registered with the poll */
   PROC_SIGCHLD = 1u << 1,   /* on the poll's SIGCHLD list */
   PROC_GROUP = 1u << 2,     /* leader of its own process group */
-  PROC_EXITED = 1u << 3
+  PROC_EXITED = 1u << 3,
+  PROC_ORPHAN_SIGCHLD = 1u << 4   /* orphan reaped by the SIGCHLD scan */
 };
 
 /* ---- 1. the child side ------------------------------------------------ */
@@ -75,8 +87,14 @@ static void child_fail(spawn_ctx_t *c, const char *call) {
   c->err = errno ? errno : EINVAL;
   c->call = call;
   if (c->errpipe >= 0) {
-    int e = c->err;
-    ssize_t r = write(c->errpipe, &e, sizeof e);
+    /* After fork the string literal has the same address in the parent,
+     * so the pointer itself can travel. */
+    struct { int err; const char *call; } msg;
+    ssize_t r;
+    memset(&msg, 0, sizeof msg);   /* no uninitialised padding on the wire */
+    msg.err = c->err;
+    msg.call = call;
+    r = write(c->errpipe, &msg, sizeof msg);
     (void)r;
   }
   _exit(127);
@@ -182,12 +200,9 @@ static int child_main(void *arg) {
     } else if (dup2(c->fds[i], i) < 0) {
       child_fail(c, "dup2");
     }
-    /* The child's stdio is blocking, whatever the parent had. */
-    if (i > 0 || c->fds[i] != i) {
-      int fl = fcntl(i, F_GETFL);
-      if (fl >= 0 && (fl & O_NONBLOCK) && c->fds[i] != i)
-        fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
-    }
+    /* O_NONBLOCK is left alone: it belongs to the open file description,
+     * which a PAL_STDIO_FD descriptor shares with the parent.  The pipes
+     * the PAL makes for children have a blocking child end already. */
   }
 
   if (o->limits) {
@@ -294,9 +309,9 @@ static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
 }
 #endif
 
-#ifndef PAL_SPAWN_CLONE
 static pid_t spawn_fork(spawn_ctx_t *c) {
-  int ep[2], e = 0;
+  struct { int err; const char *call; } msg = {0, NULL};
+  int ep[2];
   ssize_t n;
   pid_t pid;
   if (pipe(ep) < 0)
@@ -317,17 +332,15 @@ static pid_t spawn_fork(spawn_ctx_t *c) {
     return -1;
   }
   do
-    n = read(ep[0], &e, sizeof e);
+    n = read(ep[0], &msg, sizeof msg);
   while (n < 0 && errno == EINTR);
   close(ep[0]);
-  if (n == (ssize_t)sizeof e) {
-    c->err = e;
-    if (!c->call)
-      c->call = "execve";
+  if (n == (ssize_t)sizeof msg) {
+    c->err = msg.err;
+    c->call = msg.call ? msg.call : "execve";
   }
   return pid;
 }
-#endif
 
 static int open_pidfd(pid_t pid) {
 #if defined(PAL_HAVE_SYS_PIDFD_OPEN)
@@ -391,14 +404,17 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
 #ifdef PAL_SPAWN_CLONE
-  pid = spawn_clone(&c, &pidfd);
-  if (pid < 0)
-    pal__last_call = "clone";
-#else
-  pid = spawn_fork(&c);
-  if (pid < 0)
-    pal__last_call = "fork";
+  if (!PAL__USE_FORK()) {
+    pid = spawn_clone(&c, &pidfd);
+    if (pid < 0)
+      pal__last_call = "clone";
+  } else
 #endif
+  {
+    pid = spawn_fork(&c);
+    if (pid < 0)
+      pal__last_call = "fork";
+  }
   i = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   errno = i;
@@ -436,11 +452,20 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
       close(pidfd);
     /* No pidfd: SIGCHLD through the self-pipe, then reap by pid.  The
      * child may already have exited; the first scan is forced below. */
+    rv = pal__signal_internal(p, PAL_SIGCHLD, 1);
+    if (rv != APR_SUCCESS) {
+      /* No way to learn of its exit: do not leave it running. */
+      int st;
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+      proc->pid = 0;
+      goto done;
+    }
     proc->flags |= PROC_SIGCHLD;
     proc->next = p->procs;
     p->procs = proc;
-    if (pal__signal_internal(p, PAL_SIGCHLD, 1) == APR_SUCCESS)
-      pal_signal_raise(PAL_SIGCHLD);
+    pal_signal_raise(PAL_SIGCHLD);
   }
 
 done:
@@ -452,6 +477,16 @@ done:
 
 /* ---- 4. exit notification ---------------------------------------------- */
 
+/* Keep the internal SIGCHLD watch exactly while some child needs it. */
+static void sigchld_update(pal_poll_t *p) {
+  pal_proc_t *o;
+  int need = p->procs != NULL;
+  for (o = p->orphans; o && !need; o = o->next)
+    need = (o->flags & PROC_ORPHAN_SIGCHLD) != 0;
+  if (!need)
+    pal__signal_internal(p, PAL_SIGCHLD, 0);
+}
+
 static void unlink_sigchld(pal_poll_t *p, pal_proc_t *proc) {
   pal_proc_t **pp;
   for (pp = &p->procs; *pp; pp = &(*pp)->next)
@@ -460,8 +495,7 @@ static void unlink_sigchld(pal_poll_t *p, pal_proc_t *proc) {
       break;
     }
   proc->flags &= ~PROC_SIGCHLD;
-  if (!p->procs)
-    pal__signal_internal(p, PAL_SIGCHLD, 0);
+  sigchld_update(p);
 }
 
 /* Reap proc if it has exited: 1 if it was, 0 if still running. */
@@ -506,18 +540,22 @@ static void stop_watching(pal_proc_t *proc) {
 }
 
 static void orphan_free(pal_proc_t *o) {
+  pal_poll_t *p = o->poll;
   pal_proc_t **pp;
-  for (pp = &o->poll->orphans; *pp; pp = &(*pp)->next)
+  for (pp = &p->orphans; *pp; pp = &(*pp)->next)
     if (*pp == o) {
       *pp = o->next;
       break;
     }
   free(o);
+  sigchld_update(p);
 }
 
 void pal__proc_ready(pal_proc_t *proc) {
   int code, sig;
-  if (!reap(proc, &code, &sig))
+  /* pid 0 would make waitpid reap any child of our group: a handle closed
+   * earlier in this dispatch has none. */
+  if (proc->pid <= 0 || !reap(proc, &code, &sig))
     return;
   proc->flags |= PROC_EXITED;
   stop_watching(proc);
@@ -529,8 +567,14 @@ void pal__proc_ready(pal_proc_t *proc) {
 }
 
 void pal__proc_sigchld(pal_poll_t *p) {
-  pal_proc_t *proc = p->procs, *next;
-  for (; proc; proc = next) {
+  pal_proc_t *proc, *next;
+  /* Orphans first: an exit_cb below may add to that list. */
+  for (proc = p->orphans; proc; proc = next) {
+    next = proc->next;
+    if (!(proc->flags & PROC_WATCHED))
+      pal__proc_ready(proc);
+  }
+  for (proc = p->procs; proc; proc = next) {
     next = proc->next;
     pal__proc_ready(proc);
   }
@@ -623,10 +667,12 @@ void pal_proc_close(pal_proc_t *proc) {
       o->flags &= ~PROC_WATCHED;
     }
   } else if (proc->flags & PROC_SIGCHLD) {
-    /* Replace proc by o on the SIGCHLD list (o reaps via sigchld scan of
-     * the orphan list below). */
+    /* o is reaped by the SIGCHLD scan of the orphan list, which needs the
+     * internal SIGCHLD watch: take it before proc lets it go. */
+    pal__signal_internal(proc->poll, PAL_SIGCHLD, 1);
     unlink_sigchld(proc->poll, proc);
     o->flags &= ~PROC_SIGCHLD;
+    o->flags |= PROC_ORPHAN_SIGCHLD;
   }
   proc->flags &= ~(PROC_WATCHED | PROC_SIGCHLD);
   proc->handle = PAL_INVALID_FD;
