@@ -3,8 +3,10 @@
 # libuv, libev, libevent and a plain epoll loop, in the same run.
 #
 # Usage: scripts/bench.sh [options]
-#   --reps N          repetitions of every measurement (default 3); the
-#                     figure reported is the median by ops_per_s
+#   --reps N          repetitions of every measurement (default 5)
+#   --stat median|best  which repetition to report: the median by
+#                     ops_per_s (default) or the best (the least disturbed
+#                     by other load, for A/B work on a noisy machine)
 #   --quick           small workloads (a smoke test, not a measurement)
 #   --only LIST       benchmarks to run, comma-separated
 #                     (timers,pingpong,async,spawn; default all)
@@ -19,9 +21,11 @@
 #
 # Output (stdout): the median measurement of every (benchmark, impl) as
 #   bench=NAME impl=IMPL ops=N seconds=T ops_per_s=X
-# then the allocation lines ("alloc bench=... per_op=R") and the idle
-# system-call check ("idle ..."), and a table of ratios.  Every individual
-# run is echoed to stderr and kept in BUILD_DIR/bench-raw.txt.
+# then the median "detail" lines (CPU time per op and allocations in the
+# timed section, see perf/common.h), the idle system-call check
+# ("idle ..."), and two tables: ops/s (wall clock) and CPU µs per op, each
+# with vigil's ratio to the best peer and to the epoll floor.  Every
+# individual run is echoed to stderr and kept in BUILD_DIR/bench-raw.txt.
 #
 # Method: within one repetition each benchmark runs every implementation
 # in turn, the order rotating from one repetition to the next, so slow
@@ -31,7 +35,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD="$ROOT/build-perf"
-REPS=3
+REPS=5
+STAT=median
 QUICK=0
 ONLY="timers,pingpong,async,spawn"
 IMPLS="vigil,libuv,libev,libevent,epoll"
@@ -46,6 +51,7 @@ die() { echo "bench.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=${2:?}; shift 2 ;;
+    --stat) STAT=${2:?}; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --only) ONLY=${2:?}; shift 2 ;;
     --impls) IMPLS=${2:?}; shift 2 ;;
@@ -55,11 +61,12 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD=${2:?}; shift 2 ;;
     --no-build) DO_BUILD=0; shift ;;
     --no-install) DO_INSTALL=0; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
 case "$REPS" in ''|*[!0-9]*|0) die "--reps wants a positive number" ;; esac
+case "$STAT" in median|best) ;; *) die "--stat is median or best" ;; esac
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 PERF="$BUILD/perf"
 
@@ -68,18 +75,20 @@ have_peers() {
   pkg-config --exists libuv libevent libevent_pthreads 2>/dev/null &&
     [ -e /usr/include/ev.h -o -e /usr/local/include/ev.h ]
 }
-if [ "$DO_INSTALL" = 1 ] && ! have_peers; then
+if [ "$DO_INSTALL" = 1 ]; then
   if [ -x "$ROOT/scripts/bootstrap.sh" ] &&
      grep -q -- '--perf' "$ROOT/scripts/bootstrap.sh"; then
-    "$ROOT/scripts/bootstrap.sh" --perf
-  elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "bench.sh: installing the comparison peers" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      libuv1-dev libev-dev libevent-dev >&2
-  else
-    echo "bench.sh: libuv/libev/libevent missing and cannot install;" \
-         "the missing peers are skipped" >&2
+    "$ROOT/scripts/bootstrap.sh" --perf   # idempotent, quiet when done
+  elif ! have_peers; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      echo "bench.sh: installing the comparison peers" >&2
+      apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        libuv1-dev libev-dev libevent-dev strace >&2
+    else
+      echo "bench.sh: libuv/libev/libevent missing and cannot install;" \
+           "the missing peers are skipped" >&2
+    fi
   fi
 fi
 
@@ -135,7 +144,7 @@ run_one() {
     echo "bench.sh: bench_$impl $bench failed: $out" >&2
     return 0
   fi
-  printf '%s\n' "$out" | grep -E '^(bench=|alloc )' >>"$RAW" || true
+  printf '%s\n' "$out" | grep -E '^(bench=|detail )' >>"$RAW" || true
   printf '%s\n' "$out" | grep -E '^bench=' | sed "s/^/  run: /" >&2 || true
 }
 
@@ -161,33 +170,42 @@ for bench in "${BENCHES[@]}"; do
   fi
 done
 
-# --- summary: the median run of each (bench, impl) --------------------
-SUMMARY="$BUILD/bench-summary.txt"
-awk '
-  /^bench=/ {
-    for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-    key = f["bench"] " " f["impl"]
-    if (!(key in cnt)) order[++nk] = key
-    c = ++cnt[key]; val[key, c] = f["ops_per_s"] + 0; line[key, c] = $0
-  }
-  END {
-    for (j = 1; j <= nk; j++) {
-      key = order[j]; n = cnt[key]
-      for (a = 1; a <= n; a++) idx[a] = a
-      for (a = 1; a <= n; a++)            # insertion sort by ops_per_s
-        for (b = a; b > 1 && val[key, idx[b - 1]] > val[key, idx[b]]; b--) {
-          t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t
-        }
-      print line[key, idx[int((n + 1) / 2)]]
+# --- summaries ----------------------------------------------------------
+# pick PREFIX FIELD DIR: for every (bench, impl), the line starting with
+# PREFIX whose FIELD is the median (or, with --stat best, the best: the
+# highest if DIR is "up", the lowest if "down") of the repetitions.
+pick() {
+  awk -v pre="$1" -v fld="$2" -v dir="$3" -v stat="$STAT" '
+    index($0, pre) == 1 {
+      delete f
+      for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      key = f["bench"] " " f["impl"]
+      if (!(key in cnt)) order[++nk] = key
+      c = ++cnt[key]; val[key, c] = f[fld] + 0; line[key, c] = $0
     }
-  }' "$RAW" >"$SUMMARY"
+    END {
+      for (j = 1; j <= nk; j++) {
+        key = order[j]; n = cnt[key]
+        for (a = 1; a <= n; a++) idx[a] = a
+        for (a = 1; a <= n; a++)          # insertion sort, ascending
+          for (b = a; b > 1 && val[key, idx[b - 1]] > val[key, idx[b]]; b--) {
+            t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t
+          }
+        k = int((n + 1) / 2)
+        if (stat == "best") k = (dir == "up") ? n : 1
+        print line[key, idx[k]]
+      }
+    }' "$RAW"
+}
 
-echo "# median of $REPS run(s); $(nproc) CPUs; $(uname -sr)"
+SUMMARY="$BUILD/bench-summary.txt"
+DETAIL="$BUILD/bench-detail.txt"
+pick "bench=" ops_per_s up >"$SUMMARY"
+pick "detail " cpu_us_per_op down >"$DETAIL"
+
+echo "# $STAT of $REPS run(s); $(nproc) CPUs; $(uname -sr)"
 cat "$SUMMARY"
-# Allocation counts: the last run of each (bench, impl).
-awk '/^alloc / { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-                 k = f["bench"] " " f["impl"]; if (!(k in l)) o[++n] = k; l[k] = $0 }
-     END { for (j = 1; j <= n; j++) print l[o[j]] }' "$RAW"
+cat "$DETAIL"
 
 # --- idle loop: system calls per iteration -----------------------------
 IDLE_LINE=""
@@ -222,58 +240,75 @@ if [ "$EXTRAS" = 1 ] && [ -x "$PERF/idle_syscalls" ]; then
   echo "$IDLE_LINE"
 fi
 
-# --- table -------------------------------------------------------------
-TABLE=$(awk -v impls="$IMPLS" -v ncpu="$(nproc)" '
-  BEGIN { ni = split(impls, im, ",") }
-  /^bench=/ {
-    for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-    b = f["bench"]; im_ = f["impl"]
-    if (im_ ~ /-1cpu$/) { sub(/-1cpu$/, "", im_); b = b " (1 CPU)" }
-    if (!(b in seen)) { seen[b] = 1; bo[++nb] = b }
-    v[b, im_] = f["ops_per_s"] + 0
-  }
-  function fmt(x) {
-    if (x == "") return "–"
-    if (x >= 100000) return sprintf("%.0f k", x / 1000)
-    if (x >= 10000) return sprintf("%.1f k", x / 1000)
-    return sprintf("%.0f", x)
-  }
-  END {
-    hdr = "| benchmark (ops/s) |"; sep = "| --- |"
-    for (i = 1; i <= ni; i++) { hdr = hdr " " im[i] " |"; sep = sep " ---: |" }
-    print hdr " vigil / best peer | vigil / epoll |"
-    print sep " ---: | ---: |"
-    for (j = 1; j <= nb; j++) {
-      b = bo[j]; row = "| " b " |"; best = 0; bestn = ""
-      for (i = 1; i <= ni; i++) {
-        x = ((b, im[i]) in v) ? v[b, im[i]] : ""
-        row = row " " fmt(x) " |"
-        if (x != "" && im[i] != "vigil" && im[i] != "epoll" && x > best) {
-          best = x; bestn = im[i]
-        }
-      }
-      vg = ((b, "vigil") in v) ? v[b, "vigil"] : ""
-      ep = ((b, "epoll") in v) ? v[b, "epoll"] : ""
-      r1 = (vg != "" && best > 0) ? sprintf("%.2fx (%s)", vg / best, bestn) : "–"
-      r2 = (vg != "" && ep != "") ? sprintf("%.1f%%", 100 * vg / ep) : "–"
-      print row " " r1 " | " r2 " |"
+# --- tables -------------------------------------------------------------
+# table FILE FIELD DIR TITLE: implementations as columns, benchmarks as
+# rows, the ratio of vigil to the best peer and to the epoll floor (> 1 or
+# > 100% means vigil is faster, whichever way FIELD runs).
+table() {
+  awk -v impls="$IMPLS" -v fld="$2" -v dir="$3" -v title="$4" '
+    BEGIN { ni = split(impls, im, ",") }
+    {
+      delete f
+      for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      b = f["bench"]; m = f["impl"]
+      if (m ~ /-1cpu$/) { sub(/-1cpu$/, "", m); b = b " (1 CPU)" }
+      if (!(b in seen)) { seen[b] = 1; bo[++nb] = b }
+      v[b, m] = f[fld] + 0
+      if (m == "vigil") al[b] = f["allocs_per_op"]
     }
-  }' "$SUMMARY")
+    function fmt(x) {
+      if (x == "") return "–"
+      if (dir == "down") return sprintf(x >= 100 ? "%.0f" : "%.2f", x)
+      if (x >= 100000) return sprintf("%.0f k", x / 1000)
+      if (x >= 10000) return sprintf("%.1f k", x / 1000)
+      return sprintf("%.0f", x)
+    }
+    function faster(a, b) { return dir == "up" ? a / b : b / a }
+    END {
+      hdr = "| " title " |"; sep = "| --- |"
+      for (i = 1; i <= ni; i++) { hdr = hdr " " im[i] " |"; sep = sep " ---: |" }
+      if (dir == "down") { hdr = hdr " vigil allocs/op |"; sep = sep " ---: |" }
+      print hdr " vigil vs best peer | vigil vs epoll |"
+      print sep " ---: | ---: |"
+      for (j = 1; j <= nb; j++) {
+        b = bo[j]; row = "| " b " |"; best = ""; bestn = ""
+        for (i = 1; i <= ni; i++) {
+          x = ((b, im[i]) in v) ? v[b, im[i]] : ""
+          row = row " " fmt(x) " |"
+          if (x != "" && im[i] != "vigil" && im[i] != "epoll" &&
+              (best == "" || faster(x, best) > 1)) { best = x; bestn = im[i] }
+        }
+        if (dir == "down") row = row " " ((b in al) ? al[b] : "–") " |"
+        vg = ((b, "vigil") in v) ? v[b, "vigil"] : ""
+        ep = ((b, "epoll") in v) ? v[b, "epoll"] : ""
+        r1 = "–"; r2 = "–"
+        if (vg != "" && best != "" && vg > 0 && best > 0)
+          r1 = sprintf("%.2fx (%s)", faster(vg, best), bestn)
+        if (vg != "" && ep != "" && vg > 0 && ep > 0)
+          r2 = sprintf("%.1f%%", 100 * faster(vg, ep))
+        print row " " r1 " | " r2 " |"
+      }
+    }' "$1"
+}
+
+TABLE_WALL=$(table "$SUMMARY" ops_per_s up "ops/s (wall clock)")
+TABLE_CPU=$(table "$DETAIL" cpu_us_per_op down "CPU µs per op")
 echo
-echo "$TABLE"
+echo "$TABLE_WALL"
+echo
+echo "$TABLE_CPU"
 
 if [ -n "$MARKDOWN" ]; then
   {
-    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs," \
-         "$(uname -sr), median of $REPS run(s)."
+    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs" \
+         "($(uname -sr)), $STAT of $REPS runs."
     echo
-    echo "$TABLE"
+    echo "$TABLE_WALL"
+    echo
+    echo "$TABLE_CPU"
     echo
     echo '```'
-    cat "$SUMMARY"
-    awk '/^alloc / { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-                     k = f["bench"] " " f["impl"]; if (!(k in l)) o[++n] = k; l[k] = $0 }
-         END { for (j = 1; j <= n; j++) print l[o[j]] }' "$RAW"
+    cat "$SUMMARY" "$DETAIL"
     [ -n "$IDLE_LINE" ] && echo "$IDLE_LINE"
     echo '```'
   } >"$MARKDOWN"
