@@ -1,15 +1,27 @@
 /*
- * addr.c -- socket addresses: numeric IPv4/IPv6 and local (Unix) paths.
- * pal_addr_t is opaque storage large enough for a sockaddr_storage.
+ * addr.c -- socket addresses: numeric IPv4/IPv6 and local names, shared by
+ * every backend.  pal_addr_t is opaque storage large enough for a
+ * sockaddr_storage.  A local name is a Unix socket path on POSIX and a
+ * named pipe name (\\.\pipe\NAME) on Windows; both are kept in a
+ * sockaddr_un, whose sun_path holds 108 bytes on either.
  */
 #include "pal_common.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <afunix.h>   /* struct sockaddr_un: local names, also pipe names */
+#else
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#endif
 
 _Static_assert(sizeof(((pal_addr_t *)0)->u) >= sizeof(struct sockaddr_storage),
                "pal_addr_t too small for sockaddr_storage");

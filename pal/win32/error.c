@@ -1,0 +1,72 @@
+/*
+ * error.c -- the one place where Win32 and Winsock error numbers become
+ * apr_status_t, plus UTF-8 / UTF-16 conversion and Winsock start-up.
+ */
+#include "pal_win32.h"
+
+#include <stdlib.h>
+
+apr_status_t pal_err_from_os(int oserr) {
+  if (oserr == 0)
+    return APR_EGENERAL;
+  /* APR's Windows status space: APR_STATUS_IS_ENOENT() and friends know
+   * ERROR_FILE_NOT_FOUND, WSAECONNREFUSED, ... in this form. */
+  return APR_FROM_OS_ERROR(oserr);
+}
+
+wchar_t *pal__to_wide(const char *s) {
+  int n;
+  wchar_t *w;
+  n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+  if (n <= 0)
+    return NULL;
+  w = malloc((size_t)n * sizeof *w);
+  if (!w) {
+    SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+    return NULL;
+  }
+  if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
+    free(w);
+    return NULL;
+  }
+  return w;
+}
+
+char *pal__from_wide(const wchar_t *w) {
+  int n;
+  char *s;
+  n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+  if (n <= 0)
+    return NULL;
+  s = malloc((size_t)n);
+  if (!s) {
+    SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+    return NULL;
+  }
+  if (WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL) != n) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static INIT_ONCE wsa_once = INIT_ONCE_STATIC_INIT;
+static int wsa_error;
+
+static BOOL CALLBACK wsa_start(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+  WSADATA data;
+  (void)once;
+  (void)param;
+  (void)ctx;
+  wsa_error = WSAStartup(MAKEWORD(2, 2), &data);
+  return TRUE;
+}
+
+apr_status_t pal__winsock_init(void) {
+  InitOnceExecuteOnce(&wsa_once, wsa_start, NULL, NULL);
+  if (wsa_error) {
+    pal__last_call = "WSAStartup";
+    return pal_err_from_os(wsa_error);
+  }
+  return APR_SUCCESS;
+}
