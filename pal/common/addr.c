@@ -58,6 +58,15 @@ apr_status_t pal_addr_local(pal_addr_t *addr, const char *path) {
   if (n == 0 || n >= sizeof su->sun_path)
     return APR_ENAMETOOLONG;
   su->sun_family = AF_UNIX;
+#ifdef __linux__
+  if (path[0] == '@') {
+    /* Linux abstract namespace, written "@name" as systemd's NOTIFY_SOCKET
+     * does: no file, no path length worries, gone with its last user. */
+    memcpy(su->sun_path + 1, path + 1, n - 1);
+    addr->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n);
+    return APR_SUCCESS;
+  }
+#endif
   memcpy(su->sun_path, path, n + 1);
   addr->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n + 1);
   return APR_SUCCESS;
@@ -102,8 +111,11 @@ const char *pal_addr_format(const pal_addr_t *addr, char *buf, size_t size) {
                      : 0;
     if (max > sizeof su->sun_path)
       max = sizeof su->sun_path;
-    snprintf(buf, size, "%.*s", (int)strnlen(su->sun_path, max),
-             su->sun_path);
+    if (max > 1 && su->sun_path[0] == '\0')   /* abstract: "@name" */
+      snprintf(buf, size, "@%.*s", (int)(max - 1), su->sun_path + 1);
+    else
+      snprintf(buf, size, "%.*s", (int)strnlen(su->sun_path, max),
+               su->sun_path);
   }
   return buf;
 }

@@ -383,6 +383,27 @@ apr_status_t pal_pid_kill(long pid, int signum, int group);
 long pal_getpid(void);
 
 /* ------------------------------------------------------------------------
+ * Process-wide facts and settings a supervisor needs
+ * --------------------------------------------------------------------- */
+
+/* Become the reaper of orphaned descendants (Linux
+ * PR_SET_CHILD_SUBREAPER), so that grandchildren whose parent died are
+ * reparented to us instead of init.  PAL_EUNSUPPORTED elsewhere (Windows
+ * job objects contain trees instead). */
+apr_status_t pal_set_subreaper(void);
+/* An opaque start-time stamp of process `pid` (Linux: clock ticks since
+ * boot from /proc; Windows: creation FILETIME), or 0 if there is no such
+ * process or the OS cannot tell.  pid + start time names a process
+ * uniquely across pid reuse. */
+uint64_t pal_pid_start_time(long pid);
+/* The effective user id (POSIX) or -1 (Windows). */
+long pal_geteuid(void);
+/* Number of CPUs online. */
+unsigned pal_ncpu(void);
+/* The host name, into buf. */
+apr_status_t pal_hostname(char *buf, size_t size);
+
+/* ------------------------------------------------------------------------
  * Fault-injection seam (tests).
  *
  * Every system call the PAL makes on a hot or error-prone path is wrapped

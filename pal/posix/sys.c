@@ -1,0 +1,71 @@
+/*
+ * sys.c -- process-wide facts and settings for a supervisor: the child
+ * subreaper, process start times (pid reuse detection), effective uid.
+ */
+#include "pal_posix.h"
+
+#include <stdio.h>
+#include <string.h>
+#if defined(PAL_HAVE_SUBREAPER)
+#include <sys/prctl.h>
+#endif
+
+apr_status_t pal_set_subreaper(void) {
+#if defined(PAL_HAVE_SUBREAPER)
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+    return pal__fail("prctl");
+  return APR_SUCCESS;
+#else
+  return PAL_EUNSUPPORTED;
+#endif
+}
+
+uint64_t pal_pid_start_time(long pid) {
+#if defined(__linux__)
+  /* Field 22 of /proc/PID/stat, after the command name, which is in
+   * parentheses and may itself hold spaces and parentheses: parse from the
+   * last ')'. */
+  char path[64], buf[1024], *p;
+  unsigned long long start = 0;
+  size_t n;
+  int field;
+  FILE *f;
+  if (pid <= 0)
+    return 0;
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  f = fopen(path, "re");
+  if (!f)
+    return 0;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  p = strrchr(buf, ')');
+  if (!p)
+    return 0;
+  /* After ')': field 3 (state) onwards; starttime is field 22. */
+  for (field = 2; field < 21 && p; field++)
+    p = strchr(p + 1, ' ');
+  if (!p || sscanf(p + 1, "%llu", &start) != 1)
+    return 0;
+  return (uint64_t)start;
+#else
+  (void)pid;
+  return 0;
+#endif
+}
+
+long pal_geteuid(void) { return (long)geteuid(); }
+
+unsigned pal_ncpu(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1u;
+}
+
+apr_status_t pal_hostname(char *buf, size_t size) {
+  if (size == 0)
+    return APR_EINVAL;
+  if (gethostname(buf, size) < 0)
+    return pal__fail("gethostname");
+  buf[size - 1] = '\0';
+  return APR_SUCCESS;
+}

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+#include "pal_win32.h"
