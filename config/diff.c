@@ -1,0 +1,213 @@
+/*
+ * diff.c -- what a reload changes, service by service (see cfg.h).
+ *
+ * Each field group is compared by value.  The split between CHANGED
+ * (restart) and UPDATED (live) is CFG_F_NEEDS_RESTART: what the running
+ * process was started with -- its command line, environment, directory,
+ * limits and where its stdout/stderr go (a file through the supervisor's
+ * pipe, /dev/null, or the supervisor's own descriptors) -- cannot change
+ * without a new process; the rest is the supervisor's own behaviour.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "cfg_int.h"
+
+static int str_eq(const char *a, const char *b) {
+  if (!a || !b)
+    return a == b;
+  return strcmp(a, b) == 0;
+}
+
+static int strs_eq(const apr_array_header_t *a, const apr_array_header_t *b) {
+  int i;
+  if (a->nelts != b->nelts)
+    return 0;
+  for (i = 0; i < a->nelts; i++)
+    if (!str_eq(APR_ARRAY_IDX(a, i, const char *),
+                APR_ARRAY_IDX(b, i, const char *)))
+      return 0;
+  return 1;
+}
+
+/* The environment is compared in order: a later entry may override an
+ * earlier one of the same name in some spawners. */
+static int env_eq(const apr_array_header_t *a, const apr_array_header_t *b) {
+  int i;
+  if (a->nelts != b->nelts)
+    return 0;
+  for (i = 0; i < a->nelts; i++) {
+    const cfg_env_t *x = &APR_ARRAY_IDX(a, i, cfg_env_t);
+    const cfg_env_t *y = &APR_ARRAY_IDX(b, i, cfg_env_t);
+    if (!str_eq(x->name, y->name) || !str_eq(x->value, y->value))
+      return 0;
+  }
+  return 1;
+}
+
+/* depends_on as a set. */
+static int set_eq(const apr_array_header_t *a, const apr_array_header_t *b) {
+  int i, j;
+  if (a->nelts != b->nelts)
+    return 0;
+  for (i = 0; i < a->nelts; i++) {
+    for (j = 0; j < b->nelts; j++)
+      if (str_eq(APR_ARRAY_IDX(a, i, const char *),
+                 APR_ARRAY_IDX(b, j, const char *)))
+        break;
+    if (j == b->nelts)
+      return 0;
+  }
+  return 1;
+}
+
+static int limits_eq(const cfg_limits_t *a, const cfg_limits_t *b) {
+  return a->memory == b->memory && a->cpu_percent == b->cpu_percent &&
+         a->processes == b->processes && a->open_files == b->open_files;
+}
+
+static int restart_eq(const cfg_restart_t *a, const cfg_restart_t *b) {
+  return a->policy == b->policy && a->delay_ms == b->delay_ms &&
+         a->max_delay_ms == b->max_delay_ms &&
+         a->max_restarts == b->max_restarts && a->window_ms == b->window_ms;
+}
+
+static int ready_eq(const cfg_ready_t *a, const cfg_ready_t *b) {
+  return a->kind == b->kind && a->after_ms == b->after_ms &&
+         str_eq(a->host, b->host) && a->port == b->port &&
+         a->timeout_ms == b->timeout_ms;
+}
+
+static int health_eq(const cfg_health_t *a, const cfg_health_t *b) {
+  return a->type == b->type && str_eq(a->target, b->target) &&
+         strs_eq(a->args, b->args) && a->interval_ms == b->interval_ms &&
+         a->timeout_ms == b->timeout_ms && a->failures == b->failures;
+}
+
+static int log_eq(const cfg_log_t *a, const cfg_log_t *b) {
+  return str_eq(a->out.path, b->out.path) && str_eq(a->err.path, b->err.path) &&
+         a->max_size == b->max_size && a->keep == b->keep &&
+         a->rotate_daily == b->rotate_daily && a->compress == b->compress &&
+         a->timestamps == b->timestamps;
+}
+
+static unsigned compare(const cfg_service_t *a, const cfg_service_t *b) {
+  unsigned f = 0;
+  if (!str_eq(a->command, b->command))
+    f |= CFG_F_COMMAND;
+  if (!strs_eq(a->args, b->args))
+    f |= CFG_F_ARGS;
+  if (!str_eq(a->workdir, b->workdir))
+    f |= CFG_F_WORKDIR;
+  if (!env_eq(a->env, b->env))
+    f |= CFG_F_ENV;
+  if (!limits_eq(&a->limits, &b->limits))
+    f |= CFG_F_LIMITS;
+  if (a->log.out.kind != b->log.out.kind || a->log.err.kind != b->log.err.kind)
+    f |= CFG_F_STDIO;
+  if (a->autostart != b->autostart)
+    f |= CFG_F_AUTOSTART;
+  if (!restart_eq(&a->restart, &b->restart))
+    f |= CFG_F_RESTART;
+  if (!ready_eq(&a->ready, &b->ready))
+    f |= CFG_F_READY;
+  if (a->stop.signal != b->stop.signal || a->stop.timeout_ms != b->stop.timeout_ms)
+    f |= CFG_F_STOP;
+  if (!set_eq(a->depends_on, b->depends_on))
+    f |= CFG_F_DEPENDS;
+  if (!health_eq(&a->health, &b->health))
+    f |= CFG_F_HEALTH;
+  if (!log_eq(&a->log, &b->log))
+    f |= CFG_F_LOG;
+  return f;
+}
+
+cfg_diff_t *cfg_diff(const cfg_t *old_cfg, const cfg_t *new_cfg,
+                     apr_pool_t *pool) {
+  cfg_diff_t *d = apr_pcalloc(pool, sizeof(*d));
+  int i;
+
+  d->entries = apr_array_make(pool, new_cfg->services->nelts + 4,
+                              sizeof(cfg_diff_entry_t));
+  if (!str_eq(old_cfg->state_dir, new_cfg->state_dir))
+    d->supervisor |= CFG_S_STATE_DIR;
+  if (!str_eq(old_cfg->control, new_cfg->control))
+    d->supervisor |= CFG_S_CONTROL;
+  if (!str_eq(old_cfg->log_dir, new_cfg->log_dir))
+    d->supervisor |= CFG_S_LOG_DIR;
+  if (old_cfg->shutdown_timeout_ms != new_cfg->shutdown_timeout_ms)
+    d->supervisor |= CFG_S_SHUTDOWN_TIMEOUT;
+
+  for (i = 0; i < new_cfg->services->nelts; i++) {
+    const cfg_service_t *n =
+        APR_ARRAY_IDX(new_cfg->services, i, const cfg_service_t *);
+    const cfg_service_t *o = cfg_service_find(old_cfg, n->name);
+    cfg_diff_entry_t *e = apr_array_push(d->entries);
+    e->name = n->name;
+    e->new_svc = n;
+    e->old_svc = o;
+    e->fields = 0;
+    if (!o) {
+      e->kind = CFG_ADDED;
+      d->added++;
+      continue;
+    }
+    e->fields = compare(o, n);
+    if (e->fields & CFG_F_NEEDS_RESTART) {
+      e->kind = CFG_CHANGED;
+      d->changed++;
+    } else if (e->fields) {
+      e->kind = CFG_UPDATED;
+      d->updated++;
+    } else {
+      e->kind = CFG_KEPT;
+      d->kept++;
+    }
+  }
+  for (i = 0; i < old_cfg->services->nelts; i++) {
+    const cfg_service_t *o =
+        APR_ARRAY_IDX(old_cfg->services, i, const cfg_service_t *);
+    cfg_diff_entry_t *e;
+    if (cfg_service_find(new_cfg, o->name))
+      continue;
+    e = apr_array_push(d->entries);
+    e->name = o->name;
+    e->kind = CFG_REMOVED;
+    e->fields = 0;
+    e->old_svc = o;
+    e->new_svc = NULL;
+    d->removed++;
+  }
+  return d;
+}
+
+const char *cfg_change_name(cfg_change kind) {
+  switch (kind) {
+  case CFG_KEPT:
+    return "kept";
+  case CFG_ADDED:
+    return "added";
+  case CFG_REMOVED:
+    return "removed";
+  case CFG_CHANGED:
+    return "changed";
+  case CFG_UPDATED:
+    return "updated";
+  }
+  return "?";
+}
+
+const char *cfg_fields_string(unsigned fields, apr_pool_t *pool) {
+  static const char *const names[] = {
+    "command", "args",    "workdir", "env",        "limits",
+    "stdio",   "autostart", "restart", "ready",    "stop",
+    "depends-on", "health", "log"
+  };
+  const char *s = "";
+  unsigned i;
+  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (fields & (1u << i))
+      s = apr_pstrcat(pool, s, *s ? "," : "", names[i], NULL);
+  return s;
+}

@@ -1,0 +1,209 @@
+/*
+ * units.c -- value parsers: durations, sizes, booleans, counts, HOST:PORT.
+ *
+ * All of them take the whole string: no sign, no blanks, no trailing
+ * garbage, and a number's digits are checked for overflow before they are
+ * accumulated.  The caller trims element text before calling them.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "cfg_int.h"
+
+/* Leading decimal digits of s into *v; returns how many there were, or -1
+ * on overflow past `max`. */
+static int digits(const char *s, uint64_t max, uint64_t *v) {
+  uint64_t n = 0;
+  int i;
+  for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+    unsigned d = (unsigned)(s[i] - '0');
+    if (n > (max - d) / 10)
+      return -1;
+    n = n * 10 + d;
+  }
+  *v = n;
+  return i;
+}
+
+/* ASCII case-insensitive equality (no locale). */
+static int ci_eq(const char *a, const char *b) {
+  for (; *a && *b; a++, b++) {
+    char x = *a, y = *b;
+    if (x >= 'A' && x <= 'Z')
+      x = (char)(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z')
+      y = (char)(y - 'A' + 'a');
+    if (x != y)
+      return 0;
+  }
+  return *a == *b;
+}
+
+#define CFG__MAX_MS ((uint64_t)1 << 53)
+
+apr_status_t cfg_parse_duration(const char *s, uint64_t *ms) {
+  static const struct { const char *unit; uint64_t ms; } units[] = {
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}
+  };
+  uint64_t n;
+  size_t i;
+  int nd;
+
+  if (!s || !*s)
+    return APR_EINVAL;
+  nd = digits(s, UINT64_MAX, &n);
+  if (nd < 0)
+    return APR_ERANGE;
+  if (nd == 0)
+    return APR_EINVAL;
+  if (s[nd] == '\0') {
+    /* A bare number is ambiguous (seconds? milliseconds?) unless 0. */
+    if (n != 0)
+      return APR_EINVAL;
+    *ms = 0;
+    return APR_SUCCESS;
+  }
+  for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    if (strcmp(s + nd, units[i].unit) == 0) {
+      if (n > CFG__MAX_MS / units[i].ms)
+        return APR_ERANGE;
+      *ms = n * units[i].ms;
+      return APR_SUCCESS;
+    }
+  return APR_EINVAL;
+}
+
+apr_status_t cfg_parse_size(const char *s, uint64_t *bytes) {
+  static const struct { const char *unit; unsigned shift; } units[] = {
+    {"b", 0},   {"k", 10},  {"kb", 10}, {"kib", 10}, {"m", 20},
+    {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30},  {"gib", 30},
+    {"t", 40},  {"tb", 40}, {"tib", 40}
+  };
+  const uint64_t max = (uint64_t)1 << 63;
+  uint64_t n;
+  size_t i;
+  int nd;
+
+  if (!s || !*s)
+    return APR_EINVAL;
+  nd = digits(s, UINT64_MAX, &n);
+  if (nd < 0)
+    return APR_ERANGE;
+  if (nd == 0)
+    return APR_EINVAL;
+  if (s[nd] == '\0') {
+    if (n > max)
+      return APR_ERANGE;
+    *bytes = n;
+    return APR_SUCCESS;
+  }
+  for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    if (ci_eq(s + nd, units[i].unit)) {
+      if (n > (max >> units[i].shift))
+        return APR_ERANGE;
+      *bytes = n << units[i].shift;
+      return APR_SUCCESS;
+    }
+  return APR_EINVAL;
+}
+
+apr_status_t cfg_parse_bool(const char *s, int *value) {
+  static const char *const yes[] = {"true", "yes", "on", "1", NULL};
+  static const char *const no[] = {"false", "no", "off", "0", NULL};
+  int i;
+  if (!s)
+    return APR_EINVAL;
+  for (i = 0; yes[i]; i++)
+    if (ci_eq(s, yes[i])) {
+      *value = 1;
+      return APR_SUCCESS;
+    }
+  for (i = 0; no[i]; i++)
+    if (ci_eq(s, no[i])) {
+      *value = 0;
+      return APR_SUCCESS;
+    }
+  return APR_EINVAL;
+}
+
+apr_status_t cfg_parse_uint(const char *s, uint64_t min, uint64_t max,
+                            uint64_t *value) {
+  uint64_t n;
+  int nd;
+  if (!s || !*s)
+    return APR_EINVAL;
+  nd = digits(s, UINT64_MAX, &n);
+  if (nd == 0 || (nd > 0 && s[nd] != '\0'))
+    return APR_EINVAL;
+  if (nd < 0 || n < min || n > max)
+    return APR_ERANGE;
+  *value = n;
+  return APR_SUCCESS;
+}
+
+/* A host name or an IPv4 address: letters, digits, '-', '.', '_'. */
+static int plain_host(const char *s, size_t n) {
+  size_t i;
+  if (n == 0 || n > 253)
+    return 0;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+      return 0;
+  }
+  return 1;
+}
+
+static int ipv6_host(const char *s, size_t n) {
+  size_t i;
+  int colons = 0;
+  if (n < 2 || n > 45)
+    return 0;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == ':')
+      colons++;
+    else if (!((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+               (c >= '0' && c <= '9') || c == '.'))
+      return 0;
+  }
+  return colons >= 2;
+}
+
+apr_status_t cfg_parse_hostport(const char *s, const char **host, int *port,
+                                apr_pool_t *pool) {
+  const char *colon, *h;
+  size_t hn;
+  uint64_t p;
+
+  if (!s || !*s)
+    return APR_EINVAL;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (!close || close[1] != ':')
+      return APR_EINVAL;
+    h = s + 1;
+    hn = (size_t)(close - h);
+    if (!ipv6_host(h, hn))
+      return APR_EINVAL;
+    colon = close + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (!colon)
+      return APR_EINVAL;
+    h = s;
+    hn = (size_t)(colon - s);
+    if (!plain_host(h, hn))
+      return APR_EINVAL;
+  }
+  {
+    apr_status_t rv = cfg_parse_uint(colon + 1, 1, 65535, &p);
+    if (rv != APR_SUCCESS)
+      return rv;
+  }
+  *host = apr_pstrmemdup(pool, h, hn);
+  *port = (int)p;
+  return APR_SUCCESS;
+}

@@ -1,0 +1,77 @@
+/*
+ * svc.h -- the supervisor (prefix svc_): services as explicit state
+ * machines on one libvigil loop, driven by a configuration from config/.
+ *
+ * Every event -- a child's exit, a timer, a readiness or health probe
+ * result, a command from the control endpoint, a signal -- arrives on the
+ * loop thread and goes through svc_service_event(), which looks up the
+ * action in a state x event table (services/service.c).  Nothing polls:
+ * a supervisor with idle services sleeps in the loop's one blocking wait
+ * until a timer is due or something happens.
+ *
+ * Ownership: the supervisor (svc_sup_t) owns the loop, the current
+ * configuration (cfg_t, replaced on reload), and the services.  A service
+ * record (svc_service_t) is created from one cfg_service_t and points at
+ * it; on reload it is pointed at the new record (UPDATED), restarted with
+ * it (CHANGED), or stopped and freed (REMOVED).  Each run of a child has
+ * its own record (svc_run_t) that lives until all of its handles closed.
+ */
+#ifndef VIGIL_SVC_H
+#define VIGIL_SVC_H
+
+#include "vigil.h"
+#include "cfg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct svc_sup_s svc_sup_t;
+typedef struct svc_service_s svc_service_t;
+
+/* States, as CONTRACT.md names them. */
+typedef enum {
+  SVC_STOPPED = 0,   /* not running, not wanted (or waiting for deps) */
+  SVC_STARTING,      /* spawned, not yet ready */
+  SVC_RUNNING,       /* ready */
+  SVC_BACKOFF,       /* waiting to restart after a failure */
+  SVC_STOPPING,      /* stop signal sent, waiting for the exit */
+  SVC_EXITED,        /* ended and not restarted (policy) */
+  SVC_FATAL,         /* gave up: too many restarts, or cannot spawn */
+  SVC_NSTATES
+} svc_state;
+
+/* Events of the state machine. */
+typedef enum {
+  SVC_EV_START = 0,  /* command: start (deps permitting) */
+  SVC_EV_STOP,       /* command: stop (also shutdown and removal) */
+  SVC_EV_RESTART,    /* command: restart (also a changed config) */
+  SVC_EV_EXIT,       /* the child exited and its output is drained */
+  SVC_EV_READY,      /* the readiness condition was met */
+  SVC_EV_TIMEOUT,    /* the state's timer fired */
+  SVC_EV_HEALTH,     /* health check failed `failures` times in a row */
+  SVC_NEVENTS
+} svc_event;
+
+const char *svc_state_name(svc_state s);
+const char *svc_event_name(svc_event e);
+
+/* Run the supervisor in the foreground until it is told to stop (signal,
+ * control command).  Returns the process exit code of CONTRACT.md: 0 ok,
+ * 1 runtime failure, 2 config error, 3 another instance holds the lock. */
+typedef struct svc_run_opts_s {
+  const char *config;           /* path of the XML file */
+  vg_log_t *log;                /* the supervisor's own log */
+  int foreground_notify;        /* reserved: systemd Type=notify */
+} svc_run_opts_t;
+
+int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool);
+
+/* The control endpoint of a configuration (its <control>, or the default
+ * in its state-dir), allocated from pool. */
+const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

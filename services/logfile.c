@@ -1,0 +1,965 @@
+/*
+ * logfile.c -- log files with rotation, retention, gzip and timestamps,
+ * and the captures that feed them from a child's pipes (svc_log.h).
+ *
+ * Map:
+ *   1. names, time stamps, diagnostics
+ *   2. opening NAME, failure and retry
+ *   3. writing (timestamps, size rotation at line boundaries)
+ *   4. rotation (renames on the loop thread) and daily timer
+ *   5. compression (thread pool) and its bookkeeping
+ *   6. open / close / stats
+ *   7. captures
+ *
+ * Invariants:
+ *   - Only the loop thread renames, removes or opens log files.  The
+ *     compression worker touches only its job: two already-open files and
+ *     the atomic `abort` flag; it allocates with malloc, never from a pool.
+ *   - lf->file != NULL  <=>  NAME is open and lf->error == APR_SUCCESS.
+ *     While lf->file == NULL and the object is not torn down, the retry timer
+ *     is armed (or a rotation is about to reopen).
+ *   - need_gz[k] (1 <= k <= keep): slot k holds a plain file that still
+ *     needs compression.  At most one job runs per log file; job->slot is
+ *     the slot its source file has *now* (keep + 1: orphaned, removed when
+ *     the job ends).  NAME.gz.tmp exists only while a job runs.
+ *   - lf->size is the size of NAME as we wrote it (plus what was there at
+ *     open); rot_limit is the size at which size rotation next happens
+ *     (max_size, or further away after a failed rotation).
+ *   - Teardown starts when closing && ncaps == 0; `pending` counts what
+ *     teardown still waits for (timer closes, the job); the object's pool
+ *     is destroyed when it reaches zero, right after the close callback.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_atomic.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include <zlib.h>
+
+#include "svc_log.h"
+
+#define LF_COMPONENT "logfile"
+#define LF_TSBUF 65536            /* timestamp expansion buffer */
+#define LF_GZBUF 65536            /* compression block */
+#define LF_GZ_LEVEL 6
+#define LF_PERMS (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD |     \
+                  APR_FPROT_WREAD)
+
+typedef struct gzjob_s {
+  vg_work_t work;
+  svc_logfile_t *lf;
+  apr_pool_t *pool;               /* holds in, out */
+  apr_file_t *in, *out;
+  unsigned slot;
+  volatile apr_uint32_t abort;
+  apr_status_t rv;                /* worker's result */
+  const char *call;               /* what failed, for the report */
+} gzjob_t;
+
+struct svc_logfile_s {
+  apr_pool_t *pool;               /* this object */
+  apr_pool_t *fpool;              /* the open NAME, or NULL */
+  apr_pool_t *scratch;            /* cleared after each use */
+  vg_loop_t *loop;
+  vg_log_t *diag;
+  char *path, *tmp;               /* NAME, NAME.gz.tmp */
+  char *name_a, *name_b;          /* scratch for NAME.k[.gz] */
+  size_t name_size;
+  apr_file_t *file;
+  apr_off_t size, rot_limit, max_size;
+  unsigned keep;
+  int daily, compress, timestamps;
+  uint64_t retry_ms;
+  vg_timer_t retry;
+  vg_timer_t daily_timer;
+  int day;                        /* local yyyymmdd when NAME was started */
+  svc_logline_t line;             /* for writers without their own */
+  char *tsbuf;
+  char ts[48];
+  apr_time_t ts_ms;
+  apr_status_t error;             /* why NAME is not open */
+  apr_status_t reported;          /* last error logged (0: none) */
+  uint64_t dropped_since;         /* bytes dropped since `reported` */
+  int rot_reported;
+  unsigned char *need_gz;         /* [keep + 2] */
+  gzjob_t *job;
+  svc_logfile_stats_t st;
+  unsigned ncaps;
+  int closing, torn;
+  unsigned pending;
+  svc_logfile_close_cb close_cb;
+  void *close_arg;
+};
+
+static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n);
+static apr_status_t lf_do_rotate(svc_logfile_t *lf, const char *why);
+static void lf_gz_next(svc_logfile_t *lf);
+static void lf_teardown(svc_logfile_t *lf);
+
+/* ---- 1. names, time stamps, diagnostics -------------------------------- */
+
+static const char *slot_name(svc_logfile_t *lf, char *buf, unsigned k,
+                             int gz) {
+  snprintf(buf, lf->name_size, "%s.%u%s", lf->path, k, gz ? ".gz" : "");
+  return buf;
+}
+
+static int local_day(apr_time_t t) {
+  apr_time_exp_t tm;
+  if (apr_time_exp_lt(&tm, t) != APR_SUCCESS)
+    return 0;
+  return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+/* "2026-11-21T23:53:01.123Z ", formatted at most once per millisecond. */
+static const char *lf_stamp(svc_logfile_t *lf) {
+  apr_time_t now = apr_time_now();
+  apr_time_t ms = now / 1000;
+  if (ms != lf->ts_ms) {
+    apr_time_exp_t tm;
+    apr_time_exp_gmt(&tm, now);
+    snprintf(lf->ts, sizeof lf->ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, tm.tm_usec / 1000);
+    lf->ts_ms = ms;
+  }
+  return lf->ts;
+}
+
+static void lf_warn(svc_logfile_t *lf, const char *path, apr_status_t rv,
+                    const char *msg) {
+  char err[160];
+  const char *kv[5];
+  kv[0] = "path";
+  kv[1] = path;
+  kv[2] = "error";
+  kv[3] = vg_strerror(rv, err, sizeof err);
+  kv[4] = NULL;
+  vg_log_kv(lf->diag, VG_LOG_WARN, LF_COMPONENT, kv, "%s", msg);
+}
+
+/* Remove a file; a missing one is fine. */
+static apr_status_t rm_quiet(svc_logfile_t *lf, const char *path) {
+  apr_status_t rv = apr_file_remove(path, lf->scratch);
+  return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+}
+
+/* Rename a file; a missing source is fine. */
+static apr_status_t mv_quiet(svc_logfile_t *lf, const char *from,
+                             const char *to) {
+  apr_status_t rv = apr_file_rename(from, to, lf->scratch);
+  return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+}
+
+/* ---- 2. opening NAME, failure and retry -------------------------------- */
+
+static apr_status_t lf_open_file(svc_logfile_t *lf) {
+  apr_pool_t *p;
+  apr_file_t *f;
+  apr_finfo_t fi;
+  apr_status_t rv;
+
+  if (apr_pool_create(&p, lf->pool) != APR_SUCCESS)
+    return APR_ENOMEM;
+  rv = apr_file_open(&f, lf->path,
+                     APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND |
+                         APR_FOPEN_BINARY | APR_FOPEN_LARGEFILE,
+                     LF_PERMS, p);
+  if (rv != APR_SUCCESS) {
+    apr_pool_destroy(p);
+    return rv;
+  }
+  lf->size = 0;
+  if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) == APR_SUCCESS)
+    lf->size = fi.size;
+  lf->file = f;
+  lf->fpool = p;
+  lf->error = APR_SUCCESS;
+  lf->rot_limit = lf->max_size;
+  return APR_SUCCESS;
+}
+
+static void lf_close_file(svc_logfile_t *lf) {
+  if (lf->fpool)
+    apr_pool_destroy(lf->fpool);   /* closes lf->file */
+  lf->fpool = NULL;
+  lf->file = NULL;
+}
+
+static void retry_cb(vg_timer_t *t);
+
+/* NAME cannot be used: report (once per distinct error), drop output and
+ * retry opening later. */
+static void lf_broken(svc_logfile_t *lf, apr_status_t rv, const char *msg) {
+  if (rv != lf->reported) {
+    lf_warn(lf, lf->path, rv, msg);
+    if (lf->reported == APR_SUCCESS)
+      lf->dropped_since = 0;
+    lf->reported = rv;
+  }
+  lf_close_file(lf);
+  lf->error = rv;
+  if (!lf->torn)
+    vg_timer_start(&lf->retry, retry_cb, lf->retry_ms, 0);
+}
+
+static void retry_cb(vg_timer_t *t) {
+  svc_logfile_t *lf = t->data;
+  apr_status_t rv;
+  if (lf->file || lf->torn)
+    return;
+  rv = lf_open_file(lf);
+  if (rv != APR_SUCCESS)
+    lf_broken(lf, rv, "cannot open log file; output is dropped until it "
+                      "can be opened");
+}
+
+/* ---- 3. writing -------------------------------------------------------- */
+
+static size_t last_newline_before(const char *p, size_t n) {
+  while (n > 0) {
+    if (p[n - 1] == '\n')
+      return n;
+    n--;
+  }
+  return 0;
+}
+
+static apr_status_t lf_write_file(svc_logfile_t *lf, const char *p,
+                                  size_t n) {
+  apr_size_t done = 0;
+  apr_status_t rv = apr_file_write_full(lf->file, p, n, &done);
+  lf->size += (apr_off_t)done;
+  lf->st.written += done;
+  if (rv != APR_SUCCESS) {
+    lf->st.dropped += n - done;
+    lf->dropped_since += n - done;
+    lf_broken(lf, rv, "cannot write log file; output is dropped until it "
+                      "can be written again");
+    return rv;
+  }
+  if (lf->reported != APR_SUCCESS) {
+    char dropped[32];
+    const char *kv[5];
+    snprintf(dropped, sizeof dropped, "%llu",
+             (unsigned long long)lf->dropped_since);
+    kv[0] = "path";
+    kv[1] = lf->path;
+    kv[2] = "dropped";
+    kv[3] = dropped;
+    kv[4] = NULL;
+    vg_log_kv(lf->diag, VG_LOG_NOTICE, LF_COMPONENT, kv,
+              "log file writable again");
+    lf->reported = APR_SUCCESS;
+    lf->dropped_since = 0;
+  }
+  return APR_SUCCESS;
+}
+
+/* Append raw bytes, rotating by size: a write that would pass rot_limit
+ * is cut after its last newline that fits, NAME is rotated, and the rest
+ * continues in the new NAME.  Without a newline that fits, a non-empty
+ * NAME is rotated first; an empty one takes rot_limit bytes (a line
+ * longer than max_size is split). */
+static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
+  apr_status_t rv = APR_SUCCESS;
+  while (n > 0) {
+    size_t take = n;
+    if (lf->file == NULL) {
+      lf->st.dropped += n;
+      lf->dropped_since += n;
+      return lf->error != APR_SUCCESS ? lf->error : VG_ECLOSING;
+    }
+    if (lf->max_size > 0 && lf->size + (apr_off_t)n > lf->rot_limit) {
+      size_t room = lf->rot_limit > lf->size
+                        ? (size_t)(lf->rot_limit - lf->size) : 0;
+      size_t cut = last_newline_before(p, room < n ? room : n);
+      if (cut > 0) {
+        take = cut;
+      } else if (lf->size > 0) {
+        apr_status_t r = lf_do_rotate(lf, "size");
+        if (r != APR_SUCCESS)
+          rv = r;
+        continue;
+      } else {
+        take = room;   /* rot_limit > 0: max_size > 0 and size == 0 */
+      }
+    }
+    {
+      apr_status_t r = lf_write_file(lf, p, take);
+      if (r != APR_SUCCESS)
+        rv = r;   /* the rest is dropped by the next round */
+    }
+    p += take;
+    n -= take;
+  }
+  return rv;
+}
+
+/* Expand with a prefix at every line start, through lf->tsbuf. */
+static apr_status_t lf_write_ts(svc_logfile_t *lf, svc_logline_t *line,
+                                const char *p, size_t n) {
+  const char *ts = lf_stamp(lf);
+  char *o = lf->tsbuf;
+  size_t used = 0;
+  apr_status_t rv = APR_SUCCESS, r;
+
+  while (n > 0) {
+    const char *nl;
+    size_t seg;
+    if (!line->partial) {
+      if (LF_TSBUF - used < SVC_LOG_TS_LEN) {
+        if ((r = lf_put(lf, o, used)) != APR_SUCCESS)
+          rv = r;
+        used = 0;
+      }
+      memcpy(o + used, ts, SVC_LOG_TS_LEN);
+      used += SVC_LOG_TS_LEN;
+      line->partial = 1;
+    }
+    nl = memchr(p, '\n', n);
+    seg = nl ? (size_t)(nl - p) + 1 : n;
+    if (nl)
+      line->partial = 0;
+    n -= seg;
+    while (seg > 0) {
+      size_t c = LF_TSBUF - used;
+      if (c == 0) {
+        if ((r = lf_put(lf, o, used)) != APR_SUCCESS)
+          rv = r;
+        used = 0;
+        c = LF_TSBUF;
+      }
+      if (c > seg)
+        c = seg;
+      memcpy(o + used, p, c);
+      used += c;
+      p += c;
+      seg -= c;
+    }
+  }
+  if (used > 0 && (r = lf_put(lf, o, used)) != APR_SUCCESS)
+    rv = r;
+  return rv;
+}
+
+apr_status_t svc_logfile_write(svc_logfile_t *lf, svc_logline_t *line,
+                               const void *data, size_t len) {
+  if (len == 0)
+    return APR_SUCCESS;
+  if (line == NULL)
+    line = &lf->line;
+  if (lf->timestamps)
+    return lf_write_ts(lf, line, data, len);
+  if (len > 0)
+    line->partial = ((const char *)data)[len - 1] != '\n';
+  return lf_put(lf, data, len);
+}
+
+/* ---- 4. rotation ------------------------------------------------------- */
+
+/* Shift NAME.k -> NAME.k+1 (both forms) and NAME -> NAME.1, keeping the
+ * job's slot and need_gz in step.  Returns the error of the last rename
+ * (NAME -> NAME.1), the one that matters; others are reported. */
+static apr_status_t lf_shift(svc_logfile_t *lf) {
+  unsigned k, keep = lf->keep;
+  apr_status_t rv;
+  int gz;
+
+  if (keep == 0)
+    return rm_quiet(lf, lf->path);
+
+  /* The oldest goes, unless it is being compressed: then it becomes the
+   * orphan NAME.(keep+1), removed when its job ends. */
+  if (lf->job && lf->job->slot == keep) {
+    rv = mv_quiet(lf, slot_name(lf, lf->name_a, keep, 0),
+                  slot_name(lf, lf->name_b, keep + 1, 0));
+    if (rv != APR_SUCCESS)
+      lf_warn(lf, lf->name_a, rv, "cannot rename rotated log file");
+    lf->job->slot = keep + 1;
+  } else if ((rv = rm_quiet(lf, slot_name(lf, lf->name_a, keep, 0))) !=
+             APR_SUCCESS) {
+    lf_warn(lf, lf->name_a, rv, "cannot remove old log file");
+  }
+  if ((rv = rm_quiet(lf, slot_name(lf, lf->name_a, keep, 1))) != APR_SUCCESS)
+    lf_warn(lf, lf->name_a, rv, "cannot remove old log file");
+
+  for (k = keep - 1; k >= 1; k--) {
+    for (gz = 0; gz <= 1; gz++) {
+      rv = mv_quiet(lf, slot_name(lf, lf->name_a, k, gz),
+                    slot_name(lf, lf->name_b, k + 1, gz));
+      if (rv != APR_SUCCESS)
+        lf_warn(lf, lf->name_a, rv, "cannot rename rotated log file");
+    }
+    lf->need_gz[k + 1] = lf->need_gz[k];
+    if (lf->job && lf->job->slot == k)
+      lf->job->slot = k + 1;
+  }
+  lf->need_gz[1] = 0;
+  rv = apr_file_rename(lf->path, slot_name(lf, lf->name_a, 1, 0),
+                       lf->scratch);
+  if (rv == APR_SUCCESS)
+    lf->need_gz[1] = (unsigned char)(lf->compress != 0);
+  else if (APR_STATUS_IS_ENOENT(rv))
+    rv = APR_SUCCESS;   /* NAME was removed behind our back */
+  return rv;
+}
+
+static apr_status_t lf_do_rotate(svc_logfile_t *lf, const char *why) {
+  apr_status_t rv;
+
+  lf_close_file(lf);
+  rv = lf_shift(lf);
+  apr_pool_clear(lf->scratch);
+  if (rv != APR_SUCCESS) {
+    if (!lf->rot_reported)
+      lf_warn(lf, lf->path, rv, "cannot rotate log file; it keeps growing");
+    lf->rot_reported = 1;
+  } else {
+    lf->rot_reported = 0;
+    lf->st.rotations++;
+    {
+      const char *kv[] = {"path", lf->path, "reason", why, NULL};
+      vg_log_kv(lf->diag, VG_LOG_DEBUG, LF_COMPONENT, kv, "rotated");
+    }
+  }
+  if (!lf->torn) {
+    apr_status_t orv = lf_open_file(lf);
+    if (orv != APR_SUCCESS) {
+      lf_broken(lf, orv, "cannot open log file; output is dropped until it "
+                         "can be opened");
+      rv = rv != APR_SUCCESS ? rv : orv;
+    } else if (rv != APR_SUCCESS && lf->max_size > 0) {
+      /* Could not rotate: try again after another max_size. */
+      lf->rot_limit = lf->size + lf->max_size;
+    }
+  }
+  lf_gz_next(lf);
+  return rv;
+}
+
+apr_status_t svc_logfile_rotate(svc_logfile_t *lf) {
+  if (lf->torn)
+    return VG_ECLOSING;
+  return lf_do_rotate(lf, "request");
+}
+
+apr_status_t svc_logfile_reopen(svc_logfile_t *lf) {
+  apr_status_t rv;
+  if (lf->torn)
+    return VG_ECLOSING;
+  lf_close_file(lf);
+  vg_timer_stop(&lf->retry);
+  rv = lf_open_file(lf);
+  if (rv != APR_SUCCESS)
+    lf_broken(lf, rv, "cannot open log file; output is dropped until it "
+                      "can be opened");
+  return rv;
+}
+
+apr_time_t svc_logfile_next_midnight(apr_time_t now) {
+  const apr_time_t day = apr_time_from_sec(86400);
+  apr_time_exp_t tm, chk;
+  apr_time_t wall, t, t2;
+  int today;
+
+  if (apr_time_exp_lt(&tm, now) != APR_SUCCESS)
+    return now + day;
+  today = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+  tm.tm_usec = 0;
+  tm.tm_sec = 0;
+  tm.tm_min = 0;
+  tm.tm_hour = 0;
+  tm.tm_mday += 1;   /* apr_time_exp_get counts days linearly */
+  /* Tomorrow's 00:00 as if it were UTC, then shifted by the offset in
+   * force at that moment, which differs from now's across a DST change. */
+  if (apr_time_exp_get(&wall, &tm) != APR_SUCCESS)
+    return now + day;
+  t = wall - apr_time_from_sec(tm.tm_gmtoff);
+  if (apr_time_exp_lt(&chk, t) == APR_SUCCESS &&
+      chk.tm_gmtoff != tm.tm_gmtoff) {
+    t2 = wall - apr_time_from_sec(chk.tm_gmtoff);
+    if (t2 > now && local_day(t2) != today)
+      t = t2;
+  }
+  if (t <= now)   /* no such local time: be late rather than spin */
+    t = now + apr_time_from_sec(3600);
+  return t;
+}
+
+static void daily_cb(vg_timer_t *t);
+
+static void lf_arm_daily(svc_logfile_t *lf, apr_time_t now) {
+  apr_time_t next = svc_logfile_next_midnight(now);
+  /* Round up, plus 1 ms: firing a hair early would only re-arm. */
+  uint64_t ms = (uint64_t)((next - now + 999) / 1000) + 1;
+  lf->st.next_daily = next;
+  vg_timer_start(&lf->daily_timer, daily_cb, ms, 0);
+}
+
+void svc__logfile_daily_fire(svc_logfile_t *lf, apr_time_t now) {
+  int today = local_day(now);
+  if (lf->torn)
+    return;
+  if (today != lf->day) {
+    /* Early (the wall clock stepped back) is today == lf->day: re-arm. */
+    if (lf->file && lf->size > 0)
+      lf_do_rotate(lf, "daily");
+    lf->day = today;
+  }
+  lf_arm_daily(lf, now);
+}
+
+static void daily_cb(vg_timer_t *t) {
+  svc__logfile_daily_fire(t->data, apr_time_now());
+}
+
+/* ---- 5. compression ---------------------------------------------------- */
+
+static void gz_work(vg_work_t *req) {
+  gzjob_t *job = req->data;
+  unsigned char *ibuf = malloc(LF_GZBUF), *obuf = malloc(LF_GZBUF);
+  z_stream zs;
+  int flush = Z_NO_FLUSH, zinit = 0;
+  apr_status_t rv = APR_SUCCESS;
+
+  memset(&zs, 0, sizeof zs);
+  if (!ibuf || !obuf) {
+    rv = APR_ENOMEM;
+    job->call = "malloc";
+    goto done;
+  }
+  /* windowBits 15 + 16: a gzip header and trailer, as gzip(1) writes. */
+  if (deflateInit2(&zs, LF_GZ_LEVEL, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    rv = APR_ENOMEM;
+    job->call = "deflateInit2";
+    goto done;
+  }
+  zinit = 1;
+  while (flush != Z_FINISH) {
+    apr_size_t n = LF_GZBUF;
+    if (apr_atomic_read32(&job->abort)) {
+      rv = VG_ECANCELED;
+      goto done;
+    }
+    rv = apr_file_read(job->in, ibuf, &n);
+    if (APR_STATUS_IS_EOF(rv)) {
+      n = 0;
+      flush = Z_FINISH;
+      rv = APR_SUCCESS;
+    } else if (rv != APR_SUCCESS) {
+      job->call = "read";
+      goto done;
+    }
+    zs.next_in = ibuf;
+    zs.avail_in = (uInt)n;
+    do {
+      size_t have;
+      zs.next_out = obuf;
+      zs.avail_out = LF_GZBUF;
+      (void)deflate(&zs, flush);   /* no Z_STREAM_ERROR with valid state */
+      have = LF_GZBUF - zs.avail_out;
+      if (have > 0 &&
+          (rv = apr_file_write_full(job->out, obuf, have, NULL)) !=
+              APR_SUCCESS) {
+        job->call = "write";
+        goto done;
+      }
+    } while (zs.avail_out == 0);
+  }
+  /* The .gz replaces the plain file: make it durable first. */
+  if ((rv = apr_file_sync(job->out)) != APR_SUCCESS)
+    job->call = "sync";
+done:
+  if (zinit)
+    deflateEnd(&zs);
+  free(ibuf);
+  free(obuf);
+  job->rv = rv;
+}
+
+static void gz_after(vg_work_t *req, apr_status_t status) {
+  gzjob_t *job = req->data;
+  svc_logfile_t *lf = job->lf;
+  unsigned slot = job->slot;
+  apr_status_t rv = status == APR_SUCCESS ? job->rv : status;
+  const char *call = job->call;
+
+  apr_pool_destroy(job->pool);   /* closes both files */
+  lf->job = NULL;
+  if (slot > lf->keep) {
+    /* Shifted out while compressed: nothing to keep. */
+    rm_quiet(lf, lf->tmp);
+    rm_quiet(lf, slot_name(lf, lf->name_a, slot, 0));
+    rm_quiet(lf, slot_name(lf, lf->name_a, slot, 1));
+  } else if (rv == APR_SUCCESS) {
+    rv = apr_file_rename(lf->tmp, slot_name(lf, lf->name_a, slot, 1),
+                         lf->scratch);
+    if (rv == APR_SUCCESS) {
+      lf->st.compressed++;
+      rm_quiet(lf, slot_name(lf, lf->name_a, slot, 0));
+    } else {
+      call = "rename";
+    }
+  }
+  if (rv != APR_SUCCESS && slot <= lf->keep) {
+    rm_quiet(lf, lf->tmp);
+    if (rv != VG_ECANCELED) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "cannot compress rotated log file (%s); "
+               "it stays uncompressed", call ? call : "?");
+      lf_warn(lf, slot_name(lf, lf->name_a, slot, 0), rv, msg);
+    }
+  }
+  apr_pool_clear(lf->scratch);
+  if (lf->torn) {
+    if (--lf->pending == 0)
+      lf_teardown(lf);
+  } else {
+    lf_gz_next(lf);   /* nothing new once closing */
+  }
+}
+
+/* Start compressing the newest plain rotated file, if any and if the
+ * worker is free. */
+static void lf_gz_next(svc_logfile_t *lf) {
+  unsigned k;
+  while (lf->compress && !lf->job && !lf->closing) {
+    gzjob_t *job;
+    apr_pool_t *p;
+    apr_status_t rv;
+
+    for (k = 1; k <= lf->keep && !lf->need_gz[k]; k++)
+      ;
+    if (k > lf->keep)
+      return;
+    lf->need_gz[k] = 0;
+    if (apr_pool_create(&p, lf->pool) != APR_SUCCESS)
+      return;
+    job = apr_pcalloc(p, sizeof *job);
+    job->pool = p;
+    job->lf = lf;
+    job->slot = k;
+    job->work.data = job;
+    rv = apr_file_open(&job->in, slot_name(lf, lf->name_a, k, 0),
+                       APR_FOPEN_READ | APR_FOPEN_BINARY |
+                           APR_FOPEN_LARGEFILE,
+                       0, p);
+    if (rv == APR_SUCCESS) {
+      rv = apr_file_open(&job->out, lf->tmp,
+                         APR_FOPEN_WRITE | APR_FOPEN_CREATE |
+                             APR_FOPEN_TRUNCATE | APR_FOPEN_BINARY |
+                             APR_FOPEN_LARGEFILE,
+                         LF_PERMS, p);
+      if (rv != APR_SUCCESS)
+        lf_warn(lf, lf->tmp, rv, "cannot compress rotated log file");
+    } else if (!APR_STATUS_IS_ENOENT(rv)) {
+      lf_warn(lf, lf->name_a, rv, "cannot compress rotated log file");
+    }
+    if (rv == APR_SUCCESS) {
+      rv = vg_queue_work(lf->loop, &job->work, gz_work, gz_after);
+      if (rv != APR_SUCCESS)
+        lf_warn(lf, lf->name_a, rv, "cannot queue log compression");
+    }
+    if (rv != APR_SUCCESS) {
+      apr_pool_destroy(p);
+      continue;
+    }
+    lf->job = job;
+  }
+}
+
+/* ---- 6. open / close / stats ------------------------------------------- */
+
+/* Index k of "BASE.k" or "BASE.k.gz", else 0. */
+static unsigned rotated_index(const char *name, const char *base,
+                              size_t blen) {
+  unsigned long k = 0;
+  const char *p;
+  if (strncmp(name, base, blen) != 0 || name[blen] != '.')
+    return 0;
+  p = name + blen + 1;
+  if (*p < '0' || *p > '9')
+    return 0;
+  while (*p >= '0' && *p <= '9' && k < 100000000UL)
+    k = k * 10 + (unsigned long)(*p++ - '0');
+  if (*p != '\0' && strcmp(p, ".gz") != 0)
+    return 0;
+  return (unsigned)k;
+}
+
+/* Remove NAME.k[.gz] with k > keep and a stale NAME.gz.tmp; with
+ * compress, queue every plain NAME.k (k <= keep) for compression. */
+static void lf_scan(svc_logfile_t *lf) {
+  const char *base = lf->path, *s;
+  char *prefix;
+  apr_dir_t *d;
+  apr_finfo_t fi;
+  size_t blen;
+  unsigned k;
+
+  for (s = lf->path; *s; s++)
+    if (*s == '/'
+#ifdef _WIN32
+        || *s == '\\' || *s == ':'
+#endif
+    )
+      base = s + 1;
+  /* "dir/" (with its separator) or "" */
+  prefix = apr_pstrndup(lf->scratch, lf->path, (apr_size_t)(base - lf->path));
+  blen = strlen(base);
+  rm_quiet(lf, lf->tmp);
+  if (apr_dir_open(&d, *prefix ? prefix : ".", lf->scratch) ==
+      APR_SUCCESS) {
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) ==
+           APR_SUCCESS) {
+      if (!fi.name)
+        continue;
+      k = rotated_index(fi.name, base, blen);
+      if (k > lf->keep)
+        rm_quiet(lf, apr_pstrcat(lf->scratch, prefix, fi.name, NULL));
+    }
+    apr_dir_close(d);
+  }
+  if (lf->compress)
+    for (k = 1; k <= lf->keep; k++) {
+      apr_finfo_t f2;
+      if (apr_stat(&f2, slot_name(lf, lf->name_a, k, 0), APR_FINFO_TYPE,
+                   lf->scratch) == APR_SUCCESS &&
+          f2.filetype == APR_REG)
+        lf->need_gz[k] = 1;
+    }
+  apr_pool_clear(lf->scratch);
+}
+
+apr_status_t svc_logfile_open(svc_logfile_t **lfp,
+                              vg_loop_t *loop, const svc_logfile_opts_t *o,
+                              apr_pool_t *pool, vg_log_t *diag) {
+  svc_logfile_t *lf;
+  apr_pool_t *p;
+  apr_finfo_t fi;
+  apr_time_t now = apr_time_now();
+  apr_status_t rv;
+
+  *lfp = NULL;
+  if (!o || !o->path || !*o->path || o->keep > SVC_LOGFILE_KEEP_MAX ||
+      o->max_size < 0)
+    return APR_EINVAL;
+  if (apr_pool_create(&p, pool) != APR_SUCCESS)
+    return APR_ENOMEM;
+  lf = apr_pcalloc(p, sizeof *lf);
+  lf->pool = p;
+  if (apr_pool_create(&lf->scratch, p) != APR_SUCCESS) {
+    apr_pool_destroy(p);
+    return APR_ENOMEM;
+  }
+  lf->loop = loop;
+  lf->diag = diag;
+  lf->path = apr_pstrdup(p, o->path);
+  lf->tmp = apr_pstrcat(p, o->path, ".gz.tmp", NULL);
+  lf->name_size = strlen(o->path) + 32;
+  lf->name_a = apr_palloc(p, lf->name_size);
+  lf->name_b = apr_palloc(p, lf->name_size);
+  lf->max_size = o->max_size;
+  lf->rot_limit = o->max_size;
+  lf->keep = o->keep;
+  lf->daily = o->daily != 0;
+  lf->compress = o->compress != 0;
+  lf->timestamps = o->timestamps != 0;
+  lf->retry_ms = o->retry_ms ? o->retry_ms : SVC_LOGFILE_RETRY_MS;
+  lf->need_gz = apr_pcalloc(p, lf->keep + 2);
+  lf->ts_ms = -1;
+  if (lf->timestamps)
+    lf->tsbuf = apr_palloc(p, LF_TSBUF);
+
+  /* Timers never keep the loop alive on their own. */
+  if ((rv = vg_timer_init(loop, &lf->retry)) != APR_SUCCESS) {
+    apr_pool_destroy(p);
+    return rv;
+  }
+  lf->retry.data = lf;
+  vg_unref((vg_handle_t *)&lf->retry);
+  vg_timer_init(loop, &lf->daily_timer);
+  lf->daily_timer.data = lf;
+  vg_unref((vg_handle_t *)&lf->daily_timer);
+
+  lf_scan(lf);
+  lf->day = local_day(now);
+  /* A day-old NAME is rotated before anything new goes in. */
+  if (lf->daily &&
+      apr_stat(&fi, lf->path, APR_FINFO_SIZE | APR_FINFO_MTIME,
+               lf->scratch) == APR_SUCCESS &&
+      fi.size > 0 && fi.mtime < now && local_day(fi.mtime) != lf->day) {
+    apr_pool_clear(lf->scratch);
+    lf_do_rotate(lf, "daily");   /* reopens (or reports) */
+  } else {
+    apr_pool_clear(lf->scratch);
+    rv = lf_open_file(lf);
+    if (rv != APR_SUCCESS)
+      lf_broken(lf, rv, "cannot open log file; output is dropped until it "
+                        "can be opened");
+  }
+  if (lf->daily)
+    lf_arm_daily(lf, now);
+  lf_gz_next(lf);
+  *lfp = lf;
+  return APR_SUCCESS;
+}
+
+static void lf_timer_closed(vg_handle_t *h) {
+  svc_logfile_t *lf = h->data;
+  if (--lf->pending == 0)
+    lf_teardown(lf);
+}
+
+/* Called when closing and no capture is attached: first to start the
+ * teardown, then each time `pending` drops to zero. */
+static void lf_teardown(svc_logfile_t *lf) {
+  if (!lf->torn) {
+    lf->torn = 1;
+    lf_close_file(lf);
+    lf->pending = 2;
+    vg_close((vg_handle_t *)&lf->retry, lf_timer_closed);
+    vg_close((vg_handle_t *)&lf->daily_timer, lf_timer_closed);
+    if (lf->job) {
+      lf->pending++;
+      apr_atomic_set32(&lf->job->abort, 1);
+      (void)vg_work_cancel(&lf->job->work);   /* or it ends soon */
+    }
+    return;
+  }
+  if (lf->close_cb)
+    lf->close_cb(lf->close_arg);
+  apr_pool_destroy(lf->pool);
+}
+
+void svc_logfile_close(svc_logfile_t *lf, svc_logfile_close_cb cb,
+                       void *arg) {
+  if (lf->closing)
+    return;
+  lf->closing = 1;
+  lf->close_cb = cb;
+  lf->close_arg = arg;
+  if (lf->ncaps == 0)
+    lf_teardown(lf);
+}
+
+void svc_logfile_get_stats(const svc_logfile_t *lf, svc_logfile_stats_t *st) {
+  unsigned k;
+  *st = lf->st;
+  st->compress_pending = lf->job != NULL;
+  for (k = 1; k <= lf->keep; k++)
+    st->compress_pending += lf->need_gz[k];
+  st->size = lf->file ? lf->size : 0;
+  st->error = lf->file ? APR_SUCCESS
+                       : (lf->error != APR_SUCCESS ? lf->error : VG_ECLOSING);
+  if (!lf->daily || lf->closing)
+    st->next_daily = 0;
+}
+
+const char *svc_logfile_path(const svc_logfile_t *lf) {
+  return lf->path;
+}
+
+/* ---- 7. captures ------------------------------------------------------- */
+
+enum { CAP_NONE = 0, CAP_INIT, CAP_READING, CAP_CLOSING, CAP_CLOSED };
+
+apr_status_t svc_logcap_init(vg_loop_t *loop, svc_logcap_t *cap) {
+  apr_status_t rv = vg_pipe_init(loop, &cap->pipe);
+  if (rv != APR_SUCCESS)
+    return rv;
+  cap->pipe.data = cap;
+  cap->status = APR_SUCCESS;
+  cap->bytes = 0;
+  cap->lf = NULL;
+  cap->line.partial = 0;
+  cap->buf = NULL;
+  cap->cb = NULL;
+  cap->state = CAP_INIT;
+  return APR_SUCCESS;
+}
+
+static void cap_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
+  svc_logcap_t *cap = h->data;
+  (void)suggested;
+  buf->base = cap->buf;
+  buf->len = SVC_LOGCAP_BUFSIZE;
+}
+
+static void cap_closed(vg_handle_t *h) {
+  svc_logcap_t *cap = h->data;
+  svc_logfile_t *lf = cap->lf;
+  svc_logcap_cb cb = cap->cb;
+
+  free(cap->buf);
+  cap->buf = NULL;
+  cap->lf = NULL;
+  cap->state = CAP_CLOSED;
+  if (cb)
+    cb(cap);   /* lf is still attached: cb may still write to it */
+  if (lf && --lf->ncaps == 0 && lf->closing)
+    lf_teardown(lf);
+}
+
+static void cap_read(vg_stream_t *s, apr_status_t status, size_t nread,
+                     const vg_buf_t *buf) {
+  svc_logcap_t *cap = s->data;
+  if (status == APR_SUCCESS) {
+    if (nread > 0) {
+      cap->bytes += nread;
+      svc_logfile_write(cap->lf, &cap->line, buf->base, nread);
+    }
+    return;
+  }
+  if (!APR_STATUS_IS_EOF(status))
+    lf_warn(cap->lf, cap->lf->path, status,
+            "cannot read child output; capture ends");
+  cap->status = status;
+  cap->state = CAP_CLOSING;
+  vg_close((vg_handle_t *)&cap->pipe, cap_closed);
+}
+
+apr_status_t svc_logcap_start(svc_logcap_t *cap, svc_logfile_t *lf,
+                              svc_logcap_cb on_drained) {
+  apr_status_t rv;
+  if (cap->state != CAP_INIT)
+    return cap->state == CAP_READING ? VG_EBUSY : VG_ECLOSING;
+  if (lf->closing)
+    return VG_ECLOSING;
+  cap->buf = malloc(SVC_LOGCAP_BUFSIZE);
+  if (!cap->buf)
+    return APR_ENOMEM;
+  rv = vg_read_start(&cap->pipe, cap_alloc, cap_read);
+  if (rv != APR_SUCCESS) {
+    free(cap->buf);
+    cap->buf = NULL;
+    return rv;
+  }
+  cap->lf = lf;
+  cap->cb = on_drained;
+  cap->line.partial = 0;
+  cap->state = CAP_READING;
+  lf->ncaps++;
+  return APR_SUCCESS;
+}
+
+void svc_logcap_close(svc_logcap_t *cap, svc_logcap_cb cb) {
+  if (cap->state != CAP_INIT && cap->state != CAP_READING)
+    return;
+  cap->cb = cb;
+  cap->status = VG_ECANCELED;
+  cap->state = CAP_CLOSING;
+  vg_close((vg_handle_t *)&cap->pipe, cap_closed);
+}
+
+int svc_logcap_is_open(const svc_logcap_t *cap) {
+  return cap->state == CAP_INIT || cap->state == CAP_READING ||
+         cap->state == CAP_CLOSING;
+}

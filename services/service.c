@@ -1,0 +1,1015 @@
+/*
+ * service.c -- one service: an explicit state x event table.
+ *
+ * Map:
+ *   1. the table: table[state][event] -> action; an empty cell ignores
+ *      the event (logged at debug level), so every transition is visible
+ *      in one place
+ *   2. actions: spawn, stop ladder, exit handling (restart policy,
+ *      exponential backoff with jitter, max-restarts in a window -> fatal),
+ *      readiness, health
+ *   3. a run: spawning a child with its captures; its exit is reported to
+ *      the table only when the child has exited AND its output pipes are
+ *      drained (bounded by a short grace, since a grandchild may hold a
+ *      pipe open), so no line written before the exit is lost
+ *   4. status
+ *
+ * Invariants:
+ *   - s->run is the current child, NULL in STOPPED, BACKOFF, EXITED and
+ *     FATAL; a run whose service let go of it (r->svc == NULL) closes its
+ *     handles and frees itself.
+ *   - s->timer serves one purpose per state: BACKOFF the restart delay,
+ *     STARTING the readiness delay or deadline, STOPPING the stop ladder.
+ *     Every transition stops it first (set_state).
+ *   - The supervisor is told of every state change (svc_sup_state_changed)
+ *     and decides what else may start or stop (dependencies).
+ */
+#include "svc_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#define DRAIN_GRACE_MS 500      /* after an exit, wait this long for EOF */
+#define TCP_READY_RETRY_MS 100  /* between readiness connection attempts */
+
+static const char *const state_names[SVC_NSTATES] = {
+    "stopped", "starting", "running", "backoff", "stopping", "exited",
+    "fatal"};
+static const char *const event_names[SVC_NEVENTS] = {
+    "start", "stop", "restart", "exit", "ready", "timeout", "health"};
+
+const char *svc_state_name(svc_state s) {
+  return (unsigned)s < SVC_NSTATES ? state_names[s] : "unknown";
+}
+
+const char *svc_event_name(svc_event e) {
+  return (unsigned)e < SVC_NEVENTS ? event_names[e] : "unknown";
+}
+
+static void slog(svc_service_t *s, vg_log_level lvl, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void slog(svc_service_t *s, vg_log_level lvl, const char *fmt, ...) {
+  char msg[512];
+  const char *kv[] = {"service", s->name, NULL};
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  vg_log_kv(s->sup->log, lvl, "service", kv, "%s: %s", s->name, msg);
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static uint64_t now_ms(const svc_service_t *s) { return vg_now(s->sup->loop); }
+
+static void set_state(svc_service_t *s, svc_state st) {
+  svc_state old = s->state;
+  vg_timer_stop(&s->timer);
+  s->state = st;
+  if (old != st)
+    svc_sup_state_changed(s->sup, s, old);
+}
+
+static void arm(svc_service_t *s, uint64_t ms, vg_timer_cb cb) {
+  vg_timer_start(&s->timer, cb, ms, 0);
+}
+
+static void on_state_timer(vg_timer_t *t) {
+  svc_service_event(t->data, SVC_EV_TIMEOUT);
+}
+
+/* xorshift64*: jitter only, seeded from the clock. */
+static uint64_t rnd(void) {
+  static uint64_t x;
+  if (x == 0)
+    x = pal_hrtime() | 1;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  return x * 2685821657736338717ull;
+}
+
+/* ---- 3. runs ------------------------------------------------------------- */
+
+static void run_free_if_done(svc_run_t *r) {
+  if (r->open == 0 && r->svc == NULL)
+    free(r);
+}
+
+static void run_handle_closed(vg_handle_t *h) {
+  svc_run_t *r = h->data;
+  r->open--;
+  run_free_if_done(r);
+}
+
+static void run_cap_closed(svc_logcap_t *cap) {
+  svc_run_t *r = cap->data;
+  r->open--;
+  run_free_if_done(r);
+}
+
+static void run_close_handle(svc_run_t *r, vg_handle_t *h) {
+  if (!vg_is_closing(h)) {
+    h->data = r;
+    vg_close(h, run_handle_closed);
+  }
+}
+
+static void run_close_caps(svc_run_t *r) {
+  if (svc_logcap_is_open(&r->out))
+    svc_logcap_close(&r->out, run_cap_closed);
+  if (svc_logcap_is_open(&r->err))
+    svc_logcap_close(&r->err, run_cap_closed);
+}
+
+/* The child's exit, with its output drained: tell the table. */
+static void run_report(svc_run_t *r) {
+  svc_service_t *s = r->svc;
+  if (r->reported)
+    return;
+  r->reported = 1;
+  run_close_handle(r, (vg_handle_t *)&r->drain_timer);
+  /* Whatever still holds a pipe after the grace does not delay the exit
+   * any longer; what it writes from now on is lost. */
+  run_close_caps(r);
+  if (!s) {
+    run_free_if_done(r);
+    return;
+  }
+  s->has_last_exit = 1;
+  s->last_code = r->code;
+  s->last_signal = r->sig;
+  s->last_exit_at = apr_time_now();
+  s->run = NULL;
+  r->svc = NULL;
+  svc_service_event(s, SVC_EV_EXIT);
+  run_free_if_done(r);
+}
+
+static void on_drain_timeout(vg_timer_t *t) {
+  run_report(t->data);
+}
+
+static void on_drained(svc_logcap_t *cap) {
+  svc_run_t *r = cap->data;
+  r->drains--;
+  r->open--;
+  if (r->exited && r->drains == 0)
+    run_report(r);
+  else
+    run_free_if_done(r);
+}
+
+static void on_child_exit(vg_process_t *p, int code, int sig) {
+  svc_run_t *r = p->data;
+  r->exited = 1;
+  r->code = code;
+  r->sig = sig;
+  /* Whatever the child left in its process group goes with it: no orphan
+   * of a dead service lingers (systemd's KillMode=control-group), and the
+   * pipes it may hold reach EOF now.  (The group id cannot have been
+   * reused: members keep it alive, and without members the kill finds
+   * nothing.) */
+  vg_process_kill_tree(p, VG_SIGKILL);
+  run_close_handle(r, (vg_handle_t *)p);
+  if (r->drains == 0) {
+    run_report(r);
+  } else {
+    r->drain_timer.data = r;
+    vg_timer_start(&r->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+  }
+}
+
+/* The environment of a child: the supervisor's own, with the service's
+ * variables over it, then VIGIL_SERVICE and NOTIFY_SOCKET. */
+static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
+  const cfg_service_t *c = s->cfg;
+  const char *const *base = pal_environ();
+  apr_array_header_t *env = apr_array_make(pool, 64, sizeof(const char *));
+  int i;
+  for (; base && *base; base++) {
+    const char *e = *base;
+    const char *eq = strchr(e, '=');
+    size_t n = eq ? (size_t)(eq - e) : strlen(e);
+    int overridden = 0;
+    for (i = 0; i < c->env->nelts && !overridden; i++) {
+      const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
+      overridden = strlen(v->name) == n && strncmp(v->name, e, n) == 0;
+    }
+    if (!overridden && !(n == 13 && strncmp(e, "VIGIL_SERVICE", 13) == 0) &&
+        !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0))
+      APR_ARRAY_PUSH(env, const char *) = e;
+  }
+  for (i = 0; i < c->env->nelts; i++) {
+    const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
+    APR_ARRAY_PUSH(env, const char *) =
+        apr_pstrcat(pool, v->name, "=", v->value, NULL);
+  }
+  APR_ARRAY_PUSH(env, const char *) =
+      apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
+  if (s->notify_open)
+    APR_ARRAY_PUSH(env, const char *) =
+        apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify_name, NULL);
+  APR_ARRAY_PUSH(env, const char *) = NULL;
+  return (const char *const *)env->elts;
+}
+
+/* stdio for one stream: a capture into `lf` when the target is a file. */
+static void stdio_for(svc_run_t *r, vg_loop_t *loop,
+                      const cfg_log_target_t *t, svc_logfile_t *lf,
+                      svc_logcap_t *cap, vg_stdio_t *out) {
+  memset(out, 0, sizeof *out);
+  if (t->kind == CFG_LOG_FILE && lf &&
+      svc_logcap_init(loop, cap) == APR_SUCCESS) {
+    out->kind = VG_STDIO_PIPE;
+    out->pipe = &cap->pipe;
+    cap->data = r;
+    r->open++;
+    return;
+  }
+  out->kind = t->kind == CFG_LOG_INHERIT ? VG_STDIO_INHERIT
+                                         : VG_STDIO_IGNORE;
+}
+
+/* Spawn the child.  On failure nothing is left running and the status
+ * says why. */
+static apr_status_t run_start(svc_service_t *s) {
+  svc_sup_t *sup = s->sup;
+  const cfg_service_t *c = s->cfg;
+  const cfg_log_target_t *errt;
+  svc_logfile_t *errlf;
+  vg_process_options_t o;
+  vg_limits_t limits;
+  apr_pool_t *tmp;
+  const char **argv;
+  svc_run_t *r;
+  apr_status_t rv;
+  int i;
+
+  r = calloc(1, sizeof *r);
+  if (!r)
+    return APR_ENOMEM;
+  apr_pool_create(&tmp, sup->pool);
+  argv = apr_palloc(tmp, (size_t)(c->args->nelts + 2) * sizeof *argv);
+  argv[0] = c->command;
+  for (i = 0; i < c->args->nelts; i++)
+    argv[i + 1] = APR_ARRAY_IDX(c->args, i, const char *);
+  argv[c->args->nelts + 1] = NULL;
+
+  memset(&o, 0, sizeof o);
+  o.file = c->command;
+  o.args = argv;
+  o.env = child_env(s, tmp);
+  o.cwd = c->workdir;
+  /* Own process group: the stop ladder and the leftover sweep reach the
+   * whole tree.  PDEATHSIG: if the supervisor is killed, so is the child
+   * (Linux; Windows job objects do the same). */
+  o.flags = VG_PROCESS_NEW_GROUP | VG_PROCESS_PDEATHSIG |
+            VG_PROCESS_SEARCH_PATH;
+  o.stdio[0].kind = VG_STDIO_IGNORE;
+  /* stdout per its target; stderr per its own, or -- stderr="stdout" --
+   * per stdout's: a second capture into the same file, so each stream
+   * keeps its own partial line. */
+  stdio_for(r, sup->loop, &c->log.out, s->out_log, &r->out, &o.stdio[1]);
+  errt = c->log.err.kind == CFG_LOG_STDOUT ? &c->log.out : &c->log.err;
+  errlf = c->log.err.kind == CFG_LOG_STDOUT ? s->out_log : s->err_log;
+  stdio_for(r, sup->loop, errt, errlf, &r->err, &o.stdio[2]);
+  memset(&limits, 0, sizeof limits);
+  limits.memory = c->limits.memory;
+  limits.open_files = c->limits.open_files;
+  limits.processes = c->limits.processes;
+  if (limits.memory || limits.open_files || limits.processes)
+    o.limits = &limits;
+  o.exit_cb = on_child_exit;
+  r->proc.data = r;
+
+  rv = vg_spawn(sup->loop, &r->proc, &o);
+  apr_pool_destroy(tmp);
+  if (rv != APR_SUCCESS) {
+    run_close_caps(r);   /* r frees itself when they have closed */
+    if (r->open == 0)
+      free(r);
+    return rv;
+  }
+  r->open++;   /* the process */
+  vg_timer_init(sup->loop, &r->drain_timer);
+  r->open++;
+  r->svc = s;
+  r->start_ms = now_ms(s);
+
+  if (o.stdio[1].kind == VG_STDIO_PIPE) {
+    if (svc_logcap_start(&r->out, s->out_log, on_drained) == APR_SUCCESS)
+      r->drains++;
+    else
+      svc_logcap_close(&r->out, run_cap_closed);
+  }
+  if (o.stdio[2].kind == VG_STDIO_PIPE) {
+    if (svc_logcap_start(&r->err, errlf, on_drained) == APR_SUCCESS)
+      r->drains++;
+    else
+      svc_logcap_close(&r->err, run_cap_closed);
+  }
+  s->run = r;
+  s->up_since = r->start_ms;
+  svc_sup_save_pids(sup);
+  return APR_SUCCESS;
+}
+
+/* The service no longer wants this run (it is being freed): stop
+ * listening; the run closes its handles and frees itself. */
+static void run_detach(svc_run_t *r) {
+  r->svc = NULL;
+  run_close_caps(r);
+  if (r->exited)
+    run_report(r);
+  else
+    run_free_if_done(r);
+}
+
+/* ---- 2. readiness and health --------------------------------------------- */
+
+static void health_arm(svc_service_t *s);
+
+static void on_ready_retry(vg_timer_t *t);
+
+/* While STARTING, health_timer paces the readiness attempts (health
+ * checks only run in RUNNING). */
+static void on_ready_probe(svc_probe_t *p, apr_status_t st,
+                           const char *detail) {
+  svc_service_t *s = p->data;
+  (void)detail;
+  if (st == VG_ECANCELED || s->state != SVC_STARTING)
+    return;
+  if (st == APR_SUCCESS) {
+    svc_service_event(s, SVC_EV_READY);
+    return;
+  }
+  /* Not yet: try again shortly; the state timer bounds the wait. */
+  vg_timer_start(&s->health_timer, on_ready_retry, TCP_READY_RETRY_MS, 0);
+}
+
+static void ready_try(svc_service_t *s) {
+  const cfg_ready_t *rd = &s->cfg->ready;
+  char hp[128];
+  if (!s->ready_probe) {
+    s->ready_probe = calloc(1, sizeof *s->ready_probe);
+    if (!s->ready_probe)
+      return;
+    svc_probe_init(s->ready_probe);
+    s->ready_probe->data = s;
+  }
+  if (svc_probe_busy(s->ready_probe))
+    return;
+  snprintf(hp, sizeof hp, strchr(rd->host, ':') ? "[%s]:%d" : "%s:%d",
+               rd->host, rd->port);
+  svc_probe_tcp(s->ready_probe, s->sup->loop, hp,
+                TCP_READY_RETRY_MS * 10, on_ready_probe);
+}
+
+static void on_ready_retry(vg_timer_t *t) {
+  svc_service_t *s = t->data;
+  if (s->state == SVC_STARTING && s->cfg->ready.kind == CFG_READY_TCP)
+    ready_try(s);
+}
+
+static void on_health_probe(svc_probe_t *p, apr_status_t st,
+                            const char *detail) {
+  svc_service_t *s = p->data;
+  if (st == VG_ECANCELED || s->state != SVC_RUNNING)
+    return;
+  if (st == APR_SUCCESS) {
+    if (s->health_fails)
+      slog(s, VG_LOG_INFO, "health check passes again (%s)", detail);
+    s->health_fails = 0;
+  } else {
+    s->health_fails++;
+    slog(s, VG_LOG_WARN, "health check failed (%u of %u): %s",
+         s->health_fails, s->cfg->health.failures, detail);
+    if (s->health_fails >= s->cfg->health.failures) {
+      snprintf(s->reason, sizeof s->reason,
+                   "restarted: health check failed %u times (%s)",
+                   s->health_fails, detail);
+      svc_service_event(s, SVC_EV_HEALTH);
+      return;
+    }
+  }
+  health_arm(s);
+}
+
+static void on_health_timer(vg_timer_t *t) {
+  svc_service_t *s = t->data;
+  const cfg_health_t *h = &s->cfg->health;
+  apr_status_t rv = APR_EINVAL;
+  char target[160];
+  if (s->state != SVC_RUNNING)
+    return;
+  if (!s->health_probe) {
+    s->health_probe = calloc(1, sizeof *s->health_probe);
+    if (!s->health_probe)
+      return;
+    svc_probe_init(s->health_probe);
+    s->health_probe->data = s;
+  }
+  if (svc_probe_busy(s->health_probe))
+    return;
+  switch (h->type) {
+  case CFG_HEALTH_TCP:
+    snprintf(target, sizeof target,
+                 strchr(h->host, ':') ? "[%s]:%d" : "%s:%d", h->host,
+                 h->port);
+    rv = svc_probe_tcp(s->health_probe, s->sup->loop, target, h->timeout_ms,
+                       on_health_probe);
+    break;
+  case CFG_HEALTH_HTTP:
+    rv = svc_probe_http(s->health_probe, s->sup->loop, h->target,
+                        h->timeout_ms, on_health_probe);
+    break;
+  case CFG_HEALTH_EXEC: {
+    apr_pool_t *tmp;
+    const char **argv;
+    int i;
+    apr_pool_create(&tmp, s->sup->pool);
+    argv = apr_palloc(tmp, (size_t)(h->args->nelts + 2) * sizeof *argv);
+    argv[0] = h->command;
+    for (i = 0; i < h->args->nelts; i++)
+      argv[i + 1] = APR_ARRAY_IDX(h->args, i, const char *);
+    argv[h->args->nelts + 1] = NULL;
+    rv = svc_probe_exec(s->health_probe, s->sup->loop, argv,
+                        child_env(s, tmp), s->cfg->workdir, h->timeout_ms,
+                        on_health_probe);
+    apr_pool_destroy(tmp);
+    break;
+  }
+  default:
+    return;
+  }
+  if (rv != APR_SUCCESS) {
+    char eb[128];
+    slog(s, VG_LOG_ERROR, "cannot run health check: %s",
+         vg_strerror(rv, eb, sizeof eb));
+    health_arm(s);
+  }
+}
+
+static void health_arm(svc_service_t *s) {
+  if (s->cfg->health.type == CFG_HEALTH_NONE || s->state != SVC_RUNNING)
+    return;
+  s->health_timer.data = s;
+  vg_timer_start(&s->health_timer, on_health_timer,
+                 s->cfg->health.interval_ms, 0);
+}
+
+static void checks_stop(svc_service_t *s) {
+  vg_timer_stop(&s->health_timer);
+  if (s->health_probe)
+    svc_probe_cancel(s->health_probe);
+  if (s->ready_probe)
+    svc_probe_cancel(s->ready_probe);
+  s->health_fails = 0;
+}
+
+/* NOTIFY_SOCKET: a datagram socket per service that asks for it. */
+static void notify_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
+  static char dgram[4096];   /* loop thread only; consumed in recv_cb */
+  (void)h;
+  (void)sug;
+  buf->base = dgram;
+  buf->len = sizeof dgram;
+}
+
+static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
+                      const vg_buf_t *buf, const vg_addr_t *from) {
+  svc_service_t *s = u->data;
+  const char *p, *end;
+  (void)from;
+  if (st != APR_SUCCESS || n == 0)
+    return;
+  /* Newline-separated assignments, as sd_notify(3) sends them. */
+  for (p = buf->base, end = buf->base + n; p < end;) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (len == 7 && memcmp(p, "READY=1", 7) == 0) {
+      if (s->state == SVC_STARTING)
+        svc_service_event(s, SVC_EV_READY);
+    } else if (len > 7 && memcmp(p, "STATUS=", 7) == 0) {
+      snprintf(s->reason, sizeof s->reason, "%.*s", (int)(len - 7),
+                   p + 7);
+    }
+    p += len + 1;
+  }
+}
+
+static void notify_closed(vg_handle_t *h) {
+  svc_service_t *s = h->data;
+  s->handles--;
+}
+
+static apr_status_t notify_open(svc_service_t *s) {
+  vg_addr_t addr;
+  apr_status_t rv;
+  if (s->notify_open)
+    return APR_SUCCESS;
+  /* Abstract namespace on Linux: no path length limit, no stale files. */
+  snprintf(s->notify_name, sizeof s->notify_name, "@vigil-%ld-%s",
+               pal_getpid(), s->name);
+  rv = pal_addr_local(&addr, s->notify_name);
+  if (rv == APR_SUCCESS)
+    rv = vg_udp_init(s->sup->loop, &s->notify, PAL_AF_UNIX);
+  if (rv != APR_SUCCESS)
+    return rv;
+  s->notify.data = s;
+  s->handles++;
+  rv = vg_udp_bind(&s->notify, &addr, 0);
+  if (rv == APR_SUCCESS)
+    rv = vg_udp_recv_start(&s->notify, notify_alloc, on_notify);
+  if (rv != APR_SUCCESS) {
+    vg_close((vg_handle_t *)&s->notify, notify_closed);
+    return rv;
+  }
+  vg_unref((vg_handle_t *)&s->notify);
+  s->notify_open = 1;
+  return APR_SUCCESS;
+}
+
+/* ---- 2. actions --------------------------------------------------------- */
+
+static void enter_fatal(svc_service_t *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->reason, sizeof s->reason, fmt, ap);
+  va_end(ap);
+  slog(s, VG_LOG_ERROR, "fatal: %s", s->reason);
+  set_state(s, SVC_FATAL);
+}
+
+/* A failure to spawn that retrying cannot fix. */
+static int permanent(apr_status_t rv) {
+  return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_EACCES(rv) ||
+         APR_STATUS_IS_ENOTDIR(rv) || rv == APR_EINVAL;
+}
+
+static void schedule_restart(svc_service_t *s, const char *why);
+
+static void a_spawn(svc_service_t *s) {
+  apr_status_t rv;
+  const cfg_ready_t *rd = &s->cfg->ready;
+  char eb[128];
+  s->stop_step = 0;
+  s->restart_after_stop = 0;
+  if (rd->kind == CFG_READY_NOTIFY && (rv = notify_open(s)) != APR_SUCCESS) {
+    enter_fatal(s, "cannot open the notify socket: %s",
+                vg_strerror(rv, eb, sizeof eb));
+    return;
+  }
+  rv = run_start(s);
+  if (rv != APR_SUCCESS) {
+    const char *call = pal_last_call();
+    if (permanent(rv)) {
+      enter_fatal(s, "cannot run %s: %s%s%s%s", s->cfg->command,
+                  vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
+                  *call ? ")" : "");
+      return;
+    }
+    snprintf(s->reason, sizeof s->reason, "spawn failed: %s",
+                 vg_strerror(rv, eb, sizeof eb));
+    slog(s, VG_LOG_ERROR, "%s", s->reason);
+    s->up_since = now_ms(s);
+    schedule_restart(s, s->reason);
+    return;
+  }
+  slog(s, VG_LOG_INFO, "started, pid %ld", s->run->proc.pid);
+  set_state(s, SVC_STARTING);
+  switch (rd->kind) {
+  case CFG_READY_AFTER:
+    arm(s, rd->after_ms, on_state_timer);
+    break;
+  case CFG_READY_TCP:
+    arm(s, rd->timeout_ms, on_state_timer);
+    ready_try(s);
+    break;
+  case CFG_READY_NOTIFY:
+    arm(s, rd->timeout_ms, on_state_timer);
+    break;
+  }
+}
+
+static void a_ready(svc_service_t *s) {
+  if (s->ready_probe)
+    svc_probe_cancel(s->ready_probe);
+  s->reason[0] = '\0';
+  slog(s, VG_LOG_INFO, "running");
+  set_state(s, SVC_RUNNING);
+  health_arm(s);
+}
+
+static void a_starting_timeout(svc_service_t *s) {
+  if (s->cfg->ready.kind == CFG_READY_AFTER) {
+    a_ready(s);
+    return;
+  }
+  /* Not ready in time: a failed start.  Stop it; the exit counts. */
+  snprintf(s->reason, sizeof s->reason, "not ready within %llu ms",
+               (unsigned long long)s->cfg->ready.timeout_ms);
+  slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
+  s->restart_after_stop = 1;
+  s->stop_step = 1;
+  checks_stop(s);
+  if (s->run)
+    vg_process_kill_tree(&s->run->proc, s->cfg->stop.signal);
+  set_state(s, SVC_STOPPING);
+  arm(s, s->cfg->stop.timeout_ms, on_state_timer);
+}
+
+static void a_stop(svc_service_t *s) {
+  char eb[128];
+  apr_status_t rv;
+  checks_stop(s);
+  s->restart_after_stop = 0;
+  if (!s->run) {
+    set_state(s, SVC_STOPPED);
+    return;
+  }
+  s->stop_step = 1;
+  rv = vg_process_kill_tree(&s->run->proc, s->cfg->stop.signal);
+  if (rv != APR_SUCCESS && rv != VG_ENOPROC)
+    slog(s, VG_LOG_WARN, "cannot send %s: %s",
+         vg_signal_name(s->cfg->stop.signal),
+         vg_strerror(rv, eb, sizeof eb));
+  set_state(s, SVC_STOPPING);
+  arm(s, s->cfg->stop.timeout_ms, on_state_timer);
+}
+
+static void a_restart_stop(svc_service_t *s) {
+  a_stop(s);
+  s->restart_after_stop = 1;
+}
+
+static void a_stop_timeout(svc_service_t *s) {
+  if (s->stop_step == 1 && s->run) {
+    slog(s, VG_LOG_WARN, "did not stop within %llu ms of %s; killing it",
+         (unsigned long long)s->cfg->stop.timeout_ms,
+         vg_signal_name(s->cfg->stop.signal));
+    s->stop_step = 2;
+    vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
+  }
+}
+
+static void a_stopped(svc_service_t *s) {
+  const char *how = s->stop_step == 2 ? "killed after the stop timeout"
+                                      : "stopped by its stop signal";
+  if (s->stop_step == 1 && s->last_signal == 0)
+    how = "exited after its stop signal";
+  slog(s, VG_LOG_INFO, "%s", how);
+  snprintf(s->reason, sizeof s->reason, "%s", how);
+  s->stop_step = 0;
+  if (s->restart_after_stop) {
+    s->restart_after_stop = 0;
+    s->want_up = 1;
+  }
+  set_state(s, SVC_STOPPED);
+}
+
+static void a_cancel(svc_service_t *s) { set_state(s, SVC_STOPPED); }
+
+static void a_want_up(svc_service_t *s) { s->restart_after_stop = 1; }
+
+static void a_want_down(svc_service_t *s) { s->restart_after_stop = 0; }
+
+static void a_backoff_start(svc_service_t *s) { a_spawn(s); }
+
+/* Restart policy after an exit in STARTING or RUNNING. */
+static void a_exited(svc_service_t *s) {
+  const cfg_restart_t *rp = &s->cfg->restart;
+  int failed = s->last_code != 0 || s->last_signal != 0;
+  int was_starting = s->state == SVC_STARTING;
+  char what[96];
+  checks_stop(s);
+  if (s->last_signal)
+    snprintf(what, sizeof what, "killed by signal %s",
+                 vg_signal_name(s->last_signal)
+                     ? vg_signal_name(s->last_signal)
+                     : "?");
+  else
+    snprintf(what, sizeof what, "exited with code %d", s->last_code);
+  if (was_starting)
+    failed = 1;   /* dying before ready is a failed start, even with 0 */
+  if (rp->policy == CFG_RESTART_ALWAYS ||
+      (rp->policy == CFG_RESTART_ON_FAILURE && failed)) {
+    slog(s, failed ? VG_LOG_WARN : VG_LOG_INFO, "%s%s", what,
+         was_starting ? " while starting" : "");
+    schedule_restart(s, what);
+  } else {
+    slog(s, VG_LOG_INFO, "%s; not restarted (policy %s)", what,
+         rp->policy == CFG_RESTART_NEVER ? "never" : "on-failure");
+    snprintf(s->reason, sizeof s->reason, "%s", what);
+    s->want_up = 0;
+    set_state(s, SVC_EXITED);
+  }
+}
+
+static void a_health(svc_service_t *s) {
+  slog(s, VG_LOG_WARN, "%s", s->reason);
+  a_restart_stop(s);
+}
+
+/* Exponential backoff with jitter; more than max-restarts restarts in the
+ * window -> fatal. */
+static void schedule_restart(svc_service_t *s, const char *why) {
+  const cfg_restart_t *rp = &s->cfg->restart;
+  uint64_t now = now_ms(s), ran = now - s->up_since, delay;
+  unsigned i, recent = 0;
+
+  for (i = 0; i < s->rt_len; i++)
+    if (now - s->restart_times[i] < rp->window_ms)
+      recent++;
+  if (recent >= rp->max_restarts) {
+    enter_fatal(s, "%s; restarted %u times within %llu ms, giving up", why,
+                recent, (unsigned long long)rp->window_ms);
+    s->want_up = 0;
+    return;
+  }
+  if (ran >= rp->window_ms || s->backoff_ms == 0)
+    s->backoff_ms = rp->delay_ms;
+  else if (s->backoff_ms < rp->max_delay_ms)
+    s->backoff_ms = s->backoff_ms * 2 > rp->max_delay_ms ? rp->max_delay_ms
+                                                         : s->backoff_ms * 2;
+  delay = s->backoff_ms;
+  if (delay >= 10)
+    delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
+  if (rp->max_restarts > 0) {
+    if (s->rt_len < rp->max_restarts) {
+      s->restart_times[s->rt_len++] = now;
+    } else {
+      s->restart_times[s->rt_head] = now;
+      s->rt_head = (s->rt_head + 1) % rp->max_restarts;
+    }
+  }
+  s->restarts++;
+  snprintf(s->reason, sizeof s->reason, "%s; restarting in %llu ms",
+               why, (unsigned long long)delay);
+  set_state(s, SVC_BACKOFF);
+  arm(s, delay, on_state_timer);
+}
+
+/* ---- 1. the table ------------------------------------------------------- */
+
+typedef void (*action_fn)(svc_service_t *s);
+
+static const action_fn table[SVC_NSTATES][SVC_NEVENTS] = {
+    /*               START            STOP         RESTART
+                     EXIT             READY        TIMEOUT
+                     HEALTH */
+    [SVC_STOPPED] = {a_spawn,         NULL,        a_spawn,
+                     NULL,            NULL,        NULL,
+                     NULL},
+    [SVC_STARTING] = {NULL,           a_stop,      a_restart_stop,
+                      a_exited,       a_ready,     a_starting_timeout,
+                      NULL},
+    [SVC_RUNNING] = {NULL,            a_stop,      a_restart_stop,
+                     a_exited,        NULL,        NULL,
+                     a_health},
+    [SVC_BACKOFF] = {a_backoff_start, a_cancel,    a_backoff_start,
+                     NULL,            NULL,        a_backoff_start,
+                     NULL},
+    [SVC_STOPPING] = {a_want_up,      a_want_down, a_want_up,
+                      a_stopped,      NULL,        a_stop_timeout,
+                      NULL},
+    [SVC_EXITED] = {a_spawn,          a_cancel,    a_spawn,
+                    NULL,             NULL,        NULL,
+                    NULL},
+    [SVC_FATAL] = {a_spawn,           a_cancel,    a_spawn,
+                   NULL,              NULL,        NULL,
+                   NULL},
+};
+
+void svc_service_event(svc_service_t *s, svc_event ev) {
+  action_fn fn;
+  if ((unsigned)s->state >= SVC_NSTATES || (unsigned)ev >= SVC_NEVENTS)
+    return;
+  fn = table[s->state][ev];
+  vg_log(s->sup->log, VG_LOG_DEBUG, "service", "%s: %s in %s%s", s->name,
+         svc_event_name(ev), svc_state_name(s->state), fn ? "" : " (ignored)");
+  if (fn)
+    fn(s);
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static void timer_closed(vg_handle_t *h) {
+  svc_service_t *s = h->data;
+  if (--s->handles == 0 && s->removing)
+    free(s->restart_times), free(s);
+}
+
+static void probe_free_cb(svc_probe_t *p, apr_status_t st, const char *d) {
+  (void)st;
+  (void)d;
+  free(p);
+}
+
+static svc_logfile_t *open_log(svc_service_t *s, const cfg_log_t *lg,
+                               const char *path) {
+  svc_logfile_opts_t o;
+  svc_logfile_t *lf = NULL;
+  memset(&o, 0, sizeof o);
+  o.path = path;
+  o.max_size = (apr_off_t)lg->max_size;
+  o.keep = lg->keep;
+  o.daily = lg->rotate_daily;
+  o.compress = lg->compress;
+  o.timestamps = lg->timestamps;
+  if (svc_logfile_open(&lf, s->sup->loop, &o, s->sup->pool, s->sup->log) !=
+      APR_SUCCESS)
+    return NULL;
+  return lf;
+}
+
+/* The log files of a service: stdout's, and stderr's unless it shares
+ * stdout's or is not a file. */
+static void open_logs(svc_service_t *s, const cfg_service_t *cfg) {
+  if (cfg->log.out.kind == CFG_LOG_FILE)
+    s->out_log = open_log(s, &cfg->log, cfg->log.out.path);
+  if (cfg->log.err.kind == CFG_LOG_FILE)
+    s->err_log = open_log(s, &cfg->log, cfg->log.err.path);
+}
+
+/* Closing waits for the captures still attached (their lines are
+ * written) and for compression work in progress. */
+static void close_logs(svc_service_t *s) {
+  if (s->out_log)
+    svc_logfile_close(s->out_log, NULL, NULL);
+  if (s->err_log)
+    svc_logfile_close(s->err_log, NULL, NULL);
+  s->out_log = s->err_log = NULL;
+}
+
+static int same_str(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_logs(const cfg_log_t *a, const cfg_log_t *b) {
+  return a->out.kind == b->out.kind && same_str(a->out.path, b->out.path) &&
+         a->err.kind == b->err.kind && same_str(a->err.path, b->err.path) &&
+         a->max_size == b->max_size && a->keep == b->keep &&
+         a->rotate_daily == b->rotate_daily && a->compress == b->compress &&
+         a->timestamps == b->timestamps;
+}
+
+svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
+  svc_service_t *s = calloc(1, sizeof *s);
+  unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
+  if (!s)
+    return NULL;
+  s->restart_times = calloc(n, sizeof *s->restart_times);
+  if (!s->restart_times) {
+    free(s);
+    return NULL;
+  }
+  s->sup = sup;
+  s->cfg = cfg;
+  s->name = cfg->name;
+  s->state = SVC_STOPPED;
+  vg_timer_init(sup->loop, &s->timer);
+  s->timer.data = s;
+  vg_timer_init(sup->loop, &s->health_timer);
+  s->health_timer.data = s;
+  s->handles = 2;
+  open_logs(s, cfg);
+  return s;
+}
+
+void svc_service_destroy(svc_service_t *s) {
+  s->removing = 1;
+  checks_stop(s);
+  svc_control_forget(s->sup, s);
+  if (s->run) {
+    svc_run_t *r = s->run;
+    s->run = NULL;
+    run_detach(r);
+  }
+  if (s->ready_probe) {
+    if (svc_probe_busy(s->ready_probe))
+      s->ready_probe->cb = probe_free_cb;   /* frees itself when it ends */
+    else
+      free(s->ready_probe);
+  }
+  if (s->health_probe) {
+    if (svc_probe_busy(s->health_probe))
+      s->health_probe->cb = probe_free_cb;
+    else
+      free(s->health_probe);
+  }
+  close_logs(s);
+  if (s->notify_open) {
+    s->notify_open = 0;
+    vg_close((vg_handle_t *)&s->notify, notify_closed);
+  }
+  vg_close((vg_handle_t *)&s->timer, timer_closed);
+  vg_close((vg_handle_t *)&s->health_timer, timer_closed);
+}
+
+void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {
+  const cfg_service_t *old = s->cfg;
+  s->cfg = cfg;
+  s->name = cfg->name;
+  if (cfg->restart.max_restarts != old->restart.max_restarts) {
+    unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
+    uint64_t *rt = calloc(n, sizeof *rt);
+    if (rt) {
+      free(s->restart_times);
+      s->restart_times = rt;
+      s->rt_len = s->rt_head = 0;
+    }
+  }
+  /* Log settings: new file objects for the next run; a capture of the
+   * current run finishes into the file it started with (which closes
+   * when it is done). */
+  if (!same_logs(&old->log, &cfg->log)) {
+    close_logs(s);
+    open_logs(s, cfg);
+  }
+  /* Health: restart the schedule with the new settings. */
+  if (s->state == SVC_RUNNING) {
+    checks_stop(s);
+    health_arm(s);
+  }
+}
+
+void svc_service_rebind(svc_service_t *s, const cfg_service_t *cfg) {
+  svc_service_update(s, cfg);
+}
+
+uint64_t svc_service_uptime(const svc_service_t *s) {
+  if (!s->run || (s->state != SVC_RUNNING && s->state != SVC_STARTING &&
+                  s->state != SVC_STOPPING))
+    return 0;
+  return vg_now(s->sup->loop) - s->up_since;
+}
+
+int svc_service_settled(const svc_service_t *s, int want_up) {
+  if (want_up)
+    return s->state == SVC_RUNNING || s->state == SVC_FATAL ||
+           s->state == SVC_EXITED ||
+           (s->state == SVC_STOPPED && !s->want_up);
+  return s->state == SVC_STOPPED || s->state == SVC_EXITED ||
+         s->state == SVC_FATAL;
+}
+
+/* ---- 4. status ---------------------------------------------------------- */
+
+void svc_service_status_json(const svc_service_t *s, svc_json_w_t *w) {
+  svc_json_w_begin_object(w);
+  svc_json_w_key(w, "name");
+  svc_json_w_string(w, s->name);
+  svc_json_w_key(w, "state");
+  svc_json_w_string(w, svc_state_name(s->state));
+  svc_json_w_key(w, "pid");
+  if (s->run && s->run->proc.pid > 0)
+    svc_json_w_int64(w, s->run->proc.pid);
+  else
+    svc_json_w_null(w);
+  svc_json_w_key(w, "restarts");
+  svc_json_w_uint64(w, s->restarts);
+  svc_json_w_key(w, "uptime_ms");
+  svc_json_w_uint64(w, svc_service_uptime(s));
+  svc_json_w_key(w, "last_exit");
+  if (s->has_last_exit) {
+    svc_json_w_begin_object(w);
+    svc_json_w_key(w, "code");
+    if (s->last_signal)
+      svc_json_w_null(w);
+    else
+      svc_json_w_int64(w, s->last_code);
+    svc_json_w_key(w, "signal");
+    if (s->last_signal && vg_signal_name(s->last_signal))
+      svc_json_w_string(w, vg_signal_name(s->last_signal));
+    else if (s->last_signal)
+      svc_json_w_int64(w, s->last_signal);
+    else
+      svc_json_w_null(w);
+    svc_json_w_key(w, "at_ms");
+    svc_json_w_int64(w, (int64_t)apr_time_as_msec(s->last_exit_at));
+    svc_json_w_end_object(w);
+  } else {
+    svc_json_w_null(w);
+  }
+  svc_json_w_key(w, "reason");
+  if (s->reason[0])
+    svc_json_w_string(w, s->reason);
+  else
+    svc_json_w_null(w);
+  svc_json_w_end_object(w);
+}

@@ -1,0 +1,565 @@
+/*
+ * supervisor.c -- the supervisor: configuration in force, the services,
+ * what may start and stop given dependencies, reload, shutdown, and the
+ * crash-safety chores (single-instance lock, leftover cleanup).
+ *
+ * Map:
+ *   1. dependencies and the pump: after every state change, services that
+ *      want to run start once what they depend on runs, and services that
+ *      must stop stop once what depends on them has stopped
+ *   2. commands (from the control endpoint): start, stop, restart cascade
+ *      along dependencies as systemd's Requires= does
+ *   3. reload: diff the new config against the old; add, remove, restart
+ *      (CHANGED) or update in place (UPDATED); an invalid file changes
+ *      nothing
+ *   4. shutdown: everything wants down, in reverse dependency order, with
+ *      the shutdown-timeout as a deadline
+ *   5. leftovers: pids and start times of running children in STATE/pids,
+ *      so a supervisor that was killed -9 can clean up after itself
+ *   6. svc_run(): putting it together
+ */
+#include "svc_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+/* ---- 1. dependencies and the pump ---------------------------------------- */
+
+svc_service_t *svc_sup_find(svc_sup_t *sup, const char *name) {
+  svc_service_t *s;
+  for (s = sup->services; s; s = s->next)
+    if (!s->removing && strcmp(s->name, name) == 0)
+      return s;
+  return NULL;
+}
+
+static int active(const svc_service_t *s) {
+  return s->state == SVC_STARTING || s->state == SVC_RUNNING ||
+         s->state == SVC_STOPPING || s->state == SVC_BACKOFF;
+}
+
+/* The first dependency of s that is not running, or NULL. */
+static svc_service_t *blocking_dep(svc_sup_t *sup, const svc_service_t *s) {
+  int i;
+  for (i = 0; i < s->cfg->depends_on->nelts; i++) {
+    svc_service_t *d =
+        svc_sup_find(sup, APR_ARRAY_IDX(s->cfg->depends_on, i, const char *));
+    if (d && d->state != SVC_RUNNING)
+      return d;
+  }
+  return NULL;
+}
+
+static int depends_on(const svc_service_t *s, const char *name) {
+  int i;
+  for (i = 0; i < s->cfg->depends_on->nelts; i++)
+    if (strcmp(APR_ARRAY_IDX(s->cfg->depends_on, i, const char *), name) == 0)
+      return 1;
+  return 0;
+}
+
+/* A service that depends on s and is still up, or NULL. */
+static svc_service_t *active_dependent(svc_sup_t *sup,
+                                       const svc_service_t *s) {
+  svc_service_t *t;
+  for (t = sup->services; t; t = t->next)
+    if (t != s && active(t) && depends_on(t, s->name))
+      return t;
+  return NULL;
+}
+
+static void finish_shutdown(svc_sup_t *sup);
+
+void svc_sup_pump(svc_sup_t *sup) {
+  static int pumping, again;
+  svc_service_t *s, *next;
+  int settled;
+  if (pumping) {
+    again = 1;   /* a state change inside the pump: one more pass */
+    return;
+  }
+  pumping = 1;
+  do {
+    again = 0;
+    for (s = sup->services; s; s = next) {
+      next = s->next;
+      if (s->want_up && s->state == SVC_STOPPED) {
+        svc_service_t *d = blocking_dep(sup, s);
+        if (!d)
+          svc_service_event(s, SVC_EV_START);
+        else
+          snprintf(s->reason, sizeof s->reason, "waiting for %s",
+                       d->name);
+      } else if (!s->want_up && (s->state == SVC_STARTING ||
+                                 s->state == SVC_RUNNING ||
+                                 s->state == SVC_BACKOFF)) {
+        if (!active_dependent(sup, s))
+          svc_service_event(s, SVC_EV_STOP);
+      } else if (s->removing && !active(s) && !s->run) {
+        /* A service the reload removed, now down: let it go. */
+        svc_service_t **pp;
+        for (pp = &sup->services; *pp; pp = &(*pp)->next)
+          if (*pp == s) {
+            *pp = s->next;
+            break;
+          }
+        sup->nservices--;
+        svc_service_destroy(s);
+      }
+    }
+  } while (again);
+  pumping = 0;
+
+  if (sup->shutting_down) {
+    settled = 1;
+    for (s = sup->services; s && settled; s = s->next)
+      if (active(s) || s->run)
+        settled = 0;
+    if (settled)
+      finish_shutdown(sup);
+  }
+}
+
+void svc_sup_state_changed(svc_sup_t *sup, svc_service_t *s, svc_state old) {
+  (void)old;
+  svc_control_notify(sup, s);
+  if (s->state == SVC_STOPPED || s->state == SVC_EXITED ||
+      s->state == SVC_FATAL || s->state == SVC_RUNNING)
+    svc_sup_save_pids(sup);
+  svc_sup_pump(sup);
+}
+
+/* ---- 2. commands ----------------------------------------------------------- */
+
+static void want_up(svc_sup_t *sup, svc_service_t *s, int depth) {
+  int i;
+  if (depth > 64)
+    return;   /* cycles are refused by the config; this is a guard */
+  s->want_up = 1;
+  if (s->state == SVC_EXITED || s->state == SVC_FATAL) {
+    /* An explicit start forgives the past. */
+    s->restarts = 0;
+    s->rt_len = s->rt_head = 0;
+    s->backoff_ms = 0;
+    svc_service_event(s, SVC_EV_STOP);   /* -> STOPPED, then the pump */
+  }
+  for (i = 0; i < s->cfg->depends_on->nelts; i++) {
+    svc_service_t *d =
+        svc_sup_find(sup, APR_ARRAY_IDX(s->cfg->depends_on, i, const char *));
+    if (d && !d->want_up)
+      want_up(sup, d, depth + 1);
+  }
+}
+
+static void want_down(svc_sup_t *sup, svc_service_t *s, int depth) {
+  svc_service_t *t;
+  if (depth > 64)
+    return;
+  s->want_up = 0;
+  if (s->state == SVC_BACKOFF)
+    svc_service_event(s, SVC_EV_STOP);
+  for (t = sup->services; t; t = t->next)
+    if (t->want_up && depends_on(t, s->name))
+      want_down(sup, t, depth + 1);
+}
+
+void svc_sup_start(svc_sup_t *sup, svc_service_t *s) {
+  want_up(sup, s, 0);
+  if (s->state == SVC_BACKOFF)
+    svc_service_event(s, SVC_EV_START);   /* no more waiting */
+  svc_sup_pump(sup);
+}
+
+void svc_sup_stop(svc_sup_t *sup, svc_service_t *s) {
+  want_down(sup, s, 0);
+  svc_sup_pump(sup);
+}
+
+void svc_sup_restart(svc_sup_t *sup, svc_service_t *s) {
+  if (s->state == SVC_RUNNING || s->state == SVC_STARTING) {
+    s->want_up = 1;
+    svc_service_event(s, SVC_EV_RESTART);
+    svc_sup_pump(sup);
+  } else {
+    svc_sup_start(sup, s);
+  }
+}
+
+/* ---- 3. reload ------------------------------------------------------------ */
+
+/* Configurations still referenced by services a reload removed. */
+typedef struct retired_s {
+  struct retired_s *next;
+  cfg_t *cfg;
+} retired_t;
+static retired_t *retired;
+
+static void free_retired(svc_sup_t *sup) {
+  svc_service_t *s;
+  retired_t *r, *next;
+  for (s = sup->services; s; s = s->next)
+    if (s->removing)
+      return;   /* one still points into an old config */
+  for (r = retired; r; r = next) {
+    next = r->next;
+    cfg_destroy(r->cfg);
+    free(r);
+  }
+  retired = NULL;
+}
+
+apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
+                            apr_pool_t *pool) {
+  cfg_t *ncfg;
+  cfg_diff_t *diff;
+  apr_status_t rv;
+  svc_service_t *s, **tail;
+  retired_t *r;
+  int i;
+
+  rv = cfg_load(&ncfg, sup->config_path, sup->pool, errs);
+  if (rv != APR_SUCCESS) {
+    vg_log(sup->log, VG_LOG_ERROR, "reload",
+           "refused: %s has %d problem(s); the running configuration "
+           "stays in force",
+           sup->config_path, errs && *errs ? cfg_errors_count(*errs) : 0);
+    return rv;
+  }
+  diff = cfg_diff(sup->cfg, ncfg, pool);
+  vg_log(sup->log, VG_LOG_NOTICE, "reload",
+         "applying: %d added, %d removed, %d changed, %d updated, %d kept",
+         diff->added, diff->removed, diff->changed, diff->updated,
+         diff->kept);
+
+  for (i = 0; i < diff->entries->nelts; i++) {
+    cfg_diff_entry_t *e = &APR_ARRAY_IDX(diff->entries, i, cfg_diff_entry_t);
+    switch (e->kind) {
+    case CFG_ADDED:
+      s = svc_service_create(sup, e->new_svc);
+      if (!s)
+        break;
+      s->want_up = e->new_svc->autostart;
+      for (tail = &sup->services; *tail; tail = &(*tail)->next)
+        ;
+      *tail = s;
+      sup->nservices++;
+      break;
+    case CFG_REMOVED:
+      s = svc_sup_find(sup, e->name);
+      if (s) {
+        want_down(sup, s, 0);
+        s->removing = 1;
+      }
+      break;
+    case CFG_CHANGED:
+      s = svc_sup_find(sup, e->name);
+      if (!s)
+        break;
+      vg_log(sup->log, VG_LOG_INFO, "reload", "%s: %s changed; restarting",
+             e->name, cfg_fields_string(e->fields & CFG_F_NEEDS_RESTART,
+                                        pool));
+      svc_service_update(s, e->new_svc);
+      if (s->state == SVC_RUNNING || s->state == SVC_STARTING)
+        svc_service_event(s, SVC_EV_RESTART);
+      break;
+    case CFG_UPDATED:
+    case CFG_KEPT:
+      s = svc_sup_find(sup, e->name);
+      if (s)
+        svc_service_update(s, e->new_svc);
+      break;
+    }
+  }
+  r = calloc(1, sizeof *r);
+  if (r) {
+    r->cfg = sup->cfg;
+    r->next = retired;
+    retired = r;
+  }
+  sup->cfg = ncfg;
+  svc_sup_pump(sup);
+  free_retired(sup);
+  return APR_SUCCESS;
+}
+
+static void on_sighup(vg_signal_t *sig, int signum) {
+  svc_sup_t *sup = sig->data;
+  apr_pool_t *tmp;
+  cfg_errors_t *errs = NULL;
+  (void)signum;
+  apr_pool_create(&tmp, sup->pool);
+  if (svc_sup_reload(sup, &errs, tmp) != APR_SUCCESS && errs) {
+    int i;
+    for (i = 0; i < cfg_errors_count(errs); i++)
+      vg_log(sup->log, VG_LOG_ERROR, "reload", "%s",
+             cfg_error_format(cfg_errors_get(errs, i), tmp));
+  }
+  apr_pool_destroy(tmp);
+}
+
+/* ---- 4. shutdown ---------------------------------------------------------- */
+
+void svc_sup_shutdown(svc_sup_t *sup) {
+  svc_service_t *s;
+  if (sup->shutting_down)
+    return;
+  sup->shutting_down = 1;
+  vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "shutting down");
+  for (s = sup->services; s; s = s->next) {
+    s->want_up = 0;
+    if (s->state == SVC_BACKOFF)
+      svc_service_event(s, SVC_EV_STOP);
+  }
+  svc_sup_pump(sup);
+}
+
+static void on_shutdown_request(vg_shutdown_t *sd, int signum) {
+  svc_sup_t *sup = sd->data;
+  if (signum)
+    vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "received SIG%s",
+           vg_signal_name(signum) ? vg_signal_name(signum) : "?");
+  svc_sup_shutdown(sup);
+}
+
+static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
+  svc_sup_t *sup = sd->data;
+  svc_service_t *s;
+  (void)signum;
+  vg_log(sup->log, VG_LOG_WARN, "supervisor",
+         "shutdown deadline passed; killing what is left");
+  for (s = sup->services; s; s = s->next)
+    if (s->run)
+      vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
+}
+
+static void close_walk(vg_handle_t *h, void *arg) {
+  (void)arg;
+  if (!vg_is_closing(h))
+    vg_close(h, NULL);
+}
+
+static void finish_shutdown(svc_sup_t *sup) {
+  svc_service_t *s, *next;
+  if (sup->finished)
+    return;
+  sup->finished = 1;
+  vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "all services stopped");
+  svc_control_stop(sup);
+  vg_graceful_done(&sup->shutdown);
+  if (!vg_is_closing((vg_handle_t *)&sup->sighup))
+    vg_close((vg_handle_t *)&sup->sighup, NULL);
+  if (!vg_is_closing((vg_handle_t *)&sup->pids_timer))
+    vg_close((vg_handle_t *)&sup->pids_timer, NULL);
+  for (s = sup->services; s; s = next) {
+    next = s->next;
+    svc_service_destroy(s);
+  }
+  sup->services = NULL;
+  /* Whatever is left (probe handles finishing) closes now. */
+  vg_walk(sup->loop, close_walk, NULL);
+}
+
+/* ---- 5. leftovers ---------------------------------------------------------- */
+
+static void write_pids(vg_timer_t *t) {
+  svc_sup_t *sup = t->data;
+  apr_pool_t *tmp;
+  apr_file_t *f;
+  const char *tmppath;
+  svc_service_t *s;
+  apr_pool_create(&tmp, sup->pool);
+  tmppath = apr_pstrcat(tmp, sup->pids_path, ".tmp", NULL);
+  if (apr_file_open(&f, tmppath,
+                    APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE |
+                        APR_FOPEN_BUFFERED,
+                    APR_FPROT_UREAD | APR_FPROT_UWRITE, tmp) == APR_SUCCESS) {
+    for (s = sup->services; s; s = s->next)
+      if (s->run && s->run->proc.pid > 0 && !s->run->exited) {
+        char line[400];
+        snprintf(line, sizeof line, "%ld %llu %s\n", s->run->proc.pid,
+                 (unsigned long long)pal_pid_start_time(s->run->proc.pid),
+                 s->name);
+        apr_file_puts(line, f);
+      }
+    if (apr_file_close(f) == APR_SUCCESS)
+      apr_file_rename(tmppath, sup->pids_path, tmp);
+  }
+  apr_pool_destroy(tmp);
+}
+
+/* Coalesced: one write per loop iteration however many children changed. */
+void svc_sup_save_pids(svc_sup_t *sup) {
+  if (!vg_is_active((vg_handle_t *)&sup->pids_timer) && !sup->finished)
+    vg_timer_start(&sup->pids_timer, write_pids, 0, 0);
+}
+
+/* A supervisor that was killed left its children's pids behind.  Each
+ * one whose start time still matches is ours: kill its process group. */
+static void kill_leftovers(svc_sup_t *sup) {
+  apr_pool_t *tmp;
+  apr_file_t *f;
+  char line[512];
+  apr_pool_create(&tmp, sup->pool);
+  if (apr_file_open(&f, sup->pids_path, APR_FOPEN_READ, 0, tmp) ==
+      APR_SUCCESS) {
+    while (apr_file_gets(line, sizeof line, f) == APR_SUCCESS) {
+      long pid = 0;
+      unsigned long long start = 0;
+      char name[256] = "";
+      if (sscanf(line, "%ld %llu %255s", &pid, &start, name) < 2 || pid <= 0)
+        continue;
+      if (start != 0 && pal_pid_start_time(pid) == start) {
+        vg_log(sup->log, VG_LOG_WARN, "supervisor",
+               "killing leftover %s (pid %ld) of a previous supervisor",
+               name, pid);
+        pal_pid_kill(pid, VG_SIGKILL, 1);
+        pal_pid_kill(pid, VG_SIGKILL, 0);
+      }
+    }
+    apr_file_close(f);
+  }
+  apr_file_remove(sup->pids_path, tmp);
+  apr_pool_destroy(tmp);
+}
+
+/* ---- 6. svc_run ------------------------------------------------------------ */
+
+const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool) {
+  if (cfg->control)
+    return cfg->control;
+  return apr_pstrcat(pool, cfg->state_dir, "/control.sock", NULL);
+}
+
+int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
+  svc_sup_t *sup;
+  cfg_errors_t *errs = NULL;
+  apr_status_t rv;
+  svc_service_t *s, **tail;
+  char eb[256];
+  long holder = 0;
+  int i;
+
+  sup = apr_pcalloc(pool, sizeof *sup);
+  sup->pool = pool;
+  sup->log = opts->log;
+  sup->config_path = opts->config;
+  sup->exit_code = 0;
+
+  rv = cfg_load(&sup->cfg, opts->config, pool, &errs);
+  if (rv != APR_SUCCESS) {
+    apr_file_t *err;
+    apr_file_open_stderr(&err, pool);
+    if (errs)
+      cfg_errors_print(errs, err);
+    return 2;
+  }
+  rv = apr_dir_make_recursive(sup->cfg->state_dir,
+                              APR_FPROT_UREAD | APR_FPROT_UWRITE |
+                                  APR_FPROT_UEXECUTE,
+                              pool);
+  if (rv != APR_SUCCESS) {
+    vg_log(sup->log, VG_LOG_ERROR, "supervisor", "cannot create %s: %s",
+           sup->cfg->state_dir, vg_strerror(rv, eb, sizeof eb));
+    return 1;
+  }
+  rv = vg_lockfile_acquire(&sup->lock,
+                           apr_pstrcat(pool, sup->cfg->state_dir,
+                                       "/vigil.lock", NULL),
+                           pool, &holder);
+  if (rv == VG_ELOCKED) {
+    vg_log(sup->log, VG_LOG_ERROR, "supervisor",
+           "another vigil (pid %ld) is running with state directory %s",
+           holder, sup->cfg->state_dir);
+    return 3;
+  }
+  if (rv != APR_SUCCESS) {
+    vg_log(sup->log, VG_LOG_ERROR, "supervisor", "cannot lock %s: %s",
+           sup->cfg->state_dir, vg_strerror(rv, eb, sizeof eb));
+    return 1;
+  }
+  rv = apr_dir_make_recursive(sup->cfg->log_dir, APR_FPROT_OS_DEFAULT, pool);
+  if (rv != APR_SUCCESS)
+    vg_log(sup->log, VG_LOG_WARN, "supervisor",
+           "cannot create log directory %s: %s", sup->cfg->log_dir,
+           vg_strerror(rv, eb, sizeof eb));
+
+  sup->pids_path = apr_pstrcat(pool, sup->cfg->state_dir, "/pids", NULL);
+  kill_leftovers(sup);
+  /* Grandchildren whose parent dies come to us, not to init, so nothing a
+   * service started can escape the sweep of its group. */
+  pal_set_subreaper();
+
+  rv = vg_loop_create(&sup->loop, pool);
+  if (rv != APR_SUCCESS) {
+    vg_log(sup->log, VG_LOG_ERROR, "supervisor", "cannot create loop: %s",
+           vg_strerror(rv, eb, sizeof eb));
+    vg_lockfile_release(sup->lock);
+    return 1;
+  }
+  sup->started_at = apr_time_now();
+  sup->started_ms = vg_now(sup->loop);
+  vg_timer_init(sup->loop, &sup->pids_timer);
+  sup->pids_timer.data = sup;
+  vg_unref((vg_handle_t *)&sup->pids_timer);
+
+  vg_graceful_init(sup->loop, &sup->shutdown, sup->cfg->shutdown_timeout_ms,
+                   on_shutdown_request, on_shutdown_deadline);
+  sup->shutdown.data = sup;
+  vg_signal_init(sup->loop, &sup->sighup);
+  sup->sighup.data = sup;
+  if (vg_signal_start(&sup->sighup, on_sighup, VG_SIGHUP) == APR_SUCCESS)
+    vg_unref((vg_handle_t *)&sup->sighup);
+
+  rv = svc_control_start(sup);
+  if (rv != APR_SUCCESS) {
+    vg_log(sup->log, VG_LOG_ERROR, "supervisor",
+           "cannot open the control endpoint %s: %s (%s)",
+           sup->control_path, vg_strerror(rv, eb, sizeof eb),
+           pal_last_call());
+    sup->exit_code = 1;
+    sup->shutting_down = 1;
+    finish_shutdown(sup);
+    vg_run(sup->loop, VG_RUN_DEFAULT);
+    vg_loop_close(sup->loop);
+    vg_lockfile_release(sup->lock);
+    return 1;
+  }
+
+  vg_log(sup->log, VG_LOG_NOTICE, "supervisor",
+         "vigil %s (%s) started with %s: %d service(s), control %s",
+         vg_version(), vg_backend(), sup->cfg->path,
+         sup->cfg->services->nelts, sup->control_path);
+
+  tail = &sup->services;
+  for (i = 0; i < sup->cfg->services->nelts; i++) {
+    const cfg_service_t *c =
+        APR_ARRAY_IDX(sup->cfg->services, i, const cfg_service_t *);
+    s = svc_service_create(sup, c);
+    if (!s)
+      continue;
+    s->want_up = c->autostart;
+    *tail = s;
+    tail = &s->next;
+    sup->nservices++;
+  }
+  svc_sup_pump(sup);
+
+  while (vg_run(sup->loop, VG_RUN_DEFAULT)) {
+    if (vg_loop_error(sup->loop) != APR_SUCCESS) {
+      vg_log(sup->log, VG_LOG_ERROR, "supervisor", "event loop failed: %s",
+             vg_strerror(vg_loop_error(sup->loop), eb, sizeof eb));
+      sup->exit_code = 1;
+      break;
+    }
+  }
+  vg_loop_close(sup->loop);
+  apr_file_remove(sup->pids_path, pool);
+  vg_lockfile_release(sup->lock);
+  vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "exiting with status %d",
+         sup->exit_code);
+  return sup->exit_code;
+}

@@ -1,0 +1,150 @@
+/*
+ * svc_int.h -- private to services/: the supervisor's and the services'
+ * structures, shared by service.c (the state machine), supervisor.c
+ * (configuration, ordering, reload, shutdown) and control.c (the control
+ * endpoint).
+ */
+#ifndef VIGIL_SVC_INT_H
+#define VIGIL_SVC_INT_H
+
+#include "svc.h"
+#include "svc_json.h"
+#include "svc_log.h"
+#include "svc_probe.h"
+
+typedef struct svc_run_s svc_run_t;
+typedef struct svc_waiter_s svc_waiter_t;
+typedef struct svc_conn_s svc_conn_t;
+
+/* One run of a child: the process and its output captures.  It outlives
+ * its service's interest in it until every handle it owns has closed. */
+struct svc_run_s {
+  svc_service_t *svc;           /* NULL once the service let go of it */
+  vg_process_t proc;
+  svc_logcap_t out, err;        /* captures of stdout and stderr */
+  int exited;                   /* exit_cb ran */
+  int code, sig;
+  int drains;                   /* captures still reading */
+  int reported;                 /* SVC_EV_EXIT delivered */
+  unsigned open;                /* handles and captures not yet closed */
+  uint64_t start_ms;            /* loop time of the spawn */
+  vg_timer_t drain_timer;       /* bounds the wait for EOF after exit */
+};
+
+/* A control-endpoint request (start/stop/restart with wait) waiting for
+ * its services to settle; one waiter per service links to it. */
+typedef struct svc_wait_s svc_wait_t;
+struct svc_waiter_s {
+  svc_waiter_t *next;           /* the service's list */
+  svc_wait_t *wait;
+  svc_service_t *svc;
+};
+
+struct svc_service_s {
+  svc_sup_t *sup;
+  svc_service_t *next;          /* supervisor's list, config order */
+  const cfg_service_t *cfg;
+  const char *name;             /* == cfg->name */
+  svc_state state;
+  int want_up;                  /* desired: running (1) or stopped (0) */
+  int restart_after_stop;       /* STOPPING, then start again */
+  int removing;                 /* reload removed it: free when stopped */
+  svc_run_t *run;               /* current child, or NULL */
+  vg_timer_t timer;             /* the state's timer (backoff, ready,
+                                   stop ladder) */
+  int stop_step;                /* 1: signal sent, 2: tree killed */
+  /* restarts */
+  unsigned restarts;            /* since the last explicit start */
+  uint64_t *restart_times;      /* ring of recent restart times (ms) */
+  unsigned rt_len, rt_head;
+  uint64_t backoff_ms;          /* the next backoff's base */
+  uint64_t up_since;            /* loop ms when the current run began */
+  /* last exit */
+  int has_last_exit;
+  int last_code, last_signal;
+  apr_time_t last_exit_at;      /* wall clock */
+  char reason[160];             /* why fatal / last event, for status */
+  /* readiness and health */
+  svc_probe_t *ready_probe;
+  svc_probe_t *health_probe;
+  vg_timer_t health_timer;
+  unsigned health_fails;
+  vg_udp_t notify;              /* NOTIFY_SOCKET, when ready notify */
+  int notify_open;
+  char notify_name[108];
+  /* log files (shared by both captures when stderr="stdout") */
+  svc_logfile_t *out_log, *err_log;
+  unsigned handles;             /* timers etc. not yet closed */
+  svc_waiter_t *waiters;
+};
+
+struct svc_sup_s {
+  apr_pool_t *pool;
+  vg_loop_t *loop;
+  vg_log_t *log;
+  cfg_t *cfg;                   /* in force */
+  const char *config_path;
+  svc_service_t *services;      /* config order */
+  unsigned nservices;
+  vg_lockfile_t *lock;
+  vg_shutdown_t shutdown;
+  vg_signal_t sighup;
+  int shutting_down;
+  int finished;                 /* shutdown complete: handles closing */
+  int exit_code;
+  apr_time_t started_at;
+  uint64_t started_ms;
+  /* control endpoint */
+  vg_pipe_t control;
+  const char *control_path;
+  svc_conn_t *conns;
+  /* leftovers file: pids and start times of running children */
+  const char *pids_path;
+  vg_timer_t pids_timer;        /* coalesces writes of the pids file */
+};
+
+/* service.c */
+svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg);
+/* Feed an event to the state machine. */
+void svc_service_event(svc_service_t *s, svc_event ev);
+/* Close every handle; the record frees itself when they have closed. */
+void svc_service_destroy(svc_service_t *s);
+/* Apply a new config record live (UPDATED): no restart. */
+void svc_service_update(svc_service_t *s, const cfg_service_t *cfg);
+/* Point a stopped (or about to restart) service at a new record. */
+void svc_service_rebind(svc_service_t *s, const cfg_service_t *cfg);
+/* Status as JSON into w. */
+void svc_service_status_json(const svc_service_t *s, svc_json_w_t *w);
+/* Milliseconds the current run has been up (0 if none). */
+uint64_t svc_service_uptime(const svc_service_t *s);
+/* True when the state is one a waiter for `want_up` can settle on. */
+int svc_service_settled(const svc_service_t *s, int want_up);
+
+/* supervisor.c */
+svc_service_t *svc_sup_find(svc_sup_t *sup, const char *name);
+/* Re-evaluate what can start (dependencies running) and what can stop
+ * (dependents stopped); called after every state change. */
+void svc_sup_pump(svc_sup_t *sup);
+/* A service changed state (waiters, pump, logging). */
+void svc_sup_state_changed(svc_sup_t *sup, svc_service_t *s, svc_state old);
+/* Commands; each cascades along dependencies (start pulls in what the
+ * service depends on, stop takes down what depends on it). */
+void svc_sup_start(svc_sup_t *sup, svc_service_t *s);
+void svc_sup_stop(svc_sup_t *sup, svc_service_t *s);
+void svc_sup_restart(svc_sup_t *sup, svc_service_t *s);
+/* Reload the configuration: 0 ok, else errors appended to errs. */
+apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
+                            apr_pool_t *pool);
+void svc_sup_shutdown(svc_sup_t *sup);
+/* Record running children for leftover cleanup after a crash. */
+void svc_sup_save_pids(svc_sup_t *sup);
+
+/* control.c */
+apr_status_t svc_control_start(svc_sup_t *sup);
+void svc_control_stop(svc_sup_t *sup);
+/* A service settled: answer the waiters that asked for it. */
+void svc_control_notify(svc_sup_t *sup, svc_service_t *s);
+/* Drop the waiters of a service being freed. */
+void svc_control_forget(svc_sup_t *sup, svc_service_t *s);
+
+#endif
