@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# run-example.sh -- set up, build and run the bundled example in the
-# foreground: vigil-echo, a TCP echo server on libvigil
-# (127.0.0.1:7007; try `nc 127.0.0.1 7007`), stopped gracefully by Ctrl+C.
+# run-example.sh -- set up, build and run the supervisor in the foreground
+# on the bundled example config (examples/vigil.xml): an echo server with a
+# health check, a chatty service with rotated logs, a crashing service that
+# is restarted with backoff, and a dependent worker.  Ctrl+C stops every
+# service (in reverse dependency order) and vigil exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target vigil-echo >/dev/null
-exec build/vigil-echo "$@"
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target vigil-bin vigil-echo >/dev/null
+export VIGIL_ECHO="$PWD/build/vigil-echo"
+echo "vigil: supervising examples/vigil.xml (state in examples/.vigil); try, in another terminal:"
+echo "  build/services/vigil status -c examples/vigil.xml"
+exec build/services/vigil run -c examples/vigil.xml "$@"

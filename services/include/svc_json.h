@@ -69,7 +69,8 @@ extern "C" {
  * Errors
  * --------------------------------------------------------------------- */
 
-/* Status codes (APR's application range; services/ owns +100..+199). */
+/* Status codes in APR's application range (the PAL uses +1..99 and
+ * config/ +100; these take +101..103). */
 #define SVC_JSON_ESYNTAX (APR_OS_START_USERERR + 101) /* malformed JSON    */
 #define SVC_JSON_EDEPTH  (APR_OS_START_USERERR + 102) /* nesting too deep  */
 #define SVC_JSON_ETOOBIG (APR_OS_START_USERERR + 103) /* input over limit  */
