@@ -29,9 +29,10 @@ enum {
   VG__S_OPEN = 1u << 4      /* pal_io_t holds an OS handle */
 };
 
+/* One distinct deadline: the heap orders these; `timer` heads the FIFO
+ * of every timer due then. */
 typedef struct vg__heap_entry_s {
   uint64_t due;
-  uint64_t seq;
   vg_timer_t *timer;
 } vg__heap_entry_t;
 
@@ -50,10 +51,13 @@ struct vg_loop_s {
   vg_handle_t *handles;         /* every handle not yet closed */
   vg_handle_t *closing;         /* waiting for the close phase */
 
-  /* timers: 4-ary min-heap */
+  /* timers: 4-ary min-heap of distinct deadlines, and an open-addressing
+   * table from deadline to its FIFO head (capacity 2 * heap_cap) */
   vg__heap_entry_t *heap;
   uint32_t heap_len, heap_cap;
-  uint64_t timer_seq;
+  vg_timer_t **dues;
+  uint32_t dues_mask;
+  uint32_t timer_pass;
 
   /* signals: watchers per portable signal number */
   vg_signal_t *signals[PAL_NSIG];

@@ -1,23 +1,69 @@
 /*
- * timer.c -- timers on a 4-ary min-heap of cached deadlines.
+ * timer.c -- timers: a 4-ary min-heap of distinct deadlines, each heading
+ * a FIFO of the timers due then.
  *
- * The heap is an array of {due, seq, timer} entries: comparisons read only
- * the array (no pointer chasing), a 4-ary tree is half as deep as a binary
- * one, and the array grows by doubling, so starting a timer allocates
- * nothing once the loop has seen its peak number of timers.  Each timer
- * remembers its index for O(log n) removal.  Ties on `due` are broken by
- * `seq`, the start order, so equal deadlines fire first-started first.
+ * Loops often have many timers due in the same millisecond (a thousand
+ * services started together, each with the same readiness delay).  So a
+ * deadline is stored once: the first timer started for it owns a heap
+ * entry {due, timer}, and later ones join its circular FIFO in O(1),
+ * found through an open-addressing table from deadline to FIFO head.
+ * The heap holds only distinct deadlines; its entries are 16 bytes and
+ * comparisons read only the array (no pointer chasing); the 4-ary shape
+ * is half as deep as a binary heap.  Nothing is allocated per start: the
+ * heap and the table grow by doubling.
+ *
+ * Order: earlier deadlines first; equal deadlines in start order (the
+ * FIFO).  Timers started during a run-timers pass (even with timeout 0)
+ * wait for the next pass, so a callback that re-arms itself cannot
+ * starve the loop.
+ *
+ * heap_index is the heap slot of a FIFO head, MEMBER for the other
+ * timers of a FIFO, NONE for a stopped timer.
  */
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define NONE UINT32_MAX
+#define MEMBER (UINT32_MAX - 1)
 
-static inline int before(const vg__heap_entry_t *a,
-                         const vg__heap_entry_t *b) {
-  return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+/* ---- the deadline table (linear probing, backward-shift deletion) ---- */
+
+static inline uint32_t due_hash(uint64_t due) {
+  return (uint32_t)((due * 0x9E3779B97F4A7C15ull) >> 32);
 }
+
+static vg_timer_t **dues_slot(vg_loop_t *loop, uint64_t due) {
+  uint32_t i = due_hash(due) & loop->dues_mask;
+  for (;;) {
+    vg_timer_t *h = loop->dues[i];
+    if (h == NULL || h->due == due)
+      return &loop->dues[i];
+    i = (i + 1) & loop->dues_mask;
+  }
+}
+
+static void dues_remove(vg_loop_t *loop, uint64_t due) {
+  uint32_t mask = loop->dues_mask;
+  uint32_t i = (uint32_t)(dues_slot(loop, due) - loop->dues), j = i;
+  /* Shift back every entry that probed past the hole, so lookups never
+   * stop early at it. */
+  for (;;) {
+    uint32_t k;
+    j = (j + 1) & mask;
+    if (loop->dues[j] == NULL)
+      break;
+    k = due_hash(loop->dues[j]->due) & mask;
+    if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+      continue;   /* its home lies between the hole and j: stays */
+    loop->dues[i] = loop->dues[j];
+    i = j;
+  }
+  loop->dues[i] = NULL;
+}
+
+/* ---- the heap ------------------------------------------------------- */
 
 static inline void place(vg__heap_entry_t *heap, uint32_t i,
                          const vg__heap_entry_t *e) {
@@ -29,7 +75,7 @@ static void sift_up(vg__heap_entry_t *heap, uint32_t i) {
   vg__heap_entry_t e = heap[i];
   while (i > 0) {
     uint32_t parent = (i - 1) / 4;
-    if (!before(&e, &heap[parent]))
+    if (e.due >= heap[parent].due)
       break;
     place(heap, i, &heap[parent]);
     i = parent;
@@ -46,9 +92,9 @@ static void sift_down(vg__heap_entry_t *heap, uint32_t n, uint32_t i) {
     best = c;
     end = c + 4 < n ? c + 4 : n;
     for (k = c + 1; k < end; k++)
-      if (before(&heap[k], &heap[best]))
+      if (heap[k].due < heap[best].due)
         best = k;
-    if (!before(&heap[best], &e))
+    if (heap[best].due >= e.due)
       break;
     place(heap, i, &heap[best]);
     i = best;
@@ -56,35 +102,83 @@ static void sift_down(vg__heap_entry_t *heap, uint32_t n, uint32_t i) {
   place(heap, i, &e);
 }
 
-static apr_status_t heap_insert(vg_loop_t *loop, vg_timer_t *t) {
+/* Double the heap and rebuild the table at twice the heap's capacity. */
+static apr_status_t grow(vg_loop_t *loop) {
+  uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64, i;
+  vg__heap_entry_t *h = realloc(loop->heap, (size_t)cap * sizeof *h);
+  vg_timer_t **d;
+  if (!h)
+    return APR_ENOMEM;
+  loop->heap = h;
+  d = calloc((size_t)cap * 2, sizeof *d);
+  if (!d)
+    return APR_ENOMEM;   /* the bigger heap is kept; the table is not */
+  free(loop->dues);
+  loop->dues = d;
+  loop->dues_mask = cap * 2 - 1;
+  loop->heap_cap = cap;
+  for (i = 0; i < loop->heap_len; i++)
+    *dues_slot(loop, h[i].due) = h[i].timer;
+  return APR_SUCCESS;
+}
+
+static apr_status_t timer_insert(vg_loop_t *loop, vg_timer_t *t) {
+  vg_timer_t **slot;
   vg__heap_entry_t *e;
-  if (loop->heap_len == loop->heap_cap) {
-    uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-    vg__heap_entry_t *h = realloc(loop->heap, (size_t)cap * sizeof *h);
-    if (!h)
-      return APR_ENOMEM;
-    loop->heap = h;
-    loop->heap_cap = cap;
+  if (loop->dues) {
+    slot = dues_slot(loop, t->due);
+    if (*slot) {
+      /* The deadline is pending: join the end of its FIFO. */
+      vg_timer_t *head = *slot, *tail = head->tprev;
+      tail->tnext = t;
+      t->tprev = tail;
+      t->tnext = head;
+      head->tprev = t;
+      t->heap_index = MEMBER;
+      return APR_SUCCESS;
+    }
   }
+  if (loop->heap_len == loop->heap_cap) {
+    apr_status_t rv = grow(loop);
+    if (rv != APR_SUCCESS)
+      return rv;
+  }
+  slot = dues_slot(loop, t->due);
+  *slot = t;
+  t->tnext = t->tprev = t;
   e = &loop->heap[loop->heap_len];
   e->due = t->due;
-  e->seq = t->seq;
   e->timer = t;
   t->heap_index = loop->heap_len++;
   sift_up(loop->heap, t->heap_index);
   return APR_SUCCESS;
 }
 
-static void heap_remove(vg_loop_t *loop, vg_timer_t *t) {
+static void timer_remove(vg_loop_t *loop, vg_timer_t *t) {
   uint32_t i = t->heap_index, last;
   if (i == NONE)
     return;
   t->heap_index = NONE;
+  if (i == MEMBER || t->tnext != t) {
+    vg_timer_t *n = t->tnext;
+    t->tprev->tnext = n;
+    n->tprev = t->tprev;
+    t->tnext = t->tprev = t;
+    if (i != MEMBER) {
+      /* The head leaves: the next in line takes over the heap entry. */
+      n->heap_index = i;
+      loop->heap[i].timer = n;
+      *dues_slot(loop, n->due) = n;
+    }
+    return;
+  }
+  /* The last timer of its deadline: the deadline goes. */
+  dues_remove(loop, t->due);
   last = --loop->heap_len;
   if (i == last)
     return;
   place(loop->heap, i, &loop->heap[last]);
-  if (i > 0 && before(&loop->heap[i], &loop->heap[(i - 1) / 4]))
+  if (i > 0 && loop->heap[i].due < loop->heap[(i - 1) / 4].due)
     sift_up(loop->heap, i);
   else
     sift_down(loop->heap, loop->heap_len, i);
@@ -95,8 +189,9 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
   t->cb = NULL;
   t->due = 0;
   t->repeat = 0;
-  t->seq = 0;
+  t->tnext = t->tprev = t;
   t->heap_index = NONE;
+  t->pass = 0;
   return APR_SUCCESS;
 }
 
@@ -108,14 +203,14 @@ apr_status_t vg_timer_start(vg_timer_t *t, vg_timer_cb cb, uint64_t timeout,
     return APR_EINVAL;
   if (vg__is_closing(t))
     return VG_ECLOSING;
-  heap_remove(loop, t);
+  timer_remove(loop, t);
   t->cb = cb;
   t->due = loop->time + timeout;
   if (t->due < loop->time)
     t->due = UINT64_MAX;      /* clamp on overflow */
   t->repeat = repeat;
-  t->seq = loop->timer_seq++;
-  rv = heap_insert(loop, t);
+  t->pass = loop->timer_pass;
+  rv = timer_insert(loop, t);
   if (rv != APR_SUCCESS) {
     vg__handle_stop((vg_handle_t *)t);
     return rv;
@@ -125,7 +220,7 @@ apr_status_t vg_timer_start(vg_timer_t *t, vg_timer_cb cb, uint64_t timeout,
 }
 
 apr_status_t vg_timer_stop(vg_timer_t *t) {
-  heap_remove(t->loop, t);
+  timer_remove(t->loop, t);
   vg__handle_stop((vg_handle_t *)t);
   return APR_SUCCESS;
 }
@@ -165,16 +260,18 @@ int64_t vg__next_timeout(const vg_loop_t *loop) {
 }
 
 void vg__run_timers(vg_loop_t *loop) {
-  /* Timers started during this pass (even with timeout 0) wait for the
-   * next one: a callback that re-arms itself cannot starve the loop. */
-  uint64_t limit = loop->timer_seq;
+  uint32_t pass = ++loop->timer_pass;
   while (loop->heap_len > 0) {
     vg__heap_entry_t *root = &loop->heap[0];
     vg_timer_t *t;
-    if (root->due > loop->time || root->seq >= limit)
+    if (root->due > loop->time)
       break;
     t = root->timer;
-    heap_remove(loop, t);
+    /* Started during this pass: so is the rest of its FIFO, and no other
+     * deadline is due (anything started now is due no earlier than now). */
+    if (t->pass == pass)
+      break;
+    timer_remove(loop, t);
     if (t->repeat) {
       /* Next deadline from the scheduled one, not from now: no drift.
        * If we fell behind by a whole period, skip the missed firings. */
@@ -182,8 +279,8 @@ void vg__run_timers(vg_loop_t *loop) {
       if (next <= loop->time)
         next = loop->time + t->repeat;
       t->due = next;
-      t->seq = loop->timer_seq++;
-      if (heap_insert(loop, t) != APR_SUCCESS)
+      t->pass = pass;
+      if (timer_insert(loop, t) != APR_SUCCESS)
         vg__handle_stop((vg_handle_t *)t);
     } else {
       vg__handle_stop((vg_handle_t *)t);

@@ -181,8 +181,10 @@ int vg_has_ref(const vg_handle_t *handle);
 const char *vg_handle_type_name(vg_handle_type type);
 
 /* ------------------------------------------------------------------------
- * Timers: a 4-ary min-heap of deadlines; start/stop are O(log n) and
- * allocate nothing.  Timers due at the same time fire in start order.
+ * Timers: a 4-ary min-heap of distinct deadlines, each with the FIFO of
+ * timers due then.  Start/stop are O(log n) in the number of distinct
+ * deadlines (O(1) when the deadline is already pending) and allocate
+ * nothing.  Timers due at the same time fire in start order.
  * --------------------------------------------------------------------- */
 
 typedef void (*vg_timer_cb)(vg_timer_t *timer);
@@ -192,8 +194,9 @@ struct vg_timer_s {
   vg_timer_cb cb;
   uint64_t due;                 /* loop time (ms) */
   uint64_t repeat;
-  uint64_t seq;                 /* start order, for stable ties */
-  uint32_t heap_index;          /* position in the heap, or UINT32_MAX */
+  vg_timer_t *tnext, *tprev;    /* FIFO of timers with the same `due` */
+  uint32_t heap_index;          /* the FIFO's heap slot (its head only) */
+  uint32_t pass;                /* run-timers pass in which it started */
 };
 
 apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *timer);

@@ -398,6 +398,9 @@ apr_status_t pal_set_subreaper(void);
 uint64_t pal_pid_start_time(long pid);
 /* The effective user id (POSIX) or -1 (Windows). */
 long pal_geteuid(void);
+/* The process environment as NULL-terminated "K=V" strings (UTF-8),
+ * read at the time of the call; valid until the environment changes. */
+const char *const *pal_environ(void);
 /* Number of CPUs online. */
 unsigned pal_ncpu(void);
 /* The host name, into buf. */

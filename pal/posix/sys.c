@@ -54,6 +54,10 @@ uint64_t pal_pid_start_time(long pid) {
 #endif
 }
 
+extern char **environ;
+
+const char *const *pal_environ(void) { return (const char *const *)environ; }
+
 long pal_geteuid(void) { return (long)geteuid(); }
 
 unsigned pal_ncpu(void) {

@@ -4,7 +4,9 @@
  */
 #include "pal_win32.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 apr_status_t pal_set_subreaper(void) { return PAL_EUNSUPPORTED; }
 
@@ -21,6 +23,37 @@ uint64_t pal_pid_start_time(long pid) {
     t = ((uint64_t)created.dwHighDateTime << 32) | created.dwLowDateTime;
   CloseHandle(h);
   return t;
+}
+
+/* A UTF-8 copy of the environment block, rebuilt on each call (the old
+ * copy is kept until the next call: callers use it at once). */
+const char *const *pal_environ(void) {
+  static char **copy;
+  static size_t ncopy;
+  wchar_t *block = GetEnvironmentStringsW(), *w;
+  size_t n = 0, i;
+  char **list;
+  if (!block)
+    return NULL;
+  for (w = block; *w; w += wcslen(w) + 1)
+    n++;
+  list = calloc(n + 1, sizeof *list);
+  if (list) {
+    for (i = 0, w = block; *w; w += wcslen(w) + 1)
+      if (*w != L'=')   /* skip the per-drive "=C:=C:\..." entries */
+        list[i++] = pal__from_wide(w);
+  }
+  FreeEnvironmentStringsW(block);
+  if (!list)
+    return NULL;
+  if (copy) {
+    for (i = 0; i < ncopy; i++)
+      free(copy[i]);
+    free(copy);
+  }
+  copy = list;
+  ncopy = n;
+  return (const char *const *)list;
 }
 
 long pal_geteuid(void) { return -1; }
