@@ -550,7 +550,9 @@ static void on_connection(vg_stream_t *server, apr_status_t status) {
 
 apr_status_t svc_control_start(svc_sup_t *sup) {
   apr_status_t rv;
-  sup->control_path = svc_control_endpoint(sup->cfg, sup->pool);
+  /* A copy: the config it came from is freed by a later reload. */
+  sup->control_path =
+      apr_pstrdup(sup->pool, svc_control_endpoint(sup->cfg, sup->pool));
   /* We hold the state directory's lock: a socket file here is a leftover
    * of a supervisor that died, not a live one. */
   apr_file_remove(sup->control_path, sup->pool);

@@ -72,6 +72,8 @@ struct svc_logfile_s {
   size_t name_size;
   apr_file_t *file;
   apr_off_t size, rot_limit, max_size;
+  apr_off_t slack;                /* to finish a started line */
+  int mid_line;                   /* NAME does not end with '\n' */
   unsigned keep;
   int daily, compress, timestamps;
   uint64_t retry_ms;
@@ -179,6 +181,7 @@ static apr_status_t lf_open_file(svc_logfile_t *lf) {
     lf->size = fi.size;
   lf->file = f;
   lf->fpool = p;
+  lf->mid_line = 0;   /* unknown for an existing file: assume a line end */
   lf->error = APR_SUCCESS;
   lf->rot_limit = lf->max_size;
   return APR_SUCCESS;
@@ -236,6 +239,8 @@ static apr_status_t lf_write_file(svc_logfile_t *lf, const char *p,
   apr_status_t rv = apr_file_write_full(lf->file, p, n, &done);
   lf->size += (apr_off_t)done;
   lf->st.written += done;
+  if (done > 0)
+    lf->mid_line = p[done - 1] != '\n';
   if (rv != APR_SUCCESS) {
     lf->st.dropped += n - done;
     lf->dropped_since += n - done;
@@ -261,11 +266,18 @@ static apr_status_t lf_write_file(svc_logfile_t *lf, const char *p,
   return APR_SUCCESS;
 }
 
-/* Append raw bytes, rotating by size: a write that would pass rot_limit
+static size_t first_newline_within(const char *p, size_t n) {
+  const char *nl = memchr(p, '\n', n);
+  return nl ? (size_t)(nl - p) + 1 : 0;
+}
+
+/* Append raw bytes, rotating by size.  A write that would pass rot_limit
  * is cut after its last newline that fits, NAME is rotated, and the rest
- * continues in the new NAME.  Without a newline that fits, a non-empty
- * NAME is rotated first; an empty one takes rot_limit bytes (a line
- * longer than max_size is split). */
+ * continues in the new NAME.  If NAME ends inside a line, that line is
+ * finished first, past rot_limit by up to `slack` bytes (min(max_size,
+ * 64 KiB)), so rotated files end at line boundaries.  Otherwise, without
+ * a newline that fits, a non-empty NAME is rotated first, and an empty
+ * one takes what fits (a line longer than max_size is split). */
 static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
   apr_status_t rv = APR_SUCCESS;
   while (n > 0) {
@@ -279,6 +291,13 @@ static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
       size_t room = lf->rot_limit > lf->size
                         ? (size_t)(lf->rot_limit - lf->size) : 0;
       size_t cut = last_newline_before(p, room < n ? room : n);
+      if (cut == 0 && lf->mid_line) {
+        apr_off_t hard = lf->rot_limit + lf->slack;
+        size_t hroom = hard > lf->size ? (size_t)(hard - lf->size) : 0;
+        cut = first_newline_within(p, hroom < n ? hroom : n);
+        if (cut == 0 && n <= hroom)
+          cut = n;   /* the line goes on, and still fits in the slack */
+      }
       if (cut > 0) {
         take = cut;
       } else if (lf->size > 0) {
@@ -768,6 +787,8 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
   lf->name_b = apr_palloc(p, lf->name_size);
   lf->max_size = o->max_size;
   lf->rot_limit = o->max_size;
+  lf->slack = o->max_size < SVC_LOGCAP_BUFSIZE ? o->max_size
+                                               : SVC_LOGCAP_BUFSIZE;
   lf->keep = o->keep;
   lf->daily = o->daily != 0;
   lf->compress = o->compress != 0;

@@ -506,9 +506,14 @@ static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
   }
 }
 
-static void notify_closed(vg_handle_t *h) {
+/* Every handle of a service closes through here; the last one of a
+ * service being freed frees it. */
+static void service_handle_closed(vg_handle_t *h) {
   svc_service_t *s = h->data;
-  s->handles--;
+  if (--s->handles == 0 && s->removing) {
+    free(s->restart_times);
+    free(s);
+  }
 }
 
 static apr_status_t notify_open(svc_service_t *s) {
@@ -530,7 +535,7 @@ static apr_status_t notify_open(svc_service_t *s) {
   if (rv == APR_SUCCESS)
     rv = vg_udp_recv_start(&s->notify, notify_alloc, on_notify);
   if (rv != APR_SUCCESS) {
-    vg_close((vg_handle_t *)&s->notify, notify_closed);
+    vg_close((vg_handle_t *)&s->notify, service_handle_closed);
     return rv;
   }
   vg_unref((vg_handle_t *)&s->notify);
@@ -808,12 +813,6 @@ void svc_service_event(svc_service_t *s, svc_event ev) {
 
 /* ---- life cycle ------------------------------------------------------- */
 
-static void timer_closed(vg_handle_t *h) {
-  svc_service_t *s = h->data;
-  if (--s->handles == 0 && s->removing)
-    free(s->restart_times), free(s);
-}
-
 static void probe_free_cb(svc_probe_t *p, apr_status_t st, const char *d) {
   (void)st;
   (void)d;
@@ -915,10 +914,10 @@ void svc_service_destroy(svc_service_t *s) {
   close_logs(s);
   if (s->notify_open) {
     s->notify_open = 0;
-    vg_close((vg_handle_t *)&s->notify, notify_closed);
+    vg_close((vg_handle_t *)&s->notify, service_handle_closed);
   }
-  vg_close((vg_handle_t *)&s->timer, timer_closed);
-  vg_close((vg_handle_t *)&s->health_timer, timer_closed);
+  vg_close((vg_handle_t *)&s->timer, service_handle_closed);
+  vg_close((vg_handle_t *)&s->health_timer, service_handle_closed);
 }
 
 void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {

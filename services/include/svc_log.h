@@ -40,11 +40,13 @@
  *
  *   - By size: a write that would make NAME exceed max_size is cut after
  *     the last newline that still fits; NAME is rotated and the rest goes
- *     to the new NAME.  So files never exceed max_size and, as long as
- *     lines are shorter than max_size, every rotated file ends at a line
- *     boundary.  A line longer than max_size is split at max_size bytes
- *     (a hard cap: a child that never writes a newline cannot grow a file
- *     without bound).  With timestamps the size counts the prefixes.
+ *     to the new NAME.  If NAME ends inside a line (an earlier write ended
+ *     mid-line), that line is finished first, even past max_size by up to
+ *     SLACK = min(max_size, 64 KiB) bytes.  So rotated files end at line
+ *     boundaries (for lines up to SLACK long) and never exceed max_size +
+ *     SLACK; a longer line is split there (a hard cap: a child that never
+ *     writes a newline cannot grow a file without bound).  With
+ *     timestamps the size counts the prefixes.
  *   - Daily: a one-shot vg_timer armed for the next local midnight
  *     (svc_logfile_next_midnight(), which uses apr_time_exp_lt and copes
  *     with DST changes); no polling.  The timer is monotonic: if the wall
