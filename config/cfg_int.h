@@ -32,7 +32,7 @@ typedef void (*cfg__subst_err_fn)(void *baton, size_t offset,
  * NULL) and returns APR_EINVAL if there was any (*out is then set to the
  * best-effort expansion). */
 apr_status_t cfg__subst_all(const char **out, const char *in,
-                            cfg_getenv_fn getenv, void *baton,
+                            cfg_getenv_fn lookup, void *baton,
                             apr_pool_t *pool, cfg__subst_err_fn on_err,
                             void *err_baton);
 

@@ -112,7 +112,8 @@ static unsigned compare(const cfg_service_t *a, const cfg_service_t *b) {
     f |= CFG_F_RESTART;
   if (!ready_eq(&a->ready, &b->ready))
     f |= CFG_F_READY;
-  if (a->stop.signal != b->stop.signal || a->stop.timeout_ms != b->stop.timeout_ms)
+  if (a->stop.signal != b->stop.signal ||
+      a->stop.timeout_ms != b->stop.timeout_ms)
     f |= CFG_F_STOP;
   if (!set_eq(a->depends_on, b->depends_on))
     f |= CFG_F_DEPENDS;

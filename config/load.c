@@ -94,7 +94,7 @@ typedef struct loader_s {
   apr_pool_t *pool;             /* the config's */
   apr_pool_t *tmp;              /* scratch, destroyed at the end */
   cfg_errors_t *errs;
-  cfg_getenv_fn getenv;
+  cfg_getenv_fn lookup;
   void *baton;
   const char *instance;         /* ${VIGIL_INSTANCE} inside a <service> */
   cfg_t *cfg;
@@ -458,8 +458,8 @@ static const char *getenv_inst(void *baton, const char *name,
   loader_t *ld = baton;
   if (ld->instance && strcmp(name, "VIGIL_INSTANCE") == 0)
     return ld->instance;
-  if (ld->getenv)
-    return ld->getenv(ld->baton, name, pool);
+  if (ld->lookup)
+    return ld->lookup(ld->baton, name, pool);
   {
     char *v = NULL;
     if (apr_env_get(&v, name, pool) != APR_SUCCESS)
@@ -1313,11 +1313,13 @@ static void load_file(loader_t *ld, const char *display, const char *abs,
   rv = slurp(abs, ld->tmp, &buf, &len);
   if (rv != APR_SUCCESS) {
     char ebuf[256];
-    const char *why = rv == CFG__ETOOBIG
-                          ? apr_psprintf(ld->tmp, "larger than %u MB",
-                                         CFG__MAX_FILE >> 20)
-                      : rv == CFG__EISDIR ? "it is a directory"
-                                          : cfg_strerror(rv, ebuf, sizeof(ebuf));
+    const char *why;
+    if (rv == CFG__ETOOBIG)
+      why = apr_psprintf(ld->tmp, "larger than %u MB", CFG__MAX_FILE >> 20);
+    else if (rv == CFG__EISDIR)
+      why = "it is a directory";
+    else
+      why = cfg_strerror(rv, ebuf, sizeof(ebuf));
     ld->incomplete = 1;
     if (from) {
       ld->file = from;
@@ -1400,8 +1402,9 @@ static void finish(loader_t *ld) {
                      : resolve_path(ld, cfg->state_dir, "logs");
   if (ld->control.value) {
     const char *c = ld->control.value;
-    /* \\.\pipe\NAME and other UNC-style names are taken as they are. */
-    cfg->control = (c[0] == '\\' && c[1] == '\\')
+    /* \\.\pipe\NAME (Windows) and @NAME (a Linux abstract socket) are
+     * names, not paths: taken as they are. */
+    cfg->control = (c[0] == '\\' && c[1] == '\\') || c[0] == '@'
                        ? c
                        : resolve_path(ld, cfg->dir, c);
   }
@@ -1469,7 +1472,7 @@ apr_status_t cfg_load_ex(cfg_t **out, const char *path,
   ld.pool = cpool;
   ld.errs = errs;
   if (opts) {
-    ld.getenv = opts->getenv;
+    ld.lookup = opts->lookup;
     ld.baton = opts->baton;
   }
   rv = apr_pool_create(&ld.tmp, cpool);

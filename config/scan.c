@@ -122,10 +122,10 @@ static void start_tag(scanner_t *s, apr_array_header_t *tags,
   }
   t = &APR_ARRAY_IDX(tags, idx, cfg__tag_t);
   t->nattrs = attrs->nelts;
-  t->attrs = attrs->nelts
-                 ? apr_pmemdup(pool, attrs->elts,
-                               (apr_size_t)attrs->nelts * sizeof(cfg__attr_pos_t))
-                 : NULL;
+  t->attrs = NULL;
+  if (attrs->nelts)
+    t->attrs = apr_pmemdup(pool, attrs->elts,
+                           (apr_size_t)attrs->nelts * sizeof(cfg__attr_pos_t));
 }
 
 apr_array_header_t *cfg__scan(const char *buf, size_t len,

@@ -11,7 +11,7 @@
  * goes on, so one value can report several.
  *
  * To add Windows' %VAR% later: a case in expand() beside '$', under a
- * flag, and a case-insensitive getenv (which the Windows environment
+ * flag, and a case-insensitive lookup (which the Windows environment
  * already is).
  */
 #include <string.h>
@@ -24,7 +24,7 @@
 #define CFG__SUBST_DEPTH 8      /* nested ${A:-${B:-...}} */
 
 typedef struct {
-  cfg_getenv_fn getenv;
+  cfg_getenv_fn lookup;
   void *baton;
   apr_pool_t *pool;
   cfg__subst_err_fn on_err;
@@ -118,7 +118,7 @@ static const char *expand(sctx_t *c, const char *p, int in_default, int need,
     name = apr_pstrmemdup(c->pool, dollar + 2, (size_t)(q - dollar - 2));
 
     if (*q == '}') {
-      v = c->getenv(c->baton, name, c->pool);
+      v = c->lookup(c->baton, name, c->pool);
       if (!v) {
         if (need)
           fail(c, dollar,
@@ -137,7 +137,7 @@ static const char *expand(sctx_t *c, const char *p, int in_default, int need,
         fail(c, dollar, "defaults nested too deeply");
         return q + strlen(q);
       }
-      v = c->getenv(c->baton, name, c->pool);
+      v = c->lookup(c->baton, name, c->pool);
       use_default = !v || !*v;
       if (!use_default)
         put(out, v, strlen(v));
@@ -171,7 +171,7 @@ static const char *expand(sctx_t *c, const char *p, int in_default, int need,
 }
 
 apr_status_t cfg__subst_all(const char **out, const char *in,
-                            cfg_getenv_fn getenv, void *baton,
+                            cfg_getenv_fn lookup, void *baton,
                             apr_pool_t *pool, cfg__subst_err_fn on_err,
                             void *err_baton) {
   sctx_t c;
@@ -184,7 +184,7 @@ apr_status_t cfg__subst_all(const char **out, const char *in,
     return APR_SUCCESS;
   }
   memset(&c, 0, sizeof(c));
-  c.getenv = getenv ? getenv : env_default;
+  c.lookup = lookup ? lookup : env_default;
   c.baton = baton;
   c.pool = pool;
   c.on_err = on_err;
@@ -212,7 +212,7 @@ static void keep_first(void *baton, size_t offset, const char *msg) {
   }
 }
 
-apr_status_t cfg_subst(const char **out, const char *in, cfg_getenv_fn getenv,
+apr_status_t cfg_subst(const char **out, const char *in, cfg_getenv_fn lookup,
                        void *baton, apr_pool_t *pool, const char **errmsg,
                        size_t *erroff) {
   first_err_t f;
@@ -220,7 +220,7 @@ apr_status_t cfg_subst(const char **out, const char *in, cfg_getenv_fn getenv,
   apr_status_t rv;
 
   memset(&f, 0, sizeof(f));
-  rv = cfg__subst_all(&res, in, getenv, baton, pool, keep_first, &f);
+  rv = cfg__subst_all(&res, in, lookup, baton, pool, keep_first, &f);
   if (rv == APR_SUCCESS) {
     *out = res;
     return APR_SUCCESS;

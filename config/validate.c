@@ -89,6 +89,7 @@ static void check_names(vctx_t *v, apr_hash_t *groups, apr_hash_t *records) {
                          "service name '%s' is already the name of an "
                          "instance of service '%s' (%s)",
                          r->name, other->group, loc);
+        d->bad = 3;             /* no further checks: they would repeat it */
         continue;
       }
       apr_hash_set(records, r->name, APR_HASH_KEY_STRING, r);
@@ -209,6 +210,7 @@ static void dfs(vctx_t *v, int u) {
 }
 
 static void check_logs(vctx_t *v) {
+  static const cfg_log_target_t none = {CFG_LOG_NULL, NULL, NULL};
   apr_hash_t *files = apr_hash_make(v->tmp);
   int i, j, k;
   for (i = 0; i < v->decls->nelts; i++) {
@@ -226,7 +228,7 @@ static void check_logs(vctx_t *v) {
                        "stdout and stderr of service '%s' both go to '%s' "
                        "(use stderr=\"stdout\" to merge them)",
                        r->name, t[0]->name);
-        continue;
+        t[1] = &none;           /* the file still counts as used, once */
       }
       for (j = 0; j < 2; j++) {
         cfg_service_t *other;

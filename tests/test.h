@@ -28,7 +28,8 @@ void vg_test_close_loop(vg_loop_t *loop);
 /* Suites. */
 #define VG_TEST_SUITES(X)                                                    \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
-  X(async) X(work) X(chan) X(lockfile) X(graceful) X(log) X(json) X(probe)
+  X(async) X(work) X(chan) X(lockfile) X(graceful) X(log) X(json) X(probe)  \
+  X(config)
 
 #define X(name) extern CU_SuiteInfo name##_suite;
 VG_TEST_SUITES(X)

@@ -80,6 +80,7 @@ typedef struct cfg_errors_s {
   apr_hash_t *files;            /* file -> order of first appearance */
 } cfg_errors_t;
 
+/* An empty list, allocated from pool. */
 cfg_errors_t *cfg_errors_create(apr_pool_t *pool);
 /* Record a problem (printf-style message).  Callers above this layer may
  * add their own (for example a limit the platform cannot apply). */
@@ -89,6 +90,7 @@ void cfg_errors_add(cfg_errors_t *errs, const char *file, int line,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+/* How many problems (0 for NULL). */
 int cfg_errors_count(const cfg_errors_t *errs);
 /* The i-th problem (0-based), or NULL. */
 const cfg_error_t *cfg_errors_get(const cfg_errors_t *errs, int i);
@@ -223,9 +225,10 @@ typedef struct cfg_s {
   const char *path;             /* absolute */
   const char *dir;              /* absolute directory of `path` */
   const char *state_dir;        /* absolute; default DIR/.vigil */
-  const char *control;          /* as written (a relative path made
-                                   absolute), or NULL: the supervisor's
-                                   default in state_dir */
+  const char *control;          /* a path (made absolute), or a name
+                                   taken as written: \\.\pipe\NAME or
+                                   @NAME (Linux abstract socket); NULL:
+                                   the supervisor's default */
   const char *log_dir;          /* absolute; default STATE-DIR/logs */
   uint64_t shutdown_timeout_ms; /* default 30s */
   apr_array_header_t *services; /* cfg_service_t *, in file order,
@@ -245,7 +248,7 @@ typedef const char *(*cfg_getenv_fn)(void *baton, const char *name,
                                      apr_pool_t *pool);
 
 typedef struct cfg_options_s {
-  cfg_getenv_fn getenv;         /* NULL: the process environment */
+  cfg_getenv_fn lookup;         /* NULL: the process environment */
   void *baton;
 } cfg_options_t;
 
@@ -376,10 +379,10 @@ apr_status_t cfg_parse_hostport(const char *s, const char **host, int *port,
  * expanded (Windows' %VAR% will be added here).
  * --------------------------------------------------------------------- */
 
-/* getenv NULL: the process environment.  On failure (APR_EINVAL) *errmsg
+/* lookup NULL: the process environment.  On failure (APR_EINVAL) *errmsg
  * says why and *erroff is the offset in `in` of the '$' at fault; *out is
  * unchanged.  errmsg and erroff may be NULL. */
-apr_status_t cfg_subst(const char **out, const char *in, cfg_getenv_fn getenv,
+apr_status_t cfg_subst(const char **out, const char *in, cfg_getenv_fn lookup,
                        void *baton, apr_pool_t *pool, const char **errmsg,
                        size_t *erroff);
 
