@@ -277,9 +277,12 @@ static size_t first_newline_within(const char *p, size_t n) {
  * finished first, past rot_limit by up to `slack` bytes (min(max_size,
  * 64 KiB)), so rotated files end at line boundaries.  Otherwise, without
  * a newline that fits, a non-empty NAME is rotated first, and an empty
- * one takes what fits (a line longer than max_size is split). */
+ * one takes what fits (a line longer than max_size is split).  Progress:
+ * a rotation is never followed by another without a write in between
+ * (a failed rotation, or a NAME refilled by someone else, would loop). */
 static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
   apr_status_t rv = APR_SUCCESS;
+  int rotated = 0;
   while (n > 0) {
     size_t take = n;
     if (lf->file == NULL) {
@@ -300,19 +303,21 @@ static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
       }
       if (cut > 0) {
         take = cut;
-      } else if (lf->size > 0) {
+      } else if (lf->size > 0 && !rotated) {
         apr_status_t r = lf_do_rotate(lf, "size");
         if (r != APR_SUCCESS)
           rv = r;
+        rotated = 1;
         continue;
-      } else {
-        take = room;   /* rot_limit > 0: max_size > 0 and size == 0 */
+      } else if (room > 0 && room < n) {
+        take = room;   /* split a line longer than max_size */
       }
     }
     {
       apr_status_t r = lf_write_file(lf, p, take);
       if (r != APR_SUCCESS)
         rv = r;   /* the rest is dropped by the next round */
+      rotated = 0;
     }
     p += take;
     n -= take;
@@ -696,64 +701,34 @@ static void lf_gz_next(svc_logfile_t *lf) {
 
 /* ---- 6. open / close / stats ------------------------------------------- */
 
-/* Index k of "BASE.k" or "BASE.k.gz", else 0. */
-static unsigned rotated_index(const char *name, const char *base,
-                              size_t blen) {
-  unsigned long k = 0;
-  const char *p;
-  if (strncmp(name, base, blen) != 0 || name[blen] != '.')
-    return 0;
-  p = name + blen + 1;
-  if (*p < '0' || *p > '9')
-    return 0;
-  while (*p >= '0' && *p <= '9' && k < 100000000UL)
-    k = k * 10 + (unsigned long)(*p++ - '0');
-  if (*p != '\0' && strcmp(p, ".gz") != 0)
-    return 0;
-  return (unsigned)k;
+static int file_exists(svc_logfile_t *lf, const char *path) {
+  apr_finfo_t fi;
+  return apr_stat(&fi, path, APR_FINFO_TYPE, lf->scratch) == APR_SUCCESS;
 }
 
-/* Remove NAME.k[.gz] with k > keep and a stale NAME.gz.tmp; with
- * compress, queue every plain NAME.k (k <= keep) for compression. */
+/* Remove NAME.k[.gz] for k = keep+1, keep+2, ... up to the first number
+ * with neither (what a larger keep, or a crash mid-rotation, leaves: a
+ * contiguous run; probing costs two stats when there is nothing, where a
+ * directory scan would cost the whole log-dir per service).  Remove a
+ * stale NAME.gz.tmp.  With compress, queue every plain NAME.k (k <= keep)
+ * for compression. */
 static void lf_scan(svc_logfile_t *lf) {
-  const char *base = lf->path, *s;
-  char *prefix;
-  apr_dir_t *d;
-  apr_finfo_t fi;
-  size_t blen;
   unsigned k;
-
-  for (s = lf->path; *s; s++)
-    if (*s == '/'
-#ifdef _WIN32
-        || *s == '\\' || *s == ':'
-#endif
-    )
-      base = s + 1;
-  /* "dir/" (with its separator) or "" */
-  prefix = apr_pstrndup(lf->scratch, lf->path, (apr_size_t)(base - lf->path));
-  blen = strlen(base);
   rm_quiet(lf, lf->tmp);
-  if (apr_dir_open(&d, *prefix ? prefix : ".", lf->scratch) ==
-      APR_SUCCESS) {
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) ==
-           APR_SUCCESS) {
-      if (!fi.name)
-        continue;
-      k = rotated_index(fi.name, base, blen);
-      if (k > lf->keep)
-        rm_quiet(lf, apr_pstrcat(lf->scratch, prefix, fi.name, NULL));
-    }
-    apr_dir_close(d);
+  for (k = lf->keep + 1; k <= 2 * SVC_LOGFILE_KEEP_MAX; k++) {
+    int plain = file_exists(lf, slot_name(lf, lf->name_a, k, 0));
+    int gz = file_exists(lf, slot_name(lf, lf->name_b, k, 1));
+    if (!plain && !gz)
+      break;
+    if (plain)
+      rm_quiet(lf, lf->name_a);
+    if (gz)
+      rm_quiet(lf, lf->name_b);
   }
   if (lf->compress)
-    for (k = 1; k <= lf->keep; k++) {
-      apr_finfo_t f2;
-      if (apr_stat(&f2, slot_name(lf, lf->name_a, k, 0), APR_FINFO_TYPE,
-                   lf->scratch) == APR_SUCCESS &&
-          f2.filetype == APR_REG)
+    for (k = 1; k <= lf->keep; k++)
+      if (file_exists(lf, slot_name(lf, lf->name_a, k, 0)))
         lf->need_gz[k] = 1;
-    }
   apr_pool_clear(lf->scratch);
 }
 

@@ -451,37 +451,18 @@ static int cmd_simple(const char *cmd, const args_t *a, apr_pool_t *pool) {
 
 typedef struct follow_s {
   vg_timer_t timer;
-  apr_file_t *f;
-  const char *path;
-  apr_off_t pos;
-  apr_pool_t *pool;
+  svc_logfollow_t *f;
 } follow_t;
 
+/* tail -F: what was appended since the last tick; across a rotation, the
+ * rest of the old file first, then the new one. */
 static void follow_tick(vg_timer_t *t) {
   follow_t *fw = t->data;
-  apr_finfo_t fi;
   char buf[65536];
-  apr_size_t n;
-  if (apr_stat(&fi, fw->path, APR_FINFO_SIZE, fw->pool) == APR_SUCCESS &&
-      fi.size < fw->pos) {
-    /* Rotated (or truncated): start over with the new file. */
-    apr_file_close(fw->f);
-    fw->f = NULL;
-    fw->pos = 0;
-  }
-  if (!fw->f &&
-      apr_file_open(&fw->f, fw->path, APR_FOPEN_READ, 0, fw->pool) !=
-          APR_SUCCESS)
-    return;
-  for (;;) {
-    apr_off_t off = fw->pos;
-    apr_file_seek(fw->f, APR_SET, &off);
-    n = sizeof buf;
-    if (apr_file_read(fw->f, buf, &n) != APR_SUCCESS || n == 0)
-      break;
+  size_t n;
+  while (svc_logfollow_read(fw->f, buf, sizeof buf, &n) == APR_SUCCESS &&
+         n > 0)
     fwrite(buf, 1, n, stdout);
-    fw->pos += (apr_off_t)n;
-  }
   fflush(stdout);
 }
 
@@ -520,18 +501,20 @@ static int cmd_logs(const args_t *a, apr_pool_t *pool) {
   if (a->follow) {
     vg_loop_t *loop;
     follow_t fw;
-    apr_finfo_t fi;
     memset(&fw, 0, sizeof fw);
-    fw.path = path;
-    fw.pool = pool;
-    if (apr_stat(&fi, path, APR_FINFO_SIZE, pool) == APR_SUCCESS)
-      fw.pos = fi.size;
+    rv = svc_logfollow_open(&fw.f, path, 0, pool);
+    if (rv != APR_SUCCESS) {
+      fprintf(stderr, "vigil: cannot follow %s: %s\n", path,
+              vg_strerror(rv, eb, sizeof eb));
+      return EX_FAIL;
+    }
     vg_loop_create(&loop, pool);
     vg_timer_init(loop, &fw.timer);
     fw.timer.data = &fw;
     /* The CLI may poll a file: it is the supervisor that must not. */
     vg_timer_start(&fw.timer, follow_tick, 0, 250);
     vg_run(loop, VG_RUN_DEFAULT);   /* until interrupted */
+    svc_logfollow_close(fw.f);
   }
   return EX_OK;
 }

@@ -29,7 +29,7 @@ void vg_test_close_loop(vg_loop_t *loop);
 #define VG_TEST_SUITES(X)                                                    \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
   X(async) X(work) X(chan) X(lockfile) X(graceful) X(log) X(json) X(probe)  \
-  X(config)
+  X(config) X(logfile)
 
 #define X(name) extern CU_SuiteInfo name##_suite;
 VG_TEST_SUITES(X)
@@ -43,5 +43,6 @@ typedef struct { const char *name; vg_child_fn fn; } vg_child_mode_t;
  * grandchildren, ...).  tests/child_lock.c: lockfile holder. */
 extern const vg_child_mode_t vg_child_modes[];
 extern const vg_child_mode_t vg_child_lock_modes[];
+extern const vg_child_mode_t vg_child_logfile_modes[];
 
 #endif

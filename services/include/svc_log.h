@@ -56,7 +56,9 @@
  *     (local) is rotated at once, so a supervisor restarted across
  *     midnight does not mix two days.
  *   - Retention: files NAME.k / NAME.k.gz with k > KEEP (left by a larger
- *     keep in an older config, or by a crash) are removed at open.
+ *     keep in an older config, or by a crash) are removed at open: k =
+ *     KEEP+1, KEEP+2, ... up to the first number with neither form (two
+ *     stats when there is nothing to remove; no scan of log-dir).
  *
  * Compression (compress = 1) runs on the loop's thread pool
  * (vg_queue_work), never on the loop thread, one file at a time per log
@@ -74,6 +76,13 @@
  * open, a leftover NAME.gz.tmp is removed and plain NAME.k files are
  * queued for compression.  Closing the log file aborts a compression in
  * progress (checked every 64 KiB), leaving that file plain.
+ *
+ * Writes are synchronous on the loop thread: one apr_file_write_full()
+ * per chunk read, on an unbuffered APR file opened for append (O_APPEND).
+ * No user-space buffer means no flush timer and nothing held back if the
+ * supervisor dies; with 64 KiB reads a 1 GiB capture makes the same
+ * read/write calls as `cat` and costs the same CPU per byte.  (A log
+ * directory on a blocking network file system would stall the loop.)
  *
  * Timestamps (timestamps = 1): each line is prefixed with the UTC time
  * its first byte was read, "2026-11-21T23:53:01.123Z " (ISO-8601, ms).
