@@ -629,7 +629,8 @@ static void a_starting_timeout(svc_service_t *s) {
   snprintf(s->reason, sizeof s->reason, "not ready within %llu ms",
                (unsigned long long)s->cfg->ready.timeout_ms);
   slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
-  s->restart_after_stop = 1;
+  s->restart_after_stop = 0;
+  s->failed_start = 1;   /* its exit goes through the restart policy */
   s->stop_step = 1;
   checks_stop(s);
   if (s->run)
@@ -643,6 +644,7 @@ static void a_stop(svc_service_t *s) {
   apr_status_t rv;
   checks_stop(s);
   s->restart_after_stop = 0;
+  s->failed_start = 0;
   if (!s->run) {
     set_state(s, SVC_STOPPED);
     return;
@@ -673,8 +675,23 @@ static void a_stop_timeout(svc_service_t *s) {
 }
 
 static void a_stopped(svc_service_t *s) {
-  const char *how = s->stop_step == 2 ? "killed after the stop timeout"
-                                      : "stopped by its stop signal";
+  const char *how;
+  if (s->failed_start) {
+    /* A start that was not ready in time: a failure like any other. */
+    char why[sizeof s->reason];
+    s->failed_start = 0;
+    s->stop_step = 0;
+    snprintf(why, sizeof why, "%s", s->reason);
+    if (s->cfg->restart.policy == CFG_RESTART_NEVER) {
+      s->want_up = 0;
+      set_state(s, SVC_EXITED);
+    } else {
+      schedule_restart(s, why);
+    }
+    return;
+  }
+  how = s->stop_step == 2 ? "killed after the stop timeout"
+                          : "stopped by its stop signal";
   if (s->stop_step == 1 && s->last_signal == 0)
     how = "exited after its stop signal";
   slog(s, VG_LOG_INFO, "%s", how);
@@ -691,7 +708,10 @@ static void a_cancel(svc_service_t *s) { set_state(s, SVC_STOPPED); }
 
 static void a_want_up(svc_service_t *s) { s->restart_after_stop = 1; }
 
-static void a_want_down(svc_service_t *s) { s->restart_after_stop = 0; }
+static void a_want_down(svc_service_t *s) {
+  s->restart_after_stop = 0;
+  s->failed_start = 0;   /* a stop asked for now wins over a retry */
+}
 
 static void a_backoff_start(svc_service_t *s) { a_spawn(s); }
 

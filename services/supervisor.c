@@ -409,15 +409,26 @@ static void kill_leftovers(svc_sup_t *sup) {
     while (apr_file_gets(line, sizeof line, f) == APR_SUCCESS) {
       long pid = 0;
       unsigned long long start = 0;
+      uint64_t now_start;
       char name[256] = "";
       if (sscanf(line, "%ld %llu %255s", &pid, &start, name) < 2 || pid <= 0)
         continue;
-      if (start != 0 && pal_pid_start_time(pid) == start) {
+      now_start = pal_pid_start_time(pid);
+      if (start != 0 && now_start == start) {
         vg_log(sup->log, VG_LOG_WARN, "supervisor",
                "killing leftover %s (pid %ld) of a previous supervisor",
                name, pid);
         pal_pid_kill(pid, VG_SIGKILL, 1);
         pal_pid_kill(pid, VG_SIGKILL, 0);
+      } else if (start != 0 && now_start == 0) {
+        /* The leader is gone (PDEATHSIG killed it) but its process group
+         * may live on in grandchildren.  The id cannot belong to another
+         * group: Linux does not reuse a pid while a group of that id
+         * exists, and with no members the kill finds nothing. */
+        if (pal_pid_kill(pid, VG_SIGKILL, 1) == APR_SUCCESS)
+          vg_log(sup->log, VG_LOG_WARN, "supervisor",
+                 "killed the leftover process group of %s (%ld)", name,
+                 pid);
       }
     }
     apr_file_close(f);

@@ -53,6 +53,7 @@ struct svc_service_s {
   vg_timer_t timer;             /* the state's timer (backoff, ready,
                                    stop ladder) */
   int stop_step;                /* 1: signal sent, 2: tree killed */
+  int failed_start;             /* STOPPING because a start timed out */
   /* restarts */
   unsigned restarts;            /* since the last explicit start */
   uint64_t *restart_times;      /* ring of recent restart times (ms) */

@@ -29,7 +29,8 @@ static suite_entry_t all_suites[] = {VG_TEST_SUITES(X){NULL, NULL}};
 #undef X
 
 static const vg_child_mode_t *child_tables[] = {
-    vg_child_modes, vg_child_lock_modes, vg_child_logfile_modes, NULL};
+    vg_child_modes, vg_child_lock_modes, vg_child_logfile_modes,
+    vg_child_integ_modes, NULL};
 
 static int run_child(int argc, char **argv) {
   const vg_child_mode_t *const *t;

@@ -29,7 +29,8 @@ void vg_test_close_loop(vg_loop_t *loop);
 #define VG_TEST_SUITES(X)                                                    \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
   X(async) X(work) X(chan) X(lockfile) X(graceful) X(log) X(json) X(probe)  \
-  X(config) X(logfile)
+  X(config) X(logfile) X(vigil_config) X(vigil_run) X(vigil_logs)          \
+  X(vigil_reload) X(vigil_control) X(vigil_deps)
 
 #define X(name) extern CU_SuiteInfo name##_suite;
 VG_TEST_SUITES(X)
@@ -44,5 +45,6 @@ typedef struct { const char *name; vg_child_fn fn; } vg_child_mode_t;
 extern const vg_child_mode_t vg_child_modes[];
 extern const vg_child_mode_t vg_child_lock_modes[];
 extern const vg_child_mode_t vg_child_logfile_modes[];
+extern const vg_child_mode_t vg_child_integ_modes[];
 
 #endif

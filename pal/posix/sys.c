@@ -43,7 +43,7 @@ uint64_t pal_pid_start_time(long pid) {
   if (!p)
     return 0;
   /* After ')': field 3 (state) onwards; starttime is field 22. */
-  for (field = 2; field < 21 && p; field++)
+  for (field = 2; field < 22 && p; field++)   /* to the space before 22 */
     p = strchr(p + 1, ' ');
   if (!p || sscanf(p + 1, "%llu", &start) != 1)
     return 0;

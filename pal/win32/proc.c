@@ -31,10 +31,13 @@
  * while the job still has packets to deliver.
  *
  * Invariants:
- *   - a context lives until its owner has closed it and the job's
- *     JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO has been dequeued (after that no
- *     packet can carry its key: the job is empty and nothing adds to it),
- *     or until the poll is destroyed.  So every packet finds valid memory.
+ *   - a context lives until its owner has closed it, its job is empty,
+ *     and a packet of our own posted after that (MSG_RETIRE) has been
+ *     dequeued -- or until the poll is destroyed.  The port is FIFO, so
+ *     every packet with its key comes before that one and finds valid
+ *     memory.  Counting messages would not do: a job our child creates
+ *     is nested in ours, and (Windows 8 and later) its messages, its own
+ *     ACTIVE_PROCESS_ZERO included, reach our port under our key too.
  *   - exit_cb runs at most once, from pal_poll_wait(), never after
  *     pal_proc_close().
  *   - the process and job handles belong to the context; the pal_proc_t
@@ -57,6 +60,9 @@
 /* How long the loop waits for a process object to be signalled after
  * the job said the process left (a window of microseconds). */
 #define EXIT_WAIT_MS 5000
+/* Our own packet, after which a context is freed; no JOB_OBJECT_MSG_*
+ * has this id. */
+#define MSG_RETIRE 0xffffffffu
 
 /* pal__fail(), but reading the error first: with mingw's emulated TLS,
  * a thread's first store to pal__last_call calls TlsGetValue, which
@@ -485,6 +491,63 @@ static int is_batch(const wchar_t *app) {
                         CSTR_EQUAL);
 }
 
+/* A batch file runs in cmd.exe, named here rather than left to
+ * CreateProcessW (which passes our command line to "cmd /c", where
+ * argv[0] is looked up again by cmd's own search).  The script goes by
+ * its full name, as %0; /d: no AutoRun commands, /v:OFF: no delayed
+ * expansion, /s: only the outer quotes are stripped.  *app becomes
+ * cmd.exe; *cmdline is set. */
+static apr_status_t batch_command(wchar_t **app, const char *const *argv,
+                                  wchar_t **cmdline) {
+  static const wchar_t pre[] = L"\\cmd.exe\" /d /e:ON /v:OFF /s /c \"\"";
+  const char **tmp;
+  wchar_t sys[MAX_PATH + 1], *args = NULL, *line, *cmd;
+  size_t n, slen, alen, qlen;
+  apr_status_t rv;
+  UINT sl = GetSystemDirectoryW(sys, MAX_PATH - 8);
+
+  if (sl == 0 || sl >= MAX_PATH - 8)
+    return win_fail("GetSystemDirectoryW");
+  for (n = 0; argv[n]; n++)
+    ;
+  /* The arguments, quoted for cmd.exe, after a one-letter stand-in for
+   * argv[0] that is cut off again. */
+  if (!(tmp = malloc((n + 1) * sizeof *tmp)))
+    return APR_ENOMEM;
+  memcpy(tmp, argv, (n + 1) * sizeof *tmp);
+  tmp[0] = "x";
+  rv = pal__win_quote_args(tmp, 1, &args);
+  free(tmp);
+  if (rv != APR_SUCCESS)
+    return rv;
+  slen = sl;
+  alen = wcslen(*app);
+  qlen = wcslen(args + 1);
+  /* "sys\cmd.exe" /d ... /c ""app"args" */
+  line = malloc((1 + slen + wcslen(pre) + alen + 1 + qlen + 2) * sizeof *line);
+  cmd = malloc((slen + 9) * sizeof *cmd);
+  if (!line || !cmd) {
+    free(line);
+    free(cmd);
+    free(args);
+    return APR_ENOMEM;
+  }
+  memcpy(cmd, sys, slen * sizeof *cmd);
+  memcpy(cmd + slen, L"\\cmd.exe", 9 * sizeof *cmd);
+  line[0] = L'"';
+  memcpy(line + 1, sys, slen * sizeof *line);
+  wcscpy(line + 1 + slen, pre);
+  wcscat(line, *app);
+  wcscat(line, L"\"");
+  wcscat(line, args + 1);
+  wcscat(line, L"\"");
+  free(args);
+  free(*app);
+  *app = cmd;
+  *cmdline = line;
+  return APR_SUCCESS;
+}
+
 /* ---- 4. stdio ------------------------------------------------------------ */
 
 /* An inheritable handle of our own for the child's descriptor i (NULL:
@@ -556,8 +619,9 @@ static int is_console_pseudo(HANDLE h) { return ((ULONG_PTR)h & 3) == 3; }
 
 enum {
   JOB_EXITED = 1u << 0,   /* the leader's exit has been handled */
-  JOB_EMPTY = 1u << 1,    /* ACTIVE_PROCESS_ZERO dequeued: no more packets */
-  JOB_ORPHAN = 1u << 2    /* on poll->orphans (owner closed) */
+  JOB_EMPTY = 1u << 1,    /* its ACTIVE_PROCESS_ZERO has been dequeued */
+  JOB_ORPHAN = 1u << 2,   /* on poll->orphans (owner closed) */
+  JOB_RETIRING = 1u << 3  /* MSG_RETIRE posted: freed when it comes */
 };
 
 typedef struct pal__job_s pal__job_t;
@@ -573,6 +637,7 @@ struct pal__job_s {
   HANDLE job;
   DWORD pid;
   int group;                  /* own console process group (BREAK) */
+  unsigned limits;            /* PAL__PROC_HIT_* limits we set */
   unsigned flags;             /* JOB_*; loop thread only */
   volatile LONG kill_sig;     /* portable signal we terminated it with */
   pal__job_t *live_next;      /* live_list, under live_lock */
@@ -633,8 +698,8 @@ static void orphan_link(pal__job_t *j) {
 }
 
 /* Closing the job handle terminates whatever still runs in it
- * (KILL_ON_JOB_CLOSE): callers free only an empty job, or at the poll's
- * end, where that is the point. */
+ * (KILL_ON_JOB_CLOSE): only a retired (empty) job is freed, or any at the
+ * poll's end, where that is the point. */
 static void job_free(pal__job_t *j) {
   if (j->flags & JOB_ORPHAN)
     orphan_unlink(j);
@@ -644,6 +709,29 @@ static void job_free(pal__job_t *j) {
   if (j->job)
     CloseHandle(j->job);
   free(j);
+}
+
+/* Processes in the job now, or -1 if it cannot tell. */
+static long job_active(pal__job_t *j) {
+  JOBOBJECT_BASIC_ACCOUNTING_INFORMATION ai;
+  if (!QueryInformationJobObject(j->job, JobObjectBasicAccountingInformation,
+                                 &ai, sizeof ai, NULL))
+    return -1;
+  return (long)ai.ActiveProcesses;
+}
+
+/* An empty job whose owner has closed: free it after every packet queued
+ * so far, behind which MSG_RETIRE goes (nothing is posted after it: the
+ * job is empty, and so is every job nested in it).  Until then it stays
+ * an orphan, which the poll's end frees should the post fail. */
+static void job_retire(pal__job_t *j) {
+  if (j->flags & JOB_RETIRING)
+    return;
+  if (!(j->flags & JOB_ORPHAN))
+    orphan_link(j);
+  j->flags |= JOB_RETIRING;
+  PostQueuedCompletionStatus(j->poll->iocp, MSG_RETIRE,
+                             PAL__KEY(&j->node, PAL__KEY_PROC), NULL);
 }
 
 /* The job: KILL_ON_JOB_CLOSE (see the top of this file); a crash ends the
@@ -663,12 +751,14 @@ static apr_status_t job_create(pal__job_t *j, const pal_spawn_opts_t *o) {
       JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE |
       JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
   if (o->limits && o->limits->memory) {
+    j->limits |= PAL__PROC_HIT_MEMORY;
     li.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_JOB_MEMORY;
     li.JobMemoryLimit = o->limits->memory > (uint64_t)(SIZE_T)-1
                             ? (SIZE_T)-1
                             : (SIZE_T)o->limits->memory;
   }
   if (o->limits && o->limits->processes) {
+    j->limits |= PAL__PROC_HIT_PROCESSES;
     li.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
     li.BasicLimitInformation.ActiveProcessLimit =
         o->limits->processes > 0xffffffffu ? 0xffffffffu
@@ -729,7 +819,10 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   }
   if ((rv = find_program(o, cwd, &app)) != APR_SUCCESS)
     goto fail;
-  rv = pal__win_quote_args(o->argv, is_batch(app), &cmdline);
+  if (is_batch(app))
+    rv = batch_command(&app, o->argv, &cmdline);
+  else
+    rv = pal__win_quote_args(o->argv, 0, &cmdline);
   if (rv != APR_SUCCESS)
     goto fail;
   if (o->env && (rv = pal__win_env_block(o->env, 1, &env)) != APR_SUCCESS)
@@ -806,7 +899,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   if (ResumeThread(pi.hThread) == (DWORD)-1) {
     rv = win_fail("ResumeThread");
     /* The job already has packets on their way: the context stays, as an
-     * orphan, until its ACTIVE_PROCESS_ZERO. */
+     * orphan, and is retired after its ACTIVE_PROCESS_ZERO. */
     TerminateJobObject(j->job, TERM_CODE);
     CloseHandle(pi.hThread);
     orphan_link(j);
@@ -862,7 +955,11 @@ done:
 
 /* ---- 7. job messages ----------------------------------------------------- */
 
-static void note_limit(pal__job_t *j, intptr_t bit) {
+/* A limit message counts only for a limit we set: a nested job's limits
+ * report to our port as well (one of the same kind is taken for ours). */
+static void note_limit(pal__job_t *j, unsigned bit) {
+  if (!(j->limits & bit))
+    return;
   j->node.os[1] |= bit;
   if (j->owner)
     j->owner->os[1] |= bit;
@@ -917,23 +1014,28 @@ void pal__proc_message(pal_proc_t *key, DWORD msg, DWORD pid) {
       leader_exited(j);
     break;
   case JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO:
-    /* Empty job: the leader is gone even if its message was lost.  An
-     * exit_cb closing the handle just makes j an orphan (not yet EMPTY,
-     * so not freed under us). */
+    /* Ours, or a nested job's (see the top): only an empty job counts.
+     * Then the leader is gone even if its own message was lost.  An
+     * exit_cb that closes the handle makes j an orphan, not yet EMPTY,
+     * so it is not retired under us. */
+    if ((j->flags & JOB_EMPTY) || job_active(j) > 0)
+      break;
     leader_exited(j);
     j->flags |= JOB_EMPTY;
     if (!j->owner)
-      job_free(j);
+      job_retire(j);
+    break;
+  case MSG_RETIRE:
+    job_free(j);
     break;
   case JOB_OBJECT_MSG_JOB_MEMORY_LIMIT:
-  case JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT:
     note_limit(j, PAL__PROC_HIT_MEMORY);
     break;
   case JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT:
     note_limit(j, PAL__PROC_HIT_PROCESSES);
     break;
   default:
-    break;   /* NEW_PROCESS, time limits: nothing to do */
+    break;   /* NEW_PROCESS, other limits (a nested job's): nothing */
   }
 }
 
@@ -1001,12 +1103,9 @@ static apr_status_t kill_leader(pal__job_t *j, int signum) {
 
 /* The whole job, also after its leader exited. */
 static apr_status_t kill_job(pal__job_t *j, int signum) {
-  JOBOBJECT_BASIC_ACCOUNTING_INFORMATION ai;
   if (signum != 0 && !terminates(signum))
     return PAL_EUNSUPPORTED;
-  if (QueryInformationJobObject(j->job, JobObjectBasicAccountingInformation,
-                                &ai, sizeof ai, NULL) &&
-      ai.ActiveProcesses == 0)
+  if (job_active(j) == 0)
     return PAL_ENOPROC;
   if (signum == 0)
     return APR_SUCCESS;
@@ -1040,14 +1139,12 @@ void pal_proc_close(pal_proc_t *proc) {
   proc->pid = 0;
   proc->handle = PAL_INVALID_FD;
   proc->job = PAL_INVALID_FD;
-  if (j->flags & JOB_EMPTY) {
-    job_free(j);
-    return;
-  }
-  /* Something still runs in the job, or its last packet is on the way:
-   * the context stays as an orphan record until ACTIVE_PROCESS_ZERO (or
-   * the poll's end).  Closing does not kill. */
+  /* Closing does not kill: while something runs in the job (or its last
+   * message is on the way), the context stays as an orphan record, and
+   * is retired after ACTIVE_PROCESS_ZERO (or freed at the poll's end). */
   orphan_link(j);
+  if (j->flags & JOB_EMPTY)
+    job_retire(j);
 }
 
 /* Our own children are found in live_list and killed through their

@@ -1,0 +1,306 @@
+/*
+ * child_integ.c -- service behaviours for the end-to-end supervisor
+ * suites: `run_tests --child NAME ARGS...` (table vg_child_integ_modes).
+ *
+ *   sleep-exit MS CODE        sleep MS milliseconds, exit with CODE
+ *   lines N WIDTH             write N numbered lines ("%06d" padded with
+ *                             'x' to WIDTH bytes, newline included), one
+ *                             write(2) each, and exit 0 at once
+ *   grandchild-pidfile PATH [ignore-term]
+ *                             start a grandchild (this binary, `sleep` or
+ *                             `ignore-term`) in our process group, write
+ *                             its pid to PATH (atomically), sleep 30 s
+ *   tcp-listen PORT GO CLOSE  wait until file GO exists ("-": no wait),
+ *                             listen on 127.0.0.1:PORT accepting and
+ *                             closing connections; once file CLOSE exists
+ *                             ("-": never) remove it and stop listening
+ *                             (the process stays up); 30 s at most
+ *   notify GO                 wait until file GO exists ("-": no wait),
+ *                             then send "READY=1" to $NOTIFY_SOCKET (an
+ *                             "@abstract" name or a path); sleep 30 s
+ *
+ * Like tests/child.c, children may use the OS directly; the network ones
+ * use libvigil so that they also build for Windows.
+ */
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "test.h"
+
+#if !defined(_WIN32)
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+#define CHILD_LONG_MS 30000
+
+static void nap(long ms) {
+  apr_sleep((apr_interval_time_t)ms * 1000);
+}
+
+static int file_exists(const char *path) {
+  apr_pool_t *p;
+  apr_finfo_t fi;
+  int ok;
+  if (strcmp(path, "-") == 0)
+    return 0;
+  apr_pool_create(&p, NULL);
+  ok = apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
+  apr_pool_destroy(p);
+  return ok;
+}
+
+/* Wait for GO ("-" never waits), bounded by the child's lifetime. */
+static int wait_go(const char *go) {
+  long waited = 0;
+  if (strcmp(go, "-") == 0)
+    return 1;
+  while (!file_exists(go)) {
+    if (waited >= CHILD_LONG_MS)
+      return 0;
+    nap(10);
+    waited += 10;
+  }
+  return 1;
+}
+
+static int need(int argc, char **argv, int n) {
+  if (argc < n + 1) {
+    fprintf(stderr, "child %s: needs %d argument(s)\n", argv[0], n);
+    return 0;
+  }
+  return 1;
+}
+
+static int write_all(apr_file_t *f, const char *p, apr_size_t n) {
+  return apr_file_write_full(f, p, n, NULL) == APR_SUCCESS ? 0 : -1;
+}
+
+static int child_sleep_exit(int argc, char **argv) {
+  if (!need(argc, argv, 2))
+    return 125;
+  nap(atol(argv[1]));
+  return atoi(argv[2]);
+}
+
+static int child_lines(int argc, char **argv) {
+  apr_pool_t *p;
+  apr_file_t *out;
+  long n, width, i;
+  char *line;
+  if (!need(argc, argv, 2))
+    return 125;
+  n = atol(argv[1]);
+  width = atol(argv[2]);
+  if (width < 8)
+    width = 8;
+  apr_pool_create(&p, NULL);
+  apr_file_open_stdout(&out, p);   /* unbuffered: one write per line */
+  line = malloc((size_t)width + 1);
+  if (!line)
+    return 1;
+  for (i = 1; i <= n; i++) {
+    snprintf(line, (size_t)width + 1, "%06ld ", i);
+    memset(line + 7, 'x', (size_t)(width - 8));
+    line[width - 1] = '\n';
+    if (write_all(out, line, (apr_size_t)width) != 0)
+      return 1;
+  }
+  free(line);
+  return 0;   /* at once: the supervisor must drain what is in the pipe */
+}
+
+static void gc_exit(vg_process_t *p, int code, int sig) {
+  (void)p;
+  (void)code;
+  (void)sig;
+}
+
+static int child_grandchild_pidfile(int argc, char **argv) {
+  vg_loop_t *loop;
+  vg_process_t *gc;
+  vg_process_options_t o;
+  apr_pool_t *p;
+  apr_file_t *f;
+  const char *args[5], *tmp;
+  char line[32];
+  if (!need(argc, argv, 1))
+    return 125;
+  apr_pool_create(&p, NULL);
+  if (vg_loop_create(&loop, p) != APR_SUCCESS)
+    return 1;
+  gc = apr_pcalloc(p, sizeof *gc);
+  args[0] = vg_test_self;
+  args[1] = "--child";
+  if (argc > 2 && strcmp(argv[2], "ignore-term") == 0) {
+    args[2] = "ignore-term";
+    args[3] = NULL;
+  } else {
+    args[2] = "sleep";
+    args[3] = "30000";
+    args[4] = NULL;
+  }
+  memset(&o, 0, sizeof o);
+  o.file = vg_test_self;
+  o.args = args;
+  o.stdio[0].kind = VG_STDIO_IGNORE;
+  o.stdio[1].kind = VG_STDIO_IGNORE;
+  o.stdio[2].kind = VG_STDIO_IGNORE;
+  o.exit_cb = gc_exit;   /* same process group: no NEW_GROUP, no PDEATHSIG */
+  if (vg_spawn(loop, gc, &o) != APR_SUCCESS)
+    return 1;
+  snprintf(line, sizeof line, "%ld\n", gc->pid);
+  tmp = apr_pstrcat(p, argv[1], ".tmp", NULL);
+  if (apr_file_open(&f, tmp,
+                    APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+                    APR_FPROT_OS_DEFAULT, p) != APR_SUCCESS)
+    return 1;
+  write_all(f, line, strlen(line));
+  apr_file_close(f);
+  if (apr_file_rename(tmp, argv[1], p) != APR_SUCCESS)
+    return 1;
+  printf("grandchild %s", line);
+  fflush(stdout);
+  nap(CHILD_LONG_MS);
+  return 0;
+}
+
+/* ---- tcp-listen ----------------------------------------------------------- */
+
+typedef struct listener_s {
+  vg_tcp_t srv;
+  vg_timer_t tick, life;
+  const char *go, *close;
+  int port;
+  int state;          /* 0 waiting, 1 listening, 2 closed for good */
+} listener_t;
+
+static void accepted_closed(vg_handle_t *h) { free(h); }
+
+static void on_conn(vg_stream_t *srv, apr_status_t st) {
+  vg_tcp_t *c;
+  if (st != APR_SUCCESS)
+    return;
+  c = calloc(1, sizeof *c);
+  if (!c)
+    return;
+  vg_tcp_init(srv->loop, c);
+  vg_accept(srv, c);
+  vg_close((vg_handle_t *)c, accepted_closed);
+}
+
+static void on_tick(vg_timer_t *t) {
+  listener_t *l = t->data;
+  if (l->state == 0 && (strcmp(l->go, "-") == 0 || file_exists(l->go))) {
+    vg_addr_t a;
+    vg_tcp_init(t->loop, &l->srv);
+    if (vg_addr_ip(&a, "127.0.0.1", l->port) != APR_SUCCESS ||
+        vg_tcp_bind(&l->srv, &a, PAL_BIND_REUSEADDR) != APR_SUCCESS ||
+        vg_listen(&l->srv, 16, on_conn) != APR_SUCCESS) {
+      fprintf(stderr, "child tcp-listen: cannot listen on port %d\n",
+              l->port);
+      exit(1);
+    }
+    printf("listening on %d\n", l->port);
+    fflush(stdout);
+    l->state = 1;
+  } else if (l->state == 1 && file_exists(l->close)) {
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    apr_file_remove(l->close, p);
+    apr_pool_destroy(p);
+    vg_close((vg_handle_t *)&l->srv, NULL);
+    printf("closed port %d\n", l->port);
+    fflush(stdout);
+    l->state = 2;
+  }
+}
+
+static void on_life(vg_timer_t *t) { vg_stop(t->loop); exit(0); }
+
+static int child_tcp_listen(int argc, char **argv) {
+  vg_loop_t *loop;
+  listener_t l;
+  if (!need(argc, argv, 3))
+    return 125;
+  if (vg_loop_create(&loop, NULL) != APR_SUCCESS)
+    return 1;
+  memset(&l, 0, sizeof l);
+  l.port = atoi(argv[1]);
+  l.go = argv[2];
+  l.close = argv[3];
+  vg_timer_init(loop, &l.tick);
+  l.tick.data = &l;
+  vg_timer_start(&l.tick, on_tick, 0, 10);
+  vg_timer_init(loop, &l.life);
+  vg_timer_start(&l.life, on_life, CHILD_LONG_MS, 0);
+  vg_run(loop, VG_RUN_DEFAULT);
+  return 0;
+}
+
+/* ---- notify --------------------------------------------------------------- */
+
+static int child_notify(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;   /* no sd_notify on Windows */
+#else
+  const char *name = getenv("NOTIFY_SOCKET");
+  struct sockaddr_un su;
+  socklen_t len;
+  size_t n;
+  int fd;
+  if (!need(argc, argv, 1))
+    return 125;
+  if (!name || !*name) {
+    fprintf(stderr, "child notify: NOTIFY_SOCKET is not set\n");
+    return 3;
+  }
+  if (!wait_go(argv[1]))
+    return 4;
+  n = strlen(name);
+  memset(&su, 0, sizeof su);
+  su.sun_family = AF_UNIX;
+  if (n >= sizeof su.sun_path)
+    return 5;
+  memcpy(su.sun_path, name, n);
+  if (name[0] == '@') {
+    su.sun_path[0] = '\0';   /* abstract: no trailing NUL in the length */
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+  } else {
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  }
+  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  if (fd < 0)
+    return 6;
+  if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&su, len) != 7) {
+    fprintf(stderr, "child notify: sendto %s: %s\n", name, strerror(errno));
+    return 7;
+  }
+  close(fd);
+  printf("sent READY=1\n");
+  fflush(stdout);
+  nap(CHILD_LONG_MS);
+  return 0;
+#endif
+}
+
+const vg_child_mode_t vg_child_integ_modes[] = {
+    {"sleep-exit", child_sleep_exit},
+    {"lines", child_lines},
+    {"grandchild-pidfile", child_grandchild_pidfile},
+    {"tcp-listen", child_tcp_listen},
+    {"notify", child_notify},
+    {NULL, NULL}};

@@ -1,0 +1,341 @@
+/*
+ * test_vigil_config.c -- `vigil validate` and `vigil run` on bad configs:
+ * every problem is one "FILE:LINE: error: MESSAGE" line on stderr with the
+ * line where the problem is, exit status 2; a good file prints "FILE: ok"
+ * and exits 0.  (Suite vigil_config.)
+ */
+#include "vigil_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+/* Write `text` as DIR/name; returns the path. */
+static const char *put(vt_t *t, const char *name, const char *text) {
+  const char *path = vt_path(t, name);
+  CU_ASSERT_EQUAL(vt_write_file(t, path, text), 0);
+  return path;
+}
+
+/* The line numbers of the "PATH:LINE: error: " lines of stderr, in order;
+ * -1 for a line of another shape.  Returns how many lines there were. */
+static int error_lines(const char *err, const char *path, int *lines,
+                       int max) {
+  size_t plen = strlen(path);
+  int n = 0;
+  const char *p = err;
+  while (p && *p && n < max) {
+    const char *nl = strchr(p, '\n');
+    int line = -1;
+    if (strncmp(p, path, plen) == 0 && p[plen] == ':') {
+      char *end;
+      long v = strtol(p + plen + 1, &end, 10);
+      if (end != p + plen + 1 && strncmp(end, ": error: ", 9) == 0)
+        line = (int)v;
+    }
+    lines[n++] = line;
+    p = nl ? nl + 1 : NULL;
+  }
+  return n;
+}
+
+/* The stderr line reporting LINE, or NULL. */
+static const char *line_for(vt_t *t, const char *err, const char *path,
+                            int line) {
+  const char *prefix = apr_psprintf(vt_pool(t), "%s:%d: error: ", path,
+                                    line);
+  const char *p = err;
+  while (p && *p) {
+    const char *nl = strchr(p, '\n');
+    if (strncmp(p, prefix, strlen(prefix)) == 0)
+      return apr_pstrndup(vt_pool(t), p, nl ? (size_t)(nl - p) : strlen(p));
+    p = nl ? nl + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* validate: exit 2, nothing on stdout, every stderr line well-formed. */
+static vt_res_t *validate_bad(vt_t *t, const char *path, int *lines,
+                              int *n) {
+  vt_res_t *r = vt_vigil(t, 10000, "validate", "-c", path, NULL);
+  int i;
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_EQUAL(r->out_len, 0);
+  *n = error_lines(r->err, path, lines, 32);
+  CU_ASSERT(*n > 0);
+  for (i = 0; i < *n; i++)
+    CU_ASSERT(lines[i] > 0);   /* each one FILE:LINE: error: ... */
+  return r;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_valid_ok(void) {
+  vt_t *t = vt_begin("cfg-ok");
+  const char *cfg;
+  vt_res_t *r;
+  if (!t)
+    return;
+  cfg = vt_config(
+      t, "vigil.xml",
+      vt_svc(t, "db", "<restart policy=\"always\" delay=\"50ms\"/>\n"
+                      "    <ready after=\"100ms\"/>\n",
+             "sleep", "30000", NULL),
+      vt_svc(t, "web", "<depends-on>db</depends-on>\n"
+                       "    <stop signal=\"TERM\" timeout=\"300ms\"/>\n"
+                       "    <log max-size=\"1MB\" keep=\"2\" "
+                       "timestamps=\"true\"/>\n",
+             "sleep", "30000", NULL),
+      NULL);
+  r = vt_vigil(t, 10000, "validate", "-c", cfg, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(r->out, apr_pstrcat(vt_pool(t), cfg, ": ok\n",
+                                             NULL));
+  CU_ASSERT_EQUAL(r->err_len, 0);
+  vt_end(t);
+}
+
+static void test_not_well_formed(void) {
+  vt_t *t = vt_begin("cfg-xml");
+  const char *f1, *f2, *f3;
+  int lines[32], n, i;
+  if (!t)
+    return;
+  /* A mismatched end tag on line 6. */
+  f1 = put(t, "mismatch.xml",
+           "<?xml version=\"1.0\"?>\n"        /* 1 */
+           "<vigil>\n"                        /* 2 */
+           "  <service name=\"a\">\n"         /* 3 */
+           "    <command>/bin/true</command>\n" /* 4 */
+           "    <arg>one</arg>\n"             /* 5 */
+           "    <arg>two</ARG>\n"             /* 6 */
+           "  </service>\n"                   /* 7 */
+           "</vigil>\n");                     /* 8 */
+  validate_bad(t, f1, lines, &n);
+  CU_ASSERT(n >= 1);
+  if (n >= 1)
+    CU_ASSERT_EQUAL(lines[0], 6);
+  for (i = 0; i < n; i++)
+    CU_ASSERT(lines[i] >= 6);   /* nothing blamed on the good lines */
+
+  /* A bare '&' on line 5. */
+  f2 = put(t, "amp.xml",
+           "<?xml version=\"1.0\"?>\n"
+           "<vigil>\n"
+           "  <service name=\"a\">\n"
+           "    <command>/bin/true</command>\n"
+           "    <arg>this & that</arg>\n"
+           "  </service>\n"
+           "</vigil>\n");
+  validate_bad(t, f2, lines, &n);
+  if (n >= 1)
+    CU_ASSERT_EQUAL(lines[0], 5);
+
+  /* An unquoted attribute value on line 3. */
+  f3 = put(t, "unquoted.xml",
+           "<?xml version=\"1.0\"?>\n"
+           "<vigil>\n"
+           "  <service name=a>\n"
+           "    <command>/bin/true</command>\n"
+           "  </service>\n"
+           "</vigil>\n");
+  validate_bad(t, f3, lines, &n);
+  if (n >= 1)
+    CU_ASSERT_EQUAL(lines[0], 3);
+  vt_end(t);
+}
+
+static void test_unknown_element(void) {
+  vt_t *t = vt_begin("cfg-elem");
+  const char *f, *l;
+  vt_res_t *r;
+  int lines[32], n;
+  if (!t)
+    return;
+  f = put(t, "elem.xml",
+          "<?xml version=\"1.0\"?>\n"            /* 1 */
+          "<vigil>\n"                            /* 2 */
+          "  <service name=\"a\">\n"             /* 3 */
+          "    <command>/bin/true</command>\n"   /* 4 */
+          "    <arg>x</arg>\n"                   /* 5 */
+          "    <restrat policy=\"always\"/>\n"   /* 6 */
+          "  </service>\n"                       /* 7 */
+          "  <service name=\"b\">\n"             /* 8 */
+          "    <command>/bin/true</command>\n"   /* 9 */
+          "    <evn name=\"A\" value=\"1\"/>\n"  /* 10 */
+          "  </service>\n"                       /* 11 */
+          "  <servcie name=\"c\"/>\n"            /* 12 */
+          "</vigil>\n");
+  r = validate_bad(t, f, lines, &n);
+  CU_ASSERT_EQUAL(n, 3);
+  l = line_for(t, r->err, f, 6);
+  CU_ASSERT_PTR_NOT_NULL(l);
+  CU_ASSERT(vt_contains(l, "restrat"));
+  l = line_for(t, r->err, f, 10);
+  CU_ASSERT_PTR_NOT_NULL(l);
+  CU_ASSERT(vt_contains(l, "evn"));
+  l = line_for(t, r->err, f, 12);
+  CU_ASSERT_PTR_NOT_NULL(l);
+  CU_ASSERT(vt_contains(l, "servcie"));
+  vt_end(t);
+}
+
+static void test_unknown_attribute(void) {
+  vt_t *t = vt_begin("cfg-attr");
+  const char *f, *l;
+  vt_res_t *r;
+  int lines[32], n;
+  if (!t)
+    return;
+  f = put(t, "attr.xml",
+          "<?xml version=\"1.0\"?>\n"                  /* 1 */
+          "<vigil>\n"                                  /* 2 */
+          "  <service name=\"a\" nmae=\"x\">\n"        /* 3 */
+          "    <command>/bin/true</command>\n"         /* 4 */
+          "    <restart policy=\"always\"\n"           /* 5 */
+          "             delay=\"1s\"\n"                /* 6 */
+          "             dealy=\"1s\"/>\n"              /* 7 */
+          "  </service>\n"                             /* 8 */
+          "</vigil>\n");
+  r = validate_bad(t, f, lines, &n);
+  CU_ASSERT_EQUAL(n, 2);
+  l = line_for(t, r->err, f, 3);
+  CU_ASSERT_PTR_NOT_NULL(l);
+  CU_ASSERT(vt_contains(l, "nmae"));
+  /* The attribute's own line, not the line its element starts on. */
+  l = line_for(t, r->err, f, 7);
+  CU_ASSERT_PTR_NOT_NULL(l);
+  CU_ASSERT(vt_contains(l, "dealy"));
+  vt_end(t);
+}
+
+static void test_bad_duration(void) {
+  vt_t *t = vt_begin("cfg-dur");
+  const char *f, *l;
+  vt_res_t *r;
+  int lines[32], n;
+  if (!t)
+    return;
+  f = put(t, "dur.xml",
+          "<?xml version=\"1.0\"?>\n"                         /* 1 */
+          "<vigil>\n"                                         /* 2 */
+          "  <supervisor>\n"                                  /* 3 */
+          "    <shutdown-timeout>forever</shutdown-timeout>\n" /* 4 */
+          "  </supervisor>\n"                                 /* 5 */
+          "  <service name=\"a\">\n"                          /* 6 */
+          "    <command>/bin/true</command>\n"                /* 7 */
+          "    <restart delay=\"5 sec\"/>\n"                  /* 8 */
+          "    <stop timeout=\"10\"/>\n"                      /* 9 */
+          "    <ready after=\"250ms\"/>\n"                    /* 10 */
+          "  </service>\n"                                    /* 11 */
+          "</vigil>\n");
+  r = validate_bad(t, f, lines, &n);
+  CU_ASSERT_EQUAL(n, 3);
+  l = line_for(t, r->err, f, 4);
+  CU_ASSERT(vt_contains(l, "forever"));
+  l = line_for(t, r->err, f, 8);
+  CU_ASSERT(vt_contains(l, "5 sec"));
+  l = line_for(t, r->err, f, 9);
+  CU_ASSERT(vt_contains(l, "'10'"));
+  CU_ASSERT_PTR_NULL(line_for(t, r->err, f, 10));   /* 250ms is fine */
+  vt_end(t);
+}
+
+static void test_dependency_cycle(void) {
+  vt_t *t = vt_begin("cfg-dep");
+  const char *f, *l5, *l9, *l13;
+  vt_res_t *r;
+  int lines[32], n, i, cycles = 0;
+  if (!t)
+    return;
+  f = put(t, "deps.xml",
+          "<?xml version=\"1.0\"?>\n"                /* 1 */
+          "<vigil>\n"                                /* 2 */
+          "  <service name=\"a\">\n"                 /* 3 */
+          "    <command>/bin/true</command>\n"       /* 4 */
+          "    <depends-on>b</depends-on>\n"         /* 5 */
+          "  </service>\n"                           /* 6 */
+          "  <service name=\"b\">\n"                 /* 7 */
+          "    <command>/bin/true</command>\n"       /* 8 */
+          "    <depends-on>a</depends-on>\n"         /* 9 */
+          "  </service>\n"                           /* 10 */
+          "  <service name=\"c\">\n"                 /* 11 */
+          "    <command>/bin/true</command>\n"       /* 12 */
+          "    <depends-on>nosuch</depends-on>\n"    /* 13 */
+          "  </service>\n"                           /* 14 */
+          "</vigil>\n");
+  r = validate_bad(t, f, lines, &n);
+  /* The cycle is blamed on one of its <depends-on> lines. */
+  l5 = line_for(t, r->err, f, 5);
+  l9 = line_for(t, r->err, f, 9);
+  if (vt_contains(l5, "cycle"))
+    cycles++;
+  if (vt_contains(l9, "cycle"))
+    cycles++;
+  CU_ASSERT(cycles >= 1);
+  CU_ASSERT_EQUAL(vt_count_lines(r->err, "cycle"), cycles);
+  l13 = line_for(t, r->err, f, 13);
+  CU_ASSERT(vt_contains(l13, "nosuch"));
+  for (i = 0; i < n; i++)
+    CU_ASSERT(lines[i] == 5 || lines[i] == 9 || lines[i] == 13);
+  vt_end(t);
+}
+
+/* `vigil run` checks the same way, says the same, and exits 2 before
+ * starting anything. */
+static void test_run_bad_config(void) {
+  vt_t *t = vt_begin("cfg-run");
+  const char *f;
+  vt_res_t *v, *r;
+  if (!t)
+    return;
+  f = put(t, "bad.xml",
+          apr_psprintf(vt_pool(t),
+                       "<?xml version=\"1.0\"?>\n"
+                       "<vigil>\n"
+                       "  <supervisor><state-dir>%s</state-dir>"
+                       "</supervisor>\n"
+                       "  <service name=\"a\">\n"
+                       "    <command>%s</command>\n"
+                       "    <arg>--child</arg><arg>print</arg>"
+                       "<arg>x</arg>\n"
+                       "    <stop timeout=\"soon\"/>\n"
+                       "    <bogus/>\n"
+                       "  </service>\n"
+                       "</vigil>\n",
+                       vt_xml(t, vt_path(t, "state")),
+                       vt_xml(t, vt_self(t))));
+  v = vt_vigil(t, 10000, "validate", "-c", f, NULL);
+  r = vt_vigil(t, 10000, "run", "-c", f, NULL);
+  CU_ASSERT_EQUAL(v->code, 2);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 7));
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 8));
+  CU_ASSERT_STRING_EQUAL(r->err, v->err);
+  CU_ASSERT(!vt_exists(vt_path(t, "state/vigil.lock")));
+  CU_ASSERT(!vt_exists(vt_path(t, "logs/a.out.log")));
+  /* A file that does not exist: exit 2 and a message naming it. */
+  r = vt_vigil(t, 10000, "validate", "-c", vt_path(t, "nope.xml"), NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(r->err, "nope.xml"));
+  vt_end(t);
+}
+
+static CU_TestInfo vigil_config_tests[] = {
+    {"validate: a good file is ok", test_valid_ok},
+    {"validate: not well-formed XML, with lines", test_not_well_formed},
+    {"validate: unknown elements, with lines", test_unknown_element},
+    {"validate: unknown attributes, with lines", test_unknown_attribute},
+    {"validate: bad durations, with lines", test_bad_duration},
+    {"validate: dependency cycle and unknown name", test_dependency_cycle},
+    {"run: a bad config exits 2 with the same errors", test_run_bad_config},
+    CU_TEST_INFO_NULL};
+
+CU_SuiteInfo vigil_config_suite = {.pName = "vigil_config",
+                                   .pInitFunc = NULL,
+                                   .pCleanupFunc = NULL,
+                                   .pSetUpFunc = NULL,
+                                   .pTearDownFunc = NULL,
+                                   .pTests = vigil_config_tests};

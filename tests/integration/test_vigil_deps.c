@@ -1,0 +1,293 @@
+/*
+ * test_vigil_deps.c -- ordering, readiness and health (suite vigil_deps):
+ * a service starts only once what it depends on is running and stops
+ * before it; ready tcp waits for the port, ready notify for READY=1 on
+ * $NOTIFY_SOCKET, and a start that never becomes ready fails after the
+ * timeout; a tcp health check that keeps failing restarts the service.
+ */
+#include "vigil_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+static int pid_not(const svc_json_t *s, void *arg) {
+  int64_t pid = vt_ifield(s, "pid");
+  const char *st = vt_sfield(s, "state");
+  return pid > 0 && pid != *(long *)arg && st && !strcmp(st, "running");
+}
+
+static int is_state(const svc_json_t *s, const char *state) {
+  const char *st = vt_sfield(s, "state");
+  return st && strcmp(st, state) == 0;
+}
+
+/* Poll for `ms`: the service stays in `state` the whole time. */
+static int stays(vt_t *t, const char *name, const char *state,
+                 uint64_t ms) {
+  uint64_t deadline = vt_now_ms() + ms;
+  while (vt_now_ms() < deadline) {
+    const svc_json_t *s = vt_svc_of(vt_status(t), name);
+    if (!is_state(s, state))
+      return 0;
+    vt_sleep(t, 30);
+  }
+  return 1;
+}
+
+static int touch(vt_t *t, const char *path) {
+  return vt_write_file(t, path, "go\n");
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_dependency_order(void) {
+  vt_t *t = vt_begin("deps");
+  const svc_json_t *sa, *sb;
+  svc_json_t *st;
+  uint64_t deadline;
+  const char *log;
+  long started_b, running_a, stopped_a, stopped_b;
+  int violations = 0, seen_waiting = 0;
+  if (!t)
+    return;
+  /* b is listed first: the order comes from depends-on, not the file. */
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "b",
+                   "<depends-on>a</depends-on>\n"
+                   "    <ready after=\"100ms\"/>\n"
+                   "    <stop timeout=\"300ms\"/>\n",
+                   "ignore-term", NULL),
+            vt_svc(t, "a", "<ready after=\"400ms\"/>\n", "sleep", "30000",
+                   NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  /* While a is not running, b has not even been started. */
+  deadline = vt_now_ms() + VT_WAIT_MS;
+  for (;;) {
+    st = vt_status(t);
+    sa = vt_svc_of(st, "a");
+    sb = vt_svc_of(st, "b");
+    if (is_state(sa, "running"))
+      break;
+    if (!is_state(sb, "stopped") || vt_ifield(sb, "pid") != -1)
+      violations++;
+    if (vt_contains(vt_sfield(sb, "reason"), "a"))
+      seen_waiting = 1;
+    if (vt_now_ms() > deadline)
+      break;
+    vt_sleep(t, 20);
+  }
+  CU_ASSERT_EQUAL(violations, 0);
+  CU_ASSERT(seen_waiting);   /* status says what b waits for */
+  VT_REQUIRE(vt_wait_state(t, "b", "running", VT_WAIT_MS) != NULL);
+  st = vt_status(t);
+  sa = vt_svc_of(st, "a");
+  sb = vt_svc_of(st, "b");
+  /* b was spawned once a had been up for its 400 ms. */
+  CU_ASSERT(vt_ifield(sa, "uptime_ms") >= vt_ifield(sb, "uptime_ms") + 350);
+  log = vt_sup_log(t);
+  running_a = vt_line_offset(log, "a: running", NULL);
+  started_b = vt_line_offset(log, "b: started, pid", NULL);
+  CU_ASSERT(running_a >= 0 && started_b >= 0);
+  CU_ASSERT(running_a < started_b);
+
+  /* Shutdown: b (which ignores TERM: 300 ms until it is killed) goes down
+   * before a is even asked to. */
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  log = vt_sup_log(t);
+  stopped_b = vt_line_offset(log, "b: killed after the stop timeout", NULL);
+  stopped_a = vt_line_offset(log, "service: a: ", "stop");
+  CU_ASSERT(stopped_b >= 0 && stopped_a >= 0);
+  CU_ASSERT(stopped_b < stopped_a);
+  vt_end(t);
+}
+
+/* stop a takes b down first; start b brings a up first. */
+static void test_dependency_commands(void) {
+  vt_t *t = vt_begin("depcmd");
+  const char *log;
+  long off_b, off_a;
+  size_t mark;
+  vt_res_t *r;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", "<ready after=\"100ms\"/>\n", "sleep", "30000",
+                   NULL),
+            vt_svc(t, "b",
+                   "<depends-on>a</depends-on>\n"
+                   "    <ready after=\"100ms\"/>\n"
+                   "    <stop timeout=\"300ms\"/>\n",
+                   "ignore-term", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "b", "running", VT_WAIT_MS) != NULL);
+  mark = strlen(vt_sup_log(t));
+  r = vt_cli(t, "stop", "a", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "stopped");
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "b"), "stopped");
+  log = vt_sup_log(t) + mark;
+  off_b = vt_line_offset(log, "b: killed after the stop timeout", NULL);
+  off_a = vt_line_offset(log, "service: a: ", "stop");
+  CU_ASSERT(off_b >= 0 && off_a >= 0 && off_b < off_a);
+
+  mark = strlen(vt_sup_log(t));
+  r = vt_cli(t, "start", "b", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "running");
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "b"), "running");
+  log = vt_sup_log(t) + mark;
+  off_a = vt_line_offset(log, "a: running", NULL);
+  off_b = vt_line_offset(log, "b: started, pid", NULL);
+  CU_ASSERT(off_a >= 0 && off_b >= 0 && off_a < off_b);
+  vt_end(t);
+}
+
+/* ready tcp: starting until the port accepts, then running. */
+static void test_ready_tcp(void) {
+  vt_t *t = vt_begin("readytcp");
+  const char *go, *extra;
+  char *out;
+  int port;
+  if (!t)
+    return;
+  port = vt_free_port(t);
+  VT_REQUIRE(port > 0);
+  go = vt_path(t, "go");
+  extra = apr_psprintf(vt_pool(t),
+                       "<ready tcp=\"127.0.0.1:%d\" timeout=\"20s\"/>\n",
+                       port);
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "srv", extra, "tcp-listen",
+                   apr_psprintf(vt_pool(t), "%d", port), go, "-", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "srv", "starting", VT_WAIT_MS) != NULL);
+  /* Well past the default 1 s of "after": not ready without the port. */
+  CU_ASSERT(stays(t, "srv", "starting", 1300));
+  VT_REQUIRE(touch(t, go) == 0);
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_state(t, "srv", "running", VT_WAIT_MS));
+  out = vt_read_file(t, vt_path(t, "logs/srv.out.log"), NULL);
+  CU_ASSERT(vt_contains(out, "listening on"));
+  vt_end(t);
+}
+
+/* ready notify: running on READY=1; never sent -> a failed start after
+ * the timeout (counted: with max-restarts 1 it ends fatal). */
+static void test_ready_notify(void) {
+  vt_t *t = vt_begin("notify");
+  const svc_json_t *s;
+  const char *go;
+  char *out;
+  if (!t)
+    return;
+  go = vt_path(t, "go");
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "nfy", "<ready notify=\"true\" timeout=\"20s\"/>\n",
+                   "notify", go, NULL),
+            vt_svc(t, "mute",
+                   "<ready notify=\"true\" timeout=\"300ms\"/>\n"
+                   "    <stop timeout=\"300ms\"/>\n"
+                   "    <restart policy=\"on-failure\" delay=\"50ms\" "
+                   "max-restarts=\"1\" window=\"20s\"/>\n",
+                   "sleep", "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "nfy", "starting", VT_WAIT_MS) != NULL);
+  CU_ASSERT(stays(t, "nfy", "starting", 1300));
+  VT_REQUIRE(touch(t, go) == 0);
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_state(t, "nfy", "running", VT_WAIT_MS));
+  out = vt_read_file(t, vt_path(t, "logs/nfy.out.log"), NULL);
+  CU_ASSERT(vt_contains(out, "sent READY=1"));
+
+  /* mute never says READY=1. */
+  CU_ASSERT(vt_wait_log(t, "mute: not ready within 300 ms", VT_WAIT_MS));
+  s = vt_svc_of(vt_status(t), "mute");
+  CU_ASSERT(!is_state(s, "running"));
+  s = vt_wait_state(t, "mute", "fatal", VT_WAIT_MS);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  if (s) {
+    CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 1);
+    CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "ready"));
+  } else {
+    s = vt_svc_of(vt_status(t), "mute");
+    fprintf(stderr, "\n  [notify] mute: state %s, restarts %lld, "
+                    "reason %s, %d starts\n",
+            vt_sfield(s, "state"), (long long)vt_ifield(s, "restarts"),
+            vt_sfield(s, "reason") ? vt_sfield(s, "reason") : "null",
+            vt_count_lines(vt_sup_log(t), "mute: started, pid"));
+  }
+  vt_end(t);
+}
+
+/* A tcp health check whose port closes: after `failures` failures the
+ * service is restarted (new pid) and the supervisor logs why. */
+static void test_health_tcp_restart(void) {
+  vt_t *t = vt_begin("health");
+  const svc_json_t *s;
+  const char *close_file, *extra, *log;
+  long p1;
+  int port;
+  if (!t)
+    return;
+  port = vt_free_port(t);
+  VT_REQUIRE(port > 0);
+  close_file = vt_path(t, "close");
+  extra = apr_psprintf(
+      vt_pool(t),
+      "<ready tcp=\"127.0.0.1:%d\" timeout=\"20s\"/>\n"
+      "    <health type=\"tcp\" target=\"127.0.0.1:%d\" interval=\"100ms\" "
+      "timeout=\"500ms\" failures=\"2\"/>\n"
+      "    <restart delay=\"50ms\"/>\n",
+      port, port);
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "hl", extra, "tcp-listen",
+                   apr_psprintf(vt_pool(t), "%d", port), "-", close_file,
+                   NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "hl", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p1 = (long)vt_ifield(s, "pid");
+  /* Healthy: several checks pass, nothing happens. */
+  CU_ASSERT(stays(t, "hl", "running", 500));
+  CU_ASSERT_EQUAL(vt_pid(t, "hl"), p1);
+  CU_ASSERT(!vt_contains(vt_sup_log(t), "health check failed"));
+
+  VT_REQUIRE(touch(t, close_file) == 0);
+  s = vt_wait_svc(t, "hl", pid_not, &p1, VT_WAIT_MS);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  CU_ASSERT(vt_wait_pid_gone(t, p1, 2000));
+  log = vt_sup_log(t);
+  CU_ASSERT(vt_contains(log, "health check failed (1 of 2)"));
+  CU_ASSERT(vt_contains(log, "health check failed (2 of 2)"));
+  CU_ASSERT(vt_contains(log, "restarted: health check failed"));
+  {
+    /* ... and then started it again. */
+    long off = vt_line_offset(log, "(2 of 2)", NULL);
+    CU_ASSERT(off >= 0 && vt_contains(log + off, "hl: started, pid"));
+  }
+  /* The new run is healthy again. */
+  CU_ASSERT(stays(t, "hl", "running", 400));
+  vt_end(t);
+}
+
+static CU_TestInfo vigil_deps_tests[] = {
+    {"depends-on: start after, stop before", test_dependency_order},
+    {"depends-on: stop/start cascade", test_dependency_commands},
+    {"ready tcp: running once the port accepts", test_ready_tcp},
+    {"ready notify: READY=1; none -> failed start", test_ready_notify},
+    {"health tcp: failures restart the service", test_health_tcp_restart},
+    CU_TEST_INFO_NULL};
+
+CU_SuiteInfo vigil_deps_suite = {.pName = "vigil_deps",
+                                 .pInitFunc = NULL,
+                                 .pCleanupFunc = NULL,
+                                 .pSetUpFunc = NULL,
+                                 .pTearDownFunc = NULL,
+                                 .pTests = vigil_deps_tests};

@@ -1,0 +1,486 @@
+/*
+ * test_vigil_run.c -- the supervisor running services (suite vigil_run):
+ * a missing program goes fatal alone; crash loops end in fatal; the
+ * restart policies; start/stop/restart from the CLI; the stop ladder
+ * (TERM, timeout, kill); no grandchild survives its service; one
+ * supervisor per config (exit 3); `vigil shutdown` and SIGTERM stop
+ * everything and exit 0; kill -9 of the supervisor leaves nothing behind.
+ */
+#include "vigil_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#define READY_FAST "<ready after=\"100ms\"/>\n"
+
+static int restarts_at_least(const svc_json_t *s, void *arg) {
+  return vt_ifield(s, "restarts") >= *(int *)arg;
+}
+
+static int pid_not(const svc_json_t *s, void *arg) {
+  int64_t pid = vt_ifield(s, "pid");
+  const char *st = vt_sfield(s, "state");
+  return pid > 0 && pid != *(long *)arg && st && !strcmp(st, "running");
+}
+
+/* Wait until a child wrote its grandchild's pid into `file`. */
+static long wait_pid_file(vt_t *t, const char *file) {
+  uint64_t deadline = vt_now_ms() + VT_WAIT_MS;
+  long pid;
+  while ((pid = vt_read_pid_file(t, file)) == 0 && vt_now_ms() < deadline)
+    vt_sleep(t, 20);
+  return pid;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+/* A program that does not exist: that service is fatal with a reason that
+ * names it and says why; the others are not disturbed. */
+static void test_missing_program(void) {
+  vt_t *t = vt_begin("missing");
+  const svc_json_t *s;
+  const char *reason;
+  long pid;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "ok", READY_FAST, "sleep", "30000", NULL),
+            "  <service name=\"ghost\">\n"
+            "    <command>/nonexistent/dir/vigil-ghost</command>\n"
+            "    <restart delay=\"50ms\"/>\n"
+            "  </service>\n"
+            "  <service name=\"ghost2\">\n"
+            "    <command>vigil-no-such-program-on-path</command>\n"
+            "    <restart delay=\"50ms\"/>\n"
+            "  </service>\n",
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "ok", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  pid = (long)vt_ifield(s, "pid");
+  CU_ASSERT(pid > 0);
+
+  s = vt_wait_state(t, "ghost", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  reason = vt_sfield(s, "reason");
+  CU_ASSERT(vt_contains(reason, "/nonexistent/dir/vigil-ghost"));
+  CU_ASSERT(vt_contains(reason, "No such file"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "pid"), -1);   /* null */
+  CU_ASSERT(vt_contains(vt_sup_log(t), "/nonexistent/dir/vigil-ghost"));
+
+  s = vt_wait_state(t, "ghost2", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"),
+                        "vigil-no-such-program-on-path"));
+
+  /* The others keep running, untouched. */
+  s = vt_svc_of(vt_status(t), "ok");
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "running");
+  CU_ASSERT_EQUAL(vt_ifield(s, "pid"), pid);
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  CU_ASSERT(vt_pid_alive(pid));
+  vt_end(t);
+}
+
+/* A service that always fails: restarted max-restarts times, then fatal
+ * with restarts == max-restarts and no more tries. */
+static void test_crash_loop_fatal(void) {
+  vt_t *t = vt_begin("crashloop");
+  const svc_json_t *s, *le;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "crash",
+                   "<restart policy=\"on-failure\" delay=\"50ms\" "
+                   "max-delay=\"200ms\" max-restarts=\"3\" window=\"10s\"/>\n"
+                   "    " READY_FAST,
+                   "exit", "1", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "crash", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 3);
+  CU_ASSERT_EQUAL(vt_ifield(s, "pid"), -1);
+  le = svc_json_get(s, "last_exit");
+  CU_ASSERT_EQUAL(vt_ifield(le, "code"), 1);
+  CU_ASSERT(vt_ifield(le, "at_ms") > 0);
+  CU_ASSERT_PTR_NOT_NULL(vt_sfield(s, "reason"));
+  /* One first start and three restarts, then nothing more. */
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "crash: started, pid"), 4);
+  vt_sleep(t, 300);
+  s = vt_svc_of(vt_status(t), "crash");
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "fatal");
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "crash: started, pid"), 4);
+
+  /* `vigil start` forgives: it runs (and fails) again. */
+  CU_ASSERT_EQUAL(vt_cli(t, "start", "crash", "--no-wait", NULL)->code, 0);
+  {
+    uint64_t deadline = vt_now_ms() + VT_WAIT_MS;
+    while (vt_count_lines(vt_sup_log(t), "crash: started, pid") < 5 &&
+           vt_now_ms() < deadline)
+      vt_sleep(t, 20);
+    CU_ASSERT(vt_count_lines(vt_sup_log(t), "crash: started, pid") >= 5);
+  }
+  vt_end(t);
+}
+
+/* never -> exited; on-failure + exit 0 -> exited; on-failure + exit 1 ->
+ * restarted; always + exit 0 -> restarted. */
+static void test_restart_policies(void) {
+  vt_t *t = vt_begin("policies");
+  const svc_json_t *s;
+  int two = 2;
+  long p1, p2;
+  if (!t)
+    return;
+  vt_config(
+      t, "vigil.xml",
+      vt_svc(t, "never",
+             "<restart policy=\"never\" delay=\"50ms\"/>\n    " READY_FAST,
+             "sleep-exit", "300", "3", NULL),
+      vt_svc(t, "onfail0",
+             "<restart policy=\"on-failure\" delay=\"50ms\"/>\n"
+             "    " READY_FAST,
+             "sleep-exit", "300", "0", NULL),
+      vt_svc(t, "onfail1",
+             "<restart policy=\"on-failure\" delay=\"50ms\" "
+             "max-restarts=\"100\"/>\n    " READY_FAST,
+             "sleep-exit", "300", "1", NULL),
+      vt_svc(t, "always",
+             "<restart policy=\"always\" delay=\"50ms\" "
+             "max-restarts=\"100\"/>\n    " READY_FAST,
+             "sleep-exit", "300", "0", NULL),
+      NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+
+  s = vt_wait_state(t, "never", "exited", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 3);
+  CU_ASSERT_EQUAL(vt_ifield(s, "pid"), -1);
+
+  s = vt_wait_state(t, "onfail0", "exited", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 0);
+
+  s = vt_wait_svc(t, "onfail1", restarts_at_least, &two, VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 1);
+
+  s = vt_wait_state(t, "always", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p1 = (long)vt_ifield(s, "pid");
+  s = vt_wait_svc(t, "always", pid_not, &p1, VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p2 = (long)vt_ifield(s, "pid");
+  CU_ASSERT(p2 != p1 && p2 > 0);
+  CU_ASSERT(vt_ifield(s, "restarts") >= 1);
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 0);
+
+  /* Those that exited stay exited. */
+  s = vt_svc_of(vt_status(t), "never");
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "exited");
+  s = vt_svc_of(vt_status(t), "onfail0");
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "exited");
+  vt_end(t);
+}
+
+/* start/stop/restart wait for the outcome and say so in the exit status. */
+static void test_cli_start_stop_restart(void) {
+  vt_t *t = vt_begin("cli");
+  vt_res_t *r;
+  long p1, p2, p3;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "web", READY_FAST, "sleep", "30000", NULL),
+            vt_svc(t, "idle", "<autostart>false</autostart>\n    " READY_FAST,
+                   "sleep", "30000", NULL),
+            vt_svc(t, "bad", "<autostart>false</autostart>\n"
+                             "    <restart policy=\"never\"/>\n"
+                             "    " READY_FAST,
+                   "exit", "7", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "web", "running", VT_WAIT_MS) != NULL);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "idle"), "stopped");
+  p1 = vt_pid(t, "web");
+
+  r = vt_cli(t, "stop", "web", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "web"), "stopped");
+  CU_ASSERT(vt_wait_pid_gone(t, p1, 1000));
+
+  r = vt_cli(t, "start", "web", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "web"), "running");
+  p2 = vt_pid(t, "web");
+  CU_ASSERT(p2 > 0 && p2 != p1);
+
+  r = vt_cli(t, "restart", "web", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "web"), "running");
+  p3 = vt_pid(t, "web");
+  CU_ASSERT(p3 > 0 && p3 != p2);
+  CU_ASSERT(vt_wait_pid_gone(t, p2, 1000));
+
+  r = vt_cli(t, "start", "idle", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "idle"), "running");
+
+  /* A start that cannot reach running: exit 1. */
+  r = vt_cli(t, "start", "bad", NULL);
+  CU_ASSERT_EQUAL(r->code, 1);
+
+  /* An unknown name: exit 2. */
+  r = vt_cli(t, "stop", "nosuch", NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(r->err, "nosuch"));
+
+  /* all */
+  r = vt_cli(t, "stop", "all", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "web"), "stopped");
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "idle"), "stopped");
+  vt_end(t);
+}
+
+/* A child that ignores TERM is killed once the stop timeout passes. */
+static void test_stop_timeout_kills(void) {
+  vt_t *t = vt_begin("stubborn");
+  const svc_json_t *s;
+  vt_res_t *r;
+  uint64_t t0, took;
+  const char *out;
+  long pid;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "stubborn",
+                   "<stop signal=\"TERM\" timeout=\"300ms\"/>\n"
+                   "    " READY_FAST,
+                   "ignore-term", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "stubborn", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  pid = (long)vt_ifield(s, "pid");
+  /* It printed "ready" once TERM was ignored. */
+  out = vt_path(t, "logs/stubborn.out.log");
+  {
+    uint64_t deadline = vt_now_ms() + VT_WAIT_MS;
+    char *txt;
+    while (!((txt = vt_read_file(t, out, NULL)) && vt_contains(txt, "ready"))
+           && vt_now_ms() < deadline)
+      vt_sleep(t, 20);
+    VT_REQUIRE(txt && vt_contains(txt, "ready"));
+  }
+  t0 = vt_now_ms();
+  r = vt_cli(t, "stop", "stubborn", NULL);
+  took = vt_now_ms() - t0;
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(took >= 250);   /* it waited for the timeout ... */
+  CU_ASSERT(took < 5000);   /* ... and not for ever */
+  s = vt_svc_of(vt_status(t), "stubborn");
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "stopped");
+  CU_ASSERT_EQUAL(vt_ifield(s, "pid"), -1);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "killed"));
+  CU_ASSERT(vt_wait_pid_gone(t, pid, 1000));
+  CU_ASSERT(vt_contains(vt_sup_log(t), "did not stop within 300 ms"));
+  CU_ASSERT(vt_contains(vt_sup_log(t), "killed after the stop timeout"));
+  vt_end(t);
+}
+
+/* The service's process group goes with it: a grandchild (which ignores
+ * TERM) is gone when `vigil stop` returns, and when the child dies on its
+ * own. */
+static void test_grandchildren_gone(void) {
+  vt_t *t = vt_begin("grandkids");
+  const svc_json_t *s;
+  const char *pf1, *pf2;
+  long child, gc, child2, gc2;
+  vt_res_t *r;
+  if (!t)
+    return;
+  pf1 = vt_path(t, "gc1.pid");
+  pf2 = vt_path(t, "gc2.pid");
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "family", "<stop timeout=\"2s\"/>\n    " READY_FAST,
+                   "grandchild-pidfile", pf1, "ignore-term", NULL),
+            vt_svc(t, "orphaner",
+                   "<restart policy=\"never\"/>\n    " READY_FAST,
+                   "grandchild-pidfile", pf2, "ignore-term", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "family", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  child = (long)vt_ifield(s, "pid");
+  gc = wait_pid_file(t, pf1);
+  VT_REQUIRE(gc > 0);
+  CU_ASSERT(vt_pid_alive(gc));
+
+  r = vt_cli(t, "stop", "family", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  /* Right when stop returns (a moment for the kernel to finish a kill). */
+  CU_ASSERT(vt_wait_pid_gone(t, child, 500));
+  CU_ASSERT(vt_wait_pid_gone(t, gc, 500));
+
+  /* The child is killed behind the supervisor's back: its grandchild
+   * must not outlive it. */
+  s = vt_wait_state(t, "orphaner", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  child2 = (long)vt_ifield(s, "pid");
+  gc2 = wait_pid_file(t, pf2);
+  VT_REQUIRE(gc2 > 0);
+  CU_ASSERT_EQUAL(vg_kill(child2, VG_SIGKILL), APR_SUCCESS);
+  s = vt_wait_state(t, "orphaner", "exited", VT_WAIT_MS);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  CU_ASSERT_STRING_EQUAL(vt_sfield(svc_json_get(s, "last_exit"), "signal"),
+                         "KILL");
+  CU_ASSERT(vt_wait_pid_gone(t, gc2, 2000));
+  vt_end(t);
+}
+
+/* A second supervisor on the same config refuses with 3 and names the
+ * holder's pid; the first one is not disturbed. */
+static void test_second_instance(void) {
+  vt_t *t = vt_begin("second");
+  vt_res_t *r;
+  long pid, spid;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL), NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  pid = vt_pid(t, "a");
+  spid = vt_sup_pid(t);
+  r = vt_vigil(t, 10000, "run", "-c", vt_path(t, "vigil.xml"), NULL);
+  CU_ASSERT_EQUAL(r->code, 3);
+  CU_ASSERT(vt_contains(r->err, apr_psprintf(vt_pool(t), "%ld", spid)));
+  CU_ASSERT(vt_sup_running(t));
+  CU_ASSERT_EQUAL(vt_pid(t, "a"), pid);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "running");
+  vt_end(t);
+}
+
+/* Common body: stop with `how`, expect exit 0, every pid gone, and the
+ * dependent (b) stopped before what it depends on (a). */
+static void shutdown_case(const char *tag, int by_signal) {
+  vt_t *t = vt_begin(tag);
+  const char *log;
+  long pa, pb, pc, stopped_b, stopped_a;
+  vt_res_t *r;
+  int code;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL),
+            vt_svc(t, "b",
+                   "<depends-on>a</depends-on>\n"
+                   "    <stop timeout=\"300ms\"/>\n    " READY_FAST,
+                   "ignore-term", NULL),
+            vt_svc(t, "c", READY_FAST, "sleep", "30000", NULL), NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "b", "running", VT_WAIT_MS) != NULL);
+  VT_REQUIRE(vt_wait_state(t, "c", "running", VT_WAIT_MS) != NULL);
+  pa = vt_pid(t, "a");
+  pb = vt_pid(t, "b");
+  pc = vt_pid(t, "c");
+  CU_ASSERT(pa > 0 && pb > 0 && pc > 0);
+  if (by_signal) {
+    CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGTERM), 0);
+  } else {
+    r = vt_cli(t, "shutdown", NULL);
+    CU_ASSERT_EQUAL(r->code, 0);
+  }
+  code = vt_sup_wait_exit(t, 15000);
+  CU_ASSERT_EQUAL(code, 0);
+  CU_ASSERT(vt_wait_pid_gone(t, pa, 1000));
+  CU_ASSERT(vt_wait_pid_gone(t, pb, 1000));
+  CU_ASSERT(vt_wait_pid_gone(t, pc, 1000));
+  log = vt_sup_log(t);
+  /* b ignores TERM and takes 300 ms to be killed: a, which it depends
+   * on, must still be up until then. */
+  stopped_b = vt_line_offset(log, "b: killed after the stop timeout", NULL);
+  stopped_a = vt_line_offset(log, "service: a: ", "stop");
+  CU_ASSERT(stopped_b >= 0);
+  CU_ASSERT(stopped_a >= 0);
+  CU_ASSERT(stopped_b < stopped_a);
+  CU_ASSERT(!vt_exists(vt_control_path(t)));
+  CU_ASSERT(!vt_exists(vt_path(t, "state/vigil.lock")));
+  /* Nobody answers any more. */
+  r = vt_cli(t, "status", NULL);
+  CU_ASSERT_EQUAL(r->code, 4);
+  vt_end(t);
+}
+
+static void test_shutdown_command(void) { shutdown_case("shutdown", 0); }
+static void test_sigterm(void) { shutdown_case("sigterm", 1); }
+
+/* kill -9 of the supervisor: its children die with it (PDEATHSIG), and a
+ * grandchild is gone too -- at the latest once the next supervisor on the
+ * same config swept the leftovers. */
+static void test_kill9(void) {
+  vt_t *t = vt_begin("kill9");
+  const char *pf;
+  long pa, pb, gc;
+  int gone_at_once;
+  if (!t)
+    return;
+  pf = vt_path(t, "gc.pid");
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL),
+            vt_svc(t, "b", READY_FAST, "grandchild-pidfile", pf, NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  VT_REQUIRE(vt_wait_state(t, "b", "running", VT_WAIT_MS) != NULL);
+  pa = vt_pid(t, "a");
+  pb = vt_pid(t, "b");
+  gc = wait_pid_file(t, pf);
+  VT_REQUIRE(pa > 0 && pb > 0 && gc > 0);
+  /* Let the pids file be written (it is, once both are running). */
+  vt_sleep(t, 100);
+
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGKILL), 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 5000), -2);
+  CU_ASSERT(vt_wait_pid_gone(t, pa, 5000));
+  CU_ASSERT(vt_wait_pid_gone(t, pb, 5000));
+  gone_at_once = vt_wait_pid_gone(t, gc, 2000);
+
+  /* The next supervisor finds what the last one left. */
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT(vt_wait_pid_gone(t, gc, 5000));
+  if (!gone_at_once)
+    fprintf(stderr, "\n  [kill9] grandchild %ld outlived the supervisor's "
+                    "kill -9 (left to the leftover sweep)\n", gc);
+  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  vt_end(t);
+}
+
+static CU_TestInfo vigil_run_tests[] = {
+    {"missing program: fatal, others untouched", test_missing_program},
+    {"crash loop ends in fatal after max-restarts", test_crash_loop_fatal},
+    {"restart policies never/on-failure/always", test_restart_policies},
+    {"CLI start/stop/restart wait and report", test_cli_start_stop_restart},
+    {"stop timeout: TERM ignored -> killed", test_stop_timeout_kills},
+    {"grandchildren gone with their service", test_grandchildren_gone},
+    {"second run on the same config exits 3", test_second_instance},
+    {"vigil shutdown: all stopped in order, exit 0", test_shutdown_command},
+    {"SIGTERM: all stopped in order, exit 0", test_sigterm},
+    {"kill -9 of the supervisor leaves no process", test_kill9},
+    CU_TEST_INFO_NULL};
+
+CU_SuiteInfo vigil_run_suite = {.pName = "vigil_run",
+                                .pInitFunc = NULL,
+                                .pCleanupFunc = NULL,
+                                .pSetUpFunc = NULL,
+                                .pTearDownFunc = NULL,
+                                .pTests = vigil_run_tests};

@@ -1,0 +1,955 @@
+/*
+ * vigil_test.c -- helpers of the end-to-end supervisor suites (see
+ * vigil_test.h).
+ *
+ * Map:
+ *   1. small things: buffers, time, strings, files
+ *   2. processes: one child with captured stdout/stderr (the supervisor,
+ *      or one CLI run), pid liveness and tracking
+ *   3. the fixture: temp directory, loop, cleanup
+ *   4. configs
+ *   5. status polling
+ *   6. a raw control-socket client, a free TCP port
+ *
+ * Only libvigil and APR, except pid liveness, which reads /proc on Linux
+ * (a zombie is not alive: PID 1 of a container may never reap it).
+ */
+#include "vigil_test.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_env.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#ifndef VIGIL_BIN
+#define VIGIL_BIN "vigil"
+#endif
+
+/* ---- 1. small things ------------------------------------------------------ */
+
+typedef struct vt_buf_s {
+  char *p;
+  size_t len, cap;
+} vt_buf_t;
+
+static void buf_add(vt_buf_t *b, const char *d, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    char *p;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    p = realloc(b->p, cap);
+    if (!p)
+      return;
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, d, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static const char *buf_str(const vt_buf_t *b) { return b->p ? b->p : ""; }
+
+uint64_t vt_now_ms(void) { return (uint64_t)(apr_time_now() / 1000); }
+
+int vt_contains(const char *text, const char *needle) {
+  return text && needle && strstr(text, needle) != NULL;
+}
+
+int vt_count_lines(const char *text, const char *needle) {
+  int n = 0;
+  const char *p = text;
+  while (p && *p) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    const char *hit = strstr(p, needle);
+    if (hit && (size_t)(hit - p) < len)
+      n++;
+    p = nl ? nl + 1 : NULL;
+  }
+  return n;
+}
+
+long vt_line_offset(const char *text, const char *a, const char *b) {
+  const char *p = text;
+  while (p && *p) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    const char *ha = strstr(p, a);
+    const char *hb = b ? strstr(p, b) : p;
+    if (ha && hb && (size_t)(ha - p) < len && (size_t)(hb - p) < len)
+      return (long)(p - text);
+    p = nl ? nl + 1 : NULL;
+  }
+  return -1;
+}
+
+int vt_exists(const char *path) {
+  apr_finfo_t fi;
+  apr_pool_t *p;
+  int ok;
+  apr_pool_create(&p, NULL);
+  ok = apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
+  apr_pool_destroy(p);
+  return ok;
+}
+
+/* ---- 2. processes ----------------------------------------------------------- */
+
+typedef struct vt_cap_s {
+  vg_pipe_t pipe;
+  vt_buf_t buf;
+  int eof;
+  char rbuf[65536];
+} vt_cap_t;
+
+typedef struct vt_run_s {
+  vg_process_t proc;
+  vt_cap_t out, err;
+  int exited, code, sig;
+  int closing;          /* handles not yet closed */
+} vt_run_t;
+
+static void cap_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
+  vt_cap_t *c = h->data;
+  (void)sug;
+  buf->base = c->rbuf;
+  buf->len = sizeof c->rbuf;
+}
+
+static void cap_read(vg_stream_t *s, apr_status_t st, size_t n,
+                     const vg_buf_t *buf) {
+  vt_cap_t *c = s->data;
+  if (st != APR_SUCCESS) {
+    c->eof = 1;
+    return;
+  }
+  buf_add(&c->buf, buf->base, n);
+}
+
+static void run_exit(vg_process_t *p, int code, int sig) {
+  vt_run_t *r = p->data;
+  r->exited = 1;
+  r->code = code;
+  r->sig = sig;
+}
+
+static void run_free(vt_run_t *r) {
+  free(r->out.buf.p);
+  free(r->err.buf.p);
+  free(r);
+}
+
+static void run_closed(vg_handle_t *h) {
+  vt_run_t *r = h->data;
+  if (--r->closing == 0)
+    run_free(r);
+}
+
+/* Spawn argv with both outputs captured; NULL on failure (*why set). */
+static vt_run_t *run_spawn(vg_loop_t *loop, const char *const *argv,
+                           unsigned flags, apr_status_t *why) {
+  vg_process_options_t o;
+  vt_run_t *r = calloc(1, sizeof *r);
+  apr_status_t rv;
+  if (!r) {
+    *why = APR_ENOMEM;
+    return NULL;
+  }
+  vg_pipe_init(loop, &r->out.pipe);
+  vg_pipe_init(loop, &r->err.pipe);
+  r->out.pipe.data = &r->out;
+  r->err.pipe.data = &r->err;
+  memset(&o, 0, sizeof o);
+  o.file = argv[0];
+  o.args = argv;
+  o.flags = flags;
+  o.stdio[0].kind = VG_STDIO_IGNORE;
+  o.stdio[1].kind = VG_STDIO_PIPE;
+  o.stdio[1].pipe = &r->out.pipe;
+  o.stdio[2].kind = VG_STDIO_PIPE;
+  o.stdio[2].pipe = &r->err.pipe;
+  o.exit_cb = run_exit;
+  r->proc.data = r;
+  rv = vg_spawn(loop, &r->proc, &o);
+  if (rv != APR_SUCCESS) {
+    /* The pipes were initialised but never opened: close them anyway so
+     * the loop holds no handle of ours. */
+    r->closing = 2;
+    r->out.pipe.data = r;
+    r->err.pipe.data = r;
+    vg_close((vg_handle_t *)&r->out.pipe, run_closed);
+    vg_close((vg_handle_t *)&r->err.pipe, run_closed);
+    *why = rv;
+    return NULL;
+  }
+  vg_read_start(&r->out.pipe, cap_alloc, cap_read);
+  vg_read_start(&r->err.pipe, cap_alloc, cap_read);
+  return r;
+}
+
+static void run_close(vt_run_t *r) {
+  r->closing = 3;
+  r->proc.data = r;
+  r->out.pipe.data = r;
+  r->err.pipe.data = r;
+  vg_close((vg_handle_t *)&r->proc, run_closed);
+  vg_close((vg_handle_t *)&r->out.pipe, run_closed);
+  vg_close((vg_handle_t *)&r->err.pipe, run_closed);
+}
+
+typedef int (*cond_fn)(void *arg);
+
+static void guard_cb(vg_timer_t *t) { (void)t; }
+
+/* Run the loop until cond holds or ms pass.  Returns cond's value. */
+static int run_cond(vg_loop_t *loop, cond_fn cond, void *arg, uint64_t ms) {
+  vg_timer_t guard;
+  uint64_t deadline = vt_now_ms() + ms;
+  int ok;
+  vg_timer_init(loop, &guard);
+  vg_timer_start(&guard, guard_cb, 10, 10);
+  while (!(ok = cond(arg)) && vt_now_ms() < deadline)
+    vg_run(loop, VG_RUN_ONCE);
+  vg_close((vg_handle_t *)&guard, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+  return ok;
+}
+
+static int run_done(void *arg) {
+  vt_run_t *r = arg;
+  return r->exited && r->out.eof && r->err.eof;
+}
+
+static int run_exited(void *arg) { return ((vt_run_t *)arg)->exited; }
+
+static int never(void *arg) {
+  (void)arg;
+  return 0;
+}
+
+int vt_pid_alive(long pid) {
+  if (pid <= 0)
+    return 0;
+#if defined(__linux__)
+  {
+    char path[64], buf[512], *p;
+    size_t n;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    f = fopen(path, "r");
+    if (!f)
+      return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+      return 1;
+    return p[2] != 'Z' && p[2] != 'X' && p[2] != 'x';
+  }
+#else
+  return pal_pid_start_time(pid) != 0;
+#endif
+}
+
+/* A start-time stamp of pid, 0 if none.  Read here rather than through
+ * pal_pid_start_time(), so that the cleanup does not depend on the code
+ * under test. */
+static uint64_t start_time(long pid) {
+#if defined(__linux__)
+  char path[64], buf[1024], *p;
+  unsigned long long v = 0;
+  size_t n;
+  int field;
+  FILE *f;
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  f = fopen(path, "r");
+  if (!f)
+    return 0;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* Field 22 (starttime); field 2 (comm) ends at the last ')'. */
+  p = strrchr(buf, ')');
+  for (field = 2; p && field < 22; field++)
+    p = strchr(p + 1, ' ');
+  if (!p || sscanf(p + 1, "%llu", &v) != 1)
+    return 0;
+  return (uint64_t)v;
+#else
+  return pal_pid_start_time(pid);
+#endif
+}
+
+/* ---- 3. the fixture ------------------------------------------------------- */
+
+typedef struct tracked_s {
+  long pid;
+  uint64_t start;
+} tracked_t;
+
+struct vt_s {
+  apr_pool_t *pool;
+  vg_loop_t *loop;
+  const char *dir;
+  const char *self;
+  const char *config;           /* current config (vt_config / run) */
+  vt_run_t *sup;                /* the supervisor, or NULL */
+  const char *prev_log;         /* logs of supervisors that exited */
+  int via_control;              /* status polls use --control */
+  apr_array_header_t *tracked;  /* tracked_t */
+  unsigned failures_at_begin;
+  char tag[32];
+};
+
+static const char *self_abs(apr_pool_t *pool) {
+  char *out = NULL;
+  if (apr_filepath_merge(&out, NULL, vg_test_self, APR_FILEPATH_TRUENAME,
+                         pool) != APR_SUCCESS)
+    return vg_test_self;
+  return out;
+}
+
+const char *vt_vigil_bin(void) {
+  const char *e = getenv("VIGIL_BIN");
+  return e && *e ? e : VIGIL_BIN;
+}
+
+vt_t *vt_begin(const char *tag) {
+  static unsigned counter;
+  apr_pool_t *pool;
+  const char *tmp = NULL;
+  vt_t *t;
+  apr_pool_create(&pool, vg_test_pool);
+  t = apr_pcalloc(pool, sizeof *t);
+  t->pool = pool;
+  t->failures_at_begin = CU_get_number_of_failures();
+  snprintf(t->tag, sizeof t->tag, "%s", tag);
+  t->tracked = apr_array_make(pool, 16, sizeof(tracked_t));
+  t->self = self_abs(pool);
+  if (apr_temp_dir_get(&tmp, pool) != APR_SUCCESS)
+    tmp = "/tmp";
+  t->dir = apr_psprintf(pool, "%s/vt-%ld-%u-%.12s", tmp, pal_getpid(),
+                        ++counter, tag);
+  if (apr_dir_make_recursive(t->dir, APR_FPROT_OS_DEFAULT, pool) !=
+      APR_SUCCESS) {
+    CU_FAIL("cannot create the test directory");
+    apr_pool_destroy(pool);
+    return NULL;
+  }
+  if (vg_loop_create(&t->loop, pool) != APR_SUCCESS) {
+    CU_FAIL("cannot create a loop");
+    apr_pool_destroy(pool);
+    return NULL;
+  }
+  return t;
+}
+
+apr_pool_t *vt_pool(vt_t *t) { return t->pool; }
+vg_loop_t *vt_loop(vt_t *t) { return t->loop; }
+const char *vt_self(vt_t *t) { return t->self; }
+
+const char *vt_path(vt_t *t, const char *rel) {
+  if (!rel)
+    return t->dir;
+  return apr_pstrcat(t->pool, t->dir, "/", rel, NULL);
+}
+
+static void rm_rf(const char *path, apr_pool_t *parent) {
+  apr_pool_t *p;
+  apr_dir_t *d;
+  apr_finfo_t fi;
+  apr_pool_create(&p, parent);
+  if (apr_dir_open(&d, path, p) == APR_SUCCESS) {
+    while (apr_dir_read(&fi, APR_FINFO_TYPE | APR_FINFO_NAME, d) ==
+           APR_SUCCESS) {
+      const char *full;
+      if (!strcmp(fi.name, ".") || !strcmp(fi.name, ".."))
+        continue;
+      full = apr_pstrcat(p, path, "/", fi.name, NULL);
+      if (fi.filetype == APR_DIR)
+        rm_rf(full, p);
+      else
+        apr_file_remove(full, p);
+    }
+    apr_dir_close(d);
+    apr_dir_remove(path, p);
+  }
+  apr_pool_destroy(p);
+}
+
+void vt_track(vt_t *t, long pid) {
+  int i;
+  tracked_t *e;
+  if (pid <= 1 || pid == pal_getpid())
+    return;
+  for (i = 0; i < t->tracked->nelts; i++)
+    if (APR_ARRAY_IDX(t->tracked, i, tracked_t).pid == pid)
+      return;
+  e = &APR_ARRAY_PUSH(t->tracked, tracked_t);
+  e->pid = pid;
+  e->start = start_time(pid);
+}
+
+static void close_walk(vg_handle_t *h, void *arg) {
+  (void)arg;
+  if (!vg_is_closing(h))
+    vg_close(h, NULL);
+}
+
+void vt_end(vt_t *t) {
+  int i;
+  if (!t)
+    return;
+  if (t->sup && !t->sup->exited) {
+    vg_process_kill(&t->sup->proc, VG_SIGTERM);
+    if (!run_cond(t->loop, run_exited, t->sup, 5000)) {
+      vg_process_kill(&t->sup->proc, VG_SIGKILL);
+      run_cond(t->loop, run_exited, t->sup, 2000);
+    }
+  }
+  /* Whatever the test saw: the same process (start time) gets SIGKILL,
+   * its group too (services lead their own group). */
+  for (i = 0; i < t->tracked->nelts; i++) {
+    tracked_t *e = &APR_ARRAY_IDX(t->tracked, i, tracked_t);
+    if (e->start != 0 && start_time(e->pid) == e->start) {
+      pal_pid_kill(e->pid, VG_SIGKILL, 1);
+      pal_pid_kill(e->pid, VG_SIGKILL, 0);
+    }
+  }
+  if (CU_get_number_of_failures() != t->failures_at_begin) {
+    fprintf(stderr, "\n---- %s: supervisor log (%s) ----\n%s%s\n---- end ----\n",
+            t->tag, t->dir, t->prev_log ? t->prev_log : "",
+            t->sup ? buf_str(&t->sup->err.buf) : "(none)");
+  }
+  if (t->sup) {
+    if (t->sup->exited)
+      run_close(t->sup);
+    t->sup = NULL;
+  }
+  vg_walk(t->loop, close_walk, NULL);
+  vg_run(t->loop, VG_RUN_DEFAULT);
+  CU_ASSERT_EQUAL(vg_loop_close(t->loop), APR_SUCCESS);
+  if (!getenv("VT_KEEP"))
+    rm_rf(t->dir, t->pool);
+  apr_pool_destroy(t->pool);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+int vt_write_file(vt_t *t, const char *path, const char *text) {
+  apr_file_t *f;
+  apr_size_t n = strlen(text);
+  const char *tmp = apr_pstrcat(t->pool, path, ".tmp", NULL);
+  if (apr_file_open(&f, tmp,
+                    APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+                    APR_FPROT_OS_DEFAULT, t->pool) != APR_SUCCESS)
+    return -1;
+  if (apr_file_write_full(f, text, n, NULL) != APR_SUCCESS) {
+    apr_file_close(f);
+    return -1;
+  }
+  apr_file_close(f);
+  /* Atomic replacement: a reload never sees half a file. */
+  return apr_file_rename(tmp, path, t->pool) == APR_SUCCESS ? 0 : -1;
+}
+
+char *vt_read_file(vt_t *t, const char *path, size_t *len) {
+  apr_file_t *f;
+  apr_finfo_t fi;
+  char *buf;
+  apr_size_t n;
+  if (apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0,
+                    t->pool) != APR_SUCCESS)
+    return NULL;
+  if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
+    apr_file_close(f);
+    return NULL;
+  }
+  buf = apr_palloc(t->pool, (apr_size_t)fi.size + 1);
+  n = (apr_size_t)fi.size;
+  if (n > 0 && apr_file_read_full(f, buf, n, &n) != APR_SUCCESS &&
+      n != (apr_size_t)fi.size)
+    n = 0;
+  apr_file_close(f);
+  buf[n] = '\0';
+  if (len)
+    *len = n;
+  return buf;
+}
+
+long vt_read_pid_file(vt_t *t, const char *path) {
+  char *s = vt_read_file(t, path, NULL);
+  long pid = s ? strtol(s, NULL, 10) : 0;
+  if (pid > 0)
+    vt_track(t, pid);
+  return pid > 0 ? pid : 0;
+}
+
+/* ---- 4. configs ------------------------------------------------------------ */
+
+const char *vt_xml(vt_t *t, const char *s) {
+  vt_buf_t b = {0};
+  const char *out;
+  for (; *s; s++) {
+    switch (*s) {
+    case '&': buf_add(&b, "&amp;", 5); break;
+    case '<': buf_add(&b, "&lt;", 4); break;
+    case '>': buf_add(&b, "&gt;", 4); break;
+    case '"': buf_add(&b, "&quot;", 6); break;
+    default: buf_add(&b, s, 1);
+    }
+  }
+  out = apr_pstrdup(t->pool, buf_str(&b));
+  free(b.p);
+  return out;
+}
+
+const char *vt_svc(vt_t *t, const char *name, const char *extra,
+                   const char *mode, ...) {
+  va_list ap;
+  const char *a;
+  const char *s = apr_psprintf(
+      t->pool,
+      "  <service name=\"%s\">\n    <command>%s</command>\n"
+      "    <arg>--child</arg><arg>%s</arg>",
+      name, vt_xml(t, t->self), vt_xml(t, mode));
+  va_start(ap, mode);
+  while ((a = va_arg(ap, const char *)) != NULL)
+    s = apr_psprintf(t->pool, "%s<arg>%s</arg>", s, vt_xml(t, a));
+  va_end(ap);
+  return apr_psprintf(t->pool, "%s\n%s%s  </service>\n", s,
+                      extra ? "    " : "", extra ? extra : "");
+}
+
+const char *vt_log_dir(vt_t *t) { return vt_path(t, "logs"); }
+
+const char *vt_control_path(vt_t *t) {
+  return vt_path(t, "state/control.sock");
+}
+
+const char *vt_config(vt_t *t, const char *file, ...) {
+  va_list ap;
+  const char *s, *path = vt_path(t, file);
+  const char *text = apr_psprintf(
+      t->pool,
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<vigil>\n"
+      "  <supervisor>\n"
+      "    <state-dir>%s</state-dir>\n"
+      "    <log-dir>%s</log-dir>\n"
+      "    <shutdown-timeout>10s</shutdown-timeout>\n"
+      "  </supervisor>\n",
+      vt_xml(t, vt_path(t, "state")), vt_xml(t, vt_log_dir(t)));
+  va_start(ap, file);
+  while ((s = va_arg(ap, const char *)) != NULL)
+    text = apr_pstrcat(t->pool, text, s, NULL);
+  va_end(ap);
+  text = apr_pstrcat(t->pool, text, "</vigil>\n", NULL);
+  if (vt_write_file(t, path, text) != 0) {
+    CU_FAIL("cannot write the config");
+    return path;
+  }
+  t->config = path;
+  return path;
+}
+
+/* ---- CLI -------------------------------------------------------------------- */
+
+static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
+  vt_res_t *res = apr_pcalloc(t->pool, sizeof *res);
+  apr_status_t why = APR_SUCCESS;
+  vt_run_t *r = run_spawn(t->loop, argv, 0, &why);
+  char eb[128];
+  res->code = -1;
+  res->out = "";
+  res->err = "";
+  if (!r) {
+    res->err = apr_psprintf(t->pool, "cannot spawn %s: %s", argv[0],
+                            vg_strerror(why, eb, sizeof eb));
+    return res;
+  }
+  if (!run_cond(t->loop, run_done, r, ms)) {
+    res->timed_out = 1;
+    if (!r->exited) {
+      vg_process_kill(&r->proc, VG_SIGKILL);
+      run_cond(t->loop, run_exited, r, 2000);
+    }
+  }
+  res->code = r->exited && !r->sig && !res->timed_out ? r->code : -1;
+  res->sig = r->sig;
+  res->out = apr_pstrmemdup(t->pool, buf_str(&r->out.buf), r->out.buf.len);
+  res->out_len = r->out.buf.len;
+  res->err = apr_pstrmemdup(t->pool, buf_str(&r->err.buf), r->err.buf.len);
+  res->err_len = r->err.buf.len;
+  run_close(r);
+  vg_run(t->loop, VG_RUN_NOWAIT);
+  return res;
+}
+
+static vt_res_t *vigil_va(vt_t *t, uint64_t ms, int with_config,
+                          va_list ap) {
+  const char *argv[64];
+  const char *a;
+  int n = 0;
+  argv[n++] = vt_vigil_bin();
+  while ((a = va_arg(ap, const char *)) != NULL && n < 60)
+    argv[n++] = a;
+  if (with_config && t->config) {
+    argv[n++] = "-c";
+    argv[n++] = t->config;
+  }
+  argv[n] = NULL;
+  return run_argv(t, argv, ms);
+}
+
+vt_res_t *vt_vigil(vt_t *t, uint64_t timeout_ms, ...) {
+  va_list ap;
+  vt_res_t *r;
+  va_start(ap, timeout_ms);
+  r = vigil_va(t, timeout_ms, 0, ap);
+  va_end(ap);
+  return r;
+}
+
+vt_res_t *vt_cli(vt_t *t, ...) {
+  va_list ap;
+  vt_res_t *r;
+  va_start(ap, t);
+  r = vigil_va(t, 30000, 1, ap);
+  va_end(ap);
+  return r;
+}
+
+/* ---- the supervisor -------------------------------------------------------- */
+
+int vt_sup_start(vt_t *t, const char *config) {
+  const char *argv[6];
+  apr_status_t why = APR_SUCCESS;
+  char eb[128];
+  if (t->sup && !t->sup->exited) {
+    CU_FAIL("a supervisor is already running in this fixture");
+    return -1;
+  }
+  if (t->sup) {
+    /* The previous one exited: keep its log, start another. */
+    t->prev_log = apr_pstrcat(t->pool, t->prev_log ? t->prev_log : "",
+                              buf_str(&t->sup->err.buf),
+                              "---- (next supervisor) ----\n", NULL);
+    run_close(t->sup);
+    t->sup = NULL;
+    vg_run(t->loop, VG_RUN_NOWAIT);
+  }
+  t->config = config;
+  argv[0] = vt_vigil_bin();
+  argv[1] = "run";
+  argv[2] = "-c";
+  argv[3] = config;
+  argv[4] = NULL;
+  /* PDEATHSIG: a crashed test runner takes the supervisor (and, through
+   * the supervisor's own PDEATHSIG, its children) with it. */
+  t->sup = run_spawn(t->loop, argv, VG_PROCESS_PDEATHSIG, &why);
+  if (!t->sup) {
+    fprintf(stderr, "cannot spawn %s: %s\n", argv[0],
+            vg_strerror(why, eb, sizeof eb));
+    return -1;
+  }
+  vt_track(t, t->sup->proc.pid);
+  return 0;
+}
+
+int vt_sup_start_ready(vt_t *t, const char *config) {
+  uint64_t deadline = vt_now_ms() + VT_WAIT_MS;
+  if (vt_sup_start(t, config) != 0)
+    return 0;
+  while (vt_now_ms() < deadline) {
+    if (t->sup->exited)
+      return 0;
+    if (vt_status(t))
+      return 1;
+    vt_sleep(t, 20);
+  }
+  return 0;
+}
+
+long vt_sup_pid(vt_t *t) { return t->sup ? t->sup->proc.pid : 0; }
+
+int vt_sup_running(vt_t *t) { return t->sup && !t->sup->exited; }
+
+int vt_sup_wait_exit(vt_t *t, uint64_t ms) {
+  if (!t->sup)
+    return -1;
+  if (!run_cond(t->loop, run_exited, t->sup, ms))
+    return -1;
+  /* Its log up to the last line: the write ends close at its exit unless
+   * a child inherited them (which would be a descriptor leak). */
+  run_cond(t->loop, run_done, t->sup, 2000);
+  return t->sup->sig ? -2 : t->sup->code;
+}
+
+const char *vt_sup_log(vt_t *t) {
+  return t->sup ? buf_str(&t->sup->err.buf) : "";
+}
+
+const char *vt_sup_out(vt_t *t) {
+  return t->sup ? buf_str(&t->sup->out.buf) : "";
+}
+
+int vt_sup_kill(vt_t *t, int signum) {
+  if (!t->sup || t->sup->exited)
+    return -1;
+  return vg_process_kill(&t->sup->proc, signum) == APR_SUCCESS ? 0 : -1;
+}
+
+typedef struct log_wait_s {
+  vt_t *t;
+  const char *needle;
+} log_wait_t;
+
+static int log_has(void *arg) {
+  log_wait_t *w = arg;
+  return vt_contains(vt_sup_log(w->t), w->needle);
+}
+
+int vt_wait_log(vt_t *t, const char *needle, uint64_t ms) {
+  log_wait_t w;
+  w.t = t;
+  w.needle = needle;
+  return run_cond(t->loop, log_has, &w, ms);
+}
+
+void vt_sleep(vt_t *t, uint64_t ms) { run_cond(t->loop, never, NULL, ms); }
+
+typedef struct gone_s {
+  long pid;
+} gone_t;
+
+static int pid_gone(void *arg) { return !vt_pid_alive(((gone_t *)arg)->pid); }
+
+int vt_wait_pid_gone(vt_t *t, long pid, uint64_t ms) {
+  gone_t g;
+  g.pid = pid;
+  return run_cond(t->loop, pid_gone, &g, ms);
+}
+
+/* ---- 5. status -------------------------------------------------------------- */
+
+void vt_use_control(vt_t *t, int on) { t->via_control = on; }
+
+svc_json_t *vt_status(vt_t *t) {
+  vt_res_t *r = t->via_control
+                    ? vt_vigil(t, 10000, "status", "--json", "--control",
+                               vt_control_path(t), NULL)
+                    : vt_vigil(t, 10000, "status", "--json", "-c",
+                               t->config, NULL);
+  svc_json_t *root = NULL;
+  svc_json_error_t jerr;
+  const svc_json_t *svcs;
+  size_t i;
+  if (r->code != 0)
+    return NULL;
+  if (svc_json_parse(&root, r->out, r->out_len, t->pool, &jerr) !=
+          APR_SUCCESS ||
+      svc_json_type(root) != SVC_JSON_OBJECT)
+    return NULL;
+  svcs = svc_json_get(root, "services");
+  for (i = 0; i < svc_json_size(svcs); i++) {
+    int64_t pid;
+    if (svc_json_int(svc_json_get(svc_json_at(svcs, i), "pid"), &pid))
+      vt_track(t, (long)pid);
+  }
+  return root;
+}
+
+const svc_json_t *vt_svc_of(const svc_json_t *status, const char *name) {
+  const svc_json_t *svcs = svc_json_get(status, "services");
+  size_t i;
+  for (i = 0; i < svc_json_size(svcs); i++) {
+    const svc_json_t *s = svc_json_at(svcs, i);
+    const char *n = svc_json_string(svc_json_get(s, "name"));
+    if (n && strcmp(n, name) == 0)
+      return s;
+  }
+  return NULL;
+}
+
+const char *vt_sfield(const svc_json_t *svc, const char *key) {
+  return svc_json_string(svc_json_get(svc, key));
+}
+
+int64_t vt_ifield(const svc_json_t *svc, const char *key) {
+  int64_t v;
+  return svc_json_int(svc_json_get(svc, key), &v) ? v : -1;
+}
+
+const char *vt_state(vt_t *t, const char *name) {
+  const char *s = vt_sfield(vt_svc_of(vt_status(t), name), "state");
+  return s ? s : "";
+}
+
+long vt_pid(vt_t *t, const char *name) {
+  return (long)vt_ifield(vt_svc_of(vt_status(t), name), "pid");
+}
+
+const svc_json_t *vt_wait_svc(vt_t *t, const char *name, vt_pred_fn pred,
+                              void *arg, uint64_t ms) {
+  uint64_t deadline = vt_now_ms() + ms;
+  for (;;) {
+    const svc_json_t *s = vt_svc_of(vt_status(t), name);
+    if (s && pred(s, arg))
+      return s;
+    if (vt_now_ms() >= deadline || !vt_sup_running(t))
+      return NULL;
+    vt_sleep(t, 25);
+  }
+}
+
+static int state_is(const svc_json_t *s, void *arg) {
+  const char *st = vt_sfield(s, "state");
+  return st && strcmp(st, arg) == 0;
+}
+
+const svc_json_t *vt_wait_state(vt_t *t, const char *name,
+                                const char *state, uint64_t ms) {
+  return vt_wait_svc(t, name, state_is, (void *)state, ms);
+}
+
+/* ---- 6. raw control client, free port ---------------------------------------- */
+
+typedef struct raw_s {
+  vg_pipe_t pipe;
+  vg_connect_t conn;
+  vg_write_t wr;
+  vg_timer_t timer;
+  vt_buf_t in;
+  char *data;
+  size_t len;
+  int lines;                    /* newlines wanted; 0: until EOF */
+  int connected, done, closed, timed_out;
+  int closing;
+  char rbuf[65536];
+} raw_t;
+
+static void raw_free_cb(vg_handle_t *h) {
+  raw_t *r = h->data;
+  if (--r->closing == 0) {
+    free(r->in.p);
+    free(r->data);
+    free(r);
+  }
+}
+
+static void raw_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
+  raw_t *r = h->data;
+  (void)sug;
+  buf->base = r->rbuf;
+  buf->len = sizeof r->rbuf;
+}
+
+static void raw_read(vg_stream_t *s, apr_status_t st, size_t n,
+                     const vg_buf_t *buf) {
+  raw_t *r = s->data;
+  if (st != APR_SUCCESS) {
+    r->closed = 1;
+    r->done = 1;
+    return;
+  }
+  buf_add(&r->in, buf->base, n);
+  if (r->lines > 0) {
+    size_t i;
+    int nl = 0;
+    for (i = 0; i < r->in.len; i++)
+      nl += r->in.p[i] == '\n';
+    if (nl >= r->lines)
+      r->done = 1;
+  }
+}
+
+static void raw_written(vg_write_t *w, apr_status_t st) {
+  (void)w;
+  (void)st;   /* the server may close before it read everything */
+}
+
+static void raw_connected(vg_connect_t *req, apr_status_t st) {
+  raw_t *r = req->data;
+  vg_buf_t b;
+  if (st != APR_SUCCESS) {
+    r->done = 1;
+    return;
+  }
+  r->connected = 1;
+  vg_read_start(&r->pipe, raw_alloc, raw_read);
+  b.base = r->data;
+  b.len = r->len;
+  r->wr.data = r;
+  if (vg_write(&r->wr, &r->pipe, &b, 1, raw_written) != APR_SUCCESS)
+    r->done = 1;
+}
+
+static void raw_timeout(vg_timer_t *tm) {
+  raw_t *r = tm->data;
+  r->timed_out = 1;
+  r->done = 1;
+}
+
+static int raw_done(void *arg) { return ((raw_t *)arg)->done; }
+
+int vt_control_raw(vt_t *t, const char *data, size_t len, int lines,
+                   uint64_t timeout_ms, const char **reply, int *closed) {
+  raw_t *r = calloc(1, sizeof *r);
+  int ok;
+  *reply = "";
+  *closed = 0;
+  if (!r)
+    return -1;
+  r->data = malloc(len ? len : 1);
+  if (!r->data) {
+    free(r);
+    return -1;
+  }
+  memcpy(r->data, data, len);
+  r->len = len;
+  r->lines = lines;
+  vg_pipe_init(t->loop, &r->pipe);
+  r->pipe.data = r;
+  vg_timer_init(t->loop, &r->timer);
+  r->timer.data = r;
+  vg_timer_start(&r->timer, raw_timeout, timeout_ms, 0);
+  r->conn.data = r;
+  if (vg_pipe_connect(&r->conn, &r->pipe, vt_control_path(t),
+                      raw_connected) != APR_SUCCESS)
+    r->done = 1;
+  run_cond(t->loop, raw_done, r, timeout_ms + 1000);
+  *reply = apr_pstrmemdup(t->pool, buf_str(&r->in), r->in.len);
+  *closed = r->closed;
+  ok = r->connected && r->in.len > 0 ? 0 : -1;
+  r->closing = 2;
+  vg_close((vg_handle_t *)&r->pipe, raw_free_cb);
+  vg_close((vg_handle_t *)&r->timer, raw_free_cb);
+  vg_run(t->loop, VG_RUN_NOWAIT);
+  return ok;
+}
+
+static void port_closed(vg_handle_t *h) { free(h); }
+
+int vt_free_port(vt_t *t) {
+  vg_tcp_t *tcp = calloc(1, sizeof *tcp);
+  vg_addr_t a;
+  int port = 0;
+  if (!tcp)
+    return 0;
+  vg_tcp_init(t->loop, tcp);
+  if (vg_addr_ip(&a, "127.0.0.1", 0) == APR_SUCCESS &&
+      vg_tcp_bind(tcp, &a, 0) == APR_SUCCESS &&
+      vg_tcp_sockname(tcp, &a) == APR_SUCCESS)
+    port = vg_addr_port(&a);
+  vg_close((vg_handle_t *)tcp, port_closed);
+  vg_run(t->loop, VG_RUN_NOWAIT);
+  return port;
+}
