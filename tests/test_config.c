@@ -20,6 +20,7 @@
 
 #include <apr_env.h>
 #include <apr_file_io.h>
+#include <apr_file_info.h>
 #include <apr_strings.h>
 
 #include <libxml/parser.h>
@@ -1355,6 +1356,75 @@ static void test_error_output(void) {
   CU_ASSERT_PTR_NULL(cfg_errors_get(errs, 2));
 }
 
+/* The reference (config/README.md) names every element and attribute the
+ * schema knows, as `<element>` and as `attribute`: the user guide cannot
+ * fall behind the XSD. */
+static void collect_names(xmlNode *n, apr_array_header_t *els,
+                          apr_array_header_t *atts) {
+  for (; n; n = n->next) {
+    if (n->type == XML_ELEMENT_NODE) {
+      xmlChar *name = xmlGetProp(n, (const xmlChar *)"name");
+      if (name) {
+        if (xmlStrcmp(n->name, (const xmlChar *)"element") == 0)
+          APR_ARRAY_PUSH(els, const char *) =
+              apr_pstrdup(vg_test_pool, (const char *)name);
+        else if (xmlStrcmp(n->name, (const xmlChar *)"attribute") == 0)
+          APR_ARRAY_PUSH(atts, const char *) =
+              apr_pstrdup(vg_test_pool, (const char *)name);
+        xmlFree(name);
+      }
+      collect_names(n->children, els, atts);
+    }
+  }
+}
+
+static void test_reference_covers_schema(void) {
+  size_t len;
+  const char *xsd = cfg_schema_text(&len);
+  const char *readme =
+      apr_pstrcat(vg_test_pool, data_dir(), "/../../../config/README.md", NULL);
+  apr_array_header_t *els = apr_array_make(vg_test_pool, 64, sizeof(char *));
+  apr_array_header_t *atts = apr_array_make(vg_test_pool, 64, sizeof(char *));
+  apr_file_t *f;
+  apr_finfo_t fi;
+  char *text;
+  apr_size_t n;
+  xmlDoc *doc;
+  int i;
+
+  doc = xmlReadMemory(xsd, (int)len, "vigil.xsd", NULL, XML_PARSE_NONET);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+  collect_names(xmlDocGetRootElement(doc), els, atts);
+  xmlFreeDoc(doc);
+  CU_ASSERT(els->nelts > 20);
+  CU_ASSERT(atts->nelts > 20);
+
+  CU_ASSERT_EQUAL_FATAL(apr_file_open(&f, readme, APR_FOPEN_READ, 0,
+                                      vg_test_pool), APR_SUCCESS);
+  apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+  text = apr_palloc(vg_test_pool, (apr_size_t)fi.size + 1);
+  n = (apr_size_t)fi.size;
+  apr_file_read_full(f, text, n, &n);
+  text[n] = '\0';
+  apr_file_close(f);
+
+  for (i = 0; i < els->nelts; i++) {
+    const char *e = APR_ARRAY_IDX(els, i, const char *);
+    const char *tag = apr_pstrcat(vg_test_pool, "<", e, NULL);
+    if (!strstr(text, tag))
+      fprintf(stderr, "config/README.md does not document <%s>\n", e);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, tag));
+  }
+  for (i = 0; i < atts->nelts; i++) {
+    const char *a = APR_ARRAY_IDX(atts, i, const char *);
+    const char *tick = apr_pstrcat(vg_test_pool, "`", a, NULL);
+    const char *eq = apr_pstrcat(vg_test_pool, " ", a, "=", NULL);
+    if (!strstr(text, tick) && !strstr(text, eq))
+      fprintf(stderr, "config/README.md does not document %s=\n", a);
+    CU_ASSERT(strstr(text, tick) != NULL || strstr(text, eq) != NULL);
+  }
+}
+
 static CU_TestInfo config_tests[] = {
   {"durations", test_durations},
   {"sizes", test_sizes},
@@ -1390,6 +1460,7 @@ static CU_TestInfo config_tests[] = {
   {"instance problems", test_instances_errors},
   {"reload diff", test_diff},
   {"error output", test_error_output},
+  {"the reference covers the schema", test_reference_covers_schema},
   CU_TEST_INFO_NULL
 };
 

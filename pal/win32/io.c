@@ -33,8 +33,10 @@
  *         with \\.\pipe\ and its backslashes turned into slashes (a pipe
  *         name may not contain one).  bind creates the first instance
  *         (FILE_FLAG_FIRST_PIPE_INSTANCE: a name in use fails there, as
- *         a Unix path does), listen keeps PAL__PIPE_INSTANCES instances
- *         in ConnectNamedPipe, connect opens the name with CreateFileW.
+ *         a Unix path does); listen keeps the backlog's worth of
+ *         instances (4 to 16) in ConnectNamedPipe, the listening queue;
+ *         connect opens the name with CreateFileW, and if every instance
+ *         is taken waits for one on a pool thread (WaitNamedPipeW blocks).
  *
  * Why a zero-byte read for pipes too, and not ReadFile into a buffer from
  * alloc_cb: a pending read owns its buffer until its packet, and after
@@ -101,7 +103,9 @@ enum {
 #define PAL__IOV_MAX 64          /* WSABUFs per try_write */
 #define PAL__INLINE_BUFS 2       /* WSABUFs kept in req->os */
 #define PAL__TCP_ACCEPTS 8       /* AcceptEx operations per listener */
-#define PAL__PIPE_INSTANCES 4    /* instances in ConnectNamedPipe */
+#define PAL__PIPE_INSTANCES 4    /* instances in ConnectNamedPipe: at */
+#define PAL__PIPE_INSTANCES_MAX 16 /* least, and at most (the backlog) */
+#define PAL__PIPE_WAIT_MS 10000  /* a connect waits this long for one */
 #define PAL__CHUNK_MAX (1u << 30) /* bytes per WSABUF or WriteFile */
 #define PAL__ADDRLEN (sizeof(SOCKADDR_STORAGE) + 16)
 
@@ -125,12 +129,18 @@ typedef struct io_os_s {
  * flight (WSASend wants them valid until it completes).  A stream write
  * of more buffers goes out PAL__INLINE_BUFS at a time, one operation
  * after the other; a datagram must go in one call, so more buffers take
- * a heap array for the duration of the operation. */
+ * a heap array for the duration of the operation.  A local-socket connect
+ * that waits for a pipe instance keeps its state there instead. */
 typedef struct req_os_s {
   OVERLAPPED ov;
   union {
     WSABUF inl[PAL__INLINE_BUFS];
     WSABUF *heap;
+    struct {
+      wchar_t *name;            /* the pipe to open */
+      HANDLE h;                 /* the result */
+      volatile LONG cancel;     /* pal_io_close(): give up */
+    } pw;
   } b;
 } req_os_t;
 
@@ -561,7 +571,7 @@ static apr_status_t pipe_bind(pal_io_t *io, const pal_addr_t *addr) {
     rv = os_fail("CreateNamedPipeW", e);
     goto fail_name;
   }
-  if (!(l = listener_new(io, PAL__PIPE_INSTANCES)) ||
+  if (!(l = listener_new(io, PAL__PIPE_INSTANCES_MAX)) ||
       !(l->path = _strdup(path))) {
     rv = APR_ENOMEM;
     goto fail_listener;
@@ -945,7 +955,7 @@ apr_status_t pal_io_read_start(pal_io_t *io, pal_alloc_cb alloc_cb,
   apr_status_t rv;
   if (io->flags & PAL__F_CLOSED)
     return PAL_ECLOSING;
-  if (io->fd == PAL_INVALID_FD)
+  if (io->fd == PAL_INVALID_FD && !io->connect_req)
     return APR_EBADF;
   io->alloc_cb = alloc_cb;
   io->rcb.read = read_cb;
@@ -1164,7 +1174,11 @@ apr_status_t pal_io_listen(pal_io_t *io, int backlog, pal_conn_cb cb) {
   if (io->kind == PAL_IO_UNIX) {
     if (!(l = LST(io)))
       return APR_EINVAL;   /* not bound */
-    (void)backlog;
+    /* The instances waiting in ConnectNamedPipe are the backlog: a
+     * connect that finds none waits for one (pipe_wait_main()). */
+    l->nslots = backlog < PAL__PIPE_INSTANCES       ? PAL__PIPE_INSTANCES
+                : backlog > PAL__PIPE_INSTANCES_MAX ? PAL__PIPE_INSTANCES_MAX
+                                                    : (unsigned)backlog;
   } else if (io->kind == PAL_IO_TCP) {
     if (io->fd == PAL_INVALID_FD)
       return APR_EBADF;
@@ -1507,7 +1521,8 @@ apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
                           unsigned nbufs, pal_req_cb cb) {
   if (io->flags & PAL__F_CLOSED)
     return PAL_ECLOSING;
-  if (io->fd == PAL_INVALID_FD || (io->flags & PAL__F_SHUT))
+  if ((io->fd == PAL_INVALID_FD && !io->connect_req) ||
+      (io->flags & PAL__F_SHUT))
     return APR_EPIPE;
   req_init(req, io, PAL_REQ_WRITE, bufs, nbufs, cb);
   advance(req, 0);   /* skip empty buffers */
@@ -1577,14 +1592,61 @@ apr_status_t pal_io_try_write(pal_io_t *io, const pal_buf_t *bufs,
   }
 }
 
-/* A local stream client: open the name.  The outcome is known at once
- * and delivered in the completion phase.  ERROR_PIPE_BUSY (every
- * instance taken, the server not yet caught up) fails the connect, as a
- * full backlog does on POSIX: waiting for an instance (WaitNamedPipe)
- * blocks, so the caller retries. */
+/* Open a local socket's pipe as a client.  SECURITY_IDENTIFICATION: the
+ * server may learn who we are, not act as us. */
+static HANDLE pipe_open(const wchar_t *name) {
+  return CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                     OPEN_EXISTING,
+                     FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT |
+                         SECURITY_IDENTIFICATION,
+                     NULL);
+}
+
+/* Every instance is taken (the server has not caught up with a burst of
+ * clients): wait for one on a pool thread, as waiting (WaitNamedPipeW)
+ * blocks.  It waits in slices, so that pal_io_close() is heard within
+ * one, for at most PAL__PIPE_WAIT_MS, then posts the outcome -- the
+ * handle, or the error -- to the connect's OVERLAPPED. */
+static DWORD WINAPI pipe_wait_main(void *arg) {
+  pal_req_t *req = arg;
+  req_os_t *ros = ROS(req);
+  pal_io_t *io = req->io;
+  ULONGLONG deadline = GetTickCount64() + PAL__PIPE_WAIT_MS;
+  HANDLE h = INVALID_HANDLE_VALUE;
+  DWORD e = ERROR_PIPE_BUSY;
+  while (!ros->b.pw.cancel && GetTickCount64() < deadline) {
+    if (!WaitNamedPipeW(ros->b.pw.name, 100)) {
+      e = GetLastError();
+      if (e == ERROR_SEM_TIMEOUT) {
+        e = ERROR_PIPE_BUSY;
+        continue;
+      }
+      break;   /* gone: ERROR_FILE_NOT_FOUND */
+    }
+    if ((h = pipe_open(ros->b.pw.name)) != INVALID_HANDLE_VALUE) {
+      e = 0;
+      break;
+    }
+    if ((e = GetLastError()) != ERROR_PIPE_BUSY)
+      break;   /* another client took it: wait again */
+  }
+  if (ros->b.pw.cancel && !e)
+    e = ERROR_OPERATION_ABORTED;
+  ros->b.pw.h = h;
+  ros->ov.OffsetHigh = PAL__OV_POSTED;
+  ros->ov.Internal = e;
+  PostQueuedCompletionStatus(io->poll->iocp, 0, PAL__KEY(io, PAL__KEY_IO),
+                             &ros->ov);
+  return 0;
+}
+
+/* A local stream client: open the name.  Usually the outcome is known at
+ * once and delivered in the completion phase; a busy server makes it a
+ * wait on a pool thread (above). */
 static apr_status_t pipe_connect(pal_io_t *io, pal_req_t *req,
                                  const pal_addr_t *addr, pal_req_cb cb) {
   char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+  req_os_t *ros = ROS(req);
   wchar_t *name;
   HANDLE h;
   DWORD e = 0;
@@ -1597,17 +1659,23 @@ static apr_status_t pipe_connect(pal_io_t *io, pal_req_t *req,
     return pal__fail("MultiByteToWideChar");
   req_init(req, io, PAL_REQ_CONNECT, NULL, 0, cb);
   for (;;) {
-    /* SECURITY_IDENTIFICATION: the server may learn who we are, not act
-     * as us. */
-    h = PAL__SYS(PAL_SYS_CONNECT,
-                 CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL,
-                             OPEN_EXISTING,
-                             FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT |
-                                 SECURITY_IDENTIFICATION,
-                             NULL),
-                 INVALID_HANDLE_VALUE);
+    h = PAL__SYS(PAL_SYS_CONNECT, pipe_open(name), INVALID_HANDLE_VALUE);
     if (h != INVALID_HANDLE_VALUE || !is_intr(e = GetLastError()))
       break;
+  }
+  if (h == INVALID_HANDLE_VALUE && e == ERROR_PIPE_BUSY) {
+    ov_init(&ros->ov, PAL__OV_REQ);
+    ros->b.pw.name = name;
+    ros->b.pw.h = INVALID_HANDLE_VALUE;
+    ros->b.pw.cancel = 0;
+    if (QueueUserWorkItem(pipe_wait_main, req, WT_EXECUTELONGFUNCTION)) {
+      io->connect_req = req;
+      io->flags |= PAL__F_WPOSTED;
+      IOS(io)->ops++;
+      return APR_SUCCESS;
+    }
+    e = GetLastError();
+    ros->b.pw.name = NULL;
   }
   free(name);
   if (h == INVALID_HANDLE_VALUE) {
@@ -1684,7 +1752,17 @@ apr_status_t pal_io_connect(pal_io_t *io, pal_req_t *req,
 static void connect_done(pal_io_t *io, pal_req_t *req, DWORD err,
                          int posted) {
   apr_status_t rv = APR_SUCCESS;
-  if (err) {
+  if (io->kind == PAL_IO_UNIX) {
+    /* The pool thread's outcome. */
+    HANDLE h = ROS(req)->b.pw.h;
+    if (err)
+      rv = os_fail(err == ERROR_PIPE_BUSY ? "WaitNamedPipeW" : "CreateFileW",
+                   err);
+    else if ((rv = port_add(io, h)) != APR_SUCCESS)
+      CloseHandle(h);
+    else
+      io->fd = (pal_fd_t)h;
+  } else if (err) {
     if (!posted)
       err = sock_error(SOCK(io), &ROS(req)->ov, err);
     rv = os_fail("ConnectEx", err);
@@ -1712,6 +1790,12 @@ static void req_done(pal_io_t *io, pal_req_t *req, DWORD bytes, DWORD err,
   io->flags &= ~(PAL__F_WPOSTED | PAL__F_WKICK | PAL__F_WEARLY);
   if (!(fl & PAL__F_WKICK))
     free_heap_bufs(req);
+  if (req->type == PAL_REQ_CONNECT && io->kind == PAL_IO_UNIX) {
+    free(ROS(req)->b.pw.name);
+    ROS(req)->b.pw.name = NULL;
+    if ((fl & PAL__F_CLOSED) && ROS(req)->b.pw.h != INVALID_HANDLE_VALUE)
+      CloseHandle(ROS(req)->b.pw.h);   /* opened as we closed */
+  }
   if (fl & PAL__F_CLOSED) {
     cancel_all(io);   /* they waited for this packet */
     return;
@@ -1745,7 +1829,8 @@ static void req_done(pal_io_t *io, pal_req_t *req, DWORD bytes, DWORD err,
 apr_status_t pal_io_shutdown(pal_io_t *io, pal_req_t *req, pal_req_cb cb) {
   if (io->flags & PAL__F_CLOSED)
     return PAL_ECLOSING;
-  if (io->fd == PAL_INVALID_FD || (io->flags & PAL__F_SHUT))
+  if ((io->fd == PAL_INVALID_FD && !io->connect_req) ||
+      (io->flags & PAL__F_SHUT))
     return APR_EPIPE;
   req_init(req, io, PAL_REQ_SHUTDOWN, NULL, 0, cb);
   io->flags |= PAL__F_SHUT;
@@ -1983,6 +2068,9 @@ void pal_io_close(pal_io_t *io) {
   io->flags &= ~(PAL__F_READING | PAL__F_RECVING | PAL__F_LISTENING);
   if (io->flags & PAL__F_SYNC)
     worker_stop(io);
+  if (io->kind == PAL_IO_UNIX && io->connect_req &&
+      (io->flags & PAL__F_WPOSTED))
+    InterlockedExchange(&ROS(io->connect_req)->b.pw.cancel, 1);
   if (io->fd != PAL_INVALID_FD) {
     /* Every operation still on the handle ends with a packet
      * (ERROR_OPERATION_ABORTED); ops counts them. */

@@ -63,7 +63,8 @@ static inline void pal__complete(pal_poll_t *p, pal_req_t *req,
 /* Keys are tagged pointers (objects are at least 4-byte aligned). */
 enum {
   PAL__KEY_IO = 0,     /* a socket or pipe handle: pal_io_t *           */
-  PAL__KEY_PROC = 1,   /* a job object's messages: pal_proc_t *         */
+  PAL__KEY_PROC = 1,   /* a job object's messages: proc.c's job context
+                          (its first member is a pal_proc_t)           */
   PAL__KEY_WAKE = 2,   /* pal_poll_wakeup(): pal_poll_t *               */
   PAL__KEY_SIG = 3,    /* a console control event: pal_poll_t *, signal
                           number in the byte count                      */
@@ -84,7 +85,8 @@ DWORD pal__packet_error(const OVERLAPPED_ENTRY *e);
 /* io.c: a packet for an operation started on io; err is its Win32 error
  * (ERROR_OPERATION_ABORTED after a close). */
 void pal__io_completion(pal_io_t *io, OVERLAPPED *ov, DWORD bytes, DWORD err);
-/* proc.c: a job-object message (JOB_OBJECT_MSG_*) about process `pid`. */
+/* proc.c: a job-object message (JOB_OBJECT_MSG_*) about process `pid`;
+ * `proc` is the job context the key names. */
 void pal__proc_message(pal_proc_t *proc, DWORD msg, DWORD pid);
 void pal__proc_destroy(pal_poll_t *p);
 /* signal.c: leave the console-control registry. */
@@ -94,14 +96,18 @@ apr_status_t pal__winsock_init(void);
 
 /* ---- 4. errors, fault seam, strings ------------------------------------ */
 
+/* Read the error before touching the thread-local call record: mingw's
+ * emulated TLS calls TlsGetValue(), which resets GetLastError() to 0. */
 static inline apr_status_t pal__fail(const char *call) {
+  DWORD err = GetLastError();
   pal__last_call = call;
-  return pal_err_from_os((int)GetLastError());
+  return pal_err_from_os((int)err);
 }
 
 static inline apr_status_t pal__wsafail(const char *call) {
+  int err = WSAGetLastError();
   pal__last_call = call;
-  return pal_err_from_os(WSAGetLastError());
+  return pal_err_from_os(err);
 }
 
 /* Fault injection: PAL__SYS(PAL_SYS_READ, ReadFile(...), FALSE) evaluates

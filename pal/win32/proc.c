@@ -687,7 +687,7 @@ static void orphan_unlink(pal__job_t *j) {
       break;
     }
   j->node.next = NULL;
-  j->flags &= ~JOB_ORPHAN;
+  j->flags &= ~(unsigned)JOB_ORPHAN;
 }
 
 static void orphan_link(pal__job_t *j) {
@@ -1046,7 +1046,7 @@ void pal__proc_destroy(pal_poll_t *p) {
   for (n = p->orphans; n; n = next) {
     pal__job_t *j = (pal__job_t *)n;
     next = n->next;
-    j->flags &= ~JOB_ORPHAN;
+    j->flags &= ~(unsigned)JOB_ORPHAN;
     job_free(j);
   }
   p->orphans = NULL;
