@@ -29,8 +29,10 @@ enum {
   VG__S_OPEN = 1u << 4      /* pal_io_t holds an OS handle */
 };
 
-/* One distinct deadline: the heap orders these; `timer` heads the FIFO
- * of every timer due then. */
+#define VG__RECENT_DUES 64   /* power of two */
+
+/* One FIFO of timers due at the same time; the heap orders these by
+ * (due, the head's `order`).  `timer` is the FIFO's head. */
 typedef struct vg__heap_entry_s {
   uint64_t due;
   vg_timer_t *timer;
@@ -51,13 +53,13 @@ struct vg_loop_s {
   vg_handle_t *handles;         /* every handle not yet closed */
   vg_handle_t *closing;         /* waiting for the close phase */
 
-  /* timers: 4-ary min-heap of distinct deadlines, and an open-addressing
-   * table from deadline to its FIFO head (capacity 2 * heap_cap) */
+  /* timers: 4-ary min-heap of FIFOs, and a small direct-mapped cache of
+   * recently started deadlines -> FIFO head */
   vg__heap_entry_t *heap;
   uint32_t heap_len, heap_cap;
-  vg_timer_t **dues;
-  uint32_t dues_mask;
+  uint64_t timer_order;
   uint32_t timer_pass;
+  vg_timer_t *recent[VG__RECENT_DUES];
 
   /* signals: watchers per portable signal number */
   vg_signal_t *signals[PAL_NSIG];

@@ -63,7 +63,6 @@ apr_status_t vg_loop_close(vg_loop_t *loop) {
     return VG_EBUSY;
   pal_poll_destroy(loop->poll);
   free(loop->heap);
-  free(loop->dues);
   apr_pool_destroy(loop->pool);
   return APR_SUCCESS;
 }

@@ -1,21 +1,25 @@
 /*
- * timer.c -- timers: a 4-ary min-heap of distinct deadlines, each heading
- * a FIFO of the timers due then.
+ * timer.c -- timers: a 4-ary min-heap whose entries are FIFOs of timers
+ * due at the same time.
  *
  * Loops often have many timers due in the same millisecond (a thousand
- * services started together, each with the same readiness delay).  So a
- * deadline is stored once: the first timer started for it owns a heap
- * entry {due, timer}, and later ones join its circular FIFO in O(1),
- * found through an open-addressing table from deadline to FIFO head.
- * The heap holds only distinct deadlines; its entries are 16 bytes and
- * comparisons read only the array (no pointer chasing); the 4-ary shape
- * is half as deep as a binary heap.  Nothing is allocated per start: the
- * heap and the table grow by doubling.
+ * services started together, each with the same readiness delay).  A
+ * small direct-mapped cache remembers the FIFO of recently started
+ * deadlines: a timer started for one of them joins that FIFO in O(1)
+ * instead of adding a heap entry.  A deadline the cache has forgotten
+ * simply gets a second FIFO; FIFOs of equal deadlines are ordered by
+ * creation (`order`), so timers due at the same time still fire in start
+ * order.  The cache is a few cache lines: a loop whose deadlines are all
+ * distinct pays one L1 probe per start, not a miss into a big table.
  *
- * Order: earlier deadlines first; equal deadlines in start order (the
- * FIFO).  Timers started during a run-timers pass (even with timeout 0)
- * wait for the next pass, so a callback that re-arms itself cannot
- * starve the loop.
+ * Heap entries are {due, head} (16 bytes); comparisons read only the
+ * array except to break a tie between two FIFOs of one deadline, which
+ * the cache makes rare.  The 4-ary shape is half as deep as a binary
+ * heap.  Nothing is allocated per start: the heap grows by doubling.
+ *
+ * Timers started during a run-timers pass (even with timeout 0) wait for
+ * the next pass, so a callback that re-arms itself cannot starve the
+ * loop.
  *
  * heap_index is the heap slot of a FIFO head, MEMBER for the other
  * timers of a FIFO, NONE for a stopped timer.
@@ -28,42 +32,18 @@
 #define NONE UINT32_MAX
 #define MEMBER (UINT32_MAX - 1)
 
-/* ---- the deadline table (linear probing, backward-shift deletion) ---- */
-
-static inline uint32_t due_hash(uint64_t due) {
-  return (uint32_t)((due * 0x9E3779B97F4A7C15ull) >> 32);
-}
-
-static vg_timer_t **dues_slot(vg_loop_t *loop, uint64_t due) {
-  uint32_t i = due_hash(due) & loop->dues_mask;
-  for (;;) {
-    vg_timer_t *h = loop->dues[i];
-    if (h == NULL || h->due == due)
-      return &loop->dues[i];
-    i = (i + 1) & loop->dues_mask;
-  }
-}
-
-static void dues_remove(vg_loop_t *loop, uint64_t due) {
-  uint32_t mask = loop->dues_mask;
-  uint32_t i = (uint32_t)(dues_slot(loop, due) - loop->dues), j = i;
-  /* Shift back every entry that probed past the hole, so lookups never
-   * stop early at it. */
-  for (;;) {
-    uint32_t k;
-    j = (j + 1) & mask;
-    if (loop->dues[j] == NULL)
-      break;
-    k = due_hash(loop->dues[j]->due) & mask;
-    if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-      continue;   /* its home lies between the hole and j: stays */
-    loop->dues[i] = loop->dues[j];
-    i = j;
-  }
-  loop->dues[i] = NULL;
+static inline vg_timer_t **recent_slot(vg_loop_t *loop, uint64_t due) {
+  return &loop->recent[(due * 0x9E3779B97F4A7C15ull) >> 58 &
+                       (VG__RECENT_DUES - 1)];
 }
 
 /* ---- the heap ------------------------------------------------------- */
+
+static inline int before(const vg__heap_entry_t *a,
+                         const vg__heap_entry_t *b) {
+  return a->due < b->due ||
+         (a->due == b->due && a->timer->order < b->timer->order);
+}
 
 static inline void place(vg__heap_entry_t *heap, uint32_t i,
                          const vg__heap_entry_t *e) {
@@ -75,7 +55,7 @@ static void sift_up(vg__heap_entry_t *heap, uint32_t i) {
   vg__heap_entry_t e = heap[i];
   while (i > 0) {
     uint32_t parent = (i - 1) / 4;
-    if (e.due >= heap[parent].due)
+    if (!before(&e, &heap[parent]))
       break;
     place(heap, i, &heap[parent]);
     i = parent;
@@ -92,9 +72,9 @@ static void sift_down(vg__heap_entry_t *heap, uint32_t n, uint32_t i) {
     best = c;
     end = c + 4 < n ? c + 4 : n;
     for (k = c + 1; k < end; k++)
-      if (heap[k].due < heap[best].due)
+      if (before(&heap[k], &heap[best]))
         best = k;
-    if (heap[best].due >= e.due)
+    if (!before(&heap[best], &e))
       break;
     place(heap, i, &heap[best]);
     i = best;
@@ -102,50 +82,30 @@ static void sift_down(vg__heap_entry_t *heap, uint32_t n, uint32_t i) {
   place(heap, i, &e);
 }
 
-/* Double the heap and rebuild the table at twice the heap's capacity. */
-static apr_status_t grow(vg_loop_t *loop) {
-  uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64, i;
-  vg__heap_entry_t *h = realloc(loop->heap, (size_t)cap * sizeof *h);
-  vg_timer_t **d;
-  if (!h)
-    return APR_ENOMEM;
-  loop->heap = h;
-  d = calloc((size_t)cap * 2, sizeof *d);
-  if (!d)
-    return APR_ENOMEM;   /* the bigger heap is kept; the table is not */
-  free(loop->dues);
-  loop->dues = d;
-  loop->dues_mask = cap * 2 - 1;
-  loop->heap_cap = cap;
-  for (i = 0; i < loop->heap_len; i++)
-    *dues_slot(loop, h[i].due) = h[i].timer;
-  return APR_SUCCESS;
-}
-
 static apr_status_t timer_insert(vg_loop_t *loop, vg_timer_t *t) {
-  vg_timer_t **slot;
+  vg_timer_t **slot = recent_slot(loop, t->due), *head = *slot;
   vg__heap_entry_t *e;
-  if (loop->dues) {
-    slot = dues_slot(loop, t->due);
-    if (*slot) {
-      /* The deadline is pending: join the end of its FIFO. */
-      vg_timer_t *head = *slot, *tail = head->tprev;
-      tail->tnext = t;
-      t->tprev = tail;
-      t->tnext = head;
-      head->tprev = t;
-      t->heap_index = MEMBER;
-      return APR_SUCCESS;
-    }
+  if (head && head->due == t->due) {
+    /* A FIFO for this deadline was started recently: join its end. */
+    vg_timer_t *tail = head->tprev;
+    tail->tnext = t;
+    t->tprev = tail;
+    t->tnext = head;
+    head->tprev = t;
+    t->heap_index = MEMBER;
+    return APR_SUCCESS;
   }
   if (loop->heap_len == loop->heap_cap) {
-    apr_status_t rv = grow(loop);
-    if (rv != APR_SUCCESS)
-      return rv;
+    uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
+    vg__heap_entry_t *h = realloc(loop->heap, (size_t)cap * sizeof *h);
+    if (!h)
+      return APR_ENOMEM;
+    loop->heap = h;
+    loop->heap_cap = cap;
   }
-  slot = dues_slot(loop, t->due);
   *slot = t;
   t->tnext = t->tprev = t;
+  t->order = loop->timer_order++;
   e = &loop->heap[loop->heap_len];
   e->due = t->due;
   e->timer = t;
@@ -156,6 +116,7 @@ static apr_status_t timer_insert(vg_loop_t *loop, vg_timer_t *t) {
 
 static void timer_remove(vg_loop_t *loop, vg_timer_t *t) {
   uint32_t i = t->heap_index, last;
+  vg_timer_t **slot;
   if (i == NONE)
     return;
   t->heap_index = NONE;
@@ -165,20 +126,26 @@ static void timer_remove(vg_loop_t *loop, vg_timer_t *t) {
     n->tprev = t->tprev;
     t->tnext = t->tprev = t;
     if (i != MEMBER) {
-      /* The head leaves: the next in line takes over the heap entry. */
+      /* The head leaves: the next in line takes over its entry and its
+       * place in the order. */
       n->heap_index = i;
+      n->order = t->order;
       loop->heap[i].timer = n;
-      *dues_slot(loop, n->due) = n;
+      slot = recent_slot(loop, t->due);
+      if (*slot == t)
+        *slot = n;
     }
     return;
   }
-  /* The last timer of its deadline: the deadline goes. */
-  dues_remove(loop, t->due);
+  /* The last timer of its FIFO: the entry goes. */
+  slot = recent_slot(loop, t->due);
+  if (*slot == t)
+    *slot = NULL;
   last = --loop->heap_len;
   if (i == last)
     return;
   place(loop->heap, i, &loop->heap[last]);
-  if (i > 0 && loop->heap[i].due < loop->heap[(i - 1) / 4].due)
+  if (i > 0 && before(&loop->heap[i], &loop->heap[(i - 1) / 4]))
     sift_up(loop->heap, i);
   else
     sift_down(loop->heap, loop->heap_len, i);
@@ -190,6 +157,7 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
   t->due = 0;
   t->repeat = 0;
   t->tnext = t->tprev = t;
+  t->order = 0;
   t->heap_index = NONE;
   t->pass = 0;
   return APR_SUCCESS;

@@ -181,9 +181,9 @@ int vg_has_ref(const vg_handle_t *handle);
 const char *vg_handle_type_name(vg_handle_type type);
 
 /* ------------------------------------------------------------------------
- * Timers: a 4-ary min-heap of distinct deadlines, each with the FIFO of
- * timers due then.  Start/stop are O(log n) in the number of distinct
- * deadlines (O(1) when the deadline is already pending) and allocate
+ * Timers: a 4-ary min-heap of deadlines; timers started for a deadline
+ * that was started recently share one heap entry (a FIFO).  Start and
+ * stop are O(log n), O(1) when the deadline is shared, and allocate
  * nothing.  Timers due at the same time fire in start order.
  * --------------------------------------------------------------------- */
 
@@ -195,6 +195,7 @@ struct vg_timer_s {
   uint64_t due;                 /* loop time (ms) */
   uint64_t repeat;
   vg_timer_t *tnext, *tprev;    /* FIFO of timers with the same `due` */
+  uint64_t order;               /* its FIFO's creation order (ties) */
   uint32_t heap_index;          /* the FIFO's heap slot (its head only) */
   uint32_t pass;                /* run-timers pass in which it started */
 };
