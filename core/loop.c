@@ -98,7 +98,8 @@ int vg_run(vg_loop_t *loop, vg_run_mode mode) {
   while (alive && !loop->stop_flag) {
     int64_t timeout = 0;
     vg_update_time(loop);
-    vg__run_timers(loop);
+    if (loop->heap_len && loop->heap[0].due <= loop->time)
+      vg__run_timers(loop);
     if (mode != VG_RUN_NOWAIT)
       timeout = poll_timeout(loop);
     loop->error = pal_poll_wait(loop->poll, timeout);
@@ -109,7 +110,8 @@ int vg_run(vg_loop_t *loop, vg_run_mode mode) {
       vg_update_time(loop);
       vg__run_timers(loop);
     }
-    vg__run_closing(loop);
+    if (loop->closing)
+      vg__run_closing(loop);
     alive = vg_loop_alive(loop);
     if (mode != VG_RUN_DEFAULT)
       break;

@@ -13,7 +13,16 @@
 #   --impls LIST      implementations (default vigil,libuv,libev,libevent,epoll)
 #   --no-1cpu         skip the async run with both threads on one CPU
 #                     (reported as impl=NAME-1cpu)
-#   --no-extras       skip the allocation and idle-syscall checks
+#   --no-cancel       skip the timers variant with distinct deadlines that
+#                     are cancelled, not fired (reported as impl=NAME-cancel)
+#   --no-extras       skip the idle system-call check (strace)
+#   --pairs K         paired mode instead of rounds: for every benchmark and
+#                     peer, K back-to-back pairs (vigil, peer) at a fifth
+#                     of the default sizes, the order alternating; reports
+#                     the median ratio peer/vigil of the pairs' times (> 1:
+#                     vigil faster) with quartiles.  Adjacent runs see the
+#                     same background load, so the ratio is much steadier
+#                     than one of medians on a shared machine.
 #   --markdown FILE   also write the results as a markdown table to FILE
 #   --build-dir DIR   build tree (default build-perf)
 #   --no-build        use the programs already built in the build tree
@@ -41,8 +50,10 @@ QUICK=0
 ONLY="timers,pingpong,async,spawn"
 IMPLS="vigil,libuv,libev,libevent,epoll"
 ONECPU=1
+CANCEL=1
 EXTRAS=1
 MARKDOWN=""
+PAIRS=0
 DO_BUILD=1
 DO_INSTALL=1
 
@@ -56,8 +67,10 @@ while [ $# -gt 0 ]; do
     --only) ONLY=${2:?}; shift 2 ;;
     --impls) IMPLS=${2:?}; shift 2 ;;
     --no-1cpu) ONECPU=0; shift ;;
+    --no-cancel) CANCEL=0; shift ;;
     --no-extras) EXTRAS=0; shift ;;
     --markdown) MARKDOWN=${2:?}; shift 2 ;;
+    --pairs) PAIRS=${2:?}; shift 2 ;;
     --build-dir) BUILD=${2:?}; shift 2 ;;
     --no-build) DO_BUILD=0; shift ;;
     --no-install) DO_INSTALL=0; shift ;;
@@ -67,13 +80,14 @@ while [ $# -gt 0 ]; do
 done
 case "$REPS" in ''|*[!0-9]*|0) die "--reps wants a positive number" ;; esac
 case "$STAT" in median|best) ;; *) die "--stat is median or best" ;; esac
+case "$PAIRS" in ''|*[!0-9]*) die "--pairs wants a number" ;; esac
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 PERF="$BUILD/perf"
 
 # --- the peers -------------------------------------------------------
 have_peers() {
   pkg-config --exists libuv libevent libevent_pthreads 2>/dev/null &&
-    [ -e /usr/include/ev.h -o -e /usr/local/include/ev.h ]
+    { [ -e /usr/include/ev.h ] || [ -e /usr/local/include/ev.h ]; }
 }
 if [ "$DO_INSTALL" = 1 ]; then
   if [ -x "$ROOT/scripts/bootstrap.sh" ] &&
@@ -94,9 +108,10 @@ fi
 
 # --- build -----------------------------------------------------------
 if [ "$DO_BUILD" = 1 ]; then
+  mkdir -p "$BUILD"
   cmake -S "$ROOT" -B "$BUILD" -DVIGIL_BUILD_PERF=ON -DVIGIL_BUILD_TESTS=OFF \
-    -DCMAKE_BUILD_TYPE=Release >"$BUILD.configure.log" 2>&1 ||
-    { cat "$BUILD.configure.log" >&2; die "cmake configure failed"; }
+    -DCMAKE_BUILD_TYPE=Release >"$BUILD/configure.log" 2>&1 ||
+    { cat "$BUILD/configure.log" >&2; die "cmake configure failed"; }
   jobs=$(nproc 2>/dev/null || echo 2)
   # One target at a time, so that a peer missing or libvigil not linking
   # does not stop the others.
@@ -161,12 +176,119 @@ run_all() {
   done
 }
 
+# --- paired mode ----------------------------------------------------------
+pair_n() {
+  case "$1" in
+    timers) echo 200000 ;;
+    pingpong) echo 10000 ;;
+    async) echo 2000 ;;
+    spawn) echo 200 ;;
+  esac
+}
+
+# run_pairs BENCH [EXTRA ARGS...]: append "pair=PEER k=K <line>" to $PAIRRAW.
+run_pairs() {
+  local bench=$1 peer k impl out; shift
+  for peer in "${IMPL_LIST[@]}"; do
+    [ "$peer" = vigil ] && continue
+    if ! provides "$peer" "$bench" || ! provides vigil "$bench"; then
+      continue
+    fi
+    for ((k = 0; k < PAIRS; k++)); do
+      for impl in $( ((k % 2)) && echo "$peer vigil" || echo "vigil $peer"); do
+        if ! out=$("$PERF/bench_$impl" -a "$@" -n "$(pair_n "$bench")" \
+                   "$bench" 2>&1); then
+          echo "bench.sh: bench_$impl $bench failed: $out" >&2
+          continue
+        fi
+        printf '%s\n' "$out" | grep -E '^(bench=|detail )' |
+          sed "s/^/pair=$peer k=$k /" >>"$PAIRRAW"
+      done
+    done
+    echo "  pairs: $bench vigil/$peer done" >&2
+  done
+}
+
+if [ "$PAIRS" -gt 0 ]; then
+  PAIRRAW="$BUILD/bench-pairs.txt"
+  : >"$PAIRRAW"
+  for bench in "${BENCHES[@]}"; do
+    run_pairs "$bench"
+    if [ "$bench" = async ] && [ "$ONECPU" = 1 ]; then
+      run_pairs async -c same
+    fi
+    if [ "$bench" = timers ] && [ "$CANCEL" = 1 ]; then
+      run_pairs timers -t cancel
+    fi
+  done
+  echo "# paired: $PAIRS pairs per benchmark and peer; ratio = peer time /" \
+       "vigil time (> 1: vigil faster); median [first quartile, third]"
+  PAIR_TABLE=$(awk '
+    {
+      delete f
+      for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      b = f["bench"]; m = f["impl"]
+      if (match(m, /-(1cpu|cancel)$/)) {
+        v_ = substr(m, RSTART + 1); m = substr(m, 1, RSTART - 1)
+        b = b " (" (v_ == "1cpu" ? "1 CPU" : v_) ")"
+      }
+      key = b SUBSEP f["pair"]
+      if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
+      if (f["k"] + 1 > npairs[key]) npairs[key] = f["k"] + 1
+      side = (m == "vigil") ? "v" : "p"
+      if ($2 ~ /^k=/ && $3 ~ /^bench=/) wall[key, f["k"], side] = f["seconds"]
+      else cpu[key, f["k"], side] = f["cpu_s"]
+    }
+    function stats(arr, n,   i, j, t, q1, q3) {
+      for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && arr[j - 1] > arr[j]; j--) {
+          t = arr[j]; arr[j] = arr[j - 1]; arr[j - 1] = t
+        }
+      q1 = arr[int((n + 3) / 4)]; q3 = arr[int((3 * n + 3) / 4)]
+      return sprintf("%.3f [%.3f, %.3f]", arr[int((n + 1) / 2)], q1, q3)
+    }
+    END {
+      print "| benchmark | vs | pairs | wall ratio | CPU ratio |"
+      print "| --- | --- | ---: | ---: | ---: |"
+      for (j = 1; j <= nk; j++) {
+        key = order[j]; split(key, kp, SUBSEP); nw = nc = 0
+        delete w; delete c
+        for (k = 0; k < npairs[key]; k++) {
+          if (wall[key, k, "v"] > 0 && wall[key, k, "p"] > 0)
+            w[++nw] = wall[key, k, "p"] / wall[key, k, "v"]
+          if (cpu[key, k, "v"] > 0 && cpu[key, k, "p"] > 0)
+            c[++nc] = cpu[key, k, "p"] / cpu[key, k, "v"]
+        }
+        if (nw == 0) continue
+        printf "| %s | %s | %d | %s | %s |\n", kp[1], kp[2], nw,
+               stats(w, nw), nc ? stats(c, nc) : "–"
+      }
+    }' "$PAIRRAW")
+  echo "$PAIR_TABLE"
+  if [ -n "$MARKDOWN" ]; then
+    {
+      echo "Paired runs $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs" \
+           "($(uname -sr)): $PAIRS pairs per benchmark and peer."
+      echo "Ratio = peer time / vigil time (> 1: vigil faster)," \
+           "median [first quartile, third quartile]."
+      echo
+      echo "$PAIR_TABLE"
+    } >"$MARKDOWN"
+    echo "bench.sh: wrote $MARKDOWN" >&2
+  fi
+  exit 0
+fi
+
 n_impl=${#IMPL_LIST[@]}
 for bench in "${BENCHES[@]}"; do
   # async: threads on two CPUs (-c split, the default), then on one.
   run_all "$bench"
   if [ "$bench" = async ] && [ "$ONECPU" = 1 ]; then
     run_all async -c same
+  fi
+  # timers: fire (the default), then cancel (distinct deadlines).
+  if [ "$bench" = timers ] && [ "$CANCEL" = 1 ]; then
+    run_all timers -t cancel
   fi
 done
 
@@ -251,7 +373,10 @@ table() {
       delete f
       for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
       b = f["bench"]; m = f["impl"]
-      if (m ~ /-1cpu$/) { sub(/-1cpu$/, "", m); b = b " (1 CPU)" }
+      if (match(m, /-(1cpu|cancel)$/)) {
+        v_ = substr(m, RSTART + 1); m = substr(m, 1, RSTART - 1)
+        b = b " (" (v_ == "1cpu" ? "1 CPU" : v_) ")"
+      }
       if (!(b in seen)) { seen[b] = 1; bo[++nb] = b }
       v[b, m] = f[fld] + 0
       if (m == "vigil") al[b] = f["allocs_per_op"]

@@ -386,6 +386,8 @@ void pal__io_ready(pal_io_t *io, unsigned events) {
 size_t pal_req_pending_bytes(const pal_req_t *req) {
   size_t n = 0;
   unsigned i;
+  if (req->bufidx >= req->nbufs)
+    return 0;   /* the common case: written at submit time */
   for (i = req->bufidx; i < req->nbufs; i++)
     n += req->bufs[i].len;
   return n - (req->bufidx < req->nbufs ? req->bufoff : 0);
@@ -441,6 +443,26 @@ static void advance(pal_req_t *req, size_t w) {
  * it is written, APR_EAGAIN when the descriptor is full, or an error. */
 static apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
   struct iovec iov[PAL__IOV_MAX];
+  if (req->type == PAL_REQ_WRITE && req->nbufs - req->bufidx == 1) {
+    /* The common case, one buffer left: no iovec to build. */
+    const pal_buf_t *b = &req->bufs[req->bufidx];
+    ssize_t w;
+    do
+      w = PAL__SYS(PAL_SYS_WRITEV, write((int)io->fd, b->base + req->bufoff,
+                                         b->len - req->bufoff));
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+        return APR_EAGAIN;
+      return pal__fail("write");
+    }
+    req->bufoff += (size_t)w;
+    if (req->bufoff < b->len)
+      return APR_EAGAIN;   /* short write: the buffer is full */
+    req->bufidx++;
+    req->bufoff = 0;
+    return APR_SUCCESS;
+  }
   for (;;) {
     unsigned n = fill_iov(req, iov);
     ssize_t w;

@@ -196,6 +196,7 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
   }
   p->nevents = p->cur = 0;
   /* The completion phase. */
-  p->pending -= pal__doneq_run(&p->done);
+  if (p->done.head)
+    p->pending -= pal__doneq_run(&p->done);
   return APR_SUCCESS;
 }

@@ -182,6 +182,7 @@ typedef struct listener_s {
   int family;                  /* TCP: of the listening socket */
   slot_t *ready_head, *ready_tail;  /* connected, not yet accepted */
   int announced;               /* conn_cb ran for ready_head */
+  int announcing;              /* inside listener_announce() */
   unsigned nslots;
   slot_t slots[];
 } listener_t;
@@ -205,6 +206,7 @@ typedef struct worker_s {
 } worker_t;
 
 static void read_done(pal_io_t *io, DWORD err, int posted);
+static void slot_close(pal_io_t *io, struct slot_s *s);
 static void write_next(pal_io_t *io);
 static void listener_arm(pal_io_t *io, int report);
 static void cancel_all(pal_io_t *io);
@@ -422,6 +424,7 @@ apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
     return APR_EINVAL;
   /* Pipes only: files and consoles have byte offsets or no overlapped
    * I/O (and the packet tags live in OVERLAPPED.Offset). */
+  SetLastError(NO_ERROR);
   if (GetFileType((HANDLE)fd) != FILE_TYPE_PIPE) {
     if (GetLastError() != NO_ERROR)
       return pal__fail("GetFileType");
@@ -429,6 +432,7 @@ apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
   }
   SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
   io_init(io, p, kind, fd);
+  SetLastError(NO_ERROR);
   if (PAL__SYS(PAL_SYS_POLL_CTL,
                CreateIoCompletionPort((HANDLE)fd, p->iocp,
                                       PAL__KEY(io, PAL__KEY_IO), 0),
@@ -1013,8 +1017,18 @@ static DWORD slot_post(pal_io_t *io, slot_t *s) {
                    FALSE) ||
           (e = (DWORD)WSAGetLastError()) == WSA_IO_PENDING)
         break;
-      if (is_intr(e) || is_again(e))
-        continue;   /* the seam's count ends these */
+      if (is_intr(e))
+        continue;
+      if (is_again(e)) {
+        /* Cannot start now: the slot's packet retries it. */
+        s->fd = (pal_fd_t)a;
+        if ((e = post_packet(io, &s->ov, PAL__OV_SLOT, e)) != 0) {
+          slot_close(io, s);
+          return e;
+        }
+        s->state = PAL__SLOT_POSTED;
+        return 0;
+      }
       closesocket(a);
       return e;
     }
@@ -1044,12 +1058,15 @@ static DWORD slot_post(pal_io_t *io, slot_t *s) {
         s->state = PAL__SLOT_POSTED;
         return 0;
       }
-      if (e == ERROR_NO_DATA) {
-        /* A client came and went: recycle the instance. */
-        DisconnectNamedPipe((HANDLE)s->fd);
-        continue;
+      if (e == ERROR_NO_DATA || is_again(e)) {
+        /* A client came and went (or the call could not start): its
+         * packet recycles the instance and tries again. */
+        if ((e = post_packet(io, &s->ov, PAL__OV_SLOT, ERROR_NO_DATA)) != 0)
+          return e;
+        s->state = PAL__SLOT_POSTED;
+        return 0;
       }
-      if (is_intr(e) || is_again(e))
+      if (is_intr(e))
         continue;
       return e;
     }
@@ -1095,10 +1112,13 @@ static void listener_arm(pal_io_t *io, int report) {
  * takes them; one it leaves waits for pal_io_accept(). */
 static void listener_announce(pal_io_t *io) {
   listener_t *l = LST(io);
+  l->announcing = 1;
   while ((io->flags & PAL__F_LISTENING) && l->ready_head && !l->announced) {
     l->announced = 1;
     io->conn_cb(io, APR_SUCCESS);
   }
+  if (!(io->flags & PAL__F_CLOSED))
+    l->announcing = 0;   /* else l may be freed already */
 }
 
 static void slot_close(pal_io_t *io, slot_t *s) {
@@ -1242,7 +1262,7 @@ apr_status_t pal_io_accept(pal_io_t *server, pal_io_t *client) {
   /* A pipe instance joined the port with the listener's key when it was
    * created; packets are routed by their tags, so it stays. */
   listener_arm(server, 1);
-  if (l->ready_head && !(server->flags & PAL__F_RPOSTED) &&
+  if (l->ready_head && !l->announcing && !(server->flags & PAL__F_RPOSTED) &&
       post_packet(server, &IOS(server)->rov, PAL__OV_READ, 0) == 0)
     server->flags |= PAL__F_RPOSTED;   /* announce the next one */
   return rv;

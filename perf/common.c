@@ -1,0 +1,262 @@
+/*
+ * common.c -- the benchmark driver shared by every perf/ program.
+ *
+ * Usage: bench_IMPL [-n N] [-a] [-c split|same|free] [-t fire|cancel]
+ *                   [BENCH ...]
+ *   BENCH   timers | pingpong | async | spawn | all (default: all)
+ *   -n N    operations per benchmark instead of the default size
+ *   -a      also print a "detail" line per measurement: CPU time and
+ *           allocations (see common.h)
+ *   -c MODE thread placement for async (see perf_pin_thread)
+ *   -t MODE timers variant: fire or cancel (see perf_timers_cancel)
+ *
+ * A benchmark that an implementation does not provide is skipped with a
+ * note on stderr, so `bench_epoll all` prints pingpong, async and spawn.
+ */
+#define _GNU_SOURCE 1
+#include "common.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const bench_names[PERF_NBENCH] = {
+  "timers", "pingpong", "async", "spawn"
+};
+
+static const unsigned bench_default_n[PERF_NBENCH] = {
+  PERF_TIMERS_N, PERF_PINGPONG_N, PERF_ASYNC_N, PERF_SPAWN_N
+};
+
+enum { CPU_SPLIT, CPU_SAME, CPU_FREE };
+
+/* State of the measurement in progress. */
+static struct {
+  const char *impl;
+  char impl_buf[64];
+  int cpu_mode;
+  int timers_cancel;
+  int cpus[2];                    /* the first two CPUs we may use */
+  cpu_set_t orig_mask;
+  int bench;
+  unsigned n;
+  int alloc_report;
+  uint64_t t0, paused_at, paused_ns;
+  uint64_t c0, cpaused_at, cpaused_ns;  /* process CPU time, same scheme */
+  uint64_t m0, p0;
+  int begun, ended;
+} cur;
+
+uint64_t perf_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void perf_sleep_ms(unsigned ms) {
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+unsigned perf_timer_timeout(unsigned i) {
+  /* A multiplicative hash of i: cheap, deterministic, well spread. */
+  uint32_t x = (uint32_t)i * 2654435761u;
+  x ^= x >> 15;
+  return 1u + (x % PERF_TIMERS_MAXMS);
+}
+
+void perf_pin_thread(int role) {
+  cpu_set_t set;
+  if (cur.cpu_mode == CPU_FREE) return;
+  CPU_ZERO(&set);
+  CPU_SET(cur.cpus[cur.cpu_mode == CPU_SPLIT ? role : 0], &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0)
+    perf_fail("sched_setaffinity", errno);
+}
+
+/* Note the CPUs we may run on; fall back to "free" with fewer than two
+ * for split. */
+static void cpu_setup(void) {
+  int c, k = 0;
+  if (sched_getaffinity(0, sizeof cur.orig_mask, &cur.orig_mask) != 0) {
+    cur.cpu_mode = CPU_FREE;
+    return;
+  }
+  for (c = 0; c < CPU_SETSIZE && k < 2; c++)
+    if (CPU_ISSET(c, &cur.orig_mask)) cur.cpus[k++] = c;
+  if (k == 0 || (k < 2 && cur.cpu_mode == CPU_SPLIT)) {
+    if (cur.cpu_mode == CPU_SPLIT)
+      fprintf(stderr, "bench_%s: one CPU only: async runs unpinned\n",
+              cur.impl);
+    cur.cpu_mode = CPU_FREE;
+  }
+}
+
+static void cpu_restore(void) {
+  if (cur.cpu_mode != CPU_FREE)
+    (void)sched_setaffinity(0, sizeof cur.orig_mask, &cur.orig_mask);
+}
+
+int perf_timers_cancel(void) { return cur.timers_cancel; }
+
+unsigned perf_timer_timeout_spread(unsigned i) {
+  uint32_t x = (uint32_t)i * 2246822519u + 0x9E3779B9u;
+  x ^= x >> 13;
+  x *= 3266489917u;
+  x ^= x >> 16;
+  return 1u + (x % 1000000u);
+}
+
+unsigned perf_cancel_order(unsigned i, unsigned n) {
+  /* i * P mod n with P prime and > n: a permutation of 0..n-1. */
+  return (unsigned)(((uint64_t)i * 1000003u) % n);
+}
+
+void perf_fail(const char *what, long code) {
+  fprintf(stderr, "bench_%s: %s: %s failed (%ld)\n",
+          cur.impl ? cur.impl : "?",
+          cur.bench >= 0 && cur.bench < PERF_NBENCH ? bench_names[cur.bench]
+                                                    : "setup",
+          what, code);
+  exit(1);
+}
+
+void perf_begin(void) {
+  cur.begun = 1;
+  cur.paused_ns = 0;
+  cur.paused_at = 0;
+  cur.cpaused_ns = 0;
+  cur.cpaused_at = 0;
+  cur.m0 = perf_malloc_count();
+  cur.p0 = perf_palloc_count();
+  cur.c0 = cpu_now_ns();
+  cur.t0 = perf_now_ns();
+}
+
+void perf_pause(void) {
+  cur.paused_at = perf_now_ns();
+  cur.cpaused_at = cpu_now_ns();
+}
+
+void perf_resume(void) {
+  if (cur.paused_at) {
+    cur.cpaused_ns += cpu_now_ns() - cur.cpaused_at;
+    cur.paused_ns += perf_now_ns() - cur.paused_at;
+    cur.paused_at = cur.cpaused_at = 0;
+  }
+}
+
+void perf_end(void) {
+  uint64_t t1 = perf_now_ns();
+  uint64_t c1 = cpu_now_ns();
+  uint64_t m1 = perf_malloc_count();
+  uint64_t p1 = perf_palloc_count();
+  double secs = (double)(t1 - cur.t0 - cur.paused_ns) / 1e9;
+
+  if (!cur.begun) perf_fail("perf_end without perf_begin", 0);
+  cur.ended = 1;
+  printf("bench=%s impl=%s ops=%u seconds=%.6f ops_per_s=%.1f\n",
+         bench_names[cur.bench], cur.impl, cur.n, secs,
+         secs > 0 ? (double)cur.n / secs : 0.0);
+  if (cur.alloc_report) {
+    uint64_t m = m1 - cur.m0, p = p1 - cur.p0;
+    double cpu = (double)(c1 - cur.c0 - cur.cpaused_ns) / 1e9;
+    printf("detail bench=%s impl=%s ops=%u cpu_s=%.6f cpu_us_per_op=%.3f "
+           "mallocs=%llu pallocs=%llu allocs_per_op=%.4f\n",
+           bench_names[cur.bench], cur.impl, cur.n, cpu,
+           cpu * 1e6 / (double)cur.n, (unsigned long long)m,
+           (unsigned long long)p, (double)(m + p) / (double)cur.n);
+  }
+  fflush(stdout);
+}
+
+static void usage(const char *prog) {
+  fprintf(stderr,
+          "usage: %s [-n N] [-a] [-c split|same|free] [-t fire|cancel] "
+          "[timers|pingpong|async|spawn|all ...]\n",
+          prog);
+  exit(2);
+}
+
+int perf_main(int argc, char **argv, const perf_impl_t *impl) {
+  int want[PERF_NBENCH] = {0};
+  int any = 0, i, b, rc = 0;
+  unsigned n = 0;
+
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  cur.impl = impl->name;
+  cur.bench = -1;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-n") == 0 && i + 1 < argc) {
+      char *end;
+      unsigned long v = strtoul(argv[++i], &end, 10);
+      if (*end || v == 0 || v > 100000000ul) usage(argv[0]);
+      n = (unsigned)v;
+    } else if (strcmp(a, "-a") == 0) {
+      cur.alloc_report = 1;
+    } else if (strcmp(a, "-c") == 0 && i + 1 < argc) {
+      const char *m = argv[++i];
+      if (strcmp(m, "split") == 0) cur.cpu_mode = CPU_SPLIT;
+      else if (strcmp(m, "same") == 0) cur.cpu_mode = CPU_SAME;
+      else if (strcmp(m, "free") == 0) cur.cpu_mode = CPU_FREE;
+      else usage(argv[0]);
+    } else if (strcmp(a, "-t") == 0 && i + 1 < argc) {
+      const char *m = argv[++i];
+      if (strcmp(m, "fire") == 0) cur.timers_cancel = 0;
+      else if (strcmp(m, "cancel") == 0) cur.timers_cancel = 1;
+      else usage(argv[0]);
+    } else if (strcmp(a, "all") == 0) {
+      for (b = 0; b < PERF_NBENCH; b++) want[b] = 1;
+      any = 1;
+    } else {
+      for (b = 0; b < PERF_NBENCH; b++)
+        if (strcmp(a, bench_names[b]) == 0) break;
+      if (b == PERF_NBENCH) usage(argv[0]);
+      want[b] = 1;
+      any = 1;
+    }
+  }
+  if (!any)
+    for (b = 0; b < PERF_NBENCH; b++) want[b] = 1;
+  cpu_setup();
+
+  for (b = 0; b < PERF_NBENCH; b++) {
+    if (!want[b]) continue;
+    if (!impl->fn[b]) {
+      fprintf(stderr, "bench_%s: no %s benchmark for this implementation\n",
+              impl->name, bench_names[b]);
+      continue;
+    }
+    cur.bench = b;
+    cur.n = n ? n : bench_default_n[b];
+    cur.begun = cur.ended = 0;
+    cur.impl = impl->name;
+    if (b == PERF_ASYNC && cur.cpu_mode == CPU_SAME) {
+      snprintf(cur.impl_buf, sizeof cur.impl_buf, "%s-1cpu", impl->name);
+      cur.impl = cur.impl_buf;
+    }
+    if (b == PERF_TIMERS && cur.timers_cancel) {
+      snprintf(cur.impl_buf, sizeof cur.impl_buf, "%s-cancel", impl->name);
+      cur.impl = cur.impl_buf;
+    }
+    if (impl->fn[b](cur.n) != 0 || !cur.ended) {
+      fprintf(stderr, "bench_%s: %s failed\n", impl->name, bench_names[b]);
+      rc = 1;
+    }
+    cpu_restore();
+  }
+  return rc;
+}
