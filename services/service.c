@@ -887,6 +887,25 @@ static int same_logs(const cfg_log_t *a, const cfg_log_t *b) {
          a->timestamps == b->timestamps;
 }
 
+/* A limit the platform cannot apply is said at start, never ignored in
+ * silence. */
+static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
+  const cfg_limits_t *l = &cfg->limits;
+  if (l->cpu_percent)
+    slog(s, VG_LOG_WARN,
+         "limit cpu=%u%% is not applied: CPU rate limits need a cgroup v2 "
+         "subtree (Linux) or a job object (Windows), not available in this "
+         "build",
+         l->cpu_percent);
+#if defined(_WIN32)
+  if (l->open_files)
+    slog(s, VG_LOG_WARN,
+         "limit open-files=%llu is not applied: Windows has no per-process "
+         "handle limit",
+         (unsigned long long)l->open_files);
+#endif
+}
+
 svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   svc_service_t *s = calloc(1, sizeof *s);
   unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
@@ -907,6 +926,7 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   s->health_timer.data = s;
   s->handles = 2;
   open_logs(s, cfg);
+  warn_limits(s, cfg);
   return s;
 }
 
