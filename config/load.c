@@ -590,7 +590,8 @@ static int val_uint(loader_t *ld, const val_t *v, uint64_t min, uint64_t max,
   apr_status_t rv = cfg_parse_uint(v->s, min, max, n);
   if (rv == APR_ERANGE)
     err(ld, v->line, "%s is out of range in %s (%" APR_UINT64_T_FMT
-        " to %" APR_UINT64_T_FMT ")", v->s, v->where, min, max);
+        " to %" APR_UINT64_T_FMT ")", v->s, v->where, (apr_uint64_t)min,
+        (apr_uint64_t)max);
   else if (rv != APR_SUCCESS)
     err(ld, v->line, "bad number '%s' in %s (expected a whole number)", v->s,
         v->where);
@@ -681,7 +682,7 @@ static void svc_restart(loader_t *ld, xmlNodePtr n, cfg_restart_t *r) {
     err(ld, have_m ? m.line : d.line,
         "max-delay (%" APR_UINT64_T_FMT "ms) is less than delay (%"
         APR_UINT64_T_FMT "ms) in <restart>",
-        r->max_delay_ms, r->delay_ms);
+        (apr_uint64_t)r->max_delay_ms, (apr_uint64_t)r->delay_ms);
 }
 
 static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {

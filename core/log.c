@@ -359,6 +359,14 @@ static void log_render(const vg_log_t *log, linebuf_t *lb, vg_log_level level,
 
 static void log_write(vg_log_t *log, vg_log_level level,
                       const char *component, const char *const *kv,
+                      const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 0)))
+#endif
+    ;
+
+static void log_write(vg_log_t *log, vg_log_level level,
+                      const char *component, const char *const *kv,
                       const char *fmt, va_list ap) {
   /* The fallback ending must always fit after `limit`. */
   static const char tail_text[] = "...\n";

@@ -521,10 +521,17 @@ static apr_status_t notify_open(svc_service_t *s) {
   apr_status_t rv;
   if (s->notify_open)
     return APR_SUCCESS;
-  /* Abstract namespace on Linux: no path length limit, no stale files. */
+  /* The abstract namespace on Linux: no stale files, no permissions to
+   * get wrong; elsewhere a socket file in the state directory. */
   snprintf(s->notify_name, sizeof s->notify_name, "@vigil-%ld-%s",
-               pal_getpid(), s->name);
+           pal_getpid(), s->name);
   rv = pal_addr_local(&addr, s->notify_name);
+  if (rv == PAL_EUNSUPPORTED) {
+    snprintf(s->notify_name, sizeof s->notify_name, "%s/notify-%s.sock",
+             s->sup->cfg->state_dir, s->name);
+    apr_file_remove(s->notify_name, s->sup->pool);
+    rv = pal_addr_local(&addr, s->notify_name);
+  }
   if (rv == APR_SUCCESS)
     rv = vg_udp_init(s->sup->loop, &s->notify, PAL_AF_UNIX);
   if (rv != APR_SUCCESS)
@@ -954,6 +961,8 @@ void svc_service_destroy(svc_service_t *s) {
   close_logs(s);
   if (s->notify_open) {
     s->notify_open = 0;
+    if (s->notify_name[0] != '@')
+      apr_file_remove(s->notify_name, s->sup->pool);
     vg_close((vg_handle_t *)&s->notify, service_handle_closed);
   }
   vg_close((vg_handle_t *)&s->timer, service_handle_closed);

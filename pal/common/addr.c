@@ -66,6 +66,9 @@ apr_status_t pal_addr_local(pal_addr_t *addr, const char *path) {
     addr->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n);
     return APR_SUCCESS;
   }
+#else
+  if (path[0] == '@')
+    return PAL_EUNSUPPORTED;   /* no abstract namespace here */
 #endif
   memcpy(su->sun_path, path, n + 1);
   addr->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n + 1);

@@ -317,9 +317,11 @@ static void do_accept(pal_io_t *io) {
   while ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0) {
     int fd;
 #ifdef PAL_HAVE_ACCEPT4
+#define PAL__ACCEPT_N "accept4"
     fd = PAL__SYS(PAL_SYS_ACCEPT, accept4((int)io->fd, NULL, NULL,
                                           SOCK_NONBLOCK | SOCK_CLOEXEC));
 #else
+#define PAL__ACCEPT_N "accept"
     fd = PAL__SYS(PAL_SYS_ACCEPT, accept((int)io->fd, NULL, NULL));
     if (fd >= 0 && (pal__set_nonblock(fd, 1) || pal__set_cloexec(fd, 1))) {
       close(fd);
@@ -332,7 +334,7 @@ static void do_accept(pal_io_t *io) {
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return;
       {
-        apr_status_t rv = pal__fail("accept4");
+        apr_status_t rv = pal__fail(PAL__ACCEPT_N);
         if (errno == EMFILE || errno == ENFILE)
           shed_connections(io);
         io->conn_cb(io, rv);

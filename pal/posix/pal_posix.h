@@ -3,7 +3,8 @@
  *
  * Map:
  *   1. the backend contract (pal__poll_*), one file per backend:
- *      poll_epoll.c, poll_kqueue.c
+ *      poll_epoll.c, poll_kqueue.c; descriptors, plus keyed sources
+ *      (pid, signal, user event) where the backend has them
  *   2. struct pal_poll_s: batch of fetched events, completion queue,
  *      wake-up and signal descriptors (poll.c)
  *   3. tokens: what an event's user word points at
@@ -31,6 +32,7 @@ enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8 };
 typedef struct pal__event_s {
   uintptr_t token;     /* 0: dropped (its watcher was removed) */
   unsigned events;     /* PAL__* */
+  int ident;           /* a signal source's native signal number, else 0 */
 } pal__event_t;
 
 apr_status_t pal__poll_create(pal_poll_t *p);
@@ -46,6 +48,24 @@ int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
                    int timeout_ms);
 const char *pal__poll_name(void);
 
+/* Sources keyed by something other than a descriptor: a child's pid, a
+ * signal number, a user event (kqueue's EVFILT_PROC with NOTE_EXIT,
+ * EVFILT_SIGNAL, EVFILT_USER).  A backend that has no such kind returns
+ * PAL_EUNSUPPORTED from add, for every ident, and the shared code falls
+ * back to descriptors: a pidfd or SIGCHLD for children, the self-pipe for
+ * signals, an eventfd or a pipe for wake-ups.  A PROC source reports once
+ * (the child has exited: reap it, waiting if need be); its event and a
+ * SIGNAL source's event carry the kind's token, a SIGNAL event also the
+ * native signal number in pal__event_t.ident.  Deleting a source that is
+ * gone already (a process that exited) succeeds. */
+enum { PAL__SRC_PROC = 1, PAL__SRC_SIGNAL = 2, PAL__SRC_USER = 3 };
+apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
+                                  uintptr_t token);
+apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident);
+/* Fire a USER source (added with the same ident and token).  Any thread,
+ * and async-signal-safe: it records no failing call (pal__fail). */
+apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token);
+
 /* ---- 2. the poll object ------------------------------------------------ */
 
 #define PAL__MAX_EVENTS 256
@@ -56,13 +76,15 @@ struct pal_poll_s {
   int nevents, cur;
   pal__doneq_t done;                    /* completions to deliver */
   unsigned pending;                     /* submitted, not completed */
-  int wake_rfd, wake_wfd;               /* eventfd (same) or pipe */
+  int wake_rfd, wake_wfd;               /* eventfd (same), pipe, or -1:
+                                           the backend's USER source */
   atomic_int woken;                     /* a wake-up byte is in flight */
   pal_wakeup_cb wakeup_cb;
   void *wakeup_data;
   pal_signal_cb signal_cb;
   void *signal_data;
-  int sig_rfd, sig_wfd;                 /* self-pipe, created on demand */
+  int sig_rfd, sig_wfd;                 /* self-pipe, created on demand
+                                           (-1 with SIGNAL sources) */
   int sig_slot;                         /* index in signal.c's registry */
   uint32_t sig_user;                    /* signals the user watches */
   uint32_t sig_internal;                /* signals the PAL needs (CHLD) */
@@ -74,6 +96,9 @@ struct pal_poll_s {
 void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status);
 /* Forget fd's events in the batch being dispatched, then unwatch it. */
 void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token);
+/* The same for a keyed source (pal__poll_del_source). */
+void pal__unwatch_source(pal_poll_t *p, int kind, long ident,
+                         uintptr_t token);
 
 /* ---- 3. tokens --------------------------------------------------------- */
 
@@ -89,13 +114,15 @@ enum {
 
 /* io.c: readiness of a stream or datagram socket. */
 void pal__io_ready(pal_io_t *io, unsigned events);
-/* proc.c: a pidfd became readable, or SIGCHLD arrived. */
+/* proc.c: a pidfd became readable, a PROC source fired, or SIGCHLD
+ * arrived. */
 void pal__proc_ready(pal_proc_t *proc);
 void pal__proc_sigchld(pal_poll_t *p);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
-/* signal.c: drain the self-pipe and dispatch; tear down. */
-void pal__signal_ready(pal_poll_t *p);
+/* signal.c: a SIGNAL source fired (native > 0), or the self-pipe is
+ * readable (native == 0): dispatch; tear down. */
+void pal__signal_ready(pal_poll_t *p, int native);
 void pal__signal_destroy(pal_poll_t *p);
 /* Ensure the self-pipe exists and the PAL watches `signum` internally. */
 apr_status_t pal__signal_internal(pal_poll_t *p, int signum, int on);

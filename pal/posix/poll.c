@@ -2,7 +2,8 @@
  * poll.c -- the POSIX poll object, shared by every backend.
  *
  * Map:
- *   create / destroy    backend + wake-up descriptor (eventfd or a pipe)
+ *   create / destroy    backend + wake-up (the backend's USER source, else
+ *                       an eventfd or a pipe)
  *   pal_poll_wait       one wait, dispatch of the fetched batch by token,
  *                       then the completion phase
  *   pal__complete       the completion queue: results known at submit time
@@ -35,6 +36,40 @@ static void ignore_sigpipe(void) {
   }
 }
 
+/* The wake-up: the backend's own user event (kqueue EVFILT_USER), else an
+ * eventfd or a pipe watched for reading. */
+static apr_status_t wake_open(pal_poll_t *p) {
+  uintptr_t token = PAL__TOKEN(p, PAL__TOK_WAKE);
+  apr_status_t rv = pal__poll_add_source(p, PAL__SRC_USER, 0, token);
+  if (rv != PAL_EUNSUPPORTED)
+    return rv;
+#ifdef PAL_HAVE_EVENTFD
+  p->wake_rfd = p->wake_wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (p->wake_rfd < 0)
+    return pal__fail("eventfd");
+#else
+  {
+    int fds[2];
+    if (pipe(fds) < 0)
+      return pal__fail("pipe");
+    p->wake_rfd = fds[0];
+    p->wake_wfd = fds[1];
+    pal__set_nonblock(fds[0], 1);
+    pal__set_nonblock(fds[1], 1);
+    pal__set_cloexec(fds[0], 1);
+    pal__set_cloexec(fds[1], 1);
+  }
+#endif
+  rv = pal__poll_add(p, p->wake_rfd, PAL__IN, token);
+  if (rv) {
+    close(p->wake_rfd);
+    if (p->wake_wfd != p->wake_rfd)
+      close(p->wake_wfd);
+    p->wake_rfd = p->wake_wfd = -1;
+  }
+  return rv;
+}
+
 apr_status_t pal_poll_create(pal_poll_t **pp) {
   pal_poll_t *p;
   apr_status_t rv;
@@ -49,38 +84,12 @@ apr_status_t pal_poll_create(pal_poll_t **pp) {
   rv = pal__poll_create(p);
   if (rv)
     goto fail_backend;
-
-#ifdef PAL_HAVE_EVENTFD
-  p->wake_rfd = p->wake_wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (p->wake_rfd < 0) {
-    rv = pal__fail("eventfd");
-    goto fail_wake;
-  }
-#else
-  {
-    int fds[2];
-    if (pipe(fds) < 0) {
-      rv = pal__fail("pipe");
-      goto fail_wake;
-    }
-    p->wake_rfd = fds[0];
-    p->wake_wfd = fds[1];
-    pal__set_nonblock(fds[0], 1);
-    pal__set_nonblock(fds[1], 1);
-    pal__set_cloexec(fds[0], 1);
-    pal__set_cloexec(fds[1], 1);
-  }
-#endif
-  rv = pal__poll_add(p, p->wake_rfd, PAL__IN, PAL__TOKEN(p, PAL__TOK_WAKE));
+  rv = wake_open(p);
   if (rv)
-    goto fail_add;
+    goto fail_wake;
   *pp = p;
   return APR_SUCCESS;
 
-fail_add:
-  close(p->wake_rfd);
-  if (p->wake_wfd != p->wake_rfd)
-    close(p->wake_wfd);
 fail_wake:
   pal__poll_destroy(p);
 fail_backend:
@@ -122,6 +131,12 @@ apr_status_t pal_poll_wakeup(pal_poll_t *p) {
   ssize_t n;
   if (atomic_exchange(&p->woken, 1))
     return APR_SUCCESS;
+  if (p->wake_wfd < 0) {
+    apr_status_t rv = pal__poll_trigger(p, 0, PAL__TOKEN(p, PAL__TOK_WAKE));
+    if (rv != APR_SUCCESS)
+      atomic_store(&p->woken, 0);
+    return rv;
+  }
   do
     n = write(p->wake_wfd, &one, sizeof one);
   while (n < 0 && errno == EINTR);
@@ -139,10 +154,12 @@ static void wake_ready(pal_poll_t *p) {
    * set skips its write, but its state is seen by the callback below; a
    * sender after the clear writes again and wakes the next wait.  (The
    * other order loses wake-ups: a write drained after the clear leaves
-   * the flag set with nothing left to read.) */
-  do
-    n = read(p->wake_rfd, buf, sizeof buf);
-  while (n > 0 && p->wake_rfd != p->wake_wfd);
+   * the flag set with nothing left to read.)  A USER source (no
+   * descriptor) was consumed when the wait returned it. */
+  if (p->wake_rfd >= 0)
+    do
+      n = read(p->wake_rfd, buf, sizeof buf);
+    while (n > 0 && p->wake_rfd != p->wake_wfd);
   atomic_store(&p->woken, 0);
   if (p->wakeup_cb)
     p->wakeup_cb(p, p->wakeup_data);
@@ -152,12 +169,22 @@ void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status) {
   pal__doneq_push(&p->done, req, status);
 }
 
-void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token) {
+static void forget(pal_poll_t *p, uintptr_t token) {
   int i;
   for (i = p->cur + 1; i < p->nevents; i++)
     if (p->events[i].token == token)
       p->events[i].token = 0;
+}
+
+void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token) {
+  forget(p, token);
   pal__poll_del(p, fd);
+}
+
+void pal__unwatch_source(pal_poll_t *p, int kind, long ident,
+                         uintptr_t token) {
+  forget(p, token);
+  pal__poll_del_source(p, kind, ident);
 }
 
 apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
@@ -190,7 +217,7 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
     case PAL__TOK_IO: pal__io_ready(obj, ev->events); break;
     case PAL__TOK_PROC: pal__proc_ready(obj); break;
     case PAL__TOK_WAKE: wake_ready(obj); break;
-    case PAL__TOK_SIG: pal__signal_ready(obj); break;
+    case PAL__TOK_SIG: pal__signal_ready(obj, ev->ident); break;
     default: break;
     }
   }

@@ -77,8 +77,24 @@ int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
       e |= PAL__HUP;
     out[i].token = (uintptr_t)evs[i].data.u64;
     out[i].events = e;
+    out[i].ident = 0;
   }
   return n;
+}
+
+/* No keyed sources: children are watched through pidfds (or SIGCHLD),
+ * signals through the self-pipe, wake-ups through an eventfd. */
+apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
+                                  uintptr_t token) {
+  return PAL_EUNSUPPORTED;
+}
+
+apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident) {
+  return PAL_EUNSUPPORTED;
+}
+
+apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token) {
+  return PAL_EUNSUPPORTED;
 }
 
 const char *pal__poll_name(void) { return "epoll"; }

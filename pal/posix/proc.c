@@ -14,7 +14,8 @@
  *   3. spawn elsewhere: fork + exec, errors reported through a
  *      close-on-exec pipe
  *   4. exit notification: the pidfd is watched by the poll; without
- *      pidfds, SIGCHLD arrives through the self-pipe and the poll's
+ *      pidfds, the backend's PROC source (kqueue EVFILT_PROC, NOTE_EXIT);
+ *      without either, SIGCHLD arrives as a loop event and the poll's
  *      children are reaped by pid (never waitpid(-1): others' children
  *      are not ours to reap)
  *   5. kill, kill tree (the process group), close (an unfinished child
@@ -37,7 +38,9 @@
 #if defined(PAL_HAVE_PDEATHSIG) || defined(PAL_HAVE_SUBREAPER)
 #include <sys/prctl.h>
 #endif
-#include <sys/syscall.h>
+#if defined(PAL_HAVE_SYS_PIDFD_OPEN) || defined(PAL_HAVE_CLONE_PIDFD)
+#include <sys/syscall.h>   /* SYS_pidfd_open, SYS_pidfd_send_signal */
+#endif
 
 extern char **environ;
 
@@ -65,7 +68,8 @@ enum {
   PROC_SIGCHLD = 1u << 1,   /* on the poll's SIGCHLD list */
   PROC_GROUP = 1u << 2,     /* leader of its own process group */
   PROC_EXITED = 1u << 3,
-  PROC_ORPHAN_SIGCHLD = 1u << 4   /* orphan reaped by the SIGCHLD scan */
+  PROC_ORPHAN_SIGCHLD = 1u << 4,  /* orphan reaped by the SIGCHLD scan */
+  PROC_SOURCE = 1u << 5     /* pid watched by the backend's PROC source */
 };
 
 /* ---- 1. the child side ------------------------------------------------ */
@@ -285,7 +289,9 @@ static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
 
 #ifdef PAL_SPAWN_CLONE
 #define CHILD_STACK_SIZE (64 * 1024)
+#ifdef PAL_HAVE_CLONE_PIDFD
 static atomic_int no_clone_pidfd;
+#endif
 
 static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
   /* The child runs on this buffer while we are suspended: it is part of
@@ -350,6 +356,35 @@ static int open_pidfd(pid_t pid) {
   errno = ENOSYS;
   return -1;
 #endif
+}
+
+/* Learn of the exit of a child that has no pidfd: the backend's PROC
+ * source (kqueue EVFILT_PROC), else SIGCHLD as a loop event and a scan by
+ * pid.  The scan is also the answer when the source refuses a child that
+ * is exiting already (ESRCH): its first round is forced here, and the
+ * kernel's own SIGCHLD follows the child becoming reapable.  A handle
+ * goes on the poll's SIGCHLD list; an orphan record is on the orphan
+ * list already, which the scan also walks. */
+static apr_status_t watch_pid(pal_proc_t *proc, int orphan) {
+  pal_poll_t *p = proc->poll;
+  apr_status_t rv;
+  if (pal__poll_add_source(p, PAL__SRC_PROC, proc->pid,
+                           PAL__TOKEN(proc, PAL__TOK_PROC)) == APR_SUCCESS) {
+    proc->flags |= PROC_SOURCE;
+    return APR_SUCCESS;
+  }
+  rv = pal__signal_internal(p, PAL_SIGCHLD, 1);
+  if (rv != APR_SUCCESS)
+    return rv;
+  if (orphan) {
+    proc->flags |= PROC_ORPHAN_SIGCHLD;
+  } else {
+    proc->flags |= PROC_SIGCHLD;
+    proc->next = p->procs;
+    p->procs = proc;
+  }
+  pal_signal_raise(PAL_SIGCHLD);
+  return APR_SUCCESS;
 }
 
 apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
@@ -450,9 +485,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   } else {
     if (pidfd >= 0)
       close(pidfd);
-    /* No pidfd: SIGCHLD through the self-pipe, then reap by pid.  The
-     * child may already have exited; the first scan is forced below. */
-    rv = pal__signal_internal(p, PAL_SIGCHLD, 1);
+    rv = watch_pid(proc, 0);
     if (rv != APR_SUCCESS) {
       /* No way to learn of its exit: do not leave it running. */
       int st;
@@ -462,10 +495,6 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
       proc->pid = 0;
       goto done;
     }
-    proc->flags |= PROC_SIGCHLD;
-    proc->next = p->procs;
-    p->procs = proc;
-    pal_signal_raise(PAL_SIGCHLD);
   }
 
 done:
@@ -498,12 +527,15 @@ static void unlink_sigchld(pal_poll_t *p, pal_proc_t *proc) {
   sigchld_update(p);
 }
 
-/* Reap proc if it has exited: 1 if it was, 0 if still running. */
-static int reap(pal_proc_t *proc, int *code, int *sig) {
+/* Reap proc if it has exited: 1 if it was, 0 if still running.  `block`
+ * when the child is known to be exiting: kqueue reports NOTE_EXIT a
+ * moment before waitpid can reap the child (macOS, FreeBSD, OpenBSD: a
+ * WNOHANG there may still say "running"), and that report comes once. */
+static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
   int st;
   pid_t r;
   do
-    r = waitpid((pid_t)proc->pid, &st, WNOHANG);
+    r = waitpid((pid_t)proc->pid, &st, block ? 0 : WNOHANG);
   while (r < 0 && errno == EINTR);
   if (r == 0)
     return 0;
@@ -528,6 +560,11 @@ static int reap(pal_proc_t *proc, int *code, int *sig) {
 }
 
 static void stop_watching(pal_proc_t *proc) {
+  if (proc->flags & PROC_SOURCE) {
+    pal__unwatch_source(proc->poll, PAL__SRC_PROC, proc->pid,
+                        PAL__TOKEN(proc, PAL__TOK_PROC));
+    proc->flags &= ~PROC_SOURCE;
+  }
   if (proc->flags & PROC_WATCHED) {
     pal__unwatch(proc->poll, (int)proc->handle,
                  PAL__TOKEN(proc, PAL__TOK_PROC));
@@ -555,7 +592,8 @@ void pal__proc_ready(pal_proc_t *proc) {
   int code, sig;
   /* pid 0 would make waitpid reap any child of our group: a handle closed
    * earlier in this dispatch has none. */
-  if (proc->pid <= 0 || !reap(proc, &code, &sig))
+  if (proc->pid <= 0 ||
+      !reap(proc, &code, &sig, (proc->flags & PROC_SOURCE) != 0))
     return;
   proc->flags |= PROC_EXITED;
   stop_watching(proc);
@@ -571,7 +609,7 @@ void pal__proc_sigchld(pal_poll_t *p) {
   /* Orphans first: an exit_cb below may add to that list. */
   for (proc = p->orphans; proc; proc = next) {
     next = proc->next;
-    if (!(proc->flags & PROC_WATCHED))
+    if (!(proc->flags & (PROC_WATCHED | PROC_SOURCE)))
       pal__proc_ready(proc);
   }
   for (proc = p->procs; proc; proc = next) {
@@ -666,6 +704,13 @@ void pal_proc_close(pal_proc_t *proc) {
       close((int)o->handle);
       o->flags &= ~PROC_WATCHED;
     }
+  } else if (proc->flags & PROC_SOURCE) {
+    /* Re-key the source to the orphan; if the child is exiting already
+     * the source refuses it and watch_pid() takes the SIGCHLD path. */
+    pal__unwatch_source(proc->poll, PAL__SRC_PROC, proc->pid,
+                        PAL__TOKEN(proc, PAL__TOK_PROC));
+    o->flags &= ~PROC_SOURCE;
+    watch_pid(o, 1);
   } else if (proc->flags & PROC_SIGCHLD) {
     /* o is reaped by the SIGCHLD scan of the orphan list, which needs the
      * internal SIGCHLD watch: take it before proc lets it go. */
@@ -674,7 +719,7 @@ void pal_proc_close(pal_proc_t *proc) {
     o->flags &= ~PROC_SIGCHLD;
     o->flags |= PROC_ORPHAN_SIGCHLD;
   }
-  proc->flags &= ~(PROC_WATCHED | PROC_SIGCHLD);
+  proc->flags &= ~(PROC_WATCHED | PROC_SIGCHLD | PROC_SOURCE);
   proc->handle = PAL_INVALID_FD;
   proc->pid = 0;
 }
@@ -686,7 +731,7 @@ void pal__proc_destroy(pal_poll_t *p) {
     next = o->next;
     if (o->flags & PROC_WATCHED)
       close((int)o->handle);
-    reap(o, &code, &sig);   /* last chance; init reaps it otherwise */
+    reap(o, &code, &sig, 0);   /* last chance; init reaps it otherwise */
     free(o);
   }
   p->orphans = NULL;

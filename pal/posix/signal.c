@@ -1,5 +1,7 @@
 /*
- * signal.c -- POSIX signals as loop events, through a self-pipe.
+ * signal.c -- POSIX signals as loop events: through the backend's own
+ * signal source where it has one (kqueue EVFILT_SIGNAL, which every kqueue
+ * watching a signal receives), else through a self-pipe per poll.
  *
  * Signal dispositions are process-wide, loops are not: a small registry of
  * slots (one per poll that watches any signal) holds each poll's pipe and
@@ -10,7 +12,11 @@
  *
  * The OS handler for a signal is installed when the first poll starts
  * watching it and the previous disposition restored when the last stops.
- * Registry changes take a mutex; the handler never does.
+ * Registry changes take a mutex; the handler never does.  With signal
+ * sources no poll has a slot and the handler writes nothing, but it is
+ * installed all the same: a source only records a delivery, so without a
+ * handler the default action would still happen (most signals kill), and
+ * an ignored SIGCHLD would not be recorded at all.
  *
  * A slot's descriptor is retired (set to -1) before its pipe is closed; a
  * handler that loaded the old value just before could write one byte to a
@@ -159,11 +165,46 @@ static apr_status_t ensure_pipe(pal_poll_t *p) {
   return APR_SUCCESS;
 }
 
+/* Stop the backend's signal sources for `bits` (none with the pipe). */
+static void detach(pal_poll_t *p, uint32_t bits) {
+  int sig;
+  if (p->sig_rfd >= 0)
+    return;
+  for (sig = 1; sig < PAL_NSIG; sig++)
+    if (bits & (1u << sig))
+      pal__poll_del_source(p, PAL__SRC_SIGNAL, pal_signal_native(sig));
+}
+
+/* Give the poll a reader for the signals in `bits`: the backend's own
+ * signal source per signal (kqueue EVFILT_SIGNAL, which needs no slot and
+ * no pipe), or, where the backend has none, the self-pipe, which reads
+ * every signal of the poll. */
+static apr_status_t attach(pal_poll_t *p, uint32_t bits) {
+  uint32_t done = 0;
+  apr_status_t rv = APR_SUCCESS;
+  int sig;
+  if (p->sig_rfd >= 0)
+    return APR_SUCCESS;
+  for (sig = 1; sig < PAL_NSIG && rv == APR_SUCCESS; sig++) {
+    if (!(bits & (1u << sig)))
+      continue;
+    rv = pal__poll_add_source(p, PAL__SRC_SIGNAL, pal_signal_native(sig),
+                              PAL__TOKEN(p, PAL__TOK_SIG));
+    if (rv == APR_SUCCESS)
+      done |= 1u << sig;
+  }
+  if (rv == PAL_EUNSUPPORTED && done == 0)
+    return ensure_pipe(p);
+  if (rv != APR_SUCCESS)
+    detach(p, done);
+  return rv;
+}
+
 static apr_status_t set_mask(pal_poll_t *p, uint32_t user, uint32_t internal) {
   uint32_t before = p->sig_user | p->sig_internal;
   uint32_t after = user | internal;
   apr_status_t rv;
-  if (after && (rv = ensure_pipe(p)) != APR_SUCCESS)
+  if ((rv = attach(p, after & ~before)) != APR_SUCCESS)
     return rv;
   if (before == after) {
     p->sig_user = user;
@@ -171,19 +212,25 @@ static apr_status_t set_mask(pal_poll_t *p, uint32_t user, uint32_t internal) {
     return APR_SUCCESS;
   }
   pthread_mutex_lock(&reg_lock);
-  /* Publish the new mask before installing handlers, and withdraw it
-   * before restoring them, so no delivered signal finds no reader. */
+  /* Publish the new mask (and start new sources, above) before installing
+   * handlers, and withdraw it (and stop sources, below) after restoring
+   * them, so no delivered signal finds no reader.  With signal sources
+   * the handler still matters: it keeps the default action (death, for
+   * most) from happening, and SIGCHLD from being discarded. */
   if (p->sig_slot >= 0)
     atomic_store(&slots[p->sig_slot].mask, after);
   rv = apply(before, after);
   if (rv && p->sig_slot >= 0)
     atomic_store(&slots[p->sig_slot].mask, before);
   pthread_mutex_unlock(&reg_lock);
-  if (rv == APR_SUCCESS) {
-    p->sig_user = user;
-    p->sig_internal = internal;
+  if (rv != APR_SUCCESS) {
+    detach(p, after & ~before);
+    return rv;
   }
-  return rv;
+  detach(p, before & ~after);
+  p->sig_user = user;
+  p->sig_internal = internal;
+  return APR_SUCCESS;
 }
 
 apr_status_t pal_signal_watch(pal_poll_t *p, int signum, int on) {
@@ -207,18 +254,30 @@ apr_status_t pal__signal_internal(pal_poll_t *p, int signum, int on) {
                   on ? (p->sig_internal | bit) : (p->sig_internal & ~bit));
 }
 
-void pal__signal_ready(pal_poll_t *p) {
+/* One arrival of portable signal `sig`; a stale one (unwatched since it
+ * was fetched) finds its bit clear and is dropped. */
+static void deliver(pal_poll_t *p, int sig) {
+  uint32_t bit;
+  if (sig <= 0 || sig >= PAL_NSIG)
+    return;
+  bit = 1u << sig;
+  if (sig == PAL_SIGCHLD && (p->sig_internal & bit))
+    pal__proc_sigchld(p);
+  if ((p->sig_user & bit) && p->signal_cb)
+    p->signal_cb(p, sig, p->signal_data);
+}
+
+void pal__signal_ready(pal_poll_t *p, int native) {
   unsigned char buf[64];
   ssize_t n, i;
-  while ((n = read(p->sig_rfd, buf, sizeof buf)) > 0) {
-    for (i = 0; i < n; i++) {
-      uint32_t bit = 1u << buf[i];
-      if (buf[i] == PAL_SIGCHLD && (p->sig_internal & bit))
-        pal__proc_sigchld(p);
-      if ((p->sig_user & bit) && p->signal_cb)
-        p->signal_cb(p, buf[i], p->signal_data);
-    }
+  if (native > 0) {
+    /* A signal source: arrivals since the last report come as one. */
+    deliver(p, pal_signal_portable(native));
+    return;
   }
+  while ((n = read(p->sig_rfd, buf, sizeof buf)) > 0)
+    for (i = 0; i < n; i++)
+      deliver(p, buf[i]);
 }
 
 void pal__signal_destroy(pal_poll_t *p) {
