@@ -271,14 +271,16 @@ apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
 /* Bytes of a submitted write or send that are not yet written. */
 size_t pal_req_pending_bytes(const pal_req_t *req);
 /* Best effort, non-queued write (nothing queued ahead).  Returns the byte
- * count written in *written, APR_EAGAIN when nothing could be written. */
+ * count written in *written, APR_EAGAIN when nothing could be written
+ * (always, on Windows pipes, as in libuv). */
 apr_status_t pal_io_try_write(pal_io_t *io, const pal_buf_t *bufs,
                               unsigned nbufs, size_t *written);
 /* Send a datagram to addr (NULL on a connected socket). */
 apr_status_t pal_io_send(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
                          unsigned nbufs, const pal_addr_t *addr,
                          pal_req_cb cb);
-/* Half-close after every queued write has completed. */
+/* Half-close after every queued write has completed.  Windows local
+ * streams (named pipes) have no half-close: the peer sees EOF at close. */
 apr_status_t pal_io_shutdown(pal_io_t *io, pal_req_t *req, pal_req_cb cb);
 /* Close the OS handle now; every pending request completes (in a later
  * wait) with PAL_ECANCELED; nothing else is delivered for this io. */

@@ -95,7 +95,8 @@ enum {
   PAL__F_WKICK = 1u << 7,    /* ... and it is a retry the PAL posted */
   PAL__F_WEARLY = 1u << 8,   /* ... and it finished at once: counted */
   PAL__F_BOUND = 1u << 9,
-  PAL__F_SYNC = 1u << 10     /* a synchronous handle: worker thread */
+  PAL__F_SYNC = 1u << 10,    /* a synchronous handle: worker thread */
+  PAL__F_INREAD = 1u << 11   /* in a read batch: it posts the next read */
 };
 
 #define PAL__READ_BATCH 32       /* reads per packet, for fairness */
@@ -214,6 +215,7 @@ static DWORD worker_start(pal_io_t *io);
 static void worker_stop(pal_io_t *io);
 static void worker_command(pal_io_t *io, OVERLAPPED *ov, const char *base,
                            DWORD len);
+static int worker_idle(pal_io_t *io);
 
 /* ---- 1. helpers --------------------------------------------------------- */
 
@@ -380,7 +382,7 @@ static wchar_t *pipe_name(const char *path) {
  * and pass it to both calls of this function. */
 static HANDLE pipe_instance(const wchar_t *name, int first) {
   DWORD omode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
-               (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
+                (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
   DWORD mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
                PIPE_REJECT_REMOTE_CLIENTS;
   return CreateNamedPipeW(name, omode, mode, PIPE_UNLIMITED_INSTANCES,
@@ -402,6 +404,43 @@ static apr_status_t port_add(pal_io_t *io, HANDLE h) {
   return pal__port_add(io->poll, h, PAL__KEY(io, PAL__KEY_IO));
 }
 
+/* Whether a handle was opened for synchronous I/O (no
+ * FILE_FLAG_OVERLAPPED): 1, 0, or -1 when it cannot be told.  Win32 has
+ * no call for it; ntdll's NtQueryInformationFile(FileModeInformation)
+ * does (as libuv asks it). */
+typedef LONG(NTAPI *query_file_fn)(HANDLE, void *, void *, ULONG, int);
+static query_file_fn query_file;
+static INIT_ONCE query_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK load_query(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  (void)once;
+  (void)param;
+  (void)ctx;
+  if (ntdll)
+    query_file = (query_file_fn)(void (*)(void))GetProcAddress(
+        ntdll, "NtQueryInformationFile");
+  return TRUE;
+}
+
+static int handle_is_sync(HANDLE h) {
+  struct {
+    union {
+      LONG status;
+      void *pointer;
+    } u;
+    ULONG_PTR information;
+  } iosb;
+  ULONG mode = 0;
+  InitOnceExecuteOnce(&query_once, load_query, NULL, NULL);
+  if (!query_file ||
+      query_file(h, &iosb, &mode, sizeof mode, 16 /* FileModeInformation */) <
+          0)
+    return -1;
+  /* FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT */
+  return (mode & (0x10 | 0x20)) != 0;
+}
+
 static apr_status_t set_nonblock(SOCKET s) {
   u_long on = 1;
   if (ioctlsocket(s, FIONBIO, &on) == SOCKET_ERROR)
@@ -411,6 +450,8 @@ static apr_status_t set_nonblock(SOCKET s) {
 
 apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
   apr_status_t rv;
+  DWORD e;
+  int sync;
   if (fd == PAL_INVALID_FD || fd == 0)
     return APR_EBADF;
   if (kind == PAL_IO_TCP || kind == PAL_IO_UDP) {
@@ -432,21 +473,21 @@ apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
   }
   SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
   io_init(io, p, kind, fd);
-  SetLastError(NO_ERROR);
-  if (PAL__SYS(PAL_SYS_POLL_CTL,
-               CreateIoCompletionPort((HANDLE)fd, p->iocp,
-                                      PAL__KEY(io, PAL__KEY_IO), 0),
-               NULL) != NULL)
-    return APR_SUCCESS;
-  {
-    /* A synchronous handle cannot join a port: Windows says
-     * ERROR_INVALID_PARAMETER, Wine sets no error at all. */
-    DWORD e = GetLastError();
-    if (e != ERROR_INVALID_PARAMETER && e != NO_ERROR)
+  /* A synchronous handle cannot join a port (Windows and Wine say
+   * ERROR_INVALID_PARAMETER): a worker thread serves it. */
+  sync = handle_is_sync((HANDLE)fd);
+  if (sync != 1) {
+    if (PAL__SYS(PAL_SYS_POLL_CTL,
+                 CreateIoCompletionPort((HANDLE)fd, p->iocp,
+                                        PAL__KEY(io, PAL__KEY_IO), 0),
+                 NULL) != NULL)
+      return APR_SUCCESS;
+    e = GetLastError();
+    if (sync == 0 || e != ERROR_INVALID_PARAMETER)
       return os_fail("CreateIoCompletionPort", e);
-    if ((e = worker_start(io)) != 0)
-      return os_fail("CreateThread", e);
   }
+  if ((e = worker_start(io)) != 0)
+    return os_fail("CreateThread", e);
   return APR_SUCCESS;
 }
 
@@ -560,8 +601,9 @@ static apr_status_t pipe_bind(pal_io_t *io, const pal_addr_t *addr) {
     return pal__fail("MultiByteToWideChar");
   /* FILE_FLAG_FIRST_PIPE_INSTANCE is the guard; Wine does not enforce
    * it, so first ask whether the name exists (a vanishing race on
-   * Windows, where the flag still decides). */
-  if (WaitNamedPipeW(name, 1) || GetLastError() != ERROR_FILE_NOT_FOUND) {
+   * Windows, where the flag still decides).  Anything but "there" or
+   * "busy" is left for CreateNamedPipeW to report. */
+  if (WaitNamedPipeW(name, 1) || GetLastError() == ERROR_SEM_TIMEOUT) {
     rv = os_fail("CreateNamedPipeW", WSAEADDRINUSE);
     goto fail_name;
   }
@@ -653,7 +695,7 @@ apr_status_t pal_pipe(pal_fd_t fds[2], int child_end) {
   DWORD omode, acc, e;
   int tries;
   omode = (child_end ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) |
-         FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE;
+          FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE;
   /* The attribute rights let the child query or set the pipe's state
    * (as libuv gives them). */
   acc = child_end ? (GENERIC_WRITE | FILE_READ_ATTRIBUTES)
@@ -717,9 +759,9 @@ static char zero_buf[1];
 static apr_status_t read_post(pal_io_t *io) {
   io_os_t *os = IOS(io);
   DWORD e;
-  if (io->flags & (PAL__F_RPOSTED | PAL__F_CLOSED) ||
+  if (io->flags & (PAL__F_RPOSTED | PAL__F_CLOSED | PAL__F_INREAD) ||
       io->fd == PAL_INVALID_FD || io->connect_req)
-    return APR_SUCCESS;   /* in flight already, or after the connect */
+    return APR_SUCCESS;   /* in flight, or after the connect or batch */
   if (io->flags & PAL__F_SYNC) {
     ov_init(&os->rov, PAL__OV_READ);
     worker_command(io, &os->rov, NULL, 0);
@@ -737,15 +779,21 @@ static apr_status_t read_post(pal_io_t *io) {
                    WSARecv(SOCK(io), &b, 1, NULL, &flags, &os->rov, NULL),
                    SOCKET_ERROR) == 0)
         e = 0;
-      else if ((e = (DWORD)WSAGetLastError()) == WSA_IO_PENDING)
-        e = 0;
+      else if ((e = (DWORD)WSAGetLastError()) == WSA_IO_PENDING ||
+               e == WSAEMSGSIZE)
+        e = 0;   /* WSAEMSGSIZE: see below */
     } else {
       if (PAL__SYS(PAL_SYS_READ,
                    ReadFile(HND(io), zero_buf, 0, NULL, &os->rov), FALSE))
         e = 0;
-      else if ((e = GetLastError()) == ERROR_IO_PENDING)
+      else if ((e = GetLastError()) == ERROR_IO_PENDING ||
+               e == ERROR_MORE_DATA)
         e = 0;
     }
+    /* WSAEMSGSIZE (a datagram is there: the peek is too short) and
+     * ERROR_MORE_DATA (a message-mode pipe) report a warning status,
+     * STATUS_BUFFER_OVERFLOW, and unlike errors, warnings still queue
+     * the packet: the read has started and completed. */
     if (!is_intr(e))
       break;
   }
@@ -776,13 +824,14 @@ static int read_class(const pal_io_t *io, DWORD e, const char *call,
 
 /* One event per thread for pipe reads that must not post a packet (the
  * low bit of OVERLAPPED.hEvent); created on first use, kept for the
- * thread's life. */
+ * thread's life.  (Touching it may reset GetLastError(): mingw's TLS.) */
 static _Thread_local HANDLE read_event;
 
 /* A non-blocking read into buf. */
 static int read_nb(pal_io_t *io, const pal_buf_t *buf, size_t *n,
                    apr_status_t *rv) {
   DWORD e, got, len;
+  HANDLE ev;
   len = buf->len > PAL__CHUNK_MAX ? PAL__CHUNK_MAX : (DWORD)buf->len;
   *n = 0;
   if (is_sock(io)) {
@@ -801,9 +850,12 @@ static int read_nb(pal_io_t *io, const pal_buf_t *buf, size_t *n,
     }
   }
   if (io->flags & PAL__F_SYNC) {
-    /* The worker is idle (the read side has one operation at a time):
-     * read what is there, which cannot block. */
+    /* Read what is there, which cannot block -- unless the worker is in
+     * a call (a write, on a handle that is read and written), which the
+     * handle would make us wait for: then read after its next read. */
     DWORD avail = 0;
+    if (!worker_idle(io))
+      return PAL__RD_AGAIN;
     if (!PeekNamedPipe(HND(io), NULL, 0, NULL, &avail, NULL))
       return read_class(io, GetLastError(), "PeekNamedPipe", rv);
     if (avail == 0)
@@ -821,15 +873,17 @@ static int read_nb(pal_io_t *io, const pal_buf_t *buf, size_t *n,
         return read_class(io, e, "ReadFile", rv);
     }
   }
-  if (!read_event &&
-      !(read_event = CreateEventW(NULL, TRUE, FALSE, NULL))) {
-    *rv = pal__fail("CreateEventW");
-    return PAL__RD_ERR;
+  if (!(ev = read_event)) {
+    if (!(ev = CreateEventW(NULL, TRUE, FALSE, NULL))) {
+      *rv = pal__fail("CreateEventW");
+      return PAL__RD_ERR;
+    }
+    read_event = ev;
   }
   for (;;) {
     OVERLAPPED ov;
     memset(&ov, 0, sizeof ov);
-    ov.hEvent = (HANDLE)((ULONG_PTR)read_event | 1);
+    ov.hEvent = (HANDLE)((ULONG_PTR)ev | 1);
     got = 0;
     if (PAL__SYS(PAL_SYS_READ, ReadFile(HND(io), buf->base, len, &got, &ov),
                  FALSE)) {
@@ -862,17 +916,18 @@ static int read_nb(pal_io_t *io, const pal_buf_t *buf, size_t *n,
 static void do_read(pal_io_t *io, DWORD first) {
   int count = PAL__READ_BATCH;
   apr_status_t rv = APR_SUCCESS;
+  io->flags |= PAL__F_INREAD;   /* a read_start in a callback waits */
   while ((io->flags & PAL__F_READING) && count-- > 0) {
     pal_buf_t buf = {NULL, 0};
     size_t n = 0;
     int r;
     io->alloc_cb(io, PAL__SUGGESTED, &buf);
     if (!(io->flags & PAL__F_READING))
-      return;
+      break;
     if (buf.base == NULL || buf.len == 0) {
       io->flags &= ~PAL__F_READING;
       io->rcb.read(io, APR_ENOMEM, 0, &buf);
-      return;
+      break;
     }
     if (first) {
       r = read_class(io, first, is_sock(io) ? "WSARecv" : "ReadFile", &rv);
@@ -890,9 +945,10 @@ static void do_read(pal_io_t *io, DWORD first) {
     } else {
       io->flags &= ~PAL__F_READING;
       io->rcb.read(io, r == PAL__RD_EOF ? APR_EOF : rv, 0, &buf);
-      return;
+      break;
     }
   }
+  io->flags &= ~PAL__F_INREAD;
   if ((io->flags & PAL__F_READING) && (rv = read_post(io)) != APR_SUCCESS) {
     pal_buf_t none = {NULL, 0};
     io->flags &= ~PAL__F_READING;
@@ -905,6 +961,7 @@ static void do_read(pal_io_t *io, DWORD first) {
 static void do_recv(pal_io_t *io, DWORD first) {
   int count = PAL__READ_BATCH;
   apr_status_t rv;
+  io->flags |= PAL__F_INREAD;
   while ((io->flags & PAL__F_RECVING) && count-- > 0) {
     pal_buf_t buf = {NULL, 0};
     pal_addr_t from;
@@ -912,11 +969,11 @@ static void do_recv(pal_io_t *io, DWORD first) {
     DWORD e;
     io->alloc_cb(io, PAL__SUGGESTED, &buf);
     if (!(io->flags & PAL__F_RECVING))
-      return;
+      break;
     if (buf.base == NULL || buf.len == 0) {
       io->flags &= ~PAL__F_RECVING;
       io->rcb.recv(io, APR_ENOMEM, 0, &buf, NULL);
-      return;
+      break;
     }
     if (first) {
       io->rcb.recv(io, os_fail("WSARecv", first), 0, &buf, NULL);
@@ -948,6 +1005,7 @@ static void do_recv(pal_io_t *io, DWORD first) {
       break;
     }
   }
+  io->flags &= ~PAL__F_INREAD;
   if ((io->flags & PAL__F_RECVING) && (rv = read_post(io)) != APR_SUCCESS) {
     pal_buf_t none = {NULL, 0};
     io->rcb.recv(io, rv, 0, &none, NULL);
@@ -1036,12 +1094,12 @@ static DWORD slot_post(pal_io_t *io, slot_t *s) {
   } else {
     if (s->fd == PAL_INVALID_FD) {
       HANDLE h = pipe_instance(l->name, 0);
+      apr_status_t rv;
       if (h == INVALID_HANDLE_VALUE)
         return GetLastError();
-      if (port_add(io, h) != APR_SUCCESS) {
-        e = GetLastError();
-        CloseHandle(h);
-        return e;
+      if ((rv = port_add(io, h)) != APR_SUCCESS) {
+        CloseHandle(h);   /* (GetLastError() is gone: TLS touched it) */
+        return (DWORD)APR_TO_OS_ERROR(rv);
       }
       s->fd = (pal_fd_t)h;
     }
@@ -1873,7 +1931,8 @@ apr_status_t pal_io_shutdown(pal_io_t *io, pal_req_t *req, pal_req_cb cb) {
  * then the thread is joined, so no call is in progress when the handle is
  * closed.  Operations handed to the worker count in ops like any other.
  * Limits: pipes only; a handle that is read and written at once waits
- * for one before the other. */
+ * for one before the other; the worker's own calls are outside the fault
+ * seam (it is not thread-safe), the loop's reads are inside. */
 
 static DWORD WINAPI worker_main(void *arg) {
   worker_t *w = arg;
@@ -1954,6 +2013,17 @@ static void worker_command(pal_io_t *io, OVERLAPPED *ov, const char *base,
   IOS(io)->ops++;
   WakeConditionVariable(&w->cv);
   LeaveCriticalSection(&w->lock);
+}
+
+/* Whether the worker is out of calls on the handle (only the loop gives
+ * it work, so it stays so until the loop does). */
+static int worker_idle(pal_io_t *io) {
+  worker_t *w = IOS(io)->ext;
+  int idle;
+  EnterCriticalSection(&w->lock);
+  idle = !w->busy && !w->rcmd && !w->wcmd;
+  LeaveCriticalSection(&w->lock);
+  return idle;
 }
 
 /* Stop and join the worker; what it owed is posted (aborted). */

@@ -83,7 +83,9 @@ DWORD pal__packet_error(const OVERLAPPED_ENTRY *e);
 /* ---- 3. modules --------------------------------------------------------- */
 
 /* io.c: a packet for an operation started on io; err is its Win32 error
- * (ERROR_OPERATION_ABORTED after a close). */
+ * (ERROR_OPERATION_ABORTED after a close).  `io` is the key's object; io.c
+ * routes by the tag it keeps in the OVERLAPPED, and for an accepted pipe
+ * instance the key names the listener, which may be gone. */
 void pal__io_completion(pal_io_t *io, OVERLAPPED *ov, DWORD bytes, DWORD err);
 /* proc.c: a job-object message (JOB_OBJECT_MSG_*) about process `pid`;
  * `proc` is the job context the key names. */
