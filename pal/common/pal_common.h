@@ -28,6 +28,13 @@ extern _Thread_local const char *pal__last_call;
 extern int pal__faults_armed;
 int pal__fault_take(int call);
 
+/* Requests (common/req.c): fill in a write/send request (the caller then
+ * counts it as pending on its poll), and move its cursor past `w` bytes
+ * written. */
+void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
+                   const pal_buf_t *bufs, unsigned nbufs, pal_req_cb cb);
+void pal__req_advance(pal_req_t *req, size_t w);
+
 /* The completion queue: results known at submit time wait here for the
  * completion phase of the next pal_poll_wait(), as a completion port
  * would deliver them. */

@@ -385,31 +385,9 @@ void pal__io_ready(pal_io_t *io, unsigned events) {
 
 /* ---- 4. requests ------------------------------------------------------ */
 
-size_t pal_req_pending_bytes(const pal_req_t *req) {
-  size_t n = 0;
-  unsigned i;
-  if (req->bufidx >= req->nbufs)
-    return 0;   /* the common case: written at submit time */
-  for (i = req->bufidx; i < req->nbufs; i++)
-    n += req->bufs[i].len;
-  return n - (req->bufidx < req->nbufs ? req->bufoff : 0);
-}
-
 static void req_init(pal_req_t *req, pal_io_t *io, int type,
                      const pal_buf_t *bufs, unsigned nbufs, pal_req_cb cb) {
-  unsigned i;
-  req->cb = cb;
-  req->io = io;
-  req->next = NULL;
-  req->status = APR_SUCCESS;
-  req->type = type;
-  req->bufs = bufs;
-  req->nbufs = nbufs;
-  req->bufidx = 0;
-  req->bufoff = 0;
-  req->nbytes = 0;
-  for (i = 0; i < nbufs; i++)
-    req->nbytes += bufs[i].len;
+  pal__req_init(req, io, type, bufs, nbufs, cb);
   io->poll->pending++;
 }
 
@@ -424,21 +402,6 @@ static unsigned fill_iov(const pal_req_t *req, struct iovec *iov) {
     n++;
   }
   return n;
-}
-
-static void advance(pal_req_t *req, size_t w) {
-  while (w > 0 && req->bufidx < req->nbufs) {
-    size_t left = req->bufs[req->bufidx].len - req->bufoff;
-    if (w < left) {
-      req->bufoff += w;
-      return;
-    }
-    w -= left;
-    req->bufidx++;
-    req->bufoff = 0;
-  }
-  while (req->bufidx < req->nbufs && req->bufs[req->bufidx].len == 0)
-    req->bufidx++;
 }
 
 /* Write as much of req as the descriptor takes.  APR_SUCCESS when all of
@@ -499,7 +462,7 @@ static apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
         return APR_EAGAIN;
       return pal__fail(req->type == PAL_REQ_SEND ? "sendmsg" : "writev");
     }
-    advance(req, (size_t)w);
+    pal__req_advance(req, (size_t)w);
     if (req->bufidx >= req->nbufs)
       return APR_SUCCESS;
     /* A short write means the buffer is full: wait instead of trying a

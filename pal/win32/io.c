@@ -1328,47 +1328,12 @@ apr_status_t pal_io_accept(pal_io_t *server, pal_io_t *client) {
 
 /* ---- 5. the write side -------------------------------------------------- */
 
-size_t pal_req_pending_bytes(const pal_req_t *req) {
-  size_t n = 0;
-  unsigned i;
-  for (i = req->bufidx; i < req->nbufs; i++)
-    n += req->bufs[i].len;
-  return n - (req->bufidx < req->nbufs ? req->bufoff : 0);
-}
-
 static void req_init(pal_req_t *req, pal_io_t *io, int type,
                      const pal_buf_t *bufs, unsigned nbufs, pal_req_cb cb) {
-  unsigned i;
-  req->cb = cb;
-  req->io = io;
-  req->next = NULL;
-  req->status = APR_SUCCESS;
-  req->type = type;
-  req->bufs = bufs;
-  req->nbufs = nbufs;
-  req->bufidx = 0;
-  req->bufoff = 0;
-  req->nbytes = 0;
+  pal__req_init(req, io, type, bufs, nbufs, cb);
   req->addr = NULL;
   memset(req->os, 0, sizeof req->os);
-  for (i = 0; i < nbufs; i++)
-    req->nbytes += bufs[i].len;
   io->poll->pending++;
-}
-
-static void advance(pal_req_t *req, size_t w) {
-  while (w > 0 && req->bufidx < req->nbufs) {
-    size_t left = req->bufs[req->bufidx].len - req->bufoff;
-    if (w < left) {
-      req->bufoff += w;
-      return;
-    }
-    w -= left;
-    req->bufidx++;
-    req->bufoff = 0;
-  }
-  while (req->bufidx < req->nbufs && req->bufs[req->bufidx].len == 0)
-    req->bufidx++;
 }
 
 /* Up to `max` WSABUFs for the unwritten rest of a stream write; returns
@@ -1484,7 +1449,7 @@ static DWORD write_post(pal_io_t *io, pal_req_t *req) {
         if (req->type == PAL_REQ_SEND)
           req->bufidx = req->nbufs;
         else
-          advance(req, chunk);
+          pal__req_advance(req, chunk);
       }
       return 0;
     }
@@ -1603,7 +1568,7 @@ apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
       (io->flags & PAL__F_SHUT))
     return APR_EPIPE;
   req_init(req, io, PAL_REQ_WRITE, bufs, nbufs, cb);
-  advance(req, 0);   /* skip empty buffers */
+  pal__req_advance(req, 0);   /* skip empty buffers */
   enqueue(io, req);
   write_next(io);
   return APR_SUCCESS;
@@ -1896,7 +1861,7 @@ static void req_done(pal_io_t *io, pal_req_t *req, DWORD bytes, DWORD err,
   if (req->type == PAL_REQ_SEND)
     req->bufidx = req->nbufs;
   else if (!(fl & PAL__F_WEARLY))
-    advance(req, bytes);
+    pal__req_advance(req, bytes);
   if (req->type == PAL_REQ_SEND || req->bufidx >= req->nbufs) {
     dequeue_head(io);
     pal__complete(io->poll, req, APR_SUCCESS);
