@@ -35,6 +35,16 @@ void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
                    const pal_buf_t *bufs, unsigned nbufs, pal_req_cb cb);
 void pal__req_advance(pal_req_t *req, size_t w);
 
+/* Append a request to an io's write queue (writes complete in order). */
+static inline void pal__wq_push(pal_io_t *io, pal_req_t *req) {
+  req->next = NULL;
+  if (io->wq_tail)
+    io->wq_tail->next = req;
+  else
+    io->wq_head = req;
+  io->wq_tail = req;
+}
+
 /* The completion queue: results known at submit time wait here for the
  * completion phase of the next pal_poll_wait(), as a completion port
  * would deliver them. */

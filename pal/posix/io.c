@@ -514,15 +514,6 @@ static void flush_writes(pal_io_t *io) {
   }
 }
 
-static void enqueue(pal_io_t *io, pal_req_t *req) {
-  req->next = NULL;
-  if (io->wq_tail)
-    io->wq_tail->next = req;
-  else
-    io->wq_head = req;
-  io->wq_tail = req;
-}
-
 static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
   apr_status_t rv;
   if (!io->wq_head && !io->connect_req) {
@@ -532,7 +523,7 @@ static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
       return APR_SUCCESS;
     }
   }
-  enqueue(io, req);
+  pal__wq_push(io, req);
   if ((rv = update_interest(io)) != APR_SUCCESS) {
     /* Cannot wait for writability: fail what is queued, in order. */
     while ((req = io->wq_head) != NULL) {

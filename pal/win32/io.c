@@ -1551,15 +1551,6 @@ static void write_next(pal_io_t *io) {
   }
 }
 
-static void enqueue(pal_io_t *io, pal_req_t *req) {
-  req->next = NULL;
-  if (io->wq_tail)
-    io->wq_tail->next = req;
-  else
-    io->wq_head = req;
-  io->wq_tail = req;
-}
-
 apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
                           unsigned nbufs, pal_req_cb cb) {
   if (io->flags & PAL__F_CLOSED)
@@ -1569,7 +1560,7 @@ apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
     return APR_EPIPE;
   req_init(req, io, PAL_REQ_WRITE, bufs, nbufs, cb);
   pal__req_advance(req, 0);   /* skip empty buffers */
-  enqueue(io, req);
+  pal__wq_push(io, req);
   write_next(io);
   return APR_SUCCESS;
 }
@@ -1585,7 +1576,7 @@ apr_status_t pal_io_send(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
     return APR_ENOTSOCK;
   req_init(req, io, PAL_REQ_SEND, bufs, nbufs, cb);
   req->addr = (pal_addr_t *)addr;
-  enqueue(io, req);
+  pal__wq_push(io, req);
   write_next(io);
   return APR_SUCCESS;
 }
