@@ -380,9 +380,10 @@ static void write_pids(vg_timer_t *t) {
     for (s = sup->services; s; s = s->next)
       if (s->run && s->run->proc.pid > 0 && !s->run->exited) {
         char line[400];
+        if (!s->run->start_stamp)
+          s->run->start_stamp = pal_pid_start_time(s->run->proc.pid);
         snprintf(line, sizeof line, "%ld %llu %s\n", s->run->proc.pid,
-                 (unsigned long long)pal_pid_start_time(s->run->proc.pid),
-                 s->name);
+                 (unsigned long long)s->run->start_stamp, s->name);
         apr_file_puts(line, f);
       }
     if (apr_file_close(f) == APR_SUCCESS)
@@ -391,10 +392,16 @@ static void write_pids(vg_timer_t *t) {
   apr_pool_destroy(tmp);
 }
 
-/* Coalesced: one write per loop iteration however many children changed. */
+/* Coalesced, and kept off the restart path: due 1 ms after the change,
+ * so a restart (or a readiness) due now goes first and one write covers
+ * every child that came and went meanwhile.  The file matters only after
+ * a kill -9 of the supervisor, when PDEATHSIG has already ended the
+ * direct children; what it names are their process groups. */
+#define PIDS_DELAY_MS 1
+
 void svc_sup_save_pids(svc_sup_t *sup) {
   if (!vg_is_active((vg_handle_t *)&sup->pids_timer) && !sup->finished)
-    vg_timer_start(&sup->pids_timer, write_pids, 0, 0);
+    vg_timer_start(&sup->pids_timer, write_pids, PIDS_DELAY_MS, 0);
 }
 
 /* A supervisor that was killed left its children's pids behind.  Each

@@ -28,6 +28,7 @@ struct svc_run_s {
   int reported;                 /* SVC_EV_EXIT delivered */
   unsigned open;                /* handles and captures not yet closed */
   uint64_t start_ms;            /* loop time of the spawn */
+  uint64_t start_stamp;         /* pal_pid_start_time(), read once */
   vg_timer_t drain_timer;       /* bounds the wait for EOF after exit */
 };
 

@@ -51,6 +51,8 @@ apr_status_t pal__set_nonblock(int fd, int on) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0)
     return pal__fail("fcntl");
+  if (((fl & O_NONBLOCK) != 0) == (on != 0))
+    return APR_SUCCESS;   /* already so (pal_pipe's ends, accept4's) */
   fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
   if (fcntl(fd, F_SETFL, fl) < 0)
     return pal__fail("fcntl");
@@ -61,6 +63,8 @@ apr_status_t pal__set_cloexec(int fd, int on) {
   int fl = fcntl(fd, F_GETFD);
   if (fl < 0)
     return pal__fail("fcntl");
+  if (((fl & FD_CLOEXEC) != 0) == (on != 0))
+    return APR_SUCCESS;
   fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
   if (fcntl(fd, F_SETFD, fl) < 0)
     return pal__fail("fcntl");
