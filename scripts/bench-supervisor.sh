@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench-supervisor.sh -- the supervisor benchmarks: vigil against
 # supervisord and runit (and a shell loop, the floor) on the same
-# workloads, in the same run.  See docs/PERFORMANCE-supervisor.md.
+# workloads, in the same run.  See docs/PERFORMANCE.md, section "Supervisor".
 #
 # Usage: scripts/bench-supervisor.sh [options]
 #   --reps N          repetitions (default 3; the median is reported):
