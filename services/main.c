@@ -9,6 +9,8 @@
  *   vigil reload | shutdown
  *   vigil logs NAME [--stderr] [-n N] [-f]
  *   vigil version
+ *   vigil service install -c FILE [--name NAME] [--print] | uninstall |
+ *                 start | stop      systemd unit / launchd plist
  * Control commands find the supervisor through -c FILE (default
  * ./vigil.xml) or --control ENDPOINT.
  *
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_env.h>
 #include <apr_file_info.h>
 #include <apr_getopt.h>
 #include <apr_strings.h>
@@ -39,6 +42,9 @@ static void usage(FILE *f) {
         "  logs NAME [--stderr] [-n N] [-f]\n"
         "  shutdown                    stop every service and the supervisor\n"
         "  version                     version, platform and event backend\n"
+        "  service install -c FILE [--name NAME] [--print]\n"
+        "  service uninstall|start|stop [--name NAME]\n"
+        "                              register with systemd / launchd\n"
         "\n"
         "Control commands take -c FILE (default ./vigil.xml) or\n"
         "--control ENDPOINT.  run also takes --log-format text|json and\n"
@@ -538,6 +544,376 @@ static int cmd_logs(const args_t *a, apr_pool_t *pool) {
   return EX_OK;
 }
 
+/* ---- service: register vigil with the OS service manager ------------------ */
+
+/* Linux: a systemd unit vigil-NAME.service in /etc/systemd/system (or
+ * $VIGIL_SYSTEMD_DIR), Type=notify (notify.c speaks the protocol).
+ * macOS: a launchd plist org.vigil.NAME.plist in /Library/LaunchDaemons
+ * (or $VIGIL_LAUNCHD_DIR).  NAME: --name, else the config file's base
+ * name without its extension (/etc/vigil/web.xml: web), else "vigil".
+ * systemctl/launchctl run only when the manager is running here and no
+ * *_DIR override is set; otherwise the file is written and a note says
+ * what to run (exit 0). */
+
+typedef struct svcmgr_s {
+  const char *sub, *config, *name;
+  int print;
+  int launchd;
+} svcmgr_t;
+
+typedef struct spawned_s {
+  int code;
+} spawned_t;
+
+static void on_tool_exit(vg_process_t *p, int code, int sig) {
+  spawned_t *s = p->data;
+  s->code = sig ? 128 + sig : code;
+  vg_close((vg_handle_t *)p, NULL);
+}
+
+/* Run a tool (searched in PATH) with inherited stdio; its exit code, or
+ * -1 if it could not be started. */
+static int run_tool(apr_pool_t *pool, const char *const *argv) {
+  vg_loop_t *loop;
+  vg_process_t proc;
+  vg_process_options_t o;
+  spawned_t st;
+  char eb[128];
+  apr_status_t rv;
+  int i;
+  if (vg_loop_create(&loop, pool) != APR_SUCCESS)
+    return -1;
+  memset(&o, 0, sizeof o);
+  o.file = argv[0];
+  o.args = argv;
+  o.flags = VG_PROCESS_SEARCH_PATH;
+  for (i = 0; i < 3; i++)
+    o.stdio[i].kind = VG_STDIO_INHERIT;
+  o.exit_cb = on_tool_exit;
+  st.code = -1;
+  proc.data = &st;
+  printf("+");
+  for (i = 0; argv[i]; i++)
+    printf(" %s", argv[i]);
+  printf("\n");
+  fflush(stdout);
+  rv = vg_spawn(loop, &proc, &o);
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "vigil: cannot run %s: %s\n", argv[0],
+            vg_strerror(rv, eb, sizeof eb));
+    vg_loop_close(loop);
+    return -1;
+  }
+  proc.data = &st;
+  vg_run(loop, VG_RUN_DEFAULT);
+  vg_loop_close(loop);
+  return st.code;
+}
+
+static int dir_exists(const char *path, apr_pool_t *pool) {
+  apr_finfo_t fi;
+  return apr_stat(&fi, path, APR_FINFO_TYPE, pool) == APR_SUCCESS &&
+         fi.filetype == APR_DIR;
+}
+
+/* A systemd command-line word: quoted when it must be; % doubled. */
+static const char *sd_word(const char *s, apr_pool_t *pool) {
+  size_t n = strlen(s), i, j = 0;
+  int quote = n == 0;
+  char *o = apr_palloc(pool, 2 * n + 3);
+  for (i = 0; i < n; i++)
+    if (strchr(" \t\"'\\;", s[i]))
+      quote = 1;
+  if (quote)
+    o[j++] = '"';
+  for (i = 0; i < n; i++) {
+    if (s[i] == '%')
+      o[j++] = '%';
+    else if (quote && (s[i] == '"' || s[i] == '\\'))
+      o[j++] = '\\';
+    o[j++] = s[i];
+  }
+  if (quote)
+    o[j++] = '"';
+  o[j] = '\0';
+  return o;
+}
+
+static const char *xml_text(const char *s, apr_pool_t *pool) {
+  const char *p;
+  char *o = apr_palloc(pool, 6 * strlen(s) + 1), *q = o;
+  for (p = s; *p; p++) {
+    const char *r = *p == '&' ? "&amp;" : *p == '<' ? "&lt;"
+                  : *p == '>' ? "&gt;" : NULL;
+    if (r) {
+      memcpy(q, r, strlen(r));
+      q += strlen(r);
+    } else
+      *q++ = *p;
+  }
+  *q = '\0';
+  return o;
+}
+
+static const char *systemd_unit(const svcmgr_t *m, const char *exe,
+                                const cfg_t *cfg, apr_pool_t *pool) {
+  const char *e = sd_word(exe, pool), *c = sd_word(cfg->path, pool);
+  unsigned long stop_s =
+      (unsigned long)((cfg->shutdown_timeout_ms + 999) / 1000) + 5;
+  return apr_psprintf(
+      pool,
+      "# Written by `vigil service install`; remove with "
+      "`vigil service uninstall --name %s`.\n"
+      "[Unit]\n"
+      "Description=Vigil process supervisor (%s)\n"
+      "After=network.target\n"
+      "\n"
+      "[Service]\n"
+      "Type=notify\n"
+      "NotifyAccess=main\n"
+      "ExecStart=%s run -c %s\n"
+      "ExecReload=%s reload -c %s\n"
+      "KillMode=mixed\n"
+      "Delegate=yes\n"
+      "Restart=on-failure\n"
+      "TimeoutStopSec=%lu\n"
+      "\n"
+      "[Install]\n"
+      "WantedBy=multi-user.target\n",
+      m->name, m->name, e, c, e, c, stop_s);
+}
+
+static const char *launchd_plist(const svcmgr_t *m, const char *exe,
+                                 const cfg_t *cfg, apr_pool_t *pool) {
+  unsigned long stop_s =
+      (unsigned long)((cfg->shutdown_timeout_ms + 999) / 1000) + 5;
+  return apr_psprintf(
+      pool,
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+      "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+      "<plist version=\"1.0\">\n"
+      "<dict>\n"
+      "  <key>Label</key><string>org.vigil.%s</string>\n"
+      "  <key>ProgramArguments</key>\n"
+      "  <array>\n"
+      "    <string>%s</string>\n"
+      "    <string>run</string>\n"
+      "    <string>-c</string>\n"
+      "    <string>%s</string>\n"
+      "  </array>\n"
+      "  <key>RunAtLoad</key><true/>\n"
+      "  <key>KeepAlive</key>\n"
+      "  <dict><key>SuccessfulExit</key><false/></dict>\n"
+      "  <key>ExitTimeOut</key><integer>%lu</integer>\n"
+      "</dict>\n"
+      "</plist>\n",
+      xml_text(m->name, pool), xml_text(exe, pool),
+      xml_text(cfg->path, pool), stop_s);
+}
+
+static int write_whole(const char *path, const char *text, apr_pool_t *pool) {
+  const char *tmp = apr_pstrcat(pool, path, ".tmp", NULL);
+  apr_file_t *f;
+  apr_size_t n = strlen(text);
+  char eb[128];
+  apr_status_t rv = apr_file_open(
+      &f, tmp, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+      APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD | APR_FPROT_WREAD,
+      pool);
+  if (rv == APR_SUCCESS) {
+    rv = apr_file_write_full(f, text, n, NULL);
+    if (apr_file_close(f) != APR_SUCCESS && rv == APR_SUCCESS)
+      rv = APR_EGENERAL;
+    if (rv == APR_SUCCESS)
+      rv = apr_file_rename(tmp, path, pool);
+    if (rv != APR_SUCCESS)
+      apr_file_remove(tmp, pool);
+  }
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "vigil: cannot write %s: %s\n", path,
+            vg_strerror(rv, eb, sizeof eb));
+    return EX_FAIL;
+  }
+  return EX_OK;
+}
+
+static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
+  svcmgr_t m;
+  const char *dir, *file, *unit, *label, *env_dir, *text;
+  char *envv = NULL;
+  int i, manager_up, code = EX_OK;
+
+  memset(&m, 0, sizeof m);
+#if defined(__APPLE__)
+  m.launchd = 1;
+#endif
+  if (argc < 1) {
+    fprintf(stderr, "usage: vigil service install|uninstall|start|stop "
+                    "[-c FILE] [--name NAME] [--print]\n");
+    return EX_USAGE;
+  }
+  m.sub = argv[0];
+  for (i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    if ((!strcmp(o, "-c") || !strcmp(o, "--config")) && i + 1 < argc)
+      m.config = argv[++i];
+    else if (!strcmp(o, "--name") && i + 1 < argc)
+      m.name = argv[++i];
+    else if (!strcmp(o, "--print"))
+      m.print = 1;
+    else {
+      fprintf(stderr, "vigil: service: unexpected argument %s\n", o);
+      return EX_USAGE;
+    }
+  }
+  if (strcmp(m.sub, "install") && strcmp(m.sub, "uninstall") &&
+      strcmp(m.sub, "start") && strcmp(m.sub, "stop")) {
+    fprintf(stderr, "vigil: service: unknown action %s (install, "
+                    "uninstall, start, stop)\n", m.sub);
+    return EX_USAGE;
+  }
+#if defined(_WIN32)
+  fprintf(stderr, "vigil: service installation is not available in this "
+                  "build yet\n");
+  return EX_USAGE;
+#endif
+  if (!m.name && m.config) {
+    const char *b = strrchr(m.config, '/'), *dot;
+    b = b ? b + 1 : m.config;
+    dot = strrchr(b, '.');
+    m.name = dot && dot != b ? apr_pstrndup(pool, b, (apr_size_t)(dot - b))
+                             : apr_pstrdup(pool, b);
+  }
+  if (!m.name || !*m.name)
+    m.name = "vigil";
+  if (strlen(m.name) > 64 ||
+      strspn(m.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789_.-") != strlen(m.name)) {
+    fprintf(stderr, "vigil: service: bad name %s ([A-Za-z0-9_.-]{1,64})\n",
+            m.name);
+    return EX_USAGE;
+  }
+
+  if (m.launchd) {
+    label = apr_pstrcat(pool, "org.vigil.", m.name, NULL);
+    unit = label;
+    env_dir = "VIGIL_LAUNCHD_DIR";
+    dir = "/Library/LaunchDaemons";
+    file = apr_pstrcat(pool, label, ".plist", NULL);
+    manager_up = 1;
+  } else {
+    label = unit = apr_pstrcat(pool, "vigil-", m.name, ".service", NULL);
+    env_dir = "VIGIL_SYSTEMD_DIR";
+    dir = "/etc/systemd/system";
+    file = unit;
+    manager_up = dir_exists("/run/systemd/system", pool);
+  }
+  if (apr_env_get(&envv, env_dir, pool) == APR_SUCCESS && envv && *envv) {
+    dir = envv;
+    manager_up = 0;   /* a staging directory: never touch the manager */
+  }
+  file = apr_pstrcat(pool, dir, "/", file, NULL);
+
+  if (!strcmp(m.sub, "install")) {
+    cfg_t *cfg;
+    cfg_errors_t *errs = NULL;
+    char exe[4096], eb[128];
+    apr_status_t rv;
+    if (!m.config) {
+      fprintf(stderr, "vigil: service install needs -c FILE\n");
+      return EX_USAGE;
+    }
+    if (cfg_load(&cfg, m.config, pool, &errs) != APR_SUCCESS) {
+      apr_file_t *err;
+      apr_file_open_stderr(&err, pool);
+      if (errs)
+        cfg_errors_print(errs, err);
+      return EX_USAGE;
+    }
+    if ((rv = pal_self_exe(exe, sizeof exe)) != APR_SUCCESS) {
+      fprintf(stderr, "vigil: cannot find my own executable: %s\n",
+              vg_strerror(rv, eb, sizeof eb));
+      return EX_FAIL;
+    }
+    text = m.launchd ? launchd_plist(&m, exe, cfg, pool)
+                     : systemd_unit(&m, exe, cfg, pool);
+    if (m.print) {
+      fputs(text, stdout);
+      return EX_OK;
+    }
+    if ((code = write_whole(file, text, pool)) != EX_OK)
+      return code;
+    printf("vigil: wrote %s\n", file);
+    if (!manager_up) {
+      printf("vigil: %s is not being used here; to start it run: %s\n",
+             m.launchd ? "launchd" : "systemd",
+             m.launchd ? apr_pstrcat(pool, "launchctl bootstrap system ",
+                                     file, NULL)
+                       : apr_pstrcat(pool, "systemctl daemon-reload && "
+                                           "systemctl enable --now ",
+                                     unit, NULL));
+      return EX_OK;
+    }
+    if (m.launchd) {
+      const char *a[] = {"launchctl", "bootstrap", "system", file, NULL};
+      return run_tool(pool, a) == 0 ? EX_OK : EX_FAIL;
+    } else {
+      const char *a1[] = {"systemctl", "daemon-reload", NULL};
+      const char *a2[] = {"systemctl", "enable", "--now", unit, NULL};
+      if (run_tool(pool, a1) != 0 || run_tool(pool, a2) != 0)
+        return EX_FAIL;
+      return EX_OK;
+    }
+  }
+  if (m.print) {
+    fprintf(stderr, "vigil: --print goes with install\n");
+    return EX_USAGE;
+  }
+  if (!strcmp(m.sub, "uninstall")) {
+    char eb[128];
+    apr_status_t rv;
+    if (manager_up) {
+      if (m.launchd) {
+        const char *a[] = {"launchctl", "bootout",
+                           apr_pstrcat(pool, "system/", label, NULL), NULL};
+        run_tool(pool, a);
+      } else {
+        const char *a[] = {"systemctl", "disable", "--now", unit, NULL};
+        run_tool(pool, a);
+      }
+    }
+    rv = apr_file_remove(file, pool);
+    if (rv != APR_SUCCESS) {
+      fprintf(stderr, "vigil: cannot remove %s: %s\n", file,
+              vg_strerror(rv, eb, sizeof eb));
+      code = EX_FAIL;
+    } else
+      printf("vigil: removed %s\n", file);
+    if (manager_up && !m.launchd) {
+      const char *a[] = {"systemctl", "daemon-reload", NULL};
+      run_tool(pool, a);
+    }
+    return code;
+  }
+  /* start / stop */
+  if (!manager_up) {
+    fprintf(stderr, "vigil: %s is not being used here; cannot %s %s\n",
+            m.launchd ? "launchd" : "systemd", m.sub, unit);
+    return EX_FAIL;
+  }
+  if (m.launchd) {
+    const char *target = apr_pstrcat(pool, "system/", label, NULL);
+    const char *st[] = {"launchctl", "kickstart", target, NULL};
+    const char *sp[] = {"launchctl", "kill", "TERM", target, NULL};
+    return run_tool(pool, !strcmp(m.sub, "start") ? st : sp) == 0 ? EX_OK
+                                                                  : EX_FAIL;
+  } else {
+    const char *a[] = {"systemctl", m.sub, unit, NULL};
+    return run_tool(pool, a) == 0 ? EX_OK : EX_FAIL;
+  }
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, const char *const *argv) {
@@ -559,6 +935,12 @@ int main(int argc, const char *const *argv) {
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return EX_OK;
+  }
+  if (!strcmp(cmd, "service")) {
+    code = cmd_service(argc - 2, argv + 2, pool);
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return code;
   }
   if (parse_args(argc - 2, argv + 2, &a) != 0) {
     usage(stderr);
@@ -589,11 +971,7 @@ int main(int argc, const char *const *argv) {
     code = cmd_simple(cmd, &a, pool);
   else if (!strcmp(cmd, "logs"))
     code = cmd_logs(&a, pool);
-  else if (!strcmp(cmd, "service")) {
-    fprintf(stderr, "vigil: service installation is not available in this "
-                    "build yet\n");
-    code = EX_USAGE;
-  } else {
+  else {
     fprintf(stderr, "vigil: unknown command %s\n", cmd);
     usage(stderr);
     code = EX_USAGE;

@@ -221,8 +221,10 @@ apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
   retired_t *r;
   int i;
 
+  svc_notify_send(sup, "RELOADING=1");
   rv = cfg_load(&ncfg, sup->config_path, sup->pool, errs);
   if (rv != APR_SUCCESS) {
+    svc_notify_send(sup, "READY=1\nSTATUS=reload refused: invalid config");
     vg_log(sup->log, VG_LOG_ERROR, "reload",
            "refused: %s has %d problem(s); the running configuration "
            "stays in force",
@@ -283,6 +285,7 @@ apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
   sup->cfg = ncfg;
   svc_sup_pump(sup);
   free_retired(sup);
+  svc_notify_ready(sup);
   return APR_SUCCESS;
 }
 
@@ -308,6 +311,7 @@ void svc_sup_shutdown(svc_sup_t *sup) {
   if (sup->shutting_down)
     return;
   sup->shutting_down = 1;
+  svc_notify_send(sup, "STOPPING=1");
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "shutting down");
   for (s = sup->services; s; s = s->next) {
     s->want_up = 0;
@@ -349,6 +353,7 @@ static void finish_shutdown(svc_sup_t *sup) {
   sup->finished = 1;
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "all services stopped");
   svc_control_stop(sup);
+  svc_notify_close(sup);
   vg_graceful_done(&sup->shutdown);
   if (!vg_is_closing((vg_handle_t *)&sup->sighup))
     vg_close((vg_handle_t *)&sup->sighup, NULL);
@@ -532,6 +537,7 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
   if (vg_signal_start(&sup->sighup, on_sighup, VG_SIGHUP) == APR_SUCCESS)
     vg_unref((vg_handle_t *)&sup->sighup);
 
+  svc_notify_open(sup);
   rv = svc_control_start(sup);
   if (rv != APR_SUCCESS) {
     vg_log(sup->log, VG_LOG_ERROR, "supervisor",
@@ -565,6 +571,7 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
     sup->nservices++;
   }
   svc_sup_pump(sup);
+  svc_notify_ready(sup);
 
   while (vg_run(sup->loop, VG_RUN_DEFAULT)) {
     if (vg_loop_error(sup->loop) != APR_SUCCESS) {

@@ -15,6 +15,7 @@
 typedef struct svc_run_s svc_run_t;
 typedef struct svc_waiter_s svc_waiter_t;
 typedef struct svc_conn_s svc_conn_t;
+typedef struct svc_notify_s svc_notify_t;
 
 /* One run of a child: the process and its output captures.  It outlives
  * its service's interest in it until every handle it owns has closed. */
@@ -103,6 +104,7 @@ struct svc_sup_s {
   /* leftovers file: pids and start times of running children */
   const char *pids_path;
   vg_timer_t pids_timer;        /* coalesces writes of the pids file */
+  svc_notify_t *notify;         /* our own NOTIFY_SOCKET (notify.c) */
 };
 
 /* service.c */
@@ -148,5 +150,13 @@ void svc_control_stop(svc_sup_t *sup);
 void svc_control_notify(svc_sup_t *sup, svc_service_t *s);
 /* Drop the waiters of a service being freed. */
 void svc_control_forget(svc_sup_t *sup, svc_service_t *s);
+
+/* notify.c: the systemd notify protocol towards our own manager; every
+ * call is a no-op when NOTIFY_SOCKET was not set. */
+void svc_notify_open(svc_sup_t *sup);
+void svc_notify_send(svc_sup_t *sup, const char *msg);
+/* READY=1 and STATUS=N services. */
+void svc_notify_ready(svc_sup_t *sup);
+void svc_notify_close(svc_sup_t *sup);
 
 #endif

@@ -407,6 +407,11 @@ const char *const *pal_environ(void);
 unsigned pal_ncpu(void);
 /* The host name, into buf. */
 apr_status_t pal_hostname(char *buf, size_t size);
+/* The absolute path of the running executable (UTF-8) into buf: Linux
+ * /proc/self/exe, macOS _NSGetExecutablePath, Windows GetModuleFileNameW.
+ * APR_ENAMETOOLONG if it does not fit, PAL_EUNSUPPORTED if the OS cannot
+ * tell. */
+apr_status_t pal_self_exe(char *buf, size_t size);
 
 /* ------------------------------------------------------------------------
  * Fault-injection seam (tests).

@@ -4,8 +4,13 @@
  */
 #include "pal_posix.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__APPLE__)
+#include <mach-o/dyld.h>
+#endif
 #if defined(PAL_HAVE_SUBREAPER)
 #include <sys/prctl.h>
 #endif
@@ -72,4 +77,36 @@ apr_status_t pal_hostname(char *buf, size_t size) {
     return pal__fail("gethostname");
   buf[size - 1] = '\0';
   return APR_SUCCESS;
+}
+
+apr_status_t pal_self_exe(char *buf, size_t size) {
+#if defined(__linux__)
+  ssize_t n;
+  if (size == 0)
+    return APR_EINVAL;
+  n = readlink("/proc/self/exe", buf, size);
+  if (n < 0)
+    return pal__fail("readlink");
+  if ((size_t)n >= size)
+    return APR_ENAMETOOLONG;
+  buf[n] = '\0';
+  return APR_SUCCESS;
+#elif defined(__APPLE__)
+  char raw[PATH_MAX], real[PATH_MAX];
+  uint32_t len = sizeof raw;
+  if (size == 0)
+    return APR_EINVAL;
+  if (_NSGetExecutablePath(raw, &len) != 0)
+    return APR_ENAMETOOLONG;
+  if (!realpath(raw, real))
+    return pal__fail("realpath");
+  if (strlen(real) >= size)
+    return APR_ENAMETOOLONG;
+  memcpy(buf, real, strlen(real) + 1);
+  return APR_SUCCESS;
+#else
+  (void)buf;
+  (void)size;
+  return PAL_EUNSUPPORTED;
+#endif
 }

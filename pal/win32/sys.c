@@ -72,3 +72,26 @@ apr_status_t pal_hostname(char *buf, size_t size) {
     return pal__fail("GetComputerNameA");
   return APR_SUCCESS;
 }
+
+apr_status_t pal_self_exe(char *buf, size_t size) {
+  wchar_t w[32768];
+  DWORD n;
+  char *u;
+  size_t len;
+  if (size == 0)
+    return APR_EINVAL;
+  n = GetModuleFileNameW(NULL, w, (DWORD)(sizeof w / sizeof w[0]));
+  if (n == 0 || n >= sizeof w / sizeof w[0])
+    return pal__fail("GetModuleFileNameW");
+  u = pal__from_wide(w);
+  if (!u)
+    return APR_ENOMEM;
+  len = strlen(u);
+  if (len >= size) {
+    free(u);
+    return APR_ENAMETOOLONG;
+  }
+  memcpy(buf, u, len + 1);
+  free(u);
+  return APR_SUCCESS;
+}

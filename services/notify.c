@@ -1,0 +1,137 @@
+/*
+ * notify.c -- vigil as a systemd Type=notify service: the sd_notify(3)
+ * protocol spoken directly over a local datagram socket (no libsystemd).
+ *
+ * When `vigil run` starts with NOTIFY_SOCKET set (a socket path, or
+ * "@name" for the Linux abstract namespace), the supervisor sends:
+ *   READY=1 + STATUS=N services   once the control endpoint listens and
+ *                                 the first pump has started (asked to
+ *                                 start) every autostart service -- not
+ *                                 when they are all `running`, so a slow
+ *                                 service cannot time out vigil's start
+ *   RELOADING=1 ... READY=1       around a reload (also a refused one)
+ *   STOPPING=1                    when shutdown begins
+ *   WATCHDOG=1                    every WATCHDOG_USEC/2 when WATCHDOG_USEC
+ *                                 is set (and WATCHDOG_PID, if set, is us)
+ * NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID are removed from the
+ * environment at once, so no child or probe inherits them (child_env in
+ * service.c also filters NOTIFY_SOCKET and sets its own per service).
+ * Send failures are ignored: the notify socket is advisory.
+ */
+#include "svc_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_env.h>
+#include <apr_strings.h>
+
+struct svc_notify_s {
+  vg_udp_t udp;
+  vg_addr_t addr;
+  vg_timer_t watchdog;
+  int watchdog_on;
+  int closed;
+};
+
+typedef struct notify_msg_s {
+  vg_send_t req;
+  char text[1];
+} notify_msg_t;
+
+static void on_sent(vg_send_t *req, apr_status_t status) {
+  (void)status;
+  free(req->data);
+}
+
+void svc_notify_send(svc_sup_t *sup, const char *msg) {
+  svc_notify_t *n = sup->notify;
+  notify_msg_t *m;
+  vg_buf_t b;
+  size_t len;
+  if (!n || n->closed)
+    return;
+  len = strlen(msg);
+  m = malloc(sizeof *m + len);
+  if (!m)
+    return;
+  memcpy(m->text, msg, len + 1);
+  m->req.data = m;
+  b.base = m->text;
+  b.len = len;
+  if (vg_udp_send(&m->req, &n->udp, &b, 1, &n->addr, on_sent) !=
+      APR_SUCCESS)
+    free(m);
+}
+
+static void on_watchdog(vg_timer_t *t) {
+  svc_sup_t *sup = t->data;
+  svc_notify_send(sup, "WATCHDOG=1");
+}
+
+void svc_notify_open(svc_sup_t *sup) {
+  char *sock = NULL, *usec = NULL, *wpid = NULL;
+  char eb[128];
+  svc_notify_t *n;
+  apr_status_t rv;
+  long long us = 0;
+
+  if (apr_env_get(&sock, "NOTIFY_SOCKET", sup->pool) != APR_SUCCESS ||
+      !sock || !*sock)
+    return;
+  sock = apr_pstrdup(sup->pool, sock);
+  if (apr_env_get(&usec, "WATCHDOG_USEC", sup->pool) == APR_SUCCESS && usec)
+    us = strtoll(usec, NULL, 10);
+  if (apr_env_get(&wpid, "WATCHDOG_PID", sup->pool) == APR_SUCCESS && wpid &&
+      *wpid && strtol(wpid, NULL, 10) != pal_getpid())
+    us = 0;   /* the watchdog is meant for another process */
+  apr_env_delete("NOTIFY_SOCKET", sup->pool);
+  apr_env_delete("WATCHDOG_USEC", sup->pool);
+  apr_env_delete("WATCHDOG_PID", sup->pool);
+
+  n = apr_pcalloc(sup->pool, sizeof *n);
+  rv = pal_addr_local(&n->addr, sock);
+  if (rv == APR_SUCCESS)
+    rv = vg_udp_init(sup->loop, &n->udp, PAL_AF_UNIX);
+  if (rv != APR_SUCCESS) {
+    vg_log(sup->log, VG_LOG_WARN, "notify",
+           "cannot use NOTIFY_SOCKET %s: %s", sock,
+           vg_strerror(rv, eb, sizeof eb));
+    return;
+  }
+  n->udp.data = sup;
+  vg_unref((vg_handle_t *)&n->udp);
+  sup->notify = n;
+  if (us > 0) {
+    uint64_t ms = (uint64_t)us / 2000;
+    if (ms == 0)
+      ms = 1;
+    vg_timer_init(sup->loop, &n->watchdog);
+    n->watchdog.data = sup;
+    vg_timer_start(&n->watchdog, on_watchdog, ms, ms);
+    vg_unref((vg_handle_t *)&n->watchdog);
+    n->watchdog_on = 1;
+  }
+  vg_log(sup->log, VG_LOG_INFO, "notify", "NOTIFY_SOCKET %s%s", sock,
+         us > 0 ? " (watchdog on)" : "");
+}
+
+void svc_notify_ready(svc_sup_t *sup) {
+  char msg[64];
+  if (!sup->notify)
+    return;
+  snprintf(msg, sizeof msg, "READY=1\nSTATUS=%u services\n", sup->nservices);
+  svc_notify_send(sup, msg);
+}
+
+void svc_notify_close(svc_sup_t *sup) {
+  svc_notify_t *n = sup->notify;
+  if (!n || n->closed)
+    return;
+  n->closed = 1;
+  if (n->watchdog_on && !vg_is_closing((vg_handle_t *)&n->watchdog))
+    vg_close((vg_handle_t *)&n->watchdog, NULL);
+  if (!vg_is_closing((vg_handle_t *)&n->udp))
+    vg_close((vg_handle_t *)&n->udp, NULL);
+}
