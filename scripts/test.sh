@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test.sh -- set up, build and run every test suite.
 #
-#   scripts/test.sh              plain build (warnings are errors), all suites
+#   scripts/test.sh              plain build (warnings are errors), all suites,
+#                                the macOS compile check, then the Windows
+#                                build and its suites under Wine
+#                                (VIGIL_SKIP_WINDOWS=1 skips that leg)
 #   scripts/test.sh --asan       the same suites under ASan + UBSan
 #   scripts/test.sh --tsan       the same suites under ThreadSanitizer
 #   scripts/test.sh --valgrind   the same suites under valgrind (leaks = failure)
@@ -75,5 +78,8 @@ if [ "$mode" = valgrind ]; then
   exit $fail
 fi
 
-cd "$dir"
-ctest --output-on-failure --no-tests=error -j"$jobs"
+(cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs")
+if [ "$mode" = plain ] && [ -z "${VIGIL_SKIP_WINDOWS:-}" ]; then
+  # The same suites for Windows (IOCP), cross-built and run under Wine.
+  exec scripts/test.sh --windows
+fi

@@ -21,25 +21,86 @@
  *   write-bytes N      write N bytes of the vg_test pattern (byte i is
  *                      (i * 7 + 3) % 251) to stdout
  *
- * Children are not bound by the layering rule: they use POSIX directly
+ * Children are not bound by the layering rule: they use the OS directly
  * (Linux first; /proc/self/fd for "fds").  Sleeps are bounded so that a
  * test that fails to kill a child never leaves it behind for long.
+ *
+ * Windows (the same modes, other means; the suites state what differs):
+ *   stdio goes through the std HANDLEs with ReadFile/WriteFile (no CRT
+ *   text-mode "\r\n" translation);
+ *   ignore-term       ignores the console control events (Ctrl+C, Break,
+ *                     close) -- TerminateProcess, which is what the PAL's
+ *                     TERM is, cannot be ignored;
+ *   spawn-grandchild  CreateProcessW of `run_tests --child sleep 30000`,
+ *                     which lands in our job object; no handle inherited;
+ *   env, cwd          GetEnvironmentVariableW, GetCurrentDirectoryW, in
+ *                     UTF-8;
+ *   kill-self SIG     TERM, INT, BREAK: the CRT's raise(), whose default
+ *                     action is _exit(3) (there are no signals that kill);
+ *                     other names exit 125;
+ *   fds H...          the handle values H (hexadecimal, as the parent
+ *                     holds them) that are valid here as an object of
+ *                     the same kind: "COUNT[ H...]\n"; inherited handles
+ *                     keep their value, so "0\n" means none leaked.
  */
 #define _GNU_SOURCE 1
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "test.h"
 
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <winsock2.h>
+#include <windows.h>
+#else
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
 /* Upper bound of every "sleep long" in a child. */
 #define CHILD_LONG_SLEEP_MS 30000
+
+#ifdef _WIN32
+
+static void sleep_ms(long ms) { Sleep((DWORD)ms); }
+
+static HANDLE std_handle(int fd) {
+  return GetStdHandle(fd == 0 ? STD_INPUT_HANDLE
+                              : fd == 1 ? STD_OUTPUT_HANDLE
+                                        : STD_ERROR_HANDLE);
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  HANDLE h = std_handle(fd);
+  while (n > 0) {
+    DWORD w = 0, want = n > 65536 ? 65536 : (DWORD)n;
+    if (!WriteFile(h, p, want, &w, NULL))
+      return -1;
+    p += w;
+    n -= w;
+  }
+  return 0;
+}
+
+/* A wide string as UTF-8, malloc'ed. */
+static char *utf8(const wchar_t *w) {
+  int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+  char *s;
+  if (n <= 0 || !(s = malloc((size_t)n)))
+    return NULL;
+  WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+  return s;
+}
+
+#else
 
 static void sleep_ms(long ms) {
   struct timespec ts;
@@ -62,6 +123,8 @@ static int write_all(int fd, const char *p, size_t n) {
   }
   return 0;
 }
+
+#endif
 
 static int write_str(int fd, const char *s) {
   return write_all(fd, s, strlen(s));
@@ -86,6 +149,13 @@ static int child_echo(int argc, char **argv) {
   (void)argc;
   (void)argv;
   for (;;) {
+#ifdef _WIN32
+    DWORD n = 0;
+    if (!ReadFile(std_handle(0), buf, sizeof buf, &n, NULL))
+      return GetLastError() == ERROR_BROKEN_PIPE ? 0 : 1;
+    if (n == 0)
+      return 0;   /* NUL, or a file at its end */
+#else
     ssize_t n = read(0, buf, sizeof buf);
     if (n == 0)
       return 0;
@@ -94,6 +164,7 @@ static int child_echo(int argc, char **argv) {
         continue;
       return 1;
     }
+#endif
     if (write_all(1, buf, (size_t)n) != 0)
       return 1;
   }
@@ -118,16 +189,63 @@ static int child_sleep(int argc, char **argv) {
   return 0;
 }
 
+#ifdef _WIN32
+static BOOL WINAPI ignore_ctrl(DWORD event) {
+  (void)event;
+  return TRUE;   /* handled: Ctrl+C, Break, close are all ignored */
+}
+#endif
+
 static int child_ignore_term(int argc, char **argv) {
   (void)argc;
   (void)argv;
+#ifdef _WIN32
+  SetConsoleCtrlHandler(NULL, TRUE);
+  SetConsoleCtrlHandler(ignore_ctrl, TRUE);
+#else
   signal(SIGTERM, SIG_IGN);
+#endif
   if (write_str(1, "ready\n") != 0)
     return 1;
   sleep_ms(CHILD_LONG_SLEEP_MS);
   return 0;
 }
 
+#ifdef _WIN32
+/* The grandchild is this binary sleeping; created by us, it is in our job
+ * (no breakaway), which is what vg_process_kill_tree() terminates.  It
+ * inherits nothing: the parent test reads our stdout until EOF, which
+ * must come when we die. */
+static int child_spawn_grandchild(int argc, char **argv) {
+  wchar_t self[MAX_PATH + 1], cmd[MAX_PATH + 64];
+  STARTUPINFOW si;
+  PROCESS_INFORMATION pi;
+  char line[32];
+  DWORD n;
+  (void)argc;
+  (void)argv;
+  n = GetModuleFileNameW(NULL, self, MAX_PATH);
+  if (n == 0 || n >= MAX_PATH)
+    return 1;
+  _snwprintf(cmd, sizeof cmd / sizeof cmd[0] - 1,
+             L"\"%ls\" --child sleep %d", self, CHILD_LONG_SLEEP_MS);
+  cmd[sizeof cmd / sizeof cmd[0] - 1] = L'\0';
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdInput = si.hStdOutput = si.hStdError = INVALID_HANDLE_VALUE;
+  if (!CreateProcessW(self, cmd, NULL, NULL, FALSE, CREATE_NO_WINDOW, NULL,
+                      NULL, &si, &pi))
+    return 1;
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+  snprintf(line, sizeof line, "%lu\n", (unsigned long)pi.dwProcessId);
+  if (write_str(1, line) != 0)
+    return 1;
+  sleep_ms(CHILD_LONG_SLEEP_MS);
+  return 0;
+}
+#else
 static int child_spawn_grandchild(int argc, char **argv) {
   char line[32];
   pid_t pid;
@@ -151,7 +269,40 @@ static int child_spawn_grandchild(int argc, char **argv) {
   sleep_ms(CHILD_LONG_SLEEP_MS);
   return 0;
 }
+#endif
 
+#ifdef _WIN32
+static int child_env(int argc, char **argv) {
+  wchar_t name[256], val[4096];
+  char *v = NULL;
+  DWORD n;
+  int rc;
+  if (!need_args(argc, argv, 1))
+    return 125;
+  if (!MultiByteToWideChar(CP_UTF8, 0, argv[1], -1, name, 256))
+    return 1;
+  n = GetEnvironmentVariableW(name, val, 4096);
+  if (n > 0 && n < 4096)
+    v = utf8(val);
+  rc = write_str(1, v ? v : "(unset)") != 0 || write_str(1, "\n") != 0;
+  free(v);
+  return rc;
+}
+
+static int child_cwd(int argc, char **argv) {
+  wchar_t buf[4096];
+  char *s;
+  int rc;
+  DWORD n = GetCurrentDirectoryW(4096, buf);
+  (void)argc;
+  (void)argv;
+  if (n == 0 || n >= 4096 || !(s = utf8(buf)))
+    return 1;
+  rc = write_str(1, s) != 0 || write_str(1, "\n") != 0;
+  free(s);
+  return rc;
+}
+#else
 static int child_env(int argc, char **argv) {
   const char *v;
   if (!need_args(argc, argv, 1))
@@ -172,6 +323,7 @@ static int child_cwd(int argc, char **argv) {
     return 1;
   return 0;
 }
+#endif
 
 static int child_kill_self(int argc, char **argv) {
   int portable, native;
@@ -180,6 +332,20 @@ static int child_kill_self(int argc, char **argv) {
   portable = vg_signal_from_name(argv[1]);
   if (portable == 0)
     portable = atoi(argv[1]);
+#ifdef _WIN32
+  /* pal_signal_native() gives console events here, not CRT signals; the
+   * CRT knows INT, BREAK and TERM, and ends the process with exit code 3
+   * for each by default. */
+  (void)native;
+  switch (portable) {
+  case VG_SIGTERM: raise(SIGTERM); break;
+  case VG_SIGINT: raise(SIGINT); break;
+  case VG_SIGBREAK: raise(SIGBREAK); break;
+  default:
+    fprintf(stderr, "child kill-self: no CRT signal for '%s'\n", argv[1]);
+    return 125;
+  }
+#else
   native = pal_signal_native(portable);
   if (native <= 0) {
     fprintf(stderr, "child kill-self: unknown signal '%s'\n", argv[1]);
@@ -187,10 +353,45 @@ static int child_kill_self(int argc, char **argv) {
   }
   signal(native, SIG_DFL);
   raise(native);
+#endif
   sleep_ms(5000);   /* a blocked signal would be a spawn bug */
   return 126;
 }
 
+#ifdef _WIN32
+/* Each argument is "p<hex>" (a pipe end) or "s<hex>" (a socket) as the
+ * parent holds it.  An inherited handle keeps its value; one that merely
+ * happens to be valid here would have to be an object of the same kind
+ * too, which this fresh process has no reason to own. */
+static int child_fds(int argc, char **argv) {
+  char out[4096];
+  size_t len;
+  int i, n = 0;
+  long found[256];
+  for (i = 1; i < argc; i++) {
+    unsigned long long v = strtoull(argv[i] + 1, NULL, 16);
+    HANDLE h = (HANDLE)(ULONG_PTR)v;
+    DWORD flags;
+    int same = 0;
+    if (!GetHandleInformation(h, &flags))
+      continue;
+    if (argv[i][0] == 's') {
+      int type, tl = sizeof type;
+      same = getsockopt((SOCKET)(ULONG_PTR)v, SOL_SOCKET, SO_TYPE,
+                        (char *)&type, &tl) == 0;
+    } else {
+      same = GetFileType(h) == FILE_TYPE_PIPE;
+    }
+    if (same && n < 256)
+      found[n++] = (long)v;
+  }
+  len = (size_t)snprintf(out, sizeof out, "%d", n);
+  for (i = 0; i < n && len < sizeof out - 24; i++)
+    len += (size_t)snprintf(out + len, sizeof out - len, " %lx", found[i]);
+  snprintf(out + len, sizeof out - len, "\n");
+  return write_str(1, out) == 0 ? 0 : 1;
+}
+#else
 static int child_fds(int argc, char **argv) {
   char out[4096];
   int fds[256];
@@ -229,6 +430,7 @@ static int child_fds(int argc, char **argv) {
   snprintf(out + len, sizeof out - len, "\n");
   return write_str(1, out) == 0 ? 0 : 1;
 }
+#endif
 
 static int child_write_bytes(int argc, char **argv) {
   char buf[8192];

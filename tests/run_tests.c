@@ -6,6 +6,12 @@
  *   run_tests --list       print the suite names
  *   run_tests --child NAME ARGS...   act as a child process for a test
  *
+ * On Windows vg_test_self, with which the tests re-run this binary as a
+ * child, is the module's own path (GetModuleFileNameW): under Wine, the
+ * Windows build's ctest emulator, argv[0] happens to be an absolute
+ * Windows path too ("Z:\\work\\...\\run_tests.exe"), but a parent may
+ * write any argv[0].
+ *
  * Exit status is 0 only if every test ran and passed.
  */
 #include <stdio.h>
@@ -15,6 +21,13 @@
 #include <CUnit/Basic.h>
 
 #include "test.h"
+
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#endif
 
 const char *vg_test_self;
 apr_pool_t *vg_test_pool;
@@ -30,7 +43,12 @@ static suite_entry_t all_suites[] = {VG_TEST_SUITES(X){NULL, NULL}};
 
 static const vg_child_mode_t *child_tables[] = {
     vg_child_modes, vg_child_lock_modes, vg_child_logfile_modes,
-    vg_child_integ_modes, NULL};
+#ifdef _WIN32
+    vg_child_win32_modes,
+#else
+    vg_child_integ_modes,
+#endif
+    NULL};
 
 static int run_child(int argc, char **argv) {
   const vg_child_mode_t *const *t;
@@ -85,6 +103,21 @@ int main(int argc, char **argv) {
   suite_entry_t *e;
 
   vg_test_self = argv[0];
+#ifdef _WIN32
+  {
+    /* argv[0] is whatever the parent wrote first on the command line
+     * (Wine: "Z:\\...\\run_tests.exe"); the module's own path is
+     * absolute in every case, so a child spawned with another cwd still
+     * finds us. */
+    static char self[MAX_PATH * 3 + 1];
+    wchar_t w[MAX_PATH + 1];
+    DWORD n = GetModuleFileNameW(NULL, w, MAX_PATH);
+    if (n > 0 && n < MAX_PATH &&
+        WideCharToMultiByte(CP_UTF8, 0, w, -1, self, (int)sizeof self, NULL,
+                            NULL) > 0)
+      vg_test_self = self;
+  }
+#endif
   if (argc >= 3 && strcmp(argv[1], "--child") == 0) {
     if (vg_initialize() != APR_SUCCESS)
       return 124;

@@ -25,12 +25,22 @@ int vg_test_run_until(vg_loop_t *loop, volatile int *flag, uint64_t ms);
  * assert that vg_loop_close() succeeds. */
 void vg_test_close_loop(vg_loop_t *loop);
 
-/* Suites. */
-#define VG_TEST_SUITES(X)                                                    \
+/* Suites.  The same core suites run on every platform; where Windows
+ * behaves differently a test asserts the Windows behaviour (#ifdef
+ * _WIN32), it is never skipped.  `win32` (tests/test_win32.c) holds the
+ * Windows-only cases; the end-to-end supervisor suites (tests/integration)
+ * are POSIX-only for now. */
+#define VG_TEST_CORE_SUITES(X)                                               \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
   X(async) X(work) X(chan) X(lockfile) X(graceful) X(log) X(json) X(probe)  \
-  X(config) X(logfile) X(vigil_config) X(vigil_run) X(vigil_logs)          \
-  X(vigil_reload) X(vigil_control) X(vigil_deps)
+  X(config) X(logfile)
+#ifdef _WIN32
+#define VG_TEST_SUITES(X) VG_TEST_CORE_SUITES(X) X(win32)
+#else
+#define VG_TEST_SUITES(X)                                                    \
+  VG_TEST_CORE_SUITES(X) X(vigil_config) X(vigil_run) X(vigil_logs)         \
+  X(vigil_reload) X(vigil_control) X(vigil_deps) X(vigil_service)
+#endif
 
 #define X(name) extern CU_SuiteInfo name##_suite;
 VG_TEST_SUITES(X)
@@ -45,6 +55,42 @@ typedef struct { const char *name; vg_child_fn fn; } vg_child_mode_t;
 extern const vg_child_mode_t vg_child_modes[];
 extern const vg_child_mode_t vg_child_lock_modes[];
 extern const vg_child_mode_t vg_child_logfile_modes[];
+#ifndef _WIN32
 extern const vg_child_mode_t vg_child_integ_modes[];
+#else
+/* tests/test_win32.c: print-argv, console-event, ... */
+extern const vg_child_mode_t vg_child_win32_modes[];
+#endif
+
+/* ------------------------------------------------------------------------
+ * Portability helpers (tests/test_util.c).  Suites call these where the
+ * POSIX and Windows ways differ; children (child*.c) may use the OS
+ * directly.
+ * --------------------------------------------------------------------- */
+
+/* The directory for temporary files, without a trailing separator:
+ * $TMPDIR or /tmp on POSIX, GetTempPathW() on Windows (UTF-8). */
+const char *vg_test_tmpdir(void);
+/* A local stream name unique to this process and call, for
+ * vg_pipe_bind()/vg_pipe_connect(): "/tmp/vg-TAG-PID-N.sock" (any stale
+ * file removed) on POSIX, the named pipe "\\.\pipe\vg-TAG-PID-N" on
+ * Windows. */
+void vg_test_local_name(char *buf, size_t size, const char *tag);
+/* Blocking write / read on a raw pal_fd_t (a pal_pipe() end, either the
+ * overlapped or the synchronous one on Windows).  Bytes moved, 0 at EOF
+ * (read), -1 on error. */
+long vg_test_fd_write(pal_fd_t fd, const void *buf, size_t n);
+long vg_test_fd_read(pal_fd_t fd, void *buf, size_t n);
+/* 1 while process `pid` runs (a zombie counts as gone), else 0. */
+int vg_test_pid_alive(long pid);
+/* Kill `pid` outright (cleanup after a failed assertion). */
+void vg_test_pid_kill(long pid);
+/* Set (value != NULL) or remove an environment variable of this process,
+ * where vg_spawn() with env NULL reads it. */
+void vg_test_setenv(const char *name, const char *value);
+/* Open descriptors (POSIX, /proc/self/fd) or handles (Windows: handle
+ * values that GetHandleInformation() accepts) of this process; -1 if
+ * that cannot be told. */
+int vg_test_count_handles(void);
 
 #endif

@@ -145,7 +145,10 @@ static void test_graceful_no_deadline(void) {
   vg_test_close_loop(loop);
 }
 
-/* A real signal to ourselves goes through the loop to on_request. */
+/* A real signal to ourselves goes through the loop to on_request.
+ * Windows: pal_signal_raise() posts the console event (TERM stands for
+ * logoff/shutdown, INT for Ctrl+C) to this process's loops, as the PAL's
+ * console handler does with a real one (those: the win32 suite). */
 static void raise_and_expect(int signum) {
   vg_shutdown_t sd;
   vg_loop_t *loop = setup(&sd, 60000);
@@ -168,6 +171,23 @@ static void test_graceful_sigint(void) {
   raise_and_expect(VG_SIGINT);
 }
 
+/* Windows: Ctrl+Break (BREAK) asks for shutdown as TERM and INT do.
+ * POSIX has no BREAK: raising it is VG_EUNSUPPORTED, and nothing is
+ * requested. */
+static void test_graceful_sigbreak(void) {
+#ifdef _WIN32
+  raise_and_expect(VG_SIGBREAK);
+#else
+  vg_shutdown_t sd;
+  vg_loop_t *loop = setup(&sd, 60000);
+  CU_ASSERT_EQUAL(pal_signal_raise(VG_SIGBREAK), VG_EUNSUPPORTED);
+  CU_ASSERT(!vg_test_run_until(loop, &rec.requested_flag, 30));
+  CU_ASSERT_EQUAL(rec.requests, 0);
+  vg_graceful_done(&sd);
+  vg_test_close_loop(loop);
+#endif
+}
+
 static CU_TestInfo graceful_tests[] = {
   {"watchers do not keep the loop alive", test_graceful_unref},
   {"request calls on_request; done stops the deadline",
@@ -178,6 +198,7 @@ static CU_TestInfo graceful_tests[] = {
   {"timeout 0 means no deadline", test_graceful_no_deadline},
   {"real SIGTERM triggers on_request", test_graceful_sigterm},
   {"real SIGINT triggers on_request", test_graceful_sigint},
+  {"BREAK triggers on_request (Windows only)", test_graceful_sigbreak},
   CU_TEST_INFO_NULL
 };
 

@@ -6,7 +6,6 @@
 #define _GNU_SOURCE 1
 
 #include <string.h>
-#include <unistd.h>
 
 #include "test.h"
 
@@ -132,41 +131,42 @@ static void test_stop_before_run(void) {
 
 static void test_ref_unref(void) {
   vg_loop_t *loop = new_loop();
-  vg_timer_t far, near;
-  vg_timer_init(loop, &far);
-  vg_timer_init(loop, &near);
+  /* (not "far"/"near": windows.h defines both away) */
+  vg_timer_t far_t, near_t;
+  vg_timer_init(loop, &far_t);
+  vg_timer_init(loop, &near_t);
   count_cb_calls = 0;
 
-  CU_ASSERT(vg_has_ref((vg_handle_t *)&far));
+  CU_ASSERT(vg_has_ref((vg_handle_t *)&far_t));
   CU_ASSERT_EQUAL(vg_loop_alive(loop), 0);   /* inactive handles don't */
-  vg_timer_start(&far, count_cb, 60000, 0);
+  vg_timer_start(&far_t, count_cb, 60000, 0);
   CU_ASSERT(vg_loop_alive(loop));
-  vg_unref((vg_handle_t *)&far);
-  CU_ASSERT_EQUAL(vg_has_ref((vg_handle_t *)&far), 0);
-  CU_ASSERT(vg_is_active((vg_handle_t *)&far));
+  vg_unref((vg_handle_t *)&far_t);
+  CU_ASSERT_EQUAL(vg_has_ref((vg_handle_t *)&far_t), 0);
+  CU_ASSERT(vg_is_active((vg_handle_t *)&far_t));
   CU_ASSERT_EQUAL(vg_loop_alive(loop), 0);
   /* An unreferenced timer alone: DEFAULT returns at once. */
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
   CU_ASSERT_EQUAL(count_cb_calls, 0);
 
   /* unref twice, ref once: refs are a flag, not a counter. */
-  vg_unref((vg_handle_t *)&far);
-  vg_ref((vg_handle_t *)&far);
-  CU_ASSERT(vg_has_ref((vg_handle_t *)&far));
+  vg_unref((vg_handle_t *)&far_t);
+  vg_ref((vg_handle_t *)&far_t);
+  CU_ASSERT(vg_has_ref((vg_handle_t *)&far_t));
   CU_ASSERT(vg_loop_alive(loop));
-  vg_unref((vg_handle_t *)&far);
+  vg_unref((vg_handle_t *)&far_t);
 
   /* A referenced short timer runs the loop; the unreferenced one does
    * not keep it going afterwards. */
-  vg_timer_start(&near, count_cb, 5, 0);
+  vg_timer_start(&near_t, count_cb, 5, 0);
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
   CU_ASSERT_EQUAL(count_cb_calls, 1);
-  CU_ASSERT(vg_is_active((vg_handle_t *)&far));
+  CU_ASSERT(vg_is_active((vg_handle_t *)&far_t));
 
   /* Stopping an unreferenced active handle and restarting it keeps it
    * unreferenced. */
-  vg_timer_stop(&far);
-  vg_timer_start(&far, count_cb, 60000, 0);
+  vg_timer_stop(&far_t);
+  vg_timer_start(&far_t, count_cb, 60000, 0);
   CU_ASSERT_EQUAL(vg_loop_alive(loop), 0);
   vg_test_close_loop(loop);
   CU_ASSERT_EQUAL(count_cb_calls, 1);
@@ -300,7 +300,7 @@ static void test_close_in_read_cb(void) {
   vg_loop_t *loop = new_loop();
   reader_t r;
   open_reader(loop, &r);
-  CU_ASSERT_EQUAL(write((int)r.wfd, "first", 5), 5);
+  CU_ASSERT_EQUAL(vg_test_fd_write(r.wfd, "first", 5), 5);
   CU_ASSERT_EQUAL(vg_read_start(&r.pipe, reader_alloc, read_close_self_cb),
                   APR_SUCCESS);
   /* Readers may consume in pieces; make sure more is pending after the
@@ -308,7 +308,8 @@ static void test_close_in_read_cb(void) {
   {
     char big[2048];
     memset(big, 'x', sizeof big);
-    CU_ASSERT_EQUAL(write((int)r.wfd, big, sizeof big), (ssize_t)sizeof big);
+    CU_ASSERT_EQUAL(vg_test_fd_write(r.wfd, big, sizeof big),
+                    (long)sizeof big);
   }
   vg_run(loop, VG_RUN_DEFAULT);
   CU_ASSERT_EQUAL(r.reads, 1);
@@ -343,8 +344,8 @@ static void test_close_other_same_iteration(void) {
   open_reader(loop, &b);
   pair[0] = &a;
   pair[1] = &b;
-  CU_ASSERT_EQUAL(write((int)a.wfd, "a", 1), 1);
-  CU_ASSERT_EQUAL(write((int)b.wfd, "b", 1), 1);
+  CU_ASSERT_EQUAL(vg_test_fd_write(a.wfd, "a", 1), 1);
+  CU_ASSERT_EQUAL(vg_test_fd_write(b.wfd, "b", 1), 1);
   vg_read_start(&a.pipe, reader_alloc, read_close_other_cb);
   vg_read_start(&b.pipe, reader_alloc, read_close_other_cb);
   vg_run(loop, VG_RUN_ONCE);

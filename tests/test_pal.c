@@ -11,6 +11,14 @@
 
 #include "test.h"
 
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <winsock2.h>
+#include <windows.h>
+#endif
+
 static int suite_clean(void) {
   pal_fault_clear();
   return 0;
@@ -85,6 +93,23 @@ static void test_addr_local(void) {
   longpath[0] = '/';
   longpath[sizeof longpath - 1] = '\0';
   CU_ASSERT_NOT_EQUAL(pal_addr_local(&a, longpath), APR_SUCCESS);
+#ifdef _WIN32
+  /* Windows: a local name is a named pipe name, kept as given. */
+  CU_ASSERT_EQUAL(pal_addr_local(&a, "\\\\.\\pipe\\vigil-test"),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_addr_family(&a), PAL_AF_UNIX);
+  CU_ASSERT_STRING_EQUAL(pal_addr_format(&a, buf, sizeof buf),
+                         "\\\\.\\pipe\\vigil-test");
+#endif
+#ifdef __linux__
+  /* "@name": Linux's abstract namespace. */
+  CU_ASSERT_EQUAL(pal_addr_local(&a, "@vigil-test"), APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(pal_addr_format(&a, buf, sizeof buf),
+                         "@vigil-test");
+#else
+  /* Elsewhere (Windows too) there is no abstract namespace. */
+  CU_ASSERT_EQUAL(pal_addr_local(&a, "@vigil-test"), PAL_EUNSUPPORTED);
+#endif
 }
 
 static void test_addr_format_small_buffer(void) {
@@ -144,16 +169,58 @@ static void test_strerror(void) {
 }
 
 static void test_err_from_os(void) {
+#ifdef _WIN32
+  /* Windows: the OS numbers are GetLastError() / WSAGetLastError()
+   * values, which APR's tests know in their APR_FROM_OS_ERROR form. */
+  CU_ASSERT(APR_STATUS_IS_ENOENT(pal_err_from_os(ERROR_FILE_NOT_FOUND)));
+  CU_ASSERT(APR_STATUS_IS_ENOENT(pal_err_from_os(ERROR_PATH_NOT_FOUND)));
+  CU_ASSERT(APR_STATUS_IS_EACCES(pal_err_from_os(ERROR_ACCESS_DENIED)));
+  CU_ASSERT(APR_STATUS_IS_EAGAIN(pal_err_from_os(WSAEWOULDBLOCK)));
+  CU_ASSERT(APR_STATUS_IS_EINTR(pal_err_from_os(WSAEINTR)));
+  CU_ASSERT(APR_STATUS_IS_ECONNREFUSED(pal_err_from_os(WSAECONNREFUSED)));
+  CU_ASSERT(APR_STATUS_IS_EPIPE(pal_err_from_os(ERROR_BROKEN_PIPE)));
+  /* 0 is no error at all: never reported as success. */
+  CU_ASSERT_NOT_EQUAL(pal_err_from_os(0), APR_SUCCESS);
+#else
   CU_ASSERT(APR_STATUS_IS_ENOENT(pal_err_from_os(ENOENT)));
   CU_ASSERT(APR_STATUS_IS_EAGAIN(pal_err_from_os(EAGAIN)));
   CU_ASSERT(APR_STATUS_IS_EINTR(pal_err_from_os(EINTR)));
   CU_ASSERT(APR_STATUS_IS_ECONNREFUSED(pal_err_from_os(ECONNREFUSED)));
+#endif
 }
 
 /* ------------------------------------------------------------------------
  * Signals and clock
  * --------------------------------------------------------------------- */
 
+#ifdef _WIN32
+/* Windows: the native numbers are console control events (pal.h): INT is
+ * CTRL_C_EVENT (0), BREAK CTRL_BREAK_EVENT, HUP CTRL_CLOSE_EVENT, TERM
+ * CTRL_SHUTDOWN_EVENT (CTRL_LOGOFF_EVENT reads as TERM too).  KILL maps
+ * to 9 one way only (TerminateProcess: no event carries it).  The other
+ * POSIX signals have no native number at all. */
+static void test_signal_numbers(void) {
+  static const int none[] = {
+      PAL_SIGQUIT, PAL_SIGUSR1, PAL_SIGUSR2, PAL_SIGPIPE, PAL_SIGALRM,
+      PAL_SIGCHLD, PAL_SIGCONT, PAL_SIGSTOP, PAL_SIGWINCH};
+  size_t i;
+  CU_ASSERT_EQUAL(pal_signal_native(PAL_SIGINT), CTRL_C_EVENT);
+  CU_ASSERT_EQUAL(pal_signal_native(PAL_SIGBREAK), CTRL_BREAK_EVENT);
+  CU_ASSERT_EQUAL(pal_signal_native(PAL_SIGHUP), CTRL_CLOSE_EVENT);
+  CU_ASSERT_EQUAL(pal_signal_native(PAL_SIGTERM), CTRL_SHUTDOWN_EVENT);
+  CU_ASSERT_EQUAL(pal_signal_native(PAL_SIGKILL), 9);
+  CU_ASSERT_EQUAL(pal_signal_portable(CTRL_C_EVENT), PAL_SIGINT);
+  CU_ASSERT_EQUAL(pal_signal_portable(CTRL_BREAK_EVENT), PAL_SIGBREAK);
+  CU_ASSERT_EQUAL(pal_signal_portable(CTRL_CLOSE_EVENT), PAL_SIGHUP);
+  CU_ASSERT_EQUAL(pal_signal_portable(CTRL_LOGOFF_EVENT), PAL_SIGTERM);
+  CU_ASSERT_EQUAL(pal_signal_portable(CTRL_SHUTDOWN_EVENT), PAL_SIGTERM);
+  for (i = 0; i < sizeof none / sizeof none[0]; i++)
+    CU_ASSERT_EQUAL(pal_signal_native(none[i]), -1);
+  CU_ASSERT_EQUAL(pal_signal_native(0), -1);
+  CU_ASSERT_EQUAL(pal_signal_native(PAL_NSIG + 5), -1);
+  CU_ASSERT_EQUAL(pal_signal_portable(9999), 0);
+}
+#else
 static void test_signal_numbers(void) {
   static const int portable[] = {
       PAL_SIGHUP, PAL_SIGINT, PAL_SIGQUIT, PAL_SIGKILL, PAL_SIGUSR1,
@@ -180,11 +247,16 @@ static void test_signal_numbers(void) {
   CU_ASSERT_EQUAL(pal_signal_portable(0), 0);
   CU_ASSERT_EQUAL(pal_signal_portable(9999), 0);
 }
+#endif
 
 static void test_clock_and_names(void) {
   uint64_t a = pal_hrtime(), b = pal_hrtime();
   CU_ASSERT(b >= a);
+#ifdef _WIN32
+  CU_ASSERT_STRING_EQUAL(pal_poll_name(), "iocp");
+#else
   CU_ASSERT_STRING_EQUAL(pal_poll_name(), "epoll");
+#endif
   CU_ASSERT_STRING_EQUAL(vg_backend(), pal_poll_name());
   CU_ASSERT_STRING_EQUAL(vg_version(), VG_VERSION_STRING);
   CU_ASSERT(pal_getpid() > 0);

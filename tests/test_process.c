@@ -8,30 +8,63 @@
  * (tests/child.c), by absolute path so that a changed cwd still finds it.
  * The order of a child's stdout EOF and its exit callback is not part of
  * the API: tests wait for both and never assert which came first.
+ *
+ * Windows (pal/win32/proc.c; each test states both expectations where
+ * they differ): there are no signals.  TERM, KILL and the other signals
+ * whose POSIX default is death are TerminateProcess (exit code 1, which
+ * the exit callback reports as -1 and the signal we sent), which a child
+ * cannot ignore; a process ending itself reports its exit code with
+ * term_signal 0.  Every child is in a job object of its own, which is
+ * the "tree" vg_process_kill_tree() terminates, group or not.  Handles
+ * play the part of descriptors.
  */
 #define _GNU_SOURCE 1
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "test.h"
 
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 #define WAIT_MS 10000
 
-static char self_path[PATH_MAX];
+static char self_path[4096];
 /* Non-close-on-exec descriptors >= 3 this process inherited from its own
  * parent (a shell, make's jobserver...), in the "fds" child's format.
  * They are not Vigil's to close, so a child legitimately sees them. */
 static char inherited_fds[1024];
 
+#ifdef _WIN32
+/* Inherited handles keep their values, and the "fds" child looks for
+ * the values it is given: it has inherited none of ours when it finds
+ * none. */
+static void list_inheritable(char *out, size_t size) {
+  snprintf(out, size, "0\n");
+}
+
+static int count_open_fds(void) { return vg_test_count_handles(); }
+
+static int suite_init(void) {
+  snprintf(self_path, sizeof self_path, "%s", vg_test_self);
+  list_inheritable(inherited_fds, sizeof inherited_fds);
+  return 0;
+}
+#else
 static void list_inheritable(char *out, size_t size) {
   int fds[256], n = 0, i;
   size_t len;
@@ -86,6 +119,7 @@ static int suite_init(void) {
   list_inheritable(inherited_fds, sizeof inherited_fds);
   return 0;
 }
+#endif
 
 static int suite_clean(void) {
   pal_fault_clear();
@@ -312,19 +346,34 @@ static void test_exit_code(void) {
   vg_test_close_loop(loop);
 }
 
+/* POSIX: a child killed by a signal it raised reports -1 and the
+ * signal.  Windows: nothing kills by signal; the CRT's raise(SIGTERM)
+ * ends the child with exit code 3, reported as such with term_signal 0,
+ * and USR1 does not exist there (the child says so with exit 125). */
 static void test_kill_self(void) {
   vg_loop_t *loop = new_loop();
   child_t c;
   child_prepare(&c, "kill-self", "TERM", NULL);
   child_run(loop, &c);
   CU_ASSERT_EQUAL(c.exited, 1);
+#ifdef _WIN32
+  CU_ASSERT_EQUAL(c.exit_status, 3);
+  CU_ASSERT_EQUAL(c.term_signal, 0);
+#else
   CU_ASSERT_EQUAL(c.exit_status, -1);
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
+#endif
 
   child_release(loop, &c);
   child_prepare(&c, "kill-self", "USR1", NULL);
   child_run(loop, &c);
+#ifdef _WIN32
+  CU_ASSERT_EQUAL(pal_signal_native(VG_SIGUSR1), -1);
+  CU_ASSERT_EQUAL(c.exit_status, 125);
+  CU_ASSERT_EQUAL(c.term_signal, 0);
+#else
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGUSR1);
+#endif
   vg_test_close_loop(loop);
 }
 
@@ -368,7 +417,9 @@ static void test_kill_after_exit(void) {
   CU_ASSERT(c.closed);
 }
 
-/* A child that ignores TERM survives it and dies of KILL. */
+/* POSIX: a child that ignores TERM survives it and dies of KILL.
+ * Windows: TERM is TerminateProcess, which no handler can refuse (the
+ * child ignores every console control event): it dies of TERM. */
 static void test_ignore_term_then_kill(void) {
   vg_loop_t *loop = new_loop();
   child_t c;
@@ -379,6 +430,15 @@ static void test_ignore_term_then_kill(void) {
   CU_ASSERT(run_cond(loop, out_has_newline, &c, WAIT_MS));
   CU_ASSERT_STRING_EQUAL(c.out.data, "ready\n");
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGTERM), APR_SUCCESS);
+#ifdef _WIN32
+  (void)never;
+  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.exited, 1);
+  CU_ASSERT_EQUAL(c.exit_status, -1);
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
+  vg_test_close_loop(loop);
+  return;
+#endif
   vg_test_run_until(loop, &never, 100);
   CU_ASSERT_EQUAL(c.exited, 0);
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
@@ -439,6 +499,32 @@ static void test_spawn_enoent(void) {
   vg_test_close_loop(loop);
 }
 
+#ifdef _WIN32
+/* Windows has no execute permission bit; what cannot be run is a file
+ * that is no executable image: CreateProcessW fails with
+ * ERROR_BAD_EXE_FORMAT, and the spawn with its status. */
+static void test_spawn_eacces(void) {
+  vg_loop_t *loop = new_loop();
+  child_t c;
+  apr_status_t rv;
+  char path[1024];
+  FILE *f;
+  snprintf(path, sizeof path, "%s\\vg-noexec-%ld.exe", vg_test_tmpdir(),
+           pal_getpid());
+  f = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs("this is not a program\r\n", f);
+  fclose(f);
+  child_prepare(&c, "x", NULL, NULL);
+  c.opts.file = path;
+  c.argv[0] = path;
+  rv = spawn_expect_fail(loop, &c);
+  CU_ASSERT_EQUAL(rv, APR_FROM_OS_ERROR(ERROR_BAD_EXE_FORMAT));
+  CU_ASSERT_STRING_EQUAL(pal_last_call(), "CreateProcessW");
+  remove(path);
+  vg_test_close_loop(loop);
+}
+#else
 /* A file without execute permission: APR_EACCES. */
 static void test_spawn_eacces(void) {
   vg_loop_t *loop = new_loop();
@@ -460,6 +546,7 @@ static void test_spawn_eacces(void) {
   unlink(path);
   vg_test_close_loop(loop);
 }
+#endif
 
 /* An injected failure of the spawn call itself. */
 static void test_spawn_fault(void) {
@@ -585,10 +672,11 @@ static void test_stdio_ignore(void) {
 static void test_stdio_file(void) {
   vg_loop_t *loop = new_loop();
   child_t c;
-  char path[128], got[256];
+  char path[1024], fresh[1024], got[256];
   FILE *f;
   size_t n;
-  snprintf(path, sizeof path, "/tmp/vg-stdout-%ld.txt", (long)getpid());
+  snprintf(path, sizeof path, "%s/vg-stdout-%ld.txt", vg_test_tmpdir(),
+           pal_getpid());
   f = fopen(path, "w");
   CU_ASSERT_PTR_NOT_NULL_FATAL(f);
   fputs("pre:", f);
@@ -605,21 +693,27 @@ static void test_stdio_file(void) {
   fclose(f);
   CU_ASSERT_STRING_EQUAL(got, "pre:written by child");
 
-  /* A file that does not exist yet is created. */
-  unlink(path);
+  /* A file that does not exist yet is created.  (Another name: on
+   * Windows a removed file lingers until its last handle closes, and
+   * under Wine the exited child's handles may close a moment after its
+   * exit callback.) */
+  snprintf(fresh, sizeof fresh, "%s/vg-stdout-%ld-fresh.txt",
+           vg_test_tmpdir(), pal_getpid());
+  remove(fresh);
   child_release(loop, &c);
   child_prepare(&c, "print", "fresh", NULL);
   c.opts.stdio[1].kind = VG_STDIO_FILE;
-  c.opts.stdio[1].path = path;
+  c.opts.stdio[1].path = fresh;
   child_run(loop, &c);
-  f = fopen(path, "r");
+  f = fopen(fresh, "r");
   CU_ASSERT_PTR_NOT_NULL_FATAL(f);
   n = fread(got, 1, sizeof got - 1, f);
   got[n] = '\0';
   fclose(f);
   CU_ASSERT_STRING_EQUAL(got, "fresh");
-  unlink(path);
   vg_test_close_loop(loop);
+  remove(path);
+  remove(fresh);
 }
 
 /* stdout to a descriptor we pass (one end of a pal_pipe). */
@@ -661,7 +755,7 @@ static void test_env(void) {
   CU_ASSERT_STRING_EQUAL(c.out.data, "hello-env\n");
 
   /* An explicit env replaces ours entirely. */
-  setenv("VG_TEST_INHERITED", "from-parent", 1);
+  vg_test_setenv("VG_TEST_INHERITED", "from-parent");
   child_release(loop, &c);
   child_prepare(&c, "env", "VG_TEST_INHERITED", NULL);
   child_pipe(loop, &c, 1);
@@ -675,16 +769,37 @@ static void test_env(void) {
   child_pipe(loop, &c, 1);
   child_run(loop, &c);
   CU_ASSERT_STRING_EQUAL(c.out.data, "from-parent\n");
-  unsetenv("VG_TEST_INHERITED");
+  vg_test_setenv("VG_TEST_INHERITED", NULL);
   vg_test_close_loop(loop);
 }
 
+#ifdef _WIN32
+/* Our working directory (the child prints it as GetCurrentDirectoryW
+ * does). */
+static char *get_cwd(char *buf, size_t size) {
+  wchar_t w[4096];
+  DWORD n = GetCurrentDirectoryW(4096, w);
+  if (n == 0 || n >= 4096 ||
+      !WideCharToMultiByte(CP_UTF8, 0, w, -1, buf, (int)size, NULL, NULL))
+    return NULL;
+  return buf;
+}
+#else
+static char *get_cwd(char *buf, size_t size) { return getcwd(buf, size); }
+#endif
+
+/* The child runs in the directory given: /tmp (resolved) on POSIX, the
+ * temporary directory on Windows, printed back as given. */
 static void test_cwd(void) {
   vg_loop_t *loop = new_loop();
   child_t c;
-  char dir[PATH_MAX], want[PATH_MAX + 2], here[PATH_MAX];
+  char dir[4096], want[4096 + 2], here[4096];
+#ifdef _WIN32
+  snprintf(dir, sizeof dir, "%s", vg_test_tmpdir());
+#else
   CU_ASSERT_PTR_NOT_NULL_FATAL(realpath("/tmp", dir));
-  CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(here, sizeof here));
+#endif
+  CU_ASSERT_PTR_NOT_NULL_FATAL(get_cwd(here, sizeof here));
   snprintf(want, sizeof want, "%s\n", dir);
   child_prepare(&c, "cwd", NULL, NULL);
   child_pipe(loop, &c, 1);
@@ -695,8 +810,8 @@ static void test_cwd(void) {
 
   /* Our own cwd is untouched; a missing cwd fails the spawn. */
   {
-    char now[PATH_MAX];
-    CU_ASSERT_PTR_NOT_NULL(getcwd(now, sizeof now));
+    char now[4096];
+    CU_ASSERT_PTR_NOT_NULL(get_cwd(now, sizeof now));
     CU_ASSERT_STRING_EQUAL(now, here);
   }
   child_release(loop, &c);
@@ -733,6 +848,24 @@ static void test_no_fd_leaks(void) {
   vg_pipe_open(&extra_r, extra[0]);
 
   child_prepare(&c, "fds", NULL, NULL);
+#ifdef _WIN32
+  {
+    /* The child is told which handle values we hold (see child.c). */
+    static char hv[5][32];
+    snprintf(hv[0], sizeof hv[0], "s%llx",
+             (unsigned long long)listener.io.fd);
+    snprintf(hv[1], sizeof hv[1], "p%llx", (unsigned long long)raw[0]);
+    snprintf(hv[2], sizeof hv[2], "p%llx", (unsigned long long)raw[1]);
+    snprintf(hv[3], sizeof hv[3], "p%llx", (unsigned long long)extra[0]);
+    snprintf(hv[4], sizeof hv[4], "p%llx", (unsigned long long)extra[1]);
+    c.argv[3] = hv[0];
+    c.argv[4] = hv[1];
+    c.argv[5] = hv[2];
+    c.argv[6] = hv[3];
+    c.argv[7] = hv[4];
+    c.argv[8] = NULL;
+  }
+#endif
   child_pipe(loop, &c, 0);
   child_pipe(loop, &c, 1);
   child_run(loop, &c);
@@ -752,25 +885,9 @@ static void test_no_fd_leaks(void) {
  * Kill tree
  * --------------------------------------------------------------------- */
 
-static int pid_gone(long pid) {
-  char path[64], buf[512];
-  FILE *f;
-  size_t n;
-  char *p;
-  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-    return 1;
-  /* Reparented to a PID 1 that does not reap (containers): a zombie is
-   * dead for our purpose. */
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  f = fopen(path, "r");
-  if (!f)
-    return 1;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  p = strrchr(buf, ')');
-  return p && (p[2] == 'Z' || p[2] == 'X');
-}
+/* kill(pid, 0) and /proc on POSIX (a zombie is gone), OpenProcess and a
+ * signalled process object on Windows. */
+static int pid_gone(long pid) { return !vg_test_pid_alive(pid); }
 
 static long gone_pid;
 static int gone_flag;
@@ -810,7 +927,7 @@ static void test_kill_tree(void) {
   CU_ASSERT(vg_test_run_until(loop, &gone_flag, 5000));
   vg_close((vg_handle_t *)&poll_timer, NULL);
   if (!gone_flag)
-    kill((pid_t)gpid, SIGKILL);
+    vg_test_pid_kill(gpid);
   vg_test_close_loop(loop);
 }
 
@@ -842,13 +959,15 @@ static void test_kill_tree_after_leader_exit(void) {
   CU_ASSERT(vg_test_run_until(loop, &gone_flag, 5000));
   vg_close((vg_handle_t *)&poll_timer, NULL);
   if (!gone_flag)
-    kill((pid_t)gpid, SIGKILL);
+    vg_test_pid_kill(gpid);
   vg_close((vg_handle_t *)&c.proc, child_closed);
   vg_test_close_loop(loop);
 }
 
 /* Without a new group, kill_tree must not signal our own group (that
- * would kill the test runner): it is refused or limited to the child. */
+ * would kill the test runner): it is refused or limited to the child.
+ * Windows: the child's tree is its own job object, group or not, so
+ * kill_tree succeeds and ends the child alone. */
 static void test_kill_tree_needs_group(void) {
   vg_loop_t *loop = new_loop();
   child_t c;
@@ -856,6 +975,9 @@ static void test_kill_tree_needs_group(void) {
   child_prepare(&c, "sleep", "20000", NULL);
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
   rv = vg_process_kill_tree(&c.proc, VG_SIGTERM);
+#ifdef _WIN32
+  CU_ASSERT_EQUAL(rv, APR_SUCCESS);
+#endif
   /* We are still alive to tell; make sure the child goes. */
   if (rv != APR_SUCCESS)
     vg_process_kill(&c.proc, VG_SIGTERM);
@@ -877,8 +999,8 @@ static void test_close_does_not_kill(void) {
   vg_run(loop, VG_RUN_DEFAULT);
   CU_ASSERT(c.closed);
   CU_ASSERT_EQUAL(c.exited, 0);
-  CU_ASSERT_EQUAL(kill((pid_t)pid, 0), 0);
-  kill((pid_t)pid, SIGKILL);
+  CU_ASSERT(vg_test_pid_alive(pid));
+  vg_test_pid_kill(pid);
   for (i = 0; i < 500 && !pid_gone(pid); i++) {
     volatile int never = 0;
     vg_test_run_until(loop, &never, 10);

@@ -4,12 +4,28 @@
  *
  * Signals are raised only while at least one watcher of that signal is
  * active, so the default action (death) can never hit the test process.
+ *
+ * The two signals the watcher tests raise: USR1 and USR2 on POSIX.
+ * Windows has neither (watching them is VG_EUNSUPPORTED, see
+ * unsupported_signals); its signals are console control events, and the
+ * tests use HUP (the console's close event) and BREAK (Ctrl+Break).
+ * pal_signal_raise() delivers them to this process only, as POSIX raise()
+ * does, through the path a console event takes from the PAL's console
+ * handler on; real console events are tested in the win32 suite.
  */
 #include <string.h>
 
 #include "test.h"
 
 #define WAIT_MS 10000
+
+#ifdef _WIN32
+#define SIG_A VG_SIGHUP
+#define SIG_B VG_SIGBREAK
+#else
+#define SIG_A VG_SIGUSR1
+#define SIG_B VG_SIGUSR2
+#endif
 
 static vg_loop_t *new_loop(void) {
   vg_loop_t *loop = NULL;
@@ -67,7 +83,7 @@ static int b_called(void *arg) {
   return wb->calls >= (int)(intptr_t)arg;
 }
 
-/* Two watchers of USR1: one raise calls each once; stop one and only
+/* Two watchers of SIG_A: one raise calls each once; stop one and only
  * the other is called; restart it and both are again. */
 static void test_two_watchers(void) {
   vg_loop_t *loop = new_loop();
@@ -76,31 +92,31 @@ static void test_two_watchers(void) {
   watcher_init(loop, &b);
   wa = &a;
   wb = &b;
-  CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, VG_SIGUSR1),
+  CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_A),
                   APR_SUCCESS);
-  CU_ASSERT_EQUAL(vg_signal_start(&b.sig, watcher_cb, VG_SIGUSR1),
+  CU_ASSERT_EQUAL(vg_signal_start(&b.sig, watcher_cb, SIG_A),
                   APR_SUCCESS);
   CU_ASSERT(vg_is_active((vg_handle_t *)&a.sig));
 
-  CU_ASSERT_EQUAL(pal_signal_raise(PAL_SIGUSR1), APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
   CU_ASSERT(run_cond(loop, both_called, (void *)1, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 1);
-  CU_ASSERT_EQUAL(a.last, VG_SIGUSR1);
-  CU_ASSERT_EQUAL(b.last, VG_SIGUSR1);
+  CU_ASSERT_EQUAL(a.last, SIG_A);
+  CU_ASSERT_EQUAL(b.last, SIG_A);
 
   CU_ASSERT_EQUAL(vg_signal_stop(&a.sig), APR_SUCCESS);
   CU_ASSERT_EQUAL(vg_is_active((vg_handle_t *)&a.sig), 0);
-  CU_ASSERT_EQUAL(pal_signal_raise(PAL_SIGUSR1), APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
   CU_ASSERT(run_cond(loop, b_called, (void *)2, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 2);
 
-  CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, VG_SIGUSR1),
+  CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_A),
                   APR_SUCCESS);
-  CU_ASSERT_EQUAL(pal_signal_raise(PAL_SIGUSR1), APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
   CU_ASSERT(run_cond(loop, both_called, (void *)2, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 2);
@@ -117,24 +133,24 @@ static void test_distinct_signals(void) {
   watcher_init(loop, &b);
   wa = &a;
   wb = &b;
-  vg_signal_start(&a.sig, watcher_cb, VG_SIGUSR1);
-  vg_signal_start(&b.sig, watcher_cb, VG_SIGUSR2);
-  CU_ASSERT_EQUAL(pal_signal_raise(PAL_SIGUSR2), APR_SUCCESS);
+  vg_signal_start(&a.sig, watcher_cb, SIG_A);
+  vg_signal_start(&b.sig, watcher_cb, SIG_B);
+  CU_ASSERT_EQUAL(pal_signal_raise(SIG_B), APR_SUCCESS);
   CU_ASSERT(run_cond(loop, b_called, (void *)1, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 0);
   CU_ASSERT_EQUAL(b.calls, 1);
-  CU_ASSERT_EQUAL(b.last, VG_SIGUSR2);
+  CU_ASSERT_EQUAL(b.last, SIG_B);
 
-  /* Move a from USR1 to USR2: both now watch USR2. */
-  CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, VG_SIGUSR2),
+  /* Move a from SIG_A to SIG_B: both now watch SIG_B. */
+  CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_B),
                   APR_SUCCESS);
-  CU_ASSERT_EQUAL(pal_signal_raise(PAL_SIGUSR2), APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_signal_raise(SIG_B), APR_SUCCESS);
   CU_ASSERT(run_cond(loop, both_called, (void *)1, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 2);
-  CU_ASSERT_EQUAL(a.last, VG_SIGUSR2);
+  CU_ASSERT_EQUAL(a.last, SIG_B);
   vg_test_close_loop(loop);
 }
 
@@ -146,9 +162,9 @@ static void test_two_loops(void) {
   watcher_init(l2, &b);
   wa = &a;
   wb = &b;
-  vg_signal_start(&a.sig, watcher_cb, VG_SIGUSR2);
-  vg_signal_start(&b.sig, watcher_cb, VG_SIGUSR2);
-  CU_ASSERT_EQUAL(pal_signal_raise(PAL_SIGUSR2), APR_SUCCESS);
+  vg_signal_start(&a.sig, watcher_cb, SIG_B);
+  vg_signal_start(&b.sig, watcher_cb, SIG_B);
+  CU_ASSERT_EQUAL(pal_signal_raise(SIG_B), APR_SUCCESS);
   {
     int i;
     for (i = 0; i < 500 && (a.calls == 0 || b.calls == 0); i++) {
@@ -175,15 +191,15 @@ static void test_close_and_unref(void) {
   watcher_init(loop, &b);
   wa = &a;
   wb = &b;
-  vg_signal_start(&a.sig, watcher_cb, VG_SIGUSR1);
-  vg_signal_start(&b.sig, watcher_cb, VG_SIGUSR1);
+  vg_signal_start(&a.sig, watcher_cb, SIG_A);
+  vg_signal_start(&b.sig, watcher_cb, SIG_A);
   vg_unref((vg_handle_t *)&b.sig);
   CU_ASSERT(vg_loop_alive(loop));
   vg_close((vg_handle_t *)&a.sig, NULL);
   /* (a closing handle counts as alive until its close phase) */
   vg_run(loop, VG_RUN_NOWAIT);
   CU_ASSERT_EQUAL(vg_loop_alive(loop), 0);
-  CU_ASSERT_EQUAL(pal_signal_raise(PAL_SIGUSR1), APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
   /* Nothing referenced: the loop does not run on its own account... */
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
   /* ...but while something else runs it, b is called. */
@@ -191,6 +207,36 @@ static void test_close_and_unref(void) {
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 0);
   CU_ASSERT_EQUAL(b.calls, 1);
+  vg_test_close_loop(loop);
+}
+
+/* What a platform does not have cannot be watched: VG_EUNSUPPORTED, and
+ * the watcher stays inactive.  POSIX has no BREAK; Windows has no USR1,
+ * USR2, QUIT, WINCH, CHLD (and KILL is no event to watch either). */
+static void test_unsupported_signals(void) {
+  vg_loop_t *loop = new_loop();
+  watcher_t a;
+#ifdef _WIN32
+  static const int none[] = {VG_SIGUSR1, VG_SIGUSR2, VG_SIGQUIT,
+                             VG_SIGWINCH, VG_SIGCHLD, VG_SIGKILL};
+#else
+  static const int none[] = {VG_SIGBREAK};
+#endif
+  size_t i;
+  watcher_init(loop, &a);
+  for (i = 0; i < sizeof none / sizeof none[0]; i++) {
+    CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, none[i]),
+                    VG_EUNSUPPORTED);
+    CU_ASSERT_EQUAL(vg_is_active((vg_handle_t *)&a.sig), 0);
+  }
+#ifdef _WIN32
+  CU_ASSERT_EQUAL(pal_signal_raise(VG_SIGUSR1), VG_EUNSUPPORTED);
+  CU_ASSERT_EQUAL(pal_signal_raise(VG_SIGKILL), VG_EUNSUPPORTED);
+#else
+  CU_ASSERT_EQUAL(pal_signal_raise(VG_SIGBREAK), VG_EUNSUPPORTED);
+#endif
+  /* The watcher still works for a signal that exists. */
+  CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_A), APR_SUCCESS);
   vg_test_close_loop(loop);
 }
 
@@ -230,10 +276,11 @@ static void test_names(void) {
 }
 
 static CU_TestInfo signal_tests[] = {
-    {"two_watchers_usr1", test_two_watchers},
+    {"two_watchers", test_two_watchers},
     {"distinct_signals", test_distinct_signals},
     {"two_loops", test_two_loops},
     {"close_and_unref", test_close_and_unref},
+    {"unsupported_signals", test_unsupported_signals},
     {"names", test_names},
     CU_TEST_INFO_NULL};
 

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/resource.h>
+#endif
 
 #include "test.h"
 
@@ -561,7 +563,14 @@ static void test_write_queue_backpressure(void) {
   vg_test_run_until(loop, &never, 100);
   CU_ASSERT_EQUAL(w.called, 0);
   CU_ASSERT(cli.write_queue_size > 0);
+#ifdef _WIN32
+  /* Windows: one overlapped WSASend owns the whole buffer until it
+   * completes; the kernel reports no partial progress, so the queue
+   * still counts all of it (as libuv's write_queue_size does). */
+  CU_ASSERT_EQUAL(cli.write_queue_size, BIG);
+#else
   CU_ASSERT(cli.write_queue_size < BIG);    /* some of it went out */
+#endif
   CU_ASSERT_EQUAL(cli.write_queue_count, 1);
 
   /* Now drain. */
@@ -698,6 +707,14 @@ static void test_close_while_connecting(void) {
 
 #define MANY 1000
 
+#ifdef _WIN32
+/* Windows has no descriptor limit to raise: a socket is a handle, and a
+ * process may hold millions of them (bounded by memory only). */
+static int raise_nofile(unsigned long need) {
+  (void)need;
+  return 1;
+}
+#else
 static int raise_nofile(rlim_t need) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -711,6 +728,7 @@ static int raise_nofile(rlim_t need) {
   }
   return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need;
 }
+#endif
 
 static int many_done;
 static int all_many_done(void *arg) {

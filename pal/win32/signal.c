@@ -137,16 +137,18 @@ void pal__signal_destroy(pal_poll_t *p) {
   LeaveCriticalSection(&reg_lock);
 }
 
+/* To the calling process only, as POSIX raise() does: posted to the
+ * watching polls exactly as the console handler posts an event.  Not
+ * GenerateConsoleCtrlEvent(event, 0): process group 0 is every process
+ * attached to our console -- the children that share it, and the shell
+ * or test driver that started us, which a Ctrl+C would stop -- and our
+ * own group cannot be named instead (only a group leader has an id, and
+ * CTRL_C_EVENT cannot be sent to a group at all).  A signal no poll
+ * watches is dropped (POSIX would apply the default action). */
 apr_status_t pal_signal_raise(int signum) {
   int native = pal_signal_native(signum);
   if (native < 0 || signum == PAL_SIGKILL)
     return PAL_EUNSUPPORTED;
-  if (signum == PAL_SIGINT || signum == PAL_SIGBREAK) {
-    /* A real console event to our process group (which needs a console:
-     * fall back to in-process delivery when there is none). */
-    if (GenerateConsoleCtrlEvent((DWORD)native, 0))
-      return APR_SUCCESS;
-  }
   InitOnceExecuteOnce(&reg_once, init_lock, NULL, NULL);
   dispatch(signum);
   return APR_SUCCESS;

@@ -1,0 +1,207 @@
+/*
+ * test_util.c -- the portability helpers of test.h: what the suites need
+ * from the OS besides libvigil (temporary names, raw pipe I/O, whether a
+ * pid lives, the environment, handle counts), once for POSIX and once for
+ * Windows.  Like the children, this file may use the OS directly.
+ */
+#define _GNU_SOURCE 1
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+#endif
+
+#ifdef _WIN32
+
+const char *vg_test_tmpdir(void) {
+  static char dir[MAX_PATH * 3 + 1];
+  wchar_t w[MAX_PATH + 1];
+  DWORD n;
+  size_t len;
+  if (dir[0])
+    return dir;
+  n = GetTempPathW(MAX_PATH, w);
+  if (n == 0 || n > MAX_PATH ||
+      !WideCharToMultiByte(CP_UTF8, 0, w, -1, dir, (int)sizeof dir, NULL,
+                           NULL)) {
+    strcpy(dir, "C:\\Windows\\Temp");
+    return dir;
+  }
+  len = strlen(dir);
+  while (len > 3 && (dir[len - 1] == '\\' || dir[len - 1] == '/'))
+    dir[--len] = '\0';
+  return dir;
+}
+
+void vg_test_local_name(char *buf, size_t size, const char *tag) {
+  static int n;
+  snprintf(buf, size, "\\\\.\\pipe\\vg-%s-%ld-%d", tag, pal_getpid(), n++);
+}
+
+/* An OVERLAPPED whose event has its low bit set posts no packet to a
+ * completion port the handle may belong to; on a synchronous handle the
+ * call simply completes. */
+static long fd_io(pal_fd_t fd, void *buf, size_t n, int writing) {
+  OVERLAPPED ov;
+  HANDLE ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+  DWORD done = 0, len = n > 0x40000000u ? 0x40000000u : (DWORD)n;
+  BOOL ok;
+  if (!ev)
+    return -1;
+  memset(&ov, 0, sizeof ov);
+  ov.hEvent = (HANDLE)((ULONG_PTR)ev | 1);
+  ok = writing ? WriteFile((HANDLE)fd, buf, len, &done, &ov)
+               : ReadFile((HANDLE)fd, buf, len, &done, &ov);
+  if (!ok && GetLastError() == ERROR_IO_PENDING)
+    ok = GetOverlappedResult((HANDLE)fd, &ov, &done, TRUE);
+  if (!ok) {
+    DWORD e = GetLastError();
+    CloseHandle(ev);
+    if (!writing && (e == ERROR_BROKEN_PIPE || e == ERROR_HANDLE_EOF))
+      return 0;
+    return -1;
+  }
+  CloseHandle(ev);
+  return (long)done;
+}
+
+long vg_test_fd_write(pal_fd_t fd, const void *buf, size_t n) {
+  return fd_io(fd, (void *)(uintptr_t)buf, n, 1);
+}
+
+long vg_test_fd_read(pal_fd_t fd, void *buf, size_t n) {
+  return fd_io(fd, buf, n, 0);
+}
+
+int vg_test_pid_alive(long pid) {
+  HANDLE h;
+  DWORD w;
+  if (pid <= 0)
+    return 0;
+  h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
+                  (DWORD)pid);
+  if (!h)
+    return GetLastError() == ERROR_ACCESS_DENIED;
+  w = WaitForSingleObject(h, 0);
+  CloseHandle(h);
+  return w == WAIT_TIMEOUT;
+}
+
+void vg_test_pid_kill(long pid) {
+  HANDLE h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid);
+  if (h) {
+    TerminateProcess(h, 1);
+    CloseHandle(h);
+  }
+}
+
+void vg_test_setenv(const char *name, const char *value) {
+  /* The Win32 environment is what CreateProcessW passes on; keep the
+   * CRT's copy (getenv) in step as well. */
+  _putenv_s(name, value ? value : "");
+  SetEnvironmentVariableA(name, value);
+}
+
+/* GetProcessHandleCount() would do, but Wine 8 answers 0.  Handle values
+ * are multiples of 4 from a table: probe them. */
+int vg_test_count_handles(void) {
+  ULONG_PTR v;
+  DWORD flags;
+  int n = 0;
+  for (v = 4; v < 0x20000; v += 4)
+    if (GetHandleInformation((HANDLE)v, &flags))
+      n++;
+  return n;
+}
+
+#else /* POSIX */
+
+const char *vg_test_tmpdir(void) {
+  const char *t = getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+void vg_test_local_name(char *buf, size_t size, const char *tag) {
+  static int n;
+  /* Always /tmp: sun_path is short, and $TMPDIR may be long. */
+  snprintf(buf, size, "/tmp/vg-%s-%ld-%d.sock", tag, (long)getpid(), n++);
+  unlink(buf);
+}
+
+long vg_test_fd_write(pal_fd_t fd, const void *buf, size_t n) {
+  ssize_t w;
+  do
+    w = write((int)fd, buf, n);
+  while (w < 0 && errno == EINTR);
+  return (long)w;
+}
+
+long vg_test_fd_read(pal_fd_t fd, void *buf, size_t n) {
+  ssize_t r;
+  do
+    r = read((int)fd, buf, n);
+  while (r < 0 && errno == EINTR);
+  return (long)r;
+}
+
+int vg_test_pid_alive(long pid) {
+  char path[64], buf[512];
+  FILE *f;
+  size_t n;
+  char *p;
+  if (pid <= 0)
+    return 0;
+  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    return 0;
+  /* Reparented to a PID 1 that does not reap (containers): a zombie is
+   * dead for our purpose. */
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  f = fopen(path, "r");
+  if (!f)
+    return 0;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  p = strrchr(buf, ')');
+  return !(p && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+void vg_test_pid_kill(long pid) {
+  if (pid > 0)
+    kill((pid_t)pid, SIGKILL);
+}
+
+void vg_test_setenv(const char *name, const char *value) {
+  if (value)
+    setenv(name, value, 1);
+  else
+    unsetenv(name);
+}
+
+int vg_test_count_handles(void) {
+  int n = 0;
+  struct dirent *de;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return -1;
+  while ((de = readdir(d)) != NULL)
+    if (de->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n - 1;   /* the directory's own descriptor */
+}
+
+#endif
