@@ -33,6 +33,9 @@ if [ "$mode" = windows ]; then
   scripts/build-win-deps.sh
   export WINEDEBUG=-all
   export WINEPREFIX="${WINEPREFIX:-$PWD/build-win/wineprefix}"
+  # No Mono/Gecko installers when the prefix is created (there is no
+  # network to fetch them, and nothing here needs them).
+  export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree=;mshtml=}"
   dir=build-win/vigil
   cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-mingw64.cmake \
         -DVIGIL_WERROR=ON -DVIGIL_BUILD_TESTS=ON >/dev/null
