@@ -17,11 +17,26 @@
 #include "common.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _WIN32
+/* Windows (mingw-w64; run under Wine for the figures in
+ * docs/PERFORMANCE.md): QueryPerformanceCounter, GetProcessTimes, Sleep,
+ * and thread affinity masks instead of CPU sets. */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+typedef DWORD_PTR perf_cpu_mask_t;
+#define PERF_MAX_CPUS ((int)(8 * sizeof(DWORD_PTR)))
+#else
+#include <sched.h>
 #include <time.h>
+typedef cpu_set_t perf_cpu_mask_t;
+#define PERF_MAX_CPUS CPU_SETSIZE
+#endif
 
 static const char *const bench_names[PERF_NBENCH] = {
   "timers", "pingpong", "async", "spawn"
@@ -40,7 +55,7 @@ static struct {
   int cpu_mode;
   int timers_cancel;
   int cpus[2];                    /* the first two CPUs we may use */
-  cpu_set_t orig_mask;
+  perf_cpu_mask_t orig_mask;
   int bench;
   unsigned n;
   int alloc_report;
@@ -49,6 +64,39 @@ static struct {
   uint64_t m0, p0;
   int begun, ended;
 } cur;
+
+#ifdef _WIN32
+
+uint64_t perf_now_ns(void) {
+  static LARGE_INTEGER freq;   /* set once, before any second thread */
+  LARGE_INTEGER now;
+  if (freq.QuadPart == 0) QueryPerformanceFrequency(&freq);
+  QueryPerformanceCounter(&now);
+  /* Whole seconds and the rest apart, so that nothing overflows. */
+  return (uint64_t)(now.QuadPart / freq.QuadPart) * 1000000000u +
+         (uint64_t)(now.QuadPart % freq.QuadPart) * 1000000000u /
+             (uint64_t)freq.QuadPart;
+}
+
+/* Process CPU time, user + kernel, all threads (100 ns units). */
+static uint64_t cpu_now_ns(void) {
+  FILETIME created, exited, kernel, user;
+  ULARGE_INTEGER k, u;
+  if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel,
+                       &user))
+    return 0;
+  k.LowPart = kernel.dwLowDateTime;
+  k.HighPart = kernel.dwHighDateTime;
+  u.LowPart = user.dwLowDateTime;
+  u.HighPart = user.dwHighDateTime;
+  return (k.QuadPart + u.QuadPart) * 100u;
+}
+
+void perf_sleep_ms(unsigned ms) {
+  Sleep(ms);
+}
+
+#else
 
 uint64_t perf_now_ns(void) {
   struct timespec ts;
@@ -70,12 +118,42 @@ void perf_sleep_ms(unsigned ms) {
   }
 }
 
+#endif
+
 unsigned perf_timer_timeout(unsigned i) {
   /* A multiplicative hash of i: cheap, deterministic, well spread. */
   uint32_t x = (uint32_t)i * 2654435761u;
   x ^= x >> 15;
   return 1u + (x % PERF_TIMERS_MAXMS);
 }
+
+#ifdef _WIN32
+
+/* Affinity of the calling thread; the mask of the process is the set of
+ * CPUs we may use (processor group 0, which is all of them up to 64). */
+void perf_pin_thread(int role) {
+  DWORD_PTR mask;
+  if (cur.cpu_mode == CPU_FREE) return;
+  mask = (DWORD_PTR)1 << cur.cpus[cur.cpu_mode == CPU_SPLIT ? role : 0];
+  if (SetThreadAffinityMask(GetCurrentThread(), mask) == 0)
+    perf_fail("SetThreadAffinityMask", (long)GetLastError());
+}
+
+static int cpu_get_mask(perf_cpu_mask_t *mask) {
+  DWORD_PTR system;
+  return GetProcessAffinityMask(GetCurrentProcess(), mask, &system) ? 0 : -1;
+}
+
+static int cpu_isset(int c, const perf_cpu_mask_t *mask) {
+  return (*mask >> c) & 1u;
+}
+
+static void cpu_restore(void) {
+  if (cur.cpu_mode != CPU_FREE)
+    (void)SetThreadAffinityMask(GetCurrentThread(), cur.orig_mask);
+}
+
+#else
 
 void perf_pin_thread(int role) {
   cpu_set_t set;
@@ -86,27 +164,37 @@ void perf_pin_thread(int role) {
     perf_fail("sched_setaffinity", errno);
 }
 
+static int cpu_get_mask(perf_cpu_mask_t *mask) {
+  return sched_getaffinity(0, sizeof *mask, mask);
+}
+
+static int cpu_isset(int c, const perf_cpu_mask_t *mask) {
+  return CPU_ISSET(c, mask);
+}
+
+static void cpu_restore(void) {
+  if (cur.cpu_mode != CPU_FREE)
+    (void)sched_setaffinity(0, sizeof cur.orig_mask, &cur.orig_mask);
+}
+
+#endif
+
 /* Note the CPUs we may run on; fall back to "free" with fewer than two
  * for split. */
 static void cpu_setup(void) {
   int c, k = 0;
-  if (sched_getaffinity(0, sizeof cur.orig_mask, &cur.orig_mask) != 0) {
+  if (cpu_get_mask(&cur.orig_mask) != 0) {
     cur.cpu_mode = CPU_FREE;
     return;
   }
-  for (c = 0; c < CPU_SETSIZE && k < 2; c++)
-    if (CPU_ISSET(c, &cur.orig_mask)) cur.cpus[k++] = c;
+  for (c = 0; c < PERF_MAX_CPUS && k < 2; c++)
+    if (cpu_isset(c, &cur.orig_mask)) cur.cpus[k++] = c;
   if (k == 0 || (k < 2 && cur.cpu_mode == CPU_SPLIT)) {
     if (cur.cpu_mode == CPU_SPLIT)
       fprintf(stderr, "bench_%s: one CPU only: async runs unpinned\n",
               cur.impl);
     cur.cpu_mode = CPU_FREE;
   }
-}
-
-static void cpu_restore(void) {
-  if (cur.cpu_mode != CPU_FREE)
-    (void)sched_setaffinity(0, sizeof cur.orig_mask, &cur.orig_mask);
 }
 
 int perf_timers_cancel(void) { return cur.timers_cancel; }

@@ -38,7 +38,16 @@
 #define PERF_ASYNC_N     10000u    /* cross-thread round trips           */
 #define PERF_SPAWN_N     1000u     /* sequential spawns of /bin/true     */
 
+/* The spawn workload's child: /bin/true, or on Windows `cmd /c exit 0`
+ * (CONTRACT.md), found on PATH.  PERF_SPAWN_ARGV initialises an array
+ * of const char * ending in NULL. */
+#ifdef _WIN32
+#define PERF_SPAWN_PATH "cmd"
+#define PERF_SPAWN_ARGV {"cmd", "/c", "exit", "0", NULL}
+#else
 #define PERF_SPAWN_PATH "/bin/true"
+#define PERF_SPAWN_ARGV {PERF_SPAWN_PATH, NULL}
+#endif
 
 enum {
   PERF_TIMERS = 0, PERF_PINGPONG, PERF_ASYNC, PERF_SPAWN, PERF_NBENCH

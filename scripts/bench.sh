@@ -27,6 +27,16 @@
 #   --build-dir DIR   build tree (default build-perf)
 #   --no-build        use the programs already built in the build tree
 #   --no-install      never install the peer libraries
+#   --windows         the Windows build instead: cross-build bench_vigil.exe
+#                     with mingw-w64 (cmake/toolchain-mingw64.cmake, the
+#                     dependencies from scripts/build-win-deps.sh) into
+#                     build-win/perf and run it under Wine (WINEPREFIX
+#                     defaults to build-win/wineprefix).  vigil only (the
+#                     peers are not built for Windows), 3 rounds unless
+#                     --reps, pingpong 10,000 round trips and spawn 200
+#                     `cmd /c exit 0` (Wine makes both slow), no idle check,
+#                     no --pairs.  Figures under Wine are indicative only
+#                     (docs/PERFORMANCE.md).
 #
 # Output (stdout): the median measurement of every (benchmark, impl) as
 #   bench=NAME impl=IMPL ops=N seconds=T ops_per_s=X
@@ -43,8 +53,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD="$ROOT/build-perf"
-REPS=5
+BUILD=""
+REPS=""
 STAT=median
 QUICK=0
 ONLY="timers,pingpong,async,spawn"
@@ -56,6 +66,7 @@ MARKDOWN=""
 PAIRS=0
 DO_BUILD=1
 DO_INSTALL=1
+WINDOWS=0
 
 die() { echo "bench.sh: $*" >&2; exit 2; }
 
@@ -74,22 +85,49 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD=${2:?}; shift 2 ;;
     --no-build) DO_BUILD=0; shift ;;
     --no-install) DO_INSTALL=0; shift ;;
+    --windows) WINDOWS=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
+if [ "$WINDOWS" = 1 ]; then
+  [ "$PAIRS" = 0 ] || die "--pairs compares with the peers: not with --windows"
+  [ -n "$BUILD" ] || BUILD="$ROOT/build-win/perf"
+  [ -n "$REPS" ] || REPS=3
+  IMPLS=vigil        # the peers are POSIX builds (perf/CMakeLists.txt)
+  EXTRAS=0           # the idle check traces Linux system calls
+fi
+[ -n "$BUILD" ] || BUILD="$ROOT/build-perf"
+[ -n "$REPS" ] || REPS=5
 case "$REPS" in ''|*[!0-9]*|0) die "--reps wants a positive number" ;; esac
 case "$STAT" in median|best) ;; *) die "--stat is median or best" ;; esac
 case "$PAIRS" in ''|*[!0-9]*) die "--pairs wants a number" ;; esac
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 PERF="$BUILD/perf"
 
+# How a benchmark program is started: directly, or (--windows) as
+# bench_IMPL.exe under Wine.  Wine's C runtime ends lines with CR LF.
+RUN=()
+EXE=""
+if [ "$WINDOWS" = 1 ]; then
+  RUN=(wine)
+  EXE=".exe"
+  export WINEDEBUG="${WINEDEBUG:--all}"
+  export WINEPREFIX="${WINEPREFIX:-$ROOT/build-win/wineprefix}"
+fi
+
 # --- the peers -------------------------------------------------------
 have_peers() {
   pkg-config --exists libuv libevent libevent_pthreads 2>/dev/null &&
     { [ -e /usr/include/ev.h ] || [ -e /usr/local/include/ev.h ]; }
 }
-if [ "$DO_INSTALL" = 1 ]; then
+if [ "$WINDOWS" = 1 ]; then
+  # mingw-w64, Wine and the static APR/libxml2/CUnit in build-win/deps
+  # (once per machine; quiet when present).
+  if [ "$DO_BUILD" = 1 ] && [ "$DO_INSTALL" = 1 ]; then
+    "$ROOT/scripts/build-win-deps.sh" >&2
+  fi
+elif [ "$DO_INSTALL" = 1 ]; then
   if [ -x "$ROOT/scripts/bootstrap.sh" ] &&
      grep -q -- '--perf' "$ROOT/scripts/bootstrap.sh"; then
     "$ROOT/scripts/bootstrap.sh" --perf   # idempotent, quiet when done
@@ -109,19 +147,29 @@ fi
 # --- build -----------------------------------------------------------
 if [ "$DO_BUILD" = 1 ]; then
   mkdir -p "$BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DVIGIL_BUILD_PERF=ON -DVIGIL_BUILD_TESTS=OFF \
-    -DCMAKE_BUILD_TYPE=Release >"$BUILD/configure.log" 2>&1 ||
+  cross=()
+  targets="bench_libuv bench_libev bench_libevent bench_epoll bench_vigil idle_syscalls"
+  if [ "$WINDOWS" = 1 ]; then
+    cross=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-mingw64.cmake")
+    targets="bench_vigil"
+  fi
+  cmake -S "$ROOT" -B "$BUILD" "${cross[@]}" -DVIGIL_BUILD_PERF=ON \
+    -DVIGIL_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
+    >"$BUILD/configure.log" 2>&1 ||
     { cat "$BUILD/configure.log" >&2; die "cmake configure failed"; }
   jobs=$(nproc 2>/dev/null || echo 2)
   # One target at a time, so that a peer missing or libvigil not linking
   # does not stop the others.
-  for t in bench_libuv bench_libev bench_libevent bench_epoll bench_vigil \
-           idle_syscalls; do
+  for t in $targets; do
     if ! cmake --build "$BUILD" --target "$t" -j "$jobs" \
          >"$BUILD/build-$t.log" 2>&1; then
       echo "bench.sh: $t not built (see $BUILD/build-$t.log)" >&2
     fi
   done
+fi
+if [ "$WINDOWS" = 1 ]; then
+  # The first wine call creates the prefix (~10 s): not inside a run.
+  wine cmd /c exit 0 >/dev/null 2>&1 || true
 fi
 
 IFS=, read -r -a BENCHES <<<"$ONLY"
@@ -132,19 +180,26 @@ done
 
 # Which implementations provide which benchmark.
 provides() {   # impl bench
-  [ -x "$PERF/bench_$1" ] || return 1
+  [ -x "$PERF/bench_$1$EXE" ] || return 1
   [ "$1" = epoll ] && [ "$2" = timers ] && return 1
   return 0
 }
 
-size_args() {  # bench -> -n N in quick mode
-  [ "$QUICK" = 1 ] || return 0
-  case "$1" in
-    timers) echo "-n 100000" ;;
-    pingpong) echo "-n 10000" ;;
-    async) echo "-n 2000" ;;
-    spawn) echo "-n 100" ;;
-  esac
+size_args() {  # bench -> -n N in quick mode (and for Wine)
+  if [ "$QUICK" = 1 ]; then
+    case "$1" in
+      timers) echo "-n 100000" ;;
+      pingpong) echo "-n 10000" ;;
+      async) echo "-n 2000" ;;
+      spawn) echo "-n 100" ;;
+    esac
+  elif [ "$WINDOWS" = 1 ]; then
+    # Under Wine a loopback round trip takes ~1.5 ms and a process ~0.1 s.
+    case "$1" in
+      pingpong) echo "-n 10000" ;;
+      spawn) echo "-n 200" ;;
+    esac
+  fi
 }
 
 RAW="$BUILD/bench-raw.txt"
@@ -154,11 +209,13 @@ RAW="$BUILD/bench-raw.txt"
 run_one() {
   local impl=$1 bench=$2 out; shift 2
   # shellcheck disable=SC2046
-  if ! out=$("$PERF/bench_$impl" -a "$@" $(size_args "$bench") "$bench" 2>&1)
+  if ! out=$("${RUN[@]}" "$PERF/bench_$impl$EXE" -a "$@" \
+             $(size_args "$bench") "$bench" 2>&1)
   then
-    echo "bench.sh: bench_$impl $bench failed: $out" >&2
+    echo "bench.sh: bench_$impl $bench failed: ${out//$'\r'/}" >&2
     return 0
   fi
+  out=${out//$'\r'/}
   printf '%s\n' "$out" | grep -E '^(bench=|detail )' >>"$RAW" || true
   printf '%s\n' "$out" | grep -E '^bench=' | sed "s/^/  run: /" >&2 || true
 }
@@ -325,7 +382,15 @@ DETAIL="$BUILD/bench-detail.txt"
 pick "bench=" ops_per_s up >"$SUMMARY"
 pick "detail " cpu_us_per_op down >"$DETAIL"
 
-echo "# $STAT of $REPS run(s); $(nproc) CPUs; $(uname -sr)"
+PLATFORM="$(uname -sr)"
+if [ "$WINDOWS" = 1 ]; then
+  PLATFORM="Windows build (mingw-w64) under $(wine --version 2>/dev/null) on $PLATFORM"
+fi
+echo "# $STAT of $REPS run(s); $(nproc) CPUs; $PLATFORM"
+if [ "$WINDOWS" = 1 ]; then
+  echo "# Wine: indicative only; no allocation hook on Windows (mallocs=0)," \
+       "CPU time from GetProcessTimes"
+fi
 cat "$SUMMARY"
 cat "$DETAIL"
 
@@ -426,7 +491,7 @@ echo "$TABLE_CPU"
 if [ -n "$MARKDOWN" ]; then
   {
     echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs" \
-         "($(uname -sr)), $STAT of $REPS runs."
+         "($PLATFORM), $STAT of $REPS runs."
     echo
     echo "$TABLE_WALL"
     echo
