@@ -633,11 +633,11 @@ apr_status_t pal_io_shutdown(pal_io_t *io, pal_req_t *req, pal_req_cb cb) {
 }
 
 apr_status_t pal_io_listen(pal_io_t *io, int backlog, pal_conn_cb cb) {
+  apr_status_t rv;
   if (io->flags & PAL__F_CLOSED)
     return PAL_ECLOSING;
   if (io->fd < 0)
     return APR_EBADF;
-  apr_status_t rv;
   if (listen((int)io->fd, backlog) < 0)
     return pal__fail("listen");
   if (atomic_load(&reserve_fd) < 0)
@@ -661,11 +661,11 @@ apr_status_t pal_io_accept(pal_io_t *server, pal_io_t *client) {
 
 apr_status_t pal_io_read_start(pal_io_t *io, pal_alloc_cb alloc_cb,
                                pal_read_cb read_cb) {
+  apr_status_t rv;
   if (io->flags & PAL__F_CLOSED)
     return PAL_ECLOSING;
   if (io->fd < 0)
     return APR_EBADF;
-  apr_status_t rv;
   io->alloc_cb = alloc_cb;
   io->rcb.read = read_cb;
   io->flags |= PAL__F_READING;
@@ -682,11 +682,11 @@ apr_status_t pal_io_read_stop(pal_io_t *io) {
 
 apr_status_t pal_io_recv_start(pal_io_t *io, pal_alloc_cb alloc_cb,
                                pal_recv_cb recv_cb) {
+  apr_status_t rv;
   if (io->flags & PAL__F_CLOSED)
     return PAL_ECLOSING;
   if (io->fd < 0)
     return APR_EBADF;
-  apr_status_t rv;
   io->alloc_cb = alloc_cb;
   io->rcb.recv = recv_cb;
   io->flags |= PAL__F_RECVING;
