@@ -64,7 +64,7 @@ typedef struct gzjob_s {
 struct svc_logfile_s {
   apr_pool_t *pool;               /* this object */
   apr_pool_t *fpool;              /* the open NAME, or NULL */
-  apr_pool_t *scratch;            /* cleared after each use */
+  apr_pool_t *scratch;            /* the thread's; cleared after each use */
   vg_loop_t *loop;
   vg_log_t *diag;
   char *path, *tmp;               /* NAME, NAME.gz.tmp */
@@ -732,6 +732,17 @@ static void lf_scan(svc_logfile_t *lf) {
   apr_pool_clear(lf->scratch);
 }
 
+/* One scratch pool per thread, shared by every log file of that thread's
+ * loop (all use is on the loop thread, and each use clears it): a pool per
+ * log file cost a page or two each, for a few path operations at open and
+ * rotation.  It lives until apr_terminate(). */
+static apr_pool_t *thread_scratch(void) {
+  static _Thread_local apr_pool_t *scratch;
+  if (!scratch && apr_pool_create(&scratch, NULL) != APR_SUCCESS)
+    scratch = NULL;
+  return scratch;
+}
+
 apr_status_t svc_logfile_open(svc_logfile_t **lfp,
                               vg_loop_t *loop, const svc_logfile_opts_t *o,
                               apr_pool_t *pool, vg_log_t *diag) {
@@ -749,7 +760,7 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
     return APR_ENOMEM;
   lf = apr_pcalloc(p, sizeof *lf);
   lf->pool = p;
-  if (apr_pool_create(&lf->scratch, p) != APR_SUCCESS) {
+  if ((lf->scratch = thread_scratch()) == NULL) {
     apr_pool_destroy(p);
     return APR_ENOMEM;
   }
