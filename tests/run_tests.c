@@ -84,6 +84,24 @@ int vg_test_run_until(vg_loop_t *loop, volatile int *flag, uint64_t ms) {
   return *flag;
 }
 
+static void cond_guard_cb(vg_timer_t *t) { (void)t; }
+
+int vg_test_run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
+                     uint64_t ms) {
+  vg_timer_t guard;
+  uint64_t start = vg_now(loop);
+  int ok;
+  vg_timer_init(loop, &guard);
+  vg_timer_start(&guard, cond_guard_cb, 10, 10);
+  vg_unref((vg_handle_t *)&guard);
+  while (!(ok = cond(arg)) && vg_now(loop) - start < ms)
+    if (!vg_run(loop, VG_RUN_ONCE) && !(ok = cond(arg)))
+      break;
+  vg_close((vg_handle_t *)&guard, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+  return ok;
+}
+
 static void close_walk_cb(vg_handle_t *h, void *arg) {
   (void)arg;
   if (!vg_is_closing(h))

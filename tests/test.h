@@ -21,6 +21,12 @@ extern apr_pool_t *vg_test_pool;
 /* Run the loop until `*flag` becomes non-zero or `ms` of loop time pass.
  * Returns the flag's value.  Uses a private timer; never busy-waits. */
 int vg_test_run_until(vg_loop_t *loop, volatile int *flag, uint64_t ms);
+/* Run the loop until cond(arg) holds or `ms` of loop time pass; also
+ * stops when nothing keeps the loop alive.  Returns cond's last value.
+ * A 10 ms guard timer (unreferenced) makes each iteration come back to
+ * test cond. */
+int vg_test_run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
+                     uint64_t ms);
 /* Close every handle still open on the loop, run the close phase, then
  * assert that vg_loop_close() succeeds. */
 void vg_test_close_loop(vg_loop_t *loop);

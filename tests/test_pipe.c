@@ -61,22 +61,6 @@ static unsigned char pattern_byte(size_t i) {
   return (unsigned char)((i * 7 + 3) % 251);
 }
 
-static void guard_cb(vg_timer_t *t) { (void)t; }
-static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
-                    uint64_t ms) {
-  vg_timer_t guard;
-  uint64_t start = vg_now(loop);
-  int ok;
-  vg_timer_init(loop, &guard);
-  vg_timer_start(&guard, guard_cb, 20, 20);
-  vg_unref((vg_handle_t *)&guard);
-  while (!(ok = cond(arg)) && vg_now(loop) - start < ms)
-    if (!vg_run(loop, VG_RUN_ONCE) && !(ok = cond(arg)))
-      break;
-  vg_close((vg_handle_t *)&guard, NULL);
-  vg_run(loop, VG_RUN_NOWAIT);
-  return ok;
-}
 
 /* ------------------------------------------------------------------------
  * A one-connection echo server on a local socket.
@@ -375,7 +359,7 @@ static void transfer(size_t n) {
   b.base = data;
   b.len = n;
   CU_ASSERT_EQUAL(vg_write(&p.wreq, &p.w, &b, 1, pp_write_cb), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, pp_done, &p, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, WAIT_MS));
   CU_ASSERT_EQUAL(p.write_called, 1);
   CU_ASSERT_EQUAL(p.write_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(p.eof, 1);
@@ -432,12 +416,12 @@ static void test_open_multi_write(void) {
   /* The array is copied by vg_write: scribbling on it is harmless. */
   memset(bufs, 0, sizeof bufs);
   CU_ASSERT_EQUAL(p.w.write_queue_count + (unsigned)multi_n, 8);
-  CU_ASSERT(run_cond(loop, multi_done, NULL, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, multi_done, NULL, WAIT_MS));
   CU_ASSERT_EQUAL(multi_n, 8);
   for (k = 0; k < 8 && k < multi_n; k++)
     CU_ASSERT_EQUAL(multi_order[k], k);
   vg_close((vg_handle_t *)&p.w, pp_closed);
-  CU_ASSERT(run_cond(loop, pp_done, &p, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, WAIT_MS));
   CU_ASSERT_EQUAL(p.total, 8 * 20000);
   CU_ASSERT_EQUAL(p.bad, 0);
   vg_test_close_loop(loop);
@@ -515,7 +499,7 @@ static void test_read_stop_start(void) {
   CU_ASSERT_EQUAL(p.total, seen); /* stopped: nothing more delivered */
   CU_ASSERT_EQUAL(p.write_called, 0);
   CU_ASSERT_EQUAL(vg_read_start(&p.r, pp_alloc, pp_read), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, pp_done, &p, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, WAIT_MS));
   CU_ASSERT_EQUAL(p.total, 300000);
   CU_ASSERT_EQUAL(p.bad, 0);
   CU_ASSERT_EQUAL(p.write_status, APR_SUCCESS);

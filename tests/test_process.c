@@ -134,22 +134,6 @@ static vg_loop_t *new_loop(void) {
   return loop;
 }
 
-static void guard_cb(vg_timer_t *t) { (void)t; }
-static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
-                    uint64_t ms) {
-  vg_timer_t guard;
-  uint64_t start = vg_now(loop);
-  int ok;
-  vg_timer_init(loop, &guard);
-  vg_timer_start(&guard, guard_cb, 10, 10);
-  vg_unref((vg_handle_t *)&guard);
-  while (!(ok = cond(arg)) && vg_now(loop) - start < ms)
-    if (!vg_run(loop, VG_RUN_ONCE) && !(ok = cond(arg)))
-      break;
-  vg_close((vg_handle_t *)&guard, NULL);
-  vg_run(loop, VG_RUN_NOWAIT);
-  return ok;
-}
 
 /* ------------------------------------------------------------------------
  * A child with optional stdin/stdout/stderr pipes.
@@ -310,7 +294,7 @@ static apr_status_t spawn_expect_fail(vg_loop_t *loop, child_t *c) {
   apr_status_t rv = vg_spawn(loop, &c->proc, &c->opts);
   if (rv == APR_SUCCESS) {
     child_started(c);
-    run_cond(loop, child_done, c, WAIT_MS);
+    vg_test_run_cond(loop, child_done, c, WAIT_MS);
     fprintf(stderr, "\n  spawn of %s succeeded (exit %d) instead of "
             "failing\n", c->opts.file, c->exit_status);
   }
@@ -320,7 +304,7 @@ static apr_status_t spawn_expect_fail(vg_loop_t *loop, child_t *c) {
 /* Spawn, wait for exit (and EOF on captured pipes). */
 static void child_run(vg_loop_t *loop, child_t *c) {
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, c), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_done, c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, c, WAIT_MS));
 }
 
 /* ------------------------------------------------------------------------
@@ -386,10 +370,10 @@ static void test_process_kill(void) {
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
   CU_ASSERT(vg_is_active((vg_handle_t *)&c.proc));
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGTERM), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.exit_status, -1);
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   vg_test_close_loop(loop);
 }
 
@@ -409,7 +393,7 @@ static void test_kill_after_exit(void) {
   child_prepare(&c, "exit", "0", NULL);
   c.opts.exit_cb = keep_exit_cb;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, WAIT_MS));
   rv = vg_process_kill(&c.proc, VG_SIGTERM);
   CU_ASSERT_EQUAL(rv, PAL_ENOPROC);
   vg_close((vg_handle_t *)&c.proc, child_closed);
@@ -427,12 +411,12 @@ static void test_ignore_term_then_kill(void) {
   child_prepare(&c, "ignore-term", NULL, NULL);
   child_pipe(loop, &c, 1);
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
   CU_ASSERT_STRING_EQUAL(c.out.data, "ready\n");
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGTERM), APR_SUCCESS);
 #ifdef _WIN32
   (void)never;
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.exited, 1);
   CU_ASSERT_EQUAL(c.exit_status, -1);
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
@@ -442,7 +426,7 @@ static void test_ignore_term_then_kill(void) {
   vg_test_run_until(loop, &never, 100);
   CU_ASSERT_EQUAL(c.exited, 0);
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
   vg_test_close_loop(loop);
 }
@@ -454,7 +438,7 @@ static void test_vg_kill_pid(void) {
   child_prepare(&c, "sleep", "20000", NULL);
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
   CU_ASSERT_EQUAL(vg_kill(c.proc.pid, VG_SIGTERM), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
   vg_test_close_loop(loop);
 }
@@ -564,7 +548,7 @@ static void test_spawn_fault(void) {
   CU_ASSERT_EQUAL(count_open_fds(), fds_before);
   /* And the next spawn with the same pipe handle works. */
   CU_ASSERT_EQUAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.exit_status, 0);
   vg_test_close_loop(loop);
 }
@@ -642,7 +626,7 @@ static void test_stdin_echo(void) {
   c.in_status = -1;
   CU_ASSERT_EQUAL(vg_write(&c.in_req, &c.in, &b, 1, in_write_cb),
                   APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.in_status, APR_SUCCESS);
   CU_ASSERT_STRING_EQUAL(c.out.data, text);
   CU_ASSERT_EQUAL(c.exit_status, 0);
@@ -733,7 +717,7 @@ static void test_stdio_fd(void) {
   cap->p.data = cap;
   cap->used = 1;
   vg_read_start(&cap->p, cap_alloc, cap_read);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_STRING_EQUAL(cap->data, "via a descriptor");
   CU_ASSERT_EQUAL(c.exit_status, 0);
   vg_test_close_loop(loop);
@@ -909,14 +893,14 @@ static void test_kill_tree(void) {
   child_pipe(loop, &c, 1);
   c.opts.flags = VG_PROCESS_NEW_GROUP;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
   gpid = atol(c.out.data);
   CU_ASSERT_FATAL(gpid > 1);
   CU_ASSERT_NOT_EQUAL(gpid, c.proc.pid);
   CU_ASSERT_EQUAL(pid_gone(gpid), 0);
 
   CU_ASSERT_EQUAL(vg_process_kill_tree(&c.proc, VG_SIGTERM), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
 
   /* The grandchild went too: poll with a timer, bounded. */
@@ -943,11 +927,11 @@ static void test_kill_tree_after_leader_exit(void) {
   c.opts.flags = VG_PROCESS_NEW_GROUP;
   c.opts.exit_cb = keep_exit_cb;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
   gpid = atol(c.out.data);
   CU_ASSERT_FATAL(gpid > 1);
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
   CU_ASSERT_EQUAL(pid_gone(gpid), 0);
 
@@ -981,7 +965,7 @@ static void test_kill_tree_needs_group(void) {
   /* We are still alive to tell; make sure the child goes. */
   if (rv != APR_SUCCESS)
     vg_process_kill(&c.proc, VG_SIGTERM);
-  CU_ASSERT(run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
   vg_test_close_loop(loop);
 }
@@ -1082,7 +1066,7 @@ static void test_many_spawns(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(minis);
   minis_started = minis_exited = minis_closed = minis_errors = 0;
   mini_spawn_next();
-  CU_ASSERT(run_cond(minis_loop, minis_done, NULL, 60000));
+  CU_ASSERT(vg_test_run_cond(minis_loop, minis_done, NULL, 60000));
   CU_ASSERT_EQUAL(minis_errors, 0);
   CU_ASSERT_EQUAL(minis_exited, MANY_SPAWNS);
   CU_ASSERT_EQUAL(minis_closed, MANY_SPAWNS);
@@ -1110,7 +1094,7 @@ static void test_concurrent_children(void) {
     CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &cs[i]), APR_SUCCESS);
   }
   for (i = 0; i < N; i++)
-    CU_ASSERT(run_cond(loop, child_done, &cs[i], WAIT_MS));
+    CU_ASSERT(vg_test_run_cond(loop, child_done, &cs[i], WAIT_MS));
   for (i = 0; i < N; i++)
     all += cs[i].exited == 1 && cs[i].exit_status == 0;
   CU_ASSERT_EQUAL(all, N);

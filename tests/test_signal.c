@@ -51,22 +51,6 @@ static void watcher_init(vg_loop_t *loop, watcher_t *w) {
   w->sig.data = w;
 }
 
-static void guard_cb(vg_timer_t *t) { (void)t; }
-static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
-                    uint64_t ms) {
-  vg_timer_t guard;
-  uint64_t start = vg_now(loop);
-  int ok;
-  vg_timer_init(loop, &guard);
-  vg_timer_start(&guard, guard_cb, 20, 20);
-  vg_unref((vg_handle_t *)&guard);
-  while (!(ok = cond(arg)) && vg_now(loop) - start < ms)
-    if (!vg_run(loop, VG_RUN_ONCE) && !(ok = cond(arg)))
-      break;
-  vg_close((vg_handle_t *)&guard, NULL);
-  vg_run(loop, VG_RUN_NOWAIT);
-  return ok;
-}
 
 /* Let a few more iterations pass (to catch duplicate deliveries). */
 static void settle(vg_loop_t *loop) {
@@ -99,7 +83,7 @@ static void test_two_watchers(void) {
   CU_ASSERT(vg_is_active((vg_handle_t *)&a.sig));
 
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, both_called, (void *)1, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)1, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 1);
@@ -109,7 +93,7 @@ static void test_two_watchers(void) {
   CU_ASSERT_EQUAL(vg_signal_stop(&a.sig), APR_SUCCESS);
   CU_ASSERT_EQUAL(vg_is_active((vg_handle_t *)&a.sig), 0);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, b_called, (void *)2, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, b_called, (void *)2, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 2);
@@ -117,7 +101,7 @@ static void test_two_watchers(void) {
   CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_A),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, both_called, (void *)2, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)2, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 2);
   CU_ASSERT_EQUAL(b.calls, 3);
@@ -136,7 +120,7 @@ static void test_distinct_signals(void) {
   vg_signal_start(&a.sig, watcher_cb, SIG_A);
   vg_signal_start(&b.sig, watcher_cb, SIG_B);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_B), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, b_called, (void *)1, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, b_called, (void *)1, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 0);
   CU_ASSERT_EQUAL(b.calls, 1);
@@ -146,7 +130,7 @@ static void test_distinct_signals(void) {
   CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_B),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_B), APR_SUCCESS);
-  CU_ASSERT(run_cond(loop, both_called, (void *)1, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)1, WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 2);

@@ -29,22 +29,6 @@ static vg_loop_t *new_loop(void) {
 
 /* Run the loop until cond(arg) holds or `ms` of loop time pass.  An
  * unreferenced guard timer makes sure each ONCE iteration returns. */
-static void guard_cb(vg_timer_t *t) { (void)t; }
-static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
-                    uint64_t ms) {
-  vg_timer_t guard;
-  uint64_t start = vg_now(loop);
-  int ok;
-  vg_timer_init(loop, &guard);
-  vg_timer_start(&guard, guard_cb, 20, 20);
-  vg_unref((vg_handle_t *)&guard);
-  while (!(ok = cond(arg)) && vg_now(loop) - start < ms)
-    if (!vg_run(loop, VG_RUN_ONCE) && !(ok = cond(arg)))
-      break;
-  vg_close((vg_handle_t *)&guard, NULL);
-  vg_run(loop, VG_RUN_NOWAIT);
-  return ok;
-}
 
 static int suite_clean(void) {
   pal_fault_clear();
@@ -578,7 +562,7 @@ static void test_write_queue_backpressure(void) {
                   APR_SUCCESS);
   drain_w = &w;
   drain_sc = sc;
-  CU_ASSERT(run_cond(loop, drained, NULL, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, drained, NULL, WAIT_MS));
   CU_ASSERT_EQUAL(w.called, 1);
   CU_ASSERT_EQUAL(w.status, APR_SUCCESS);
   CU_ASSERT_EQUAL(cli.write_queue_size, 0);
@@ -755,7 +739,7 @@ static void test_thousand_connections(void) {
     client_start(loop, &cs[i], &srv.addr, msg);
     cs[i].done_counter = &many_done;
   }
-  CU_ASSERT(run_cond(loop, all_many_done, NULL, 30000));
+  CU_ASSERT(vg_test_run_cond(loop, all_many_done, NULL, 30000));
   for (i = 0; i < MANY; i++) {
     if (cs[i].done && cs[i].connect_status == APR_SUCCESS &&
         !cs[i].mismatch && cs[i].gotlen == cs[i].msglen)

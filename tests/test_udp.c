@@ -29,22 +29,6 @@ static void temp_path(char *buf, size_t size, const char *tag) {
 }
 #endif
 
-static void guard_cb(vg_timer_t *t) { (void)t; }
-static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
-                    uint64_t ms) {
-  vg_timer_t guard;
-  uint64_t start = vg_now(loop);
-  int ok;
-  vg_timer_init(loop, &guard);
-  vg_timer_start(&guard, guard_cb, 20, 20);
-  vg_unref((vg_handle_t *)&guard);
-  while (!(ok = cond(arg)) && vg_now(loop) - start < ms)
-    if (!vg_run(loop, VG_RUN_ONCE) && !(ok = cond(arg)))
-      break;
-  vg_close((vg_handle_t *)&guard, NULL);
-  vg_run(loop, VG_RUN_NOWAIT);
-  return ok;
-}
 
 /* A receiver that logs up to 8 datagrams and their senders. */
 typedef struct {
@@ -147,7 +131,7 @@ static void test_udp4_round_trip(void) {
 
   send_str(&cli.udp, &t1, "ping", &srv_addr);
   rx_target = 1;
-  CU_ASSERT(run_cond(loop, rx_has, &srv, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, WAIT_MS));
   CU_ASSERT_EQUAL(t1.called, 1);
   CU_ASSERT_EQUAL(t1.status, APR_SUCCESS);
   CU_ASSERT_EQUAL_FATAL(srv.n, 1);
@@ -161,7 +145,7 @@ static void test_udp4_round_trip(void) {
    * the callback). */
   reply_to = srv.from[0];
   send_str(&srv.udp, &t2, "pong", &reply_to);
-  CU_ASSERT(run_cond(loop, rx_has, &cli, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &cli, WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(cli.n, 1);
   CU_ASSERT_STRING_EQUAL(cli.msgs[0], "pong");
   CU_ASSERT_EQUAL(pal_addr_port(&cli.from[0]), pal_addr_port(&srv_addr));
@@ -196,7 +180,7 @@ static void test_udp4_gather_and_boundaries(void) {
   send_str(&tx, &t2, "second", &to);
   send_str(&tx, &t3, "third!", &to);
   rx_target = 3;
-  CU_ASSERT(run_cond(loop, rx_has, &srv, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(srv.n, 3);
   CU_ASSERT_STRING_EQUAL(srv.msgs[0], "READY=1");
   CU_ASSERT_STRING_EQUAL(srv.msgs[1], "second");
@@ -228,7 +212,7 @@ static void test_udp4_recv_stop(void) {
   CU_ASSERT_EQUAL(vg_udp_recv_start(&srv.udp, rx_alloc, rx_recv),
                   APR_SUCCESS);
   rx_target = 1;
-  CU_ASSERT(run_cond(loop, rx_has, &srv, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, WAIT_MS));
   CU_ASSERT_STRING_EQUAL(srv.msgs[0], "queued");
   vg_test_close_loop(loop);
 }
@@ -342,7 +326,7 @@ static void test_local_notify(void) {
   CU_ASSERT_EQUAL(raw_notify(path, "READY=1"), 0);
   CU_ASSERT_EQUAL(raw_notify(path, "STATUS=serving\nMAINPID=42"), 0);
   rx_target = 2;
-  CU_ASSERT(run_cond(loop, rx_has, &r, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(r.n, 2);
   CU_ASSERT_STRING_EQUAL(r.msgs[0], "READY=1");
   CU_ASSERT_EQUAL(r.lens[0], 7);
@@ -370,7 +354,7 @@ static void test_local_sender_address(void) {
   pal_addr_local(&to, rpath);
   send_str(&sender.udp, &t, "READY=1", &to);
   rx_target = 1;
-  CU_ASSERT(run_cond(loop, rx_has, &r, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(r.n, 1);
   CU_ASSERT_STRING_EQUAL(r.msgs[0], "READY=1");
   CU_ASSERT_EQUAL(t.called, 1);
