@@ -573,9 +573,36 @@ static svc_json_t *parse_literal(parser_t *p, const char *word,
 static svc_json_t *parse_value(parser_t *p, unsigned depth);
 
 /* `depth` is the nesting level of this array (1 for a top-level one). */
+/* After an array element or object member: the closing `close` (0,
+ * consumed), or a comma followed by more (1, consumed), or an error (-1,
+ * reported; a comma right before `close` is a trailing comma). */
+static int after_item(parser_t *p, char close) {
+  skip_ws(p);
+  if (p->pos >= p->len) {
+    fail_unexpected(p, p->pos);
+    return -1;
+  }
+  if (p->s[p->pos] == close) {
+    p->pos++;
+    return 0;
+  }
+  if (p->s[p->pos] != ',') {
+    fail_unexpected(p, p->pos);
+    return -1;
+  }
+  p->pos++;
+  skip_ws(p);
+  if (p->pos < p->len && p->s[p->pos] == close) {
+    fail_at(p, SVC_JSON_ESYNTAX, p->pos, "trailing comma");
+    return -1;
+  }
+  return 1;
+}
+
 static svc_json_t *parse_array(parser_t *p, unsigned depth) {
   svc_json_t *v, *head = NULL, **tail = &head, *e;
   size_t n = 0, k;
+  int more;
 
   if ((v = new_value(p, SVC_JSON_ARRAY)) == NULL)
     return NULL;
@@ -591,24 +618,10 @@ static svc_json_t *parse_array(parser_t *p, unsigned depth) {
     *tail = e;
     tail = &e->next;
     n++;
-    skip_ws(p);
-    if (p->pos >= p->len) {
-      fail_unexpected(p, p->pos);
-      return NULL;
-    }
-    if (p->s[p->pos] == ']') {
-      p->pos++;
+    if ((more = after_item(p, ']')) <= 0) {
+      if (more < 0)
+        return NULL;
       break;
-    }
-    if (p->s[p->pos] != ',') {
-      fail_unexpected(p, p->pos);
-      return NULL;
-    }
-    p->pos++;
-    skip_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == ']') {
-      fail_at(p, SVC_JSON_ESYNTAX, p->pos, "trailing comma");
-      return NULL;
     }
   }
   if ((v->u.arr.items = palloc(p, n * sizeof(*v->u.arr.items))) == NULL)
@@ -624,6 +637,7 @@ static svc_json_t *parse_object(parser_t *p, unsigned depth) {
   member_link_t *head = NULL, **tail = &head, *ml;
   apr_hash_t *index = NULL;
   size_t n = 0, k;
+  int more;
 
   if ((v = new_value(p, SVC_JSON_OBJECT)) == NULL)
     return NULL;
@@ -685,24 +699,10 @@ static svc_json_t *parse_object(parser_t *p, unsigned depth) {
                      ml->m.value);
     }
 
-    skip_ws(p);
-    if (p->pos >= p->len) {
-      fail_unexpected(p, p->pos);
-      return NULL;
-    }
-    if (p->s[p->pos] == '}') {
-      p->pos++;
+    if ((more = after_item(p, '}')) <= 0) {
+      if (more < 0)
+        return NULL;
       break;
-    }
-    if (p->s[p->pos] != ',') {
-      fail_unexpected(p, p->pos);
-      return NULL;
-    }
-    p->pos++;
-    skip_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == '}') {
-      fail_at(p, SVC_JSON_ESYNTAX, p->pos, "trailing comma");
-      return NULL;
     }
   }
   if ((v->u.obj.m = palloc(p, n * sizeof(*v->u.obj.m))) == NULL)
