@@ -11,6 +11,12 @@
 
 #include <string.h>
 
+static void on_limit(pal_proc_t *pp, int which) {
+  vg_process_t *p = pp->data;
+  if (p->limit_cb)
+    p->limit_cb(p, which);
+}
+
 static void on_exit(pal_proc_t *pp, int status, int sig) {
   vg_process_t *p = pp->data;
   p->pid = 0;
@@ -38,6 +44,8 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *p,
   po.uid = o->uid;
   po.gid = o->gid;
   po.limits = o->limits;
+  po.cgroup = o->cgroup;
+  po.limit_cb = o->limit_cb ? on_limit : NULL;
 
   for (i = 0; i < 3; i++) {
     const vg_stdio_t *s = &o->stdio[i];
@@ -98,6 +106,7 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *p,
 
   vg__handle_init(loop, (vg_handle_t *)p, VG_PROCESS);
   p->exit_cb = o->exit_cb;
+  p->limit_cb = o->limit_cb;
   p->pid = p->proc.pid;
   vg__handle_start((vg_handle_t *)p);
   return APR_SUCCESS;
@@ -116,6 +125,10 @@ apr_status_t vg_process_kill(vg_process_t *p, int signum) {
 
 apr_status_t vg_process_kill_tree(vg_process_t *p, int signum) {
   return pal_proc_kill_tree(&p->proc, signum);
+}
+
+apr_status_t vg_process_usage(vg_process_t *p, vg_usage_t *out) {
+  return pal_proc_usage(&p->proc, out);
 }
 
 apr_status_t vg_kill(long pid, int signum) {

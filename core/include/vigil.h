@@ -381,6 +381,10 @@ enum {
 };
 
 typedef pal_limits_t vg_limits_t;
+typedef pal_usage_t vg_usage_t;
+/* A limit reached by the child's tree (PAL_LIMIT_*: memory, processes,
+ * cpu, oom kill), as the OS reports it; runs from the loop. */
+typedef void (*vg_limit_cb)(vg_process_t *proc, int which);
 
 typedef struct vg_process_options_s {
   const char *file;             /* program (args[0] if NULL) */
@@ -391,13 +395,16 @@ typedef struct vg_process_options_s {
   long uid, gid;
   vg_stdio_t stdio[3];
   const vg_limits_t *limits;
+  const char *cgroup;           /* Linux: cgroup v2 dir joined before exec */
   vg_exit_cb exit_cb;
+  vg_limit_cb limit_cb;         /* NULL = not told */
 } vg_process_options_t;
 
 struct vg_process_s {
   VG_HANDLE_FIELDS
   pal_proc_t proc;
   vg_exit_cb exit_cb;
+  vg_limit_cb limit_cb;
   long pid;                     /* public, read-only; 0 after exit */
 };
 
@@ -411,6 +418,8 @@ apr_status_t vg_process_kill(vg_process_t *proc, int signum);
 /* Signal the process group (POSIX) / terminate the job (Windows). */
 apr_status_t vg_process_kill_tree(vg_process_t *proc, int signum);
 apr_status_t vg_kill(long pid, int signum);
+/* Memory and CPU time of the child's tree (pal_proc_usage). */
+apr_status_t vg_process_usage(vg_process_t *proc, vg_usage_t *out);
 
 /* ------------------------------------------------------------------------
  * Signals: portable numbers and names; many watchers per signal.

@@ -333,10 +333,28 @@ enum {
 
 /* Resource limits applied in the child before exec; 0 = leave as is. */
 typedef struct pal_limits_s {
-  uint64_t memory;        /* bytes of address space */
+  uint64_t memory;        /* bytes (POSIX RLIMIT_AS; Windows job memory) */
   uint64_t open_files;
   uint64_t processes;
+  unsigned cpu_percent;   /* CPU rate, 100 = one CPU (Windows job CPU rate
+                           * control; POSIX: the supervisor's cgroup) */
 } pal_limits_t;
+
+/* A limit the OS reports as reached (pal_spawn_opts_t.limit_cb). */
+enum {
+  PAL_LIMIT_MEMORY = 1,   /* job / process memory limit hit */
+  PAL_LIMIT_PROCESSES,    /* active-process limit hit */
+  PAL_LIMIT_CPU,          /* CPU rate or time limit */
+  PAL_LIMIT_OOM_KILL      /* a member was killed for memory (cgroup) */
+};
+typedef void (*pal_limit_cb)(pal_proc_t *proc, int which);
+
+/* Resource usage of a child's process tree at the time of the call. */
+typedef struct pal_usage_s {
+  uint64_t rss_bytes;     /* resident memory of the live members */
+  uint64_t cpu_usec;      /* user + system CPU time (see pal_proc_usage) */
+  unsigned processes;     /* live members counted */
+} pal_usage_t;
 
 typedef struct pal_spawn_opts_s {
   const char *file;               /* program; argv[0] if NULL */
@@ -347,6 +365,9 @@ typedef struct pal_spawn_opts_s {
   unsigned flags;                 /* PAL_SPAWN_* */
   long uid, gid;
   const pal_limits_t *limits;     /* NULL = none */
+  const char *cgroup;             /* Linux: a cgroup v2 directory the child
+                                   * joins before exec; NULL = stay */
+  pal_limit_cb limit_cb;          /* NULL = not told; from pal_poll_wait() */
 } pal_spawn_opts_t;
 
 /* exit_status is the exit code (or -1 if killed), term_signal the
@@ -362,6 +383,7 @@ struct pal_proc_s {
   pal_exit_cb exit_cb;
   pal_fd_t handle;                /* pidfd / process HANDLE */
   pal_fd_t job;                   /* Windows job object */
+  pal_limit_cb limit_cb;
   unsigned flags;
   pal_proc_t *next;               /* poll's list of live children */
   intptr_t os[4];
@@ -380,6 +402,12 @@ apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
 apr_status_t pal_proc_kill_tree(pal_proc_t *proc, int signum);
 /* Stop watching the child (it is not killed); no exit_cb after this. */
 void pal_proc_close(pal_proc_t *proc);
+/* Resource usage of the child's tree: the members of its process group
+ * (Linux /proc, macOS proc_pidinfo; CPU time of live members) or of its
+ * job object (Windows; CPU time includes members that have exited).
+ * PAL_ENOPROC once the child is gone, PAL_EUNSUPPORTED where the OS
+ * cannot tell. */
+apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out);
 /* Signal an arbitrary pid (the supervisor's leftover cleanup). */
 apr_status_t pal_pid_kill(long pid, int signum, int group);
 long pal_getpid(void);

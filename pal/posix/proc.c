@@ -429,6 +429,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   proc->handle = PAL_INVALID_FD;
   proc->job = PAL_INVALID_FD;
   proc->exit_cb = exit_cb;
+  proc->limit_cb = o->limit_cb;
 
   if (PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(PAL_SYS_SPAWN)) {
     rv = pal__fail("clone");
@@ -735,4 +736,10 @@ void pal__proc_destroy(pal_poll_t *p) {
     free(o);
   }
   p->orphans = NULL;
+}
+
+apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out) {
+  (void)proc;
+  (void)out;
+  return PAL_EUNSUPPORTED;   /* TODO(issue 6): /proc, proc_pidinfo */
 }

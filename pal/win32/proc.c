@@ -812,6 +812,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   proc->handle = PAL_INVALID_FD;
   proc->job = PAL_INVALID_FD;
   proc->exit_cb = exit_cb;
+  proc->limit_cb = o->limit_cb;
 
   if (o->cwd && !(cwd = pal__to_wide(o->cwd))) {
     rv = win_fail("MultiByteToWideChar");
@@ -1194,3 +1195,9 @@ apr_status_t pal_pid_kill(long pid, int signum, int group) {
 }
 
 long pal_getpid(void) { return (long)GetCurrentProcessId(); }
+
+apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out) {
+  (void)proc;
+  (void)out;
+  return PAL_EUNSUPPORTED;   /* TODO(issue 5): job accounting */
+}
