@@ -139,6 +139,9 @@ cfg_diff_t *cfg_diff(const cfg_t *old_cfg, const cfg_t *new_cfg,
     d->supervisor |= CFG_S_LOG_DIR;
   if (old_cfg->shutdown_timeout_ms != new_cfg->shutdown_timeout_ms)
     d->supervisor |= CFG_S_SHUTDOWN_TIMEOUT;
+  if (old_cfg->cgroup_mode != new_cfg->cgroup_mode ||
+      !str_eq(old_cfg->cgroup, new_cfg->cgroup))
+    d->supervisor |= CFG_S_CGROUP;
 
   for (i = 0; i < new_cfg->services->nelts; i++) {
     const cfg_service_t *n =

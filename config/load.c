@@ -1095,6 +1095,29 @@ static void load_decl(loader_t *ld, xmlNodePtr n) {
  * 6. <supervisor>, <include>, files
  * --------------------------------------------------------------------- */
 
+/* <cgroup>: auto, off, or the absolute path of a cgroup v2 directory (a
+ * relative one would hang off the config's directory, which is never
+ * what a cgroup path means). */
+static void val_cgroup(loader_t *ld, const val_t *v) {
+  static const char *const modes[] = {"auto", "off", NULL};
+  cfg_t *cfg = ld->cfg;
+  if (strcmp(v->s, "auto") == 0) {
+    cfg->cgroup_mode = CFG_CGROUP_AUTO;
+  } else if (strcmp(v->s, "off") == 0) {
+    cfg->cgroup_mode = CFG_CGROUP_OFF;
+  } else if (v->s[0] == '/') {
+    cfg->cgroup_mode = CFG_CGROUP_PATH;
+    cfg->cgroup = keep(ld, v->s);
+  } else {
+    const char *hint = cfg__vocab_suggest(modes, v->s);
+    err(ld, v->line,
+        "bad value '%s' in %s (expected auto, off or the absolute path of a "
+        "cgroup v2 directory%s%s%s)",
+        v->s, v->where, hint ? "; did you mean '" : "", hint ? hint : "",
+        hint ? "'?" : "");
+  }
+}
+
 static void load_supervisor(loader_t *ld, xmlNodePtr n) {
   xmlNodePtr c;
   val_t v;
@@ -1110,6 +1133,11 @@ static void load_supervisor(loader_t *ld, xmlNodePtr n) {
     if (is_elem(c, "shutdown-timeout")) {
       if (get_text(ld, c, 0, &v))
         val_duration(ld, &v, &ld->cfg->shutdown_timeout_ms);
+      continue;
+    }
+    if (is_elem(c, "cgroup")) {
+      if (get_text(ld, c, 0, &v))
+        val_cgroup(ld, &v);
       continue;
     }
     if (is_elem(c, "state-dir"))

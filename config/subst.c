@@ -1,6 +1,7 @@
 /*
- * subst.c -- ${VAR} and ${VAR:-default} substitution (the one place where
- * values are expanded; see cfg.h for the syntax).
+ * subst.c -- ${VAR}, ${VAR:-default} and Windows' %VAR% substitution (the
+ * one place where values are expanded; see cfg.h and config/README.md
+ * for the syntax).
  *
  * The expander is a small recursive-descent parser over the value:
  * expand() copies text to the output until the end of the string or, in
@@ -10,9 +11,12 @@
  * only for references whose value is needed.  After a problem, expansion
  * goes on, so one value can report several.
  *
- * To add Windows' %VAR% later: a case in expand() beside '$', under a
- * flag, and a case-insensitive lookup (which the Windows environment
- * already is).
+ * %NAME% is read on every platform, so that one file serves both; it
+ * has no default form, and a '%' that does not open a %NAME% stays as it
+ * is, as cmd.exe leaves it: "50%" (cpu="50%"), "%1", "%(name)s".  Names
+ * are looked up as given: the Windows environment is case-insensitive
+ * itself (apr_env_get is GetEnvironmentVariableW there), so %path% finds
+ * Path, with either form.
  */
 #include <string.h>
 
@@ -56,6 +60,11 @@ static int name_char(char ch) {
   return name_start(ch) || (ch >= '0' && ch <= '9');
 }
 
+/* %NAME% also allows the parentheses of %ProgramFiles(x86)%. */
+static int pct_name_char(char ch) {
+  return name_char(ch) || ch == '(' || ch == ')';
+}
+
 static void put(apr_array_header_t *out, const char *s, size_t n) {
   size_t i;
   if (!out)
@@ -75,6 +84,43 @@ static const char *ref_text(sctx_t *c, const char *dollar) {
   return apr_pstrmemdup(c->pool, dollar, n);
 }
 
+/* The value of variable `name`, referred to at `at`, into out; if it is
+ * not set, an error when `need`s it. */
+static void put_var(sctx_t *c, const char *at, const char *name, int need,
+                    apr_array_header_t *out) {
+  const char *v = c->lookup(c->baton, name, c->pool);
+  if (v) {
+    put(out, v, strlen(v));
+  } else if (need) {
+    fail(c, at,
+         apr_psprintf(c->pool, "environment variable '%s' is not set%s",
+                      name,
+                      *at == '%' ? " (a literal '%' is written '%%')" : ""));
+  }
+}
+
+/* At p, a '%': "%%" is a literal '%', "%NAME%" a variable; any other '%'
+ * is itself.  Returns where to go on. */
+static const char *percent(sctx_t *c, const char *p, int need,
+                           apr_array_header_t *out) {
+  const char *q = p + 1;
+  if (*q == '%') {
+    put(out, "%", 1);
+    return p + 2;
+  }
+  if (name_start(*q)) {
+    while (pct_name_char(*q))
+      q++;
+    if (*q == '%') {
+      put_var(c, p, apr_pstrmemdup(c->pool, p + 1, (size_t)(q - p - 1)),
+              need, out);
+      return q + 1;
+    }
+  }
+  put(out, "%", 1);
+  return p + 1;
+}
+
 /* Expand from p into out (NULL: parse only) until the end of the string
  * or, when in_default, an unmatched '}'.  need: the value is used, so an
  * unset variable is an error.  Returns where it stopped. */
@@ -85,6 +131,10 @@ static const char *expand(sctx_t *c, const char *p, int in_default, int need,
 
     if (in_default && *p == '}')
       return p;
+    if (*p == '%') {
+      p = percent(c, p, need, out);
+      continue;
+    }
     if (*p != '$' || (p[1] != '$' && p[1] != '{')) {
       put(out, p, 1);
       p++;
@@ -118,15 +168,7 @@ static const char *expand(sctx_t *c, const char *p, int in_default, int need,
     name = apr_pstrmemdup(c->pool, dollar + 2, (size_t)(q - dollar - 2));
 
     if (*q == '}') {
-      v = c->lookup(c->baton, name, c->pool);
-      if (!v) {
-        if (need)
-          fail(c, dollar,
-               apr_psprintf(c->pool, "environment variable '%s' is not set",
-                            name));
-      } else {
-        put(out, v, strlen(v));
-      }
+      put_var(c, dollar, name, need, out);
       p = q + 1;
       continue;
     }
@@ -179,7 +221,7 @@ apr_status_t cfg__subst_all(const char **out, const char *in,
 
   if (!in)
     return APR_EINVAL;
-  if (!strchr(in, '$')) {       /* the common case: nothing to do */
+  if (!strpbrk(in, "$%")) {     /* the common case: nothing to do */
     *out = in;
     return APR_SUCCESS;
   }

@@ -146,6 +146,12 @@ apr_status_t vg_pipe_peer_uid(const vg_pipe_t *pipe, long *uid) {
   return pal_io_peer_uid(&pipe->io, uid);
 }
 
+apr_status_t vg_pipe_peer_trusted(const vg_pipe_t *pipe, int *trusted) {
+  if (!(pipe->sflags & VG__S_OPEN))
+    return APR_EBADF;
+  return pal_io_peer_trusted(&pipe->io, trusted);
+}
+
 static void on_connection(pal_io_t *io, apr_status_t status) {
   vg_stream_t *s = io->data;
   if (s->connection_cb)

@@ -92,6 +92,9 @@ fi
 # ---- build and install ---------------------------------------------------------
 if [ "$DO_BUILD" = 1 ]; then
   note "building vigil (Release) in $BUILD"
+  # The static libxml2 that bootstrap.sh builds and vigil links (quiet
+  # when present): the supervisor as shipped, not with ICU and libstdc++.
+  "$ROOT/scripts/build-libxml2.sh" >&2
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
     -DVIGIL_BUILD_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j2 --target vigil-bin >/dev/null ||

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bootstrap.sh -- install, on Debian, what building and testing Vigil needs.
 # Idempotent: says nothing when everything is already installed.
+# Then builds the minimal static libxml2 that vigil links when it is there
+# (scripts/build-libxml2.sh, into build-deps/libxml2: once, ~1 min).
 #
 #   scripts/bootstrap.sh            build + test dependencies
 #   scripts/bootstrap.sh --perf     also the benchmark peers (libuv, libev,
@@ -9,7 +11,7 @@
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
-      libxml2-utils libcunit1-dev zlib1g-dev)
+      libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev xz-utils)
 for arg in "$@"; do
   case "$arg" in
     --perf) pkgs+=(libuv1-dev libev-dev libevent-dev strace) ;;
@@ -24,11 +26,13 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "bootstrap: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
 
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-echo "bootstrap: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-  "${missing[@]}" >/dev/null
+"$(dirname "$0")/build-libxml2.sh"

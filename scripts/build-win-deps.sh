@@ -82,8 +82,10 @@ BUILD="$PREFIX-build"
 STAMP="$PREFIX/.build-win-deps.stamp"
 LIBS=(libapr-1.a libxml2.a libcunit.a)
 
+# shellcheck source=scripts/lib/debsrc.sh
+. "$ROOT/scripts/lib/debsrc.sh"
 stamp_value() {
-  echo "build-win-deps v$STAMP_VERSION $(cat "$SELF" "$APR_PATCH" "$TOOLCHAIN" | sha256sum | cut -c1-64)"
+  echo "build-win-deps v$STAMP_VERSION $(cat "$SELF" "$APR_PATCH" "$TOOLCHAIN" "$ROOT/scripts/lib/debsrc.sh" | sha256sum | cut -c1-64)"
 }
 
 up_to_date() {
@@ -94,28 +96,11 @@ up_to_date() {
 
 up_to_date && exit 0
 
-mkdir -p "$BUILD"
-exec 9>"$BUILD/.lock"
-flock 9                     # another run may be building the same prefix
+NAME=build-win-deps
+debsrc_begin
 up_to_date && exit 0
 
-LOG="$BUILD/build.log"
-: >"$LOG"
-STEP="start"
-# shellcheck disable=SC2154
-trap 'rc=$?; echo "build-win-deps: FAILED at: $STEP (exit $rc); last lines of $LOG:" >&2;
-      tail -n 40 "$LOG" >&2; exit $rc' ERR
-
-# run STEP-DESCRIPTION CMD...: log the command and its output.
-run() {
-  STEP=$1; shift
-  printf '\n=== [%s] %s\n+ %s\n' "$(date +%T)" "$STEP" "$*" >>"$LOG"
-  "$@" >>"$LOG" 2>&1
-}
-
 JOBS=$(nproc 2>/dev/null || echo 2)
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 DL="$BUILD/download"
 SRC="$BUILD/src"
 mkdir -p "$DL"
@@ -135,27 +120,8 @@ newest() { ls -v "$DL"/$1 2>/dev/null | tail -n 1; }
 have_sources() { [ -n "$(newest 'apr_*.dsc')" ] && [ -n "$(newest 'libxml2_*.dsc')" ] \
                    && [ -n "$(newest 'cunit_*.dsc')" ]; }
 
-has_deb_src() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-           /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && grep -qE '^[[:space:]]*(deb-src[[:space:]]|Types:.*deb-src)' "$f" && return 0
-  done
-  return 1
-}
-
 if [ ${#missing[@]} -gt 0 ] || ! have_sources; then
-  if ! have_sources && ! has_deb_src; then
-    STEP="add deb-src entry"
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-      sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-        | $SUDO tee /etc/apt/sources.list.d/vigil-deb-src.sources >/dev/null
-    else
-      grep -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list \
-        | sed 's/^[[:space:]]*deb[[:space:]]/deb-src /' \
-        | $SUDO tee /etc/apt/sources.list.d/vigil-deb-src.list >/dev/null
-    fi
-  fi
+  have_sources || debsrc_ensure_entry || true
   run "apt-get update" $SUDO apt-get update -qq
   if [ ${#missing[@]} -gt 0 ]; then
     run "apt-get install ${missing[*]}" $SUDO env DEBIAN_FRONTEND=noninteractive \

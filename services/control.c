@@ -124,7 +124,9 @@ static void reply_error(svc_conn_t *c, const char *msg, int fatal) {
 }
 
 static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
-  svc_service_t *s;
+  svc_service_t *s, **list;
+  vg_usage_t *usage = NULL;
+  size_t i = 0, n = 0;
   svc_json_w_key(w, "supervisor");
   svc_json_w_begin_object(w);
   svc_json_w_key(w, "pid");
@@ -141,8 +143,22 @@ static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
   svc_json_w_key(w, "services");
   svc_json_w_begin_array(w);
   for (s = sup->services; s; s = s->next)
-    if (!s->removing && (!name || strcmp(name, s->name) == 0))
-      svc_service_status_json(s, w);
+    n += !s->removing && (!name || strcmp(name, s->name) == 0);
+  list = n ? malloc(n * (sizeof *list + sizeof *usage)) : NULL;
+  if (list) {
+    usage = (vg_usage_t *)(list + n);
+    for (s = sup->services; s; s = s->next)
+      if (!s->removing && (!name || strcmp(name, s->name) == 0))
+        list[i++] = s;
+    svc_services_usage(list, n, usage);
+    for (i = 0; i < n; i++)
+      svc_service_status_json(list[i], &usage[i], w);
+    free(list);
+  } else {
+    for (s = sup->services; s; s = s->next)   /* no memory: one by one */
+      if (!s->removing && (!name || strcmp(name, s->name) == 0))
+        svc_service_status_json(s, NULL, w);
+  }
   svc_json_w_end_array(w);
 }
 
@@ -168,7 +184,7 @@ static void wait_resolve(svc_wait_t *wt) {
     for (i = 0; i < (int)wt->nnames; i++) {
       svc_service_t *s = svc_sup_find(c->sup, wt->names[i]);
       if (s)
-        svc_service_status_json(s, &w);
+        svc_service_status_json(s, NULL, &w);
     }
     svc_json_w_end_array(&w);
     svc_json_w_end_object(&w);
@@ -516,7 +532,7 @@ static void on_connection(vg_stream_t *server, apr_status_t status) {
   svc_sup_t *sup = server->data;
   svc_conn_t *c;
   unsigned n = 0;
-  long uid = -1, me = pal_geteuid();
+  int trusted = 0;
   apr_status_t rv;
   if (status != APR_SUCCESS)
     return;
@@ -536,8 +552,17 @@ static void on_connection(vg_stream_t *server, apr_status_t status) {
   sup->conns = c;
   for (svc_conn_t *o = sup->conns; o; o = o->next)
     n++;
-  rv = vg_pipe_peer_uid(&c->pipe, &uid);
-  if (rv == APR_SUCCESS && me >= 0 && uid != me && uid != 0) {
+  /* Only the supervisor's user and the administrator (root; SYSTEM or
+   * an elevated Administrator on Windows) may control it.  The endpoint's
+   * permissions (socket mode 0600; the pipe's DACL) say the same; this
+   * check also holds where they cannot be set.  A peer that cannot be
+   * identified is refused, except where the OS has no way to tell. */
+  rv = vg_pipe_peer_trusted(&c->pipe, &trusted);
+  if (rv == VG_EUNSUPPORTED)
+    trusted = 1;
+  else if (rv != APR_SUCCESS)
+    trusted = 0;
+  if (!trusted) {
     reply_error(c, "permission denied: not the supervisor's user", 1);
     return;
   }

@@ -11,13 +11,30 @@
  *   6. open / close / stats
  *   7. captures
  *
+ * Memory: a log file is one malloc'd block (the object, NAME and
+ * need_gz), the other names it works with once it has done file work
+ * (a second block), and, while NAME is open, a bare descriptor
+ * (pal_file_*): no APR pool of its own, because a pool costs at least
+ * one 8 KiB node and a supervisor holds two log files per service.
+ * Files to remove go to the thread pool (section 4).  The 64 KiB buffers a
+ * capture reads into and timestamps are expanded in are per thread
+ * (section 1): both are used only between a read's alloc and its
+ * callback, which run back to back on the loop thread on every backend,
+ * so one of each serves every log file of that loop.
+ *
  * Invariants:
- *   - Only the loop thread renames, removes or opens log files.  The
- *     compression worker touches only its job: two already-open files and
- *     the atomic `abort` flag; it allocates with malloc, never from a pool.
- *   - lf->file != NULL  <=>  NAME is open and lf->error == APR_SUCCESS.
- *     While lf->file == NULL and the object is not torn down, the retry timer
- *     is armed (or a rotation is about to reopen).
+ *   - Only the loop thread renames or opens log files, and removes files
+ *     other than NAME.del<k>.tmp.  The compression worker touches only its
+ *     job: two already-open files and the atomic `abort` flag; the
+ *     removal worker only its NAME.del<k>.tmp (section 4).  Workers allocate
+ *     with malloc, never from a pool.
+ *   - A lazy log file (opts.lazy) does no file work until it is first
+ *     needed (a write, a rotation, a reopen): `prepared` is 0 until then,
+ *     and lf->fd is closed without an error.
+ *   - lf->fd != PAL_INVALID_FD  <=>  NAME is open and lf->error ==
+ *     APR_SUCCESS.  While prepared, NAME is not open and the object is
+ *     not closing, the retry timer is armed (or a rotation is about to
+ *     reopen).
  *   - need_gz[k] (1 <= k <= keep): slot k holds a plain file that still
  *     needs compression.  At most one job runs per log file; job->slot is
  *     the slot its source file has *now* (keep + 1: orphaned, removed when
@@ -25,9 +42,11 @@
  *   - lf->size is the size of NAME as we wrote it (plus what was there at
  *     open); rot_limit is the size at which size rotation next happens
  *     (max_size, or further away after a failed rotation).
- *   - Teardown starts when closing && ncaps == 0; `pending` counts what
- *     teardown still waits for (timer closes, the job); the object's pool
- *     is destroyed when it reaches zero, right after the close callback.
+ *   - Closing closes both timers at once; teardown (`torn`) starts when
+ *     closing && ncaps == 0.  `pending` counts the timer closes not yet
+ *     called back, and, once torn, the jobs still running; the object is
+ *     freed when it is torn and `pending` is zero, right after the close
+ *     callback.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,36 +60,47 @@
 
 #include <zlib.h>
 
+#include "pal.h"
 #include "svc_log.h"
 
 #define LF_COMPONENT "logfile"
 #define LF_TSBUF 65536            /* timestamp expansion buffer */
 #define LF_GZBUF 65536            /* compression block */
 #define LF_GZ_LEVEL 6
-#define LF_PERMS (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD |     \
-                  APR_FPROT_WREAD)
 
 typedef struct gzjob_s {
   vg_work_t work;
   svc_logfile_t *lf;
-  apr_pool_t *pool;               /* holds in, out */
-  apr_file_t *in, *out;
+  pal_fd_t in, out;
   unsigned slot;
   volatile apr_uint32_t abort;
   apr_status_t rv;                /* worker's result */
   const char *call;               /* what failed, for the report */
 } gzjob_t;
 
+/* The removal of one file, renamed to NAME.del<slot>.tmp first
+ * (section 4). */
+#define LF_DEL_MAX 4              /* removals in flight per log file */
+typedef struct deljob_s {
+  vg_work_t work;
+  svc_logfile_t *lf;
+  unsigned slot;
+  apr_status_t rv;                /* worker's result */
+  char path[];                    /* NAME.del<slot>.tmp */
+} deljob_t;
+
 struct svc_logfile_s {
-  apr_pool_t *pool;               /* this object */
-  apr_pool_t *fpool;              /* the open NAME, or NULL */
   apr_pool_t *scratch;            /* the thread's; cleared after each use */
   vg_loop_t *loop;
   vg_log_t *diag;
-  char *path, *tmp;               /* NAME, NAME.gz.tmp */
+  char *path;                     /* NAME */
+  char *names;                    /* the block of the three below, or
+                                     NULL until prepared */
+  char *tmp;                      /* NAME.gz.tmp */
   char *name_a, *name_b;          /* scratch for NAME.k[.gz] */
   size_t name_size;
-  apr_file_t *file;
+  pal_fd_t fd;                    /* NAME, or PAL_INVALID_FD */
+  int lazy, prepared;             /* file work deferred / done */
   apr_off_t size, rot_limit, max_size;
   apr_off_t slack;                /* to finish a started line */
   int mid_line;                   /* NAME does not end with '\n' */
@@ -81,7 +111,6 @@ struct svc_logfile_s {
   vg_timer_t daily_timer;
   int day;                        /* local yyyymmdd when NAME was started */
   svc_logline_t line;             /* for writers without their own */
-  char *tsbuf;
   char ts[48];
   apr_time_t ts_ms;
   apr_status_t error;             /* why NAME is not open */
@@ -90,6 +119,8 @@ struct svc_logfile_s {
   int rot_reported;
   unsigned char *need_gz;         /* [keep + 2] */
   gzjob_t *job;
+  unsigned del_busy;              /* slots of removals in flight (bits) */
+  unsigned ndel;                  /* their number */
   svc_logfile_stats_t st;
   unsigned ncaps;
   int closing, torn;
@@ -102,8 +133,52 @@ static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n);
 static apr_status_t lf_do_rotate(svc_logfile_t *lf, const char *why);
 static void lf_gz_next(svc_logfile_t *lf);
 static void lf_teardown(svc_logfile_t *lf);
+static void lf_pending_done(svc_logfile_t *lf);
+static void lf_prepare(svc_logfile_t *lf);
 
-/* ---- 1. names, time stamps, diagnostics -------------------------------- */
+/* ---- 1. names, time stamps, diagnostics, per-thread memory ------------ */
+
+/* What every log file of one thread's loop shares: a scratch pool for
+ * path operations (each use clears it), and the capture and timestamp
+ * buffers, allocated at their first use (an idle service never touches
+ * them).  A pool per log file cost a page or two each; a buffer per
+ * capture up to 64 KiB of resident memory per service that ever wrote a
+ * burst.  It lives until apr_terminate(): the pool is a child of APR's
+ * global pool, so nothing is lost when a thread ends. */
+typedef struct lf_thread_s {
+  apr_pool_t *pool;               /* the buffers */
+  apr_pool_t *scratch;            /* a subpool, cleared after each use */
+  char *capbuf;                   /* SVC_LOGCAP_BUFSIZE */
+  char *tsbuf;                    /* LF_TSBUF */
+} lf_thread_t;
+
+static lf_thread_t *lf_thread(void) {
+  static _Thread_local lf_thread_t t;
+  if (!t.pool) {
+    apr_pool_t *p;
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+      return NULL;
+    if (apr_pool_create(&t.scratch, p) != APR_SUCCESS) {
+      apr_pool_destroy(p);
+      return NULL;
+    }
+    t.pool = p;
+  }
+  return &t;
+}
+
+/* The thread's capture (ts == 0) or timestamp (ts == 1) buffer,
+ * allocated at its first use; NULL if memory is short. */
+static char *lf_thread_buf(int ts) {
+  lf_thread_t *t = lf_thread();
+  char **slot;
+  if (!t)
+    return NULL;
+  slot = ts ? &t->tsbuf : &t->capbuf;
+  if (!*slot)
+    *slot = apr_palloc(t->pool, ts ? LF_TSBUF : SVC_LOGCAP_BUFSIZE);
+  return *slot;
+}
 
 static const char *slot_name(svc_logfile_t *lf, char *buf, unsigned k,
                              int gz) {
@@ -160,27 +235,16 @@ static apr_status_t mv_quiet(svc_logfile_t *lf, const char *from,
 
 /* ---- 2. opening NAME, failure and retry -------------------------------- */
 
-static apr_status_t lf_open_file(svc_logfile_t *lf) {
-  apr_pool_t *p;
-  apr_file_t *f;
-  apr_finfo_t fi;
-  apr_status_t rv;
+static int lf_is_open(const svc_logfile_t *lf) {
+  return lf->fd != PAL_INVALID_FD;
+}
 
-  if (apr_pool_create(&p, lf->pool) != APR_SUCCESS)
-    return APR_ENOMEM;
-  rv = apr_file_open(&f, lf->path,
-                     APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND |
-                         APR_FOPEN_BINARY | APR_FOPEN_LARGEFILE,
-                     LF_PERMS, p);
-  if (rv != APR_SUCCESS) {
-    apr_pool_destroy(p);
+static apr_status_t lf_open_file(svc_logfile_t *lf) {
+  apr_status_t rv = pal_file_open(&lf->fd, lf->path, PAL_FILE_APPEND);
+  if (rv != APR_SUCCESS)
     return rv;
-  }
-  lf->size = 0;
-  if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) == APR_SUCCESS)
-    lf->size = fi.size;
-  lf->file = f;
-  lf->fpool = p;
+  if (pal_file_size(lf->fd, &lf->size) != APR_SUCCESS)
+    lf->size = 0;
   lf->mid_line = 0;   /* unknown for an existing file: assume a line end */
   lf->error = APR_SUCCESS;
   lf->rot_limit = lf->max_size;
@@ -188,10 +252,8 @@ static apr_status_t lf_open_file(svc_logfile_t *lf) {
 }
 
 static void lf_close_file(svc_logfile_t *lf) {
-  if (lf->fpool)
-    apr_pool_destroy(lf->fpool);   /* closes lf->file */
-  lf->fpool = NULL;
-  lf->file = NULL;
+  pal_file_close(lf->fd);
+  lf->fd = PAL_INVALID_FD;
 }
 
 static void retry_cb(vg_timer_t *t);
@@ -207,19 +269,27 @@ static void lf_broken(svc_logfile_t *lf, apr_status_t rv, const char *msg) {
   }
   lf_close_file(lf);
   lf->error = rv;
-  if (!lf->torn)
+  if (!lf->closing)   /* its timer is closed */
     vg_timer_start(&lf->retry, retry_cb, lf->retry_ms, 0);
+}
+
+/* Open NAME, or report why not and arm the retry. */
+static apr_status_t lf_try_open(svc_logfile_t *lf) {
+  apr_status_t rv = lf_open_file(lf);
+  if (rv != APR_SUCCESS)
+    lf_broken(lf, rv, "cannot open log file; output is dropped until it "
+                      "can be opened");
+  return rv;
 }
 
 static void retry_cb(vg_timer_t *t) {
   svc_logfile_t *lf = t->data;
-  apr_status_t rv;
-  if (lf->file || lf->torn)
+  if (lf_is_open(lf) || lf->closing)
     return;
-  rv = lf_open_file(lf);
-  if (rv != APR_SUCCESS)
-    lf_broken(lf, rv, "cannot open log file; output is dropped until it "
-                      "can be opened");
+  if (!lf->prepared)
+    lf_prepare(lf);
+  else
+    (void)lf_try_open(lf);
 }
 
 /* ---- 3. writing -------------------------------------------------------- */
@@ -235,8 +305,8 @@ static size_t last_newline_before(const char *p, size_t n) {
 
 static apr_status_t lf_write_file(svc_logfile_t *lf, const char *p,
                                   size_t n) {
-  apr_size_t done = 0;
-  apr_status_t rv = apr_file_write_full(lf->file, p, n, &done);
+  size_t done = 0;
+  apr_status_t rv = pal_file_write(lf->fd, p, n, &done);
   lf->size += (apr_off_t)done;
   lf->st.written += done;
   if (done > 0)
@@ -285,7 +355,7 @@ static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
   int rotated = 0;
   while (n > 0) {
     size_t take = n;
-    if (lf->file == NULL) {
+    if (!lf_is_open(lf)) {
       lf->st.dropped += n;
       lf->dropped_since += n;
       return lf->error != APR_SUCCESS ? lf->error : VG_ECLOSING;
@@ -325,14 +395,20 @@ static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
   return rv;
 }
 
-/* Expand with a prefix at every line start, through lf->tsbuf. */
+/* Expand with a prefix at every line start, through the thread's
+ * timestamp buffer. */
 static apr_status_t lf_write_ts(svc_logfile_t *lf, svc_logline_t *line,
                                 const char *p, size_t n) {
   const char *ts = lf_stamp(lf);
-  char *o = lf->tsbuf;
+  char *o = lf_thread_buf(1);
   size_t used = 0;
   apr_status_t rv = APR_SUCCESS, r;
 
+  if (!o) {
+    lf->st.dropped += n;
+    lf->dropped_since += n;
+    return APR_ENOMEM;
+  }
   while (n > 0) {
     const char *nl;
     size_t seg;
@@ -376,6 +452,8 @@ apr_status_t svc_logfile_write(svc_logfile_t *lf, svc_logline_t *line,
                                const void *data, size_t len) {
   if (len == 0)
     return APR_SUCCESS;
+  if (!lf->prepared && !lf->torn)
+    lf_prepare(lf);
   if (line == NULL)
     line = &lf->line;
   if (lf->timestamps)
@@ -387,6 +465,79 @@ apr_status_t svc_logfile_write(svc_logfile_t *lf, svc_logline_t *line,
 
 /* ---- 4. rotation ------------------------------------------------------- */
 
+/* Removing a rotated file frees its blocks (on tmpfs, its page cache):
+ * about a millisecond per 10 MB, which at full log speed was 15% of the
+ * loop thread.  So a file to discard is renamed to NAME.del<k>.tmp on
+ * the loop (a metadata call, and renames stay on the loop thread) and
+ * removed by the thread pool.  Up to LF_DEL_MAX removals run at once per
+ * log file (at full speed a rotation comes every few milliseconds, and a
+ * removal's completion waits for the loop); past that, the file is
+ * removed on the loop, as before. */
+static const char *del_name(svc_logfile_t *lf, char *buf, unsigned slot) {
+  snprintf(buf, lf->name_size, "%s.del%u.tmp", lf->path, slot);
+  return buf;
+}
+
+static void del_work(vg_work_t *req) {
+  deljob_t *job = req->data;
+  job->rv = pal_file_remove(job->path);
+}
+
+static void del_after(vg_work_t *req, apr_status_t status) {
+  deljob_t *job = req->data;
+  svc_logfile_t *lf = job->lf;
+  apr_status_t rv = status == APR_SUCCESS ? job->rv : status;
+
+  lf->del_busy &= ~(1u << job->slot);
+  lf->ndel--;
+  if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+    /* The worker failed (or never ran): once more, here. */
+    if ((rv = rm_quiet(lf, job->path)) != APR_SUCCESS)
+      lf_warn(lf, job->path, rv, "cannot remove old log file");
+    apr_pool_clear(lf->scratch);
+  }
+  free(job);
+  if (lf->torn)
+    lf_pending_done(lf);
+}
+
+/* Remove path (a missing one is fine), off the loop thread if it can.
+ * Only a regular file goes to the pool: anything else (a directory in
+ * the way) fails here, as a rotation that cannot remove it must. */
+static apr_status_t lf_discard(svc_logfile_t *lf, const char *path) {
+  deljob_t *job;
+  apr_finfo_t fi;
+  apr_status_t rv;
+  unsigned slot;
+
+  rv = apr_stat(&fi, path, APR_FINFO_TYPE, lf->scratch);
+  if (APR_STATUS_IS_ENOENT(rv))
+    return APR_SUCCESS;
+  for (slot = 0; slot < LF_DEL_MAX && (lf->del_busy & (1u << slot)); slot++)
+    ;
+  if (slot == LF_DEL_MAX || lf->torn || rv != APR_SUCCESS ||
+      fi.filetype != APR_REG ||
+      (job = calloc(1, sizeof *job + lf->name_size)) == NULL)
+    return rm_quiet(lf, path);
+  rv = apr_file_rename(path, del_name(lf, job->path, slot), lf->scratch);
+  if (rv != APR_SUCCESS) {
+    free(job);
+    return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+  }
+  job->lf = lf;
+  job->slot = slot;
+  job->work.data = job;
+  if (vg_queue_work(lf->loop, &job->work, del_work, del_after) !=
+      APR_SUCCESS) {
+    rv = rm_quiet(lf, job->path);
+    free(job);
+    return rv;
+  }
+  lf->del_busy |= 1u << slot;
+  lf->ndel++;
+  return APR_SUCCESS;
+}
+
 /* Shift NAME.k -> NAME.k+1 (both forms) and NAME -> NAME.1, keeping the
  * job's slot and need_gz in step.  Returns the error of the last rename
  * (NAME -> NAME.1), the one that matters; others are reported. */
@@ -396,7 +547,7 @@ static apr_status_t lf_shift(svc_logfile_t *lf) {
   int gz;
 
   if (keep == 0)
-    return rm_quiet(lf, lf->path);
+    return lf_discard(lf, lf->path);
 
   /* The oldest goes, unless it is being compressed: then it becomes the
    * orphan NAME.(keep+1), removed when its job ends. */
@@ -406,11 +557,12 @@ static apr_status_t lf_shift(svc_logfile_t *lf) {
     if (rv != APR_SUCCESS)
       lf_warn(lf, lf->name_a, rv, "cannot rename rotated log file");
     lf->job->slot = keep + 1;
-  } else if ((rv = rm_quiet(lf, slot_name(lf, lf->name_a, keep, 0))) !=
+  } else if ((rv = lf_discard(lf, slot_name(lf, lf->name_a, keep, 0))) !=
              APR_SUCCESS) {
     lf_warn(lf, lf->name_a, rv, "cannot remove old log file");
   }
-  if ((rv = rm_quiet(lf, slot_name(lf, lf->name_a, keep, 1))) != APR_SUCCESS)
+  if ((rv = lf_discard(lf, slot_name(lf, lf->name_a, keep, 1))) !=
+      APR_SUCCESS)
     lf_warn(lf, lf->name_a, rv, "cannot remove old log file");
 
   for (k = keep - 1; k >= 1; k--) {
@@ -453,10 +605,8 @@ static apr_status_t lf_do_rotate(svc_logfile_t *lf, const char *why) {
     }
   }
   if (!lf->torn) {
-    apr_status_t orv = lf_open_file(lf);
+    apr_status_t orv = lf_try_open(lf);
     if (orv != APR_SUCCESS) {
-      lf_broken(lf, orv, "cannot open log file; output is dropped until it "
-                         "can be opened");
       rv = rv != APR_SUCCESS ? rv : orv;
     } else if (rv != APR_SUCCESS && lf->max_size > 0) {
       /* Could not rotate: try again after another max_size. */
@@ -470,20 +620,23 @@ static apr_status_t lf_do_rotate(svc_logfile_t *lf, const char *why) {
 apr_status_t svc_logfile_rotate(svc_logfile_t *lf) {
   if (lf->torn)
     return VG_ECLOSING;
+  if (!lf->prepared)
+    lf_prepare(lf);
+  if (!lf->prepared)
+    return lf->error;
   return lf_do_rotate(lf, "request");
 }
 
 apr_status_t svc_logfile_reopen(svc_logfile_t *lf) {
-  apr_status_t rv;
   if (lf->torn)
     return VG_ECLOSING;
+  if (!lf->prepared) {
+    lf_prepare(lf);
+    return lf->error;
+  }
   lf_close_file(lf);
   vg_timer_stop(&lf->retry);
-  rv = lf_open_file(lf);
-  if (rv != APR_SUCCESS)
-    lf_broken(lf, rv, "cannot open log file; output is dropped until it "
-                      "can be opened");
-  return rv;
+  return lf_try_open(lf);
 }
 
 apr_time_t svc_logfile_next_midnight(apr_time_t now) {
@@ -528,11 +681,11 @@ static void lf_arm_daily(svc_logfile_t *lf, apr_time_t now) {
 
 void svc__logfile_daily_fire(svc_logfile_t *lf, apr_time_t now) {
   int today = local_day(now);
-  if (lf->torn)
+  if (lf->closing)
     return;
   if (today != lf->day) {
     /* Early (the wall clock stepped back) is today == lf->day: re-arm. */
-    if (lf->file && lf->size > 0)
+    if (lf_is_open(lf) && lf->size > 0)
       lf_do_rotate(lf, "daily");
     lf->day = today;
   }
@@ -567,12 +720,12 @@ static void gz_work(vg_work_t *req) {
   }
   zinit = 1;
   while (flush != Z_FINISH) {
-    apr_size_t n = LF_GZBUF;
+    size_t n = 0;
     if (apr_atomic_read32(&job->abort)) {
       rv = VG_ECANCELED;
       goto done;
     }
-    rv = apr_file_read(job->in, ibuf, &n);
+    rv = pal_file_read(job->in, ibuf, LF_GZBUF, &n);
     if (APR_STATUS_IS_EOF(rv)) {
       n = 0;
       flush = Z_FINISH;
@@ -590,15 +743,14 @@ static void gz_work(vg_work_t *req) {
       (void)deflate(&zs, flush);   /* no Z_STREAM_ERROR with valid state */
       have = LF_GZBUF - zs.avail_out;
       if (have > 0 &&
-          (rv = apr_file_write_full(job->out, obuf, have, NULL)) !=
-              APR_SUCCESS) {
+          (rv = pal_file_write(job->out, obuf, have, NULL)) != APR_SUCCESS) {
         job->call = "write";
         goto done;
       }
     } while (zs.avail_out == 0);
   }
   /* The .gz replaces the plain file: make it durable first. */
-  if ((rv = apr_file_sync(job->out)) != APR_SUCCESS)
+  if ((rv = pal_file_sync(job->out)) != APR_SUCCESS)
     job->call = "sync";
 done:
   if (zinit)
@@ -608,6 +760,12 @@ done:
   job->rv = rv;
 }
 
+static void gz_free(gzjob_t *job) {
+  pal_file_close(job->in);
+  pal_file_close(job->out);
+  free(job);
+}
+
 static void gz_after(vg_work_t *req, apr_status_t status) {
   gzjob_t *job = req->data;
   svc_logfile_t *lf = job->lf;
@@ -615,19 +773,19 @@ static void gz_after(vg_work_t *req, apr_status_t status) {
   apr_status_t rv = status == APR_SUCCESS ? job->rv : status;
   const char *call = job->call;
 
-  apr_pool_destroy(job->pool);   /* closes both files */
+  gz_free(job);
   lf->job = NULL;
   if (slot > lf->keep) {
     /* Shifted out while compressed: nothing to keep. */
     rm_quiet(lf, lf->tmp);
-    rm_quiet(lf, slot_name(lf, lf->name_a, slot, 0));
+    lf_discard(lf, slot_name(lf, lf->name_a, slot, 0));
     rm_quiet(lf, slot_name(lf, lf->name_a, slot, 1));
   } else if (rv == APR_SUCCESS) {
     rv = apr_file_rename(lf->tmp, slot_name(lf, lf->name_a, slot, 1),
                          lf->scratch);
     if (rv == APR_SUCCESS) {
       lf->st.compressed++;
-      rm_quiet(lf, slot_name(lf, lf->name_a, slot, 0));
+      lf_discard(lf, slot_name(lf, lf->name_a, slot, 0));
     } else {
       call = "rename";
     }
@@ -642,12 +800,10 @@ static void gz_after(vg_work_t *req, apr_status_t status) {
     }
   }
   apr_pool_clear(lf->scratch);
-  if (lf->torn) {
-    if (--lf->pending == 0)
-      lf_teardown(lf);
-  } else {
+  if (lf->torn)
+    lf_pending_done(lf);
+  else
     lf_gz_next(lf);   /* nothing new once closing */
-  }
 }
 
 /* Start compressing the newest plain rotated file, if any and if the
@@ -656,7 +812,6 @@ static void lf_gz_next(svc_logfile_t *lf) {
   unsigned k;
   while (lf->compress && !lf->job && !lf->closing) {
     gzjob_t *job;
-    apr_pool_t *p;
     apr_status_t rv;
 
     for (k = 1; k <= lf->keep && !lf->need_gz[k]; k++)
@@ -664,23 +819,16 @@ static void lf_gz_next(svc_logfile_t *lf) {
     if (k > lf->keep)
       return;
     lf->need_gz[k] = 0;
-    if (apr_pool_create(&p, lf->pool) != APR_SUCCESS)
+    if ((job = calloc(1, sizeof *job)) == NULL)
       return;
-    job = apr_pcalloc(p, sizeof *job);
-    job->pool = p;
     job->lf = lf;
     job->slot = k;
     job->work.data = job;
-    rv = apr_file_open(&job->in, slot_name(lf, lf->name_a, k, 0),
-                       APR_FOPEN_READ | APR_FOPEN_BINARY |
-                           APR_FOPEN_LARGEFILE,
-                       0, p);
+    job->out = PAL_INVALID_FD;
+    rv = pal_file_open(&job->in, slot_name(lf, lf->name_a, k, 0),
+                       PAL_FILE_READ);
     if (rv == APR_SUCCESS) {
-      rv = apr_file_open(&job->out, lf->tmp,
-                         APR_FOPEN_WRITE | APR_FOPEN_CREATE |
-                             APR_FOPEN_TRUNCATE | APR_FOPEN_BINARY |
-                             APR_FOPEN_LARGEFILE,
-                         LF_PERMS, p);
+      rv = pal_file_open(&job->out, lf->tmp, PAL_FILE_TRUNCATE);
       if (rv != APR_SUCCESS)
         lf_warn(lf, lf->tmp, rv, "cannot compress rotated log file");
     } else if (!APR_STATUS_IS_ENOENT(rv)) {
@@ -692,7 +840,7 @@ static void lf_gz_next(svc_logfile_t *lf) {
         lf_warn(lf, lf->name_a, rv, "cannot queue log compression");
     }
     if (rv != APR_SUCCESS) {
-      apr_pool_destroy(p);
+      gz_free(job);
       continue;
     }
     lf->job = job;
@@ -710,11 +858,13 @@ static int file_exists(svc_logfile_t *lf, const char *path) {
  * with neither (what a larger keep, or a crash mid-rotation, leaves: a
  * contiguous run; probing costs two stats when there is nothing, where a
  * directory scan would cost the whole log-dir per service).  Remove a
- * stale NAME.gz.tmp.  With compress, queue every plain NAME.k (k <= keep)
- * for compression. */
+ * stale NAME.gz.tmp and NAME.del<k>.tmp.  With compress, queue every plain
+ * NAME.k (k <= keep) for compression. */
 static void lf_scan(svc_logfile_t *lf) {
   unsigned k;
   rm_quiet(lf, lf->tmp);
+  for (k = 0; k < LF_DEL_MAX; k++)
+    rm_quiet(lf, del_name(lf, lf->name_a, k));
   for (k = lf->keep + 1; k <= 2 * SVC_LOGFILE_KEEP_MAX; k++) {
     int plain = file_exists(lf, slot_name(lf, lf->name_a, k, 0));
     int gz = file_exists(lf, slot_name(lf, lf->name_b, k, 1));
@@ -732,73 +882,34 @@ static void lf_scan(svc_logfile_t *lf) {
   apr_pool_clear(lf->scratch);
 }
 
-/* One scratch pool per thread, shared by every log file of that thread's
- * loop (all use is on the loop thread, and each use clears it): a pool per
- * log file cost a page or two each, for a few path operations at open and
- * rotation.  It lives until apr_terminate(). */
-static apr_pool_t *thread_scratch(void) {
-  static _Thread_local apr_pool_t *scratch;
-  if (!scratch && apr_pool_create(&scratch, NULL) != APR_SUCCESS)
-    scratch = NULL;
-  return scratch;
+/* The names of the rotation: NAME.gz.tmp and two scratch buffers for
+ * NAME.k[.gz], in one block. */
+static apr_status_t lf_alloc_names(svc_logfile_t *lf) {
+  size_t n = lf->name_size;
+  if ((lf->names = malloc(3 * n)) == NULL)
+    return APR_ENOMEM;
+  lf->tmp = lf->names;
+  lf->name_a = lf->names + n;
+  lf->name_b = lf->names + 2 * n;
+  snprintf(lf->tmp, n, "%s.gz.tmp", lf->path);
+  return APR_SUCCESS;
 }
 
-apr_status_t svc_logfile_open(svc_logfile_t **lfp,
-                              vg_loop_t *loop, const svc_logfile_opts_t *o,
-                              apr_pool_t *pool, vg_log_t *diag) {
-  svc_logfile_t *lf;
-  apr_pool_t *p;
-  apr_finfo_t fi;
+/* The file work of opening: prune and queue (lf_scan), rotate a day-old
+ * NAME before anything new goes in, open NAME.  Done once, at open or,
+ * for a lazy log file, when it is first needed (and again until the
+ * names could be allocated). */
+static void lf_prepare(svc_logfile_t *lf) {
   apr_time_t now = apr_time_now();
-  apr_status_t rv;
+  apr_finfo_t fi;
 
-  *lfp = NULL;
-  if (!o || !o->path || !*o->path || o->keep > SVC_LOGFILE_KEEP_MAX ||
-      o->max_size < 0)
-    return APR_EINVAL;
-  if (apr_pool_create(&p, pool) != APR_SUCCESS)
-    return APR_ENOMEM;
-  lf = apr_pcalloc(p, sizeof *lf);
-  lf->pool = p;
-  if ((lf->scratch = thread_scratch()) == NULL) {
-    apr_pool_destroy(p);
-    return APR_ENOMEM;
+  if (lf_alloc_names(lf) != APR_SUCCESS) {
+    lf_broken(lf, APR_ENOMEM, "cannot open log file; output is dropped "
+                              "until it can be opened");
+    return;
   }
-  lf->loop = loop;
-  lf->diag = diag;
-  lf->path = apr_pstrdup(p, o->path);
-  lf->tmp = apr_pstrcat(p, o->path, ".gz.tmp", NULL);
-  lf->name_size = strlen(o->path) + 32;
-  lf->name_a = apr_palloc(p, lf->name_size);
-  lf->name_b = apr_palloc(p, lf->name_size);
-  lf->max_size = o->max_size;
-  lf->rot_limit = o->max_size;
-  lf->slack = o->max_size < SVC_LOGCAP_BUFSIZE ? o->max_size
-                                               : SVC_LOGCAP_BUFSIZE;
-  lf->keep = o->keep;
-  lf->daily = o->daily != 0;
-  lf->compress = o->compress != 0;
-  lf->timestamps = o->timestamps != 0;
-  lf->retry_ms = o->retry_ms ? o->retry_ms : SVC_LOGFILE_RETRY_MS;
-  lf->need_gz = apr_pcalloc(p, lf->keep + 2);
-  lf->ts_ms = -1;
-  if (lf->timestamps)
-    lf->tsbuf = apr_palloc(p, LF_TSBUF);
-
-  /* Timers never keep the loop alive on their own. */
-  if ((rv = vg_timer_init(loop, &lf->retry)) != APR_SUCCESS) {
-    apr_pool_destroy(p);
-    return rv;
-  }
-  lf->retry.data = lf;
-  vg_unref((vg_handle_t *)&lf->retry);
-  vg_timer_init(loop, &lf->daily_timer);
-  lf->daily_timer.data = lf;
-  vg_unref((vg_handle_t *)&lf->daily_timer);
-
+  lf->prepared = 1;
   lf_scan(lf);
-  lf->day = local_day(now);
-  /* A day-old NAME is rotated before anything new goes in. */
   if (lf->daily &&
       apr_stat(&fi, lf->path, APR_FINFO_SIZE | APR_FINFO_MTIME,
                lf->scratch) == APR_SUCCESS &&
@@ -807,45 +918,107 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
     lf_do_rotate(lf, "daily");   /* reopens (or reports) */
   } else {
     apr_pool_clear(lf->scratch);
-    rv = lf_open_file(lf);
-    if (rv != APR_SUCCESS)
-      lf_broken(lf, rv, "cannot open log file; output is dropped until it "
-                        "can be opened");
+    (void)lf_try_open(lf);
   }
+  lf_gz_next(lf);
+}
+
+apr_status_t svc_logfile_open(svc_logfile_t **lfp,
+                              vg_loop_t *loop, const svc_logfile_opts_t *o,
+                              apr_pool_t *pool, vg_log_t *diag) {
+  svc_logfile_t *lf;
+  lf_thread_t *t = lf_thread();
+  size_t len;
+  apr_time_t now = apr_time_now();
+  apr_status_t rv;
+
+  (void)pool;   /* the object is malloc'd: see "Memory" above */
+  *lfp = NULL;
+  if (!o || !o->path || !*o->path || o->keep > SVC_LOGFILE_KEEP_MAX ||
+      o->max_size < 0)
+    return APR_EINVAL;
+  /* One block: the object, NAME, need_gz. */
+  len = strlen(o->path);
+  lf = calloc(1, sizeof *lf + len + 1 + o->keep + 2);
+  if (!lf || !t) {
+    free(lf);
+    return APR_ENOMEM;
+  }
+  lf->scratch = t->scratch;
+  lf->path = (char *)(lf + 1);
+  memcpy(lf->path, o->path, len + 1);
+  lf->need_gz = (unsigned char *)lf->path + len + 1;
+  lf->name_size = len + 32;
+  lf->fd = PAL_INVALID_FD;
+  lf->loop = loop;
+  lf->diag = diag;
+  lf->max_size = o->max_size;
+  lf->rot_limit = o->max_size;
+  lf->slack = o->max_size < SVC_LOGCAP_BUFSIZE ? o->max_size
+                                               : SVC_LOGCAP_BUFSIZE;
+  lf->keep = o->keep;
+  lf->daily = o->daily != 0;
+  lf->compress = o->compress != 0;
+  lf->timestamps = o->timestamps != 0;
+  lf->lazy = o->lazy != 0;
+  lf->retry_ms = o->retry_ms ? o->retry_ms : SVC_LOGFILE_RETRY_MS;
+  lf->ts_ms = -1;
+
+  /* Timers never keep the loop alive on their own. */
+  if ((rv = vg_timer_init(loop, &lf->retry)) != APR_SUCCESS) {
+    free(lf);
+    return rv;
+  }
+  lf->retry.data = lf;
+  vg_unref((vg_handle_t *)&lf->retry);
+  vg_timer_init(loop, &lf->daily_timer);
+  lf->daily_timer.data = lf;
+  vg_unref((vg_handle_t *)&lf->daily_timer);
+
+  lf->day = local_day(now);
+  if (!lf->lazy)
+    lf_prepare(lf);
   if (lf->daily)
     lf_arm_daily(lf, now);
-  lf_gz_next(lf);
   *lfp = lf;
   return APR_SUCCESS;
 }
 
-static void lf_timer_closed(vg_handle_t *h) {
-  svc_logfile_t *lf = h->data;
-  if (--lf->pending == 0)
-    lf_teardown(lf);
-}
-
-/* Called when closing and no capture is attached: first to start the
- * teardown, then each time `pending` drops to zero. */
-static void lf_teardown(svc_logfile_t *lf) {
-  if (!lf->torn) {
-    lf->torn = 1;
-    lf_close_file(lf);
-    lf->pending = 2;
-    vg_close((vg_handle_t *)&lf->retry, lf_timer_closed);
-    vg_close((vg_handle_t *)&lf->daily_timer, lf_timer_closed);
-    if (lf->job) {
-      lf->pending++;
-      apr_atomic_set32(&lf->job->abort, 1);
-      (void)vg_work_cancel(&lf->job->work);   /* or it ends soon */
-    }
-    return;
-  }
+static void lf_free(svc_logfile_t *lf) {
   if (lf->close_cb)
     lf->close_cb(lf->close_arg);
-  apr_pool_destroy(lf->pool);
+  free(lf->names);
+  free(lf);
 }
 
+/* Something teardown waits for (a timer's close, a job) has ended. */
+static void lf_pending_done(svc_logfile_t *lf) {
+  if (--lf->pending == 0 && lf->torn)
+    lf_free(lf);
+}
+
+static void lf_timer_closed(vg_handle_t *h) {
+  lf_pending_done(h->data);
+}
+
+/* Closing, and no capture is attached any more: close NAME, stop the
+ * jobs, and free the object once the timers and jobs have ended. */
+static void lf_teardown(svc_logfile_t *lf) {
+  lf->torn = 1;
+  lf_close_file(lf);
+  if (lf->job) {
+    lf->pending++;
+    apr_atomic_set32(&lf->job->abort, 1);
+    (void)vg_work_cancel(&lf->job->work);   /* or it ends soon */
+  }
+  lf->pending += lf->ndel;   /* a removal is quick: let it end */
+  if (lf->pending == 0)
+    lf_free(lf);
+}
+
+/* The timers close at once, captures or not: an owner that closes every
+ * handle left on its loop at exit (the supervisor does) must not close
+ * them first, with no callback for us. */
 void svc_logfile_close(svc_logfile_t *lf, svc_logfile_close_cb cb,
                        void *arg) {
   if (lf->closing)
@@ -853,6 +1026,9 @@ void svc_logfile_close(svc_logfile_t *lf, svc_logfile_close_cb cb,
   lf->closing = 1;
   lf->close_cb = cb;
   lf->close_arg = arg;
+  lf->pending += 2;
+  vg_close((vg_handle_t *)&lf->retry, lf_timer_closed);
+  vg_close((vg_handle_t *)&lf->daily_timer, lf_timer_closed);
   if (lf->ncaps == 0)
     lf_teardown(lf);
 }
@@ -863,9 +1039,13 @@ void svc_logfile_get_stats(const svc_logfile_t *lf, svc_logfile_stats_t *st) {
   st->compress_pending = lf->job != NULL;
   for (k = 1; k <= lf->keep; k++)
     st->compress_pending += lf->need_gz[k];
-  st->size = lf->file ? lf->size : 0;
-  st->error = lf->file ? APR_SUCCESS
-                       : (lf->error != APR_SUCCESS ? lf->error : VG_ECLOSING);
+  st->size = lf_is_open(lf) ? lf->size : 0;
+  if (lf_is_open(lf))
+    st->error = APR_SUCCESS;
+  else if (lf->error != APR_SUCCESS)
+    st->error = lf->error;
+  else   /* a lazy file not used yet is fine; else it is closing */
+    st->error = !lf->prepared && !lf->torn ? APR_SUCCESS : VG_ECLOSING;
   if (!lf->daily || lf->closing)
     st->next_daily = 0;
 }
@@ -887,17 +1067,18 @@ apr_status_t svc_logcap_init(vg_loop_t *loop, svc_logcap_t *cap) {
   cap->bytes = 0;
   cap->lf = NULL;
   cap->line.partial = 0;
-  cap->buf = NULL;
   cap->cb = NULL;
   cap->state = CAP_INIT;
   return APR_SUCCESS;
 }
 
+/* The thread's buffer: the read that follows, and cap_read, use it
+ * before anything else can (see "Memory" at the top). */
 static void cap_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
-  svc_logcap_t *cap = h->data;
+  (void)h;
   (void)suggested;
-  buf->base = cap->buf;
-  buf->len = SVC_LOGCAP_BUFSIZE;
+  buf->base = lf_thread_buf(0);
+  buf->len = buf->base ? SVC_LOGCAP_BUFSIZE : 0;   /* 0: APR_ENOMEM */
 }
 
 static void cap_closed(vg_handle_t *h) {
@@ -905,8 +1086,6 @@ static void cap_closed(vg_handle_t *h) {
   svc_logfile_t *lf = cap->lf;
   svc_logcap_cb cb = cap->cb;
 
-  free(cap->buf);
-  cap->buf = NULL;
   cap->lf = NULL;
   cap->state = CAP_CLOSED;
   if (cb)
@@ -940,15 +1119,9 @@ apr_status_t svc_logcap_start(svc_logcap_t *cap, svc_logfile_t *lf,
     return cap->state == CAP_READING ? VG_EBUSY : VG_ECLOSING;
   if (lf->closing)
     return VG_ECLOSING;
-  cap->buf = malloc(SVC_LOGCAP_BUFSIZE);
-  if (!cap->buf)
-    return APR_ENOMEM;
   rv = vg_read_start(&cap->pipe, cap_alloc, cap_read);
-  if (rv != APR_SUCCESS) {
-    free(cap->buf);
-    cap->buf = NULL;
+  if (rv != APR_SUCCESS)
     return rv;
-  }
   cap->lf = lf;
   cap->cb = on_drained;
   cap->line.partial = 0;

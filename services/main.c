@@ -11,6 +11,12 @@
  *   vigil version
  *   vigil service install -c FILE [--name NAME] [--print] | uninstall |
  *                 start | stop      systemd unit / launchd plist
+ *   vigil service install -c FILE [--name NAME] [--account USER
+ *                 --password PW] [--print] | uninstall | start | stop |
+ *                 status            Windows: the Service Control Manager
+ *   vigil run -c FILE --service NAME
+ *                                   Windows: as that service, under the
+ *                                   SCM (what `service install` registers)
  * Control commands find the supervisor through -c FILE (default
  * ./vigil.xml) or --control ENDPOINT.
  *
@@ -45,6 +51,11 @@ static void usage(FILE *f) {
         "  service install -c FILE [--name NAME] [--print]\n"
         "  service uninstall|start|stop [--name NAME]\n"
         "                              register with systemd / launchd\n"
+        "  service install -c FILE [--name NAME] [--account USER\n"
+        "          --password PW] [--print]\n"
+        "  service uninstall|start|stop|status [--name NAME]\n"
+        "                              Windows: the Service Control Manager\n"
+        "                              (NAME: vigil)\n"
         "\n"
         "Control commands take -c FILE (default ./vigil.xml) or\n"
         "--control ENDPOINT.  run also takes --log-format text|json and\n"
@@ -59,6 +70,7 @@ typedef struct args_s {
   int json, no_wait, follow, use_stderr;
   long lines;
   const char *log_format, *log_level;
+  const char *service;          /* run: as this Windows service */
 } args_t;
 
 static int parse_args(int argc, const char *const *argv, args_t *a) {
@@ -90,6 +102,8 @@ static int parse_args(int argc, const char *const *argv, args_t *a) {
       a->log_format = argv[++i];
     else if (!strcmp(o, "--log-level") && i + 1 < argc)
       a->log_level = argv[++i];
+    else if (!strcmp(o, "--service") && i + 1 < argc)
+      a->service = argv[++i];
     else if (o[0] == '-' && o[1]) {
       fprintf(stderr, "vigil: unknown option %s\n", o);
       return -1;
@@ -120,10 +134,104 @@ static int cmd_validate(const args_t *a, apr_pool_t *pool) {
   return EX_USAGE;
 }
 
-static int cmd_run(const args_t *a, apr_pool_t *pool) {
+/* The supervisor with its log on `out`. */
+static int run_supervisor(const args_t *a, apr_file_t *out,
+                          vg_log_level level, vg_log_format fmt,
+                          apr_pool_t *pool) {
   svc_run_opts_t o;
-  apr_file_t *err;
   vg_log_t *log;
+  vg_log_create(&log, pool, out, level, fmt);
+  memset(&o, 0, sizeof o);
+  o.config = a->config ? a->config : "vigil.xml";
+  o.log = log;
+  return svc_run(&o, pool);
+}
+
+/* `run --service NAME`: main_fn of pal_svcmgr_dispatch(), on the
+ * service's thread.  Under the Service Control Manager there is no
+ * console and stdout/stderr lead nowhere, so the supervisor's log is
+ * appended to STATE-DIR/vigil.log, and what stops the start before that
+ * file exists (a configuration that does not load) goes to the Event
+ * Log.  The exit status reaches the manager (see pal_svcmgr_dispatch). */
+typedef struct service_run_s {
+  const args_t *a;
+  vg_log_level level;
+  vg_log_format fmt;
+  apr_pool_t *pool;
+} service_run_t;
+
+static int service_main(void *arg) {
+  service_run_t *r = arg;
+  const char *path = r->a->config ? r->a->config : "vigil.xml", *logpath;
+  cfg_errors_t *errs = NULL;
+  apr_file_t *f;
+  cfg_t *cfg;
+  char eb[128];
+  apr_status_t rv;
+  int i, code;
+
+  if (cfg_load(&cfg, path, r->pool, &errs) != APR_SUCCESS) {
+    const char *msg = apr_psprintf(r->pool, "service %s: %s does not load; "
+                                   "vigil did not start:", r->a->service,
+                                   path);
+    for (i = 0; errs && i < cfg_errors_count(errs); i++)
+      msg = apr_pstrcat(r->pool, msg, "\r\n",
+                        cfg_error_format(cfg_errors_get(errs, i), r->pool),
+                        NULL);
+    pal_eventlog_report(PAL_EVENT_ERROR, msg);
+    return EX_USAGE;
+  }
+  logpath = apr_pstrcat(r->pool, cfg->state_dir, "/vigil.log", NULL);
+  rv = apr_dir_make_recursive(cfg->state_dir, APR_FPROT_OS_DEFAULT, r->pool);
+  if (rv == APR_SUCCESS)
+    rv = apr_file_open(&f, logpath,
+                       APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND,
+                       APR_FPROT_OS_DEFAULT, r->pool);
+  if (rv != APR_SUCCESS) {
+    pal_eventlog_report(PAL_EVENT_ERROR,
+                        apr_psprintf(r->pool, "service %s: cannot open %s: "
+                                     "%s; vigil did not start",
+                                     r->a->service, logpath,
+                                     vg_strerror(rv, eb, sizeof eb)));
+    return EX_FAIL;
+  }
+  code = run_supervisor(r->a, f, r->level, r->fmt, r->pool);
+  apr_file_close(f);
+  return code;
+}
+
+static int run_service(const args_t *a, vg_log_level level,
+                       vg_log_format fmt, apr_pool_t *pool) {
+  service_run_t r;
+  char eb[128];
+  int code = EX_FAIL;
+  apr_status_t rv;
+  r.a = a;
+  r.level = level;
+  r.fmt = fmt;
+  r.pool = pool;
+  rv = pal_svcmgr_dispatch(a->service, service_main, &r, &code);
+  if (rv == APR_SUCCESS)
+    return code;
+  if (rv == PAL_ESVCNOTSCM) {
+    fprintf(stderr, "vigil: run --service is how the Service Control "
+                    "Manager starts vigil (vigil service start --name %s); "
+                    "in a console, leave --service out\n", a->service);
+    return EX_USAGE;
+  }
+  if (rv == PAL_EUNSUPPORTED) {
+    fprintf(stderr, "vigil: run --service is for Windows services; "
+                    "systemd and launchd run `vigil run -c FILE` as it "
+                    "is\n");
+    return EX_USAGE;
+  }
+  fprintf(stderr, "vigil: cannot run as service %s: %s (%s)\n", a->service,
+          vg_strerror(rv, eb, sizeof eb), pal_last_call());
+  return EX_FAIL;
+}
+
+static int cmd_run(const args_t *a, apr_pool_t *pool) {
+  apr_file_t *err;
   int level = a->log_level ? vg_log_level_parse(a->log_level) : VG_LOG_INFO;
   vg_log_format fmt = VG_LOG_TEXT;
   if (level < 0) {
@@ -138,12 +246,10 @@ static int cmd_run(const args_t *a, apr_pool_t *pool) {
       return EX_USAGE;
     }
   }
+  if (a->service)
+    return run_service(a, (vg_log_level)level, fmt, pool);
   apr_file_open_stderr(&err, pool);
-  vg_log_create(&log, pool, err, (vg_log_level)level, fmt);
-  memset(&o, 0, sizeof o);
-  o.config = a->config ? a->config : "vigil.xml";
-  o.log = log;
-  return svc_run(&o, pool);
+  return run_supervisor(a, err, (vg_log_level)level, fmt, pool);
 }
 
 /* ---- the client side of the control protocol ----------------------------- */
@@ -287,14 +393,16 @@ static const char *endpoint_of(const args_t *a, int strict, apr_pool_t *pool,
     *code = EX_USAGE;
     return NULL;
   }
-  if (apr_filepath_merge(&abs, NULL, path, APR_FILEPATH_NATIVE, pool) !=
-      APR_SUCCESS)
+  /* The path as cfg_load() makes it absolute (the Windows pipe name is
+   * a hash of it). */
+  if (apr_filepath_merge(&abs, NULL, path, 0, pool) != APR_SUCCESS)
     abs = apr_pstrdup(pool, path);
   slash = strrchr(abs, '/');
   dir = slash ? apr_pstrndup(pool, abs, (apr_size_t)(slash - abs + 1)) : "./";
   fprintf(stderr, "vigil: warning: %s does not load (see vigil validate); "
                   "trying the default endpoint\n", path);
-  return apr_pstrcat(pool, dir, ".vigil/control.sock", NULL);
+  return svc_default_endpoint(abs, apr_pstrcat(pool, dir, ".vigil", NULL),
+                              pool);
 }
 
 /* Send `request` and parse the reply; prints errors. */
@@ -365,6 +473,37 @@ static void fmt_duration(char *buf, size_t size, uint64_t ms) {
                  (unsigned long long)(s % 86400 / 3600));
 }
 
+/* 1536 -> "1.5K", 268435456 -> "256M" (1024-based, as config sizes). */
+static void fmt_bytes(char *buf, size_t size, const svc_json_t *v) {
+  static const char units[] = "BKMGTP";
+  uint64_t b;
+  double x;
+  int u = 0;
+  if (!svc_json_uint(v, &b)) {
+    snprintf(buf, size, "-");
+    return;
+  }
+  for (x = (double)b; x >= 1024 && units[u + 1]; u++)
+    x /= 1024;
+  if (u == 0)
+    snprintf(buf, size, "%lluB", (unsigned long long)b);
+  else
+    snprintf(buf, size, x < 10 ? "%.1f%c" : "%.0f%c", x, units[u]);
+}
+
+/* CPU time: "0.25s", "12.4s", then as an uptime ("3m04s"). */
+static void fmt_cpu(char *buf, size_t size, const svc_json_t *v) {
+  uint64_t ms;
+  if (!svc_json_uint(v, &ms))
+    snprintf(buf, size, "-");
+  else if (ms < 10000)
+    snprintf(buf, size, "%.2fs", (double)ms / 1000);
+  else if (ms < 60000)
+    snprintf(buf, size, "%.1fs", (double)ms / 1000);
+  else
+    fmt_duration(buf, size, ms);
+}
+
 static void print_table(const svc_json_t *services) {
   size_t i, n = svc_json_size(services), wname = 4;
   for (i = 0; i < n; i++) {
@@ -373,19 +512,21 @@ static void print_table(const svc_json_t *services) {
     if (nm && strlen(nm) > wname)
       wname = strlen(nm);
   }
-  printf("%-*s  %-8s  %7s  %8s  %8s  %s\n", (int)wname, "NAME", "STATE",
-         "PID", "UPTIME", "RESTARTS", "LAST EXIT");
+  printf("%-*s  %-8s  %7s  %8s  %6s  %7s  %8s  %s\n", (int)wname, "NAME",
+         "STATE", "PID", "UPTIME", "MEM", "CPU", "RESTARTS", "LAST EXIT");
   for (i = 0; i < n; i++) {
     const svc_json_t *s = svc_json_at(services, i), *le;
     int64_t pid = 0, code = 0;
     uint64_t up = 0, restarts = 0;
-    char pidbuf[24] = "-", upbuf[32], last[96] = "-";
+    char pidbuf[24] = "-", upbuf[32], last[96] = "-", mem[16], cpu[32];
     const char *reason = svc_json_string(svc_json_get(s, "reason"));
     if (svc_json_int(svc_json_get(s, "pid"), &pid))
       snprintf(pidbuf, sizeof pidbuf, "%lld", (long long)pid);
     svc_json_uint(svc_json_get(s, "uptime_ms"), &up);
     svc_json_uint(svc_json_get(s, "restarts"), &restarts);
     fmt_duration(upbuf, sizeof upbuf, up);
+    fmt_bytes(mem, sizeof mem, svc_json_get(s, "rss_bytes"));
+    fmt_cpu(cpu, sizeof cpu, svc_json_get(s, "cpu_ms"));
     le = svc_json_get(s, "last_exit");
     if (le && svc_json_type(le) == SVC_JSON_OBJECT) {
       const char *sig = svc_json_string(svc_json_get(le, "signal"));
@@ -394,10 +535,10 @@ static void print_table(const svc_json_t *services) {
       else if (svc_json_int(svc_json_get(le, "code"), &code))
         snprintf(last, sizeof last, "code %lld", (long long)code);
     }
-    printf("%-*s  %-8s  %7s  %8s  %8llu  %s%s%s\n", (int)wname,
+    printf("%-*s  %-8s  %7s  %8s  %6s  %7s  %8llu  %s%s%s\n", (int)wname,
            svc_json_string(svc_json_get(s, "name")),
-           svc_json_string(svc_json_get(s, "state")), pidbuf, upbuf,
-           (unsigned long long)restarts, last, reason ? "  " : "",
+           svc_json_string(svc_json_get(s, "state")), pidbuf, upbuf, mem,
+           cpu, (unsigned long long)restarts, last, reason ? "  " : "",
            reason ? reason : "");
   }
 }
@@ -557,8 +698,10 @@ static int cmd_logs(const args_t *a, apr_pool_t *pool) {
 
 typedef struct svcmgr_s {
   const char *sub, *config, *name;
+  const char *account, *password;   /* Windows */
   int print;
   int launchd;
+  int scm;                          /* Windows: the SCM */
 } svcmgr_t;
 
 typedef struct spawned_s {
@@ -659,7 +802,7 @@ static const char *systemd_unit(const svcmgr_t *m, const char *exe,
                                 const cfg_t *cfg, apr_pool_t *pool) {
   const char *e = sd_word(exe, pool), *c = sd_word(cfg->path, pool);
   unsigned long stop_s =
-      (unsigned long)((cfg->shutdown_timeout_ms + 999) / 1000) + 5;
+      (unsigned long)((svc_stop_budget_ms(cfg) + 999) / 1000);
   return apr_psprintf(
       pool,
       "# Written by `vigil service install`; remove with "
@@ -686,7 +829,7 @@ static const char *systemd_unit(const svcmgr_t *m, const char *exe,
 static const char *launchd_plist(const svcmgr_t *m, const char *exe,
                                  const cfg_t *cfg, apr_pool_t *pool) {
   unsigned long stop_s =
-      (unsigned long)((cfg->shutdown_timeout_ms + 999) / 1000) + 5;
+      (unsigned long)((svc_stop_budget_ms(cfg) + 999) / 1000);
   return apr_psprintf(
       pool,
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -738,6 +881,245 @@ static int write_whole(const char *path, const char *text, apr_pool_t *pool) {
   return EX_OK;
 }
 
+/* What every install needs: the config, loaded (else validate's messages
+ * and EX_USAGE), and the absolute path of this executable. */
+static int install_inputs(const svcmgr_t *m, apr_pool_t *pool, cfg_t **cfg,
+                          char *exe, size_t exe_size) {
+  cfg_errors_t *errs = NULL;
+  char eb[128];
+  apr_status_t rv;
+  if (!m->config) {
+    fprintf(stderr, "vigil: service install needs -c FILE\n");
+    return EX_USAGE;
+  }
+  if (cfg_load(cfg, m->config, pool, &errs) != APR_SUCCESS) {
+    apr_file_t *err;
+    apr_file_open_stderr(&err, pool);
+    if (errs)
+      cfg_errors_print(errs, err);
+    return EX_USAGE;
+  }
+  if ((rv = pal_self_exe(exe, exe_size)) != APR_SUCCESS) {
+    fprintf(stderr, "vigil: cannot find my own executable: %s\n",
+            vg_strerror(rv, eb, sizeof eb));
+    return EX_FAIL;
+  }
+  return EX_OK;
+}
+
+/* Windows: the Service Control Manager (pal_svcmgr_*).  NAME defaults to
+ * "vigil".  The installed command line is
+ *   "C:\...\vigil.exe" run -c "C:\...\vigil.xml" --service NAME
+ * (quoted as CommandLineToArgvW reads it back; --print shows it).  Start
+ * and stop wait for the service to settle (SCM_WAIT_MS at most), as
+ * `net start` does; start and stop of a service already there are not
+ * errors, as with systemctl. */
+#define SCM_WAIT_MS 120000
+
+static int scm_fail(const svcmgr_t *m, const char *verb, apr_status_t rv) {
+  char eb[128];
+  if (APR_STATUS_IS_EACCES(rv)) {
+    fprintf(stderr, "vigil: cannot %s service %s: access denied: run as "
+                    "Administrator (from an elevated prompt)\n",
+            verb, m->name);
+    return EX_FAIL;
+  }
+  switch (rv) {
+  case PAL_ESVCEXISTS:
+    fprintf(stderr, "vigil: service %s is already installed (vigil service "
+                    "uninstall --name %s removes it)\n", m->name, m->name);
+    return EX_FAIL;
+  case PAL_ESVCNOENT:
+    fprintf(stderr, "vigil: no such service %s (vigil service install -c "
+                    "FILE --name %s installs it)\n", m->name, m->name);
+    return EX_USAGE;
+  case PAL_ESVCDELETED:
+    fprintf(stderr, "vigil: service %s is marked for deletion: Windows "
+                    "removes it once nothing holds it open; close the "
+                    "Services console (services.msc) and Event Viewer, "
+                    "then try again\n", m->name);
+    return EX_FAIL;
+  case APR_TIMEUP:
+    fprintf(stderr, "vigil: service %s did not settle within %d s; "
+                    "vigil service status --name %s tells when it has\n",
+            m->name, SCM_WAIT_MS / 1000, m->name);
+    return EX_FAIL;
+  default:
+    fprintf(stderr, "vigil: cannot %s service %s: %s (%s)\n", verb, m->name,
+            vg_strerror(rv, eb, sizeof eb), pal_last_call());
+    return EX_FAIL;
+  }
+}
+
+static const char *scm_state_name(int state) {
+  static const char *const names[] = {
+      "unknown", "stopped", "starting", "stopping", "running",
+      "continuing", "pausing", "paused"};
+  return state > 0 && state <= PAL_SVC_PAUSED ? names[state] : names[0];
+}
+
+/* The last run's end, from the manager's two codes: vigil's own exit
+ * status (ERROR_SERVICE_SPECIFIC_ERROR carries it), else the manager's
+ * Windows error (1077: it never started). */
+static const char *scm_last_exit(const pal_svc_status_t *st, char *buf,
+                                 size_t size) {
+  char eb[128];
+  if (st->exit_code == 1066 /* ERROR_SERVICE_SPECIFIC_ERROR */)
+    snprintf(buf, size, "exit status %lu",
+             (unsigned long)st->service_exit_code);
+  else if (st->exit_code == 0)
+    snprintf(buf, size, "exit status 0");
+  else
+    snprintf(buf, size, "Windows error %lu: %s",
+             (unsigned long)st->exit_code,
+             vg_strerror(pal_err_from_os((int)st->exit_code), eb,
+                         sizeof eb));
+  return buf;
+}
+
+static int scm_install(const svcmgr_t *m, apr_pool_t *pool) {
+  pal_svc_install_t o;
+  pal_svc_status_t st;
+  cfg_t *cfg;
+  char exe[4096], eb[128], line[8192], pw[512];
+  const char *argv[7];
+  char *abs;
+  apr_status_t rv;
+  int code;
+
+  if (m->password && !m->account) {
+    fprintf(stderr, "vigil: --password goes with --account\n");
+    return EX_USAGE;
+  }
+  if ((code = install_inputs(m, pool, &cfg, exe, sizeof exe)) != EX_OK)
+    return code;
+  /* The service starts in %SystemRoot%\System32: the path must be
+   * absolute, and in the native form an administrator reads. */
+  if (apr_filepath_merge(&abs, NULL, cfg->path, APR_FILEPATH_NATIVE, pool) !=
+      APR_SUCCESS)
+    abs = apr_pstrdup(pool, cfg->path);
+  argv[0] = exe;
+  argv[1] = "run";
+  argv[2] = "-c";
+  argv[3] = abs;
+  argv[4] = "--service";
+  argv[5] = m->name;
+  argv[6] = NULL;
+  if (m->print) {
+    rv = pal_svcmgr_command_line(argv, line, sizeof line);
+    if (rv != APR_SUCCESS) {
+      fprintf(stderr, "vigil: cannot quote the command line: %s\n",
+              vg_strerror(rv, eb, sizeof eb));
+      return EX_FAIL;
+    }
+    printf("%s\n", line);
+    return EX_OK;
+  }
+  memset(&o, 0, sizeof o);
+  o.name = m->name;
+  o.display_name = apr_psprintf(pool, "Vigil (%s)", m->name);
+  o.description = apr_psprintf(pool, "Vigil process supervisor: the "
+                               "services of %s", abs);
+  o.argv = argv;
+  o.account = m->account;
+  o.password = m->password;
+  /* --password -: read it from stdin, not from the command line (which
+   * other users may see). */
+  if (m->password && !strcmp(m->password, "-")) {
+    size_t n;
+    if (!fgets(pw, sizeof pw, stdin)) {
+      fprintf(stderr, "vigil: --password -: no password on stdin\n");
+      return EX_USAGE;
+    }
+    n = strcspn(pw, "\r\n");
+    pw[n] = '\0';
+    o.password = pw;
+  }
+  o.preshutdown_ms = svc_stop_budget_ms(cfg);
+  rv = pal_svcmgr_install(&o);
+  memset(pw, 0, sizeof pw);
+  if (rv != APR_SUCCESS)
+    return scm_fail(m, "install", rv);
+  printf("vigil: installed service %s (%s) for %s, automatic%s start; "
+         "start it now with: vigil service start --name %s\n",
+         m->name, o.display_name, abs,
+         pal_svcmgr_query(m->name, &st) == APR_SUCCESS && st.delayed
+             ? " (delayed)" : "",
+         m->name);
+  return EX_OK;
+}
+
+static int scm_status(const svcmgr_t *m) {
+  pal_svc_status_t st;
+  char buf[256];
+  apr_status_t rv = pal_svcmgr_query(m->name, &st);
+  if (rv != APR_SUCCESS)
+    return scm_fail(m, "query", rv);
+  printf("service:  %s\n", m->name);
+  if (st.pid)
+    printf("state:    %s (pid %ld)\n", scm_state_name(st.state), st.pid);
+  else
+    printf("state:    %s\n", scm_state_name(st.state));
+  if (st.state == PAL_SVC_STOPPED)
+    printf("last run: %s\n", scm_last_exit(&st, buf, sizeof buf));
+  printf("start:    %s%s\n", st.auto_start ? "automatic" : "manual",
+         st.auto_start && st.delayed ? " (delayed)" : "");
+  printf("account:  %s\n", st.account);
+  printf("command:  %s\n", st.command_line);
+  return EX_OK;
+}
+
+static int scm_service(const svcmgr_t *m, apr_pool_t *pool) {
+  pal_svc_status_t st;
+  char buf[256];
+  apr_status_t rv;
+  if (!strcmp(m->sub, "install"))
+    return scm_install(m, pool);
+  if (m->print || m->config || m->account || m->password) {
+    fprintf(stderr, "vigil: service %s takes --name NAME only\n", m->sub);
+    return EX_USAGE;
+  }
+  if (!strcmp(m->sub, "status"))
+    return scm_status(m);
+  if (!strcmp(m->sub, "uninstall")) {
+    if ((rv = pal_svcmgr_uninstall(m->name, SCM_WAIT_MS)) != APR_SUCCESS)
+      return scm_fail(m, "uninstall", rv);
+    printf("vigil: removed service %s\n", m->name);
+    return EX_OK;
+  }
+  if (!strcmp(m->sub, "start")) {
+    rv = pal_svcmgr_start(m->name, SCM_WAIT_MS);
+    if (rv == PAL_ESVCRUNNING) {
+      printf("vigil: service %s is already running\n", m->name);
+      return EX_OK;
+    }
+    if (rv == APR_EGENERAL && pal_svcmgr_query(m->name, &st) == APR_SUCCESS) {
+      fprintf(stderr, "vigil: service %s stopped at once (%s): see vigil.log "
+                      "in its state directory and the Event Log (source "
+                      "Vigil)\n", m->name,
+              scm_last_exit(&st, buf, sizeof buf));
+      return EX_FAIL;
+    }
+    if (rv != APR_SUCCESS)
+      return scm_fail(m, "start", rv);
+    if (pal_svcmgr_query(m->name, &st) == APR_SUCCESS && st.pid)
+      printf("vigil: service %s is running (pid %ld)\n", m->name, st.pid);
+    else
+      printf("vigil: service %s is running\n", m->name);
+    return EX_OK;
+  }
+  /* stop */
+  rv = pal_svcmgr_stop(m->name, SCM_WAIT_MS);
+  if (rv == PAL_ESVCSTOPPED) {
+    printf("vigil: service %s is not running\n", m->name);
+    return EX_OK;
+  }
+  if (rv != APR_SUCCESS)
+    return scm_fail(m, "stop", rv);
+  printf("vigil: service %s stopped\n", m->name);
+  return EX_OK;
+}
+
 static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
   svcmgr_t m;
   const char *dir, *file, *unit, *label, *env_dir, *text;
@@ -747,10 +1129,13 @@ static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
   memset(&m, 0, sizeof m);
 #if defined(__APPLE__)
   m.launchd = 1;
+#elif defined(_WIN32)
+  m.scm = 1;
 #endif
   if (argc < 1) {
-    fprintf(stderr, "usage: vigil service install|uninstall|start|stop "
-                    "[-c FILE] [--name NAME] [--print]\n");
+    fprintf(stderr, "usage: vigil service install|uninstall|start|stop%s "
+                    "[-c FILE] [--name NAME] [--print]\n",
+            m.scm ? "|status" : "");
     return EX_USAGE;
   }
   m.sub = argv[0];
@@ -762,22 +1147,25 @@ static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
       m.name = argv[++i];
     else if (!strcmp(o, "--print"))
       m.print = 1;
+    else if (!strcmp(o, "--account") && i + 1 < argc && m.scm)
+      m.account = argv[++i];
+    else if (!strcmp(o, "--password") && i + 1 < argc && m.scm)
+      m.password = argv[++i];
     else {
       fprintf(stderr, "vigil: service: unexpected argument %s\n", o);
       return EX_USAGE;
     }
   }
   if (strcmp(m.sub, "install") && strcmp(m.sub, "uninstall") &&
-      strcmp(m.sub, "start") && strcmp(m.sub, "stop")) {
+      strcmp(m.sub, "start") && strcmp(m.sub, "stop") &&
+      (!m.scm || strcmp(m.sub, "status"))) {
     fprintf(stderr, "vigil: service: unknown action %s (install, "
-                    "uninstall, start, stop)\n", m.sub);
+                    "uninstall, start, stop%s)\n", m.sub,
+            m.scm ? ", status" : "");
     return EX_USAGE;
   }
-#if defined(_WIN32)
-  fprintf(stderr, "vigil: service installation is not available in this "
-                  "build yet\n");
-  return EX_USAGE;
-#endif
+  if (m.scm && !m.name)
+    m.name = "vigil";   /* one supervisor per machine is the usual case */
   if (!m.name && m.config) {
     const char *b = strrchr(m.config, '/'), *dot;
     b = b ? b + 1 : m.config;
@@ -794,6 +1182,8 @@ static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
             m.name);
     return EX_USAGE;
   }
+  if (m.scm)
+    return scm_service(&m, pool);
 
   if (m.launchd) {
     label = apr_pstrcat(pool, "org.vigil.", m.name, NULL);
@@ -817,25 +1207,9 @@ static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
 
   if (!strcmp(m.sub, "install")) {
     cfg_t *cfg;
-    cfg_errors_t *errs = NULL;
-    char exe[4096], eb[128];
-    apr_status_t rv;
-    if (!m.config) {
-      fprintf(stderr, "vigil: service install needs -c FILE\n");
-      return EX_USAGE;
-    }
-    if (cfg_load(&cfg, m.config, pool, &errs) != APR_SUCCESS) {
-      apr_file_t *err;
-      apr_file_open_stderr(&err, pool);
-      if (errs)
-        cfg_errors_print(errs, err);
-      return EX_USAGE;
-    }
-    if ((rv = pal_self_exe(exe, sizeof exe)) != APR_SUCCESS) {
-      fprintf(stderr, "vigil: cannot find my own executable: %s\n",
-              vg_strerror(rv, eb, sizeof eb));
-      return EX_FAIL;
-    }
+    char exe[4096];
+    if ((code = install_inputs(&m, pool, &cfg, exe, sizeof exe)) != EX_OK)
+      return code;
     text = m.launchd ? launchd_plist(&m, exe, cfg, pool)
                      : systemd_unit(&m, exe, cfg, pool);
     if (m.print) {

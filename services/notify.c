@@ -17,6 +17,16 @@
  * environment at once, so no child or probe inherits them (child_env in
  * service.c also filters NOTIFY_SOCKET and sets its own per service).
  * Send failures are ignored: the notify socket is advisory.
+ *
+ * The same hooks tell the Windows Service Control Manager when vigil runs
+ * as a service (pal_svcmgr_dispatch in services/main.c; elsewhere these
+ * PAL calls do nothing): svc_notify_open advances START_PENDING's
+ * checkpoint, svc_notify_ready reports RUNNING, svc_notify_stopping
+ * STOP_PENDING with the shutdown budget as the wait hint, and
+ * svc_notify_progress advances its checkpoint as services stop.
+ * svc_notify_event writes what an administrator looks for (start, stop,
+ * a fatal service, a refused reload) to the system log: the Windows Event
+ * Log (no-op on POSIX, where the supervisor's own log is the record).
  */
 #include "svc_int.h"
 
@@ -24,8 +34,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdarg.h>
+
 #include <apr_env.h>
 #include <apr_strings.h>
+
+/* START_PENDING wait hint once the loop is up (the control endpoint and
+ * the first pump are still to come: milliseconds, normally). */
+#define NOTIFY_START_HINT_MS 30000
+/* The stop budget beyond shutdown-timeout: the deadline's kill, the
+ * children's exit notices, the last log lines. */
+#define NOTIFY_STOP_MARGIN_MS 5000
 
 struct svc_notify_s {
   vg_udp_t udp;
@@ -77,6 +96,8 @@ void svc_notify_open(svc_sup_t *sup) {
   apr_status_t rv;
   long long us = 0;
 
+  /* The loop is up: progress for a manager waiting on our start. */
+  pal_svcmgr_report(PAL_SVC_START_PENDING, NOTIFY_START_HINT_MS);
   if (apr_env_get(&sock, "NOTIFY_SOCKET", sup->pool) != APR_SUCCESS ||
       !sock || !*sock)
     return;
@@ -119,10 +140,43 @@ void svc_notify_open(svc_sup_t *sup) {
 
 void svc_notify_ready(svc_sup_t *sup) {
   char msg[64];
+  pal_svcmgr_report(PAL_SVC_RUNNING, 0);
   if (!sup->notify)
     return;
   snprintf(msg, sizeof msg, "READY=1\nSTATUS=%u services\n", sup->nservices);
   svc_notify_send(sup, msg);
+}
+
+uint64_t svc_stop_budget_ms(const cfg_t *cfg) {
+  return cfg->shutdown_timeout_ms + NOTIFY_STOP_MARGIN_MS;
+}
+
+void svc_notify_stopping(svc_sup_t *sup) {
+  pal_svcmgr_report(PAL_SVC_STOP_PENDING, svc_stop_budget_ms(sup->cfg));
+  svc_notify_send(sup, "STOPPING=1");
+}
+
+void svc_notify_progress(svc_sup_t *sup) {
+  if (sup->shutting_down && !sup->finished)
+    pal_svcmgr_report(PAL_SVC_STOP_PENDING, svc_stop_budget_ms(sup->cfg));
+}
+
+void svc_notify_event(svc_sup_t *sup, vg_log_level level, const char *fmt,
+                      ...) {
+  char msg[1024], eb[128];
+  va_list ap;
+  apr_status_t rv;
+  int kind = level >= VG_LOG_ERROR  ? PAL_EVENT_ERROR
+             : level >= VG_LOG_WARN ? PAL_EVENT_WARN
+                                    : PAL_EVENT_INFO;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  rv = pal_eventlog_report(kind, msg);
+  if (rv != APR_SUCCESS && rv != PAL_EUNSUPPORTED)
+    vg_log(sup->log, VG_LOG_WARN, "notify",
+           "cannot write to the event log: %s (%s)",
+           vg_strerror(rv, eb, sizeof eb), pal_last_call());
 }
 
 void svc_notify_close(svc_sup_t *sup) {

@@ -146,6 +146,7 @@ static void run_report(svc_run_t *r) {
   s->has_last_exit = 1;
   s->last_code = r->code;
   s->last_signal = r->sig;
+  s->last_oom = r->oom_killed;
   s->last_exit_at = apr_time_now();
   s->run = NULL;
   r->svc = NULL;
@@ -167,8 +168,19 @@ static void on_drained(svc_logcap_t *cap) {
     run_free_if_done(r);
 }
 
+static void limit_event(svc_service_t *s, int which);
+
+/* With a cgroup: did its OOM killer strike during this run? */
+static int cgroup_oom_since_spawn(svc_service_t *s) {
+  pal_cgroup_stat_t st;
+  return s->cgroup && (s->sup->cgroup_ctrl & PAL_CGROUP_MEMORY) &&
+         pal_cgroup_stat(s->cgroup, &st) == APR_SUCCESS &&
+         st.oom_kills > s->cg_oom_base;
+}
+
 static void on_child_exit(vg_process_t *p, int code, int sig) {
   svc_run_t *r = p->data;
+  svc_service_t *s = r->svc;
   r->exited = 1;
   r->code = code;
   r->sig = sig;
@@ -176,8 +188,15 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * of a dead service lingers (systemd's KillMode=control-group), and the
    * pipes it may hold reach EOF now.  (The group id cannot have been
    * reused: members keep it alive, and without members the kill finds
-   * nothing.) */
+   * nothing.)  The cgroup holds also what left the group (setsid). */
   vg_process_kill_tree(p, VG_SIGKILL);
+  if (s && s->cgroup) {
+    pal_cgroup_kill(s->cgroup);
+    if (cgroup_oom_since_spawn(s)) {
+      r->oom_killed = sig != 0;   /* else a helper of it was the victim */
+      limit_event(s, PAL_LIMIT_OOM_KILL);
+    }
+  }
   run_close_handle(r, (vg_handle_t *)p);
   if (r->drains == 0) {
     run_report(r);
@@ -185,6 +204,13 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
     r->drain_timer.data = r;
     vg_timer_start(&r->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
   }
+}
+
+/* The OS says the child's tree reached a limit (Windows job messages). */
+static void on_limit(vg_process_t *p, int which) {
+  svc_run_t *r = p->data;
+  if (r->svc)
+    limit_event(r->svc, which);
 }
 
 /* The environment of a child: the supervisor's own, with the service's
@@ -281,13 +307,30 @@ static apr_status_t run_start(svc_service_t *s) {
   errt = c->log.err.kind == CFG_LOG_STDOUT ? &c->log.out : &c->log.err;
   errlf = c->log.err.kind == CFG_LOG_STDOUT ? s->out_log : s->err_log;
   stdio_for(r, sup->loop, errt, errlf, &r->err, &o.stdio[2]);
+  /* A limit the service's cgroup holds is not set again as an rlimit:
+   * RLIMIT_AS counts address space, not memory, and RLIMIT_NPROC every
+   * process of the user. */
   memset(&limits, 0, sizeof limits);
-  limits.memory = c->limits.memory;
+  if (!(s->cg_limits & PAL_CGROUP_MEMORY))
+    limits.memory = c->limits.memory;
   limits.open_files = c->limits.open_files;
-  limits.processes = c->limits.processes;
-  if (limits.memory || limits.open_files || limits.processes)
+  if (!(s->cg_limits & PAL_CGROUP_PIDS))
+    limits.processes = c->limits.processes;
+  limits.cpu_percent = c->limits.cpu_percent;   /* Windows job object */
+  if (limits.memory || limits.open_files || limits.processes ||
+      limits.cpu_percent)
     o.limits = &limits;
+  o.cgroup = s->cgroup;
+  if (s->cgroup) {
+    /* Its counters are cumulative: this run's share starts here. */
+    pal_cgroup_stat_t st;
+    if (pal_cgroup_stat(s->cgroup, &st) == APR_SUCCESS) {
+      s->cg_oom_base = st.oom_kills;
+      s->cg_cpu_base = st.cpu_usec;
+    }
+  }
   o.exit_cb = on_child_exit;
+  o.limit_cb = on_limit;
   r->proc.data = r;
 
   rv = vg_spawn(sup->loop, &r->proc, &o);
@@ -564,13 +607,28 @@ static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
   vsnprintf(s->reason, sizeof s->reason, fmt, ap);
   va_end(ap);
   slog(s, VG_LOG_ERROR, "fatal: %s", s->reason);
+  svc_notify_event(s->sup, VG_LOG_ERROR, "service %s is fatal: %s", s->name,
+                   s->reason);
   set_state(s, SVC_FATAL);
 }
 
 /* A failure to spawn that retrying cannot fix. */
 static int permanent(apr_status_t rv) {
   return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_EACCES(rv) ||
-         APR_STATUS_IS_ENOTDIR(rv) || rv == APR_EINVAL;
+         APR_STATUS_IS_ENOTDIR(rv) || rv == APR_EINVAL ||
+         rv == VG_EUNSUPPORTED;   /* e.g. a CPU cap the OS refuses */
+}
+
+/* The first step of the stop ladder.  On Windows a console program can
+ * only be asked to stop by a console event: every signal but KILL
+ * becomes Ctrl+Break to the child's process group (it shares vigil's
+ * hidden console); the PAL would turn TERM into TerminateJobObject. */
+static int stop_signal(const svc_service_t *s) {
+#if defined(_WIN32)
+  if (s->cfg->stop.signal != VG_SIGKILL)
+    return VG_SIGBREAK;
+#endif
+  return s->cfg->stop.signal;
 }
 
 static void schedule_restart(svc_service_t *s, const char *why);
@@ -641,7 +699,7 @@ static void a_starting_timeout(svc_service_t *s) {
   s->stop_step = 1;
   checks_stop(s);
   if (s->run)
-    vg_process_kill_tree(&s->run->proc, s->cfg->stop.signal);
+    vg_process_kill_tree(&s->run->proc, stop_signal(s));
   set_state(s, SVC_STOPPING);
   arm(s, s->cfg->stop.timeout_ms, on_state_timer);
 }
@@ -657,11 +715,12 @@ static void a_stop(svc_service_t *s) {
     return;
   }
   s->stop_step = 1;
-  rv = vg_process_kill_tree(&s->run->proc, s->cfg->stop.signal);
+  rv = vg_process_kill_tree(&s->run->proc, stop_signal(s));
   if (rv != APR_SUCCESS && rv != VG_ENOPROC)
-    slog(s, VG_LOG_WARN, "cannot send %s: %s",
-         vg_signal_name(s->cfg->stop.signal),
-         vg_strerror(rv, eb, sizeof eb));
+    slog(s, VG_LOG_WARN, "cannot send %s: %s%s%s%s",
+         vg_signal_name(stop_signal(s)), vg_strerror(rv, eb, sizeof eb),
+         *pal_last_call() ? " (" : "", pal_last_call(),
+         *pal_last_call() ? ")" : "");
   set_state(s, SVC_STOPPING);
   arm(s, s->cfg->stop.timeout_ms, on_state_timer);
 }
@@ -675,9 +734,9 @@ static void a_stop_timeout(svc_service_t *s) {
   if (s->stop_step == 1 && s->run) {
     slog(s, VG_LOG_WARN, "did not stop within %llu ms of %s; killing it",
          (unsigned long long)s->cfg->stop.timeout_ms,
-         vg_signal_name(s->cfg->stop.signal));
+         vg_signal_name(stop_signal(s)));
     s->stop_step = 2;
-    vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
+    svc_service_kill(s);
   }
 }
 
@@ -729,7 +788,9 @@ static void a_exited(svc_service_t *s) {
   int was_starting = s->state == SVC_STARTING;
   char what[96];
   checks_stop(s);
-  if (s->last_signal)
+  if (s->last_signal && s->last_oom)
+    snprintf(what, sizeof what, "killed by the OOM killer (memory limit)");
+  else if (s->last_signal)
     snprintf(what, sizeof what, "killed by signal %s",
                  vg_signal_name(s->last_signal)
                      ? vg_signal_name(s->last_signal)
@@ -857,6 +918,9 @@ static svc_logfile_t *open_log(svc_service_t *s, const cfg_log_t *lg,
   o.daily = lg->rotate_daily;
   o.compress = lg->compress;
   o.timestamps = lg->timestamps;
+  /* No file work until the service first writes: starting a thousand
+   * services must not first open, stat and prune two thousand files. */
+  o.lazy = 1;
   if (svc_logfile_open(&lf, s->sup->loop, &o, s->sup->pool, s->sup->log) !=
       APR_SUCCESS)
     return NULL;
@@ -894,24 +958,184 @@ static int same_logs(const cfg_log_t *a, const cfg_log_t *b) {
          a->timestamps == b->timestamps;
 }
 
+/* ---- cgroup and limits --------------------------------------------------- */
+
+/* Indexed by PAL_LIMIT_*. */
+static const char *const limit_events[] = {
+    "reached a limit", "reached its memory limit",
+    "reached its processes limit", "reached its cpu limit",
+    "a process of it was killed by the OOM killer (memory limit)"};
+
+/* A limit reached: counted (status "limit_events") and said, at most
+ * once per kind every 10 s: a child retrying failed allocations can hit
+ * a job's memory limit thousands of times a second. */
+#define LIMIT_SAY_EVERY_MS 10000
+static void limit_event(svc_service_t *s, int which) {
+  uint64_t now = now_ms(s);
+  int k = which > 0 && which <= PAL_LIMIT_OOM_KILL ? which : 0;
+  s->limit_events++;
+  if (s->limit_said_ms[k] && now - s->limit_said_ms[k] < LIMIT_SAY_EVERY_MS) {
+    s->limit_unsaid[k]++;
+    return;
+  }
+  if (s->limit_unsaid[k])
+    slog(s, VG_LOG_WARN, "%s (%u more times since the last warning)",
+         limit_events[k], s->limit_unsaid[k]);
+  else
+    slog(s, VG_LOG_WARN, "%s", limit_events[k]);
+  s->limit_said_ms[k] = now ? now : 1;
+  s->limit_unsaid[k] = 0;
+}
+
+/* The service's own cgroup, DIR/svc-NAME, when the supervisor has a
+ * subtree (supervisor.c).  A failure leaves it without: process groups
+ * and rlimits, as everywhere else, and warn_limits() says so. */
+static void cgroup_open(svc_service_t *s) {
+  svc_sup_t *sup = s->sup;
+  pal_cgroup_stat_t st;
+  apr_status_t rv;
+  char eb[128], *path;
+  if (!sup->cgroup)
+    return;
+  path = malloc(strlen(sup->cgroup) + strlen(s->name) + 6);
+  if (!path)
+    return;
+  sprintf(path, "%s/svc-%s", sup->cgroup, s->name);
+  rv = pal_cgroup_create(path);
+  if (rv != APR_SUCCESS) {
+    slog(s, VG_LOG_WARN, "cannot create the cgroup %s: %s (%s)", path,
+         vg_strerror(rv, eb, sizeof eb), pal_last_call());
+    free(path);
+    return;
+  }
+  /* What a supervisor that was killed left behind is all in there,
+   * wherever in the process tree it went. */
+  if (pal_cgroup_stat(path, &st) == APR_SUCCESS && st.populated) {
+    slog(s, VG_LOG_WARN, "killing the leftovers of a previous supervisor "
+         "in %s", path);
+    pal_cgroup_kill(path);
+  }
+  s->cgroup = path;
+}
+
+static void cgroup_close(svc_service_t *s) {
+  apr_status_t rv;
+  char eb[128];
+  if (!s->cgroup)
+    return;
+  pal_cgroup_kill(s->cgroup);
+  rv = pal_cgroup_remove(s->cgroup);
+  if (rv != APR_SUCCESS)
+    slog(s, VG_LOG_WARN, "cannot remove the cgroup %s: %s (%s)", s->cgroup,
+         vg_strerror(rv, eb, sizeof eb), pal_last_call());
+  free(s->cgroup);
+  s->cgroup = NULL;
+}
+
+/* Write one limit file ("max" when the limit is not given, so a reload
+ * that drops a limit lifts it); 1 if the cgroup holds the limit. */
+static int cgroup_set(svc_service_t *s, unsigned ctrl, const char *file,
+                      const char *value) {
+  apr_status_t rv;
+  char eb[128];
+  if (!(s->sup->cgroup_ctrl & ctrl))
+    return 0;
+  rv = pal_cgroup_write(s->cgroup, file, value);
+  if (rv != APR_SUCCESS) {
+    slog(s, VG_LOG_WARN, "cannot write %s to %s/%s: %s", value, s->cgroup,
+         file, vg_strerror(rv, eb, sizeof eb));
+    return 0;
+  }
+  return 1;
+}
+
+static void cgroup_limits(svc_service_t *s, const cfg_limits_t *l) {
+  char v[64];
+  s->cg_limits = 0;
+  if (!s->cgroup)
+    return;
+  if (l->memory)
+    snprintf(v, sizeof v, "%llu", (unsigned long long)l->memory);
+  if (cgroup_set(s, PAL_CGROUP_MEMORY, "memory.max", l->memory ? v : "max"))
+    s->cg_limits |= PAL_CGROUP_MEMORY;
+  /* cpu.max is "QUOTA PERIOD" in microseconds: 50% = 50000 of 100000. */
+  if (l->cpu_percent)
+    snprintf(v, sizeof v, "%llu 100000",
+             (unsigned long long)l->cpu_percent * 1000u);
+  else
+    snprintf(v, sizeof v, "max 100000");
+  if (cgroup_set(s, PAL_CGROUP_CPU, "cpu.max", v))
+    s->cg_limits |= PAL_CGROUP_CPU;
+  if (l->processes)
+    snprintf(v, sizeof v, "%llu", (unsigned long long)l->processes);
+  if (cgroup_set(s, PAL_CGROUP_PIDS, "pids.max",
+                 l->processes ? v : "max"))
+    s->cg_limits |= PAL_CGROUP_PIDS;
+}
+
+#if !defined(_WIN32)
+/* Why the cgroup does not hold a limit of controller `ctrl`. */
+static const char *no_cgroup_why(const svc_service_t *s, unsigned ctrl,
+                                 const char *name, char *buf, size_t size) {
+  if (!s->sup->cgroup)
+    return s->sup->cgroup_why ? s->sup->cgroup_why : "cgroups are not used";
+  if (!s->cgroup)
+    return "the service's cgroup could not be created";
+  if (!(s->sup->cgroup_ctrl & ctrl)) {
+    snprintf(buf, size, "the cgroup v2 %s controller is not available in %s",
+             name, s->sup->cgroup);
+    return buf;
+  }
+  snprintf(buf, size, "writing %s.max failed", name);
+  return buf;
+}
+#endif
+
 /* A limit the platform cannot apply is said at start, never ignored in
- * silence. */
+ * silence.  POSIX: the service's cgroup holds memory, cpu and processes
+ * where it can; memory and processes fall back to rlimits; cpu has none.
+ * Windows: the job object holds all three; open files have no limit. */
 static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
   const cfg_limits_t *l = &cfg->limits;
-  if (l->cpu_percent)
-    slog(s, VG_LOG_WARN,
-         "limit cpu=%u%% is not applied: CPU rate limits need a cgroup v2 "
-         "subtree (Linux) or a job object (Windows), not available in this "
-         "build",
-         l->cpu_percent);
 #if defined(_WIN32)
   if (l->open_files)
     slog(s, VG_LOG_WARN,
          "limit open-files=%llu is not applied: Windows has no per-process "
          "handle limit",
          (unsigned long long)l->open_files);
+#else
+  char why[256];
+  if (l->memory && !(s->cg_limits & PAL_CGROUP_MEMORY))
+    slog(s, VG_LOG_WARN,
+         "limit memory=%llu is applied as RLIMIT_AS (address space, not "
+         "resident memory), not as memory.max: %s",
+         (unsigned long long)l->memory,
+         no_cgroup_why(s, PAL_CGROUP_MEMORY, "memory", why, sizeof why));
+  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS))
+    slog(s, VG_LOG_WARN,
+         "limit processes=%llu is applied as RLIMIT_NPROC (all processes "
+         "of the user), not as pids.max: %s",
+         (unsigned long long)l->processes,
+         no_cgroup_why(s, PAL_CGROUP_PIDS, "pids", why, sizeof why));
+  if (l->cpu_percent && !(s->cg_limits & PAL_CGROUP_CPU))
+    slog(s, VG_LOG_WARN, "limit cpu=%u%% is not applied: %s", l->cpu_percent,
+         no_cgroup_why(s, PAL_CGROUP_CPU, "cpu", why, sizeof why));
 #endif
 }
+
+static int same_limits(const cfg_limits_t *a, const cfg_limits_t *b) {
+  return a->memory == b->memory && a->cpu_percent == b->cpu_percent &&
+         a->processes == b->processes && a->open_files == b->open_files;
+}
+
+void svc_service_kill(svc_service_t *s) {
+  if (s->run)
+    vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
+  if (s->cgroup)
+    pal_cgroup_kill(s->cgroup);
+}
+
+/* ---- life cycle, continued ----------------------------------------------- */
 
 svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   svc_service_t *s = calloc(1, sizeof *s);
@@ -933,6 +1157,8 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   s->health_timer.data = s;
   s->handles = 2;
   open_logs(s, cfg);
+  cgroup_open(s);
+  cgroup_limits(s, &cfg->limits);
   warn_limits(s, cfg);
   return s;
 }
@@ -959,6 +1185,7 @@ void svc_service_destroy(svc_service_t *s) {
       free(s->health_probe);
   }
   close_logs(s);
+  cgroup_close(s);
   if (s->notify_open) {
     s->notify_open = 0;
     if (s->notify_name[0] != '@')
@@ -989,6 +1216,12 @@ void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {
     close_logs(s);
     open_logs(s, cfg);
   }
+  /* Limits: the cgroup's apply to the running tree at once; rlimits from
+   * the next spawn (a change of limits restarts the service). */
+  if (!same_limits(&old->limits, &cfg->limits)) {
+    cgroup_limits(s, &cfg->limits);
+    warn_limits(s, cfg);
+  }
   /* Health: restart the schedule with the new settings. */
   if (s->state == SVC_RUNNING) {
     checks_stop(s);
@@ -1018,7 +1251,68 @@ int svc_service_settled(const svc_service_t *s, int want_up) {
 
 /* ---- 4. status ---------------------------------------------------------- */
 
-void svc_service_status_json(const svc_service_t *s, svc_json_w_t *w) {
+/* Memory and CPU time of the current run's tree; -1 where unknown.  The
+ * service's cgroup counts every member, also those that left the process
+ * group: memory.current (or, without the memory controller, the resident
+ * memory of the members cgroup.procs lists) and cpu.stat.  Without a
+ * cgroup, the process group, which on Linux takes a walk of all of /proc
+ * (measured: 3 ms per service with 130 processes on the test VM, against
+ * 0.1 ms for a cgroup's files). */
+static void usage_of(const svc_service_t *s, const vg_usage_t *pu,
+                     int64_t *rss, int64_t *cpu_ms) {
+  pal_cgroup_stat_t st;
+  vg_usage_t u;
+  *rss = *cpu_ms = -1;
+  if (!s->run || s->run->exited)
+    return;
+  if (s->cgroup && pal_cgroup_stat(s->cgroup, &st) == APR_SUCCESS) {
+    *rss = st.memory_current;
+    if (st.cpu_usec >= 0 && st.cpu_usec >= s->cg_cpu_base)
+      *cpu_ms = (st.cpu_usec - s->cg_cpu_base) / 1000;
+    if (*rss < 0 && pal_cgroup_usage(s->cgroup, &u) == APR_SUCCESS)
+      *rss = (int64_t)u.rss_bytes;
+  }
+  if (*rss >= 0 && *cpu_ms >= 0)
+    return;
+  if (!pu) {
+    if (vg_process_usage(&s->run->proc, &u) != APR_SUCCESS)
+      return;
+    pu = &u;
+  } else if (pu->processes == 0) {
+    return;
+  }
+  if (*rss < 0)
+    *rss = (int64_t)pu->rss_bytes;
+  if (*cpu_ms < 0)
+    *cpu_ms = (int64_t)(pu->cpu_usec / 1000);
+}
+
+void svc_services_usage(svc_service_t *const *list, size_t n,
+                        vg_usage_t *out) {
+  pal_proc_t **procs = calloc(n ? n : 1, sizeof *procs);
+  size_t i;
+  if (!procs) {
+    memset(out, 0, n * sizeof *out);   /* status without usage, not none */
+    return;
+  }
+  for (i = 0; i < n; i++)
+    if (list[i]->run && !list[i]->run->exited)
+      procs[i] = &list[i]->run->proc.proc;
+  pal_proc_usage_many(procs, n, out);
+  free(procs);
+}
+
+static void w_int_or_null(svc_json_w_t *w, const char *key, int64_t v) {
+  svc_json_w_key(w, key);
+  if (v >= 0)
+    svc_json_w_int64(w, v);
+  else
+    svc_json_w_null(w);
+}
+
+void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
+                             svc_json_w_t *w) {
+  int64_t rss, cpu_ms;
   svc_json_w_begin_object(w);
   svc_json_w_key(w, "name");
   svc_json_w_string(w, s->name);
@@ -1059,5 +1353,10 @@ void svc_service_status_json(const svc_service_t *s, svc_json_w_t *w) {
     svc_json_w_string(w, s->reason);
   else
     svc_json_w_null(w);
+  usage_of(s, u, &rss, &cpu_ms);
+  w_int_or_null(w, "rss_bytes", rss);
+  w_int_or_null(w, "cpu_ms", cpu_ms);
+  svc_json_w_key(w, "limit_events");
+  svc_json_w_uint64(w, s->limit_events);
   svc_json_w_end_object(w);
 }

@@ -16,7 +16,8 @@
  *      the shutdown-timeout as a deadline
  *   5. leftovers: pids and start times of running children in STATE/pids,
  *      so a supervisor that was killed -9 can clean up after itself
- *   6. svc_run(): putting it together
+ *   6. cgroups (Linux): the subtree the services' cgroups go under
+ *   7. svc_run(): putting it together
  */
 #include "svc_int.h"
 
@@ -127,6 +128,7 @@ void svc_sup_pump(svc_sup_t *sup) {
 void svc_sup_state_changed(svc_sup_t *sup, svc_service_t *s, svc_state old) {
   (void)old;
   svc_control_notify(sup, s);
+  svc_notify_progress(sup);
   if (s->state == SVC_STOPPED || s->state == SVC_EXITED ||
       s->state == SVC_FATAL || s->state == SVC_RUNNING)
     svc_sup_save_pids(sup);
@@ -229,9 +231,18 @@ apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
            "refused: %s has %d problem(s); the running configuration "
            "stays in force",
            sup->config_path, errs && *errs ? cfg_errors_count(*errs) : 0);
+    svc_notify_event(sup, VG_LOG_ERROR,
+                     "reload refused: %s has %d problem(s); the running "
+                     "configuration stays in force (vigil validate -c %s)",
+                     sup->config_path,
+                     errs && *errs ? cfg_errors_count(*errs) : 0,
+                     sup->config_path);
     return rv;
   }
   diff = cfg_diff(sup->cfg, ncfg, pool);
+  if (diff->supervisor & CFG_S_CGROUP)
+    vg_log(sup->log, VG_LOG_WARN, "reload",
+           "<cgroup> changed: it takes effect when vigil next starts");
   vg_log(sup->log, VG_LOG_NOTICE, "reload",
          "applying: %d added, %d removed, %d changed, %d updated, %d kept",
          diff->added, diff->removed, diff->changed, diff->updated,
@@ -311,7 +322,7 @@ void svc_sup_shutdown(svc_sup_t *sup) {
   if (sup->shutting_down)
     return;
   sup->shutting_down = 1;
-  svc_notify_send(sup, "STOPPING=1");
+  svc_notify_stopping(sup);
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "shutting down");
   for (s = sup->services; s; s = s->next) {
     s->want_up = 0;
@@ -337,7 +348,7 @@ static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
          "shutdown deadline passed; killing what is left");
   for (s = sup->services; s; s = s->next)
     if (s->run)
-      vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
+      svc_service_kill(s);
 }
 
 static void close_walk(vg_handle_t *h, void *arg) {
@@ -449,12 +460,156 @@ static void kill_leftovers(svc_sup_t *sup) {
   apr_pool_destroy(tmp);
 }
 
-/* ---- 6. svc_run ------------------------------------------------------------ */
+/* ---- 6. cgroups ---------------------------------------------------------- */
+
+/* Where the services' cgroups go (<cgroup>, config/README.md):
+ *   auto  our own cgroup v2 DIR, when it is delegated to us (systemd
+ *         Delegate=yes) and not the root of the hierarchy (a root
+ *         supervisor without a unit of its own must not fill the
+ *         machine's top level with its cgroups, nor share them with a
+ *         second vigil)
+ *   PATH  that directory, created if missing
+ * Processes may live only in the leaves of a cgroup whose controllers are
+ * enabled for its children ("no internal processes"), so when vigil is
+ * itself in DIR it moves to the leaf DIR/supervisor first; then the
+ * controllers among memory, cpu and pids that DIR has are enabled for
+ * its children, and each service gets DIR/svc-NAME (service.c).  If any
+ * step fails, cgroups are not used: one line says why, and every limit
+ * that needed them is warned about per service. */
+static void cgroup_none(svc_sup_t *sup, vg_log_level lvl, const char *why) {
+  sup->cgroup = NULL;
+  sup->cgroup_ctrl = 0;
+  sup->cgroup_why = apr_pstrcat(sup->pool, "cgroups are not used: ", why,
+                                NULL);
+  vg_log(sup->log, lvl, "supervisor", "%s", sup->cgroup_why);
+}
+
+static const char *os_why(svc_sup_t *sup, const char *what, const char *dir,
+                          apr_status_t rv) {
+  char eb[128];
+  return apr_psprintf(sup->pool, "%s %s: %s (%s)", what, dir,
+                      vg_strerror(rv, eb, sizeof eb), pal_last_call());
+}
+
+static void cgroup_setup(svc_sup_t *sup) {
+  const cfg_t *cfg = sup->cfg;
+  char self[4096];
+  const char *dir, *leaf;
+  unsigned avail = 0;
+  int is_root = 0, in_dir;
+  apr_status_t rv;
+
+  if (cfg->cgroup_mode == CFG_CGROUP_OFF) {
+    cgroup_none(sup, VG_LOG_INFO, "<cgroup>off</cgroup> in the config");
+    return;
+  }
+  rv = pal_cgroup_self(self, sizeof self, &is_root);
+  if (rv == PAL_EUNSUPPORTED) {
+    cgroup_none(sup, cfg->cgroup_mode == CFG_CGROUP_PATH ? VG_LOG_WARN
+                                                         : VG_LOG_INFO,
+                "this system has no cgroup v2 hierarchy");
+    return;
+  }
+  if (rv != APR_SUCCESS) {
+    cgroup_none(sup, VG_LOG_WARN,
+                os_why(sup, "cannot tell the cgroup of", "vigil", rv));
+    return;
+  }
+  if (cfg->cgroup_mode == CFG_CGROUP_AUTO) {
+    if (is_root) {
+      cgroup_none(sup, VG_LOG_INFO,
+                  apr_psprintf(sup->pool,
+                               "vigil runs in the root cgroup %s (run it "
+                               "in a delegated one, e.g. systemd "
+                               "Delegate=yes, or name one with <cgroup>)",
+                               self));
+      return;
+    }
+    dir = apr_pstrdup(sup->pool, self);
+    if ((rv = pal_cgroup_writable(dir)) != APR_SUCCESS) {
+      cgroup_none(sup, VG_LOG_INFO,
+                  os_why(sup, "vigil's cgroup is not delegated to it:", dir,
+                         rv));
+      return;
+    }
+  } else {
+    dir = cfg->cgroup;
+    if ((rv = pal_cgroup_create(dir)) != APR_SUCCESS ||
+        (rv = pal_cgroup_writable(dir)) != APR_SUCCESS) {
+      cgroup_none(sup, VG_LOG_WARN, os_why(sup, "cannot use", dir, rv));
+      return;
+    }
+  }
+  in_dir = strcmp(self, dir) == 0;
+  if (in_dir) {
+    leaf = apr_pstrcat(sup->pool, dir, "/supervisor", NULL);
+    if ((rv = pal_cgroup_create(leaf)) != APR_SUCCESS ||
+        (rv = pal_cgroup_join(leaf, 0)) != APR_SUCCESS) {
+      cgroup_none(sup, VG_LOG_WARN,
+                  os_why(sup, "cannot move vigil into", leaf, rv));
+      return;
+    }
+  }
+  /* Controllers: what DIR has, enabled for its children; what is then
+   * in its subtree_control is what the services' cgroups get. */
+  pal_cgroup_controllers(dir, &avail);
+  if ((rv = pal_cgroup_enable(dir, avail)) != APR_SUCCESS)
+    vg_log(sup->log, VG_LOG_WARN, "supervisor", "%s",
+           os_why(sup, "cannot enable the controllers of", dir, rv));
+  if (pal_cgroup_subtree(dir, &sup->cgroup_ctrl) != APR_SUCCESS)
+    sup->cgroup_ctrl = 0;
+  sup->cgroup = dir;
+  vg_log(sup->log, VG_LOG_INFO, "supervisor",
+         "cgroups: services in %s/svc-NAME%s; controllers:%s%s%s%s", dir,
+         in_dir ? ", vigil in supervisor/" : "",
+         sup->cgroup_ctrl & PAL_CGROUP_MEMORY ? " memory" : "",
+         sup->cgroup_ctrl & PAL_CGROUP_CPU ? " cpu" : "",
+         sup->cgroup_ctrl & PAL_CGROUP_PIDS ? " pids" : "",
+         sup->cgroup_ctrl ? "" : " none of memory, cpu, pids");
+}
+
+/* ---- 7. svc_run ---------------------------------------------------------- */
+
+#if defined(_WIN32)
+/* Windows: a named pipe lives in one machine-wide namespace, not in the
+ * state directory, so its name comes from what identifies the
+ * supervisor: the absolute path of its config.  Windows paths are
+ * case-insensitive and take either slash, so ASCII letters are folded to
+ * lower case and '/' to '\' before hashing (FNV-1a, 64 bits: stable
+ * across runs and builds); `vigil run` and every CLI command name the
+ * same pipe for the same file however it was spelt. */
+static const char *pipe_endpoint(const char *config_path, apr_pool_t *pool) {
+  uint64_t h = 14695981039346656037ULL;   /* FNV-1a offset basis */
+  const unsigned char *p;
+  char hex[17];
+  for (p = (const unsigned char *)config_path; *p; p++) {
+    unsigned c = *p;
+    if (c >= 'A' && c <= 'Z')
+      c += 'a' - 'A';
+    else if (c == '/')
+      c = '\\';
+    h = (h ^ c) * 1099511628211ULL;       /* FNV prime */
+  }
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  return apr_pstrcat(pool, "\\\\.\\pipe\\vigil-", hex, NULL);
+}
+#endif
+
+const char *svc_default_endpoint(const char *config_path,
+                                 const char *state_dir, apr_pool_t *pool) {
+#if defined(_WIN32)
+  (void)state_dir;
+  return pipe_endpoint(config_path, pool);
+#else
+  (void)config_path;
+  return apr_pstrcat(pool, state_dir, "/control.sock", NULL);
+#endif
+}
 
 const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool) {
   if (cfg->control)
     return cfg->control;
-  return apr_pstrcat(pool, cfg->state_dir, "/control.sock", NULL);
+  return svc_default_endpoint(cfg->path, cfg->state_dir, pool);
 }
 
 int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
@@ -557,7 +712,12 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
          "vigil %s (%s) started with %s: %d service(s), control %s",
          vg_version(), vg_backend(), sup->cfg->path,
          sup->cfg->services->nelts, sup->control_path);
+  svc_notify_event(sup, VG_LOG_NOTICE,
+                   "vigil %s started with %s: %d service(s), control %s",
+                   vg_version(), sup->cfg->path, sup->cfg->services->nelts,
+                   sup->control_path);
 
+  cgroup_setup(sup);
   tail = &sup->services;
   for (i = 0; i < sup->cfg->services->nelts; i++) {
     const cfg_service_t *c =
@@ -586,5 +746,8 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
   vg_lockfile_release(sup->lock);
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "exiting with status %d",
          sup->exit_code);
+  svc_notify_event(sup, sup->exit_code ? VG_LOG_ERROR : VG_LOG_NOTICE,
+                   "vigil stopped (%s): exit status %d", sup->cfg->path,
+                   sup->exit_code);
   return sup->exit_code;
 }

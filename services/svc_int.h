@@ -25,6 +25,7 @@ struct svc_run_s {
   svc_logcap_t out, err;        /* captures of stdout and stderr */
   int exited;                   /* exit_cb ran */
   int code, sig;
+  int oom_killed;               /* the cgroup's OOM killer struck */
   int drains;                   /* captures still reading */
   int reported;                 /* SVC_EV_EXIT delivered */
   unsigned open;                /* handles and captures not yet closed */
@@ -65,6 +66,7 @@ struct svc_service_s {
   /* last exit */
   int has_last_exit;
   int last_code, last_signal;
+  int last_oom;                 /* it was the OOM killer (cgroup) */
   apr_time_t last_exit_at;      /* wall clock */
   char reason[160];             /* why fatal / last event, for status */
   /* readiness and health */
@@ -79,6 +81,15 @@ struct svc_service_s {
   svc_logfile_t *out_log, *err_log;
   unsigned handles;             /* timers etc. not yet closed */
   svc_waiter_t *waiters;
+  /* cgroup v2 (Linux; see supervisor.c): DIR/svc-NAME, or NULL */
+  char *cgroup;
+  unsigned cg_limits;           /* PAL_CGROUP_*: limits the cgroup holds
+                                   (the others fall back to rlimits) */
+  int64_t cg_oom_base;          /* memory.events oom_kill at the spawn */
+  int64_t cg_cpu_base;          /* cpu.stat usage_usec at the spawn */
+  unsigned limit_events;        /* limits reached, OOM kills included */
+  uint64_t limit_said_ms[5];    /* last warning per PAL_LIMIT_* kind */
+  unsigned limit_unsaid[5];     /* events since, not yet written */
 };
 
 struct svc_sup_s {
@@ -105,6 +116,11 @@ struct svc_sup_s {
   const char *pids_path;
   vg_timer_t pids_timer;        /* coalesces writes of the pids file */
   svc_notify_t *notify;         /* our own NOTIFY_SOCKET (notify.c) */
+  /* cgroup v2 (Linux): the directory the services' cgroups go under, or
+   * NULL, and then cgroup_why says why not */
+  const char *cgroup;
+  unsigned cgroup_ctrl;         /* PAL_CGROUP_* enabled for services */
+  const char *cgroup_why;
 };
 
 /* service.c */
@@ -118,11 +134,21 @@ void svc_service_update(svc_service_t *s, const cfg_service_t *cfg);
 /* Point a stopped (or about to restart) service at a new record. */
 void svc_service_rebind(svc_service_t *s, const cfg_service_t *cfg);
 /* Status as JSON into w. */
-void svc_service_status_json(const svc_service_t *s, svc_json_w_t *w);
+/* The status object of a service.  u: its usage from
+ * svc_services_usage(), or NULL to ask the OS for this one alone. */
+void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
+                             svc_json_w_t *w);
+/* Memory and CPU of the current runs of n services in one pass (one walk
+ * of /proc on Linux instead of one per service). */
+void svc_services_usage(svc_service_t *const *list, size_t n,
+                        vg_usage_t *out);
 /* Milliseconds the current run has been up (0 if none). */
 uint64_t svc_service_uptime(const svc_service_t *s);
 /* True when the state is one a waiter for `want_up` can settle on. */
 int svc_service_settled(const svc_service_t *s, int want_up);
+/* SIGKILL the whole tree: the process group and, with a cgroup, every
+ * member of it (daemons that left the group too). */
+void svc_service_kill(svc_service_t *s);
 
 /* supervisor.c */
 svc_service_t *svc_sup_find(svc_sup_t *sup, const char *name);
@@ -155,8 +181,24 @@ void svc_control_forget(svc_sup_t *sup, svc_service_t *s);
  * call is a no-op when NOTIFY_SOCKET was not set. */
 void svc_notify_open(svc_sup_t *sup);
 void svc_notify_send(svc_sup_t *sup, const char *msg);
-/* READY=1 and STATUS=N services. */
+/* The supervisor is up: READY=1 and STATUS=N services; SCM RUNNING. */
 void svc_notify_ready(svc_sup_t *sup);
+/* Shutdown began: STOPPING=1; SCM STOP_PENDING. */
+void svc_notify_stopping(svc_sup_t *sup);
+/* A service changed state: during shutdown, SCM progress (checkpoint). */
+void svc_notify_progress(svc_sup_t *sup);
+/* One line to the system log (Windows Event Log; no-op on POSIX): the
+ * supervisor's start and stop, a fatal service, a refused reload. */
+void svc_notify_event(svc_sup_t *sup, vg_log_level level, const char *fmt,
+                      ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* How long a stop of the whole supervisor may take: shutdown-timeout and
+ * a margin (systemd TimeoutStopSec, launchd ExitTimeOut, SCM wait hint
+ * and pre-shutdown timeout). */
+uint64_t svc_stop_budget_ms(const cfg_t *cfg);
 void svc_notify_close(svc_sup_t *sup);
 
 #endif

@@ -21,6 +21,22 @@
  *   write-bytes N      write N bytes of the vg_test pattern (byte i is
  *                      (i * 7 + 3) % 251) to stdout
  *
+ * Resource limits and usage (tests/test_process.c, the vigil_limits
+ * suite, and on Windows tests/test_win32.c):
+ *   burn MS            spin until this process has used MS ms of CPU
+ *                      time, print "burned\n", sleep 30 s
+ *   alloc MB           allocate and touch MB megabytes, print "ready\n",
+ *                      sleep 30 s; exit 1 if the allocation fails
+ * POSIX only:
+ *   rlimits            print "AS=V NOFILE=V NPROC=V\n", the soft limits
+ *                      (a number or "unlimited")
+ *   daemon FILE        fork a child that leaves the process group and
+ *                      session (setsid), writes its pid to FILE (whole,
+ *                      by rename) and sleeps 30 s; the parent sleeps 30 s
+ *   comm NAME          (Linux) set the command name, the one /proc/PID/stat
+ *                      shows in parentheses, to NAME; print "ready\n",
+ *                      sleep 30 s
+ *
  * Children are not bound by the layering rule: they use the OS directly
  * (Linux first; /proc/self/fd for "fds").  Sleeps are bounded so that a
  * test that fails to kill a child never leaves it behind for long.
@@ -59,10 +75,15 @@
 #endif
 #include <winsock2.h>
 #include <windows.h>
+#include <time.h>   /* clock_gettime (winpthreads) */
 #else
 #include <dirent.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #endif
 
 /* Upper bound of every "sleep long" in a child. */
@@ -450,6 +471,115 @@ static int child_write_bytes(int argc, char **argv) {
   return 0;
 }
 
+#ifndef _WIN32
+static void rlimit_str(char *buf, size_t size, int which) {
+  struct rlimit rl;
+  if (getrlimit(which, &rl) != 0)
+    snprintf(buf, size, "error");
+  else if (rl.rlim_cur == RLIM_INFINITY)
+    snprintf(buf, size, "unlimited");
+  else
+    snprintf(buf, size, "%llu", (unsigned long long)rl.rlim_cur);
+}
+
+static int child_rlimits(int argc, char **argv) {
+  char as[32], nofile[32], nproc[32], line[128];
+  (void)argc;
+  (void)argv;
+  rlimit_str(as, sizeof as, RLIMIT_AS);
+  rlimit_str(nofile, sizeof nofile, RLIMIT_NOFILE);
+  rlimit_str(nproc, sizeof nproc, RLIMIT_NPROC);
+  snprintf(line, sizeof line, "AS=%s NOFILE=%s NPROC=%s\n", as, nofile,
+           nproc);
+  return write_str(1, line) == 0 ? 0 : 1;
+}
+#endif
+
+/* burn and alloc serve Windows too (test_win32.c: job accounting and
+ * the job memory limit). */
+static int child_burn(int argc, char **argv) {
+  long want;
+  volatile unsigned long spin = 0;
+  if (!need_args(argc, argv, 1))
+    return 125;
+  want = atol(argv[1]);
+  for (;;) {
+    struct timespec ts;
+    int i;
+    for (i = 0; i < 100000; i++)
+      spin++;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+      return 1;
+    if (ts.tv_sec * 1000L + ts.tv_nsec / 1000000L >= want)
+      break;
+  }
+  if (write_str(1, "burned\n") != 0)
+    return 1;
+  sleep_ms(CHILD_LONG_SLEEP_MS);
+  return 0;
+}
+
+static int child_alloc(int argc, char **argv) {
+  size_t n, i;
+  char *p;
+  if (!need_args(argc, argv, 1))
+    return 125;
+  n = (size_t)atol(argv[1]) * 1024 * 1024;
+  p = malloc(n);
+  if (!p)
+    return 1;
+  for (i = 0; i < n; i += 4096)
+    p[i] = (char)i;   /* touch every page: resident now */
+  if (write_str(1, "ready\n") != 0)
+    return 1;
+  sleep_ms(CHILD_LONG_SLEEP_MS);
+  free(p);
+  return 0;
+}
+
+#ifndef _WIN32
+static int child_daemon(int argc, char **argv) {
+  pid_t pid;
+  if (!need_args(argc, argv, 1))
+    return 125;
+  pid = fork();
+  if (pid < 0)
+    return 1;
+  if (pid == 0) {
+    char tmp[4096], line[32];
+    FILE *f;
+    int fd;
+    if (setsid() < 0)
+      _exit(1);
+    for (fd = 0; fd < 3; fd++)
+      close(fd);   /* no pipe of the service held open */
+    snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
+    snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    f = fopen(tmp, "w");
+    if (!f || fputs(line, f) < 0 || fclose(f) != 0 ||
+        rename(tmp, argv[1]) != 0)
+      _exit(1);
+    sleep_ms(CHILD_LONG_SLEEP_MS);
+    _exit(0);
+  }
+  sleep_ms(CHILD_LONG_SLEEP_MS);
+  return 0;
+}
+
+#ifdef __linux__
+static int child_comm(int argc, char **argv) {
+  if (!need_args(argc, argv, 1))
+    return 125;
+  if (prctl(PR_SET_NAME, argv[1]) != 0)
+    return 1;
+  if (write_str(1, "ready\n") != 0)
+    return 1;
+  sleep_ms(CHILD_LONG_SLEEP_MS);
+  return 0;
+}
+#endif
+#endif
+
 const vg_child_mode_t vg_child_modes[] = {
     {"exit", child_exit},
     {"echo", child_echo},
@@ -463,4 +593,13 @@ const vg_child_mode_t vg_child_modes[] = {
     {"kill-self", child_kill_self},
     {"fds", child_fds},
     {"write-bytes", child_write_bytes},
+    {"burn", child_burn},
+    {"alloc", child_alloc},
+#ifndef _WIN32
+    {"rlimits", child_rlimits},
+    {"daemon", child_daemon},
+#ifdef __linux__
+    {"comm", child_comm},
+#endif
+#endif
     {NULL, NULL}};

@@ -34,18 +34,25 @@ void vg_test_close_loop(vg_loop_t *loop);
 /* Suites.  The same core suites run on every platform; where Windows
  * behaves differently a test asserts the Windows behaviour (#ifdef
  * _WIN32), it is never skipped.  `win32` (tests/test_win32.c) holds the
- * Windows-only cases; the end-to-end supervisor suites (tests/integration)
- * are POSIX-only for now. */
+ * Windows-only cases.  The end-to-end supervisor suites (tests/integration)
+ * run on both; vigil_win (tests/integration/test_vigil_win.c) holds their
+ * Windows-only cases. */
 #define VG_TEST_CORE_SUITES(X)                                               \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
   X(async) X(work) X(chan) X(lockfile) X(graceful) X(log) X(json) X(probe)  \
   X(config) X(logfile)
+/* vigil_service (systemd units and sd_notify) is POSIX-only: on Windows
+ * `vigil service` talks to the SCM (suite vigil_winsvc). */
+#define VG_TEST_INTEG_SUITES(X)                                              \
+  X(vigil_config) X(vigil_run) X(vigil_logs) X(vigil_reload)                \
+  X(vigil_control) X(vigil_deps) X(vigil_limits)
 #ifdef _WIN32
-#define VG_TEST_SUITES(X) VG_TEST_CORE_SUITES(X) X(win32)
+#define VG_TEST_SUITES(X)                                                    \
+  VG_TEST_CORE_SUITES(X) X(win32) VG_TEST_INTEG_SUITES(X) X(vigil_win)     \
+  X(vigil_winsvc)
 #else
 #define VG_TEST_SUITES(X)                                                    \
-  VG_TEST_CORE_SUITES(X) X(vigil_config) X(vigil_run) X(vigil_logs)         \
-  X(vigil_reload) X(vigil_control) X(vigil_deps) X(vigil_service)
+  VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)
 #endif
 
 #define X(name) extern CU_SuiteInfo name##_suite;
@@ -61,9 +68,9 @@ typedef struct { const char *name; vg_child_fn fn; } vg_child_mode_t;
 extern const vg_child_mode_t vg_child_modes[];
 extern const vg_child_mode_t vg_child_lock_modes[];
 extern const vg_child_mode_t vg_child_logfile_modes[];
-#ifndef _WIN32
+/* tests/integration/child_integ.c: service behaviours. */
 extern const vg_child_mode_t vg_child_integ_modes[];
-#else
+#ifdef _WIN32
 /* tests/test_win32.c: print-argv, console-event, ... */
 extern const vg_child_mode_t vg_child_win32_modes[];
 #endif
@@ -98,5 +105,12 @@ void vg_test_setenv(const char *name, const char *value);
  * values that GetHandleInformation() accepts) of this process; -1 if
  * that cannot be told. */
 int vg_test_count_handles(void);
+/* A new cgroup v2 for a test, under this process's own cgroup
+ * (pal_cgroup_self), named vigil-test-TAG-PID-N: its directory
+ * (malloc'ed), or NULL.  NULL is a failed assertion with the reason on
+ * stderr (the test needs root, or a delegated cgroup, and a cgroup2
+ * mount) -- unless VIGIL_TEST_NO_CGROUP=1 says this machine has none:
+ * then a "NOT RUN" line on stderr.  Never a silent skip. */
+char *vg_test_cgroup_create(const char *tag);
 
 #endif

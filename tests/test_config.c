@@ -397,13 +397,96 @@ static void test_subst(void) {
   subst_bad("${A}${B}", 0, "'A' is not set");
 }
 
+/* Windows' %NAME%, read on every platform. */
+static void test_subst_percent(void) {
+  CU_ASSERT_STRING_EQUAL(subst_ok("%BIN_DIR%/app"), "/opt/bin/app");
+  CU_ASSERT_STRING_EQUAL(subst_ok("a%HOME%b${BIN_DIR}c"),
+                         "a/home/ub/opt/binc");
+  CU_ASSERT_STRING_EQUAL(subst_ok("%HOME%%BIN_DIR%"), "/home/u/opt/bin");
+  CU_ASSERT_STRING_EQUAL(subst_ok("[%EMPTY%]"), "[]");
+  CU_ASSERT_STRING_EQUAL(subst_ok("${NOPE:-%HOME%/x}"), "/home/u/x");
+  /* %% is one '%'; a '%' that opens no %NAME% stays, as in cmd.exe:
+   * cpu="50%", batch arguments, printf and Python formats. */
+  CU_ASSERT_STRING_EQUAL(subst_ok("100%%"), "100%");
+  CU_ASSERT_STRING_EQUAL(subst_ok("%%HOME%%"), "%HOME%");
+  CU_ASSERT_STRING_EQUAL(subst_ok("50%"), "50%");
+  CU_ASSERT_STRING_EQUAL(subst_ok("%"), "%");
+  CU_ASSERT_STRING_EQUAL(subst_ok("%1 %~dp0 %(name)s % HOME%"),
+                         "%1 %~dp0 %(name)s % HOME%");
+  CU_ASSERT_STRING_EQUAL(subst_ok("+%Y-%m-%d"), "+%Y-%m-%d");
+  CU_ASSERT_STRING_EQUAL(subst_ok("%HOME"), "%HOME");
+  CU_ASSERT_STRING_EQUAL(subst_ok("50% of %HOME%"), "50% of /home/u");
+  /* A default that is not used may name unset variables. */
+  CU_ASSERT_STRING_EQUAL(subst_ok("${HOME:-%NOPE%}"), "/home/u");
+
+  subst_bad("x %NOPE% y", 2, "environment variable 'NOPE' is not set "
+                             "(a literal '%' is written '%%')");
+  subst_bad("%HOME%${NOPE:-%ALSO_NOT%}", 14, "'ALSO_NOT' is not set");
+  /* Windows names may hold parentheses: %ProgramFiles(x86)%. */
+  subst_bad("%ProgramFiles(x86)%\\app", 0,
+            "'ProgramFiles(x86)' is not set");
+  /* A printf format reads as a reference: the message says how to
+   * write it. */
+  subst_bad("+%H%M", 1, "'H' is not set (a literal '%' is written '%%')");
+  CU_ASSERT_STRING_EQUAL(subst_ok("+%%H%%M"), "+%H%M");
+}
+
+/* In a file: string values take %NAME%; cpu="50%" is still 50%; an unset
+ * %NAME% is an error at its line. */
+static void test_subst_percent_file(void) {
+  const char *path;
+  cfg_errors_t *errs;
+  cfg_t *cfg = ok_text(
+      "<vigil>\n"
+      "<service name='a'><command>%BIN_DIR%\\app.exe</command>\n"
+      "<arg>%%HOME%% is %HOME%</arg><workdir>%HOME%</workdir>\n"
+      "<env name='%ENV_NAME%' value='50%'/>\n"
+      "<limits cpu='50%'/>\n"
+      "</service>\n"
+      "</vigil>\n");
+  if (cfg) {
+    const cfg_service_t *s = svc(cfg, "a");
+    CU_ASSERT_STRING_EQUAL(s->command, "/opt/bin\\app.exe");
+    CU_ASSERT_STRING_EQUAL(arg(s->args, 0), "%HOME% is /home/u");
+    CU_ASSERT_STRING_EQUAL(env_at(s, 0)->name, "MODE");
+    CU_ASSERT_STRING_EQUAL(env_at(s, 0)->value, "50%");
+    CU_ASSERT_EQUAL(s->limits.cpu_percent, 50);
+  }
+  errs = bad_text("<vigil>\n"
+                  "<service name='a'><command>a</command>\n"
+                  "<arg>%NOPE%</arg>\n"                               /* 3 */
+                  "</service>\n"
+                  "</vigil>\n",
+                  1, &path);
+  expect_at(errs, 0, path, 3, "environment variable 'NOPE' is not set (a "
+                              "literal '%' is written '%%') (in <arg>)");
+}
+
 static void test_subst_process_env(void) {
   const char *out = NULL;
+  apr_status_t rv;
   CU_ASSERT_EQUAL(apr_env_set("VIGIL_TEST_CFG_VAR", "from-env", vg_test_pool),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(cfg_subst(&out, "<${VIGIL_TEST_CFG_VAR}>", NULL, NULL,
                             vg_test_pool, NULL, NULL), APR_SUCCESS);
   CU_ASSERT_STRING_EQUAL(out, "<from-env>");
+  CU_ASSERT_EQUAL(cfg_subst(&out, "<%VIGIL_TEST_CFG_VAR%>", NULL, NULL,
+                            vg_test_pool, NULL, NULL), APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(out, "<from-env>");
+  /* Names in another case: Windows' environment ignores case (%path%
+   * is Path), POSIX's does not. */
+  rv = cfg_subst(&out, "%vigil_Test_cfg_var%|${VIGIL_test_CFG_VAR}", NULL,
+                 NULL, vg_test_pool, NULL, NULL);
+#ifdef _WIN32
+  CU_ASSERT_EQUAL(rv, APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(out, "from-env|from-env");
+  CU_ASSERT_EQUAL(cfg_subst(&out, "%path%", NULL, NULL, vg_test_pool, NULL,
+                            NULL), APR_SUCCESS);
+  CU_ASSERT(strlen(out) > 0);
+#else
+  CU_ASSERT_EQUAL(rv, APR_EINVAL);
+#endif
+  out = "<from-env>";
   CU_ASSERT_EQUAL(apr_env_delete("VIGIL_TEST_CFG_VAR", vg_test_pool),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(cfg_subst(&out, "${VIGIL_TEST_CFG_VAR}", NULL, NULL,
@@ -1430,6 +1513,8 @@ static CU_TestInfo config_tests[] = {
   {"sizes", test_sizes},
   {"booleans, numbers, HOST:PORT", test_other_values},
   {"substitution", test_subst},
+  {"substitution of %NAME%", test_subst_percent},
+  {"substitution of %NAME% in a file", test_subst_percent_file},
   {"substitution from the process environment", test_subst_process_env},
   {"the CONTRACT example", test_contract_example},
   {"defaults", test_defaults},

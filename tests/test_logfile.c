@@ -475,6 +475,9 @@ static void test_rotate_keep(void) {
     CU_ASSERT_TRUE(exists(PK("k.log", k, 0)));
   CU_ASSERT_FALSE(exists(PK("k.log", 4, 0)));
   CU_ASSERT_FALSE(exists(PK("k.log", 4, 1)));
+  /* The oldest files went through the removal workers: none is left. */
+  for (k = 0; k < 4; k++)
+    CU_ASSERT_FALSE(exists(apr_psprintf(tpool, "%sk.log.del%u.tmp", tdir, k)));
   all = concat_rotated("k.log", 3, &got);
   /* Stamped lines, whole, and a suffix of what was written. */
   {
@@ -709,6 +712,53 @@ static void test_prune_at_open(void) {
   CU_ASSERT(d && l == 4 && memcmp(d, "two\n", 4) == 0);
   d = slurp(P("p.log"), &l);
   CU_ASSERT(l == 4 && memcmp(d, "cur\n", 4) == 0);
+  vg_test_close_loop(loop);
+}
+
+/* A lazy log file does no file work until its first write, then prunes,
+ * opens and writes as an eager one does; a NAME that cannot be opened is
+ * reported at that first write, not before. */
+static void test_lazy(void) {
+  vg_loop_t *loop = new_loop();
+  svc_logfile_opts_t o = opts_for("y.log");
+  svc_logfile_t *lf;
+  svc_logfile_stats_t st;
+  vg_log_t *diag = diag_log();
+  size_t l;
+  char *d;
+
+  put_file(PK("y.log", 2, 0), "beyond keep\n", 12);
+  put_file(P("y.log.del3.tmp"), "stale", 5);
+  o.keep = 1;
+  o.lazy = 1;
+  CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, diag),
+                        APR_SUCCESS);
+  svc_logfile_get_stats(lf, &st);
+  CU_ASSERT_EQUAL(st.error, APR_SUCCESS);
+  CU_ASSERT_FALSE(exists(P("y.log")));
+  CU_ASSERT_TRUE(exists(PK("y.log", 2, 0)));
+  CU_ASSERT_TRUE(exists(P("y.log.del3.tmp")));
+  CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "one\n", 4), APR_SUCCESS);
+  CU_ASSERT_FALSE(exists(PK("y.log", 2, 0)));
+  CU_ASSERT_FALSE(exists(P("y.log.del3.tmp")));
+  close_lf(loop, lf);
+  d = slurp(P("y.log"), &l);
+  CU_ASSERT(d && l == 4 && memcmp(d, "one\n", 4) == 0);
+
+  CU_ASSERT_EQUAL(apr_dir_make(P("ydir"), APR_OS_DEFAULT, tpool),
+                  APR_SUCCESS);
+  o.path = P("ydir");
+  CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, diag),
+                        APR_SUCCESS);
+  d = slurp(P("diag.txt"), &l);
+  CU_ASSERT_EQUAL(count_substr(d, "cannot open log file"), 0);
+  CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "two\n", 4), APR_SUCCESS);
+  svc_logfile_get_stats(lf, &st);
+  CU_ASSERT_NOT_EQUAL(st.error, APR_SUCCESS);
+  CU_ASSERT_EQUAL(st.dropped, 4);
+  close_lf(loop, lf);
+  d = slurp(P("diag.txt"), &l);
+  CU_ASSERT_EQUAL(count_substr(d, "cannot open log file"), 1);
   vg_test_close_loop(loop);
 }
 
@@ -1299,6 +1349,7 @@ static CU_TestInfo logfile_tests[] = {
     {"compress rotated files (zlib round trip)", test_compress},
     {"compress while rotating fast; close aborts", test_compress_backlog},
     {"open prunes beyond keep, compresses plain", test_prune_at_open},
+    {"lazy: no file work before the first write", test_lazy},
     {"next local midnight", test_next_midnight},
     {"daily rotation through the timer hook", test_daily_fire},
     {"daily: a stale file is rotated at open", test_daily_stale_at_open},

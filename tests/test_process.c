@@ -2,7 +2,8 @@
  * test_process.c -- child processes: exit codes and signals, spawn
  * failures, stdio (pipes, files, descriptors, /dev/null), environment
  * and working directory, descriptor hygiene, killing a process tree,
- * and many spawns in a row.
+ * resource usage of a tree (POSIX here; pal/win32's job accounting is
+ * tested by the win32 suite), and many spawns in a row.
  *
  * Children are this test binary re-run as `run_tests --child MODE ...`
  * (tests/child.c), by absolute path so that a changed cwd still finds it.
@@ -970,6 +971,225 @@ static void test_kill_tree_needs_group(void) {
   vg_test_close_loop(loop);
 }
 
+#ifndef _WIN32
+/* ------------------------------------------------------------------------
+ * Resource usage (vg_process_usage): the members of the child's process
+ * group, from /proc on Linux.
+ * --------------------------------------------------------------------- */
+
+/* Spawn `mode a1` in its own group with stdout captured; wait for its
+ * first line. */
+static void usage_child(vg_loop_t *loop, child_t *c, const char *mode,
+                        const char *a1, unsigned flags) {
+  child_prepare(c, mode, a1, NULL);
+  child_pipe(loop, c, 1);
+  c->opts.flags = flags;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, c), APR_SUCCESS);
+  CU_ASSERT_FATAL(vg_test_run_cond(loop, out_has_newline, c, WAIT_MS));
+}
+
+static void usage_child_end(vg_loop_t *loop, child_t *c) {
+  vg_process_kill_tree(&c->proc, VG_SIGKILL);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, c, WAIT_MS));
+  child_release(loop, c);
+}
+
+/* The grandchild is in the group: two members, both resident. */
+static void test_usage_group(void) {
+  vg_loop_t *loop = new_loop();
+  vg_usage_t u;
+  child_t c;
+  usage_child(loop, &c, "spawn-grandchild", NULL, VG_PROCESS_NEW_GROUP);
+  CU_ASSERT_EQUAL(vg_process_usage(&c.proc, &u), APR_SUCCESS);
+  CU_ASSERT_EQUAL(u.processes, 2);
+  CU_ASSERT(u.rss_bytes > 0);
+  usage_child_end(loop, &c);
+  vg_test_close_loop(loop);
+}
+
+/* Memory the child touched is counted as resident. */
+static void test_usage_rss(void) {
+  vg_loop_t *loop = new_loop();
+  vg_usage_t u;
+  child_t c;
+  usage_child(loop, &c, "alloc", "64", VG_PROCESS_NEW_GROUP);
+  CU_ASSERT_STRING_EQUAL(c.out.data, "ready\n");
+  CU_ASSERT_EQUAL(vg_process_usage(&c.proc, &u), APR_SUCCESS);
+  CU_ASSERT_EQUAL(u.processes, 1);
+  CU_ASSERT(u.rss_bytes >= 64u * 1024 * 1024);
+  usage_child_end(loop, &c);
+  vg_test_close_loop(loop);
+}
+
+/* CPU time the child measured itself using is reported (to the clock
+ * tick: /proc counts in 10 ms units, so allow two of them). */
+static void test_usage_cpu(void) {
+  vg_loop_t *loop = new_loop();
+  vg_usage_t u;
+  child_t c;
+  usage_child(loop, &c, "burn", "300", VG_PROCESS_NEW_GROUP);
+  CU_ASSERT_STRING_EQUAL(c.out.data, "burned\n");
+  CU_ASSERT_EQUAL(vg_process_usage(&c.proc, &u), APR_SUCCESS);
+  CU_ASSERT(u.cpu_usec >= 280000);
+  usage_child_end(loop, &c);
+  vg_test_close_loop(loop);
+}
+
+/* Without a group of its own, the child alone; a command name holding
+ * ") (" and spaces does not confuse the parsing of /proc/PID/stat
+ * (Linux), and after the exit there is nothing to measure. */
+static void test_usage_single_and_exit(void) {
+  vg_loop_t *loop = new_loop();
+  vg_usage_t u;
+  child_t c;
+#ifdef __linux__
+  usage_child(loop, &c, "comm", "a) 1 (b) 2", 0);
+#else
+  usage_child(loop, &c, "ignore-term", NULL, 0);
+#endif
+  CU_ASSERT_STRING_EQUAL(c.out.data, "ready\n");
+  CU_ASSERT_EQUAL(vg_process_usage(&c.proc, &u), APR_SUCCESS);
+  CU_ASSERT_EQUAL(u.processes, 1);
+  CU_ASSERT(u.rss_bytes > 0);
+  CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(vg_process_usage(&c.proc, &u), VG_ENOPROC);
+  child_release(loop, &c);
+  vg_test_close_loop(loop);
+}
+
+/* Several trees in one pass (pal_proc_usage_many, what a status of many
+ * services uses): each slot gets its own tree's members, an empty slot and
+ * an exited child read as zeros. */
+static void test_usage_many(void) {
+  vg_loop_t *loop = new_loop();
+  pal_usage_t u[4];
+  pal_proc_t *procs[4];
+  child_t a, b, gone;
+  usage_child(loop, &a, "spawn-grandchild", NULL, VG_PROCESS_NEW_GROUP);
+  usage_child(loop, &b, "alloc", "64", VG_PROCESS_NEW_GROUP);
+  usage_child(loop, &gone, "ignore-term", NULL, 0);
+  CU_ASSERT_EQUAL(vg_process_kill(&gone.proc, VG_SIGKILL), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &gone, WAIT_MS));
+  procs[0] = &a.proc.proc;
+  procs[1] = NULL;
+  procs[2] = &b.proc.proc;
+  procs[3] = &gone.proc.proc;
+  memset(u, 0xff, sizeof u);
+  pal_proc_usage_many(procs, 4, u);
+  CU_ASSERT_EQUAL(u[0].processes, 2);
+  CU_ASSERT(u[0].rss_bytes > 0 && u[0].rss_bytes < 64u * 1024 * 1024);
+  CU_ASSERT_EQUAL(u[1].processes, 0);
+  CU_ASSERT_EQUAL(u[1].rss_bytes, 0);
+  CU_ASSERT_EQUAL(u[2].processes, 1);
+  CU_ASSERT(u[2].rss_bytes >= 64u * 1024 * 1024);
+  CU_ASSERT_EQUAL(u[3].processes, 0);
+  CU_ASSERT_EQUAL(u[3].cpu_usec, 0);
+  usage_child_end(loop, &a);
+  usage_child_end(loop, &b);
+  child_release(loop, &gone);
+  vg_test_close_loop(loop);
+}
+
+/* ------------------------------------------------------------------------
+ * Joining a cgroup v2 before exec (vg_process_options_t.cgroup, Linux).
+ * --------------------------------------------------------------------- */
+
+/* A cgroup that cannot be joined fails the spawn like any other step of
+ * the child's: the error, and the call named; nothing is left running.
+ * Elsewhere than Linux there are no cgroups to join. */
+static void test_spawn_cgroup_fails(void) {
+  vg_loop_t *loop = new_loop();
+  char longdir[5000];
+  apr_status_t rv;
+  child_t c;
+  child_prepare(&c, "exit", "0", NULL);
+  c.opts.cgroup = "/nonexistent/vigil-test-cgroup";
+  rv = spawn_expect_fail(loop, &c);
+#ifdef __linux__
+  CU_ASSERT(APR_STATUS_IS_ENOENT(rv));
+  CU_ASSERT_STRING_EQUAL(pal_last_call(), "open(cgroup.procs)");
+#else
+  CU_ASSERT_EQUAL(rv, VG_EUNSUPPORTED);
+#endif
+  CU_ASSERT_EQUAL(c.exited, 0);
+  /* A path that cannot be made into DIR/cgroup.procs at all. */
+  memset(longdir, 'x', sizeof longdir - 1);
+  longdir[0] = '/';
+  longdir[sizeof longdir - 1] = '\0';
+  child_prepare(&c, "exit", "0", NULL);
+  c.opts.cgroup = longdir;
+  rv = spawn_expect_fail(loop, &c);
+#ifdef __linux__
+  CU_ASSERT_EQUAL(rv, APR_ENAMETOOLONG);
+#else
+  CU_ASSERT_EQUAL(rv, VG_EUNSUPPORTED);
+#endif
+  vg_test_close_loop(loop);
+}
+
+#ifdef __linux__
+static int pid_listed(const char *procs, long pid) {
+  const char *p = procs;
+  char *end;
+  while (*p) {
+    if (strtol(p, &end, 10) == pid && end != p)
+      return 1;
+    if (end == p)
+      return 0;
+    p = end + strspn(end, "\n");
+  }
+  return 0;
+}
+
+/* The child is in the cgroup from its first instruction of the program
+ * on; cgroup.kill ends it; the emptied cgroup can be removed. */
+static void test_spawn_cgroup_join(void) {
+  vg_loop_t *loop;
+  pal_cgroup_stat_t st;
+  pal_usage_t u;
+  char procs[4096];
+  child_t c;
+  char *dir = vg_test_cgroup_create("process-join");
+  if (!dir)
+    return;
+  loop = new_loop();
+  usage_child(loop, &c, "ignore-term", NULL, VG_PROCESS_NEW_GROUP);
+  /* (usage_child spawned without a cgroup: this one is the control.) */
+  CU_ASSERT_EQUAL(pal_cgroup_read(dir, "cgroup.procs", procs, sizeof procs),
+                  APR_SUCCESS);
+  CU_ASSERT(!pid_listed(procs, c.proc.pid));
+  usage_child_end(loop, &c);
+
+  child_prepare(&c, "ignore-term", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.cgroup = dir;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT_FATAL(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(pal_cgroup_read(dir, "cgroup.procs", procs, sizeof procs),
+                  APR_SUCCESS);
+  CU_ASSERT(pid_listed(procs, c.proc.pid));
+  CU_ASSERT_EQUAL(pal_cgroup_stat(dir, &st), APR_SUCCESS);
+  CU_ASSERT_EQUAL(st.populated, 1);
+  CU_ASSERT(st.cpu_usec >= 0);   /* cpu.stat is in every cgroup v2 */
+  /* Its members' usage, from cgroup.procs: the child alone. */
+  CU_ASSERT_EQUAL(pal_cgroup_usage(dir, &u), APR_SUCCESS);
+  CU_ASSERT_EQUAL(u.processes, 1);
+  CU_ASSERT(u.rss_bytes > 0);
+
+  CU_ASSERT_EQUAL(pal_cgroup_kill(dir), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
+  child_release(loop, &c);
+  CU_ASSERT_EQUAL(pal_cgroup_remove(dir), APR_SUCCESS);
+  CU_ASSERT(APR_STATUS_IS_ENOENT(pal_cgroup_stat(dir, &st)));
+  CU_ASSERT(APR_STATUS_IS_ENOENT(pal_cgroup_usage(dir, &u)));
+  vg_test_close_loop(loop);
+  free(dir);
+}
+#endif
+#endif
+
 /* Closing the handle does not kill the child. */
 static void test_close_does_not_kill(void) {
   vg_loop_t *loop = new_loop();
@@ -1125,6 +1345,17 @@ static CU_TestInfo process_tests[] = {
     {"kill_tree", test_kill_tree},
     {"kill_tree_after_leader_exit", test_kill_tree_after_leader_exit},
     {"kill_tree_needs_group", test_kill_tree_needs_group},
+#ifndef _WIN32
+    {"usage_group", test_usage_group},
+    {"usage_rss", test_usage_rss},
+    {"usage_cpu", test_usage_cpu},
+    {"usage_single_and_exit", test_usage_single_and_exit},
+    {"usage_many", test_usage_many},
+    {"spawn_cgroup_fails", test_spawn_cgroup_fails},
+#ifdef __linux__
+    {"spawn_cgroup_join", test_spawn_cgroup_join},
+#endif
+#endif
     {"close_does_not_kill", test_close_does_not_kill},
     {"many_spawns", test_many_spawns},
     {"concurrent_children", test_concurrent_children},

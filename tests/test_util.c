@@ -205,3 +205,40 @@ int vg_test_count_handles(void) {
 }
 
 #endif
+
+char *vg_test_cgroup_create(const char *tag) {
+  static unsigned seq;
+  const char *no = getenv("VIGIL_TEST_NO_CGROUP");
+  char self[4096], eb[128], *dir;
+  apr_status_t rv;
+  int is_root, n;
+  rv = pal_cgroup_self(self, sizeof self, &is_root);
+  if (rv == APR_SUCCESS) {
+    n = snprintf(NULL, 0, "%s/vigil-test-%s-%ld-%u", self, tag, pal_getpid(),
+                 seq + 1);
+    dir = malloc((size_t)n + 1);
+    if (!dir) {
+      CU_FAIL("out of memory");
+      return NULL;
+    }
+    snprintf(dir, (size_t)n + 1, "%s/vigil-test-%s-%ld-%u", self, tag,
+             pal_getpid(), ++seq);
+    rv = pal_cgroup_create(dir);
+    if (rv == APR_SUCCESS)
+      return dir;
+    free(dir);
+  }
+  vg_strerror(rv, eb, sizeof eb);
+  if (no && strcmp(no, "1") == 0) {
+    fprintf(stderr, "\n  [%s] NOT RUN: no cgroup v2 to create (%s; %s); "
+            "VIGIL_TEST_NO_CGROUP=1 says this machine has none\n",
+            tag, eb, pal_last_call());
+    return NULL;
+  }
+  fprintf(stderr, "\n  [%s] cannot create a cgroup v2 for the test: %s "
+          "(%s).  Run as root on a machine with a cgroup2 mount, or set "
+          "VIGIL_TEST_NO_CGROUP=1 if it has none.\n",
+          tag, eb, pal_last_call());
+  CU_FAIL("cannot create a test cgroup (see stderr)");
+  return NULL;
+}

@@ -10,7 +10,18 @@
  *      loop) still ends the grandchild;
  *   3. console control events reaching the loop;
  *   4. what Windows refuses (uid/gid, BREAK without a console group) and
- *      handle inheritance limited to the child's stdio.
+ *      handle inheritance limited to the child's stdio;
+ *   5. job limits (CPU rate, memory, processes), their messages, and the
+ *      usage of a child's tree;
+ *   6. BREAK, the stop ladder's first step, from a supervisor that has no
+ *      console.
+ *
+ * Wine runs this suite too, and keeps less of a job object than Windows:
+ * no CPU rate control, no accounting times, limits set but not enforced,
+ * no CTRL_BREAK_EVENT to a process group.  Those tests assert what
+ * Windows does and, under Wine (is_wine()), exactly what Wine does
+ * instead -- so a Wine that learns more fails them, and they are
+ * tightened then.
  *
  * Child modes (`run_tests --child NAME ...`, table vg_child_win32_modes):
  *   print-argv ARGS...       print "W N\n" and N records "LEN:BYTES\n" of
@@ -25,6 +36,12 @@
  *   console-event            with a console of its own, send itself Ctrl+C
  *                            and Ctrl+Break and report what its loop saw
  *                            (test_console_event_own_console)
+ *   await-break              print "ready" and the pids attached to its
+ *                            console, wait for a Ctrl+Break (30 s at most,
+ *                            else exit 1), print "break\n", exit 0
+ *   headless-break           a supervisor without a console stopping an
+ *                            await-break child with BREAK; reports each
+ *                            step (test_break_headless)
  */
 #ifdef _WIN32
 
@@ -83,6 +100,8 @@ typedef struct {
   int eof;
   int exited, closed;
   int exit_status, term_signal;
+  int limits, last_limit;       /* limit_cb calls, the last PAL_LIMIT_* */
+  const char *want;             /* wc_wait_for(): text awaited */
 } wchild_t;
 
 static void wc_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
@@ -106,7 +125,7 @@ static void wc_read(vg_stream_t *s, apr_status_t status, size_t nread,
   }
 }
 
-static void wc_closed(vg_handle_t *h) { ((wchild_t *)h->data)->closed = 1; }
+static void wc_closed(vg_handle_t *h) { ((wchild_t *)h->data)->closed++; }
 
 /* Records the exit; the handle stays open (the test closes it). */
 static void wc_exit(vg_process_t *p, int exit_status, int term_signal) {
@@ -116,18 +135,31 @@ static void wc_exit(vg_process_t *p, int exit_status, int term_signal) {
   c->term_signal = term_signal;
 }
 
-static apr_status_t wc_spawn(vg_loop_t *loop, wchild_t *c,
-                             const char *const *argv) {
+static void wc_limit(vg_process_t *p, int which) {
+  wchild_t *c = p->data;
+  c->limits++;
+  c->last_limit = which;
+}
+
+/* With flags (VG_PROCESS_*), and limits (NULL: none) reported to
+ * wc_limit.  No CUnit assertion: child modes use it too. */
+static apr_status_t wc_spawn_opts(vg_loop_t *loop, wchild_t *c,
+                                  const char *const *argv, unsigned flags,
+                                  const vg_limits_t *limits) {
   vg_process_options_t o;
   apr_status_t rv;
   memset(c, 0, sizeof *c);
   c->exit_status = c->term_signal = -100;
-  CU_ASSERT_EQUAL_FATAL(vg_pipe_init(loop, &c->out), APR_SUCCESS);
+  if ((rv = vg_pipe_init(loop, &c->out)) != APR_SUCCESS)
+    return rv;
   c->out.data = c;
   memset(&o, 0, sizeof o);
   o.file = vg_test_self;
   o.args = argv;
+  o.flags = flags;
+  o.limits = limits;
   o.exit_cb = wc_exit;
+  o.limit_cb = limits ? wc_limit : NULL;
   o.stdio[0].kind = VG_STDIO_IGNORE;
   o.stdio[1].kind = VG_STDIO_PIPE;
   o.stdio[1].pipe = &c->out;
@@ -135,8 +167,12 @@ static apr_status_t wc_spawn(vg_loop_t *loop, wchild_t *c,
   if (rv != APR_SUCCESS)
     return rv;
   c->proc.data = c;
-  CU_ASSERT_EQUAL(vg_read_start(&c->out, wc_alloc, wc_read), APR_SUCCESS);
-  return APR_SUCCESS;
+  return vg_read_start(&c->out, wc_alloc, wc_read);
+}
+
+static apr_status_t wc_spawn(vg_loop_t *loop, wchild_t *c,
+                             const char *const *argv) {
+  return wc_spawn_opts(loop, c, argv, 0, NULL);
 }
 
 static int wc_flag;
@@ -157,6 +193,19 @@ static int wc_wait(vg_loop_t *loop, wchild_t *c) {
   vg_close((vg_handle_t *)&t, NULL);
   vg_run(loop, VG_RUN_NOWAIT);
   return wc_flag;
+}
+
+static int wc_has_want(void *arg) {
+  const wchild_t *c = arg;
+  return strstr(c->data, c->want) != NULL;
+}
+
+/* Run until the child's stdout holds `text` (1), or it exited without
+ * it, or WAIT_MS passed (0). */
+static int wc_wait_for(vg_loop_t *loop, wchild_t *c, const char *text) {
+  c->want = text;
+  vg_test_run_cond(loop, wc_has_want, c, WAIT_MS);
+  return wc_has_want(c);
 }
 
 /* ------------------------------------------------------------------------
@@ -241,11 +290,15 @@ static int child_grandchild_exit(int argc, char **argv) {
 }
 
 static int child_console_event(int argc, char **argv);
+static int child_await_break(int argc, char **argv);
+static int child_headless_break(int argc, char **argv);
 
 const vg_child_mode_t vg_child_win32_modes[] = {
     {"print-argv", child_print_argv},
     {"grandchild-exit", child_grandchild_exit},
     {"console-event", child_console_event},
+    {"await-break", child_await_break},
+    {"headless-break", child_headless_break},
     {NULL, NULL}};
 
 /* ------------------------------------------------------------------------
@@ -573,8 +626,11 @@ static void sigw_cb(vg_signal_t *s, int signum) {
   w->last = signum;
 }
 
+/* Not GetConsoleCP() != 0 alone: Wine 8 says 0 on a console without a
+ * window. */
 static int has_console(void) {
-  return GetConsoleWindow() != NULL || GetConsoleCP() != 0;
+  DWORD pids[1];
+  return GetConsoleProcessList(pids, 1) > 0;
 }
 
 /* Ctrl+C (INT) and Ctrl+Break (BREAK) raised by the process itself reach
@@ -846,6 +902,445 @@ static void test_inherit_only_stdio(void) {
   free(c);
 }
 
+/* ------------------------------------------------------------------------
+ * 5. Job limits and usage
+ * --------------------------------------------------------------------- */
+
+/* pal/win32/proc.c's test seam (proc_win32.h): a job message posted to
+ * the child's port under its job's key, as the job would post it. */
+apr_status_t pal__proc_post_message(pal_proc_t *proc, unsigned long msg);
+
+static int is_wine(void) {
+  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+  return nt && GetProcAddress(nt, "wine_get_version") != NULL;
+}
+
+static HANDLE job_of_child(wchild_t *c) { return (HANDLE)c->proc.proc.job; }
+
+static int wc_both_closed(void *arg) {
+  return ((wchild_t *)arg)->closed == 2;
+}
+
+/* Close the child's process and pipe handles, and wait until both are
+ * closed: then c may be spawned again. */
+static void wc_close(vg_loop_t *loop, wchild_t *c) {
+  c->closed = 0;
+  vg_close((vg_handle_t *)&c->proc, wc_closed);
+  vg_close((vg_handle_t *)&c->out, wc_closed);
+  CU_ASSERT(vg_test_run_cond(loop, wc_both_closed, c, WAIT_MS));
+}
+
+/* Kill the child's tree, wait for its exit, close it (wc_close). */
+static void wc_finish(vg_loop_t *loop, wchild_t *c) {
+  vg_process_kill_tree(&c->proc, VG_SIGKILL);
+  CU_ASSERT(wc_wait(loop, c));
+  wc_close(loop, c);
+}
+
+/* cpu="P%": a hard cap of P/100 CPUs as hundredths of a percent of the
+ * whole machine (pal/win32/proc.c, job_cpu_rate). */
+static void test_job_cpu_rate(void) {
+  vg_loop_t *loop = new_loop();
+  wchild_t *c = calloc(1, sizeof *c);
+  const char *argv[] = {vg_test_self, "--child", "sleep", "20000", NULL};
+  DWORD ncpu = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+  vg_limits_t lim;
+  apr_status_t rv;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_FATAL(ncpu > 0);
+  memset(&lim, 0, sizeof lim);
+  lim.cpu_percent = 50;
+  rv = wc_spawn_opts(loop, c, argv, 0, &lim);
+  if (is_wine()) {
+    /* Wine 8 does not know JobObjectCpuRateControlInformation
+     * (ERROR_INVALID_PARAMETER): no cap, so no child, and the error
+     * names the call. */
+    CU_ASSERT_EQUAL(rv, VG_EUNSUPPORTED);
+    CU_ASSERT_STRING_EQUAL(
+        pal_last_call(),
+        "SetInformationJobObject(JobObjectCpuRateControlInformation)");
+    CU_ASSERT_EQUAL(c->proc.pid, 0);
+  } else {
+    JOBOBJECT_CPU_RATE_CONTROL_INFORMATION cr;
+    CU_ASSERT_EQUAL_FATAL(rv, APR_SUCCESS);
+    memset(&cr, 0, sizeof cr);
+    CU_ASSERT(QueryInformationJobObject(job_of_child(c),
+                                        JobObjectCpuRateControlInformation,
+                                        &cr, sizeof cr, NULL));
+    CU_ASSERT_EQUAL(cr.ControlFlags, JOB_OBJECT_CPU_RATE_CONTROL_ENABLE |
+                                         JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP);
+    /* 50% of one CPU: 5000 / ncpu of the machine, rounded. */
+    CU_ASSERT_EQUAL(cr.CpuRate, (5000 + ncpu / 2) / ncpu);
+    wc_finish(loop, c);
+    /* More than every CPU: the whole machine, 10000. */
+    lim.cpu_percent = 100 * ncpu + 50;
+    CU_ASSERT_EQUAL_FATAL(wc_spawn_opts(loop, c, argv, 0, &lim),
+                          APR_SUCCESS);
+    CU_ASSERT(QueryInformationJobObject(job_of_child(c),
+                                        JobObjectCpuRateControlInformation,
+                                        &cr, sizeof cr, NULL));
+    CU_ASSERT_EQUAL(cr.CpuRate, 10000);
+    wc_finish(loop, c);
+  }
+  vg_test_close_loop(loop);
+  free(c);
+}
+
+/* vg_process_usage(): the job's CPU time (exited members included), the
+ * working sets of its live members, how many live; VG_ENOPROC once the
+ * tree is gone and after close. */
+static void test_job_usage(void) {
+  vg_loop_t *loop = new_loop();
+  wchild_t *c = calloc(1, sizeof *c);
+  const char *burn[] = {vg_test_self, "--child", "burn", "300", NULL};
+  const char *tree[] = {vg_test_self, "--child", "spawn-grandchild", NULL};
+  JOBOBJECT_BASIC_ACCOUNTING_INFORMATION ai;
+  vg_usage_t u;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+
+  /* Burned 300 ms of CPU, now asleep. */
+  CU_ASSERT_EQUAL_FATAL(wc_spawn(loop, c, burn), APR_SUCCESS);
+  CU_ASSERT_FATAL(wc_wait_for(loop, c, "burned\n"));
+  CU_ASSERT_EQUAL(vg_process_usage(&c->proc, &u), APR_SUCCESS);
+  CU_ASSERT_EQUAL(u.processes, 1);
+  CU_ASSERT(u.rss_bytes > 0);
+  CU_ASSERT(QueryInformationJobObject(job_of_child(c),
+                                      JobObjectBasicAccountingInformation,
+                                      &ai, sizeof ai, NULL));
+  if (is_wine()) {
+    /* Wine 8 keeps no CPU times in a job's accounting. */
+    CU_ASSERT_EQUAL(ai.TotalUserTime.QuadPart, 0);
+    CU_ASSERT_EQUAL(ai.TotalKernelTime.QuadPart, 0);
+    CU_ASSERT_EQUAL(u.cpu_usec, 0);
+  } else {
+    CU_ASSERT(u.cpu_usec >= 300000);
+  }
+  CU_ASSERT_EQUAL(ai.ActiveProcesses, 1);
+  CU_ASSERT_EQUAL(vg_process_kill(&c->proc, VG_SIGTERM), APR_SUCCESS);
+  CU_ASSERT_FATAL(wc_wait(loop, c));
+  CU_ASSERT_EQUAL(vg_process_usage(&c->proc, &u), VG_ENOPROC);
+  CU_ASSERT_EQUAL(u.processes, 0);
+  wc_close(loop, c);
+  CU_ASSERT_EQUAL(vg_process_usage(&c->proc, &u), VG_ENOPROC);
+
+  /* A child and the grandchild it started: both counted.  The
+   * grandchild has a console of its own (CREATE_NO_WINDOW), whose host
+   * (conhost.exe) Windows may start in the job as well; Wine does not. */
+  CU_ASSERT_EQUAL_FATAL(wc_spawn(loop, c, tree), APR_SUCCESS);
+  CU_ASSERT_FATAL(wc_wait_for(loop, c, "\n"));
+  CU_ASSERT_EQUAL(vg_process_usage(&c->proc, &u), APR_SUCCESS);
+  if (is_wine()) {
+    CU_ASSERT_EQUAL(u.processes, 2);
+  } else {
+    CU_ASSERT(u.processes >= 2);
+  }
+  CU_ASSERT(u.rss_bytes > 0);
+  wc_finish(loop, c);
+  vg_test_close_loop(loop);
+  free(c);
+}
+
+/* memory="32MB" is the job's memory limit.  Windows reports it back and
+ * enforces it: the child's allocation fails (alloc exits 1) and the
+ * job's JOB_MEMORY_LIMIT message reaches limit_cb.  Wine 8 accepts it
+ * (SetInformationJobObject succeeds: the spawn does), but answers the
+ * query with no limits at all, does not enforce it, and sends no
+ * message. */
+static void test_job_memory_limit(void) {
+  vg_loop_t *loop = new_loop();
+  wchild_t *c = calloc(1, sizeof *c);
+  const char *argv[] = {vg_test_self, "--child", "alloc", "256", NULL};
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
+  vg_limits_t lim;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  memset(&lim, 0, sizeof lim);
+  lim.memory = 32u << 20;
+  CU_ASSERT_EQUAL_FATAL(wc_spawn_opts(loop, c, argv, 0, &lim), APR_SUCCESS);
+  memset(&li, 0, sizeof li);
+  CU_ASSERT(QueryInformationJobObject(job_of_child(c),
+                                      JobObjectExtendedLimitInformation, &li,
+                                      sizeof li, NULL));
+  if (is_wine()) {
+    CU_ASSERT_EQUAL(li.BasicLimitInformation.LimitFlags, 0);
+    CU_ASSERT(wc_wait_for(loop, c, "ready\n"));
+    CU_ASSERT_EQUAL(c->limits, 0);
+  } else {
+    CU_ASSERT(li.BasicLimitInformation.LimitFlags &
+              JOB_OBJECT_LIMIT_JOB_MEMORY);
+    CU_ASSERT_EQUAL(li.JobMemoryLimit, 32u << 20);
+    CU_ASSERT(wc_wait(loop, c));
+    CU_ASSERT_EQUAL(c->exit_status, 1);
+    CU_ASSERT(c->limits >= 1);
+    CU_ASSERT_EQUAL(c->last_limit, PAL_LIMIT_MEMORY);
+  }
+  wc_finish(loop, c);
+  vg_test_close_loop(loop);
+  free(c);
+}
+
+/* processes="1": the child cannot start a grandchild (Windows: the
+ * job's ACTIVE_PROCESS_LIMIT message reaches limit_cb, and
+ * spawn-grandchild exits 1).  Wine 8 accepts the limit, answers the
+ * query with none, lets the grandchild start, and sends no message. */
+static void test_job_process_limit(void) {
+  vg_loop_t *loop = new_loop();
+  wchild_t *c = calloc(1, sizeof *c);
+  const char *argv[] = {vg_test_self, "--child", "spawn-grandchild", NULL};
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
+  vg_limits_t lim;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  memset(&lim, 0, sizeof lim);
+  lim.processes = 1;
+  CU_ASSERT_EQUAL_FATAL(wc_spawn_opts(loop, c, argv, 0, &lim), APR_SUCCESS);
+  memset(&li, 0, sizeof li);
+  CU_ASSERT(QueryInformationJobObject(job_of_child(c),
+                                      JobObjectExtendedLimitInformation, &li,
+                                      sizeof li, NULL));
+  if (is_wine()) {
+    vg_usage_t u;
+    CU_ASSERT_EQUAL(li.BasicLimitInformation.LimitFlags, 0);
+    CU_ASSERT(wc_wait_for(loop, c, "\n"));
+    CU_ASSERT_EQUAL(vg_process_usage(&c->proc, &u), APR_SUCCESS);
+    CU_ASSERT_EQUAL(u.processes, 2);
+    CU_ASSERT_EQUAL(c->limits, 0);
+  } else {
+    CU_ASSERT(li.BasicLimitInformation.LimitFlags &
+              JOB_OBJECT_LIMIT_ACTIVE_PROCESS);
+    CU_ASSERT_EQUAL(li.BasicLimitInformation.ActiveProcessLimit, 1);
+    CU_ASSERT(wc_wait(loop, c));
+    CU_ASSERT_EQUAL(c->exit_status, 1);
+    CU_ASSERT_EQUAL(c->limits, 1);
+    CU_ASSERT_EQUAL(c->last_limit, PAL_LIMIT_PROCESSES);
+  }
+  wc_finish(loop, c);
+  vg_test_close_loop(loop);
+  free(c);
+}
+
+static int wc_limited(void *arg) { return ((wchild_t *)arg)->limits > 0; }
+
+/* The messages Wine never sends, posted to the port as the job would
+ * post them: each limit message becomes its PAL_LIMIT_* for a limit the
+ * job has, nothing for one it has not (a nested job's), and nothing
+ * after close.  The port is FIFO: once a later packet has been handled,
+ * every earlier one has. */
+static void test_job_limit_messages(void) {
+  static const struct {
+    unsigned long msg;
+    int which;
+  } cases[] = {
+      {JOB_OBJECT_MSG_JOB_MEMORY_LIMIT, PAL_LIMIT_MEMORY},
+      {JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT, PAL_LIMIT_MEMORY},
+      {JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT, PAL_LIMIT_PROCESSES},
+  };
+  vg_loop_t *loop = new_loop();
+  wchild_t *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+  const char *argv[] = {vg_test_self, "--child", "sleep", "20000", NULL};
+  vg_limits_t mem, all;
+  size_t i;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  memset(&mem, 0, sizeof mem);
+  mem.memory = 1u << 30;
+  all = mem;
+  all.processes = 100;
+  CU_ASSERT_EQUAL_FATAL(wc_spawn_opts(loop, a, argv, 0, &all), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(wc_spawn_opts(loop, b, argv, 0, &mem), APR_SUCCESS);
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    a->limits = 0;
+    CU_ASSERT_EQUAL(pal__proc_post_message(&a->proc.proc, cases[i].msg),
+                    APR_SUCCESS);
+    CU_ASSERT(vg_test_run_cond(loop, wc_limited, a, WAIT_MS));
+    CU_ASSERT_EQUAL(a->limits, 1);
+    CU_ASSERT_EQUAL(a->last_limit, cases[i].which);
+  }
+  /* b has no process limit and no CPU limit; the memory message after
+   * them shows they were handled (and ignored). */
+  CU_ASSERT_EQUAL(pal__proc_post_message(&b->proc.proc,
+                                         JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(
+      pal__proc_post_message(&b->proc.proc, JOB_OBJECT_MSG_END_OF_JOB_TIME),
+      APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal__proc_post_message(&b->proc.proc,
+                                         JOB_OBJECT_MSG_JOB_MEMORY_LIMIT),
+                  APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, wc_limited, b, WAIT_MS));
+  CU_ASSERT_EQUAL(b->limits, 1);
+  CU_ASSERT_EQUAL(b->last_limit, PAL_LIMIT_MEMORY);
+  /* A message on its way when b is closed is not delivered: a's, posted
+   * after it, comes back first. */
+  b->limits = 0;
+  a->limits = 0;
+  CU_ASSERT_EQUAL(pal__proc_post_message(&b->proc.proc,
+                                         JOB_OBJECT_MSG_JOB_MEMORY_LIMIT),
+                  APR_SUCCESS);
+  vg_process_kill(&b->proc, VG_SIGKILL);
+  vg_close((vg_handle_t *)&b->proc, NULL);
+  CU_ASSERT_EQUAL(pal__proc_post_message(&b->proc.proc,
+                                         JOB_OBJECT_MSG_JOB_MEMORY_LIMIT),
+                  VG_ENOPROC);
+  CU_ASSERT_EQUAL(pal__proc_post_message(&a->proc.proc,
+                                         JOB_OBJECT_MSG_JOB_MEMORY_LIMIT),
+                  APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, wc_limited, a, WAIT_MS));
+  CU_ASSERT_EQUAL(b->limits, 0);
+  wc_finish(loop, a);
+  vg_close((vg_handle_t *)&b->out, NULL);
+  vg_test_close_loop(loop);
+  free(a);
+  free(b);
+}
+
+/* ------------------------------------------------------------------------
+ * 6. BREAK from a supervisor without a console
+ * --------------------------------------------------------------------- */
+
+static HANDLE break_event;
+
+static BOOL WINAPI on_break(DWORD event) {
+  if (event != CTRL_BREAK_EVENT)
+    return FALSE;
+  SetEvent(break_event);
+  return TRUE;
+}
+
+static int child_await_break(int argc, char **argv) {
+  DWORD pids[32], n, i;
+  char line[512];
+  size_t len;
+  (void)argc;
+  (void)argv;
+  if (!(break_event = CreateEventW(NULL, TRUE, FALSE, NULL)) ||
+      !SetConsoleCtrlHandler(on_break, TRUE))
+    return 2;
+  n = GetConsoleProcessList(pids, 32);
+  len = (size_t)snprintf(line, sizeof line, "ready");
+  for (i = 0; i < n && i < 32; i++)
+    len += (size_t)snprintf(line + len, sizeof line - len, " %lu",
+                            (unsigned long)pids[i]);
+  snprintf(line + len, sizeof line - len, "\n");
+  if (put(line, strlen(line)))
+    return 1;
+  if (WaitForSingleObject(break_event, 30000) != WAIT_OBJECT_0)
+    return 1;
+  return put("break\n", 6) ? 1 : 0;
+}
+
+/* Is `pid` among the pids of an await-break "ready" line? */
+static int ready_lists(const char *data, unsigned long pid) {
+  const char *p = strstr(data, "ready");
+  char *end;
+  if (!p)
+    return 0;
+  for (p += 5; *p == ' '; p = end) {
+    unsigned long v = strtoul(p + 1, &end, 10);
+    if (end == p + 1)
+      break;
+    if (v == pid)
+      return 1;
+  }
+  return 0;
+}
+
+/* Without a console (FreeConsole), spawn an await-break child in a
+ * group of its own and stop it with BREAK; then send Ctrl+C to every
+ * process on our console, as a child may, and see whether our own loop
+ * takes it.  Prints one line per step:
+ *   "console N"  whether we have a console after the spawn (N = 1/0)
+ *   "shared" / "not shared"  whether the child is on it
+ *   "break STATUS seen|lost"  the child's exit after BREAK, or
+ *   "refused CALL ERROR"  the kill failed: the call and its Win32 error
+ *   "int ignored" / "int seen" / "no int"  Ctrl+C to group 0 */
+static int child_headless_break(int argc, char **argv) {
+  const char *cargv[] = {vg_test_self, "--child", "await-break", NULL};
+  char out[512];
+  size_t len = 0;
+  vg_loop_t *loop;
+  wchild_t *c = calloc(1, sizeof *c);
+  sigw_t w;
+  apr_status_t rv;
+  (void)argc;
+  (void)argv;
+  FreeConsole();
+  if (!c || has_console() || vg_loop_create(&loop, NULL) != APR_SUCCESS)
+    return 2;
+  if (wc_spawn_opts(loop, c, cargv, VG_PROCESS_NEW_GROUP, NULL) !=
+      APR_SUCCESS)
+    return 3;
+  len += (size_t)snprintf(out + len, sizeof out - len, "console %d\n",
+                          has_console());
+  if (!wc_wait_for(loop, c, "\n"))
+    return 4;
+  len += (size_t)snprintf(
+      out + len, sizeof out - len, "%s\n",
+      ready_lists(c->data, GetCurrentProcessId()) ? "shared" : "not shared");
+  rv = vg_process_kill(&c->proc, VG_SIGBREAK);
+  if (rv == APR_SUCCESS) {
+    wc_wait(loop, c);
+    len += (size_t)snprintf(out + len, sizeof out - len, "break %d %s\n",
+                            c->exit_status,
+                            strstr(c->data, "break\n") ? "seen" : "lost");
+  } else {
+    len += (size_t)snprintf(out + len, sizeof out - len, "refused %s %lu\n",
+                            pal_last_call(),
+                            (unsigned long)(rv - APR_OS_START_SYSERR));
+  }
+  memset(&w, 0, sizeof w);
+  vg_signal_init(loop, &w.sig);
+  w.sig.data = &w;
+  if (vg_signal_start(&w.sig, sigw_cb, VG_SIGINT) != APR_SUCCESS)
+    return 5;
+  if (!GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0)) {
+    len += (size_t)snprintf(out + len, sizeof out - len, "no int\n");
+  } else {
+    volatile int never = 0;
+    vg_test_run_until(loop, &never, 300);
+    len += (size_t)snprintf(out + len, sizeof out - len, "int %s\n",
+                            w.calls ? "seen" : "ignored");
+  }
+  vg_process_kill_tree(&c->proc, VG_SIGKILL);
+  wc_wait(loop, c);
+  vg_close((vg_handle_t *)&w.sig, NULL);
+  vg_close((vg_handle_t *)&c->proc, NULL);
+  vg_close((vg_handle_t *)&c->out, NULL);
+  vg_run(loop, VG_RUN_DEFAULT);
+  if (vg_loop_close(loop) != APR_SUCCESS)
+    return 6;
+  free(c);
+  return put(out, len) ? 1 : 0;
+}
+
+/* The stop ladder's first step from a supervisor with no console (a
+ * service, a detached start): the PAL gives it a hidden console before
+ * the first child in a group of its own, the child shares it, BREAK
+ * reaches the child's handler (it exits 0), and a Ctrl+C a child sends
+ * to the whole console leaves the supervisor's loop alone.  Wine 8 makes
+ * the console and puts the child on it, but refuses CTRL_BREAK_EVENT to
+ * a process group with ERROR_INVALID_HANDLE (6) -- the error it gives
+ * with a console; without one it is ERROR_INVALID_ACCESS (12) -- so
+ * there the ladder goes on to its kill. */
+static void test_break_headless(void) {
+  vg_loop_t *loop = new_loop();
+  wchild_t *c = calloc(1, sizeof *c);
+  const char *argv[] = {vg_test_self, "--child", "headless-break", NULL};
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL_FATAL(wc_spawn(loop, c, argv), APR_SUCCESS);
+  CU_ASSERT(wc_wait(loop, c));
+  CU_ASSERT_EQUAL(c->exit_status, 0);
+  if (is_wine()) {
+    CU_ASSERT_STRING_EQUAL(c->data, "console 1\nshared\n"
+                                    "refused GenerateConsoleCtrlEvent 6\n"
+                                    "int ignored\n");
+  } else {
+    CU_ASSERT_STRING_EQUAL(c->data, "console 1\nshared\nbreak 0 seen\n"
+                                    "int ignored\n");
+  }
+  vg_close((vg_handle_t *)&c->proc, NULL);
+  vg_test_close_loop(loop);
+  free(c);
+}
+
 static CU_TestInfo win32_tests[] = {
     {"quote_in_process", test_quote_in_process},
     {"quote_through_child", test_quote_through_child},
@@ -858,6 +1353,12 @@ static CU_TestInfo win32_tests[] = {
     {"console_event_two_loops", test_console_event_two_loops},
     {"spawn_refusals", test_spawn_refusals},
     {"inherit_only_stdio", test_inherit_only_stdio},
+    {"job_cpu_rate", test_job_cpu_rate},
+    {"job_usage", test_job_usage},
+    {"job_memory_limit", test_job_memory_limit},
+    {"job_process_limit", test_job_process_limit},
+    {"job_limit_messages", test_job_limit_messages},
+    {"break_headless", test_break_headless},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo win32_suite = {

@@ -219,6 +219,13 @@ typedef struct cfg_service_s {
   int line;                     /* line of its <service> start tag */
 } cfg_service_t;
 
+/* <supervisor><cgroup>: where services get their cgroups (Linux). */
+typedef enum {
+  CFG_CGROUP_AUTO = 0,          /* our own cgroup v2, if delegated */
+  CFG_CGROUP_OFF,               /* none: process groups only */
+  CFG_CGROUP_PATH               /* the cgroup directory given */
+} cfg_cgroup_mode;
+
 typedef struct cfg_s {
   apr_pool_t *pool;             /* owns everything below */
   const char *file;             /* the path as given to cfg_load() */
@@ -231,6 +238,8 @@ typedef struct cfg_s {
                                    the supervisor's default */
   const char *log_dir;          /* absolute; default STATE-DIR/logs */
   uint64_t shutdown_timeout_ms; /* default 30s */
+  cfg_cgroup_mode cgroup_mode;  /* <cgroup>: default CFG_CGROUP_AUTO */
+  const char *cgroup;           /* CFG_CGROUP_PATH: the directory */
   apr_array_header_t *services; /* cfg_service_t *, in file order,
                                    instances expanded */
   apr_array_header_t *files;    /* const char *: every file read, absolute,
@@ -319,7 +328,8 @@ enum {
   CFG_S_STATE_DIR        = 1u << 0,
   CFG_S_CONTROL          = 1u << 1,
   CFG_S_LOG_DIR          = 1u << 2,
-  CFG_S_SHUTDOWN_TIMEOUT = 1u << 3
+  CFG_S_SHUTDOWN_TIMEOUT = 1u << 3,
+  CFG_S_CGROUP           = 1u << 4
 };
 
 typedef struct cfg_diff_entry_s {

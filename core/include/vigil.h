@@ -287,6 +287,11 @@ apr_status_t vg_pipe_connect(vg_connect_t *req, vg_pipe_t *pipe,
                              const char *path, vg_connect_cb cb);
 /* Uid of the connected peer (SO_PEERCRED); VG_EUNSUPPORTED elsewhere. */
 apr_status_t vg_pipe_peer_uid(const vg_pipe_t *pipe, long *uid);
+/* Whether the connected peer runs as this process's user or as the
+ * system's administrator (root; Windows: LocalSystem or an elevated
+ * Administrator): *trusted 1 or 0.  VG_EUNSUPPORTED where the OS cannot
+ * tell.  See pal_io_peer_trusted(). */
+apr_status_t vg_pipe_peer_trusted(const vg_pipe_t *pipe, int *trusted);
 
 apr_status_t vg_listen(vg_stream_t *server, int backlog,
                        vg_connection_cb cb);

@@ -24,6 +24,13 @@ const char *pal_strerror(apr_status_t rv, char *buf, size_t size) {
   case PAL_EUNSUPPORTED: msg = "not supported on this platform"; break;
   case PAL_EEXEC: msg = "child process setup failed before exec"; break;
   case PAL_ENOPROC: msg = "no such process"; break;
+  case PAL_ESVCEXISTS: msg = "the service is already installed"; break;
+  case PAL_ESVCNOENT: msg = "no such service"; break;
+  case PAL_ESVCDELETED: msg = "the service is marked for deletion"; break;
+  case PAL_ESVCRUNNING: msg = "the service is already running"; break;
+  case PAL_ESVCSTOPPED: msg = "the service is not running"; break;
+  case PAL_ESVCNOTSCM:
+    msg = "not started by the service control manager"; break;
   default: break;
   }
   if (msg) {

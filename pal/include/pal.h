@@ -58,6 +58,13 @@ extern "C" {
 #define PAL_EUNSUPPORTED (APR_OS_START_USERERR + 6) /* not on this OS     */
 #define PAL_EEXEC       (APR_OS_START_USERERR + 7)  /* reserved           */
 #define PAL_ENOPROC     (APR_OS_START_USERERR + 8)  /* no such process    */
+/* The OS service manager (pal_svcmgr_*), from the Windows SCM's errors. */
+#define PAL_ESVCEXISTS  (APR_OS_START_USERERR + 9)  /* already installed  */
+#define PAL_ESVCNOENT   (APR_OS_START_USERERR + 10) /* no such service    */
+#define PAL_ESVCDELETED (APR_OS_START_USERERR + 11) /* marked for deletion*/
+#define PAL_ESVCRUNNING (APR_OS_START_USERERR + 12) /* already running    */
+#define PAL_ESVCSTOPPED (APR_OS_START_USERERR + 13) /* not running        */
+#define PAL_ESVCNOTSCM  (APR_OS_START_USERERR + 14) /* not started by SCM */
 
 /* Like apr_strerror(), but also knows the PAL_E* codes above. */
 const char *pal_strerror(apr_status_t rv, char *buf, size_t bufsize);
@@ -297,6 +304,15 @@ apr_status_t pal_io_nodelay(pal_io_t *io, int on);
 /* The user id of a local-socket peer (SO_PEERCRED); PAL_EUNSUPPORTED
  * where the OS cannot tell. */
 apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid);
+/* Whether the peer of an accepted local stream runs as someone this
+ * process trusts with itself: *trusted is 1 for the same user or the
+ * system's administrator, else 0.  POSIX: the peer's uid (above) is our
+ * effective uid or 0.  Windows (a named-pipe client): the client
+ * process's token user is ours or LocalSystem, or the token has the
+ * Administrators group enabled.  PAL_EUNSUPPORTED where the OS cannot tell
+ * (the endpoint's own permissions are then the only guard); another error
+ * when the peer cannot be identified (it may be gone already). */
+apr_status_t pal_io_peer_trusted(const pal_io_t *io, int *trusted);
 
 /* A connected pair of non-blocking, close-on-exec pipe ends for talking
  * to a child: fds[0] is read, fds[1] is write.  `child_end` (0 or 1) is
@@ -408,9 +424,54 @@ void pal_proc_close(pal_proc_t *proc);
  * PAL_ENOPROC once the child is gone, PAL_EUNSUPPORTED where the OS
  * cannot tell. */
 apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out);
+/* pal_proc_usage() of n children at once, into out[0..n-1] (a gone child
+ * reads as all zeros): on Linux one walk of /proc for all of them rather
+ * than one per child, so a status of a thousand services costs one walk. */
+void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
+                         pal_usage_t *out);
 /* Signal an arbitrary pid (the supervisor's leftover cleanup). */
 apr_status_t pal_pid_kill(long pid, int signum, int group);
 long pal_getpid(void);
+
+/* ------------------------------------------------------------------------
+ * Files (pal/posix/file.c, pal/win32/file.c)
+ *
+ * Plain, unbuffered, blocking files named by a UTF-8 path, carried as a
+ * pal_fd_t (a descriptor, or a HANDLE), for the log writer: a log file
+ * lives and rotates for as long as the supervisor runs, and an APR file
+ * needs a pool of its own to be closed and reopened without growing one
+ * (8 KiB at least, per open file); a pal_fd_t needs no memory at all.
+ * Files are opened close-on-exec (not inherited by children) and, on
+ * Windows, shared for reading, writing and deletion, so that readers
+ * (`vigil logs -f`) never stop a rename.  PAL_INVALID_FD is never a
+ * valid file.
+ * --------------------------------------------------------------------- */
+
+enum {
+  PAL_FILE_READ = 1,      /* read only; the file must exist */
+  PAL_FILE_APPEND = 2,    /* write only, every write at the end (O_APPEND);
+                             created (0644 on POSIX) if missing */
+  PAL_FILE_TRUNCATE = 3   /* write only, from an emptied file; created
+                             (0644) if missing */
+};
+
+/* Open path in one of the PAL_FILE_* modes into *fd (PAL_INVALID_FD on
+ * failure).  The failing call is named by pal_last_call(). */
+apr_status_t pal_file_open(pal_fd_t *fd, const char *path, int mode);
+/* The file's current size. */
+apr_status_t pal_file_size(pal_fd_t fd, apr_off_t *size);
+/* Write all len bytes, retrying short writes and interruptions; *done
+ * (may be NULL) says how many reached the file, also on failure. */
+apr_status_t pal_file_write(pal_fd_t fd, const void *buf, size_t len,
+                            size_t *done);
+/* Read up to len bytes into *got; APR_EOF (with *got == 0) at the end. */
+apr_status_t pal_file_read(pal_fd_t fd, void *buf, size_t len, size_t *got);
+/* Flush the file's data to the device (fsync / FlushFileBuffers). */
+apr_status_t pal_file_sync(pal_fd_t fd);
+/* Close; PAL_INVALID_FD is ignored. */
+void pal_file_close(pal_fd_t fd);
+/* Remove the file at path (unlink / DeleteFileW). */
+apr_status_t pal_file_remove(const char *path);
 
 /* ------------------------------------------------------------------------
  * Process-wide facts and settings a supervisor needs
@@ -440,6 +501,162 @@ apr_status_t pal_hostname(char *buf, size_t size);
  * APR_ENAMETOOLONG if it does not fit, PAL_EUNSUPPORTED if the OS cannot
  * tell. */
 apr_status_t pal_self_exe(char *buf, size_t size);
+
+/* ------------------------------------------------------------------------
+ * Linux cgroup v2 (pal/posix/cgroup.c).  A cgroup is named by its
+ * directory in the cgroup2 mount (e.g. /sys/fs/cgroup/system.slice/x or,
+ * on a hybrid host, /sys/fs/cgroup/unified/...).  Everywhere else every
+ * call returns PAL_EUNSUPPORTED.  A child joins one at spawn through
+ * pal_spawn_opts_t.cgroup.
+ * --------------------------------------------------------------------- */
+
+/* Controllers a supervisor uses (bits of a mask). */
+enum {
+  PAL_CGROUP_MEMORY = 1u << 0,
+  PAL_CGROUP_CPU = 1u << 1,
+  PAL_CGROUP_PIDS = 1u << 2
+};
+
+/* What a cgroup's files tell; -1 where the file is absent (its
+ * controller is not enabled for that cgroup). */
+typedef struct pal_cgroup_stat_s {
+  int64_t memory_current;       /* memory.current, bytes */
+  int64_t cpu_usec;             /* cpu.stat usage_usec */
+  int64_t oom_kills;            /* memory.events oom_kill */
+  int populated;                /* cgroup.events populated: 1 or 0 */
+} pal_cgroup_stat_t;
+
+/* The directory of this process's cgroup v2 ("0::PATH" in
+ * /proc/self/cgroup under the cgroup2 mount point of
+ * /proc/self/mountinfo) into buf; *is_root is set when it is the root of
+ * the hierarchy.  PAL_EUNSUPPORTED without a cgroup2 hierarchy,
+ * APR_ENAMETOOLONG if buf is too small. */
+apr_status_t pal_cgroup_self(char *buf, size_t size, int *is_root);
+/* APR_SUCCESS if this process may create cgroups under dir and move
+ * processes into them (cgroup.procs and cgroup.subtree_control
+ * writable: the subtree is delegated to us), else why not. */
+apr_status_t pal_cgroup_writable(const char *dir);
+/* Create the cgroup dir (an existing one is fine) / remove it (an absent
+ * one is fine; members that are still exiting are waited for briefly,
+ * then PAL_EBUSY). */
+apr_status_t pal_cgroup_create(const char *dir);
+apr_status_t pal_cgroup_remove(const char *dir);
+/* Read dir/file (NUL-terminated, trailing newline removed) / write value
+ * to it.  The failing call is named by pal_last_call(). */
+apr_status_t pal_cgroup_read(const char *dir, const char *file, char *buf,
+                             size_t size);
+apr_status_t pal_cgroup_write(const char *dir, const char *file,
+                              const char *value);
+/* The controllers among PAL_CGROUP_* that dir's parent offers it
+ * (cgroup.controllers) / that dir offers its children
+ * (cgroup.subtree_control). */
+apr_status_t pal_cgroup_controllers(const char *dir, unsigned *mask);
+apr_status_t pal_cgroup_subtree(const char *dir, unsigned *mask);
+/* Enable controllers for dir's children (cgroup.subtree_control). */
+apr_status_t pal_cgroup_enable(const char *dir, unsigned mask);
+/* Move process pid (0: the caller) into dir. */
+apr_status_t pal_cgroup_join(const char *dir, long pid);
+/* SIGKILL every member of dir and of its descendants with cgroup.kill;
+ * on kernels before 5.14, each pid of dir's own cgroup.procs (a few
+ * rounds, for members that fork meanwhile; descendant cgroups are not
+ * walked).  Returns at once: members die asynchronously (cgroup.events
+ * populated turns 0). */
+apr_status_t pal_cgroup_kill(const char *dir);
+/* memory.current, cpu.stat usage_usec, memory.events oom_kill and
+ * cgroup.events populated of dir. */
+apr_status_t pal_cgroup_stat(const char *dir, pal_cgroup_stat_t *out);
+/* Resident memory and CPU time of dir's live members (cgroup.procs, each
+ * from /proc: no memory controller needed), as pal_proc_usage() counts a
+ * process group; PAL_ENOPROC if it has none. */
+apr_status_t pal_cgroup_usage(const char *dir, pal_usage_t *out);
+
+/* ------------------------------------------------------------------------
+ * OS service manager
+ *
+ * Windows: the Service Control Manager (pal/win32/svcmgr.c) -- install,
+ * remove, start, stop and query a service, and run as one.  POSIX: every
+ * call returns PAL_EUNSUPPORTED (systemd and launchd are driven through
+ * their own tools by services/main.c, and readiness through sd_notify).
+ *
+ * Errors: APR_EACCES (APR_STATUS_IS_EACCES) when the caller may not open
+ * the service manager for writing (not elevated), PAL_ESVCEXISTS,
+ * PAL_ESVCNOENT, PAL_ESVCDELETED (marked for deletion: it goes once
+ * every handle to it, a services.msc window included, is closed),
+ * PAL_ESVCRUNNING, PAL_ESVCSTOPPED, APR_TIMEUP (a wait ran out);
+ * pal_last_call() names the failing call.
+ * --------------------------------------------------------------------- */
+
+/* The states of a service, numbered as Windows numbers them. */
+enum {
+  PAL_SVC_STOPPED = 1, PAL_SVC_START_PENDING = 2, PAL_SVC_STOP_PENDING = 3,
+  PAL_SVC_RUNNING = 4, PAL_SVC_CONTINUE_PENDING = 5,
+  PAL_SVC_PAUSE_PENDING = 6, PAL_SVC_PAUSED = 7
+};
+
+typedef struct pal_svc_install_s {
+  const char *name;               /* the key: `sc query NAME` */
+  const char *display_name;       /* NULL: the name */
+  const char *description;        /* NULL: none */
+  const char *const *argv;        /* the program (absolute) and its
+                                   * arguments, quoted into the command
+                                   * line the manager runs */
+  const char *account;            /* NULL: LocalSystem */
+  const char *password;           /* with account; NULL: none */
+  uint64_t preshutdown_ms;        /* 0: the system's default */
+} pal_svc_install_t;
+
+typedef struct pal_svc_status_s {
+  int state;                      /* PAL_SVC_* */
+  long pid;                       /* 0 when not running */
+  uint32_t exit_code;             /* the last run's Win32 exit code ... */
+  uint32_t service_exit_code;     /* ... and, when that is
+                                   * ERROR_SERVICE_SPECIFIC_ERROR (1066),
+                                   * the program's own exit status */
+  char command_line[1024];        /* as configured (cut to fit) */
+  char account[256];              /* the account it runs as */
+  int auto_start, delayed;        /* starts at boot; delayed auto-start */
+} pal_svc_status_t;
+
+/* Register a service: automatic, delayed start; restarted by the manager
+ * 5 s, 10 s and 30 s after failures (a crash or a non-zero exit), the
+ * count reset after a day. */
+apr_status_t pal_svcmgr_install(const pal_svc_install_t *opts);
+/* Stop it if it runs (waiting up to timeout_ms), then delete it. */
+apr_status_t pal_svcmgr_uninstall(const char *name, uint64_t timeout_ms);
+/* Start it and wait up to timeout_ms until it runs (APR_SUCCESS) or
+ * stops again (APR_EGENERAL; see pal_svcmgr_query's exit codes). */
+apr_status_t pal_svcmgr_start(const char *name, uint64_t timeout_ms);
+/* Ask it to stop and wait until it has, up to timeout_ms. */
+apr_status_t pal_svcmgr_stop(const char *name, uint64_t timeout_ms);
+apr_status_t pal_svcmgr_query(const char *name, pal_svc_status_t *st);
+/* The command line the manager would run for argv (UTF-8, into buf),
+ * quoted so that CommandLineToArgvW gives argv back.  APR_EINVAL for a
+ * '"' in argv[0], APR_ENAMETOOLONG if it does not fit. */
+apr_status_t pal_svcmgr_command_line(const char *const *argv, char *buf,
+                                     size_t size);
+
+/* Running as a service.  pal_svcmgr_dispatch() connects to the manager
+ * (PAL_ESVCNOTSCM when this process was not started by it) and runs
+ * main_fn(arg) on the service's thread while this thread answers the
+ * manager; stop, shutdown and pre-shutdown controls are raised as
+ * PAL_SIGTERM (pal_signal_raise), once.  It returns when the service has
+ * stopped; *code is what main_fn returned, reported to the manager as
+ * ERROR_SERVICE_SPECIFIC_ERROR with that code when it is not 0. */
+typedef int (*pal_svcmgr_main_fn)(void *arg);
+apr_status_t pal_svcmgr_dispatch(const char *name, pal_svcmgr_main_fn main_fn,
+                                 void *arg, int *code);
+/* From main_fn's side: report START_PENDING or STOP_PENDING (each call
+ * advances the checkpoint: progress) with a wait hint, or RUNNING (from
+ * then on stop controls are accepted).  RUNNING after STOP_PENDING is
+ * ignored.  A no-op outside pal_svcmgr_dispatch(). */
+void pal_svcmgr_report(int state, uint64_t wait_hint_ms);
+
+/* Write one event to the system log: the Windows Event Log, source
+ * "Vigil", event id 0, the message as its one insertion string (there is
+ * no message DLL, so the Event Viewer prefixes it with a note that the
+ * description of id 0 cannot be found).  PAL_EUNSUPPORTED on POSIX. */
+enum { PAL_EVENT_INFO = 0, PAL_EVENT_WARN = 1, PAL_EVENT_ERROR = 2 };
+apr_status_t pal_eventlog_report(int level, const char *message);
 
 /* ------------------------------------------------------------------------
  * Fault-injection seam (tests).

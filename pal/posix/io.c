@@ -784,3 +784,11 @@ apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid) {
   return PAL_EUNSUPPORTED;
 #endif
 }
+
+apr_status_t pal_io_peer_trusted(const pal_io_t *io, int *trusted) {
+  long uid = -1;
+  apr_status_t rv = pal_io_peer_uid(io, &uid);
+  if (rv == APR_SUCCESS)
+    *trusted = uid == (long)geteuid() || uid == 0;
+  return rv;
+}

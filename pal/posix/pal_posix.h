@@ -120,6 +120,12 @@ void pal__proc_ready(pal_proc_t *proc);
 void pal__proc_sigchld(pal_poll_t *p);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
+#if defined(__linux__)
+/* Add process pid's CPU time and resident memory (/proc/PID/stat) to out
+ * if it is alive and, with pgid > 0, in that process group: 1 if it was
+ * counted (cgroup.c sums a cgroup's members with it). */
+int pal__proc_usage_add(long pid, long pgid, pal_usage_t *out);
+#endif
 /* signal.c: a SIGNAL source fired (native > 0), or the self-pipe is
  * readable (native == 0): dispatch; tear down. */
 void pal__signal_ready(pal_poll_t *p, int native);

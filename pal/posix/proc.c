@@ -20,12 +20,15 @@
  *      are not ours to reap)
  *   5. kill, kill tree (the process group), close (an unfinished child
  *      is handed to an orphan record that still reaps it)
+ *   6. resource usage of a child's process group: /proc (Linux),
+ *      proc_pidinfo (macOS)
  */
 #include "pal_posix.h"
 
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -40,6 +43,12 @@
 #endif
 #if defined(PAL_HAVE_SYS_PIDFD_OPEN) || defined(PAL_HAVE_CLONE_PIDFD)
 #include <sys/syscall.h>   /* SYS_pidfd_open, SYS_pidfd_send_signal */
+#endif
+#if defined(__linux__)
+#include <dirent.h>
+#elif defined(__APPLE__)
+#include <libproc.h>
+#include <mach/mach_time.h>
 #endif
 
 extern char **environ;
@@ -85,6 +94,9 @@ typedef struct spawn_ctx_s {
   pid_t parent;
   volatile int err;
   const char *volatile call;
+  /* DIR/cgroup.procs of opts->cgroup, made by the parent: the child may
+   * not allocate (it shares our memory until exec). */
+  char cgroup_procs[4096];
 } spawn_ctx_t;
 
 static void child_fail(spawn_ctx_t *c, const char *call) {
@@ -167,6 +179,18 @@ static int child_main(void *arg) {
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
     child_fail(c, "sigprocmask");
+
+  /* Join the service's cgroup first, while still privileged (before
+   * setuid), so that everything it does from here on is accounted and
+   * limited there.  "0" names the writer. */
+  if (c->cgroup_procs[0]) {
+    int fd = open(c->cgroup_procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+      child_fail(c, "open(cgroup.procs)");
+    if (write(fd, "0\n", 2) != 2)
+      child_fail(c, "write(cgroup.procs)");
+    close(fd);
+  }
 
   if (o->flags & PAL_SPAWN_SETSID) {
     if (setsid() < 0)
@@ -406,6 +430,16 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   c.envp = o->env ? (char *const *)o->env : environ;
   c.errpipe = -1;
   c.parent = getpid();
+  if (o->cgroup) {
+#if defined(__linux__)
+    int n = snprintf(c.cgroup_procs, sizeof c.cgroup_procs,
+                     "%s/cgroup.procs", o->cgroup);
+    if (n < 0 || (size_t)n >= sizeof c.cgroup_procs)
+      return APR_ENAMETOOLONG;
+#else
+    return PAL_EUNSUPPORTED;   /* cgroups are Linux's */
+#endif
+  }
   if (o->flags & PAL_SPAWN_SEARCH_PATH) {
     const char *const *e;
     c.path = NULL;
@@ -738,8 +772,167 @@ void pal__proc_destroy(pal_poll_t *p) {
   p->orphans = NULL;
 }
 
+/* ---- 6. resource usage --------------------------------------------------- */
+
+/* The key a process is counted under: its group when it has its own,
+ * else its pid alone. */
+static pid_t group_of(const pal_proc_t *proc) {
+  /* The group id survives its leader (see pal_proc_kill_tree). */
+  return (proc->flags & PROC_GROUP) ? (pid_t)proc->os[0] : 0;
+}
+
+static int watched(const pal_proc_t *proc) {
+  return proc->pid > 0 && !(proc->flags & PROC_EXITED);
+}
+
+#if defined(__linux__)
+/* One process from /proc/PID/stat: its group (field 5), utime + stime in
+ * clock ticks (14, 15) and resident pages (24).  The command name (2) is
+ * in parentheses and may hold spaces and ')' itself: the fields are
+ * counted from the last ')'.  0 if it is gone or a zombie. */
+static int stat_of(long pid, long *pgrp, unsigned long long *ticks,
+                   unsigned long long *pages) {
+  char path[64], buf[1024], *p, state;
+  unsigned long long ut, st;
+  long long rss;
+  ssize_t n;
+  int fd;
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  p = strrchr(buf, ')');
+  if (!p || sscanf(p + 1,
+                   " %c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
+                   " %*d %*d %*d %*d %*d %*d %*u %*u %lld",
+                   &state, pgrp, &ut, &st, &rss) != 5)
+    return 0;
+  if (state == 'Z' || state == 'X')
+    return 0;
+  *ticks = ut + st;
+  *pages = rss > 0 ? (unsigned long long)rss : 0;
+  return 1;
+}
+
+static void usage_add(pal_usage_t *out, unsigned long long ticks,
+                      unsigned long long pages) {
+  static long tck, page;
+  if (!tck) {
+    tck = sysconf(_SC_CLK_TCK);
+    page = sysconf(_SC_PAGESIZE);
+    if (tck <= 0)
+      tck = 100;
+    if (page <= 0)
+      page = 4096;
+  }
+  out->cpu_usec += (uint64_t)ticks * 1000000u / (uint64_t)tck;
+  out->rss_bytes += (uint64_t)pages * (uint64_t)page;
+  out->processes++;
+}
+
+/* There is no index by group, so every /proc/PID/stat is read (one open
+ * and read of a 1 KB page each: a few milliseconds on a machine with a
+ * thousand processes), once for all the children asked about. */
+static void usage_walk(pal_proc_t *const *procs, size_t n, pal_usage_t *out) {
+  struct dirent *de;
+  DIR *d = opendir("/proc");
+  if (!d)
+    return;
+  while ((de = readdir(d)) != NULL) {
+    unsigned long long ticks, pages;
+    long pid, pgrp;
+    char *end;
+    size_t i;
+    if (de->d_name[0] < '1' || de->d_name[0] > '9')
+      continue;
+    pid = strtol(de->d_name, &end, 10);
+    if (*end != '\0' || !stat_of(pid, &pgrp, &ticks, &pages))
+      continue;
+    for (i = 0; i < n; i++) {
+      pid_t g;
+      if (!procs[i] || !watched(procs[i]))
+        continue;
+      g = group_of(procs[i]);
+      if (g > 0 ? pgrp != g : pid != procs[i]->pid)
+        continue;
+      usage_add(&out[i], ticks, pages);
+      break;
+    }
+  }
+  closedir(d);
+}
+
+int pal__proc_usage_add(long pid, long pgid, pal_usage_t *out) {
+  unsigned long long ticks, pages;
+  long pgrp;
+  if (!stat_of(pid, &pgrp, &ticks, &pages) || (pgid > 0 && pgrp != pgid))
+    return 0;
+  usage_add(out, ticks, pages);
+  return 1;
+}
+
+void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
+                         pal_usage_t *out) {
+  size_t i;
+  memset(out, 0, n * sizeof *out);
+  for (i = 0; i < n; i++)
+    if (procs[i] && watched(procs[i])) {
+      usage_walk(procs, n, out);
+      return;
+    }
+}
+
+static apr_status_t usage_os(pal_proc_t *proc, pal_usage_t *out) {
+  usage_walk(&proc, 1, out);
+  return out->processes ? APR_SUCCESS : PAL_ENOPROC;
+}
+#elif defined(__APPLE__)
+static void usage_one(pid_t pid, pal_usage_t *out) {
+  static mach_timebase_info_data_t tb;
+  struct proc_taskinfo ti;
+  if (proc_pidinfo(pid, PROC_PIDTASKINFO, 0, &ti, (int)sizeof ti) !=
+      (int)sizeof ti)
+    return;
+  if (tb.denom == 0 && mach_timebase_info(&tb) != KERN_SUCCESS)
+    tb.numer = tb.denom = 1;
+  /* Task times are in mach absolute time units (nanoseconds on Intel,
+   * not on Apple silicon). */
+  out->cpu_usec += (ti.pti_total_user + ti.pti_total_system) * tb.numer /
+                   tb.denom / 1000u;
+  out->rss_bytes += ti.pti_resident_size;
+  out->processes++;
+}
+
+static apr_status_t usage_os(pal_proc_t *proc, pal_usage_t *out) {
+  pid_t pgid = group_of(proc);
+  if (pgid > 0) {
+    pid_t pids[1024];
+    int i, n = proc_listpgrppids(pgid, pids, (int)sizeof pids);
+    if (n < 0)
+      return pal__fail("proc_listpgrppids");
+    if (n > (int)(sizeof pids / sizeof pids[0]))
+      n = (int)(sizeof pids / sizeof pids[0]);
+    for (i = 0; i < n; i++)
+      usage_one(pids[i], out);
+  } else {
+    usage_one((pid_t)proc->pid, out);
+  }
+  return out->processes ? APR_SUCCESS : PAL_ENOPROC;
+}
+#endif
+
 apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out) {
-  (void)proc;
-  (void)out;
-  return PAL_EUNSUPPORTED;   /* TODO(issue 6): /proc, proc_pidinfo */
+  memset(out, 0, sizeof *out);
+  if (!watched(proc))
+    return PAL_ENOPROC;
+#if defined(__linux__) || defined(__APPLE__)
+  return usage_os(proc, out);
+#else
+  return PAL_EUNSUPPORTED;
+#endif
 }

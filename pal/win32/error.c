@@ -9,6 +9,16 @@
 apr_status_t pal_err_from_os(int oserr) {
   if (oserr == 0)
     return APR_EGENERAL;
+  switch (oserr) {   /* the service manager's own conditions */
+  case ERROR_SERVICE_EXISTS:
+  case ERROR_DUPLICATE_SERVICE_NAME: return PAL_ESVCEXISTS;
+  case ERROR_SERVICE_DOES_NOT_EXIST: return PAL_ESVCNOENT;
+  case ERROR_SERVICE_MARKED_FOR_DELETE: return PAL_ESVCDELETED;
+  case ERROR_SERVICE_ALREADY_RUNNING: return PAL_ESVCRUNNING;
+  case ERROR_SERVICE_NOT_ACTIVE: return PAL_ESVCSTOPPED;
+  case ERROR_FAILED_SERVICE_CONTROLLER_CONNECT: return PAL_ESVCNOTSCM;
+  default: break;
+  }
   /* APR's Windows status space: APR_STATUS_IS_ENOENT() and friends know
    * ERROR_FILE_NOT_FOUND, WSAECONNREFUSED, ... in this form. */
   return APR_FROM_OS_ERROR(oserr);

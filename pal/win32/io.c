@@ -11,7 +11,7 @@
  *   6. synchronous handles: one worker thread per handle
  *   7. packets: pal__io_completion()
  *   8. close and busy
- *   9. addresses and options
+ *   9. addresses and options; the peer check of a local stream
  *
  * How each kind maps:
  *   TCP   overlapped, non-blocking sockets.  Reads: a zero-byte WSARecv
@@ -37,6 +37,10 @@
  *         instances (4 to 16) in ConnectNamedPipe, the listening queue;
  *         connect opens the name with CreateFileW, and if every instance
  *         is taken waits for one on a pool thread (WaitNamedPipeW blocks).
+ *         Every instance has a DACL for our user, LocalSystem and
+ *         Administrators alone (pipe_security()), the named pipe's
+ *         equivalent of a socket file of mode 0600; pal_io_peer_trusted()
+ *         checks the client process's token on top.
  *
  * Why a zero-byte read for pipes too, and not ReadFile into a buffer from
  * alloc_cb: a pending read owns its buffer until its packet, and after
@@ -76,6 +80,7 @@
 #include <afunix.h>
 #include <ctype.h>
 #include <limits.h>
+#include <sddl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,20 +378,102 @@ static wchar_t *pipe_name(const char *path) {
   return w;
 }
 
-/* A server instance of a local-socket pipe.
- *
- * Security: NULL attributes give the default DACL (full control for
- * LocalSystem, Administrators and the creator owner; read for Everyone
- * and anonymous).  The DACL for vigil's control endpoint (owner, SYSTEM
- * and Administrators only) belongs to the security issue: build it here
- * and pass it to both calls of this function. */
+/* The user (SID) of token `tok`, malloc'ed; NULL with GetLastError()
+ * set. */
+static TOKEN_USER *token_user(HANDLE tok) {
+  TOKEN_USER *tu;
+  DWORD n = 0;
+  GetTokenInformation(tok, TokenUser, NULL, 0, &n);
+  if (n == 0)
+    return NULL;
+  if (!(tu = malloc(n))) {
+    SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+    return NULL;
+  }
+  if (!GetTokenInformation(tok, TokenUser, tu, n, &n)) {
+    DWORD e = GetLastError();
+    free(tu);
+    SetLastError(e);
+    return NULL;
+  }
+  return tu;
+}
+
+/* Built once per process (INIT_ONCE): our own user, and the attributes
+ * every local-stream pipe instance is created with. */
+static INIT_ONCE sec_once = INIT_ONCE_STATIC_INIT;
+static TOKEN_USER *sec_self;          /* our token's user */
+static SECURITY_ATTRIBUTES sec_attr;  /* the endpoint DACL, below */
+static DWORD sec_err;                 /* why it could not be built */
+static const char *sec_call;
+
+/* The DACL of a local stream server (vigil's control endpoint): full
+ * access for our own user, LocalSystem and Administrators, and nothing
+ * for anyone else.  Without one, CreateNamedPipeW gives the default DACL,
+ * which lets Everyone (and anonymous logons) read, so any local user
+ * could open the pipe.  "P" protects it from inheritable ACEs; the owner
+ * SID is written out rather than as CREATOR OWNER, which only means
+ * something in inheritable ACEs.  The SDDL string is the readable form of
+ * InitializeAcl + AddAccessAllowedAce, which Wine implements as well. */
+static BOOL CALLBACK sec_init(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+  HANDLE tok;
+  wchar_t *sid = NULL, sddl[256];
+  PSECURITY_DESCRIPTOR sd = NULL;
+  (void)once;
+  (void)param;
+  (void)ctx;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok)) {
+    sec_call = "OpenProcessToken";
+    goto fail;
+  }
+  sec_self = token_user(tok);
+  CloseHandle(tok);
+  if (!sec_self) {
+    sec_call = "GetTokenInformation";
+    goto fail;
+  }
+  if (!ConvertSidToStringSidW(sec_self->User.Sid, &sid)) {
+    sec_call = "ConvertSidToStringSidW";
+    goto fail;
+  }
+  _snwprintf(sddl, sizeof sddl / sizeof sddl[0] - 1,
+             L"D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;%ls)", sid);
+  sddl[sizeof sddl / sizeof sddl[0] - 1] = L'\0';
+  LocalFree(sid);
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
+          sddl, SDDL_REVISION_1, &sd, NULL)) {
+    sec_call = "ConvertStringSecurityDescriptorToSecurityDescriptorW";
+    goto fail;
+  }
+  sec_attr.nLength = sizeof sec_attr;
+  sec_attr.lpSecurityDescriptor = sd;   /* kept for the process's life */
+  sec_attr.bInheritHandle = FALSE;
+  return TRUE;
+
+fail:
+  sec_err = GetLastError();
+  return TRUE;   /* built or not, once: callers read sec_err */
+}
+
+/* Our user and the endpoint's attributes; 0, or the Win32 error (and the
+ * failed call in *call). */
+static DWORD pipe_security(const char **call) {
+  InitOnceExecuteOnce(&sec_once, sec_init, NULL, NULL);
+  *call = sec_call;
+  return sec_err;
+}
+
+/* A server instance of a local-socket pipe, with the endpoint's DACL
+ * (pipe_security() must have succeeded).  PIPE_REJECT_REMOTE_CLIENTS:
+ * the endpoint is local, like a Unix socket; SMB clients are refused
+ * before they reach the DACL. */
 static HANDLE pipe_instance(const wchar_t *name, int first) {
   DWORD omode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
                 (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
   DWORD mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
                PIPE_REJECT_REMOTE_CLIENTS;
   return CreateNamedPipeW(name, omode, mode, PIPE_UNLIMITED_INSTANCES,
-                          PAL__SUGGESTED, PAL__SUGGESTED, 0, NULL);
+                          PAL__SUGGESTED, PAL__SUGGESTED, 0, &sec_attr);
 }
 
 /* ---- 2. handles --------------------------------------------------------- */
@@ -592,11 +679,14 @@ static apr_status_t pipe_bind(pal_io_t *io, const pal_addr_t *addr) {
   wchar_t *name;
   HANDLE h;
   DWORD e;
+  const char *call;
   apr_status_t rv;
   if (IOS(io)->ext || io->fd != PAL_INVALID_FD)
     return APR_EINVAL;
   if ((rv = local_path(addr, path, sizeof path)) != APR_SUCCESS)
     return rv;
+  if ((e = pipe_security(&call)) != 0)
+    return os_fail(call, e);
   if (!(name = pipe_name(path)))
     return pal__fail("MultiByteToWideChar");
   /* FILE_FLAG_FIRST_PIPE_INSTANCE is the guard; Wine does not enforce
@@ -2187,10 +2277,78 @@ apr_status_t pal_io_nodelay(pal_io_t *io, int on) {
   return APR_SUCCESS;
 }
 
-/* A named pipe client's account is a SID, not a uid; mapping one belongs
- * with the endpoint's security (see pipe_instance()). */
+/* A named pipe client's account is a SID, not a uid: see
+ * pal_io_peer_trusted(). */
 apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid) {
   (void)io;
   (void)uid;
   return PAL_EUNSUPPORTED;
+}
+
+/* Whether `tok` is our user, LocalSystem, or has Administrators enabled
+ * (a filtered UAC token has it deny-only: not trusted).  0 or the Win32
+ * error, with the failed call in *call. */
+static DWORD token_trusted(HANDLE tok, int *trusted, const char **call) {
+  BYTE admins[SECURITY_MAX_SID_SIZE];
+  DWORD n = sizeof admins, e = 0;
+  TOKEN_USER *tu;
+  HANDLE imp;
+  BOOL member = FALSE;
+  if (!(tu = token_user(tok))) {
+    *call = "GetTokenInformation";
+    return GetLastError();
+  }
+  *trusted = EqualSid(tu->User.Sid, sec_self->User.Sid) ||
+             IsWellKnownSid(tu->User.Sid, WinLocalSystemSid);
+  free(tu);
+  if (*trusted)
+    return 0;
+  /* CheckTokenMembership wants an impersonation token. */
+  if (!CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, admins, &n)) {
+    *call = "CreateWellKnownSid";
+    return GetLastError();
+  }
+  if (!DuplicateToken(tok, SecurityIdentification, &imp)) {
+    *call = "DuplicateToken";
+    return GetLastError();
+  }
+  if (!CheckTokenMembership(imp, admins, &member)) {
+    *call = "CheckTokenMembership";
+    e = GetLastError();
+  }
+  CloseHandle(imp);
+  *trusted = e == 0 && member;
+  return e;
+}
+
+/* The client process of a server pipe instance, by its token.  Not by
+ * ImpersonateNamedPipeClient(): that fails until the client has written
+ * something (ERROR_CANNOT_IMPERSONATE), and the check is made at accept.
+ * The cost: a client process this one may not open (a SYSTEM or elevated
+ * process when we run as a plain user) cannot be identified, so it is
+ * refused, although the DACL let it connect. */
+apr_status_t pal_io_peer_trusted(const pal_io_t *io, int *trusted) {
+  ULONG pid;
+  HANDLE proc, tok;
+  const char *call = NULL;
+  DWORD e;
+  *trusted = 0;
+  if (io->kind != PAL_IO_UNIX || io->fd == PAL_INVALID_FD)
+    return APR_EINVAL;
+  if ((e = pipe_security(&call)) != 0)
+    return os_fail(call, e);
+  if (!GetNamedPipeClientProcessId((HANDLE)io->fd, &pid))
+    return pal__fail("GetNamedPipeClientProcessId");
+  proc = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+  if (!proc)
+    return pal__fail("OpenProcess");
+  if (!OpenProcessToken(proc, TOKEN_QUERY | TOKEN_DUPLICATE, &tok)) {
+    e = GetLastError();
+    CloseHandle(proc);
+    return os_fail("OpenProcessToken", e);
+  }
+  CloseHandle(proc);
+  e = token_trusted(tok, trusted, &call);
+  CloseHandle(tok);
+  return e ? os_fail(call, e) : APR_SUCCESS;
 }

@@ -91,6 +91,8 @@ void pal__io_completion(pal_io_t *io, OVERLAPPED *ov, DWORD bytes, DWORD err);
  * `proc` is the job context the key names. */
 void pal__proc_message(pal_proc_t *proc, DWORD msg, DWORD pid);
 void pal__proc_destroy(pal_poll_t *p);
+/* Set while the process runs under the service dispatcher (svcmgr.c). */
+extern volatile LONG pal__win_as_service;
 /* signal.c: leave the console-control registry. */
 void pal__signal_destroy(pal_poll_t *p);
 /* winsock: WSAStartup once per process. */

@@ -11,13 +11,34 @@
  * For close, logoff and shutdown, Windows ends the process as soon as the
  * handler returns, so the handler holds on (as libuv does) to give the
  * loop its chance to shut down; the system's own timeout still applies.
+ *
+ * A console for the children (pal__console_for_children): the stop
+ * ladder's first step is CTRL_BREAK_EVENT to a child's process group,
+ * and GenerateConsoleCtrlEvent reaches only processes attached to the
+ * caller's console.  A supervisor without one (a Windows service, or
+ * started detached) makes one, hidden, before its first child, and its
+ * children attach to it (proc.c).  What others do: WinSW attaches to
+ * each child's console in turn (AttachConsole, send, FreeConsole), which
+ * needs a console per child and races between children stopped at once;
+ * Go and libuv send nothing (TerminateProcess only).  One shared console
+ * keeps the send a single call from any thread.  We are not in the
+ * child's group (it has its own, CREATE_NEW_PROCESS_GROUP, whose id is
+ * its pid), so the BREAK we send does not reach us; but a child may send
+ * Ctrl+C or Ctrl+Break to "group 0", every process on the console, and on
+ * a hidden console nobody else can: there we ignore both, or a child's
+ * broadcast would stop the supervisor.
  */
-#include "pal_win32.h"
+#include "proc_win32.h"
+
+/* user32's ShowWindow: apr.h defines NOUSER, which hides winuser.h. */
+__declspec(dllimport) BOOL WINAPI ShowWindow(HWND w, int cmd);
+#define SHOW_HIDE 0   /* SW_HIDE */
 
 static CRITICAL_SECTION reg_lock;
 static INIT_ONCE reg_once = INIT_ONCE_STATIC_INIT;
 static pal_poll_t *registry;          /* polls watching any signal */
 static int handler_installed;
+static volatile LONG hidden_console;  /* we made our console: see top */
 
 static const struct {
   int portable;
@@ -73,7 +94,17 @@ static int dispatch(int sig) {
 }
 
 static BOOL WINAPI console_handler(DWORD event) {
-  int sig = pal_signal_portable((int)event);
+  int sig;
+  if (hidden_console && (event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT))
+    return TRUE;   /* a child's broadcast on our hidden console */
+  /* A service is told of logoff (any user's) and shutdown as console
+   * events too; the SCM's STOP/SHUTDOWN/PRESHUTDOWN controls drive its
+   * shutdown.  Pass them on (as Go's runtime does): taking them as TERM
+   * would stop every service at a logoff. */
+  if (pal__win_as_service &&
+      (event == CTRL_LOGOFF_EVENT || event == CTRL_SHUTDOWN_EVENT))
+    return FALSE;
+  sig = pal_signal_portable((int)event);
   if (sig == 0 || !dispatch(sig))
     return FALSE;   /* not ours: the next handler (or the default) acts */
   if (event == CTRL_CLOSE_EVENT || event == CTRL_LOGOFF_EVENT ||
@@ -101,6 +132,16 @@ static void registry_del(pal_poll_t *p) {
   p->sig_next = NULL;
 }
 
+/* Under reg_lock. */
+static apr_status_t install_handler(void) {
+  if (handler_installed)
+    return APR_SUCCESS;
+  if (!SetConsoleCtrlHandler(console_handler, TRUE))
+    return pal__fail("SetConsoleCtrlHandler");
+  handler_installed = 1;
+  return APR_SUCCESS;
+}
+
 apr_status_t pal_signal_watch(pal_poll_t *p, int signum, int on) {
   apr_status_t rv = APR_SUCCESS;
   if (signum <= 0 || signum >= PAL_NSIG)
@@ -110,12 +151,7 @@ apr_status_t pal_signal_watch(pal_poll_t *p, int signum, int on) {
   InitOnceExecuteOnce(&reg_once, init_lock, NULL, NULL);
   EnterCriticalSection(&reg_lock);
   if (on) {
-    if (!handler_installed) {
-      if (SetConsoleCtrlHandler(console_handler, TRUE))
-        handler_installed = 1;
-      else
-        rv = pal__fail("SetConsoleCtrlHandler");
-    }
+    rv = install_handler();
     if (rv == APR_SUCCESS) {
       p->sig_user |= 1L << signum;
       registry_add(p);
@@ -152,4 +188,87 @@ apr_status_t pal_signal_raise(int signum) {
   InitOnceExecuteOnce(&reg_once, init_lock, NULL, NULL);
   dispatch(signum);
   return APR_SUCCESS;
+}
+
+/* ---- a console for the children ---------------------------------------- */
+
+/* AllocConsoleWithOptions (Windows 11 24H2) makes a console with no
+ * window at all; AllocConsole shows one until it is hidden -- a flash on
+ * an interactive desktop (none in a service's session), or a tab where
+ * Windows Terminal is the default terminal.  Declared here: the mingw
+ * and older SDK headers lack it. */
+typedef struct {
+  int mode;                   /* ALLOC_CONSOLE_MODE_NO_WINDOW = 2 */
+  BOOL use_show_window;
+  WORD show_window;
+} alloc_console_options_t;
+typedef HRESULT(WINAPI *alloc_console_fn)(alloc_console_options_t *, int *);
+
+static BOOL alloc_hidden_console(void) {
+  HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
+  alloc_console_fn with_options =
+      k32 ? (alloc_console_fn)(void (*)(void))GetProcAddress(
+                k32, "AllocConsoleWithOptions")
+          : NULL;
+  HWND w;
+  if (with_options) {
+    alloc_console_options_t opt = {2, FALSE, 0};
+    int result = 0;   /* 1: ALLOC_CONSOLE_RESULT_NEW_CONSOLE */
+    return SUCCEEDED(with_options(&opt, &result)) && result == 1;
+  }
+  if (!AllocConsole())
+    return FALSE;
+  if ((w = GetConsoleWindow()) != NULL)
+    ShowWindow(w, SHOW_HIDE);
+  return TRUE;
+}
+
+static INIT_ONCE console_once = INIT_ONCE_STATIC_INIT;
+static int console_ok;
+
+/* Attached to a console?  Not GetConsoleCP() != 0: Wine 8 says 0 on a
+ * console without a window. */
+static int has_console(void) {
+  DWORD pids[1];
+  return GetConsoleProcessList(pids, 1) > 0;
+}
+
+static BOOL CALLBACK console_init(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+  static const DWORD ids[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+                               STD_ERROR_HANDLE};
+  HANDLE std[3];
+  int i;
+  (void)once;
+  (void)param;
+  (void)ctx;
+  if (has_console()) {
+    console_ok = 1;   /* a console of our own: the children share it */
+    return TRUE;
+  }
+  for (i = 0; i < 3; i++)
+    std[i] = GetStdHandle(ids[i]);
+  /* A process Wine starts without a terminal is attached to a console
+   * with no process list, and AllocConsole refuses it (access denied):
+   * leave that first (it can carry no event to anyone). */
+  FreeConsole();
+  if (!alloc_hidden_console())
+    return TRUE;   /* children get consoles of their own; BREAK fails */
+  /* AllocConsole points our stdio at the new console: ours stay what
+   * they were (a log file, a pipe, or nothing). */
+  for (i = 0; i < 3; i++)
+    SetStdHandle(ids[i], std[i]);
+  InitOnceExecuteOnce(&reg_once, init_lock, NULL, NULL);
+  EnterCriticalSection(&reg_lock);
+  InterlockedExchange(&hidden_console, 1);
+  /* Without a handler of ours, the default one would end this process
+   * on the first broadcast. */
+  install_handler();
+  LeaveCriticalSection(&reg_lock);
+  console_ok = 1;
+  return TRUE;
+}
+
+int pal__console_for_children(void) {
+  InitOnceExecuteOnce(&console_once, console_init, NULL, NULL);
+  return console_ok;
 }

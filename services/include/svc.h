@@ -67,9 +67,16 @@ typedef struct svc_run_opts_s {
 
 int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool);
 
-/* The control endpoint of a configuration (its <control>, or the default
- * in its state-dir), allocated from pool. */
+/* The control endpoint of a configuration (its <control>, or the
+ * default below), allocated from pool. */
 const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool);
+/* The default endpoint of the config at `config_path` (absolute) whose
+ * state directory is `state_dir`: STATE-DIR/control.sock on POSIX; on
+ * Windows the named pipe \\.\pipe\vigil-HASH, HASH the FNV-1a 64-bit
+ * hash (16 hex digits) of the path with ASCII letters folded to lower
+ * case and '/' to '\'. */
+const char *svc_default_endpoint(const char *config_path,
+                                 const char *state_dir, apr_pool_t *pool);
 
 #ifdef __cplusplus
 }

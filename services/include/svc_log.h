@@ -36,7 +36,11 @@
  * down to 1, renames NAME -> NAME.1 and reopens NAME.  With keep == 0
  * a rotation simply starts NAME again (its content is discarded), as
  * supervisord does with backups=0.  These are a handful of quick
- * metadata calls on the loop thread; nothing else happens there.
+ * metadata calls on the loop thread.  Removing a file frees its blocks,
+ * which takes about a millisecond per 10 MB, so a regular file to remove
+ * is renamed to NAME.del<k>.tmp (k < 4) there and unlinked on the loop's
+ * thread pool (up to four at a time per log file; past that, the file is
+ * removed on the loop thread).
  *
  *   - By size: a write that would make NAME exceed max_size is cut after
  *     the last newline that still fits; NAME is rotated and the rest goes
@@ -56,9 +60,10 @@
  *     (local) is rotated at once, so a supervisor restarted across
  *     midnight does not mix two days.
  *   - Retention: files NAME.k / NAME.k.gz with k > KEEP (left by a larger
- *     keep in an older config, or by a crash) are removed at open: k =
- *     KEEP+1, KEEP+2, ... up to the first number with neither form (two
- *     stats when there is nothing to remove; no scan of log-dir).
+ *     keep in an older config, or by a crash) are removed at open (for a
+ *     lazy log file, at its first use): k = KEEP+1, KEEP+2, ... up to the
+ *     first number with neither form (two stats when there is nothing to
+ *     remove; no scan of log-dir), and so are leftover NAME.del<k>.tmp.
  *
  * Compression (compress = 1) runs on the loop's thread pool
  * (vg_queue_work), never on the loop thread, one file at a time per log
@@ -77,8 +82,9 @@
  * queued for compression.  Closing the log file aborts a compression in
  * progress (checked every 64 KiB), leaving that file plain.
  *
- * Writes are synchronous on the loop thread: one apr_file_write_full()
- * per chunk read, on an unbuffered APR file opened for append (O_APPEND).
+ * Writes are synchronous on the loop thread: one pal_file_write() per
+ * chunk read, on an unbuffered file opened for append (O_APPEND, or
+ * FILE_APPEND_DATA on Windows).
  * No user-space buffer means no flush timer and nothing held back if the
  * supervisor dies; with 64 KiB reads a 1 GiB capture makes the same
  * read/write calls as `cat` and costs the same CPU per byte.  (A log
@@ -110,11 +116,15 @@
  * svc_logfile_tail(), svc_logfollow_*() and svc_logfile_next_midnight(),
  * which touch no loop and may run anywhere (they use the given pool).
  *
- * Lifetimes: a svc_logfile_t lives in a subpool of the pool given to
- * svc_logfile_open(); that pool must outlive svc_logfile_close()'s
+ * Memory and lifetimes: a svc_logfile_t is malloc'd (a few hundred bytes;
+ * no APR pool, which would cost 8 KiB or more for each of the two log
+ * files of every service) and freed after svc_logfile_close()'s
  * callback.  A svc_logfile_t stays open while captures are attached:
  * svc_logfile_close() waits for them (so lines still in the pipes are
- * written), then for its timers and any compression work.
+ * written), then for its timers, any compression work and any removal.
+ * The 64 KiB buffers for reading captures and for timestamps are one of
+ * each per thread, shared by every log file of that thread's loop, and
+ * allocated at their first use.
  *
  * This header includes only vigil.h and APR (layering rule).
  */
@@ -158,6 +168,11 @@ typedef struct svc_logfile_opts_s {
   int compress;          /* gzip rotated files (NAME.k.gz) */
   int timestamps;        /* prefix each line with the UTC time */
   uint64_t retry_ms;     /* reopen interval after an error; 0: default */
+  int lazy;              /* defer all file work (pruning, compression of
+                            leftovers, the stale-day rotation, opening
+                            NAME) until the first write, rotation or
+                            reopen: a service that writes nothing costs
+                            no file and no system call */
 } svc_logfile_opts_t;
 
 typedef struct svc_logfile_stats_s {
@@ -187,7 +202,9 @@ typedef void (*svc_logfile_close_cb)(void *arg);
  * had; a file that cannot be opened is reported on `diag` (may be NULL)
  * and retried (see "Errors" above), and *lf is returned all the same.
  * Existing rotated files are pruned and, with compress, queued for
- * compression; a stale day is rotated (see "Daily"). */
+ * compression; a stale day is rotated (see "Daily").  With opts->lazy
+ * all of that waits for the first write, rotation or reopen.  `pool` is
+ * not used (the object is malloc'd); it stays for the callers' sake. */
 apr_status_t svc_logfile_open(svc_logfile_t **lf, vg_loop_t *loop,
                               const svc_logfile_opts_t *opts,
                               apr_pool_t *pool, vg_log_t *diag);
@@ -211,10 +228,11 @@ apr_status_t svc_logfile_reopen(svc_logfile_t *lf);
 void svc_logfile_get_stats(const svc_logfile_t *lf, svc_logfile_stats_t *st);
 const char *svc_logfile_path(const svc_logfile_t *lf);
 
-/* Close the log file: once no capture is attached, close NAME, stop the
- * timers and abort a compression in progress; then call cb(arg) (may be
- * NULL) on the loop thread and free everything.  Writes are accepted
- * until the last capture detaches.  Closing twice is ignored. */
+/* Close the log file: close its timers at once (no more retries or daily
+ * rotations); once no capture is attached, close NAME and abort a
+ * compression in progress; then call cb(arg) (may be NULL) on the loop
+ * thread and free everything.  Writes are accepted until the last
+ * capture detaches.  Closing twice is ignored. */
 void svc_logfile_close(svc_logfile_t *lf, svc_logfile_close_cb cb,
                        void *arg);
 
@@ -254,10 +272,11 @@ apr_status_t svc_logfile_tail(const char *path, unsigned n, apr_pool_t *pool,
  * (after killing the process group, EOF comes at once) and call
  * svc_logcap_close(), which drops whatever has not been read yet.
  *
- * Each capture reads into its own SVC_LOGCAP_BUFSIZE buffer, allocated at
- * start and reused for every read (no allocation per read; on Windows the
- * buffer is held by an overlapped read, so it cannot be shared).  Memory
- * is touched only as far as reads fill it.
+ * Captures read into one SVC_LOGCAP_BUFSIZE buffer per thread: every
+ * backend asks for a buffer only when data is there (on Windows after a
+ * zero-byte read completes) and hands it back with the data in the same
+ * callback, so no read owns it in between, and no memory is spent per
+ * capture, nor per read.
  * --------------------------------------------------------------------- */
 
 typedef void (*svc_logcap_cb)(svc_logcap_t *cap);
@@ -272,7 +291,6 @@ struct svc_logcap_s {
   /* private */
   svc_logfile_t *lf;
   svc_logline_t line;
-  char *buf;
   svc_logcap_cb cb;
   int state;
 };
@@ -281,9 +299,9 @@ struct svc_logcap_s {
 apr_status_t svc_logcap_init(vg_loop_t *loop, svc_logcap_t *cap);
 
 /* Start reading the opened pipe into lf.  on_drained(cap) runs on EOF or
- * a read error, after the pipe is closed and the buffer freed: cap may be
- * freed or re-initialised there.  APR_ENOMEM, APR_EBADF (pipe not open)
- * or VG_ECLOSING (lf is closing) leave the capture as it was. */
+ * a read error, after the pipe is closed: cap may be freed or
+ * re-initialised there.  APR_EBADF (pipe not open) or VG_ECLOSING (lf is
+ * closing) leave the capture as it was. */
 apr_status_t svc_logcap_start(svc_logcap_t *cap, svc_logfile_t *lf,
                               svc_logcap_cb on_drained);
 

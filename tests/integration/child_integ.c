@@ -8,8 +8,9 @@
  *                             write(2) each, and exit 0 at once
  *   grandchild-pidfile PATH [ignore-term]
  *                             start a grandchild (this binary, `sleep` or
- *                             `ignore-term`) in our process group, write
- *                             its pid to PATH (atomically), sleep 30 s
+ *                             `ignore-term`) in our process group (on
+ *                             Windows: our job), write its pid to PATH
+ *                             (atomically), sleep 30 s
  *   tcp-listen PORT GO CLOSE  wait until file GO exists ("-": no wait),
  *                             listen on 127.0.0.1:PORT accepting and
  *                             closing connections; once file CLOSE exists
@@ -17,7 +18,14 @@
  *                             (the process stays up); 30 s at most
  *   notify GO                 wait until file GO exists ("-": no wait),
  *                             then send "READY=1" to $NOTIFY_SOCKET (an
- *                             "@abstract" name or a path); sleep 30 s
+ *                             "@abstract" name or a path); sleep 30 s.
+ *                             POSIX-only (exits 126 on Windows)
+ *   control-send PATH LINE    connect to the Unix socket PATH, send LINE
+ *                             and "\n", print what comes back and then
+ *                             "<closed>" once the server closed (else
+ *                             "<error: WHY>"; 10 s at most); exit 0, 3 if
+ *                             it cannot connect.  POSIX-only (exits 126
+ *                             on Windows)
  *
  * Like tests/child.c, children may use the OS directly; the network ones
  * use libvigil so that they also build for Windows.
@@ -61,7 +69,9 @@ static int file_exists(const char *path) {
   return ok;
 }
 
-/* Wait for GO ("-" never waits), bounded by the child's lifetime. */
+#if !defined(_WIN32)
+/* Wait for GO ("-" never waits), bounded by the child's lifetime.  Only
+ * `notify` (POSIX-only: sd_notify) needs it. */
 static int wait_go(const char *go) {
   long waited = 0;
   if (strcmp(go, "-") == 0)
@@ -74,6 +84,7 @@ static int wait_go(const char *go) {
   }
   return 1;
 }
+#endif
 
 static int need(int argc, char **argv, int n) {
   if (argc < n + 1) {
@@ -297,10 +308,55 @@ static int child_notify(int argc, char **argv) {
 #endif
 }
 
+/* ---- control-send --------------------------------------------------------- */
+
+static int child_control_send(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;   /* the Windows endpoint is a named pipe: vigil_win */
+#else
+  struct sockaddr_un su;
+  struct timeval tv = {10, 0};
+  char buf[4096];
+  ssize_t n;
+  size_t len;
+  int fd;
+  if (!need(argc, argv, 2))
+    return 125;
+  len = strlen(argv[1]);
+  memset(&su, 0, sizeof su);
+  su.sun_family = AF_UNIX;
+  if (len >= sizeof su.sun_path)
+    return 5;
+  memcpy(su.sun_path, argv[1], len);
+  fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&su, sizeof su) != 0) {
+    fprintf(stderr, "child control-send: connect %s: %s\n", argv[1],
+            strerror(errno));
+    return 3;
+  }
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  /* The server may have closed already: no SIGPIPE. */
+  send(fd, argv[2], strlen(argv[2]), MSG_NOSIGNAL);
+  send(fd, "\n", 1, MSG_NOSIGNAL);
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    fwrite(buf, 1, (size_t)n, stdout);
+  /* ECONNRESET: the server closed with our line unread, also a close. */
+  if (n == 0 || errno == ECONNRESET)
+    printf("<closed>\n");
+  else
+    printf("<error: %s>\n", strerror(errno));
+  close(fd);
+  return 0;
+#endif
+}
+
 const vg_child_mode_t vg_child_integ_modes[] = {
     {"sleep-exit", child_sleep_exit},
     {"lines", child_lines},
     {"grandchild-pidfile", child_grandchild_pidfile},
     {"tcp-listen", child_tcp_listen},
     {"notify", child_notify},
+    {"control-send", child_control_send},
     {NULL, NULL}};

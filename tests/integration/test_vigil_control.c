@@ -15,8 +15,6 @@
 
 #include <apr_strings.h>
 
-#define READY_FAST "<ready after=\"100ms\"/>\n"
-
 /* The reply line parsed; NULL if it is not one JSON object. */
 static svc_json_t *parse_line(vt_t *t, const char *reply) {
   const char *nl = strchr(reply, '\n');
@@ -222,6 +220,49 @@ static void test_unreachable(void) {
   vt_end(t);
 }
 
+#if !defined(_WIN32)
+/* Another user.  The socket is mode 0600, so they cannot even connect;
+ * behind that the supervisor checks each peer's uid (SO_PEERCRED).  To
+ * reach that check the test opens the socket (and its directory) to
+ * everyone, then connects as nobody (65534): an error reply, the
+ * connection closed, and the supervisor serves its own user as before.
+ * Running a child as another user needs root (CI runs as root); as
+ * anyone else only the mode is checked, and the test says so.  POSIX:
+ * the Windows pipe's DACL is vigil_win's. */
+static void test_other_user_refused(void) {
+  apr_finfo_t fi;
+  vt_res_t *r;
+  const char *sock;
+  long pid;
+  vt_t *t = start("ctl-user", &pid);
+  if (!t)
+    return;
+  sock = vt_control_path(t);
+  VT_REQUIRE(apr_stat(&fi, sock, APR_FINFO_PROT, vt_pool(t)) == APR_SUCCESS);
+  CU_ASSERT_EQUAL(fi.protection, APR_FPROT_UREAD | APR_FPROT_UWRITE);
+  if (pal_geteuid() != 0) {
+    fprintf(stderr, "\n  [ctl-user] not root: the peer check of another "
+                    "user was not exercised\n");
+    vt_end(t);
+    return;
+  }
+  CU_ASSERT_EQUAL(apr_file_perms_set(vt_path(t, "state"),
+                                     APR_FPROT_OS_DEFAULT),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(apr_file_perms_set(sock, APR_FPROT_OS_DEFAULT),
+                  APR_SUCCESS);
+  r = vt_child_as(t, 65534, 65534, "control-send", sock,
+                  "{\"cmd\":\"status\"}", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(is_error_reply(parse_line(t, r->out)));
+  CU_ASSERT(vt_contains(r->out, "permission denied"));
+  CU_ASSERT(vt_contains(r->out, "\n<closed>\n"));
+  CU_ASSERT(!vt_contains(r->out, "\"services\""));
+  still_fine(t, pid);
+  vt_end(t);
+}
+#endif
+
 /* `vigil status --json` has the fields CONTRACT.md names, with the right
  * types and values; the table names every service. */
 static void test_status_json_shape(void) {
@@ -301,6 +342,9 @@ static CU_TestInfo vigil_control_tests[] = {
     {"unknown command / service: error", test_unknown_command_and_service},
     {"pipelined requests; a client gone mid-line", test_pipelined_and_partial},
     {"no supervisor: exit 4", test_unreachable},
+#if !defined(_WIN32)
+    {"another user: refused by the peer check", test_other_user_refused},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_control_suite = {.pName = "vigil_control",

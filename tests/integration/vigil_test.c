@@ -11,10 +11,12 @@
  *   5. status polling
  *   6. a raw control-socket client, a free TCP port
  *
- * Only libvigil and APR, except pid liveness, which reads /proc on Linux
- * (a zombie is not alive: PID 1 of a container may never reap it).
+ * Only libvigil, APR and the runner's portability helpers (test.h): pid
+ * liveness is vg_test_pid_alive() (a zombie is not alive: PID 1 of a
+ * container may never reap it).
  */
 #include "vigil_test.h"
+#include "svc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,9 +154,11 @@ static void run_closed(vg_handle_t *h) {
     run_free(r);
 }
 
-/* Spawn argv with both outputs captured; NULL on failure (*why set). */
-static vt_run_t *run_spawn(vg_loop_t *loop, const char *const *argv,
-                           unsigned flags, apr_status_t *why) {
+/* Spawn argv with both outputs captured; NULL on failure (*why set).
+ * uid/gid are used with the VG_PROCESS_SETUID/SETGID flags. */
+static vt_run_t *run_spawn_as(vg_loop_t *loop, const char *const *argv,
+                              unsigned flags, long uid, long gid,
+                              apr_status_t *why) {
   vg_process_options_t o;
   vt_run_t *r = calloc(1, sizeof *r);
   apr_status_t rv;
@@ -170,6 +174,8 @@ static vt_run_t *run_spawn(vg_loop_t *loop, const char *const *argv,
   o.file = argv[0];
   o.args = argv;
   o.flags = flags;
+  o.uid = uid;
+  o.gid = gid;
   o.stdio[0].kind = VG_STDIO_IGNORE;
   o.stdio[1].kind = VG_STDIO_PIPE;
   o.stdio[1].pipe = &r->out.pipe;
@@ -192,6 +198,11 @@ static vt_run_t *run_spawn(vg_loop_t *loop, const char *const *argv,
   vg_read_start(&r->out.pipe, cap_alloc, cap_read);
   vg_read_start(&r->err.pipe, cap_alloc, cap_read);
   return r;
+}
+
+static vt_run_t *run_spawn(vg_loop_t *loop, const char *const *argv,
+                           unsigned flags, apr_status_t *why) {
+  return run_spawn_as(loop, argv, flags, -1, -1, why);
 }
 
 static void run_close(vt_run_t *r) {
@@ -234,30 +245,7 @@ static int never(void *arg) {
   return 0;
 }
 
-int vt_pid_alive(long pid) {
-  if (pid <= 0)
-    return 0;
-#if defined(__linux__)
-  {
-    char path[64], buf[512], *p;
-    size_t n;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    f = fopen(path, "r");
-    if (!f)
-      return 0;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-      return 1;
-    return p[2] != 'Z' && p[2] != 'X' && p[2] != 'x';
-  }
-#else
-  return pal_pid_start_time(pid) != 0;
-#endif
-}
+int vt_pid_alive(long pid) { return vg_test_pid_alive(pid); }
 
 /* A start-time stamp of pid, 0 if none.  Read here rather than through
  * pal_pid_start_time(), so that the cleanup does not depend on the code
@@ -304,6 +292,7 @@ struct vt_s {
   vt_run_t *sup;                /* the supervisor, or NULL */
   const char *prev_log;         /* logs of supervisors that exited */
   int via_control;              /* status polls use --control */
+  int answered;                 /* a status poll has succeeded */
   apr_array_header_t *tracked;  /* tracked_t */
   unsigned failures_at_begin;
   char tag[32];
@@ -336,6 +325,13 @@ vt_t *vt_begin(const char *tag) {
   t->self = self_abs(pool);
   if (apr_temp_dir_get(&tmp, pool) != APR_SUCCESS)
     tmp = "/tmp";
+  /* In APR's form, which is how vigil names paths it made absolute
+   * (Windows: "C:/Users/..." from GetTempPathW's "C:\Users\..."). */
+  {
+    char *canon = NULL;
+    if (apr_filepath_merge(&canon, NULL, tmp, 0, pool) == APR_SUCCESS)
+      tmp = canon;
+  }
   t->dir = apr_psprintf(pool, "%s/vt-%ld-%u-%.12s", tmp, pal_getpid(),
                         ++counter, tag);
   if (apr_dir_make_recursive(t->dir, APR_FPROT_OS_DEFAULT, pool) !=
@@ -525,14 +521,27 @@ const char *vt_svc(vt_t *t, const char *name, const char *extra,
   while ((a = va_arg(ap, const char *)) != NULL)
     s = apr_psprintf(t->pool, "%s<arg>%s</arg>", s, vt_xml(t, a));
   va_end(ap);
+#if defined(_WIN32)
+  /* The stop ladder starts with CTRL_BREAK to the child's group, which
+   * Wine refuses: there every stop waits for its timeout before the job
+   * is terminated.  A service that does not set its own waits 1 s, not
+   * the default 10 s, so that the suites stay quick. */
+  if (!extra || !strstr(extra, "<stop"))
+    extra = apr_pstrcat(t->pool, extra ? extra : "",
+                        extra ? "    " : "", "<stop timeout=\"1s\"/>\n",
+                        NULL);
+#endif
   return apr_psprintf(t->pool, "%s\n%s%s  </service>\n", s,
                       extra ? "    " : "", extra ? extra : "");
 }
 
 const char *vt_log_dir(vt_t *t) { return vt_path(t, "logs"); }
 
+/* The supervisor's own function: on Windows the pipe's name is a hash of
+ * the config's path, which the CLI must find the same way. */
 const char *vt_control_path(vt_t *t) {
-  return vt_path(t, "state/control.sock");
+  return svc_default_endpoint(t->config ? t->config : vt_path(t, "vigil.xml"),
+                              vt_path(t, "state"), t->pool);
 }
 
 const char *vt_config(vt_t *t, const char *file, ...) {
@@ -562,10 +571,30 @@ const char *vt_config(vt_t *t, const char *file, ...) {
 
 /* ---- CLI -------------------------------------------------------------------- */
 
-static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
+/* What a CLI run printed, as the tests compare it.  A Windows program's
+ * stdout and stderr are in text mode, which writes "\r\n" for "\n":
+ * folded back here, so that the assertions on lines are the same on both
+ * (a "\r" without "\n" after it is kept). */
+static const char *text_of(vt_t *t, const vt_buf_t *b, size_t *len) {
+  char *s = apr_pstrmemdup(t->pool, buf_str(b), b->len);
+#if defined(_WIN32)
+  size_t i, n = 0;
+  for (i = 0; i < b->len; i++)
+    if (!(s[i] == '\r' && i + 1 < b->len && s[i + 1] == '\n'))
+      s[n++] = s[i];
+  s[n] = '\0';
+  *len = n;
+#else
+  *len = b->len;
+#endif
+  return s;
+}
+
+static vt_res_t *run_argv_as(vt_t *t, const char *const *argv, uint64_t ms,
+                             unsigned flags, long uid, long gid) {
   vt_res_t *res = apr_pcalloc(t->pool, sizeof *res);
   apr_status_t why = APR_SUCCESS;
-  vt_run_t *r = run_spawn(t->loop, argv, 0, &why);
+  vt_run_t *r = run_spawn_as(t->loop, argv, flags, uid, gid, &why);
   char eb[128];
   res->code = -1;
   res->out = "";
@@ -584,13 +613,32 @@ static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
   }
   res->code = r->exited && !r->sig && !res->timed_out ? r->code : -1;
   res->sig = r->sig;
-  res->out = apr_pstrmemdup(t->pool, buf_str(&r->out.buf), r->out.buf.len);
-  res->out_len = r->out.buf.len;
-  res->err = apr_pstrmemdup(t->pool, buf_str(&r->err.buf), r->err.buf.len);
-  res->err_len = r->err.buf.len;
+  res->out = text_of(t, &r->out.buf, &res->out_len);
+  res->err = text_of(t, &r->err.buf, &res->err_len);
   run_close(r);
   vg_run(t->loop, VG_RUN_NOWAIT);
   return res;
+}
+
+static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
+  return run_argv_as(t, argv, ms, 0, -1, -1);
+}
+
+vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...) {
+  const char *argv[64];
+  const char *a;
+  va_list ap;
+  int n = 0;
+  argv[n++] = t->self;
+  argv[n++] = "--child";
+  argv[n++] = mode;
+  va_start(ap, mode);
+  while ((a = va_arg(ap, const char *)) != NULL && n < 63)
+    argv[n++] = a;
+  va_end(ap);
+  argv[n] = NULL;
+  return run_argv_as(t, argv, VT_WAIT_MS, VG_PROCESS_SETUID | VG_PROCESS_SETGID,
+                     uid, gid);
 }
 
 static vt_res_t *vigil_va(vt_t *t, uint64_t ms, int with_config,
@@ -647,6 +695,7 @@ int vt_sup_start(vt_t *t, const char *config) {
     vg_run(t->loop, VG_RUN_NOWAIT);
   }
   t->config = config;
+  t->answered = 0;   /* until this one answers */
   argv[0] = vt_vigil_bin();
   argv[1] = "run";
   argv[2] = "-c";
@@ -752,12 +801,22 @@ svc_json_t *vt_status(vt_t *t) {
   svc_json_error_t jerr;
   const svc_json_t *svcs;
   size_t i;
-  if (r->code != 0)
+  if (r->code != 0) {
+    /* Once it answered, a running supervisor should go on answering:
+     * say why it did not, for whoever reads a failed test's output. */
+    if (t->answered && vt_sup_running(t))
+      fprintf(stderr, "\n  [%s] status: exit %d%s: %s\n", t->tag, r->code,
+              r->timed_out ? " (timed out)" : "", r->err);
     return NULL;
+  }
+  t->answered = 1;
   if (svc_json_parse(&root, r->out, r->out_len, t->pool, &jerr) !=
           APR_SUCCESS ||
-      svc_json_type(root) != SVC_JSON_OBJECT)
+      svc_json_type(root) != SVC_JSON_OBJECT) {
+    fprintf(stderr, "\n  [%s] status: not a JSON object: %s\n", t->tag,
+            r->out);
     return NULL;
+  }
   svcs = svc_json_get(root, "services");
   for (i = 0; i < svc_json_size(svcs); i++) {
     int64_t pid;

@@ -22,7 +22,17 @@
  * keeps the directory.
  *
  * The vigil binary: $VIGIL_BIN if set, else the VIGIL_BIN compile
- * definition (tests/CMakeLists.txt: $<TARGET_FILE:vigil-bin>).
+ * definition (tests/CMakeLists.txt: $<TARGET_FILE:vigil-bin>, behind
+ * Wine's "Z:" when cross-built).
+ *
+ * Windows (the suites run under Wine there): vigil.exe is spawned
+ * directly -- a child of a Wine process is a Wine process -- in the
+ * runner's job, which PDEATHSIG maps to; the control endpoint is the
+ * named pipe the supervisor derives from the config's path
+ * (vt_control_path()); CLI output comes in text mode and is compared with
+ * its "\r\n" folded to "\n" (vt_res_t).  Cases that have no Windows
+ * meaning (SIGHUP, SIGTERM to the supervisor, sd_notify, systemd units)
+ * are POSIX-only, each saying so.
  */
 #ifndef VIGIL_TEST_INTEG_H
 #define VIGIL_TEST_INTEG_H
@@ -37,7 +47,8 @@
 
 typedef struct vt_s vt_t;
 
-/* The result of one CLI run.  out/err are NUL-terminated (pool). */
+/* The result of one CLI run.  out/err are NUL-terminated (pool); on
+ * Windows with each "\r\n" folded to "\n". */
 typedef struct vt_res_s {
   int code;          /* exit code; -1 if killed or timed out */
   int sig;           /* portable signal that ended it, or 0 */
@@ -89,16 +100,23 @@ long vt_read_pid_file(vt_t *t, const char *path);
 
 /* ---- configs -------------------------------------------------------------- */
 
+/* The <ready> of a service that counts as running 100 ms after it starts
+ * (most tests need no more). */
+#define READY_FAST "<ready after=\"100ms\"/>\n"
+
 /* A <service> running this binary:  <command>SELF</command>
  * <arg>--child</arg><arg>MODE</arg> <arg>...</arg> then `extra` (raw XML,
- * may be NULL).  Args are NULL-terminated and XML-escaped. */
+ * may be NULL).  Args are NULL-terminated and XML-escaped.  Windows:
+ * without a <stop> in `extra`, <stop timeout="1s"/> (see the .c). */
 const char *vt_svc(vt_t *t, const char *name, const char *extra,
                    const char *mode, ...);
 /* Write DIR/FILE with a <supervisor> section (state-dir DIR/state,
  * log-dir DIR/logs, shutdown-timeout 10s) and the given service XML
  * (concatenated, NULL-terminated).  Returns the path. */
 const char *vt_config(vt_t *t, const char *file, ...);
-/* The default control socket of a config written by vt_config(). */
+/* The default control endpoint of the config written by vt_config():
+ * STATE/control.sock, or on Windows the named pipe named after the
+ * config's path (svc_default_endpoint()). */
 const char *vt_control_path(vt_t *t);
 const char *vt_log_dir(vt_t *t);
 /* XML-escape. */
@@ -111,6 +129,9 @@ const char *vt_xml(vt_t *t, const char *s);
 vt_res_t *vt_vigil(vt_t *t, uint64_t timeout_ms, ...);
 /* The same with `-c CONFIG` appended (the fixture's current config). */
 vt_res_t *vt_cli(vt_t *t, ...);
+/* Run this binary's child MODE ARGS... (NULL-terminated) as uid/gid
+ * (POSIX, as root), to completion (VT_WAIT_MS at most). */
+vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...);
 
 /* Start `vigil run -c config` (becomes the fixture's current config). */
 int vt_sup_start(vt_t *t, const char *config);
