@@ -616,7 +616,7 @@ static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
 static int permanent(apr_status_t rv) {
   return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_EACCES(rv) ||
          APR_STATUS_IS_ENOTDIR(rv) || rv == APR_EINVAL ||
-         rv == VG_EUNSUPPORTED;   /* e.g. a CPU cap the OS refuses */
+         rv == VG_EUNSUPPORTED;   /* e.g. a uid on Windows */
 }
 
 /* The first step of the stop ladder.  On Windows a console program can
@@ -632,6 +632,19 @@ static int stop_signal(const svc_service_t *s) {
 }
 
 static void schedule_restart(svc_service_t *s, const char *why);
+
+/* A limit the OS refused at spawn (a Windows CPU cap before Windows 8):
+ * the child runs without it, and that is said once, not at every
+ * restart. */
+static void warn_unapplied(svc_service_t *s) {
+  unsigned fresh = s->run->proc.proc.unapplied & ~s->unapplied_said;
+  if (fresh & (1u << PAL_LIMIT_CPU))
+    slog(s, VG_LOG_WARN,
+         "limit cpu=%u%% is not applied: this system refuses a job CPU "
+         "rate cap (Windows 8 or later needed)",
+         s->cfg->limits.cpu_percent);
+  s->unapplied_said |= fresh;
+}
 
 static void a_spawn(svc_service_t *s) {
   apr_status_t rv;
@@ -661,6 +674,7 @@ static void a_spawn(svc_service_t *s) {
     return;
   }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->run->proc.pid);
+  warn_unapplied(s);
   set_state(s, SVC_STARTING);
   switch (rd->kind) {
   case CFG_READY_AFTER:
@@ -1097,6 +1111,7 @@ static const char *no_cgroup_why(const svc_service_t *s, unsigned ctrl,
  * Windows: the job object holds all three; open files have no limit. */
 static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
   const cfg_limits_t *l = &cfg->limits;
+  s->unapplied_said = 0;   /* new limits: a refusal is said again */
 #if defined(_WIN32)
   if (l->open_files)
     slog(s, VG_LOG_WARN,

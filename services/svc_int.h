@@ -90,6 +90,7 @@ struct svc_service_s {
   unsigned limit_events;        /* limits reached, OOM kills included */
   uint64_t limit_said_ms[5];    /* last warning per PAL_LIMIT_* kind */
   unsigned limit_unsaid[5];     /* events since, not yet written */
+  unsigned unapplied_said;      /* 1u << PAL_LIMIT_* already warned of */
 };
 
 struct svc_sup_s {

@@ -400,6 +400,10 @@ struct pal_proc_s {
   pal_fd_t handle;                /* pidfd / process HANDLE */
   pal_fd_t job;                   /* Windows job object */
   pal_limit_cb limit_cb;
+  unsigned unapplied;             /* public, read-only: 1u << PAL_LIMIT_* the
+                                   * OS refused at spawn (the child runs
+                                   * without them; Windows CPU cap before
+                                   * Windows 8, Wine) */
   unsigned flags;
   pal_proc_t *next;               /* poll's list of live children */
   intptr_t os[4];

@@ -749,11 +749,10 @@ static DWORD cpu_count(void) {
  * 50 * 100 / 4 = 1250 (12.5% of the machine), and anything from 100% per
  * CPU up is 10000, the whole machine.
  *
- * Windows 7 and Wine 8 do not know this class (ERROR_INVALID_PARAMETER).
- * Then the spawn fails, PAL_EUNSUPPORTED naming this call: a service
- * asked to stay under a CPU cap must not run without one unnoticed, and
- * a warning that a status screen may or may not show would be exactly
- * that.  The configuration can drop the cap where the OS cannot keep it. */
+ * Windows 7 and Wine 8 do not know this class (ERROR_INVALID_PARAMETER):
+ * PAL_EUNSUPPORTED naming this call.  The child then runs without the
+ * cap and proc->unapplied says so, for the supervisor's warning (a limit
+ * the platform cannot apply is a warning at start: CONTRACT.md). */
 static apr_status_t job_cpu_rate(HANDLE job, unsigned percent) {
   JOBOBJECT_CPU_RATE_CONTROL_INFORMATION cr;
   uint64_t ncpu = cpu_count(), rate;
@@ -810,9 +809,13 @@ static apr_status_t job_create(pal__job_t *j, const pal_spawn_opts_t *o) {
                                sizeof li))
     return win_fail("SetInformationJobObject");
   if (o->limits && o->limits->cpu_percent) {
-    j->limits |= PAL__PROC_HIT_CPU;
-    if ((rv = job_cpu_rate(j->job, o->limits->cpu_percent)) != APR_SUCCESS)
+    rv = job_cpu_rate(j->job, o->limits->cpu_percent);
+    if (rv == PAL_EUNSUPPORTED)
+      j->owner->unapplied |= 1u << PAL_LIMIT_CPU;
+    else if (rv != APR_SUCCESS)
       return rv;
+    else
+      j->limits |= PAL__PROC_HIT_CPU;
   }
   acp.CompletionKey = (PVOID)PAL__KEY(&j->node, PAL__KEY_PROC);
   acp.CompletionPort = j->poll->iocp;

@@ -240,6 +240,35 @@ static void test_pipe_squatted(void) {
   vt_end(t);
 }
 
+/* <limits cpu>: a job CPU rate cap.  Where the system refuses the cap
+ * (Wine 8, as Windows 7) the service still runs, and the supervisor says
+ * once that the limit is not applied; where it takes it, no warning. */
+static void test_cpu_cap_or_warning(void) {
+  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+  int wine = nt && GetProcAddress(nt, "wine_get_version") != NULL;
+  vt_t *t = vt_begin("win-cpucap");
+  const char *warning = "limit cpu=50% is not applied: this system refuses "
+                        "a job CPU rate cap";
+  const char *log;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "capped", READY_FAST "    <limits cpu=\"50%\"/>\n",
+                   "sleep", "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT(vt_wait_state(t, "capped", "running", VT_WAIT_MS) != NULL);
+  log = vt_sup_log(t);
+  CU_ASSERT(wine ? vt_contains(log, warning) : !vt_contains(log, warning));
+  CU_ASSERT_EQUAL(vt_cli(t, "restart", "capped", NULL)->code, 0);
+  log = vt_sup_log(t);
+  if (wine) {   /* said once, not at every start */
+    const char *first = strstr(log, warning);
+    CU_ASSERT(first != NULL && strstr(first + 1, warning) == NULL);
+  }
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_win_tests[] = {
     {"pipe name: a stable hash of the config path", test_pipe_name_hash},
     {"default pipe: named after the config, found by the CLI",
@@ -247,6 +276,8 @@ static CU_TestInfo vigil_win_tests[] = {
     {"<control> names another pipe", test_control_override},
     {"pipe DACL: owner, SYSTEM, Administrators only", test_pipe_dacl},
     {"a squatted pipe name: vigil run refuses, exit 1", test_pipe_squatted},
+    {"cpu limit: a job CPU cap, or a warning where refused",
+     test_cpu_cap_or_warning},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_win_suite = {.pName = "vigil_win",
