@@ -381,31 +381,76 @@ static void finish_shutdown(svc_sup_t *sup) {
 
 /* ---- 5. leftovers ---------------------------------------------------------- */
 
-static void write_pids(vg_timer_t *t) {
-  svc_sup_t *sup = t->data;
+/* On a pool thread: the text to STATE/pids.tmp, renamed over STATE/pids
+ * (so a reader sees the old file or the new, never half of one).  A disk
+ * that is slow to create and rename a file (a journal commit) delays no
+ * child exit this way. */
+static void pids_work(vg_work_t *w) {
+  svc_sup_t *sup = w->data;
   apr_pool_t *tmp;
   apr_file_t *f;
+  apr_size_t n = sup->pids_len;
   const char *tmppath;
-  svc_service_t *s;
-  apr_pool_create(&tmp, sup->pool);
+  if (apr_pool_create(&tmp, NULL) != APR_SUCCESS)
+    return;
   tmppath = apr_pstrcat(tmp, sup->pids_path, ".tmp", NULL);
   if (apr_file_open(&f, tmppath,
-                    APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE |
-                        APR_FOPEN_BUFFERED,
+                    APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
                     APR_FPROT_UREAD | APR_FPROT_UWRITE, tmp) == APR_SUCCESS) {
-    for (s = sup->services; s; s = s->next)
-      if (s->run && s->run->proc.pid > 0 && !s->run->exited) {
-        char line[400];
-        if (!s->run->start_stamp)
-          s->run->start_stamp = pal_pid_start_time(s->run->proc.pid);
-        snprintf(line, sizeof line, "%ld %llu %s\n", s->run->proc.pid,
-                 (unsigned long long)s->run->start_stamp, s->name);
-        apr_file_puts(line, f);
-      }
-    if (apr_file_close(f) == APR_SUCCESS)
+    apr_status_t rv = apr_file_write_full(f, sup->pids_text, n, NULL);
+    if (apr_file_close(f) == APR_SUCCESS && rv == APR_SUCCESS)
       apr_file_rename(tmppath, sup->pids_path, tmp);
   }
   apr_pool_destroy(tmp);
+}
+
+static void pids_after(vg_work_t *w, apr_status_t status) {
+  svc_sup_t *sup = w->data;
+  (void)status;
+  free(sup->pids_text);
+  sup->pids_text = NULL;
+  sup->pids_busy = 0;
+  if (sup->pids_again) {
+    sup->pids_again = 0;
+    svc_sup_save_pids(sup);
+  }
+}
+
+/* The text, on the loop thread (where the services are): one line per
+ * running child, "PID START-STAMP NAME". */
+static void write_pids(vg_timer_t *t) {
+  svc_sup_t *sup = t->data;
+  svc_service_t *s;
+  size_t cap = 256, len = 0;
+  char *text;
+  if (sup->pids_busy) {
+    sup->pids_again = 1;   /* written again when this one is done */
+    return;
+  }
+  for (s = sup->services; s; s = s->next)
+    cap += 48 + strlen(s->name);
+  if (!(text = malloc(cap)))
+    return;   /* the file matters only after a kill -9: next change */
+  for (s = sup->services; s; s = s->next)
+    if (s->run && s->run->proc.pid > 0 && !s->run->exited) {
+      int n;
+      if (!s->run->start_stamp)
+        s->run->start_stamp = pal_pid_start_time(s->run->proc.pid);
+      n = snprintf(text + len, cap - len, "%ld %llu %s\n", s->run->proc.pid,
+                   (unsigned long long)s->run->start_stamp, s->name);
+      if (n > 0 && (size_t)n < cap - len)
+        len += (size_t)n;
+    }
+  sup->pids_text = text;
+  sup->pids_len = len;
+  sup->pids_work.data = sup;
+  if (vg_queue_work(sup->loop, &sup->pids_work, pids_work, pids_after) !=
+      APR_SUCCESS) {
+    free(text);
+    sup->pids_text = NULL;
+    return;
+  }
+  sup->pids_busy = 1;
 }
 
 /* Coalesced, and kept off the restart path: due 1 ms after the change,

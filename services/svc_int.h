@@ -116,6 +116,10 @@ struct svc_sup_s {
   /* leftovers file: pids and start times of running children */
   const char *pids_path;
   vg_timer_t pids_timer;        /* coalesces writes of the pids file */
+  vg_work_t pids_work;          /* writes it off the loop thread */
+  char *pids_text;              /* what the work writes (malloc'd) */
+  size_t pids_len;
+  int pids_busy, pids_again;    /* a write in flight; another due after */
   svc_notify_t *notify;         /* our own NOTIFY_SOCKET (notify.c) */
   /* cgroup v2 (Linux): the directory the services' cgroups go under, or
    * NULL, and then cgroup_why says why not */
