@@ -303,26 +303,38 @@ apr_status_t pal_cgroup_join(const char *dir, long pid) {
  * the rounds (cgroup.freeze would close the race, but is no older). */
 #define KILL_ROUNDS 5
 
-static apr_status_t kill_members(const char *dir) {
+/* Call fn for each pid in DIR/cgroup.procs; how many calls returned
+ * nonzero in *hits. */
+static apr_status_t each_member(const char *dir, int (*fn)(long, void *),
+                                void *arg, int *hits) {
   char buf[65536];
-  int round;
-  for (round = 0; round < KILL_ROUNDS; round++) {
-    const char *p;
-    int any = 0;
-    apr_status_t rv = pal_cgroup_read(dir, "cgroup.procs", buf, sizeof buf);
+  const char *p;
+  apr_status_t rv = pal_cgroup_read(dir, "cgroup.procs", buf, sizeof buf);
+  *hits = 0;
+  if (rv != APR_SUCCESS)
+    return rv;
+  for (p = buf; *p;) {
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p)
+      break;
+    *hits += fn(pid, arg) != 0;
+    p = end + strspn(end, "\n");
+  }
+  return APR_SUCCESS;
+}
+
+static int kill_one(long pid, void *arg) {
+  (void)arg;
+  return pid > 0 && kill((pid_t)pid, SIGKILL) == 0;
+}
+
+static apr_status_t kill_members(const char *dir) {
+  int round, any = 1;
+  for (round = 0; round < KILL_ROUNDS && any; round++) {
+    apr_status_t rv = each_member(dir, kill_one, NULL, &any);
     if (rv != APR_SUCCESS)
       return rv;
-    for (p = buf; *p;) {
-      char *end;
-      long pid = strtol(p, &end, 10);
-      if (end == p)
-        break;
-      if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
-        any = 1;
-      p = end + strspn(end, "\n");
-    }
-    if (!any)
-      break;
   }
   return APR_SUCCESS;
 }
@@ -377,22 +389,17 @@ apr_status_t pal_cgroup_stat(const char *dir, pal_cgroup_stat_t *out) {
 /* Members from cgroup.procs: reading it costs about what one /proc/PID/
  * stat does, so a service's usage costs its own members, not a walk of
  * every process on the machine as a process group's does. */
+static int usage_one(long pid, void *arg) {
+  return pal__proc_usage_add(pid, 0, arg);
+}
+
 apr_status_t pal_cgroup_usage(const char *dir, pal_usage_t *out) {
-  char buf[65536];
-  const char *p;
+  int counted;
   apr_status_t rv;
   memset(out, 0, sizeof *out);
-  rv = pal_cgroup_read(dir, "cgroup.procs", buf, sizeof buf);
+  rv = each_member(dir, usage_one, out, &counted);
   if (rv != APR_SUCCESS)
     return rv;
-  for (p = buf; *p;) {
-    char *end;
-    long pid = strtol(p, &end, 10);
-    if (end == p)
-      break;
-    pal__proc_usage_add(pid, 0, out);
-    p = end + strspn(end, "\n");
-  }
   return out->processes ? APR_SUCCESS : PAL_ENOPROC;
 }
 

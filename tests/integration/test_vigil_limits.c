@@ -133,14 +133,6 @@ static int cgroup_has(vt_t *t, const char *dir, const char *name, long pid) {
   return 0;
 }
 
-static long wait_pid_file(vt_t *t, const char *file) {
-  uint64_t deadline = vt_now_ms() + VT_WAIT_MS;
-  long pid;
-  while ((pid = vt_read_pid_file(t, file)) == 0 && vt_now_ms() < deadline)
-    vt_sleep(t, 20);
-  return pid;
-}
-
 static int cpu_ms_at_least(const svc_json_t *s, void *arg) {
   return vt_ifield(s, "cpu_ms") >= *(int64_t *)arg;
 }
@@ -317,7 +309,7 @@ static void daemon_stop(vt_t *t, const char *dir) {
   s = vt_wait_state(t, "d", "running", VT_WAIT_MS);
   VT_REQUIRE(s != NULL);
   pid = (long)vt_ifield(s, "pid");
-  dpid = wait_pid_file(t, pidfile);
+  dpid = vt_wait_pid_file(t, pidfile, VT_WAIT_MS);
   VT_REQUIRE(dpid > 0);
   vt_track(t, dpid);
   CU_ASSERT(dpid != pid);

@@ -24,15 +24,6 @@ static int pid_not(const svc_json_t *s, void *arg) {
   return pid > 0 && pid != *(long *)arg && st && !strcmp(st, "running");
 }
 
-/* Wait until a child wrote its grandchild's pid into `file`. */
-static long wait_pid_file(vt_t *t, const char *file) {
-  uint64_t deadline = vt_now_ms() + VT_WAIT_MS;
-  long pid;
-  while ((pid = vt_read_pid_file(t, file)) == 0 && vt_now_ms() < deadline)
-    vt_sleep(t, 20);
-  return pid;
-}
-
 /* ---- tests ---------------------------------------------------------------- */
 
 /* A program that does not exist: that service is fatal with a reason that
@@ -328,7 +319,7 @@ static void test_grandchildren_gone(void) {
   s = vt_wait_state(t, "family", "running", VT_WAIT_MS);
   VT_REQUIRE(s != NULL);
   child = (long)vt_ifield(s, "pid");
-  gc = wait_pid_file(t, pf1);
+  gc = vt_wait_pid_file(t, pf1, VT_WAIT_MS);
   VT_REQUIRE(gc > 0);
   CU_ASSERT(vt_pid_alive(gc));
 
@@ -343,7 +334,7 @@ static void test_grandchildren_gone(void) {
   s = vt_wait_state(t, "orphaner", "running", VT_WAIT_MS);
   VT_REQUIRE(s != NULL);
   child2 = (long)vt_ifield(s, "pid");
-  gc2 = wait_pid_file(t, pf2);
+  gc2 = vt_wait_pid_file(t, pf2, VT_WAIT_MS);
   VT_REQUIRE(gc2 > 0);
   CU_ASSERT_EQUAL(vg_kill(child2, VG_SIGKILL), APR_SUCCESS);
   s = vt_wait_state(t, "orphaner", "exited", VT_WAIT_MS);
@@ -463,7 +454,7 @@ static void test_kill9(void) {
   VT_REQUIRE(vt_wait_state(t, "b", "running", VT_WAIT_MS) != NULL);
   pa = vt_pid(t, "a");
   pb = vt_pid(t, "b");
-  gc = wait_pid_file(t, pf);
+  gc = vt_wait_pid_file(t, pf, VT_WAIT_MS);
   VT_REQUIRE(pa > 0 && pb > 0 && gc > 0);
   /* Let the pids file be written (it is, once both are running). */
   vt_sleep(t, 100);

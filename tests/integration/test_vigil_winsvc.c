@@ -102,15 +102,6 @@ static int same_path(const char *a, const char *b) {
   return *a == *b;
 }
 
-/* Poll until a child has written its pid file (0 on timeout). */
-static long wait_pid_file(vt_t *t, const char *path) {
-  uint64_t deadline = vt_now_ms() + SCM_WAIT_MS;
-  long pid;
-  while ((pid = vt_read_pid_file(t, path)) <= 0 && vt_now_ms() < deadline)
-    vt_sleep(t, 50);
-  return pid;
-}
-
 /* ---- 1. the command line -------------------------------------------------- */
 
 /* Each argv quoted by pal_svcmgr_command_line reads back the same. */
@@ -235,7 +226,7 @@ static void round_trip(vt_t *t, const char *name) {
   /* The supervised child runs: it started a grandchild and wrote its
    * pid; the supervisor (found through the config, as any CLI does)
    * reports the child running. */
-  gpid = wait_pid_file(t, pidfile);
+  gpid = vt_wait_pid_file(t, pidfile, SCM_WAIT_MS);
   VT_REQUIRE(gpid > 0);
   vt_track(t, gpid);
   CU_ASSERT(vt_pid_alive(gpid));

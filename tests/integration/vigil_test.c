@@ -489,6 +489,14 @@ long vt_read_pid_file(vt_t *t, const char *path) {
   return pid > 0 ? pid : 0;
 }
 
+long vt_wait_pid_file(vt_t *t, const char *path, uint64_t timeout_ms) {
+  uint64_t deadline = vt_now_ms() + timeout_ms;
+  long pid;
+  while ((pid = vt_read_pid_file(t, path)) == 0 && vt_now_ms() < deadline)
+    vt_sleep(t, 20);
+  return pid;
+}
+
 /* ---- 4. configs ------------------------------------------------------------ */
 
 const char *vt_xml(vt_t *t, const char *s) {

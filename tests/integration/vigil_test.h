@@ -97,6 +97,8 @@ int vt_count_lines(const char *text, const char *needle);
 long vt_line_offset(const char *text, const char *a, const char *b);
 /* A long integer read from a file written by a child (0 if none yet). */
 long vt_read_pid_file(vt_t *t, const char *path);
+/* vt_read_pid_file() until a pid is there or timeout_ms pass (0). */
+long vt_wait_pid_file(vt_t *t, const char *path, uint64_t timeout_ms);
 
 /* ---- configs -------------------------------------------------------------- */
 
