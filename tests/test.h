@@ -105,6 +105,11 @@ void vg_test_setenv(const char *name, const char *value);
  * values that GetHandleInformation() accepts) of this process; -1 if
  * that cannot be told. */
 int vg_test_count_handles(void);
+#ifdef _WIN32
+/* 1 when running under Wine (ntdll exports wine_get_version): tests
+ * assert what Wine does where it differs from Windows. */
+int vg_test_is_wine(void);
+#endif
 /* A new cgroup v2 for a test, under this process's own cgroup
  * (pal_cgroup_self), named vigil-test-TAG-PID-N: its directory
  * (malloc'ed), or NULL.  NULL is a failed assertion with the reason on

@@ -26,6 +26,11 @@
 
 #ifdef _WIN32
 
+int vg_test_is_wine(void) {
+  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+  return nt && GetProcAddress(nt, "wine_get_version") != NULL;
+}
+
 const char *vg_test_tmpdir(void) {
   static char dir[MAX_PATH * 3 + 1];
   wchar_t w[MAX_PATH + 1];

@@ -19,7 +19,7 @@
  * Wine runs this suite too, and keeps less of a job object than Windows:
  * no CPU rate control, no accounting times, limits set but not enforced,
  * no CTRL_BREAK_EVENT to a process group.  Those tests assert what
- * Windows does and, under Wine (is_wine()), exactly what Wine does
+ * Windows does and, under Wine (vg_test_is_wine()), exactly what Wine does
  * instead -- so a Wine that learns more fails them, and they are
  * tightened then.
  *
@@ -910,11 +910,6 @@ static void test_inherit_only_stdio(void) {
  * the child's port under its job's key, as the job would post it. */
 apr_status_t pal__proc_post_message(pal_proc_t *proc, unsigned long msg);
 
-static int is_wine(void) {
-  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
-  return nt && GetProcAddress(nt, "wine_get_version") != NULL;
-}
-
 static HANDLE job_of_child(wchild_t *c) { return (HANDLE)c->proc.proc.job; }
 
 static int wc_both_closed(void *arg) {
@@ -951,7 +946,7 @@ static void test_job_cpu_rate(void) {
   memset(&lim, 0, sizeof lim);
   lim.cpu_percent = 50;
   rv = wc_spawn_opts(loop, c, argv, 0, &lim);
-  if (is_wine()) {
+  if (vg_test_is_wine()) {
     /* Wine 8 does not know JobObjectCpuRateControlInformation
      * (ERROR_INVALID_PARAMETER): the child runs without the cap, and the
      * process says which limit was not applied (the supervisor warns). */
@@ -1007,7 +1002,7 @@ static void test_job_usage(void) {
   CU_ASSERT(QueryInformationJobObject(job_of_child(c),
                                       JobObjectBasicAccountingInformation,
                                       &ai, sizeof ai, NULL));
-  if (is_wine()) {
+  if (vg_test_is_wine()) {
     /* Wine 8 keeps no CPU times in a job's accounting. */
     CU_ASSERT_EQUAL(ai.TotalUserTime.QuadPart, 0);
     CU_ASSERT_EQUAL(ai.TotalKernelTime.QuadPart, 0);
@@ -1029,7 +1024,7 @@ static void test_job_usage(void) {
   CU_ASSERT_EQUAL_FATAL(wc_spawn(loop, c, tree), APR_SUCCESS);
   CU_ASSERT_FATAL(wc_wait_for(loop, c, "\n"));
   CU_ASSERT_EQUAL(vg_process_usage(&c->proc, &u), APR_SUCCESS);
-  if (is_wine()) {
+  if (vg_test_is_wine()) {
     CU_ASSERT_EQUAL(u.processes, 2);
   } else {
     CU_ASSERT(u.processes >= 2);
@@ -1060,7 +1055,7 @@ static void test_job_memory_limit(void) {
   CU_ASSERT(QueryInformationJobObject(job_of_child(c),
                                       JobObjectExtendedLimitInformation, &li,
                                       sizeof li, NULL));
-  if (is_wine()) {
+  if (vg_test_is_wine()) {
     CU_ASSERT_EQUAL(li.BasicLimitInformation.LimitFlags, 0);
     CU_ASSERT(wc_wait_for(loop, c, "ready\n"));
     CU_ASSERT_EQUAL(c->limits, 0);
@@ -1096,7 +1091,7 @@ static void test_job_process_limit(void) {
   CU_ASSERT(QueryInformationJobObject(job_of_child(c),
                                       JobObjectExtendedLimitInformation, &li,
                                       sizeof li, NULL));
-  if (is_wine()) {
+  if (vg_test_is_wine()) {
     vg_usage_t u;
     CU_ASSERT_EQUAL(li.BasicLimitInformation.LimitFlags, 0);
     CU_ASSERT(wc_wait_for(loop, c, "\n"));
@@ -1328,7 +1323,7 @@ static void test_break_headless(void) {
   CU_ASSERT_EQUAL_FATAL(wc_spawn(loop, c, argv), APR_SUCCESS);
   CU_ASSERT(wc_wait(loop, c));
   CU_ASSERT_EQUAL(c->exit_status, 0);
-  if (is_wine()) {
+  if (vg_test_is_wine()) {
     CU_ASSERT_STRING_EQUAL(c->data, "console 1\nshared\n"
                                     "refused GenerateConsoleCtrlEvent 6\n"
                                     "int ignored\n");

@@ -244,8 +244,7 @@ static void test_pipe_squatted(void) {
  * (Wine 8, as Windows 7) the service still runs, and the supervisor says
  * once that the limit is not applied; where it takes it, no warning. */
 static void test_cpu_cap_or_warning(void) {
-  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
-  int wine = nt && GetProcAddress(nt, "wine_get_version") != NULL;
+  int wine = vg_test_is_wine();
   vt_t *t = vt_begin("win-cpucap");
   const char *warning = "limit cpu=50% is not applied: this system refuses "
                         "a job CPU rate cap";
