@@ -123,6 +123,11 @@ static void reply_error(svc_conn_t *c, const char *msg, int fatal) {
   }
 }
 
+/* Whether a command or status for `name` (NULL: all) concerns s. */
+static int shown(const svc_service_t *s, const char *name) {
+  return !s->removing && (!name || strcmp(name, s->name) == 0);
+}
+
 static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
   svc_service_t *s, **list;
   vg_usage_t *usage = NULL;
@@ -143,12 +148,12 @@ static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
   svc_json_w_key(w, "services");
   svc_json_w_begin_array(w);
   for (s = sup->services; s; s = s->next)
-    n += !s->removing && (!name || strcmp(name, s->name) == 0);
+    n += shown(s, name);
   list = n ? malloc(n * (sizeof *list + sizeof *usage)) : NULL;
   if (list) {
     usage = (vg_usage_t *)(list + n);
     for (s = sup->services; s; s = s->next)
-      if (!s->removing && (!name || strcmp(name, s->name) == 0))
+      if (shown(s, name))
         list[i++] = s;
     svc_services_usage(list, n, usage);
     for (i = 0; i < n; i++)
@@ -156,7 +161,7 @@ static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
     free(list);
   } else {
     for (s = sup->services; s; s = s->next)   /* no memory: one by one */
-      if (!s->removing && (!name || strcmp(name, s->name) == 0))
+      if (shown(s, name))
         svc_service_status_json(s, NULL, w);
   }
   svc_json_w_end_array(w);
@@ -241,6 +246,7 @@ typedef void (*action_fn)(svc_sup_t *, svc_service_t *);
 static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
   svc_sup_t *sup = c->sup;
   const char *name = svc_json_string(svc_json_get(req, "name"));
+  const char *only;             /* the one service, NULL for "all" */
   int wait = 0, want_up;
   svc_wait_t *wt = NULL;
   svc_service_t *s;
@@ -262,7 +268,8 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
     reply_error(c, "the supervisor is shutting down", 0);
     return;
   }
-  if (strcmp(name, "all") != 0 && !svc_sup_find(sup, name)) {
+  only = strcmp(name, "all") == 0 ? NULL : name;
+  if (only && !svc_sup_find(sup, only)) {
     char msg[160];
     snprintf(msg, sizeof msg, "no such service: %s", name);
     reply_error(c, msg, 0);
@@ -280,7 +287,7 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
     c->waits++;
   }
   for (s = sup->services; s; s = s->next) {
-    if (s->removing || (strcmp(name, "all") != 0 && strcmp(name, s->name)))
+    if (!shown(s, only))
       continue;
     if (wt) {
       svc_waiter_t *wr = calloc(1, sizeof *wr);
@@ -308,7 +315,7 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
   }
   /* Act after registering, so that an immediate settle is seen. */
   for (s = sup->services; s; s = s->next)
-    if (!s->removing && (strcmp(name, "all") == 0 || !strcmp(name, s->name)))
+    if (shown(s, only))
       act(sup, s);
   if (wt) {
     /* Those already where they were asked to be (start of a running

@@ -88,8 +88,8 @@ struct svc_service_s {
   int64_t cg_oom_base;          /* memory.events oom_kill at the spawn */
   int64_t cg_cpu_base;          /* cpu.stat usage_usec at the spawn */
   unsigned limit_events;        /* limits reached, OOM kills included */
-  uint64_t limit_said_ms[5];    /* last warning per PAL_LIMIT_* kind */
-  unsigned limit_unsaid[5];     /* events since, not yet written */
+  uint64_t limit_said_ms[PAL_LIMIT_OOM_KILL + 1];  /* last warning, by kind */
+  unsigned limit_unsaid[PAL_LIMIT_OOM_KILL + 1];   /* events since, unsaid */
   unsigned unapplied_said;      /* 1u << PAL_LIMIT_* already warned of */
 };
 
