@@ -295,9 +295,19 @@ static int install_worker_started(vt_t *t, const char *name,
       NULL);
   vt_res_t *r = vt_vigil(t, VT_WAIT_MS, "service", "install", "-c", cfg,
                          "--name", name, NULL);
-  if (r->code != 0 || pal_svcmgr_start(name, SCM_WAIT_MS) != APR_SUCCESS ||
-      pal_svcmgr_query(name, st) != APR_SUCCESS)
+  apr_status_t rv;
+  char eb[128];
+  if (r->code != 0) {
+    fprintf(stderr, "\n    service install: exit %d: %s%s\n", r->code,
+            r->out, r->err);
     return 0;
+  }
+  if ((rv = pal_svcmgr_start(name, SCM_WAIT_MS)) != APR_SUCCESS ||
+      (rv = pal_svcmgr_query(name, st)) != APR_SUCCESS) {
+    fprintf(stderr, "\n    %s: %s (%s)\n", name,
+            vg_strerror(rv, eb, sizeof eb), pal_last_call());
+    return 0;
+  }
   vt_track(t, st->pid);
   return 1;
 }
