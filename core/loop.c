@@ -6,18 +6,32 @@
  *   1. update the cached time (a vDSO read, no system call)
  *   2. run due timers
  *   3. wait in the PAL for I/O, child exits, signals and wake-ups, with
- *      the next timer's deadline as timeout; the PAL runs their callbacks
- *      and then the completion callbacks of requests
+ *      the next timer's deadline as timeout; as soon as the OS wait
+ *      returns the PAL calls back to update the cached time again, then
+ *      runs the callbacks of what happened and last the completion
+ *      callbacks of requests
  *   4. (RUN_ONCE) due timers again, so one iteration always progresses
  *   5. close phase: close callbacks of handles whose requests are done
  *
  * An idle loop therefore makes exactly one system call per wake-up: the
  * blocking wait.  Nothing polls on a timer.
+ *
+ * Why the time is read again after the wait (as libuv's uv__io_poll
+ * does): the wait may have slept for a long time, and a callback that
+ * starts a timer (a restart backoff, a probe timeout) counts from
+ * vg_now().  With the time from before the wait, a 300 ms timer started
+ * after 700 ms of sleep would be due at once.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Right after the OS wait, before any callback of it (see the top). */
+static void on_waited(pal_poll_t *poll, void *data) {
+  (void)poll;
+  vg_update_time(data);
+}
 
 apr_status_t vg_loop_create(vg_loop_t **out, apr_pool_t *parent) {
   apr_pool_t *pool;
@@ -34,6 +48,7 @@ apr_status_t vg_loop_create(vg_loop_t **out, apr_pool_t *parent) {
     goto fail_poll;
   pal_poll_set_wakeup_cb(loop->poll, vg__async_dispatch, loop);
   pal_poll_set_signal_cb(loop->poll, vg__signal_dispatch, loop);
+  pal_poll_set_waited_cb(loop->poll, on_waited, loop);
   loop->time = pal_hrtime() / 1000000u;
   *out = loop;
   return APR_SUCCESS;

@@ -1,7 +1,8 @@
 /*
  * test_timer.c -- the timer heap: ordering, stable ties, repeat without
  * drift, stop/again/set_repeat, restart, a 10k start/stop stress, and
- * timers started from timer callbacks.
+ * timers started from timer callbacks, and timers started from every
+ * kind of callback that follows an idle wait.
  *
  * All timers of one test are started while the loop is not running, so
  * they share one cached loop time: "due" is then simply the timeout, and
@@ -10,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <apr_thread_proc.h>
+#include <apr_time.h>
 
 #include "test.h"
 
@@ -507,6 +511,288 @@ static void test_stress_10k(void) {
   stress_order = NULL;
 }
 
+/* ------------------------------------------------------------------------
+ * Timers started from a callback that ends an idle wait
+ *
+ * The loop sleeps IDLE_MS in the OS wait; then one event arrives (a
+ * wake-up, a read, a child exit, a signal, a work completion, a
+ * datagram, a connection, a channel message) and its callback starts a
+ * LATE_MS timer.  The timer must wait its full timeout from that
+ * moment, measured with the wall clock (apr_time_now), not with the
+ * loop's cached time: a loop that dispatched with the time from before
+ * the wait would fire it at once.
+ * --------------------------------------------------------------------- */
+
+#define IDLE_MS 600
+#define LATE_MS 300
+
+#ifdef _WIN32
+#define LATE_SIG VG_SIGHUP
+#else
+#define LATE_SIG VG_SIGUSR1
+#endif
+
+static struct {
+  vg_loop_t *loop;
+  vg_timer_t timer;
+  apr_time_t armed;
+  int64_t waited_ms;     /* -1: the timer has not fired */
+  int armed_count;
+  vg_addr_t addr;        /* tcp / udp: where the helper thread sends */
+  int kind;
+} late;
+
+static void late_fire(vg_timer_t *t) {
+  late.waited_ms = (int64_t)((apr_time_now() - late.armed) / 1000);
+  vg_close((vg_handle_t *)t, NULL);
+}
+
+/* Called from the callback under test. */
+static void late_arm(void) {
+  late.armed_count++;
+  late.armed = apr_time_now();
+  CU_ASSERT_EQUAL(vg_timer_start(&late.timer, late_fire, LATE_MS, 0),
+                  APR_SUCCESS);
+}
+
+enum {
+  K_ASYNC, K_PIPE_READ, K_EXIT, K_SIGNAL, K_WORK, K_UDP, K_TCP, K_CHAN
+};
+
+static union {
+  vg_async_t async;
+  vg_pipe_t pipe;
+  vg_process_t proc;
+  vg_signal_t sig;
+  vg_udp_t udp;
+  vg_tcp_t tcp;
+  vg_chan_t chan;
+} late_h;
+static vg_tcp_t late_client;
+static vg_work_t late_work;
+static pal_fd_t late_fds[2];
+static char late_buf[64];
+
+static void late_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = late_buf;
+  buf->len = sizeof late_buf;
+}
+
+static void late_async_cb(vg_async_t *a) {
+  late_arm();
+  vg_close((vg_handle_t *)a, NULL);
+}
+
+static void late_read_cb(vg_stream_t *s, apr_status_t status, size_t nread,
+                         const vg_buf_t *buf) {
+  (void)buf;
+  if (status == APR_SUCCESS && nread == 0)
+    return;
+  if (status == APR_SUCCESS)
+    late_arm();
+  vg_close((vg_handle_t *)s, NULL);
+}
+
+static void late_exit_cb(vg_process_t *p, int exit_status, int term_signal) {
+  (void)exit_status;
+  (void)term_signal;
+  late_arm();
+  vg_close((vg_handle_t *)p, NULL);
+}
+
+static void late_signal_cb(vg_signal_t *s, int signum) {
+  (void)signum;
+  late_arm();
+  vg_close((vg_handle_t *)s, NULL);
+}
+
+static void late_work_cb(vg_work_t *w) {
+  (void)w;
+  apr_sleep(apr_time_from_msec(IDLE_MS));
+}
+
+static void late_after_work(vg_work_t *w, apr_status_t status) {
+  (void)w;
+  CU_ASSERT_EQUAL(status, APR_SUCCESS);
+  late_arm();
+}
+
+static void late_recv_cb(vg_udp_t *u, apr_status_t status, size_t nread,
+                         const vg_buf_t *buf, const vg_addr_t *from) {
+  (void)buf;
+  (void)from;
+  if (status == APR_SUCCESS && nread == 0)
+    return;
+  late_arm();
+  vg_close((vg_handle_t *)u, NULL);
+}
+
+static void late_conn_cb(vg_stream_t *server, apr_status_t status) {
+  CU_ASSERT_EQUAL(status, APR_SUCCESS);
+  vg_tcp_init(late.loop, &late_client);
+  CU_ASSERT_EQUAL(vg_accept(server, &late_client), APR_SUCCESS);
+  late_arm();
+  vg_close((vg_handle_t *)&late_client, NULL);
+  vg_close((vg_handle_t *)server, NULL);
+}
+
+static void late_chan_cb(vg_chan_t *c, void *msg) {
+  (void)msg;
+  late_arm();
+  vg_close((vg_handle_t *)c, NULL);
+}
+
+/* Helper thread side of udp and tcp: a loop of its own. */
+static void peer_sent(vg_send_t *req, apr_status_t status) {
+  CU_ASSERT_EQUAL(status, APR_SUCCESS);
+  vg_close((vg_handle_t *)req->handle, NULL);
+}
+
+static void peer_connected(vg_connect_t *req, apr_status_t status) {
+  CU_ASSERT_EQUAL(status, APR_SUCCESS);
+  vg_close((vg_handle_t *)req->handle, NULL);
+}
+
+static void peer_send(int kind) {
+  vg_loop_t *loop = NULL;
+  vg_udp_t udp;
+  vg_tcp_t tcp;
+  vg_send_t send;
+  vg_connect_t conn;
+  static char x[1] = {'x'};
+  vg_buf_t buf;
+  buf.base = x;
+  buf.len = 1;
+  if (vg_loop_create(&loop, NULL) != APR_SUCCESS)
+    return;
+  if (kind == K_UDP) {
+    vg_udp_init(loop, &udp, PAL_AF_INET);
+    vg_udp_send(&send, &udp, &buf, 1, &late.addr, peer_sent);
+  } else {
+    vg_tcp_init(loop, &tcp);
+    vg_tcp_connect(&conn, &tcp, &late.addr, peer_connected);
+  }
+  vg_run(loop, VG_RUN_DEFAULT);
+  vg_loop_close(loop);
+}
+
+static void *APR_THREAD_FUNC late_thread(apr_thread_t *thd, void *arg) {
+  (void)thd;
+  (void)arg;
+  apr_sleep(apr_time_from_msec(IDLE_MS));
+  switch (late.kind) {
+  case K_ASYNC: vg_async_send(&late_h.async); break;
+  case K_PIPE_READ: vg_test_fd_write(late_fds[1], "x", 1); break;
+  case K_SIGNAL: pal_signal_raise(LATE_SIG); break;
+  case K_UDP:
+  case K_TCP: peer_send(late.kind); break;
+  case K_CHAN: vg_chan_send(&late_h.chan, late_buf); break;
+  default: break;
+  }
+  return NULL;
+}
+
+static void run_late(int kind) {
+  vg_loop_t *loop = new_loop();
+  apr_thread_t *thd = NULL;
+  apr_status_t ignored;
+  const char *argv[5];
+  vg_process_options_t o;
+  int need_thread = kind != K_EXIT && kind != K_WORK;
+  char ms[16];
+
+  memset(&late, 0, sizeof late);
+  late.loop = loop;
+  late.kind = kind;
+  late.waited_ms = -1;
+  CU_ASSERT_EQUAL_FATAL(vg_timer_init(loop, &late.timer), APR_SUCCESS);
+  switch (kind) {
+  case K_ASYNC:
+    vg_async_init(loop, &late_h.async, late_async_cb);
+    break;
+  case K_PIPE_READ:
+    CU_ASSERT_EQUAL_FATAL(pal_pipe(late_fds, 1), APR_SUCCESS);
+    vg_pipe_init(loop, &late_h.pipe);
+    CU_ASSERT_EQUAL_FATAL(vg_pipe_open(&late_h.pipe, late_fds[0]),
+                          APR_SUCCESS);
+    vg_read_start(&late_h.pipe, late_alloc, late_read_cb);
+    break;
+  case K_EXIT:
+    snprintf(ms, sizeof ms, "%d", IDLE_MS);
+    argv[0] = vg_test_self;
+    argv[1] = "--child";
+    argv[2] = "sleep";
+    argv[3] = ms;
+    argv[4] = NULL;
+    memset(&o, 0, sizeof o);
+    o.file = vg_test_self;
+    o.args = argv;
+    o.exit_cb = late_exit_cb;
+    CU_ASSERT_EQUAL_FATAL(vg_spawn(loop, &late_h.proc, &o), APR_SUCCESS);
+    break;
+  case K_SIGNAL:
+    vg_signal_init(loop, &late_h.sig);
+    CU_ASSERT_EQUAL_FATAL(vg_signal_start(&late_h.sig, late_signal_cb,
+                                          LATE_SIG), APR_SUCCESS);
+    break;
+  case K_WORK:
+    CU_ASSERT_EQUAL_FATAL(vg_queue_work(loop, &late_work, late_work_cb,
+                                        late_after_work), APR_SUCCESS);
+    break;
+  case K_UDP:
+    vg_udp_init(loop, &late_h.udp, PAL_AF_INET);
+    vg_addr_ip(&late.addr, "127.0.0.1", 0);
+    CU_ASSERT_EQUAL_FATAL(vg_udp_bind(&late_h.udp, &late.addr, 0),
+                          APR_SUCCESS);
+    vg_udp_sockname(&late_h.udp, &late.addr);
+    vg_udp_recv_start(&late_h.udp, late_alloc, late_recv_cb);
+    break;
+  case K_TCP:
+    vg_tcp_init(loop, &late_h.tcp);
+    vg_addr_ip(&late.addr, "127.0.0.1", 0);
+    CU_ASSERT_EQUAL_FATAL(vg_tcp_bind(&late_h.tcp, &late.addr, 0),
+                          APR_SUCCESS);
+    vg_tcp_sockname(&late_h.tcp, &late.addr);
+    CU_ASSERT_EQUAL_FATAL(vg_listen(&late_h.tcp, 4, late_conn_cb),
+                          APR_SUCCESS);
+    break;
+  case K_CHAN:
+    CU_ASSERT_EQUAL_FATAL(vg_chan_init(loop, &late_h.chan, 0, late_chan_cb),
+                          APR_SUCCESS);
+    break;
+  default:
+    break;
+  }
+  /* Whatever ran so far is behind us: the loop's first wait starts now. */
+  vg_update_time(loop);
+  if (need_thread)
+    CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, late_thread, NULL,
+                                            vg_test_pool), APR_SUCCESS);
+  vg_run(loop, VG_RUN_DEFAULT);
+  if (thd)
+    apr_thread_join(&ignored, thd);
+  if (kind == K_PIPE_READ)
+    pal_fd_close(late_fds[1]);
+  CU_ASSERT_EQUAL(late.armed_count, 1);
+  /* The loop keeps milliseconds: the deadline may round down by < 1 ms. */
+  CU_ASSERT(late.waited_ms >= LATE_MS - 1);
+  if (late.waited_ms < LATE_MS - 1)
+    fprintf(stderr, "\n  kind %d: a %d ms timer fired after %lld ms\n",
+            kind, LATE_MS, (long long)late.waited_ms);
+  vg_test_close_loop(loop);
+}
+
+static void test_late_async(void) { run_late(K_ASYNC); }
+static void test_late_pipe_read(void) { run_late(K_PIPE_READ); }
+static void test_late_exit(void) { run_late(K_EXIT); }
+static void test_late_signal(void) { run_late(K_SIGNAL); }
+static void test_late_after_work(void) { run_late(K_WORK); }
+static void test_late_udp_recv(void) { run_late(K_UDP); }
+static void test_late_tcp_accept(void) { run_late(K_TCP); }
+static void test_late_chan(void) { run_late(K_CHAN); }
+
 static CU_TestInfo timer_tests[] = {
     {"order", test_order},
     {"equal_deadlines_start_order", test_equal_deadlines},
@@ -519,6 +805,14 @@ static CU_TestInfo timer_tests[] = {
     {"self_restart_zero", test_self_restart_zero},
     {"close_due_timer_in_cb", test_close_due_timer_in_cb},
     {"stress_10k", test_stress_10k},
+    {"after_idle_async", test_late_async},
+    {"after_idle_pipe_read", test_late_pipe_read},
+    {"after_idle_exit", test_late_exit},
+    {"after_idle_signal", test_late_signal},
+    {"after_idle_after_work", test_late_after_work},
+    {"after_idle_udp_recv", test_late_udp_recv},
+    {"after_idle_tcp_accept", test_late_tcp_accept},
+    {"after_idle_chan", test_late_chan},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo timer_suite = {

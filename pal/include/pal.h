@@ -138,6 +138,7 @@ uint64_t pal_hrtime(void);
 
 typedef void (*pal_wakeup_cb)(pal_poll_t *poll, void *data);
 typedef void (*pal_signal_cb)(pal_poll_t *poll, int signum, void *data);
+typedef void (*pal_waited_cb)(pal_poll_t *poll, void *data);
 
 apr_status_t pal_poll_create(pal_poll_t **poll);
 void pal_poll_destroy(pal_poll_t *poll);
@@ -151,6 +152,12 @@ const char *pal_poll_name(void);
  * (core/async.c does it with an atomic flag). */
 void pal_poll_set_wakeup_cb(pal_poll_t *poll, pal_wakeup_cb cb, void *data);
 apr_status_t pal_poll_wakeup(pal_poll_t *poll);
+
+/* `cb` runs once per pal_poll_wait(), as soon as the OS wait returns and
+ * before any callback of what it fetched: the loop refreshes its cached
+ * time there, so that work started from those callbacks (a timer, a
+ * timeout) counts from the end of the wait, not from before it. */
+void pal_poll_set_waited_cb(pal_poll_t *poll, pal_waited_cb cb, void *data);
 
 /* Number of requests submitted and not yet completed. */
 unsigned pal_poll_pending(const pal_poll_t *poll);

@@ -81,6 +81,8 @@ struct pal_poll_s {
   atomic_int woken;                     /* a wake-up byte is in flight */
   pal_wakeup_cb wakeup_cb;
   void *wakeup_data;
+  pal_waited_cb waited_cb;     /* right after the OS wait */
+  void *waited_data;
   pal_signal_cb signal_cb;
   void *signal_data;
   int sig_rfd, sig_wfd;                 /* self-pipe, created on demand

@@ -119,6 +119,11 @@ void pal_poll_set_wakeup_cb(pal_poll_t *p, pal_wakeup_cb cb, void *data) {
   p->wakeup_data = data;
 }
 
+void pal_poll_set_waited_cb(pal_poll_t *p, pal_waited_cb cb, void *data) {
+  p->waited_cb = cb;
+  p->waited_data = data;
+}
+
 void pal_poll_set_signal_cb(pal_poll_t *p, pal_signal_cb cb, void *data) {
   p->signal_cb = cb;
   p->signal_data = data;
@@ -206,6 +211,9 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
       return rv;
     n = 0;
   }
+  /* The wait may have slept: callbacks below must see the time after it. */
+  if (p->waited_cb)
+    p->waited_cb(p, p->waited_data);
   p->nevents = n;
   for (p->cur = 0; p->cur < p->nevents; p->cur++) {
     pal__event_t *ev = &p->events[p->cur];

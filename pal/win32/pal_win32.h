@@ -45,6 +45,8 @@ struct pal_poll_s {
   volatile LONG woken;            /* a wake-up packet is in flight */
   pal_wakeup_cb wakeup_cb;
   void *wakeup_data;
+  pal_waited_cb waited_cb;     /* right after the OS wait */
+  void *waited_data;
   pal_signal_cb signal_cb;
   void *signal_data;
   volatile LONG sig_user;         /* portable signals watched (bit mask) */

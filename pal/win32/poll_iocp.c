@@ -100,6 +100,11 @@ void pal_poll_set_wakeup_cb(pal_poll_t *p, pal_wakeup_cb cb, void *data) {
   p->wakeup_data = data;
 }
 
+void pal_poll_set_waited_cb(pal_poll_t *p, pal_waited_cb cb, void *data) {
+  p->waited_cb = cb;
+  p->waited_data = data;
+}
+
 void pal_poll_set_signal_cb(pal_poll_t *p, pal_signal_cb cb, void *data) {
   p->signal_cb = cb;
   p->signal_data = data;
@@ -145,6 +150,9 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
       return pal_err_from_os((int)err);
     }
   }
+  /* The wait may have slept: callbacks below must see the time after it. */
+  if (p->waited_cb)
+    p->waited_cb(p, p->waited_data);
 
   for (i = 0; i < n; i++) {
     OVERLAPPED_ENTRY *e = &entries[i];
