@@ -95,6 +95,10 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *p,
   }
   if (rv != APR_SUCCESS)
     goto fail;
+  /* A spawn blocks (fork/exec, CreateProcess: milliseconds, more under
+   * load), and the caller usually times the child next (a readiness
+   * timeout): that must count from now, not from the iteration's start. */
+  vg_update_time(loop);
 
   for (i = 0; i < 3; i++) {
     if (parent_end[i] == PAL_INVALID_FD)

@@ -784,6 +784,35 @@ static void run_late(int kind) {
   vg_test_close_loop(loop);
 }
 
+/* A spawn blocks too: a timer started after one counts from its end,
+ * even when the callback had blocked before it (here: a sleep). */
+static void test_late_after_spawn(void) {
+  vg_loop_t *loop = new_loop();
+  const char *argv[5] = {NULL, "--child", "exit", "0", NULL};
+  vg_process_options_t o;
+
+  memset(&late, 0, sizeof late);
+  late.loop = loop;
+  late.waited_ms = -1;
+  CU_ASSERT_EQUAL_FATAL(vg_timer_init(loop, &late.timer), APR_SUCCESS);
+  argv[0] = vg_test_self;
+  memset(&o, 0, sizeof o);
+  o.file = vg_test_self;
+  o.args = argv;
+  o.exit_cb = NULL;
+  vg_update_time(loop);
+  apr_sleep(apr_time_from_msec(IDLE_MS));
+  CU_ASSERT_EQUAL_FATAL(vg_spawn(loop, &late_h.proc, &o), APR_SUCCESS);
+  late_arm();
+  vg_close((vg_handle_t *)&late_h.proc, NULL);
+  vg_run(loop, VG_RUN_DEFAULT);
+  CU_ASSERT(late.waited_ms >= LATE_MS - 1);
+  if (late.waited_ms < LATE_MS - 1)
+    fprintf(stderr, "\n  a %d ms timer started after a spawn fired after "
+            "%lld ms\n", LATE_MS, (long long)late.waited_ms);
+  vg_test_close_loop(loop);
+}
+
 static void test_late_async(void) { run_late(K_ASYNC); }
 static void test_late_pipe_read(void) { run_late(K_PIPE_READ); }
 static void test_late_exit(void) { run_late(K_EXIT); }
@@ -813,6 +842,7 @@ static CU_TestInfo timer_tests[] = {
     {"after_idle_udp_recv", test_late_udp_recv},
     {"after_idle_tcp_accept", test_late_tcp_accept},
     {"after_idle_chan", test_late_chan},
+    {"after_spawn", test_late_after_spawn},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo timer_suite = {

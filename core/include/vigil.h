@@ -136,9 +136,10 @@ apr_status_t vg_loop_error(const vg_loop_t *loop);
 void vg_stop(vg_loop_t *loop);
 /* Non-zero if active, referenced handles or pending requests remain. */
 int vg_loop_alive(const vg_loop_t *loop);
-/* Loop time in milliseconds, cached at the start of each iteration and
- * again when the wait for I/O returns, before any callback of that wait:
- * a timer started from any callback counts from the end of the wait. */
+/* Loop time in milliseconds, cached at the start of each iteration, again
+ * when the wait for I/O returns (before any callback of that wait) and
+ * after a successful vg_spawn(): a timer started from any callback counts
+ * from the end of the wait, one started after a spawn from its end. */
 uint64_t vg_now(const vg_loop_t *loop);
 /* Refresh the cached time (after a long computation in a callback). */
 void vg_update_time(vg_loop_t *loop);
