@@ -114,5 +114,11 @@ void vg__async_dispatch(pal_poll_t *poll, void *data);
 
 /* work.c: stop and join the pool (called by vg_loop_close). */
 void vg__wq_destroy(vg_loop_t *loop);
+/* work.c: run after_cb(req, status) on the loop thread as if req were
+ * finished work, without running anything on the pool (which must
+ * exist): a completion that is known now but must not be delivered from
+ * inside the current call.  req counts as pending until then. */
+void vg__wq_post(vg_loop_t *loop, vg_work_t *req, vg_after_work_cb after_cb,
+                 apr_status_t status);
 
 #endif

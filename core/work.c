@@ -285,6 +285,22 @@ apr_status_t vg_work_cancel(vg_work_t *req) {
   return rv;
 }
 
+void vg__wq_post(vg_loop_t *loop, vg_work_t *req, vg_after_work_cb after_cb,
+                 apr_status_t status) {
+  struct vg__wq_s *wq = loop->wq;
+
+  req->loop = loop;
+  req->work_cb = NULL;
+  req->after_cb = after_cb;
+  vg__req_register(loop);
+  apr_thread_mutex_lock(wq->mu);
+  req->state = status == VG_ECANCELED ? VG__W_CANCELED : VG__W_DONE;
+  req->status = status;
+  wq_push(&wq->done_head, &wq->done_tail, req);
+  vg_async_send(&wq->async);
+  apr_thread_mutex_unlock(wq->mu);
+}
+
 void vg__wq_destroy(vg_loop_t *loop) {
   struct vg__wq_s *wq = loop->wq;
 

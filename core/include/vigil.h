@@ -71,7 +71,7 @@ const char *vg_version(void);
 apr_status_t vg_initialize(void);
 
 /* ------------------------------------------------------------------------
- * Addresses (numeric only: name resolution belongs on the work queue)
+ * Addresses (numeric here; names: vg_getaddrinfo, on the work queue)
  * --------------------------------------------------------------------- */
 
 /* "127.0.0.1" or "::1" and a port; APR_EINVAL for anything else. */
@@ -506,6 +506,53 @@ apr_status_t vg_queue_work(vg_loop_t *loop, vg_work_t *req,
 /* Cancel work that has not started: APR_SUCCESS (after_cb will run with
  * VG_ECANCELED), or VG_EBUSY if it is running or done. */
 apr_status_t vg_work_cancel(vg_work_t *req);
+
+/* ------------------------------------------------------------------------
+ * Name resolution: the system resolver (getaddrinfo) on the work queue,
+ * so the loop never blocks on a name.  Like uv_getaddrinfo: the request
+ * is caller-allocated; cb runs once, on the loop thread, never from
+ * inside vg_getaddrinfo() or vg_getaddrinfo_cancel():
+ *   APR_SUCCESS    addrs[0..naddrs-1] (naddrs >= 1), in the resolver's
+ *                  order of preference, each with `port`; valid during
+ *                  the call only (copy what you keep)
+ *   VG_ECANCELED   cancelled (addrs NULL, naddrs 0)
+ *   other          the resolver's error, e.g. for a name that does not
+ *                  exist; vg_strerror() gives its text ("Name or service
+ *                  not known", Windows: "No such host is known.")
+ * A numeric host ("127.0.0.1", "::1") resolves to itself, still through
+ * the work queue.  In cb the request is idle again: it may be reused or
+ * freed.  A pending request keeps the loop alive.
+ * --------------------------------------------------------------------- */
+
+typedef struct vg_getaddrinfo_s vg_getaddrinfo_t;
+typedef void (*vg_getaddrinfo_cb)(vg_getaddrinfo_t *req, apr_status_t status,
+                                  const vg_addr_t *addrs, size_t naddrs);
+
+/* At most this many addresses are reported (the resolver's first). */
+#define VG_GETADDRINFO_MAX 16
+
+struct vg_getaddrinfo_s {
+  void *data;
+  vg_loop_t *loop;
+  vg_getaddrinfo_cb cb;
+  int state;                    /* idle, resolving, cancelled */
+  struct vg__gai_job_s *job;    /* the lookup on the pool, while attached */
+  vg_work_t cancel_work;        /* delivers a cancellation */
+};
+
+/* Resolve `host` (a name or a numeric address) for `port` (0..65535).
+ * family: 0 (any), PAL_AF_INET or PAL_AF_INET6.  APR_EINVAL for a NULL
+ * or empty host, a bad port or family, VG_EBUSY if `req` is pending,
+ * APR_ENOMEM; then cb will not run.  Loop thread only. */
+apr_status_t vg_getaddrinfo(vg_loop_t *loop, vg_getaddrinfo_t *req,
+                            vg_getaddrinfo_cb cb, const char *host, int port,
+                            int family);
+/* Cancel a pending resolution: cb runs with VG_ECANCELED on the next
+ * loop iteration, even if the lookup is already running on a pool
+ * thread (its result is then discarded when it ends; until then it
+ * keeps the loop alive, not the request).  APR_SUCCESS, also if already
+ * cancelled; APR_EINVAL if nothing is pending.  Loop thread only. */
+apr_status_t vg_getaddrinfo_cancel(vg_getaddrinfo_t *req);
 
 /* ------------------------------------------------------------------------
  * Channels: multi-producer queues of pointers, consumed on the loop

@@ -28,6 +28,13 @@ extern _Thread_local const char *pal__last_call;
 extern int pal__faults_armed;
 int pal__fault_take(int call);
 
+/* A getaddrinfo() result code as a status (each backend's error.c). */
+apr_status_t pal__gai_error(int rc);
+#ifdef _WIN32
+/* WSAStartup once per process (win32/error.c). */
+apr_status_t pal__winsock_init(void);
+#endif
+
 /* Requests (common/req.c): fill in a write/send request (the caller then
  * counts it as pending on its poll), and move its cursor past `w` bytes
  * written. */

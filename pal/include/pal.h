@@ -114,6 +114,17 @@ int pal_addr_family(const pal_addr_t *addr);
 int pal_addr_port(const pal_addr_t *addr);
 /* "127.0.0.1:80", "[::1]:80" or the path. */
 const char *pal_addr_format(const pal_addr_t *addr, char *buf, size_t size);
+/* Resolve `host` -- a name, or a numeric IPv4 or IPv6 address -- with the
+ * system resolver (getaddrinfo: hosts file, DNS, ...) into at most `max`
+ * addresses with `port`, in the resolver's order of preference, without
+ * duplicates; *count says how many.  family: 0 (any), PAL_AF_INET or
+ * PAL_AF_INET6.  BLOCKS, possibly for seconds: call it from a pool
+ * thread (vg_getaddrinfo does), never from a loop thread.  Errors: the
+ * resolver's, as a status whose pal_strerror() message is its text
+ * ("Name or service not known"; on Windows "No such host is known.");
+ * APR_EINVAL for bad arguments. */
+apr_status_t pal_addr_resolve(const char *host, int port, int family,
+                              pal_addr_t *out, size_t max, size_t *count);
 
 /* ------------------------------------------------------------------------
  * Clock

@@ -24,6 +24,9 @@ apr_status_t pal_err_from_os(int oserr) {
   return APR_FROM_OS_ERROR(oserr);
 }
 
+/* getaddrinfo() returns a WSA error number (WSAHOST_NOT_FOUND, ...). */
+apr_status_t pal__gai_error(int rc) { return pal_err_from_os(rc); }
+
 wchar_t *pal__to_wide(const char *s) {
   int n;
   wchar_t *w;

@@ -97,8 +97,8 @@ void pal__proc_destroy(pal_poll_t *p);
 extern volatile LONG pal__win_as_service;
 /* signal.c: leave the console-control registry. */
 void pal__signal_destroy(pal_poll_t *p);
-/* winsock: WSAStartup once per process. */
-apr_status_t pal__winsock_init(void);
+/* winsock: WSAStartup once per process (declared in pal_common.h, for
+ * common/resolve.c too). */
 
 /* ---- 4. errors, fault seam, strings ------------------------------------ */
 
