@@ -685,6 +685,24 @@ static void svc_restart(loader_t *ld, xmlNodePtr n, cfg_restart_t *r) {
         (apr_uint64_t)r->max_delay_ms, (apr_uint64_t)r->delay_ms);
 }
 
+/* A HOST:PORT (url 0) or http:// URL (url 1) through the one target
+ * parser (target.c), the probes' own; the parts are kept for status and
+ * reload diffs.  0 with *why set on a bad value. */
+static int val_target(loader_t *ld, const val_t *v, int url,
+                      const char **host, int *port, const char **path,
+                      const char **why) {
+  cfg_target_t t;
+  apr_status_t rv = url ? cfg_parse_url(v->s, &t, why)
+                        : cfg_parse_hostport(v->s, &t, why);
+  if (rv != APR_SUCCESS)
+    return 0;
+  *host = apr_pstrdup(ld->pool, t.host);
+  *port = t.port;
+  if (path)
+    *path = apr_pstrdup(ld->pool, t.path);
+  return 1;
+}
+
 static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {
   val_t v;
   int has_after = xmlHasNsProp(n, (const xmlChar *)"after", NULL) != NULL;
@@ -698,11 +716,12 @@ static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {
   if (get_attr(ld, n, "notify", &v) && val_bool(ld, &v, &notify) && notify)
     r->kind = CFG_READY_NOTIFY;
   if (get_attr(ld, n, "tcp", &v)) {
+    const char *why;
     r->kind = CFG_READY_TCP;
-    if (cfg_parse_hostport(v.s, &r->host, &r->port, ld->pool) !=
-        APR_SUCCESS)
-      err(ld, v.line, "bad address '%s' in %s (expected HOST:PORT, e.g. "
-          "127.0.0.1:8080)", v.s, v.where);
+    r->target = keep(ld, v.s);
+    if (!val_target(ld, &v, 0, &r->host, &r->port, NULL, &why))
+      err(ld, v.line, "bad address '%s' in %s: %s (expected HOST:PORT, "
+          "e.g. 127.0.0.1:8080 or db.internal:5432)", v.s, v.where, why);
   }
   if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &r->timeout_ms) &&
       r->timeout_ms == 0)
@@ -715,6 +734,7 @@ static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {
     err(ld, attr_line(n, "timeout"),
         "timeout in <ready> applies only with tcp or notify=\"true\"");
   if (r->kind == CFG_READY_AFTER) {
+    r->target = NULL;
     r->host = NULL;
     r->port = 0;
   }
@@ -734,31 +754,9 @@ static void svc_stop(loader_t *ld, xmlNodePtr n, cfg_stop_t *s) {
     val_duration(ld, &v, &s->timeout_ms);
 }
 
-/* http://HOST[:PORT][/PATH][?QUERY] (the port defaults to 80). */
-static int parse_http(loader_t *ld, const char *url, cfg_health_t *h) {
-  const char *auth, *end, *hp, *path;
-  int has_port;
-
-  if (strncmp(url, "http://", 7) != 0)
-    return 0;
-  auth = url + 7;
-  end = auth + strcspn(auth, "/?#");
-  if (end == auth)
-    return 0;
-  hp = apr_pstrmemdup(ld->tmp, auth, (size_t)(end - auth));
-  has_port = hp[0] == '[' ? strstr(hp, "]:") != NULL : strchr(hp, ':') != NULL;
-  if (!has_port)
-    hp = apr_pstrcat(ld->tmp, hp, ":80", NULL);
-  if (cfg_parse_hostport(hp, &h->host, &h->port, ld->pool) != APR_SUCCESS)
-    return 0;
-  path = apr_pstrmemdup(ld->tmp, end, strcspn(end, "#"));
-  h->path = *path == '/' ? keep(ld, path)
-                         : apr_pstrcat(ld->pool, "/", path, NULL);
-  return 1;
-}
-
 static void svc_health(loader_t *ld, xmlNodePtr n, cfg_health_t *h) {
   static const char *const types[] = {"none", "tcp", "http", "exec", NULL};
+  const char *why;
   val_t v;
   xmlNodePtr c;
   uint64_t x;
@@ -773,18 +771,14 @@ static void svc_health(loader_t *ld, xmlNodePtr n, cfg_health_t *h) {
       err(ld, v.line, "target has no use with <health type=\"none\">");
       break;
     case CFG_HEALTH_TCP:
-      if (cfg_parse_hostport(v.s, &h->host, &h->port, ld->pool) !=
-          APR_SUCCESS)
-        err(ld, v.line, "bad health target '%s' for type tcp (expected "
-            "HOST:PORT, e.g. 127.0.0.1:5432)", v.s);
+      if (!val_target(ld, &v, 0, &h->host, &h->port, NULL, &why))
+        err(ld, v.line, "bad health target '%s' for type tcp: %s (expected "
+            "HOST:PORT, e.g. 127.0.0.1:5432 or db.internal:5432)", v.s, why);
       break;
     case CFG_HEALTH_HTTP:
-      if (strncmp(v.s, "https://", 8) == 0)
-        err(ld, v.line, "bad health target '%s': https is not supported "
-            "(use an http:// URL)", v.s);
-      else if (!parse_http(ld, v.s, h))
-        err(ld, v.line, "bad health target '%s' for type http (expected an "
-            "http:// URL, e.g. http://127.0.0.1:8080/health)", v.s);
+      if (!val_target(ld, &v, 1, &h->host, &h->port, &h->path, &why))
+        err(ld, v.line, "bad health target '%s' for type http: %s (expected "
+            "an http:// URL, e.g. http://127.0.0.1:8080/health)", v.s, why);
       break;
     case CFG_HEALTH_EXEC:
       if (val_nonempty(ld, &v))

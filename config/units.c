@@ -1,5 +1,6 @@
 /*
- * units.c -- value parsers: durations, sizes, booleans, counts, HOST:PORT.
+ * units.c -- value parsers: durations, sizes, booleans, counts (network
+ * targets: target.c).
  *
  * All of them take the whole string: no sign, no blanks, no trailing
  * garbage, and a number's digits are checked for overflow before they are
@@ -139,71 +140,5 @@ apr_status_t cfg_parse_uint(const char *s, uint64_t min, uint64_t max,
   if (nd < 0 || n < min || n > max)
     return APR_ERANGE;
   *value = n;
-  return APR_SUCCESS;
-}
-
-/* A host name or an IPv4 address: letters, digits, '-', '.', '_'. */
-static int plain_host(const char *s, size_t n) {
-  size_t i;
-  if (n == 0 || n > 253)
-    return 0;
-  for (i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
-      return 0;
-  }
-  return 1;
-}
-
-static int ipv6_host(const char *s, size_t n) {
-  size_t i;
-  int colons = 0;
-  if (n < 2 || n > 45)
-    return 0;
-  for (i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == ':')
-      colons++;
-    else if (!((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-               (c >= '0' && c <= '9') || c == '.'))
-      return 0;
-  }
-  return colons >= 2;
-}
-
-apr_status_t cfg_parse_hostport(const char *s, const char **host, int *port,
-                                apr_pool_t *pool) {
-  const char *colon, *h;
-  size_t hn;
-  uint64_t p;
-
-  if (!s || !*s)
-    return APR_EINVAL;
-  if (s[0] == '[') {
-    const char *close = strchr(s, ']');
-    if (!close || close[1] != ':')
-      return APR_EINVAL;
-    h = s + 1;
-    hn = (size_t)(close - h);
-    if (!ipv6_host(h, hn))
-      return APR_EINVAL;
-    colon = close + 1;
-  } else {
-    colon = strrchr(s, ':');
-    if (!colon)
-      return APR_EINVAL;
-    h = s;
-    hn = (size_t)(colon - s);
-    if (!plain_host(h, hn))
-      return APR_EINVAL;
-  }
-  {
-    apr_status_t rv = cfg_parse_uint(colon + 1, 1, 65535, &p);
-    if (rv != APR_SUCCESS)
-      return rv;
-  }
-  *host = apr_pstrmemdup(pool, h, hn);
-  *port = (int)p;
   return APR_SUCCESS;
 }

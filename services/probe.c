@@ -1,11 +1,16 @@
 /*
  * probe.c -- one-shot TCP / HTTP / exec probes (services/include/svc_probe.h).
  *
- * Map: 1. target parsing (host:port, http:// URLs);
+ * Map: 1. resolving and connecting (the target's addresses, in turn);
  *      2. the probe life cycle (begin, finish, close accounting, delivery,
  *         cancel);
  *      3. TCP and HTTP (connect, request, status line);
  *      4. exec.
+ *
+ * Targets are parsed by config/target.c, the parser the loader validated
+ * them with.  A host name is resolved at every check (vg_getaddrinfo, on
+ * the work queue), never once for all: what a name means can change
+ * while vigil runs.  A numeric host is used as it is.
  *
  * Life cycle.  A probe is IDLE, RUNNING or FINISHING:
  *
@@ -18,11 +23,14 @@
  *     handle to close and the result is always delivered from the close
  *     phase, never from inside a start call or from inside cancel.
  *   - finish() is the only way out of RUNNING and runs once per check: it
- *     records status and detail, kills a live exec child's group, and
- *     closes every open handle (P_TIMER / P_TCP / P_PROC say which) with
- *     on_closed(), counting them in `closing`.  Every handle callback
+ *     records status and detail, kills a live exec child's group, closes
+ *     every open handle (P_TIMER / P_TCP / P_PROC say which) with
+ *     on_closed(), cancels a resolution in flight (P_RESOLVING), and
+ *     counts each of those callbacks, and a socket already closing
+ *     between two addresses (P_NEXT), in `closing`.  Every callback
  *     checks `state == RUNNING` first, so completions that arrive while
- *     FINISHING (connect or write cancelled by the close) are ignored.
+ *     FINISHING (connect or write cancelled by the close, a cancelled
+ *     resolution) only count down.
  *   - cb is called by the last on_closed(), after `state` went back to
  *     IDLE, with a copy of the detail on the stack: cb may restart or free
  *     the probe, and nothing touches the probe after cb.
@@ -52,223 +60,16 @@ enum { ST_IDLE = 0, ST_RUNNING, ST_FINISHING };
 #define P_EXITED   0x08u   /* exit_cb ran */
 #define P_KILLED   0x10u   /* group killed (timeout, cancel): awaiting exit */
 #define P_CANCELED 0x20u
-
-/* ------------------------------------------------------------------------
- * 1. Target parsing
- * --------------------------------------------------------------------- */
-
-static int lower(int c) {
-  return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/* Case-insensitive: does s (len n) equal the lower-case word w? */
-static int word_eq(const char *s, size_t n, const char *w) {
-  size_t i;
-  if (strlen(w) != n)
-    return 0;
-  for (i = 0; i < n; i++)
-    if (lower((unsigned char)s[i]) != w[i])
-      return 0;
-  return 1;
-}
-
-/* Case-insensitive: does s start with the lower-case word w? */
-static int prefix_eq(const char *s, const char *w) {
-  size_t i;
-  for (i = 0; w[i]; i++)   /* s's NUL never equals w[i] */
-    if (lower((unsigned char)s[i]) != w[i])
-      return 0;
-  return 1;
-}
-
-/* 1-65535, decimal digits only, no sign, no spaces. */
-static int parse_port(const char *s, size_t n) {
-  int v = 0;
-  size_t i;
-  if (n == 0 || n > 5)
-    return -1;
-  for (i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9')
-      return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  return v >= 1 && v <= 65535 ? v : -1;
-}
-
-/* Parse s[0..n) as HOST[:PORT].  With default_port 0 the port is
- * required.  host_out (SVC_PROBE_HOST_MAX bytes) gets the host as
- * written, brackets stripped. */
-static apr_status_t parse_authority(const char *s, size_t n,
-                                    int default_port, char *host_out,
-                                    int *port_out, vg_addr_t *addr,
-                                    const char **why) {
-  const char *host, *colon = NULL;
-  size_t hlen, i;
-  int bracketed = 0, port = default_port;
-  vg_addr_t tmp;
-  char ip[SVC_PROBE_HOST_MAX];
-
-  for (i = 0; i < n; i++)
-    if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
-      *why = "spaces, control or non-ASCII characters in the address";
-      return APR_EINVAL;
-    }
-  if (n > 0 && s[0] == '[') {
-    const char *close = memchr(s, ']', n);
-    if (!close) {
-      *why = "missing ']' after an IPv6 address";
-      return APR_EINVAL;
-    }
-    bracketed = 1;
-    host = s + 1;
-    hlen = (size_t)(close - host);
-    if (close + 1 < s + n) {
-      if (close[1] != ':') {
-        *why = "expected ':PORT' after ']'";
-        return APR_EINVAL;
-      }
-      colon = close + 1;
-    }
-  } else {
-    host = s;
-    colon = memchr(s, ':', n);
-    hlen = colon ? (size_t)(colon - s) : n;
-    if (colon && memchr(colon + 1, ':', n - hlen - 1)) {
-      *why = "an IPv6 address needs brackets, as in [::1]:80";
-      return APR_EINVAL;
-    }
-  }
-  if (hlen == 0) {
-    *why = "missing host";
-    return APR_EINVAL;
-  }
-  if (hlen >= SVC_PROBE_HOST_MAX) {
-    *why = "host too long";
-    return APR_EINVAL;
-  }
-  if (colon) {
-    port = parse_port(colon + 1, (size_t)(s + n - colon - 1));
-    if (port < 0) {
-      *why = colon + 1 == s + n ? "missing port"
-                                : "port must be a number from 1 to 65535";
-      return APR_EINVAL;
-    }
-  } else if (port == 0) {
-    *why = "missing ':PORT'";
-    return APR_EINVAL;
-  }
-
-  memcpy(host_out, host, hlen);
-  host_out[hlen] = '\0';
-  if (!bracketed && word_eq(host, hlen, "localhost"))
-    strcpy(ip, "127.0.0.1");     /* no DNS on the loop: fixed meaning */
-  else
-    strcpy(ip, host_out);
-  if (bracketed && !memchr(ip, ':', hlen)) {
-    *why = "brackets are for IPv6 addresses only";
-    return APR_EINVAL;
-  }
-  if (vg_addr_ip(addr ? addr : &tmp, ip, port) != APR_SUCCESS) {
-    if (bracketed) {
-      *why = "not a valid IPv6 address";
-    } else {
-      int numeric = 1;
-      for (i = 0; i < hlen; i++)
-        if ((host[i] < '0' || host[i] > '9') && host[i] != '.')
-          numeric = 0;
-      *why = numeric ? "not a valid IPv4 address"
-                     : "host names are not resolved: use a numeric "
-                       "address or localhost";
-    }
-    return APR_EINVAL;
-  }
-  *port_out = port;
-  return APR_SUCCESS;
-}
-
-apr_status_t svc_probe_parse_hostport(const char *hostport, vg_addr_t *addr,
-                                      const char **why) {
-  const char *dummy;
-  char host[SVC_PROBE_HOST_MAX];
-  int port;
-  if (!why)
-    why = &dummy;
-  *why = NULL;
-  if (!hostport) {
-    *why = "missing address";
-    return APR_EINVAL;
-  }
-  return parse_authority(hostport, strlen(hostport), 0, host, &port, addr,
-                         why);
-}
-
-apr_status_t svc_probe_parse_url(const char *url, svc_probe_url_t *out,
-                                 const char **why) {
-  svc_probe_url_t tmp;
-  const char *dummy, *rest, *path, *end;
-  size_t alen, plen, i;
-  apr_status_t rv;
-
-  if (!why)
-    why = &dummy;
-  *why = NULL;
-  if (!out)
-    out = &tmp;
-  if (!url) {
-    *why = "missing URL";
-    return APR_EINVAL;
-  }
-  if (!prefix_eq(url, "http://")) {
-    *why = prefix_eq(url, "https://") ? "https is not supported"
-           : strstr(url, "://")       ? "only http:// URLs are supported"
-                                      : "not an http:// URL";
-    return APR_EINVAL;
-  }
-  /* The whole URL goes into a request line: no byte may break it. */
-  for (i = 0; url[i]; i++)
-    if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f) {
-      *why = "spaces, control or non-ASCII characters in the URL "
-             "(percent-encode them)";
-      return APR_EINVAL;
-    }
-  rest = url + 7;
-  alen = strcspn(rest, "/?#");
-  if (memchr(rest, '@', alen)) {
-    *why = "user info in URLs is not supported";
-    return APR_EINVAL;
-  }
-  rv = parse_authority(rest, alen, 80, out->host, &out->port, &out->addr,
-                       why);
-  if (rv != APR_SUCCESS)
-    return rv;
-  path = rest + alen;
-  end = path + strcspn(path, "#");    /* the fragment is never sent */
-  plen = (size_t)(end - path);
-  if (plen == 0 || path[0] != '/') {
-    /* "" or "?query": the path is "/" */
-    if (plen + 2 > sizeof out->path) {
-      *why = "URL path too long";
-      return APR_EINVAL;
-    }
-    out->path[0] = '/';
-    memcpy(out->path + 1, path, plen);
-    out->path[plen + 1] = '\0';
-  } else {
-    if (plen + 1 > sizeof out->path) {
-      *why = "URL path too long";
-      return APR_EINVAL;
-    }
-    memcpy(out->path, path, plen);
-    out->path[plen] = '\0';
-  }
-  return APR_SUCCESS;
-}
+#define P_RESOLVING 0x40u  /* vg_getaddrinfo in flight */
+#define P_NEXT     0x80u   /* tcp closing, to try the next address */
+#define P_CONNECTING 0x100u /* connect in flight */
 
 /* ------------------------------------------------------------------------
  * 2. Life cycle
  * --------------------------------------------------------------------- */
 
 static void on_timeout(vg_timer_t *timer);
+static void on_next_closed(vg_handle_t *h);
 
 void svc_probe_init(svc_probe_t *p) {
   size_t off = offsetof(svc_probe_t, loop);
@@ -297,11 +98,13 @@ static void deliver(svc_probe_t *p) {
   cb(p, rv, detail);   /* may restart or free p: do not touch it after */
 }
 
-static void on_closed(vg_handle_t *h) {
-  svc_probe_t *p = h->data;
+/* One of the callbacks finish() counted has come. */
+static void count_down(svc_probe_t *p) {
   if (--p->closing == 0)
     deliver(p);
 }
+
+static void on_closed(vg_handle_t *h) { count_down(h->data); }
 
 static void close_one(svc_probe_t *p, unsigned flag, vg_handle_t *h) {
   if (!(p->flags & flag))
@@ -329,22 +132,33 @@ static void finish(svc_probe_t *p, apr_status_t rv, const char *fmt, ...) {
   close_one(p, P_TIMER, (vg_handle_t *)&p->timer);
   close_one(p, P_TCP, (vg_handle_t *)&p->tcp);
   close_one(p, P_PROC, (vg_handle_t *)&p->proc);
+  if (p->flags & P_NEXT)
+    p->closing++;               /* on_next_closed() counts down */
+  if (p->flags & P_RESOLVING) {
+    p->closing++;               /* on_resolved() counts down */
+    vg_getaddrinfo_cancel(&p->gai);
+  }
 }
 
+/* Says what the check was doing, when that was not yet the reply. */
 static void finish_timeout(svc_probe_t *p) {
-  finish(p, APR_TIMEUP, "timed out after %" APR_UINT64_T_FMT " ms",
-         (apr_uint64_t)p->timeout_ms);
+  char a[64];
+  if (p->flags & P_RESOLVING)
+    finish(p, APR_TIMEUP, "timed out after %" APR_UINT64_T_FMT
+           " ms resolving %s", (apr_uint64_t)p->timeout_ms, p->host);
+  else if (p->flags & P_CONNECTING)
+    finish(p, APR_TIMEUP, "timed out after %" APR_UINT64_T_FMT
+           " ms connecting to %s", (apr_uint64_t)p->timeout_ms,
+           vg_addr_format(&p->addr, a, sizeof a));
+  else
+    finish(p, APR_TIMEUP, "timed out after %" APR_UINT64_T_FMT " ms",
+           (apr_uint64_t)p->timeout_ms);
 }
 
-/* A failed I/O call, with a short message for the common cases. */
+/* A failed call: its name and the system's message. */
 static void finish_io(svc_probe_t *p, apr_status_t rv, const char *what) {
   char msg[96];
-  if (APR_STATUS_IS_ECONNREFUSED(rv))
-    finish(p, rv, "connection refused");
-  else if (APR_STATUS_IS_ECONNRESET(rv))
-    finish(p, rv, "connection reset by peer");
-  else
-    finish(p, rv, "%s: %s", what, vg_strerror(rv, msg, sizeof msg));
+  finish(p, rv, "%s: %s", what, vg_strerror(rv, msg, sizeof msg));
 }
 
 /* Common start: checks, reset, the timer.  On APR_SUCCESS the probe is
@@ -506,6 +320,34 @@ static void on_http_read(vg_stream_t *s, apr_status_t status, size_t nread,
   }
 }
 
+static void start_connect(svc_probe_t *p);
+
+/* Every address of the target failed, or this was the last: report the
+ * address and the system's reason ("connect 127.0.0.1:5432: Connection
+ * refused").  With addresses left (a name with an IPv6 and an IPv4
+ * address, a service that listens on one of them), close this socket and
+ * try the next. */
+static void connect_failed(svc_probe_t *p, apr_status_t rv) {
+  char a[64], msg[96];
+  p->flags &= ~P_CONNECTING;
+  if (p->next_addr < p->naddrs) {
+    p->flags = (p->flags & ~P_TCP) | P_NEXT;
+    vg_close((vg_handle_t *)&p->tcp, on_next_closed);
+    return;
+  }
+  finish(p, rv, "connect %s: %s", vg_addr_format(&p->addr, a, sizeof a),
+         vg_strerror(rv, msg, sizeof msg));
+}
+
+static void on_next_closed(vg_handle_t *h) {
+  svc_probe_t *p = h->data;
+  p->flags &= ~P_NEXT;
+  if (p->state != ST_RUNNING)
+    count_down(p);
+  else
+    start_connect(p);
+}
+
 static void on_connect(vg_connect_t *req, apr_status_t status) {
   svc_probe_t *p = req->data;
   vg_buf_t buf;
@@ -514,9 +356,10 @@ static void on_connect(vg_connect_t *req, apr_status_t status) {
   if (p->state != ST_RUNNING)
     return;
   if (status != APR_SUCCESS) {
-    finish_io(p, status, "connect");
+    connect_failed(p, status);
     return;
   }
+  p->flags &= ~P_CONNECTING;
   if (p->kind == SVC__PROBE_TCP) {
     finish(p, APR_SUCCESS, "connected");
     return;
@@ -534,48 +377,93 @@ static void on_connect(vg_connect_t *req, apr_status_t status) {
     finish_io(p, rv, "read");
 }
 
-/* After begin(): open the socket and connect to p->addr. */
+/* Open a socket and connect to the next address of the target. */
 static void start_connect(svc_probe_t *p) {
   apr_status_t rv;
-  if (p->state != ST_RUNNING)   /* begin() failed to arm the timer */
-    return;
+  p->addr = p->addrs[p->next_addr++];
   rv = vg_tcp_init(p->loop, &p->tcp);
   if (rv != APR_SUCCESS) {
     finish_io(p, rv, "socket");
     return;
   }
   p->tcp.data = p;
-  p->flags |= P_TCP;
+  p->flags |= P_TCP | P_CONNECTING;
   p->connect_req.data = p;
   rv = vg_tcp_connect(&p->connect_req, &p->tcp, &p->addr, on_connect);
   if (rv != APR_SUCCESS)
-    finish_io(p, rv, "connect");
+    connect_failed(p, rv);
+}
+
+static void on_resolved(vg_getaddrinfo_t *req, apr_status_t status,
+                        const vg_addr_t *addrs, size_t naddrs) {
+  svc_probe_t *p = req->data;
+  char msg[96];
+  size_t i;
+
+  p->flags &= ~P_RESOLVING;
+  if (p->state != ST_RUNNING) {
+    count_down(p);              /* cancelled by finish() */
+    return;
+  }
+  if (status != APR_SUCCESS) {
+    finish(p, status, "resolve %s: %s", p->host,
+           vg_strerror(status, msg, sizeof msg));
+    return;
+  }
+  for (i = 0; i < naddrs && i < SVC_PROBE_ADDRS_MAX; i++)
+    p->addrs[i] = addrs[i];
+  p->naddrs = (unsigned)i;
+  p->next_addr = 0;
+  start_connect(p);
+}
+
+/* After begin(): connect to target `t`, resolving its host first unless
+ * it is a numeric address. */
+static void start_target(svc_probe_t *p, const cfg_target_t *t) {
+  char msg[96];
+  apr_status_t rv;
+  if (p->state != ST_RUNNING)   /* begin() failed to arm the timer */
+    return;
+  snprintf(p->host, sizeof p->host, "%s", t->host);
+  p->next_addr = 0;
+  if (vg_addr_ip(&p->addrs[0], t->host, t->port) == APR_SUCCESS) {
+    p->naddrs = 1;
+    start_connect(p);
+    return;
+  }
+  p->gai.data = p;
+  rv = vg_getaddrinfo(p->loop, &p->gai, on_resolved, t->host, t->port, 0);
+  if (rv != APR_SUCCESS) {
+    finish(p, rv, "resolve %s: %s", t->host,
+           vg_strerror(rv, msg, sizeof msg));
+    return;
+  }
+  p->flags |= P_RESOLVING;
 }
 
 apr_status_t svc_probe_tcp(svc_probe_t *p, vg_loop_t *loop,
                            const char *hostport, uint64_t timeout_ms,
                            svc_probe_cb cb) {
-  vg_addr_t addr;
+  cfg_target_t t;
   apr_status_t rv;
   if (!p || !loop || !cb)
     return APR_EINVAL;
   if (p->state != ST_IDLE)
     return VG_EBUSY;
-  rv = svc_probe_parse_hostport(hostport, &addr, NULL);
+  rv = cfg_parse_hostport(hostport, &t, NULL);
   if (rv != APR_SUCCESS)
     return rv;
   rv = begin(p, loop, SVC__PROBE_TCP, timeout_ms, cb);
   if (rv != APR_SUCCESS)
     return rv;
-  p->addr = addr;
-  start_connect(p);
+  start_target(p, &t);
   return APR_SUCCESS;
 }
 
 apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
                             const char *url, uint64_t timeout_ms,
                             svc_probe_cb cb) {
-  svc_probe_url_t u;
+  cfg_target_t t;
   char port[8] = "";
   int ipv6, n;
   apr_status_t rv;
@@ -584,19 +472,19 @@ apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
     return APR_EINVAL;
   if (p->state != ST_IDLE)
     return VG_EBUSY;
-  rv = svc_probe_parse_url(url, &u, NULL);
+  rv = cfg_parse_url(url, &t, NULL);
   if (rv != APR_SUCCESS)
     return rv;
-  ipv6 = strchr(u.host, ':') != NULL;
-  if (u.port != 80)
-    snprintf(port, sizeof port, ":%d", u.port);
+  ipv6 = strchr(t.host, ':') != NULL;
+  if (t.port != 80)
+    snprintf(port, sizeof port, ":%d", t.port);
   n = snprintf(p->req, sizeof p->req,
                "GET %s HTTP/1.1\r\n"
                "Host: %s%s%s%s\r\n"
                "User-Agent: vigil/%d.%d\r\n"
                "Connection: close\r\n"
                "\r\n",
-               u.path, ipv6 ? "[" : "", u.host, ipv6 ? "]" : "", port,
+               t.path, ipv6 ? "[" : "", t.host, ipv6 ? "]" : "", port,
                VG_VERSION_MAJOR, VG_VERSION_MINOR);
   if (n < 0 || (size_t)n >= sizeof p->req)
     return APR_EINVAL;   /* cannot happen with the parser's bounds */
@@ -604,8 +492,7 @@ apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
   if (rv != APR_SUCCESS)
     return rv;
   p->req_len = (size_t)n;
-  p->addr = u.addr;
-  start_connect(p);
+  start_target(p, &t);
   return APR_SUCCESS;
 }
 

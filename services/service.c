@@ -387,12 +387,16 @@ static void on_ready_retry(vg_timer_t *t);
 static void on_ready_probe(svc_probe_t *p, apr_status_t st,
                            const char *detail) {
   svc_service_t *s = p->data;
-  (void)detail;
   if (st == VG_ECANCELED || s->state != SVC_STARTING)
     return;
   if (st == APR_SUCCESS) {
     svc_service_event(s, SVC_EV_READY);
     return;
+  }
+  /* Said once per reason, and kept for the timeout's message. */
+  if (strcmp(detail, s->ready_last) != 0) {
+    slog(s, VG_LOG_INFO, "not ready yet: %s", detail);
+    snprintf(s->ready_last, sizeof s->ready_last, "%s", detail);
   }
   /* Not yet: try again shortly; the state timer bounds the wait. */
   vg_timer_start(&s->health_timer, on_ready_retry, TCP_READY_RETRY_MS, 0);
@@ -400,7 +404,7 @@ static void on_ready_probe(svc_probe_t *p, apr_status_t st,
 
 static void ready_try(svc_service_t *s) {
   const cfg_ready_t *rd = &s->cfg->ready;
-  char hp[128];
+  apr_status_t rv;
   if (!s->ready_probe) {
     s->ready_probe = calloc(1, sizeof *s->ready_probe);
     if (!s->ready_probe)
@@ -410,10 +414,14 @@ static void ready_try(svc_service_t *s) {
   }
   if (svc_probe_busy(s->ready_probe))
     return;
-  snprintf(hp, sizeof hp, strchr(rd->host, ':') ? "[%s]:%d" : "%s:%d",
-               rd->host, rd->port);
-  svc_probe_tcp(s->ready_probe, s->sup->loop, hp,
-                TCP_READY_RETRY_MS * 10, on_ready_probe);
+  rv = svc_probe_tcp(s->ready_probe, s->sup->loop, rd->target,
+                     TCP_READY_RETRY_MS * 10, on_ready_probe);
+  if (rv != APR_SUCCESS) {
+    char eb[96];
+    snprintf(s->ready_last, sizeof s->ready_last, "cannot probe %s: %s",
+             rd->target, vg_strerror(rv, eb, sizeof eb));
+    slog(s, VG_LOG_ERROR, "%s", s->ready_last);
+  }
 }
 
 static void on_ready_retry(vg_timer_t *t) {
@@ -450,7 +458,6 @@ static void on_health_timer(vg_timer_t *t) {
   svc_service_t *s = t->data;
   const cfg_health_t *h = &s->cfg->health;
   apr_status_t rv = APR_EINVAL;
-  char target[160];
   if (s->state != SVC_RUNNING)
     return;
   if (!s->health_probe) {
@@ -464,11 +471,8 @@ static void on_health_timer(vg_timer_t *t) {
     return;
   switch (h->type) {
   case CFG_HEALTH_TCP:
-    snprintf(target, sizeof target,
-                 strchr(h->host, ':') ? "[%s]:%d" : "%s:%d", h->host,
-                 h->port);
-    rv = svc_probe_tcp(s->health_probe, s->sup->loop, target, h->timeout_ms,
-                       on_health_probe);
+    rv = svc_probe_tcp(s->health_probe, s->sup->loop, h->target,
+                       h->timeout_ms, on_health_probe);
     break;
   case CFG_HEALTH_HTTP:
     rv = svc_probe_http(s->health_probe, s->sup->loop, h->target,
@@ -682,6 +686,7 @@ static void a_spawn(svc_service_t *s) {
     break;
   case CFG_READY_TCP:
     arm(s, rd->timeout_ms, on_state_timer);
+    s->ready_last[0] = '\0';
     ready_try(s);
     break;
   case CFG_READY_NOTIFY:
@@ -705,8 +710,10 @@ static void a_starting_timeout(svc_service_t *s) {
     return;
   }
   /* Not ready in time: a failed start.  Stop it; the exit counts. */
-  snprintf(s->reason, sizeof s->reason, "not ready within %llu ms",
-               (unsigned long long)s->cfg->ready.timeout_ms);
+  snprintf(s->reason, sizeof s->reason, "not ready within %llu ms%s%s%s",
+           (unsigned long long)s->cfg->ready.timeout_ms,
+           s->ready_last[0] ? " (last check: " : "", s->ready_last,
+           s->ready_last[0] ? ")" : "");
   slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
   s->restart_after_stop = 0;
   s->failed_start = 1;   /* its exit goes through the restart policy */

@@ -68,9 +68,10 @@ struct svc_service_s {
   int last_code, last_signal;
   int last_oom;                 /* it was the OOM killer (cgroup) */
   apr_time_t last_exit_at;      /* wall clock */
-  char reason[160];             /* why fatal / last event, for status */
+  char reason[256];             /* why fatal / last event, for status */
   /* readiness and health */
   svc_probe_t *ready_probe;
+  char ready_last[SVC_PROBE_DETAIL_MAX];   /* last failed readiness check */
   svc_probe_t *health_probe;
   vg_timer_t health_timer;
   unsigned health_fails;

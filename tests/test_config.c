@@ -287,9 +287,8 @@ static void test_sizes(void) {
 }
 
 static void test_other_values(void) {
-  int v = 5, port = 0;
+  int v = 5;
   uint64_t n = 0;
-  const char *host = NULL;
 
   CU_ASSERT_EQUAL(cfg_parse_bool("true", &v), APR_SUCCESS);
   CU_ASSERT_EQUAL(v, 1);
@@ -310,30 +309,7 @@ static void test_other_values(void) {
   CU_ASSERT_EQUAL(cfg_parse_uint("+4", 1, 100, &n), APR_EINVAL);
   CU_ASSERT_EQUAL(n, 42);
 
-  CU_ASSERT_EQUAL(cfg_parse_hostport("127.0.0.1:8080", &host, &port,
-                                     vg_test_pool), APR_SUCCESS);
-  CU_ASSERT_STRING_EQUAL(host, "127.0.0.1");
-  CU_ASSERT_EQUAL(port, 8080);
-  CU_ASSERT_EQUAL(cfg_parse_hostport("[::1]:53", &host, &port, vg_test_pool),
-                  APR_SUCCESS);
-  CU_ASSERT_STRING_EQUAL(host, "::1");
-  CU_ASSERT_EQUAL(port, 53);
-  CU_ASSERT_EQUAL(cfg_parse_hostport("db.local:5432", &host, &port,
-                                     vg_test_pool), APR_SUCCESS);
-  CU_ASSERT_STRING_EQUAL(host, "db.local");
-  CU_ASSERT_EQUAL(cfg_parse_hostport("127.0.0.1", &host, &port, vg_test_pool),
-                  APR_EINVAL);
-  CU_ASSERT_EQUAL(cfg_parse_hostport(":80", &host, &port, vg_test_pool),
-                  APR_EINVAL);
-  CU_ASSERT_EQUAL(cfg_parse_hostport("h:0", &host, &port, vg_test_pool),
-                  APR_ERANGE);
-  CU_ASSERT_EQUAL(cfg_parse_hostport("h:65536", &host, &port, vg_test_pool),
-                  APR_ERANGE);
-  CU_ASSERT_EQUAL(cfg_parse_hostport("::1:80", &host, &port, vg_test_pool),
-                  APR_EINVAL);
-  CU_ASSERT_EQUAL(cfg_parse_hostport("a b:80", &host, &port, vg_test_pool),
-                  APR_EINVAL);
-  CU_ASSERT_STRING_EQUAL(host, "db.local");     /* unchanged */
+  /* HOST:PORT and URLs: suite target (tests/test_target.c). */
 }
 
 /* ------------------------------------------------------------------------

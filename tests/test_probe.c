@@ -1,7 +1,7 @@
 /*
- * test_probe.c -- services/probe.c: the target parsers (tables of
- * accepted and rejected inputs), TCP probes against real loopback
- * listeners, HTTP probes against this file's own small server (normal,
+ * test_probe.c -- services/probe.c: TCP probes against real loopback
+ * listeners, by address and by name (resolved at each check; a name that
+ * does not resolve says why), the reason of a refused connect, HTTP probes against this file's own small server (normal,
  * redirect, error, garbage, 1-byte pieces, interim 1xx, silent, closing),
  * exec probes on `run_tests --child` (exit codes, signals, timeouts,
  * missing programs), cancellation (in flight, twice, from other
@@ -11,8 +11,10 @@
  * Only loopback addresses are used.  Time bounds are upper bounds, and
  * generous: a slow machine makes no test fail.
  *
- * Map: 1. helpers; 2. parsers; 3. TCP; 4. the HTTP server and HTTP
- *      tests; 5. exec; 6. cancel and reuse; 7. the suite table.
+ * The target parsers have their own suite (tests/test_target.c).
+ *
+ * Map: 1. helpers; 3. TCP; 4. the HTTP server and HTTP tests; 5. exec;
+ *      6. cancel and reuse; 7. the suite table.
  */
 #define _GNU_SOURCE 1
 
@@ -22,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <apr_time.h>
 
 #include "svc_probe.h"
 #include "test.h"
@@ -131,161 +135,12 @@ static int closed_port(vg_loop_t *loop) {
   return port;
 }
 
-/* ------------------------------------------------------------------------
- * 2. Parsers
- * --------------------------------------------------------------------- */
-
-static void test_parse_hostport(void) {
-  static const struct {
-    const char *in;
-    int ok;
-    const char *fmt;   /* vg_addr_format of the result when ok */
-  } cases[] = {
-      {"127.0.0.1:8080", 1, "127.0.0.1:8080"},
-      {"0.0.0.0:1", 1, "0.0.0.0:1"},
-      {"10.1.2.3:65535", 1, "10.1.2.3:65535"},
-      {"localhost:80", 1, "127.0.0.1:80"},
-      {"LocalHost:443", 1, "127.0.0.1:443"},
-      {"[::1]:80", 1, "[::1]:80"},
-      {"[::]:9000", 1, "[::]:9000"},
-      {"[2001:db8::1]:8080", 1, "[2001:db8::1]:8080"},
-      {"127.0.0.1:00080", 1, "127.0.0.1:80"},
-      {"127.0.0.1", 0, NULL},          /* port required */
-      {"127.0.0.1:", 0, NULL},
-      {"127.0.0.1:0", 0, NULL},
-      {"127.0.0.1:65536", 0, NULL},
-      {"127.0.0.1:123456", 0, NULL},
-      {"127.0.0.1:-1", 0, NULL},
-      {"127.0.0.1:+80", 0, NULL},
-      {"127.0.0.1:80x", 0, NULL},
-      {"127.0.0.1: 80", 0, NULL},
-      {" 127.0.0.1:80", 0, NULL},
-      {"127.0.0.1:80\n", 0, NULL},
-      {":80", 0, NULL},
-      {"", 0, NULL},
-      {"256.0.0.1:80", 0, NULL},
-      {"127.1:80", 0, NULL},
-      {"example.com:80", 0, NULL},     /* no DNS */
-      {"localhost.localdomain:80", 0, NULL},
-      {"::1:80", 0, NULL},             /* IPv6 needs brackets */
-      {"[::1]", 0, NULL},
-      {"[::1]80", 0, NULL},
-      {"[::1:80", 0, NULL},
-      {"[127.0.0.1]:80", 0, NULL},
-      {"[localhost]:80", 0, NULL},
-      {"[fe80::1%lo]:80", 0, NULL},
-      {"[]:80", 0, NULL},
-      {"http://127.0.0.1:80", 0, NULL},
-  };
-  size_t i;
-  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    vg_addr_t addr;
-    const char *why = "unset";
-    char buf[64];
-    apr_status_t rv = svc_probe_parse_hostport(cases[i].in, &addr, &why);
-    if ((rv == APR_SUCCESS) != cases[i].ok)
-      fprintf(stderr, "\n  hostport '%s': rv %d why %s\n", cases[i].in, rv,
-              why ? why : "(null)");
-    CU_ASSERT_EQUAL(rv == APR_SUCCESS, cases[i].ok);
-    if (rv == APR_SUCCESS) {
-      CU_ASSERT_PTR_NULL(why);
-      CU_ASSERT_STRING_EQUAL(vg_addr_format(&addr, buf, sizeof buf),
-                             cases[i].fmt);
-    } else {
-      CU_ASSERT_EQUAL(rv, APR_EINVAL);
-      CU_ASSERT_PTR_NOT_NULL(why);
-    }
-    /* Validation only: no address, no message wanted. */
-    CU_ASSERT_EQUAL(svc_probe_parse_hostport(cases[i].in, NULL, NULL), rv);
-  }
-  CU_ASSERT_EQUAL(svc_probe_parse_hostport(NULL, NULL, NULL), APR_EINVAL);
-}
-
-static void test_parse_hostport_messages(void) {
-  const char *why = NULL;
-  CU_ASSERT_EQUAL(svc_probe_parse_hostport("db.local:5432", NULL, &why),
-                  APR_EINVAL);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(why);
-  CU_ASSERT_PTR_NOT_NULL(strstr(why, "not resolved"));
-  CU_ASSERT_EQUAL(svc_probe_parse_hostport("::1:80", NULL, &why),
-                  APR_EINVAL);
-  CU_ASSERT_PTR_NOT_NULL(strstr(why, "brackets"));
-  CU_ASSERT_EQUAL(svc_probe_parse_hostport("127.0.0.1:70000", NULL, &why),
-                  APR_EINVAL);
-  CU_ASSERT_PTR_NOT_NULL(strstr(why, "65535"));
-  CU_ASSERT_EQUAL(svc_probe_parse_hostport("127.0.0.1", NULL, &why),
-                  APR_EINVAL);
-  CU_ASSERT_PTR_NOT_NULL(strstr(why, "PORT"));
-}
-
-static void test_parse_url(void) {
-  static const struct {
-    const char *in;
-    int ok;
-    const char *host, *path;
-    int port;
-  } cases[] = {
-      {"http://127.0.0.1:8080/health", 1, "127.0.0.1", "/health", 8080},
-      {"http://127.0.0.1/", 1, "127.0.0.1", "/", 80},
-      {"http://127.0.0.1", 1, "127.0.0.1", "/", 80},
-      {"HTTP://localhost:81", 1, "localhost", "/", 81},
-      {"http://[::1]:8080/a/b?x=1&y=2", 1, "::1", "/a/b?x=1&y=2", 8080},
-      {"http://[::1]/", 1, "::1", "/", 80},
-      {"http://127.0.0.1?ready", 1, "127.0.0.1", "/?ready", 80},
-      {"http://127.0.0.1/p#frag", 1, "127.0.0.1", "/p", 80},
-      {"http://127.0.0.1#frag", 1, "127.0.0.1", "/", 80},
-      {"http://127.0.0.1/a%20b", 1, "127.0.0.1", "/a%20b", 80},
-      {"https://127.0.0.1/", 0, NULL, NULL, 0},
-      {"ftp://127.0.0.1/", 0, NULL, NULL, 0},
-      {"127.0.0.1:80/health", 0, NULL, NULL, 0},
-      {"http://", 0, NULL, NULL, 0},
-      {"http:///path", 0, NULL, NULL, 0},
-      {"http://example.com/", 0, NULL, NULL, 0},
-      {"http://user:pw@127.0.0.1/", 0, NULL, NULL, 0},
-      {"http://127.0.0.1:0/", 0, NULL, NULL, 0},
-      {"http://127.0.0.1:99999/", 0, NULL, NULL, 0},
-      {"http://127.0.0.1:/", 0, NULL, NULL, 0},
-      {"http://::1/", 0, NULL, NULL, 0},
-      {"http://127.0.0.1/a b", 0, NULL, NULL, 0},
-      {"http://127.0.0.1/a\r\nX-Injected: 1", 0, NULL, NULL, 0},
-      {"http://127.0.0.1/\x7f", 0, NULL, NULL, 0},
-      {"http://127.0.0.1/caf\xc3\xa9", 0, NULL, NULL, 0},
-      {"", 0, NULL, NULL, 0},
-  };
-  size_t i;
-  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    svc_probe_url_t u;
-    const char *why = "unset";
-    apr_status_t rv = svc_probe_parse_url(cases[i].in, &u, &why);
-    if ((rv == APR_SUCCESS) != cases[i].ok)
-      fprintf(stderr, "\n  url '%s': rv %d why %s\n", cases[i].in, rv,
-              why ? why : "(null)");
-    CU_ASSERT_EQUAL(rv == APR_SUCCESS, cases[i].ok);
-    if (rv == APR_SUCCESS) {
-      CU_ASSERT_STRING_EQUAL(u.host, cases[i].host);
-      CU_ASSERT_STRING_EQUAL(u.path, cases[i].path);
-      CU_ASSERT_EQUAL(u.port, cases[i].port);
-      CU_ASSERT_EQUAL(vg_addr_port(&u.addr), cases[i].port);
-    } else {
-      CU_ASSERT_PTR_NOT_NULL(why);
-    }
-    CU_ASSERT_EQUAL(svc_probe_parse_url(cases[i].in, NULL, NULL), rv);
-  }
-  CU_ASSERT_EQUAL(svc_probe_parse_url(NULL, NULL, NULL), APR_EINVAL);
-}
-
-static void test_parse_url_path_limit(void) {
-  char url[SVC_PROBE_PATH_MAX + 64];
-  size_t pre = strlen("http://127.0.0.1");
-  memcpy(url, "http://127.0.0.1", pre);
-  /* A path of exactly PATH_MAX - 1 bytes fits; one more does not. */
-  memset(url + pre, 'a', SVC_PROBE_PATH_MAX - 1);
-  url[pre] = '/';
-  url[pre + SVC_PROBE_PATH_MAX - 1] = '\0';
-  CU_ASSERT_EQUAL(svc_probe_parse_url(url, NULL, NULL), APR_SUCCESS);
-  url[pre + SVC_PROBE_PATH_MAX - 1] = 'a';
-  url[pre + SVC_PROBE_PATH_MAX] = '\0';
-  CU_ASSERT_EQUAL(svc_probe_parse_url(url, NULL, NULL), APR_EINVAL);
+/* "connect ADDR: <the system's message for a refused connection>". */
+static void expect_connect_refused(const result_t *r, const char *addr) {
+  char want[160], msg[96];
+  snprintf(want, sizeof want, "connect %s: %s", addr,
+           vg_strerror(r->rv, msg, sizeof msg));
+  CU_ASSERT_STRING_EQUAL(r->detail, want);
 }
 
 /* ------------------------------------------------------------------------
@@ -314,13 +169,17 @@ static void test_tcp_ok(void) {
   CU_ASSERT_FALSE(r.busy_in_cb);
   CU_ASSERT_FALSE(svc_probe_busy(&p));
 
-  /* Same probe again, through "localhost", without a time limit. */
+  /* Same probe again, through the name "localhost" (resolved: its IPv6
+   * address, if it has one, refuses, and the next is tried), without a
+   * time limit. */
+  r.calls = 0;
   snprintf(target, sizeof target, "localhost:%d", l.port);
   CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, target, 0, record_cb),
                   APR_SUCCESS);
   wait_result(loop, &r);
-  CU_ASSERT_EQUAL(r.calls, 2);
+  CU_ASSERT_EQUAL(r.calls, 1);
   CU_ASSERT_EQUAL(r.rv, APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(r.detail, "connected");
   vg_test_close_loop(loop);
 }
 
@@ -360,7 +219,81 @@ static void test_tcp_refused(void) {
   wait_result(loop, &r);
   CU_ASSERT_EQUAL(r.calls, 1);
   CU_ASSERT_TRUE(APR_STATUS_IS_ECONNREFUSED(r.rv));
-  CU_ASSERT_STRING_EQUAL(r.detail, "connection refused");
+  expect_connect_refused(&r, target);
+  vg_test_close_loop(loop);
+}
+
+/* RFC 6761: no name under .invalid exists.  The detail names the host
+ * and gives the resolver's reason. */
+static void test_tcp_unresolvable(void) {
+  vg_loop_t *loop = new_loop();
+  svc_probe_t p;
+  result_t r;
+  const char *pre = "resolve no-such-host.vigil-test.invalid: ";
+
+  probe_prepare(&p, &r);
+  CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop,
+                                "no-such-host.vigil-test.invalid:80", 5000,
+                                record_cb),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(r.calls, 0);
+  wait_result(loop, &r);
+  CU_ASSERT_EQUAL(r.calls, 1);
+  CU_ASSERT_NOT_EQUAL(r.rv, APR_SUCCESS);
+  CU_ASSERT_NOT_EQUAL(r.rv, APR_TIMEUP);
+  CU_ASSERT_EQUAL(strncmp(r.detail, pre, strlen(pre)), 0);
+  CU_ASSERT(strlen(r.detail) > strlen(pre));
+  fprintf(stderr, "\n  %s\n", r.detail);
+  vg_test_close_loop(loop);
+}
+
+static void block_work(vg_work_t *w) {
+  (void)w;
+  apr_sleep(apr_time_from_msec(1500));
+}
+
+/* The resolution cannot start (the one pool thread is busy): the probe's
+ * time limit still holds, says where it was, and the probe is delivered
+ * without waiting for the pool. */
+static void test_timeout_while_resolving(void) {
+  vg_loop_t *loop = new_loop();
+  vg_work_t blocker;
+  svc_probe_t p;
+  result_t r;
+  apr_time_t t0;
+
+  CU_ASSERT_EQUAL(vg_loop_set_pool_size(loop, 1), APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_queue_work(loop, &blocker, block_work, NULL),
+                  APR_SUCCESS);
+  probe_prepare(&p, &r);
+  t0 = apr_time_now();
+  CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, "localhost:80", 100, record_cb),
+                  APR_SUCCESS);
+  wait_result(loop, &r);
+  CU_ASSERT_EQUAL(r.calls, 1);
+  CU_ASSERT_EQUAL(r.rv, APR_TIMEUP);
+  CU_ASSERT_STRING_EQUAL(r.detail,
+                         "timed out after 100 ms resolving localhost");
+  CU_ASSERT(apr_time_now() - t0 < apr_time_from_msec(1400));
+  vg_test_close_loop(loop);   /* waits for the blocker */
+}
+
+/* Cancelled while its name is being resolved. */
+static void test_cancel_while_resolving(void) {
+  vg_loop_t *loop = new_loop();
+  svc_probe_t p;
+  result_t r;
+
+  probe_prepare(&p, &r);
+  CU_ASSERT_EQUAL(svc_probe_http(&p, loop, "http://localhost:1/", 5000,
+                                 record_cb),
+                  APR_SUCCESS);
+  svc_probe_cancel(&p);
+  CU_ASSERT_EQUAL(r.calls, 0);
+  wait_result(loop, &r);
+  CU_ASSERT_EQUAL(r.calls, 1);
+  CU_ASSERT_EQUAL(r.rv, VG_ECANCELED);
+  CU_ASSERT_STRING_EQUAL(r.detail, "canceled");
   vg_test_close_loop(loop);
 }
 
@@ -371,7 +304,9 @@ static void test_bad_arguments(void) {
   result_t r;
 
   probe_prepare(&p, &r);
-  CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, "example.com:80", 100, record_cb),
+  CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, "bad..name:80", 100, record_cb),
+                  APR_EINVAL);
+  CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, "127.1:80", 100, record_cb),
                   APR_EINVAL);
   CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, NULL, 100, record_cb), APR_EINVAL);
   CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, "127.0.0.1:1", 100, NULL),
@@ -687,7 +622,10 @@ static void test_http_refused(void) {
   wait_result(loop, &r);
   CU_ASSERT_EQUAL(r.calls, 1);
   CU_ASSERT_TRUE(APR_STATUS_IS_ECONNREFUSED(r.rv));
-  CU_ASSERT_STRING_EQUAL(r.detail, "connection refused");
+  /* localhost resolved: the address that refused last is named. */
+  CU_ASSERT_EQUAL(strncmp(r.detail, "connect ", 8), 0);
+  CU_ASSERT(strstr(r.detail, "127.0.0.1:") != NULL ||
+            strstr(r.detail, "[::1]:") != NULL);
   vg_test_close_loop(loop);
 }
 
@@ -995,10 +933,6 @@ static void test_reuse_from_callback(void) {
  * --------------------------------------------------------------------- */
 
 static CU_TestInfo probe_tests[] = {
-    {"parse host:port", test_parse_hostport},
-    {"parse host:port messages", test_parse_hostport_messages},
-    {"parse url", test_parse_url},
-    {"parse url path limit", test_parse_url_path_limit},
     {"tcp ok (127.0.0.1, localhost)", test_tcp_ok},
     {"tcp ok ([::1])", test_tcp_ipv6},
     {"tcp refused", test_tcp_refused},
@@ -1008,6 +942,9 @@ static CU_TestInfo probe_tests[] = {
     {"http status line too long", test_http_too_long},
     {"http timeout", test_http_timeout},
     {"http refused", test_http_refused},
+    {"tcp unresolvable name", test_tcp_unresolvable},
+    {"timeout while resolving", test_timeout_while_resolving},
+    {"cancel while resolving", test_cancel_while_resolving},
     {"exec exit codes and signals", test_exec_exit_codes},
     {"exec timeout kills", test_exec_timeout},
     {"exec spawn errors", test_exec_spawn_errors},

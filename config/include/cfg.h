@@ -129,6 +129,7 @@ typedef enum {
 typedef struct cfg_ready_s {
   cfg_ready_kind kind;
   uint64_t after_ms;            /* AFTER: default 1s */
+  const char *target;           /* TCP: HOST:PORT as written; else NULL */
   const char *host;             /* TCP: without [] for IPv6; else NULL */
   int port;                     /* TCP: 1..65535; else 0 */
   uint64_t timeout_ms;          /* TCP, NOTIFY: default 60s; a start that
@@ -374,9 +375,26 @@ apr_status_t cfg_parse_bool(const char *s, int *value);
 /* Decimal digits only, within [min, max]. */
 apr_status_t cfg_parse_uint(const char *s, uint64_t min, uint64_t max,
                             uint64_t *value);
-/* "HOST:PORT" or "[IPV6]:PORT"; *host is allocated from pool. */
-apr_status_t cfg_parse_hostport(const char *s, const char **host, int *port,
-                                apr_pool_t *pool);
+/* Network targets (config/target.c), the one parser for the loader and
+ * for the probes.  HOST is a host name (resolved later, at each probe),
+ * an IPv4 address or an IPv6 address in brackets. */
+#define CFG_HOST_MAX 254              /* a DNS name: 253 bytes, the NUL */
+#define CFG_URL_PATH_MAX 1024         /* path + query, with the NUL */
+typedef struct cfg_target_s {
+  char host[CFG_HOST_MAX];            /* as written, brackets stripped */
+  int port;                           /* 1..65535 */
+  char path[CFG_URL_PATH_MAX];        /* URL: "/" when absent, query kept,
+                                         fragment dropped; else "" */
+} cfg_target_t;
+/* "HOST:PORT" (the port is required) into `t` (may be NULL: validate
+ * only).  APR_EINVAL on error, with `why` (may be NULL) set to a static
+ * message such as "port must be a number from 1 to 65535". */
+apr_status_t cfg_parse_hostport(const char *s, cfg_target_t *t,
+                                const char **why);
+/* "http://HOST[:PORT][/PATH][?QUERY][#FRAGMENT]" (port 80 by default; the
+ * scheme is case-insensitive; user info, https, spaces and control or
+ * non-ASCII bytes are rejected), as cfg_parse_hostport. */
+apr_status_t cfg_parse_url(const char *s, cfg_target_t *t, const char **why);
 
 /* ------------------------------------------------------------------------
  * Substitution.  In `in`:

@@ -33,22 +33,27 @@
  *   - Close the loop only with every probe idle (cancel, then run the
  *     loop until the callbacks came).
  *
- * Results (status, detail) -- detail is a short message for the log,
- * valid only during the call:
+ * Results (status, detail) -- detail is a short message for the log that
+ * says why, valid only during the call:
  *   APR_SUCCESS        healthy: "connected", "HTTP 204", "exit 0"
- *   APR_TIMEUP         "timed out after 2000 ms" (an exec child is killed)
+ *   APR_TIMEUP         "timed out after 2000 ms", with "resolving HOST"
+ *                      or "connecting to ADDR" when it got no further
+ *                      (an exec child is killed)
  *   APR_EGENERAL       an answer that means unhealthy: "HTTP 503",
  *                      "exit 2", "killed by signal KILL", "bad HTTP reply"
  *   APR_EOF            the server closed before a complete status line
+ *   resolver error     "resolve db.internal: Name or service not known"
  *   I/O or spawn error the status of the failing call, e.g.
- *                      APR_ECONNREFUSED "connection refused",
+ *                      APR_ECONNREFUSED "connect 127.0.0.1:5432:
+ *                      Connection refused" (the last address tried),
  *                      APR_ENOENT "exec /x: No such file or directory"
  *   VG_ECANCELED       "canceled"
  *
- * Targets are numeric, because the loop never blocks on name resolution:
- * an IPv4 dotted quad, a bracketed IPv6 literal, or "localhost", which
- * means 127.0.0.1 (case-insensitive).  Any other host name is rejected;
- * the config layer validates targets early with the same parse functions.
+ * Targets are parsed by cfg_parse_hostport() and cfg_parse_url() (the
+ * config loader's own rules).  A host name is resolved at every check,
+ * asynchronously (vg_getaddrinfo, on the work queue; the timeout covers
+ * it), and its addresses are tried in the resolver's order until one
+ * accepts; a numeric IPv4 or bracketed IPv6 address is used as it is.
  *
  * Threading: loop thread only, like every vg_ handle.
  */
@@ -61,14 +66,15 @@
 #include <apr.h>
 #include <apr_errno.h>
 
+#include "cfg.h"
 #include "vigil.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SVC_PROBE_HOST_MAX 64      /* host as written, brackets stripped */
-#define SVC_PROBE_PATH_MAX 1024    /* path + query, with the NUL */
+#define SVC_PROBE_PATH_MAX CFG_URL_PATH_MAX   /* path + query, NUL */
+#define SVC_PROBE_ADDRS_MAX 8      /* addresses of a name tried in turn */
 #define SVC_PROBE_REPLY_MAX 4096   /* bytes read looking for a status line */
 #define SVC_PROBE_DETAIL_MAX 128
 /* After a timeout, how long an exec child killed with its group may take
@@ -81,15 +87,6 @@ typedef struct svc_probe_s svc_probe_t;
  * The probe is idle when this runs. */
 typedef void (*svc_probe_cb)(svc_probe_t *probe, apr_status_t status,
                              const char *detail);
-
-/* A parsed http:// URL. */
-typedef struct svc_probe_url_s {
-  char host[SVC_PROBE_HOST_MAX];   /* "127.0.0.1", "::1", "localhost" */
-  int port;                        /* 80 when absent */
-  char path[SVC_PROBE_PATH_MAX];   /* "/" when absent; query kept,
-                                      fragment dropped */
-  vg_addr_t addr;                  /* where to connect */
-} svc_probe_url_t;
 
 /* Every field is private except `data`. */
 struct svc_probe_s {
@@ -107,7 +104,11 @@ struct svc_probe_s {
   vg_connect_t connect_req;
   vg_write_t write_req;
   vg_process_t proc;
-  vg_addr_t addr;
+  vg_getaddrinfo_t gai;
+  char host[CFG_HOST_MAX];         /* as parsed, for messages */
+  vg_addr_t addr;                  /* being connected to */
+  vg_addr_t addrs[SVC_PROBE_ADDRS_MAX];
+  unsigned naddrs, next_addr;
   size_t req_len;
   size_t reply_len;
   char req[SVC_PROBE_PATH_MAX + 256];
@@ -123,14 +124,14 @@ void svc_probe_init(svc_probe_t *probe);
 /* Non-zero from a successful start until its cb is called. */
 int svc_probe_busy(const svc_probe_t *probe);
 
-/* Healthy if `hostport` ("127.0.0.1:8080", "[::1]:80", "localhost:80")
+/* Healthy if `hostport` ("127.0.0.1:8080", "[::1]:80", "db.internal:80")
  * accepts a TCP connection within timeout_ms (0: no time limit).  The
  * connection is closed at once. */
 apr_status_t svc_probe_tcp(svc_probe_t *probe, vg_loop_t *loop,
                            const char *hostport, uint64_t timeout_ms,
                            svc_probe_cb cb);
 
-/* Healthy if a GET of `url` (http:// only, see svc_probe_parse_url) is
+/* Healthy if a GET of `url` (http:// only, see cfg_parse_url) is
  * answered with a status in 200-399 within timeout_ms (0: no limit).
  * Request: "GET PATH HTTP/1.1", Host (with ":PORT" unless 80),
  * "User-Agent: vigil/MAJOR.MINOR", "Connection: close".  Only the status
@@ -156,19 +157,6 @@ apr_status_t svc_probe_exec(svc_probe_t *probe, vg_loop_t *loop,
 /* Stop the check in flight; cb follows with VG_ECANCELED.  No-op when
  * idle. */
 void svc_probe_cancel(svc_probe_t *probe);
-
-/* Parse "HOST:PORT" (port 1-65535; HOST as described at the top) into
- * `addr` (may be NULL: validate only).  APR_EINVAL on error, with `why`
- * (may be NULL) set to a static message such as "port out of range". */
-apr_status_t svc_probe_parse_hostport(const char *hostport, vg_addr_t *addr,
-                                      const char **why);
-
-/* Parse "http://HOST[:PORT][/PATH][?QUERY][#FRAGMENT]" into `url` (may be
- * NULL: validate only).  The scheme is case-insensitive; user info,
- * https, spaces and control characters are rejected.  APR_EINVAL on
- * error, with `why` as above. */
-apr_status_t svc_probe_parse_url(const char *url, svc_probe_url_t *out,
-                                 const char **why);
 
 #ifdef __cplusplus
 }
