@@ -16,6 +16,9 @@
  *                             closing connections; once file CLOSE exists
  *                             ("-": never) remove it and stop listening
  *                             (the process stays up); 30 s at most
+ *   http-listen PORT          listen on 127.0.0.1:PORT; answer each HTTP
+ *                             request "200 OK" and close; print each
+ *                             request line and its Host header; 30 s
  *   notify GO                 wait until file GO exists ("-": no wait),
  *                             then send "READY=1" to $NOTIFY_SOCKET (an
  *                             "@abstract" name or a path); sleep 30 s.
@@ -260,6 +263,103 @@ static int child_tcp_listen(int argc, char **argv) {
   return 0;
 }
 
+/* ---- http-listen ---------------------------------------------------------- */
+
+typedef struct http_conn_s {
+  vg_tcp_t tcp;
+  vg_write_t w;
+  char buf[2048];
+  size_t len;
+} http_conn_t;
+
+static void http_closed(vg_handle_t *h) { free(h->data); }
+
+static void http_written(vg_write_t *w, apr_status_t st) {
+  http_conn_t *c = w->data;
+  (void)st;
+  vg_close((vg_handle_t *)&c->tcp, http_closed);
+}
+
+static void http_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *b) {
+  http_conn_t *c = h->data;
+  (void)suggested;
+  b->base = c->buf + c->len;
+  b->len = sizeof c->buf - 1 - c->len;
+}
+
+/* Print "line" up to its CR LF. */
+static void print_line(const char *line) {
+  printf("%.*s\n", (int)strcspn(line, "\r\n"), line);
+}
+
+static void http_read(vg_stream_t *s, apr_status_t st, size_t n,
+                      const vg_buf_t *b) {
+  static char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                        "Connection: close\r\n\r\n";
+  http_conn_t *c = s->data;
+  const char *host;
+  vg_buf_t out;
+  (void)b;
+  if (st != APR_SUCCESS || c->len + n >= sizeof c->buf - 1) {
+    vg_close((vg_handle_t *)s, http_closed);
+    return;
+  }
+  c->len += n;
+  c->buf[c->len] = '\0';
+  if (!strstr(c->buf, "\r\n\r\n"))
+    return;
+  vg_read_stop(s);
+  print_line(c->buf);
+  host = strstr(c->buf, "\r\nHost: ");
+  if (host)
+    print_line(host + 2);
+  fflush(stdout);
+  out.base = reply;
+  out.len = sizeof reply - 1;
+  c->w.data = c;
+  if (vg_write(&c->w, s, &out, 1, http_written) != APR_SUCCESS)
+    vg_close((vg_handle_t *)s, http_closed);
+}
+
+static void http_conn(vg_stream_t *srv, apr_status_t st) {
+  http_conn_t *c;
+  if (st != APR_SUCCESS)
+    return;
+  c = calloc(1, sizeof *c);
+  if (!c)
+    return;
+  vg_tcp_init(srv->loop, &c->tcp);
+  c->tcp.data = c;
+  if (vg_accept(srv, &c->tcp) != APR_SUCCESS ||
+      vg_read_start(&c->tcp, http_alloc, http_read) != APR_SUCCESS)
+    vg_close((vg_handle_t *)&c->tcp, http_closed);
+}
+
+static int child_http_listen(int argc, char **argv) {
+  vg_loop_t *loop;
+  vg_tcp_t srv;
+  vg_timer_t life;
+  vg_addr_t a;
+  if (!need(argc, argv, 1))
+    return 125;
+  if (vg_loop_create(&loop, NULL) != APR_SUCCESS)
+    return 1;
+  vg_tcp_init(loop, &srv);
+  if (vg_addr_ip(&a, "127.0.0.1", atoi(argv[1])) != APR_SUCCESS ||
+      vg_tcp_bind(&srv, &a, PAL_BIND_REUSEADDR) != APR_SUCCESS ||
+      vg_listen(&srv, 16, http_conn) != APR_SUCCESS) {
+    fprintf(stderr, "child http-listen: cannot listen on port %s\n",
+            argv[1]);
+    return 1;
+  }
+  printf("listening on %s\n", argv[1]);
+  fflush(stdout);
+  vg_timer_init(loop, &life);
+  vg_timer_start(&life, on_life, CHILD_LONG_MS, 0);
+  vg_run(loop, VG_RUN_DEFAULT);
+  return 0;
+}
+
 /* ---- notify --------------------------------------------------------------- */
 
 static int child_notify(int argc, char **argv) {
@@ -357,6 +457,7 @@ const vg_child_mode_t vg_child_integ_modes[] = {
     {"lines", child_lines},
     {"grandchild-pidfile", child_grandchild_pidfile},
     {"tcp-listen", child_tcp_listen},
+    {"http-listen", child_http_listen},
     {"notify", child_notify},
     {"control-send", child_control_send},
     {NULL, NULL}};

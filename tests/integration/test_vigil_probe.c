@@ -1,0 +1,121 @@
+/*
+ * test_vigil_probe.c -- host names in readiness and health targets, with
+ * the real vigil binary: `vigil validate` accepts them; a service whose
+ * <ready tcp> and <health type="http"> name "localhost" starts, becomes
+ * running and stays healthy (the HTTP server child sees the requests,
+ * with the name in their Host header); a name that does not resolve
+ * (under .invalid, RFC 6761) makes the readiness timeout and the health
+ * check say so, with the resolver's reason.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "vigil_test.h"
+
+#define BAD_HOST "no-such-host.vigil-test.invalid"
+
+static int is_state(const svc_json_t *s, const char *state) {
+  const char *st = vt_sfield(s, "state");
+  return st && strcmp(st, state) == 0;
+}
+
+/* Still in `state` after ms (polled). */
+static int stays(vt_t *t, const char *name, const char *state,
+                 uint64_t ms) {
+  uint64_t deadline = vt_now_ms() + ms;
+  while (vt_now_ms() < deadline) {
+    if (!is_state(vt_svc_of(vt_status(t), name), state))
+      return 0;
+    vt_sleep(t, 50);
+  }
+  return 1;
+}
+
+static void test_localhost_targets(void) {
+  vt_t *t = vt_begin("names");
+  const char *extra, *log;
+  char *out;
+  int port;
+  if (!t)
+    return;
+  port = vt_free_port(t);
+  VT_REQUIRE(port > 0);
+  extra = apr_psprintf(
+      vt_pool(t),
+      "<ready tcp=\"localhost:%d\" timeout=\"20s\"/>\n"
+      "    <health type=\"http\" target=\"http://localhost:%d/health?x=1\" "
+      "interval=\"100ms\" timeout=\"2s\" failures=\"2\"/>\n",
+      port, port);
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "web", extra, "http-listen",
+                   apr_psprintf(vt_pool(t), "%d", port), NULL),
+            NULL);
+  CU_ASSERT_EQUAL(vt_cli(t, "validate", NULL)->code, 0);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_state(t, "web", "running", VT_WAIT_MS));
+  /* Several health checks pass, by name. */
+  CU_ASSERT(stays(t, "web", "running", 800));
+  log = vt_sup_log(t);
+  CU_ASSERT(!vt_contains(log, "health check failed"));
+  CU_ASSERT(!vt_contains(log, "not ready"));
+  out = vt_read_file(t, vt_path(t, "logs/web.out.log"), NULL);
+  CU_ASSERT(vt_contains(out, "GET /health?x=1 HTTP/1.1"));
+  CU_ASSERT(vt_contains(out, apr_psprintf(vt_pool(t), "Host: localhost:%d",
+                                          port)));
+  CU_ASSERT(vt_count_lines(out, "GET /health") >= 2);
+  if (!vt_contains(out, "GET /health"))
+    fprintf(stderr, "\n  [names] log:\n%s\n  out:\n%s\n", log,
+            out ? out : "(none)");
+  vt_end(t);
+}
+
+static void test_unresolvable_targets(void) {
+  vt_t *t = vt_begin("badname");
+  const char *log;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "db",
+                   "<ready tcp=\"" BAD_HOST ":5432\" timeout=\"1s\"/>\n"
+                   "    <stop timeout=\"300ms\"/>\n"
+                   "    <restart policy=\"never\"/>\n",
+                   "sleep", "30000", NULL),
+            vt_svc(t, "app",
+                   "<ready after=\"100ms\"/>\n"
+                   "    <health type=\"http\" target=\"http://" BAD_HOST
+                   ":8080/\" interval=\"100ms\" timeout=\"5s\" "
+                   "failures=\"1000\"/>\n",
+                   "sleep", "30000", NULL),
+            NULL);
+  /* Names are not looked up when the file is checked. */
+  CU_ASSERT_EQUAL(vt_cli(t, "validate", NULL)->code, 0);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT(vt_wait_log(t, "db: not ready within 1000 ms (last check: "
+                           "resolve " BAD_HOST ": ",
+                        VT_WAIT_MS));
+  CU_ASSERT(vt_wait_log(t, "db: not ready yet: resolve " BAD_HOST ": ",
+                        VT_WAIT_MS));
+  CU_ASSERT(vt_wait_log(t, "app: health check failed (1 of 1000): "
+                           "resolve " BAD_HOST ": ",
+                        VT_WAIT_MS));
+  log = vt_sup_log(t);
+  CU_ASSERT(!vt_contains(log, "Invalid argument"));
+  if (!vt_contains(log, "last check: resolve"))
+    fprintf(stderr, "\n  [badname] log:\n%s\n", log);
+  vt_end(t);
+}
+
+static CU_TestInfo vigil_probe_tests[] = {
+    {"ready tcp and health http by name (localhost)",
+     test_localhost_targets},
+    {"unresolvable names: the reason is logged", test_unresolvable_targets},
+    CU_TEST_INFO_NULL};
+
+CU_SuiteInfo vigil_probe_suite = {.pName = "vigil_probe",
+                                  .pInitFunc = NULL,
+                                  .pCleanupFunc = NULL,
+                                  .pSetUpFunc = NULL,
+                                  .pTearDownFunc = NULL,
+                                  .pTests = vigil_probe_tests};
