@@ -196,9 +196,11 @@ static void test_huge_timeout(void) {
  * Drift.  A repeating timer is rescheduled from its previous deadline,
  * not from the moment its callback ran, so lateness does not accumulate.
  *
- * The check is exact, not statistical: after each firing an async probe
- * (which runs in the poll phase of the same iteration, with the same
- * cached loop time) reads the new deadline D = vg_now + vg_timer_due_in.
+ * The check is exact, not statistical: each firing reads, in its own
+ * callback (the timer is rescheduled before its callback runs, and the
+ * cached loop time is the one it fired at), the new deadline
+ * D = vg_now + vg_timer_due_in.  (An async probe would see the time
+ * refreshed after the poll's wait, which may be past D.)
  * For a firing of deadline E seen at loop time `now`:
  *   - if E + R is still ahead (late by less than a period), D == E + R;
  *   - if we fell a whole period behind, any policy (skip or catch up) is
@@ -217,28 +219,21 @@ static void test_huge_timeout(void) {
 
 typedef struct {
   vg_timer_t rep, hog, end;
-  vg_async_t probe;
   uint64_t t0;
   uint64_t now[DRIFT_MAX];     /* loop time of firing k */
-  uint64_t next[DRIFT_MAX];    /* deadline set after firing k (probe) */
+  uint64_t next[DRIFT_MAX];    /* deadline set by firing k */
   int n, probed;
 } drift_t;
 
 static drift_t drift;
 
 static void drift_rep_cb(vg_timer_t *t) {
-  if (drift.n < DRIFT_MAX)
+  if (drift.n < DRIFT_MAX && vg_is_active((vg_handle_t *)t)) {
     drift.now[drift.n] = vg_now(t->loop);
-  drift.n++;
-  vg_async_send(&drift.probe);
-}
-
-static void drift_probe_cb(vg_async_t *a) {
-  int k = drift.n - 1;
-  if (k >= 0 && k < DRIFT_MAX && vg_is_active((vg_handle_t *)&drift.rep)) {
-    drift.next[k] = vg_now(a->loop) + vg_timer_due_in(&drift.rep);
-    drift.probed = k + 1;
+    drift.next[drift.n] = vg_now(t->loop) + vg_timer_due_in(t);
+    drift.probed = drift.n + 1;
   }
+  drift.n++;
 }
 
 static void drift_hog_cb(vg_timer_t *t) {
@@ -251,7 +246,6 @@ static void drift_hog_cb(vg_timer_t *t) {
 
 static void drift_end_cb(vg_timer_t *t) {
   vg_timer_stop(&drift.rep);
-  vg_close((vg_handle_t *)&drift.probe, NULL);
   (void)t;
 }
 
@@ -262,7 +256,6 @@ static void test_repeat_no_drift(void) {
   vg_timer_init(loop, &drift.rep);
   vg_timer_init(loop, &drift.hog);
   vg_timer_init(loop, &drift.end);
-  vg_async_init(loop, &drift.probe, drift_probe_cb);
   drift.t0 = vg_now(loop);
   vg_timer_start(&drift.rep, drift_rep_cb, DRIFT_R, DRIFT_R);
   vg_timer_start(&drift.hog, drift_hog_cb, 30, 0);
