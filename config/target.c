@@ -189,7 +189,7 @@ apr_status_t cfg_parse_url(const char *url, cfg_target_t *out,
                            const char **why) {
   cfg_target_t tmp;
   const char *dummy, *rest, *path, *end;
-  size_t alen, plen;
+  size_t alen, plen, slash;
   apr_status_t rv;
 
   if (!why)
@@ -225,22 +225,13 @@ apr_status_t cfg_parse_url(const char *url, cfg_target_t *out,
   path = rest + alen;
   end = path + strcspn(path, "#");    /* the fragment is never sent */
   plen = (size_t)(end - path);
-  if (plen == 0 || path[0] != '/') {
-    /* "" or "?query": the path is "/" */
-    if (plen + 2 > sizeof out->path) {
-      *why = "URL path too long";
-      return APR_EINVAL;
-    }
-    out->path[0] = '/';
-    memcpy(out->path + 1, path, plen);
-    out->path[plen + 1] = '\0';
-  } else {
-    if (plen + 1 > sizeof out->path) {
-      *why = "URL path too long";
-      return APR_EINVAL;
-    }
-    memcpy(out->path, path, plen);
-    out->path[plen] = '\0';
+  slash = plen == 0 || path[0] != '/';   /* "" or "?query": path "/" */
+  if (slash + plen + 1 > sizeof out->path) {
+    *why = "URL path too long";
+    return APR_EINVAL;
   }
+  out->path[0] = '/';
+  memcpy(out->path + slash, path, plen);
+  out->path[slash + plen] = '\0';
   return APR_SUCCESS;
 }
