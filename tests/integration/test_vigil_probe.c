@@ -82,15 +82,23 @@ static void test_unresolvable_targets(void) {
   /* Names are not looked up when the file is checked. */
   CU_ASSERT_EQUAL(vt_cli(t, "validate", NULL)->code, 0);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
-  CU_ASSERT(vt_wait_log(t, "db: not ready within 1000 ms (last check: "
-                           "resolve " BAD_HOST ": ",
+  /* The resolver's answer ("resolve NAME: Name or service not known"),
+   * or, where no DNS server answers in time, "timed out after N ms
+   * resolving NAME": either way the line names the lookup. */
+  CU_ASSERT(vt_wait_log(t, "db: not ready within 1000 ms (last check: ",
                         VT_WAIT_MS));
-  CU_ASSERT(vt_wait_log(t, "db: not ready yet: resolve " BAD_HOST ": ",
-                        VT_WAIT_MS));
-  CU_ASSERT(vt_wait_log(t, "app: health check failed (1 of 1000): "
-                           "resolve " BAD_HOST ": ",
+  CU_ASSERT(vt_wait_log(t, "app: health check failed (1 of 1000): ",
                         VT_WAIT_MS));
   log = vt_sup_log(t);
+  CU_ASSERT(vt_line_offset(log, "not ready within 1000 ms (last check: ",
+                           "resolve " BAD_HOST) >= 0 ||
+            vt_line_offset(log, "not ready within 1000 ms (last check: ",
+                           "resolving " BAD_HOST) >= 0);
+  CU_ASSERT(vt_line_offset(log, "db: not ready yet: ", BAD_HOST) >= 0);
+  CU_ASSERT(vt_line_offset(log, "health check failed (1 of 1000): ",
+                           "resolve " BAD_HOST ": ") >= 0 ||
+            vt_line_offset(log, "health check failed (1 of 1000): ",
+                           "resolving " BAD_HOST) >= 0);
   CU_ASSERT(!vt_contains(log, "Invalid argument"));
   if (!vt_contains(log, "last check: resolve"))
     fprintf(stderr, "\n  [badname] log:\n%s\n", log);
