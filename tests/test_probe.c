@@ -223,6 +223,46 @@ static void test_tcp_refused(void) {
   vg_test_close_loop(loop);
 }
 
+/* A name with several addresses (localhost: ::1 and 127.0.0.1 where the
+ * hosts file lists both) and a server on the last one only: the probe
+ * goes on to the next address after a refusal. */
+static void test_tcp_next_address(void) {
+  vg_loop_t *loop = new_loop();
+  vg_addr_t addrs[8];
+  size_t n = 0;
+  listener_t l;
+  svc_probe_t p;
+  result_t r;
+  char ip[64], target[64];
+  size_t len;
+
+  if (pal_addr_resolve("localhost", 1, 0, addrs, 8, &n) != APR_SUCCESS ||
+      n < 2) {
+    fprintf(stderr, "\n  NOT RUN: localhost has %u address(es) here, the "
+            "test needs 2\n", (unsigned)n);
+    vg_test_close_loop(loop);
+    return;
+  }
+  /* "127.0.0.1:1" or "[::1]:1" -> the bare address. */
+  vg_addr_format(&addrs[n - 1], ip, sizeof ip);
+  len = strlen(ip) - 2;
+  ip[len] = '\0';
+  if (ip[0] == '[') {
+    memmove(ip, ip + 1, len);
+    ip[len - 2] = '\0';
+  }
+  CU_ASSERT_EQUAL_FATAL(listener_open(loop, &l, ip), APR_SUCCESS);
+  probe_prepare(&p, &r);
+  snprintf(target, sizeof target, "localhost:%d", l.port);
+  CU_ASSERT_EQUAL(svc_probe_tcp(&p, loop, target, 5000, record_cb),
+                  APR_SUCCESS);
+  wait_result(loop, &r);
+  CU_ASSERT_EQUAL(r.calls, 1);
+  CU_ASSERT_EQUAL(r.rv, APR_SUCCESS);
+  CU_ASSERT_EQUAL(l.accepted, 1);
+  vg_test_close_loop(loop);
+}
+
 /* RFC 6761: no name under .invalid exists.  The detail names the host
  * and gives the resolver's reason. */
 static void test_tcp_unresolvable(void) {
@@ -948,6 +988,7 @@ static CU_TestInfo probe_tests[] = {
     {"http timeout", test_http_timeout},
     {"http refused", test_http_refused},
     {"tcp unresolvable name", test_tcp_unresolvable},
+    {"tcp: the next address after a refusal", test_tcp_next_address},
     {"timeout while resolving", test_timeout_while_resolving},
     {"cancel while resolving", test_cancel_while_resolving},
     {"exec exit codes and signals", test_exec_exit_codes},
