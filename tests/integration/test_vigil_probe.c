@@ -5,7 +5,9 @@
  * running and stays healthy (the HTTP server child sees the requests,
  * with the name in their Host header); a name that does not resolve
  * (under .invalid, RFC 6761) makes the readiness timeout and the health
- * check say so, with the resolver's reason.
+ * check say so, with the resolver's reason.  And one timing promise of
+ * the loop underneath: a restart delay armed by the exit of a service
+ * after the supervisor sat idle counts from the exit.
  */
 #include <stdio.h>
 #include <string.h>
@@ -105,10 +107,61 @@ static void test_unresolvable_targets(void) {
   vt_end(t);
 }
 
+/* Milliseconds of the day of the log line at `off`
+ * ("2026-12-06T09:29:41.592Z ..."), or -1. */
+static long line_ms(const char *log, long off) {
+  int h, m, sec, ms;
+  if (off < 0 || sscanf(log + off + 11, "%2d:%2d:%2d.%3d", &h, &m, &sec,
+                        &ms) != 4)
+    return -1;
+  return ((h * 60L + m) * 60L + sec) * 1000L + ms;
+}
+
+/* The supervisor has nothing to do for ~600 ms (no timer, no check, no
+ * status poll) when the child exits; the restart delay armed in the exit
+ * callback must then count from the exit, not from before the wait
+ * (it was seen restarting after 133 ms with delay=3s). */
+static void test_restart_delay_after_idle(void) {
+  vt_t *t = vt_begin("backoff");
+  const char *log;
+  long exited, restarted, gap;
+  unsigned i;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "crash",
+                   "<ready after=\"100ms\"/>\n"
+                   "    <restart policy=\"on-failure\" delay=\"500ms\" "
+                   "max-delay=\"500ms\"/>\n",
+                   "sleep-exit", "700", "1", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_log(t, "crash: exited with code 1", VT_WAIT_MS));
+  log = vt_sup_log(t);
+  exited = vt_line_offset(log, "crash: exited with code 1", NULL);
+  /* The second start: the first "started" after the exit line. */
+  restarted = -1;
+  for (i = 0; i < VT_WAIT_MS / 50 && restarted < 0; i++) {
+    vt_sleep(t, 50);
+    log = vt_sup_log(t);
+    restarted = vt_line_offset(log + exited, "crash: started, pid", NULL);
+  }
+  VT_REQUIRE(restarted >= 0);
+  gap = line_ms(log, exited + restarted) - line_ms(log, exited);
+  /* 500 ms and up to 10% of jitter; the log's clock is the wall clock. */
+  if (gap < 499)
+    fprintf(stderr, "\n  [backoff] restarted %ld ms after the exit:\n%s\n",
+            gap, log);
+  CU_ASSERT(gap >= 499);
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_probe_tests[] = {
     {"ready tcp and health http by name (localhost)",
      test_localhost_targets},
     {"unresolvable names: the reason is logged", test_unresolvable_targets},
+    {"restart delay counts from the exit after an idle wait",
+     test_restart_delay_after_idle},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_probe_suite = {.pName = "vigil_probe",
