@@ -27,6 +27,9 @@
  *     vg_queue_work() or vg_work_cancel().
  *   - The pool is created lazily by the first vg_queue_work(); its size is
  *     fixed from then on (vg_loop_set_pool_size() then says VG_EBUSY).
+ *   - vg__wq_post() puts a request straight on `done`, for a completion
+ *     decided on the loop thread that must still come from the loop
+ *     (core/dns.c's cancel); it is counted and delivered like any other.
  *
  * Teardown contract with vg_loop_close() (core/loop.c):
  *   The internal async handle is an ordinary handle on the loop's list,

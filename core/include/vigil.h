@@ -540,7 +540,8 @@ struct vg_getaddrinfo_s {
   vg_work_t cancel_work;        /* delivers a cancellation */
 };
 
-/* Resolve `host` (a name or a numeric address) for `port` (0..65535).
+/* Resolve `host` (a name in ASCII -- an IDN in its xn-- form -- or a
+ * numeric address) for `port` (0..65535).
  * family: 0 (any), PAL_AF_INET or PAL_AF_INET6.  APR_EINVAL for a NULL
  * or empty host, a bad port or family, VG_EBUSY if `req` is pending,
  * APR_ENOMEM; then cb will not run.  Loop thread only. */
