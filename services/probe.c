@@ -1,11 +1,11 @@
 /*
  * probe.c -- one-shot TCP / HTTP / exec probes (services/include/svc_probe.h).
  *
- * Map: 1. resolving and connecting (the target's addresses, in turn);
- *      2. the probe life cycle (begin, finish, close accounting, delivery,
+ * Map: 1. the probe life cycle (begin, finish, close accounting, delivery,
  *         cancel);
- *      3. TCP and HTTP (connect, request, status line);
- *      4. exec.
+ *      2. TCP and HTTP (reply parsing; then resolve, connect to each
+ *         address in turn, request, status line);
+ *      3. exec.
  *
  * Targets are parsed by config/target.c, the parser the loader validated
  * them with.  A host name is resolved at every check (vg_getaddrinfo, on
@@ -65,7 +65,7 @@ enum { ST_IDLE = 0, ST_RUNNING, ST_FINISHING };
 #define P_CONNECTING 0x100u /* connect in flight */
 
 /* ------------------------------------------------------------------------
- * 2. Life cycle
+ * 1. Life cycle
  * --------------------------------------------------------------------- */
 
 static void on_timeout(vg_timer_t *timer);
@@ -207,7 +207,7 @@ void svc_probe_cancel(svc_probe_t *p) {
 }
 
 /* ------------------------------------------------------------------------
- * 3. TCP and HTTP
+ * 2. TCP and HTTP
  * --------------------------------------------------------------------- */
 
 static void on_http_write(vg_write_t *req, apr_status_t status) {
@@ -497,7 +497,7 @@ apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
 }
 
 /* ------------------------------------------------------------------------
- * 4. exec
+ * 3. exec
  * --------------------------------------------------------------------- */
 
 static void on_exec_exit(vg_process_t *proc, int exit_status,
