@@ -13,8 +13,8 @@
  *
  * The target parsers have their own suite (tests/test_target.c).
  *
- * Map: 1. helpers; 3. TCP; 4. the HTTP server and HTTP tests; 5. exec;
- *      6. cancel and reuse; 7. the suite table.
+ * Map: 1. helpers; 2. TCP; 3. the HTTP server and HTTP tests; 4. exec;
+ *      5. cancel and reuse; 6. the suite table.
  */
 #define _GNU_SOURCE 1
 
@@ -144,7 +144,7 @@ static void expect_connect_refused(const result_t *r, const char *addr) {
 }
 
 /* ------------------------------------------------------------------------
- * 3. TCP
+ * 2. TCP
  * --------------------------------------------------------------------- */
 
 static void test_tcp_ok(void) {
@@ -374,7 +374,7 @@ static void test_bad_arguments(void) {
 }
 
 /* ------------------------------------------------------------------------
- * 4. HTTP: a server whose connections read the request, then act.
+ * 3. HTTP: a server whose connections read the request, then act.
  * --------------------------------------------------------------------- */
 
 typedef enum {
@@ -675,7 +675,7 @@ static void test_http_refused(void) {
 }
 
 /* ------------------------------------------------------------------------
- * 5. exec
+ * 4. exec
  * --------------------------------------------------------------------- */
 
 /* Run one exec probe on a new loop.  *pid (if not NULL) gets the child's
@@ -771,7 +771,7 @@ static void test_exec_spawn_errors(void) {
 }
 
 /* ------------------------------------------------------------------------
- * 6. Cancel and reuse
+ * 5. Cancel and reuse
  * --------------------------------------------------------------------- */
 
 static void test_cancel_http_in_flight(void) {
@@ -974,7 +974,7 @@ static void test_reuse_from_callback(void) {
 }
 
 /* ------------------------------------------------------------------------
- * 7. Suite
+ * 6. Suite
  * --------------------------------------------------------------------- */
 
 static CU_TestInfo probe_tests[] = {
