@@ -51,7 +51,7 @@
 #define CFG__MAX_DEPTH 8              /* nested includes */
 #define CFG__MAX_INSTANCES 1000
 #define CFG__ETOOBIG (CFG_EINVALID + 1)  /* internal: file too large */
-#define CFG__EISDIR (CFG_EINVALID + 2)   /* internal: a directory */
+#define CFG__ENOTREG (CFG_EINVALID + 2)  /* internal: not a regular file */
 #define XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
 
 /* Defaults (config/README.md lists them too). */
@@ -1255,28 +1255,76 @@ static void load_include(loader_t *ld, xmlNodePtr n) {
   }
 }
 
-/* Read a whole file into memory (NUL-terminated). */
+/* What a path that is not a regular file is, for messages. */
+static const char *type_name(apr_filetype_e t) {
+  switch (t) {
+  case APR_DIR: return "a directory";
+  case APR_CHR: return "a character device";
+  case APR_BLK: return "a block device";
+  case APR_PIPE: return "a FIFO";
+  case APR_SOCK: return "a socket";
+  default: return "a special file";
+  }
+}
+
+/* Open a config file for reading, refusing anything but a regular file
+ * *before* reading from it: loads run on the supervisor (a reload), and
+ * a FIFO without a writer, a terminal or /dev/zero would block it or
+ * feed it forever.  The type is checked twice: by name, so that a device
+ * or FIFO is never even opened (opening one can block or have effects:
+ * a tape rewinds, a terminal becomes ours); then on the open file, which
+ * closes the race with a rename between the two -- and the open itself
+ * does not wait for a FIFO's writer, since it is non-blocking where the
+ * platform has that (O_NONBLOCK; Windows has no FIFOs in the file
+ * system, and APR there refuses the flag).  On a regular file the flag
+ * changes nothing.  *what names the type when CFG__ENOTREG is returned. */
+static apr_status_t open_regular(apr_file_t **fp, const char *path,
+                                 const char **what, apr_pool_t *pool) {
+  apr_finfo_t fi;
+  apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_BINARY;
+  apr_status_t rv;
+
+  rv = apr_stat(&fi, path, APR_FINFO_TYPE, pool);
+  if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+    *what = type_name(fi.filetype);
+    return CFG__ENOTREG;
+  }
+  rv = apr_file_open(fp, path, flags | APR_FOPEN_NONBLOCK,
+                     APR_FPROT_OS_DEFAULT, pool);
+  if (rv == APR_ENOTIMPL)
+    rv = apr_file_open(fp, path, flags, APR_FPROT_OS_DEFAULT, pool);
+  if (rv != APR_SUCCESS)
+    return rv;
+  rv = apr_file_info_get(&fi, APR_FINFO_TYPE, *fp);
+  if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+    *what = type_name(fi.filetype);
+    rv = CFG__ENOTREG;
+  }
+  if (rv != APR_SUCCESS)
+    apr_file_close(*fp);
+  return rv;
+}
+
+/* Read a whole regular file into memory (NUL-terminated).  *what: see
+ * open_regular(). */
 static apr_status_t slurp(const char *path, apr_pool_t *pool, char **buf,
-                          apr_size_t *len) {
+                          apr_size_t *len, const char **what) {
   apr_file_t *fp;
   apr_finfo_t fi;
   apr_status_t rv;
 
-  rv = apr_file_open(&fp, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
-                     APR_FPROT_OS_DEFAULT, pool);
+  rv = open_regular(&fp, path, what, pool);
   if (rv != APR_SUCCESS)
     return rv;
-  rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, fp);
-  if (rv == APR_SUCCESS && fi.filetype == APR_DIR)
-    rv = CFG__EISDIR;
+  rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fp);
   if (rv == APR_SUCCESS && fi.size > (apr_off_t)CFG__MAX_FILE)
     rv = CFG__ETOOBIG;
   if (rv == APR_SUCCESS) {
     *len = (apr_size_t)fi.size;
     *buf = apr_palloc(pool, *len + 1);
-    rv = apr_file_read_full(fp, *buf, *len, NULL);
+    rv = apr_file_read_full(fp, *buf, *len, len);
     if (rv == APR_EOF)
-      rv = APR_SUCCESS;
+      rv = APR_SUCCESS;   /* it shrank meanwhile: what was there */
     (*buf)[*len] = '\0';
   }
   apr_file_close(fp);
@@ -1302,7 +1350,7 @@ static void load_file(loader_t *ld, const char *display, const char *abs,
                       const file_t *from, int from_line) {
   file_t f;
   const file_t *saved = ld->file;
-  const char *first;
+  const char *first, *what = NULL;
   char *buf = NULL;
   apr_size_t len = 0;
   apr_status_t rv;
@@ -1339,14 +1387,15 @@ static void load_file(loader_t *ld, const char *display, const char *abs,
       ((char *)f.dir_display)[dn - 1] = '\0';
   }
 
-  rv = slurp(abs, ld->tmp, &buf, &len);
+  rv = slurp(abs, ld->tmp, &buf, &len, &what);
   if (rv != APR_SUCCESS) {
     char ebuf[256];
     const char *why;
     if (rv == CFG__ETOOBIG)
       why = apr_psprintf(ld->tmp, "larger than %u MB", CFG__MAX_FILE >> 20);
-    else if (rv == CFG__EISDIR)
-      why = "it is a directory";
+    else if (rv == CFG__ENOTREG)
+      why = apr_psprintf(ld->tmp, "it is %s (only regular files are read)",
+                         what);
     else
       why = cfg_strerror(rv, ebuf, sizeof(ebuf));
     ld->incomplete = 1;

@@ -1236,6 +1236,53 @@ static void test_include_cycle(void) {
                                           "included at ");
 }
 
+/* A config file, an include or a wildcard match that is a FIFO or a
+ * device is refused with its line before anything is read from it: a
+ * FIFO without a writer would block the load (on the supervisor's loop,
+ * for a reload) and /dev/zero would feed it without end.  Windows has no
+ * FIFOs in the file system; its devices (NUL) are refused the same way. */
+static void test_include_special_files(void) {
+  const char *dir = tmp_dir();
+  const char *fifo = apr_pstrcat(vg_test_pool, dir, "/vigil-cfg-fifo.xml",
+                                 NULL);
+  const char *path;
+  cfg_errors_t *errs;
+  apr_status_t rv;
+#ifdef _WIN32
+  const char *dev = "NUL";
+  rv = APR_ENOTIMPL;
+  fprintf(stderr, "\n    (no FIFO case: Windows has no FIFOs in the file "
+                  "system) ");
+#else
+  const char *dev = "/dev/zero";
+  apr_file_remove(fifo, vg_test_pool);
+  rv = apr_file_namedpipe_create(fifo, APR_FPROT_UREAD | APR_FPROT_UWRITE,
+                                 vg_test_pool);
+  CU_ASSERT_EQUAL_FATAL(rv, APR_SUCCESS);
+#endif
+  if (rv == APR_SUCCESS) {
+    errs = bad_text(apr_psprintf(vg_test_pool,
+                                 "<vigil>\n"
+                                 "  <include file=\"%s\"/>\n"
+                                 "  <include file=\"%s\"/>\n"
+                                 "</vigil>\n", fifo, dev),
+                    2, &path);
+    expect_at(errs, 0, path, 2, "it is a FIFO (only regular files");
+    expect_at(errs, 1, path, 3, "it is a character device");
+    /* the main file itself */
+    errs = load_path_bad(fifo, 1);
+    expect_at(errs, 0, fifo, 0, "cannot read: it is a FIFO");
+    apr_file_remove(fifo, vg_test_pool);
+  } else {
+    errs = bad_text(apr_psprintf(vg_test_pool,
+                                 "<vigil>\n"
+                                 "  <include file=\"%s\"/>\n"
+                                 "</vigil>\n", dev),
+                    1, &path);
+    expect_at(errs, 0, path, 2, "it is a character device");
+  }
+}
+
 /* ------------------------------------------------------------------------
  * Instances
  * --------------------------------------------------------------------- */
@@ -1541,6 +1588,7 @@ static CU_TestInfo config_tests[] = {
   {"include", test_include},
   {"errors in included files", test_include_errors},
   {"include cycle", test_include_cycle},
+  {"includes of FIFOs and devices", test_include_special_files},
   {"instances", test_instances},
   {"instance problems", test_instances_errors},
   {"reload diff", test_diff},
