@@ -368,52 +368,40 @@ static apr_status_t call(const char *endpoint, const char *request,
   return rv;
 }
 
-/* The supervisor's endpoint: --control, else the config's.  For a reload
- * (strict) a config that does not load is refused here, with the
- * messages of `vigil validate`: the running configuration stays.  Other
- * commands still try its default endpoint (STATE-DIR = .vigil beside the
- * file), so `status` works while the file is being edited. */
-static const char *endpoint_of(const args_t *a, int strict, apr_pool_t *pool,
+/* The supervisor's endpoint: --control, else the config's.  Only the
+ * <supervisor> paths are read (cfg_load_supervisor()), so every control
+ * command -- reload included: the supervisor itself checks the file and
+ * answers with its problems -- reaches a supervisor whose file has an
+ * error elsewhere (a typo being fixed, a service being added).  If even
+ * those paths cannot be read, that is said with FILE:LINE. */
+static const char *endpoint_of(const args_t *a, apr_pool_t *pool,
                                int *code) {
   const char *path = a->config ? a->config : "vigil.xml";
   cfg_errors_t *errs = NULL;
   cfg_t *cfg;
-  char *abs = NULL;
-  const char *slash, *dir;
+  apr_file_t *err;
   if (a->control)
     return a->control;
-  if (cfg_load(&cfg, path, pool, &errs) == APR_SUCCESS)
+  if (cfg_load_supervisor(&cfg, path, NULL, pool, &errs) == APR_SUCCESS)
     return svc_control_endpoint(cfg, pool);
-  if (strict) {
-    apr_file_t *err;
-    apr_file_open_stderr(&err, pool);
-    if (errs)
-      cfg_errors_print(errs, err);
-    fprintf(stderr, "vigil: %s is not valid; nothing was reloaded\n", path);
-    *code = EX_USAGE;
-    return NULL;
-  }
-  /* The path as cfg_load() makes it absolute (the Windows pipe name is
-   * a hash of it). */
-  if (apr_filepath_merge(&abs, NULL, path, 0, pool) != APR_SUCCESS)
-    abs = apr_pstrdup(pool, path);
-  slash = strrchr(abs, '/');
-  dir = slash ? apr_pstrndup(pool, abs, (apr_size_t)(slash - abs + 1)) : "./";
-  fprintf(stderr, "vigil: warning: %s does not load (see vigil validate); "
-                  "trying the default endpoint\n", path);
-  return svc_default_endpoint(abs, apr_pstrcat(pool, dir, ".vigil", NULL),
-                              pool);
+  apr_file_open_stderr(&err, pool);
+  if (errs)
+    cfg_errors_print(errs, err);
+  fprintf(stderr, "vigil: cannot find the supervisor's control endpoint "
+                  "in %s (or give --control ENDPOINT)\n", path);
+  *code = EX_USAGE;
+  return NULL;
 }
 
 /* Send `request` and parse the reply; prints errors. */
 static int request(const args_t *a, const char *req, uint64_t timeout_ms,
-                   int strict, svc_json_t **reply, apr_pool_t *pool) {
+                   svc_json_t **reply, apr_pool_t *pool) {
   const char *ep;
   char *text = NULL, eb[128];
   svc_json_error_t jerr;
   int code = EX_OK;
   apr_status_t rv;
-  ep = endpoint_of(a, strict, pool, &code);
+  ep = endpoint_of(a, pool, &code);
   if (!ep)
     return code;
   rv = call(ep, req, timeout_ms, &text, pool);
@@ -550,7 +538,7 @@ static int cmd_status(const args_t *a, apr_pool_t *pool) {
   req = a->name ? apr_psprintf(pool, "{\"cmd\":\"status\",\"name\":%s}\n",
                                json_str(pool, a->name))
                 : "{\"cmd\":\"status\"}\n";
-  if ((code = request(a, req, 10000, 0, &r, pool)) != EX_OK)
+  if ((code = request(a, req, 10000, &r, pool)) != EX_OK)
     return code;
   if (!reply_ok(r))
     return a->name ? EX_USAGE : EX_FAIL;
@@ -585,7 +573,7 @@ static int cmd_act(const char *cmd, const args_t *a, apr_pool_t *pool) {
   }
   req = apr_psprintf(pool, "{\"cmd\":\"%s\",\"name\":%s,\"wait\":%s}\n", cmd,
                      json_str(pool, a->name), a->no_wait ? "false" : "true");
-  if ((code = request(a, req, a->no_wait ? 10000 : 0, 0, &r, pool)) !=
+  if ((code = request(a, req, a->no_wait ? 10000 : 0, &r, pool)) !=
       EX_OK)
     return code;
   if (!reply_ok(r)) {
@@ -605,8 +593,7 @@ static int cmd_simple(const char *cmd, const args_t *a, apr_pool_t *pool) {
   svc_json_t *r;
   int code;
   const char *req = apr_psprintf(pool, "{\"cmd\":\"%s\"}\n", cmd);
-  if ((code = request(a, req, 60000, strcmp(cmd, "reload") == 0, &r,
-                      pool)) != EX_OK)
+  if ((code = request(a, req, 60000, &r, pool)) != EX_OK)
     return code;
   if (!reply_ok(r))
     return strcmp(cmd, "reload") == 0 ? EX_USAGE : EX_FAIL;
@@ -645,7 +632,7 @@ static int cmd_logs(const args_t *a, apr_pool_t *pool) {
   }
   req = apr_psprintf(pool, "{\"cmd\":\"logs\",\"name\":%s}\n",
                      json_str(pool, a->name));
-  if ((code = request(a, req, 10000, 0, &r, pool)) != EX_OK)
+  if ((code = request(a, req, 10000, &r, pool)) != EX_OK)
     return code;
   if (!reply_ok(r))
     return EX_USAGE;

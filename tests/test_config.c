@@ -739,6 +739,94 @@ static void test_supervisor_paths(void) {
   CU_ASSERT_EQUAL(cfg->shutdown_timeout_ms, 0);
 }
 
+/* cfg_load_supervisor() on a file with `text`: it must succeed (1) or
+ * fail with `count` problems (0). */
+static cfg_t *paths_of(const char *text, int count, cfg_errors_t **errs,
+                       const char **path_out) {
+  const char *path = write_temp(text);
+  cfg_t *cfg = (cfg_t *)&cfg;
+  apr_status_t rv = cfg_load_supervisor(&cfg, path, &fake_env, vg_test_pool,
+                                        errs);
+  if (cfg_errors_count(*errs) != count) {
+    fprintf(stderr, "\n    expected %d problems, got %d:\n", count,
+            cfg_errors_count(*errs));
+    print_errors(*errs);
+  }
+  CU_ASSERT_EQUAL(cfg_errors_count(*errs), count);
+  CU_ASSERT_EQUAL(rv, count ? CFG_EINVALID : APR_SUCCESS);
+  if (count)
+    CU_ASSERT_PTR_NULL(cfg);
+  if (path_out)
+    *path_out = path;
+  else
+    apr_file_remove(path, vg_test_pool);
+  return rv == APR_SUCCESS ? cfg : NULL;
+}
+
+/* The control commands read only the <supervisor> paths, so that they
+ * reach a running supervisor while its file has errors elsewhere. */
+static void test_supervisor_paths_lenient(void) {
+  const char *real = absolute(tmp_dir());
+  cfg_errors_t *errs = NULL;
+  const char *path;
+  cfg_t *cfg;
+
+  /* errors everywhere but in the paths (substituted as in cfg_load) */
+  cfg = paths_of("<vigil>\n"
+                 "  <service name=\"a\"><command>x</command>\n"
+                 "    <stop timeout=\"soon\"/><depends-on>nobody"
+                 "</depends-on>\n"
+                 "  </service>\n"
+                 "  <bogus/>\n"
+                 "  <supervisor>\n"
+                 "    <state-dir>${HOME}/st</state-dir>\n"
+                 "    <shutdown-timeout>never</shutdown-timeout>\n"
+                 "    <control>${EMPTY:-ctl}/sock</control>\n"
+                 "    <unknown/>\n"
+                 "  </supervisor>\n"
+                 "  <include file=\"missing.xml\"/>\n"
+                 "</vigil>\n", 0, &errs, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_PTR_NOT_NULL(strstr(cfg->state_dir, "/home/u/st"));
+  CU_ASSERT_STRING_EQUAL(cfg->control,
+                         apr_pstrcat(vg_test_pool, real, "/ctl/sock", NULL));
+  CU_ASSERT_EQUAL(cfg->services->nelts, 0);
+
+  /* the defaults, and a file cut short after its <supervisor> */
+  cfg = paths_of("<vigil>\n  <service name=\"a\"><command>x</comand>\n", 0,
+                 &errs, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_STRING_EQUAL(cfg->state_dir,
+                         apr_pstrcat(vg_test_pool, real, "/.vigil", NULL));
+  CU_ASSERT_PTR_NULL(cfg->control);
+  cfg = paths_of("<vigil><supervisor><state-dir>/srv/st</state-dir>"
+                 "</supervisor>\n<service name=\"a\"><command>x</comm", 0,
+                 &errs, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_PTR_NOT_NULL(strstr(cfg->state_dir, "/srv/st"));
+
+  /* the paths themselves cannot be read: said with their line */
+  paths_of("<vigil>\n"
+           "  <service name=\"a\"><command>x</command></service>\n"
+           "  <supervisor>\n"
+           "    <state-dir>${NOT_SET}/st</state-dir>\n"
+           "    <control></control>\n"
+           "  </supervisor>\n"
+           "</vigil>\n", 2, &errs, &path);
+  expect_at(errs, 0, path, 4, "NOT_SET");
+  expect_at(errs, 1, path, 5, "<control> is empty");
+  apr_file_remove(path, vg_test_pool);
+  paths_of("<config/>\n", 1, &errs, &path);
+  expect_at(errs, 0, path, 1, "the root element must be <vigil>");
+  apr_file_remove(path, vg_test_pool);
+  paths_of("not xml at all\n", 1, &errs, &path);
+  expect_at(errs, 0, path, 1, "Start tag expected");
+  apr_file_remove(path, vg_test_pool);
+  CU_ASSERT_EQUAL(cfg_load_supervisor(&cfg, tmp_dir(), NULL, vg_test_pool,
+                                      &errs), CFG_EINVALID);
+  CU_ASSERT_EQUAL(cfg_errors_count(errs), 1);
+}
+
 /* ------------------------------------------------------------------------
  * The schema
  * --------------------------------------------------------------------- */
@@ -1567,6 +1655,7 @@ static CU_TestInfo config_tests[] = {
   {"defaults", test_defaults},
   {"every element and attribute", test_every_element},
   {"supervisor paths", test_supervisor_paths},
+  {"supervisor paths alone, leniently", test_supervisor_paths_lenient},
   {"the XSD is embedded", test_schema_embedded},
   {"the XSD is strict", test_schema_strict},
   {"the XSD and the vocabulary agree", test_schema_matches_vocabulary},
