@@ -844,6 +844,28 @@ static void svc_health(loader_t *ld, xmlNodePtr n, cfg_health_t *h) {
   }
 }
 
+/* Whether a path component (between '/' or '\\', either separator,
+ * since a config may be shared with Windows) of s is `c`. */
+static int has_component(const char *s, const char *c) {
+  size_t cn = strlen(c);
+  while (*s) {
+    size_t n = strcspn(s, "/\\");
+    if (n == cn && strncmp(s, c, n) == 0)
+      return 1;
+    s += n;
+    if (*s)
+      s++;
+  }
+  return 0;
+}
+
+static int last_component_is(const char *s, const char *c) {
+  const char *slash = s + strlen(s);
+  while (slash > s && slash[-1] != '/' && slash[-1] != '\\')
+    slash--;
+  return strcmp(slash, c) == 0;
+}
+
 static void log_target(loader_t *ld, const val_t *v, int is_err,
                        cfg_log_target_t *t) {
   if (strcmp(v->s, "null") == 0)
@@ -864,9 +886,24 @@ static void log_target(loader_t *ld, const val_t *v, int is_err,
     return;
   } else {
     size_t n = strlen(v->s);
-    if (v->s[n - 1] == '/' || v->s[n - 1] == '\\') {
+    const char *root = NULL, *rel = v->s;
+    int absolute = apr_filepath_root(&root, &rel, 0, ld->tmp) ==
+                   APR_SUCCESS;
+    if (v->s[n - 1] == '/' || v->s[n - 1] == '\\' ||
+        last_component_is(v->s, ".")) {
       err(ld, v->line, "log file '%s' in %s names a directory", v->s,
           v->where);
+      return;
+    }
+    /* Relative names are inside log-dir, and stay there: a ".." would
+     * write wherever the config's author (or a ${VAR}) points it, and
+     * two services' "../x" and "x" could not be told apart by reading
+     * log-dir.  An absolute path is the way to write elsewhere (as with
+     * systemd's file:PATH and supervisord's stdout_logfile). */
+    if (!absolute && has_component(v->s, "..")) {
+      err(ld, v->line, "log file '%s' in %s leaves the log directory: a "
+          "relative name may not contain '..' (give an absolute path to "
+          "write outside log-dir)", v->s, v->where);
       return;
     }
     t->kind = CFG_LOG_FILE;

@@ -1371,6 +1371,47 @@ static void test_include_special_files(void) {
   }
 }
 
+/* Log file names: relative to log-dir and never out of it (no ".."
+ * component, with either separator), or absolute (used as written). */
+static void test_log_names(void) {
+  const char *path;
+  cfg_errors_t *errs;
+  cfg_t *cfg;
+  char *expected = NULL;
+
+  errs = bad_text("<vigil>\n"
+                  "  <service name=\"a\"><command>x</command>\n"
+                  "    <log stdout=\"../a.log\"/></service>\n"
+                  "  <service name=\"b\"><command>x</command>\n"
+                  "    <log stdout=\"sub/../../b.log\"/></service>\n"
+                  "  <service name=\"c\"><command>x</command>\n"
+                  "    <log stderr=\"..\\\\c.log\"/></service>\n"
+                  "  <service name=\"d\"><command>x</command>\n"
+                  "    <log stdout=\"${EMPTY:-..}/d.log\"/></service>\n"
+                  "  <service name=\"e\"><command>x</command>\n"
+                  "    <log stdout=\"sub/.\"/></service>\n"
+                  "</vigil>\n",
+                  5, &path);
+  expect_at(errs, 0, path, 3, "leaves the log directory");
+  expect_at(errs, 1, path, 5, "leaves the log directory");
+  expect_at(errs, 2, path, 7, "leaves the log directory");
+  expect_at(errs, 3, path, 9, "'../d.log'");
+  expect_at(errs, 4, path, 11, "names a directory");
+
+  cfg = ok_text("<vigil><supervisor><log-dir>/srv/logs</log-dir>"
+                "</supervisor>\n"
+                "  <service name=\"a\"><command>x</command>\n"
+                "    <log stdout=\"sub/a..b.log\" stderr=\"/var/log/a.err\"/>"
+                "</service>\n"
+                "</vigil>\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_PTR_NOT_NULL(strstr(svc(cfg, "a")->log.out.path,
+                                "/srv/logs/sub/a..b.log"));
+  CU_ASSERT_FATAL(apr_filepath_merge(&expected, cfg->dir, "/var/log/a.err",
+                                     0, vg_test_pool) == APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(svc(cfg, "a")->log.err.path, expected);
+}
+
 /* ------------------------------------------------------------------------
  * Instances
  * --------------------------------------------------------------------- */
@@ -1678,6 +1719,7 @@ static CU_TestInfo config_tests[] = {
   {"errors in included files", test_include_errors},
   {"include cycle", test_include_cycle},
   {"includes of FIFOs and devices", test_include_special_files},
+  {"log file names", test_log_names},
   {"instances", test_instances},
   {"instance problems", test_instances_errors},
   {"reload diff", test_diff},

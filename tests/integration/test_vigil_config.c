@@ -466,6 +466,39 @@ static void test_special_files(void) {
 #endif
 }
 
+/* A log name that climbs out of log-dir: validate and run refuse it
+ * alike, at its line, and nothing is written outside log-dir. */
+static void test_log_name_escapes(void) {
+  vt_t *t = vt_begin("cfg-logname");
+  const char *f;
+  vt_res_t *v, *r;
+  if (!t)
+    return;
+  f = put(t, "vigil.xml",
+          apr_psprintf(vt_pool(t),
+                       "<vigil>\n"
+                       "  <supervisor><state-dir>%s</state-dir>"
+                       "<log-dir>%s</log-dir></supervisor>\n"
+                       "  <service name=\"a\">\n"
+                       "    <command>%s</command>\n"
+                       "    <arg>--child</arg><arg>print</arg><arg>x</arg>\n"
+                       "    <log stdout=\"../escaped.log\"/>\n"
+                       "  </service>\n"
+                       "</vigil>\n",
+                       vt_xml(t, vt_path(t, "state")),
+                       vt_xml(t, vt_path(t, "logs")),
+                       vt_xml(t, vt_self(t))));
+  v = vt_vigil(t, 10000, "validate", "-c", f, NULL);
+  r = vt_vigil(t, 10000, "run", "-c", f, NULL);
+  CU_ASSERT_EQUAL(v->code, 2);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(line_for(t, v->err, f, 6),
+                        "leaves the log directory"));
+  CU_ASSERT_STRING_EQUAL(r->err, v->err);
+  CU_ASSERT(!vt_exists(vt_path(t, "escaped.log")));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_config_tests[] = {
     {"validate: a good file is ok", test_valid_ok},
     {"validate: not well-formed XML, with lines", test_not_well_formed},
@@ -477,6 +510,8 @@ static CU_TestInfo vigil_config_tests[] = {
     {"control commands work while the file has errors",
      test_control_while_broken},
     {"validate, run: a FIFO or device is refused", test_special_files},
+    {"validate, run: a log name may not leave log-dir",
+     test_log_name_escapes},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_config_suite = {.pName = "vigil_config",
