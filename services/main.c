@@ -746,102 +746,6 @@ static int dir_exists(const char *path, apr_pool_t *pool) {
          fi.filetype == APR_DIR;
 }
 
-/* A systemd command-line word: quoted when it must be; % doubled. */
-static const char *sd_word(const char *s, apr_pool_t *pool) {
-  size_t n = strlen(s), i, j = 0;
-  int quote = n == 0;
-  char *o = apr_palloc(pool, 2 * n + 3);
-  for (i = 0; i < n; i++)
-    if (strchr(" \t\"'\\;", s[i]))
-      quote = 1;
-  if (quote)
-    o[j++] = '"';
-  for (i = 0; i < n; i++) {
-    if (s[i] == '%')
-      o[j++] = '%';
-    else if (quote && (s[i] == '"' || s[i] == '\\'))
-      o[j++] = '\\';
-    o[j++] = s[i];
-  }
-  if (quote)
-    o[j++] = '"';
-  o[j] = '\0';
-  return o;
-}
-
-static const char *xml_text(const char *s, apr_pool_t *pool) {
-  const char *p;
-  char *o = apr_palloc(pool, 6 * strlen(s) + 1), *q = o;
-  for (p = s; *p; p++) {
-    const char *r = *p == '&' ? "&amp;" : *p == '<' ? "&lt;"
-                  : *p == '>' ? "&gt;" : NULL;
-    if (r) {
-      memcpy(q, r, strlen(r));
-      q += strlen(r);
-    } else
-      *q++ = *p;
-  }
-  *q = '\0';
-  return o;
-}
-
-static const char *systemd_unit(const svcmgr_t *m, const char *exe,
-                                const cfg_t *cfg, apr_pool_t *pool) {
-  const char *e = sd_word(exe, pool), *c = sd_word(cfg->path, pool);
-  unsigned long stop_s =
-      (unsigned long)((svc_stop_budget_ms(cfg) + 999) / 1000);
-  return apr_psprintf(
-      pool,
-      "# Written by `vigil service install`; remove with "
-      "`vigil service uninstall --name %s`.\n"
-      "[Unit]\n"
-      "Description=Vigil process supervisor (%s)\n"
-      "After=network.target\n"
-      "\n"
-      "[Service]\n"
-      "Type=notify\n"
-      "NotifyAccess=main\n"
-      "ExecStart=%s run -c %s\n"
-      "ExecReload=%s reload -c %s\n"
-      "KillMode=mixed\n"
-      "Delegate=yes\n"
-      "Restart=on-failure\n"
-      "TimeoutStopSec=%lu\n"
-      "\n"
-      "[Install]\n"
-      "WantedBy=multi-user.target\n",
-      m->name, m->name, e, c, e, c, stop_s);
-}
-
-static const char *launchd_plist(const svcmgr_t *m, const char *exe,
-                                 const cfg_t *cfg, apr_pool_t *pool) {
-  unsigned long stop_s =
-      (unsigned long)((svc_stop_budget_ms(cfg) + 999) / 1000);
-  return apr_psprintf(
-      pool,
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
-      "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
-      "<plist version=\"1.0\">\n"
-      "<dict>\n"
-      "  <key>Label</key><string>org.vigil.%s</string>\n"
-      "  <key>ProgramArguments</key>\n"
-      "  <array>\n"
-      "    <string>%s</string>\n"
-      "    <string>run</string>\n"
-      "    <string>-c</string>\n"
-      "    <string>%s</string>\n"
-      "  </array>\n"
-      "  <key>RunAtLoad</key><true/>\n"
-      "  <key>KeepAlive</key>\n"
-      "  <dict><key>SuccessfulExit</key><false/></dict>\n"
-      "  <key>ExitTimeOut</key><integer>%lu</integer>\n"
-      "</dict>\n"
-      "</plist>\n",
-      xml_text(m->name, pool), xml_text(exe, pool),
-      xml_text(cfg->path, pool), stop_s);
-}
-
 static int write_whole(const char *path, const char *text, apr_pool_t *pool) {
   const char *tmp = apr_pstrcat(pool, path, ".tmp", NULL);
   apr_file_t *f;
@@ -992,13 +896,20 @@ static int scm_install(const svcmgr_t *m, apr_pool_t *pool) {
   argv[4] = "--service";
   argv[5] = m->name;
   argv[6] = NULL;
+  rv = pal_svcmgr_command_line(argv, line, sizeof line);
+  if (rv == APR_EINVAL) {
+    fprintf(stderr, "vigil: cannot install: the path %s or %s holds a '%%', "
+                    "a '\"' or a line break, which a service's command line "
+                    "cannot hold (the Service Control Manager expands "
+                    "%%NAME%% in it); move it\n", exe, abs);
+    return EX_USAGE;
+  }
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "vigil: cannot quote the command line: %s\n",
+            vg_strerror(rv, eb, sizeof eb));
+    return EX_FAIL;
+  }
   if (m->print) {
-    rv = pal_svcmgr_command_line(argv, line, sizeof line);
-    if (rv != APR_SUCCESS) {
-      fprintf(stderr, "vigil: cannot quote the command line: %s\n",
-              vg_strerror(rv, eb, sizeof eb));
-      return EX_FAIL;
-    }
     printf("%s\n", line);
     return EX_OK;
   }
@@ -1195,10 +1106,17 @@ static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
   if (!strcmp(m.sub, "install")) {
     cfg_t *cfg;
     char exe[4096];
+    const char *why = NULL;
     if ((code = install_inputs(&m, pool, &cfg, exe, sizeof exe)) != EX_OK)
       return code;
-    text = m.launchd ? launchd_plist(&m, exe, cfg, pool)
-                     : systemd_unit(&m, exe, cfg, pool);
+    text = m.launchd ? svc_launchd_plist(m.name, exe, cfg->path,
+                                         svc_stop_budget_ms(cfg), pool, &why)
+                     : svc_systemd_unit(m.name, exe, cfg->path,
+                                        svc_stop_budget_ms(cfg), pool, &why);
+    if (!text) {
+      fprintf(stderr, "vigil: cannot install: %s (move it)\n", why);
+      return EX_USAGE;
+    }
     if (m.print) {
       fputs(text, stdout);
       return EX_OK;

@@ -634,8 +634,10 @@ apr_status_t pal_svcmgr_start(const char *name, uint64_t timeout_ms);
 apr_status_t pal_svcmgr_stop(const char *name, uint64_t timeout_ms);
 apr_status_t pal_svcmgr_query(const char *name, pal_svc_status_t *st);
 /* The command line the manager would run for argv (UTF-8, into buf),
- * quoted so that CommandLineToArgvW gives argv back.  APR_EINVAL for a
- * '"' in argv[0], APR_ENAMETOOLONG if it does not fit. */
+ * quoted so that CommandLineToArgvW gives argv back.  APR_EINVAL for what
+ * it cannot hold: a '"' in argv[0], and a '%' (the SCM expands %NAME% in
+ * it; nothing escapes a '%') or a line break anywhere -- also from
+ * pal_svcmgr_install().  APR_ENAMETOOLONG if it does not fit. */
 apr_status_t pal_svcmgr_command_line(const char *const *argv, char *buf,
                                      size_t size);
 
