@@ -25,6 +25,7 @@
 
 #include <zlib.h>
 
+#include "pal.h"
 #include "svc_log.h"
 #include "test.h"
 
@@ -1207,6 +1208,50 @@ static void test_disk_full(void) {
 #endif
 }
 
+/* A write that fails inside a line (ENOSPC through the PAL's fault
+ * seam: the first write of a line goes through, the rest of it fails):
+ * when the file can be written again, the torn line is ended with the
+ * marker and the next line starts on a line of its own; the failure is
+ * logged once, and once more when the file is writable again (with the
+ * bytes dropped). */
+static void test_torn_line_after_write_error(void) {
+  vg_loop_t *loop = new_loop();
+  svc_logfile_opts_t o = opts_for("torn.log");
+  svc_logfile_t *lf;
+  svc_logfile_stats_t st;
+  vg_log_t *diag = diag_log();
+  size_t l;
+  char *d;
+
+  CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, diag),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "first\nhalf a ", 13),
+                  APR_SUCCESS);
+  pal_fault_inject(PAL_SYS_WRITE, APR_ENOSPC, 0, 2);
+  CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "line\n", 5),
+                      APR_SUCCESS);
+  run_cond(loop, lf_healthy, lf, 200);   /* the retry reopens NAME */
+  CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "lost\n", 5),
+                      APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_WRITE), 2);
+  pal_fault_clear();
+  CU_ASSERT_TRUE(run_cond(loop, lf_healthy, lf, WAIT_MS));
+  CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "next\n", 5), APR_SUCCESS);
+  svc_logfile_get_stats(lf, &st);
+  CU_ASSERT_EQUAL(st.dropped, 10);
+  close_lf(loop, lf);
+
+  d = slurp(P("torn.log"), &l);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  CU_ASSERT_STRING_EQUAL(d, "first\nhalf a  [vigil: line cut short: log "
+                            "write failed]\nnext\n");
+  d = slurp(P("diag.txt"), &l);
+  CU_ASSERT_EQUAL(count_substr(d, "cannot write log file"), 1);
+  CU_ASSERT_EQUAL(count_substr(d, "log file writable again"), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d, "dropped=10"));
+  vg_test_close_loop(loop);
+}
+
 /* ---- tail and follow --------------------------------------------------- */
 
 static void check_tail(const char *path, unsigned n, unsigned first,
@@ -1360,6 +1405,8 @@ static CU_TestInfo logfile_tests[] = {
     {"missing directory: reported, drained, recovers", test_missing_dir},
     {"path is a directory: reported, drained", test_path_is_dir},
     {"disk full (/dev/full): reported once, survived", test_disk_full},
+    {"a line torn by a failed write is ended, marked",
+     test_torn_line_after_write_error},
     {"tail: last N lines, rotated and gz files", test_tail},
     {"follow: appends and rotation", test_follow},
     CU_TEST_INFO_NULL,

@@ -676,7 +676,8 @@ apr_status_t pal_eventlog_report(int level, const char *message);
  * --------------------------------------------------------------------- */
 
 enum {
-  PAL_SYS_READ, PAL_SYS_WRITE /* reserved */, PAL_SYS_WRITEV, PAL_SYS_ACCEPT,
+  PAL_SYS_READ, PAL_SYS_WRITE /* pal_file_write */, PAL_SYS_WRITEV,
+  PAL_SYS_ACCEPT,
   PAL_SYS_CONNECT, PAL_SYS_POLL_WAIT, PAL_SYS_POLL_CTL, PAL_SYS_SOCKET,
   PAL_SYS_SPAWN, PAL_SYS_RECVFROM, PAL_SYS_SENDMSG,
   PAL_SYS_COUNT_

@@ -40,7 +40,7 @@ apr_status_t pal_file_write(pal_fd_t fd, const void *buf, size_t len,
   size_t n = 0;
   apr_status_t rv = APR_SUCCESS;
   while (n < len) {
-    ssize_t w = write((int)fd, p + n, len - n);
+    ssize_t w = PAL__SYS(PAL_SYS_WRITE, write((int)fd, p + n, len - n));
     if (w < 0) {
       if (errno == EINTR)
         continue;

@@ -65,7 +65,8 @@ apr_status_t pal_file_write(pal_fd_t fd, const void *buf, size_t len,
   while (n < len) {
     DWORD chunk = (DWORD)(len - n > FILE_CHUNK ? FILE_CHUNK : len - n);
     DWORD w = 0;
-    if (!WriteFile((HANDLE)fd, p + n, chunk, &w, NULL)) {
+    if (!PAL__SYS(PAL_SYS_WRITE,
+                  WriteFile((HANDLE)fd, p + n, chunk, &w, NULL), FALSE)) {
       rv = pal__fail("WriteFile");
       n += w;
       break;
