@@ -65,6 +65,7 @@ extern "C" {
 #define PAL_ESVCRUNNING (APR_OS_START_USERERR + 12) /* already running    */
 #define PAL_ESVCSTOPPED (APR_OS_START_USERERR + 13) /* not running        */
 #define PAL_ESVCNOTSCM  (APR_OS_START_USERERR + 14) /* not started by SCM */
+#define PAL_ENOTREG     (APR_OS_START_USERERR + 15) /* not a regular file */
 
 /* Like apr_strerror(), but also knows the PAL_E* codes above. */
 const char *pal_strerror(apr_status_t rv, char *buf, size_t bufsize);
@@ -460,7 +461,11 @@ enum {
 };
 
 /* Open path in one of the PAL_FILE_* modes into *fd (PAL_INVALID_FD on
- * failure).  The failing call is named by pal_last_call(). */
+ * failure).  The failing call is named by pal_last_call().  Only a
+ * regular file is opened: PAL_ENOTREG for a FIFO, socket or device,
+ * without waiting (a FIFO's open waits for its other end; its writes
+ * block when it is full) and without writing to it (a log file is
+ * rotated by renaming it, which must never rename a device node). */
 apr_status_t pal_file_open(pal_fd_t *fd, const char *path, int mode);
 /* The file's current size. */
 apr_status_t pal_file_size(pal_fd_t fd, apr_off_t *size);

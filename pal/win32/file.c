@@ -45,6 +45,11 @@ apr_status_t pal_file_open(pal_fd_t *fd, const char *path, int mode) {
     return rv;
   }
   free(w);
+  /* A pipe, the console or NUL is not a log file (pal.h). */
+  if (GetFileType(h) != FILE_TYPE_DISK) {
+    CloseHandle(h);
+    return PAL_ENOTREG;
+  }
   *fd = (pal_fd_t)h;
   return APR_SUCCESS;
 }
