@@ -18,7 +18,8 @@
  *                                   Windows: as that service, under the
  *                                   SCM (what `service install` registers)
  * Control commands find the supervisor through -c FILE (default
- * ./vigil.xml) or --control ENDPOINT.
+ * ./vigil.xml; only its <supervisor> paths are read, so that a file with
+ * an error elsewhere still leads to it) or --control ENDPOINT.
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 another
  * instance holds the lock, 4 the supervisor is not reachable.
@@ -57,8 +58,9 @@ static void usage(FILE *f) {
         "                              Windows: the Service Control Manager\n"
         "                              (NAME: vigil)\n"
         "\n"
-        "Control commands take -c FILE (default ./vigil.xml) or\n"
-        "--control ENDPOINT.  run also takes --log-format text|json and\n"
+        "Control commands take -c FILE (default ./vigil.xml; only its\n"
+        "<supervisor> state-dir and control are read) or --control\n"
+        "ENDPOINT.  run also takes --log-format text|json and\n"
         "--log-level debug|info|notice|warn|error.\n",
         f);
 }
