@@ -1362,12 +1362,14 @@ static void test_include_special_files(void) {
     expect_at(errs, 0, fifo, 0, "cannot read: it is a FIFO");
     apr_file_remove(fifo, vg_test_pool);
   } else {
+    /* Windows: NUL is refused, by type where the system opens it as the
+     * device, by name where it does not (Wine: "Invalid parameter"). */
     errs = bad_text(apr_psprintf(vg_test_pool,
                                  "<vigil>\n"
                                  "  <include file=\"%s\"/>\n"
                                  "</vigil>\n", dev),
                     1, &path);
-    expect_at(errs, 0, path, 2, "it is a character device");
+    expect_at(errs, 0, path, 2, "cannot read included file");
   }
 }
 
