@@ -347,7 +347,8 @@ static const char *ctl_config(vt_t *t, const char *control, int broken) {
       "</vigil>\n",
       vt_xml(t, vt_path(t, "st")), vt_xml(t, control),
       vt_xml(t, vt_log_dir(t)), vt_xml(t, vt_self(t)),
-      broken ? "<stop timeout=\"soon\"/>" : "",
+      /* 1s: Wine cannot send the console BREAK of a stop */
+      broken ? "<stop timeout=\"soon\"/>" : "<stop timeout=\"1s\"/>",
       broken ? "<bogus/>" : "",
       broken ? "<depends-on>nobody</depends-on>" : "");
 }
@@ -499,6 +500,30 @@ static void test_log_name_escapes(void) {
   vt_end(t);
 }
 
+#if defined(_WIN32)
+/* Windows: the SCM expands %NAME% in a service's command line, and
+ * nothing escapes a '%': a config under a directory with '%' in its name
+ * is refused by `service install` (also --print), with the reason.
+ * (POSIX: test_vigil_service.c, the systemd unit and launchd plist.) */
+static void test_scm_percent(void) {
+  vt_t *t = vt_begin("cfg-scm-pct");
+  const char *dir, *cfg;
+  vt_res_t *r;
+  if (!t)
+    return;
+  dir = vt_path(t, "a%PATH%b");
+  VT_REQUIRE(apr_dir_make(dir, APR_FPROT_OS_DEFAULT, vt_pool(t)) ==
+             APR_SUCCESS);
+  cfg = put(t, "a%PATH%b/vigil.xml", "<vigil/>\n");
+  r = vt_vigil(t, VT_WAIT_MS, "service", "install", "-c", cfg, "--name",
+               "vigiltestpct", "--print", NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_EQUAL(r->out_len, 0);
+  CU_ASSERT(vt_contains(r->err, "expands %NAME%"));
+  vt_end(t);
+}
+#endif
+
 static CU_TestInfo vigil_config_tests[] = {
     {"validate: a good file is ok", test_valid_ok},
     {"validate: not well-formed XML, with lines", test_not_well_formed},
@@ -512,6 +537,9 @@ static CU_TestInfo vigil_config_tests[] = {
     {"validate, run: a FIFO or device is refused", test_special_files},
     {"validate, run: a log name may not leave log-dir",
      test_log_name_escapes},
+#if defined(_WIN32)
+    {"service install: a '%' in a path is refused", test_scm_percent},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_config_suite = {.pName = "vigil_config",
