@@ -9,9 +9,10 @@
  *      must stop stop once what depends on them has stopped
  *   2. commands (from the control endpoint): start, stop, restart cascade
  *      along dependencies as systemd's Requires= does
- *   3. reload: diff the new config against the old; add, remove, restart
- *      (CHANGED) or update in place (UPDATED); an invalid file changes
- *      nothing
+ *   3. reload: the file is read on the work queue, then, on the loop
+ *      thread, the new config is diffed against the old; add, remove,
+ *      restart (CHANGED) or update in place (UPDATED); an invalid file
+ *      changes nothing
  *   4. shutdown: everything wants down, in reverse dependency order, with
  *      the shutdown-timeout as a deadline
  *   5. leftovers: pids and start times of running children in STATE/pids,
@@ -395,7 +396,6 @@ static apr_status_t reload_read(svc_sup_t *sup) {
       apr_allocator_destroy(al);
   }
   if (rv == APR_SUCCESS) {
-    rl->work.data = rl;
     svc_notify_send(sup, "RELOADING=1");
     rv = vg_queue_work(sup->loop, &rl->work, reload_work, reload_after);
     if (rv == APR_SUCCESS) {
@@ -418,6 +418,7 @@ apr_status_t svc_sup_reload(svc_sup_t *sup, svc_reload_cb cb, void *baton) {
     rl = sup->reload = apr_pcalloc(sup->pool, sizeof *rl);
     rl->sup = sup;
     rl->path = sup->config_path;
+    rl->work.data = rl;
   }
   q = calloc(1, sizeof *q);
   if (!q)
