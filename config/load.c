@@ -1728,9 +1728,10 @@ static apr_status_t load_end(loader_t *ld, const xml_handlers_t *saved,
   return APR_SUCCESS;
 }
 
-apr_status_t cfg_load_ex(cfg_t **out, const char *path,
+/* cfg_load_ex(), or with paths_only cfg_load_supervisor(). */
+static apr_status_t load(cfg_t **out, const char *path,
                          const cfg_options_t *opts, apr_pool_t *pool,
-                         cfg_errors_t **errs_out) {
+                         cfg_errors_t **errs_out, int paths_only) {
   loader_t ld;
   xml_handlers_t saved;
   apr_status_t rv;
@@ -1739,8 +1740,10 @@ apr_status_t cfg_load_ex(cfg_t **out, const char *path,
   rv = load_begin(&ld, &saved, path, opts, pool, errs_out);
   if (rv != APR_SUCCESS)
     return rv;
-  rv = make_schema(&ld);
-  if (rv == APR_SUCCESS) {
+  if (paths_only) {
+    load_paths(&ld);
+    finish(&ld);
+  } else if ((rv = make_schema(&ld)) == APR_SUCCESS) {
     load_file(&ld, ld.cfg->file, ld.cfg->path, NULL, 0);
     finish(&ld);
     cfg__validate(ld.cfg, ld.decls, ld.incomplete, ld.errs);
@@ -1748,20 +1751,16 @@ apr_status_t cfg_load_ex(cfg_t **out, const char *path,
   return load_end(&ld, &saved, rv, out);
 }
 
+apr_status_t cfg_load_ex(cfg_t **out, const char *path,
+                         const cfg_options_t *opts, apr_pool_t *pool,
+                         cfg_errors_t **errs_out) {
+  return load(out, path, opts, pool, errs_out, 0);
+}
+
 apr_status_t cfg_load_supervisor(cfg_t **out, const char *path,
                                  const cfg_options_t *opts, apr_pool_t *pool,
                                  cfg_errors_t **errs_out) {
-  loader_t ld;
-  xml_handlers_t saved;
-  apr_status_t rv;
-
-  *out = NULL;
-  rv = load_begin(&ld, &saved, path, opts, pool, errs_out);
-  if (rv != APR_SUCCESS)
-    return rv;
-  load_paths(&ld);
-  finish(&ld);
-  return load_end(&ld, &saved, APR_SUCCESS, out);
+  return load(out, path, opts, pool, errs_out, 1);
 }
 
 apr_status_t cfg_load(cfg_t **out, const char *path, apr_pool_t *pool,

@@ -210,6 +210,21 @@ static void test_reload_invalid_refused(void) {
   vt_end(t);
 }
 
+/* The config of one service "a" (sleeping), its supervisor started and
+ * "a" running; the config's path, or NULL (and a failed assert). */
+static const char *start_one(vt_t *t) {
+  const char *cfg = vt_config(t, "vigil.xml",
+                              vt_svc(t, "a", READY_FAST, "sleep", "30000",
+                                     NULL),
+                              NULL);
+  if (!vt_sup_start_ready(t, cfg) ||
+      !vt_wait_state(t, "a", "running", VT_WAIT_MS)) {
+    CU_FAIL("the supervisor or its service did not come up");
+    return NULL;
+  }
+  return cfg;
+}
+
 /* A control request on a connection of its own, answered while the
  * test goes on (the loop runs whenever the harness waits). */
 typedef struct pending_s {
@@ -314,10 +329,7 @@ static void test_status_during_reload(void) {
   int answered = 0;
   if (!t)
     return;
-  cfg = vt_config(t, "vigil.xml",
-                  vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL), NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, cfg));
-  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  VT_REQUIRE((cfg = start_one(t)) != NULL);
   VT_REQUIRE(vt_write_file(t, cfg, slow_bad_config(t, 12000)) == 0);
   vt_use_control(t, 1);
   p = pend_start(t, "{\"cmd\":\"reload\"}");
@@ -349,10 +361,7 @@ static void test_reload_special_include(void) {
   vt_res_t *r;
   if (!t)
     return;
-  cfg = vt_config(t, "vigil.xml",
-                  vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL), NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, cfg));
-  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  VT_REQUIRE((cfg = start_one(t)) != NULL);
   fifo = vt_path(t, "fifo.xml");
   VT_REQUIRE(apr_file_namedpipe_create(fifo, APR_FPROT_UREAD |
                                                  APR_FPROT_UWRITE,
@@ -388,10 +397,7 @@ static void test_sighup_reloads(void) {
   long pa;
   if (!t)
     return;
-  cfg = vt_config(t, "vigil.xml",
-                  vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL), NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, cfg));
-  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  VT_REQUIRE((cfg = start_one(t)) != NULL);
   pa = vt_pid(t, "a");
 
   vt_config(t, "vigil.xml",
