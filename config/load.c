@@ -51,7 +51,7 @@
 #define CFG__MAX_DEPTH 8              /* nested includes */
 #define CFG__MAX_INSTANCES 1000
 #define CFG__ETOOBIG (CFG_EINVALID + 1)  /* internal: file too large */
-#define CFG__EISDIR (CFG_EINVALID + 2)   /* internal: a directory */
+#define CFG__ENOTREG (CFG_EINVALID + 2)  /* internal: not a regular file */
 #define XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
 
 /* Defaults (config/README.md lists them too). */
@@ -106,7 +106,10 @@ typedef struct loader_s {
   raw_t state_dir, control, log_dir;
   xmlSchemaPtr schema;
   xmlSchemaValidCtxtPtr vctxt;
-  int parse_failed;             /* errors while parsing the current file */
+  int parse_failed;             /* errors while parsing the current file
+                                   (quiet_parse: the first one's line) */
+  int quiet_parse;              /* recovering: keep parse errors back */
+  const char *parse_msg;        /* quiet_parse: the first one */
 } loader_t;
 
 static void load_file(loader_t *ld, const char *display, const char *abs,
@@ -137,6 +140,16 @@ static void parse_error(void *ctx, cfg__xml_error_t e) {
   loader_t *ld = ctx;
   if (!e || e->level == XML_ERR_WARNING)
     return;
+  if (ld->quiet_parse) {
+    /* Recovering: only the first problem is kept, for when nothing
+     * could be recovered. */
+    if (!ld->parse_failed) {
+      ld->parse_failed = e->line > 0 ? e->line : 1;
+      ld->parse_msg = apr_pstrdup(ld->tmp, e->message ? e->message
+                                                      : "malformed XML");
+    }
+    return;
+  }
   ld->parse_failed = 1;
   cfg_errors_add(ld->errs, ld->file->display, e->line, "%s",
                  e->message ? e->message : "malformed XML");
@@ -825,6 +838,28 @@ static void svc_health(loader_t *ld, xmlNodePtr n, cfg_health_t *h) {
   }
 }
 
+/* Whether a path component (between '/' or '\\', either separator,
+ * since a config may be shared with Windows) of s is `c`. */
+static int has_component(const char *s, const char *c) {
+  size_t cn = strlen(c);
+  while (*s) {
+    size_t n = strcspn(s, "/\\");
+    if (n == cn && strncmp(s, c, n) == 0)
+      return 1;
+    s += n;
+    if (*s)
+      s++;
+  }
+  return 0;
+}
+
+static int last_component_is(const char *s, const char *c) {
+  const char *slash = s + strlen(s);
+  while (slash > s && slash[-1] != '/' && slash[-1] != '\\')
+    slash--;
+  return strcmp(slash, c) == 0;
+}
+
 static void log_target(loader_t *ld, const val_t *v, int is_err,
                        cfg_log_target_t *t) {
   if (strcmp(v->s, "null") == 0)
@@ -845,9 +880,24 @@ static void log_target(loader_t *ld, const val_t *v, int is_err,
     return;
   } else {
     size_t n = strlen(v->s);
-    if (v->s[n - 1] == '/' || v->s[n - 1] == '\\') {
+    const char *root = NULL, *rel = v->s;
+    int absolute = apr_filepath_root(&root, &rel, 0, ld->tmp) ==
+                   APR_SUCCESS;
+    if (v->s[n - 1] == '/' || v->s[n - 1] == '\\' ||
+        last_component_is(v->s, ".")) {
       err(ld, v->line, "log file '%s' in %s names a directory", v->s,
           v->where);
+      return;
+    }
+    /* Relative names are inside log-dir, and stay there: a ".." would
+     * write wherever the config's author (or a ${VAR}) points it, and
+     * two services' "../x" and "x" could not be told apart by reading
+     * log-dir.  An absolute path is the way to write elsewhere (as with
+     * systemd's file:PATH and supervisord's stdout_logfile). */
+    if (!absolute && has_component(v->s, "..")) {
+      err(ld, v->line, "log file '%s' in %s leaves the log directory: a "
+          "relative name may not contain '..' (give an absolute path to "
+          "write outside log-dir)", v->s, v->where);
       return;
     }
     t->kind = CFG_LOG_FILE;
@@ -1112,7 +1162,9 @@ static void val_cgroup(loader_t *ld, const val_t *v) {
   }
 }
 
-static void load_supervisor(loader_t *ld, xmlNodePtr n) {
+/* <supervisor>; paths_only: its state-dir, control and log-dir alone
+ * (cfg_load_supervisor()). */
+static void load_supervisor(loader_t *ld, xmlNodePtr n, int paths_only) {
   xmlNodePtr c;
   val_t v;
   if (!ld->file->is_main) {
@@ -1123,6 +1175,9 @@ static void load_supervisor(loader_t *ld, xmlNodePtr n) {
   for (c = n->children; c; c = c->next) {
     raw_t *r = NULL;
     if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    if (paths_only && !is_elem(c, "state-dir") && !is_elem(c, "control") &&
+        !is_elem(c, "log-dir"))
       continue;
     if (is_elem(c, "shutdown-timeout")) {
       if (get_text(ld, c, 0, &v))
@@ -1249,28 +1304,76 @@ static void load_include(loader_t *ld, xmlNodePtr n) {
   }
 }
 
-/* Read a whole file into memory (NUL-terminated). */
+/* What a path that is not a regular file is, for messages. */
+static const char *type_name(apr_filetype_e t) {
+  switch (t) {
+  case APR_DIR: return "a directory";
+  case APR_CHR: return "a character device";
+  case APR_BLK: return "a block device";
+  case APR_PIPE: return "a FIFO";
+  case APR_SOCK: return "a socket";
+  default: return "a special file";
+  }
+}
+
+/* Open a config file for reading, refusing anything but a regular file
+ * *before* reading from it: loads run on the supervisor (a reload), and
+ * a FIFO without a writer, a terminal or /dev/zero would block it or
+ * feed it forever.  The type is checked twice: by name, so that a device
+ * or FIFO is never even opened (opening one can block or have effects:
+ * a tape rewinds, a terminal becomes ours); then on the open file, which
+ * closes the race with a rename between the two -- and the open itself
+ * does not wait for a FIFO's writer, since it is non-blocking where the
+ * platform has that (O_NONBLOCK; Windows has no FIFOs in the file
+ * system, and APR there refuses the flag).  On a regular file the flag
+ * changes nothing.  *what names the type when CFG__ENOTREG is returned. */
+static apr_status_t open_regular(apr_file_t **fp, const char *path,
+                                 const char **what, apr_pool_t *pool) {
+  apr_finfo_t fi;
+  apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_BINARY;
+  apr_status_t rv;
+
+  rv = apr_stat(&fi, path, APR_FINFO_TYPE, pool);
+  if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+    *what = type_name(fi.filetype);
+    return CFG__ENOTREG;
+  }
+  rv = apr_file_open(fp, path, flags | APR_FOPEN_NONBLOCK,
+                     APR_FPROT_OS_DEFAULT, pool);
+  if (rv == APR_ENOTIMPL)
+    rv = apr_file_open(fp, path, flags, APR_FPROT_OS_DEFAULT, pool);
+  if (rv != APR_SUCCESS)
+    return rv;
+  rv = apr_file_info_get(&fi, APR_FINFO_TYPE, *fp);
+  if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+    *what = type_name(fi.filetype);
+    rv = CFG__ENOTREG;
+  }
+  if (rv != APR_SUCCESS)
+    apr_file_close(*fp);
+  return rv;
+}
+
+/* Read a whole regular file into memory (NUL-terminated).  *what: see
+ * open_regular(). */
 static apr_status_t slurp(const char *path, apr_pool_t *pool, char **buf,
-                          apr_size_t *len) {
+                          apr_size_t *len, const char **what) {
   apr_file_t *fp;
   apr_finfo_t fi;
   apr_status_t rv;
 
-  rv = apr_file_open(&fp, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
-                     APR_FPROT_OS_DEFAULT, pool);
+  rv = open_regular(&fp, path, what, pool);
   if (rv != APR_SUCCESS)
     return rv;
-  rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, fp);
-  if (rv == APR_SUCCESS && fi.filetype == APR_DIR)
-    rv = CFG__EISDIR;
+  rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fp);
   if (rv == APR_SUCCESS && fi.size > (apr_off_t)CFG__MAX_FILE)
     rv = CFG__ETOOBIG;
   if (rv == APR_SUCCESS) {
     *len = (apr_size_t)fi.size;
     *buf = apr_palloc(pool, *len + 1);
-    rv = apr_file_read_full(fp, *buf, *len, NULL);
+    rv = apr_file_read_full(fp, *buf, *len, len);
     if (rv == APR_EOF)
-      rv = APR_SUCCESS;
+      rv = APR_SUCCESS;   /* it shrank meanwhile: what was there */
     (*buf)[*len] = '\0';
   }
   apr_file_close(fp);
@@ -1283,7 +1386,7 @@ static void walk_root(loader_t *ld, xmlNodePtr root) {
     if (is_elem(c, "service"))
       load_decl(ld, c);
     else if (is_elem(c, "supervisor"))
-      load_supervisor(ld, c);
+      load_supervisor(ld, c, 0);
     else if (is_elem(c, "include")) {
       ld->depth++;
       load_include(ld, c);
@@ -1292,17 +1395,107 @@ static void walk_root(loader_t *ld, xmlNodePtr root) {
   }
 }
 
+static void file_init(loader_t *ld, file_t *f, const char *display,
+                      const char *abs, int is_main) {
+  const char *base;
+  size_t dn;
+  memset(f, 0, sizeof(*f));
+  f->display = display;
+  f->abs = abs;
+  f->is_main = is_main;
+  base = apr_filepath_name_get(abs);
+  f->dir_abs = apr_pstrmemdup(ld->pool, abs, (size_t)(base - abs));
+  base = apr_filepath_name_get(display);
+  f->dir_display = apr_pstrmemdup(ld->pool, display,
+                                  (size_t)(base - display));
+  dn = strlen(f->dir_display);
+  if (dn > 1 && (f->dir_display[dn - 1] == '/' ||
+                 f->dir_display[dn - 1] == '\\'))
+    ((char *)f->dir_display)[dn - 1] = '\0';
+}
+
+/* Read and parse the file f, with lines hung on its elements.  NULL if
+ * it cannot be read, is not well-formed (unless `recover`: then whatever
+ * libxml2 made of it) or has a DOCTYPE; each is reported (an unreadable
+ * include at the line of its <include> in `from`).  ld->file is f while
+ * a document is returned. */
+static xmlDocPtr read_doc(loader_t *ld, const file_t *f, const file_t *from,
+                          int from_line, int recover) {
+  const file_t *saved = ld->file;
+  const char *what = NULL;
+  char *buf = NULL;
+  apr_size_t len = 0;
+  apr_status_t rv;
+  xmlDocPtr doc;
+  int doctype_line = 0, idx = 0, ok = 1;
+  apr_array_header_t *tags;
+
+  rv = slurp(f->abs, ld->tmp, &buf, &len, &what);
+  if (rv != APR_SUCCESS) {
+    char ebuf[256];
+    const char *why;
+    if (rv == CFG__ETOOBIG)
+      why = apr_psprintf(ld->tmp, "larger than %u MB", CFG__MAX_FILE >> 20);
+    else if (rv == CFG__ENOTREG)
+      why = apr_psprintf(ld->tmp, "it is %s (only regular files are read)",
+                         what);
+    else
+      why = cfg_strerror(rv, ebuf, sizeof(ebuf));
+    ld->incomplete = 1;
+    if (from) {
+      ld->file = from;
+      err(ld, from_line, "cannot read included file '%s': %s", f->display,
+          why);
+    } else {
+      ld->file = f;
+      err(ld, 0, "cannot read: %s", why);
+    }
+    ld->file = saved;
+    return NULL;
+  }
+
+  ld->file = f;
+  ld->parse_failed = 0;
+  ld->quiet_parse = recover;
+  doc = xmlReadMemory(buf, (int)len, f->display, NULL,
+                      XML_PARSE_NONET | XML_PARSE_BIG_LINES |
+                          XML_PARSE_NOCDATA |
+                          (recover ? XML_PARSE_RECOVER : 0));
+  ld->quiet_parse = 0;
+  if (!doc || (ld->parse_failed && !recover)) {
+    if (!ld->parse_failed)
+      err(ld, 0, "not an XML file");
+    else if (recover)
+      err(ld, ld->parse_failed, "%s", ld->parse_msg);
+    ld->incomplete = 1;
+    if (doc)
+      xmlFreeDoc(doc);
+    ld->file = saved;
+    return NULL;
+  }
+  tags = cfg__scan(buf, len, &doctype_line, ld->tmp);
+  if (doc->intSubset || doc->extSubset) {
+    err(ld, doctype_line ? doctype_line : 1,
+        "a DOCTYPE is not allowed in a vigil config (the schema is "
+        "vigil.xsd)");
+    ld->incomplete = 1;
+    xmlFreeDoc(doc);
+    ld->file = saved;
+    return NULL;
+  }
+  attach_tags(doc->children, tags, &idx, &ok);
+  if (!ok || idx != tags->nelts)
+    detach_tags(doc->children);
+  return doc;
+}
+
 static void load_file(loader_t *ld, const char *display, const char *abs,
                       const file_t *from, int from_line) {
   file_t f;
   const file_t *saved = ld->file;
   const char *first;
-  char *buf = NULL;
-  apr_size_t len = 0;
-  apr_status_t rv;
   xmlDocPtr doc;
   xmlNodePtr root;
-  const char *base;
   int root_ok;
 
   first = apr_hash_get(ld->loaded, abs, APR_HASH_KEY_STRING);
@@ -1318,73 +1511,10 @@ static void load_file(loader_t *ld, const char *display, const char *abs,
                     : "main");
   APR_ARRAY_PUSH(ld->cfg->files, const char *) = abs;
 
-  memset(&f, 0, sizeof(f));
-  f.display = display;
-  f.abs = abs;
-  f.is_main = from == NULL;
-  base = apr_filepath_name_get(abs);
-  f.dir_abs = apr_pstrmemdup(ld->pool, abs, (size_t)(base - abs));
-  base = apr_filepath_name_get(display);
-  f.dir_display = apr_pstrmemdup(ld->pool, display, (size_t)(base - display));
-  {
-    size_t dn = strlen(f.dir_display);
-    if (dn > 1 && (f.dir_display[dn - 1] == '/' ||
-                   f.dir_display[dn - 1] == '\\'))
-      ((char *)f.dir_display)[dn - 1] = '\0';
-  }
-
-  rv = slurp(abs, ld->tmp, &buf, &len);
-  if (rv != APR_SUCCESS) {
-    char ebuf[256];
-    const char *why;
-    if (rv == CFG__ETOOBIG)
-      why = apr_psprintf(ld->tmp, "larger than %u MB", CFG__MAX_FILE >> 20);
-    else if (rv == CFG__EISDIR)
-      why = "it is a directory";
-    else
-      why = cfg_strerror(rv, ebuf, sizeof(ebuf));
-    ld->incomplete = 1;
-    if (from) {
-      ld->file = from;
-      err(ld, from_line, "cannot read included file '%s': %s", display, why);
-    } else {
-      ld->file = &f;
-      err(ld, 0, "cannot read: %s", why);
-    }
-    ld->file = saved;
+  file_init(ld, &f, display, abs, from == NULL);
+  doc = read_doc(ld, &f, from, from_line, 0);
+  if (!doc)
     return;
-  }
-
-  ld->file = &f;
-  ld->parse_failed = 0;
-  doc = xmlReadMemory(buf, (int)len, display, NULL,
-                      XML_PARSE_NONET | XML_PARSE_BIG_LINES |
-                          XML_PARSE_NOCDATA);
-  if (!doc || ld->parse_failed) {
-    if (!ld->parse_failed)
-      err(ld, 0, "not an XML file");
-    ld->incomplete = 1;
-    if (doc)
-      xmlFreeDoc(doc);
-    ld->file = saved;
-    return;
-  }
-  {
-    int doctype_line = 0, idx = 0, ok = 1;
-    apr_array_header_t *tags = cfg__scan(buf, len, &doctype_line, ld->tmp);
-    if (doc->intSubset || doc->extSubset) {
-      err(ld, doctype_line ? doctype_line : 1,
-          "a DOCTYPE is not allowed in a vigil config (the schema is "
-          "vigil.xsd)");
-      ld->incomplete = 1;
-      xmlFreeDoc(doc);
-      ld->file = saved;
-      return;
-    }
-    attach_tags(doc->children, tags, &idx, &ok);
-    if (!ok || idx != tags->nelts)
-      detach_tags(doc->children);
-  }
 
   root = xmlDocGetRootElement(doc);
   root_ok = root && !root->ns && strcmp((const char *)root->name, "vigil") == 0;
@@ -1410,6 +1540,39 @@ static void load_file(loader_t *ld, const char *display, const char *abs,
     walk_root(ld, root);
   xmlFreeDoc(doc);
   ld->file = saved;
+}
+
+/* cfg_load_supervisor(): the main file's <supervisor> paths and nothing
+ * else -- no structural check, no schema, no <service>, no <include>
+ * (<supervisor> may only be in the main file).  A file that is not
+ * well-formed is read as far as libxml2 recovers it: a control command
+ * must find a supervisor whose file is being edited. */
+static void load_paths(loader_t *ld) {
+  file_t f;
+  xmlDocPtr doc;
+  xmlNodePtr root, n;
+
+  file_init(ld, &f, ld->cfg->file, ld->cfg->path, 1);
+  doc = read_doc(ld, &f, NULL, 0, 1);
+  if (!doc)
+    return;
+  root = xmlDocGetRootElement(doc);
+  if (!root && ld->parse_failed) {
+    err(ld, ld->parse_failed, "%s", ld->parse_msg);
+    ld->incomplete = 1;
+  } else if (!root || root->ns ||
+             strcmp((const char *)root->name, "vigil") != 0) {
+    err(ld, root ? elem_line(root) : 1,
+        "the root element must be <vigil>, not <%s>",
+        root ? qname(ld, root) : "");
+    ld->incomplete = 1;
+  } else {
+    for (n = root->children; n; n = n->next)
+      if (is_elem(n, "supervisor"))
+        load_supervisor(ld, n, 1);
+  }
+  xmlFreeDoc(doc);
+  ld->file = NULL;
 }
 
 /* The supervisor settings and log paths, once every file is read. */
@@ -1465,21 +1628,27 @@ static apr_status_t make_schema(loader_t *ld) {
   return APR_SUCCESS;
 }
 
-apr_status_t cfg_load_ex(cfg_t **out, const char *path,
-                         const cfg_options_t *opts, apr_pool_t *pool,
-                         cfg_errors_t **errs_out) {
-  loader_t ld;
+/* What a load saves of libxml2's per-thread error handlers. */
+typedef struct {
+  xmlStructuredErrorFunc serror;
+  void *sctx;
+  xmlGenericErrorFunc generic;
+  void *gctx;
+} xml_handlers_t;
+
+/* The start of every load: the loader, an empty config for `path` in a
+ * new subpool of `pool`, and our libxml2 error handlers (per thread)
+ * until load_end(). */
+static apr_status_t load_begin(loader_t *ld, xml_handlers_t *saved,
+                               const char *path, const cfg_options_t *opts,
+                               apr_pool_t *pool, cfg_errors_t **errs_out) {
   apr_pool_t *cpool;
   cfg_t *cfg;
   cfg_errors_t *errs;
   apr_status_t rv;
   char *abs = NULL;
-  xmlStructuredErrorFunc old_serror;
-  void *old_sctx;
-  xmlGenericErrorFunc old_generic;
-  void *old_gctx;
 
-  *out = NULL;
+  memset(ld, 0, sizeof(*ld));
   errs = cfg_errors_create(pool);
   if (errs_out)
     *errs_out = errs;
@@ -1490,15 +1659,13 @@ apr_status_t cfg_load_ex(cfg_t **out, const char *path,
   rv = apr_pool_create(&cpool, pool);
   if (rv != APR_SUCCESS)
     return rv;
-
-  memset(&ld, 0, sizeof(ld));
-  ld.pool = cpool;
-  ld.errs = errs;
+  ld->pool = cpool;
+  ld->errs = errs;
   if (opts) {
-    ld.lookup = opts->lookup;
-    ld.baton = opts->baton;
+    ld->lookup = opts->lookup;
+    ld->baton = opts->baton;
   }
-  rv = apr_pool_create(&ld.tmp, cpool);
+  rv = apr_pool_create(&ld->tmp, cpool);
   if (rv != APR_SUCCESS) {
     apr_pool_destroy(cpool);
     return rv;
@@ -1510,9 +1677,9 @@ apr_status_t cfg_load_ex(cfg_t **out, const char *path,
   cfg->files = apr_array_make(cpool, 4, sizeof(const char *));
   cfg->by_name = apr_hash_make(cpool);
   cfg->shutdown_timeout_ms = DEF_SHUTDOWN_TIMEOUT;
-  ld.cfg = cfg;
-  ld.decls = apr_array_make(ld.tmp, 16, sizeof(cfg__decl_t));
-  ld.loaded = apr_hash_make(ld.tmp);
+  ld->cfg = cfg;
+  ld->decls = apr_array_make(ld->tmp, 16, sizeof(cfg__decl_t));
+  ld->loaded = apr_hash_make(ld->tmp);
 
   if (apr_filepath_merge(&abs, NULL, path, 0, cpool) != APR_SUCCESS)
     abs = apr_pstrdup(cpool, path);
@@ -1522,37 +1689,72 @@ apr_status_t cfg_load_ex(cfg_t **out, const char *path,
 
   /* libxml2's error handlers are per thread: ours for the duration. */
   xmlInitParser();
-  old_serror = xmlStructuredError;
-  old_sctx = xmlStructuredErrorContext;
-  old_generic = xmlGenericError;
-  old_gctx = xmlGenericErrorContext;
-  xmlSetStructuredErrorFunc(&ld, parse_error);
+  saved->serror = xmlStructuredError;
+  saved->sctx = xmlStructuredErrorContext;
+  saved->generic = xmlGenericError;
+  saved->gctx = xmlGenericErrorContext;
+  xmlSetStructuredErrorFunc(ld, parse_error);
   xmlSetGenericErrorFunc(NULL, ignore_generic);
+  return APR_SUCCESS;
+}
 
-  rv = make_schema(&ld);
-  if (rv == APR_SUCCESS) {
-    load_file(&ld, cfg->file, cfg->path, NULL, 0);
-    finish(&ld);
-    cfg__validate(cfg, ld.decls, ld.incomplete, errs);
-  }
+/* The end of a load begun: *out is the config if rv is APR_SUCCESS and
+ * no problem was found; else the config is freed and the problems
+ * sorted. */
+static apr_status_t load_end(loader_t *ld, const xml_handlers_t *saved,
+                             apr_status_t rv, cfg_t **out) {
+  if (ld->vctxt)
+    xmlSchemaFreeValidCtxt(ld->vctxt);
+  if (ld->schema)
+    xmlSchemaFree(ld->schema);
+  xmlSetStructuredErrorFunc(saved->sctx, saved->serror);
+  xmlSetGenericErrorFunc(saved->gctx, saved->generic);
 
-  if (ld.vctxt)
-    xmlSchemaFreeValidCtxt(ld.vctxt);
-  if (ld.schema)
-    xmlSchemaFree(ld.schema);
-  xmlSetStructuredErrorFunc(old_sctx, old_serror);
-  xmlSetGenericErrorFunc(old_gctx, old_generic);
-
-  apr_pool_destroy(ld.tmp);
-  if (rv == APR_SUCCESS && cfg_errors_count(errs) > 0)
+  apr_pool_destroy(ld->tmp);
+  if (rv == APR_SUCCESS && cfg_errors_count(ld->errs) > 0)
     rv = CFG_EINVALID;
   if (rv != APR_SUCCESS) {
-    cfg_errors_sort(errs);
-    apr_pool_destroy(cpool);
+    cfg_errors_sort(ld->errs);
+    apr_pool_destroy(ld->pool);
     return rv;
   }
-  *out = cfg;
+  *out = ld->cfg;
   return APR_SUCCESS;
+}
+
+/* cfg_load_ex(), or with paths_only cfg_load_supervisor(). */
+static apr_status_t load(cfg_t **out, const char *path,
+                         const cfg_options_t *opts, apr_pool_t *pool,
+                         cfg_errors_t **errs_out, int paths_only) {
+  loader_t ld;
+  xml_handlers_t saved;
+  apr_status_t rv;
+
+  *out = NULL;
+  rv = load_begin(&ld, &saved, path, opts, pool, errs_out);
+  if (rv != APR_SUCCESS)
+    return rv;
+  if (paths_only) {
+    load_paths(&ld);
+    finish(&ld);
+  } else if ((rv = make_schema(&ld)) == APR_SUCCESS) {
+    load_file(&ld, ld.cfg->file, ld.cfg->path, NULL, 0);
+    finish(&ld);
+    cfg__validate(ld.cfg, ld.decls, ld.incomplete, ld.errs);
+  }
+  return load_end(&ld, &saved, rv, out);
+}
+
+apr_status_t cfg_load_ex(cfg_t **out, const char *path,
+                         const cfg_options_t *opts, apr_pool_t *pool,
+                         cfg_errors_t **errs_out) {
+  return load(out, path, opts, pool, errs_out, 0);
+}
+
+apr_status_t cfg_load_supervisor(cfg_t **out, const char *path,
+                                 const cfg_options_t *opts, apr_pool_t *pool,
+                                 cfg_errors_t **errs_out) {
+  return load(out, path, opts, pool, errs_out, 1);
 }
 
 apr_status_t cfg_load(cfg_t **out, const char *path, apr_pool_t *pool,

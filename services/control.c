@@ -339,20 +339,31 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
   }
 }
 
-static void cmd_reload(svc_conn_t *c) {
-  cfg_errors_t *errs = NULL;
+/* The reload is read off the loop thread; the connection waits for its
+ * answer like a start with "wait" (c->waits keeps it allocated, and a
+ * reply to a connection that closed meanwhile goes nowhere). */
+static void reload_done(svc_sup_t *sup, void *baton, apr_status_t rv,
+                        const cfg_errors_t *errs) {
+  svc_conn_t *c = baton;
   svc_json_w_t w;
+  char eb[128];
   int i;
+  (void)sup;
+  c->waits--;
   svc_json_w_init(&w, c->pool, 0);
   svc_json_w_begin_object(&w);
-  if (svc_sup_reload(c->sup, &errs, c->pool) == APR_SUCCESS) {
-    svc_json_w_key(&w, "ok");
-    svc_json_w_bool(&w, 1);
-  } else {
-    svc_json_w_key(&w, "ok");
-    svc_json_w_bool(&w, 0);
+  svc_json_w_key(&w, "ok");
+  svc_json_w_bool(&w, rv == APR_SUCCESS);
+  if (rv != APR_SUCCESS) {
     svc_json_w_key(&w, "error");
-    svc_json_w_string(&w, "invalid configuration; the running one stays");
+    if (rv == CFG_EINVALID)
+      svc_json_w_string(&w, "invalid configuration; the running one stays");
+    else if (rv == VG_ECANCELED)
+      svc_json_w_string(&w, "the supervisor is shutting down");
+    else
+      svc_json_w_string(&w, apr_pstrcat(c->pool, "reload failed: ",
+                                        vg_strerror(rv, eb, sizeof eb),
+                                        NULL));
     svc_json_w_key(&w, "errors");
     svc_json_w_begin_array(&w);
     for (i = 0; errs && i < cfg_errors_count(errs); i++)
@@ -362,6 +373,15 @@ static void cmd_reload(svc_conn_t *c) {
   }
   svc_json_w_end_object(&w);
   reply_json(c, &w);
+  conn_free_if_done(c);
+}
+
+static void cmd_reload(svc_conn_t *c) {
+  c->waits++;
+  if (svc_sup_reload(c->sup, reload_done, c) != APR_SUCCESS) {
+    c->waits--;
+    reply_error(c, "out of memory", 0);
+  }
 }
 
 static void cmd_logs(svc_conn_t *c, const svc_json_t *req) {

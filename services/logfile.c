@@ -104,6 +104,8 @@ struct svc_logfile_s {
   apr_off_t size, rot_limit, max_size;
   apr_off_t slack;                /* to finish a started line */
   int mid_line;                   /* NAME does not end with '\n' */
+  int cut_line;                   /* a failed write left NAME inside a
+                                     line: LF_CUT_MARK ends it first */
   unsigned keep;
   int daily, compress, timestamps;
   uint64_t retry_ms;
@@ -303,6 +305,12 @@ static size_t last_newline_before(const char *p, size_t n) {
   return 0;
 }
 
+/* What ends a line a failed write cut short (a full disk, a quota, an
+ * I/O error), once NAME can be written again: the next line must not be
+ * glued to the torn one, and a reader should see that something is
+ * missing there (how much is in the supervisor's log: "dropped"). */
+#define LF_CUT_MARK " [vigil: line cut short: log write failed]\n"
+
 static apr_status_t lf_write_file(svc_logfile_t *lf, const char *p,
                                   size_t n) {
   size_t done = 0;
@@ -312,10 +320,15 @@ static apr_status_t lf_write_file(svc_logfile_t *lf, const char *p,
   if (done > 0)
     lf->mid_line = p[done - 1] != '\n';
   if (rv != APR_SUCCESS) {
-    lf->st.dropped += n - done;
-    lf->dropped_since += n - done;
+    /* NAME is reopened later, as it is: its last line stays open. */
+    if (lf->mid_line)
+      lf->cut_line = 1;
+    /* Counted after lf_broken(), which starts the count of a new failure
+     * at zero: these bytes are the first it drops. */
     lf_broken(lf, rv, "cannot write log file; output is dropped until it "
                       "can be written again");
+    lf->st.dropped += n - done;
+    lf->dropped_since += n - done;
     return rv;
   }
   if (lf->reported != APR_SUCCESS) {
@@ -359,6 +372,17 @@ static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n) {
       lf->st.dropped += n;
       lf->dropped_since += n;
       return lf->error != APR_SUCCESS ? lf->error : VG_ECLOSING;
+    }
+    if (lf->cut_line) {
+      uint64_t dropped = lf->st.dropped, since = lf->dropped_since;
+      lf->cut_line = 0;
+      lf->mid_line = 1;   /* what NAME is, whatever the reopen assumed */
+      if (lf_write_file(lf, LF_CUT_MARK, sizeof LF_CUT_MARK - 1) !=
+          APR_SUCCESS) {
+        lf->st.dropped = dropped;   /* the mark is not the service's */
+        lf->dropped_since = since;
+        continue;                   /* broken again: dropped above */
+      }
     }
     if (lf->max_size > 0 && lf->size + (apr_off_t)n > lf->rot_limit) {
       size_t room = lf->rot_limit > lf->size
@@ -598,6 +622,7 @@ static apr_status_t lf_do_rotate(svc_logfile_t *lf, const char *why) {
     lf->rot_reported = 1;
   } else {
     lf->rot_reported = 0;
+    lf->cut_line = 0;   /* the torn line went with NAME to NAME.1 */
     lf->st.rotations++;
     {
       const char *kv[] = {"path", lf->path, "reason", why, NULL};

@@ -18,7 +18,8 @@
  *                                   Windows: as that service, under the
  *                                   SCM (what `service install` registers)
  * Control commands find the supervisor through -c FILE (default
- * ./vigil.xml) or --control ENDPOINT.
+ * ./vigil.xml; only its <supervisor> paths are read, so that a file with
+ * an error elsewhere still leads to it) or --control ENDPOINT.
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 another
  * instance holds the lock, 4 the supervisor is not reachable.
@@ -57,8 +58,9 @@ static void usage(FILE *f) {
         "                              Windows: the Service Control Manager\n"
         "                              (NAME: vigil)\n"
         "\n"
-        "Control commands take -c FILE (default ./vigil.xml) or\n"
-        "--control ENDPOINT.  run also takes --log-format text|json and\n"
+        "Control commands take -c FILE (default ./vigil.xml; only its\n"
+        "<supervisor> state-dir and control are read) or --control\n"
+        "ENDPOINT.  run also takes --log-format text|json and\n"
         "--log-level debug|info|notice|warn|error.\n",
         f);
 }
@@ -368,52 +370,40 @@ static apr_status_t call(const char *endpoint, const char *request,
   return rv;
 }
 
-/* The supervisor's endpoint: --control, else the config's.  For a reload
- * (strict) a config that does not load is refused here, with the
- * messages of `vigil validate`: the running configuration stays.  Other
- * commands still try its default endpoint (STATE-DIR = .vigil beside the
- * file), so `status` works while the file is being edited. */
-static const char *endpoint_of(const args_t *a, int strict, apr_pool_t *pool,
+/* The supervisor's endpoint: --control, else the config's.  Only the
+ * <supervisor> paths are read (cfg_load_supervisor()), so every control
+ * command -- reload included: the supervisor itself checks the file and
+ * answers with its problems -- reaches a supervisor whose file has an
+ * error elsewhere (a typo being fixed, a service being added).  If even
+ * those paths cannot be read, that is said with FILE:LINE. */
+static const char *endpoint_of(const args_t *a, apr_pool_t *pool,
                                int *code) {
   const char *path = a->config ? a->config : "vigil.xml";
   cfg_errors_t *errs = NULL;
   cfg_t *cfg;
-  char *abs = NULL;
-  const char *slash, *dir;
+  apr_file_t *err;
   if (a->control)
     return a->control;
-  if (cfg_load(&cfg, path, pool, &errs) == APR_SUCCESS)
+  if (cfg_load_supervisor(&cfg, path, NULL, pool, &errs) == APR_SUCCESS)
     return svc_control_endpoint(cfg, pool);
-  if (strict) {
-    apr_file_t *err;
-    apr_file_open_stderr(&err, pool);
-    if (errs)
-      cfg_errors_print(errs, err);
-    fprintf(stderr, "vigil: %s is not valid; nothing was reloaded\n", path);
-    *code = EX_USAGE;
-    return NULL;
-  }
-  /* The path as cfg_load() makes it absolute (the Windows pipe name is
-   * a hash of it). */
-  if (apr_filepath_merge(&abs, NULL, path, 0, pool) != APR_SUCCESS)
-    abs = apr_pstrdup(pool, path);
-  slash = strrchr(abs, '/');
-  dir = slash ? apr_pstrndup(pool, abs, (apr_size_t)(slash - abs + 1)) : "./";
-  fprintf(stderr, "vigil: warning: %s does not load (see vigil validate); "
-                  "trying the default endpoint\n", path);
-  return svc_default_endpoint(abs, apr_pstrcat(pool, dir, ".vigil", NULL),
-                              pool);
+  apr_file_open_stderr(&err, pool);
+  if (errs)
+    cfg_errors_print(errs, err);
+  fprintf(stderr, "vigil: cannot find the supervisor's control endpoint "
+                  "in %s (or give --control ENDPOINT)\n", path);
+  *code = EX_USAGE;
+  return NULL;
 }
 
 /* Send `request` and parse the reply; prints errors. */
 static int request(const args_t *a, const char *req, uint64_t timeout_ms,
-                   int strict, svc_json_t **reply, apr_pool_t *pool) {
+                   svc_json_t **reply, apr_pool_t *pool) {
   const char *ep;
   char *text = NULL, eb[128];
   svc_json_error_t jerr;
   int code = EX_OK;
   apr_status_t rv;
-  ep = endpoint_of(a, strict, pool, &code);
+  ep = endpoint_of(a, pool, &code);
   if (!ep)
     return code;
   rv = call(ep, req, timeout_ms, &text, pool);
@@ -550,7 +540,7 @@ static int cmd_status(const args_t *a, apr_pool_t *pool) {
   req = a->name ? apr_psprintf(pool, "{\"cmd\":\"status\",\"name\":%s}\n",
                                json_str(pool, a->name))
                 : "{\"cmd\":\"status\"}\n";
-  if ((code = request(a, req, 10000, 0, &r, pool)) != EX_OK)
+  if ((code = request(a, req, 10000, &r, pool)) != EX_OK)
     return code;
   if (!reply_ok(r))
     return a->name ? EX_USAGE : EX_FAIL;
@@ -585,7 +575,7 @@ static int cmd_act(const char *cmd, const args_t *a, apr_pool_t *pool) {
   }
   req = apr_psprintf(pool, "{\"cmd\":\"%s\",\"name\":%s,\"wait\":%s}\n", cmd,
                      json_str(pool, a->name), a->no_wait ? "false" : "true");
-  if ((code = request(a, req, a->no_wait ? 10000 : 0, 0, &r, pool)) !=
+  if ((code = request(a, req, a->no_wait ? 10000 : 0, &r, pool)) !=
       EX_OK)
     return code;
   if (!reply_ok(r)) {
@@ -605,8 +595,7 @@ static int cmd_simple(const char *cmd, const args_t *a, apr_pool_t *pool) {
   svc_json_t *r;
   int code;
   const char *req = apr_psprintf(pool, "{\"cmd\":\"%s\"}\n", cmd);
-  if ((code = request(a, req, 60000, strcmp(cmd, "reload") == 0, &r,
-                      pool)) != EX_OK)
+  if ((code = request(a, req, 60000, &r, pool)) != EX_OK)
     return code;
   if (!reply_ok(r))
     return strcmp(cmd, "reload") == 0 ? EX_USAGE : EX_FAIL;
@@ -645,7 +634,7 @@ static int cmd_logs(const args_t *a, apr_pool_t *pool) {
   }
   req = apr_psprintf(pool, "{\"cmd\":\"logs\",\"name\":%s}\n",
                      json_str(pool, a->name));
-  if ((code = request(a, req, 10000, 0, &r, pool)) != EX_OK)
+  if ((code = request(a, req, 10000, &r, pool)) != EX_OK)
     return code;
   if (!reply_ok(r))
     return EX_USAGE;
@@ -757,102 +746,6 @@ static int dir_exists(const char *path, apr_pool_t *pool) {
   apr_finfo_t fi;
   return apr_stat(&fi, path, APR_FINFO_TYPE, pool) == APR_SUCCESS &&
          fi.filetype == APR_DIR;
-}
-
-/* A systemd command-line word: quoted when it must be; % doubled. */
-static const char *sd_word(const char *s, apr_pool_t *pool) {
-  size_t n = strlen(s), i, j = 0;
-  int quote = n == 0;
-  char *o = apr_palloc(pool, 2 * n + 3);
-  for (i = 0; i < n; i++)
-    if (strchr(" \t\"'\\;", s[i]))
-      quote = 1;
-  if (quote)
-    o[j++] = '"';
-  for (i = 0; i < n; i++) {
-    if (s[i] == '%')
-      o[j++] = '%';
-    else if (quote && (s[i] == '"' || s[i] == '\\'))
-      o[j++] = '\\';
-    o[j++] = s[i];
-  }
-  if (quote)
-    o[j++] = '"';
-  o[j] = '\0';
-  return o;
-}
-
-static const char *xml_text(const char *s, apr_pool_t *pool) {
-  const char *p;
-  char *o = apr_palloc(pool, 6 * strlen(s) + 1), *q = o;
-  for (p = s; *p; p++) {
-    const char *r = *p == '&' ? "&amp;" : *p == '<' ? "&lt;"
-                  : *p == '>' ? "&gt;" : NULL;
-    if (r) {
-      memcpy(q, r, strlen(r));
-      q += strlen(r);
-    } else
-      *q++ = *p;
-  }
-  *q = '\0';
-  return o;
-}
-
-static const char *systemd_unit(const svcmgr_t *m, const char *exe,
-                                const cfg_t *cfg, apr_pool_t *pool) {
-  const char *e = sd_word(exe, pool), *c = sd_word(cfg->path, pool);
-  unsigned long stop_s =
-      (unsigned long)((svc_stop_budget_ms(cfg) + 999) / 1000);
-  return apr_psprintf(
-      pool,
-      "# Written by `vigil service install`; remove with "
-      "`vigil service uninstall --name %s`.\n"
-      "[Unit]\n"
-      "Description=Vigil process supervisor (%s)\n"
-      "After=network.target\n"
-      "\n"
-      "[Service]\n"
-      "Type=notify\n"
-      "NotifyAccess=main\n"
-      "ExecStart=%s run -c %s\n"
-      "ExecReload=%s reload -c %s\n"
-      "KillMode=mixed\n"
-      "Delegate=yes\n"
-      "Restart=on-failure\n"
-      "TimeoutStopSec=%lu\n"
-      "\n"
-      "[Install]\n"
-      "WantedBy=multi-user.target\n",
-      m->name, m->name, e, c, e, c, stop_s);
-}
-
-static const char *launchd_plist(const svcmgr_t *m, const char *exe,
-                                 const cfg_t *cfg, apr_pool_t *pool) {
-  unsigned long stop_s =
-      (unsigned long)((svc_stop_budget_ms(cfg) + 999) / 1000);
-  return apr_psprintf(
-      pool,
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
-      "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
-      "<plist version=\"1.0\">\n"
-      "<dict>\n"
-      "  <key>Label</key><string>org.vigil.%s</string>\n"
-      "  <key>ProgramArguments</key>\n"
-      "  <array>\n"
-      "    <string>%s</string>\n"
-      "    <string>run</string>\n"
-      "    <string>-c</string>\n"
-      "    <string>%s</string>\n"
-      "  </array>\n"
-      "  <key>RunAtLoad</key><true/>\n"
-      "  <key>KeepAlive</key>\n"
-      "  <dict><key>SuccessfulExit</key><false/></dict>\n"
-      "  <key>ExitTimeOut</key><integer>%lu</integer>\n"
-      "</dict>\n"
-      "</plist>\n",
-      xml_text(m->name, pool), xml_text(exe, pool),
-      xml_text(cfg->path, pool), stop_s);
 }
 
 static int write_whole(const char *path, const char *text, apr_pool_t *pool) {
@@ -1005,13 +898,20 @@ static int scm_install(const svcmgr_t *m, apr_pool_t *pool) {
   argv[4] = "--service";
   argv[5] = m->name;
   argv[6] = NULL;
+  rv = pal_svcmgr_command_line(argv, line, sizeof line);
+  if (rv == APR_EINVAL) {
+    fprintf(stderr, "vigil: cannot install: the path %s or %s holds a '%%', "
+                    "a '\"' or a line break, which a service's command line "
+                    "cannot hold (the Service Control Manager expands "
+                    "%%NAME%% in it); move it\n", exe, abs);
+    return EX_USAGE;
+  }
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "vigil: cannot quote the command line: %s\n",
+            vg_strerror(rv, eb, sizeof eb));
+    return EX_FAIL;
+  }
   if (m->print) {
-    rv = pal_svcmgr_command_line(argv, line, sizeof line);
-    if (rv != APR_SUCCESS) {
-      fprintf(stderr, "vigil: cannot quote the command line: %s\n",
-              vg_strerror(rv, eb, sizeof eb));
-      return EX_FAIL;
-    }
     printf("%s\n", line);
     return EX_OK;
   }
@@ -1208,10 +1108,17 @@ static int cmd_service(int argc, const char *const *argv, apr_pool_t *pool) {
   if (!strcmp(m.sub, "install")) {
     cfg_t *cfg;
     char exe[4096];
+    const char *why = NULL;
     if ((code = install_inputs(&m, pool, &cfg, exe, sizeof exe)) != EX_OK)
       return code;
-    text = m.launchd ? launchd_plist(&m, exe, cfg, pool)
-                     : systemd_unit(&m, exe, cfg, pool);
+    text = m.launchd ? svc_launchd_plist(m.name, exe, cfg->path,
+                                         svc_stop_budget_ms(cfg), pool, &why)
+                     : svc_systemd_unit(m.name, exe, cfg->path,
+                                        svc_stop_budget_ms(cfg), pool, &why);
+    if (!text) {
+      fprintf(stderr, "vigil: cannot install: %s (move it)\n", why);
+      return EX_USAGE;
+    }
     if (m.print) {
       fputs(text, stdout);
       return EX_OK;

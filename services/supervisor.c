@@ -9,9 +9,10 @@
  *      must stop stop once what depends on them has stopped
  *   2. commands (from the control endpoint): start, stop, restart cascade
  *      along dependencies as systemd's Requires= does
- *   3. reload: diff the new config against the old; add, remove, restart
- *      (CHANGED) or update in place (UPDATED); an invalid file changes
- *      nothing
+ *   3. reload: the file is read on the work queue, then, on the loop
+ *      thread, the new config is diffed against the old; add, remove,
+ *      restart (CHANGED) or update in place (UPDATED); an invalid file
+ *      changes nothing
  *   4. shutdown: everything wants down, in reverse dependency order, with
  *      the shutdown-timeout as a deadline
  *   5. leftovers: pids and start times of running children in STATE/pids,
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_allocator.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
@@ -197,6 +199,7 @@ void svc_sup_restart(svc_sup_t *sup, svc_service_t *s) {
 typedef struct retired_s {
   struct retired_s *next;
   cfg_t *cfg;
+  apr_pool_t *owner;            /* the reload's pool holding cfg, or NULL */
 } retired_t;
 static retired_t *retired;
 
@@ -208,37 +211,60 @@ static void free_retired(svc_sup_t *sup) {
       return;   /* one still points into an old config */
   for (r = retired; r; r = next) {
     next = r->next;
-    cfg_destroy(r->cfg);
+    if (r->owner)
+      apr_pool_destroy(r->owner);
+    else
+      cfg_destroy(r->cfg);
     free(r);
   }
   retired = NULL;
 }
 
-apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
-                            apr_pool_t *pool) {
-  cfg_t *ncfg;
-  cfg_diff_t *diff;
+/* A reload reads and checks the file on the work queue: a slow disk, a
+ * network file system or a file that is not what it seems must not stop
+ * the loop (child exits, the control endpoint, timers).  The result is
+ * applied here, on the loop thread, where the services are.  One read is
+ * in flight at a time; requests that come meanwhile wait for the next
+ * one, so that each request sees the file as it was when it was made. */
+typedef struct reload_req_s {
+  struct reload_req_s *next;
+  svc_reload_cb cb;
+  void *baton;
+} reload_req_t;
+
+typedef struct svc_reload_s svc_reload_t;
+struct svc_reload_s {
+  vg_work_t work;
+  svc_sup_t *sup;
+  const char *path;             /* the supervisor's config file */
+  int busy;                     /* a read is queued or running */
+  reload_req_t *reqs;           /* answered by the read in flight */
+  reload_req_t *next;           /* wait for the read after it */
+  /* Written by the worker while busy, read on the loop thread after. */
+  apr_pool_t *pool;             /* owns cfg and errs; its own allocator */
+  cfg_t *cfg;
+  cfg_errors_t *errs;
   apr_status_t rv;
+  apr_pool_t *owner;            /* pool of the config in force, or NULL
+                                   (the first one is in sup->pool) */
+};
+
+static void reload_work(vg_work_t *w) {
+  svc_reload_t *rl = w->data;
+  rl->cfg = NULL;
+  rl->errs = NULL;
+  rl->rv = cfg_load(&rl->cfg, rl->path, rl->pool, &rl->errs);
+}
+
+/* Apply a loaded configuration (loop thread). */
+static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
+  cfg_diff_t *diff;
   svc_service_t *s, **tail;
   retired_t *r;
+  apr_pool_t *pool;
   int i;
 
-  svc_notify_send(sup, "RELOADING=1");
-  rv = cfg_load(&ncfg, sup->config_path, sup->pool, errs);
-  if (rv != APR_SUCCESS) {
-    svc_notify_send(sup, "READY=1\nSTATUS=reload refused: invalid config");
-    vg_log(sup->log, VG_LOG_ERROR, "reload",
-           "refused: %s has %d problem(s); the running configuration "
-           "stays in force",
-           sup->config_path, errs && *errs ? cfg_errors_count(*errs) : 0);
-    svc_notify_event(sup, VG_LOG_ERROR,
-                     "reload refused: %s has %d problem(s); the running "
-                     "configuration stays in force (vigil validate -c %s)",
-                     sup->config_path,
-                     errs && *errs ? cfg_errors_count(*errs) : 0,
-                     sup->config_path);
-    return rv;
-  }
+  apr_pool_create(&pool, sup->pool);
   diff = cfg_diff(sup->cfg, ncfg, pool);
   if (diff->supervisor & CFG_S_CGROUP)
     vg_log(sup->log, VG_LOG_WARN, "reload",
@@ -287,32 +313,147 @@ apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
       break;
     }
   }
+  apr_pool_destroy(pool);
   r = calloc(1, sizeof *r);
   if (r) {
     r->cfg = sup->cfg;
+    r->owner = sup->reload->owner;
     r->next = retired;
     retired = r;
   }
   sup->cfg = ncfg;
+  sup->reload->owner = owner;
   svc_sup_pump(sup);
   free_retired(sup);
   svc_notify_ready(sup);
+}
+
+static apr_status_t reload_read(svc_sup_t *sup);
+
+static void reload_after(vg_work_t *w, apr_status_t status) {
+  svc_reload_t *rl = w->data;
+  svc_sup_t *sup = rl->sup;
+  reload_req_t *q, *next;
+  apr_status_t rv = status == APR_SUCCESS ? rl->rv : status;
+  apr_pool_t *pool = rl->pool;
+
+  rl->busy = 0;
+  rl->pool = NULL;
+  if (rv == APR_SUCCESS && sup->shutting_down)
+    rv = VG_ECANCELED;          /* nothing to apply it to any more */
+  if (rv == APR_SUCCESS) {
+    reload_apply(sup, rl->cfg, pool);
+  } else if (rv != CFG_EINVALID && rv != VG_ECANCELED) {
+    char eb[128];
+    svc_notify_send(sup, "READY=1\nSTATUS=reload failed");
+    vg_log(sup->log, VG_LOG_ERROR, "reload", "failed: %s",
+           cfg_strerror(rv, eb, sizeof eb));
+  } else if (rv == CFG_EINVALID) {
+    int n = cfg_errors_count(rl->errs);
+    svc_notify_send(sup, "READY=1\nSTATUS=reload refused: invalid config");
+    vg_log(sup->log, VG_LOG_ERROR, "reload",
+           "refused: %s has %d problem(s); the running configuration "
+           "stays in force",
+           sup->config_path, n);
+    svc_notify_event(sup, VG_LOG_ERROR,
+                     "reload refused: %s has %d problem(s); the running "
+                     "configuration stays in force (vigil validate -c %s)",
+                     sup->config_path, n, sup->config_path);
+  }
+  for (q = rl->reqs; q; q = next) {
+    next = q->next;
+    if (q->cb)
+      q->cb(sup, q->baton, rv, rv == APR_SUCCESS ? NULL : rl->errs);
+    free(q);
+  }
+  rl->reqs = NULL;
+  rl->cfg = NULL;
+  rl->errs = NULL;
+  if (rv != APR_SUCCESS && pool)
+    apr_pool_destroy(pool);
+  if (rl->next)
+    reload_read(sup);
+}
+
+/* Start a read for the requests waiting in rl->next. */
+static apr_status_t reload_read(svc_sup_t *sup) {
+  svc_reload_t *rl = sup->reload;
+  apr_allocator_t *al = NULL;
+  apr_status_t rv;
+
+  rl->reqs = rl->next;
+  rl->next = NULL;
+  /* The worker allocates from this pool while the loop thread allocates
+   * from sup->pool: so it has an allocator of its own (an allocator is
+   * not shared across threads without a mutex), and nothing else
+   * touches it until reload_after(). */
+  rv = apr_allocator_create(&al);
+  if (rv == APR_SUCCESS) {
+    rv = apr_pool_create_ex(&rl->pool, sup->pool, NULL, al);
+    if (rv == APR_SUCCESS)
+      apr_allocator_owner_set(al, rl->pool);
+    else
+      apr_allocator_destroy(al);
+  }
+  if (rv == APR_SUCCESS) {
+    svc_notify_send(sup, "RELOADING=1");
+    rv = vg_queue_work(sup->loop, &rl->work, reload_work, reload_after);
+    if (rv == APR_SUCCESS) {
+      rl->busy = 1;
+      return APR_SUCCESS;
+    }
+    apr_pool_destroy(rl->pool);
+    rl->pool = NULL;
+  }
+  rl->rv = rv;
+  rl->busy = 1;
+  reload_after(&rl->work, rv);
+  return rv;
+}
+
+apr_status_t svc_sup_reload(svc_sup_t *sup, svc_reload_cb cb, void *baton) {
+  svc_reload_t *rl = sup->reload;
+  reload_req_t *q, **tail;
+  if (!rl) {
+    rl = sup->reload = apr_pcalloc(sup->pool, sizeof *rl);
+    rl->sup = sup;
+    rl->path = sup->config_path;
+    rl->work.data = rl;
+  }
+  q = calloc(1, sizeof *q);
+  if (!q)
+    return APR_ENOMEM;
+  q->cb = cb;
+  q->baton = baton;
+  for (tail = &rl->next; *tail; tail = &(*tail)->next)
+    ;
+  *tail = q;
+  if (!rl->busy)
+    reload_read(sup);
   return APR_SUCCESS;
+}
+
+/* SIGHUP: nobody to answer, so the problems go to the log. */
+static void sighup_done(svc_sup_t *sup, void *baton, apr_status_t rv,
+                        const cfg_errors_t *errs) {
+  apr_pool_t *tmp;
+  int i;
+  (void)baton;
+  (void)rv;
+  if (!errs || cfg_errors_count(errs) == 0)
+    return;
+  apr_pool_create(&tmp, sup->pool);
+  for (i = 0; i < cfg_errors_count(errs); i++)
+    vg_log(sup->log, VG_LOG_ERROR, "reload", "%s",
+           cfg_error_format(cfg_errors_get(errs, i), tmp));
+  apr_pool_destroy(tmp);
 }
 
 static void on_sighup(vg_signal_t *sig, int signum) {
   svc_sup_t *sup = sig->data;
-  apr_pool_t *tmp;
-  cfg_errors_t *errs = NULL;
   (void)signum;
-  apr_pool_create(&tmp, sup->pool);
-  if (svc_sup_reload(sup, &errs, tmp) != APR_SUCCESS && errs) {
-    int i;
-    for (i = 0; i < cfg_errors_count(errs); i++)
-      vg_log(sup->log, VG_LOG_ERROR, "reload", "%s",
-             cfg_error_format(cfg_errors_get(errs, i), tmp));
-  }
-  apr_pool_destroy(tmp);
+  if (svc_sup_reload(sup, sighup_done, NULL) != APR_SUCCESS)
+    vg_log(sup->log, VG_LOG_ERROR, "reload", "SIGHUP: out of memory");
 }
 
 /* ---- 4. shutdown ---------------------------------------------------------- */

@@ -122,6 +122,7 @@ struct svc_sup_s {
   size_t pids_len;
   int pids_busy, pids_again;    /* a write in flight; another due after */
   svc_notify_t *notify;         /* our own NOTIFY_SOCKET (notify.c) */
+  struct svc_reload_s *reload;  /* reloads (supervisor.c), or NULL */
   /* cgroup v2 (Linux): the directory the services' cgroups go under, or
    * NULL, and then cgroup_why says why not */
   const char *cgroup;
@@ -168,9 +169,19 @@ void svc_sup_state_changed(svc_sup_t *sup, svc_service_t *s, svc_state old);
 void svc_sup_start(svc_sup_t *sup, svc_service_t *s);
 void svc_sup_stop(svc_sup_t *sup, svc_service_t *s);
 void svc_sup_restart(svc_sup_t *sup, svc_service_t *s);
-/* Reload the configuration: 0 ok, else errors appended to errs. */
-apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
-                            apr_pool_t *pool);
+/* The result of a reload, on the loop thread: APR_SUCCESS (applied),
+ * CFG_EINVALID with the problems in errs (refused: the running config
+ * stays), VG_ECANCELED (the supervisor is shutting down) or another
+ * status.  errs is NULL on success and lives until the callback returns. */
+typedef void (*svc_reload_cb)(svc_sup_t *sup, void *baton, apr_status_t rv,
+                              const cfg_errors_t *errs);
+/* Reload the configuration: the file is read and checked on the work
+ * queue, never on the loop thread (config I/O may be slow or, for a file
+ * that is not what it seems, blocking), and the difference is applied on
+ * the loop thread; then cb (may be NULL) runs.  A request made while a
+ * read is under way waits for the next read.  APR_ENOMEM, and no
+ * callback, if the request cannot be recorded. */
+apr_status_t svc_sup_reload(svc_sup_t *sup, svc_reload_cb cb, void *baton);
 void svc_sup_shutdown(svc_sup_t *sup);
 /* Record running children for leftover cleanup after a crash. */
 void svc_sup_save_pids(svc_sup_t *sup);

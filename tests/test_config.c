@@ -715,6 +715,94 @@ static void test_supervisor_paths(void) {
   CU_ASSERT_EQUAL(cfg->shutdown_timeout_ms, 0);
 }
 
+/* cfg_load_supervisor() on a file with `text`: it must succeed (1) or
+ * fail with `count` problems (0). */
+static cfg_t *paths_of(const char *text, int count, cfg_errors_t **errs,
+                       const char **path_out) {
+  const char *path = write_temp(text);
+  cfg_t *cfg = (cfg_t *)&cfg;
+  apr_status_t rv = cfg_load_supervisor(&cfg, path, &fake_env, vg_test_pool,
+                                        errs);
+  if (cfg_errors_count(*errs) != count) {
+    fprintf(stderr, "\n    expected %d problems, got %d:\n", count,
+            cfg_errors_count(*errs));
+    print_errors(*errs);
+  }
+  CU_ASSERT_EQUAL(cfg_errors_count(*errs), count);
+  CU_ASSERT_EQUAL(rv, count ? CFG_EINVALID : APR_SUCCESS);
+  if (count)
+    CU_ASSERT_PTR_NULL(cfg);
+  if (path_out)
+    *path_out = path;
+  else
+    apr_file_remove(path, vg_test_pool);
+  return rv == APR_SUCCESS ? cfg : NULL;
+}
+
+/* The control commands read only the <supervisor> paths, so that they
+ * reach a running supervisor while its file has errors elsewhere. */
+static void test_supervisor_paths_lenient(void) {
+  const char *real = absolute(tmp_dir());
+  cfg_errors_t *errs = NULL;
+  const char *path;
+  cfg_t *cfg;
+
+  /* errors everywhere but in the paths (substituted as in cfg_load) */
+  cfg = paths_of("<vigil>\n"
+                 "  <service name=\"a\"><command>x</command>\n"
+                 "    <stop timeout=\"soon\"/><depends-on>nobody"
+                 "</depends-on>\n"
+                 "  </service>\n"
+                 "  <bogus/>\n"
+                 "  <supervisor>\n"
+                 "    <state-dir>${HOME}/st</state-dir>\n"
+                 "    <shutdown-timeout>never</shutdown-timeout>\n"
+                 "    <control>${EMPTY:-ctl}/sock</control>\n"
+                 "    <unknown/>\n"
+                 "  </supervisor>\n"
+                 "  <include file=\"missing.xml\"/>\n"
+                 "</vigil>\n", 0, &errs, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_PTR_NOT_NULL(strstr(cfg->state_dir, "/home/u/st"));
+  CU_ASSERT_STRING_EQUAL(cfg->control,
+                         apr_pstrcat(vg_test_pool, real, "/ctl/sock", NULL));
+  CU_ASSERT_EQUAL(cfg->services->nelts, 0);
+
+  /* the defaults, and a file cut short after its <supervisor> */
+  cfg = paths_of("<vigil>\n  <service name=\"a\"><command>x</comand>\n", 0,
+                 &errs, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_STRING_EQUAL(cfg->state_dir,
+                         apr_pstrcat(vg_test_pool, real, "/.vigil", NULL));
+  CU_ASSERT_PTR_NULL(cfg->control);
+  cfg = paths_of("<vigil><supervisor><state-dir>/srv/st</state-dir>"
+                 "</supervisor>\n<service name=\"a\"><command>x</comm", 0,
+                 &errs, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_PTR_NOT_NULL(strstr(cfg->state_dir, "/srv/st"));
+
+  /* the paths themselves cannot be read: said with their line */
+  paths_of("<vigil>\n"
+           "  <service name=\"a\"><command>x</command></service>\n"
+           "  <supervisor>\n"
+           "    <state-dir>${NOT_SET}/st</state-dir>\n"
+           "    <control></control>\n"
+           "  </supervisor>\n"
+           "</vigil>\n", 2, &errs, &path);
+  expect_at(errs, 0, path, 4, "NOT_SET");
+  expect_at(errs, 1, path, 5, "<control> is empty");
+  apr_file_remove(path, vg_test_pool);
+  paths_of("<config/>\n", 1, &errs, &path);
+  expect_at(errs, 0, path, 1, "the root element must be <vigil>");
+  apr_file_remove(path, vg_test_pool);
+  paths_of("not xml at all\n", 1, &errs, &path);
+  expect_at(errs, 0, path, 1, "Start tag expected");
+  apr_file_remove(path, vg_test_pool);
+  CU_ASSERT_EQUAL(cfg_load_supervisor(&cfg, tmp_dir(), NULL, vg_test_pool,
+                                      &errs), CFG_EINVALID);
+  CU_ASSERT_EQUAL(cfg_errors_count(errs), 1);
+}
+
 /* ------------------------------------------------------------------------
  * The schema
  * --------------------------------------------------------------------- */
@@ -1212,6 +1300,96 @@ static void test_include_cycle(void) {
                                           "included at ");
 }
 
+/* A config file, an include or a wildcard match that is a FIFO or a
+ * device is refused with its line before anything is read from it: a
+ * FIFO without a writer would block the load (on the supervisor's loop,
+ * for a reload) and /dev/zero would feed it without end.  Windows has no
+ * FIFOs in the file system; its devices (NUL) are refused the same way. */
+static void test_include_special_files(void) {
+  const char *dir = tmp_dir();
+  const char *fifo = apr_pstrcat(vg_test_pool, dir, "/vigil-cfg-fifo.xml",
+                                 NULL);
+  const char *path;
+  cfg_errors_t *errs;
+  apr_status_t rv;
+#ifdef _WIN32
+  const char *dev = "NUL";
+  rv = APR_ENOTIMPL;
+  fprintf(stderr, "\n    (no FIFO case: Windows has no FIFOs in the file "
+                  "system) ");
+#else
+  const char *dev = "/dev/zero";
+  apr_file_remove(fifo, vg_test_pool);
+  rv = apr_file_namedpipe_create(fifo, APR_FPROT_UREAD | APR_FPROT_UWRITE,
+                                 vg_test_pool);
+  CU_ASSERT_EQUAL_FATAL(rv, APR_SUCCESS);
+#endif
+  if (rv == APR_SUCCESS) {
+    errs = bad_text(apr_psprintf(vg_test_pool,
+                                 "<vigil>\n"
+                                 "  <include file=\"%s\"/>\n"
+                                 "  <include file=\"%s\"/>\n"
+                                 "</vigil>\n", fifo, dev),
+                    2, &path);
+    expect_at(errs, 0, path, 2, "it is a FIFO (only regular files");
+    expect_at(errs, 1, path, 3, "it is a character device");
+    /* the main file itself */
+    errs = load_path_bad(fifo, 1);
+    expect_at(errs, 0, fifo, 0, "cannot read: it is a FIFO");
+    apr_file_remove(fifo, vg_test_pool);
+  } else {
+    /* Windows: NUL is refused, by type where the system opens it as the
+     * device, by name where it does not (Wine: "Invalid parameter"). */
+    errs = bad_text(apr_psprintf(vg_test_pool,
+                                 "<vigil>\n"
+                                 "  <include file=\"%s\"/>\n"
+                                 "</vigil>\n", dev),
+                    1, &path);
+    expect_at(errs, 0, path, 2, "cannot read included file");
+  }
+}
+
+/* Log file names: relative to log-dir and never out of it (no ".."
+ * component, with either separator), or absolute (used as written). */
+static void test_log_names(void) {
+  const char *path;
+  cfg_errors_t *errs;
+  cfg_t *cfg;
+  char *expected = NULL;
+
+  errs = bad_text("<vigil>\n"
+                  "  <service name=\"a\"><command>x</command>\n"
+                  "    <log stdout=\"../a.log\"/></service>\n"
+                  "  <service name=\"b\"><command>x</command>\n"
+                  "    <log stdout=\"sub/../../b.log\"/></service>\n"
+                  "  <service name=\"c\"><command>x</command>\n"
+                  "    <log stderr=\"..\\\\c.log\"/></service>\n"
+                  "  <service name=\"d\"><command>x</command>\n"
+                  "    <log stdout=\"${EMPTY:-..}/d.log\"/></service>\n"
+                  "  <service name=\"e\"><command>x</command>\n"
+                  "    <log stdout=\"sub/.\"/></service>\n"
+                  "</vigil>\n",
+                  5, &path);
+  expect_at(errs, 0, path, 3, "leaves the log directory");
+  expect_at(errs, 1, path, 5, "leaves the log directory");
+  expect_at(errs, 2, path, 7, "leaves the log directory");
+  expect_at(errs, 3, path, 9, "'../d.log'");
+  expect_at(errs, 4, path, 11, "names a directory");
+
+  cfg = ok_text("<vigil><supervisor><log-dir>/srv/logs</log-dir>"
+                "</supervisor>\n"
+                "  <service name=\"a\"><command>x</command>\n"
+                "    <log stdout=\"sub/a..b.log\" stderr=\"/var/log/a.err\"/>"
+                "</service>\n"
+                "</vigil>\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_PTR_NOT_NULL(strstr(svc(cfg, "a")->log.out.path,
+                                "/srv/logs/sub/a..b.log"));
+  CU_ASSERT_FATAL(apr_filepath_merge(&expected, cfg->dir, "/var/log/a.err",
+                                     0, vg_test_pool) == APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(svc(cfg, "a")->log.err.path, expected);
+}
+
 /* ------------------------------------------------------------------------
  * Instances
  * --------------------------------------------------------------------- */
@@ -1496,6 +1674,7 @@ static CU_TestInfo config_tests[] = {
   {"defaults", test_defaults},
   {"every element and attribute", test_every_element},
   {"supervisor paths", test_supervisor_paths},
+  {"supervisor paths alone, leniently", test_supervisor_paths_lenient},
   {"the XSD is embedded", test_schema_embedded},
   {"the XSD is strict", test_schema_strict},
   {"the XSD and the vocabulary agree", test_schema_matches_vocabulary},
@@ -1517,6 +1696,8 @@ static CU_TestInfo config_tests[] = {
   {"include", test_include},
   {"errors in included files", test_include_errors},
   {"include cycle", test_include_cycle},
+  {"includes of FIFOs and devices", test_include_special_files},
+  {"log file names", test_log_names},
   {"instances", test_instances},
   {"instance problems", test_instances_errors},
   {"reload diff", test_diff},

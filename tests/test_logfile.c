@@ -1,7 +1,8 @@
 /*
  * test_logfile.c -- log capture (services/logfile.c, logtail.c): writing,
  * timestamps, rotation by size and daily, retention, gzip, failures
- * (missing directory, a directory in the way, disk full), captures from
+ * (missing directory, a directory in the way, a FIFO or device, disk
+ * full through the PAL's fault seam), captures from
  * real children (nothing lost at exit, shared stdout/stderr), tail and
  * follow.
  *
@@ -25,6 +26,7 @@
 
 #include <zlib.h>
 
+#include "pal.h"
 #include "svc_log.h"
 #include "test.h"
 
@@ -1173,38 +1175,102 @@ static void test_path_is_dir(void) {
   vg_test_close_loop(loop);
 }
 
-static void test_disk_full(void) {
-#if defined(__linux__)
+/* A log file that is a FIFO or a device: refused at open, at once (the
+ * open of a FIFO used to wait for a reader, on the loop thread), reported
+ * once, its output dropped; and never rotated (that would rename the
+ * device node: /dev/null.1).  ENOSPC itself: the next test. */
+static void test_not_regular(void) {
+  static const char *const devs[] = {"/dev/full", "/dev/null", NULL};
   vg_loop_t *loop = new_loop();
-  svc_logfile_opts_t o = opts_for("unused");
+  vg_log_t *diag = diag_log();
+  svc_logfile_opts_t o;
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
-  vg_log_t *diag = diag_log();
-  int i;
+  const char *paths[4];
+  int i, k, n = 0;
   size_t l;
   char *d;
 
-  if (!exists("/dev/full")) {
-    vg_test_close_loop(loop);
-    return;
+#if defined(_WIN32)
+  paths[n++] = "NUL";
+  fprintf(stderr, "\n    (no FIFO case: Windows has none in its file "
+                  "system) ");
+#else
+  paths[n] = P("fifo.log");
+  CU_ASSERT_EQUAL_FATAL(apr_file_namedpipe_create(paths[n], APR_FPROT_UREAD |
+                                                  APR_FPROT_UWRITE, tpool),
+                        APR_SUCCESS);
+  n++;
+  for (i = 0; devs[i]; i++)
+    if (exists(devs[i]))
+      paths[n++] = devs[i];
+#endif
+  for (k = 0; k < n; k++) {
+    o = opts_for("unused");
+    o.path = paths[k];
+    o.max_size = 4;     /* would rotate at once, were it written */
+    CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, diag),
+                          APR_SUCCESS);
+    for (i = 0; i < 3; i++) {
+      CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "0123456789", 10),
+                          APR_SUCCESS);
+      run_cond(loop, lf_healthy, lf, 80);   /* let the retry try again */
+    }
+    svc_logfile_get_stats(lf, &st);
+    CU_ASSERT_EQUAL(st.dropped, 30);
+    CU_ASSERT_EQUAL(st.written, 0);
+    CU_ASSERT_EQUAL(st.rotations, 0);
+    close_lf(loop, lf);
+    CU_ASSERT(!exists(apr_pstrcat(tpool, paths[k], ".1", NULL)));
   }
-  o.path = "/dev/full";   /* every write fails with ENOSPC */
+  d = slurp(P("diag.txt"), &l);
+  CU_ASSERT_EQUAL(count_substr(d, "not a regular file"), (unsigned)n);
+  vg_test_close_loop(loop);
+  (void)devs;
+}
+
+/* A write that fails inside a line (ENOSPC through the PAL's fault
+ * seam: the first write of a line goes through, the rest of it fails):
+ * when the file can be written again, the torn line is ended with the
+ * marker and the next line starts on a line of its own; the failure is
+ * logged once, and once more when the file is writable again (with the
+ * bytes dropped). */
+static void test_torn_line_after_write_error(void) {
+  vg_loop_t *loop = new_loop();
+  svc_logfile_opts_t o = opts_for("torn.log");
+  svc_logfile_t *lf;
+  svc_logfile_stats_t st;
+  vg_log_t *diag = diag_log();
+  size_t l;
+  char *d;
+
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, diag),
                         APR_SUCCESS);
-  for (i = 0; i < 5; i++) {
-    apr_status_t rv = svc_logfile_write(lf, NULL, "0123456789", 10);
-    CU_ASSERT_NOT_EQUAL(rv, APR_SUCCESS);
-    run_cond(loop, lf_healthy, lf, 80);   /* let the retry reopen */
-  }
+  CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "first\nhalf a ", 13),
+                  APR_SUCCESS);
+  pal_fault_inject(PAL_SYS_WRITE, APR_ENOSPC, 0, 2);
+  CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "line\n", 5),
+                      APR_SUCCESS);
+  run_cond(loop, lf_healthy, lf, 200);   /* the retry reopens NAME */
+  CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "lost\n", 5),
+                      APR_SUCCESS);
+  CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_WRITE), 2);
+  pal_fault_clear();
+  CU_ASSERT_TRUE(run_cond(loop, lf_healthy, lf, WAIT_MS));
+  CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "next\n", 5), APR_SUCCESS);
   svc_logfile_get_stats(lf, &st);
-  CU_ASSERT_EQUAL(st.dropped, 50);
-  CU_ASSERT_EQUAL(st.written, 0);
+  CU_ASSERT_EQUAL(st.dropped, 10);
   close_lf(loop, lf);
+
+  d = slurp(P("torn.log"), &l);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  CU_ASSERT_STRING_EQUAL(d, "first\nhalf a  [vigil: line cut short: log "
+                            "write failed]\nnext\n");
   d = slurp(P("diag.txt"), &l);
   CU_ASSERT_EQUAL(count_substr(d, "cannot write log file"), 1);
-  CU_ASSERT_PTR_NOT_NULL(strstr(d, "/dev/full"));
+  CU_ASSERT_EQUAL(count_substr(d, "log file writable again"), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d, "dropped=10"));
   vg_test_close_loop(loop);
-#endif
 }
 
 /* ---- tail and follow --------------------------------------------------- */
@@ -1359,7 +1425,9 @@ static CU_TestInfo logfile_tests[] = {
     {"capture close: unstarted and early", test_capture_close},
     {"missing directory: reported, drained, recovers", test_missing_dir},
     {"path is a directory: reported, drained", test_path_is_dir},
-    {"disk full (/dev/full): reported once, survived", test_disk_full},
+    {"FIFO or device: refused at once, reported once", test_not_regular},
+    {"a line torn by a failed write is ended, marked",
+     test_torn_line_after_write_error},
     {"tail: last N lines, rotated and gz files", test_tail},
     {"follow: appends and rotation", test_follow},
     CU_TEST_INFO_NULL,

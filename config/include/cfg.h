@@ -273,6 +273,19 @@ apr_status_t cfg_load(cfg_t **out, const char *path, apr_pool_t *pool,
 apr_status_t cfg_load_ex(cfg_t **out, const char *path,
                          const cfg_options_t *opts, apr_pool_t *pool,
                          cfg_errors_t **errs);
+/* Only what locates a running supervisor, for the control commands
+ * (status, stop, logs, ...), which must work while the file has an error
+ * elsewhere: the main file's <supervisor> <state-dir>, <control> and
+ * <log-dir>, substituted and made absolute as cfg_load() does, with
+ * their defaults.  Nothing else is checked (no schema, no <service>, no
+ * <include>), and a file that is not well-formed is read as far as
+ * libxml2 can recover it.  *out has path, dir, state_dir, control and
+ * log_dir set and no services.  Fails (CFG_EINVALID, FILE:LINE problems
+ * in *errs) when the file cannot be read, has no <vigil> root, or one
+ * of those three values is empty or its substitution fails. */
+apr_status_t cfg_load_supervisor(cfg_t **out, const char *path,
+                                 const cfg_options_t *opts, apr_pool_t *pool,
+                                 cfg_errors_t **errs);
 /* Free a configuration (its pool).  The caller's pool frees it anyway. */
 void cfg_destroy(cfg_t *cfg);
 

@@ -65,6 +65,7 @@ extern "C" {
 #define PAL_ESVCRUNNING (APR_OS_START_USERERR + 12) /* already running    */
 #define PAL_ESVCSTOPPED (APR_OS_START_USERERR + 13) /* not running        */
 #define PAL_ESVCNOTSCM  (APR_OS_START_USERERR + 14) /* not started by SCM */
+#define PAL_ENOTREG     (APR_OS_START_USERERR + 15) /* not a regular file */
 
 /* Like apr_strerror(), but also knows the PAL_E* codes above. */
 const char *pal_strerror(apr_status_t rv, char *buf, size_t bufsize);
@@ -478,7 +479,11 @@ enum {
 };
 
 /* Open path in one of the PAL_FILE_* modes into *fd (PAL_INVALID_FD on
- * failure).  The failing call is named by pal_last_call(). */
+ * failure).  The failing call is named by pal_last_call().  Only a
+ * regular file is opened: PAL_ENOTREG for a FIFO, socket or device,
+ * without waiting (a FIFO's open waits for its other end; its writes
+ * block when it is full) and without writing to it (a log file is
+ * rotated by renaming it, which must never rename a device node). */
 apr_status_t pal_file_open(pal_fd_t *fd, const char *path, int mode);
 /* The file's current size. */
 apr_status_t pal_file_size(pal_fd_t fd, apr_off_t *size);
@@ -652,8 +657,10 @@ apr_status_t pal_svcmgr_start(const char *name, uint64_t timeout_ms);
 apr_status_t pal_svcmgr_stop(const char *name, uint64_t timeout_ms);
 apr_status_t pal_svcmgr_query(const char *name, pal_svc_status_t *st);
 /* The command line the manager would run for argv (UTF-8, into buf),
- * quoted so that CommandLineToArgvW gives argv back.  APR_EINVAL for a
- * '"' in argv[0], APR_ENAMETOOLONG if it does not fit. */
+ * quoted so that CommandLineToArgvW gives argv back.  APR_EINVAL for what
+ * it cannot hold: a '"' in argv[0], and a '%' (the SCM expands %NAME% in
+ * it; nothing escapes a '%') or a line break anywhere -- also from
+ * pal_svcmgr_install().  APR_ENAMETOOLONG if it does not fit. */
 apr_status_t pal_svcmgr_command_line(const char *const *argv, char *buf,
                                      size_t size);
 
@@ -692,7 +699,8 @@ apr_status_t pal_eventlog_report(int level, const char *message);
  * --------------------------------------------------------------------- */
 
 enum {
-  PAL_SYS_READ, PAL_SYS_WRITE /* reserved */, PAL_SYS_WRITEV, PAL_SYS_ACCEPT,
+  PAL_SYS_READ, PAL_SYS_WRITE /* pal_file_write */, PAL_SYS_WRITEV,
+  PAL_SYS_ACCEPT,
   PAL_SYS_CONNECT, PAL_SYS_POLL_WAIT, PAL_SYS_POLL_CTL, PAL_SYS_SOCKET,
   PAL_SYS_SPAWN, PAL_SYS_RECVFROM, PAL_SYS_SENDMSG,
   PAL_SYS_COUNT_

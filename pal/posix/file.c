@@ -17,11 +17,31 @@ apr_status_t pal_file_open(pal_fd_t *fd, const char *path, int mode) {
   case PAL_FILE_TRUNCATE: flags = O_WRONLY | O_CREAT | O_TRUNC; break;
   default: return APR_EINVAL;
   }
+  /* O_NONBLOCK: the open of a FIFO returns at once (ENXIO for writing
+   * with no reader), so fstat() can refuse it; the flag is cleared for
+   * the regular file that remains (where it changes nothing anyway). */
   do
-    f = open(path, flags | O_CLOEXEC, 0644);
+    f = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
   while (f < 0 && errno == EINTR);
-  if (f < 0)
+  if (f < 0) {
+    struct stat st;
+    if (errno == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+      return PAL_ENOTREG;
     return pal__fail("open");
+  }
+  {
+    struct stat st;
+    apr_status_t rv = APR_SUCCESS;
+    if (fstat(f, &st) < 0)
+      rv = pal__fail("fstat");
+    else if (!S_ISREG(st.st_mode))
+      rv = PAL_ENOTREG;
+    if (rv != APR_SUCCESS) {
+      close(f);
+      return rv;
+    }
+  }
+  (void)pal__set_nonblock(f, 0);
   *fd = (pal_fd_t)f;
   return APR_SUCCESS;
 }
@@ -40,7 +60,7 @@ apr_status_t pal_file_write(pal_fd_t fd, const void *buf, size_t len,
   size_t n = 0;
   apr_status_t rv = APR_SUCCESS;
   while (n < len) {
-    ssize_t w = write((int)fd, p + n, len - n);
+    ssize_t w = PAL__SYS(PAL_SYS_WRITE, write((int)fd, p + n, len - n));
     if (w < 0) {
       if (errno == EINTR)
         continue;

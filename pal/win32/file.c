@@ -45,6 +45,11 @@ apr_status_t pal_file_open(pal_fd_t *fd, const char *path, int mode) {
     return rv;
   }
   free(w);
+  /* A pipe, the console or NUL is not a log file (pal.h). */
+  if (GetFileType(h) != FILE_TYPE_DISK) {
+    CloseHandle(h);
+    return PAL_ENOTREG;
+  }
   *fd = (pal_fd_t)h;
   return APR_SUCCESS;
 }
@@ -65,7 +70,8 @@ apr_status_t pal_file_write(pal_fd_t fd, const void *buf, size_t len,
   while (n < len) {
     DWORD chunk = (DWORD)(len - n > FILE_CHUNK ? FILE_CHUNK : len - n);
     DWORD w = 0;
-    if (!WriteFile((HANDLE)fd, p + n, chunk, &w, NULL)) {
+    if (!PAL__SYS(PAL_SYS_WRITE,
+                  WriteFile((HANDLE)fd, p + n, chunk, &w, NULL), FALSE)) {
       rv = pal__fail("WriteFile");
       n += w;
       break;

@@ -97,11 +97,25 @@ static void close_pair(SC_HANDLE scm, SC_HANDLE svc) {
 
 /* ---- 2. install / uninstall / start / stop / query ------------------------ */
 
+/* The SCM keeps the command line as the service's ImagePath, a
+ * REG_EXPAND_SZ: %NAME% in it is expanded at every start, and nothing
+ * escapes a '%'.  So an argument with a '%' is refused rather than let a
+ * path become another one; so is a line break, which no file name holds
+ * and a registry editor would show as another line.  Then the quoting of
+ * CreateProcess (pal__win_quote_args(), which refuses a '"' in argv[0]). */
+static apr_status_t scm_quote_args(const char *const *argv, wchar_t **line) {
+  size_t i;
+  for (i = 0; argv && argv[i]; i++)
+    if (strpbrk(argv[i], "%\r\n"))
+      return APR_EINVAL;
+  return pal__win_quote_args(argv, 0, line);
+}
+
 apr_status_t pal_svcmgr_command_line(const char *const *argv, char *buf,
                                      size_t size) {
   wchar_t *line;
   char *u;
-  apr_status_t rv = pal__win_quote_args(argv, 0, &line);
+  apr_status_t rv = scm_quote_args(argv, &line);
   if (rv != APR_SUCCESS)
     return rv;
   u = pal__from_wide(line);
@@ -217,7 +231,7 @@ apr_status_t pal_svcmgr_install(const pal_svc_install_t *o) {
           APR_SUCCESS ||
       (rv = wide(o->password, &password)) != APR_SUCCESS)
     goto fail_strings;
-  if ((rv = pal__win_quote_args(o->argv, 0, &line)) != APR_SUCCESS)
+  if ((rv = scm_quote_args(o->argv, &line)) != APR_SUCCESS)
     goto fail_strings;
   if ((rv = open_manager(SC_MANAGER_CREATE_SERVICE, &scm)) != APR_SUCCESS)
     goto fail_strings;

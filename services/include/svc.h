@@ -78,6 +78,19 @@ const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool);
 const char *svc_default_endpoint(const char *config_path,
                                  const char *state_dir, apr_pool_t *pool);
 
+/* The files `vigil service install` writes (services/svcfile.c): a
+ * systemd unit and a launchd plist running `EXE run -c CONFIG` for the
+ * service NAME ([A-Za-z0-9_.-]{1,64}, checked by the caller), with a stop
+ * timeout of stop_ms.  The paths are quoted as each format requires; a
+ * path a format cannot hold (a newline in a unit, a control character in
+ * XML, invalid UTF-8) gives NULL and *why says which and why. */
+const char *svc_systemd_unit(const char *name, const char *exe,
+                             const char *config, uint64_t stop_ms,
+                             apr_pool_t *pool, const char **why);
+const char *svc_launchd_plist(const char *name, const char *exe,
+                              const char *config, uint64_t stop_ms,
+                              apr_pool_t *pool, const char **why);
+
 #ifdef __cplusplus
 }
 #endif

@@ -106,7 +106,11 @@
  * one-shot timer retries opening every retry_ms (default 5 s; no timer
  * runs while healthy).  Captures keep reading their pipes meanwhile, so
  * the child never blocks on a full pipe.  The first successful write
- * after a failure logs NOTICE with the number of bytes dropped.  A failed
+ * after a failure logs NOTICE with the number of bytes dropped.  A line
+ * a failed write cut short is ended, when NAME can be written again, with
+ * " [vigil: line cut short: log write failed]" and a newline, so that
+ * what follows starts a line of its own (unless NAME was rotated away
+ * meanwhile).  A failed
  * rotation rename is logged and the current file is kept (size rotation
  * is retried once the file has grown by another max_size).  On POSIX a
  * log file deleted by someone else keeps receiving data in the deleted

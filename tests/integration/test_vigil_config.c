@@ -323,6 +323,207 @@ static void test_run_bad_config(void) {
   vt_end(t);
 }
 
+/* The config of test_control_while_broken(): a custom state dir (by
+ * ${VAR:-default}) and a custom control endpoint; `broken` adds a bad
+ * duration (line 10), an unknown element (11) and an unknown depends-on
+ * (12).  The <supervisor> lines stay where they are. */
+static const char *ctl_config(vt_t *t, const char *control, int broken) {
+  return apr_psprintf(
+      vt_pool(t),
+      "<?xml version=\"1.0\"?>\n"                                    /* 1 */
+      "<vigil>\n"                                                    /* 2 */
+      "  <supervisor>\n"                                             /* 3 */
+      "    <state-dir>${VIGIL_TEST_UNSET_DIR:-%s}</state-dir>\n"     /* 4 */
+      "    <control>%s</control>\n"                                  /* 5 */
+      "    <log-dir>%s</log-dir>\n"                                  /* 6 */
+      "  </supervisor>\n"                                            /* 7 */
+      "  <service name=\"a\">\n"                                     /* 8 */
+      "    <command>%s</command>\n"                                  /* 9 */
+      "    <arg>--child</arg><arg>sleep</arg><arg>30000</arg>%s\n"   /* 10 */
+      "    %s\n"                                                     /* 11 */
+      "    %s\n"                                                     /* 12 */
+      "    " READY_FAST                                              /* 13 */
+      "  </service>\n"
+      "</vigil>\n",
+      vt_xml(t, vt_path(t, "st")), vt_xml(t, control),
+      vt_xml(t, vt_log_dir(t)), vt_xml(t, vt_self(t)),
+      /* 1s: Wine cannot send the console BREAK of a stop */
+      broken ? "<stop timeout=\"soon\"/>" : "<stop timeout=\"1s\"/>",
+      broken ? "<bogus/>" : "",
+      broken ? "<depends-on>nobody</depends-on>" : "");
+}
+
+/* Every control command reaches a running supervisor through -c FILE
+ * while FILE has errors outside its <supervisor> paths (they are all
+ * that is read), with a custom state dir and control endpoint; reload
+ * is answered by the supervisor with the problems of the file.  When
+ * the paths themselves cannot be read, that is said with FILE:LINE. */
+static void test_control_while_broken(void) {
+  vt_t *t = vt_begin("cfg-ctl");
+  const char *f, *ctl;
+  vt_res_t *r;
+  if (!t)
+    return;
+#if defined(_WIN32)
+  ctl = apr_psprintf(vt_pool(t), "\\\\.\\pipe\\vigil-cfg-ctl-%lu",
+                     (unsigned long)vt_now_ms());
+#else
+  ctl = vt_path(t, "ctl.sock");
+#endif
+  f = put(t, "vigil.xml", ctl_config(t, ctl, 0));
+  VT_REQUIRE(vt_sup_start_ready(t, f));
+  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+
+  put(t, "vigil.xml", ctl_config(t, ctl, 1));
+  r = vt_vigil(t, 10000, "validate", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 10));
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 11));
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 12));
+
+  r = vt_vigil(t, 10000, "status", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_contains(r->out, "running"));
+  r = vt_vigil(t, 10000, "logs", "a", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  r = vt_vigil(t, 20000, "stop", "a", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "stopped");
+  r = vt_vigil(t, 20000, "start", "a", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  r = vt_vigil(t, 20000, "restart", "a", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "running");
+
+  /* reload: the supervisor checks the file and refuses it, with lines */
+  r = vt_vigil(t, 30000, "reload", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 10));
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 12));
+  CU_ASSERT(vt_contains(r->err, "the running one stays"));
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "running");
+
+  /* the paths themselves unreadable: exit 2, FILE:LINE, no guessing */
+  put(t, "vigil.xml",
+      apr_psprintf(vt_pool(t),
+                   "<vigil>\n  <supervisor>\n"
+                   "    <state-dir>${VIGIL_TEST_UNSET_DIR}</state-dir>\n"
+                   "  </supervisor>\n</vigil>\n"));
+  r = vt_vigil(t, 10000, "status", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_PTR_NOT_NULL(line_for(t, r->err, f, 3));
+  CU_ASSERT(vt_contains(r->err, "cannot find the supervisor's control "
+                                "endpoint"));
+
+  put(t, "vigil.xml", ctl_config(t, ctl, 1));
+  r = vt_vigil(t, 20000, "shutdown", "-c", f, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, VT_WAIT_MS), 0);
+  vt_end(t);
+}
+
+/* A config file, or an include, that is a FIFO or a device: validate
+ * and run refuse it at once with FILE:LINE (they used to block on the
+ * FIFO and read /dev/zero without end).  POSIX: Windows has neither in
+ * its file system (test_config.c covers NUL there). */
+static void test_special_files(void) {
+#if defined(_WIN32)
+  fprintf(stderr, "\n    (POSIX only: no FIFOs or /dev/zero on Windows) ");
+#else
+  vt_t *t = vt_begin("cfg-fifo");
+  const char *f, *fifo;
+  vt_res_t *r;
+  if (!t)
+    return;
+  fifo = vt_path(t, "fifo.xml");
+  VT_REQUIRE(apr_file_namedpipe_create(fifo, APR_FPROT_UREAD |
+                                                 APR_FPROT_UWRITE,
+                                       vt_pool(t)) == APR_SUCCESS);
+  f = put(t, "vigil.xml",
+          apr_psprintf(vt_pool(t),
+                       "<vigil>\n"
+                       "  <include file=\"fifo.xml\"/>\n"
+                       "  <include file=\"/dev/zero\"/>\n"
+                       "</vigil>\n"));
+  r = vt_vigil(t, 5000, "validate", "-c", f, NULL);
+  CU_ASSERT(!r->timed_out);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(line_for(t, r->err, f, 2), "is a FIFO"));
+  CU_ASSERT(vt_contains(line_for(t, r->err, f, 3), "character device"));
+  r = vt_vigil(t, 5000, "run", "-c", f, NULL);
+  CU_ASSERT(!r->timed_out);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(line_for(t, r->err, f, 2), "is a FIFO"));
+  /* the config file itself, and a control command given it */
+  r = vt_vigil(t, 5000, "validate", "-c", fifo, NULL);
+  CU_ASSERT(!r->timed_out);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(r->err, "it is a FIFO"));
+  r = vt_vigil(t, 5000, "status", "-c", fifo, NULL);
+  CU_ASSERT(!r->timed_out);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(r->err, "it is a FIFO"));
+  vt_end(t);
+#endif
+}
+
+/* A log name that climbs out of log-dir: validate and run refuse it
+ * alike, at its line, and nothing is written outside log-dir. */
+static void test_log_name_escapes(void) {
+  vt_t *t = vt_begin("cfg-logname");
+  const char *f;
+  vt_res_t *v, *r;
+  if (!t)
+    return;
+  f = put(t, "vigil.xml",
+          apr_psprintf(vt_pool(t),
+                       "<vigil>\n"
+                       "  <supervisor><state-dir>%s</state-dir>"
+                       "<log-dir>%s</log-dir></supervisor>\n"
+                       "  <service name=\"a\">\n"
+                       "    <command>%s</command>\n"
+                       "    <arg>--child</arg><arg>print</arg><arg>x</arg>\n"
+                       "    <log stdout=\"../escaped.log\"/>\n"
+                       "  </service>\n"
+                       "</vigil>\n",
+                       vt_xml(t, vt_path(t, "state")),
+                       vt_xml(t, vt_path(t, "logs")),
+                       vt_xml(t, vt_self(t))));
+  v = vt_vigil(t, 10000, "validate", "-c", f, NULL);
+  r = vt_vigil(t, 10000, "run", "-c", f, NULL);
+  CU_ASSERT_EQUAL(v->code, 2);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(line_for(t, v->err, f, 6),
+                        "leaves the log directory"));
+  CU_ASSERT_STRING_EQUAL(r->err, v->err);
+  CU_ASSERT(!vt_exists(vt_path(t, "escaped.log")));
+  vt_end(t);
+}
+
+#if defined(_WIN32)
+/* Windows: the SCM expands %NAME% in a service's command line, and
+ * nothing escapes a '%': a config under a directory with '%' in its name
+ * is refused by `service install` (also --print), with the reason.
+ * (POSIX: test_vigil_service.c, the systemd unit and launchd plist.) */
+static void test_scm_percent(void) {
+  vt_t *t = vt_begin("cfg-scm-pct");
+  const char *dir, *cfg;
+  vt_res_t *r;
+  if (!t)
+    return;
+  dir = vt_path(t, "a%PATH%b");
+  VT_REQUIRE(apr_dir_make(dir, APR_FPROT_OS_DEFAULT, vt_pool(t)) ==
+             APR_SUCCESS);
+  cfg = put(t, "a%PATH%b/vigil.xml", "<vigil/>\n");
+  r = vt_vigil(t, VT_WAIT_MS, "service", "install", "-c", cfg, "--name",
+               "vigiltestpct", "--print", NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_EQUAL(r->out_len, 0);
+  CU_ASSERT(vt_contains(r->err, "expands %NAME%"));
+  vt_end(t);
+}
+#endif
+
 static CU_TestInfo vigil_config_tests[] = {
     {"validate: a good file is ok", test_valid_ok},
     {"validate: not well-formed XML, with lines", test_not_well_formed},
@@ -331,6 +532,14 @@ static CU_TestInfo vigil_config_tests[] = {
     {"validate: bad durations, with lines", test_bad_duration},
     {"validate: dependency cycle and unknown name", test_dependency_cycle},
     {"run: a bad config exits 2 with the same errors", test_run_bad_config},
+    {"control commands work while the file has errors",
+     test_control_while_broken},
+    {"validate, run: a FIFO or device is refused", test_special_files},
+    {"validate, run: a log name may not leave log-dir",
+     test_log_name_escapes},
+#if defined(_WIN32)
+    {"service install: a '%' in a path is refused", test_scm_percent},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_config_suite = {.pName = "vigil_config",

@@ -210,6 +210,184 @@ static void test_reload_invalid_refused(void) {
   vt_end(t);
 }
 
+/* The config of one service "a" (sleeping), its supervisor started and
+ * "a" running; the config's path, or NULL (and a failed assert). */
+static const char *start_one(vt_t *t) {
+  const char *cfg = vt_config(t, "vigil.xml",
+                              vt_svc(t, "a", READY_FAST, "sleep", "30000",
+                                     NULL),
+                              NULL);
+  if (!vt_sup_start_ready(t, cfg) ||
+      !vt_wait_state(t, "a", "running", VT_WAIT_MS)) {
+    CU_FAIL("the supervisor or its service did not come up");
+    return NULL;
+  }
+  return cfg;
+}
+
+/* A control request on a connection of its own, answered while the
+ * test goes on (the loop runs whenever the harness waits). */
+typedef struct pending_s {
+  vg_pipe_t pipe;
+  vg_connect_t conn;
+  vg_write_t wr;
+  char req[64];
+  char buf[65536];
+  size_t len;
+  int done, closes;
+} pending_t;
+
+static void pend_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
+  pending_t *p = h->data;
+  (void)sug;
+  buf->base = p->buf + p->len;
+  buf->len = sizeof p->buf - p->len - 1;
+}
+
+static void pend_read(vg_stream_t *s, apr_status_t st, size_t n,
+                      const vg_buf_t *buf) {
+  pending_t *p = s->data;
+  (void)buf;
+  if (st != APR_SUCCESS) {
+    p->done = 1;
+    return;
+  }
+  p->len += n;
+  p->buf[p->len] = '\0';
+  if (memchr(p->buf, '\n', p->len))
+    p->done = 1;
+}
+
+static void pend_written(vg_write_t *w, apr_status_t st) {
+  (void)w;
+  (void)st;
+}
+
+static void pend_connected(vg_connect_t *c, apr_status_t st) {
+  pending_t *p = c->data;
+  vg_buf_t b;
+  if (st != APR_SUCCESS) {
+    p->done = 1;
+    return;
+  }
+  vg_read_start(&p->pipe, pend_alloc, pend_read);
+  b.base = p->req;
+  b.len = strlen(p->req);
+  if (vg_write(&p->wr, &p->pipe, &b, 1, pend_written) != APR_SUCCESS)
+    p->done = 1;
+}
+
+static pending_t *pend_start(vt_t *t, const char *req) {
+  pending_t *p = apr_pcalloc(vt_pool(t), sizeof *p);
+  snprintf(p->req, sizeof p->req, "%s\n", req);
+  vg_pipe_init(vt_loop(t), &p->pipe);
+  p->pipe.data = p;
+  p->conn.data = p;
+  if (vg_pipe_connect(&p->conn, &p->pipe, vt_control_path(t),
+                      pend_connected) != APR_SUCCESS)
+    p->done = 1;
+  return p;
+}
+
+/* A config of `n` services that the loader needs a while to read (they
+ * are checked one by one), with a problem on its last line but one: a
+ * reload of it is refused only after all of it was read. */
+static const char *slow_bad_config(vt_t *t, int n) {
+  apr_array_header_t *parts = apr_array_make(vt_pool(t), n + 2,
+                                             sizeof(char *));
+  int i;
+  APR_ARRAY_PUSH(parts, const char *) = apr_psprintf(
+      vt_pool(t),
+      "<vigil>\n  <supervisor><state-dir>%s</state-dir>"
+      "<log-dir>%s</log-dir></supervisor>\n",
+      vt_xml(t, vt_path(t, "state")), vt_xml(t, vt_log_dir(t)));
+  for (i = 0; i < n; i++)
+    APR_ARRAY_PUSH(parts, const char *) = apr_psprintf(
+        vt_pool(t),
+        "<service name=\"s%d\"><command>x</command>"
+        "<autostart>false</autostart>"
+        "<arg>1</arg><arg>2</arg><arg>3</arg><arg>4</arg>"
+        "<env name=\"A\" value=\"${HOME:-a}\"/>"
+        "<env name=\"B\" value=\"${HOME:-b}\"/>"
+        "<env name=\"C\" value=\"${HOME:-c}\"/>"
+        "<restart delay=\"1s\" max-delay=\"2s\"/>"
+        "<stop timeout=\"3s\"/></service>\n", i);
+  APR_ARRAY_PUSH(parts, const char *) = "<bogus/>\n</vigil>\n";
+  return apr_array_pstrcat(vt_pool(t), parts, 0);
+}
+
+/* A reload reads the file on the work queue: the supervisor answers
+ * status while a reload of a large file is being read.  (Read on the
+ * loop thread, the status could only be answered after the reload.)
+ * The file is read for about a second here, a status takes a few
+ * milliseconds: the order of the answers is what is checked. */
+static void test_status_during_reload(void) {
+  vt_t *t = vt_begin("reload-busy");
+  const char *cfg;
+  pending_t *p;
+  svc_json_t *st;
+  int answered = 0;
+  if (!t)
+    return;
+  VT_REQUIRE((cfg = start_one(t)) != NULL);
+  VT_REQUIRE(vt_write_file(t, cfg, slow_bad_config(t, 12000)) == 0);
+  vt_use_control(t, 1);
+  p = pend_start(t, "{\"cmd\":\"reload\"}");
+  while (!p->done && (st = vt_status(t)) != NULL) {
+    if (!p->done)
+      answered++;
+    if (answered >= 2)
+      break;
+  }
+  CU_ASSERT(answered >= 1);
+  while (!p->done)
+    vt_sleep(t, 20);
+  CU_ASSERT(vt_contains(p->buf, "\"ok\":false"));
+  CU_ASSERT(vt_contains(p->buf, "unknown element <bogus>"));
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "running");
+  vg_close((vg_handle_t *)&p->pipe, NULL);
+  vt_end(t);
+}
+
+/* An include that names a FIFO or a device: the reload is refused at
+ * once with FILE:LINE, and the supervisor goes on (it used to hang in
+ * the read, with its loop). */
+static void test_reload_special_include(void) {
+#if defined(_WIN32)
+  fprintf(stderr, "\n    (POSIX only: no FIFOs or /dev/zero on Windows) ");
+#else
+  vt_t *t = vt_begin("reload-fifo");
+  const char *cfg, *fifo;
+  vt_res_t *r;
+  if (!t)
+    return;
+  VT_REQUIRE((cfg = start_one(t)) != NULL);
+  fifo = vt_path(t, "fifo.xml");
+  VT_REQUIRE(apr_file_namedpipe_create(fifo, APR_FPROT_UREAD |
+                                                 APR_FPROT_UWRITE,
+                                       vt_pool(t)) == APR_SUCCESS);
+  VT_REQUIRE(vt_write_file(
+                 t, cfg,
+                 apr_psprintf(vt_pool(t),
+                              "<vigil>\n"
+                              "  <supervisor><state-dir>%s</state-dir>"
+                              "</supervisor>\n"
+                              "  <include file=\"fifo.xml\"/>\n"
+                              "  <include file=\"/dev/zero\"/>\n"
+                              "</vigil>\n",
+                              vt_xml(t, vt_path(t, "state")))) == 0);
+  r = vt_vigil(t, 5000, "reload", "-c", cfg, NULL);
+  CU_ASSERT(!r->timed_out);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(has_error_line(r->err, cfg, 3));
+  CU_ASSERT(has_error_line(r->err, cfg, 4));
+  CU_ASSERT(vt_contains(r->err, "it is a FIFO"));
+  CU_ASSERT(vt_contains(r->err, "it is a character device"));
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "a"), "running");
+  vt_end(t);
+#endif
+}
+
 #if !defined(_WIN32)
 /* POSIX-only: Windows has no SIGHUP (a "signal" there ends the process);
  * `vigil reload`, above, is its way. */
@@ -219,10 +397,7 @@ static void test_sighup_reloads(void) {
   long pa;
   if (!t)
     return;
-  cfg = vt_config(t, "vigil.xml",
-                  vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL), NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, cfg));
-  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  VT_REQUIRE((cfg = start_one(t)) != NULL);
   pa = vt_pid(t, "a");
 
   vt_config(t, "vigil.xml",
@@ -234,7 +409,6 @@ static void test_sighup_reloads(void) {
 
   /* An invalid file on SIGHUP: logged with its lines, nothing changes. */
   VT_REQUIRE(vt_write_file(t, cfg, bad_config(t)) == 0);
-  vt_use_control(t, 1);   /* `-c` needs a valid file to find the endpoint */
   CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGHUP), 0);
   CU_ASSERT(vt_wait_log(t, apr_psprintf(vt_pool(t), "%s:12: error: ", cfg),
                         VT_WAIT_MS));
@@ -251,6 +425,10 @@ static void test_sighup_reloads(void) {
 static CU_TestInfo vigil_reload_tests[] = {
     {"reload: add, remove, change, keep", test_reload_applies_diff},
     {"reload: an invalid file is refused", test_reload_invalid_refused},
+    {"reload: status is answered while a reload reads",
+     test_status_during_reload},
+    {"reload: an include of a FIFO or device is refused",
+     test_reload_special_include},
 #if !defined(_WIN32)
     {"SIGHUP reloads (and refuses a bad file)", test_sighup_reloads},
 #endif

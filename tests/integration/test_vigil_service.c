@@ -8,12 +8,19 @@
  * the supervisor's NOTIFY_SOCKET.
  */
 #include "vigil_test.h"
+#include "svc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <apr_env.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_thread_proc.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <apr_strings.h>
 
 static void test_install_print(void) {
@@ -75,6 +82,280 @@ static void test_install_uninstall_dir(void) {
   r = vt_vigil(t, VT_WAIT_MS, "service", "uninstall", "--name", "t", NULL);
   CU_ASSERT_EQUAL(r->code, 1);   /* not installed */
   apr_env_delete("VIGIL_SYSTEMD_DIR", vt_pool(t));
+  vt_end(t);
+}
+
+/* ---- hostile paths ------------------------------------------------------- */
+
+/* A small reader of the systemd command-line grammar the unit relies on
+ * (systemd.unit(5) "Specifiers", systemd.service(5) "Command lines"):
+ * the value's specifiers first ("%%" -> '%'; any other is an error
+ * here), then words split at blanks, each word unquoted ('"' or '\''
+ * quotes, C escapes \\ \" \' \xNN \n \t \s) and, but in the first word
+ * (the program), its "$$" made '$' (a '$' before a name would be an
+ * environment variable: an error here).
+ * Returns the number of words, or -1 if the line does not read back. */
+static int sd_words(const char *value, char **words, int max,
+                    apr_pool_t *pool) {
+  char *v = apr_palloc(pool, strlen(value) + 1), *o = v;
+  const char *p;
+  int n = 0;
+  for (p = value; *p; p++) {
+    if (*p == '%') {
+      if (p[1] != '%')
+        return -1;
+      p++;
+    }
+    *o++ = *p;
+  }
+  *o = '\0';
+  p = v;
+  for (;;) {
+    char *w, *d, quote = 0;
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (!*p)
+      return n;
+    if (n == max)
+      return -1;
+    w = d = apr_palloc(pool, strlen(p) + 1);
+    for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
+      if (!quote && (*p == '"' || *p == '\'')) {
+        quote = *p;
+      } else if (quote && *p == quote) {
+        quote = 0;
+      } else if (*p == '\\') {
+        p++;
+        switch (*p) {
+        case '\\': case '"': case '\'': *d++ = *p; break;
+        case 'n': *d++ = '\n'; break;
+        case 't': *d++ = '\t'; break;
+        case 's': *d++ = ' '; break;
+        case 'x': {
+          char hex[3] = {p[1], p[2], 0};
+          if (!p[1] || !p[2])
+            return -1;
+          *d++ = (char)strtol(hex, NULL, 16);
+          p += 2;
+          break;
+        }
+        default: return -1;
+        }
+      } else if (*p == '$' && n > 0) {   /* the program's is literal */
+        if (p[1] != '$')
+          return -1;
+        *d++ = '$';
+        p++;
+      } else {
+        *d++ = *p;
+      }
+    }
+    if (quote)
+      return -1;
+    *d = '\0';
+    words[n++] = w;
+  }
+}
+
+/* The value of "KEY=" on its own line of text, or NULL. */
+static const char *unit_value(vt_t *t, const char *text, const char *key) {
+  const char *k = apr_pstrcat(vt_pool(t), "\n", key, "=", NULL);
+  const char *p = strstr(text, k), *nl;
+  if (!p)
+    return NULL;
+  p += strlen(k);
+  nl = strchr(p, '\n');
+  return apr_pstrndup(vt_pool(t), p, nl ? (size_t)(nl - p) : strlen(p));
+}
+
+/* systemd's own check of a unit file, where systemd is installed:
+ * `systemd-analyze verify` exits non-zero on a line it cannot parse or
+ * an ExecStart= binary that is not there. */
+static void systemd_verify(vt_t *t, const char *unit) {
+  static const char *const where[] = {"/usr/bin/systemd-analyze",
+                                      "/bin/systemd-analyze", NULL};
+  const char *bin = NULL, *argv[5];
+  apr_procattr_t *attr;
+  apr_proc_t proc;
+  apr_exit_why_e why;
+  apr_finfo_t fi;
+  int i, code = -1;
+  for (i = 0; where[i] && !bin; i++)
+    if (apr_stat(&fi, where[i], APR_FINFO_TYPE, vt_pool(t)) == APR_SUCCESS)
+      bin = where[i];
+  if (!bin) {
+    fprintf(stderr, "\n    (systemd-analyze is not installed: the unit is "
+                    "checked by the grammar reader only) ");
+    return;
+  }
+  argv[0] = bin;
+  argv[1] = "verify";
+  argv[2] = "--man=no";
+  argv[3] = unit;
+  argv[4] = NULL;
+  CU_ASSERT_FATAL(apr_procattr_create(&attr, vt_pool(t)) == APR_SUCCESS);
+  apr_procattr_cmdtype_set(attr, APR_PROGRAM);
+  CU_ASSERT_FATAL(apr_proc_create(&proc, bin, argv, NULL, attr,
+                                  vt_pool(t)) == APR_SUCCESS);
+  CU_ASSERT_EQUAL(apr_proc_wait(&proc, &code, &why, APR_WAIT),
+                  APR_CHILD_DONE);
+  if (code != 0)
+    fprintf(stderr, "\n    systemd-analyze verify %s: exit %d\n", unit,
+            code);
+  CU_ASSERT_EQUAL(code, 0);
+}
+
+/* Characters each format gives a meaning to: for the config's path,
+ * every one a path may hold but NUL and newline; for the executable's,
+ * those systemd accepts in a program's path (no quote, backslash or
+ * control character). */
+#define HOSTILE_EXE "e $x ${HOME} %n %% ;&<> \xc3\xa9"
+#define HOSTILE "h $x ${HOME} %n %% \"q\" 'a' \\b;c\tt &<>\x7f\xc3\xa9"
+
+/* `vigil service install --print` run by `exe` (a copy of vigil: the
+ * unit names the executable that wrote it). */
+static vt_res_t *install_print(vt_t *t, const char *exe, const char *cfg) {
+  const char *saved = getenv("VIGIL_BIN");
+  vt_res_t *r;
+  saved = saved ? apr_pstrdup(vt_pool(t), saved) : NULL;
+  apr_env_set("VIGIL_BIN", exe, vt_pool(t));
+  r = vt_vigil(t, VT_WAIT_MS, "service", "install", "-c", cfg, "--name",
+               "t", "--print", NULL);
+  if (saved)
+    apr_env_set("VIGIL_BIN", saved, vt_pool(t));
+  else
+    apr_env_delete("VIGIL_BIN", vt_pool(t));
+  return r;
+}
+
+/* DIR/name made, with a copy of vigil (exe) and a config (cfg) in it. */
+static int hostile_dir(vt_t *t, const char *name, const char **exe,
+                       const char **cfg) {
+  const char *dir = vt_path(t, name);
+  if (apr_dir_make(dir, APR_FPROT_OS_DEFAULT, vt_pool(t)) != APR_SUCCESS)
+    return 0;
+  *exe = apr_pstrcat(vt_pool(t), dir, "/vigil", NULL);
+  *cfg = apr_pstrcat(vt_pool(t), dir, "/vigil.xml", NULL);
+  return apr_file_copy(vt_vigil_bin(), *exe, APR_FPROT_FILE_SOURCE_PERMS,
+                       vt_pool(t)) == APR_SUCCESS &&
+         vt_write_file(t, *cfg, "<vigil/>\n") == 0;
+}
+
+/* `service install --print` with vigil and its config under directories
+ * with such characters: the unit's ExecStart and ExecReload read back
+ * (by the grammar above) as exactly those paths, and systemd accepts the
+ * unit (systemd-analyze verify, when it is installed).  A path that
+ * cannot be written (a newline; a quote in the program's path) is
+ * refused with a clear error and no unit. */
+static void test_install_hostile_paths(void) {
+  vt_t *t = vt_begin("svc-hostile");
+  const char *exe, *cfg, *exe2, *v, *unit;
+  char *words[8];
+  vt_res_t *r;
+  int n, k;
+  if (!t)
+    return;
+  VT_REQUIRE(hostile_dir(t, HOSTILE_EXE, &exe, &cfg));
+  VT_REQUIRE(hostile_dir(t, HOSTILE, &exe2, &cfg));
+  r = install_print(t, exe, cfg);
+  VT_REQUIRE(r->code == 0);
+  /* the unit's lines are whole lines: nothing was injected */
+  CU_ASSERT_EQUAL(vt_count_lines(r->out, "ExecStart="), 1);
+  CU_ASSERT_EQUAL(vt_count_lines(r->out, "ExecReload="), 1);
+  for (k = 0; k < 2; k++) {
+    v = unit_value(t, r->out, k ? "ExecReload" : "ExecStart");
+    VT_REQUIRE(v != NULL);
+    n = sd_words(v, words, 8, vt_pool(t));
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    CU_ASSERT_STRING_EQUAL(words[0], exe);
+    CU_ASSERT_STRING_EQUAL(words[1], k ? "reload" : "run");
+    CU_ASSERT_STRING_EQUAL(words[2], "-c");
+    CU_ASSERT_STRING_EQUAL(words[3], cfg);
+  }
+  unit = vt_path(t, "vigil-t.service");
+  VT_REQUIRE(vt_write_file(t, unit, r->out) == 0);
+  systemd_verify(t, unit);
+
+  /* a quote in the program's path: systemd would not run it */
+  r = install_print(t, exe2, cfg);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_EQUAL(r->out_len, 0);
+  CU_ASSERT(vt_contains(r->err, "ExecStart="));
+
+  /* a newline in the config's path: refused, with the path and why */
+  VT_REQUIRE(hostile_dir(t, "n\nExecStartPre=false", &exe2, &cfg));
+  r = install_print(t, exe, cfg);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT_EQUAL(r->out_len, 0);
+  CU_ASSERT(vt_contains(r->err, "control character (0x0a)"));
+  CU_ASSERT(vt_contains(r->err, "a systemd unit"));
+  vt_end(t);
+}
+
+/* The launchd plist of the same paths (it is written on macOS only, so
+ * it is made here by the function that writes it): well-formed XML by
+ * xmllint where it is installed, and libxml2 reads the very paths back
+ * from its <string>s.  A control character XML cannot hold is refused. */
+static void test_plist_hostile_paths(void) {
+  vt_t *t = vt_begin("svc-plist");
+  const char *exe = "/opt/" HOSTILE_EXE "/vigil", *why = NULL, *text;
+  const char *cfg = "/srv/" HOSTILE "\r\n/vigil.xml";
+  xmlDocPtr doc;
+  xmlNodePtr n;
+  const char *got[8];
+  int k = 0;
+  if (!t)
+    return;
+  text = svc_launchd_plist("t", exe, cfg, 10000, vt_pool(t), &why);
+  VT_REQUIRE(text != NULL);
+  doc = xmlReadMemory(text, (int)strlen(text), "plist.xml", NULL,
+                      XML_PARSE_NONET | XML_PARSE_NOERROR);
+  VT_REQUIRE(doc != NULL);
+  /* plist > dict > array > string* */
+  for (n = xmlDocGetRootElement(doc)->children; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE)
+      break;
+  for (n = n ? n->children : NULL; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name,
+                                               "array"))
+      break;
+  for (n = n ? n->children : NULL; n && k < 8; n = n->next)
+    if (n->type == XML_ELEMENT_NODE) {
+      xmlChar *c = xmlNodeGetContent(n);
+      got[k++] = apr_pstrdup(vt_pool(t), (const char *)c);
+      xmlFree(c);
+    }
+  xmlFreeDoc(doc);
+  CU_ASSERT_EQUAL_FATAL(k, 4);
+  CU_ASSERT_STRING_EQUAL(got[0], exe);
+  CU_ASSERT_STRING_EQUAL(got[3], cfg);
+  {
+    const char *path = vt_path(t, "org.vigil.t.plist");
+    const char *argv[] = {"/usr/bin/xmllint", "--noout", path, NULL};
+    apr_finfo_t fi;
+    VT_REQUIRE(vt_write_file(t, path, text) == 0);
+    if (apr_stat(&fi, argv[0], APR_FINFO_TYPE, vt_pool(t)) != APR_SUCCESS) {
+      fprintf(stderr, "\n    (xmllint is not installed: the plist is "
+                      "checked by libxml2 only) ");
+    } else {
+      apr_procattr_t *attr;
+      apr_proc_t proc;
+      apr_exit_why_e ew;
+      int code = -1;
+      CU_ASSERT_FATAL(apr_procattr_create(&attr, vt_pool(t)) ==
+                      APR_SUCCESS);
+      CU_ASSERT_FATAL(apr_proc_create(&proc, argv[0], argv, NULL, attr,
+                                      vt_pool(t)) == APR_SUCCESS);
+      apr_proc_wait(&proc, &code, &ew, APR_WAIT);
+      CU_ASSERT_EQUAL(code, 0);
+    }
+  }
+  CU_ASSERT_PTR_NULL(svc_launchd_plist("t", exe, "/srv/a\x01", 0,
+                                       vt_pool(t), &why));
+  CU_ASSERT(vt_contains(why, "control character (0x01)"));
+  CU_ASSERT_PTR_NULL(svc_launchd_plist("t", "/a\xff", "/b", 0, vt_pool(t),
+                                       &why));
+  CU_ASSERT(vt_contains(why, "not valid UTF-8"));
   vt_end(t);
 }
 
@@ -205,6 +486,10 @@ static CU_TestInfo vigil_service_tests[] = {
     {"service install --print shows a Type=notify unit", test_install_print},
     {"service install/uninstall into VIGIL_SYSTEMD_DIR",
      test_install_uninstall_dir},
+    {"service install: hostile characters in paths",
+     test_install_hostile_paths},
+    {"launchd plist: hostile characters in paths",
+     test_plist_hostile_paths},
     {"NOTIFY_SOCKET: READY, WATCHDOG, RELOADING, STOPPING",
      test_notify_protocol},
     CU_TEST_INFO_NULL};
