@@ -17,6 +17,12 @@
 extern const char *vg_test_self;
 /* A pool that lives for the whole suite run. */
 extern apr_pool_t *vg_test_pool;
+/* Suites that cannot run on this machine: a suite's init that finds
+ * something it needs missing prints a "SKIP: SUITE: why" line, adds one
+ * here and returns non-zero.  run_tests does not count such a suite as
+ * failed, and exits 77 (ctest's SKIP_RETURN_CODE) when nothing else ran.
+ * Never silent: the line says what is missing and how to get it. */
+extern int vg_test_suites_skipped;
 
 /* Run the loop until `*flag` becomes non-zero or `ms` of loop time pass.
  * Returns the flag's value.  Uses a private timer; never busy-waits. */
@@ -50,6 +56,11 @@ void vg_test_close_loop(vg_loop_t *loop);
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) X(win32) VG_TEST_INTEG_SUITES(X) X(vigil_win)     \
   X(vigil_winsvc)
+#elif defined(__linux__)
+/* vigil_real (tests/real): real daemons from Debian's packages. */
+#define VG_TEST_SUITES(X)                                                    \
+  VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \
+  X(vigil_real)
 #else
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)
