@@ -19,9 +19,10 @@
  *   health   a /health location answering 503 while a file exists: two
  *            failed checks restart nginx; without the file it stays up
  *
- * Every test ends with a clean `vigil shutdown` (exit 0) and checks that
- * no postgres, redis-server, nginx or memcached process started since
- * vigil remains, and that no port still answers.
+ * Every test ends with: no zombie child of vigil, a clean `vigil
+ * shutdown` (exit 0 from the command and from vigil), nothing that ran
+ * under vigil alive afterwards (by pid and start time, or by process
+ * group: nginx's workers, postgres's backends), no port still answering.
  *
  * Hermetic: 127.0.0.1 only, ports chosen free at run time, data, sockets,
  * pid and temp files in the test's own directory; every wait is bounded;
@@ -175,7 +176,7 @@ static int real_init(void) {
 /* ---- processes, from /proc ---------------------------------------------- */
 
 typedef struct ps_s {
-  long pid, ppid;
+  long pid, ppid, pgid;
   char state;
   char comm[32];
   uint64_t start;
@@ -204,7 +205,8 @@ static int ps_read(long pid, ps_t *out) {
   snprintf(out->comm, sizeof out->comm, "%.*s", (int)(close - open - 1),
            open + 1);
   out->state = close[2];
-  out->ppid = strtol(close + 4, NULL, 10);
+  out->ppid = strtol(close + 4, &p, 10);
+  out->pgid = strtol(p, NULL, 10);
   /* Field 22, start time; field 3 (state) follows ") ". */
   for (p = close + 2, field = 3; p && field < 22; field++)
     p = strchr(p + 1, ' ');
@@ -232,9 +234,51 @@ static apr_array_header_t *ps_all(apr_pool_t *pool) {
   return a;
 }
 
-static int is_daemon(const char *comm) {
-  return !strcmp(comm, "postgres") || !strcmp(comm, "redis-server") ||
-         !strcmp(comm, "nginx") || !strcmp(comm, "memcached");
+/* Every descendant of root (a snapshot). */
+static apr_array_header_t *descendants(vt_t *t, long root) {
+  apr_array_header_t *a = ps_all(vt_pool(t));
+  apr_array_header_t *out = apr_array_make(vt_pool(t), 32, sizeof(ps_t));
+  int i, j, grew = 1;
+  while (a && grew) {
+    grew = 0;
+    for (i = 0; i < a->nelts; i++) {
+      ps_t *e = &APR_ARRAY_IDX(a, i, ps_t);
+      int mine = e->ppid == root;
+      for (j = 0; !mine && j < out->nelts; j++)
+        mine = APR_ARRAY_IDX(out, j, ps_t).pid == e->ppid;
+      if (mine && e->pid > 0) {
+        APR_ARRAY_PUSH(out, ps_t) = *e;
+        e->pid = 0;   /* taken */
+        grew = 1;
+      }
+    }
+  }
+  return out;
+}
+
+/* Live processes of `tree` (the same pid and start), or in the process
+ * group of one of them (each service leads its own): "pid (comm) ...". */
+static const char *left_of(vt_t *t, const apr_array_header_t *tree) {
+  apr_array_header_t *a = ps_all(vt_pool(t));
+  const char *s = "";
+  ps_t self;
+  int i, j;
+  if (!ps_read(pal_getpid(), &self))
+    self.pgid = -1;
+  for (i = 0; a && i < a->nelts; i++) {
+    const ps_t *e = &APR_ARRAY_IDX(a, i, ps_t);
+    int hit = 0;
+    if (e->state == 'Z')
+      continue;
+    for (j = 0; !hit && j < tree->nelts; j++) {
+      const ps_t *d = &APR_ARRAY_IDX(tree, j, ps_t);
+      hit = (d->pid == e->pid && d->start == e->start) ||
+            (d->pgid == e->pgid && d->pgid != self.pgid);
+    }
+    if (hit)
+      s = apr_psprintf(vt_pool(t), "%s %ld (%s)", s, e->pid, e->comm);
+  }
+  return s;
 }
 
 /* "pid (comm)" of the zombies whose parent is `parent`, or "". */
@@ -273,7 +317,7 @@ typedef struct rs_s {
   unsigned which;
   int pg_port, redis_port, mc_port, http_port;
   const char *sick;          /* nginx's /health says 503 while it exists */
-  uint64_t sup_start;        /* the supervisor's start stamp */
+  apr_array_header_t *tree;  /* vigil's descendants before shutdown */
   uint64_t began_ms;
 } rs_t;
 
@@ -498,7 +542,6 @@ static rs_t *rs_begin(const char *tag, unsigned which, const char *restart) {
     vt_end(t);
     return NULL;
   }
-  r->sup_start = vt_start_time(vt_sup_pid(t));
   return r;
 }
 
@@ -612,12 +655,15 @@ static void rs_shutdown(rs_t *r) {
     fprintf(stderr, "\n  [%s] zombie children of vigil (pid %ld):%s\n",
             r->tag, vt_sup_pid(t), z);
   CU_ASSERT_STRING_EQUAL(z, "");
+  r->tree = descendants(t, vt_sup_pid(t));
+  CU_ASSERT(r->tree->nelts > 0);
   CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
   CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 30000), 0);
 }
 
-/* After rs_shutdown(): no daemon process started since vigil is alive,
- * and no port answers.  Closes the fixture. */
+/* After rs_shutdown(): nothing of what ran under vigil is alive (by
+ * pid, or by process group: nginx's workers, postgres's backends), and no
+ * port answers.  Closes the fixture. */
 static void rs_end(rs_t *r) {
   vt_t *t = r->t;
   uint64_t deadline;
@@ -626,19 +672,8 @@ static void rs_end(rs_t *r) {
   /* Whatever vigil's children left would now be the init process's:
    * give a straggler a moment, bounded. */
   deadline = vt_now_ms() + 3000;
-  do {
-    apr_array_header_t *a = ps_all(vt_pool(t));
-    left = "";
-    for (i = 0; a && i < a->nelts; i++) {
-      const ps_t *e = &APR_ARRAY_IDX(a, i, ps_t);
-      if (e->state != 'Z' && is_daemon(e->comm) && e->start >= r->sup_start)
-        left = apr_psprintf(vt_pool(t), "%s %ld (%s)", left, e->pid,
-                            e->comm);
-    }
-    if (!*left)
-      break;
+  while (r->tree && *(left = left_of(t, r->tree)) && vt_now_ms() < deadline)
     vt_sleep(t, 50);
-  } while (vt_now_ms() < deadline);
   if (*left)
     fprintf(stderr, "\n  [%s] left running after vigil:%s\n", r->tag, left);
   CU_ASSERT_STRING_EQUAL(left, "");
