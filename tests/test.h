@@ -105,6 +105,17 @@ void vg_test_local_name(char *buf, size_t size, const char *tag);
  * (read), -1 on error. */
 long vg_test_fd_write(pal_fd_t fd, const void *buf, size_t n);
 long vg_test_fd_read(pal_fd_t fd, void *buf, size_t n);
+/* One process as Linux's /proc/PID/stat has it. */
+typedef struct vg_test_proc_s {
+  long pid, ppid, pgid;
+  char state;                   /* R, S, D, Z, X, ... */
+  char comm[32];
+  uint64_t start;               /* clock ticks after boot: with pid, an
+                                   identity that survives pid reuse */
+} vg_test_proc_t;
+/* 1 and *out filled when /proc/PID/stat was read, else 0 (no such
+ * process; always 0 where there is no /proc). */
+int vg_test_proc_stat(long pid, vg_test_proc_t *out);
 /* 1 while process `pid` runs (a zombie counts as gone), else 0. */
 int vg_test_pid_alive(long pid);
 /* Kill `pid` outright (cleanup after a failed assertion). */

@@ -252,25 +252,8 @@ int vt_pid_alive(long pid) { return vg_test_pid_alive(pid); }
  * under test. */
 uint64_t vt_start_time(long pid) {
 #if defined(__linux__)
-  char path[64], buf[1024], *p;
-  unsigned long long v = 0;
-  size_t n;
-  int field;
-  FILE *f;
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  f = fopen(path, "r");
-  if (!f)
-    return 0;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  /* Field 22 (starttime); field 2 (comm) ends at the last ')'. */
-  p = strrchr(buf, ')');
-  for (field = 2; p && field < 22; field++)
-    p = strchr(p + 1, ' ');
-  if (!p || sscanf(p + 1, "%llu", &v) != 1)
-    return 0;
-  return (uint64_t)v;
+  vg_test_proc_t p;
+  return vg_test_proc_stat(pid, &p) ? p.start : 0;
 #else
   return pal_pid_start_time(pid);
 #endif

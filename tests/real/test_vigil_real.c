@@ -173,52 +173,11 @@ static int real_init(void) {
   return 1;
 }
 
-/* ---- processes, from /proc ---------------------------------------------- */
-
-typedef struct ps_s {
-  long pid, ppid, pgid;
-  char state;
-  char comm[32];
-  uint64_t start;
-} ps_t;
-
-static int ps_read(long pid, ps_t *out) {
-  char path[64], buf[1024], *open, *close;
-  unsigned long long start = 0;
-  size_t n;
-  int field;
-  char *p;
-  FILE *f;
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  f = fopen(path, "r");
-  if (!f)
-    return 0;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  open = strchr(buf, '(');
-  close = strrchr(buf, ')');
-  if (!open || !close || close < open || close[1] != ' ')
-    return 0;
-  memset(out, 0, sizeof *out);
-  out->pid = pid;
-  snprintf(out->comm, sizeof out->comm, "%.*s", (int)(close - open - 1),
-           open + 1);
-  out->state = close[2];
-  out->ppid = strtol(close + 4, &p, 10);
-  out->pgid = strtol(p, NULL, 10);
-  /* Field 22, start time; field 3 (state) follows ") ". */
-  for (p = close + 2, field = 3; p && field < 22; field++)
-    p = strchr(p + 1, ' ');
-  if (p)
-    sscanf(p + 1, "%llu", &start);
-  out->start = (uint64_t)start;
-  return 1;
-}
+/* ---- processes, from /proc --------------------------------------------- */
 
 /* Every process, or NULL. */
 static apr_array_header_t *ps_all(apr_pool_t *pool) {
-  apr_array_header_t *a = apr_array_make(pool, 256, sizeof(ps_t));
+  apr_array_header_t *a = apr_array_make(pool, 256, sizeof(vg_test_proc_t));
   apr_dir_t *d;
   apr_finfo_t fi;
   if (apr_dir_open(&d, "/proc", pool) != APR_SUCCESS)
@@ -226,9 +185,9 @@ static apr_array_header_t *ps_all(apr_pool_t *pool) {
   while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
     char *end;
     long pid = strtol(fi.name, &end, 10);
-    ps_t e;
-    if (pid > 0 && *end == '\0' && ps_read(pid, &e))
-      APR_ARRAY_PUSH(a, ps_t) = e;
+    vg_test_proc_t e;
+    if (pid > 0 && *end == '\0' && vg_test_proc_stat(pid, &e))
+      APR_ARRAY_PUSH(a, vg_test_proc_t) = e;
   }
   apr_dir_close(d);
   return a;
@@ -237,17 +196,18 @@ static apr_array_header_t *ps_all(apr_pool_t *pool) {
 /* Every descendant of root (a snapshot). */
 static apr_array_header_t *descendants(vt_t *t, long root) {
   apr_array_header_t *a = ps_all(vt_pool(t));
-  apr_array_header_t *out = apr_array_make(vt_pool(t), 32, sizeof(ps_t));
+  apr_array_header_t *out =
+      apr_array_make(vt_pool(t), 32, sizeof(vg_test_proc_t));
   int i, j, grew = 1;
   while (a && grew) {
     grew = 0;
     for (i = 0; i < a->nelts; i++) {
-      ps_t *e = &APR_ARRAY_IDX(a, i, ps_t);
+      vg_test_proc_t *e = &APR_ARRAY_IDX(a, i, vg_test_proc_t);
       int mine = e->ppid == root;
       for (j = 0; !mine && j < out->nelts; j++)
-        mine = APR_ARRAY_IDX(out, j, ps_t).pid == e->ppid;
+        mine = APR_ARRAY_IDX(out, j, vg_test_proc_t).pid == e->ppid;
       if (mine && e->pid > 0) {
-        APR_ARRAY_PUSH(out, ps_t) = *e;
+        APR_ARRAY_PUSH(out, vg_test_proc_t) = *e;
         e->pid = 0;   /* taken */
         grew = 1;
       }
@@ -261,17 +221,17 @@ static apr_array_header_t *descendants(vt_t *t, long root) {
 static const char *left_of(vt_t *t, const apr_array_header_t *tree) {
   apr_array_header_t *a = ps_all(vt_pool(t));
   const char *s = "";
-  ps_t self;
+  vg_test_proc_t self;
   int i, j;
-  if (!ps_read(pal_getpid(), &self))
+  if (!vg_test_proc_stat(pal_getpid(), &self))
     self.pgid = -1;
   for (i = 0; a && i < a->nelts; i++) {
-    const ps_t *e = &APR_ARRAY_IDX(a, i, ps_t);
+    const vg_test_proc_t *e = &APR_ARRAY_IDX(a, i, vg_test_proc_t);
     int hit = 0;
     if (e->state == 'Z')
       continue;
     for (j = 0; !hit && j < tree->nelts; j++) {
-      const ps_t *d = &APR_ARRAY_IDX(tree, j, ps_t);
+      const vg_test_proc_t *d = &APR_ARRAY_IDX(tree, j, vg_test_proc_t);
       hit = (d->pid == e->pid && d->start == e->start) ||
             (d->pgid == e->pgid && d->pgid != self.pgid);
     }
@@ -287,7 +247,7 @@ static const char *zombies_of(vt_t *t, long parent) {
   const char *s = "";
   int i;
   for (i = 0; a && i < a->nelts; i++) {
-    const ps_t *e = &APR_ARRAY_IDX(a, i, ps_t);
+    const vg_test_proc_t *e = &APR_ARRAY_IDX(a, i, vg_test_proc_t);
     if (e->ppid == parent && e->state == 'Z')
       s = apr_psprintf(vt_pool(t), "%s %ld (%s)", s, e->pid, e->comm);
   }
@@ -300,14 +260,14 @@ static const char *children_of(vt_t *t, long parent) {
   const char *s = "";
   int i;
   for (i = 0; a && i < a->nelts; i++) {
-    const ps_t *e = &APR_ARRAY_IDX(a, i, ps_t);
+    const vg_test_proc_t *e = &APR_ARRAY_IDX(a, i, vg_test_proc_t);
     if (e->ppid == parent && e->state != 'Z')
       s = apr_psprintf(vt_pool(t), "%s %ld", s, e->pid);
   }
   return s;
 }
 
-/* ---- the fixture --------------------------------------------------------- */
+/* ---- the fixture ------------------------------------------------------- */
 
 enum { PG = 1, REDIS = 2, MC = 4, NGINX = 8, ALL = 15 };
 
@@ -545,7 +505,7 @@ static rs_t *rs_begin(const char *tag, unsigned which, const char *restart) {
   return r;
 }
 
-/* ---- clients ----------------------------------------------------------------- */
+/* ---- clients ----------------------------------------------------------- */
 
 static int pg_answers(rs_t *r) {
   vt_res_t *res = vt_run(r->t, 10000, prog.pg_isready, "-h", "127.0.0.1",
@@ -605,7 +565,7 @@ static int port_listens(rs_t *r, int port) {
   return vt_run(r->t, 10000, prog.bash, "-c", script, NULL)->code == 0;
 }
 
-/* ---- the supervisor's log ------------------------------------------------- */
+/* ---- the supervisor's log ---------------------------------------------- */
 
 /* Milliseconds since midnight (UTC) of the log line at `off`
  * ("2026-12-06T09:18:53.292Z ..."), -1 if it has no such stamp. */
@@ -634,7 +594,7 @@ static long ms_between(const char *log, long a, long b) {
   return d < 0 ? d + 86400000L : d;   /* across midnight */
 }
 
-/* ---- end of every test --------------------------------------------------- */
+/* ---- end of every test ------------------------------------------------- */
 
 /* Wait (bounded) until vigil has no zombie child; "" then, else the list.
  * vigil is a subreaper: the orphans of a service's main process become
@@ -694,7 +654,7 @@ static void rs_end(rs_t *r) {
   vt_end(t);
 }
 
-/* ---- tests -------------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------- */
 
 typedef int (*client_fn)(rs_t *r);
 
