@@ -241,28 +241,16 @@ static const char *left_of(vt_t *t, const apr_array_header_t *tree) {
   return s;
 }
 
-/* "pid (comm)" of the zombies whose parent is `parent`, or "". */
-static const char *zombies_of(vt_t *t, long parent) {
+/* The children of `parent` that are zombies (zombie != 0) or live:
+ * "pid (comm) ...", or "". */
+static const char *children_of(vt_t *t, long parent, int zombie) {
   apr_array_header_t *a = ps_all(vt_pool(t));
   const char *s = "";
   int i;
   for (i = 0; a && i < a->nelts; i++) {
     const vg_test_proc_t *e = &APR_ARRAY_IDX(a, i, vg_test_proc_t);
-    if (e->ppid == parent && e->state == 'Z')
+    if (e->ppid == parent && (e->state == 'Z') == (zombie != 0))
       s = apr_psprintf(vt_pool(t), "%s %ld (%s)", s, e->pid, e->comm);
-  }
-  return s;
-}
-
-/* The live children of pid, by name: "pid pid ...", or "". */
-static const char *children_of(vt_t *t, long parent) {
-  apr_array_header_t *a = ps_all(vt_pool(t));
-  const char *s = "";
-  int i;
-  for (i = 0; a && i < a->nelts; i++) {
-    const vg_test_proc_t *e = &APR_ARRAY_IDX(a, i, vg_test_proc_t);
-    if (e->ppid == parent && e->state != 'Z')
-      s = apr_psprintf(vt_pool(t), "%s %ld", s, e->pid);
   }
   return s;
 }
@@ -278,6 +266,7 @@ typedef struct rs_s {
   int pg_port, redis_port, mc_port, http_port;
   const char *sick;          /* nginx's /health says 503 while it exists */
   apr_array_header_t *tree;  /* vigil's descendants before shutdown */
+  int shut;                  /* rs_shutdown() ran */
   uint64_t began_ms;
 } rs_t;
 
@@ -602,7 +591,8 @@ static long ms_between(const char *log, long a, long b) {
 static const char *zombies_stay(rs_t *r, uint64_t ms) {
   uint64_t deadline = vt_now_ms() + ms;
   const char *z;
-  while (*(z = zombies_of(r->t, vt_sup_pid(r->t))) && vt_now_ms() < deadline)
+  while (*(z = children_of(r->t, vt_sup_pid(r->t), 1)) &&
+         vt_now_ms() < deadline)
     vt_sleep(r->t, 50);
   return z;
 }
@@ -611,6 +601,7 @@ static const char *zombies_stay(rs_t *r, uint64_t ms) {
 static void rs_shutdown(rs_t *r) {
   vt_t *t = r->t;
   const char *z = zombies_stay(r, 2000);
+  r->shut = 1;
   if (*z)
     fprintf(stderr, "\n  [%s] zombie children of vigil (pid %ld):%s\n",
             r->tag, vt_sup_pid(t), z);
@@ -654,11 +645,25 @@ static void rs_end(rs_t *r) {
   vt_end(t);
 }
 
+/* One test: the fixture, its body, then -- also when the body left early
+ * through a failed VT_REQUIRE -- the shutdown (unless the body did it)
+ * and the checks and cleanup of rs_end(). */
+static void run_case(const char *tag, unsigned which, const char *restart,
+                     void (*body)(rs_t *r)) {
+  rs_t *r = rs_begin(tag, which, restart);
+  if (!r)
+    return;
+  body(r);
+  if (!r->shut)
+    rs_shutdown(r);
+  rs_end(r);
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 typedef int (*client_fn)(rs_t *r);
 
-static void test_stack(void) {
+static void stack(rs_t *r) {
   static const struct {
     const char *name;
     client_fn client;
@@ -666,16 +671,12 @@ static void test_stack(void) {
                {"redis", redis_answers},
                {"memcached", mc_answers},
                {"nginx", nginx_answers}};
-  rs_t *r = rs_begin("stack", ALL, NULL);
-  vt_t *t;
+  vt_t *t = r->t;
   int seen[4] = {0}, ok[4] = {0}, i, all = 0;
   uint64_t deadline;
   const svc_json_t *st, *ngx;
   const char *log;
   long nginx_started, nginx_stopped;
-  if (!r)
-    return;
-  t = r->t;
   /* Readiness: the first status that says running is followed at once by
    * the daemon's own client, which must get its answer. */
   deadline = vt_now_ms() + 60000;
@@ -740,8 +741,9 @@ static void test_stack(void) {
     CU_ASSERT(vt_contains(pglog, "received fast shutdown request"));
     CU_ASSERT(vt_contains(pglog, "database system is shut down"));
   }
-  rs_end(r);
 }
+
+static void test_stack(void) { run_case("stack", ALL, NULL, stack); }
 
 /* kill -9 of `name`'s main process after a quiet spell; the restart must
  * wait at least min_ms after the exit: measured between vigil's own log
@@ -799,11 +801,7 @@ static void kill9_restart(rs_t *r, const char *name, long min_ms,
   CU_ASSERT(client(r));
 }
 
-static void test_backoff(void) {
-  rs_t *r = rs_begin("backoff", PG | REDIS,
-                     "    <restart delay=\"500ms\" max-delay=\"10s\"/>\n");
-  if (!r)
-    return;
+static void backoff(rs_t *r) {
   VT_REQUIRE(vt_wait_state(r->t, "postgres", "running", 30000) != NULL);
   VT_REQUIRE(vt_wait_state(r->t, "redis", "running", 30000) != NULL);
   /* First failure: the delay; a second quick one: twice the delay. */
@@ -813,25 +811,24 @@ static void test_backoff(void) {
   CU_ASSERT(pg_select(r));
   CU_ASSERT_EQUAL(vt_ifield(vt_svc_of(vt_status(r->t), "redis"), "restarts"),
                   2);
-  rs_shutdown(r);
-  rs_end(r);
 }
 
-static void test_zombie(void) {
-  rs_t *r = rs_begin("zombie", MC | NGINX, NULL);
-  vt_t *t;
+static void test_backoff(void) {
+  run_case("backoff", PG | REDIS,
+           "    <restart delay=\"500ms\" max-delay=\"10s\"/>\n", backoff);
+}
+
+static void zombie(rs_t *r) {
+  vt_t *t = r->t;
   long master, again;
   const char *workers, *z;
-  if (!r)
-    return;
-  t = r->t;
   VT_REQUIRE(vt_wait_state(t, "nginx", "running", 30000) != NULL);
   master = vt_pid(t, "nginx");
   /* The workers are up once one answers. */
   CU_ASSERT(nginx_answers(r));
-  workers = children_of(t, master);
+  workers = children_of(t, master, 0);
   CU_ASSERT(strlen(workers) > 0);
-  CU_ASSERT_STRING_EQUAL(zombies_of(t, vt_sup_pid(t)), "");
+  CU_ASSERT_STRING_EQUAL(children_of(t, vt_sup_pid(t), 1), "");
   CU_ASSERT_EQUAL(pal_pid_kill(master, VG_SIGKILL, 0), APR_SUCCESS);
   {
     uint64_t deadline = vt_now_ms() + 30000;
@@ -854,18 +851,14 @@ static void test_zombie(void) {
             "of vigil:%s\n", workers, z);
   CU_ASSERT_STRING_EQUAL(z, "");
   CU_ASSERT(nginx_answers(r));
-  rs_shutdown(r);
-  rs_end(r);
 }
 
-static void test_health(void) {
-  rs_t *r = rs_begin("health", NGINX, NULL);
-  vt_t *t;
+static void test_zombie(void) { run_case("zombie", MC | NGINX, NULL, zombie); }
+
+static void health(rs_t *r) {
+  vt_t *t = r->t;
   long pid0, pid1 = -1, pid2;
   uint64_t deadline, sick_at;
-  if (!r)
-    return;
-  t = r->t;
   VT_REQUIRE(vt_wait_state(t, "nginx", "running", 30000) != NULL);
   pid0 = vt_pid(t, "nginx");
   CU_ASSERT_EQUAL(http_status(r), 200);
@@ -893,9 +886,9 @@ static void test_health(void) {
   vt_sleep(t, 1600);
   CU_ASSERT_EQUAL(vt_pid(t, "nginx"), pid2);
   CU_ASSERT_EQUAL(http_status(r), 200);
-  rs_shutdown(r);
-  rs_end(r);
 }
+
+static void test_health(void) { run_case("health", NGINX, NULL, health); }
 
 static CU_TestInfo vigil_real_tests[] = {
     {"stack: ready on answer, depends-on order, clean reverse shutdown",
