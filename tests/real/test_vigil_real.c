@@ -814,8 +814,12 @@ static void backoff(rs_t *r) {
 }
 
 static void test_backoff(void) {
+  /* Output discarded: with no log pipe to drain, the exit is the one
+   * event that wakes vigil after its idle spell. */
   run_case("backoff", PG | REDIS,
-           "    <restart delay=\"500ms\" max-delay=\"10s\"/>\n", backoff);
+           "    <restart delay=\"500ms\" max-delay=\"10s\"/>\n"
+           "    <log stdout=\"null\" stderr=\"null\"/>\n",
+           backoff);
 }
 
 static void zombie(rs_t *r) {
