@@ -30,9 +30,12 @@
  * supervisor's log printed.
  *
  * PostgreSQL will not run as root: as root the service's command is
- * `setpriv --reuid=postgres --regid=postgres --init-groups postgres ...`
- * (vigil has no per-service user yet), which execs postgres, so the pid
- * vigil watches is the postmaster's.  memcached gets `-u memcache` and
+ * `setpriv --reuid=postgres --regid=postgres --init-groups --pdeathsig
+ * KILL postgres ...` (vigil has no per-service user yet), which execs
+ * postgres, so the pid vigil watches is the postmaster's.  The kernel
+ * clears the parent-death signal vigil gives its children when the user
+ * changes: --pdeathsig sets it again, so that postgres does not outlive
+ * a vigil that was killed.  memcached gets `-u memcache` and
  * nginx's workers `user www-data` (both need a user when run as root).
  *
  * The programs come from `scripts/bootstrap.sh --real`.  When one is
@@ -336,6 +339,7 @@ static const char *svc_pg(rs_t *r, const char *restart) {
     s = apr_pstrcat(vt_pool(t), s, "    <command>", vt_xml(t, prog.setpriv),
                     "</command>\n    ", arg(t, "--reuid=postgres"),
                     arg(t, "--regid=postgres"), arg(t, "--init-groups"),
+                    arg(t, "--pdeathsig"), arg(t, "KILL"),
                     arg(t, apr_pstrcat(vt_pool(t), prog.pg_bin, "/postgres",
                                        NULL)),
                     "\n", NULL);
