@@ -616,17 +616,25 @@ static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
   return run_argv_as(t, argv, ms, 0, -1, -1);
 }
 
+/* Append the NULL-terminated arguments of ap to argv[0..n-1], keeping
+ * room for `spare` more and the NULL; returns the new count (argv is not
+ * terminated). */
+static int argv_add(const char **argv, int n, int spare, va_list ap) {
+  const char *a;
+  while ((a = va_arg(ap, const char *)) != NULL && n < 63 - spare)
+    argv[n++] = a;
+  return n;
+}
+
 vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...) {
   const char *argv[64];
-  const char *a;
   va_list ap;
-  int n = 0;
-  argv[n++] = t->self;
-  argv[n++] = "--child";
-  argv[n++] = mode;
+  int n;
+  argv[0] = t->self;
+  argv[1] = "--child";
+  argv[2] = mode;
   va_start(ap, mode);
-  while ((a = va_arg(ap, const char *)) != NULL && n < 63)
-    argv[n++] = a;
+  n = argv_add(argv, 3, 0, ap);
   va_end(ap);
   argv[n] = NULL;
   return run_argv_as(t, argv, VT_WAIT_MS, VG_PROCESS_SETUID | VG_PROCESS_SETGID,
@@ -635,13 +643,11 @@ vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...) {
 
 vt_res_t *vt_run(vt_t *t, uint64_t timeout_ms, const char *file, ...) {
   const char *argv[64];
-  const char *a;
   va_list ap;
-  int n = 0;
-  argv[n++] = file;
+  int n;
+  argv[0] = file;
   va_start(ap, file);
-  while ((a = va_arg(ap, const char *)) != NULL && n < 63)
-    argv[n++] = a;
+  n = argv_add(argv, 1, 0, ap);
   va_end(ap);
   argv[n] = NULL;
   return run_argv_as(t, argv, timeout_ms, VG_PROCESS_SEARCH_PATH, -1, -1);
@@ -650,11 +656,9 @@ vt_res_t *vt_run(vt_t *t, uint64_t timeout_ms, const char *file, ...) {
 static vt_res_t *vigil_va(vt_t *t, uint64_t ms, int with_config,
                           va_list ap) {
   const char *argv[64];
-  const char *a;
-  int n = 0;
-  argv[n++] = vt_vigil_bin();
-  while ((a = va_arg(ap, const char *)) != NULL && n < 60)
-    argv[n++] = a;
+  int n;
+  argv[0] = vt_vigil_bin();
+  n = argv_add(argv, 1, 3, ap);
   if (with_config && t->config) {
     argv[n++] = "-c";
     argv[n++] = t->config;
