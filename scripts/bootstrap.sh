@@ -8,6 +8,11 @@
 #   scripts/bootstrap.sh --perf     also the benchmark peers (libuv, libev,
 #                                   libevent) and strace
 #   scripts/bootstrap.sh --check    also valgrind
+#   scripts/bootstrap.sh --real     also the daemons of the real-daemon suite
+#                                   (tests/real: PostgreSQL, Redis, nginx,
+#                                   memcached, and their clients), installed
+#                                   without being started or enabled as
+#                                   system services
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
@@ -16,6 +21,8 @@ for arg in "$@"; do
   case "$arg" in
     --perf) pkgs+=(libuv1-dev libev-dev libevent-dev strace) ;;
     --check) pkgs+=(valgrind) ;;
+    --real) pkgs+=(postgresql postgresql-client redis-server redis-tools
+                   nginx-light memcached curl) ;;
     *) echo "bootstrap: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -30,9 +37,43 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "bootstrap: installing ${missing[*]}"
+  # Daemons are installed for the tests to run under vigil, not as system
+  # services: a policy-rc.d that answers 101 ("action forbidden") keeps
+  # their postinst scripts from starting them, and the one that was there
+  # (containers often have one) comes back afterwards.
+  policy=/usr/sbin/policy-rc.d
+  saved=""
+  if [ -e "$policy" ]; then
+    saved=$($sudo mktemp)
+    $sudo cp -p "$policy" "$saved"
+  fi
+  restore_policy() {
+    if [ -n "$saved" ]; then
+      $sudo mv -f "$saved" "$policy"
+    else
+      $sudo rm -f "$policy"
+    fi
+  }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+  restore_policy
+  trap - EXIT
+  # Under systemd, packages enable their units even when policy-rc.d
+  # forbids starting them: disable the ones just installed (no --now:
+  # nothing was started).
+  if [ -d /run/systemd/system ]; then
+    for unit in postgresql redis-server nginx memcached; do
+      case " ${missing[*]} " in
+        *" $unit "*|*" ${unit}-light "*) ;;
+        *) continue ;;
+      esac
+      $sudo systemctl disable --quiet "$unit" 2>/dev/null || true
+    done
+  fi
 fi
 
 "$(dirname "$0")/build-libxml2.sh"

@@ -10,6 +10,13 @@
 #   scripts/test.sh --valgrind   the same suites under valgrind (leaks = failure)
 #   scripts/test.sh --windows    cross-build for Windows (mingw-w64) and run
 #                                the suites under Wine
+#   scripts/test.sh --real       install the daemons of tests/real
+#                                (bootstrap.sh --real), then run that suite
+#                                alone (ctest -L real) in build/
+#
+# The real-daemon suite (vigil_real, ctest label "real") runs with the
+# others where its daemons are installed.  Where they are not, it says
+# SKIP and why, and ctest counts it skipped; with CI=true it fails.
 #
 # Build trees: build/ (plain), build-asan/, build-tsan/.  Each CUnit suite is its own
 # ctest test; ctest prints the summary line.
@@ -23,7 +30,8 @@ case "${1:-}" in
   --tsan) mode=tsan ;;
   --valgrind) mode=valgrind ;;
   --windows) mode=windows ;;
-  *) echo "usage: scripts/test.sh [--asan|--tsan|--valgrind|--windows]" >&2; exit 2 ;;
+  --real) mode=real ;;
+  *) echo "usage: scripts/test.sh [--asan|--tsan|--valgrind|--windows|--real]" >&2; exit 2 ;;
 esac
 
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -48,12 +56,14 @@ if [ "$mode" = windows ]; then
 fi
 if [ "$mode" = valgrind ]; then
   scripts/bootstrap.sh --check
+elif [ "$mode" = real ]; then
+  scripts/bootstrap.sh --real
 else
   scripts/bootstrap.sh
 fi
 
 case "$mode" in
-  plain|valgrind) dir=build; extra=() ;;
+  plain|valgrind|real) dir=build; extra=() ;;
   asan) dir=build-asan; extra=(-DVIGIL_SANITIZE=ON) ;;
   tsan) dir=build-tsan; extra=(-DVIGIL_TSAN=ON) ;;
 esac
@@ -66,10 +76,21 @@ if [ "$mode" = plain ]; then
   scripts/check-macos.sh
 fi
 
+if [ "$mode" = real ]; then
+  cd "$dir"
+  exec ctest --output-on-failure --no-tests=error -L real
+fi
+
 if [ "$mode" = valgrind ]; then
   # Every suite under memcheck; children re-exec'd by tests run natively.
   fail=0
   for s in $("$dir"/tests/run_tests --list); do
+    if [ "$s" = vigil_real ]; then
+      # vigil and the daemons run natively there: memcheck would check
+      # only the runner's polling, slowly.  Plain, ASan and TSan run it.
+      echo "valgrind: vigil_real not run under memcheck (it checks real daemons under a native vigil)"
+      continue
+    fi
     if valgrind -q --error-exitcode=99 --leak-check=full \
          --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
          "$dir"/tests/run_tests "$s" >"$dir/valgrind-$s.log" 2>&1; then
@@ -81,6 +102,15 @@ if [ "$mode" = valgrind ]; then
   exit $fail
 fi
 
+# Say up front when the real-daemon suite will skip itself.
+real_missing=""
+for p in psql pg_isready redis-server redis-cli nginx memcached curl; do
+  command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || real_missing+=" $p"
+done
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || real_missing+=" postgres"
+if [ -n "$real_missing" ] && [ "${CI:-}" != true ]; then
+  echo "SKIP: vigil_real (tests/real): not installed:$real_missing; scripts/bootstrap.sh --real installs them"
+fi
 (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs")
 if [ "$mode" = plain ] && [ -z "${VIGIL_SKIP_WINDOWS:-}" ]; then
   # The same suites for Windows (IOCP), cross-built and run under Wine.

@@ -17,6 +17,12 @@
 extern const char *vg_test_self;
 /* A pool that lives for the whole suite run. */
 extern apr_pool_t *vg_test_pool;
+/* Suites that cannot run on this machine: a suite's init that finds
+ * something it needs missing prints a "SKIP: SUITE: why" line, adds one
+ * here and returns non-zero.  run_tests does not count such a suite as
+ * failed, and exits 77 (ctest's SKIP_RETURN_CODE) when nothing else ran.
+ * Never silent: the line says what is missing and how to get it. */
+extern int vg_test_suites_skipped;
 
 /* Run the loop until `*flag` becomes non-zero or `ms` of loop time pass.
  * Returns the flag's value.  Uses a private timer; never busy-waits. */
@@ -50,6 +56,11 @@ void vg_test_close_loop(vg_loop_t *loop);
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) X(win32) VG_TEST_INTEG_SUITES(X) X(vigil_win)     \
   X(vigil_winsvc)
+#elif defined(__linux__)
+/* vigil_real (tests/real): real daemons from Debian's packages. */
+#define VG_TEST_SUITES(X)                                                    \
+  VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \
+  X(vigil_real)
 #else
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)
@@ -94,6 +105,17 @@ void vg_test_local_name(char *buf, size_t size, const char *tag);
  * (read), -1 on error. */
 long vg_test_fd_write(pal_fd_t fd, const void *buf, size_t n);
 long vg_test_fd_read(pal_fd_t fd, void *buf, size_t n);
+/* One process as Linux's /proc/PID/stat has it. */
+typedef struct vg_test_proc_s {
+  long pid, ppid, pgid;
+  char state;                   /* R, S, D, Z, X, ... */
+  char comm[32];
+  uint64_t start;               /* clock ticks after boot: with pid, an
+                                   identity that survives pid reuse */
+} vg_test_proc_t;
+/* 1 and *out filled when /proc/PID/stat was read, else 0 (no such
+ * process; always 0 where there is no /proc). */
+int vg_test_proc_stat(long pid, vg_test_proc_t *out);
 /* 1 while process `pid` runs (a zombie counts as gone), else 0. */
 int vg_test_pid_alive(long pid);
 /* Kill `pid` outright (cleanup after a failed assertion). */

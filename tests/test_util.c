@@ -120,6 +120,12 @@ void vg_test_setenv(const char *name, const char *value) {
   SetEnvironmentVariableA(name, value);
 }
 
+int vg_test_proc_stat(long pid, vg_test_proc_t *out) {
+  (void)pid;
+  (void)out;
+  return 0;   /* no /proc */
+}
+
 /* GetProcessHandleCount() would do, but Wine 8 answers 0.  Handle values
  * are multiples of 4 from a table: probe them. */
 int vg_test_count_handles(void) {
@@ -162,17 +168,12 @@ long vg_test_fd_read(pal_fd_t fd, void *buf, size_t n) {
   return (long)r;
 }
 
-int vg_test_pid_alive(long pid) {
-  char path[64], buf[512];
-  FILE *f;
+int vg_test_proc_stat(long pid, vg_test_proc_t *out) {
+  char path[64], buf[1024], *open, *close, *p;
+  unsigned long long start = 0;
   size_t n;
-  char *p;
-  if (pid <= 0)
-    return 0;
-  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-    return 0;
-  /* Reparented to a PID 1 that does not reap (containers): a zombie is
-   * dead for our purpose. */
+  int field;
+  FILE *f;
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
   f = fopen(path, "r");
   if (!f)
@@ -180,8 +181,39 @@ int vg_test_pid_alive(long pid) {
   n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[n] = '\0';
-  p = strrchr(buf, ')');
-  return !(p && (p[2] == 'Z' || p[2] == 'X'));
+  /* Field 2 (comm) is in parentheses and may itself hold spaces and
+   * parentheses: it ends at the last ')'.  Then state, ppid, pgid, ...,
+   * starttime (field 22). */
+  open = strchr(buf, '(');
+  close = strrchr(buf, ')');
+  if (!open || !close || close < open || close[1] != ' ' || !close[2])
+    return 0;
+  memset(out, 0, sizeof *out);
+  out->pid = pid;
+  snprintf(out->comm, sizeof out->comm, "%.*s", (int)(close - open - 1),
+           open + 1);
+  out->state = close[2];
+  out->ppid = strtol(close + 3, &p, 10);
+  out->pgid = strtol(p, NULL, 10);
+  for (p = close, field = 2; p && field < 22; field++)
+    p = strchr(p + 1, ' ');
+  if (p)
+    sscanf(p + 1, "%llu", &start);
+  out->start = (uint64_t)start;
+  return 1;
+}
+
+int vg_test_pid_alive(long pid) {
+  vg_test_proc_t p;
+  if (pid <= 0)
+    return 0;
+  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    return 0;
+  /* Reparented to a PID 1 that does not reap (containers): a zombie is
+   * dead for our purpose. */
+  if (!vg_test_proc_stat(pid, &p))
+    return 0;
+  return p.state != 'Z' && p.state != 'X';
 }
 
 void vg_test_pid_kill(long pid) {

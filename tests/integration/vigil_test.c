@@ -250,27 +250,10 @@ int vt_pid_alive(long pid) { return vg_test_pid_alive(pid); }
 /* A start-time stamp of pid, 0 if none.  Read here rather than through
  * pal_pid_start_time(), so that the cleanup does not depend on the code
  * under test. */
-static uint64_t start_time(long pid) {
+uint64_t vt_start_time(long pid) {
 #if defined(__linux__)
-  char path[64], buf[1024], *p;
-  unsigned long long v = 0;
-  size_t n;
-  int field;
-  FILE *f;
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  f = fopen(path, "r");
-  if (!f)
-    return 0;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  /* Field 22 (starttime); field 2 (comm) ends at the last ')'. */
-  p = strrchr(buf, ')');
-  for (field = 2; p && field < 22; field++)
-    p = strchr(p + 1, ' ');
-  if (!p || sscanf(p + 1, "%llu", &v) != 1)
-    return 0;
-  return (uint64_t)v;
+  vg_test_proc_t p;
+  return vg_test_proc_stat(pid, &p) ? p.start : 0;
 #else
   return pal_pid_start_time(pid);
 #endif
@@ -294,6 +277,7 @@ struct vt_s {
   int via_control;              /* status polls use --control */
   int answered;                 /* a status poll has succeeded */
   apr_array_header_t *tracked;  /* tracked_t */
+  const char *sup_args[9];      /* vt_sup_args(), NULL-terminated */
   unsigned failures_at_begin;
   char tag[32];
 };
@@ -391,7 +375,7 @@ void vt_track(vt_t *t, long pid) {
       return;
   e = &APR_ARRAY_PUSH(t->tracked, tracked_t);
   e->pid = pid;
-  e->start = start_time(pid);
+  e->start = vt_start_time(pid);
 }
 
 static void close_walk(vg_handle_t *h, void *arg) {
@@ -415,7 +399,7 @@ void vt_end(vt_t *t) {
    * its group too (services lead their own group). */
   for (i = 0; i < t->tracked->nelts; i++) {
     tracked_t *e = &APR_ARRAY_IDX(t->tracked, i, tracked_t);
-    if (e->start != 0 && start_time(e->pid) == e->start) {
+    if (e->start != 0 && vt_start_time(e->pid) == e->start) {
       pal_pid_kill(e->pid, VG_SIGKILL, 1);
       pal_pid_kill(e->pid, VG_SIGKILL, 0);
     }
@@ -632,31 +616,49 @@ static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
   return run_argv_as(t, argv, ms, 0, -1, -1);
 }
 
+/* Append the NULL-terminated arguments of ap to argv[0..n-1], keeping
+ * room for `spare` more and the NULL; returns the new count (argv is not
+ * terminated). */
+static int argv_add(const char **argv, int n, int spare, va_list ap) {
+  const char *a;
+  while ((a = va_arg(ap, const char *)) != NULL && n < 63 - spare)
+    argv[n++] = a;
+  return n;
+}
+
 vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...) {
   const char *argv[64];
-  const char *a;
   va_list ap;
-  int n = 0;
-  argv[n++] = t->self;
-  argv[n++] = "--child";
-  argv[n++] = mode;
+  int n;
+  argv[0] = t->self;
+  argv[1] = "--child";
+  argv[2] = mode;
   va_start(ap, mode);
-  while ((a = va_arg(ap, const char *)) != NULL && n < 63)
-    argv[n++] = a;
+  n = argv_add(argv, 3, 0, ap);
   va_end(ap);
   argv[n] = NULL;
   return run_argv_as(t, argv, VT_WAIT_MS, VG_PROCESS_SETUID | VG_PROCESS_SETGID,
                      uid, gid);
 }
 
+vt_res_t *vt_run(vt_t *t, uint64_t timeout_ms, const char *file, ...) {
+  const char *argv[64];
+  va_list ap;
+  int n;
+  argv[0] = file;
+  va_start(ap, file);
+  n = argv_add(argv, 1, 0, ap);
+  va_end(ap);
+  argv[n] = NULL;
+  return run_argv_as(t, argv, timeout_ms, VG_PROCESS_SEARCH_PATH, -1, -1);
+}
+
 static vt_res_t *vigil_va(vt_t *t, uint64_t ms, int with_config,
                           va_list ap) {
   const char *argv[64];
-  const char *a;
-  int n = 0;
-  argv[n++] = vt_vigil_bin();
-  while ((a = va_arg(ap, const char *)) != NULL && n < 60)
-    argv[n++] = a;
+  int n;
+  argv[0] = vt_vigil_bin();
+  n = argv_add(argv, 1, 3, ap);
   if (with_config && t->config) {
     argv[n++] = "-c";
     argv[n++] = t->config;
@@ -685,10 +687,22 @@ vt_res_t *vt_cli(vt_t *t, ...) {
 
 /* ---- the supervisor -------------------------------------------------------- */
 
+void vt_sup_args(vt_t *t, ...) {
+  va_list ap;
+  const char *a;
+  int n = 0;
+  va_start(ap, t);
+  while ((a = va_arg(ap, const char *)) != NULL && n < 8)
+    t->sup_args[n++] = apr_pstrdup(t->pool, a);
+  va_end(ap);
+  t->sup_args[n] = NULL;
+}
+
 int vt_sup_start(vt_t *t, const char *config) {
-  const char *argv[6];
+  const char *argv[14];
   apr_status_t why = APR_SUCCESS;
   char eb[128];
+  int n;
   if (t->sup && !t->sup->exited) {
     CU_FAIL("a supervisor is already running in this fixture");
     return -1;
@@ -708,7 +722,9 @@ int vt_sup_start(vt_t *t, const char *config) {
   argv[1] = "run";
   argv[2] = "-c";
   argv[3] = config;
-  argv[4] = NULL;
+  for (n = 0; t->sup_args[n]; n++)
+    argv[4 + n] = t->sup_args[n];
+  argv[4 + n] = NULL;
   /* PDEATHSIG: a crashed test runner takes the supervisor (and, through
    * the supervisor's own PDEATHSIG, its children) with it. */
   t->sup = run_spawn(t->loop, argv, VG_PROCESS_PDEATHSIG, &why);

@@ -131,12 +131,19 @@ const char *vt_xml(vt_t *t, const char *s);
 vt_res_t *vt_vigil(vt_t *t, uint64_t timeout_ms, ...);
 /* The same with `-c CONFIG` appended (the fixture's current config). */
 vt_res_t *vt_cli(vt_t *t, ...);
+/* Run `file ARGS...` (NULL-terminated; file absolute, or looked up on
+ * PATH) to completion (killed after timeout_ms).  Never NULL. */
+vt_res_t *vt_run(vt_t *t, uint64_t timeout_ms, const char *file, ...);
 /* Run this binary's child MODE ARGS... (NULL-terminated) as uid/gid
  * (POSIX, as root), to completion (VT_WAIT_MS at most). */
 vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...);
 
-/* Start `vigil run -c config` (becomes the fixture's current config). */
+/* Start `vigil run -c config` (becomes the fixture's current config),
+ * then the arguments of vt_sup_args(). */
 int vt_sup_start(vt_t *t, const char *config);
+/* Extra arguments (NULL-terminated, at most 8) for the next `vigil run`s
+ * of this fixture, e.g. "--log-level", "debug". */
+void vt_sup_args(vt_t *t, ...);
 /* Start it and wait until `status` answers.  1 on success. */
 int vt_sup_start_ready(vt_t *t, const char *config);
 long vt_sup_pid(vt_t *t);
@@ -155,6 +162,10 @@ int vt_wait_log(vt_t *t, const char *needle, uint64_t ms);
 
 /* Remember a pid for the cleanup of vt_end(). */
 void vt_track(vt_t *t, long pid);
+/* A stamp of pid's start (Linux: /proc's start time in clock ticks
+ * since boot), 0 if there is no such process.  Equal stamps: the same
+ * process, not a reused pid. */
+uint64_t vt_start_time(long pid);
 /* Non-zero if pid is a live process (a zombie counts as gone). */
 int vt_pid_alive(long pid);
 /* Wait until pid is gone.  1 when gone. */
