@@ -592,6 +592,18 @@ static void cancel_accept(vg_fiber_t *f) {
   schedule(f, VG_ECANCELED);
 }
 
+apr_status_t vg_fiber_listen(vg_stream_t *server, int backlog) {
+  hstate_t *st;
+  if (server == NULL)
+    return APR_EINVAL;
+  if (server->sflags & VG__S_LISTENING)
+    return server->connection_cb == on_connection ? APR_SUCCESS : APR_EINVAL;
+  st = hstate_get((vg_handle_t *)server);
+  if (st == NULL)
+    return APR_ENOMEM;
+  return vg_listen(server, backlog, on_connection);
+}
+
 apr_status_t vg_fiber_accept(vg_stream_t *server, vg_stream_t *client) {
   vg_fiber_t *f;
   hstate_t *st;
@@ -603,17 +615,10 @@ apr_status_t vg_fiber_accept(vg_stream_t *server, vg_stream_t *client) {
     return APR_EINVAL;
   if (vg__is_closing(server))
     return VG_ECLOSING;
-  if ((server->sflags & VG__S_LISTENING) &&
-      server->connection_cb != on_connection)
-    return APR_EINVAL;
-  st = hstate_get((vg_handle_t *)server);
-  if (st == NULL)
-    return APR_ENOMEM;
-  if (!(server->sflags & VG__S_LISTENING)) {
-    rv = vg_listen(server, VG_FIBER_BACKLOG, on_connection);
-    if (rv != APR_SUCCESS)
-      return rv;
-  }
+  rv = vg_fiber_listen(server, VG_FIBER_BACKLOG);
+  if (rv != APR_SUCCESS)
+    return rv;
+  st = hstate_find((vg_handle_t *)server);
   for (;;) {
     if (st->pending > 0) {
       st->pending--;

@@ -1022,6 +1022,170 @@ static void test_overflow_crashes(void) {
   vg_test_close_loop(loop);
 }
 
+/* ---- 7b. the examples, as real processes on real sockets ------------- */
+
+typedef struct {
+  vg_loop_t *loop;
+  vg_process_t proc;
+  vg_pipe_t out;
+  vg_addr_t addr;
+  int exited, status, sig;
+  int ok;                       /* the scenario's checks, all passed */
+} example_t;
+
+static void ex_exit(vg_process_t *p, int status, int sig) {
+  example_t *ex = p->data;
+  ex->exited = 1;
+  ex->status = status;
+  ex->sig = sig;
+  vg_close((vg_handle_t *)p, NULL);
+}
+
+/* Read from s until buf (NUL-terminated) contains `want`. */
+static int read_until(vg_stream_t *s, char *buf, size_t cap, size_t *len,
+                      const char *want) {
+  size_t n;
+  while (strstr(buf, want) == NULL) {
+    if (*len + 1 >= cap ||
+        vg_fiber_read(s, buf + *len, cap - 1 - *len, &n) != APR_SUCCESS)
+      return 0;
+    *len += n;
+    buf[*len] = '\0';
+  }
+  return 1;
+}
+
+/* A client of the example: connected, with a receive buffer. */
+typedef struct {
+  vg_tcp_t *tcp;
+  char buf[4096];
+  size_t len;
+} exc_t;
+
+static int exc_open(example_t *ex, exc_t *c) {
+  memset(c, 0, sizeof *c);
+  c->tcp = calloc(1, sizeof *c->tcp);
+  vg_tcp_init(ex->loop, c->tcp);
+  return vg_fiber_tcp_connect(c->tcp, &ex->addr) == APR_SUCCESS;
+}
+
+static int exc_expect(exc_t *c, const char *want) {
+  return read_until(c->tcp, c->buf, sizeof c->buf, &c->len, want);
+}
+
+static int exc_say(exc_t *c, const char *what) {
+  return vg_fiber_write(c->tcp, what, strlen(what)) == APR_SUCCESS;
+}
+
+static void exc_close(exc_t *c) {
+  if (c->tcp != NULL)
+    vg_close((vg_handle_t *)c->tcp, free_handle);
+  c->tcp = NULL;
+}
+
+/* Learn the port from "listening on 127.0.0.1:PORT\n". */
+static int ex_wait_listening(example_t *ex) {
+  char line[128] = "", *colon;
+  size_t len = 0;
+  if (!read_until(&ex->out, line, sizeof line, &len, "\n") ||
+      strncmp(line, "listening on 127.0.0.1:", 23) != 0)
+    return 0;
+  colon = strrchr(line, ':');
+  return vg_addr_ip(&ex->addr, "127.0.0.1", atoi(colon + 1)) == APR_SUCCESS;
+}
+
+static int ex_stop(example_t *ex) {
+  int i;
+  vg_process_kill(&ex->proc, VG_SIGTERM);
+  for (i = 0; i < 500 && !ex->exited; i++)
+    vg_fiber_sleep(10);
+#ifdef _WIN32
+  return ex->exited;
+#else
+  return ex->exited && ex->status == 0 && ex->sig == 0;   /* graceful */
+#endif
+}
+
+static void echo_scenario(void *arg) {
+  example_t *ex = arg;
+  exc_t a, b;
+  char big[50000];
+  size_t i;
+  int ok = ex_wait_listening(ex) && exc_open(ex, &a) && exc_open(ex, &b) &&
+           exc_say(&a, "one\n") && exc_say(&b, "two\n") &&
+           exc_expect(&b, "two\n") && exc_expect(&a, "one\n");
+  for (i = 0; i < sizeof big - 1; i++)
+    big[i] = (char)('a' + i % 26);
+  big[sizeof big - 1] = '\0';
+  /* 50 KB back, byte for byte (more than one read, more than the
+   * socket takes at once on some systems). */
+  ok = ok && exc_say(&a, big);
+  for (i = 0; ok && i < sizeof big - 1; i += a.len) {
+    if (vg_fiber_read(a.tcp, a.buf, sizeof a.buf, &a.len) != APR_SUCCESS ||
+        memcmp(a.buf, big + i, a.len) != 0)
+      ok = 0;
+  }
+  exc_close(&a);
+  exc_close(&b);
+  ex->ok = ex_stop(ex) && ok;
+  vg_close((vg_handle_t *)&ex->out, NULL);
+}
+
+static void chat_scenario(void *arg) {
+  example_t *ex = arg;
+  exc_t a, b, c;
+  int ok = ex_wait_listening(ex) &&
+           exc_open(ex, &a) && exc_expect(&a, "welcome 1\n") &&
+           exc_open(ex, &b) && exc_expect(&b, "welcome 2\n") &&
+           exc_open(ex, &c) && exc_expect(&c, "welcome 3\n") &&
+           exc_say(&a, "hello\n") && exc_expect(&b, "1> hello\n") &&
+           exc_expect(&c, "1> hello\n") &&
+           exc_say(&b, "hi\n") && exc_expect(&a, "2> hi\n") &&
+           exc_expect(&c, "2> hi\n");
+  /* The speaker hears nothing of its own. */
+  ok = ok && strstr(a.buf, "1> ") == NULL && strstr(b.buf, "2> ") == NULL;
+  exc_close(&a);
+  ok = ok && exc_say(&b, "bye\n") && exc_expect(&c, "2> bye\n");
+  exc_close(&b);
+  exc_close(&c);
+  ex->ok = ex_stop(ex) && ok;
+  vg_close((vg_handle_t *)&ex->out, NULL);
+}
+
+static void run_example(const char *path, void (*scenario)(void *)) {
+  example_t *ex = calloc(1, sizeof *ex);
+  vg_process_options_t opts;
+  const char *args[] = {path, "0", NULL};
+
+  ex->loop = new_loop();
+  memset(&opts, 0, sizeof opts);
+  opts.file = path;
+  opts.args = args;
+  opts.exit_cb = ex_exit;
+  vg_pipe_init(ex->loop, &ex->out);
+  opts.stdio[1].kind = VG_STDIO_PIPE;
+  opts.stdio[1].pipe = &ex->out;
+  ex->proc.data = ex;
+  CU_ASSERT_EQUAL_FATAL(vg_spawn(ex->loop, &ex->proc, &opts), APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_fiber_create(ex->loop, NULL, scenario, ex, 0),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_run(ex->loop, VG_RUN_DEFAULT), 0);
+  if (!ex->exited)
+    vg_test_pid_kill(ex->proc.pid);
+  CU_ASSERT(ex->ok);
+  CU_ASSERT_EQUAL(ex->exited, 1);
+  run_and_close(ex->loop);
+  free(ex);
+}
+
+static void test_example_echo(void) {
+  run_example(VIGIL_FIBER_ECHO, echo_scenario);
+}
+
+static void test_example_chat(void) {
+  run_example(VIGIL_FIBER_CHAT, chat_scenario);
+}
+
 const vg_child_mode_t vg_child_fiber_modes[] = {
   {"fiber-overflow", child_fiber_overflow},
   {NULL, NULL}
@@ -1046,6 +1210,8 @@ static CU_TestInfo fiber_tests[] = {
   {"closing a handle wakes its blocked fiber", test_close_wakes},
   {"fibers and callbacks on one loop", test_mixed},
   {"stack overflow hits the guard page", test_overflow_crashes},
+  {"example: fiber echo server", test_example_echo},
+  {"example: fiber chat server broadcasts", test_example_chat},
   CU_TEST_INFO_NULL
 };
 

@@ -61,7 +61,7 @@ typedef struct vg_fiber_s vg_fiber_t;
 
 #define VG_FIBER_STACK_DEFAULT (64u * 1024u)
 /* The backlog vg_fiber_accept() listens with when the server does not
- * listen yet. */
+ * listen yet (vg_fiber_listen() chooses another). */
 #define VG_FIBER_BACKLOG 511
 
 /* Create a fiber that runs fn(arg) on `loop` with a stack of stack_size
@@ -87,6 +87,12 @@ apr_status_t vg_fiber_join(vg_fiber_t *fiber);
 
 /* Connect `tcp` (initialised with vg_tcp_init) to addr. */
 apr_status_t vg_fiber_tcp_connect(vg_tcp_t *tcp, const vg_addr_t *addr);
+/* Start listening on `server` (bound) for vg_fiber_accept(), so that
+ * connections are taken before any fiber accepts (say, before the
+ * program announces its port).  Any context on the loop's thread;
+ * APR_SUCCESS if it already listens for fibers, APR_EINVAL if it listens
+ * with a callback of its own. */
+apr_status_t vg_fiber_listen(vg_stream_t *server, int backlog);
 /* Accept one connection of `server` (bound) into `client` (initialised
  * with vg_tcp_init / vg_pipe_init, not yet accepted).  The first call
  * starts listening (backlog VG_FIBER_BACKLOG) if the server does not
