@@ -70,11 +70,22 @@ void pal_fiber_destroy(pal_fiber_t *f) {
 
 static __thread pal_fiber_t t_thread_ctx;
 
+/* GetCurrentFiber() reads the TIB through gs:[0x20]; mingw's inline
+ * __readgsqword trips gcc's -Warray-bounds (a false positive). */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#endif
+static void *current_os_fiber(void) { return GetCurrentFiber(); }
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
 pal_fiber_t *pal_fiber_thread(void) {
   if (t_thread_ctx.os != NULL)
     return &t_thread_ctx;
   if (IsThreadAFiber()) {
-    t_thread_ctx.os = GetCurrentFiber();
+    t_thread_ctx.os = current_os_fiber();
     t_thread_ctx.converted = 0;
   } else {
     t_thread_ctx.os = ConvertThreadToFiberEx(NULL, FIBER_FLAG_FLOAT_SWITCH);
