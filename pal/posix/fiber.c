@@ -213,14 +213,17 @@ static void frame_init(pal_fiber_t *f, uintptr_t top, uintptr_t entry) {
 #endif
 #endif /* PAL__FIBER_ASM */
 
-static _Thread_local pal_fiber_t *t_switch_from;  /* for the announcements */
+#ifdef PAL__FIBER_ASAN
+static _Thread_local pal_fiber_t *t_switch_from;  /* for announce_finish */
+#endif
 
 static void announce_start(pal_fiber_t *from, pal_fiber_t *to, int final) {
-  t_switch_from = from;
 #ifdef PAL__FIBER_ASAN
+  t_switch_from = from;
   __sanitizer_start_switch_fiber(final ? NULL : &from->fake_stack,
                                  to->asan_bottom, to->asan_size);
 #else
+  (void)from;
   (void)final;
 #endif
 #ifdef PAL__FIBER_TSAN
