@@ -8,7 +8,8 @@
  *   2. the switch: assembly for x86_64 and aarch64 (System V / Apple),
  *      ucontext elsewhere
  *   3. stacks: one anonymous mapping per fiber, guard page at the bottom,
- *      the pal_fiber_t itself in the top bytes
+ *      the pal_fiber_t itself in the top bytes; a small cache of
+ *      released ones
  *   4. the public functions
  *
  * The assembly switch saves only what the ABI says a callee preserves
@@ -30,6 +31,7 @@
 #include "pal_posix.h"
 #include "pal_fiber.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,9 +321,75 @@ static apr_status_t guard(char *lo, size_t len) {
 
 /* ---- 4. the public functions ------------------------------------------ */
 
+/* Released stacks, kept for the next pal_fiber_create() of the same size:
+ * a create + join then costs no mmap, madvise or munmap (and no TLB
+ * shootdown), which is most of a fiber's life when it is short.  At most
+ * PAL__FIBER_CACHE of them, process-wide; the pages a fiber touched stay
+ * resident while cached.  Off under ASan, whose stack poisoning a reused
+ * stack would inherit. */
+#define PAL__FIBER_CACHE 64
+
+#ifndef PAL__FIBER_ASAN
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct { char *map; size_t len; } cache[PAL__FIBER_CACHE];
+static unsigned ncache;
+#endif
+
+static char *cache_take(size_t len) {
+  char *map = NULL;
+#ifndef PAL__FIBER_ASAN
+  unsigned i;
+  pthread_mutex_lock(&cache_mu);
+  for (i = ncache; i-- > 0;)
+    if (cache[i].len == len) {
+      map = cache[i].map;
+      cache[i] = cache[--ncache];
+      break;
+    }
+  pthread_mutex_unlock(&cache_mu);
+#else
+  (void)len;
+#endif
+  return map;
+}
+
+static int cache_put(char *map, size_t len) {
+  int kept = 0;
+#ifndef PAL__FIBER_ASAN
+  pthread_mutex_lock(&cache_mu);
+  if (ncache < PAL__FIBER_CACHE) {
+    cache[ncache].map = map;
+    cache[ncache++].len = len;
+    kept = 1;
+  }
+  pthread_mutex_unlock(&cache_mu);
+#else
+  (void)map;
+  (void)len;
+#endif
+  return kept;
+}
+
+/* A new mapping of len bytes with its guard page at the bottom. */
+static apr_status_t map_stack(char **out, size_t len) {
+  apr_status_t rv;
+  char *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
+                   -1, 0);
+  if (map == MAP_FAILED)
+    return pal__fail("mmap");
+  rv = guard(map, page_size());
+  if (rv != APR_SUCCESS) {
+    munmap(map, len);
+    return rv;
+  }
+  *out = map;
+  return APR_SUCCESS;
+}
+
 apr_status_t pal_fiber_create(pal_fiber_t **out, size_t stack_size,
                               pal_fiber_fn fn, void *arg) {
-  size_t ps = page_size(), usable, len;
+  size_t ps = page_size(), len;
   char *map;
   pal_fiber_t *f;
   uintptr_t top;
@@ -329,17 +397,10 @@ apr_status_t pal_fiber_create(pal_fiber_t **out, size_t stack_size,
 
   if (fn == NULL || stack_size > ((size_t)1 << 40))
     return APR_EINVAL;
-  usable = stack_usable(stack_size);
-  len = usable + ps;
-  map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  if (map == MAP_FAILED)
-    return pal__fail("mmap");
-  rv = guard(map, ps);
-  if (rv != APR_SUCCESS) {
-    munmap(map, len);
+  len = stack_usable(stack_size) + ps;
+  map = cache_take(len);
+  if (map == NULL && (rv = map_stack(&map, len)) != APR_SUCCESS)
     return rv;
-  }
   /* The struct sits at the very top; the stack grows down from below it,
    * 16-byte aligned as both ABIs want. */
   f = (pal_fiber_t *)(map + len - sizeof(pal_fiber_t));
@@ -388,7 +449,8 @@ void pal_fiber_destroy(pal_fiber_t *f) {
 #ifdef PAL_HAVE_VALGRIND_H
   VALGRIND_STACK_DEREGISTER(f->vg_stack_id);
 #endif
-  munmap(f->map, f->map_len);
+  if (!cache_put(f->map, f->map_len))
+    munmap(f->map, f->map_len);
 }
 
 static _Thread_local pal_fiber_t t_thread_ctx;
