@@ -380,6 +380,16 @@ static apr_status_t enter(vg_fiber_t **f) {
   return APR_SUCCESS;
 }
 
+/* ... and a handle to wait on, not closing. */
+static apr_status_t enter_on(vg_fiber_t **f, const void *h) {
+  apr_status_t rv = enter(f);
+  if (rv != APR_SUCCESS)
+    return rv;
+  if (h == NULL)
+    return APR_EINVAL;
+  return vg__is_closing((const vg_handle_t *)h) ? VG_ECLOSING : APR_SUCCESS;
+}
+
 void vg_fiber_yield(void) {
   vg_fiber_t *f = t_current;
   if (f == NULL)
@@ -537,18 +547,16 @@ apr_status_t vg_fiber_read(vg_stream_t *s, void *buf, size_t len,
                            size_t *nread) {
   vg_fiber_t *f;
   hstate_t *st;
-  apr_status_t rv = enter(&f);
+  apr_status_t rv = enter_on(&f, s);
 
   if (nread != NULL)
     *nread = 0;
   if (rv != APR_SUCCESS)
     return rv;
-  if (s == NULL || (buf == NULL && len > 0))
+  if (buf == NULL && len > 0)
     return APR_EINVAL;
   if (len == 0)
     return APR_SUCCESS;
-  if (vg__is_closing(s))
-    return VG_ECLOSING;
   st = hstate_get((vg_handle_t *)s);
   if (st == NULL)
     return APR_ENOMEM;
@@ -607,14 +615,12 @@ apr_status_t vg_fiber_listen(vg_stream_t *server, int backlog) {
 apr_status_t vg_fiber_accept(vg_stream_t *server, vg_stream_t *client) {
   vg_fiber_t *f;
   hstate_t *st;
-  apr_status_t rv = enter(&f);
+  apr_status_t rv = enter_on(&f, server);
 
   if (rv != APR_SUCCESS)
     return rv;
-  if (server == NULL || client == NULL)
+  if (client == NULL)
     return APR_EINVAL;
-  if (vg__is_closing(server))
-    return VG_ECLOSING;
   rv = vg_fiber_listen(server, VG_FIBER_BACKLOG);
   if (rv != APR_SUCCESS)
     return rv;
@@ -699,14 +705,12 @@ static void cancel_recv(vg_fiber_t *f) {
 apr_status_t vg_fiber_chan_recv(vg_chan_t *c, void **msg) {
   vg_fiber_t *f;
   hstate_t *st;
-  apr_status_t rv = enter(&f);
+  apr_status_t rv = enter_on(&f, c);
 
   if (rv != APR_SUCCESS)
     return rv;
-  if (c == NULL || msg == NULL)
+  if (msg == NULL)
     return APR_EINVAL;
-  if (vg__is_closing(c))
-    return VG_ECLOSING;
   if (c->cb != on_message || (st = hstate_find((vg_handle_t *)c)) == NULL)
     return APR_EINVAL;
   if (st->mcount > 0) {

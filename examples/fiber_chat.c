@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vigil_fiber.h"
+#include "fiber_example.h"   /* main(): listen, run, TERM/INT */
 
 typedef struct client_s {
   vg_tcp_t tcp;                 /* first: the close callback frees it */
@@ -23,7 +23,6 @@ typedef struct client_s {
   unsigned id;
 } client_t;
 
-static vg_loop_t *loop;
 static client_t *clients;
 static unsigned next_id = 1;
 
@@ -96,31 +95,6 @@ static void acceptor(void *arg) {
   vg_close((vg_handle_t *)server, NULL);
 }
 
-static void on_signal(vg_shutdown_t *sd, int signum) {
-  (void)sd;
-  (void)signum;
-  vg_fiber_shutdown(loop);
-}
-
 int main(int argc, char **argv) {
-  vg_tcp_t server;
-  vg_addr_t addr;
-  vg_shutdown_t sd;
-  char name[64];
-
-  if (vg_initialize() != APR_SUCCESS || vg_loop_create(&loop, NULL) ||
-      vg_addr_ip(&addr, "127.0.0.1", argc > 1 ? atoi(argv[1]) : 7009) ||
-      vg_tcp_init(loop, &server) || vg_tcp_bind(&server, &addr, 0) ||
-      vg_fiber_listen(&server, 128) || vg_tcp_sockname(&server, &addr) ||
-      vg_fiber_create(loop, NULL, acceptor, &server, 0) ||
-      vg_graceful_init(loop, &sd, 0, on_signal, on_signal)) {
-    fprintf(stderr, "vigil-fiber-chat: cannot listen\n");
-    return 1;
-  }
-  printf("listening on %s\n", vg_addr_format(&addr, name, sizeof name));
-  fflush(stdout);
-  vg_run(loop, VG_RUN_DEFAULT);
-  vg_graceful_done(&sd);
-  vg_run(loop, VG_RUN_DEFAULT);
-  return vg_loop_close(loop) == APR_SUCCESS ? 0 : 1;
+  return fiber_example_main(argc, argv, 7009, acceptor);
 }
