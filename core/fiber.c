@@ -62,7 +62,7 @@ struct vg_fiber_s {
   void (*cancel)(vg_fiber_t *f);
   void *wait;                   /* what it waits on (wait-specific) */
   apr_status_t status;          /* what the wake says */
-  size_t n;                     /* read: bytes; */
+  size_t n;                     /* read: the bytes read */
   void *msg;                    /* chan: the message */
 };
 
@@ -195,6 +195,10 @@ apr_status_t vg_fiber_create(vg_loop_t *loop, vg_fiber_t **out,
   s = sched_get(loop);
   if (s->shutdown)
     return VG_ECANCELED;
+  /* The thread's own context, which the first switch leaves from (on
+   * Windows the thread becomes a fiber here, or we fail here). */
+  if (pal_fiber_thread() == NULL)
+    return APR_ENOMEM;
   f = calloc(1, sizeof *f);
   if (f == NULL)
     return APR_ENOMEM;

@@ -792,9 +792,9 @@ static void test_cancel_all(void) {
 /* Closing a handle under a blocked fiber wakes it with VG_ECLOSING. */
 typedef struct {
   vg_loop_t *loop;
-  vg_tcp_t *client, *srv;
+  vg_tcp_t *client, *srv, *wclient;
   vg_addr_t addr;
-  apr_status_t read_rv, accept_rv;
+  apr_status_t read_rv, accept_rv, write_rv;
 } closing_t;
 
 static closing_t *cl;
@@ -810,6 +810,21 @@ static void cl_reader(void *a) {
   cl->read_rv = vg_fiber_read(cl->client, buf, sizeof buf, &n);
 }
 
+/* Writes until the socket is full (the peer never reads), then blocks. */
+static void cl_writer(void *a) {
+  char *big = calloc(1, 1 << 20);
+  int i;
+  (void)a;
+  cl->wclient = calloc(1, sizeof *cl->wclient);
+  vg_tcp_init(cl->loop, cl->wclient);
+  if (big == NULL || vg_fiber_tcp_connect(cl->wclient, &cl->addr) != 0)
+    return;
+  cl->write_rv = APR_SUCCESS;
+  for (i = 0; i < 256 && cl->write_rv == APR_SUCCESS; i++)
+    cl->write_rv = vg_fiber_write(cl->wclient, big, 1 << 20);
+  free(big);
+}
+
 static void cl_acceptor(void *a) {
   vg_tcp_t c;
   (void)a;
@@ -822,8 +837,9 @@ static void cl_acceptor(void *a) {
 static void cl_closer(void *a) {
   vg_tcp_t *lst;
   (void)a;
-  vg_fiber_sleep(50);
+  vg_fiber_sleep(200);
   vg_close((vg_handle_t *)cl->client, free_handle);
+  vg_close((vg_handle_t *)cl->wclient, free_handle);
   lst = cl->srv;
   vg_close((vg_handle_t *)lst, free_handle);
 }
@@ -835,16 +851,18 @@ static void test_close_wakes(void) {
 
   cl = calloc(1, sizeof *cl);
   cl->loop = loop;
-  cl->read_rv = cl->accept_rv = -1;
+  cl->read_rv = cl->accept_rv = cl->write_rv = -1;
   listener = listen_any(loop, &cl->addr);
   cl->srv = bind_any(loop, &a2);
   vg_fiber_create(loop, NULL, cl_reader, NULL, 0);
   vg_fiber_create(loop, NULL, cl_acceptor, NULL, 0);
+  vg_fiber_create(loop, NULL, cl_writer, NULL, 0);
   vg_fiber_create(loop, NULL, cl_closer, NULL, 0);
   vg_unref((vg_handle_t *)listener);
   vg_run(loop, VG_RUN_DEFAULT);
   CU_ASSERT_EQUAL(cl->read_rv, VG_ECLOSING);
   CU_ASSERT_EQUAL(cl->accept_rv, VG_ECLOSING);
+  CU_ASSERT_EQUAL(cl->write_rv, VG_ECANCELED);   /* its request cancelled */
   vg_close((vg_handle_t *)listener, free_handle);
   run_and_close(loop);
   free(cl);
