@@ -104,25 +104,36 @@ struct pal_fiber_s {
 };
 
 #ifdef PAL__FIBER_ASM
-/* pal__fiber_swap(&from->sp, to->sp): see the top of the file.
+/* PAL__SWAP(from, to): saves into from->sp, loads to->sp (`sp` is the
+ * struct's first member); see the top of the file.  Without a sanitizer
+ * to tell, it is pal_fiber_switch() itself: a switch is then one call.
  * pal__fiber_start: where a new stack's first switch returns to; it calls
  * fn(arg) from the registers the initial frame loads (x86_64: rbx(r12),
  * aarch64: x19(x20)), and traps if fn ever returns. */
-void pal__fiber_swap(void **save_sp, void *new_sp);
+#if !defined(PAL__FIBER_ASAN) && !defined(PAL__FIBER_TSAN)
+#define PAL__FIBER_DIRECT 1
+#define PAL__SWAP pal_fiber_switch
+#else
+#define PAL__SWAP pal__fiber_swap
+void pal__fiber_swap(pal_fiber_t *from, pal_fiber_t *to);
+#endif
 void pal__fiber_start(void);
+#define PAL__STR2(x) #x
+#define PAL__STR(x) PAL__STR2(x)
 
 #if defined(__APPLE__)
-#define PAL__ASM_FN(n) ".text\n.globl _" #n "\n.p2align 4\n_" #n ":\n"
+#define PAL__ASM_FN(n)                                                       \
+  ".text\n.globl _" PAL__STR(n) "\n.p2align 4\n_" PAL__STR(n) ":\n"
 #define PAL__ASM_END(n) ""
 #else
 #define PAL__ASM_FN(n)                                                       \
-  ".text\n.globl " #n "\n.hidden " #n "\n.type " #n ",@function\n"          \
-  ".p2align 4\n" #n ":\n"
-#define PAL__ASM_END(n) ".size " #n ", .-" #n "\n"
+  ".text\n.globl " PAL__STR(n) "\n.type " PAL__STR(n) ",@function\n"       \
+  ".p2align 4\n" PAL__STR(n) ":\n"
+#define PAL__ASM_END(n) ".size " PAL__STR(n) ", .-" PAL__STR(n) "\n"
 #endif
 
 #if defined(__x86_64__)
-__asm__(PAL__ASM_FN(pal__fiber_swap)
+__asm__(PAL__ASM_FN(PAL__SWAP)
         "  pushq %rbp\n"
         "  pushq %rbx\n"
         "  pushq %r12\n"
@@ -133,7 +144,7 @@ __asm__(PAL__ASM_FN(pal__fiber_swap)
         "  stmxcsr (%rsp)\n"
         "  fnstcw 4(%rsp)\n"
         "  movq %rsp, (%rdi)\n"
-        "  movq %rsi, %rsp\n"
+        "  movq (%rsi), %rsp\n"
         "  ldmxcsr (%rsp)\n"
         "  fldcw 4(%rsp)\n"
         "  addq $8, %rsp\n"
@@ -144,14 +155,14 @@ __asm__(PAL__ASM_FN(pal__fiber_swap)
         "  popq %rbx\n"
         "  popq %rbp\n"
         "  ret\n"
-        PAL__ASM_END(pal__fiber_swap)
+        PAL__ASM_END(PAL__SWAP)
         PAL__ASM_FN(pal__fiber_start)
         "  movq %r12, %rdi\n"
         "  callq *%rbx\n"
         "  ud2\n"
         PAL__ASM_END(pal__fiber_start));
 
-/* The frame pal__fiber_swap pops, lowest address first. */
+/* The frame PAL__SWAP pops, lowest address first. */
 enum { PAL__FRAME_WORDS = 8 };
 
 static void frame_init(pal_fiber_t *f, uintptr_t top, uintptr_t entry) {
@@ -167,7 +178,7 @@ static void frame_init(pal_fiber_t *f, uintptr_t top, uintptr_t entry) {
   f->sp = w;
 }
 #else /* __aarch64__ */
-__asm__(PAL__ASM_FN(pal__fiber_swap)
+__asm__(PAL__ASM_FN(PAL__SWAP)
         "  sub sp, sp, #176\n"
         "  stp x19, x20, [sp, #0]\n"
         "  stp x21, x22, [sp, #16]\n"
@@ -181,7 +192,8 @@ __asm__(PAL__ASM_FN(pal__fiber_swap)
         "  stp d14, d15, [sp, #144]\n"
         "  mov x9, sp\n"
         "  str x9, [x0]\n"
-        "  mov sp, x1\n"
+        "  ldr x9, [x1]\n"
+        "  mov sp, x9\n"
         "  ldp x19, x20, [sp, #0]\n"
         "  ldp x21, x22, [sp, #16]\n"
         "  ldp x23, x24, [sp, #32]\n"
@@ -194,7 +206,7 @@ __asm__(PAL__ASM_FN(pal__fiber_swap)
         "  ldp d14, d15, [sp, #144]\n"
         "  add sp, sp, #176\n"
         "  ret\n"
-        PAL__ASM_END(pal__fiber_swap)
+        PAL__ASM_END(PAL__SWAP)
         PAL__ASM_FN(pal__fiber_start)
         "  mov x0, x20\n"
         "  blr x19\n"
@@ -269,7 +281,7 @@ static void fiber_uc_entry(void) {
 
 static void swap(pal_fiber_t *from, pal_fiber_t *to) {
 #ifdef PAL__FIBER_ASM
-  pal__fiber_swap(&from->sp, to->sp);
+  PAL__SWAP(from, to);
 #else
   t_starting = to;
   if (swapcontext(&from->uc, &to->uc) != 0)
@@ -469,11 +481,13 @@ pal_fiber_t *pal_fiber_thread(void) {
 
 void pal_fiber_thread_release(void) { t_thread_ready = 0; }
 
+#if !defined(PAL__FIBER_ASM) || !defined(PAL__FIBER_DIRECT)
 void pal_fiber_switch(pal_fiber_t *from, pal_fiber_t *to) {
   announce_start(from, to, 0);
   swap(from, to);
   announce_finish(from);
 }
+#endif
 
 void pal_fiber_switch_final(pal_fiber_t *from, pal_fiber_t *to) {
   announce_start(from, to, 1);
