@@ -72,6 +72,7 @@ typedef struct vg__fibers_s {
   unsigned count;
   int shutdown;
   apr_hash_t *hstates;          /* vg_handle_t * -> hstate_t * */
+  struct hstate_s *recent[16];  /* in front of hstates: by handle address */
 } sched_t;
 
 static _Thread_local vg_fiber_t *t_current;
@@ -274,7 +275,7 @@ const char *vg_fiber_impl(void) { return pal_fiber_impl(); }
 
 /* ---- 3. per-handle state ---------------------------------------------- */
 
-typedef struct {
+typedef struct hstate_s {
   vg_handle_t *h;
   /* a stream being read */
   vg_fiber_t *reader;
@@ -290,11 +291,22 @@ typedef struct {
   size_t mhead, mcount, mcap;
 } hstate_t;
 
+/* The slot of `recent` for h: handles are at least 64 bytes apart. */
+#define RECENT(s, h) ((s)->recent[((uintptr_t)(h) >> 6) & 15])
+
+/* A stream being read is looked up three times per read; the small
+ * direct-mapped `recent` table spares the hash most of them. */
 static hstate_t *hstate_find(const vg_handle_t *h) {
   sched_t *s = h->loop->fibers;
+  hstate_t *st;
   if (s == NULL || !(h->hflags & VG__FIBER))
     return NULL;
-  return apr_hash_get(s->hstates, &h, sizeof h);
+  st = RECENT(s, h);
+  if (st != NULL && st->h == h)
+    return st;
+  st = apr_hash_get(s->hstates, &h, sizeof h);
+  RECENT(s, h) = st;
+  return st;
 }
 
 static hstate_t *hstate_get(vg_handle_t *h) {
@@ -353,6 +365,8 @@ void vg__fiber_handle_closing(vg_handle_t *h) {
   if (st == NULL)
     return;
   apr_hash_set(h->loop->fibers->hstates, &st->h, sizeof st->h, NULL);
+  if (RECENT(h->loop->fibers, h) == st)
+    RECENT(h->loop->fibers, h) = NULL;
   if (st->reader != NULL)
     schedule(st->reader, VG_ECLOSING);
   while ((f = queue_pop(&st->acc_head, &st->acc_tail)) != NULL)

@@ -22,15 +22,17 @@
  *                 (Linux: /proc/self/smaps_rollup) per fiber.
  *
  * Pairs: each of K pairs runs the two implementations back to back, the
- * order alternating, and prints "pair bench=... k=... ratio=R" with
- * R = (baseline seconds) / (vigil seconds) for the same ops; the last line
- * per benchmark gives the median and quartiles of R.  Two adjacent runs
+ * order alternating, and prints "pair bench=... k=... ratio=R
+ * cpu_ratio=C" with R = (baseline seconds) / (vigil seconds) for the same
+ * ops, wall clock, and C the same for the process's CPU time (clock());
+ * the last line per benchmark gives the median and quartiles of both.  Two adjacent runs
  * see the same background load, so on a shared machine R is much steadier
  * than the ratio of two medians (perf/README.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 #include "vigil_fiber.h"
@@ -371,29 +373,44 @@ static int cmp_d(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* One run: wall seconds (the run's own timed section) and the process's
+ * CPU seconds around it (clock(): time spent waiting for a CPU on a
+ * busy machine is not in it, so it is the steadier of the two). */
+static double run_cpu(double (*f)(unsigned long), unsigned long n,
+                      double *cpu) {
+  clock_t c0 = clock();
+  double wall = f(n);
+  *cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+  return wall;
+}
+
 static void pairs(const char *bench, const char *a, const char *b,
                   double (*fa)(unsigned long), double (*fb)(unsigned long),
                   unsigned long n, int k) {
-  double *r = calloc((size_t)k, sizeof *r);
+  double *r = calloc((size_t)k * 2, sizeof *r), *rc = r + k;
   int i;
   if (r == NULL) perf_fail("calloc", 0);
   for (i = 0; i < k; i++) {
-    double sa, sb;
+    double sa, sb, ca, cb;
     if (i % 2 == 0) {
-      sa = fa(n);
-      sb = fb(n);
+      sa = run_cpu(fa, n, &ca);
+      sb = run_cpu(fb, n, &cb);
     } else {
-      sb = fb(n);
-      sa = fa(n);
+      sb = run_cpu(fb, n, &cb);
+      sa = run_cpu(fa, n, &ca);
     }
     r[i] = sb / sa;
-    printf("pair bench=%s k=%d %s_s=%.6f %s_s=%.6f ratio=%.3f\n", bench, i,
-           a, sa, b, sb, r[i]);
+    rc[i] = ca > 0 ? cb / ca : 0;
+    printf("pair bench=%s k=%d %s_s=%.6f %s_s=%.6f ratio=%.3f "
+           "cpu_ratio=%.3f\n", bench, i, a, sa, b, sb, r[i], rc[i]);
   }
   qsort(r, (size_t)k, sizeof *r, cmp_d);
+  qsort(rc, (size_t)k, sizeof *rc, cmp_d);
   printf("pairs bench=%s vigil=%s baseline=%s k=%d ratio_median=%.3f "
-         "q1=%.3f q3=%.3f (ratio = baseline time / vigil time)\n",
-         bench, a, b, k, r[k / 2], r[k / 4], r[(3 * k) / 4]);
+         "q1=%.3f q3=%.3f cpu_ratio_median=%.3f q1=%.3f q3=%.3f "
+         "(ratio = baseline time / vigil time)\n",
+         bench, a, b, k, r[k / 2], r[k / 4], r[(3 * k) / 4], rc[k / 2],
+         rc[k / 4], rc[(3 * k) / 4]);
   fflush(stdout);
   free(r);
 }
