@@ -74,6 +74,8 @@ void vg_close(vg_handle_t *h, vg_close_cb close_cb) {
     return;
   h->hflags |= VG__CLOSING;
   h->close_cb = close_cb;
+  if (h->hflags & VG__FIBER)
+    vg__fiber_handle_closing(h);
   switch (h->type) {
   case VG_TIMER: vg__timer_close((vg_timer_t *)h); break;
   case VG_TCP:

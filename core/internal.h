@@ -15,9 +15,11 @@ enum {
   VG__REF = 1u << 1,       /* referenced (default)                       */
   VG__CLOSING = 1u << 2,   /* vg_close() called                          */
   VG__CLOSED = 1u << 3,    /* close_cb has run                           */
-  VG__INTERNAL = 1u << 4   /* owned by the library (a channel's async, the
+  VG__INTERNAL = 1u << 4,  /* owned by the library (a channel's async, the
                               work queue's): hidden from vg_walk, and not
                               counted by vg_loop_close                    */
+  VG__FIBER = 1u << 5      /* a fiber waits on it or keeps state for it
+                              (core/fiber.c): vg_close() tells fiber.c    */
 };
 
 /* Stream flags (vg_stream_t.sflags). */
@@ -71,6 +73,9 @@ struct vg_loop_s {
   /* thread pool (core/work.c), created on first vg_queue_work() */
   struct vg__wq_s *wq;
   unsigned pool_size;
+
+  /* fibers (core/fiber.c), created by the first vg_fiber_create() */
+  struct vg__fibers_s *fibers;
 };
 
 /* handle.c */
@@ -111,6 +116,10 @@ int64_t vg__next_timeout(const vg_loop_t *loop);
 void vg__signal_dispatch(pal_poll_t *poll, int signum, void *data);
 /* async.c: PAL wake-up callback (installed by the loop). */
 void vg__async_dispatch(pal_poll_t *poll, void *data);
+
+/* fiber.c: a handle flagged VG__FIBER is being closed (called by
+ * vg_close() first): wake its blocked fibers with VG_ECLOSING. */
+void vg__fiber_handle_closing(vg_handle_t *h);
 
 /* work.c: stop and join the pool (called by vg_loop_close). */
 void vg__wq_destroy(vg_loop_t *loop);

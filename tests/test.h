@@ -45,8 +45,8 @@ void vg_test_close_loop(vg_loop_t *loop);
  * Windows-only cases. */
 #define VG_TEST_CORE_SUITES(X)                                               \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
-  X(async) X(work) X(dns) X(chan) X(lockfile) X(graceful) X(log) X(json) X(probe)  \
-  X(target) X(config) X(logfile)
+  X(async) X(work) X(dns) X(chan) X(lockfile) X(graceful) X(log) X(json)  \
+  X(probe) X(target) X(config) X(logfile) X(fiber)
 /* vigil_service (systemd units and sd_notify) is POSIX-only: on Windows
  * `vigil service` talks to the SCM (suite vigil_winsvc). */
 #define VG_TEST_INTEG_SUITES(X)                                              \
@@ -79,6 +79,8 @@ typedef struct { const char *name; vg_child_fn fn; } vg_child_mode_t;
 extern const vg_child_mode_t vg_child_modes[];
 extern const vg_child_mode_t vg_child_lock_modes[];
 extern const vg_child_mode_t vg_child_logfile_modes[];
+/* tests/test_fiber.c: fiber-overflow. */
+extern const vg_child_mode_t vg_child_fiber_modes[];
 /* tests/integration/child_integ.c: service behaviours. */
 extern const vg_child_mode_t vg_child_integ_modes[];
 #ifdef _WIN32
