@@ -254,6 +254,13 @@ static int cmd_run(const args_t *a, apr_pool_t *pool) {
 
 /* ---- the client side of the control protocol ----------------------------- */
 
+/* The longest reply the CLI takes.  A status grows with the services:
+ * about 250 bytes each, so 8 services of 1000 instances make 2 MB; the
+ * parser's default (1 MB) was too small for that.  256 MB is a million
+ * services with room to spare, and still a bound on what a rogue
+ * endpoint can make the CLI hold. */
+#define CLI_MAX_REPLY ((size_t)256 << 20)
+
 typedef struct client_s {
   vg_pipe_t pipe;
   vg_connect_t conn;
@@ -289,6 +296,10 @@ static void cl_read(vg_stream_t *s, apr_status_t st, size_t n,
   char *nl;
   if (st != APR_SUCCESS) {
     cl_finish(c, st == APR_EOF ? APR_ECONNRESET : st);
+    return;
+  }
+  if (c->len + n > CLI_MAX_REPLY) {
+    cl_finish(c, APR_ENOSPC);
     return;
   }
   if (c->len + n + 1 > c->cap) {
@@ -411,20 +422,28 @@ static int request(const args_t *a, const char *req, uint64_t timeout_ms,
   const char *ep;
   char *text = NULL, eb[128];
   svc_json_error_t jerr;
+  svc_json_limits_t lim = {CLI_MAX_REPLY, 0};
   int code = EX_OK;
   apr_status_t rv;
   ep = endpoint_of(a, strict, pool, &code);
   if (!ep)
     return code;
   rv = call(ep, req, timeout_ms, &text, pool);
+  if (rv == APR_ENOSPC) {
+    fprintf(stderr, "vigil: the reply from the supervisor is over %u MB\n",
+            (unsigned)(CLI_MAX_REPLY >> 20));
+    return EX_FAIL;
+  }
   if (rv != APR_SUCCESS) {
     fprintf(stderr, "vigil: the supervisor is not reachable at %s: %s\n", ep,
             vg_strerror(rv, eb, sizeof eb));
     return EX_UNREACH;
   }
-  if (svc_json_parse(reply, text, strlen(text), pool, &jerr) != APR_SUCCESS ||
+  if (svc_json_parse_ex(reply, text, strlen(text), &lim, pool, &jerr) !=
+          APR_SUCCESS ||
       svc_json_type(*reply) != SVC_JSON_OBJECT) {
-    fprintf(stderr, "vigil: malformed reply from the supervisor\n");
+    fprintf(stderr, "vigil: malformed reply from the supervisor%s%s\n",
+            *reply ? "" : ": ", *reply ? "" : jerr.message);
     return EX_FAIL;
   }
   return EX_OK;
