@@ -261,12 +261,22 @@ static int cmd_run(const args_t *a, apr_pool_t *pool) {
  * endpoint can make the CLI hold. */
 #define CLI_MAX_REPLY ((size_t)256 << 20)
 
+/* A local socket whose backlog is full refuses a connect at once
+ * (EAGAIN) rather than queueing it: while someone floods the endpoint,
+ * try again every CLI_RETRY_MS for CLI_CONNECT_MS at most. */
+#define CLI_RETRY_MS 10
+#define CLI_CONNECT_MS 5000
+
 typedef struct client_s {
-  vg_pipe_t pipe;
+  vg_loop_t *loop;
+  vg_pipe_t *pipe;              /* malloc'ed: a retry needs a fresh one */
   vg_connect_t conn;
   vg_write_t wr;
   vg_timer_t timer;
+  vg_timer_t retry;
+  const char *endpoint;
   const char *request;
+  uint64_t give_up;             /* loop ms after which EAGAIN is final */
   char *reply;
   size_t len, cap;
   apr_status_t status;
@@ -274,13 +284,22 @@ typedef struct client_s {
   char buf[65536];
 } client_t;
 
+static void cl_pipe_closed(vg_handle_t *h) { free(h); }
+
+static void cl_drop_pipe(client_t *c) {
+  if (c->pipe)
+    vg_close((vg_handle_t *)c->pipe, cl_pipe_closed);
+  c->pipe = NULL;
+}
+
 static void cl_finish(client_t *c, apr_status_t st) {
   if (c->done)
     return;
   c->done = 1;
   c->status = st;
-  vg_close((vg_handle_t *)&c->pipe, NULL);
+  cl_drop_pipe(c);
   vg_close((vg_handle_t *)&c->timer, NULL);
+  vg_close((vg_handle_t *)&c->retry, NULL);
 }
 
 static void cl_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
@@ -315,7 +334,7 @@ static void cl_read(vg_stream_t *s, apr_status_t st, size_t n,
   memcpy(c->reply + c->len, buf->base, n);
   c->len += n;
   c->reply[c->len] = '\0';
-  nl = memchr(c->reply, '\n', c->len);
+  nl = memchr(c->reply + c->len - n, '\n', n);
   if (nl) {
     *nl = '\0';
     c->len = (size_t)(nl - c->reply);
@@ -329,9 +348,25 @@ static void cl_written(vg_write_t *w, apr_status_t st) {
     cl_finish(c, st);
 }
 
+static apr_status_t cl_connect(client_t *c);
+
+static void cl_retry(vg_timer_t *t) {
+  client_t *c = t->data;
+  apr_status_t rv = cl_connect(c);
+  if (rv != APR_SUCCESS)
+    cl_finish(c, rv);
+}
+
 static void cl_connected(vg_connect_t *req, apr_status_t st) {
   client_t *c = req->data;
   vg_buf_t b;
+  if (c->done)
+    return;
+  if (APR_STATUS_IS_EAGAIN(st) && vg_now(c->loop) < c->give_up) {
+    cl_drop_pipe(c);
+    vg_timer_start(&c->retry, cl_retry, CLI_RETRY_MS, 0);
+    return;
+  }
   if (st != APR_SUCCESS) {
     cl_finish(c, st);
     return;
@@ -339,9 +374,19 @@ static void cl_connected(vg_connect_t *req, apr_status_t st) {
   b.base = (char *)c->request;
   b.len = strlen(c->request);
   c->wr.data = c;
-  if (vg_write(&c->wr, &c->pipe, &b, 1, cl_written) != APR_SUCCESS ||
-      vg_read_start(&c->pipe, cl_alloc, cl_read) != APR_SUCCESS)
+  if (vg_write(&c->wr, c->pipe, &b, 1, cl_written) != APR_SUCCESS ||
+      vg_read_start(c->pipe, cl_alloc, cl_read) != APR_SUCCESS)
     cl_finish(c, APR_EGENERAL);
+}
+
+static apr_status_t cl_connect(client_t *c) {
+  c->pipe = calloc(1, sizeof *c->pipe);
+  if (!c->pipe)
+    return APR_ENOMEM;
+  vg_pipe_init(c->loop, c->pipe);
+  c->pipe->data = c;
+  c->conn.data = c;
+  return vg_pipe_connect(&c->conn, c->pipe, c->endpoint, cl_connected);
 }
 
 static void cl_timeout(vg_timer_t *t) { cl_finish(t->data, APR_TIMEUP); }
@@ -358,15 +403,17 @@ static apr_status_t call(const char *endpoint, const char *request,
   c = calloc(1, sizeof *c);
   if (!c)
     return APR_ENOMEM;
+  c->loop = loop;
+  c->endpoint = endpoint;
   c->request = request;
-  vg_pipe_init(loop, &c->pipe);
-  c->pipe.data = c;
+  c->give_up = vg_now(loop) + CLI_CONNECT_MS;
   vg_timer_init(loop, &c->timer);
   c->timer.data = c;
+  vg_timer_init(loop, &c->retry);
+  c->retry.data = c;
   if (timeout_ms)
     vg_timer_start(&c->timer, cl_timeout, timeout_ms, 0);
-  c->conn.data = c;
-  rv = vg_pipe_connect(&c->conn, &c->pipe, endpoint, cl_connected);
+  rv = cl_connect(c);
   if (rv != APR_SUCCESS)
     cl_finish(c, rv);
   vg_run(loop, VG_RUN_DEFAULT);

@@ -807,6 +807,7 @@ svc_json_t *vt_status(vt_t *t) {
                                t->config, NULL);
   svc_json_t *root = NULL;
   svc_json_error_t jerr;
+  svc_json_limits_t lim = {(size_t)64 << 20, 0};   /* thousands of services */
   const svc_json_t *svcs;
   size_t i;
   if (r->code != 0) {
@@ -818,10 +819,10 @@ svc_json_t *vt_status(vt_t *t) {
     return NULL;
   }
   t->answered = 1;
-  if (svc_json_parse(&root, r->out, r->out_len, t->pool, &jerr) !=
+  if (svc_json_parse_ex(&root, r->out, r->out_len, &lim, t->pool, &jerr) !=
           APR_SUCCESS ||
       svc_json_type(root) != SVC_JSON_OBJECT) {
-    fprintf(stderr, "\n  [%s] status: not a JSON object: %s\n", t->tag,
+    fprintf(stderr, "\n  [%s] status: not a JSON object: %.400s\n", t->tag,
             r->out);
     return NULL;
   }
