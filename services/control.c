@@ -57,6 +57,7 @@
 #define CTL_MAX_QUEUED ((size_t)1 << 20)   /* unread reply bytes */
 #define CTL_USAGE_AGE_MS 1000
 #define CTL_RETRY_MS 100
+#define CTL_FAIL_LOG_MS 10000       /* accept failures: one warning per */
 #define CTL_POOL_KEEP ((apr_size_t)4 << 20)  /* free memory kept for reuse */
 
 static const char oom_reply[] = "{\"ok\":false,\"error\":\"out of memory\"}";
@@ -77,6 +78,9 @@ struct svc_ctl_s {
   vg_timer_t sweep;             /* idle deadlines, while conns are open */
   uint64_t turn;                /* loop iteration the accepts count in */
   unsigned accepts;
+  unsigned accept_fails;        /* since the last warning */
+  int fail_said;
+  uint64_t fail_said_ms;
   int stopped;
   uint64_t usage_at;            /* loop ms of the cached usage */
   usage_entry_t *usage;         /* sorted by svc */
@@ -1013,10 +1017,27 @@ static void on_accept_timer(vg_timer_t *t) {
 
 static void on_connection(vg_stream_t *server, apr_status_t status) {
   svc_sup_t *sup = server->data;
+  svc_ctl_t *ctl = sup->ctl;
+  uint64_t now;
+  char eb[128];
+  if (status == APR_SUCCESS) {
+    accept_one(ctl);
+    return;
+  }
   /* A failed accept (ENOMEM, EMFILE) took nothing: the listener reports
-   * the connection again. */
-  if (status == APR_SUCCESS)
-    accept_one(sup->ctl);
+   * the connection again.  Said once per CTL_FAIL_LOG_MS, with a count. */
+  ctl->accept_fails++;
+  now = vg_now(sup->loop);
+  if (ctl->fail_said && now - ctl->fail_said_ms < CTL_FAIL_LOG_MS)
+    return;
+  vg_log(sup->log, VG_LOG_WARN, "control",
+         "cannot accept a control connection: %s (%s; %u time(s) since "
+         "the last warning); trying again",
+         vg_strerror(status, eb, sizeof eb), pal_last_call(),
+         ctl->accept_fails);
+  ctl->fail_said = 1;
+  ctl->fail_said_ms = now;
+  ctl->accept_fails = 0;
 }
 
 /* ---- start and stop ---------------------------------------------------------- */

@@ -70,6 +70,8 @@ extern const vg_child_mode_t vg_child_lock_modes[];
 extern const vg_child_mode_t vg_child_logfile_modes[];
 /* tests/integration/child_integ.c: service behaviours. */
 extern const vg_child_mode_t vg_child_integ_modes[];
+/* tests/integration/test_vigil_hostile.c: a supervisor with faults. */
+extern const vg_child_mode_t vg_child_hostile_modes[];
 #ifdef _WIN32
 /* tests/test_win32.c: print-argv, console-event, ... */
 extern const vg_child_mode_t vg_child_win32_modes[];

@@ -24,6 +24,7 @@
  * asynchronous connects reaches is not a flood).
  */
 #include "vigil_test.h"
+#include "svc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -608,6 +609,64 @@ static void test_abstract_endpoint(void) {
   vt_end(t);
 }
 
+/* ---- a failed accept ------------------------------------------------------ */
+
+/* faulty-sup CONFIG COUNT: the supervisor (svc_run, as `vigil run -c
+ * CONFIG`) with the next COUNT accepts failing ENOMEM through the PAL's
+ * fault seam. */
+static int child_faulty_sup(int argc, char **argv) {
+  apr_pool_t *pool;
+  apr_file_t *err;
+  vg_log_t *log;
+  svc_run_opts_t o;
+  if (argc < 3)
+    return 125;
+  apr_pool_create(&pool, NULL);
+  apr_file_open_stderr(&err, pool);
+  if (vg_log_create(&log, pool, err, VG_LOG_INFO, VG_LOG_TEXT) !=
+      APR_SUCCESS)
+    return 124;
+  memset(&o, 0, sizeof o);
+  o.config = argv[1];
+  o.log = log;
+  pal_fault_inject(PAL_SYS_ACCEPT, APR_ENOMEM, 0, (unsigned)atoi(argv[2]));
+  return svc_run(&o, pool);
+}
+
+const vg_child_mode_t vg_child_hostile_modes[] = {
+    {"faulty-sup", child_faulty_sup}, {NULL, NULL}};
+
+static void test_accept_enomem(void) {
+  const char *argv[6];
+  const char *cfg;
+  int ok = 0, i;
+  vt_t *t = vt_begin("hostile-enomem");
+  if (!t)
+    return;
+  cfg = vt_config(t, "vigil.xml",
+                  vt_svc(t, "a", READY_FAST, "sleep", "60000", NULL), NULL);
+  argv[0] = vt_self(t);
+  argv[1] = "--child";
+  argv[2] = "faulty-sup";
+  argv[3] = cfg;
+  argv[4] = "200";
+  argv[5] = NULL;
+  VT_REQUIRE(vt_sup_start_argv(t, cfg, argv) == 0);
+  /* The first connections meet the failing accepts; the endpoint goes on
+   * serving, and says what happened. */
+  for (i = 0; i < 200 && !ok; i++) {
+    ok = vt_status(t) != NULL;
+    if (!ok)
+      vt_sleep(t, 50);
+  }
+  CU_ASSERT(ok);
+  CU_ASSERT(vt_wait_log(t, "cannot accept a control connection", 5000));
+  for (i = 0; i < 5; i++)
+    CU_ASSERT_PTR_NOT_NULL(vt_status(t));
+  shutdown_ok(t);
+  vt_end(t);
+}
+
 #if defined(_WIN32)
 static void test_connect_flood(void) {
   fprintf(stderr, "\n  [flood] not run on Windows: the flood uses POSIX "
@@ -625,6 +684,8 @@ static CU_TestInfo vigil_hostile_tests[] = {
     {"70 abandoned start waits: status and shutdown get through",
      test_abandoned_waits},
     {"an idle connection is closed after 10 s", test_idle_deadline},
+    {"accept failing ENOMEM: the endpoint goes on serving",
+     test_accept_enomem},
     {"a NUL in a name is an error, not all", test_nul_in_name},
     {"a line of 65,536 bytes is served, one more refused",
      test_line_at_the_limit},

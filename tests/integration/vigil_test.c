@@ -686,7 +686,16 @@ vt_res_t *vt_cli(vt_t *t, ...) {
 /* ---- the supervisor -------------------------------------------------------- */
 
 int vt_sup_start(vt_t *t, const char *config) {
-  const char *argv[6];
+  const char *argv[5];
+  argv[0] = vt_vigil_bin();
+  argv[1] = "run";
+  argv[2] = "-c";
+  argv[3] = config;
+  argv[4] = NULL;
+  return vt_sup_start_argv(t, config, argv);
+}
+
+int vt_sup_start_argv(vt_t *t, const char *config, const char *const *argv) {
   apr_status_t why = APR_SUCCESS;
   char eb[128];
   if (t->sup && !t->sup->exited) {
@@ -704,11 +713,6 @@ int vt_sup_start(vt_t *t, const char *config) {
   }
   t->config = config;
   t->answered = 0;   /* until this one answers */
-  argv[0] = vt_vigil_bin();
-  argv[1] = "run";
-  argv[2] = "-c";
-  argv[3] = config;
-  argv[4] = NULL;
   /* PDEATHSIG: a crashed test runner takes the supervisor (and, through
    * the supervisor's own PDEATHSIG, its children) with it. */
   t->sup = run_spawn(t->loop, argv, VG_PROCESS_PDEATHSIG, &why);

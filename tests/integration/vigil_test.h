@@ -137,6 +137,9 @@ vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...);
 
 /* Start `vigil run -c config` (becomes the fixture's current config). */
 int vt_sup_start(vt_t *t, const char *config);
+/* The same with another command line (argv[0] the program), which runs
+ * a supervisor for config: this binary's child modes. */
+int vt_sup_start_argv(vt_t *t, const char *config, const char *const *argv);
 /* Start it and wait until `status` answers.  1 on success. */
 int vt_sup_start_ready(vt_t *t, const char *config);
 long vt_sup_pid(vt_t *t);
