@@ -619,6 +619,7 @@ static int child_faulty_sup(int argc, char **argv) {
   apr_file_t *err;
   vg_log_t *log;
   svc_run_opts_t o;
+  int rc;
   if (argc < 3)
     return 125;
   apr_pool_create(&pool, NULL);
@@ -630,7 +631,9 @@ static int child_faulty_sup(int argc, char **argv) {
   o.config = argv[1];
   o.log = log;
   pal_fault_inject(PAL_SYS_ACCEPT, APR_ENOMEM, 0, (unsigned)atoi(argv[2]));
-  return svc_run(&o, pool);
+  rc = svc_run(&o, pool);
+  apr_pool_destroy(pool);
+  return rc;
 }
 
 const vg_child_mode_t vg_child_hostile_modes[] = {
