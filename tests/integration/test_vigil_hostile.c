@@ -114,9 +114,12 @@ static void hold_close(hold_t *c) {
     vg_close((vg_handle_t *)&c->pipe, hold_freed);
 }
 
+/* Connected and sent; a client that reads nothing may not see its write
+ * complete (a named pipe completes it when the server has read it all,
+ * and the server stops reading while its replies are unread). */
 static int hold_settled(void *arg) {
   hold_t *c = arg;
-  return c->failed || (c->connected && c->written != 0);
+  return c->failed || (c->connected && (c->written != 0 || c->paused));
 }
 
 /* Connect to `endpoint`, send len bytes of data, and keep the connection
@@ -141,7 +144,7 @@ static hold_t *hold_open_ex(vt_t *t, const char *endpoint, const char *data,
         APR_SUCCESS)
       c->failed = 1;
     vg_test_run_cond(vt_loop(t), hold_settled, c, 5000);
-    if (c->connected && c->written == 1)
+    if (c->connected && (c->written == 1 || (c->paused && !c->written)))
       return c;
     hold_close(c);
     vt_sleep(t, 20);
@@ -183,6 +186,16 @@ static vt_t *start(const char *tag, const char *services) {
   return t;
 }
 
+static void shutdown_ok(vt_t *t) {
+  uint64_t ms;
+  vt_res_t *r = timed_cli(t, &ms, "shutdown", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+}
+
+/* ---- connect/close flood -------------------------------------------------- */
+
+#if !defined(_WIN32)
 /* The supervisor's resident memory in bytes (Linux), or -1. */
 static long long sup_rss(vt_t *t) {
 #if defined(__linux__)
@@ -202,16 +215,6 @@ static long long sup_rss(vt_t *t) {
 #endif
 }
 
-static void shutdown_ok(vt_t *t) {
-  uint64_t ms;
-  vt_res_t *r = timed_cli(t, &ms, "shutdown", NULL);
-  CU_ASSERT_EQUAL(r->code, 0);
-  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
-}
-
-/* ---- connect/close flood -------------------------------------------------- */
-
-#if !defined(_WIN32)
 #define FLOOD_N 20000
 #define FLOOD_MS 10000
 
@@ -611,16 +614,16 @@ static void test_abstract_endpoint(void) {
 
 /* ---- a failed accept ------------------------------------------------------ */
 
-/* faulty-sup CONFIG COUNT: the supervisor (svc_run, as `vigil run -c
- * CONFIG`) with the next COUNT accepts failing ENOMEM through the PAL's
- * fault seam. */
+/* faulty-sup CONFIG SKIP COUNT: the supervisor (svc_run, as `vigil run
+ * -c CONFIG`) with accepts failing ENOMEM through the PAL's fault seam:
+ * after SKIP calls pass, the next COUNT. */
 static int child_faulty_sup(int argc, char **argv) {
   apr_pool_t *pool;
   apr_file_t *err;
   vg_log_t *log;
   svc_run_opts_t o;
   int rc;
-  if (argc < 3)
+  if (argc < 4)
     return 125;
   apr_pool_create(&pool, NULL);
   apr_file_open_stderr(&err, pool);
@@ -630,7 +633,8 @@ static int child_faulty_sup(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.config = argv[1];
   o.log = log;
-  pal_fault_inject(PAL_SYS_ACCEPT, APR_ENOMEM, 0, (unsigned)atoi(argv[2]));
+  pal_fault_inject(PAL_SYS_ACCEPT, APR_ENOMEM, (unsigned)atoi(argv[2]),
+                   (unsigned)atoi(argv[3]));
   rc = svc_run(&o, pool);
   apr_pool_destroy(pool);
   return rc;
@@ -639,10 +643,13 @@ static int child_faulty_sup(int argc, char **argv) {
 const vg_child_mode_t vg_child_hostile_modes[] = {
     {"faulty-sup", child_faulty_sup}, {NULL, NULL}};
 
+/* The accepts of the first connections pass (on Windows the listener
+ * starts its pipe instances with them), then 200 fail: every status
+ * still gets through, and on POSIX the log says what happened. */
 static void test_accept_enomem(void) {
-  const char *argv[6];
+  const char *argv[7];
   const char *cfg;
-  int ok = 0, i;
+  int i, bad = 0;
   vt_t *t = vt_begin("hostile-enomem");
   if (!t)
     return;
@@ -652,20 +659,22 @@ static void test_accept_enomem(void) {
   argv[1] = "--child";
   argv[2] = "faulty-sup";
   argv[3] = cfg;
-  argv[4] = "200";
-  argv[5] = NULL;
+  argv[4] = "20";
+  argv[5] = "200";
+  argv[6] = NULL;
   VT_REQUIRE(vt_sup_start_argv(t, cfg, argv) == 0);
-  /* The first connections meet the failing accepts; the endpoint goes on
-   * serving, and says what happened. */
-  for (i = 0; i < 200 && !ok; i++) {
-    ok = vt_status(t) != NULL;
-    if (!ok)
-      vt_sleep(t, 50);
-  }
-  CU_ASSERT(ok);
+  for (i = 0; i < 200 && !vt_status(t); i++)
+    vt_sleep(t, 50);
+  for (i = 0; i < 40; i++)
+    bad += vt_status(t) == NULL;
+  CU_ASSERT_EQUAL(bad, 0);
+#if defined(_WIN32)
+  /* A pipe instance that cannot be restarted leaves the others listening
+   * and is tried again with the next connection: nothing to report. */
+  CU_ASSERT(!vt_contains(vt_sup_log(t), "cannot open the control"));
+#else
   CU_ASSERT(vt_wait_log(t, "cannot accept a control connection", 5000));
-  for (i = 0; i < 5; i++)
-    CU_ASSERT_PTR_NOT_NULL(vt_status(t));
+#endif
   shutdown_ok(t);
   vt_end(t);
 }
