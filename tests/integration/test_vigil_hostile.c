@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include <apr_atomic.h>
+#include <apr_env.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
@@ -293,6 +294,49 @@ static void test_connect_flood(void) {
                     "not checked\n");
   }
   shutdown_ok(t);
+  vt_end(t);
+}
+
+/* vigil's own NOTIFY_SOCKET (systemd's, normally) never read, with a
+ * 1 ms watchdog: the messages it cannot take are dropped past a few, not
+ * queued in the supervisor's memory for good. */
+static void test_notify_unread(void) {
+  vg_udp_t *u;
+  vg_addr_t addr;
+  const char *sock, *cfg;
+  long long rss1, rss2;
+  int ok;
+  vt_t *t = vt_begin("hostile-notify");
+  if (!t)
+    return;
+  u = apr_pcalloc(vt_pool(t), sizeof *u);
+  sock = vt_path(t, "notify.sock");
+  VT_REQUIRE(pal_addr_local(&addr, sock) == APR_SUCCESS);
+  VT_REQUIRE(vg_udp_init(vt_loop(t), u, PAL_AF_UNIX) == APR_SUCCESS);
+  VT_REQUIRE(vg_udp_bind(u, &addr, 0) == APR_SUCCESS);   /* never read */
+  cfg = vt_config(t, "vigil.xml",
+                  vt_svc(t, "a", READY_FAST, "sleep", "60000", NULL), NULL);
+  apr_env_set("NOTIFY_SOCKET", sock, vt_pool(t));
+  apr_env_set("WATCHDOG_USEC", "2000", vt_pool(t));
+  ok = vt_sup_start_ready(t, cfg);
+  apr_env_delete("NOTIFY_SOCKET", vt_pool(t));
+  apr_env_delete("WATCHDOG_USEC", vt_pool(t));
+  VT_REQUIRE(ok);
+  vt_sleep(t, 1000);
+  rss1 = sup_rss(t);
+  vt_sleep(t, 8000);   /* 8000 watchdog messages */
+  rss2 = sup_rss(t);
+  fprintf(stderr, "\n  [notify] RSS %lld -> %lld KiB over 8000 unread "
+                  "messages\n", rss1 / 1024, rss2 / 1024);
+  if (rss1 > 0) {
+    CU_ASSERT(rss2 < rss1 + 512 * 1024);
+  } else {
+    fprintf(stderr, "  [notify] the supervisor's RSS is not known here: "
+                    "not checked\n");
+  }
+  CU_ASSERT_PTR_NOT_NULL(vt_status(t));
+  shutdown_ok(t);
+  vg_close((vg_handle_t *)u, NULL);
   vt_end(t);
 }
 #endif
@@ -698,6 +742,10 @@ static CU_TestInfo vigil_hostile_tests[] = {
     {"an idle connection is closed after 10 s", test_idle_deadline},
     {"accept failing ENOMEM: the endpoint goes on serving",
      test_accept_enomem},
+#if !defined(_WIN32)
+    {"our NOTIFY_SOCKET unread: messages dropped, not queued",
+     test_notify_unread},
+#endif
     {"a NUL in a name is an error, not all", test_nul_in_name},
     {"a line of 65,536 bytes is served, one more refused",
      test_line_at_the_limit},
