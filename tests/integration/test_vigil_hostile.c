@@ -297,6 +297,76 @@ static void test_connect_flood(void) {
   vt_end(t);
 }
 
+/* A service's NOTIFY_SOCKET flooded with datagrams: the supervisor reads
+ * a bounded batch per loop iteration, so `status` keeps answering. */
+typedef struct dflood_s {
+  vg_addr_t addr;
+  uint64_t until;
+  volatile apr_uint32_t sent;
+} dflood_t;
+
+static void *APR_THREAD_FUNC dflood_main(apr_thread_t *th, void *arg) {
+  dflood_t *f = arg;
+  static const char msg[] = "STATUS=flooded\n";
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  while (fd >= 0 && vt_now_ms() < f->until) {
+    if (sendto(fd, msg, sizeof msg - 1, MSG_DONTWAIT,
+               (const struct sockaddr *)f->addr.u.bytes,
+               (socklen_t)f->addr.len) > 0)
+      apr_atomic_inc32(&f->sent);
+  }
+  if (fd >= 0)
+    close(fd);
+  apr_thread_exit(th, APR_SUCCESS);
+  return NULL;
+}
+
+static void test_service_notify_flood(void) {
+  apr_thread_t *th;
+  apr_status_t rv;
+  dflood_t f;
+  const char *name;
+  uint64_t ms, worst = 0;
+  unsigned polls = 0, bad = 0;
+  vt_t *t = vt_begin("hostile-dgram");
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "n", "<ready notify=\"true\" timeout=\"60s\"/>\n",
+                   "sleep", "60000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "n", "starting", VT_WAIT_MS) != NULL);
+  memset(&f, 0, sizeof f);
+#if defined(__linux__)
+  name = apr_psprintf(vt_pool(t), "@vigil-%ld-n", vt_sup_pid(t));
+#else
+  name = vt_path(t, "state/notify-n.sock");
+#endif
+  VT_REQUIRE(pal_addr_local(&f.addr, name) == APR_SUCCESS);
+  f.until = vt_now_ms() + 5000;
+  VT_REQUIRE(apr_thread_create(&th, NULL, dflood_main, &f, vt_pool(t)) ==
+             APR_SUCCESS);
+  while (vt_now_ms() < f.until) {
+    vt_res_t *r = timed_cli(t, &ms, "status", "--json");
+    polls++;
+    bad += r->code != 0;
+    if (ms > worst)
+      worst = ms;
+    vt_sleep(t, 50);
+  }
+  apr_thread_join(&rv, th);
+  fprintf(stderr, "\n  [dgram] %u datagrams in 5 s; %u status polls, the "
+                  "slowest %llu ms\n",
+          (unsigned)f.sent, polls, (unsigned long long)worst);
+  CU_ASSERT(f.sent > 1000);
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(worst <= 2000);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "n"), "starting");
+  shutdown_ok(t);
+  vt_end(t);
+}
+
 /* vigil's own NOTIFY_SOCKET (systemd's, normally) never read, with a
  * 1 ms watchdog: the messages it cannot take are dropped past a few, not
  * queued in the supervisor's memory for good. */
@@ -743,6 +813,8 @@ static CU_TestInfo vigil_hostile_tests[] = {
     {"accept failing ENOMEM: the endpoint goes on serving",
      test_accept_enomem},
 #if !defined(_WIN32)
+    {"a service's NOTIFY_SOCKET flooded: status answers",
+     test_service_notify_flood},
     {"our NOTIFY_SOCKET unread: messages dropped, not queued",
      test_notify_unread},
 #endif
