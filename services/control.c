@@ -132,7 +132,7 @@ static void on_accept_timer(vg_timer_t *t);
 static void conn_read(vg_stream_t *st, apr_status_t status, size_t n,
                       const vg_buf_t *buf);
 
-/* ---- replies ----------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------ */
 
 static void on_reply_written(vg_write_t *w, apr_status_t status) {
   reply_t *r = w->data;
@@ -226,7 +226,7 @@ static void reply_error(svc_conn_t *c, apr_pool_t *p, const char *msg,
   }
 }
 
-/* ---- status -------------------------------------------------------------- */
+/* ---- status ------------------------------------------------------------- */
 
 /* Whether a command or status for `name` (NULL: all) concerns s. */
 static int shown(const svc_service_t *s, const char *name) {
@@ -448,7 +448,7 @@ static unsigned waiting_conns(const svc_ctl_t *ctl) {
   return n;
 }
 
-/* ---- commands -------------------------------------------------------------- */
+/* ---- commands ----------------------------------------------------------- */
 
 /* The request's "name" into *name: absent (NULL) or a string without NUL.
  * Anything else gets an error reply and 0: "web\u0000x" must not pass as
@@ -722,7 +722,7 @@ static void handle_line(svc_conn_t *c, const char *line, size_t len) {
   apr_pool_destroy(p);
 }
 
-/* ---- connections ---------------------------------------------------------- */
+/* ---- connections -------------------------------------------------------- */
 
 static void conn_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
   svc_conn_t *c = h->data;
@@ -923,7 +923,7 @@ static void on_sweep(vg_timer_t *t) {
     vg_timer_stop(&ctl->sweep);
 }
 
-/* ---- accepting -------------------------------------------------------------- */
+/* ---- accepting ---------------------------------------------------------- */
 
 /* When the table is full: the admitted connection without waits that was
  * active least recently (idle, a line sent in part, replies unread), or
@@ -1040,7 +1040,7 @@ static void on_connection(vg_stream_t *server, apr_status_t status) {
   ctl->accept_fails = 0;
 }
 
-/* ---- start and stop ---------------------------------------------------------- */
+/* ---- start and stop ----------------------------------------------------- */
 
 static void ctl_timer(svc_ctl_t *ctl, vg_timer_t *t) {
   vg_timer_init(ctl->sup->loop, t);

@@ -42,7 +42,7 @@
 #include <unistd.h>
 #endif
 
-/* ---- connections held from the fixture's loop ------------------------------- */
+/* ---- connections held from the fixture's loop --------------------------- */
 
 typedef struct hold_s {
   vg_pipe_t pipe;
@@ -194,7 +194,7 @@ static void shutdown_ok(vt_t *t) {
   CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
 }
 
-/* ---- connect/close flood -------------------------------------------------- */
+/* ---- connect/close flood ------------------------------------------------ */
 
 #if !defined(_WIN32)
 /* The supervisor's resident memory in bytes (Linux), or -1. */
@@ -411,7 +411,7 @@ static void test_notify_unread(void) {
 }
 #endif
 
-/* ---- pipelining ------------------------------------------------------------- */
+/* ---- pipelining --------------------------------------------------------- */
 
 /* One client sends 10,000 status lines at once and reads nothing for a
  * while; each status lists 64 running instances (a walk of /proc each
@@ -472,7 +472,7 @@ static void test_pipelined_status_flood(void) {
   vt_end(t);
 }
 
-/* ---- slots held by half-sent requests and abandoned waits ----------------- */
+/* ---- slots held by half-sent requests and abandoned waits --------------- */
 
 static void test_half_sent_requests(void) {
   const char part[] = "{\"cmd\":\"sta";
@@ -538,7 +538,7 @@ static void test_abandoned_waits(void) {
   vt_end(t);
 }
 
-/* ---- deadlines ------------------------------------------------------------------ */
+/* ---- deadlines ---------------------------------------------------------- */
 
 static int both_closed(void *arg) {
   hold_t **h = arg;
@@ -569,7 +569,7 @@ static void test_idle_deadline(void) {
   vt_end(t);
 }
 
-/* ---- hostile contents -------------------------------------------------------- */
+/* ---- hostile contents --------------------------------------------------- */
 
 static int is_error(vt_t *t, const char *reply) {
   svc_json_t *v = NULL;
@@ -726,7 +726,7 @@ static void test_abstract_endpoint(void) {
   vt_end(t);
 }
 
-/* ---- a failed accept ------------------------------------------------------ */
+/* ---- a failed accept ---------------------------------------------------- */
 
 /* faulty-sup CONFIG SKIP COUNT: the supervisor (svc_run, as `vigil run
  * -c CONFIG`) with accepts failing ENOMEM through the PAL's fault seam:
