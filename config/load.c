@@ -1196,8 +1196,15 @@ static void load_supervisor(loader_t *ld, xmlNodePtr n, int paths_only) {
     else if (is_elem(c, "log-dir"))
       r = &ld->log_dir;
     if (r && get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !r->value) {
+      pal_addr_t a;
       r->value = keep(ld, v.s);
       r->line = v.line;
+      /* An abstract socket is Linux's alone: say so here, not when
+       * `vigil run` fails to bind it. */
+      if (r == &ld->control && v.s[0] == '@' &&
+          pal_addr_local(&a, v.s) == PAL_EUNSUPPORTED)
+        err(ld, v.line, "<control> %s: an abstract socket (@NAME) exists "
+                        "only on Linux", v.s);
     }
   }
 }

@@ -1,7 +1,8 @@
 /*
  * control.c -- the control endpoint: a local stream socket (a Unix socket
- * in the state directory, mode 0600; a named pipe on Windows) speaking
- * line-delimited JSON.  docs/control.md documents the protocol.
+ * in the state directory, mode 0600, or a Linux abstract socket "@NAME";
+ * a named pipe on Windows) speaking line-delimited JSON.  docs/control.md
+ * documents the protocol and its limits.
  *
  * One request per line, one reply per request, in order:
  *   {"cmd":"status"}                       {"cmd":"status","name":"web"}
@@ -11,9 +12,27 @@
  * Replies: {"ok":true,...} or {"ok":false,"error":"..."}.
  *
  * Safety: a peer whose uid is neither ours nor root is refused; a line
- * over SVC_CONTROL_MAX_LINE bytes, or one that is not a JSON object with a
- * known "cmd", gets an error reply and the connection is closed after it.
- * Nothing a client sends can crash the supervisor or block its loop.
+ * over CTL_MAX_LINE bytes, or one that is not a JSON object with a known
+ * "cmd", gets an error reply and the connection is closed after it.
+ *
+ * Hostile local clients (of our own user) cannot stall the loop or lock
+ * the CLI out:
+ *   - work per loop iteration is bounded: CTL_ACCEPTS_PER_TURN accepts,
+ *     CTL_LINES_PER_TURN requests per connection (the rest wait for the
+ *     next iteration, reading paused), and a status reuses the services'
+ *     usage for CTL_USAGE_AGE_MS instead of a walk of /proc each;
+ *   - a connection costs a small record until a request arrives: its line
+ *     buffer grows with the line and is freed when empty;
+ *   - a connection that completes no request for CTL_IDLE_MS is closed,
+ *     unless it waits for services; a client that ends its side (EOF)
+ *     drops its waits at once;
+ *   - at most CTL_MAX_CONNS connections; a newcomer past that evicts the
+ *     least recently active one that does not wait for services, and
+ *     waits hold at most CTL_MAX_WAITING connections, so a slot is always
+ *     there for `status` and `shutdown`;
+ *   - replies a client does not read pause its requests (CTL_MAX_QUEUED);
+ *   - running out of memory while accepting leaves the connection queued
+ *     and retries after CTL_RETRY_MS: the endpoint keeps serving.
  */
 #include "svc_int.h"
 
@@ -21,11 +40,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_allocator.h>
 #include <apr_file_info.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 
-#define SVC_CONTROL_MAX_LINE (64 * 1024)
-#define SVC_CONTROL_MAX_CONNS 64
+#define CTL_MAX_LINE 65536          /* bytes of a request, its "\r\n" aside */
+#define CTL_BUF_MAX (CTL_MAX_LINE + 2)
+#define CTL_BUF_MIN 1024            /* a first read: most requests are tiny */
+#define CTL_MAX_CONNS 64
+#define CTL_MAX_WAITING 56          /* the other 8 stay for status/shutdown */
+#define CTL_IDLE_MS 10000
+#define CTL_SWEEP_MS 1000           /* granularity of the idle deadline */
+#define CTL_LINES_PER_TURN 16
+#define CTL_ACCEPTS_PER_TURN 16
+#define CTL_MAX_QUEUED ((size_t)1 << 20)   /* unread reply bytes */
+#define CTL_USAGE_AGE_MS 1000
+#define CTL_RETRY_MS 100
+#define CTL_FAIL_LOG_MS 10000       /* accept failures: one warning per */
+#define CTL_POOL_KEEP ((apr_size_t)4 << 20)  /* free memory kept for reuse */
+
+static const char oom_reply[] = "{\"ok\":false,\"error\":\"out of memory\"}";
+
+typedef struct usage_entry_s {
+  const svc_service_t *svc;
+  long pid;                     /* of the run it was measured for */
+  vg_usage_t u;
+} usage_entry_t;
+
+struct svc_ctl_s {
+  svc_sup_t *sup;
+  apr_pool_t *pool;             /* parent of the per-request pools */
+  svc_conn_t *conns;            /* open connections, newest first */
+  unsigned nconns;              /* of them admitted (counted) */
+  vg_timer_t accept_timer;      /* a connection left queued: take it */
+  vg_timer_t resume;            /* requests left for the next iteration */
+  vg_timer_t sweep;             /* idle deadlines, while conns are open */
+  uint64_t turn;                /* loop iteration the accepts count in */
+  unsigned accepts;
+  unsigned accept_fails;        /* since the last warning */
+  int fail_said;
+  uint64_t fail_said_ms;
+  int stopped;
+  uint64_t usage_at;            /* loop ms of the cached usage */
+  usage_entry_t *usage;         /* sorted by svc */
+  size_t nusage;
+};
 
 struct svc_wait_s {
   svc_conn_t *conn;             /* NULL once the connection went away */
@@ -38,15 +98,23 @@ struct svc_wait_s {
 
 struct svc_conn_s {
   svc_conn_t *next;
+  svc_ctl_t *ctl;
   svc_sup_t *sup;
   vg_pipe_t pipe;
-  size_t len;
-  int closing;
+  char *buf;                    /* the unhandled input, malloc'ed lazily */
+  size_t len, cap;
+  size_t scan;                  /* buf[0..scan) holds no '\n' left */
+  int closing;                  /* 1: closing, 2: closed */
+  int admitted;                 /* counted in ctl->nconns */
+  int reading;
+  int eof;                      /* the client ended its side */
+  int backlog;                  /* lines may wait for the next iteration */
+  int due;                      /* on_resume has yet to serve it */
   int close_after_write;
   unsigned writes;              /* replies being written */
+  size_t queued;                /* and their bytes */
   unsigned waits;               /* requests waiting for services */
-  apr_pool_t *pool;             /* per-request scratch, cleared */
-  char buf[SVC_CONTROL_MAX_LINE];
+  uint64_t active_ms;           /* last request or reply taken */
 };
 
 typedef struct reply_s {
@@ -57,19 +125,32 @@ typedef struct reply_s {
 } reply_t;
 
 static void conn_close(svc_conn_t *c);
-
-/* ---- replies ----------------------------------------------------------- */
-
 static void conn_free_if_done(svc_conn_t *c);
+static void conn_settle(svc_conn_t *c);
+static void resume_soon(svc_ctl_t *ctl);
+static void on_accept_timer(vg_timer_t *t);
+static void conn_read(vg_stream_t *st, apr_status_t status, size_t n,
+                      const vg_buf_t *buf);
+
+/* ---- replies ------------------------------------------------------------ */
 
 static void on_reply_written(vg_write_t *w, apr_status_t status) {
   reply_t *r = w->data;
   svc_conn_t *c = r->conn;
-  (void)status;
-  free(r);
   c->writes--;
+  c->queued -= r->len;
+  free(r);
+  if (status == APR_SUCCESS && !c->closing) {
+    c->active_ms = vg_now(c->sup->loop);
+    /* Requests paused behind unread replies go on next iteration (not
+     * from here: a fast reader would otherwise chain them unbounded). */
+    if (c->backlog)
+      resume_soon(c->ctl);
+  }
   if (c->close_after_write && c->writes == 0)
     conn_close(c);
+  else if (!c->closing)
+    conn_settle(c);
   conn_free_if_done(c);
 }
 
@@ -96,6 +177,7 @@ static void send_reply(svc_conn_t *c, const char *json, size_t len) {
     return;
   }
   c->writes++;
+  c->queued += r->len;
 }
 
 static void reply_json(svc_conn_t *c, svc_json_w_t *w) {
@@ -103,35 +185,139 @@ static void reply_json(svc_conn_t *c, svc_json_w_t *w) {
   size_t len;
   if (svc_json_w_finish(w, &out, &len) == APR_SUCCESS)
     send_reply(c, out, len);
+  else
+    send_reply(c, oom_reply, sizeof oom_reply - 1);
 }
 
-static void reply_error(svc_conn_t *c, const char *msg, int fatal) {
-  svc_json_w_t w;
-  svc_json_w_init(&w, c->pool, 0);
-  svc_json_w_begin_object(&w);
-  svc_json_w_key(&w, "ok");
-  svc_json_w_bool(&w, 0);
-  svc_json_w_key(&w, "error");
-  svc_json_w_string(&w, msg);
-  svc_json_w_end_object(&w);
-  reply_json(c, &w);
-  if (fatal) {
-    c->close_after_write = 1;
+static void stop_reading(svc_conn_t *c) {
+  if (c->reading) {
+    c->reading = 0;
     vg_read_stop(&c->pipe);
+  }
+}
+
+/* An error reply; with `fatal` the connection is closed after it.  p: the
+ * request's pool, or NULL outside a request. */
+static void reply_error(svc_conn_t *c, apr_pool_t *p, const char *msg,
+                        int fatal) {
+  apr_pool_t *own = NULL;
+  svc_json_w_t w;
+  if (!p && apr_pool_create(&own, c->ctl->pool) == APR_SUCCESS)
+    p = own;
+  if (p) {
+    svc_json_w_init(&w, p, 0);
+    svc_json_w_begin_object(&w);
+    svc_json_w_key(&w, "ok");
+    svc_json_w_bool(&w, 0);
+    svc_json_w_key(&w, "error");
+    svc_json_w_string(&w, msg);
+    svc_json_w_end_object(&w);
+    reply_json(c, &w);
+  } else {
+    send_reply(c, oom_reply, sizeof oom_reply - 1);
+  }
+  if (own)
+    apr_pool_destroy(own);
+  if (fatal && !c->closing) {
+    c->close_after_write = 1;
+    stop_reading(c);
     if (c->writes == 0)
       conn_close(c);
   }
 }
+
+/* ---- status ------------------------------------------------------------- */
 
 /* Whether a command or status for `name` (NULL: all) concerns s. */
 static int shown(const svc_service_t *s, const char *name) {
   return !s->removing && (!name || strcmp(name, s->name) == 0);
 }
 
-static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
+static int live(const svc_service_t *s) {
+  return s->run && !s->run->exited && s->run->proc.pid > 0;
+}
+
+static int usage_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const usage_entry_t *)a)->svc;
+  uintptr_t y = (uintptr_t)((const usage_entry_t *)b)->svc;
+  return x < y ? -1 : x > y;
+}
+
+/* Measure every service with a live run in one pass (on Linux without
+ * cgroups that is a walk of all of /proc, a few ms on a busy machine). */
+static void usage_refresh(svc_ctl_t *ctl) {
   svc_service_t *s, **list;
-  vg_usage_t *usage = NULL;
-  size_t i = 0, n = 0;
+  vg_usage_t *out;
+  usage_entry_t *e;
+  size_t i, n = 0;
+  free(ctl->usage);
+  ctl->usage = NULL;
+  ctl->nusage = 0;
+  ctl->usage_at = vg_now(ctl->sup->loop);
+  for (s = ctl->sup->services; s; s = s->next)
+    n += live(s);
+  if (n == 0)
+    return;
+  list = malloc(n * sizeof *list);
+  out = malloc(n * sizeof *out);
+  e = malloc(n * sizeof *e);
+  if (list && out && e) {
+    i = 0;
+    for (s = ctl->sup->services; s; s = s->next)
+      if (live(s))
+        list[i++] = s;
+    svc_services_usage(list, n, out);
+    for (i = 0; i < n; i++) {
+      e[i].svc = list[i];
+      e[i].pid = list[i]->run->proc.pid;
+      e[i].u = out[i];
+    }
+    qsort(e, n, sizeof *e, usage_cmp);
+    ctl->usage = e;
+    ctl->nusage = n;
+    e = NULL;
+  }
+  free(list);
+  free(out);
+  free(e);
+}
+
+/* The usage of s for a status: from a measurement of all services at most
+ * CTL_USAGE_AGE_MS old, taken again (once per request: *fresh) when it
+ * is older or does not know s's current run.  Never NULL for a live run,
+ * so that svc_service_status_json() does not measure s alone. */
+static const vg_usage_t *usage_of_svc(svc_ctl_t *ctl, const svc_service_t *s,
+                                      int *fresh) {
+  static const vg_usage_t none;   /* processes 0: reported as null */
+  usage_entry_t key, *e = NULL;
+  int pass;
+  if (!live(s))
+    return NULL;
+  key.svc = s;
+  for (pass = 0; pass < 2; pass++) {
+    if (ctl->usage &&
+        vg_now(ctl->sup->loop) - ctl->usage_at <= CTL_USAGE_AGE_MS)
+      e = bsearch(&key, ctl->usage, ctl->nusage, sizeof *e, usage_cmp);
+    if (e && e->pid == s->run->proc.pid)
+      return &e->u;
+    e = NULL;
+    if (*fresh)
+      break;
+    usage_refresh(ctl);
+    *fresh = 1;
+  }
+  return &none;
+}
+
+static void status_of(svc_ctl_t *ctl, const svc_service_t *s,
+                      svc_json_w_t *w, int *fresh) {
+  svc_service_status_json(s, usage_of_svc(ctl, s, fresh), w);
+}
+
+static void status_body(svc_ctl_t *ctl, svc_json_w_t *w, const char *name) {
+  svc_sup_t *sup = ctl->sup;
+  svc_service_t *s;
+  int fresh = 0;
   svc_json_w_key(w, "supervisor");
   svc_json_w_begin_object(w);
   svc_json_w_key(w, "pid");
@@ -148,22 +334,8 @@ static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
   svc_json_w_key(w, "services");
   svc_json_w_begin_array(w);
   for (s = sup->services; s; s = s->next)
-    n += shown(s, name);
-  list = n ? malloc(n * (sizeof *list + sizeof *usage)) : NULL;
-  if (list) {
-    usage = (vg_usage_t *)(list + n);
-    for (s = sup->services; s; s = s->next)
-      if (shown(s, name))
-        list[i++] = s;
-    svc_services_usage(list, n, usage);
-    for (i = 0; i < n; i++)
-      svc_service_status_json(list[i], &usage[i], w);
-    free(list);
-  } else {
-    for (s = sup->services; s; s = s->next)   /* no memory: one by one */
-      if (shown(s, name))
-        svc_service_status_json(s, NULL, w);
-  }
+    if (shown(s, name))
+      status_of(ctl, s, w, &fresh);
   svc_json_w_end_array(w);
 }
 
@@ -171,32 +343,45 @@ static void status_body(svc_sup_t *sup, svc_json_w_t *w, const char *name) {
 
 static void wait_resolve(svc_wait_t *wt) {
   svc_conn_t *c = wt->conn;
-  int i;
+  unsigned i;
   if (c) {
-    svc_json_w_t w;
+    svc_ctl_t *ctl = c->ctl;
+    apr_pool_t *p = NULL;
     c->waits--;
-    svc_json_w_init(&w, c->pool, 0);
-    svc_json_w_begin_object(&w);
-    svc_json_w_key(&w, "ok");
-    svc_json_w_bool(&w, !wt->failed);
-    if (wt->failed) {
-      svc_json_w_key(&w, "error");
-      svc_json_w_string(&w, wt->want_up ? "did not reach running"
-                                        : "did not stop");
+    if (apr_pool_create(&p, ctl->pool) != APR_SUCCESS) {
+      send_reply(c, oom_reply, sizeof oom_reply - 1);
+    } else {
+      svc_json_w_t w;
+      apr_hash_t *names = apr_hash_make(p);
+      svc_service_t *s;
+      int fresh = 0;
+      svc_json_w_init(&w, p, 0);
+      svc_json_w_begin_object(&w);
+      svc_json_w_key(&w, "ok");
+      svc_json_w_bool(&w, !wt->failed);
+      if (wt->failed) {
+        svc_json_w_key(&w, "error");
+        svc_json_w_string(&w, wt->want_up ? "did not reach running"
+                                          : "did not stop");
+      }
+      svc_json_w_key(&w, "services");
+      svc_json_w_begin_array(&w);
+      /* One pass over the services, whatever the number of names. */
+      for (i = 0; i < wt->nnames; i++)
+        apr_hash_set(names, wt->names[i], APR_HASH_KEY_STRING, "");
+      for (s = c->sup->services; s; s = s->next)
+        if (!s->removing && apr_hash_get(names, s->name, APR_HASH_KEY_STRING))
+          status_of(ctl, s, &w, &fresh);
+      svc_json_w_end_array(&w);
+      svc_json_w_end_object(&w);
+      reply_json(c, &w);
+      apr_pool_destroy(p);
     }
-    svc_json_w_key(&w, "services");
-    svc_json_w_begin_array(&w);
-    for (i = 0; i < (int)wt->nnames; i++) {
-      svc_service_t *s = svc_sup_find(c->sup, wt->names[i]);
-      if (s)
-        svc_service_status_json(s, NULL, &w);
-    }
-    svc_json_w_end_array(&w);
-    svc_json_w_end_object(&w);
-    reply_json(c, &w);
+    if (!c->closing)
+      conn_settle(c);
     conn_free_if_done(c);
   }
-  for (i = 0; i < (int)wt->nnames; i++)
+  for (i = 0; i < wt->nnames; i++)
     free(wt->names[i]);
   free(wt->names);
   free(wt);
@@ -239,13 +424,58 @@ void svc_control_forget(svc_sup_t *sup, svc_service_t *s) {
   }
 }
 
-/* ---- commands -------------------------------------------------------------- */
+/* The waits of c now answer no one (the client went away). */
+static void conn_drop_waits(svc_conn_t *c) {
+  svc_service_t *s;
+  if (c->waits == 0)
+    return;
+  for (s = c->sup->services; s; s = s->next) {
+    svc_waiter_t *wr;
+    for (wr = s->waiters; wr; wr = wr->next)
+      if (wr->wait->conn == c) {
+        wr->wait->conn = NULL;
+        c->waits--;
+      }
+  }
+}
+
+/* Connections with a live client waiting for services. */
+static unsigned waiting_conns(const svc_ctl_t *ctl) {
+  const svc_conn_t *c;
+  unsigned n = 0;
+  for (c = ctl->conns; c; c = c->next)
+    n += c->waits > 0 && !c->closing;
+  return n;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+/* The request's "name" into *name: absent (NULL) or a string without NUL.
+ * Anything else gets an error reply and 0: "web\u0000x" must not pass as
+ * "web", nor a name that is not a string as no name at all ("all"). */
+static int get_name(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req,
+                    const char **name) {
+  const svc_json_t *v = svc_json_get(req, "name");
+  *name = NULL;
+  if (!v)
+    return 1;
+  *name = svc_json_string(v);
+  if (*name)
+    return 1;
+  reply_error(c, p,
+              svc_json_type(v) == SVC_JSON_STRING
+                  ? "invalid \"name\": contains a NUL character"
+                  : "invalid \"name\": not a string",
+              0);
+  return 0;
+}
 
 typedef void (*action_fn)(svc_sup_t *, svc_service_t *);
 
-static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
+static void cmd_act(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req,
+                    const char *cmd) {
   svc_sup_t *sup = c->sup;
-  const char *name = svc_json_string(svc_json_get(req, "name"));
+  const char *name;
   const char *only;             /* the one service, NULL for "all" */
   int wait = 0, want_up;
   svc_wait_t *wt = NULL;
@@ -253,8 +483,10 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
   action_fn act;
   unsigned n = 0;
 
+  if (!get_name(c, p, req, &name))
+    return;
   if (!name) {
-    reply_error(c, "missing \"name\" (a service, or \"all\")", 0);
+    reply_error(c, p, "missing \"name\" (a service, or \"all\")", 0);
     return;
   }
   svc_json_bool(svc_json_get(req, "wait"), &wait);
@@ -265,20 +497,28 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
   else
     act = svc_sup_restart, want_up = 1;
   if (sup->shutting_down) {
-    reply_error(c, "the supervisor is shutting down", 0);
+    reply_error(c, p, "the supervisor is shutting down", 0);
     return;
   }
   only = strcmp(name, "all") == 0 ? NULL : name;
   if (only && !svc_sup_find(sup, only)) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "no such service: %s", name);
-    reply_error(c, msg, 0);
+    reply_error(c, p, apr_psprintf(p, "no such service: %s", name), 0);
+    return;
+  }
+  if (wait && c->eof)
+    wait = 0;   /* no one to tell: answer at once */
+  if (wait && c->waits == 0 && waiting_conns(c->ctl) >= CTL_MAX_WAITING) {
+    reply_error(c, p,
+                apr_psprintf(p, "too many clients waiting for services "
+                                "(%d); try again, or without waiting",
+                             CTL_MAX_WAITING),
+                0);
     return;
   }
   if (wait) {
     wt = calloc(1, sizeof *wt);
     if (!wt) {
-      reply_error(c, "out of memory", 0);
+      reply_error(c, p, "out of memory", 0);
       return;
     }
     wt->conn = c;
@@ -299,13 +539,14 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
           wt->cap = cap;
         }
       }
-      if (wr && wt->nnames < wt->cap) {
+      if (wr && wt->nnames < wt->cap &&
+          (wt->names[wt->nnames] = strdup(s->name)) != NULL) {
         wr->wait = wt;
         wr->svc = s;
         wr->next = s->waiters;
         s->waiters = wr;
         wt->remaining++;
-        wt->names[wt->nnames++] = strdup(s->name);
+        wt->nnames++;
       } else {
         free(wr);
         wt->failed = 1;
@@ -328,7 +569,7 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
       wait_resolve(wt);
   } else {
     svc_json_w_t w;
-    svc_json_w_init(&w, c->pool, 0);
+    svc_json_w_init(&w, p, 0);
     svc_json_w_begin_object(&w);
     svc_json_w_key(&w, "ok");
     svc_json_w_bool(&w, 1);
@@ -340,61 +581,73 @@ static void cmd_act(svc_conn_t *c, const svc_json_t *req, const char *cmd) {
 }
 
 /* The reload is read off the loop thread; the connection waits for its
- * answer like a start with "wait" (c->waits keeps it allocated, and a
- * reply to a connection that closed meanwhile goes nowhere). */
+ * answer like a start with "wait": c->waits keeps it allocated, neither
+ * idle nor evicted, and a reply to a connection that closed meanwhile
+ * goes nowhere. */
 static void reload_done(svc_sup_t *sup, void *baton, apr_status_t rv,
                         const cfg_errors_t *errs) {
   svc_conn_t *c = baton;
-  svc_json_w_t w;
-  char eb[128];
-  int i;
+  apr_pool_t *p = NULL;
   (void)sup;
   c->waits--;
-  svc_json_w_init(&w, c->pool, 0);
-  svc_json_w_begin_object(&w);
-  svc_json_w_key(&w, "ok");
-  svc_json_w_bool(&w, rv == APR_SUCCESS);
-  if (rv != APR_SUCCESS) {
-    svc_json_w_key(&w, "error");
-    if (rv == CFG_EINVALID)
-      svc_json_w_string(&w, "invalid configuration; the running one stays");
-    else if (rv == VG_ECANCELED)
-      svc_json_w_string(&w, "the supervisor is shutting down");
-    else
-      svc_json_w_string(&w, apr_pstrcat(c->pool, "reload failed: ",
-                                        vg_strerror(rv, eb, sizeof eb),
-                                        NULL));
-    svc_json_w_key(&w, "errors");
-    svc_json_w_begin_array(&w);
-    for (i = 0; errs && i < cfg_errors_count(errs); i++)
-      svc_json_w_string(&w, cfg_error_format(cfg_errors_get(errs, i),
-                                             c->pool));
-    svc_json_w_end_array(&w);
+  if (!c->closing && apr_pool_create(&p, c->ctl->pool) != APR_SUCCESS) {
+    send_reply(c, oom_reply, sizeof oom_reply - 1);
+  } else if (!c->closing) {
+    svc_json_w_t w;
+    char eb[128];
+    int i;
+    svc_json_w_init(&w, p, 0);
+    svc_json_w_begin_object(&w);
+    svc_json_w_key(&w, "ok");
+    svc_json_w_bool(&w, rv == APR_SUCCESS);
+    if (rv != APR_SUCCESS) {
+      svc_json_w_key(&w, "error");
+      if (rv == CFG_EINVALID)
+        svc_json_w_string(&w, "invalid configuration; the running one stays");
+      else if (rv == VG_ECANCELED)
+        svc_json_w_string(&w, "the supervisor is shutting down");
+      else
+        svc_json_w_string(&w, apr_pstrcat(p, "reload failed: ",
+                                          vg_strerror(rv, eb, sizeof eb),
+                                          NULL));
+      svc_json_w_key(&w, "errors");
+      svc_json_w_begin_array(&w);
+      for (i = 0; errs && i < cfg_errors_count(errs); i++)
+        svc_json_w_string(&w, cfg_error_format(cfg_errors_get(errs, i), p));
+      svc_json_w_end_array(&w);
+    }
+    svc_json_w_end_object(&w);
+    reply_json(c, &w);
   }
-  svc_json_w_end_object(&w);
-  reply_json(c, &w);
+  if (p)
+    apr_pool_destroy(p);
+  if (!c->closing)
+    conn_settle(c);
   conn_free_if_done(c);
 }
 
-static void cmd_reload(svc_conn_t *c) {
+static void cmd_reload(svc_conn_t *c, apr_pool_t *p) {
   c->waits++;
   if (svc_sup_reload(c->sup, reload_done, c) != APR_SUCCESS) {
     c->waits--;
-    reply_error(c, "out of memory", 0);
+    reply_error(c, p, "out of memory", 0);
   }
 }
 
-static void cmd_logs(svc_conn_t *c, const svc_json_t *req) {
-  const char *name = svc_json_string(svc_json_get(req, "name"));
-  svc_service_t *s = name ? svc_sup_find(c->sup, name) : NULL;
+static void cmd_logs(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
+  const char *name;
+  svc_service_t *s;
   const cfg_log_t *lg;
   svc_json_w_t w;
+  if (!get_name(c, p, req, &name))
+    return;
+  s = name ? svc_sup_find(c->sup, name) : NULL;
   if (!s) {
-    reply_error(c, name ? "no such service" : "missing \"name\"", 0);
+    reply_error(c, p, name ? "no such service" : "missing \"name\"", 0);
     return;
   }
   lg = &s->cfg->log;
-  svc_json_w_init(&w, c->pool, 0);
+  svc_json_w_init(&w, p, 0);
   svc_json_w_begin_object(&w);
   svc_json_w_key(&w, "ok");
   svc_json_w_bool(&w, 1);
@@ -414,109 +667,219 @@ static void cmd_logs(svc_conn_t *c, const svc_json_t *req) {
   reply_json(c, &w);
 }
 
-static void handle_line(svc_conn_t *c, const char *line, size_t len) {
+static void cmd_status(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
+  const char *name;
+  svc_json_w_t w;
+  if (!get_name(c, p, req, &name))
+    return;
+  if (name && !svc_sup_find(c->sup, name)) {
+    reply_error(c, p, apr_psprintf(p, "no such service: %s", name), 0);
+    return;
+  }
+  svc_json_w_init(&w, p, 0);
+  svc_json_w_begin_object(&w);
+  svc_json_w_key(&w, "ok");
+  svc_json_w_bool(&w, 1);
+  status_body(c->ctl, &w, name);
+  svc_json_w_end_object(&w);
+  reply_json(c, &w);
+}
+
+static void reply_ok(svc_conn_t *c, apr_pool_t *p, int version) {
+  svc_json_w_t w;
+  svc_json_w_init(&w, p, 0);
+  svc_json_w_begin_object(&w);
+  svc_json_w_key(&w, "ok");
+  svc_json_w_bool(&w, 1);
+  if (version) {
+    svc_json_w_key(&w, "version");
+    svc_json_w_string(&w, vg_version());
+    svc_json_w_key(&w, "backend");
+    svc_json_w_string(&w, vg_backend());
+  }
+  svc_json_w_end_object(&w);
+  reply_json(c, &w);
+}
+
+static void dispatch(svc_conn_t *c, apr_pool_t *p, const char *line,
+                     size_t len) {
   svc_json_t *req;
   svc_json_error_t jerr;
   const char *cmd;
-  svc_json_w_t w;
-  char msg[200];
 
-  apr_pool_clear(c->pool);
-  if (svc_json_parse(&req, line, len, c->pool, &jerr) != APR_SUCCESS) {
-    snprintf(msg, sizeof msg, "malformed request: %s", jerr.message);
-    reply_error(c, msg, 1);
+  if (svc_json_parse(&req, line, len, p, &jerr) != APR_SUCCESS) {
+    reply_error(c, p, apr_psprintf(p, "malformed request: %s", jerr.message),
+                1);
     return;
   }
   cmd = svc_json_type(req) == SVC_JSON_OBJECT
             ? svc_json_string(svc_json_get(req, "cmd"))
             : NULL;
   if (!cmd) {
-    reply_error(c, "malformed request: expected an object with \"cmd\"", 1);
+    reply_error(c, p, "malformed request: expected an object with \"cmd\"",
+                1);
     return;
   }
   if (strcmp(cmd, "status") == 0) {
-    const char *name = svc_json_string(svc_json_get(req, "name"));
-    if (name && !svc_sup_find(c->sup, name)) {
-      snprintf(msg, sizeof msg, "no such service: %s", name);
-      reply_error(c, msg, 0);
-      return;
-    }
-    svc_json_w_init(&w, c->pool, 0);
-    svc_json_w_begin_object(&w);
-    svc_json_w_key(&w, "ok");
-    svc_json_w_bool(&w, 1);
-    status_body(c->sup, &w, name);
-    svc_json_w_end_object(&w);
-    reply_json(c, &w);
+    cmd_status(c, p, req);
   } else if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") ||
              !strcmp(cmd, "restart")) {
-    cmd_act(c, req, cmd);
+    cmd_act(c, p, req, cmd);
   } else if (strcmp(cmd, "reload") == 0) {
-    cmd_reload(c);
+    cmd_reload(c, p);
   } else if (strcmp(cmd, "logs") == 0) {
-    cmd_logs(c, req);
+    cmd_logs(c, p, req);
   } else if (strcmp(cmd, "shutdown") == 0) {
-    svc_json_w_init(&w, c->pool, 0);
-    svc_json_w_begin_object(&w);
-    svc_json_w_key(&w, "ok");
-    svc_json_w_bool(&w, 1);
-    svc_json_w_end_object(&w);
-    reply_json(c, &w);
+    reply_ok(c, p, 0);
     vg_graceful_request(&c->sup->shutdown, 0);
   } else if (strcmp(cmd, "version") == 0) {
-    svc_json_w_init(&w, c->pool, 0);
-    svc_json_w_begin_object(&w);
-    svc_json_w_key(&w, "ok");
-    svc_json_w_bool(&w, 1);
-    svc_json_w_key(&w, "version");
-    svc_json_w_string(&w, vg_version());
-    svc_json_w_key(&w, "backend");
-    svc_json_w_string(&w, vg_backend());
-    svc_json_w_end_object(&w);
-    reply_json(c, &w);
+    reply_ok(c, p, 1);
   } else {
-    snprintf(msg, sizeof msg, "unknown command: %.60s", cmd);
-    reply_error(c, msg, 1);
+    reply_error(c, p, apr_psprintf(p, "unknown command: %.60s", cmd), 1);
   }
 }
 
-/* ---- connections ---------------------------------------------------------- */
+/* One request, with a pool of its own (freed after: its memory goes back
+ * to ctl->pool's allocator, which keeps at most CTL_POOL_KEEP). */
+static void handle_line(svc_conn_t *c, const char *line, size_t len) {
+  apr_pool_t *p;
+  c->active_ms = vg_now(c->sup->loop);
+  if (apr_pool_create(&p, c->ctl->pool) != APR_SUCCESS) {
+    send_reply(c, oom_reply, sizeof oom_reply - 1);
+    return;
+  }
+  dispatch(c, p, line, len);
+  apr_pool_destroy(p);
+}
+
+/* ---- connections -------------------------------------------------------- */
 
 static void conn_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
   svc_conn_t *c = h->data;
   (void)sug;
-  buf->base = c->buf + c->len;
-  buf->len = sizeof c->buf - c->len;
+  if (c->len == c->cap && c->cap < CTL_BUF_MAX) {
+    size_t cap = c->cap ? c->cap * 2 : CTL_BUF_MIN;
+    char *nb;
+    if (cap > CTL_BUF_MAX)
+      cap = CTL_BUF_MAX;
+    nb = realloc(c->buf, cap);
+    if (nb) {
+      c->buf = nb;
+      c->cap = cap;
+    }
+  }
+  buf->base = c->buf ? c->buf + c->len : NULL;
+  buf->len = c->cap - c->len;   /* 0 (no memory): the read fails ENOMEM */
+}
+
+/* Reading, paused or done, and closing, as c's state says.  Called after
+ * anything that changes it. */
+static void conn_settle(svc_conn_t *c) {
+  if (c->closing)
+    return;
+  if (c->close_after_write) {
+    if (c->writes == 0)
+      conn_close(c);
+    return;
+  }
+  if (c->eof) {
+    if (!c->backlog && c->writes == 0 && c->waits == 0)
+      conn_close(c);
+    return;
+  }
+  if (c->backlog) {
+    stop_reading(c);
+  } else if (!c->reading) {
+    c->reading = 1;
+    if (vg_read_start(&c->pipe, conn_alloc, conn_read) !=
+        APR_SUCCESS)
+      conn_close(c);
+  }
+}
+
+/* Handle up to CTL_LINES_PER_TURN complete lines of c's input, fewer if
+ * its unread replies reach CTL_MAX_QUEUED.  What is left waits for the
+ * next iteration (the resume timer, or a reply taken), reading paused,
+ * so that one client's pipeline cannot hold the loop. */
+static void conn_process(svc_conn_t *c) {
+  size_t start = 0;
+  unsigned n = 0;
+  c->backlog = 0;
+  while (!c->closing && !c->close_after_write && !c->ctl->stopped) {
+    char *nl;
+    size_t len;
+    if (n == CTL_LINES_PER_TURN || c->queued >= CTL_MAX_QUEUED) {
+      c->backlog = 1;
+      break;
+    }
+    nl = c->len > c->scan ? memchr(c->buf + c->scan, '\n', c->len - c->scan)
+                          : NULL;
+    if (!nl) {
+      c->scan = c->len;
+      break;
+    }
+    len = (size_t)(nl - (c->buf + start));
+    if (len > 0 && nl[-1] == '\r')
+      len--;
+    if (len > CTL_MAX_LINE) {
+      reply_error(c, NULL, "request too long (limit 65536 bytes per line)", 1);
+      break;
+    }
+    c->scan = (size_t)(nl + 1 - c->buf);
+    if (len > 0) {
+      handle_line(c, c->buf + start, len);
+      n++;
+    }
+    start = c->scan;
+  }
+  if (c->closing || c->close_after_write)
+    return;
+  c->len -= start;
+  c->scan -= start;
+  if (c->len == 0) {
+    free(c->buf);   /* an idle connection holds no buffer */
+    c->buf = NULL;
+    c->cap = c->scan = 0;
+  } else if (start > 0) {
+    memmove(c->buf, c->buf + start, c->len);
+  }
+  if (c->len == CTL_BUF_MAX && !c->backlog) {
+    reply_error(c, NULL, "request too long (limit 65536 bytes per line)", 1);
+    return;
+  }
+  if (c->backlog && c->queued < CTL_MAX_QUEUED)
+    resume_soon(c->ctl);
+  conn_settle(c);
 }
 
 static void conn_read(vg_stream_t *st, apr_status_t status, size_t n,
                       const vg_buf_t *buf) {
   svc_conn_t *c = st->data;
-  char *start, *nl;
   (void)buf;
-  if (status != APR_SUCCESS) {
-    c->close_after_write = 1;   /* EOF: answer what is queued, then go */
-    if (c->writes == 0 && c->waits == 0)
-      conn_close(c);
+  if (status == APR_SUCCESS) {
+    c->len += n;
+    if (n > 0)
+      conn_process(c);
     return;
   }
-  c->len += n;
-  start = c->buf;
-  while (!c->closing && !c->close_after_write &&
-         (nl = memchr(start, '\n', c->len - (size_t)(start - c->buf)))) {
-    size_t len = (size_t)(nl - start);
-    if (len > 0 && start[len - 1] == '\r')
-      len--;
-    if (len > 0)
-      handle_line(c, start, len);
-    start = nl + 1;
-  }
-  if (c->closing || c->close_after_write)
+  c->reading = 0;   /* the stream stopped reading */
+  if (status == APR_ENOMEM) {
+    send_reply(c, oom_reply, sizeof oom_reply - 1);
+    c->close_after_write = 1;
+    conn_settle(c);
     return;
-  c->len -= (size_t)(start - c->buf);
-  memmove(c->buf, start, c->len);
-  if (c->len == sizeof c->buf)
-    reply_error(c, "request too long (limit 65536 bytes per line)", 1);
+  }
+  /* EOF (or a reset): the client is gone, or at least will read nothing
+   * it has not asked for yet.  What it sent in full is still answered;
+   * its waits for services are dropped at once, so that clients that
+   * vanish (an interrupted `vigil start`) hold nothing. */
+  c->eof = 1;
+  conn_drop_waits(c);
+  if (status != APR_EOF) {
+    conn_close(c);
+    return;
+  }
+  conn_settle(c);
 }
 
 static void conn_closed(vg_handle_t *h) {
@@ -527,107 +890,262 @@ static void conn_closed(vg_handle_t *h) {
 
 static void conn_free_if_done(svc_conn_t *c) {
   if (c->closing == 2 && c->writes == 0 && c->waits == 0) {
-    apr_pool_destroy(c->pool);
+    free(c->buf);
     free(c);
   }
 }
 
 static void conn_close(svc_conn_t *c) {
   svc_conn_t **pp;
-  svc_service_t *s;
   if (c->closing)
     return;
   c->closing = 1;
-  for (pp = &c->sup->conns; *pp; pp = &(*pp)->next)
+  c->reading = 0;
+  for (pp = &c->ctl->conns; *pp; pp = &(*pp)->next)
     if (*pp == c) {
       *pp = c->next;
       break;
     }
-  /* Waits of this connection now answer no one. */
-  for (s = c->sup->services; s; s = s->next) {
-    svc_waiter_t *wr;
-    for (wr = s->waiters; wr; wr = wr->next)
-      if (wr->wait->conn == c) {
-        wr->wait->conn = NULL;
-        c->waits--;
-      }
-  }
+  if (c->admitted)
+    c->ctl->nconns--;
+  conn_drop_waits(c);
   vg_close((vg_handle_t *)&c->pipe, conn_closed);
 }
 
-static void on_connection(vg_stream_t *server, apr_status_t status) {
-  svc_sup_t *sup = server->data;
+/* ---- the loop's share: deferred work and deadlines ---------------------- */
+
+static void on_resume(vg_timer_t *t) {
+  svc_ctl_t *ctl = t->data;
   svc_conn_t *c;
-  unsigned n = 0;
+  /* Each connection with lines left gets one more share: those due now
+   * are marked first; a request may close others (or all, at shutdown),
+   * so the list is searched again after each. */
+  for (c = ctl->conns; c; c = c->next)
+    c->due = c->backlog && c->queued < CTL_MAX_QUEUED;
+  while (!ctl->stopped) {
+    for (c = ctl->conns; c && !c->due; c = c->next)
+      ;
+    if (!c)
+      break;
+    c->due = 0;
+    conn_process(c);
+  }
+}
+
+static void resume_soon(svc_ctl_t *ctl) {
+  if (!ctl->stopped && !vg_is_active((vg_handle_t *)&ctl->resume))
+    vg_timer_start(&ctl->resume, on_resume, 0, 0);
+}
+
+/* Close what completed no request for CTL_IDLE_MS: idle clients, lines
+ * sent in part, replies left unread.  A client waiting for services is
+ * not idle (a start may take long). */
+static void on_sweep(vg_timer_t *t) {
+  svc_ctl_t *ctl = t->data;
+  uint64_t now = vg_now(ctl->sup->loop);
+  svc_conn_t *c, *next;
+  for (c = ctl->conns; c; c = next) {
+    next = c->next;   /* conn_close() unlinks c alone */
+    if (c->waits == 0 && now - c->active_ms >= CTL_IDLE_MS)
+      conn_close(c);
+  }
+  if (!ctl->conns)
+    vg_timer_stop(&ctl->sweep);
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+/* When the table is full: the admitted connection without waits that was
+ * active least recently (idle, a line sent in part, replies unread), or
+ * NULL.  At most CTL_MAX_WAITING connections wait, so there is one. */
+static svc_conn_t *victim(svc_ctl_t *ctl) {
+  svc_conn_t *c, *best = NULL;
+  for (c = ctl->conns; c; c = c->next)
+    if (c->admitted && !c->closing && c->waits == 0 &&
+        (!best || c->active_ms <= best->active_ms))
+      best = c;
+  return best;
+}
+
+static void accept_later(svc_ctl_t *ctl, uint64_t ms) {
+  if (!ctl->stopped && !vg_is_active((vg_handle_t *)&ctl->accept_timer))
+    vg_timer_start(&ctl->accept_timer, on_accept_timer, ms, 0);
+}
+
+/* Take one queued connection.  0 when there was none, or it must wait
+ * (the iteration's share is used, or no memory: it stays queued, and the
+ * accept timer takes it later; a listener whose connection is never
+ * taken would hear of no other). */
+static int accept_one(svc_ctl_t *ctl) {
+  svc_sup_t *sup = ctl->sup;
+  uint64_t turn = vg_loop_iterations(sup->loop);
+  svc_conn_t *c;
   int trusted = 0;
   apr_status_t rv;
-  if (status != APR_SUCCESS)
-    return;
+  if (ctl->stopped)
+    return 0;
+  if (turn != ctl->turn) {
+    ctl->turn = turn;
+    ctl->accepts = 0;
+  }
+  if (ctl->accepts >= CTL_ACCEPTS_PER_TURN) {
+    accept_later(ctl, 0);
+    return 0;
+  }
   c = calloc(1, sizeof *c);
-  if (!c)
-    return;
+  if (!c) {
+    accept_later(ctl, CTL_RETRY_MS);
+    return 0;
+  }
+  c->ctl = ctl;
   c->sup = sup;
-  apr_pool_create(&c->pool, sup->pool);
   vg_pipe_init(sup->loop, &c->pipe);
   c->pipe.data = c;
-  if (vg_accept(server, &c->pipe) != APR_SUCCESS) {
+  if (vg_accept(&sup->control, &c->pipe) != APR_SUCCESS) {
     c->closing = 1;
     vg_close((vg_handle_t *)&c->pipe, conn_closed);
-    return;
+    return 0;
   }
-  c->next = sup->conns;
-  sup->conns = c;
-  for (svc_conn_t *o = sup->conns; o; o = o->next)
-    n++;
+  ctl->accepts++;
+  c->active_ms = vg_now(sup->loop);
+  c->next = ctl->conns;
+  ctl->conns = c;
+  if (!vg_is_active((vg_handle_t *)&ctl->sweep))
+    vg_timer_start(&ctl->sweep, on_sweep, CTL_SWEEP_MS, CTL_SWEEP_MS);
   /* Only the supervisor's user and the administrator (root; SYSTEM or
    * an elevated Administrator on Windows) may control it.  The endpoint's
    * permissions (socket mode 0600; the pipe's DACL) say the same; this
-   * check also holds where they cannot be set.  A peer that cannot be
-   * identified is refused, except where the OS has no way to tell. */
+   * check also holds where they cannot be set (an abstract socket).  A
+   * peer that cannot be identified is refused, except where the OS has no
+   * way to tell. */
   rv = vg_pipe_peer_trusted(&c->pipe, &trusted);
   if (rv == VG_EUNSUPPORTED)
     trusted = 1;
   else if (rv != APR_SUCCESS)
     trusted = 0;
   if (!trusted) {
-    reply_error(c, "permission denied: not the supervisor's user", 1);
+    reply_error(c, NULL, "permission denied: not the supervisor's user", 1);
+    return 1;
+  }
+  if (ctl->nconns >= CTL_MAX_CONNS) {
+    svc_conn_t *v = victim(ctl);
+    if (!v) {
+      reply_error(c, NULL, "too many control connections", 1);
+      return 1;
+    }
+    conn_close(v);
+  }
+  c->admitted = 1;
+  ctl->nconns++;
+  conn_settle(c);   /* starts reading */
+  return 1;
+}
+
+static void on_accept_timer(vg_timer_t *t) {
+  accept_one(t->data);
+}
+
+static void on_connection(vg_stream_t *server, apr_status_t status) {
+  svc_sup_t *sup = server->data;
+  svc_ctl_t *ctl = sup->ctl;
+  uint64_t now;
+  char eb[128];
+  if (status == APR_SUCCESS) {
+    accept_one(ctl);
     return;
   }
-  if (n > SVC_CONTROL_MAX_CONNS) {
-    reply_error(c, "too many control connections", 1);
+  /* A failed accept (ENOMEM, EMFILE) took nothing: the listener reports
+   * the connection again.  Said once per CTL_FAIL_LOG_MS, with a count. */
+  ctl->accept_fails++;
+  now = vg_now(sup->loop);
+  if (ctl->fail_said && now - ctl->fail_said_ms < CTL_FAIL_LOG_MS)
     return;
-  }
-  vg_read_start(&c->pipe, conn_alloc, conn_read);
+  vg_log(sup->log, VG_LOG_WARN, "control",
+         "cannot accept a control connection: %s (%s; %u time(s) since "
+         "the last warning); trying again",
+         vg_strerror(status, eb, sizeof eb), pal_last_call(),
+         ctl->accept_fails);
+  ctl->fail_said = 1;
+  ctl->fail_said_ms = now;
+  ctl->accept_fails = 0;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static void ctl_timer(svc_ctl_t *ctl, vg_timer_t *t) {
+  vg_timer_init(ctl->sup->loop, t);
+  t->data = ctl;
+  vg_unref((vg_handle_t *)t);   /* connections keep nothing alive */
 }
 
 apr_status_t svc_control_start(svc_sup_t *sup) {
+  apr_allocator_t *al = NULL;
+  svc_ctl_t *ctl;
   apr_status_t rv;
+  int abstract;
+  ctl = apr_pcalloc(sup->pool, sizeof *ctl);
+  ctl->sup = sup;
+  sup->ctl = ctl;
+  ctl_timer(ctl, &ctl->accept_timer);
+  ctl_timer(ctl, &ctl->resume);
+  ctl_timer(ctl, &ctl->sweep);
+  vg_pipe_init(sup->loop, &sup->control);
+  sup->control.data = sup;
   /* A copy: the config it came from is freed by a later reload. */
   sup->control_path =
       apr_pstrdup(sup->pool, svc_control_endpoint(sup->cfg, sup->pool));
+  /* Request pools come from an allocator of their own, which keeps at
+   * most CTL_POOL_KEEP of what they freed: a status of thousands of
+   * services once does not stay in the supervisor's memory for good. */
+  rv = apr_allocator_create(&al);
+  if (rv == APR_SUCCESS) {
+    apr_allocator_max_free_set(al, CTL_POOL_KEEP);
+    rv = apr_pool_create_ex(&ctl->pool, sup->pool, NULL, al);
+    if (rv == APR_SUCCESS)
+      apr_allocator_owner_set(al, ctl->pool);
+    else
+      apr_allocator_destroy(al);
+  }
+  if (rv != APR_SUCCESS) {
+    vg_close((vg_handle_t *)&sup->control, NULL);
+    return rv;
+  }
+  /* "@NAME", a Linux abstract socket, has no file: nothing to remove and
+   * no mode to set (the peer check below is its protection). */
+  abstract = sup->control_path[0] == '@';
   /* We hold the state directory's lock: a socket file here is a leftover
    * of a supervisor that died, not a live one. */
-  apr_file_remove(sup->control_path, sup->pool);
-  vg_pipe_init(sup->loop, &sup->control);
-  sup->control.data = sup;
+  if (!abstract)
+    apr_file_remove(sup->control_path, sup->pool);
   rv = vg_pipe_bind(&sup->control, sup->control_path);
-  if (rv == APR_SUCCESS)
+  if (rv == APR_SUCCESS && !abstract)
     rv = apr_file_perms_set(sup->control_path,
                             APR_FPROT_UREAD | APR_FPROT_UWRITE);
   if (rv == APR_ENOTIMPL)
     rv = APR_SUCCESS;   /* Windows: the pipe's DACL does this */
   if (rv == APR_SUCCESS)
-    rv = vg_listen(&sup->control, 64, on_connection);
+    rv = vg_listen(&sup->control, CTL_MAX_CONNS, on_connection);
   if (rv != APR_SUCCESS)
     vg_close((vg_handle_t *)&sup->control, NULL);
   return rv;
 }
 
 void svc_control_stop(svc_sup_t *sup) {
-  while (sup->conns)
-    conn_close(sup->conns);
+  svc_ctl_t *ctl = sup->ctl;
+  if (!ctl || ctl->stopped)
+    return;
+  ctl->stopped = 1;
+  while (ctl->conns)
+    conn_close(ctl->conns);
+  vg_close((vg_handle_t *)&ctl->accept_timer, NULL);
+  vg_close((vg_handle_t *)&ctl->resume, NULL);
+  vg_close((vg_handle_t *)&ctl->sweep, NULL);
+  free(ctl->usage);
+  ctl->usage = NULL;
+  ctl->nusage = 0;
   if (!vg_is_closing((vg_handle_t *)&sup->control)) {
     vg_close((vg_handle_t *)&sup->control, NULL);
-    apr_file_remove(sup->control_path, sup->pool);
+    if (sup->control_path[0] != '@')
+      apr_file_remove(sup->control_path, sup->pool);
   }
 }

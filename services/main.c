@@ -256,12 +256,29 @@ static int cmd_run(const args_t *a, apr_pool_t *pool) {
 
 /* ---- the client side of the control protocol ----------------------------- */
 
+/* The longest reply the CLI takes.  A status grows with the services:
+ * about 250 bytes each, so 8 services of 1000 instances make 2 MB; the
+ * parser's default (1 MB) was too small for that.  256 MB is a million
+ * services with room to spare, and still a bound on what a rogue
+ * endpoint can make the CLI hold. */
+#define CLI_MAX_REPLY ((size_t)256 << 20)
+
+/* A local socket whose backlog is full refuses a connect at once
+ * (EAGAIN) rather than queueing it: while someone floods the endpoint,
+ * try again every CLI_RETRY_MS for CLI_CONNECT_MS at most. */
+#define CLI_RETRY_MS 10
+#define CLI_CONNECT_MS 5000
+
 typedef struct client_s {
-  vg_pipe_t pipe;
+  vg_loop_t *loop;
+  vg_pipe_t *pipe;              /* malloc'ed: a retry needs a fresh one */
   vg_connect_t conn;
   vg_write_t wr;
   vg_timer_t timer;
+  vg_timer_t retry;
+  const char *endpoint;
   const char *request;
+  uint64_t give_up;             /* loop ms after which EAGAIN is final */
   char *reply;
   size_t len, cap;
   apr_status_t status;
@@ -269,13 +286,22 @@ typedef struct client_s {
   char buf[65536];
 } client_t;
 
+static void cl_pipe_closed(vg_handle_t *h) { free(h); }
+
+static void cl_drop_pipe(client_t *c) {
+  if (c->pipe)
+    vg_close((vg_handle_t *)c->pipe, cl_pipe_closed);
+  c->pipe = NULL;
+}
+
 static void cl_finish(client_t *c, apr_status_t st) {
   if (c->done)
     return;
   c->done = 1;
   c->status = st;
-  vg_close((vg_handle_t *)&c->pipe, NULL);
+  cl_drop_pipe(c);
   vg_close((vg_handle_t *)&c->timer, NULL);
+  vg_close((vg_handle_t *)&c->retry, NULL);
 }
 
 static void cl_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
@@ -293,6 +319,10 @@ static void cl_read(vg_stream_t *s, apr_status_t st, size_t n,
     cl_finish(c, st == APR_EOF ? APR_ECONNRESET : st);
     return;
   }
+  if (c->len + n > CLI_MAX_REPLY) {
+    cl_finish(c, APR_ENOSPC);
+    return;
+  }
   if (c->len + n + 1 > c->cap) {
     size_t cap = (c->len + n + 1) * 2;
     char *r = realloc(c->reply, cap);
@@ -306,7 +336,7 @@ static void cl_read(vg_stream_t *s, apr_status_t st, size_t n,
   memcpy(c->reply + c->len, buf->base, n);
   c->len += n;
   c->reply[c->len] = '\0';
-  nl = memchr(c->reply, '\n', c->len);
+  nl = memchr(c->reply + c->len - n, '\n', n);
   if (nl) {
     *nl = '\0';
     c->len = (size_t)(nl - c->reply);
@@ -320,9 +350,25 @@ static void cl_written(vg_write_t *w, apr_status_t st) {
     cl_finish(c, st);
 }
 
+static apr_status_t cl_connect(client_t *c);
+
+static void cl_retry(vg_timer_t *t) {
+  client_t *c = t->data;
+  apr_status_t rv = cl_connect(c);
+  if (rv != APR_SUCCESS)
+    cl_finish(c, rv);
+}
+
 static void cl_connected(vg_connect_t *req, apr_status_t st) {
   client_t *c = req->data;
   vg_buf_t b;
+  if (c->done)
+    return;
+  if (APR_STATUS_IS_EAGAIN(st) && vg_now(c->loop) < c->give_up) {
+    cl_drop_pipe(c);
+    vg_timer_start(&c->retry, cl_retry, CLI_RETRY_MS, 0);
+    return;
+  }
   if (st != APR_SUCCESS) {
     cl_finish(c, st);
     return;
@@ -330,9 +376,19 @@ static void cl_connected(vg_connect_t *req, apr_status_t st) {
   b.base = (char *)c->request;
   b.len = strlen(c->request);
   c->wr.data = c;
-  if (vg_write(&c->wr, &c->pipe, &b, 1, cl_written) != APR_SUCCESS ||
-      vg_read_start(&c->pipe, cl_alloc, cl_read) != APR_SUCCESS)
+  if (vg_write(&c->wr, c->pipe, &b, 1, cl_written) != APR_SUCCESS ||
+      vg_read_start(c->pipe, cl_alloc, cl_read) != APR_SUCCESS)
     cl_finish(c, APR_EGENERAL);
+}
+
+static apr_status_t cl_connect(client_t *c) {
+  c->pipe = calloc(1, sizeof *c->pipe);
+  if (!c->pipe)
+    return APR_ENOMEM;
+  vg_pipe_init(c->loop, c->pipe);
+  c->pipe->data = c;
+  c->conn.data = c;
+  return vg_pipe_connect(&c->conn, c->pipe, c->endpoint, cl_connected);
 }
 
 static void cl_timeout(vg_timer_t *t) { cl_finish(t->data, APR_TIMEUP); }
@@ -349,15 +405,17 @@ static apr_status_t call(const char *endpoint, const char *request,
   c = calloc(1, sizeof *c);
   if (!c)
     return APR_ENOMEM;
+  c->loop = loop;
+  c->endpoint = endpoint;
   c->request = request;
-  vg_pipe_init(loop, &c->pipe);
-  c->pipe.data = c;
+  c->give_up = vg_now(loop) + CLI_CONNECT_MS;
   vg_timer_init(loop, &c->timer);
   c->timer.data = c;
+  vg_timer_init(loop, &c->retry);
+  c->retry.data = c;
   if (timeout_ms)
     vg_timer_start(&c->timer, cl_timeout, timeout_ms, 0);
-  c->conn.data = c;
-  rv = vg_pipe_connect(&c->conn, &c->pipe, endpoint, cl_connected);
+  rv = cl_connect(c);
   if (rv != APR_SUCCESS)
     cl_finish(c, rv);
   vg_run(loop, VG_RUN_DEFAULT);
@@ -401,20 +459,28 @@ static int request(const args_t *a, const char *req, uint64_t timeout_ms,
   const char *ep;
   char *text = NULL, eb[128];
   svc_json_error_t jerr;
+  svc_json_limits_t lim = {CLI_MAX_REPLY, 0};
   int code = EX_OK;
   apr_status_t rv;
   ep = endpoint_of(a, pool, &code);
   if (!ep)
     return code;
   rv = call(ep, req, timeout_ms, &text, pool);
+  if (rv == APR_ENOSPC) {
+    fprintf(stderr, "vigil: the reply from the supervisor is over %u MB\n",
+            (unsigned)(CLI_MAX_REPLY >> 20));
+    return EX_FAIL;
+  }
   if (rv != APR_SUCCESS) {
     fprintf(stderr, "vigil: the supervisor is not reachable at %s: %s\n", ep,
             vg_strerror(rv, eb, sizeof eb));
     return EX_UNREACH;
   }
-  if (svc_json_parse(reply, text, strlen(text), pool, &jerr) != APR_SUCCESS ||
+  if (svc_json_parse_ex(reply, text, strlen(text), &lim, pool, &jerr) !=
+          APR_SUCCESS ||
       svc_json_type(*reply) != SVC_JSON_OBJECT) {
-    fprintf(stderr, "vigil: malformed reply from the supervisor\n");
+    fprintf(stderr, "vigil: malformed reply from the supervisor%s%s\n",
+            *reply ? "" : ": ", *reply ? "" : jerr.message);
     return EX_FAIL;
   }
   return EX_OK;

@@ -16,7 +16,8 @@
  * NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID are removed from the
  * environment at once, so no child or probe inherits them (child_env in
  * service.c also filters NOTIFY_SOCKET and sets its own per service).
- * Send failures are ignored: the notify socket is advisory.
+ * Send failures are ignored: the notify socket is advisory (and at most
+ * NOTIFY_MAX_PENDING messages wait while the manager does not read).
  *
  * The same hooks tell the Windows Service Control Manager when vigil runs
  * as a service (pal_svcmgr_dispatch in services/main.c; elsewhere these
@@ -46,22 +47,31 @@
  * children's exit notices, the last log lines. */
 #define NOTIFY_STOP_MARGIN_MS 5000
 
+/* Messages queued because the manager's socket is full.  The protocol
+ * is advisory: past this many, new ones are dropped rather than kept in
+ * memory for a manager that does not read (each WATCHDOG=1 would stay). */
+#define NOTIFY_MAX_PENDING 16
+
 struct svc_notify_s {
   vg_udp_t udp;
   vg_addr_t addr;
   vg_timer_t watchdog;
   int watchdog_on;
   int closed;
+  unsigned pending;             /* sends not yet completed */
 };
 
 typedef struct notify_msg_s {
   vg_send_t req;
+  svc_notify_t *n;
   char text[1];
 } notify_msg_t;
 
 static void on_sent(vg_send_t *req, apr_status_t status) {
+  notify_msg_t *m = req->data;
   (void)status;
-  free(req->data);
+  m->n->pending--;
+  free(m);
 }
 
 void svc_notify_send(svc_sup_t *sup, const char *msg) {
@@ -69,19 +79,22 @@ void svc_notify_send(svc_sup_t *sup, const char *msg) {
   notify_msg_t *m;
   vg_buf_t b;
   size_t len;
-  if (!n || n->closed)
+  if (!n || n->closed || n->pending >= NOTIFY_MAX_PENDING)
     return;
   len = strlen(msg);
   m = malloc(sizeof *m + len);
   if (!m)
     return;
   memcpy(m->text, msg, len + 1);
+  m->n = n;
   m->req.data = m;
   b.base = m->text;
   b.len = len;
   if (vg_udp_send(&m->req, &n->udp, &b, 1, &n->addr, on_sent) !=
       APR_SUCCESS)
     free(m);
+  else
+    n->pending++;
 }
 
 static void on_watchdog(vg_timer_t *t) {

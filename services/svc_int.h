@@ -15,6 +15,7 @@
 typedef struct svc_run_s svc_run_t;
 typedef struct svc_waiter_s svc_waiter_t;
 typedef struct svc_conn_s svc_conn_t;
+typedef struct svc_ctl_s svc_ctl_t;
 typedef struct svc_notify_s svc_notify_t;
 
 /* One run of a child: the process and its output captures.  It outlives
@@ -113,7 +114,7 @@ struct svc_sup_s {
   /* control endpoint */
   vg_pipe_t control;
   const char *control_path;
-  svc_conn_t *conns;
+  svc_ctl_t *ctl;               /* its connections and limits (control.c) */
   /* leftovers file: pids and start times of running children */
   const char *pids_path;
   vg_timer_t pids_timer;        /* coalesces writes of the pids file */

@@ -45,6 +45,7 @@ static suite_entry_t all_suites[] = {VG_TEST_SUITES(X){NULL, NULL}};
 static const vg_child_mode_t *child_tables[] = {
     vg_child_modes, vg_child_lock_modes, vg_child_logfile_modes,
     vg_child_integ_modes, vg_child_fiber_modes,
+    vg_child_hostile_modes,
 #ifdef _WIN32
     vg_child_win32_modes,
 #endif

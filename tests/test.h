@@ -51,7 +51,8 @@ void vg_test_close_loop(vg_loop_t *loop);
  * `vigil service` talks to the SCM (suite vigil_winsvc). */
 #define VG_TEST_INTEG_SUITES(X)                                              \
   X(vigil_config) X(vigil_run) X(vigil_logs) X(vigil_reload)                \
-  X(vigil_control) X(vigil_deps) X(vigil_limits) X(vigil_probe)
+  X(vigil_control) X(vigil_deps) X(vigil_limits) X(vigil_probe) \
+  X(vigil_hostile)
 #ifdef _WIN32
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) X(win32) VG_TEST_INTEG_SUITES(X) X(vigil_win)     \
@@ -83,6 +84,8 @@ extern const vg_child_mode_t vg_child_logfile_modes[];
 extern const vg_child_mode_t vg_child_fiber_modes[];
 /* tests/integration/child_integ.c: service behaviours. */
 extern const vg_child_mode_t vg_child_integ_modes[];
+/* tests/integration/test_vigil_hostile.c: a supervisor with faults. */
+extern const vg_child_mode_t vg_child_hostile_modes[];
 #ifdef _WIN32
 /* tests/test_win32.c: print-argv, console-event, ... */
 extern const vg_child_mode_t vg_child_win32_modes[];

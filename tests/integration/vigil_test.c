@@ -700,9 +700,20 @@ void vt_sup_args(vt_t *t, ...) {
 
 int vt_sup_start(vt_t *t, const char *config) {
   const char *argv[14];
+  int n;
+  argv[0] = vt_vigil_bin();
+  argv[1] = "run";
+  argv[2] = "-c";
+  argv[3] = config;
+  for (n = 0; t->sup_args[n]; n++)
+    argv[4 + n] = t->sup_args[n];
+  argv[4 + n] = NULL;
+  return vt_sup_start_argv(t, config, argv);
+}
+
+int vt_sup_start_argv(vt_t *t, const char *config, const char *const *argv) {
   apr_status_t why = APR_SUCCESS;
   char eb[128];
-  int n;
   if (t->sup && !t->sup->exited) {
     CU_FAIL("a supervisor is already running in this fixture");
     return -1;
@@ -718,13 +729,6 @@ int vt_sup_start(vt_t *t, const char *config) {
   }
   t->config = config;
   t->answered = 0;   /* until this one answers */
-  argv[0] = vt_vigil_bin();
-  argv[1] = "run";
-  argv[2] = "-c";
-  argv[3] = config;
-  for (n = 0; t->sup_args[n]; n++)
-    argv[4 + n] = t->sup_args[n];
-  argv[4 + n] = NULL;
   /* PDEATHSIG: a crashed test runner takes the supervisor (and, through
    * the supervisor's own PDEATHSIG, its children) with it. */
   t->sup = run_spawn(t->loop, argv, VG_PROCESS_PDEATHSIG, &why);
@@ -823,6 +827,7 @@ svc_json_t *vt_status(vt_t *t) {
                                t->config, NULL);
   svc_json_t *root = NULL;
   svc_json_error_t jerr;
+  svc_json_limits_t lim = {(size_t)64 << 20, 0};   /* thousands of services */
   const svc_json_t *svcs;
   size_t i;
   if (r->code != 0) {
@@ -834,10 +839,10 @@ svc_json_t *vt_status(vt_t *t) {
     return NULL;
   }
   t->answered = 1;
-  if (svc_json_parse(&root, r->out, r->out_len, t->pool, &jerr) !=
+  if (svc_json_parse_ex(&root, r->out, r->out_len, &lim, t->pool, &jerr) !=
           APR_SUCCESS ||
       svc_json_type(root) != SVC_JSON_OBJECT) {
-    fprintf(stderr, "\n  [%s] status: not a JSON object: %s\n", t->tag,
+    fprintf(stderr, "\n  [%s] status: not a JSON object: %.400s\n", t->tag,
             r->out);
     return NULL;
   }

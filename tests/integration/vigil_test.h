@@ -144,6 +144,9 @@ int vt_sup_start(vt_t *t, const char *config);
 /* Extra arguments (NULL-terminated, at most 8) for the next `vigil run`s
  * of this fixture, e.g. "--log-level", "debug". */
 void vt_sup_args(vt_t *t, ...);
+/* The same with another command line (argv[0] the program), which runs
+ * a supervisor for config: this binary's child modes. */
+int vt_sup_start_argv(vt_t *t, const char *config, const char *const *argv);
 /* Start it and wait until `status` answers.  1 on success. */
 int vt_sup_start_ready(vt_t *t, const char *config);
 long vt_sup_pid(vt_t *t);
