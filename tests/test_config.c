@@ -993,6 +993,25 @@ static void test_unknown_dependency(void) {
          "<depends-on> names an unknown service 'dbb' (did you mean 'db'?)");
 }
 
+/* Two names equally close: the suggestion is the same at every load (the
+ * first in byte order), not whichever a hash table yields first.  (Found
+ * by tests/fuzz/fuzz_config.c, which loads each input twice.) */
+static void test_unknown_dependency_tie(void) {
+  int i;
+  for (i = 0; i < 200; i++) {
+    cfg_errors_t *errs = bad_text(
+        "<vigil><service name=\"b\"><command>b</command></service>"
+        "<service name=\"a\"><command>a</command>"
+        "<depends-on>c</depends-on></service></vigil>",
+        1, NULL);
+    if (!strstr(cfg_errors_get(errs, 0)->message, "(did you mean 'a'?)"))
+      fprintf(stderr, "\n    load %d: %s\n", i,
+              cfg_errors_get(errs, 0)->message);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(cfg_errors_get(errs, 0)->message, "(did you mean 'a'?)"));
+  }
+}
+
 /* The cycle is reported once, with its path, at the <depends-on> of the
  * service that closes it (c, lines 11-14); a self-dependency too. */
 static void test_dependency_cycle(void) {
@@ -1531,6 +1550,8 @@ static CU_TestInfo config_tests[] = {
   {"duplicate name", test_duplicate_name},
   {"bad name", test_bad_name},
   {"unknown depends-on", test_unknown_dependency},
+  {"unknown depends-on: one suggestion among equals",
+   test_unknown_dependency_tie},
   {"dependency cycle", test_dependency_cycle},
   {"unset variable", test_unset_variable},
   {"variable defaults", test_variable_defaults},
