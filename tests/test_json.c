@@ -861,7 +861,7 @@ static void test_json_random_strings(void) {
 }
 
 /* ------------------------------------------------------------------------
- * CONTRACT.md's `vigil status --json`
+ * docs/control.md's `vigil status --json` example
  * --------------------------------------------------------------------- */
 
 static const char contract_status[] =
@@ -1000,7 +1000,7 @@ static void test_json_contract_write(void) {
   svc_json_w_end_object(&w);
   CU_ASSERT_EQUAL_FATAL(svc_json_w_finish(&w, &out, &len), APR_SUCCESS);
 
-  /* CONTRACT.md's example on one line: same tokens, same spacing. */
+  /* docs/control.md's example on one line: same tokens, same spacing. */
   CU_ASSERT_STRING_EQUAL(out,
       "{\"supervisor\": {\"pid\": 4242, \"version\": \"0.1.0\", "
       "\"backend\": \"epoll\", \"uptime_ms\": 5231, \"config\": "
@@ -1244,8 +1244,8 @@ static CU_TestInfo json_tests[] = {
   {"writer escaping and U+FFFD", test_json_escaping},
   {"escaping round trips through the parser", test_json_escape_round_trip},
   {"random strings always give valid JSON", test_json_random_strings},
-  {"CONTRACT status example parses", test_json_contract_parse},
-  {"CONTRACT status example is written", test_json_contract_write},
+  {"control.md status example parses", test_json_contract_parse},
+  {"control.md status example is written", test_json_contract_write},
   {"tree round trip is a fixed point", test_json_tree_round_trip},
   {"numbers are locale-independent", test_json_locale},
   {"10k mutants parse or fail cleanly", test_json_mutations},

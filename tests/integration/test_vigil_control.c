@@ -275,7 +275,7 @@ static void test_other_user_refused(void) {
 }
 #endif
 
-/* `vigil status --json` has the fields CONTRACT.md names, with the right
+/* `vigil status --json` has the fields docs/control.md names, with the right
  * types and values; the table names every service. */
 static void test_status_json_shape(void) {
   static const char *const keys[] = {"name", "state", "pid", "restarts",
@@ -348,7 +348,7 @@ static void test_status_json_shape(void) {
 }
 
 static CU_TestInfo vigil_control_tests[] = {
-    {"status --json: the contract's fields", test_status_json_shape},
+    {"status --json: control.md's fields", test_status_json_shape},
     {"malformed requests: error reply, closed", test_malformed_json},
     {"a line over 64 KiB: error reply, closed", test_oversized_line},
     {"unknown command / service: error", test_unknown_command_and_service},
