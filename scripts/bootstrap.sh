@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bootstrap.sh -- install, on Debian, what building and testing Vigil needs.
-# Idempotent: says nothing when everything is already installed.
-# Then builds the minimal static libxml2 that vigil links when it is there
+# Idempotent: says nothing when everything is already installed; else a
+# line before each long step and its duration after.  Then builds the
+# minimal static libxml2 that vigil links when it is there
 # (scripts/build-libxml2.sh, into build-deps/libxml2: once, ~1 min).
 #
 #   scripts/bootstrap.sh            build + test dependencies
@@ -9,6 +10,8 @@
 #                                   libevent) and strace
 #   scripts/bootstrap.sh --check    also valgrind
 set -euo pipefail
+# shellcheck source=scripts/lib/timed.sh
+. "$(dirname "$0")/lib/timed.sh"
 
 pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
       libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev xz-utils)
@@ -29,10 +32,12 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "bootstrap: installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+  install_missing() {
+    $sudo apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+  }
+  timed "bootstrap: installing ${missing[*]}" "apt-get" install_missing
 fi
 
 "$(dirname "$0")/build-libxml2.sh"
