@@ -635,7 +635,7 @@ static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
 }
 
 /* The directories above `path` that a user who is neither their owner
- * nor in their group cannot search (no o+x), as "DIR (mode 0700)", or
+ * nor in their group cannot search (no o+x), as "DIR (mode 700)", or
  * NULL when there is none.  Mode bits only: ACLs are not read.  (APR's
  * permission bits are one hex digit per class: 0x755 reads as 755.) */
 const char *vt_unreachable(vt_t *t, const char *path) {
@@ -684,7 +684,8 @@ static const char *self_copy(vt_t *t, long uid, const char **dirp) {
     rv = apr_file_perms_set(copy, rx);
   if (rv != APR_SUCCESS) {
     fprintf(stderr, "\n  [%s] cannot copy %s to %s for uid %ld: %s\n",
-            t->tag, t->self, dir, uid, vg_strerror(rv, eb, sizeof eb));
+            t->tag, t->self, dir ? dir : "/tmp", uid,
+            vg_strerror(rv, eb, sizeof eb));
     CU_FAIL("cannot copy the test binary where another user can run it");
     if (dir)
       rm_rf(dir, t->pool);

@@ -138,7 +138,7 @@ vt_res_t *vt_cli(vt_t *t, ...);
  * clone in /root; a failed run prints its exit and stderr. */
 vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...);
 /* The directories above `path` that another user (neither owner nor in
- * the group) cannot search, as "DIR (mode 0700), ...", or NULL. */
+ * the group) cannot search, as "DIR (mode 700), ...", or NULL. */
 const char *vt_unreachable(vt_t *t, const char *path);
 
 /* Start `vigil run -c config` (becomes the fixture's current config). */
