@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # timed.sh -- sourced by the set-up and test scripts: a long step says so
 # on one line before it runs, and how long it took after, so that the
 # first run on a fresh machine is never silent for minutes.  Kept out of
