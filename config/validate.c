@@ -11,6 +11,7 @@
  * depth-first search is one cycle, reported at the <depends-on> that
  * closes it, with the whole path.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -97,6 +98,13 @@ static void check_names(vctx_t *v, apr_hash_t *groups, apr_hash_t *records) {
   }
 }
 
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The known name closest to `name`.  Among equally close ones, the first
+ * in byte order: the hash tables' order changes from load to load (APR
+ * seeds each table), and the message must not. */
 static const char *suggest(vctx_t *v, apr_hash_t *groups, apr_hash_t *records,
                            const char *name) {
   apr_array_header_t *names = apr_array_make(v->tmp, 16, sizeof(char *));
@@ -105,6 +113,7 @@ static const char *suggest(vctx_t *v, apr_hash_t *groups, apr_hash_t *records,
     APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
   for (hi = apr_hash_first(v->tmp, records); hi; hi = apr_hash_next(hi))
     APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+  qsort(names->elts, (size_t)names->nelts, sizeof(char *), cmp_names);
   APR_ARRAY_PUSH(names, const char *) = NULL;
   return cfg__vocab_suggest((const char *const *)names->elts, name);
 }

@@ -6,7 +6,7 @@
  * four workloads for one event loop.  The workloads are identical across
  * implementations; perf/README.md and docs/PERFORMANCE.md define them.
  *
- * Output, one line per measurement (the contract in CONTRACT.md):
+ * Output, one line per measurement (perf/README.md, "Running"):
  *
  *   bench=NAME impl=IMPL ops=N seconds=T ops_per_s=X
  *
@@ -39,7 +39,7 @@
 #define PERF_SPAWN_N     1000u     /* sequential spawns of /bin/true     */
 
 /* The spawn workload's child: /bin/true, or on Windows `cmd /c exit 0`
- * (CONTRACT.md), found on PATH.  PERF_SPAWN_ARGV initialises an array
+ * (perf/README.md), found on PATH.  PERF_SPAWN_ARGV initialises an array
  * of const char * ending in NULL. */
 #ifdef _WIN32
 #define PERF_SPAWN_PATH "cmd"

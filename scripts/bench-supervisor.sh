@@ -23,7 +23,7 @@
 #   --no-install      never apt-get install supervisor / runit
 #   --keep            keep the work directory
 #
-# Output (stdout): CONTRACT.md lines,
+# Output (stdout): the lines of perf/README.md ("Running"),
 #   bench=NAME impl=IMPL ops=N seconds=T ops_per_s=X [extra fields]
 # one per (benchmark, implementation, case): the median repetition.  Every
 # run is echoed to stderr and kept in BUILD_DIR/bench-supervisor-raw.txt.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bootstrap.sh -- install, on Debian, what building and testing Vigil needs.
-# Idempotent: says nothing when everything is already installed.
-# Then builds the minimal static libxml2 that vigil links when it is there
+# Idempotent: says nothing when everything is already installed; else a
+# line before each long step and its duration after.  Then builds the
+# minimal static libxml2 that vigil links when it is there
 # (scripts/build-libxml2.sh, into build-deps/libxml2: once, ~1 min).
 #
 #   scripts/bootstrap.sh            build + test dependencies
@@ -14,6 +15,8 @@
 #                                   without being started or enabled as
 #                                   system services
 set -euo pipefail
+# shellcheck source=scripts/lib/timed.sh
+. "$(dirname "$0")/lib/timed.sh"
 
 pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
       libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev xz-utils)
@@ -36,7 +39,6 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "bootstrap: installing ${missing[*]}"
   # Daemons are installed for the tests to run under vigil, not as system
   # services: a policy-rc.d that answers 101 ("action forbidden") keeps
   # their postinst scripts from starting them, and the one that was there
@@ -57,9 +59,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   trap restore_policy EXIT
   printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
   $sudo chmod 755 "$policy"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+  install_missing() {
+    $sudo apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+  }
+  timed "bootstrap: installing ${missing[*]}" "apt-get" install_missing
   restore_policy
   trap - EXIT
   # Under systemd, packages enable their units even when policy-rc.d

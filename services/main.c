@@ -1,5 +1,5 @@
 /*
- * main.c -- the vigil executable: subcommands of CONTRACT.md.
+ * main.c -- the vigil executable: the subcommands of docs/guide.md.
  *
  *   vigil run -c FILE               the supervisor, in the foreground
  *   vigil validate -c FILE          check a config; FILE: ok, or one

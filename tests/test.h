@@ -137,12 +137,23 @@ int vg_test_count_handles(void);
  * assert what Wine does where it differs from Windows. */
 int vg_test_is_wine(void);
 #endif
+/* Say that (part of) test TAG did not run on this machine, and why: one
+ * line on stderr, "  SKIPPED [TAG]: WHY" (scripts/test.sh lists them
+ * after the run).  Never skip silently. */
+void vg_test_skip(const char *tag, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* A new cgroup v2 for a test, under this process's own cgroup
  * (pal_cgroup_self), named vigil-test-TAG-PID-N: its directory
- * (malloc'ed), or NULL.  NULL is a failed assertion with the reason on
- * stderr (the test needs root, or a delegated cgroup, and a cgroup2
- * mount) -- unless VIGIL_TEST_NO_CGROUP=1 says this machine has none:
- * then a "NOT RUN" line on stderr.  Never a silent skip. */
+ * (malloc'ed), or NULL.  What the machine offers is found out first:
+ * without a cgroup2 mount, with one this mount namespace hides, with a
+ * read-only one, or with a cgroup not delegated to this user, NULL after
+ * a SKIPPED line (vg_test_skip) -- a failure instead when
+ * VIGIL_TEST_REQUIRE_CGROUP=1 (a machine known to have cgroups).  Where
+ * the machine offers a writable cgroup, any failure to use it is a
+ * failed assertion with the reason on stderr. */
 char *vg_test_cgroup_create(const char *tag);
 
 #endif

@@ -216,6 +216,28 @@ static const char *in_dir(const char *file) {
   return absolute(apr_pstrcat(vg_test_pool, data_dir(), "/", file, NULL));
 }
 
+/* A whole text file (NUL-terminated), or a failed test. */
+static char *read_text(const char *path) {
+  apr_file_t *f;
+  apr_finfo_t fi;
+  apr_size_t n;
+  char *text;
+  CU_ASSERT_EQUAL_FATAL(apr_file_open(&f, path, APR_FOPEN_READ, 0,
+                                      vg_test_pool), APR_SUCCESS);
+  apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+  text = apr_palloc(vg_test_pool, (apr_size_t)fi.size + 1);
+  n = (apr_size_t)fi.size;
+  apr_file_read_full(f, text, n, &n);
+  text[n] = '\0';
+  apr_file_close(f);
+  return text;
+}
+
+static const char *config_readme(void) {
+  return apr_pstrcat(vg_test_pool, data_dir(), "/../../../config/README.md",
+                     NULL);
+}
+
 #define MB ((uint64_t)1 << 20)
 
 /* ------------------------------------------------------------------------
@@ -474,12 +496,18 @@ static void test_subst_process_env(void) {
  * Good files
  * --------------------------------------------------------------------- */
 
-static void test_contract_example(void) {
-  cfg_t *cfg = load_ok("contract.xml");
+/* The file is config/README.md's example, which must therefore load
+ * (with every value as written) and be in the README verbatim. */
+static void test_readme_example(void) {
+  cfg_t *cfg = load_ok("readme_example.xml");
   const cfg_service_t *web, *db;
+  const char *xml = read_text(data("readme_example.xml"));
+  const char *body = strstr(xml, "<vigil>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+  CU_ASSERT_PTR_NOT_NULL(strstr(read_text(config_readme()), body));
   if (!cfg)
     return;
-  CU_ASSERT_STRING_EQUAL(cfg->file, data("contract.xml"));
+  CU_ASSERT_STRING_EQUAL(cfg->file, data("readme_example.xml"));
   CU_ASSERT_STRING_EQUAL(cfg->state_dir, absolute("/var/lib/vigil"));
   CU_ASSERT_STRING_EQUAL(cfg->control, absolute("/run/vigil.sock"));
   CU_ASSERT_STRING_EQUAL(cfg->log_dir, absolute("/var/log/vigil"));
@@ -492,7 +520,7 @@ static void test_contract_example(void) {
   CU_ASSERT_EQUAL(web->instance, 0);
   CU_ASSERT_EQUAL(web->instances, 1);
   CU_ASSERT_EQUAL(web->line, 11);
-  CU_ASSERT_STRING_EQUAL(web->file, data("contract.xml"));
+  CU_ASSERT_STRING_EQUAL(web->file, data("readme_example.xml"));
   CU_ASSERT_STRING_EQUAL(web->command, "/usr/bin/python3");
   CU_ASSERT_EQUAL(web->args->nelts, 2);
   CU_ASSERT_STRING_EQUAL(arg(web->args, 0), "-m");
@@ -882,7 +910,7 @@ static void test_schema_strict(void) {
   v = xmlSchemaNewValidCtxt(schema);
   xmlSchemaSetValidStructuredErrors(v, quiet, NULL);
   CU_ASSERT_EQUAL(validates(v, data("kitchen.xml")), 0);
-  CU_ASSERT_EQUAL(validates(v, data("contract.xml")), 0);
+  CU_ASSERT_EQUAL(validates(v, data("readme_example.xml")), 0);
   CU_ASSERT_NOT_EQUAL(validates(v, data("bad_element.xml")), 0);
   CU_ASSERT_NOT_EQUAL(validates(v, data("bad_attribute.xml")), 0);
   xmlSchemaFreeValidCtxt(v);
@@ -1073,6 +1101,25 @@ static void test_unknown_dependency(void) {
   cfg_errors_t *errs = load_bad("unknown_dep.xml", 1);
   expect(errs, 0, "unknown_dep.xml", 5,
          "<depends-on> names an unknown service 'dbb' (did you mean 'db'?)");
+}
+
+/* Two names equally close: the suggestion is the same at every load (the
+ * first in byte order), not whichever a hash table yields first.  (Found
+ * by tests/fuzz/fuzz_config.c, which loads each input twice.) */
+static void test_unknown_dependency_tie(void) {
+  int i;
+  for (i = 0; i < 200; i++) {
+    cfg_errors_t *errs = bad_text(
+        "<vigil><service name=\"b\"><command>b</command></service>"
+        "<service name=\"a\"><command>a</command>"
+        "<depends-on>c</depends-on></service></vigil>",
+        1, NULL);
+    if (!strstr(cfg_errors_get(errs, 0)->message, "(did you mean 'a'?)"))
+      fprintf(stderr, "\n    load %d: %s\n", i,
+              cfg_errors_get(errs, 0)->message);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(cfg_errors_get(errs, 0)->message, "(did you mean 'a'?)"));
+  }
 }
 
 /* The cycle is reported once, with its path, at the <depends-on> of the
@@ -1636,14 +1683,10 @@ static void collect_names(xmlNode *n, apr_array_header_t *els,
 static void test_reference_covers_schema(void) {
   size_t len;
   const char *xsd = cfg_schema_text(&len);
-  const char *readme =
-      apr_pstrcat(vg_test_pool, data_dir(), "/../../../config/README.md", NULL);
+  const char *readme = config_readme();
   apr_array_header_t *els = apr_array_make(vg_test_pool, 64, sizeof(char *));
   apr_array_header_t *atts = apr_array_make(vg_test_pool, 64, sizeof(char *));
-  apr_file_t *f;
-  apr_finfo_t fi;
   char *text;
-  apr_size_t n;
   xmlDoc *doc;
   int i;
 
@@ -1654,14 +1697,7 @@ static void test_reference_covers_schema(void) {
   CU_ASSERT(els->nelts > 20);
   CU_ASSERT(atts->nelts > 20);
 
-  CU_ASSERT_EQUAL_FATAL(apr_file_open(&f, readme, APR_FOPEN_READ, 0,
-                                      vg_test_pool), APR_SUCCESS);
-  apr_file_info_get(&fi, APR_FINFO_SIZE, f);
-  text = apr_palloc(vg_test_pool, (apr_size_t)fi.size + 1);
-  n = (apr_size_t)fi.size;
-  apr_file_read_full(f, text, n, &n);
-  text[n] = '\0';
-  apr_file_close(f);
+  text = read_text(readme);
 
   for (i = 0; i < els->nelts; i++) {
     const char *e = APR_ARRAY_IDX(els, i, const char *);
@@ -1688,7 +1724,7 @@ static CU_TestInfo config_tests[] = {
   {"substitution of %NAME%", test_subst_percent},
   {"substitution of %NAME% in a file", test_subst_percent_file},
   {"substitution from the process environment", test_subst_process_env},
-  {"the CONTRACT example", test_contract_example},
+  {"the config/README.md example", test_readme_example},
   {"defaults", test_defaults},
   {"every element and attribute", test_every_element},
   {"supervisor paths", test_supervisor_paths},
@@ -1704,6 +1740,8 @@ static CU_TestInfo config_tests[] = {
   {"duplicate name", test_duplicate_name},
   {"bad name", test_bad_name},
   {"unknown depends-on", test_unknown_dependency},
+  {"unknown depends-on: one suggestion among equals",
+   test_unknown_dependency_tie},
   {"dependency cycle", test_dependency_cycle},
   {"unset variable", test_unset_variable},
   {"variable defaults", test_variable_defaults},

@@ -191,7 +191,8 @@ static void test_tcp_ipv6(void) {
   char target[64];
 
   if (listener_open(loop, &l, "::1") != APR_SUCCESS) {
-    fprintf(stderr, "(no IPv6 loopback: skipped) ");
+    vg_test_skip("probe-ipv6", "no IPv6 loopback here (listening on ::1 "
+                 "failed)");
     vg_test_close_loop(loop);
     return;
   }

@@ -859,7 +859,7 @@ static void test_echo_ipv6(void) {
   rv = vg_tcp_bind(&s, &a, PAL_BIND_IPV6ONLY);
   vg_close((vg_handle_t *)&s, NULL);
   if (rv != APR_SUCCESS) {
-    fprintf(stderr, "\n  (no IPv6 loopback here: skipped) ");
+    vg_test_skip("tcp-ipv6", "no IPv6 loopback here (binding ::1 failed)");
     vg_test_close_loop(loop);
     return;
   }

@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE 1
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,6 @@
 #include <windows.h>
 #else
 #include <dirent.h>
-#include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 #endif
@@ -243,39 +244,124 @@ int vg_test_count_handles(void) {
 
 #endif
 
+void vg_test_skip(const char *tag, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "\n  SKIPPED [%s]: ", tag);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n");
+}
+
+/* errno values without an APR_STATUS_IS_ test (POSIX: the status is
+ * errno itself). */
+static int is_erofs(apr_status_t rv) {
+#ifdef EROFS
+  return rv == APR_FROM_OS_ERROR(EROFS);
+#else
+  (void)rv;
+  return 0;
+#endif
+}
+
+static int is_eperm(apr_status_t rv) {
+  return rv == APR_FROM_OS_ERROR(EPERM);
+}
+
+/* Why this machine offers this process no cgroup v2 to create test
+ * cgroups in, or NULL if it does (then self is its own cgroup).  Each
+ * answer is something the machine decides, not vigil: no cgroup2 mount;
+ * a mount this mount namespace hides (a tmpfs over /sys/fs/cgroup, as
+ * containers have); a read-only mount (a container's default); a
+ * cgroup not delegated to this user.  Anything else is an error of the
+ * code under test: *fatal is then set. */
+static const char *cgroup_unavailable(char *self, size_t size, char *why,
+                                      size_t wsize, int *fatal) {
+  char eb[128];
+  unsigned mask;
+  int is_root = 0;
+  apr_status_t rv = pal_cgroup_self(self, size, &is_root);
+  *fatal = 0;
+  if (rv == PAL_EUNSUPPORTED) {
+    snprintf(why, wsize, "no cgroup2 file system is mounted (no cgroup2 "
+             "line in /proc/self/mountinfo, or no 0:: line in "
+             "/proc/self/cgroup)");
+    return why;
+  }
+  if (rv != APR_SUCCESS) {
+    *fatal = 1;
+    snprintf(why, wsize, "cannot tell this process's cgroup v2: %s (%s)",
+             vg_strerror(rv, eb, sizeof eb), pal_last_call());
+    return why;
+  }
+  rv = pal_cgroup_controllers(self, &mask);
+  if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
+    snprintf(why, wsize, "cgroup2 is mounted, but this process's cgroup "
+             "%s is not visible in this mount namespace (another mount "
+             "hides it, e.g. a tmpfs on /sys/fs/cgroup)", self);
+    return why;
+  }
+  if (rv != APR_SUCCESS) {
+    *fatal = 1;
+    snprintf(why, wsize, "cannot read %s/cgroup.controllers: %s (%s)", self,
+             vg_strerror(rv, eb, sizeof eb), pal_last_call());
+    return why;
+  }
+  rv = pal_cgroup_writable(self);
+  if (is_erofs(rv)) {
+    snprintf(why, wsize, "the cgroup2 mount holding %s is read-only (a "
+             "container's default)", self);
+    return why;
+  }
+  if (APR_STATUS_IS_EACCES(rv) || is_eperm(rv)) {
+    snprintf(why, wsize, "this process's cgroup %s is not delegated to "
+             "uid %ld (run as root, or in a delegated cgroup: systemd "
+             "Delegate=yes)", self, pal_geteuid());
+    return why;
+  }
+  if (rv != APR_SUCCESS) {
+    *fatal = 1;
+    snprintf(why, wsize, "cannot tell whether %s is writable: %s (%s)", self,
+             vg_strerror(rv, eb, sizeof eb), pal_last_call());
+    return why;
+  }
+  return NULL;
+}
+
 char *vg_test_cgroup_create(const char *tag) {
   static unsigned seq;
-  const char *no = getenv("VIGIL_TEST_NO_CGROUP");
-  char self[4096], eb[128], *dir;
+  const char *req = getenv("VIGIL_TEST_REQUIRE_CGROUP");
+  char self[4096], why[4400], eb[128], *dir;
   apr_status_t rv;
-  int is_root, n;
-  rv = pal_cgroup_self(self, sizeof self, &is_root);
-  if (rv == APR_SUCCESS) {
-    n = snprintf(NULL, 0, "%s/vigil-test-%s-%ld-%u", self, tag, pal_getpid(),
-                 seq + 1);
-    dir = malloc((size_t)n + 1);
-    if (!dir) {
-      CU_FAIL("out of memory");
+  int fatal, n;
+  if (cgroup_unavailable(self, sizeof self, why, sizeof why, &fatal)) {
+    if (!fatal && !(req && strcmp(req, "1") == 0)) {
+      vg_test_skip(tag, "%s", why);
       return NULL;
     }
-    snprintf(dir, (size_t)n + 1, "%s/vigil-test-%s-%ld-%u", self, tag,
-             pal_getpid(), ++seq);
-    rv = pal_cgroup_create(dir);
-    if (rv == APR_SUCCESS)
-      return dir;
-    free(dir);
-  }
-  vg_strerror(rv, eb, sizeof eb);
-  if (no && strcmp(no, "1") == 0) {
-    fprintf(stderr, "\n  [%s] NOT RUN: no cgroup v2 to create (%s; %s); "
-            "VIGIL_TEST_NO_CGROUP=1 says this machine has none\n",
-            tag, eb, pal_last_call());
+    fprintf(stderr, "\n  [%s] no cgroup v2 for the test: %s%s\n", tag, why,
+            fatal ? "" : " (VIGIL_TEST_REQUIRE_CGROUP=1: a failure)");
+    CU_FAIL("no cgroup v2 for the test (see stderr)");
     return NULL;
   }
-  fprintf(stderr, "\n  [%s] cannot create a cgroup v2 for the test: %s "
-          "(%s).  Run as root on a machine with a cgroup2 mount, or set "
-          "VIGIL_TEST_NO_CGROUP=1 if it has none.\n",
-          tag, eb, pal_last_call());
+  /* The machine offers a writable cgroup: from here on, any failure is
+   * a failure. */
+  n = snprintf(NULL, 0, "%s/vigil-test-%s-%ld-%u", self, tag, pal_getpid(),
+               seq + 1);
+  dir = malloc((size_t)n + 1);
+  if (!dir) {
+    CU_FAIL("out of memory");
+    return NULL;
+  }
+  snprintf(dir, (size_t)n + 1, "%s/vigil-test-%s-%ld-%u", self, tag,
+           pal_getpid(), ++seq);
+  rv = pal_cgroup_create(dir);
+  if (rv == APR_SUCCESS)
+    return dir;
+  fprintf(stderr, "\n  [%s] %s is writable, yet the test cgroup %s cannot "
+          "be created: %s (%s)\n", tag, self, dir,
+          vg_strerror(rv, eb, sizeof eb), pal_last_call());
   CU_FAIL("cannot create a test cgroup (see stderr)");
+  free(dir);
   return NULL;
 }

@@ -752,7 +752,7 @@ static DWORD cpu_count(void) {
  * Windows 7 and Wine 8 do not know this class (ERROR_INVALID_PARAMETER):
  * PAL_EUNSUPPORTED naming this call.  The child then runs without the
  * cap and proc->unapplied says so, for the supervisor's warning (a limit
- * the platform cannot apply is a warning at start: CONTRACT.md). */
+ * the platform cannot apply is a warning at start: config/README.md). */
 static apr_status_t job_cpu_rate(HANDLE job, unsigned percent) {
   JOBOBJECT_CPU_RATE_CONTROL_INFORMATION cr;
   uint64_t ncpu = cpu_count(), rate;

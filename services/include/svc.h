@@ -29,7 +29,7 @@ extern "C" {
 typedef struct svc_sup_s svc_sup_t;
 typedef struct svc_service_s svc_service_t;
 
-/* States, as CONTRACT.md names them. */
+/* States, as docs/guide.md names them. */
 typedef enum {
   SVC_STOPPED = 0,   /* not running, not wanted (or waiting for deps) */
   SVC_STARTING,      /* spawned, not yet ready */
@@ -57,7 +57,7 @@ const char *svc_state_name(svc_state s);
 const char *svc_event_name(svc_event e);
 
 /* Run the supervisor in the foreground until it is told to stop (signal,
- * control command).  Returns the process exit code of CONTRACT.md: 0 ok,
+ * control command).  Returns the exit code of docs/guide.md: 0 ok,
  * 1 runtime failure, 2 config error, 3 another instance holds the lock. */
 typedef struct svc_run_opts_s {
   const char *config;           /* path of the XML file */

@@ -43,7 +43,7 @@
  * expected, an unbalanced end, nesting deeper than SVC_JSON_W_MAX_DEPTH)
  * makes the writer fail with APR_EINVAL from svc_json_w_finish(); later
  * calls are ignored.  Output is compact by default; SVC_JSON_W_SPACED
- * gives the ", " and ": " separators of CONTRACT.md's examples, still on
+ * gives the ", " and ": " separators of docs/control.md's examples, still on
  * one line.
  *
  * Nothing here keeps global state; a tree or writer may be used by one

@@ -15,7 +15,7 @@
  *   svc_logfollow_t  a reader for `vigil logs -f`: returns what was
  *                    appended since the last call and follows rotation.
  *
- * The <log> element (docs/CONTRACT.md) maps onto this module as follows:
+ * The <log> element (config/README.md) maps onto this module as follows:
  *
  *   stdout="FILE"      VG_STDIO_PIPE + a svc_logcap_t on a svc_logfile_t
  *                      opened on LOG-DIR/FILE

@@ -223,16 +223,18 @@ static void test_unreachable(void) {
 #if !defined(_WIN32)
 /* Another user.  The socket is mode 0600, so they cannot even connect;
  * behind that the supervisor checks each peer's uid (SO_PEERCRED).  To
- * reach that check the test opens the socket (and its directory) to
- * everyone, then connects as nobody (65534): an error reply, the
- * connection closed, and the supervisor serves its own user as before.
- * Running a child as another user needs root (CI runs as root); as
- * anyone else only the mode is checked, and the test says so.  POSIX:
- * the Windows pipe's DACL is vigil_win's. */
+ * reach that check the test opens the socket (and the directories it
+ * made above it) to everyone, then connects as nobody (65534), from a
+ * copy of the test binary that nobody can run wherever the build tree
+ * is (vt_child_as): an error reply, the connection closed, and the
+ * supervisor serves its own user as before.  Running a child as another
+ * user needs root (CI runs as root); as anyone else only the mode is
+ * checked, and the test says so.  POSIX: the Windows pipe's DACL is
+ * vigil_win's. */
 static void test_other_user_refused(void) {
   apr_finfo_t fi;
   vt_res_t *r;
-  const char *sock;
+  const char *sock, *why;
   long pid;
   vt_t *t = start("ctl-user", &pid);
   if (!t)
@@ -241,16 +243,26 @@ static void test_other_user_refused(void) {
   VT_REQUIRE(apr_stat(&fi, sock, APR_FINFO_PROT, vt_pool(t)) == APR_SUCCESS);
   CU_ASSERT_EQUAL(fi.protection, APR_FPROT_UREAD | APR_FPROT_UWRITE);
   if (pal_geteuid() != 0) {
-    fprintf(stderr, "\n  [ctl-user] not root: the peer check of another "
-                    "user was not exercised\n");
+    vg_test_skip("ctl-user", "not root: the peer check of another user "
+                 "was not exercised (only the socket's mode was)");
     vt_end(t);
     return;
   }
+  CU_ASSERT_EQUAL(apr_file_perms_set(vt_path(t, NULL), APR_FPROT_OS_DEFAULT),
+                  APR_SUCCESS);
   CU_ASSERT_EQUAL(apr_file_perms_set(vt_path(t, "state"),
                                      APR_FPROT_OS_DEFAULT),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(apr_file_perms_set(sock, APR_FPROT_OS_DEFAULT),
                   APR_SUCCESS);
+  /* Above the fixture's directory is the temp dir ($TMPDIR, /tmp). */
+  if ((why = vt_unreachable(t, sock)) != NULL) {
+    fprintf(stderr, "\n  [ctl-user] uid 65534 cannot reach %s: %s; use a "
+            "TMPDIR that others may search\n", sock, why);
+    CU_FAIL("the control socket is out of another user's reach");
+    vt_end(t);
+    return;
+  }
   r = vt_child_as(t, 65534, 65534, "control-send", sock,
                   "{\"cmd\":\"status\"}", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
@@ -263,7 +275,7 @@ static void test_other_user_refused(void) {
 }
 #endif
 
-/* `vigil status --json` has the fields CONTRACT.md names, with the right
+/* `vigil status --json` has the fields docs/control.md names, with the right
  * types and values; the table names every service. */
 static void test_status_json_shape(void) {
   static const char *const keys[] = {"name", "state", "pid", "restarts",
@@ -336,7 +348,7 @@ static void test_status_json_shape(void) {
 }
 
 static CU_TestInfo vigil_control_tests[] = {
-    {"status --json: the contract's fields", test_status_json_shape},
+    {"status --json: control.md's fields", test_status_json_shape},
     {"malformed requests: error reply, closed", test_malformed_json},
     {"a line over 64 KiB: error reply, closed", test_oversized_line},
     {"unknown command / service: error", test_unknown_command_and_service},

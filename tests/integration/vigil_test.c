@@ -158,7 +158,7 @@ static void run_closed(vg_handle_t *h) {
  * uid/gid are used with the VG_PROCESS_SETUID/SETGID flags. */
 static vt_run_t *run_spawn_as(vg_loop_t *loop, const char *const *argv,
                               unsigned flags, long uid, long gid,
-                              apr_status_t *why) {
+                              const char *cwd, apr_status_t *why) {
   vg_process_options_t o;
   vt_run_t *r = calloc(1, sizeof *r);
   apr_status_t rv;
@@ -176,6 +176,7 @@ static vt_run_t *run_spawn_as(vg_loop_t *loop, const char *const *argv,
   o.flags = flags;
   o.uid = uid;
   o.gid = gid;
+  o.cwd = cwd;
   o.stdio[0].kind = VG_STDIO_IGNORE;
   o.stdio[1].kind = VG_STDIO_PIPE;
   o.stdio[1].pipe = &r->out.pipe;
@@ -202,7 +203,7 @@ static vt_run_t *run_spawn_as(vg_loop_t *loop, const char *const *argv,
 
 static vt_run_t *run_spawn(vg_loop_t *loop, const char *const *argv,
                            unsigned flags, apr_status_t *why) {
-  return run_spawn_as(loop, argv, flags, -1, -1, why);
+  return run_spawn_as(loop, argv, flags, -1, -1, NULL, why);
 }
 
 static void run_close(vt_run_t *r) {
@@ -583,10 +584,11 @@ static const char *text_of(vt_t *t, const vt_buf_t *b, size_t *len) {
 }
 
 static vt_res_t *run_argv_as(vt_t *t, const char *const *argv, uint64_t ms,
-                             unsigned flags, long uid, long gid) {
+                             unsigned flags, long uid, long gid,
+                             const char *cwd) {
   vt_res_t *res = apr_pcalloc(t->pool, sizeof *res);
   apr_status_t why = APR_SUCCESS;
-  vt_run_t *r = run_spawn_as(t->loop, argv, flags, uid, gid, &why);
+  vt_run_t *r = run_spawn_as(t->loop, argv, flags, uid, gid, cwd, &why);
   char eb[128];
   res->code = -1;
   res->out = "";
@@ -613,7 +615,68 @@ static vt_res_t *run_argv_as(vt_t *t, const char *const *argv, uint64_t ms,
 }
 
 static vt_res_t *run_argv(vt_t *t, const char *const *argv, uint64_t ms) {
-  return run_argv_as(t, argv, ms, 0, -1, -1);
+  return run_argv_as(t, argv, ms, 0, -1, -1, NULL);
+}
+
+/* The directories above `path` that a user who is neither their owner
+ * nor in their group cannot search (no o+x), as "DIR (mode 700)", or
+ * NULL when there is none.  Mode bits only: ACLs are not read.  (APR's
+ * permission bits are one hex digit per class: 0x755 reads as 755.) */
+const char *vt_unreachable(vt_t *t, const char *path) {
+  char *dir = apr_pstrdup(t->pool, path), *slash;
+  const char *bad = NULL;
+  apr_finfo_t fi;
+  while ((slash = strrchr(dir, '/')) != NULL) {
+    *slash = '\0';
+    if (apr_stat(&fi, *dir ? dir : "/", APR_FINFO_PROT, t->pool) ==
+            APR_SUCCESS &&
+        !(fi.protection & APR_FPROT_WEXECUTE))
+      bad = apr_psprintf(t->pool, "%s%s%s (mode %03x)", bad ? bad : "",
+                         bad ? ", " : "", *dir ? dir : "/",
+                         (unsigned)fi.protection & 0x777);
+  }
+  return bad;
+}
+
+/* A copy of this binary in a new directory under /tmp, both mode 0755,
+ * so that another user can run it wherever the build tree is (a clone in
+ * /root is mode 0700).  /tmp is world-searchable by the FHS; the
+ * directory is made here (apr_dir_make fails if it exists), so nobody
+ * else can have put anything in it. */
+static const char *self_copy(vt_t *t, long uid, const char **dirp) {
+  static unsigned seq;
+  const apr_fileperms_t rx = APR_FPROT_UREAD | APR_FPROT_UWRITE |
+                             APR_FPROT_UEXECUTE | APR_FPROT_GREAD |
+                             APR_FPROT_GEXECUTE | APR_FPROT_WREAD |
+                             APR_FPROT_WEXECUTE;
+  const char *dir = NULL, *copy, *base;
+  apr_status_t rv = APR_EEXIST;
+  char eb[128];
+  int i;
+  for (i = 0; i < 100 && APR_STATUS_IS_EEXIST(rv); i++) {
+    dir = apr_psprintf(t->pool, "/tmp/vigil-as-%ld-%ld-%u", uid,
+                       pal_getpid(), ++seq);
+    rv = apr_dir_make(dir, rx, t->pool);
+  }
+  if (rv == APR_SUCCESS)
+    rv = apr_file_perms_set(dir, rx);   /* whatever the umask */
+  base = strrchr(t->self, '/');
+  copy = apr_pstrcat(t->pool, dir, "/", base ? base + 1 : t->self, NULL);
+  if (rv == APR_SUCCESS)
+    rv = apr_file_copy(t->self, copy, rx, t->pool);
+  if (rv == APR_SUCCESS)
+    rv = apr_file_perms_set(copy, rx);
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "\n  [%s] cannot copy %s to %s for uid %ld: %s\n",
+            t->tag, t->self, dir ? dir : "/tmp", uid,
+            vg_strerror(rv, eb, sizeof eb));
+    CU_FAIL("cannot copy the test binary where another user can run it");
+    if (dir)
+      rm_rf(dir, t->pool);
+    return NULL;
+  }
+  *dirp = dir;
+  return copy;
 }
 
 /* Append the NULL-terminated arguments of ap to argv[0..n-1], keeping
@@ -628,17 +691,34 @@ static int argv_add(const char **argv, int n, int spare, va_list ap) {
 
 vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...) {
   const char *argv[64];
+  const char *dir = NULL, *why;
+  vt_res_t *r;
   va_list ap;
   int n;
-  argv[0] = t->self;
+  argv[0] = self_copy(t, uid, &dir);
+  if (!argv[0]) {
+    r = apr_pcalloc(t->pool, sizeof *r);
+    r->code = -1;
+    r->out = r->err = "";
+    return r;
+  }
+  if ((why = vt_unreachable(t, argv[0])) != NULL)
+    fprintf(stderr, "\n  [%s] uid %ld may not reach %s: %s\n", t->tag, uid,
+            argv[0], why);
   argv[1] = "--child";
   argv[2] = mode;
   va_start(ap, mode);
   n = argv_add(argv, 3, 0, ap);
   va_end(ap);
   argv[n] = NULL;
-  return run_argv_as(t, argv, VT_WAIT_MS, VG_PROCESS_SETUID | VG_PROCESS_SETGID,
-                     uid, gid);
+  r = run_argv_as(t, argv, VT_WAIT_MS, VG_PROCESS_SETUID | VG_PROCESS_SETGID,
+                  uid, gid, dir);
+  if (r->code != 0)
+    fprintf(stderr, "\n  [%s] as uid %ld, %s --child %s: exit %d, signal "
+            "%d%s\n  stderr: %s\n", t->tag, uid, argv[0], mode, r->code,
+            r->sig, r->timed_out ? ", timed out" : "", r->err);
+  rm_rf(dir, t->pool);
+  return r;
 }
 
 vt_res_t *vt_run(vt_t *t, uint64_t timeout_ms, const char *file, ...) {
@@ -650,7 +730,8 @@ vt_res_t *vt_run(vt_t *t, uint64_t timeout_ms, const char *file, ...) {
   n = argv_add(argv, 1, 0, ap);
   va_end(ap);
   argv[n] = NULL;
-  return run_argv_as(t, argv, timeout_ms, VG_PROCESS_SEARCH_PATH, -1, -1);
+  return run_argv_as(t, argv, timeout_ms, VG_PROCESS_SEARCH_PATH, -1, -1,
+                     NULL);
 }
 
 static vt_res_t *vigil_va(vt_t *t, uint64_t ms, int with_config,

@@ -135,8 +135,14 @@ vt_res_t *vt_cli(vt_t *t, ...);
  * PATH) to completion (killed after timeout_ms).  Never NULL. */
 vt_res_t *vt_run(vt_t *t, uint64_t timeout_ms, const char *file, ...);
 /* Run this binary's child MODE ARGS... (NULL-terminated) as uid/gid
- * (POSIX, as root), to completion (VT_WAIT_MS at most). */
+ * (POSIX, as root), to completion (VT_WAIT_MS at most).  It runs from a
+ * copy in a new directory under /tmp (mode 0755, removed afterwards, the
+ * child's working directory), so the build tree may be anywhere, e.g. a
+ * clone in /root; a failed run prints its exit and stderr. */
 vt_res_t *vt_child_as(vt_t *t, long uid, long gid, const char *mode, ...);
+/* The directories above `path` that another user (neither owner nor in
+ * the group) cannot search, as "DIR (mode 700), ...", or NULL. */
+const char *vt_unreachable(vt_t *t, const char *path);
 
 /* Start `vigil run -c config` (becomes the fixture's current config),
  * then the arguments of vt_sup_args(). */
