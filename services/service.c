@@ -631,6 +631,19 @@ static int stop_signal(const svc_service_t *s) {
   return s->cfg->stop.signal;
 }
 
+/* The first rung of the stop ladder: the stop signal to the whole tree,
+ * then SIGCONT (as systemd does), so that a stopped process (SIGSTOP, a
+ * debugger's ^Z) handles the signal now rather than being killed at the
+ * timeout.  SIGCONT is not sent after KILL or CONT itself, nor where
+ * there is no such signal (Windows). */
+static apr_status_t stop_send(svc_service_t *s) {
+  int sig = stop_signal(s);
+  apr_status_t rv = vg_process_kill_tree(&s->run->proc, sig);
+  if (sig != VG_SIGKILL && sig != PAL_SIGCONT && rv == APR_SUCCESS)
+    vg_process_kill_tree(&s->run->proc, PAL_SIGCONT);
+  return rv;
+}
+
 static void schedule_restart(svc_service_t *s, const char *why);
 
 /* A limit the OS refused at spawn (a Windows CPU cap before Windows 8):
@@ -713,7 +726,7 @@ static void a_starting_timeout(svc_service_t *s) {
   s->stop_step = 1;
   checks_stop(s);
   if (s->run)
-    vg_process_kill_tree(&s->run->proc, stop_signal(s));
+    stop_send(s);
   set_state(s, SVC_STOPPING);
   arm(s, s->cfg->stop.timeout_ms, on_state_timer);
 }
@@ -729,7 +742,7 @@ static void a_stop(svc_service_t *s) {
     return;
   }
   s->stop_step = 1;
-  rv = vg_process_kill_tree(&s->run->proc, stop_signal(s));
+  rv = stop_send(s);
   if (rv != APR_SUCCESS && rv != VG_ENOPROC)
     slog(s, VG_LOG_WARN, "cannot send %s: %s%s%s%s",
          vg_signal_name(stop_signal(s)), vg_strerror(rv, eb, sizeof eb),

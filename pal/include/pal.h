@@ -483,8 +483,13 @@ apr_status_t pal_file_remove(const char *path);
 
 /* Become the reaper of orphaned descendants (Linux
  * PR_SET_CHILD_SUBREAPER), so that grandchildren whose parent died are
- * reparented to us instead of init.  PAL_EUNSUPPORTED elsewhere (Windows
- * job objects contain trees instead). */
+ * reparented to us instead of init.  From then on every poll that spawns
+ * a child also watches SIGCHLD and reaps, on its loop thread, each exited
+ * child that pal_proc_spawn() did not make (the orphans: no zombie is
+ * left under us), never one that it did (its status stays its handle's).
+ * So a subreaper process must create children through pal_proc_spawn()
+ * only.  PAL_EUNSUPPORTED elsewhere (Windows job objects contain trees
+ * instead). */
 apr_status_t pal_set_subreaper(void);
 /* An opaque start-time stamp of process `pid` (Linux: clock ticks since
  * boot from /proc; Windows: creation FILETIME), or 0 if there is no such

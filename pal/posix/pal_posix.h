@@ -90,6 +90,8 @@ struct pal_poll_s {
   uint32_t sig_internal;                /* signals the PAL needs (CHLD) */
   pal_proc_t *procs;                    /* children reaped via SIGCHLD */
   pal_proc_t *orphans;                  /* closed handles, child alive */
+  int reaps_adopted;                    /* watches SIGCHLD for orphans
+                                           (pal_set_subreaper) */
 };
 
 /* Queue a finished request for delivery in the completion phase. */
@@ -118,6 +120,8 @@ void pal__io_ready(pal_io_t *io, unsigned events);
  * arrived. */
 void pal__proc_ready(pal_proc_t *proc);
 void pal__proc_sigchld(pal_poll_t *p);
+/* pal_set_subreaper() succeeded: polls that spawn also reap orphans. */
+void pal__proc_adopting(void);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
 #if defined(__linux__)

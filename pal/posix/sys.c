@@ -19,6 +19,7 @@ apr_status_t pal_set_subreaper(void) {
 #if defined(PAL_HAVE_SUBREAPER)
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
     return pal__fail("prctl");
+  pal__proc_adopting();
   return APR_SUCCESS;
 #else
   return PAL_EUNSUPPORTED;

@@ -4,7 +4,9 @@
  * restart policies; start/stop/restart from the CLI; the stop ladder
  * (TERM, timeout, kill); no grandchild survives its service; one
  * supervisor per config (exit 3); `vigil shutdown` and SIGTERM stop
- * everything and exit 0; kill -9 of the supervisor leaves nothing behind.
+ * everything and exit 0; kill -9 of the supervisor leaves nothing behind;
+ * adopted orphans are reaped (no zombie under vigil); a SIGSTOPped child
+ * still stops at its stop signal (SIGCONT follows it).
  */
 #include "vigil_test.h"
 
@@ -13,6 +15,10 @@
 #include <string.h>
 
 #include <apr_strings.h>
+
+#if defined(__linux__)
+#include <dirent.h>
+#endif
 
 static int restarts_at_least(const svc_json_t *s, void *arg) {
   return vt_ifield(s, "restarts") >= *(int *)arg;
@@ -482,6 +488,150 @@ static void test_kill9(void) {
   vt_end(t);
 }
 
+#if defined(__linux__)
+/* Zombies whose parent is ppid, read from /proc/PID/stat (state, field 3;
+ * parent, field 4; both after the last ')'). */
+static int zombies_of(long ppid) {
+  DIR *d = opendir("/proc");
+  struct dirent *de;
+  int n = 0;
+  if (!d)
+    return -1;
+  while ((de = readdir(d)) != NULL) {
+    char path[300], buf[1024], *p, state;
+    long parent;
+    size_t len;
+    FILE *f;
+    if (de->d_name[0] < '1' || de->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+    if (!(f = fopen(path, "r")))
+      continue;
+    len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    p = strrchr(buf, ')');
+    if (p && sscanf(p + 1, " %c %ld", &state, &parent) == 2 &&
+        state == 'Z' && parent == ppid)
+      n++;
+  }
+  closedir(d);
+  return n;
+}
+
+static int proc_exists(long pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld", pid);
+  return vt_exists(path);
+}
+
+/* The orphans vigil adopts are reaped: a service forks children (half of
+ * them in a session of their own), its main process is killed -9 and its
+ * children die or exit; none of them stays a zombie under vigil.  And the
+ * statuses of vigil's own children are not taken by that reaping: the
+ * killed main process shows SIGKILL, a neighbour that exits at about the
+ * same time its code 7. */
+static void test_orphans_reaped(void) {
+  vt_t *t = vt_begin("orphans");
+  const svc_json_t *s;
+  const char *pf;
+  char *text, *line;
+  long main_pid, sup, pids[16];
+  int n = 0, i, left;
+  uint64_t deadline;
+  if (!t)
+    return;
+  pf = vt_path(t, "orphans.pid");
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "orphans",
+                   "<restart policy=\"never\"/>\n    " READY_FAST,
+                   "fork-orphans", pf, "6", "300", NULL),
+            vt_svc(t, "seven",
+                   "<restart policy=\"never\"/>\n    " READY_FAST,
+                   "sleep-exit", "600", "7", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "orphans", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  main_pid = (long)vt_ifield(s, "pid");
+  VT_REQUIRE(vt_wait_pid_file(t, pf, VT_WAIT_MS) > 0);
+  text = vt_read_file(t, pf, NULL);
+  VT_REQUIRE(text != NULL);
+  for (line = text; *line && n < 16; line = strchr(line, '\n') + 1) {
+    pids[n] = atol(line);
+    vt_track(t, pids[n++]);
+    if (!strchr(line, '\n'))
+      break;
+  }
+  CU_ASSERT_EQUAL(n, 6);
+  sup = vt_sup_pid(t);
+
+  CU_ASSERT_EQUAL(vg_kill(main_pid, VG_SIGKILL), APR_SUCCESS);
+  s = vt_wait_state(t, "orphans", "exited", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_STRING_EQUAL(vt_sfield(svc_json_get(s, "last_exit"), "signal"),
+                         "KILL");
+  s = vt_wait_state(t, "seven", "exited", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 7);
+  CU_ASSERT_PTR_NULL(vt_sfield(svc_json_get(s, "last_exit"), "signal"));
+
+  /* Every orphan has exited by now (300 ms); allow the reaping a moment. */
+  deadline = vt_now_ms() + 3000;
+  do {
+    for (left = 0, i = 0; i < n; i++)
+      left += proc_exists(pids[i]);
+    if (left == 0 && zombies_of(sup) == 0)
+      break;
+    vt_sleep(t, 20);
+  } while (vt_now_ms() < deadline);
+  CU_ASSERT_EQUAL(left, 0);
+  CU_ASSERT_EQUAL(zombies_of(sup), 0);
+  CU_ASSERT(vt_sup_running(t));
+  vt_end(t);
+}
+#endif
+
+#if !defined(_WIN32)
+/* A stopped process still stops: the stop signal is followed by SIGCONT,
+ * so a child that SIGSTOPped itself runs its TERM handler (exit 0) at
+ * once instead of waiting out the stop timeout to be killed. */
+static void test_stop_stopped(void) {
+  vt_t *t = vt_begin("stopself");
+  const svc_json_t *s;
+  uint64_t t0, took;
+  char *txt = NULL;
+  uint64_t deadline;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "frozen", "<stop timeout=\"5s\"/>\n    " READY_FAST,
+                   "stop-self", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "frozen", "running", VT_WAIT_MS) != NULL);
+  deadline = vt_now_ms() + VT_WAIT_MS;
+  while (!((txt = vt_read_file(t, vt_path(t, "logs/frozen.out.log"), NULL)) &&
+           vt_contains(txt, "stopping")) && vt_now_ms() < deadline)
+    vt_sleep(t, 20);
+  VT_REQUIRE(txt && vt_contains(txt, "stopping"));
+  vt_sleep(t, 100);   /* it has SIGSTOPped itself */
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_cli(t, "stop", "frozen", NULL)->code, 0);
+  took = vt_now_ms() - t0;
+  CU_ASSERT(took < 2500);   /* not the 5 s timeout */
+  s = vt_svc_of(vt_status(t), "frozen");
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "stopped");
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 0);
+  CU_ASSERT_PTR_NULL(vt_sfield(svc_json_get(s, "last_exit"), "signal"));
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "exited after its stop "
+                                                "signal"));
+  CU_ASSERT(!vt_contains(vt_sup_log(t), "killing it"));
+  vt_end(t);
+}
+#endif
+
 static CU_TestInfo vigil_run_tests[] = {
     {"missing program: fatal, others untouched", test_missing_program},
     {"crash loop ends in fatal after max-restarts", test_crash_loop_fatal},
@@ -495,6 +645,12 @@ static CU_TestInfo vigil_run_tests[] = {
     {"SIGTERM: all stopped in order, exit 0", test_sigterm},
 #endif
     {"kill -9 of the supervisor leaves no process", test_kill9},
+#if defined(__linux__)
+    {"adopted orphans reaped, own statuses kept", test_orphans_reaped},
+#endif
+#if !defined(_WIN32)
+    {"stop of a SIGSTOPped child: TERM + CONT", test_stop_stopped},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_run_suite = {.pName = "vigil_run",
