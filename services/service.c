@@ -1269,6 +1269,8 @@ uint64_t svc_service_uptime(const svc_service_t *s) {
 }
 
 int svc_service_settled(const svc_service_t *s, int want_up) {
+  if (want_up && s->restart_pending)
+    return 0;   /* down only until its restart's other services are */
   if (want_up)
     return s->state == SVC_RUNNING || s->state == SVC_FATAL ||
            s->state == SVC_EXITED ||

@@ -75,6 +75,30 @@ static svc_service_t *active_dependent(svc_sup_t *sup,
 
 static void finish_shutdown(svc_sup_t *sup);
 
+static void want_up(svc_sup_t *sup, svc_service_t *s, int depth);
+
+/* A restart that follows dependencies (svc_sup_restart) took its
+ * services down, dependents first; once the last of them is down they
+ * all want up again, and the pump starts them in dependency order. */
+static void restart_release(svc_sup_t *sup) {
+  svc_service_t *s;
+  int pending = 0;
+  for (s = sup->services; s; s = s->next) {
+    if (!s->restart_pending)
+      continue;
+    if (active(s) || s->run)
+      return;
+    pending = 1;
+  }
+  if (!pending)
+    return;
+  for (s = sup->services; s; s = s->next)
+    if (s->restart_pending) {
+      s->restart_pending = 0;
+      want_up(sup, s, 0);
+    }
+}
+
 void svc_sup_pump(svc_sup_t *sup) {
   static int pumping, again;
   svc_service_t *s, *next;
@@ -86,6 +110,7 @@ void svc_sup_pump(svc_sup_t *sup) {
   pumping = 1;
   do {
     again = 0;
+    restart_release(sup);
     for (s = sup->services; s; s = next) {
       next = s->next;
       if (s->want_up && s->state == SVC_STOPPED) {
@@ -142,6 +167,7 @@ static void want_up(svc_sup_t *sup, svc_service_t *s, int depth) {
   if (depth > 64)
     return;   /* cycles are refused by the config; this is a guard */
   s->want_up = 1;
+  s->restart_pending = 0;   /* an explicit start: up as soon as it can */
   if (s->state == SVC_EXITED || s->state == SVC_FATAL) {
     /* An explicit start forgives the past. */
     s->restarts = 0;
@@ -162,11 +188,38 @@ static void want_down(svc_sup_t *sup, svc_service_t *s, int depth) {
   if (depth > 64)
     return;
   s->want_up = 0;
+  s->restart_pending = 0;
   if (s->state == SVC_BACKOFF)
     svc_service_event(s, SVC_EV_STOP);
   for (t = sup->services; t; t = t->next)
-    if (t->want_up && depends_on(t, s->name))
+    if ((t->want_up || t->restart_pending) && depends_on(t, s->name))
       want_down(sup, t, depth + 1);
+}
+
+/* s and, transitively, what wants to run depending on it go down for a
+ * restart (systemd's Requires=): none wants up until all are down. */
+static void restart_down(svc_sup_t *sup, svc_service_t *s, int depth) {
+  svc_service_t *t;
+  if (depth > 64 || s->restart_pending)
+    return;
+  s->want_up = 0;
+  s->restart_pending = 1;
+  /* BACKOFF: cancel the wait; STOPPING: forget a restart of its own. */
+  if (s->state == SVC_BACKOFF || s->state == SVC_STOPPING)
+    svc_service_event(s, SVC_EV_STOP);
+  for (t = sup->services; t; t = t->next)
+    if (t != s && (t->want_up || active(t)) && depends_on(t, s->name))
+      restart_down(sup, t, depth + 1);
+}
+
+/* Something that wants to run depends on s. */
+static int wanted_dependent(svc_sup_t *sup, const svc_service_t *s) {
+  svc_service_t *t;
+  for (t = sup->services; t; t = t->next)
+    if (t != s && (t->want_up || t->restart_pending) &&
+        depends_on(t, s->name))
+      return 1;
+  return 0;
 }
 
 void svc_sup_start(svc_sup_t *sup, svc_service_t *s) {
@@ -182,7 +235,13 @@ void svc_sup_stop(svc_sup_t *sup, svc_service_t *s) {
 }
 
 void svc_sup_restart(svc_sup_t *sup, svc_service_t *s) {
-  if (s->state == SVC_RUNNING || s->state == SVC_STARTING) {
+  if (s->restart_pending)
+    return;   /* part of a restart under way already */
+  if (wanted_dependent(sup, s)) {
+    /* Dependents stop first and start after (the pump's order). */
+    restart_down(sup, s, 0);
+    svc_sup_pump(sup);
+  } else if (s->state == SVC_RUNNING || s->state == SVC_STARTING) {
     s->want_up = 1;
     svc_service_event(s, SVC_EV_RESTART);
     svc_sup_pump(sup);
@@ -326,6 +385,7 @@ void svc_sup_shutdown(svc_sup_t *sup) {
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "shutting down");
   for (s = sup->services; s; s = s->next) {
     s->want_up = 0;
+    s->restart_pending = 0;
     if (s->state == SVC_BACKOFF)
       svc_service_event(s, SVC_EV_STOP);
   }

@@ -52,6 +52,9 @@ struct svc_service_s {
   int want_up;                  /* desired: running (1) or stopped (0) */
   int restart_after_stop;       /* STOPPING, then start again */
   int removing;                 /* reload removed it: free when stopped */
+  int restart_pending;          /* down for a restart that follows
+                                   dependencies: up again once every
+                                   service of that restart is down */
   svc_run_t *run;               /* current child, or NULL */
   vg_timer_t timer;             /* the state's timer (backoff, ready,
                                    stop ladder) */

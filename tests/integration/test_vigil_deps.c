@@ -1,7 +1,7 @@
 /*
  * test_vigil_deps.c -- ordering, readiness and health (suite vigil_deps):
  * a service starts only once what it depends on is running and stops
- * before it; ready tcp waits for the port, ready notify for READY=1 on
+ * before it, and restarts when it restarts; ready tcp waits for the port, ready notify for READY=1 on
  * $NOTIFY_SOCKET, and a start that never becomes ready fails after the
  * timeout; a tcp health check that keeps failing restarts the service.
  */
@@ -157,6 +157,65 @@ static void test_dependency_commands(void) {
   vt_end(t);
 }
 
+/* restart a restarts what depends on it, transitively (c on b on a):
+ * c and b stop before a, a starts before b, b before c, and all three
+ * run new processes when `vigil restart a` has returned. */
+static void test_restart_cascade(void) {
+  vt_t *t = vt_begin("deprestart");
+  const char *log;
+  long pa, pb, pc, stop_a, stop_b, stop_c, start_a, run_a, start_b, run_b,
+      start_c;
+  const svc_json_t *s;
+  size_t mark;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "c",
+                   "<depends-on>b</depends-on>\n    " READY_FAST,
+                   "sleep", "30000", NULL),
+            vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL),
+            vt_svc(t, "b",
+                   "<depends-on>a</depends-on>\n"
+                   "    <stop timeout=\"300ms\"/>\n    " READY_FAST,
+                   "ignore-term", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "c", "running", VT_WAIT_MS) != NULL);
+  pa = vt_pid(t, "a");
+  pb = vt_pid(t, "b");
+  pc = vt_pid(t, "c");
+  VT_REQUIRE(pa > 0 && pb > 0 && pc > 0);
+  mark = strlen(vt_sup_log(t));
+  CU_ASSERT_EQUAL(vt_cli(t, "restart", "a", NULL)->code, 0);
+  s = vt_svc_of(vt_status(t), "a");
+  CU_ASSERT(is_state(s, "running"));
+  CU_ASSERT(vt_ifield(s, "pid") > 0 && vt_ifield(s, "pid") != pa);
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "b", pid_not, &pb, VT_WAIT_MS));
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "c", pid_not, &pc, VT_WAIT_MS));
+  CU_ASSERT(vt_wait_pid_gone(t, pa, 1000));
+  CU_ASSERT(vt_wait_pid_gone(t, pb, 1000));
+  CU_ASSERT(vt_wait_pid_gone(t, pc, 1000));
+
+  log = vt_sup_log(t) + mark;
+  stop_c = vt_line_offset(log, "service: c: ", "stop");
+  stop_b = vt_line_offset(log, "b: killed after the stop timeout", NULL);
+  stop_a = vt_line_offset(log, "service: a: ", "stop");
+  start_a = vt_line_offset(log, "a: started, pid", NULL);
+  run_a = vt_line_offset(log, "a: running", NULL);
+  start_b = vt_line_offset(log, "b: started, pid", NULL);
+  run_b = vt_line_offset(log, "b: running", NULL);
+  start_c = vt_line_offset(log, "c: started, pid", NULL);
+  CU_ASSERT(stop_c >= 0 && stop_b >= 0 && stop_a >= 0);
+  CU_ASSERT(stop_c < stop_a && stop_b < stop_a);   /* dependents first */
+  CU_ASSERT(stop_a < start_a);
+  CU_ASSERT(start_a >= 0 && run_a > start_a);
+  CU_ASSERT(start_b > run_a && run_b > start_b);   /* then in order */
+  CU_ASSERT(start_c > run_b);
+  /* The dependency's restart counts as none of their own. */
+  CU_ASSERT_EQUAL(vt_ifield(vt_svc_of(vt_status(t), "b"), "restarts"), 0);
+  vt_end(t);
+}
+
 /* ready tcp: starting until the port accepts, then running. */
 static void test_ready_tcp(void) {
   vt_t *t = vt_begin("readytcp");
@@ -292,6 +351,7 @@ static void test_health_tcp_restart(void) {
 static CU_TestInfo vigil_deps_tests[] = {
     {"depends-on: start after, stop before", test_dependency_order},
     {"depends-on: stop/start cascade", test_dependency_commands},
+    {"depends-on: restart restarts dependents", test_restart_cascade},
     {"ready tcp: running once the port accepts", test_ready_tcp},
 #if !defined(_WIN32)
     {"ready notify: READY=1; none -> failed start", test_ready_notify},
