@@ -602,21 +602,18 @@ static void enter_fatal(svc_service_t *s, const char *fmt, ...)
     ;
 
 static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
+  char why[sizeof s->reason];
   va_list ap;
+  /* Formatted aside: an argument may be the reason itself (the cause the
+   * new reason keeps). */
   va_start(ap, fmt);
-  vsnprintf(s->reason, sizeof s->reason, fmt, ap);
+  vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
+  memcpy(s->reason, why, sizeof why);
   slog(s, VG_LOG_ERROR, "fatal: %s", s->reason);
   svc_notify_event(s->sup, VG_LOG_ERROR, "service %s is fatal: %s", s->name,
                    s->reason);
   set_state(s, SVC_FATAL);
-}
-
-/* A failure to spawn that retrying cannot fix. */
-static int permanent(apr_status_t rv) {
-  return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_EACCES(rv) ||
-         APR_STATUS_IS_ENOTDIR(rv) || rv == APR_EINVAL ||
-         rv == VG_EUNSUPPORTED;   /* e.g. a uid on Windows */
 }
 
 /* The first step of the stop ladder.  On Windows a console program can
@@ -673,17 +670,20 @@ static void a_spawn(svc_service_t *s) {
   rv = run_start(s);
   if (rv != APR_SUCCESS) {
     const char *call = pal_last_call();
-    if (permanent(rv)) {
-      enter_fatal(s, "cannot run %s: %s%s%s%s", s->cfg->command,
-                  vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
-                  *call ? ")" : "");
+    char why[sizeof s->reason];
+    snprintf(why, sizeof why, "cannot run %s: %s%s%s%s", s->cfg->command,
+             vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
+             *call ? ")" : "");
+    /* What no retry can fix is fatal at once; a missing program is
+     * retried like a crash (systemd does so too): an install may bring
+     * it, and max-restarts bounds the wait. */
+    if (pal_spawn_permanent(rv)) {
+      enter_fatal(s, "%s", why);
       return;
     }
-    snprintf(s->reason, sizeof s->reason, "spawn failed: %s",
-                 vg_strerror(rv, eb, sizeof eb));
-    slog(s, VG_LOG_ERROR, "%s", s->reason);
+    slog(s, VG_LOG_ERROR, "%s", why);
     s->up_since = now_ms(s);
-    schedule_restart(s, s->reason);
+    schedule_restart(s, why);
     return;
   }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->run->proc.pid);
@@ -741,7 +741,8 @@ static void a_stop(svc_service_t *s) {
     set_state(s, SVC_STOPPED);
     return;
   }
-  s->stop_step = 1;
+  if (s->stop_step != 3)   /* the deadline's kill is already on its way */
+    s->stop_step = 1;
   rv = stop_send(s);
   if (rv != APR_SUCCESS && rv != VG_ENOPROC)
     slog(s, VG_LOG_WARN, "cannot send %s: %s%s%s%s",
@@ -767,8 +768,27 @@ static void a_stop_timeout(svc_service_t *s) {
   }
 }
 
+/* A duration as the config would write it: "30s", "1500ms". */
+static void fmt_ms(char *buf, size_t size, uint64_t ms) {
+  if (ms % 1000 == 0)
+    snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
+  else
+    snprintf(buf, size, "%llums", (unsigned long long)ms);
+}
+
 static void a_stopped(svc_service_t *s) {
   const char *how;
+  char deadline[96];
+  if (s->stop_step == 3) {
+    /* Killed at the shutdown deadline, whatever it was doing. */
+    char d[32];
+    fmt_ms(d, sizeof d, s->sup->cfg->shutdown_timeout_ms);
+    snprintf(deadline, sizeof deadline, "killed after shutdown timeout %s",
+             d);
+    s->failed_start = 0;
+    s->restart_after_stop = 0;
+    s->want_up = 0;
+  }
   if (s->failed_start) {
     /* A start that was not ready in time: a failure like any other. */
     char why[sizeof s->reason];
@@ -783,8 +803,9 @@ static void a_stopped(svc_service_t *s) {
     }
     return;
   }
-  how = s->stop_step == 2 ? "killed after the stop timeout"
-                          : "stopped by its stop signal";
+  how = s->stop_step == 3   ? deadline
+        : s->stop_step == 2 ? "killed after the stop timeout"
+                            : "stopped by its stop signal";
   if (s->stop_step == 1 && s->last_signal == 0)
     how = "exited after its stop signal";
   slog(s, VG_LOG_INFO, "%s", how);
@@ -815,6 +836,12 @@ static void a_exited(svc_service_t *s) {
   int was_starting = s->state == SVC_STARTING;
   char what[96];
   checks_stop(s);
+  if (s->stop_step == 3) {
+    /* Still up at the shutdown deadline (waiting for a dependent to
+     * stop): no restart policy, the kill is said as such. */
+    a_stopped(s);
+    return;
+  }
   if (s->last_signal && s->last_oom)
     snprintf(what, sizeof what, "killed by the OOM killer (memory limit)");
   else if (s->last_signal)
@@ -878,8 +905,12 @@ static void schedule_restart(svc_service_t *s, const char *why) {
     }
   }
   s->restarts++;
-  snprintf(s->reason, sizeof s->reason, "%s; restarting in %llu ms",
-               why, (unsigned long long)delay);
+  {
+    char buf[sizeof s->reason];   /* why may be the reason itself */
+    snprintf(buf, sizeof buf, "%s; restarting in %llu ms", why,
+             (unsigned long long)delay);
+    memcpy(s->reason, buf, sizeof buf);
+  }
   set_state(s, SVC_BACKOFF);
   arm(s, delay, on_state_timer);
 }
@@ -1161,6 +1192,11 @@ void svc_service_kill(svc_service_t *s) {
     vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
   if (s->cgroup)
     pal_cgroup_kill(s->cgroup);
+}
+
+void svc_service_kill_deadline(svc_service_t *s) {
+  s->stop_step = 3;
+  svc_service_kill(s);
 }
 
 /* ---- life cycle, continued ----------------------------------------------- */

@@ -408,7 +408,7 @@ static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
          "shutdown deadline passed; killing what is left");
   for (s = sup->services; s; s = s->next)
     if (s->run)
-      svc_service_kill(s);
+      svc_service_kill_deadline(s);
 }
 
 static void close_walk(vg_handle_t *h, void *arg) {

@@ -58,7 +58,9 @@ struct svc_service_s {
   svc_run_t *run;               /* current child, or NULL */
   vg_timer_t timer;             /* the state's timer (backoff, ready,
                                    stop ladder) */
-  int stop_step;                /* 1: signal sent, 2: tree killed */
+  int stop_step;                /* 1: signal sent, 2: tree killed at the
+                                   stop timeout, 3: at the shutdown
+                                   deadline */
   int failed_start;             /* STOPPING because a start timed out */
   /* restarts */
   unsigned restarts;            /* since the last explicit start */
@@ -71,7 +73,7 @@ struct svc_service_s {
   int last_code, last_signal;
   int last_oom;                 /* it was the OOM killer (cgroup) */
   apr_time_t last_exit_at;      /* wall clock */
-  char reason[160];             /* why fatal / last event, for status */
+  char reason[256];             /* why fatal / last event, for status */
   /* readiness and health */
   svc_probe_t *ready_probe;
   svc_probe_t *health_probe;
@@ -157,6 +159,9 @@ int svc_service_settled(const svc_service_t *s, int want_up);
 /* SIGKILL the whole tree: the process group and, with a cgroup, every
  * member of it (daemons that left the group too). */
 void svc_service_kill(svc_service_t *s);
+/* The shutdown deadline passed: svc_service_kill(), and its end is said
+ * to be that ("killed after shutdown timeout 30s"). */
+void svc_service_kill_deadline(svc_service_t *s);
 
 /* supervisor.c */
 svc_service_t *svc_sup_find(svc_sup_t *sup, const char *name);

@@ -415,6 +415,13 @@ struct pal_proc_s {
  * pal_poll_wait(), when the child has exited and been reaped. */
 apr_status_t pal_proc_spawn(pal_poll_t *poll, pal_proc_t *proc,
                             const pal_spawn_opts_t *opts, pal_exit_cb exit_cb);
+/* Whether a pal_proc_spawn() failure is one that the same spawn cannot
+ * get past by being retried: the program exists but cannot be run (not
+ * executable, not an executable format, arguments or path too long, a
+ * name that is not a directory), or the request itself is wrong.  A
+ * missing program or directory is not (a package install may bring it),
+ * nor a lack of resources (EAGAIN, ENOMEM, EMFILE). */
+int pal_spawn_permanent(apr_status_t rv);
 /* Signal the child (portable number). PAL_ENOPROC if it is gone. */
 apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
 /* Signal the child's whole tree: its process group (POSIX) or its job

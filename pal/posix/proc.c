@@ -606,6 +606,24 @@ done:
   return rv;
 }
 
+int pal_spawn_permanent(apr_status_t rv) {
+  if (rv == APR_EINVAL || rv == PAL_EUNSUPPORTED)
+    return 1;
+  switch (rv) {   /* errno values (error.c) */
+  case EACCES:      /* not executable, or a directory on the way */
+  case EPERM:       /* a nosuid mount, a uid not ours */
+  case ENOEXEC:     /* not a format the kernel runs (and no #!) */
+  case E2BIG:       /* arguments and environment too long */
+  case ENAMETOOLONG:
+  case ENOTDIR:
+  case ELOOP:
+  case EISDIR:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 /* ---- 4. exit notification ---------------------------------------------- */
 
 /* Keep the internal SIGCHLD watch exactly while some child needs it. */

@@ -632,6 +632,137 @@ static void test_stop_stopped(void) {
 }
 #endif
 
+#if !defined(_WIN32)
+/* A file at path with text and permissions perms (octal, APR form). */
+static int write_prog(vt_t *t, const char *path, const char *text,
+                      apr_fileperms_t perms) {
+  return vt_write_file(t, path, text) == 0 &&
+         apr_file_perms_set(path, perms) == APR_SUCCESS;
+}
+
+/* A service that cannot be spawned says why in its reason, also once it
+ * is waiting to retry and once it gave up: "cannot run CMD: ERROR
+ * (CALL); restarting in N ms", never the restart message alone.  What a
+ * retry cannot fix (not executable, not a program, arguments too long)
+ * is fatal at once, without a retry; a missing program is retried (an
+ * install may bring it) until max-restarts. */
+static void test_spawn_failure_reasons(void) {
+  vt_t *t = vt_begin("spawnwhy");
+  const svc_json_t *s;
+  const char *garbage, *noexec, *reason;
+  char *big;
+  if (!t)
+    return;
+  garbage = vt_path(t, "garbage");
+  noexec = vt_path(t, "noexec");
+  VT_REQUIRE(write_prog(t, garbage, "this is not a program\n",
+                        APR_UREAD | APR_UWRITE | APR_UEXECUTE | APR_GREAD |
+                            APR_GEXECUTE));
+  VT_REQUIRE(write_prog(t, noexec, "#!/bin/sh\nexit 0\n",
+                        APR_UREAD | APR_UWRITE | APR_GREAD));
+  big = apr_palloc(vt_pool(t), 200001);   /* > MAX_ARG_STRLEN (128 KiB) */
+  memset(big, 'x', 200000);
+  big[200000] = '\0';
+  vt_config(t, "vigil.xml",
+            "  <service name=\"waiting\">\n"
+            "    <command>/nonexistent/dir/vigil-ghost</command>\n"
+            "    <restart delay=\"30s\"/>\n"
+            "  </service>\n"
+            "  <service name=\"ghost\">\n"
+            "    <command>/nonexistent/dir/vigil-ghost</command>\n"
+            "    <restart delay=\"50ms\" max-restarts=\"2\"/>\n"
+            "  </service>\n",
+            apr_psprintf(vt_pool(t),
+                         "  <service name=\"garbage\">\n"
+                         "    <command>%s</command>\n"
+                         "    <restart delay=\"50ms\"/>\n"
+                         "  </service>\n"
+                         "  <service name=\"noexec\">\n"
+                         "    <command>%s</command>\n"
+                         "    <restart delay=\"50ms\"/>\n"
+                         "  </service>\n",
+                         vt_xml(t, garbage), vt_xml(t, noexec)),
+            vt_svc(t, "toolong", "<restart delay=\"50ms\"/>\n", "sleep",
+                   big, NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+
+  s = vt_wait_state(t, "waiting", "backoff", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  reason = vt_sfield(s, "reason");
+  CU_ASSERT(vt_contains(reason, "cannot run /nonexistent/dir/vigil-ghost: "
+                                "No such file or directory (execve); "
+                                "restarting in "));
+
+  s = vt_wait_state(t, "ghost", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  reason = vt_sfield(s, "reason");
+  CU_ASSERT(vt_contains(reason, "cannot run /nonexistent/dir/vigil-ghost: "
+                                "No such file or directory (execve); "
+                                "restarted 2 times"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 2);
+  CU_ASSERT(vt_contains(vt_sup_log(t), "fatal: cannot run /nonexistent/"));
+
+  s = vt_wait_state(t, "garbage", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "Exec format error"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  s = vt_wait_state(t, "noexec", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "Permission denied"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  s = vt_wait_state(t, "toolong", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "Argument list too long"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  /* Said once each: no retry happened behind the fatal state. */
+  vt_sleep(t, 200);
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "garbage: fatal: cannot "
+                                                "run"), 1);
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "garbage: cannot run"), 0);
+  vt_end(t);
+}
+#endif
+
+/* The shutdown deadline's kill is said as what it is: a service that
+ * ignores its stop signal (stop timeout 5 s) is killed when the 500 ms
+ * shutdown-timeout passes, and the log and its reason say "killed after
+ * shutdown timeout 500ms", not that its stop signal stopped it. */
+static void test_shutdown_deadline_reason(void) {
+  vt_t *t = vt_begin("deadline");
+  const char *path, *log, *at;
+  char *text;
+  uint64_t t0;
+  if (!t)
+    return;
+  path = vt_config(t, "vigil.xml",
+                   vt_svc(t, "stubborn",
+                          "<stop timeout=\"5s\"/>\n    " READY_FAST,
+                          "ignore-term", NULL),
+                   NULL);
+  /* The fixture's <shutdown-timeout>10s</shutdown-timeout>, shortened. */
+  text = vt_read_file(t, path, NULL);
+  at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
+  VT_REQUIRE(at != NULL);
+  at += strlen("<shutdown-timeout>");
+  VT_REQUIRE(vt_write_file(t, path,
+                           apr_psprintf(vt_pool(t), "%.*s500ms%s",
+                                        (int)(at - text), text, at + 3)) ==
+             0);
+  VT_REQUIRE(vt_sup_start_ready(t, path));
+  VT_REQUIRE(vt_wait_state(t, "stubborn", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 200);   /* it is ignoring TERM by now */
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_now_ms() - t0 < 4000);   /* the deadline, not the 5 s */
+  log = vt_sup_log(t);
+  CU_ASSERT(vt_contains(log, "stubborn: killed after shutdown timeout "
+                             "500ms"));
+  CU_ASSERT(!vt_contains(log, "stubborn: stopped by its stop signal"));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_run_tests[] = {
     {"missing program: fatal, others untouched", test_missing_program},
     {"crash loop ends in fatal after max-restarts", test_crash_loop_fatal},
@@ -650,7 +781,10 @@ static CU_TestInfo vigil_run_tests[] = {
 #endif
 #if !defined(_WIN32)
     {"stop of a SIGSTOPped child: TERM + CONT", test_stop_stopped},
+    {"spawn failures: reason kept, permanent ones fatal at once",
+     test_spawn_failure_reasons},
 #endif
+    {"shutdown deadline kill said as such", test_shutdown_deadline_reason},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_run_suite = {.pName = "vigil_run",
