@@ -168,6 +168,39 @@ static void on_drained(svc_logcap_t *cap) {
     run_free_if_done(r);
 }
 
+/* A new invocation id for the run about to start (as systemd's
+ * INVOCATION_ID: 128 random bits in hex).  Every process of the run
+ * inherits it in its environment, which is how, without a cgroup, what
+ * left the process group is still found at stop (proc_tree.c). */
+static void new_invocation(svc_service_t *s) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char b[16];
+  size_t i;
+  if (apr_generate_random_bytes(b, sizeof b) != APR_SUCCESS) {
+    uint64_t x = rnd(), y = rnd();   /* unique is what matters */
+    memcpy(b, &x, 8);
+    memcpy(b + 8, &y, 8);
+  }
+  for (i = 0; i < sizeof b; i++) {
+    s->invocation[2 * i] = hex[b[i] >> 4];
+    s->invocation[2 * i + 1] = hex[b[i] & 15];
+  }
+  s->invocation[32] = '\0';
+}
+
+/* Signal the run's whole tree: its process group and, where no cgroup
+ * holds the tree, what left the group (a daemon that setsid()s away):
+ * the processes of the run's invocation id (pal_proc_kill_escaped).  A
+ * cgroup, when there is one, is the caller's to signal. */
+static apr_status_t run_signal(svc_run_t *r, const char *cgroup, int sig) {
+  apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
+  if (cgroup)
+    pal_cgroup_signal(cgroup, sig, (long)r->proc.proc.os[0]);
+  else
+    pal_proc_kill_escaped(&r->proc.proc, r->mark, sig, NULL);
+  return rv;
+}
+
 static void limit_event(svc_service_t *s, int which);
 
 /* With a cgroup: did its OOM killer strike during this run? */
@@ -188,8 +221,9 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * of a dead service lingers (systemd's KillMode=control-group), and the
    * pipes it may hold reach EOF now.  (The group id cannot have been
    * reused: members keep it alive, and without members the kill finds
-   * nothing.)  The cgroup holds also what left the group (setsid). */
-  vg_process_kill_tree(p, VG_SIGKILL);
+   * nothing.)  What left the group (setsid) is in the cgroup, or else
+   * found by its invocation id. */
+  run_signal(r, s ? s->cgroup : NULL, VG_SIGKILL);
   if (s && s->cgroup) {
     pal_cgroup_kill(s->cgroup);
     if (cgroup_oom_since_spawn(s)) {
@@ -214,7 +248,8 @@ static void on_limit(vg_process_t *p, int which) {
 }
 
 /* The environment of a child: the supervisor's own, with the service's
- * variables over it, then VIGIL_SERVICE and NOTIFY_SOCKET. */
+ * variables over it, then VIGIL_SERVICE, VIGIL_INVOCATION_ID and
+ * NOTIFY_SOCKET. */
 static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
   const cfg_service_t *c = s->cfg;
   const char *const *base = pal_environ();
@@ -230,7 +265,8 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
       overridden = strlen(v->name) == n && strncmp(v->name, e, n) == 0;
     }
     if (!overridden && !(n == 13 && strncmp(e, "VIGIL_SERVICE", 13) == 0) &&
-        !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0))
+        !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0) &&
+        !(n == 19 && strncmp(e, "VIGIL_INVOCATION_ID", 19) == 0))
       APR_ARRAY_PUSH(env, const char *) = e;
   }
   for (i = 0; i < c->env->nelts; i++) {
@@ -240,6 +276,9 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
   }
   APR_ARRAY_PUSH(env, const char *) =
       apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
+  if (s->invocation[0])
+    APR_ARRAY_PUSH(env, const char *) =
+        apr_pstrcat(pool, "VIGIL_INVOCATION_ID=", s->invocation, NULL);
   if (s->notify_open)
     APR_ARRAY_PUSH(env, const char *) =
         apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify_name, NULL);
@@ -289,6 +328,8 @@ static apr_status_t run_start(svc_service_t *s) {
     argv[i + 1] = APR_ARRAY_IDX(c->args, i, const char *);
   argv[c->args->nelts + 1] = NULL;
 
+  new_invocation(s);
+  snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", s->invocation);
   memset(&o, 0, sizeof o);
   o.file = c->command;
   o.args = argv;
@@ -635,9 +676,9 @@ static int stop_signal(const svc_service_t *s) {
  * there is no such signal (Windows). */
 static apr_status_t stop_send(svc_service_t *s) {
   int sig = stop_signal(s);
-  apr_status_t rv = vg_process_kill_tree(&s->run->proc, sig);
+  apr_status_t rv = run_signal(s->run, s->cgroup, sig);
   if (sig != VG_SIGKILL && sig != PAL_SIGCONT && rv == APR_SUCCESS)
-    vg_process_kill_tree(&s->run->proc, PAL_SIGCONT);
+    run_signal(s->run, s->cgroup, PAL_SIGCONT);
   return rv;
 }
 
@@ -1189,7 +1230,7 @@ static int same_limits(const cfg_limits_t *a, const cfg_limits_t *b) {
 
 void svc_service_kill(svc_service_t *s) {
   if (s->run)
-    vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
+    run_signal(s->run, s->cgroup, VG_SIGKILL);
   if (s->cgroup)
     pal_cgroup_kill(s->cgroup);
 }

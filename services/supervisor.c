@@ -15,7 +15,8 @@
  *   4. shutdown: everything wants down, in reverse dependency order, with
  *      the shutdown-timeout as a deadline
  *   5. leftovers: pids and start times of running children in STATE/pids,
- *      so a supervisor that was killed -9 can clean up after itself
+ *      so a supervisor that was killed -9 can clean up after itself; the
+ *      sweep of what it adopted, at exit
  *   6. cgroups (Linux): the subtree the services' cgroups go under
  *   7. svc_run(): putting it together
  */
@@ -565,6 +566,21 @@ static void kill_leftovers(svc_sup_t *sup) {
   apr_pool_destroy(tmp);
 }
 
+/* Every service is down and no handle is left: whatever still descends
+ * from us was adopted and owned by no service any more (an orphan that
+ * replaced its environment, one of a service a reload removed).  Nothing
+ * vigil adopted outlives it: SIGKILL, and the orphans reaped (a second at
+ * most: a process stuck in the kernel is left to init).  Windows: the
+ * job objects closed with their handles. */
+#define SWEEP_WAIT_MS 1000
+
+static void sweep_adopted(svc_sup_t *sup) {
+  unsigned n = 0;
+  if (pal_proc_sweep(VG_SIGKILL, SWEEP_WAIT_MS, &n) == APR_SUCCESS && n)
+    vg_log(sup->log, VG_LOG_WARN, "supervisor",
+           "killed %u process(es) vigil adopted that no service owned", n);
+}
+
 /* ---- 6. cgroups ---------------------------------------------------------- */
 
 /* Where the services' cgroups go (<cgroup>, config/README.md):
@@ -847,6 +863,7 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
     }
   }
   vg_loop_close(sup->loop);
+  sweep_adopted(sup);
   apr_file_remove(sup->pids_path, pool);
   vg_lockfile_release(sup->lock);
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "exiting with status %d",

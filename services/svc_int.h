@@ -31,6 +31,8 @@ struct svc_run_s {
   unsigned open;                /* handles and captures not yet closed */
   uint64_t start_ms;            /* loop time of the spawn */
   uint64_t start_stamp;         /* pal_pid_start_time(), read once */
+  char mark[64];                /* "VIGIL_INVOCATION_ID=ID" of this run:
+                                   finds what left its process group */
   vg_timer_t drain_timer;       /* bounds the wait for EOF after exit */
 };
 
@@ -56,6 +58,8 @@ struct svc_service_s {
                                    dependencies: up again once every
                                    service of that restart is down */
   svc_run_t *run;               /* current child, or NULL */
+  char invocation[33];          /* VIGIL_INVOCATION_ID of the current or
+                                   last run: 32 hex digits, new each spawn */
   vg_timer_t timer;             /* the state's timer (backoff, ready,
                                    stop ladder) */
   int stop_step;                /* 1: signal sent, 2: tree killed at the

@@ -440,6 +440,24 @@ apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out);
  * than one per child, so a status of a thousand services costs one walk. */
 void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
                          pal_usage_t *out);
+/* Signal what a child left outside its process group, where no cgroup
+ * holds its tree: every process, other than this one and those in the
+ * child's process group (pal_proc_kill_tree's), that descends from this
+ * process (a subreaper keeps orphans among its descendants, and nothing
+ * else is looked at) and is the child, has the entry `mark` ("NAME=VALUE",
+ * NULL for none) in the environment it started with, or descends from
+ * such a process.  proc may have exited (its group is still known).
+ * *count (may be NULL): how many were signalled.  Linux (/proc);
+ * PAL_EUNSUPPORTED elsewhere (Windows: the job object holds the whole
+ * tree, whatever it does, and pal_proc_kill_tree ends it). */
+apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
+                                   int signum, unsigned *count);
+/* Signal every descendant of this process, then reap the orphans among
+ * them for up to wait_ms, until none is left: the last act of a
+ * supervisor, when no handle waits for any child any more.  *count (may
+ * be NULL): how many were signalled.  Linux; PAL_EUNSUPPORTED elsewhere
+ * (Windows: job objects close with the supervisor, KILL_ON_JOB_CLOSE). */
+apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count);
 /* Signal an arbitrary pid (the supervisor's leftover cleanup). */
 apr_status_t pal_pid_kill(long pid, int signum, int group);
 long pal_getpid(void);
@@ -578,6 +596,12 @@ apr_status_t pal_cgroup_join(const char *dir, long pid);
  * walked).  Returns at once: members die asynchronously (cgroup.events
  * populated turns 0). */
 apr_status_t pal_cgroup_kill(const char *dir);
+/* Send signum once to each member of dir's own cgroup.procs but those in
+ * process group except_pgid (0: none excepted), which the caller signals
+ * itself (pal_proc_kill_tree): the stop signal reaches a daemon that left
+ * the group, and no process gets it twice. */
+apr_status_t pal_cgroup_signal(const char *dir, int signum,
+                               long except_pgid);
 /* memory.current, cpu.stat usage_usec, memory.events oom_kill and
  * cgroup.events populated of dir. */
 apr_status_t pal_cgroup_stat(const char *dir, pal_cgroup_stat_t *out);

@@ -122,6 +122,11 @@ void pal__proc_ready(pal_proc_t *proc);
 void pal__proc_sigchld(pal_poll_t *p);
 /* pal_set_subreaper() succeeded: polls that spawn also reap orphans. */
 void pal__proc_adopting(void);
+/* Reap the exited children no handle waits for (any thread; nothing
+ * before pal_set_subreaper()). */
+void pal__proc_reap_adopted(void);
+/* Is pid a child pal_proc_spawn() made, not yet reaped? */
+int pal__proc_known(long pid);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
 #if defined(__linux__)

@@ -651,7 +651,6 @@ static void unlink_sigchld(pal_poll_t *p, pal_proc_t *proc) {
  * when the child is known to be exiting: kqueue reports NOTE_EXIT a
  * moment before waitpid can reap the child (macOS, FreeBSD, OpenBSD: a
  * WNOHANG there may still say "running"), and that report comes once. */
-static void reap_adopted(void);
 
 static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
   int st;
@@ -678,7 +677,7 @@ static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
   }
   known_del(proc->pid);
   /* An orphan that exited behind this child waited for it (below). */
-  reap_adopted();
+  pal__proc_reap_adopted();
   return 1;
 }
 
@@ -686,12 +685,20 @@ static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
 
 void pal__proc_adopting(void) { atomic_store(&adopting, 1); }
 
+int pal__proc_known(long pid) {
+  int k;
+  pthread_mutex_lock(&known_lock);
+  k = known_has(pid);
+  pthread_mutex_unlock(&known_lock);
+  return k;
+}
+
 /* Reap every exited child that no handle waits for: the orphans a
  * subreaper adopts.  waitid(WNOWAIT) peeks at an exited child without
  * reaping it; one of ours stops the scan (the kernel reports the same
  * child until it is reaped), and its reap() scans again, so an orphan
  * behind it waits no longer than the child's own exit notification. */
-static void reap_adopted(void) {
+void pal__proc_reap_adopted(void) {
   siginfo_t si;
   int st, r;
   if (!atomic_load(&adopting))
@@ -769,7 +776,7 @@ void pal__proc_sigchld(pal_poll_t *p) {
     next = proc->next;
     pal__proc_ready(proc);
   }
-  reap_adopted();
+  pal__proc_reap_adopted();
 }
 
 /* ---- 5. kill and close --------------------------------------------------- */

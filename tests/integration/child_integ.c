@@ -32,6 +32,16 @@
  *                             pids to PATH, one a line (atomically), and
  *                             sleep 30 s.  POSIX-only (exits 126 on
  *                             Windows)
+ *   double-fork PATH [noenv]  a daemon: fork, setsid, fork again and let
+ *                             the middle process exit, so that the
+ *                             daemon, out of our process group and
+ *                             session, is an orphan; once it is, it writes
+ *                             its pid to PATH (atomically), closes 0..2,
+ *                             sleeps
+ *                             30 s -- with `noenv` as `--child sleep
+ *                             30000` exec'd with an empty environment.
+ *                             We sleep 30 s.  POSIX-only (exits 126 on
+ *                             Windows)
  *   stop-self                 install a TERM handler that exits 0, print
  *                             "stopping", SIGSTOP ourselves; after a
  *                             SIGCONT sleep 30 s (exit 3)
@@ -242,6 +252,54 @@ static int child_fork_orphans(int argc, char **argv) {
 #endif
 }
 
+static int child_double_fork(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;
+#else
+  pid_t mid;
+  if (!need(argc, argv, 1))
+    return 125;
+  mid = fork();
+  if (mid < 0)
+    return 1;
+  if (mid == 0) {
+    char line[32];
+    pid_t d, middle = getpid();
+    int fd, waited;
+    if (setsid() < 0)
+      _exit(1);
+    d = fork();
+    if (d != 0)
+      _exit(d < 0);   /* the middle one: gone, the daemon is an orphan */
+    /* The pid file says "adopted": written once the middle one is gone. */
+    for (waited = 0; getppid() == middle && waited < 5000; waited += 5)
+      nap(5);
+    snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    if (!write_atomic(argv[1], line))
+      _exit(1);
+    for (fd = 0; fd < 3; fd++)
+      close(fd);   /* no pipe of the service held open */
+    if (argc > 2 && strcmp(argv[2], "noenv") == 0) {
+      static char child[] = "--child", sleep[] = "sleep", ms[] = "30000";
+      char *args[5], *env[1] = {NULL};
+      args[0] = strdup(vg_test_self);
+      args[1] = child;
+      args[2] = sleep;
+      args[3] = ms;
+      args[4] = NULL;
+      execve(vg_test_self, args, env);
+      _exit(127);
+    }
+    nap(CHILD_LONG_MS);
+    _exit(0);
+  }
+  nap(CHILD_LONG_MS);
+  return 0;
+#endif
+}
+
 #if !defined(_WIN32)
 static void exit_zero(int sig) {
   (void)sig;
@@ -443,4 +501,5 @@ const vg_child_mode_t vg_child_integ_modes[] = {
     {"control-send", child_control_send},
     {"fork-orphans", child_fork_orphans},
     {"stop-self", child_stop_self},
+    {"double-fork", child_double_fork},
     {NULL, NULL}};

@@ -295,8 +295,8 @@ static void join_usage(vt_t *t, const char *dir) {
 
 /* A daemon that setsid()s away from the service's process group is out
  * of reach of the group kill, but not of cgroup.kill: a stop ends it.
- * The same without cgroups leaves it running (which shows the test can
- * tell). */
+ * Without cgroups too: its invocation id (or, here, its parent, the
+ * service's main process) says whose it is. */
 static void daemon_stop(vt_t *t, const char *dir) {
   int use_cgroup = dir != NULL;
   const char *pidfile;
@@ -319,13 +319,8 @@ static void daemon_stop(vt_t *t, const char *dir) {
 
   CU_ASSERT_EQUAL(vt_cli(t, "stop", "d", NULL)->code, 0);
   CU_ASSERT(vt_wait_pid_gone(t, pid, VT_WAIT_MS));
-  if (use_cgroup) {
-    CU_ASSERT(vt_wait_pid_gone(t, dpid, VT_WAIT_MS));
-  } else {
-    /* The stop is complete (the CLI waited for "stopped"), and the group
-     * kill never reached it. */
-    CU_ASSERT(vt_pid_alive(dpid));
-  }
+  /* Right when the stop returns (a moment for the kernel's SIGKILL). */
+  CU_ASSERT(vt_wait_pid_gone(t, dpid, 1000));
   CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
   CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
 }
@@ -338,12 +333,126 @@ static void test_cgroup_kills_daemon(void) {
   with_cgroup("lim-daemon", "d", daemon_stop);
 }
 
-static void test_no_cgroup_daemon_survives(void) {
+static void test_no_cgroup_daemon_stopped(void) {
   vt_t *t = vt_begin("lim-daemon-off");
   if (!t)
     return;
   daemon_stop(t, NULL);
-  vt_end(t);   /* kills the daemon */
+  vt_end(t);
+}
+
+/* Field 4 of /proc/PID/stat (the parent), or 0. */
+static long parent_of(vt_t *t, long pid) {
+  char buf[1024];
+  const char *p;
+  long ppid = 0;
+  size_t n;
+  FILE *f = fopen(apr_psprintf(vt_pool(t), "/proc/%ld/stat", pid), "r");
+  if (!f)
+    return 0;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  p = strrchr(buf, ')');
+  if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+    return 0;
+  return ppid;
+}
+
+/* /proc/PID/environ, each entry on a line of its own ("\nNAME=VALUE\n"
+ * finds one); "" if it cannot be read.  (Its size reads as 0: not
+ * vt_read_file.) */
+static const char *environ_of(vt_t *t, long pid) {
+  char buf[65536];
+  size_t n, i;
+  FILE *f = fopen(apr_psprintf(vt_pool(t), "/proc/%ld/environ", pid), "r");
+  if (!f)
+    return "";
+  n = fread(buf + 1, 1, sizeof buf - 2, f);
+  fclose(f);
+  buf[0] = '\n';
+  for (i = 1; i <= n; i++)
+    if (buf[i] == '\0')
+      buf[i] = '\n';
+  return apr_pstrmemdup(vt_pool(t), buf, n + 1);
+}
+
+/* Without cgroups, a daemon that double-forks with setsid, an orphan
+ * vigil adopts, out of the service's group and session, carries the
+ * run's VIGIL_INVOCATION_ID: `vigil stop` takes it down with the
+ * service, and so does `vigil shutdown`. */
+static void test_no_cgroup_double_fork(void) {
+  vt_t *t = vt_begin("lim-dfork");
+  const char *pf1, *pf2, *env;
+  long d1, d2;
+  if (!t)
+    return;
+  pf1 = vt_path(t, "d1.pid");
+  pf2 = vt_path(t, "d2.pid");
+  limits_config(t, "off",
+                apr_pstrcat(vt_pool(t),
+                            vt_svc(t, "d", READY_FAST, "double-fork", pf1,
+                                   NULL),
+                            vt_svc(t, "e", READY_FAST, "double-fork", pf2,
+                                   NULL),
+                            NULL));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  d1 = vt_wait_pid_file(t, pf1, VT_WAIT_MS);
+  d2 = vt_wait_pid_file(t, pf2, VT_WAIT_MS);
+  VT_REQUIRE(d1 > 0 && d2 > 0);
+  vt_track(t, d1);
+  vt_track(t, d2);
+  CU_ASSERT_EQUAL(parent_of(t, d1), vt_sup_pid(t));   /* adopted */
+  env = environ_of(t, d1);
+  CU_ASSERT(vt_contains(env, "\nVIGIL_INVOCATION_ID="));
+  CU_ASSERT(vt_contains(env, "\nVIGIL_SERVICE=d\n"));
+
+  CU_ASSERT_EQUAL(vt_cli(t, "stop", "d", NULL)->code, 0);
+  CU_ASSERT(vt_wait_pid_gone(t, d1, 1000));
+  CU_ASSERT(vt_pid_alive(d2));   /* another service's: untouched */
+
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_wait_pid_gone(t, d2, 1000));
+  vt_end(t);
+}
+
+/* What no service can be told to own -- an orphan that replaced its
+ * environment, of a service a reload removed -- does not outlive vigil
+ * either: the shutdown sweeps every process it adopted. */
+static void test_no_cgroup_shutdown_sweep(void) {
+  vt_t *t = vt_begin("lim-sweep");
+  const char *pf;
+  long d;
+  if (!t)
+    return;
+  pf = vt_path(t, "d.pid");
+  limits_config(t, "off",
+                apr_pstrcat(vt_pool(t),
+                            vt_svc(t, "keep", READY_FAST, "sleep", "30000",
+                                   NULL),
+                            vt_svc(t, "gone", READY_FAST, "double-fork", pf,
+                                   "noenv", NULL),
+                            NULL));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  d = vt_wait_pid_file(t, pf, VT_WAIT_MS);
+  VT_REQUIRE(d > 0);
+  vt_track(t, d);
+  /* Removed by a reload: stopped, and its orphan, which it cannot be
+   * told from, left behind. */
+  limits_config(t, "off", vt_svc(t, "keep", READY_FAST, "sleep", "30000",
+                                 NULL));
+  CU_ASSERT_EQUAL(vt_cli(t, "reload", NULL)->code, 0);
+  CU_ASSERT_PTR_NULL(vt_svc_of(vt_status(t), "gone"));
+  CU_ASSERT(vt_pid_alive(d));
+  CU_ASSERT_EQUAL(parent_of(t, d), vt_sup_pid(t));
+
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_wait_pid_gone(t, d, 1000));
+  CU_ASSERT(vt_contains(vt_sup_log(t), "killed 1 process(es) vigil adopted "
+                                       "that no service owned"));
+  vt_end(t);
 }
 #endif
 
@@ -433,8 +542,12 @@ static CU_TestInfo vigil_limits_tests[] = {
      test_cgroup_join_usage},
     {"cgroup.kill ends a daemon that left the group",
      test_cgroup_kills_daemon},
-    {"without cgroups that daemon survives the stop",
-     test_no_cgroup_daemon_survives},
+    {"without cgroups that daemon is stopped too",
+     test_no_cgroup_daemon_stopped},
+    {"without cgroups a double-forked daemon goes at stop and shutdown",
+     test_no_cgroup_double_fork},
+    {"shutdown sweeps the orphans no service owns",
+     test_no_cgroup_shutdown_sweep},
     {"unusable cgroup path: warning, services run", test_bad_path_falls_back},
 #endif
     {"auto: never at the root cgroup; one line says which", test_auto},
