@@ -271,8 +271,9 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
   }
   for (i = 0; i < c->env->nelts; i++) {
     const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
-    APR_ARRAY_PUSH(env, const char *) =
-        apr_pstrcat(pool, v->name, "=", v->value, NULL);
+    if (strcmp(v->name, "VIGIL_INVOCATION_ID") != 0)   /* vigil's own */
+      APR_ARRAY_PUSH(env, const char *) =
+          apr_pstrcat(pool, v->name, "=", v->value, NULL);
   }
   APR_ARRAY_PUSH(env, const char *) =
       apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
@@ -1211,7 +1212,19 @@ static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
          "resident memory), not as memory.max: %s",
          (unsigned long long)l->memory,
          no_cgroup_why(s, PAL_CGROUP_MEMORY, "memory", why, sizeof why));
-  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS))
+  /* The kernel does not hold root (CAP_SYS_RESOURCE, CAP_SYS_ADMIN) to
+   * RLIMIT_NPROC: a service of a root vigil runs as root, and the limit
+   * binds only once it switches to another user (then counting every
+   * process of that user). */
+  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS) &&
+      pal_geteuid() == 0)
+    slog(s, VG_LOG_WARN,
+         "limit processes=%llu is not enforced: it is set as RLIMIT_NPROC, "
+         "which does not bind root (the service runs as root, as vigil "
+         "does) until it switches to another user; not as pids.max: %s",
+         (unsigned long long)l->processes,
+         no_cgroup_why(s, PAL_CGROUP_PIDS, "pids", why, sizeof why));
+  else if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS))
     slog(s, VG_LOG_WARN,
          "limit processes=%llu is applied as RLIMIT_NPROC (all processes "
          "of the user), not as pids.max: %s",
