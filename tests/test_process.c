@@ -512,9 +512,9 @@ static void test_spawn_eacces(void) {
   vg_test_close_loop(loop);
 }
 #else
-/* A file without execute permission: APR_EACCES. */
-static void test_spawn_eacces(void) {
-  vg_loop_t *loop = new_loop();
+/* Spawn a file holding text with permissions mode: how it fails. */
+static apr_status_t spawn_file(vg_loop_t *loop, const char *text,
+                               mode_t mode) {
   child_t c;
   apr_status_t rv;
   char path[128];
@@ -522,31 +522,27 @@ static void test_spawn_eacces(void) {
   snprintf(path, sizeof path, "/tmp/vg-noexec-%ld", (long)getpid());
   f = fopen(path, "w");
   CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-  fputs("#!/bin/sh\nexit 0\n", f);
+  fputs(text, f);
   fclose(f);
-  chmod(path, 0644);
+  chmod(path, mode);
   child_prepare(&c, "x", NULL, NULL);
   c.opts.file = path;
   c.argv[0] = path;
   rv = spawn_expect_fail(loop, &c);
+  unlink(path);
+  return rv;
+}
+
+/* A file without execute permission: APR_EACCES.  Executable, but not a
+ * format the kernel runs, and no "#!": ENOEXEC.  No retry fixes either. */
+static void test_spawn_eacces(void) {
+  vg_loop_t *loop = new_loop();
+  apr_status_t rv = spawn_file(loop, "#!/bin/sh\nexit 0\n", 0644);
   CU_ASSERT(APR_STATUS_IS_EACCES(rv));
   CU_ASSERT(pal_spawn_permanent(rv));
-  unlink(path);
-
-  /* Executable, but not a format the kernel runs, and no "#!":
-   * ENOEXEC, which no retry fixes either. */
-  f = fopen(path, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-  fputs("this is not a program\n", f);
-  fclose(f);
-  chmod(path, 0755);
-  child_prepare(&c, "x", NULL, NULL);
-  c.opts.file = path;
-  c.argv[0] = path;
-  rv = spawn_expect_fail(loop, &c);
+  rv = spawn_file(loop, "this is not a program\n", 0755);
   CU_ASSERT_EQUAL(rv, APR_FROM_OS_ERROR(ENOEXEC));
   CU_ASSERT(pal_spawn_permanent(rv));
-  unlink(path);
   vg_test_close_loop(loop);
 }
 #endif

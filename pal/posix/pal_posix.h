@@ -130,6 +130,16 @@ int pal__proc_known(long pid);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
 #if defined(__linux__)
+/* What /proc/PID/stat says of a process (proc_tree.c): 1, or 0 if it is
+ * gone. */
+typedef struct pal__pstat_s {
+  char state;                   /* 'R', 'S', ..., 'Z' (zombie) */
+  long ppid, pgrp;
+  unsigned long long utime, stime;   /* clock ticks */
+  unsigned long long start;     /* clock ticks since boot */
+  long long rss;                /* pages */
+} pal__pstat_t;
+int pal__proc_stat(long pid, pal__pstat_t *out);
 /* Add process pid's CPU time and resident memory (/proc/PID/stat) to out
  * if it is alive and, with pgid > 0, in that process group: 1 if it was
  * counted (cgroup.c sums a cgroup's members with it). */

@@ -915,36 +915,16 @@ static int watched(const pal_proc_t *proc) {
 }
 
 #if defined(__linux__)
-/* One process from /proc/PID/stat: its group (field 5), utime + stime in
- * clock ticks (14, 15) and resident pages (24).  The command name (2) is
- * in parentheses and may hold spaces and ')' itself: the fields are
- * counted from the last ')'.  0 if it is gone or a zombie. */
+/* One live process: its group, utime + stime in clock ticks and
+ * resident pages (pal__proc_stat).  0 if it is gone or a zombie. */
 static int stat_of(long pid, long *pgrp, unsigned long long *ticks,
                    unsigned long long *pages) {
-  char path[64], buf[1024], *p, state;
-  unsigned long long ut, st;
-  long long rss;
-  ssize_t n;
-  int fd;
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  pal__pstat_t st;
+  if (!pal__proc_stat(pid, &st) || st.state == 'Z' || st.state == 'X')
     return 0;
-  n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  p = strrchr(buf, ')');
-  if (!p || sscanf(p + 1,
-                   " %c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
-                   " %*d %*d %*d %*d %*d %*d %*u %*u %lld",
-                   &state, pgrp, &ut, &st, &rss) != 5)
-    return 0;
-  if (state == 'Z' || state == 'X')
-    return 0;
-  *ticks = ut + st;
-  *pages = rss > 0 ? (unsigned long long)rss : 0;
+  *pgrp = st.pgrp;
+  *ticks = st.utime + st.stime;
+  *pages = st.rss > 0 ? (unsigned long long)st.rss : 0;
   return 1;
 }
 

@@ -1,7 +1,8 @@
 /*
  * proc_tree.c -- the processes a child left outside its process group,
  * and the sweep of a supervisor's descendants, without cgroups (Linux,
- * from /proc).  Elsewhere both calls are PAL_EUNSUPPORTED.
+ * from /proc).  Elsewhere (pal/common/proc_tree_none.c) both calls are
+ * PAL_EUNSUPPORTED.
  *
  * Map:
  *   1. a snapshot of /proc: pid, parent, group, state and start time of
@@ -54,10 +55,7 @@ typedef struct snap_s {
   long self;
 } snap_t;
 
-/* Fields 3 (state), 4 (parent), 5 (group) and 22 (start time) of
- * /proc/PID/stat, counted from the last ')' (the command name may hold
- * spaces and parentheses).  0 if the process is gone. */
-static int stat_read(long pid, ent_t *out) {
+int pal__proc_stat(long pid, pal__pstat_t *out) {
   char path[64], buf[1024], *p;
   ssize_t n;
   int fd;
@@ -70,13 +68,27 @@ static int stat_read(long pid, ent_t *out) {
   if (n <= 0)
     return 0;
   buf[n] = '\0';
+  /* Fields 3 (state), 4 (parent), 5 (group), 14 and 15 (utime, stime),
+   * 22 (start time), 24 (resident pages), counted from the last ')':
+   * the command name may hold spaces and parentheses. */
   p = strrchr(buf, ')');
-  if (!p || sscanf(p + 1,
-                   " %c %ld %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u"
-                   " %*d %*d %*d %*d %*d %*d %llu",
-                   &out->state, &out->ppid, &out->pgrp, &out->start) != 4)
+  return p && sscanf(p + 1,
+                     " %c %ld %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
+                     " %*d %*d %*d %*d %*d %*d %llu %*u %lld",
+                     &out->state, &out->ppid, &out->pgrp, &out->utime,
+                     &out->stime, &out->start, &out->rss) == 7;
+}
+
+/* One process of the snapshot; 0 if it is gone. */
+static int stat_read(long pid, ent_t *out) {
+  pal__pstat_t st;
+  if (!pal__proc_stat(pid, &st))
     return 0;
   out->pid = pid;
+  out->ppid = st.ppid;
+  out->pgrp = st.pgrp;
+  out->start = st.start;
+  out->state = st.state;
   out->below = out->ours = -1;
   return 1;
 }
@@ -278,10 +290,12 @@ static int signal_ent(const ent_t *e, int native) {
          kill((pid_t)e->pid, native) == 0;
 }
 
-apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
-                                   int signum, unsigned *count) {
+/* Signal the live processes of a fresh snapshot that descend from us
+ * and, with o, belong to o's child outside its group (the group is the
+ * caller's: pal_proc_kill_tree).  How many in *count. */
+static apr_status_t signal_snap(int signum, const owner_t *o,
+                                unsigned *count) {
   int native = pal_signal_native(signum);
-  owner_t o;
   snap_t s;
   size_t i;
   unsigned n = 0;
@@ -289,6 +303,29 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   if (count)
     *count = 0;
   if (native < 0)
+    return PAL_EUNSUPPORTED;
+  if ((rv = snap_take(&s)) != APR_SUCCESS)
+    return rv;
+  for (i = 0; i < s.n; i++) {
+    ent_t *e = &s.e[i];
+    if (e->state == 'Z' || !below(&s, e, 0))
+      continue;   /* zombies are dead already */
+    if (o && ((o->pgid > 0 && e->pgrp == o->pgid) || !ours(&s, e, o, 0)))
+      continue;
+    n += (unsigned)signal_ent(e, native);
+  }
+  free(s.e);
+  if (count)
+    *count = n;
+  return APR_SUCCESS;
+}
+
+apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
+                                   int signum, unsigned *count) {
+  owner_t o;
+  if (count)
+    *count = 0;
+  if (pal_signal_native(signum) < 0)
     return PAL_EUNSUPPORTED;
   o.pid = proc->pid > 0 ? proc->pid : 0;
   o.pgid = (long)proc->os[0];   /* the group id survives its leader */
@@ -300,20 +337,7 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   if (o.pid == 0 && (o.pgid <= 0 || kill(-(pid_t)o.pgid, 0) < 0) &&
       orphans_here() == 0)
     return APR_SUCCESS;
-  if ((rv = snap_take(&s)) != APR_SUCCESS)
-    return rv;
-  for (i = 0; i < s.n; i++) {
-    ent_t *e = &s.e[i];
-    /* The group is the caller's (pal_proc_kill_tree); zombies are dead. */
-    if (e->state == 'Z' || (o.pgid > 0 && e->pgrp == o.pgid) ||
-        !ours(&s, e, &o, 0))
-      continue;
-    n += (unsigned)signal_ent(e, native);
-  }
-  free(s.e);
-  if (count)
-    *count = n;
-  return APR_SUCCESS;
+  return signal_snap(signum, &o, count);
 }
 
 /* Descendants still there (zombies included: not yet reaped). */
@@ -326,25 +350,13 @@ static unsigned descendants(snap_t *s) {
 }
 
 apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count) {
-  int native = pal_signal_native(signum);
   struct timespec nap = {0, 10 * 1000 * 1000};
   uint64_t deadline = pal_hrtime() + (uint64_t)wait_ms * 1000000u;
   snap_t s;
-  size_t i;
-  unsigned n = 0;
-  apr_status_t rv;
-  if (count)
-    *count = 0;
-  if (native < 0)
-    return PAL_EUNSUPPORTED;
-  if ((rv = snap_take(&s)) != APR_SUCCESS)
+  unsigned n;
+  apr_status_t rv = signal_snap(signum, NULL, count);
+  if (rv != APR_SUCCESS)
     return rv;
-  for (i = 0; i < s.n; i++)
-    if (s.e[i].state != 'Z' && below(&s, &s.e[i], 0))
-      n += (unsigned)signal_ent(&s.e[i], native);
-  free(s.e);
-  if (count)
-    *count = n;
   /* Reap what comes to us, until nothing is left below us. */
   for (;;) {
     pal__proc_reap_adopted();
@@ -359,24 +371,4 @@ apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count) {
   return APR_SUCCESS;
 }
 
-#else /* !__linux__ */
-
-apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
-                                   int signum, unsigned *count) {
-  (void)proc;
-  (void)mark;
-  (void)signum;
-  if (count)
-    *count = 0;
-  return PAL_EUNSUPPORTED;
-}
-
-apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count) {
-  (void)signum;
-  (void)wait_ms;
-  if (count)
-    *count = 0;
-  return PAL_EUNSUPPORTED;
-}
-
-#endif
+#endif /* __linux__: elsewhere pal/common/proc_tree_none.c */

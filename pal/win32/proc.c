@@ -1283,27 +1283,6 @@ int pal_spawn_permanent(apr_status_t rv) {
   }
 }
 
-/* A child's job object holds every process of its tree, wherever it
- * went: pal_proc_kill_tree() reaches them all, and nothing escapes to be
- * looked for or swept. */
-apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
-                                   int signum, unsigned *count) {
-  (void)proc;
-  (void)mark;
-  (void)signum;
-  if (count)
-    *count = 0;
-  return PAL_EUNSUPPORTED;
-}
-
-apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count) {
-  (void)signum;
-  (void)wait_ms;
-  if (count)
-    *count = 0;
-  return PAL_EUNSUPPORTED;
-}
-
 long pal_getpid(void) { return (long)GetCurrentProcessId(); }
 
 /* ---- 9. usage ------------------------------------------------------------ */

@@ -36,8 +36,8 @@
  *                             the middle process exit, so that the
  *                             daemon, out of our process group and
  *                             session, is an orphan; once it is, it writes
- *                             its pid to PATH (atomically), closes 0..2,
- *                             sleeps
+ *                             "PID PARENT" to PATH (atomically), closes
+ *                             0..2, sleeps
  *                             30 s -- with `noenv` as `--child sleep
  *                             30000` exec'd with an empty environment.
  *                             We sleep 30 s.  POSIX-only (exits 126 on
@@ -276,7 +276,8 @@ static int child_double_fork(int argc, char **argv) {
     /* The pid file says "adopted": written once the middle one is gone. */
     for (waited = 0; getppid() == middle && waited < 5000; waited += 5)
       nap(5);
-    snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    snprintf(line, sizeof line, "%ld %ld\n", (long)getpid(),
+             (long)getppid());
     if (!write_atomic(argv[1], line))
       _exit(1);
     for (fd = 0; fd < 3; fd++)

@@ -359,22 +359,11 @@ static void test_no_cgroup_daemon_stopped(void) {
   vt_end(t);
 }
 
-/* Field 4 of /proc/PID/stat (the parent), or 0. */
-static long parent_of(vt_t *t, long pid) {
-  char buf[1024];
-  const char *p;
-  long ppid = 0;
-  size_t n;
-  FILE *f = fopen(apr_psprintf(vt_pool(t), "/proc/%ld/stat", pid), "r");
-  if (!f)
-    return 0;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  p = strrchr(buf, ')');
-  if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1)
-    return 0;
-  return ppid;
+/* The parent a double-fork daemon wrote after its pid: "PID PARENT". */
+static long parent_of(vt_t *t, const char *pidfile) {
+  const char *text = vt_read_file(t, pidfile, NULL);
+  const char *sp = text ? strchr(text, ' ') : NULL;
+  return sp ? atol(sp + 1) : 0;
 }
 
 /* /proc/PID/environ, each entry on a line of its own ("\nNAME=VALUE\n"
@@ -420,7 +409,7 @@ static void test_no_cgroup_double_fork(void) {
   VT_REQUIRE(d1 > 0 && d2 > 0);
   vt_track(t, d1);
   vt_track(t, d2);
-  CU_ASSERT_EQUAL(parent_of(t, d1), vt_sup_pid(t));   /* adopted */
+  CU_ASSERT_EQUAL(parent_of(t, pf1), vt_sup_pid(t));   /* adopted */
   env = environ_of(t, d1);
   CU_ASSERT(vt_contains(env, "\nVIGIL_INVOCATION_ID="));
   CU_ASSERT(vt_contains(env, "\nVIGIL_SERVICE=d\n"));
@@ -463,7 +452,7 @@ static void test_no_cgroup_shutdown_sweep(void) {
   CU_ASSERT_EQUAL(vt_cli(t, "reload", NULL)->code, 0);
   CU_ASSERT_PTR_NULL(vt_svc_of(vt_status(t), "gone"));
   CU_ASSERT(vt_pid_alive(d));
-  CU_ASSERT_EQUAL(parent_of(t, d), vt_sup_pid(t));
+  CU_ASSERT_EQUAL(parent_of(t, pf), vt_sup_pid(t));
 
   CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
   CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
