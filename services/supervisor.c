@@ -336,8 +336,9 @@ apr_status_t svc_sup_reload(svc_sup_t *sup, cfg_errors_t **errs,
              e->name, cfg_fields_string(e->fields & CFG_F_NEEDS_RESTART,
                                         pool));
       svc_service_update(s, e->new_svc);
+      /* A restart like `vigil restart`: what depends on it too. */
       if (s->state == SVC_RUNNING || s->state == SVC_STARTING)
-        svc_service_event(s, SVC_EV_RESTART);
+        svc_sup_restart(sup, s);
       break;
     case CFG_UPDATED:
     case CFG_KEPT:

@@ -216,6 +216,43 @@ static void test_restart_cascade(void) {
   vt_end(t);
 }
 
+/* A reload that changes a restarts it as `vigil restart a` would: b,
+ * which depends on it, stops before it and starts after it. */
+static void test_reload_restart_cascade(void) {
+  vt_t *t = vt_begin("depreload");
+  const char *log;
+  long pa, pb, stop_a, stop_b, run_a, start_b;
+  size_t mark;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL),
+            vt_svc(t, "b", "<depends-on>a</depends-on>\n    " READY_FAST,
+                   "sleep", "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "b", "running", VT_WAIT_MS) != NULL);
+  pa = vt_pid(t, "a");
+  pb = vt_pid(t, "b");
+  mark = strlen(vt_sup_log(t));
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", READY_FAST, "sleep", "30001", NULL),
+            vt_svc(t, "b", "<depends-on>a</depends-on>\n    " READY_FAST,
+                   "sleep", "30000", NULL),
+            NULL);
+  CU_ASSERT_EQUAL(vt_cli(t, "reload", NULL)->code, 0);
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "a", pid_not, &pa, VT_WAIT_MS));
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "b", pid_not, &pb, VT_WAIT_MS));
+  log = vt_sup_log(t) + mark;
+  stop_b = vt_line_offset(log, "service: b: ", "stop");
+  stop_a = vt_line_offset(log, "service: a: ", "stop");
+  run_a = vt_line_offset(log, "a: running", NULL);
+  start_b = vt_line_offset(log, "b: started, pid", NULL);
+  CU_ASSERT(stop_b >= 0 && stop_a > stop_b);
+  CU_ASSERT(run_a > stop_a && start_b > run_a);
+  vt_end(t);
+}
+
 /* ready tcp: starting until the port accepts, then running. */
 static void test_ready_tcp(void) {
   vt_t *t = vt_begin("readytcp");
@@ -352,6 +389,8 @@ static CU_TestInfo vigil_deps_tests[] = {
     {"depends-on: start after, stop before", test_dependency_order},
     {"depends-on: stop/start cascade", test_dependency_commands},
     {"depends-on: restart restarts dependents", test_restart_cascade},
+    {"depends-on: a reload's restart restarts dependents",
+     test_reload_restart_cascade},
     {"ready tcp: running once the port accepts", test_ready_tcp},
 #if !defined(_WIN32)
     {"ready notify: READY=1; none -> failed start", test_ready_notify},
