@@ -1206,30 +1206,30 @@ static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
          (unsigned long long)l->open_files);
 #else
   char why[256];
-  if (l->memory && !(s->cg_limits & PAL_CGROUP_MEMORY))
+  const char *caveat;
+  /* An rlimit the OS does not hold the child to is said not to be
+   * enforced (pal_rlimit_unenforced: RLIMIT_NPROC under root, RLIMIT_AS
+   * on macOS), never that it is applied. */
+  if (l->memory && !(s->cg_limits & PAL_CGROUP_MEMORY)) {
+    caveat = pal_rlimit_unenforced(PAL_LIMIT_MEMORY);
     slog(s, VG_LOG_WARN,
-         "limit memory=%llu is applied as RLIMIT_AS (address space, not "
-         "resident memory), not as memory.max: %s",
+         "limit memory=%llu %s RLIMIT_AS%s%s, not as memory.max: %s",
          (unsigned long long)l->memory,
+         caveat ? "is not enforced: it is set as" : "is applied as",
+         caveat ? ", which " : " (address space, not resident memory)",
+         caveat ? caveat : "",
          no_cgroup_why(s, PAL_CGROUP_MEMORY, "memory", why, sizeof why));
-  /* The kernel does not hold root (CAP_SYS_RESOURCE, CAP_SYS_ADMIN) to
-   * RLIMIT_NPROC: a service of a root vigil runs as root, and the limit
-   * binds only once it switches to another user (then counting every
-   * process of that user). */
-  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS) &&
-      pal_geteuid() == 0)
+  }
+  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS)) {
+    caveat = pal_rlimit_unenforced(PAL_LIMIT_PROCESSES);
     slog(s, VG_LOG_WARN,
-         "limit processes=%llu is not enforced: it is set as RLIMIT_NPROC, "
-         "which does not bind root (the service runs as root, as vigil "
-         "does) until it switches to another user; not as pids.max: %s",
+         "limit processes=%llu %s RLIMIT_NPROC%s%s, not as pids.max: %s",
          (unsigned long long)l->processes,
+         caveat ? "is not enforced: it is set as" : "is applied as",
+         caveat ? ", which " : " (all processes of the user)",
+         caveat ? caveat : "",
          no_cgroup_why(s, PAL_CGROUP_PIDS, "pids", why, sizeof why));
-  else if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS))
-    slog(s, VG_LOG_WARN,
-         "limit processes=%llu is applied as RLIMIT_NPROC (all processes "
-         "of the user), not as pids.max: %s",
-         (unsigned long long)l->processes,
-         no_cgroup_why(s, PAL_CGROUP_PIDS, "pids", why, sizeof why));
+  }
   if (l->cpu_percent && !(s->cg_limits & PAL_CGROUP_CPU))
     slog(s, VG_LOG_WARN, "limit cpu=%u%% is not applied: %s", l->cpu_percent,
          no_cgroup_why(s, PAL_CGROUP_CPU, "cpu", why, sizeof why));

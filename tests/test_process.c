@@ -547,6 +547,23 @@ static void test_spawn_eacces(void) {
 }
 #endif
 
+/* Which rlimits do not bind: RLIMIT_NPROC under root (POSIX); none on
+ * Windows, where job objects hold the limits. */
+static void test_rlimit_unenforced(void) {
+#ifdef _WIN32
+  CU_ASSERT_PTR_NULL(pal_rlimit_unenforced(PAL_LIMIT_PROCESSES));
+  CU_ASSERT_PTR_NULL(pal_rlimit_unenforced(PAL_LIMIT_MEMORY));
+#else
+  const char *c = pal_rlimit_unenforced(PAL_LIMIT_PROCESSES);
+  CU_ASSERT_EQUAL(c != NULL, geteuid() == 0);
+  if (c)
+    CU_ASSERT(strstr(c, "root") != NULL);
+#if defined(__linux__)
+  CU_ASSERT_PTR_NULL(pal_rlimit_unenforced(PAL_LIMIT_MEMORY));
+#endif
+#endif
+}
+
 /* An injected failure of the spawn call itself. */
 static void test_spawn_fault(void) {
   vg_loop_t *loop = new_loop();
@@ -1415,6 +1432,7 @@ static CU_TestInfo process_tests[] = {
     {"spawn_enoent", test_spawn_enoent},
     {"spawn_eacces", test_spawn_eacces},
     {"spawn_fault", test_spawn_fault},
+    {"rlimit_unenforced", test_rlimit_unenforced},
     {"stdout_pipe", test_stdout_pipe},
     {"stderr_pipe", test_stderr_pipe},
     {"stdout_bulk", test_stdout_bulk},

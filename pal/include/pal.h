@@ -422,6 +422,14 @@ apr_status_t pal_proc_spawn(pal_poll_t *poll, pal_proc_t *proc,
  * missing program or directory is not (a package install may bring it),
  * nor a lack of resources (EAGAIN, ENOMEM, EMFILE). */
 int pal_spawn_permanent(apr_status_t rv);
+/* Why the rlimit that pal_spawn_opts_t.limits sets for `which`
+ * (PAL_LIMIT_MEMORY: RLIMIT_AS, PAL_LIMIT_PROCESSES: RLIMIT_NPROC) does
+ * not bind a child this process spawns, as a clause ("does not bind root
+ * ..."), or NULL if it does.  RLIMIT_NPROC does not bind root (Linux:
+ * CAP_SYS_RESOURCE, CAP_SYS_ADMIN) until the child switches to another
+ * user; macOS does not enforce RLIMIT_AS.  NULL on Windows (job
+ * objects). */
+const char *pal_rlimit_unenforced(int which);
 /* Signal the child (portable number). PAL_ENOPROC if it is gone. */
 apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
 /* Signal the child's whole tree: its process group (POSIX) or its job

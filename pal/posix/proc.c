@@ -606,6 +606,17 @@ done:
   return rv;
 }
 
+const char *pal_rlimit_unenforced(int which) {
+  if (which == PAL_LIMIT_PROCESSES && geteuid() == 0)
+    return "does not bind root (the service runs as root, as vigil does) "
+           "until it switches to another user";
+#if defined(__APPLE__)
+  if (which == PAL_LIMIT_MEMORY)
+    return "macOS does not enforce";
+#endif
+  return NULL;
+}
+
 int pal_spawn_permanent(apr_status_t rv) {
   if (rv == APR_EINVAL || rv == PAL_EUNSUPPORTED)
     return 1;

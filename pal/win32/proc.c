@@ -1266,6 +1266,11 @@ apr_status_t pal_pid_kill(long pid, int signum, int group) {
   return rv;
 }
 
+const char *pal_rlimit_unenforced(int which) {
+  (void)which;
+  return NULL;   /* no rlimits: the job object's limits bind */
+}
+
 int pal_spawn_permanent(apr_status_t rv) {
   if (rv == APR_EINVAL || rv == PAL_EUNSUPPORTED)
     return 1;
