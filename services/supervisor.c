@@ -479,7 +479,7 @@ static void pids_after(vg_work_t *w, apr_status_t status) {
 }
 
 /* The text, on the loop thread (where the services are): one line per
- * running child, "PID START-STAMP NAME". */
+ * running child, "PID START-STAMP NAME INVOCATION-ID". */
 static void write_pids(vg_timer_t *t) {
   svc_sup_t *sup = t->data;
   svc_service_t *s;
@@ -490,7 +490,7 @@ static void write_pids(vg_timer_t *t) {
     return;
   }
   for (s = sup->services; s; s = s->next)
-    cap += 48 + strlen(s->name);
+    cap += 48 + strlen(s->name) + sizeof s->invocation;
   if (!(text = malloc(cap)))
     return;   /* the file matters only after a kill -9: next change */
   for (s = sup->services; s; s = s->next)
@@ -498,8 +498,9 @@ static void write_pids(vg_timer_t *t) {
       int n;
       if (!s->run->start_stamp)
         s->run->start_stamp = pal_pid_start_time(s->run->proc.pid);
-      n = snprintf(text + len, cap - len, "%ld %llu %s\n", s->run->proc.pid,
-                   (unsigned long long)s->run->start_stamp, s->name);
+      n = snprintf(text + len, cap - len, "%ld %llu %s %s\n",
+                   s->run->proc.pid, (unsigned long long)s->run->start_stamp,
+                   s->name, s->invocation);
       if (n > 0 && (size_t)n < cap - len)
         len += (size_t)n;
     }
@@ -528,21 +529,30 @@ void svc_sup_save_pids(svc_sup_t *sup) {
 }
 
 /* A supervisor that was killed left its children's pids behind.  Each
- * one whose start time still matches is ours: kill its process group. */
+ * one whose start time still matches is ours: kill its process group.
+ * What left the group (a daemon that setsid()s) is found by the
+ * invocation id of its run, in its environment, wherever it went. */
 static void kill_leftovers(svc_sup_t *sup) {
   apr_pool_t *tmp;
   apr_file_t *f;
+  apr_array_header_t *marks;
   char line[512];
+  unsigned n = 0;
   apr_pool_create(&tmp, sup->pool);
+  marks = apr_array_make(tmp, 16, sizeof(const char *));
   if (apr_file_open(&f, sup->pids_path, APR_FOPEN_READ, 0, tmp) ==
       APR_SUCCESS) {
     while (apr_file_gets(line, sizeof line, f) == APR_SUCCESS) {
       long pid = 0;
       unsigned long long start = 0;
       uint64_t now_start;
-      char name[256] = "";
-      if (sscanf(line, "%ld %llu %255s", &pid, &start, name) < 2 || pid <= 0)
+      char name[256] = "", id[64] = "";
+      if (sscanf(line, "%ld %llu %255s %63s", &pid, &start, name, id) < 2 ||
+          pid <= 0)
         continue;
+      if (id[0])
+        APR_ARRAY_PUSH(marks, const char *) =
+            apr_pstrcat(tmp, "VIGIL_INVOCATION_ID=", id, NULL);
       now_start = pal_pid_start_time(pid);
       if (start != 0 && now_start == start) {
         vg_log(sup->log, VG_LOG_WARN, "supervisor",
@@ -563,6 +573,13 @@ static void kill_leftovers(svc_sup_t *sup) {
     }
     apr_file_close(f);
   }
+  if (pal_proc_kill_marked((const char *const *)marks->elts,
+                           (size_t)marks->nelts, VG_SIGKILL, &n) ==
+          APR_SUCCESS &&
+      n)
+    vg_log(sup->log, VG_LOG_WARN, "supervisor",
+           "killed %u leftover process(es) of a previous supervisor that "
+           "had left their service's process group", n);
   apr_file_remove(sup->pids_path, tmp);
   apr_pool_destroy(tmp);
 }

@@ -460,6 +460,13 @@ void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
  * tree, whatever it does, and pal_proc_kill_tree ends it). */
 apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
                                    int signum, unsigned *count);
+/* Signal every process of the machine (but this one) whose environment
+ * holds one of the nmarks entries `marks` ("NAME=VALUE"): what a
+ * supervisor that was killed left behind outside its children's process
+ * groups, found by the invocation ids it recorded (ids of 128 random
+ * bits: nothing else carries them).  Linux; PAL_EUNSUPPORTED elsewhere. */
+apr_status_t pal_proc_kill_marked(const char *const *marks, size_t nmarks,
+                                  int signum, unsigned *count);
 /* Signal every descendant of this process, then reap the orphans among
  * them for up to wait_ms, until none is left: the last act of a
  * supervisor, when no handle waits for any child any more.  *count (may

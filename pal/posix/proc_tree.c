@@ -17,6 +17,8 @@
  *   4. signalling a process of the snapshot: through a pidfd opened and
  *      then checked against the start time the snapshot read, so a pid
  *      reused meanwhile is never hit
+ *   5. the leftovers of a supervisor that was killed: no longer our
+ *      descendants, found machine-wide by the invocation ids it recorded
  *
  * This is the fallback for a supervisor without a cgroup of its own for
  * each service; a cgroup lists its members exactly (cgroup.c).  What it
@@ -290,10 +292,12 @@ static int signal_ent(const ent_t *e, int native) {
          kill((pid_t)e->pid, native) == 0;
 }
 
-/* Signal the live processes of a fresh snapshot that descend from us
- * and, with o, belong to o's child outside its group (the group is the
- * caller's: pal_proc_kill_tree).  How many in *count. */
-static apr_status_t signal_snap(int signum, const owner_t *o,
+/* Which processes of a snapshot to signal. */
+typedef int (*pick_fn)(snap_t *s, ent_t *e, const void *arg);
+
+/* Signal the live processes of a fresh snapshot, but this one, that
+ * `pick` picks.  How many in *count. */
+static apr_status_t signal_snap(int signum, pick_fn pick, const void *arg,
                                 unsigned *count) {
   int native = pal_signal_native(signum);
   snap_t s;
@@ -308,16 +312,41 @@ static apr_status_t signal_snap(int signum, const owner_t *o,
     return rv;
   for (i = 0; i < s.n; i++) {
     ent_t *e = &s.e[i];
-    if (e->state == 'Z' || !below(&s, e, 0))
-      continue;   /* zombies are dead already */
-    if (o && ((o->pgid > 0 && e->pgrp == o->pgid) || !ours(&s, e, o, 0)))
-      continue;
-    n += (unsigned)signal_ent(e, native);
+    /* Zombies are dead already. */
+    if (e->state != 'Z' && e->pid != s.self && pick(&s, e, arg))
+      n += (unsigned)signal_ent(e, native);
   }
   free(s.e);
   if (count)
     *count = n;
   return APR_SUCCESS;
+}
+
+/* o's child's, outside its group (the group is the caller's:
+ * pal_proc_kill_tree). */
+static int pick_escaped(snap_t *s, ent_t *e, const void *arg) {
+  const owner_t *o = arg;
+  return !(o->pgid > 0 && e->pgrp == o->pgid) && ours(s, e, o, 0);
+}
+
+static int pick_below(snap_t *s, ent_t *e, const void *arg) {
+  (void)arg;
+  return below(s, e, 0);
+}
+
+typedef struct marks_s {
+  const char *const *v;
+  size_t n;
+} marks_t;
+
+static int pick_marked(snap_t *s, ent_t *e, const void *arg) {
+  const marks_t *m = arg;
+  size_t i;
+  (void)s;
+  for (i = 0; i < m->n; i++)
+    if (m->v[i] && *m->v[i] && environ_has(e->pid, m->v[i]))
+      return 1;
+  return 0;
 }
 
 apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
@@ -337,7 +366,19 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   if (o.pid == 0 && (o.pgid <= 0 || kill(-(pid_t)o.pgid, 0) < 0) &&
       orphans_here() == 0)
     return APR_SUCCESS;
-  return signal_snap(signum, &o, count);
+  return signal_snap(signum, pick_escaped, &o, count);
+}
+
+apr_status_t pal_proc_kill_marked(const char *const *marks, size_t nmarks,
+                                  int signum, unsigned *count) {
+  marks_t m;
+  m.v = marks;
+  m.n = nmarks;
+  if (count)
+    *count = 0;
+  if (nmarks == 0)
+    return pal_signal_native(signum) < 0 ? PAL_EUNSUPPORTED : APR_SUCCESS;
+  return signal_snap(signum, pick_marked, &m, count);
 }
 
 /* Descendants still there (zombies included: not yet reaped). */
@@ -354,7 +395,7 @@ apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count) {
   uint64_t deadline = pal_hrtime() + (uint64_t)wait_ms * 1000000u;
   snap_t s;
   unsigned n;
-  apr_status_t rv = signal_snap(signum, NULL, count);
+  apr_status_t rv = signal_snap(signum, pick_below, NULL, count);
   if (rv != APR_SUCCESS)
     return rv;
   /* Reap what comes to us, until nothing is left below us. */

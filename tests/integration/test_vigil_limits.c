@@ -424,6 +424,38 @@ static void test_no_cgroup_double_fork(void) {
   vt_end(t);
 }
 
+/* kill -9 of vigil: the double-forked daemon, out of every process
+ * group vigil recorded, is no longer vigil's once vigil is gone; the
+ * next vigil on the same config finds it by the invocation id recorded
+ * in its pids file, and kills it. */
+static void test_no_cgroup_kill9_daemon(void) {
+  vt_t *t = vt_begin("lim-kill9d");
+  const char *pf;
+  long d;
+  if (!t)
+    return;
+  pf = vt_path(t, "d.pid");
+  limits_config(t, "off", vt_svc(t, "d", READY_FAST, "double-fork", pf,
+                                 NULL));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  d = vt_wait_pid_file(t, pf, VT_WAIT_MS);
+  VT_REQUIRE(d > 0);
+  vt_track(t, d);
+  VT_REQUIRE(vt_wait_state(t, "d", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 100);   /* the pids file is written once it runs */
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGKILL), 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 5000), -2);
+  CU_ASSERT(vt_pid_alive(d));   /* PDEATHSIG reached the child only */
+
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT(vt_wait_pid_gone(t, d, 2000));
+  CU_ASSERT(vt_contains(vt_sup_log(t), "killed 1 leftover process(es) of a "
+                                       "previous supervisor"));
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  vt_end(t);
+}
+
 /* What no service can be told to own -- an orphan that replaced its
  * environment, of a service a reload removed -- does not outlive vigil
  * either: the shutdown sweeps every process it adopted. */
@@ -555,6 +587,8 @@ static CU_TestInfo vigil_limits_tests[] = {
      test_no_cgroup_double_fork},
     {"shutdown sweeps the orphans no service owns",
      test_no_cgroup_shutdown_sweep},
+    {"after kill -9 of vigil, the next one kills the daemon",
+     test_no_cgroup_kill9_daemon},
     {"unusable cgroup path: warning, services run", test_bad_path_falls_back},
 #endif
     {"auto: never at the root cgroup; one line says which", test_auto},
