@@ -195,10 +195,44 @@ static void new_invocation(svc_service_t *s) {
 static apr_status_t run_signal(svc_run_t *r, const char *cgroup, int sig) {
   apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
   if (cgroup)
-    pal_cgroup_signal(cgroup, sig, (long)r->proc.proc.os[0]);
+    pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
   else
     pal_proc_kill_escaped(&r->proc.proc, r->mark, sig, NULL);
   return rv;
+}
+
+/* After the main process exited: SIGKILL what carries the run's mark,
+ * on the thread pool.  Without cgroups the search walks /proc (a few
+ * milliseconds on a busy machine), which must not delay the restart;
+ * by the mark alone, since the group id may be reused by then (what is
+ * still in the group was killed with it).  The drain grace bounds how
+ * long a pipe such a process holds can delay the exit's report. */
+typedef struct escaped_work_s {
+  vg_work_t work;
+  char mark[sizeof ((svc_run_t *)0)->mark];
+} escaped_work_t;
+
+static void escaped_work(vg_work_t *w) {
+  escaped_work_t *e = w->data;
+  pal_proc_kill_escaped(NULL, e->mark, VG_SIGKILL, NULL);
+}
+
+static void escaped_after(vg_work_t *w, apr_status_t status) {
+  (void)status;
+  free(w->data);
+}
+
+static void kill_escaped_later(vg_loop_t *loop, const char *mark) {
+  escaped_work_t *e = malloc(sizeof *e);
+  if (e) {
+    memcpy(e->mark, mark, sizeof e->mark);
+    e->work.data = e;
+    if (vg_queue_work(loop, &e->work, escaped_work, escaped_after) ==
+        APR_SUCCESS)
+      return;
+    free(e);
+  }
+  pal_proc_kill_escaped(NULL, mark, VG_SIGKILL, NULL);   /* now, then */
 }
 
 static void limit_event(svc_service_t *s, int which);
@@ -223,7 +257,9 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * reused: members keep it alive, and without members the kill finds
    * nothing.)  What left the group (setsid) is in the cgroup, or else
    * found by its invocation id. */
-  run_signal(r, s ? s->cgroup : NULL, VG_SIGKILL);
+  vg_process_kill_tree(p, VG_SIGKILL);
+  if (!s || !s->cgroup)
+    kill_escaped_later(p->loop, r->mark);
   if (s && s->cgroup) {
     pal_cgroup_kill(s->cgroup);
     if (cgroup_oom_since_spawn(s)) {

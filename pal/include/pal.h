@@ -454,10 +454,12 @@ void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
  * process (a subreaper keeps orphans among its descendants, and nothing
  * else is looked at) and is the child, has the entry `mark` ("NAME=VALUE",
  * NULL for none) in the environment it started with, or descends from
- * such a process.  proc may have exited (its group is still known).
- * *count (may be NULL): how many were signalled.  Linux (/proc);
- * PAL_EUNSUPPORTED elsewhere (Windows: the job object holds the whole
- * tree, whatever it does, and pal_proc_kill_tree ends it). */
+ * such a process.  proc may have exited (its group is still known), or
+ * be NULL: then the mark alone says, and the call touches no handle (a
+ * worker thread may make it once the child is gone).  *count (may be
+ * NULL): how many were signalled.  Linux (/proc); PAL_EUNSUPPORTED
+ * elsewhere (Windows: the job object holds the whole tree, whatever it
+ * does, and pal_proc_kill_tree ends it). */
 apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
                                    int signum, unsigned *count);
 /* Signal every process of the machine (but this one) whose environment
@@ -473,6 +475,9 @@ apr_status_t pal_proc_kill_marked(const char *const *marks, size_t nmarks,
  * be NULL): how many were signalled.  Linux; PAL_EUNSUPPORTED elsewhere
  * (Windows: job objects close with the supervisor, KILL_ON_JOB_CLOSE). */
 apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count);
+/* The process group the child leads (PAL_SPAWN_NEW_GROUP, SETSID; it
+ * outlives the child), or 0.  0 on Windows, where a job holds the tree. */
+long pal_proc_group(const pal_proc_t *proc);
 /* Signal an arbitrary pid (the supervisor's leftover cleanup). */
 apr_status_t pal_pid_kill(long pid, int signum, int group);
 long pal_getpid(void);

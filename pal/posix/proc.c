@@ -848,6 +848,10 @@ apr_status_t pal_pid_kill(long pid, int signum, int group) {
   return APR_SUCCESS;
 }
 
+long pal_proc_group(const pal_proc_t *proc) {
+  return (proc->flags & PROC_GROUP) ? (long)proc->os[0] : 0;
+}
+
 long pal_getpid(void) { return (long)getpid(); }
 
 void pal_proc_close(pal_proc_t *proc) {

@@ -356,8 +356,8 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
     *count = 0;
   if (pal_signal_native(signum) < 0)
     return PAL_EUNSUPPORTED;
-  o.pid = proc->pid > 0 ? proc->pid : 0;
-  o.pgid = (long)proc->os[0];   /* the group id survives its leader */
+  o.pid = proc && proc->pid > 0 ? proc->pid : 0;
+  o.pgid = proc ? pal_proc_group(proc) : 0;   /* it survives its leader */
   o.mark = mark && *mark ? mark : NULL;
   /* The child has exited and its group is empty: then whatever escaped
    * was reparented to us (we are a subreaper) or descends from what was.

@@ -1266,6 +1266,11 @@ apr_status_t pal_pid_kill(long pid, int signum, int group) {
   return rv;
 }
 
+long pal_proc_group(const pal_proc_t *proc) {
+  (void)proc;
+  return 0;   /* the job object, not a group, holds the tree */
+}
+
 const char *pal_rlimit_unenforced(int which) {
   (void)which;
   return NULL;   /* no rlimits: the job object's limits bind */
