@@ -815,6 +815,7 @@ static void a_stop(svc_service_t *s) {
   checks_stop(s);
   s->restart_after_stop = 0;
   s->failed_start = 0;
+  s->health_restart = 0;
   if (!s->run) {
     set_state(s, SVC_STOPPED);
     return;
@@ -887,7 +888,11 @@ static void a_stopped(svc_service_t *s) {
   if (s->stop_step == 1 && s->last_signal == 0)
     how = "exited after its stop signal";
   slog(s, VG_LOG_INFO, "%s", how);
-  snprintf(s->reason, sizeof s->reason, "%s", how);
+  /* A restart for failed health checks keeps saying why until the new
+   * run is ready. */
+  if (!(s->health_restart && s->restart_after_stop))
+    snprintf(s->reason, sizeof s->reason, "%s", how);
+  s->health_restart = 0;
   s->stop_step = 0;
   if (s->restart_after_stop) {
     s->restart_after_stop = 0;
@@ -948,6 +953,7 @@ static void a_exited(svc_service_t *s) {
 static void a_health(svc_service_t *s) {
   slog(s, VG_LOG_WARN, "%s", s->reason);
   a_restart_stop(s);
+  s->health_restart = 1;
 }
 
 /* Exponential backoff with jitter; more than max-restarts restarts in the

@@ -66,6 +66,8 @@ struct svc_service_s {
                                    stop timeout, 3: at the shutdown
                                    deadline */
   int failed_start;             /* STOPPING because a start timed out */
+  int health_restart;           /* STOPPING to restart after failed health
+                                   checks: the reason keeps that cause */
   /* restarts */
   unsigned restarts;            /* since the last explicit start */
   uint64_t *restart_times;      /* ring of recent restart times (ms) */

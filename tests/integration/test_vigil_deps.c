@@ -385,6 +385,47 @@ static void test_health_tcp_restart(void) {
   vt_end(t);
 }
 
+static int starting_not(const svc_json_t *s, void *arg) {
+  int64_t pid = vt_ifield(s, "pid");
+  return pid > 0 && pid != *(long *)arg && is_state(s, "starting");
+}
+
+/* A restart for failed health checks says so until the new run is
+ * ready, not how the old run ended ("stopped by its stop signal"). */
+static void test_health_restart_reason(void) {
+  vt_t *t = vt_begin("healthwhy");
+  const svc_json_t *s;
+  const char *close_file, *extra;
+  long p1;
+  int port;
+  if (!t)
+    return;
+  port = vt_free_port(t);
+  VT_REQUIRE(port > 0);
+  close_file = vt_path(t, "close");
+  extra = apr_psprintf(
+      vt_pool(t),
+      "<ready after=\"1500ms\"/>\n"
+      "    <health type=\"tcp\" target=\"127.0.0.1:%d\" interval=\"100ms\" "
+      "timeout=\"500ms\" failures=\"2\"/>\n",
+      port);
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "hl", extra, "tcp-listen",
+                   apr_psprintf(vt_pool(t), "%d", port), "-", close_file,
+                   NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "hl", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p1 = (long)vt_ifield(s, "pid");
+  VT_REQUIRE(touch(t, close_file) == 0);
+  s = vt_wait_svc(t, "hl", starting_not, &p1, VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"),
+                        "restarted: health check failed 2 times"));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_deps_tests[] = {
     {"depends-on: start after, stop before", test_dependency_order},
     {"depends-on: stop/start cascade", test_dependency_commands},
@@ -396,6 +437,8 @@ static CU_TestInfo vigil_deps_tests[] = {
     {"ready notify: READY=1; none -> failed start", test_ready_notify},
 #endif
     {"health tcp: failures restart the service", test_health_tcp_restart},
+    {"health restart: the reason says why while starting",
+     test_health_restart_reason},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_deps_suite = {.pName = "vigil_deps",
