@@ -168,6 +168,73 @@ static void on_drained(svc_logcap_t *cap) {
     run_free_if_done(r);
 }
 
+/* A new invocation id for the run about to start (as systemd's
+ * INVOCATION_ID: 128 random bits in hex).  Every process of the run
+ * inherits it in its environment, which is how, without a cgroup, what
+ * left the process group is still found at stop (proc_tree.c). */
+static void new_invocation(svc_service_t *s) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char b[16];
+  size_t i;
+  if (apr_generate_random_bytes(b, sizeof b) != APR_SUCCESS) {
+    uint64_t x = rnd(), y = rnd();   /* unique is what matters */
+    memcpy(b, &x, 8);
+    memcpy(b + 8, &y, 8);
+  }
+  for (i = 0; i < sizeof b; i++) {
+    s->invocation[2 * i] = hex[b[i] >> 4];
+    s->invocation[2 * i + 1] = hex[b[i] & 15];
+  }
+  s->invocation[32] = '\0';
+}
+
+/* Signal the run's whole tree: its process group and, where no cgroup
+ * holds the tree, what left the group (a daemon that setsid()s away):
+ * the processes of the run's invocation id (pal_proc_kill_escaped).  A
+ * cgroup, when there is one, is the caller's to signal. */
+static apr_status_t run_signal(svc_run_t *r, const char *cgroup, int sig) {
+  apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
+  if (cgroup)
+    pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
+  else
+    pal_proc_kill_escaped(&r->proc.proc, r->mark, sig, NULL);
+  return rv;
+}
+
+/* After the main process exited: SIGKILL what carries the run's mark,
+ * on the thread pool.  Without cgroups the search walks /proc (a few
+ * milliseconds on a busy machine), which must not delay the restart;
+ * by the mark alone, since the group id may be reused by then (what is
+ * still in the group was killed with it).  The drain grace bounds how
+ * long a pipe such a process holds can delay the exit's report. */
+typedef struct escaped_work_s {
+  vg_work_t work;
+  char mark[sizeof ((svc_run_t *)0)->mark];
+} escaped_work_t;
+
+static void escaped_work(vg_work_t *w) {
+  escaped_work_t *e = w->data;
+  pal_proc_kill_escaped(NULL, e->mark, VG_SIGKILL, NULL);
+}
+
+static void escaped_after(vg_work_t *w, apr_status_t status) {
+  (void)status;
+  free(w->data);
+}
+
+static void kill_escaped_later(vg_loop_t *loop, const char *mark) {
+  escaped_work_t *e = malloc(sizeof *e);
+  if (e) {
+    memcpy(e->mark, mark, sizeof e->mark);
+    e->work.data = e;
+    if (vg_queue_work(loop, &e->work, escaped_work, escaped_after) ==
+        APR_SUCCESS)
+      return;
+    free(e);
+  }
+  pal_proc_kill_escaped(NULL, mark, VG_SIGKILL, NULL);   /* now, then */
+}
+
 static void limit_event(svc_service_t *s, int which);
 
 /* With a cgroup: did its OOM killer strike during this run? */
@@ -188,8 +255,11 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * of a dead service lingers (systemd's KillMode=control-group), and the
    * pipes it may hold reach EOF now.  (The group id cannot have been
    * reused: members keep it alive, and without members the kill finds
-   * nothing.)  The cgroup holds also what left the group (setsid). */
+   * nothing.)  What left the group (setsid) is in the cgroup, or else
+   * found by its invocation id. */
   vg_process_kill_tree(p, VG_SIGKILL);
+  if (!s || !s->cgroup)
+    kill_escaped_later(p->loop, r->mark);
   if (s && s->cgroup) {
     pal_cgroup_kill(s->cgroup);
     if (cgroup_oom_since_spawn(s)) {
@@ -214,7 +284,8 @@ static void on_limit(vg_process_t *p, int which) {
 }
 
 /* The environment of a child: the supervisor's own, with the service's
- * variables over it, then VIGIL_SERVICE and NOTIFY_SOCKET. */
+ * variables over it, then VIGIL_SERVICE, VIGIL_INVOCATION_ID and
+ * NOTIFY_SOCKET. */
 static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
   const cfg_service_t *c = s->cfg;
   const char *const *base = pal_environ();
@@ -230,16 +301,21 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
       overridden = strlen(v->name) == n && strncmp(v->name, e, n) == 0;
     }
     if (!overridden && !(n == 13 && strncmp(e, "VIGIL_SERVICE", 13) == 0) &&
-        !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0))
+        !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0) &&
+        !(n == 19 && strncmp(e, "VIGIL_INVOCATION_ID", 19) == 0))
       APR_ARRAY_PUSH(env, const char *) = e;
   }
   for (i = 0; i < c->env->nelts; i++) {
     const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
-    APR_ARRAY_PUSH(env, const char *) =
-        apr_pstrcat(pool, v->name, "=", v->value, NULL);
+    if (strcmp(v->name, "VIGIL_INVOCATION_ID") != 0)   /* vigil's own */
+      APR_ARRAY_PUSH(env, const char *) =
+          apr_pstrcat(pool, v->name, "=", v->value, NULL);
   }
   APR_ARRAY_PUSH(env, const char *) =
       apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
+  if (s->invocation[0])
+    APR_ARRAY_PUSH(env, const char *) =
+        apr_pstrcat(pool, "VIGIL_INVOCATION_ID=", s->invocation, NULL);
   if (s->notify_open)
     APR_ARRAY_PUSH(env, const char *) =
         apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify_name, NULL);
@@ -289,6 +365,8 @@ static apr_status_t run_start(svc_service_t *s) {
     argv[i + 1] = APR_ARRAY_IDX(c->args, i, const char *);
   argv[c->args->nelts + 1] = NULL;
 
+  new_invocation(s);
+  snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", s->invocation);
   memset(&o, 0, sizeof o);
   o.file = c->command;
   o.args = argv;
@@ -606,21 +684,18 @@ static void enter_fatal(svc_service_t *s, const char *fmt, ...)
     ;
 
 static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
+  char why[sizeof s->reason];
   va_list ap;
+  /* Formatted aside: an argument may be the reason itself (the cause the
+   * new reason keeps). */
   va_start(ap, fmt);
-  vsnprintf(s->reason, sizeof s->reason, fmt, ap);
+  vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
+  memcpy(s->reason, why, sizeof why);
   slog(s, VG_LOG_ERROR, "fatal: %s", s->reason);
   svc_notify_event(s->sup, VG_LOG_ERROR, "service %s is fatal: %s", s->name,
                    s->reason);
   set_state(s, SVC_FATAL);
-}
-
-/* A failure to spawn that retrying cannot fix. */
-static int permanent(apr_status_t rv) {
-  return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_EACCES(rv) ||
-         APR_STATUS_IS_ENOTDIR(rv) || rv == APR_EINVAL ||
-         rv == VG_EUNSUPPORTED;   /* e.g. a uid on Windows */
 }
 
 /* The first step of the stop ladder.  On Windows a console program can
@@ -633,6 +708,19 @@ static int stop_signal(const svc_service_t *s) {
     return VG_SIGBREAK;
 #endif
   return s->cfg->stop.signal;
+}
+
+/* The first rung of the stop ladder: the stop signal to the whole tree,
+ * then SIGCONT (as systemd does), so that a stopped process (SIGSTOP, a
+ * debugger's ^Z) handles the signal now rather than being killed at the
+ * timeout.  SIGCONT is not sent after KILL or CONT itself, nor where
+ * there is no such signal (Windows). */
+static apr_status_t stop_send(svc_service_t *s) {
+  int sig = stop_signal(s);
+  apr_status_t rv = run_signal(s->run, s->cgroup, sig);
+  if (sig != VG_SIGKILL && sig != PAL_SIGCONT && rv == APR_SUCCESS)
+    run_signal(s->run, s->cgroup, PAL_SIGCONT);
+  return rv;
 }
 
 static void schedule_restart(svc_service_t *s, const char *why);
@@ -664,17 +752,20 @@ static void a_spawn(svc_service_t *s) {
   rv = run_start(s);
   if (rv != APR_SUCCESS) {
     const char *call = pal_last_call();
-    if (permanent(rv)) {
-      enter_fatal(s, "cannot run %s: %s%s%s%s", s->cfg->command,
-                  vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
-                  *call ? ")" : "");
+    char why[sizeof s->reason];
+    snprintf(why, sizeof why, "cannot run %s: %s%s%s%s", s->cfg->command,
+             vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
+             *call ? ")" : "");
+    /* What no retry can fix is fatal at once; a missing program is
+     * retried like a crash (systemd does so too): an install may bring
+     * it, and max-restarts bounds the wait. */
+    if (pal_spawn_permanent(rv)) {
+      enter_fatal(s, "%s", why);
       return;
     }
-    snprintf(s->reason, sizeof s->reason, "spawn failed: %s",
-                 vg_strerror(rv, eb, sizeof eb));
-    slog(s, VG_LOG_ERROR, "%s", s->reason);
+    slog(s, VG_LOG_ERROR, "%s", why);
     s->up_since = now_ms(s);
-    schedule_restart(s, s->reason);
+    schedule_restart(s, why);
     return;
   }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->run->proc.pid);
@@ -720,7 +811,7 @@ static void a_starting_timeout(svc_service_t *s) {
   s->stop_step = 1;
   checks_stop(s);
   if (s->run)
-    vg_process_kill_tree(&s->run->proc, stop_signal(s));
+    stop_send(s);
   set_state(s, SVC_STOPPING);
   arm(s, s->cfg->stop.timeout_ms, on_state_timer);
 }
@@ -731,12 +822,14 @@ static void a_stop(svc_service_t *s) {
   checks_stop(s);
   s->restart_after_stop = 0;
   s->failed_start = 0;
+  s->health_restart = 0;
   if (!s->run) {
     set_state(s, SVC_STOPPED);
     return;
   }
-  s->stop_step = 1;
-  rv = vg_process_kill_tree(&s->run->proc, stop_signal(s));
+  if (s->stop_step != 3)   /* the deadline's kill is already on its way */
+    s->stop_step = 1;
+  rv = stop_send(s);
   if (rv != APR_SUCCESS && rv != VG_ENOPROC)
     slog(s, VG_LOG_WARN, "cannot send %s: %s%s%s%s",
          vg_signal_name(stop_signal(s)), vg_strerror(rv, eb, sizeof eb),
@@ -761,8 +854,27 @@ static void a_stop_timeout(svc_service_t *s) {
   }
 }
 
+/* A duration as the config would write it: "30s", "1500ms". */
+static void fmt_ms(char *buf, size_t size, uint64_t ms) {
+  if (ms % 1000 == 0)
+    snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
+  else
+    snprintf(buf, size, "%llums", (unsigned long long)ms);
+}
+
 static void a_stopped(svc_service_t *s) {
   const char *how;
+  char deadline[96];
+  if (s->stop_step == 3) {
+    /* Killed at the shutdown deadline, whatever it was doing. */
+    char d[32];
+    fmt_ms(d, sizeof d, s->sup->cfg->shutdown_timeout_ms);
+    snprintf(deadline, sizeof deadline, "killed after shutdown timeout %s",
+             d);
+    s->failed_start = 0;
+    s->restart_after_stop = 0;
+    s->want_up = 0;
+  }
   if (s->failed_start) {
     /* A start that was not ready in time: a failure like any other. */
     char why[sizeof s->reason];
@@ -777,12 +889,17 @@ static void a_stopped(svc_service_t *s) {
     }
     return;
   }
-  how = s->stop_step == 2 ? "killed after the stop timeout"
-                          : "stopped by its stop signal";
+  how = s->stop_step == 3   ? deadline
+        : s->stop_step == 2 ? "killed after the stop timeout"
+                            : "stopped by its stop signal";
   if (s->stop_step == 1 && s->last_signal == 0)
     how = "exited after its stop signal";
   slog(s, VG_LOG_INFO, "%s", how);
-  snprintf(s->reason, sizeof s->reason, "%s", how);
+  /* A restart for failed health checks keeps saying why until the new
+   * run is ready. */
+  if (!(s->health_restart && s->restart_after_stop))
+    snprintf(s->reason, sizeof s->reason, "%s", how);
+  s->health_restart = 0;
   s->stop_step = 0;
   if (s->restart_after_stop) {
     s->restart_after_stop = 0;
@@ -809,6 +926,12 @@ static void a_exited(svc_service_t *s) {
   int was_starting = s->state == SVC_STARTING;
   char what[96];
   checks_stop(s);
+  if (s->stop_step == 3) {
+    /* Still up at the shutdown deadline (waiting for a dependent to
+     * stop): no restart policy, the kill is said as such. */
+    a_stopped(s);
+    return;
+  }
   if (s->last_signal && s->last_oom)
     snprintf(what, sizeof what, "killed by the OOM killer (memory limit)");
   else if (s->last_signal)
@@ -837,6 +960,7 @@ static void a_exited(svc_service_t *s) {
 static void a_health(svc_service_t *s) {
   slog(s, VG_LOG_WARN, "%s", s->reason);
   a_restart_stop(s);
+  s->health_restart = 1;
 }
 
 /* Exponential backoff with jitter; more than max-restarts restarts in the
@@ -872,8 +996,12 @@ static void schedule_restart(svc_service_t *s, const char *why) {
     }
   }
   s->restarts++;
-  snprintf(s->reason, sizeof s->reason, "%s; restarting in %llu ms",
-               why, (unsigned long long)delay);
+  {
+    char buf[sizeof s->reason];   /* why may be the reason itself */
+    snprintf(buf, sizeof buf, "%s; restarting in %llu ms", why,
+             (unsigned long long)delay);
+    memcpy(s->reason, buf, sizeof buf);
+  }
   set_state(s, SVC_BACKOFF);
   arm(s, delay, on_state_timer);
 }
@@ -1127,18 +1255,30 @@ static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
          (unsigned long long)l->open_files);
 #else
   char why[256];
-  if (l->memory && !(s->cg_limits & PAL_CGROUP_MEMORY))
+  const char *caveat;
+  /* An rlimit the OS does not hold the child to is said not to be
+   * enforced (pal_rlimit_unenforced: RLIMIT_NPROC under root, RLIMIT_AS
+   * on macOS), never that it is applied. */
+  if (l->memory && !(s->cg_limits & PAL_CGROUP_MEMORY)) {
+    caveat = pal_rlimit_unenforced(PAL_LIMIT_MEMORY);
     slog(s, VG_LOG_WARN,
-         "limit memory=%llu is applied as RLIMIT_AS (address space, not "
-         "resident memory), not as memory.max: %s",
+         "limit memory=%llu %s RLIMIT_AS%s%s, not as memory.max: %s",
          (unsigned long long)l->memory,
+         caveat ? "is not enforced: it is set as" : "is applied as",
+         caveat ? ", which " : " (address space, not resident memory)",
+         caveat ? caveat : "",
          no_cgroup_why(s, PAL_CGROUP_MEMORY, "memory", why, sizeof why));
-  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS))
+  }
+  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS)) {
+    caveat = pal_rlimit_unenforced(PAL_LIMIT_PROCESSES);
     slog(s, VG_LOG_WARN,
-         "limit processes=%llu is applied as RLIMIT_NPROC (all processes "
-         "of the user), not as pids.max: %s",
+         "limit processes=%llu %s RLIMIT_NPROC%s%s, not as pids.max: %s",
          (unsigned long long)l->processes,
+         caveat ? "is not enforced: it is set as" : "is applied as",
+         caveat ? ", which " : " (all processes of the user)",
+         caveat ? caveat : "",
          no_cgroup_why(s, PAL_CGROUP_PIDS, "pids", why, sizeof why));
+  }
   if (l->cpu_percent && !(s->cg_limits & PAL_CGROUP_CPU))
     slog(s, VG_LOG_WARN, "limit cpu=%u%% is not applied: %s", l->cpu_percent,
          no_cgroup_why(s, PAL_CGROUP_CPU, "cpu", why, sizeof why));
@@ -1152,9 +1292,14 @@ static int same_limits(const cfg_limits_t *a, const cfg_limits_t *b) {
 
 void svc_service_kill(svc_service_t *s) {
   if (s->run)
-    vg_process_kill_tree(&s->run->proc, VG_SIGKILL);
+    run_signal(s->run, s->cgroup, VG_SIGKILL);
   if (s->cgroup)
     pal_cgroup_kill(s->cgroup);
+}
+
+void svc_service_kill_deadline(svc_service_t *s) {
+  s->stop_step = 3;
+  svc_service_kill(s);
 }
 
 /* ---- life cycle, continued ----------------------------------------------- */
@@ -1263,6 +1408,8 @@ uint64_t svc_service_uptime(const svc_service_t *s) {
 }
 
 int svc_service_settled(const svc_service_t *s, int want_up) {
+  if (want_up && s->restart_pending)
+    return 0;   /* down only until its restart's other services are */
   if (want_up)
     return s->state == SVC_RUNNING || s->state == SVC_FATAL ||
            s->state == SVC_EXITED ||

@@ -16,7 +16,8 @@
  *   4. shutdown: everything wants down, in reverse dependency order, with
  *      the shutdown-timeout as a deadline
  *   5. leftovers: pids and start times of running children in STATE/pids,
- *      so a supervisor that was killed -9 can clean up after itself
+ *      so a supervisor that was killed -9 can clean up after itself; the
+ *      sweep of what it adopted, at exit
  *   6. cgroups (Linux): the subtree the services' cgroups go under
  *   7. svc_run(): putting it together
  */
@@ -77,6 +78,30 @@ static svc_service_t *active_dependent(svc_sup_t *sup,
 
 static void finish_shutdown(svc_sup_t *sup);
 
+static void want_up(svc_sup_t *sup, svc_service_t *s, int depth);
+
+/* A restart that follows dependencies (svc_sup_restart) took its
+ * services down, dependents first; once the last of them is down they
+ * all want up again, and the pump starts them in dependency order. */
+static void restart_release(svc_sup_t *sup) {
+  svc_service_t *s;
+  int pending = 0;
+  for (s = sup->services; s; s = s->next) {
+    if (!s->restart_pending)
+      continue;
+    if (active(s) || s->run)
+      return;
+    pending = 1;
+  }
+  if (!pending)
+    return;
+  for (s = sup->services; s; s = s->next)
+    if (s->restart_pending) {
+      s->restart_pending = 0;
+      want_up(sup, s, 0);
+    }
+}
+
 void svc_sup_pump(svc_sup_t *sup) {
   static int pumping, again;
   svc_service_t *s, *next;
@@ -88,6 +113,7 @@ void svc_sup_pump(svc_sup_t *sup) {
   pumping = 1;
   do {
     again = 0;
+    restart_release(sup);
     for (s = sup->services; s; s = next) {
       next = s->next;
       if (s->want_up && s->state == SVC_STOPPED) {
@@ -144,6 +170,7 @@ static void want_up(svc_sup_t *sup, svc_service_t *s, int depth) {
   if (depth > 64)
     return;   /* cycles are refused by the config; this is a guard */
   s->want_up = 1;
+  s->restart_pending = 0;   /* an explicit start: up as soon as it can */
   if (s->state == SVC_EXITED || s->state == SVC_FATAL) {
     /* An explicit start forgives the past. */
     s->restarts = 0;
@@ -164,11 +191,38 @@ static void want_down(svc_sup_t *sup, svc_service_t *s, int depth) {
   if (depth > 64)
     return;
   s->want_up = 0;
+  s->restart_pending = 0;
   if (s->state == SVC_BACKOFF)
     svc_service_event(s, SVC_EV_STOP);
   for (t = sup->services; t; t = t->next)
-    if (t->want_up && depends_on(t, s->name))
+    if ((t->want_up || t->restart_pending) && depends_on(t, s->name))
       want_down(sup, t, depth + 1);
+}
+
+/* s and, transitively, what wants to run depending on it go down for a
+ * restart (systemd's Requires=): none wants up until all are down. */
+static void restart_down(svc_sup_t *sup, svc_service_t *s, int depth) {
+  svc_service_t *t;
+  if (depth > 64 || s->restart_pending)
+    return;
+  s->want_up = 0;
+  s->restart_pending = 1;
+  /* BACKOFF: cancel the wait; STOPPING: forget a restart of its own. */
+  if (s->state == SVC_BACKOFF || s->state == SVC_STOPPING)
+    svc_service_event(s, SVC_EV_STOP);
+  for (t = sup->services; t; t = t->next)
+    if (t != s && (t->want_up || active(t)) && depends_on(t, s->name))
+      restart_down(sup, t, depth + 1);
+}
+
+/* Something that wants to run depends on s. */
+static int wanted_dependent(svc_sup_t *sup, const svc_service_t *s) {
+  svc_service_t *t;
+  for (t = sup->services; t; t = t->next)
+    if (t != s && (t->want_up || t->restart_pending) &&
+        depends_on(t, s->name))
+      return 1;
+  return 0;
 }
 
 void svc_sup_start(svc_sup_t *sup, svc_service_t *s) {
@@ -184,7 +238,13 @@ void svc_sup_stop(svc_sup_t *sup, svc_service_t *s) {
 }
 
 void svc_sup_restart(svc_sup_t *sup, svc_service_t *s) {
-  if (s->state == SVC_RUNNING || s->state == SVC_STARTING) {
+  if (s->restart_pending)
+    return;   /* part of a restart under way already */
+  if (wanted_dependent(sup, s)) {
+    /* Dependents stop first and start after (the pump's order). */
+    restart_down(sup, s, 0);
+    svc_sup_pump(sup);
+  } else if (s->state == SVC_RUNNING || s->state == SVC_STARTING) {
     s->want_up = 1;
     svc_service_event(s, SVC_EV_RESTART);
     svc_sup_pump(sup);
@@ -302,8 +362,9 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
              e->name, cfg_fields_string(e->fields & CFG_F_NEEDS_RESTART,
                                         pool));
       svc_service_update(s, e->new_svc);
+      /* A restart like `vigil restart`: what depends on it too. */
       if (s->state == SVC_RUNNING || s->state == SVC_STARTING)
-        svc_service_event(s, SVC_EV_RESTART);
+        svc_sup_restart(sup, s);
       break;
     case CFG_UPDATED:
     case CFG_KEPT:
@@ -467,6 +528,7 @@ void svc_sup_shutdown(svc_sup_t *sup) {
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "shutting down");
   for (s = sup->services; s; s = s->next) {
     s->want_up = 0;
+    s->restart_pending = 0;
     if (s->state == SVC_BACKOFF)
       svc_service_event(s, SVC_EV_STOP);
   }
@@ -489,7 +551,7 @@ static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
          "shutdown deadline passed; killing what is left");
   for (s = sup->services; s; s = s->next)
     if (s->run)
-      svc_service_kill(s);
+      svc_service_kill_deadline(s);
 }
 
 static void close_walk(vg_handle_t *h, void *arg) {
@@ -558,7 +620,7 @@ static void pids_after(vg_work_t *w, apr_status_t status) {
 }
 
 /* The text, on the loop thread (where the services are): one line per
- * running child, "PID START-STAMP NAME". */
+ * running child, "PID START-STAMP NAME INVOCATION-ID". */
 static void write_pids(vg_timer_t *t) {
   svc_sup_t *sup = t->data;
   svc_service_t *s;
@@ -569,7 +631,7 @@ static void write_pids(vg_timer_t *t) {
     return;
   }
   for (s = sup->services; s; s = s->next)
-    cap += 48 + strlen(s->name);
+    cap += 48 + strlen(s->name) + sizeof s->invocation;
   if (!(text = malloc(cap)))
     return;   /* the file matters only after a kill -9: next change */
   for (s = sup->services; s; s = s->next)
@@ -577,8 +639,9 @@ static void write_pids(vg_timer_t *t) {
       int n;
       if (!s->run->start_stamp)
         s->run->start_stamp = pal_pid_start_time(s->run->proc.pid);
-      n = snprintf(text + len, cap - len, "%ld %llu %s\n", s->run->proc.pid,
-                   (unsigned long long)s->run->start_stamp, s->name);
+      n = snprintf(text + len, cap - len, "%ld %llu %s %s\n",
+                   s->run->proc.pid, (unsigned long long)s->run->start_stamp,
+                   s->name, s->invocation);
       if (n > 0 && (size_t)n < cap - len)
         len += (size_t)n;
     }
@@ -607,21 +670,30 @@ void svc_sup_save_pids(svc_sup_t *sup) {
 }
 
 /* A supervisor that was killed left its children's pids behind.  Each
- * one whose start time still matches is ours: kill its process group. */
+ * one whose start time still matches is ours: kill its process group.
+ * What left the group (a daemon that setsid()s) is found by the
+ * invocation id of its run, in its environment, wherever it went. */
 static void kill_leftovers(svc_sup_t *sup) {
   apr_pool_t *tmp;
   apr_file_t *f;
+  apr_array_header_t *marks;
   char line[512];
+  unsigned n = 0;
   apr_pool_create(&tmp, sup->pool);
+  marks = apr_array_make(tmp, 16, sizeof(const char *));
   if (apr_file_open(&f, sup->pids_path, APR_FOPEN_READ, 0, tmp) ==
       APR_SUCCESS) {
     while (apr_file_gets(line, sizeof line, f) == APR_SUCCESS) {
       long pid = 0;
       unsigned long long start = 0;
       uint64_t now_start;
-      char name[256] = "";
-      if (sscanf(line, "%ld %llu %255s", &pid, &start, name) < 2 || pid <= 0)
+      char name[256] = "", id[64] = "";
+      if (sscanf(line, "%ld %llu %255s %63s", &pid, &start, name, id) < 2 ||
+          pid <= 0)
         continue;
+      if (id[0])
+        APR_ARRAY_PUSH(marks, const char *) =
+            apr_pstrcat(tmp, "VIGIL_INVOCATION_ID=", id, NULL);
       now_start = pal_pid_start_time(pid);
       if (start != 0 && now_start == start) {
         vg_log(sup->log, VG_LOG_WARN, "supervisor",
@@ -642,8 +714,30 @@ static void kill_leftovers(svc_sup_t *sup) {
     }
     apr_file_close(f);
   }
+  if (pal_proc_kill_marked((const char *const *)marks->elts,
+                           (size_t)marks->nelts, VG_SIGKILL, &n) ==
+          APR_SUCCESS &&
+      n)
+    vg_log(sup->log, VG_LOG_WARN, "supervisor",
+           "killed %u leftover process(es) of a previous supervisor that "
+           "had left their service's process group", n);
   apr_file_remove(sup->pids_path, tmp);
   apr_pool_destroy(tmp);
+}
+
+/* Every service is down and no handle is left: whatever still descends
+ * from us was adopted and owned by no service any more (an orphan that
+ * replaced its environment, one of a service a reload removed).  Nothing
+ * vigil adopted outlives it: SIGKILL, and the orphans reaped (a second at
+ * most: a process stuck in the kernel is left to init).  Windows: the
+ * job objects closed with their handles. */
+#define SWEEP_WAIT_MS 1000
+
+static void sweep_adopted(svc_sup_t *sup) {
+  unsigned n = 0;
+  if (pal_proc_sweep(VG_SIGKILL, SWEEP_WAIT_MS, &n) == APR_SUCCESS && n)
+    vg_log(sup->log, VG_LOG_WARN, "supervisor",
+           "killed %u process(es) vigil adopted that no service owned", n);
 }
 
 /* ---- 6. cgroups ---------------------------------------------------------- */
@@ -928,6 +1022,7 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
     }
   }
   vg_loop_close(sup->loop);
+  sweep_adopted(sup);
   apr_file_remove(sup->pids_path, pool);
   vg_lockfile_release(sup->lock);
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "exiting with status %d",

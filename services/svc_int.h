@@ -32,6 +32,8 @@ struct svc_run_s {
   unsigned open;                /* handles and captures not yet closed */
   uint64_t start_ms;            /* loop time of the spawn */
   uint64_t start_stamp;         /* pal_pid_start_time(), read once */
+  char mark[64];                /* "VIGIL_INVOCATION_ID=ID" of this run:
+                                   finds what left its process group */
   vg_timer_t drain_timer;       /* bounds the wait for EOF after exit */
 };
 
@@ -53,11 +55,20 @@ struct svc_service_s {
   int want_up;                  /* desired: running (1) or stopped (0) */
   int restart_after_stop;       /* STOPPING, then start again */
   int removing;                 /* reload removed it: free when stopped */
+  int restart_pending;          /* down for a restart that follows
+                                   dependencies: up again once every
+                                   service of that restart is down */
   svc_run_t *run;               /* current child, or NULL */
+  char invocation[33];          /* VIGIL_INVOCATION_ID of the current or
+                                   last run: 32 hex digits, new each spawn */
   vg_timer_t timer;             /* the state's timer (backoff, ready,
                                    stop ladder) */
-  int stop_step;                /* 1: signal sent, 2: tree killed */
+  int stop_step;                /* 1: signal sent, 2: tree killed at the
+                                   stop timeout, 3: at the shutdown
+                                   deadline */
   int failed_start;             /* STOPPING because a start timed out */
+  int health_restart;           /* STOPPING to restart after failed health
+                                   checks: the reason keeps that cause */
   /* restarts */
   unsigned restarts;            /* since the last explicit start */
   uint64_t *restart_times;      /* ring of recent restart times (ms) */
@@ -157,6 +168,9 @@ int svc_service_settled(const svc_service_t *s, int want_up);
 /* SIGKILL the whole tree: the process group and, with a cgroup, every
  * member of it (daemons that left the group too). */
 void svc_service_kill(svc_service_t *s);
+/* The shutdown deadline passed: svc_service_kill(), and its end is said
+ * to be that ("killed after shutdown timeout 30s"). */
+void svc_service_kill_deadline(svc_service_t *s);
 
 /* supervisor.c */
 svc_service_t *svc_sup_find(svc_sup_t *sup, const char *name);

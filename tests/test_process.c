@@ -464,6 +464,7 @@ static void test_spawn_enoent(void) {
   fds_before = count_open_fds();
   rv = spawn_expect_fail(loop, &c);
   CU_ASSERT(APR_STATUS_IS_ENOENT(rv));
+  CU_ASSERT(!pal_spawn_permanent(rv));   /* an install may bring it */
   if (rv != APR_SUCCESS) {
     fds_after = count_open_fds();
     CU_ASSERT_EQUAL(fds_after, fds_before);
@@ -505,14 +506,15 @@ static void test_spawn_eacces(void) {
   c.argv[0] = path;
   rv = spawn_expect_fail(loop, &c);
   CU_ASSERT_EQUAL(rv, APR_FROM_OS_ERROR(ERROR_BAD_EXE_FORMAT));
+  CU_ASSERT(pal_spawn_permanent(rv));
   CU_ASSERT_STRING_EQUAL(pal_last_call(), "CreateProcessW");
   remove(path);
   vg_test_close_loop(loop);
 }
 #else
-/* A file without execute permission: APR_EACCES. */
-static void test_spawn_eacces(void) {
-  vg_loop_t *loop = new_loop();
+/* Spawn a file holding text with permissions mode: how it fails. */
+static apr_status_t spawn_file(vg_loop_t *loop, const char *text,
+                               mode_t mode) {
   child_t c;
   apr_status_t rv;
   char path[128];
@@ -520,18 +522,47 @@ static void test_spawn_eacces(void) {
   snprintf(path, sizeof path, "/tmp/vg-noexec-%ld", (long)getpid());
   f = fopen(path, "w");
   CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-  fputs("#!/bin/sh\nexit 0\n", f);
+  fputs(text, f);
   fclose(f);
-  chmod(path, 0644);
+  chmod(path, mode);
   child_prepare(&c, "x", NULL, NULL);
   c.opts.file = path;
   c.argv[0] = path;
   rv = spawn_expect_fail(loop, &c);
-  CU_ASSERT(APR_STATUS_IS_EACCES(rv));
   unlink(path);
+  return rv;
+}
+
+/* A file without execute permission: APR_EACCES.  Executable, but not a
+ * format the kernel runs, and no "#!": ENOEXEC.  No retry fixes either. */
+static void test_spawn_eacces(void) {
+  vg_loop_t *loop = new_loop();
+  apr_status_t rv = spawn_file(loop, "#!/bin/sh\nexit 0\n", 0644);
+  CU_ASSERT(APR_STATUS_IS_EACCES(rv));
+  CU_ASSERT(pal_spawn_permanent(rv));
+  rv = spawn_file(loop, "this is not a program\n", 0755);
+  CU_ASSERT_EQUAL(rv, APR_FROM_OS_ERROR(ENOEXEC));
+  CU_ASSERT(pal_spawn_permanent(rv));
   vg_test_close_loop(loop);
 }
 #endif
+
+/* Which rlimits do not bind: RLIMIT_NPROC under root (POSIX); none on
+ * Windows, where job objects hold the limits. */
+static void test_rlimit_unenforced(void) {
+#ifdef _WIN32
+  CU_ASSERT_PTR_NULL(pal_rlimit_unenforced(PAL_LIMIT_PROCESSES));
+  CU_ASSERT_PTR_NULL(pal_rlimit_unenforced(PAL_LIMIT_MEMORY));
+#else
+  const char *c = pal_rlimit_unenforced(PAL_LIMIT_PROCESSES);
+  CU_ASSERT_EQUAL(c != NULL, geteuid() == 0);
+  if (c)
+    CU_ASSERT(strstr(c, "root") != NULL);
+#if defined(__linux__)
+  CU_ASSERT_PTR_NULL(pal_rlimit_unenforced(PAL_LIMIT_MEMORY));
+#endif
+#endif
+}
 
 /* An injected failure of the spawn call itself. */
 static void test_spawn_fault(void) {
@@ -545,6 +576,7 @@ static void test_spawn_fault(void) {
   pal_fault_inject(PAL_SYS_SPAWN, APR_EAGAIN, 0, 1);
   rv = vg_spawn(loop, &c.proc, &c.opts);
   CU_ASSERT(APR_STATUS_IS_EAGAIN(rv));
+  CU_ASSERT(!pal_spawn_permanent(rv));   /* a lack of resources passes */
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_SPAWN), 1);
   CU_ASSERT_EQUAL(count_open_fds(), fds_before);
   /* And the next spawn with the same pipe handle works. */
@@ -915,6 +947,74 @@ static void test_kill_tree(void) {
     vg_test_pid_kill(gpid);
   vg_test_close_loop(loop);
 }
+
+#if defined(__linux__)
+/* The pid a "daemon" child wrote to path, once it is there (0: not yet). */
+static long daemon_pid(const char *path) {
+  long pid = 0;
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (fscanf(f, "%ld", &pid) != 1)
+      pid = 0;
+    fclose(f);
+  }
+  return pid;
+}
+
+static int daemon_ready(void *arg) { return daemon_pid(arg) > 0; }
+
+/* What a child left outside its process group (setsid): its daemon,
+ * found by descent from the child, is signalled by kill_escaped; the
+ * child and its group are not (they are kill_tree's), nor the daemon of
+ * another child. */
+static void test_kill_escaped(void) {
+  vg_loop_t *loop = new_loop();
+  child_t a, b;
+  char pa[128], pb[128];
+  long da, db;
+  unsigned n = 99;
+  vg_timer_t poll_timer;
+  snprintf(pa, sizeof pa, "/tmp/vg-esc-a-%ld", (long)getpid());
+  snprintf(pb, sizeof pb, "/tmp/vg-esc-b-%ld", (long)getpid());
+  unlink(pa);
+  unlink(pb);
+  child_prepare(&a, "daemon", pa, NULL);
+  a.opts.flags = VG_PROCESS_NEW_GROUP;
+  child_prepare(&b, "daemon", pb, NULL);
+  b.opts.flags = VG_PROCESS_NEW_GROUP;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &a), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &b), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, daemon_ready, pa, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, daemon_ready, pb, WAIT_MS));
+  da = daemon_pid(pa);
+  db = daemon_pid(pb);
+  CU_ASSERT_FATAL(da > 0 && db > 0);
+
+  CU_ASSERT_EQUAL(pal_proc_kill_escaped(&a.proc.proc, "VG_NO_SUCH=1",
+                                        VG_SIGKILL, &n),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(n, 1);
+  gone_pid = da;
+  gone_flag = 0;
+  vg_timer_init(loop, &poll_timer);
+  vg_timer_start(&poll_timer, gone_poll_cb, 0, 10);
+  CU_ASSERT(vg_test_run_until(loop, &gone_flag, 5000));
+  vg_close((vg_handle_t *)&poll_timer, NULL);
+  CU_ASSERT(!pid_gone(a.proc.pid));
+  CU_ASSERT(!pid_gone(db));
+
+  CU_ASSERT_EQUAL(vg_process_kill_tree(&a.proc, VG_SIGKILL), APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_process_kill_tree(&b.proc, VG_SIGKILL), APR_SUCCESS);
+  vg_test_pid_kill(db);
+  if (!gone_flag)
+    vg_test_pid_kill(da);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &a, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &b, WAIT_MS));
+  unlink(pa);
+  unlink(pb);
+  vg_test_close_loop(loop);
+}
+#endif
 
 /* The leader dies first (killed alone); its grandchild lives on in the
  * group, and kill_tree on the exited handle still reaches it. */
@@ -1332,6 +1432,7 @@ static CU_TestInfo process_tests[] = {
     {"spawn_enoent", test_spawn_enoent},
     {"spawn_eacces", test_spawn_eacces},
     {"spawn_fault", test_spawn_fault},
+    {"rlimit_unenforced", test_rlimit_unenforced},
     {"stdout_pipe", test_stdout_pipe},
     {"stderr_pipe", test_stderr_pipe},
     {"stdout_bulk", test_stdout_bulk},
@@ -1345,6 +1446,9 @@ static CU_TestInfo process_tests[] = {
     {"kill_tree", test_kill_tree},
     {"kill_tree_after_leader_exit", test_kill_tree_after_leader_exit},
     {"kill_tree_needs_group", test_kill_tree_needs_group},
+#if defined(__linux__)
+    {"kill_escaped", test_kill_escaped},
+#endif
 #ifndef _WIN32
     {"usage_group", test_usage_group},
     {"usage_rss", test_usage_rss},

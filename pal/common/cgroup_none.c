@@ -77,6 +77,14 @@ apr_status_t pal_cgroup_kill(const char *dir) {
   return PAL_EUNSUPPORTED;
 }
 
+apr_status_t pal_cgroup_signal(const char *dir, int signum,
+                               long except_pgid) {
+  (void)dir;
+  (void)signum;
+  (void)except_pgid;
+  return PAL_EUNSUPPORTED;
+}
+
 apr_status_t pal_cgroup_usage(const char *dir, pal_usage_t *out) {
   (void)dir;
   memset(out, 0, sizeof *out);

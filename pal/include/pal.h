@@ -434,6 +434,21 @@ struct pal_proc_s {
  * pal_poll_wait(), when the child has exited and been reaped. */
 apr_status_t pal_proc_spawn(pal_poll_t *poll, pal_proc_t *proc,
                             const pal_spawn_opts_t *opts, pal_exit_cb exit_cb);
+/* Whether a pal_proc_spawn() failure is one that the same spawn cannot
+ * get past by being retried: the program exists but cannot be run (not
+ * executable, not an executable format, arguments or path too long, a
+ * name that is not a directory), or the request itself is wrong.  A
+ * missing program or directory is not (a package install may bring it),
+ * nor a lack of resources (EAGAIN, ENOMEM, EMFILE). */
+int pal_spawn_permanent(apr_status_t rv);
+/* Why the rlimit that pal_spawn_opts_t.limits sets for `which`
+ * (PAL_LIMIT_MEMORY: RLIMIT_AS, PAL_LIMIT_PROCESSES: RLIMIT_NPROC) does
+ * not bind a child this process spawns, as a clause ("does not bind root
+ * ..."), or NULL if it does.  RLIMIT_NPROC does not bind root (Linux:
+ * CAP_SYS_RESOURCE, CAP_SYS_ADMIN) until the child switches to another
+ * user; macOS does not enforce RLIMIT_AS.  NULL on Windows (job
+ * objects). */
+const char *pal_rlimit_unenforced(int which);
 /* Signal the child (portable number). PAL_ENOPROC if it is gone. */
 apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
 /* Signal the child's whole tree: its process group (POSIX) or its job
@@ -452,6 +467,36 @@ apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out);
  * than one per child, so a status of a thousand services costs one walk. */
 void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
                          pal_usage_t *out);
+/* Signal what a child left outside its process group, where no cgroup
+ * holds its tree: every process, other than this one and those in the
+ * child's process group (pal_proc_kill_tree's), that descends from this
+ * process (a subreaper keeps orphans among its descendants, and nothing
+ * else is looked at) and is the child, has the entry `mark` ("NAME=VALUE",
+ * NULL for none) in the environment it started with, or descends from
+ * such a process.  proc may have exited (its group is still known), or
+ * be NULL: then the mark alone says, and the call touches no handle (a
+ * worker thread may make it once the child is gone).  *count (may be
+ * NULL): how many were signalled.  Linux (/proc); PAL_EUNSUPPORTED
+ * elsewhere (Windows: the job object holds the whole tree, whatever it
+ * does, and pal_proc_kill_tree ends it). */
+apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
+                                   int signum, unsigned *count);
+/* Signal every process of the machine (but this one) whose environment
+ * holds one of the nmarks entries `marks` ("NAME=VALUE"): what a
+ * supervisor that was killed left behind outside its children's process
+ * groups, found by the invocation ids it recorded (ids of 128 random
+ * bits: nothing else carries them).  Linux; PAL_EUNSUPPORTED elsewhere. */
+apr_status_t pal_proc_kill_marked(const char *const *marks, size_t nmarks,
+                                  int signum, unsigned *count);
+/* Signal every descendant of this process, then reap the orphans among
+ * them for up to wait_ms, until none is left: the last act of a
+ * supervisor, when no handle waits for any child any more.  *count (may
+ * be NULL): how many were signalled.  Linux; PAL_EUNSUPPORTED elsewhere
+ * (Windows: job objects close with the supervisor, KILL_ON_JOB_CLOSE). */
+apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count);
+/* The process group the child leads (PAL_SPAWN_NEW_GROUP, SETSID; it
+ * outlives the child), or 0.  0 on Windows, where a job holds the tree. */
+long pal_proc_group(const pal_proc_t *proc);
 /* Signal an arbitrary pid (the supervisor's leftover cleanup). */
 apr_status_t pal_pid_kill(long pid, int signum, int group);
 long pal_getpid(void);
@@ -506,8 +551,13 @@ apr_status_t pal_file_remove(const char *path);
 
 /* Become the reaper of orphaned descendants (Linux
  * PR_SET_CHILD_SUBREAPER), so that grandchildren whose parent died are
- * reparented to us instead of init.  PAL_EUNSUPPORTED elsewhere (Windows
- * job objects contain trees instead). */
+ * reparented to us instead of init.  From then on every poll that spawns
+ * a child also watches SIGCHLD and reaps, on its loop thread, each exited
+ * child that pal_proc_spawn() did not make (the orphans: no zombie is
+ * left under us), never one that it did (its status stays its handle's).
+ * So a subreaper process must create children through pal_proc_spawn()
+ * only.  PAL_EUNSUPPORTED elsewhere (Windows job objects contain trees
+ * instead). */
 apr_status_t pal_set_subreaper(void);
 /* An opaque start-time stamp of process `pid` (Linux: clock ticks since
  * boot from /proc; Windows: creation FILETIME), or 0 if there is no such
@@ -589,6 +639,12 @@ apr_status_t pal_cgroup_join(const char *dir, long pid);
  * walked).  Returns at once: members die asynchronously (cgroup.events
  * populated turns 0). */
 apr_status_t pal_cgroup_kill(const char *dir);
+/* Send signum once to each member of dir's own cgroup.procs but those in
+ * process group except_pgid (0: none excepted), which the caller signals
+ * itself (pal_proc_kill_tree): the stop signal reaches a daemon that left
+ * the group, and no process gets it twice. */
+apr_status_t pal_cgroup_signal(const char *dir, int signum,
+                               long except_pgid);
 /* memory.current, cpu.stat usage_usec, memory.events oom_kill and
  * cgroup.events populated of dir. */
 apr_status_t pal_cgroup_stat(const char *dir, pal_cgroup_stat_t *out);

@@ -352,6 +352,29 @@ apr_status_t pal_cgroup_kill(const char *dir) {
   return rv;
 }
 
+typedef struct signal_arg_s {
+  int native;
+  pid_t except;
+} signal_arg_t;
+
+static int signal_one(long pid, void *arg) {
+  const signal_arg_t *a = arg;
+  if (pid <= 0 || (a->except > 0 && getpgid((pid_t)pid) == a->except))
+    return 0;
+  return kill((pid_t)pid, a->native) == 0;
+}
+
+apr_status_t pal_cgroup_signal(const char *dir, int signum,
+                               long except_pgid) {
+  signal_arg_t a;
+  int hits;
+  a.native = pal_signal_native(signum);
+  a.except = (pid_t)except_pgid;
+  if (a.native < 0)
+    return PAL_EUNSUPPORTED;
+  return each_member(dir, signal_one, &a, &hits);
+}
+
 /* The number after "key " in a flat keyed file, or -1. */
 static int64_t keyed(const char *text, const char *key) {
   size_t klen = strlen(key);

@@ -92,6 +92,8 @@ struct pal_poll_s {
   uint32_t sig_internal;                /* signals the PAL needs (CHLD) */
   pal_proc_t *procs;                    /* children reaped via SIGCHLD */
   pal_proc_t *orphans;                  /* closed handles, child alive */
+  int reaps_adopted;                    /* watches SIGCHLD for orphans
+                                           (pal_set_subreaper) */
 };
 
 /* Queue a finished request for delivery in the completion phase. */
@@ -120,9 +122,26 @@ void pal__io_ready(pal_io_t *io, unsigned events);
  * arrived. */
 void pal__proc_ready(pal_proc_t *proc);
 void pal__proc_sigchld(pal_poll_t *p);
+/* pal_set_subreaper() succeeded: polls that spawn also reap orphans. */
+void pal__proc_adopting(void);
+/* Reap the exited children no handle waits for (any thread; nothing
+ * before pal_set_subreaper()). */
+void pal__proc_reap_adopted(void);
+/* Is pid a child pal_proc_spawn() made, not yet reaped? */
+int pal__proc_known(long pid);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
 #if defined(__linux__)
+/* What /proc/PID/stat says of a process (proc_tree.c): 1, or 0 if it is
+ * gone. */
+typedef struct pal__pstat_s {
+  char state;                   /* 'R', 'S', ..., 'Z' (zombie) */
+  long ppid, pgrp;
+  unsigned long long utime, stime;   /* clock ticks */
+  unsigned long long start;     /* clock ticks since boot */
+  long long rss;                /* pages */
+} pal__pstat_t;
+int pal__proc_stat(long pid, pal__pstat_t *out);
 /* Add process pid's CPU time and resident memory (/proc/PID/stat) to out
  * if it is alive and, with pgid > 0, in that process group: 1 if it was
  * counted (cgroup.c sums a cgroup's members with it). */

@@ -18,6 +18,9 @@
  *      without either, SIGCHLD arrives as a loop event and the poll's
  *      children are reaped by pid (never waitpid(-1): others' children
  *      are not ours to reap)
+ *   4b. adopted children: a subreaper also reaps the orphans it adopts,
+ *      and only those: the registry of pids spawned here (0.) tells them
+ *      from the children whose status belongs to a handle
  *   5. kill, kill tree (the process group), close (an unfinished child
  *      is handed to an orphan record that still reaps it)
  *   6. resource usage of a child's process group: /proc (Linux),
@@ -80,6 +83,54 @@ enum {
   PROC_ORPHAN_SIGCHLD = 1u << 4,  /* orphan reaped by the SIGCHLD scan */
   PROC_SOURCE = 1u << 5     /* pid watched by the backend's PROC source */
 };
+
+/* ---- 0. the registry of spawned pids ----------------------------------- */
+
+/* Every child pal_proc_spawn() made and no one has reaped yet, process
+ * wide (any poll, any thread).  A subreaper reaps the other children
+ * (adopted orphans) and must never take one of these: its status is its
+ * handle's.  A multiset: after a reap and before its removal here, the
+ * pid may already belong to a new child, registered a second time.
+ * known_lock is held from before clone until the new pid is in, and by
+ * the reaper from its peek to its reap, so that a child which exits at
+ * once is never taken for an orphan. */
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+static long *known;
+static size_t nknown, capknown;
+static atomic_int adopting;     /* pal_set_subreaper() succeeded */
+
+/* With known_lock held. */
+static int known_add(long pid) {
+  if (nknown == capknown) {
+    size_t cap = capknown ? capknown * 2 : 64;
+    long *k = realloc(known, cap * sizeof *k);
+    if (!k)
+      return -1;
+    known = k;
+    capknown = cap;
+  }
+  known[nknown++] = pid;
+  return 0;
+}
+
+static int known_has(long pid) {
+  size_t i;
+  for (i = 0; i < nknown; i++)
+    if (known[i] == pid)
+      return 1;
+  return 0;
+}
+
+static void known_del(long pid) {
+  size_t i;
+  pthread_mutex_lock(&known_lock);
+  for (i = 0; i < nknown; i++)
+    if (known[i] == pid) {
+      known[i] = known[--nknown];
+      break;
+    }
+  pthread_mutex_unlock(&known_lock);
+}
 
 /* ---- 1. the child side ------------------------------------------------ */
 
@@ -470,7 +521,9 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     goto done;
   }
 
-  /* No signal handler may run between clone and the child's reset. */
+  /* No signal handler may run between clone and the child's reset; no
+   * reaper of orphans may peek at the child before it is registered. */
+  pthread_mutex_lock(&known_lock);
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
 #ifdef PAL_SPAWN_CLONE
@@ -491,19 +544,29 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
 
   if (pid < 0) {
     rv = pal_err_from_os(errno);
+    pthread_mutex_unlock(&known_lock);
     goto done;
   }
-  if (c.err) {
-    /* The child failed before exec and has already exited. */
+  if (c.err || known_add((long)pid) < 0) {
+    /* The child failed before exec and has already exited, or it cannot
+     * be told from an orphan: do not leave it running. */
     int st;
-    pal__last_call = c.call;
-    rv = pal_err_from_os(c.err);
+    if (c.err) {
+      pal__last_call = c.call;
+      rv = pal_err_from_os(c.err);
+    } else {
+      pal__last_call = "malloc";
+      rv = APR_ENOMEM;
+      kill(pid, SIGKILL);
+    }
     if (pidfd >= 0)
       close(pidfd);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
       ;
+    pthread_mutex_unlock(&known_lock);
     goto done;
   }
+  pthread_mutex_unlock(&known_lock);
 
   proc->pid = (long)pid;
   if (o->flags & (PAL_SPAWN_NEW_GROUP | PAL_SPAWN_SETSID)) {
@@ -527,10 +590,14 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
       kill(pid, SIGKILL);
       while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
+      known_del((long)pid);
       proc->pid = 0;
       goto done;
     }
   }
+  if (atomic_load(&adopting) && !p->reaps_adopted &&
+      pal__signal_internal(p, PAL_SIGCHLD, 1) == APR_SUCCESS)
+    p->reaps_adopted = 1;   /* its children's orphans come to us */
 
 done:
   for (i = 0; i < 3; i++)
@@ -539,12 +606,41 @@ done:
   return rv;
 }
 
+const char *pal_rlimit_unenforced(int which) {
+  if (which == PAL_LIMIT_PROCESSES && geteuid() == 0)
+    return "does not bind root (the service runs as root, as vigil does) "
+           "until it switches to another user";
+#if defined(__APPLE__)
+  if (which == PAL_LIMIT_MEMORY)
+    return "macOS does not enforce";
+#endif
+  return NULL;
+}
+
+int pal_spawn_permanent(apr_status_t rv) {
+  if (rv == APR_EINVAL || rv == PAL_EUNSUPPORTED)
+    return 1;
+  switch (rv) {   /* errno values (error.c) */
+  case EACCES:      /* not executable, or a directory on the way */
+  case EPERM:       /* a nosuid mount, a uid not ours */
+  case ENOEXEC:     /* not a format the kernel runs (and no #!) */
+  case E2BIG:       /* arguments and environment too long */
+  case ENAMETOOLONG:
+  case ENOTDIR:
+  case ELOOP:
+  case EISDIR:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 /* ---- 4. exit notification ---------------------------------------------- */
 
 /* Keep the internal SIGCHLD watch exactly while some child needs it. */
 static void sigchld_update(pal_poll_t *p) {
   pal_proc_t *o;
-  int need = p->procs != NULL;
+  int need = p->procs != NULL || p->reaps_adopted;
   for (o = p->orphans; o && !need; o = o->next)
     need = (o->flags & PROC_ORPHAN_SIGCHLD) != 0;
   if (!need)
@@ -566,6 +662,7 @@ static void unlink_sigchld(pal_poll_t *p, pal_proc_t *proc) {
  * when the child is known to be exiting: kqueue reports NOTE_EXIT a
  * moment before waitpid can reap the child (macOS, FreeBSD, OpenBSD: a
  * WNOHANG there may still say "running"), and that report comes once. */
+
 static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
   int st;
   pid_t r;
@@ -578,9 +675,7 @@ static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
     /* Someone else reaped it (SIGCHLD set to SIG_IGN by a library?). */
     *code = -1;
     *sig = 0;
-    return 1;
-  }
-  if (WIFEXITED(st)) {
+  } else if (WIFEXITED(st)) {
     *code = WEXITSTATUS(st);
     *sig = 0;
   } else if (WIFSIGNALED(st)) {
@@ -591,7 +686,48 @@ static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
   } else {
     return 0;   /* stopped or continued */
   }
+  known_del(proc->pid);
+  /* An orphan that exited behind this child waited for it (below). */
+  pal__proc_reap_adopted();
   return 1;
+}
+
+/* ---- 4b. adopted children ------------------------------------------------ */
+
+void pal__proc_adopting(void) { atomic_store(&adopting, 1); }
+
+int pal__proc_known(long pid) {
+  int k;
+  pthread_mutex_lock(&known_lock);
+  k = known_has(pid);
+  pthread_mutex_unlock(&known_lock);
+  return k;
+}
+
+/* Reap every exited child that no handle waits for: the orphans a
+ * subreaper adopts.  waitid(WNOWAIT) peeks at an exited child without
+ * reaping it; one of ours stops the scan (the kernel reports the same
+ * child until it is reaped), and its reap() scans again, so an orphan
+ * behind it waits no longer than the child's own exit notification. */
+void pal__proc_reap_adopted(void) {
+  siginfo_t si;
+  int st, r;
+  if (!atomic_load(&adopting))
+    return;
+  pthread_mutex_lock(&known_lock);
+  for (;;) {
+    memset(&si, 0, sizeof si);
+    r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0 || si.si_pid <= 0)
+      break;   /* none has exited (ECHILD: no child at all) */
+    if (known_has((long)si.si_pid))
+      break;
+    while (waitpid(si.si_pid, &st, WNOHANG) < 0 && errno == EINTR)
+      ;
+  }
+  pthread_mutex_unlock(&known_lock);
 }
 
 static void stop_watching(pal_proc_t *proc) {
@@ -651,6 +787,7 @@ void pal__proc_sigchld(pal_poll_t *p) {
     next = proc->next;
     pal__proc_ready(proc);
   }
+  pal__proc_reap_adopted();
 }
 
 /* ---- 5. kill and close --------------------------------------------------- */
@@ -711,6 +848,10 @@ apr_status_t pal_pid_kill(long pid, int signum, int group) {
   return APR_SUCCESS;
 }
 
+long pal_proc_group(const pal_proc_t *proc) {
+  return (proc->flags & PROC_GROUP) ? (long)proc->os[0] : 0;
+}
+
 long pal_getpid(void) { return (long)getpid(); }
 
 void pal_proc_close(pal_proc_t *proc) {
@@ -766,7 +907,10 @@ void pal__proc_destroy(pal_poll_t *p) {
     next = o->next;
     if (o->flags & PROC_WATCHED)
       close((int)o->handle);
-    reap(o, &code, &sig, 0);   /* last chance; init reaps it otherwise */
+    /* Last chance.  One still running is nobody's now: an orphan to a
+     * subreaper's scan (init reaps it otherwise). */
+    if (!reap(o, &code, &sig, 0))
+      known_del(o->pid);
     free(o);
   }
   p->orphans = NULL;
@@ -786,36 +930,16 @@ static int watched(const pal_proc_t *proc) {
 }
 
 #if defined(__linux__)
-/* One process from /proc/PID/stat: its group (field 5), utime + stime in
- * clock ticks (14, 15) and resident pages (24).  The command name (2) is
- * in parentheses and may hold spaces and ')' itself: the fields are
- * counted from the last ')'.  0 if it is gone or a zombie. */
+/* One live process: its group, utime + stime in clock ticks and
+ * resident pages (pal__proc_stat).  0 if it is gone or a zombie. */
 static int stat_of(long pid, long *pgrp, unsigned long long *ticks,
                    unsigned long long *pages) {
-  char path[64], buf[1024], *p, state;
-  unsigned long long ut, st;
-  long long rss;
-  ssize_t n;
-  int fd;
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  pal__pstat_t st;
+  if (!pal__proc_stat(pid, &st) || st.state == 'Z' || st.state == 'X')
     return 0;
-  n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  p = strrchr(buf, ')');
-  if (!p || sscanf(p + 1,
-                   " %c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
-                   " %*d %*d %*d %*d %*d %*d %*u %*u %lld",
-                   &state, pgrp, &ut, &st, &rss) != 5)
-    return 0;
-  if (state == 'Z' || state == 'X')
-    return 0;
-  *ticks = ut + st;
-  *pages = rss > 0 ? (unsigned long long)rss : 0;
+  *pgrp = st.pgrp;
+  *ticks = st.utime + st.stime;
+  *pages = st.rss > 0 ? (unsigned long long)st.rss : 0;
   return 1;
 }
 

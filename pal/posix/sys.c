@@ -19,6 +19,7 @@ apr_status_t pal_set_subreaper(void) {
 #if defined(PAL_HAVE_SUBREAPER)
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
     return pal__fail("prctl");
+  pal__proc_adopting();
   return APR_SUCCESS;
 #else
   return PAL_EUNSUPPORTED;
@@ -27,32 +28,10 @@ apr_status_t pal_set_subreaper(void) {
 
 uint64_t pal_pid_start_time(long pid) {
 #if defined(__linux__)
-  /* Field 22 of /proc/PID/stat, after the command name, which is in
-   * parentheses and may itself hold spaces and parentheses: parse from the
-   * last ')'. */
-  char path[64], buf[1024], *p;
-  unsigned long long start = 0;
-  size_t n;
-  int field;
-  FILE *f;
-  if (pid <= 0)
+  pal__pstat_t st;   /* field 22 of /proc/PID/stat */
+  if (pid <= 0 || !pal__proc_stat(pid, &st))
     return 0;
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  f = fopen(path, "re");
-  if (!f)
-    return 0;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  p = strrchr(buf, ')');
-  if (!p)
-    return 0;
-  /* After ')': field 3 (state) onwards; starttime is field 22. */
-  for (field = 2; field < 22 && p; field++)   /* to the space before 22 */
-    p = strchr(p + 1, ' ');
-  if (!p || sscanf(p + 1, "%llu", &start) != 1)
-    return 0;
-  return (uint64_t)start;
+  return (uint64_t)st.start;
 #else
   (void)pid;
   return 0;

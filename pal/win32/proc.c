@@ -1266,6 +1266,33 @@ apr_status_t pal_pid_kill(long pid, int signum, int group) {
   return rv;
 }
 
+long pal_proc_group(const pal_proc_t *proc) {
+  (void)proc;
+  return 0;   /* the job object, not a group, holds the tree */
+}
+
+const char *pal_rlimit_unenforced(int which) {
+  (void)which;
+  return NULL;   /* no rlimits: the job object's limits bind */
+}
+
+int pal_spawn_permanent(apr_status_t rv) {
+  if (rv == APR_EINVAL || rv == PAL_EUNSUPPORTED)
+    return 1;
+  switch (rv - APR_OS_START_SYSERR) {   /* pal_err_from_os() */
+  case ERROR_ACCESS_DENIED:
+  case ERROR_BAD_EXE_FORMAT:            /* not a program Windows runs */
+  case ERROR_EXE_MACHINE_TYPE_MISMATCH:
+  case ERROR_EXE_MARKED_INVALID:
+  case ERROR_FILENAME_EXCED_RANGE:      /* command line or path too long */
+  case ERROR_DIRECTORY:
+  case ERROR_INVALID_NAME:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 long pal_getpid(void) { return (long)GetCurrentProcessId(); }
 
 /* ---- 9. usage ------------------------------------------------------------ */

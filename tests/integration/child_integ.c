@@ -29,6 +29,25 @@
  *                             "<error: WHY>"; 10 s at most); exit 0, 3 if
  *                             it cannot connect.  POSIX-only (exits 126
  *                             on Windows)
+ *   fork-orphans PATH N MS    fork N children (every other one in a new
+ *                             session, out of our process group), each
+ *                             sleeping MS ms, then exiting 0; write their
+ *                             pids to PATH, one a line (atomically), and
+ *                             sleep 30 s.  POSIX-only (exits 126 on
+ *                             Windows)
+ *   double-fork PATH [noenv]  a daemon: fork, setsid, fork again and let
+ *                             the middle process exit, so that the
+ *                             daemon, out of our process group and
+ *                             session, is an orphan; once it is, it writes
+ *                             "PID PARENT" to PATH (atomically), closes
+ *                             0..2, sleeps
+ *                             30 s -- with `noenv` as `--child sleep
+ *                             30000` exec'd with an empty environment.
+ *                             We sleep 30 s.  POSIX-only (exits 126 on
+ *                             Windows)
+ *   stop-self                 install a TERM handler that exits 0, print
+ *                             "stopping", SIGSTOP ourselves; after a
+ *                             SIGCONT sleep 30 s (exit 3)
  *
  * Like tests/child.c, children may use the OS directly; the network ones
  * use libvigil so that they also build for Windows.
@@ -49,6 +68,7 @@
 #if !defined(_WIN32)
 #include <stddef.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,6 +155,26 @@ static int child_lines(int argc, char **argv) {
   return 0;   /* at once: the supervisor must drain what is in the pipe */
 }
 
+/* Write text to path through path.tmp and a rename: a reader sees all of
+ * it or nothing. */
+static int write_atomic(const char *path, const char *text) {
+  apr_pool_t *p;
+  apr_file_t *f;
+  const char *tmp;
+  int ok = 0;
+  apr_pool_create(&p, NULL);
+  tmp = apr_pstrcat(p, path, ".tmp", NULL);
+  if (apr_file_open(&f, tmp,
+                    APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+                    APR_FPROT_OS_DEFAULT, p) == APR_SUCCESS) {
+    ok = write_all(f, text, strlen(text)) == 0;
+    ok = apr_file_close(f) == APR_SUCCESS && ok &&
+         apr_file_rename(tmp, path, p) == APR_SUCCESS;
+  }
+  apr_pool_destroy(p);
+  return ok;
+}
+
 static void gc_exit(vg_process_t *p, int code, int sig) {
   (void)p;
   (void)code;
@@ -146,8 +186,7 @@ static int child_grandchild_pidfile(int argc, char **argv) {
   vg_process_t *gc;
   vg_process_options_t o;
   apr_pool_t *p;
-  apr_file_t *f;
-  const char *args[5], *tmp;
+  const char *args[5];
   char line[32];
   if (!need(argc, argv, 1))
     return 125;
@@ -175,19 +214,121 @@ static int child_grandchild_pidfile(int argc, char **argv) {
   if (vg_spawn(loop, gc, &o) != APR_SUCCESS)
     return 1;
   snprintf(line, sizeof line, "%ld\n", gc->pid);
-  tmp = apr_pstrcat(p, argv[1], ".tmp", NULL);
-  if (apr_file_open(&f, tmp,
-                    APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
-                    APR_FPROT_OS_DEFAULT, p) != APR_SUCCESS)
-    return 1;
-  write_all(f, line, strlen(line));
-  apr_file_close(f);
-  if (apr_file_rename(tmp, argv[1], p) != APR_SUCCESS)
+  if (!write_atomic(argv[1], line))
     return 1;
   printf("grandchild %s", line);
   fflush(stdout);
   nap(CHILD_LONG_MS);
   return 0;
+}
+
+static int child_fork_orphans(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;
+#else
+  char text[4096];
+  size_t len = 0;
+  long i, n, ms;
+  if (!need(argc, argv, 3))
+    return 125;
+  n = atol(argv[2]);
+  ms = atol(argv[3]);
+  for (i = 0; i < n && len < sizeof text - 32; i++) {
+    pid_t pid = fork();
+    if (pid < 0)
+      return 1;
+    if (pid == 0) {
+      if (i % 2)
+        setsid();
+      nap(ms);
+      _exit(0);
+    }
+    len += (size_t)snprintf(text + len, sizeof text - len, "%ld\n",
+                            (long)pid);
+  }
+  if (!write_atomic(argv[1], text))
+    return 1;
+  nap(CHILD_LONG_MS);
+  return 0;
+#endif
+}
+
+static int child_double_fork(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;
+#else
+  pid_t mid;
+  if (!need(argc, argv, 1))
+    return 125;
+  mid = fork();
+  if (mid < 0)
+    return 1;
+  if (mid == 0) {
+    char line[32];
+    pid_t d, middle = getpid();
+    int fd, waited;
+    if (setsid() < 0)
+      _exit(1);
+    d = fork();
+    if (d != 0)
+      _exit(d < 0);   /* the middle one: gone, the daemon is an orphan */
+    /* The pid file says "adopted": written once the middle one is gone. */
+    for (waited = 0; getppid() == middle && waited < 5000; waited += 5)
+      nap(5);
+    snprintf(line, sizeof line, "%ld %ld\n", (long)getpid(),
+             (long)getppid());
+    if (!write_atomic(argv[1], line))
+      _exit(1);
+    for (fd = 0; fd < 3; fd++)
+      close(fd);   /* no pipe of the service held open */
+    if (argc > 2 && strcmp(argv[2], "noenv") == 0) {
+      static char child[] = "--child", sleep[] = "sleep", ms[] = "30000";
+      char *args[5], *env[1] = {NULL};
+      args[0] = strdup(vg_test_self);
+      args[1] = child;
+      args[2] = sleep;
+      args[3] = ms;
+      args[4] = NULL;
+      execve(vg_test_self, args, env);
+      _exit(127);
+    }
+    nap(CHILD_LONG_MS);
+    _exit(0);
+  }
+  nap(CHILD_LONG_MS);
+  return 0;
+#endif
+}
+
+#if !defined(_WIN32)
+static void exit_zero(int sig) {
+  (void)sig;
+  _exit(0);
+}
+#endif
+
+static int child_stop_self(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;
+#else
+  struct sigaction sa;
+  (void)argc;
+  (void)argv;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = exit_zero;
+  sigaction(SIGTERM, &sa, NULL);
+  printf("stopping\n");
+  fflush(stdout);
+  raise(SIGSTOP);
+  nap(CHILD_LONG_MS);
+  return 3;
+#endif
 }
 
 /* ---- tcp-listen ----------------------------------------------------------- */
@@ -460,4 +601,7 @@ const vg_child_mode_t vg_child_integ_modes[] = {
     {"http-listen", child_http_listen},
     {"notify", child_notify},
     {"control-send", child_control_send},
+    {"fork-orphans", child_fork_orphans},
+    {"stop-self", child_stop_self},
+    {"double-fork", child_double_fork},
     {NULL, NULL}};

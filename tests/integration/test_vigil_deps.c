@@ -1,7 +1,7 @@
 /*
  * test_vigil_deps.c -- ordering, readiness and health (suite vigil_deps):
  * a service starts only once what it depends on is running and stops
- * before it; ready tcp waits for the port, ready notify for READY=1 on
+ * before it, and restarts when it restarts; ready tcp waits for the port, ready notify for READY=1 on
  * $NOTIFY_SOCKET, and a start that never becomes ready fails after the
  * timeout; a tcp health check that keeps failing restarts the service.
  */
@@ -157,6 +157,102 @@ static void test_dependency_commands(void) {
   vt_end(t);
 }
 
+/* restart a restarts what depends on it, transitively (c on b on a):
+ * c and b stop before a, a starts before b, b before c, and all three
+ * run new processes when `vigil restart a` has returned. */
+static void test_restart_cascade(void) {
+  vt_t *t = vt_begin("deprestart");
+  const char *log;
+  long pa, pb, pc, stop_a, stop_b, stop_c, start_a, run_a, start_b, run_b,
+      start_c;
+  const svc_json_t *s;
+  size_t mark;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "c",
+                   "<depends-on>b</depends-on>\n    " READY_FAST,
+                   "sleep", "30000", NULL),
+            vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL),
+            vt_svc(t, "b",
+                   "<depends-on>a</depends-on>\n"
+                   "    <stop timeout=\"300ms\"/>\n    " READY_FAST,
+                   "ignore-term", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "c", "running", VT_WAIT_MS) != NULL);
+  pa = vt_pid(t, "a");
+  pb = vt_pid(t, "b");
+  pc = vt_pid(t, "c");
+  VT_REQUIRE(pa > 0 && pb > 0 && pc > 0);
+  mark = strlen(vt_sup_log(t));
+  CU_ASSERT_EQUAL(vt_cli(t, "restart", "a", NULL)->code, 0);
+  s = vt_svc_of(vt_status(t), "a");
+  CU_ASSERT(is_state(s, "running"));
+  CU_ASSERT(vt_ifield(s, "pid") > 0 && vt_ifield(s, "pid") != pa);
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "b", pid_not, &pb, VT_WAIT_MS));
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "c", pid_not, &pc, VT_WAIT_MS));
+  CU_ASSERT(vt_wait_pid_gone(t, pa, 1000));
+  CU_ASSERT(vt_wait_pid_gone(t, pb, 1000));
+  CU_ASSERT(vt_wait_pid_gone(t, pc, 1000));
+
+  log = vt_sup_log(t) + mark;
+  stop_c = vt_line_offset(log, "service: c: ", "stop");
+  stop_b = vt_line_offset(log, "b: killed after the stop timeout", NULL);
+  stop_a = vt_line_offset(log, "service: a: ", "stop");
+  start_a = vt_line_offset(log, "a: started, pid", NULL);
+  run_a = vt_line_offset(log, "a: running", NULL);
+  start_b = vt_line_offset(log, "b: started, pid", NULL);
+  run_b = vt_line_offset(log, "b: running", NULL);
+  start_c = vt_line_offset(log, "c: started, pid", NULL);
+  CU_ASSERT(stop_c >= 0 && stop_b >= 0 && stop_a >= 0);
+  CU_ASSERT(stop_c < stop_a && stop_b < stop_a);   /* dependents first */
+  CU_ASSERT(stop_a < start_a);
+  CU_ASSERT(start_a >= 0 && run_a > start_a);
+  CU_ASSERT(start_b > run_a && run_b > start_b);   /* then in order */
+  CU_ASSERT(start_c > run_b);
+  /* The dependency's restart counts as none of their own. */
+  CU_ASSERT_EQUAL(vt_ifield(vt_svc_of(vt_status(t), "b"), "restarts"), 0);
+  vt_end(t);
+}
+
+/* A reload that changes a restarts it as `vigil restart a` would: b,
+ * which depends on it, stops before it and starts after it. */
+static void test_reload_restart_cascade(void) {
+  vt_t *t = vt_begin("depreload");
+  const char *log;
+  long pa, pb, stop_a, stop_b, run_a, start_b;
+  size_t mark;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL),
+            vt_svc(t, "b", "<depends-on>a</depends-on>\n    " READY_FAST,
+                   "sleep", "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "b", "running", VT_WAIT_MS) != NULL);
+  pa = vt_pid(t, "a");
+  pb = vt_pid(t, "b");
+  mark = strlen(vt_sup_log(t));
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "a", READY_FAST, "sleep", "30001", NULL),
+            vt_svc(t, "b", "<depends-on>a</depends-on>\n    " READY_FAST,
+                   "sleep", "30000", NULL),
+            NULL);
+  CU_ASSERT_EQUAL(vt_cli(t, "reload", NULL)->code, 0);
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "a", pid_not, &pa, VT_WAIT_MS));
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_svc(t, "b", pid_not, &pb, VT_WAIT_MS));
+  log = vt_sup_log(t) + mark;
+  stop_b = vt_line_offset(log, "service: b: ", "stop");
+  stop_a = vt_line_offset(log, "service: a: ", "stop");
+  run_a = vt_line_offset(log, "a: running", NULL);
+  start_b = vt_line_offset(log, "b: started, pid", NULL);
+  CU_ASSERT(stop_b >= 0 && stop_a > stop_b);
+  CU_ASSERT(run_a > stop_a && start_b > run_a);
+  vt_end(t);
+}
+
 /* ready tcp: starting until the port accepts, then running. */
 static void test_ready_tcp(void) {
   vt_t *t = vt_begin("readytcp");
@@ -289,14 +385,60 @@ static void test_health_tcp_restart(void) {
   vt_end(t);
 }
 
+static int starting_not(const svc_json_t *s, void *arg) {
+  int64_t pid = vt_ifield(s, "pid");
+  return pid > 0 && pid != *(long *)arg && is_state(s, "starting");
+}
+
+/* A restart for failed health checks says so until the new run is
+ * ready, not how the old run ended ("stopped by its stop signal"). */
+static void test_health_restart_reason(void) {
+  vt_t *t = vt_begin("healthwhy");
+  const svc_json_t *s;
+  const char *close_file, *extra;
+  long p1;
+  int port;
+  if (!t)
+    return;
+  port = vt_free_port(t);
+  VT_REQUIRE(port > 0);
+  close_file = vt_path(t, "close");
+  extra = apr_psprintf(
+      vt_pool(t),
+      "<ready after=\"1500ms\"/>\n"
+      "    <health type=\"tcp\" target=\"127.0.0.1:%d\" interval=\"100ms\" "
+      "timeout=\"500ms\" failures=\"2\"/>\n",
+      port);
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "hl", extra, "tcp-listen",
+                   apr_psprintf(vt_pool(t), "%d", port), "-", close_file,
+                   NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "hl", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p1 = (long)vt_ifield(s, "pid");
+  VT_REQUIRE(touch(t, close_file) == 0);
+  s = vt_wait_svc(t, "hl", starting_not, &p1, VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"),
+                        "restarted: health check failed 2 times"));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_deps_tests[] = {
     {"depends-on: start after, stop before", test_dependency_order},
     {"depends-on: stop/start cascade", test_dependency_commands},
+    {"depends-on: restart restarts dependents", test_restart_cascade},
+    {"depends-on: a reload's restart restarts dependents",
+     test_reload_restart_cascade},
     {"ready tcp: running once the port accepts", test_ready_tcp},
 #if !defined(_WIN32)
     {"ready notify: READY=1; none -> failed start", test_ready_notify},
 #endif
     {"health tcp: failures restart the service", test_health_tcp_restart},
+    {"health restart: the reason says why while starting",
+     test_health_restart_reason},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_deps_suite = {.pName = "vigil_deps",

@@ -141,6 +141,26 @@ static int cpu_ms_at_least(const svc_json_t *s, void *arg) {
 
 /* ---- rlimits ------------------------------------------------------------- */
 
+/* The warning for processes=N held by no pids.max.  RLIMIT_NPROC does
+ * not bind root: as root (these tests, mostly) the warning must say the
+ * limit is not enforced, and must not claim it is applied. */
+static void nproc_warned(const char *log, const char *n) {
+  apr_pool_t *p;
+  apr_pool_create(&p, NULL);
+  if (pal_geteuid() == 0) {
+    CU_ASSERT(vt_contains(log, apr_psprintf(p, "limit processes=%s is not "
+                                               "enforced: it is set as "
+                                               "RLIMIT_NPROC, which does "
+                                               "not bind root", n)));
+    CU_ASSERT(!vt_contains(log, "is applied as RLIMIT_NPROC"));
+  } else {
+    CU_ASSERT(vt_contains(log, apr_psprintf(p, "limit processes=%s is "
+                                               "applied as RLIMIT_NPROC",
+                                            n)));
+  }
+  apr_pool_destroy(p);
+}
+
 /* Without cgroups every limit but cpu is an rlimit in the child, and the
  * supervisor says what it could not apply, and why. */
 static void test_rlimits(void) {
@@ -173,8 +193,7 @@ static void test_rlimits(void) {
   CU_ASSERT(vt_contains(log, "cgroups are not used: <cgroup>off</cgroup>"));
   CU_ASSERT(vt_contains(log, "limit memory=" MEM_BYTES " is applied as "
                              "RLIMIT_AS"));
-  CU_ASSERT(vt_contains(log, "limit processes=77 is applied as "
-                             "RLIMIT_NPROC"));
+  nproc_warned(log, "77");
   CU_ASSERT(vt_contains(log, "limit cpu=50% is not applied: cgroups are "
                              "not used"));
   CU_ASSERT(!vt_contains(log, "open-files"));   /* applied: no warning */
@@ -280,8 +299,7 @@ static void join_usage(vt_t *t, const char *dir) {
                     APR_SUCCESS);
     CU_ASSERT_STRING_EQUAL(buf, "50");
   } else {
-    CU_ASSERT(vt_contains(log, "limit processes=50 is applied as "
-                               "RLIMIT_NPROC"));
+    nproc_warned(log, "50");
   }
 
   /* The table shows the same, human-formatted. */
@@ -297,8 +315,8 @@ static void join_usage(vt_t *t, const char *dir) {
 
 /* A daemon that setsid()s away from the service's process group is out
  * of reach of the group kill, but not of cgroup.kill: a stop ends it.
- * The same without cgroups leaves it running (which shows the test can
- * tell). */
+ * Without cgroups too: its invocation id (or, here, its parent, the
+ * service's main process) says whose it is. */
 static void daemon_stop(vt_t *t, const char *dir) {
   int use_cgroup = dir != NULL;
   const char *pidfile;
@@ -321,13 +339,8 @@ static void daemon_stop(vt_t *t, const char *dir) {
 
   CU_ASSERT_EQUAL(vt_cli(t, "stop", "d", NULL)->code, 0);
   CU_ASSERT(vt_wait_pid_gone(t, pid, VT_WAIT_MS));
-  if (use_cgroup) {
-    CU_ASSERT(vt_wait_pid_gone(t, dpid, VT_WAIT_MS));
-  } else {
-    /* The stop is complete (the CLI waited for "stopped"), and the group
-     * kill never reached it. */
-    CU_ASSERT(vt_pid_alive(dpid));
-  }
+  /* Right when the stop returns (a moment for the kernel's SIGKILL). */
+  CU_ASSERT(vt_wait_pid_gone(t, dpid, 1000));
   CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
   CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
 }
@@ -340,12 +353,147 @@ static void test_cgroup_kills_daemon(void) {
   with_cgroup("lim-daemon", "d", daemon_stop);
 }
 
-static void test_no_cgroup_daemon_survives(void) {
+static void test_no_cgroup_daemon_stopped(void) {
   vt_t *t = vt_begin("lim-daemon-off");
   if (!t)
     return;
   daemon_stop(t, NULL);
-  vt_end(t);   /* kills the daemon */
+  vt_end(t);
+}
+
+/* The parent a double-fork daemon wrote after its pid: "PID PARENT". */
+static long parent_of(vt_t *t, const char *pidfile) {
+  const char *text = vt_read_file(t, pidfile, NULL);
+  const char *sp = text ? strchr(text, ' ') : NULL;
+  return sp ? atol(sp + 1) : 0;
+}
+
+/* /proc/PID/environ, each entry on a line of its own ("\nNAME=VALUE\n"
+ * finds one); "" if it cannot be read.  (Its size reads as 0: not
+ * vt_read_file.) */
+static const char *environ_of(vt_t *t, long pid) {
+  char buf[65536];
+  size_t n, i;
+  FILE *f = fopen(apr_psprintf(vt_pool(t), "/proc/%ld/environ", pid), "r");
+  if (!f)
+    return "";
+  n = fread(buf + 1, 1, sizeof buf - 2, f);
+  fclose(f);
+  buf[0] = '\n';
+  for (i = 1; i <= n; i++)
+    if (buf[i] == '\0')
+      buf[i] = '\n';
+  return apr_pstrmemdup(vt_pool(t), buf, n + 1);
+}
+
+/* Without cgroups, a daemon that double-forks with setsid, an orphan
+ * vigil adopts, out of the service's group and session, carries the
+ * run's VIGIL_INVOCATION_ID: `vigil stop` takes it down with the
+ * service, and so does `vigil shutdown`. */
+static void test_no_cgroup_double_fork(void) {
+  vt_t *t = vt_begin("lim-dfork");
+  const char *pf1, *pf2, *env;
+  long d1, d2;
+  if (!t)
+    return;
+  pf1 = vt_path(t, "d1.pid");
+  pf2 = vt_path(t, "d2.pid");
+  limits_config(t, "off",
+                apr_pstrcat(vt_pool(t),
+                            vt_svc(t, "d", READY_FAST, "double-fork", pf1,
+                                   NULL),
+                            vt_svc(t, "e", READY_FAST, "double-fork", pf2,
+                                   NULL),
+                            NULL));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  d1 = vt_wait_pid_file(t, pf1, VT_WAIT_MS);
+  d2 = vt_wait_pid_file(t, pf2, VT_WAIT_MS);
+  VT_REQUIRE(d1 > 0 && d2 > 0);
+  vt_track(t, d1);
+  vt_track(t, d2);
+  CU_ASSERT_EQUAL(parent_of(t, pf1), vt_sup_pid(t));   /* adopted */
+  env = environ_of(t, d1);
+  CU_ASSERT(vt_contains(env, "\nVIGIL_INVOCATION_ID="));
+  CU_ASSERT(vt_contains(env, "\nVIGIL_SERVICE=d\n"));
+
+  CU_ASSERT_EQUAL(vt_cli(t, "stop", "d", NULL)->code, 0);
+  CU_ASSERT(vt_wait_pid_gone(t, d1, 1000));
+  CU_ASSERT(vt_pid_alive(d2));   /* another service's: untouched */
+
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_wait_pid_gone(t, d2, 1000));
+  vt_end(t);
+}
+
+/* kill -9 of vigil: the double-forked daemon, out of every process
+ * group vigil recorded, is no longer vigil's once vigil is gone; the
+ * next vigil on the same config finds it by the invocation id recorded
+ * in its pids file, and kills it. */
+static void test_no_cgroup_kill9_daemon(void) {
+  vt_t *t = vt_begin("lim-kill9d");
+  const char *pf;
+  long d;
+  if (!t)
+    return;
+  pf = vt_path(t, "d.pid");
+  limits_config(t, "off", vt_svc(t, "d", READY_FAST, "double-fork", pf,
+                                 NULL));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  d = vt_wait_pid_file(t, pf, VT_WAIT_MS);
+  VT_REQUIRE(d > 0);
+  vt_track(t, d);
+  VT_REQUIRE(vt_wait_state(t, "d", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 100);   /* the pids file is written once it runs */
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGKILL), 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 5000), -2);
+  CU_ASSERT(vt_pid_alive(d));   /* PDEATHSIG reached the child only */
+
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT(vt_wait_pid_gone(t, d, 2000));
+  CU_ASSERT(vt_contains(vt_sup_log(t), "killed 1 leftover process(es) of a "
+                                       "previous supervisor"));
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  vt_end(t);
+}
+
+/* What no service can be told to own -- an orphan that replaced its
+ * environment, of a service a reload removed -- does not outlive vigil
+ * either: the shutdown sweeps every process it adopted. */
+static void test_no_cgroup_shutdown_sweep(void) {
+  vt_t *t = vt_begin("lim-sweep");
+  const char *pf;
+  long d;
+  if (!t)
+    return;
+  pf = vt_path(t, "d.pid");
+  limits_config(t, "off",
+                apr_pstrcat(vt_pool(t),
+                            vt_svc(t, "keep", READY_FAST, "sleep", "30000",
+                                   NULL),
+                            vt_svc(t, "gone", READY_FAST, "double-fork", pf,
+                                   "noenv", NULL),
+                            NULL));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  d = vt_wait_pid_file(t, pf, VT_WAIT_MS);
+  VT_REQUIRE(d > 0);
+  vt_track(t, d);
+  /* Removed by a reload: stopped, and its orphan, which it cannot be
+   * told from, left behind. */
+  limits_config(t, "off", vt_svc(t, "keep", READY_FAST, "sleep", "30000",
+                                 NULL));
+  CU_ASSERT_EQUAL(vt_cli(t, "reload", NULL)->code, 0);
+  CU_ASSERT_PTR_NULL(vt_svc_of(vt_status(t), "gone"));
+  CU_ASSERT(vt_pid_alive(d));
+  CU_ASSERT_EQUAL(parent_of(t, pf), vt_sup_pid(t));
+
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_wait_pid_gone(t, d, 1000));
+  CU_ASSERT(vt_contains(vt_sup_log(t), "killed 1 process(es) vigil adopted "
+                                       "that no service owned"));
+  vt_end(t);
 }
 #endif
 
@@ -441,8 +589,14 @@ static CU_TestInfo vigil_limits_tests[] = {
      test_cgroup_join_usage},
     {"cgroup.kill ends a daemon that left the group",
      test_cgroup_kills_daemon},
-    {"without cgroups that daemon survives the stop",
-     test_no_cgroup_daemon_survives},
+    {"without cgroups that daemon is stopped too",
+     test_no_cgroup_daemon_stopped},
+    {"without cgroups a double-forked daemon goes at stop and shutdown",
+     test_no_cgroup_double_fork},
+    {"shutdown sweeps the orphans no service owns",
+     test_no_cgroup_shutdown_sweep},
+    {"after kill -9 of vigil, the next one kills the daemon",
+     test_no_cgroup_kill9_daemon},
     {"unusable cgroup path: warning, services run", test_bad_path_falls_back},
 #endif
     {"auto: never at the root cgroup; one line says which", test_auto},

@@ -4,7 +4,9 @@
  * restart policies; start/stop/restart from the CLI; the stop ladder
  * (TERM, timeout, kill); no grandchild survives its service; one
  * supervisor per config (exit 3); `vigil shutdown` and SIGTERM stop
- * everything and exit 0; kill -9 of the supervisor leaves nothing behind.
+ * everything and exit 0; kill -9 of the supervisor leaves nothing behind;
+ * adopted orphans are reaped (no zombie under vigil); a SIGSTOPped child
+ * still stops at its stop signal (SIGCONT follows it).
  */
 #include "vigil_test.h"
 
@@ -13,6 +15,10 @@
 #include <string.h>
 
 #include <apr_strings.h>
+
+#if defined(__linux__)
+#include <dirent.h>
+#endif
 
 static int restarts_at_least(const svc_json_t *s, void *arg) {
   return vt_ifield(s, "restarts") >= *(int *)arg;
@@ -482,6 +488,281 @@ static void test_kill9(void) {
   vt_end(t);
 }
 
+#if defined(__linux__)
+/* Zombies whose parent is ppid, read from /proc/PID/stat (state, field 3;
+ * parent, field 4; both after the last ')'). */
+static int zombies_of(long ppid) {
+  DIR *d = opendir("/proc");
+  struct dirent *de;
+  int n = 0;
+  if (!d)
+    return -1;
+  while ((de = readdir(d)) != NULL) {
+    char path[300], buf[1024], *p, state;
+    long parent;
+    size_t len;
+    FILE *f;
+    if (de->d_name[0] < '1' || de->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+    if (!(f = fopen(path, "r")))
+      continue;
+    len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    p = strrchr(buf, ')');
+    if (p && sscanf(p + 1, " %c %ld", &state, &parent) == 2 &&
+        state == 'Z' && parent == ppid)
+      n++;
+  }
+  closedir(d);
+  return n;
+}
+
+static int proc_exists(long pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld", pid);
+  return vt_exists(path);
+}
+
+/* The orphans vigil adopts are reaped: a service forks children (half of
+ * them in a session of their own), its main process is killed -9 and its
+ * children die or exit; none of them stays a zombie under vigil.  And the
+ * statuses of vigil's own children are not taken by that reaping: the
+ * killed main process shows SIGKILL, a neighbour that exits at about the
+ * same time its code 7. */
+static void test_orphans_reaped(void) {
+  vt_t *t = vt_begin("orphans");
+  const svc_json_t *s;
+  const char *pf;
+  char *text, *line;
+  long main_pid, sup, pids[16];
+  int n = 0, i, left;
+  uint64_t deadline;
+  if (!t)
+    return;
+  pf = vt_path(t, "orphans.pid");
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "orphans",
+                   "<restart policy=\"never\"/>\n    " READY_FAST,
+                   "fork-orphans", pf, "6", "300", NULL),
+            vt_svc(t, "seven",
+                   "<restart policy=\"never\"/>\n    " READY_FAST,
+                   "sleep-exit", "600", "7", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "orphans", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  main_pid = (long)vt_ifield(s, "pid");
+  VT_REQUIRE(vt_wait_pid_file(t, pf, VT_WAIT_MS) > 0);
+  text = vt_read_file(t, pf, NULL);
+  VT_REQUIRE(text != NULL);
+  for (line = text; *line && n < 16; line = strchr(line, '\n') + 1) {
+    pids[n] = atol(line);
+    vt_track(t, pids[n++]);
+    if (!strchr(line, '\n'))
+      break;
+  }
+  CU_ASSERT_EQUAL(n, 6);
+  sup = vt_sup_pid(t);
+
+  CU_ASSERT_EQUAL(vg_kill(main_pid, VG_SIGKILL), APR_SUCCESS);
+  s = vt_wait_state(t, "orphans", "exited", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_STRING_EQUAL(vt_sfield(svc_json_get(s, "last_exit"), "signal"),
+                         "KILL");
+  s = vt_wait_state(t, "seven", "exited", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 7);
+  CU_ASSERT_PTR_NULL(vt_sfield(svc_json_get(s, "last_exit"), "signal"));
+
+  /* Every orphan has exited by now (300 ms); allow the reaping a moment. */
+  deadline = vt_now_ms() + 3000;
+  do {
+    for (left = 0, i = 0; i < n; i++)
+      left += proc_exists(pids[i]);
+    if (left == 0 && zombies_of(sup) == 0)
+      break;
+    vt_sleep(t, 20);
+  } while (vt_now_ms() < deadline);
+  CU_ASSERT_EQUAL(left, 0);
+  CU_ASSERT_EQUAL(zombies_of(sup), 0);
+  CU_ASSERT(vt_sup_running(t));
+  vt_end(t);
+}
+#endif
+
+#if !defined(_WIN32)
+/* A stopped process still stops: the stop signal is followed by SIGCONT,
+ * so a child that SIGSTOPped itself runs its TERM handler (exit 0) at
+ * once instead of waiting out the stop timeout to be killed. */
+static void test_stop_stopped(void) {
+  vt_t *t = vt_begin("stopself");
+  const svc_json_t *s;
+  uint64_t t0, took;
+  char *txt = NULL;
+  uint64_t deadline;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "frozen", "<stop timeout=\"5s\"/>\n    " READY_FAST,
+                   "stop-self", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "frozen", "running", VT_WAIT_MS) != NULL);
+  deadline = vt_now_ms() + VT_WAIT_MS;
+  while (!((txt = vt_read_file(t, vt_path(t, "logs/frozen.out.log"), NULL)) &&
+           vt_contains(txt, "stopping")) && vt_now_ms() < deadline)
+    vt_sleep(t, 20);
+  VT_REQUIRE(txt && vt_contains(txt, "stopping"));
+  vt_sleep(t, 100);   /* it has SIGSTOPped itself */
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_cli(t, "stop", "frozen", NULL)->code, 0);
+  took = vt_now_ms() - t0;
+  CU_ASSERT(took < 2500);   /* not the 5 s timeout */
+  s = vt_svc_of(vt_status(t), "frozen");
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "stopped");
+  CU_ASSERT_EQUAL(vt_ifield(svc_json_get(s, "last_exit"), "code"), 0);
+  CU_ASSERT_PTR_NULL(vt_sfield(svc_json_get(s, "last_exit"), "signal"));
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "exited after its stop "
+                                                "signal"));
+  CU_ASSERT(!vt_contains(vt_sup_log(t), "killing it"));
+  vt_end(t);
+}
+#endif
+
+#if !defined(_WIN32)
+/* A file at path with text and permissions perms (octal, APR form). */
+static int write_prog(vt_t *t, const char *path, const char *text,
+                      apr_fileperms_t perms) {
+  return vt_write_file(t, path, text) == 0 &&
+         apr_file_perms_set(path, perms) == APR_SUCCESS;
+}
+
+/* A service that cannot be spawned says why in its reason, also once it
+ * is waiting to retry and once it gave up: "cannot run CMD: ERROR
+ * (CALL); restarting in N ms", never the restart message alone.  What a
+ * retry cannot fix (not executable, not a program, arguments too long)
+ * is fatal at once, without a retry; a missing program is retried (an
+ * install may bring it) until max-restarts. */
+static void test_spawn_failure_reasons(void) {
+  vt_t *t = vt_begin("spawnwhy");
+  const svc_json_t *s;
+  const char *garbage, *noexec, *reason;
+  char *big;
+  if (!t)
+    return;
+  garbage = vt_path(t, "garbage");
+  noexec = vt_path(t, "noexec");
+  VT_REQUIRE(write_prog(t, garbage, "this is not a program\n",
+                        APR_UREAD | APR_UWRITE | APR_UEXECUTE | APR_GREAD |
+                            APR_GEXECUTE));
+  VT_REQUIRE(write_prog(t, noexec, "#!/bin/sh\nexit 0\n",
+                        APR_UREAD | APR_UWRITE | APR_GREAD));
+  big = apr_palloc(vt_pool(t), 200001);   /* > MAX_ARG_STRLEN (128 KiB) */
+  memset(big, 'x', 200000);
+  big[200000] = '\0';
+  vt_config(t, "vigil.xml",
+            "  <service name=\"waiting\">\n"
+            "    <command>/nonexistent/dir/vigil-ghost</command>\n"
+            "    <restart delay=\"30s\"/>\n"
+            "  </service>\n"
+            "  <service name=\"ghost\">\n"
+            "    <command>/nonexistent/dir/vigil-ghost</command>\n"
+            "    <restart delay=\"50ms\" max-restarts=\"2\"/>\n"
+            "  </service>\n",
+            apr_psprintf(vt_pool(t),
+                         "  <service name=\"garbage\">\n"
+                         "    <command>%s</command>\n"
+                         "    <restart delay=\"50ms\"/>\n"
+                         "  </service>\n"
+                         "  <service name=\"noexec\">\n"
+                         "    <command>%s</command>\n"
+                         "    <restart delay=\"50ms\"/>\n"
+                         "  </service>\n",
+                         vt_xml(t, garbage), vt_xml(t, noexec)),
+            vt_svc(t, "toolong", "<restart delay=\"50ms\"/>\n", "sleep",
+                   big, NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+
+  s = vt_wait_state(t, "waiting", "backoff", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  reason = vt_sfield(s, "reason");
+  CU_ASSERT(vt_contains(reason, "cannot run /nonexistent/dir/vigil-ghost: "
+                                "No such file or directory (execve); "
+                                "restarting in "));
+
+  s = vt_wait_state(t, "ghost", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  reason = vt_sfield(s, "reason");
+  CU_ASSERT(vt_contains(reason, "cannot run /nonexistent/dir/vigil-ghost: "
+                                "No such file or directory (execve); "
+                                "restarted 2 times"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 2);
+  CU_ASSERT(vt_contains(vt_sup_log(t), "fatal: cannot run /nonexistent/"));
+
+  s = vt_wait_state(t, "garbage", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "Exec format error"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  s = vt_wait_state(t, "noexec", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "Permission denied"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  s = vt_wait_state(t, "toolong", "fatal", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT(vt_contains(vt_sfield(s, "reason"), "Argument list too long"));
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  /* Said once each: no retry happened behind the fatal state. */
+  vt_sleep(t, 200);
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "garbage: fatal: cannot "
+                                                "run"), 1);
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "garbage: cannot run"), 0);
+  vt_end(t);
+}
+#endif
+
+/* The shutdown deadline's kill is said as what it is: a service that
+ * ignores its stop signal (stop timeout 5 s) is killed when the 500 ms
+ * shutdown-timeout passes, and the log and its reason say "killed after
+ * shutdown timeout 500ms", not that its stop signal stopped it. */
+static void test_shutdown_deadline_reason(void) {
+  vt_t *t = vt_begin("deadline");
+  const char *path, *log, *at;
+  char *text;
+  uint64_t t0;
+  if (!t)
+    return;
+  path = vt_config(t, "vigil.xml",
+                   vt_svc(t, "stubborn",
+                          "<stop timeout=\"5s\"/>\n    " READY_FAST,
+                          "ignore-term", NULL),
+                   NULL);
+  /* The fixture's <shutdown-timeout>10s</shutdown-timeout>, shortened. */
+  text = vt_read_file(t, path, NULL);
+  at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
+  VT_REQUIRE(at != NULL);
+  at += strlen("<shutdown-timeout>");
+  VT_REQUIRE(vt_write_file(t, path,
+                           apr_psprintf(vt_pool(t), "%.*s500ms%s",
+                                        (int)(at - text), text, at + 3)) ==
+             0);
+  VT_REQUIRE(vt_sup_start_ready(t, path));
+  VT_REQUIRE(vt_wait_state(t, "stubborn", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 200);   /* it is ignoring TERM by now */
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_now_ms() - t0 < 4000);   /* the deadline, not the 5 s */
+  log = vt_sup_log(t);
+  CU_ASSERT(vt_contains(log, "stubborn: killed after shutdown timeout "
+                             "500ms"));
+  CU_ASSERT(!vt_contains(log, "stubborn: stopped by its stop signal"));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_run_tests[] = {
     {"missing program: fatal, others untouched", test_missing_program},
     {"crash loop ends in fatal after max-restarts", test_crash_loop_fatal},
@@ -495,6 +776,15 @@ static CU_TestInfo vigil_run_tests[] = {
     {"SIGTERM: all stopped in order, exit 0", test_sigterm},
 #endif
     {"kill -9 of the supervisor leaves no process", test_kill9},
+#if defined(__linux__)
+    {"adopted orphans reaped, own statuses kept", test_orphans_reaped},
+#endif
+#if !defined(_WIN32)
+    {"stop of a SIGSTOPped child: TERM + CONT", test_stop_stopped},
+    {"spawn failures: reason kept, permanent ones fatal at once",
+     test_spawn_failure_reasons},
+#endif
+    {"shutdown deadline kill said as such", test_shutdown_deadline_reason},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_run_suite = {.pName = "vigil_run",
