@@ -156,4 +156,20 @@ void vg_test_skip(const char *tag, const char *fmt, ...)
  * failed assertion with the reason on stderr. */
 char *vg_test_cgroup_create(const char *tag);
 
+
+/* ------------------------------------------------------------------------
+ * Shared test data and loop helpers (tests/test_util.c).
+ * --------------------------------------------------------------------- */
+
+/* JSON string escaping: input bytes and the exact escaped form (without
+ * quotes) that both the logger (test_log.c) and the protocol writer
+ * (test_json.c) must produce.  The table ends with in == NULL. */
+typedef struct {
+  const char *what;
+  const char *in;
+  size_t len;                   /* may hold a NUL before the end */
+  const char *out;
+} vg_test_json_case_t;
+extern const vg_test_json_case_t vg_test_json_cases[];
+
 #endif
