@@ -205,15 +205,12 @@ static void write_chunked(svc_logfile_t *lf, svc_logline_t *line,
   }
 }
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 static void guard_cb(vg_timer_t *t) { (void)t; }
 
-/* Run the loop until cond(arg) or ms of loop time. */
+/* Run the loop until cond(arg) or ms of loop time.  Unlike
+ * vg_test_run_cond() the guard timer is referenced: a log file's retry
+ * timer is not (it must not keep the supervisor's loop alive), so the
+ * loop would otherwise stop before a retry that the test waits for. */
 static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
                     uint64_t ms) {
   vg_timer_t guard;
@@ -309,7 +306,7 @@ static unsigned count_substr(const char *hay, const char *needle) {
 /* ---- writing, timestamps ----------------------------------------------- */
 
 static void test_write_plain(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("out.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -361,7 +358,7 @@ static int check_stamped(const char *file, size_t flen, const char *orig,
 }
 
 static void test_timestamps(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("ts.log");
   svc_logfile_t *lf;
   svc_logline_t a = SVC_LOGLINE_INIT, b = SVC_LOGLINE_INIT;
@@ -408,7 +405,7 @@ static void test_timestamps(void) {
 /* ---- rotation by size -------------------------------------------------- */
 
 static void test_rotate_size_lossless(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("r.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -456,7 +453,7 @@ static size_t suffix_lines(const char *data, size_t len, unsigned lines) {
 }
 
 static void test_rotate_keep(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("k.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -495,7 +492,7 @@ static void test_rotate_keep(void) {
 }
 
 static void test_rotate_long_line(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("long.log");
   svc_logfile_t *lf;
   size_t got, l;
@@ -525,7 +522,7 @@ static void test_rotate_long_line(void) {
 }
 
 static void test_keep_zero(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("z.log");
   svc_logfile_t *lf;
   size_t len, got;
@@ -548,7 +545,7 @@ static void test_keep_zero(void) {
 /* A rotation that cannot rename (NAME.1 is a non-empty directory): the
  * file keeps growing, nothing is lost, the failure is reported once. */
 static void test_rotate_fails(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("rf.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -582,7 +579,7 @@ static void test_rotate_fails(void) {
 /* ---- compression ------------------------------------------------------- */
 
 static void test_compress(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("c.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -640,7 +637,7 @@ static void check_consistent(const char *name, unsigned keep,
 }
 
 static void test_compress_backlog(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("b.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -679,7 +676,7 @@ static void test_compress_backlog(void) {
 }
 
 static void test_prune_at_open(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("p.log");
   svc_logfile_t *lf;
   size_t l;
@@ -721,7 +718,7 @@ static void test_prune_at_open(void) {
  * opens and writes as an eager one does; a NAME that cannot be opened is
  * reported at that first write, not before. */
 static void test_lazy(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("y.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -792,7 +789,7 @@ static void test_next_midnight(void) {
 }
 
 static void test_daily_fire(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("d.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -832,7 +829,7 @@ static void test_daily_fire(void) {
 }
 
 static void test_daily_stale_at_open(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("s.log");
   svc_logfile_t *lf;
   size_t l;
@@ -955,7 +952,7 @@ static void check_lines(const char *path, const char *pfx, unsigned n) {
 }
 
 static void test_capture_exit(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t oo = opts_for("child.out"), oe = opts_for("child.err");
   svc_logfile_t *lo, *le;
   static const char *const args[] = {"log-lines", "20000", "both", NULL};
@@ -980,7 +977,7 @@ static void test_capture_exit(void) {
 }
 
 static void test_capture_shared_ts(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("both.log");
   svc_logfile_t *lf;
   static const char *const args[] = {"log-lines", "5000", "both", NULL};
@@ -1037,7 +1034,7 @@ static void lf_closed_cb(void *arg) {
 }
 
 static void test_close_waits_for_capture(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("w.log");
   svc_logfile_t *lf;
   static const char *const args[] = {"log-lines", "3000", "out", NULL};
@@ -1064,7 +1061,7 @@ static void cap_closed_cb(svc_logcap_t *cap) {
 }
 
 static void test_capture_close(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logcap_t cap;
   svc_logfile_opts_t o = opts_for("cc.log");
   svc_logfile_t *lf;
@@ -1102,7 +1099,7 @@ static int lf_healthy(void *arg) {
 }
 
 static void test_missing_dir(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("nodir/out.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -1144,7 +1141,7 @@ static void test_missing_dir(void) {
 }
 
 static void test_path_is_dir(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("adir");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -1181,7 +1178,7 @@ static void test_path_is_dir(void) {
  * device node: /dev/null.1).  ENOSPC itself: the next test. */
 static void test_not_regular(void) {
   static const char *const devs[] = {"/dev/full", "/dev/null", NULL};
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_log_t *diag = diag_log();
   svc_logfile_opts_t o;
   svc_logfile_t *lf;
@@ -1236,7 +1233,7 @@ static void test_not_regular(void) {
  * logged once, and once more when the file is writable again (with the
  * bytes dropped). */
 static void test_torn_line_after_write_error(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("torn.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;

@@ -19,14 +19,6 @@
 #include <windows.h>
 #endif
 
-static int suite_clean(void) {
-  pal_fault_clear();
-  return 0;
-}
-
-static void test_setup(void) { pal_fault_clear(); }
-static void test_teardown(void) { pal_fault_clear(); }
-
 /* ------------------------------------------------------------------------
  * Addresses
  * --------------------------------------------------------------------- */
@@ -351,7 +343,7 @@ static CU_TestInfo pal_tests[] = {
 CU_SuiteInfo pal_suite = {
     .pName = "pal",
     .pInitFunc = NULL,
-    .pCleanupFunc = suite_clean,
-    .pSetUpFunc = test_setup,
-    .pTearDownFunc = test_teardown,
+    .pCleanupFunc = vg_test_fault_clean,
+    .pSetUpFunc = vg_test_fault_reset,
+    .pTearDownFunc = vg_test_fault_reset,
     .pTests = pal_tests};
