@@ -313,7 +313,8 @@ static void test_close_in_read_cb(void) {
 
 /* Two streams readable in the same iteration; whichever read callback
  * runs first closes the other.  The closed one's already-fetched event
- * must be dropped: exactly one read callback in total (STYLE 9). */
+ * must be dropped, since after vg_close() a handle gets no callback but
+ * its close callback: exactly one read callback in total. */
 static reader_t *pair[2];
 static void read_close_other_cb(vg_stream_t *s, apr_status_t status,
                                 size_t nread, const vg_buf_t *buf) {
