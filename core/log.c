@@ -148,9 +148,9 @@ static void lb_escape(linebuf_t *lb, const char *str, int json) {
       if (k == 0)               /* a control character or DEL */
         k = vg_json_escape_step(str + i, 1, &piece, &m);
     }
-    /* Only plain ASCII may be cut (fallback mode): an escape or a UTF-8
-     * sequence is appended whole or not at all. */
-    if (piece == str + i && s[i] < 0x80)
+    /* Fallback mode cuts only runs of input (in JSON only ASCII ones): an
+     * escape or a JSON UTF-8 sequence is appended whole or not at all. */
+    if (piece == str + i && (!json || s[i] < 0x80))
       lb_add_cut(lb, piece, m);
     else
       lb_add(lb, piece, m);
