@@ -207,12 +207,12 @@ static void write_chunked(svc_logfile_t *lf, svc_logline_t *line,
 
 static void guard_cb(vg_timer_t *t) { (void)t; }
 
-/* Run the loop until cond(arg) or ms of loop time.  Unlike
- * vg_test_run_cond() the guard timer is referenced: a log file's retry
+/* Run the loop until cond(arg) or ms of loop time, keeping it alive.
+ * Unlike vg_test_run_cond() the guard timer is referenced: a log file's retry
  * timer is not (it must not keep the supervisor's loop alive), so the
  * loop would otherwise stop before a retry that the test waits for. */
-static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
-                    uint64_t ms) {
+static int run_cond_alive(vg_loop_t *loop, int (*cond)(void *), void *arg,
+                          uint64_t ms) {
   vg_timer_t guard;
   uint64_t start = vg_now(loop);
   int ok;
@@ -233,7 +233,7 @@ static void closed_cb(void *arg) { *(int *)arg = 1; }
 static void close_lf(vg_loop_t *loop, svc_logfile_t *lf) {
   int done = 0;
   svc_logfile_close(lf, closed_cb, &done);
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &done, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &done, WAIT_MS));
 }
 
 static int compress_idle(void *arg) {
@@ -599,7 +599,7 @@ static void test_compress(void) {
     off += (unsigned)c;
     vg_run(loop, VG_RUN_NOWAIT);
   }
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT(st.rotations >= len / 2000);
   CU_ASSERT_EQUAL(st.compressed, st.rotations);
@@ -650,7 +650,7 @@ static void test_compress_backlog(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
   write_chunked(lf, NULL, data, len);   /* ~40 rotations, no loop run */
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT(st.rotations > 20);
   CU_ASSERT(st.compressed >= 1);
@@ -669,7 +669,7 @@ static void test_compress_backlog(void) {
   check_consistent("b.log", 4, data, len, 0);
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   close_lf(loop, lf);
   check_consistent("b.log", 4, data, len, 1);
   vg_test_close_loop(loop);
@@ -696,7 +696,7 @@ static void test_prune_at_open(void) {
   o.compress = 1;
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   close_lf(loop, lf);
   CU_ASSERT_FALSE(exists(PK("p.log", 4, 0)));
   CU_ASSERT_FALSE(exists(PK("p.log", 5, 1)));
@@ -963,7 +963,7 @@ static void test_capture_exit(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&le, loop, &oe, tpool, NULL),
                         APR_SUCCESS);
   spawn_job(loop, &j, args, lo, le);
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   CU_ASSERT_EQUAL(j.code, 0);
   CU_ASSERT_EQUAL(j.out.status, APR_EOF);
   CU_ASSERT_EQUAL(j.err.status, APR_EOF);
@@ -993,7 +993,7 @@ static void test_capture_shared_ts(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
   spawn_job(loop, &j, args, lf, lf);   /* stderr="stdout" */
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   vg_close((vg_handle_t *)&j.proc, NULL);
   close_lf(loop, lf);
   d = concat_rotated("both.log", 20, &l);
@@ -1046,8 +1046,8 @@ static void test_close_waits_for_capture(void) {
   lf_done = 0;
   svc_logfile_close(lf, lf_closed_cb, &j);
   svc_logfile_close(lf, lf_closed_cb, &j);   /* ignored */
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &lf_done, WAIT_MS));
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &lf_done, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   check_lines(P("w.log"), "out", 3000);
   vg_close((vg_handle_t *)&j.proc, NULL);
   vg_test_close_loop(loop);
@@ -1072,7 +1072,7 @@ static void test_capture_close(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logcap_init(loop, &cap), APR_SUCCESS);
   svc_logcap_close(&cap, cap_closed_cb);
   svc_logcap_close(&cap, cap_closed_cb);   /* ignored */
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &cap_closed, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &cap_closed, WAIT_MS));
   CU_ASSERT_EQUAL(cap.status, VG_ECANCELED);
   CU_ASSERT_FALSE(svc_logcap_is_open(&cap));
 
@@ -1081,10 +1081,10 @@ static void test_capture_close(void) {
   spawn_job(loop, &j, args, lf, NULL);
   cap_closed = 0;
   svc_logcap_close(&j.out, cap_closed_cb);
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &cap_closed, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &cap_closed, WAIT_MS));
   CU_ASSERT_FALSE(j.out_done);   /* on_drained is not called */
   vg_process_kill(&j.proc, VG_SIGKILL);
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &j.exited, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &j.exited, WAIT_MS));
   vg_close((vg_handle_t *)&j.proc, NULL);
   close_lf(loop, lf);
   vg_test_close_loop(loop);
@@ -1115,7 +1115,7 @@ static void test_missing_dir(void) {
   CU_ASSERT_TRUE(APR_STATUS_IS_ENOENT(st.error));
   /* The child writes 4 MiB into the pipe and is not blocked. */
   spawn_job(loop, &j, args, lf, NULL);
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   CU_ASSERT_EQUAL(j.code, 0);
   CU_ASSERT_EQUAL(j.out.bytes, 4194304);
   svc_logfile_get_stats(lf, &st);
@@ -1129,7 +1129,7 @@ static void test_missing_dir(void) {
   /* The directory appears: the retry timer reopens, writing resumes. */
   CU_ASSERT_EQUAL(apr_dir_make(P("nodir"), APR_OS_DEFAULT, tpool),
                   APR_SUCCESS);
-  CU_ASSERT_TRUE(run_cond(loop, lf_healthy, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, lf_healthy, lf, WAIT_MS));
   CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "back\n", 5), APR_SUCCESS);
   close_lf(loop, lf);
   d = slurp(P("nodir/out.log"), &l);
@@ -1161,7 +1161,7 @@ static void test_path_is_dir(void) {
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT_NOT_EQUAL(st.error, APR_SUCCESS);
   spawn_job(loop, &j, args, lf, NULL);
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT(st.dropped > j.out.bytes);   /* with the prefixes */
   CU_ASSERT_EQUAL(st.rotations, 0);
@@ -1211,7 +1211,7 @@ static void test_not_regular(void) {
     for (i = 0; i < 3; i++) {
       CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "0123456789", 10),
                           APR_SUCCESS);
-      run_cond(loop, lf_healthy, lf, 80);   /* let the retry try again */
+      run_cond_alive(loop, lf_healthy, lf, 80);   /* let the retry try again */
     }
     svc_logfile_get_stats(lf, &st);
     CU_ASSERT_EQUAL(st.dropped, 30);
@@ -1248,12 +1248,12 @@ static void test_torn_line_after_write_error(void) {
   pal_fault_inject(PAL_SYS_WRITE, APR_ENOSPC, 0, 2);
   CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "line\n", 5),
                       APR_SUCCESS);
-  run_cond(loop, lf_healthy, lf, 200);   /* the retry reopens NAME */
+  run_cond_alive(loop, lf_healthy, lf, 200);   /* the retry reopens NAME */
   CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "lost\n", 5),
                       APR_SUCCESS);
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_WRITE), 2);
   pal_fault_clear();
-  CU_ASSERT_TRUE(run_cond(loop, lf_healthy, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, lf_healthy, lf, WAIT_MS));
   CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "next\n", 5), APR_SUCCESS);
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT_EQUAL(st.dropped, 10);
