@@ -1,7 +1,6 @@
 /*
- * error.c -- library-wide odds and ends: messages, version, backend name,
- * numeric addresses,
- * and the one-time APR initialisation.
+ * error.c -- library-wide odds and ends: messages, backend name, version,
+ * the one-time APR initialisation, and numeric addresses.
  */
 #include "internal.h"
 

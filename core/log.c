@@ -18,8 +18,9 @@
  *     valid JSON).
  *   - Timestamps are UTC (apr_time_exp_gmt) with milliseconds.
  *   - JSON strings are escaped: '"', '\\', control characters (\b \f \n
- *     \r \t, others as \u00XX, DEL too) and bytes that are not well-formed
- *     UTF-8, which become U+FFFD, so every line is valid JSON.
+ *     \r \t, others as \u00xx, DEL too), and ill-formed UTF-8 becomes
+ *     U+FFFD, one per maximal ill-formed subpart, so every line is valid
+ *     JSON (vg_json_escape_step(): the protocol writer uses it too).
  *   - Text lines stay single lines: control characters in the message and
  *     values are escaped the same way (quotes and backslashes are left
  *     alone in the message); a value with a space, '"', '=' or an escape,
@@ -127,79 +128,33 @@ static void lb_str(linebuf_t *lb, const char *s) {
   lb_add(lb, s, strlen(s));
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if the
- * bytes there are not one. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  size_t len, i;
-  unsigned c = s[0];
-  unsigned long cp;
-
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2; cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3; cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4; cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < len)
-    return 0;
-  for (i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3f);
-  }
-  if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-      (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-    return 0;                   /* overlong, surrogate or out of range */
-  return len;
-}
-
-/* Append s escaped.  json: full JSON string escaping (without the
- * quotes).  Otherwise only control characters are escaped. */
+/* Append s escaped.  json: JSON string content (vg_json_escape_step(),
+ * the escaper the protocol writer uses too).  Otherwise (text lines) only
+ * control characters and DEL are escaped, the same way, so a line stays
+ * one line; quotes, backslashes and other bytes pass as they are. */
 static void lb_escape(linebuf_t *lb, const char *str, int json) {
   const unsigned char *s = (const unsigned char *)str;
-  size_t n = strlen(str), i = 0, run, k;
-  char esc[8];
+  size_t n = strlen(str), i = 0, k, m;
+  const char *piece;
 
   while (i < n) {
-    /* Copy the longest run that needs no escaping in one go. */
-    run = i;
-    while (run < n && s[run] >= 0x20 && s[run] != 0x7f &&
-           (!json || (s[run] != '"' && s[run] != '\\' && s[run] < 0x80)))
-      run++;
-    lb_add_cut(lb, (const char *)s + i, run - i);
-    i = run;
-    if (i >= n)
-      break;
-    if (s[i] >= 0x80) {         /* json only */
-      k = utf8_len(s + i, n - i);
-      if (k == 0) {
-        lb_str(lb, "\\ufffd");
-        i++;
-      } else {
-        lb_add(lb, (const char *)s + i, k);
-        i += k;
-      }
-      continue;
+    if (json) {
+      k = vg_json_escape_step(str + i, n - i, &piece, &m);
+    } else {
+      for (k = 0; i + k < n && s[i + k] >= 0x20 && s[i + k] != 0x7f; k++)
+        ;
+      piece = str + i;
+      m = k;
+      if (k == 0)               /* a control character or DEL */
+        k = vg_json_escape_step(str + i, 1, &piece, &m);
     }
-    switch (s[i]) {
-    case '"': lb_str(lb, "\\\""); break;
-    case '\\': lb_str(lb, "\\\\"); break;
-    case '\b': lb_str(lb, "\\b"); break;
-    case '\f': lb_str(lb, "\\f"); break;
-    case '\n': lb_str(lb, "\\n"); break;
-    case '\r': lb_str(lb, "\\r"); break;
-    case '\t': lb_str(lb, "\\t"); break;
-    default:
-      snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)s[i]);
-      lb_str(lb, esc);
-      break;
-    }
-    i++;
+    /* Fallback mode cuts only runs of input (in JSON only ASCII ones): an
+     * escape or a JSON UTF-8 sequence is appended whole or not at all. */
+    if (piece == str + i && (!json || s[i] < 0x80))
+      lb_add_cut(lb, piece, m);
+    else
+      lb_add(lb, piece, m);
+    i += k;
   }
 }
 

@@ -1,6 +1,7 @@
 /*
- * loop.c -- the event loop: creation, the phases of one iteration, and
- * liveness.
+ * loop.c -- the event loop: create and close, liveness, the phases of one
+ * iteration (vg_run), and the loop's accessors (stop, error, time, pool,
+ * user data).
  *
  * One iteration:
  *   1. update the cached time (a vDSO read, no system call)

@@ -11,6 +11,20 @@
  *   {"cmd":"version"}
  * Replies: {"ok":true,...} or {"ok":false,"error":"..."}.
  *
+ * Map (one banner each below):
+ *   replies      the reply writers and the send queue of a connection
+ *   status       the status reply, with the usage cache
+ *   waiting      "wait":true requests parked until their services
+ *                settle; svc_control_notify/_forget, which the
+ *                supervisor calls
+ *   commands     each command, then dispatch() and handle_line()
+ *   connections  a connection's record, reading lines, pausing, closing
+ *   loop's share resuming paused connections; the sweep timer that
+ *                enforces the idle deadline
+ *   accepting    bounded accepts, evicting past CTL_MAX_CONNS, retry
+ *                after running out of memory
+ *   start, stop  svc_control_start() / svc_control_stop()
+ *
  * Safety: a peer whose uid is neither ours nor root is refused; a line
  * over CTL_MAX_LINE bytes, or one that is not a JSON object with a known
  * "cmd", gets an error reply and the connection is closed after it.

@@ -43,6 +43,7 @@
 #include <apr_strings.h>
 
 #include "svc_json.h"
+#include "vigil.h"
 
 /* ------------------------------------------------------------------------
  * 1. Representation and shared helpers
@@ -88,55 +89,6 @@ struct svc_json_s {
     } obj;
   } u;
 };
-
-/* Decode the UTF-8 sequence at s[0..n) (n >= 1).  Returns its length
- * (1-4) and the code point in *cp if it is well formed (Unicode table
- * 3-7: no overlongs, no surrogates, nothing above U+10FFFF); otherwise 0,
- * with the length of the maximal ill-formed subpart (>= 1) in *bad, which
- * is what gets replaced by one U+FFFD. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp,
-                       size_t *bad) {
-  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-  size_t need, k;
-  uint32_t v;
-
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 1;
-    v = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 2;
-    v = c & 0x0F;
-    if (c == 0xE0)
-      lo = 0xA0;              /* overlong */
-    else if (c == 0xED)
-      hi = 0x9F;              /* UTF-16 surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 3;
-    v = c & 0x07;
-    if (c == 0xF0)
-      lo = 0x90;              /* overlong */
-    else if (c == 0xF4)
-      hi = 0x8F;              /* above U+10FFFF */
-  } else {
-    *bad = 1;
-    return 0;
-  }
-  for (k = 1; k <= need; k++) {
-    if (k >= n || s[k] < lo || s[k] > hi) {
-      *bad = k;
-      return 0;
-    }
-    v = (v << 6) | (uint32_t)(s[k] & 0x3F);
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  *cp = v;
-  return need + 1;
-}
 
 static size_t utf8_put(char *out, uint32_t cp) {
   if (cp < 0x80) {
@@ -449,8 +401,7 @@ static int parse_string(parser_t *p, const char **out, size_t *outlen,
       buf[n++] = (char)c;
       i++;
     } else {
-      uint32_t cp;
-      size_t bad, k = utf8_seq(s + i, p->len - i, &cp, &bad);
+      size_t bad, k = vg_utf8_seq((const char *)s + i, p->len - i, &bad);
       if (k == 0) {
         /* A sequence cut short by the end of input is a truncation. */
         if (i + bad >= p->len)
@@ -1076,53 +1027,16 @@ static void w_value_end(svc_json_w_t *w) {
     w->done = 1;
 }
 
-/* A JSON string literal for s[0..n): see the header for the escaping. */
-static void w_quoted(svc_json_w_t *w, const char *str, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  const unsigned char *s = (const unsigned char *)str;
-  size_t i = 0, run;
+/* A JSON string literal for s[0..n): vg_json_escape_step(), the escaper
+ * the JSON logger uses too (see the header for the policy). */
+static void w_quoted(svc_json_w_t *w, const char *s, size_t n) {
+  const char *piece;
+  size_t i = 0, m;
 
   w_putc(w, '"');
   while (i < n && w->status == APR_SUCCESS) {
-    unsigned char c = s[i];
-
-    /* Copy the longest run that needs no escaping in one go. */
-    for (run = i; run < n; run++) {
-      c = s[run];
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F)
-        break;
-    }
-    if (run > i) {
-      w_put(w, str + i, run - i);
-      i = run;
-      continue;
-    }
-    if (c >= 0x80) {
-      uint32_t cp;
-      size_t bad, k = utf8_seq(s + i, n - i, &cp, &bad);
-      if (k != 0) {
-        w_put(w, str + i, k);
-        i += k;
-      } else {
-        w_put(w, "\xEF\xBF\xBD", 3);      /* U+FFFD */
-        i += bad;
-      }
-      continue;
-    }
-    switch (c) {
-    case '"':  w_put(w, "\\\"", 2); break;
-    case '\\': w_put(w, "\\\\", 2); break;
-    case '\b': w_put(w, "\\b", 2);  break;
-    case '\f': w_put(w, "\\f", 2);  break;
-    case '\n': w_put(w, "\\n", 2);  break;
-    case '\r': w_put(w, "\\r", 2);  break;
-    case '\t': w_put(w, "\\t", 2);  break;
-    default: {                          /* other controls and DEL */
-      char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-      w_put(w, esc, 6);
-    }
-    }
-    i++;
+    i += vg_json_escape_step(s + i, n - i, &piece, &m);
+    w_put(w, piece, m);
   }
   w_putc(w, '"');
 }

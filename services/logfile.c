@@ -3,7 +3,7 @@
  * and the captures that feed them from a child's pipes (svc_log.h).
  *
  * Map:
- *   1. names, time stamps, diagnostics
+ *   1. names, time stamps, diagnostics, per-thread memory
  *   2. opening NAME, failure and retry
  *   3. writing (timestamps, size rotation at line boundaries)
  *   4. rotation (renames on the loop thread) and daily timer

@@ -77,7 +77,13 @@ static void set_state(svc_service_t *s, svc_state st) {
     svc_sup_state_changed(s->sup, s, old);
 }
 
+/* The loop's time is read once per iteration, after the wait: callbacks
+ * that ran before this one in the same iteration (a burst of exits, a
+ * status of many services) may have taken milliseconds, and a backoff,
+ * start or stop deadline must count from now, not from the wait's end.
+ * One clock read (vDSO) per state change is nothing beside a spawn. */
 static void arm(svc_service_t *s, uint64_t ms, vg_timer_cb cb) {
+  vg_update_time(s->sup->loop);
   vg_timer_start(&s->timer, cb, ms, 0);
 }
 

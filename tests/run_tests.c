@@ -103,6 +103,22 @@ int vg_test_run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
   return ok;
 }
 
+vg_loop_t *vg_test_new_loop(void) {
+  vg_loop_t *loop = NULL;
+  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+  return loop;
+}
+
+void vg_test_fault_reset(void) {
+  pal_fault_clear();
+}
+
+int vg_test_fault_clean(void) {
+  pal_fault_clear();
+  return 0;
+}
+
 static void close_walk_cb(vg_handle_t *h, void *arg) {
   (void)arg;
   if (!vg_is_closing(h))

@@ -33,9 +33,22 @@ int vg_test_run_until(vg_loop_t *loop, volatile int *flag, uint64_t ms);
  * test cond. */
 int vg_test_run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
                      uint64_t ms);
+/* A new loop on vg_test_pool; a fatal assertion if it cannot be made.
+ * Pair with vg_test_close_loop(). */
+vg_loop_t *vg_test_new_loop(void);
 /* Close every handle still open on the loop, run the close phase, then
  * assert that vg_loop_close() succeeds. */
 void vg_test_close_loop(vg_loop_t *loop);
+/* Suites that inject faults (pal_fault_inject) clear them before and after
+ * each test and when the suite ends, so an assertion that fails in the
+ * middle of a test never leaks a fault into the next one:
+ * .pSetUpFunc = .pTearDownFunc = vg_test_fault_reset,
+ * .pCleanupFunc = vg_test_fault_clean. */
+void vg_test_fault_reset(void);
+int vg_test_fault_clean(void);
+/* How long a suite waits for one event before failing: far above what
+ * any event takes, so only a hang fails, even on a loaded machine. */
+#define VG_TEST_WAIT_MS 10000
 
 /* Suites.  The same core suites run on every platform; where Windows
  * behaves differently a test asserts the Windows behaviour (#ifdef
@@ -155,5 +168,21 @@ void vg_test_skip(const char *tag, const char *fmt, ...)
  * the machine offers a writable cgroup, any failure to use it is a
  * failed assertion with the reason on stderr. */
 char *vg_test_cgroup_create(const char *tag);
+
+
+/* ------------------------------------------------------------------------
+ * Shared test data and loop helpers (tests/test_util.c).
+ * --------------------------------------------------------------------- */
+
+/* JSON string escaping: input bytes and the exact escaped form (without
+ * quotes) that both the logger (test_log.c) and the protocol writer
+ * (test_json.c) must produce.  The table ends with in == NULL. */
+typedef struct {
+  const char *what;
+  const char *in;
+  size_t len;                   /* may hold a NUL before the end */
+  const char *out;
+} vg_test_json_case_t;
+extern const vg_test_json_case_t vg_test_json_cases[];
 
 #endif

@@ -13,14 +13,6 @@
 
 #include "test.h"
 
-#define WAIT_MS 10000
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 typedef struct {
   vg_async_t async;
   int calls;
@@ -92,7 +84,7 @@ static void run_sender(vg_loop_t *loop, actx_t *c, unsigned sends,
   apr_pool_create(&pool, vg_test_pool);
   CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thr, NULL, sender_main, &s, pool),
                         APR_SUCCESS);
-  CU_ASSERT(vg_test_run_until(loop, &c->done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c->done, VG_TEST_WAIT_MS));
   apr_thread_join(&trv, thr);
   CU_ASSERT_EQUAL(s.rv, APR_SUCCESS);
   apr_pool_destroy(pool);
@@ -101,7 +93,7 @@ static void run_sender(vg_loop_t *loop, actx_t *c, unsigned sends,
 /* One send from a thread that starts after the loop blocks: the loop
  * wakes up and calls the callback once. */
 static void test_thread_wakeup(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   actx_init(loop, &c, 1);
   run_sender(loop, &c, 1, apr_time_from_msec(30));
@@ -116,7 +108,7 @@ static void test_thread_wakeup(void) {
 /* 10,000 sends: coalesced into between 1 and 10,000 callbacks, and the
  * last state the thread wrote is seen by a callback (no lost wake-up). */
 static void test_thread_coalescing(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   actx_init(loop, &c, 10000);
   run_sender(loop, &c, 10000, 0);
@@ -130,7 +122,7 @@ static void test_thread_coalescing(void) {
 /* Several threads at once. */
 static void test_many_threads(void) {
   enum { T = 4, SENDS = 2000 };
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   apr_pool_t *pool;
   apr_thread_t *thr[T];
@@ -154,7 +146,7 @@ static void test_many_threads(void) {
   }
   /* All threads are done: every one of them ends by writing SENDS, so a
    * callback must observe it. */
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT(c.calls >= 1 && c.calls <= T * SENDS);
   CU_ASSERT_EQUAL(c.last_seen, SENDS);
   apr_pool_destroy(pool);
@@ -179,7 +171,7 @@ static void send_from_timer(vg_timer_t *t) {
 }
 
 static void test_loop_thread_send(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   vg_timer_t t;
   volatile int never = 0;
@@ -188,7 +180,7 @@ static void test_loop_thread_send(void) {
   called_inside_send = -1;
   vg_timer_init(loop, &t);
   vg_timer_start(&t, send_from_timer, 1, 0);
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(called_inside_send, 0);
   vg_test_run_until(loop, &never, 20);
   /* Three sends before the loop got to them: one callback. */
@@ -198,7 +190,7 @@ static void test_loop_thread_send(void) {
 
 /* Sends before vg_run: one callback.  Then a second round: another. */
 static void test_coalesce_before_run(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   volatile int never = 0;
   int i;
@@ -206,7 +198,7 @@ static void test_coalesce_before_run(void) {
   c.counter = 1;
   for (i = 0; i < 100; i++)
     CU_ASSERT_EQUAL(vg_async_send(&c.async), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   vg_test_run_until(loop, &never, 20);
   CU_ASSERT_EQUAL(c.calls, 1);
   vg_async_send(&c.async);
@@ -217,14 +209,14 @@ static void test_coalesce_before_run(void) {
 
 /* Only the handle that was sent to is called. */
 static void test_two_handles(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t a, b;
   volatile int never = 0;
   actx_init(loop, &a, 1);
   actx_init(loop, &b, 1);
   b.counter = 1;
   vg_async_send(&b.async);
-  CU_ASSERT(vg_test_run_until(loop, &b.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &b.done, VG_TEST_WAIT_MS));
   vg_test_run_until(loop, &never, 20);
   CU_ASSERT_EQUAL(a.calls, 0);
   CU_ASSERT_EQUAL(b.calls, 1);
@@ -238,7 +230,7 @@ static void test_two_handles(void) {
 /* An async handle keeps the loop alive until unreferenced or closed; a
  * send followed by close gives close_cb but no async callback. */
 static void test_close(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   actx_init(loop, &c, 1);
   CU_ASSERT(vg_is_active((vg_handle_t *)&c.async));
@@ -275,7 +267,7 @@ static void on_winch(int signo) {
  * must still reach the loop once.  SIGTERM: the CRT never raises it on
  * its own. */
 static void test_signal_handler_send(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   void (*old)(int);
   actx_init(loop, &c, 1);
@@ -283,14 +275,14 @@ static void test_signal_handler_send(void) {
   old = signal(SIGTERM, on_winch);
   CU_ASSERT_FATAL(old != SIG_ERR);
   raise(SIGTERM);
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.calls, 1);
   signal(SIGTERM, old);
   vg_test_close_loop(loop);
 }
 #else
 static void test_signal_handler_send(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   actx_t c;
   struct sigaction sa, old;
   actx_init(loop, &c, 1);
@@ -300,7 +292,7 @@ static void test_signal_handler_send(void) {
   sigemptyset(&sa.sa_mask);
   CU_ASSERT_EQUAL_FATAL(sigaction(SIGWINCH, &sa, &old), 0);
   raise(SIGWINCH);
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.calls, 1);
   sigaction(SIGWINCH, &old, NULL);
   vg_test_close_loop(loop);

@@ -82,13 +82,6 @@ static void close_cb(vg_handle_t *h) {
   sink.closed_cb++;
 }
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-
-  CU_ASSERT_FATAL(vg_loop_create(&loop, vg_test_pool) == APR_SUCCESS);
-  return loop;
-}
-
 /* Wait (upper bound only) until `n` senders are blocked on the chan. */
 static int wait_blocked(vg_chan_t *chan, unsigned n) {
   apr_time_t until = apr_time_now() + apr_time_from_sec(20);
@@ -161,7 +154,7 @@ static void producer_join(producer_t *p) {
 /* Sends from the loop thread are delivered in order, on the loop thread,
  * only when the loop runs; an open channel keeps the loop alive. */
 static void test_chan_basic(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t chan;
   unsigned i;
 
@@ -190,7 +183,7 @@ static void test_chan_basic(void) {
 
 /* The unbounded ring grows while wrapped around: order survives. */
 static void test_chan_grow(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t chan;
   unsigned i;
 
@@ -213,7 +206,7 @@ static void test_chan_grow(void) {
 /* Several producer threads: every message exactly once, in per-producer
  * order.  Unbounded, then bounded (producers block and resume). */
 static void run_producers(size_t bound, unsigned per) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   producer_t prod[NPROD];
   vg_chan_t chan;
   unsigned i;
@@ -247,7 +240,7 @@ static void test_chan_producers_bounded(void) {
 /* try_send on a full bounded channel says VG_EQUEUEFULL; draining makes
  * room again. */
 static void test_chan_try_send_full(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t chan;
   unsigned i;
 
@@ -272,7 +265,7 @@ static void test_chan_try_send_full(void) {
 
 /* A blocking send on a full channel waits until the loop drains it. */
 static void test_chan_backpressure(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   producer_t prod;
   vg_chan_t chan;
 
@@ -298,7 +291,7 @@ static void test_chan_backpressure(void) {
 /* Closing wakes every blocked sender with VG_ECLOSING and hands what was
  * queued to drop_cb; cb never sees those. */
 static void test_chan_close_wakes(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   producer_t prod[2];
   vg_chan_t chan;
 
@@ -330,7 +323,7 @@ static void test_chan_close_wakes(void) {
 /* Messages left in an unbounded channel at close go to drop_cb, in
  * order, exactly once. */
 static void test_chan_close_leftovers(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t chan;
   unsigned i;
 
@@ -351,7 +344,7 @@ static void test_chan_close_leftovers(void) {
 /* cb closes the channel mid-batch: the rest is dropped, not delivered,
  * and nothing is lost or duplicated. */
 static void test_chan_close_in_cb(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t chan;
   unsigned i;
 
@@ -372,7 +365,7 @@ static void test_chan_close_in_cb(void) {
 /* Channels open at the end are closed by vg_test_close_loop (vg_walk),
  * which never shows the embedded (internal) async. */
 static void test_chan_walk_close(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t a, b;
 
   sink_reset(1000);
@@ -395,7 +388,7 @@ static void free_close_cb(vg_handle_t *h) {
 }
 
 static void test_chan_free_in_close_cb(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t *chan = malloc(sizeof(*chan));
   vg_chan_t *chan2 = malloc(sizeof(*chan2));
   unsigned i;

@@ -23,12 +23,6 @@ typedef struct {
   int cancel_rv_in_cb;
 } gai_t;
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 static void gai_cb(vg_getaddrinfo_t *req, apr_status_t status,
                    const vg_addr_t *addrs, size_t naddrs) {
   gai_t *g = req->data;
@@ -65,7 +59,7 @@ static void wait_for(vg_loop_t *loop, gai_t *g) {
 
 /* localhost: every address is a loopback one, with the port. */
 static void test_localhost(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   gai_t g;
   size_t i;
   char buf[64];
@@ -94,7 +88,7 @@ static void test_localhost(void) {
 
 /* A numeric host is its own answer, without a name lookup. */
 static void test_numeric(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   gai_t g;
   char buf[64];
 
@@ -115,7 +109,7 @@ static void test_numeric(void) {
 /* RFC 6761: nothing under .invalid resolves.  The status is an error
  * (not a cancel), with the resolver's own text. */
 static void test_invalid_name(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   gai_t g;
   char msg[128];
 
@@ -153,7 +147,7 @@ static void block_after(vg_work_t *w, apr_status_t status) {
  * the queue; the callback says cancelled, from the loop, not from the
  * cancel call. */
 static void test_cancel_queued(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_work_t blocker;
   gai_t g;
 
@@ -178,7 +172,7 @@ static void test_cancel_queued(void) {
  * it does), its result not yet delivered: a cancel still wins, the
  * result is dropped, and the loop then has nothing left. */
 static void test_cancel_after_lookup(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   gai_t g;
 
   start(loop, &g, "127.0.0.1", 80, 0);
@@ -206,7 +200,7 @@ static void chain_cb(vg_getaddrinfo_t *req, apr_status_t status,
 }
 
 static void test_reuse_and_busy(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_getaddrinfo_t req;
 
   memset(&req, 0, sizeof req);
@@ -221,7 +215,7 @@ static void test_reuse_and_busy(void) {
 }
 
 static void test_bad_arguments(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_getaddrinfo_t req;
 
   memset(&req, 0, sizeof req);

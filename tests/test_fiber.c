@@ -28,12 +28,6 @@
 
 /* ---- 1. helpers ------------------------------------------------------ */
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 /* Run until nothing is left; the loop must close. */
 static void run_and_close(vg_loop_t *loop) {
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
@@ -107,7 +101,7 @@ static void join_one(void *arg) {
 }
 
 static void test_outside_einval(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   basic_t b = {0, NULL, NULL};
   vg_fiber_t *f = NULL;
   join_t j;
@@ -177,7 +171,7 @@ static void nest2_fn(void *arg) {
 }
 
 static void test_nested(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   int trace[16], ntrace = 0;
   nest_t top = {8, trace, &ntrace, -1};
   int i;
@@ -227,7 +221,7 @@ static void many_collector(void *arg) {
 }
 
 static void test_many(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   int i;
 
   many = calloc(1, sizeof *many);
@@ -262,7 +256,7 @@ static void sleeper(void *arg) {
 }
 
 static void test_sleep(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   sleep_t s = {0, 0, -1};
   uint64_t it0;
 
@@ -285,7 +279,7 @@ static void joiner_of_detached(void *arg) {
 }
 
 static void test_join_rules(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_fiber_t *got = NULL;
 
   CU_ASSERT_EQUAL(vg_fiber_create(loop, NULL, joiner_of_detached, &got, 0),
@@ -391,7 +385,7 @@ out:
 }
 
 static void test_tcp_echo(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   echo_t e;
 
   memset(&e, 0, sizeof e);
@@ -444,7 +438,7 @@ out:
 }
 
 static void test_tcp_many_clients(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   echo_t e;
   int i;
 
@@ -472,7 +466,7 @@ static void refused_client(void *arg) {
 }
 
 static void test_tcp_refused(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   echo_t e;
   vg_tcp_t *srv;
 
@@ -542,7 +536,7 @@ static void fiber_producer(void *arg) {
 }
 
 static void test_chan_threads_and_fibers(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_chan_t *chan = calloc(1, sizeof *chan);
   apr_thread_t *th[NTHREADS];
   prod_t p[NTHREADS + 1];
@@ -613,7 +607,7 @@ static void plain_cb(vg_chan_t *c, void *m) {
 }
 
 static void test_chan_fibers(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   pingc_t st;
 
   memset(&st, 0, sizeof st);
@@ -730,7 +724,7 @@ static void shutdown_cb(vg_timer_t *t) {
 }
 
 static void test_cancel_all(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t *t = calloc(1, sizeof *t);
   vg_tcp_t *listener;
   vg_fiber_t *tmp;
@@ -845,7 +839,7 @@ static void cl_closer(void *a) {
 }
 
 static void test_close_wakes(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_tcp_t *listener;
   vg_addr_t a2;
 
@@ -948,7 +942,7 @@ out:
 }
 
 static void test_mixed(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
 
   mx = calloc(1, sizeof *mx);
   mx->loop = loop;
@@ -1032,7 +1026,7 @@ static void ovf_exit(vg_process_t *p, int status, int sig) {
 }
 
 static void test_overflow_crashes(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_process_t proc;
   vg_process_options_t opts;
   const char *args[] = {vg_test_self, "--child", "fiber-overflow", NULL};
@@ -1206,7 +1200,7 @@ static void run_example(const char *path, void (*scenario)(void *)) {
   vg_process_options_t opts;
   const char *args[] = {path, "0", NULL};
 
-  ex->loop = new_loop();
+  ex->loop = vg_test_new_loop();
   memset(&opts, 0, sizeof opts);
   opts.file = path;
   opts.args = args;

@@ -763,6 +763,32 @@ static void test_json_escaping(void) {
   apr_pool_destroy(pool);
 }
 
+/* The protocol writer escapes exactly as the logger does (test_log.c
+ * checks the same table), NUL inside a length-delimited string included. */
+static void test_json_escape_table(void) {
+  apr_pool_t *pool = new_pool();
+  const vg_test_json_case_t *c;
+  char in[3], *want;
+  unsigned b;
+
+  for (c = vg_test_json_cases; c->in != NULL; c++) {
+    const char *got = write_string(pool, c->in, c->len);
+    want = apr_pstrcat(pool, "\"", c->out, "\"", NULL);
+    if (got == NULL || strcmp(got, want) != 0) {
+      fprintf(stderr, "\n  writer escaping [%s]: got %s\n", c->what,
+              got ? got : "(null)");
+      CU_FAIL("writer escaping differs from the table");
+    }
+  }
+  /* Every byte 0x80-0xFF alone is one U+FFFD. */
+  for (b = 0x80; b <= 0xFF; b++) {
+    in[0] = 'x'; in[1] = (char)b; in[2] = 'y';
+    CU_ASSERT_STRING_EQUAL(write_string(pool, in, 3),
+                           "\"x\xEF\xBF\xBDy\"");
+  }
+  apr_pool_destroy(pool);
+}
+
 /* parse(write(s)) == s, for strings as values and as keys. */
 static void test_json_escape_round_trip(void) {
   static const struct {
@@ -1245,6 +1271,7 @@ static CU_TestInfo json_tests[] = {
   {"writer output", test_json_writer},
   {"writer misuse fails cleanly", test_json_writer_misuse},
   {"writer escaping and U+FFFD", test_json_escaping},
+  {"writer escapes as the logger", test_json_escape_table},
   {"escaping round trips through the parser", test_json_escape_round_trip},
   {"random strings always give valid JSON", test_json_random_strings},
   {"control.md status example parses", test_json_contract_parse},

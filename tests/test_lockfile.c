@@ -173,13 +173,6 @@ static int run_lock_try(vg_loop_t *loop, const char *path, long *holder) {
   return status;
 }
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-
-  CU_ASSERT_FATAL(vg_loop_create(&loop, vg_test_pool) == APR_SUCCESS);
-  return loop;
-}
-
 /* Acquire writes our pid; release removes the file; acquire again. */
 static void test_lockfile_basic(void) {
   const char *path = lock_path("basic");
@@ -214,7 +207,7 @@ static void test_lockfile_basic(void) {
  * closing, silently drop) the fcntl lock: refused with our own pid. */
 static void test_lockfile_same_process(void) {
   const char *path = lock_path("same");
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_lockfile_t *lock = NULL, *again = NULL;
   long holder = 0;
 
@@ -235,7 +228,7 @@ static void test_lockfile_same_process(void) {
  * gets it once we release. */
 static void test_lockfile_other_process(void) {
   const char *path = lock_path("other");
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_lockfile_t *lock = NULL;
   long holder = 0;
 
@@ -254,7 +247,7 @@ static void test_lockfile_other_process(void) {
  * the lock: we take it over and our pid replaces the dead one. */
 static void test_lockfile_takeover(void) {
   const char *path = lock_path("takeover");
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_lockfile_t *lock = NULL;
   long holder = 0, child_pid;
   child_t c;
@@ -290,7 +283,7 @@ static void test_lockfile_takeover(void) {
 /* A holder that exits normally (stdin EOF) releases and removes it. */
 static void test_lockfile_holder_exits(void) {
   const char *path = lock_path("exits");
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_lockfile_t *lock = NULL;
   child_t c;
 

@@ -205,17 +205,14 @@ static void write_chunked(svc_logfile_t *lf, svc_logline_t *line,
   }
 }
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 static void guard_cb(vg_timer_t *t) { (void)t; }
 
-/* Run the loop until cond(arg) or ms of loop time. */
-static int run_cond(vg_loop_t *loop, int (*cond)(void *), void *arg,
-                    uint64_t ms) {
+/* Run the loop until cond(arg) or ms of loop time, keeping it alive.
+ * Unlike vg_test_run_cond() the guard timer is referenced: a log file's retry
+ * timer is not (it must not keep the supervisor's loop alive), so the
+ * loop would otherwise stop before a retry that the test waits for. */
+static int run_cond_alive(vg_loop_t *loop, int (*cond)(void *), void *arg,
+                          uint64_t ms) {
   vg_timer_t guard;
   uint64_t start = vg_now(loop);
   int ok;
@@ -236,7 +233,7 @@ static void closed_cb(void *arg) { *(int *)arg = 1; }
 static void close_lf(vg_loop_t *loop, svc_logfile_t *lf) {
   int done = 0;
   svc_logfile_close(lf, closed_cb, &done);
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &done, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &done, WAIT_MS));
 }
 
 static int compress_idle(void *arg) {
@@ -309,7 +306,7 @@ static unsigned count_substr(const char *hay, const char *needle) {
 /* ---- writing, timestamps ----------------------------------------------- */
 
 static void test_write_plain(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("out.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -361,7 +358,7 @@ static int check_stamped(const char *file, size_t flen, const char *orig,
 }
 
 static void test_timestamps(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("ts.log");
   svc_logfile_t *lf;
   svc_logline_t a = SVC_LOGLINE_INIT, b = SVC_LOGLINE_INIT;
@@ -408,7 +405,7 @@ static void test_timestamps(void) {
 /* ---- rotation by size -------------------------------------------------- */
 
 static void test_rotate_size_lossless(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("r.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -456,7 +453,7 @@ static size_t suffix_lines(const char *data, size_t len, unsigned lines) {
 }
 
 static void test_rotate_keep(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("k.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -495,7 +492,7 @@ static void test_rotate_keep(void) {
 }
 
 static void test_rotate_long_line(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("long.log");
   svc_logfile_t *lf;
   size_t got, l;
@@ -525,7 +522,7 @@ static void test_rotate_long_line(void) {
 }
 
 static void test_keep_zero(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("z.log");
   svc_logfile_t *lf;
   size_t len, got;
@@ -548,7 +545,7 @@ static void test_keep_zero(void) {
 /* A rotation that cannot rename (NAME.1 is a non-empty directory): the
  * file keeps growing, nothing is lost, the failure is reported once. */
 static void test_rotate_fails(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("rf.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -582,7 +579,7 @@ static void test_rotate_fails(void) {
 /* ---- compression ------------------------------------------------------- */
 
 static void test_compress(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("c.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -602,7 +599,7 @@ static void test_compress(void) {
     off += (unsigned)c;
     vg_run(loop, VG_RUN_NOWAIT);
   }
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT(st.rotations >= len / 2000);
   CU_ASSERT_EQUAL(st.compressed, st.rotations);
@@ -640,7 +637,7 @@ static void check_consistent(const char *name, unsigned keep,
 }
 
 static void test_compress_backlog(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("b.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -653,7 +650,7 @@ static void test_compress_backlog(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
   write_chunked(lf, NULL, data, len);   /* ~40 rotations, no loop run */
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT(st.rotations > 20);
   CU_ASSERT(st.compressed >= 1);
@@ -672,14 +669,14 @@ static void test_compress_backlog(void) {
   check_consistent("b.log", 4, data, len, 0);
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   close_lf(loop, lf);
   check_consistent("b.log", 4, data, len, 1);
   vg_test_close_loop(loop);
 }
 
 static void test_prune_at_open(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("p.log");
   svc_logfile_t *lf;
   size_t l;
@@ -699,7 +696,7 @@ static void test_prune_at_open(void) {
   o.compress = 1;
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
-  CU_ASSERT_TRUE(run_cond(loop, compress_idle, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, compress_idle, lf, WAIT_MS));
   close_lf(loop, lf);
   CU_ASSERT_FALSE(exists(PK("p.log", 4, 0)));
   CU_ASSERT_FALSE(exists(PK("p.log", 5, 1)));
@@ -721,7 +718,7 @@ static void test_prune_at_open(void) {
  * opens and writes as an eager one does; a NAME that cannot be opened is
  * reported at that first write, not before. */
 static void test_lazy(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("y.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -792,7 +789,7 @@ static void test_next_midnight(void) {
 }
 
 static void test_daily_fire(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("d.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -832,7 +829,7 @@ static void test_daily_fire(void) {
 }
 
 static void test_daily_stale_at_open(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("s.log");
   svc_logfile_t *lf;
   size_t l;
@@ -955,7 +952,7 @@ static void check_lines(const char *path, const char *pfx, unsigned n) {
 }
 
 static void test_capture_exit(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t oo = opts_for("child.out"), oe = opts_for("child.err");
   svc_logfile_t *lo, *le;
   static const char *const args[] = {"log-lines", "20000", "both", NULL};
@@ -966,7 +963,7 @@ static void test_capture_exit(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&le, loop, &oe, tpool, NULL),
                         APR_SUCCESS);
   spawn_job(loop, &j, args, lo, le);
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   CU_ASSERT_EQUAL(j.code, 0);
   CU_ASSERT_EQUAL(j.out.status, APR_EOF);
   CU_ASSERT_EQUAL(j.err.status, APR_EOF);
@@ -980,7 +977,7 @@ static void test_capture_exit(void) {
 }
 
 static void test_capture_shared_ts(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("both.log");
   svc_logfile_t *lf;
   static const char *const args[] = {"log-lines", "5000", "both", NULL};
@@ -996,7 +993,7 @@ static void test_capture_shared_ts(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logfile_open(&lf, loop, &o, tpool, NULL),
                         APR_SUCCESS);
   spawn_job(loop, &j, args, lf, lf);   /* stderr="stdout" */
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   vg_close((vg_handle_t *)&j.proc, NULL);
   close_lf(loop, lf);
   d = concat_rotated("both.log", 20, &l);
@@ -1037,7 +1034,7 @@ static void lf_closed_cb(void *arg) {
 }
 
 static void test_close_waits_for_capture(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("w.log");
   svc_logfile_t *lf;
   static const char *const args[] = {"log-lines", "3000", "out", NULL};
@@ -1049,8 +1046,8 @@ static void test_close_waits_for_capture(void) {
   lf_done = 0;
   svc_logfile_close(lf, lf_closed_cb, &j);
   svc_logfile_close(lf, lf_closed_cb, &j);   /* ignored */
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &lf_done, WAIT_MS));
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &lf_done, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   check_lines(P("w.log"), "out", 3000);
   vg_close((vg_handle_t *)&j.proc, NULL);
   vg_test_close_loop(loop);
@@ -1064,7 +1061,7 @@ static void cap_closed_cb(svc_logcap_t *cap) {
 }
 
 static void test_capture_close(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logcap_t cap;
   svc_logfile_opts_t o = opts_for("cc.log");
   svc_logfile_t *lf;
@@ -1075,7 +1072,7 @@ static void test_capture_close(void) {
   CU_ASSERT_EQUAL_FATAL(svc_logcap_init(loop, &cap), APR_SUCCESS);
   svc_logcap_close(&cap, cap_closed_cb);
   svc_logcap_close(&cap, cap_closed_cb);   /* ignored */
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &cap_closed, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &cap_closed, WAIT_MS));
   CU_ASSERT_EQUAL(cap.status, VG_ECANCELED);
   CU_ASSERT_FALSE(svc_logcap_is_open(&cap));
 
@@ -1084,10 +1081,10 @@ static void test_capture_close(void) {
   spawn_job(loop, &j, args, lf, NULL);
   cap_closed = 0;
   svc_logcap_close(&j.out, cap_closed_cb);
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &cap_closed, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &cap_closed, WAIT_MS));
   CU_ASSERT_FALSE(j.out_done);   /* on_drained is not called */
   vg_process_kill(&j.proc, VG_SIGKILL);
-  CU_ASSERT_TRUE(run_cond(loop, flag_set, &j.exited, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, flag_set, &j.exited, WAIT_MS));
   vg_close((vg_handle_t *)&j.proc, NULL);
   close_lf(loop, lf);
   vg_test_close_loop(loop);
@@ -1102,7 +1099,7 @@ static int lf_healthy(void *arg) {
 }
 
 static void test_missing_dir(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("nodir/out.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -1118,7 +1115,7 @@ static void test_missing_dir(void) {
   CU_ASSERT_TRUE(APR_STATUS_IS_ENOENT(st.error));
   /* The child writes 4 MiB into the pipe and is not blocked. */
   spawn_job(loop, &j, args, lf, NULL);
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   CU_ASSERT_EQUAL(j.code, 0);
   CU_ASSERT_EQUAL(j.out.bytes, 4194304);
   svc_logfile_get_stats(lf, &st);
@@ -1132,7 +1129,7 @@ static void test_missing_dir(void) {
   /* The directory appears: the retry timer reopens, writing resumes. */
   CU_ASSERT_EQUAL(apr_dir_make(P("nodir"), APR_OS_DEFAULT, tpool),
                   APR_SUCCESS);
-  CU_ASSERT_TRUE(run_cond(loop, lf_healthy, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, lf_healthy, lf, WAIT_MS));
   CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "back\n", 5), APR_SUCCESS);
   close_lf(loop, lf);
   d = slurp(P("nodir/out.log"), &l);
@@ -1144,7 +1141,7 @@ static void test_missing_dir(void) {
 }
 
 static void test_path_is_dir(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("adir");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -1164,7 +1161,7 @@ static void test_path_is_dir(void) {
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT_NOT_EQUAL(st.error, APR_SUCCESS);
   spawn_job(loop, &j, args, lf, NULL);
-  CU_ASSERT_TRUE(run_cond(loop, job_done, &j, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, job_done, &j, WAIT_MS));
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT(st.dropped > j.out.bytes);   /* with the prefixes */
   CU_ASSERT_EQUAL(st.rotations, 0);
@@ -1181,7 +1178,7 @@ static void test_path_is_dir(void) {
  * device node: /dev/null.1).  ENOSPC itself: the next test. */
 static void test_not_regular(void) {
   static const char *const devs[] = {"/dev/full", "/dev/null", NULL};
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_log_t *diag = diag_log();
   svc_logfile_opts_t o;
   svc_logfile_t *lf;
@@ -1214,7 +1211,7 @@ static void test_not_regular(void) {
     for (i = 0; i < 3; i++) {
       CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "0123456789", 10),
                           APR_SUCCESS);
-      run_cond(loop, lf_healthy, lf, 80);   /* let the retry try again */
+      run_cond_alive(loop, lf_healthy, lf, 80);   /* let the retry try again */
     }
     svc_logfile_get_stats(lf, &st);
     CU_ASSERT_EQUAL(st.dropped, 30);
@@ -1236,7 +1233,7 @@ static void test_not_regular(void) {
  * logged once, and once more when the file is writable again (with the
  * bytes dropped). */
 static void test_torn_line_after_write_error(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_logfile_opts_t o = opts_for("torn.log");
   svc_logfile_t *lf;
   svc_logfile_stats_t st;
@@ -1251,12 +1248,12 @@ static void test_torn_line_after_write_error(void) {
   pal_fault_inject(PAL_SYS_WRITE, APR_ENOSPC, 0, 2);
   CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "line\n", 5),
                       APR_SUCCESS);
-  run_cond(loop, lf_healthy, lf, 200);   /* the retry reopens NAME */
+  run_cond_alive(loop, lf_healthy, lf, 200);   /* the retry reopens NAME */
   CU_ASSERT_NOT_EQUAL(svc_logfile_write(lf, NULL, "lost\n", 5),
                       APR_SUCCESS);
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_WRITE), 2);
   pal_fault_clear();
-  CU_ASSERT_TRUE(run_cond(loop, lf_healthy, lf, WAIT_MS));
+  CU_ASSERT_TRUE(run_cond_alive(loop, lf_healthy, lf, WAIT_MS));
   CU_ASSERT_EQUAL(svc_logfile_write(lf, NULL, "next\n", 5), APR_SUCCESS);
   svc_logfile_get_stats(lf, &st);
   CU_ASSERT_EQUAL(st.dropped, 10);

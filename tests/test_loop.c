@@ -9,13 +9,6 @@
 
 #include "test.h"
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
-  return loop;
-}
-
 static int count_cb_calls;
 static void count_cb(vg_timer_t *t) {
   (void)t;
@@ -34,7 +27,7 @@ static void close_cb(vg_handle_t *h) {
  * --------------------------------------------------------------------- */
 
 static void test_run_empty(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   CU_ASSERT_EQUAL(vg_loop_alive(loop), 0);
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_NOWAIT), 0);
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
@@ -48,7 +41,7 @@ static void test_run_empty(void) {
 
 /* NOWAIT runs one iteration and never blocks, even with a far timer. */
 static void test_run_nowait(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   uint64_t it0;
   vg_timer_init(loop, &t);
@@ -67,7 +60,7 @@ static void test_run_nowait(void) {
  * couple of ONCE iterations (one blocking wait, then the timer phase),
  * never a busy loop of thousands. */
 static void test_run_once(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   int calls = 0, r = 1;
   vg_timer_init(loop, &t);
@@ -96,7 +89,7 @@ static void stopping_cb(vg_timer_t *t) {
 /* vg_stop makes vg_run return after the current iteration, reporting
  * that work remains; the next vg_run carries on. */
 static void test_stop(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   vg_timer_init(loop, &t);
   count_cb_calls = 0;
@@ -113,7 +106,7 @@ static void test_stop(void) {
 /* vg_stop before vg_run: the run still performs (at most) one iteration
  * and returns; the flag does not stick to later runs. */
 static void test_stop_before_run(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   vg_timer_init(loop, &t);
   count_cb_calls = 0;
@@ -130,7 +123,7 @@ static void test_stop_before_run(void) {
  * --------------------------------------------------------------------- */
 
 static void test_ref_unref(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   /* (not "far"/"near": windows.h defines both away) */
   vg_timer_t far_t, near_t;
   vg_timer_init(loop, &far_t);
@@ -177,7 +170,7 @@ static void test_ref_unref(void) {
  * --------------------------------------------------------------------- */
 
 static void test_loop_close_busy(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   close_calls = 0;
   CU_ASSERT_EQUAL(vg_timer_init(loop, &t), APR_SUCCESS);
@@ -195,7 +188,7 @@ static void test_loop_close_busy(void) {
 /* close_cb runs in the close phase, never inside vg_close; the handle
  * is stopped at once (a due timer does not fire) and reported closing. */
 static void test_close_phase(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   close_calls = 0;
   closed_handle = NULL;
@@ -220,7 +213,7 @@ static void test_close_phase(void) {
 /* A closing handle keeps the loop running until its close_cb is done,
  * even when nothing else is alive; close_cb of a NULL callback is fine. */
 static void test_close_null_cb(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   vg_timer_init(loop, &t);
   vg_close((vg_handle_t *)&t, NULL);
@@ -239,7 +232,7 @@ static void self_closing_timer_cb(vg_timer_t *t) {
 /* A repeating timer closes itself from its callback: no further firing,
  * close_cb once. */
 static void test_close_in_timer_cb(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   count_cb_calls = 0;
   close_calls = 0;
@@ -297,7 +290,7 @@ static int open_reader(vg_loop_t *loop, reader_t *r) {
 /* A read callback closes its own stream while more data is waiting:
  * no second read callback, close_cb once. */
 static void test_close_in_read_cb(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   reader_t r;
   open_reader(loop, &r);
   CU_ASSERT_EQUAL(vg_test_fd_write(r.wfd, "first", 5), 5);
@@ -320,7 +313,8 @@ static void test_close_in_read_cb(void) {
 
 /* Two streams readable in the same iteration; whichever read callback
  * runs first closes the other.  The closed one's already-fetched event
- * must be dropped: exactly one read callback in total (STYLE 9). */
+ * must be dropped, since after vg_close() a handle gets no callback but
+ * its close callback: exactly one read callback in total. */
 static reader_t *pair[2];
 static void read_close_other_cb(vg_stream_t *s, apr_status_t status,
                                 size_t nread, const vg_buf_t *buf) {
@@ -338,7 +332,7 @@ static void read_close_other_cb(vg_stream_t *s, apr_status_t status,
 }
 
 static void test_close_other_same_iteration(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   reader_t a, b;
   open_reader(loop, &a);
   open_reader(loop, &b);
@@ -374,7 +368,7 @@ static void now_cb(vg_timer_t *t) {
 
 /* vg_now is cached for the iteration; vg_update_time refreshes it. */
 static void test_now_cached(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   uint64_t before = vg_now(loop);
   vg_timer_init(loop, &t);
@@ -403,7 +397,7 @@ static void walk_cb(vg_handle_t *h, void *arg) {
 }
 
 static void test_walk(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t[3];
   walk_t w;
   int i, j, found;

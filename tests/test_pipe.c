@@ -26,14 +26,6 @@
 #include <unistd.h>
 #endif
 
-#define WAIT_MS 10000
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 static void temp_path(char *buf, size_t size, const char *tag) {
   vg_test_local_name(buf, size, tag);
 }
@@ -188,7 +180,7 @@ static void lc_connect_cb(vg_connect_t *req, apr_status_t status) {
 }
 
 static void test_local_echo(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   lserver_t s;
   lclient_t c;
   char path[128];
@@ -209,7 +201,7 @@ static void test_local_echo(void) {
   c.connect_status = -1;
   CU_ASSERT_EQUAL(vg_pipe_connect(&c.creq, &c.pipe, path, lc_connect_cb),
                   APR_SUCCESS);
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.connect_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(c.gotlen, strlen(c.msg));
   CU_ASSERT_EQUAL(memcmp(c.got, c.msg, strlen(c.msg)), 0);
@@ -230,14 +222,14 @@ static void test_local_echo(void) {
 
   /* Client goes away: the server connection sees EOF. */
   vg_close((vg_handle_t *)&c.pipe, NULL);
-  CU_ASSERT(vg_test_run_until(loop, &s.eof, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &s.eof, VG_TEST_WAIT_MS));
   vg_test_close_loop(loop);
   local_name_remove(path);
 }
 
 /* A second bind of a live socket's path fails instead of stealing it. */
 static void test_bind_in_use(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_pipe_t a, b;
   char path[128];
   temp_path(path, sizeof path, "inuse");
@@ -253,7 +245,7 @@ static void test_bind_in_use(void) {
 /* Connecting to a path nobody listens on fails with ENOENT, either at
  * once or through the callback. */
 static void test_connect_missing(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   lclient_t c;
   char path[128];
   apr_status_t rv;
@@ -265,7 +257,7 @@ static void test_connect_missing(void) {
   c.msg = "x";
   rv = vg_pipe_connect(&c.creq, &c.pipe, path, lc_connect_cb);
   if (rv == APR_SUCCESS) {
-    CU_ASSERT(vg_test_run_until(loop, &c.connected, WAIT_MS));
+    CU_ASSERT(vg_test_run_until(loop, &c.connected, VG_TEST_WAIT_MS));
     rv = c.connect_status;
   } else {
     vg_run(loop, VG_RUN_NOWAIT);
@@ -346,7 +338,7 @@ static int pp_done(void *arg) {
 }
 
 static void transfer(size_t n) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   ppair_t p;
   vg_buf_t b;
   char *data = malloc(n ? n : 1);
@@ -359,7 +351,7 @@ static void transfer(size_t n) {
   b.base = data;
   b.len = n;
   CU_ASSERT_EQUAL(vg_write(&p.wreq, &p.w, &b, 1, pp_write_cb), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(p.write_called, 1);
   CU_ASSERT_EQUAL(p.write_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(p.eof, 1);
@@ -390,7 +382,7 @@ static int multi_done(void *arg) {
 }
 
 static void test_open_multi_write(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   ppair_t p;
   vg_write_t reqs[8];
   vg_buf_t bufs[8][2];
@@ -416,12 +408,12 @@ static void test_open_multi_write(void) {
   /* The array is copied by vg_write: scribbling on it is harmless. */
   memset(bufs, 0, sizeof bufs);
   CU_ASSERT_EQUAL(p.w.write_queue_count + (unsigned)multi_n, 8);
-  CU_ASSERT(vg_test_run_cond(loop, multi_done, NULL, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, multi_done, NULL, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(multi_n, 8);
   for (k = 0; k < 8 && k < multi_n; k++)
     CU_ASSERT_EQUAL(multi_order[k], k);
   vg_close((vg_handle_t *)&p.w, pp_closed);
-  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(p.total, 8 * 20000);
   CU_ASSERT_EQUAL(p.bad, 0);
   vg_test_close_loop(loop);
@@ -439,7 +431,7 @@ static void epipe_cb(vg_write_t *req, apr_status_t status) {
 }
 
 static void test_write_epipe(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   ppair_t p;
   vg_buf_t b;
   char data[] = "nobody reads this";
@@ -476,7 +468,7 @@ static void stop_read(vg_stream_t *s, apr_status_t status, size_t nread,
 }
 
 static void test_read_stop_start(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   ppair_t p;
   vg_buf_t b;
   char *data = malloc(300000);
@@ -499,7 +491,7 @@ static void test_read_stop_start(void) {
   CU_ASSERT_EQUAL(p.total, seen); /* stopped: nothing more delivered */
   CU_ASSERT_EQUAL(p.write_called, 0);
   CU_ASSERT_EQUAL(vg_read_start(&p.r, pp_alloc, pp_read), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, pp_done, &p, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(p.total, 300000);
   CU_ASSERT_EQUAL(p.bad, 0);
   CU_ASSERT_EQUAL(p.write_status, APR_SUCCESS);

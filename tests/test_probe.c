@@ -30,9 +30,6 @@
 #include "svc_probe.h"
 #include "test.h"
 
-/* Bound on any wait: only reached when something is broken. */
-#define WAIT_MS 10000
-
 static char self_path[4096];
 
 static int suite_init(void) {
@@ -48,12 +45,6 @@ static int suite_init(void) {
 /* ------------------------------------------------------------------------
  * 1. Helpers
  * --------------------------------------------------------------------- */
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
 
 /* What a probe callback saw. */
 typedef struct {
@@ -82,7 +73,7 @@ static void probe_prepare(svc_probe_t *p, result_t *r) {
  * a second (forbidden) callback. */
 static void wait_result(vg_loop_t *loop, result_t *r) {
   int i;
-  vg_test_run_until(loop, &r->calls, WAIT_MS);
+  vg_test_run_until(loop, &r->calls, VG_TEST_WAIT_MS);
   for (i = 0; i < 3; i++)
     vg_run(loop, VG_RUN_NOWAIT);
 }
@@ -148,7 +139,7 @@ static void expect_connect_refused(const result_t *r, const char *addr) {
  * --------------------------------------------------------------------- */
 
 static void test_tcp_ok(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   listener_t l;
   svc_probe_t p;
   result_t r;
@@ -184,7 +175,7 @@ static void test_tcp_ok(void) {
 }
 
 static void test_tcp_ipv6(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   listener_t l;
   svc_probe_t p;
   result_t r;
@@ -207,7 +198,7 @@ static void test_tcp_ipv6(void) {
 }
 
 static void test_tcp_refused(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_probe_t p;
   result_t r;
   char target[64];
@@ -228,7 +219,7 @@ static void test_tcp_refused(void) {
  * hosts file lists both) and a server on the last one only: the probe
  * goes on to the next address after a refusal. */
 static void test_tcp_next_address(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_addr_t addrs[8];
   size_t n = 0;
   listener_t l;
@@ -267,7 +258,7 @@ static void test_tcp_next_address(void) {
 /* RFC 6761: no name under .invalid exists.  The detail names the host
  * and gives the resolver's reason. */
 static void test_tcp_unresolvable(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_probe_t p;
   result_t r;
   const char *pre = "resolve no-such-host.vigil-test.invalid: ";
@@ -302,7 +293,7 @@ static void block_work(vg_work_t *w) {
  * time limit still holds, says where it was, and the probe is delivered
  * without waiting for the pool. */
 static void test_timeout_while_resolving(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_work_t blocker;
   svc_probe_t p;
   result_t r;
@@ -326,7 +317,7 @@ static void test_timeout_while_resolving(void) {
 
 /* Cancelled while its name is being resolved. */
 static void test_cancel_while_resolving(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_probe_t p;
   result_t r;
 
@@ -344,7 +335,7 @@ static void test_cancel_while_resolving(void) {
 }
 
 static void test_bad_arguments(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   static const char *const empty_argv[] = {NULL};
   svc_probe_t p;
   result_t r;
@@ -587,7 +578,7 @@ static void test_http_replies(void) {
   };
   size_t i;
   for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    vg_loop_t *loop = new_loop();
+    vg_loop_t *loop = vg_test_new_loop();
     hserver_t s;
     result_t r;
     http_once(cases[i].mode, cases[i].reply, "/health", 5000, &r, &s, loop);
@@ -606,7 +597,7 @@ static void test_http_replies(void) {
 }
 
 static void test_http_request_format(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   hserver_t s;
   result_t r;
   char want[512];
@@ -628,7 +619,7 @@ static void test_http_request_format(void) {
 
 static void test_http_too_long(void) {
   static char reply[SVC_PROBE_REPLY_MAX + 64];
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   hserver_t s;
   result_t r;
 
@@ -642,7 +633,7 @@ static void test_http_too_long(void) {
 }
 
 static void test_http_timeout(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   hserver_t s;
   result_t r;
   uint64_t t0 = vg_now(loop);
@@ -656,7 +647,7 @@ static void test_http_timeout(void) {
 }
 
 static void test_http_refused(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_probe_t p;
   result_t r;
   char url[64];
@@ -684,7 +675,7 @@ static void test_http_refused(void) {
 static void exec_once(const char *const *argv, const char *const *env,
                       const char *cwd, uint64_t timeout_ms, result_t *r,
                       uint64_t *elapsed, long *pid) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   svc_probe_t p;
   uint64_t t0 = vg_now(loop);
 
@@ -776,7 +767,7 @@ static void test_exec_spawn_errors(void) {
  * --------------------------------------------------------------------- */
 
 static void test_cancel_http_in_flight(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   hserver_t s;
   svc_probe_t p;
   result_t r;
@@ -787,7 +778,7 @@ static void test_cancel_http_in_flight(void) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
   CU_ASSERT_EQUAL(svc_probe_http(&p, loop, url, 0, record_cb), APR_SUCCESS);
   /* Wait until the server holds the request: the probe is reading. */
-  vg_test_run_until(loop, &s.requests, WAIT_MS);
+  vg_test_run_until(loop, &s.requests, VG_TEST_WAIT_MS);
   CU_ASSERT_EQUAL_FATAL(s.requests, 1);
   CU_ASSERT_EQUAL(svc_probe_http(&p, loop, url, 0, record_cb), VG_EBUSY);
   svc_probe_cancel(&p);
@@ -803,7 +794,7 @@ static void test_cancel_http_in_flight(void) {
 }
 
 static void test_cancel_before_connect(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   listener_t l;
   svc_probe_t p;
   result_t r;
@@ -824,7 +815,7 @@ static void test_cancel_before_connect(void) {
 /* A spawn failure decides the result inside the start call; a cancel
  * before delivery still wins. */
 static void test_cancel_while_finishing(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   const char *missing[] = {"/nonexistent/vigil-probe-none", NULL};
   svc_probe_t p;
   result_t r;
@@ -842,7 +833,7 @@ static void test_cancel_while_finishing(void) {
 }
 
 static void test_cancel_exec(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   const char *argv[] = {self_path, "--child", "sleep", "5000", NULL};
   svc_probe_t p;
   result_t r;
@@ -889,7 +880,7 @@ static void cancel_other_cb(svc_probe_t *p, apr_status_t rv,
 }
 
 static void test_cancel_from_callbacks(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   const char *sleeper[] = {self_path, "--child", "sleep", "5000", NULL};
   listener_t l;
   svc_probe_t a, b;
@@ -953,7 +944,7 @@ static void chain_cb(svc_probe_t *p, apr_status_t rv, const char *detail) {
 }
 
 static void test_reuse_from_callback(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   listener_t l;
   svc_probe_t p;
   chain_t c;

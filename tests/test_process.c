@@ -42,8 +42,6 @@
 #include <unistd.h>
 #endif
 
-#define WAIT_MS 10000
-
 static char self_path[4096];
 /* Non-close-on-exec descriptors >= 3 this process inherited from its own
  * parent (a shell, make's jobserver...), in the "fds" child's format.
@@ -121,19 +119,6 @@ static int suite_init(void) {
   return 0;
 }
 #endif
-
-static int suite_clean(void) {
-  pal_fault_clear();
-  return 0;
-}
-static void test_setup(void) { pal_fault_clear(); }
-static void test_teardown(void) { pal_fault_clear(); }
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
 
 
 /* ------------------------------------------------------------------------
@@ -295,7 +280,7 @@ static apr_status_t spawn_expect_fail(vg_loop_t *loop, child_t *c) {
   apr_status_t rv = vg_spawn(loop, &c->proc, &c->opts);
   if (rv == APR_SUCCESS) {
     child_started(c);
-    vg_test_run_cond(loop, child_done, c, WAIT_MS);
+    vg_test_run_cond(loop, child_done, c, VG_TEST_WAIT_MS);
     fprintf(stderr, "\n  spawn of %s succeeded (exit %d) instead of "
             "failing\n", c->opts.file, c->exit_status);
   }
@@ -305,7 +290,7 @@ static apr_status_t spawn_expect_fail(vg_loop_t *loop, child_t *c) {
 /* Spawn, wait for exit (and EOF on captured pipes). */
 static void child_run(vg_loop_t *loop, child_t *c) {
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, c, VG_TEST_WAIT_MS));
 }
 
 /* ------------------------------------------------------------------------
@@ -313,7 +298,7 @@ static void child_run(vg_loop_t *loop, child_t *c) {
  * --------------------------------------------------------------------- */
 
 static void test_exit_code(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   child_prepare(&c, "exit", "7", NULL);
   child_run(loop, &c);
@@ -336,7 +321,7 @@ static void test_exit_code(void) {
  * ends the child with exit code 3, reported as such with term_signal 0,
  * and USR1 does not exist there (the child says so with exit 125). */
 static void test_kill_self(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   child_prepare(&c, "kill-self", "TERM", NULL);
   child_run(loop, &c);
@@ -365,16 +350,16 @@ static void test_kill_self(void) {
 /* vg_process_kill(TERM) on a sleeping child; then the handle's pid is
  * gone and killing again reports so. */
 static void test_process_kill(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   child_prepare(&c, "sleep", "20000", NULL);
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
   CU_ASSERT(vg_is_active((vg_handle_t *)&c.proc));
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGTERM), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.exit_status, -1);
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   vg_test_close_loop(loop);
 }
 
@@ -388,13 +373,13 @@ static void keep_exit_cb(vg_process_t *p, int exit_status, int term_signal) {
 /* After the exit callback (handle still open), kill says the process is
  * gone rather than signalling a recycled pid. */
 static void test_kill_after_exit(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   apr_status_t rv;
   child_prepare(&c, "exit", "0", NULL);
   c.opts.exit_cb = keep_exit_cb;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, VG_TEST_WAIT_MS));
   rv = vg_process_kill(&c.proc, VG_SIGTERM);
   CU_ASSERT_EQUAL(rv, PAL_ENOPROC);
   vg_close((vg_handle_t *)&c.proc, child_closed);
@@ -406,18 +391,18 @@ static void test_kill_after_exit(void) {
  * Windows: TERM is TerminateProcess, which no handler can refuse (the
  * child ignores every console control event): it dies of TERM. */
 static void test_ignore_term_then_kill(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   volatile int never = 0;
   child_prepare(&c, "ignore-term", NULL, NULL);
   child_pipe(loop, &c, 1);
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_STRING_EQUAL(c.out.data, "ready\n");
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGTERM), APR_SUCCESS);
 #ifdef _WIN32
   (void)never;
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.exited, 1);
   CU_ASSERT_EQUAL(c.exit_status, -1);
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
@@ -427,19 +412,19 @@ static void test_ignore_term_then_kill(void) {
   vg_test_run_until(loop, &never, 100);
   CU_ASSERT_EQUAL(c.exited, 0);
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
   vg_test_close_loop(loop);
 }
 
 /* vg_kill on a bare pid. */
 static void test_vg_kill_pid(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   child_prepare(&c, "sleep", "20000", NULL);
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
   CU_ASSERT_EQUAL(vg_kill(c.proc.pid, VG_SIGTERM), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
   vg_test_close_loop(loop);
 }
@@ -452,7 +437,7 @@ static void test_vg_kill_pid(void) {
  * initialised, PIPE stdio are not opened, nothing leaks, the loop
  * closes. */
 static void test_spawn_enoent(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   apr_status_t rv;
   int fds_before, fds_after;
@@ -475,7 +460,7 @@ static void test_spawn_enoent(void) {
   vg_test_close_loop(loop);
 
   /* The same through PATH search. */
-  loop = new_loop();
+  loop = vg_test_new_loop();
   child_prepare(&c, "x", NULL, NULL);
   c.opts.file = "vigil-no-such-program-on-path";
   c.argv[0] = c.opts.file;
@@ -490,7 +475,7 @@ static void test_spawn_enoent(void) {
  * that is no executable image: CreateProcessW fails with
  * ERROR_BAD_EXE_FORMAT, and the spawn with its status. */
 static void test_spawn_eacces(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   apr_status_t rv;
   char path[1024];
@@ -536,7 +521,7 @@ static apr_status_t spawn_file(vg_loop_t *loop, const char *text,
 /* A file without execute permission: APR_EACCES.  Executable, but not a
  * format the kernel runs, and no "#!": ENOEXEC.  No retry fixes either. */
 static void test_spawn_eacces(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   apr_status_t rv = spawn_file(loop, "#!/bin/sh\nexit 0\n", 0644);
   CU_ASSERT(APR_STATUS_IS_EACCES(rv));
   CU_ASSERT(pal_spawn_permanent(rv));
@@ -566,7 +551,7 @@ static void test_rlimit_unenforced(void) {
 
 /* An injected failure of the spawn call itself. */
 static void test_spawn_fault(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   apr_status_t rv;
   int fds_before;
@@ -581,7 +566,7 @@ static void test_spawn_fault(void) {
   CU_ASSERT_EQUAL(count_open_fds(), fds_before);
   /* And the next spawn with the same pipe handle works. */
   CU_ASSERT_EQUAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.exit_status, 0);
   vg_test_close_loop(loop);
 }
@@ -591,7 +576,7 @@ static void test_spawn_fault(void) {
  * --------------------------------------------------------------------- */
 
 static void test_stdout_pipe(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   child_prepare(&c, "print", "hello from the child", NULL);
   child_pipe(loop, &c, 1);
@@ -603,7 +588,7 @@ static void test_stdout_pipe(void) {
 }
 
 static void test_stderr_pipe(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   child_prepare(&c, "print-stderr", "oops", NULL);
   child_pipe(loop, &c, 1);
@@ -617,7 +602,7 @@ static void test_stderr_pipe(void) {
 
 /* 2 MiB through a stdout pipe, byte-exact. */
 static void test_stdout_bulk(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t *c = calloc(1, sizeof *c);
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
   child_prepare(c, "write-bytes", "2097152", NULL);
@@ -645,7 +630,7 @@ static void in_write_cb(vg_write_t *req, apr_status_t status) {
 }
 
 static void test_stdin_echo(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   static char text[] = "line one\nline two\n\nlast line without newline";
   vg_buf_t b;
@@ -659,7 +644,7 @@ static void test_stdin_echo(void) {
   c.in_status = -1;
   CU_ASSERT_EQUAL(vg_write(&c.in_req, &c.in, &b, 1, in_write_cb),
                   APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.in_status, APR_SUCCESS);
   CU_ASSERT_STRING_EQUAL(c.out.data, text);
   CU_ASSERT_EQUAL(c.exit_status, 0);
@@ -668,7 +653,7 @@ static void test_stdin_echo(void) {
 
 /* stdin from /dev/null: immediate EOF; stdout to /dev/null. */
 static void test_stdio_ignore(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   child_prepare(&c, "echo", NULL, NULL);
   c.opts.stdio[0].kind = VG_STDIO_IGNORE;
@@ -687,7 +672,7 @@ static void test_stdio_ignore(void) {
 
 /* stdout to a file, appended. */
 static void test_stdio_file(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   char path[1024], fresh[1024], got[256];
   FILE *f;
@@ -735,7 +720,7 @@ static void test_stdio_file(void) {
 
 /* stdout to a descriptor we pass (one end of a pal_pipe). */
 static void test_stdio_fd(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   capture_t *cap = &c.out;
   pal_fd_t fds[2];
@@ -750,7 +735,7 @@ static void test_stdio_fd(void) {
   cap->p.data = cap;
   cap->used = 1;
   vg_read_start(&cap->p, cap_alloc, cap_read);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_STRING_EQUAL(cap->data, "via a descriptor");
   CU_ASSERT_EQUAL(c.exit_status, 0);
   vg_test_close_loop(loop);
@@ -761,7 +746,7 @@ static void test_stdio_fd(void) {
  * --------------------------------------------------------------------- */
 
 static void test_env(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   static const char *const env[] = {"VG_TEST_VAR=hello-env",
                                     "OTHER=1", NULL};
@@ -808,7 +793,7 @@ static char *get_cwd(char *buf, size_t size) { return getcwd(buf, size); }
 /* The child runs in the directory given: /tmp (resolved) on POSIX, the
  * temporary directory on Windows, printed back as given. */
 static void test_cwd(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   char dir[4096], want[4096 + 2], here[4096];
 #ifdef _WIN32
@@ -847,7 +832,7 @@ static void no_conn_cb(vg_stream_t *server, apr_status_t status) {
 }
 
 static void test_no_fd_leaks(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   vg_tcp_t listener;
   pal_addr_t a;
@@ -918,7 +903,7 @@ static void gone_poll_cb(vg_timer_t *t) {
 }
 
 static void test_kill_tree(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   vg_timer_t poll_timer;
   long gpid;
@@ -926,14 +911,14 @@ static void test_kill_tree(void) {
   child_pipe(loop, &c, 1);
   c.opts.flags = VG_PROCESS_NEW_GROUP;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
   gpid = atol(c.out.data);
   CU_ASSERT_FATAL(gpid > 1);
   CU_ASSERT_NOT_EQUAL(gpid, c.proc.pid);
   CU_ASSERT_EQUAL(pid_gone(gpid), 0);
 
   CU_ASSERT_EQUAL(vg_process_kill_tree(&c.proc, VG_SIGTERM), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
 
   /* The grandchild went too: poll with a timer, bounded. */
@@ -968,7 +953,7 @@ static int daemon_ready(void *arg) { return daemon_pid(arg) > 0; }
  * child and its group are not (they are kill_tree's), nor the daemon of
  * another child. */
 static void test_kill_escaped(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t a, b;
   char pa[128], pb[128];
   long da, db;
@@ -1019,7 +1004,7 @@ static void test_kill_escaped(void) {
 /* The leader dies first (killed alone); its grandchild lives on in the
  * group, and kill_tree on the exited handle still reaches it. */
 static void test_kill_tree_after_leader_exit(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   vg_timer_t poll_timer;
   long gpid;
@@ -1028,11 +1013,11 @@ static void test_kill_tree_after_leader_exit(void) {
   c.opts.flags = VG_PROCESS_NEW_GROUP;
   c.opts.exit_cb = keep_exit_cb;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
   gpid = atol(c.out.data);
   CU_ASSERT_FATAL(gpid > 1);
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_exited, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
   CU_ASSERT_EQUAL(pid_gone(gpid), 0);
 
@@ -1054,7 +1039,7 @@ static void test_kill_tree_after_leader_exit(void) {
  * Windows: the child's tree is its own job object, group or not, so
  * kill_tree succeeds and ends the child alone. */
 static void test_kill_tree_needs_group(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   apr_status_t rv;
   child_prepare(&c, "sleep", "20000", NULL);
@@ -1066,7 +1051,7 @@ static void test_kill_tree_needs_group(void) {
   /* We are still alive to tell; make sure the child goes. */
   if (rv != APR_SUCCESS)
     vg_process_kill(&c.proc, VG_SIGTERM);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGTERM);
   vg_test_close_loop(loop);
 }
@@ -1085,18 +1070,18 @@ static void usage_child(vg_loop_t *loop, child_t *c, const char *mode,
   child_pipe(loop, c, 1);
   c->opts.flags = flags;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, c), APR_SUCCESS);
-  CU_ASSERT_FATAL(vg_test_run_cond(loop, out_has_newline, c, WAIT_MS));
+  CU_ASSERT_FATAL(vg_test_run_cond(loop, out_has_newline, c, VG_TEST_WAIT_MS));
 }
 
 static void usage_child_end(vg_loop_t *loop, child_t *c) {
   vg_process_kill_tree(&c->proc, VG_SIGKILL);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, c, VG_TEST_WAIT_MS));
   child_release(loop, c);
 }
 
 /* The grandchild is in the group: two members, both resident. */
 static void test_usage_group(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_usage_t u;
   child_t c;
   usage_child(loop, &c, "spawn-grandchild", NULL, VG_PROCESS_NEW_GROUP);
@@ -1109,7 +1094,7 @@ static void test_usage_group(void) {
 
 /* Memory the child touched is counted as resident. */
 static void test_usage_rss(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_usage_t u;
   child_t c;
   usage_child(loop, &c, "alloc", "64", VG_PROCESS_NEW_GROUP);
@@ -1124,7 +1109,7 @@ static void test_usage_rss(void) {
 /* CPU time the child measured itself using is reported (to the clock
  * tick: /proc counts in 10 ms units, so allow two of them). */
 static void test_usage_cpu(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_usage_t u;
   child_t c;
   usage_child(loop, &c, "burn", "300", VG_PROCESS_NEW_GROUP);
@@ -1139,7 +1124,7 @@ static void test_usage_cpu(void) {
  * ") (" and spaces does not confuse the parsing of /proc/PID/stat
  * (Linux), and after the exit there is nothing to measure. */
 static void test_usage_single_and_exit(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_usage_t u;
   child_t c;
 #ifdef __linux__
@@ -1152,7 +1137,7 @@ static void test_usage_single_and_exit(void) {
   CU_ASSERT_EQUAL(u.processes, 1);
   CU_ASSERT(u.rss_bytes > 0);
   CU_ASSERT_EQUAL(vg_process_kill(&c.proc, VG_SIGKILL), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(vg_process_usage(&c.proc, &u), VG_ENOPROC);
   child_release(loop, &c);
   vg_test_close_loop(loop);
@@ -1162,7 +1147,7 @@ static void test_usage_single_and_exit(void) {
  * services uses): each slot gets its own tree's members, an empty slot and
  * an exited child read as zeros. */
 static void test_usage_many(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   pal_usage_t u[4];
   pal_proc_t *procs[4];
   child_t a, b, gone;
@@ -1170,7 +1155,7 @@ static void test_usage_many(void) {
   usage_child(loop, &b, "alloc", "64", VG_PROCESS_NEW_GROUP);
   usage_child(loop, &gone, "ignore-term", NULL, 0);
   CU_ASSERT_EQUAL(vg_process_kill(&gone.proc, VG_SIGKILL), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &gone, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &gone, VG_TEST_WAIT_MS));
   procs[0] = &a.proc.proc;
   procs[1] = NULL;
   procs[2] = &b.proc.proc;
@@ -1199,7 +1184,7 @@ static void test_usage_many(void) {
  * the child's: the error, and the call named; nothing is left running.
  * Elsewhere than Linux there are no cgroups to join. */
 static void test_spawn_cgroup_fails(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   char longdir[5000];
   apr_status_t rv;
   child_t c;
@@ -1253,7 +1238,7 @@ static void test_spawn_cgroup_join(void) {
   char *dir = vg_test_cgroup_create("process-join");
   if (!dir)
     return;
-  loop = new_loop();
+  loop = vg_test_new_loop();
   usage_child(loop, &c, "ignore-term", NULL, VG_PROCESS_NEW_GROUP);
   /* (usage_child spawned without a cgroup: this one is the control.) */
   CU_ASSERT_EQUAL(pal_cgroup_read(dir, "cgroup.procs", procs, sizeof procs),
@@ -1265,7 +1250,7 @@ static void test_spawn_cgroup_join(void) {
   child_pipe(loop, &c, 1);
   c.opts.cgroup = dir;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT_FATAL(vg_test_run_cond(loop, out_has_newline, &c, WAIT_MS));
+  CU_ASSERT_FATAL(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(pal_cgroup_read(dir, "cgroup.procs", procs, sizeof procs),
                   APR_SUCCESS);
   CU_ASSERT(pid_listed(procs, c.proc.pid));
@@ -1278,7 +1263,7 @@ static void test_spawn_cgroup_join(void) {
   CU_ASSERT(u.rss_bytes > 0);
 
   CU_ASSERT_EQUAL(pal_cgroup_kill(dir), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.term_signal, VG_SIGKILL);
   child_release(loop, &c);
   CU_ASSERT_EQUAL(pal_cgroup_remove(dir), APR_SUCCESS);
@@ -1292,7 +1277,7 @@ static void test_spawn_cgroup_join(void) {
 
 /* Closing the handle does not kill the child. */
 static void test_close_does_not_kill(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t c;
   long pid;
   int i;
@@ -1381,7 +1366,7 @@ static int minis_done(void *arg) {
 
 static void test_many_spawns(void) {
   int i, bad = 0;
-  minis_loop = new_loop();
+  minis_loop = vg_test_new_loop();
   minis = calloc(MANY_SPAWNS, sizeof *minis);
   CU_ASSERT_PTR_NOT_NULL_FATAL(minis);
   minis_started = minis_exited = minis_closed = minis_errors = 0;
@@ -1403,7 +1388,7 @@ static void test_many_spawns(void) {
 /* Several children at once, exiting in an order of their own. */
 static void test_concurrent_children(void) {
   enum { N = 16 };
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   child_t *cs = calloc(N, sizeof *cs);
   char ms[N][16];
   int i, all = 0;
@@ -1414,7 +1399,7 @@ static void test_concurrent_children(void) {
     CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &cs[i]), APR_SUCCESS);
   }
   for (i = 0; i < N; i++)
-    CU_ASSERT(vg_test_run_cond(loop, child_done, &cs[i], WAIT_MS));
+    CU_ASSERT(vg_test_run_cond(loop, child_done, &cs[i], VG_TEST_WAIT_MS));
   for (i = 0; i < N; i++)
     all += cs[i].exited == 1 && cs[i].exit_status == 0;
   CU_ASSERT_EQUAL(all, N);
@@ -1468,7 +1453,7 @@ static CU_TestInfo process_tests[] = {
 CU_SuiteInfo process_suite = {
     .pName = "process",
     .pInitFunc = suite_init,
-    .pCleanupFunc = suite_clean,
-    .pSetUpFunc = test_setup,
-    .pTearDownFunc = test_teardown,
+    .pCleanupFunc = vg_test_fault_clean,
+    .pSetUpFunc = vg_test_fault_reset,
+    .pTearDownFunc = vg_test_fault_reset,
     .pTests = process_tests};

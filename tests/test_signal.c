@@ -17,8 +17,6 @@
 
 #include "test.h"
 
-#define WAIT_MS 10000
-
 #ifdef _WIN32
 #define SIG_A VG_SIGHUP
 #define SIG_B VG_SIGBREAK
@@ -26,12 +24,6 @@
 #define SIG_A VG_SIGUSR1
 #define SIG_B VG_SIGUSR2
 #endif
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
 
 typedef struct {
   vg_signal_t sig;
@@ -70,7 +62,7 @@ static int b_called(void *arg) {
 /* Two watchers of SIG_A: one raise calls each once; stop one and only
  * the other is called; restart it and both are again. */
 static void test_two_watchers(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   watcher_t a, b;
   watcher_init(loop, &a);
   watcher_init(loop, &b);
@@ -83,7 +75,7 @@ static void test_two_watchers(void) {
   CU_ASSERT(vg_is_active((vg_handle_t *)&a.sig));
 
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)1, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)1, VG_TEST_WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 1);
@@ -93,7 +85,7 @@ static void test_two_watchers(void) {
   CU_ASSERT_EQUAL(vg_signal_stop(&a.sig), APR_SUCCESS);
   CU_ASSERT_EQUAL(vg_is_active((vg_handle_t *)&a.sig), 0);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, b_called, (void *)2, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, b_called, (void *)2, VG_TEST_WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 2);
@@ -101,7 +93,7 @@ static void test_two_watchers(void) {
   CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_A),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_A), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)2, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)2, VG_TEST_WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 2);
   CU_ASSERT_EQUAL(b.calls, 3);
@@ -111,7 +103,7 @@ static void test_two_watchers(void) {
 /* Watchers of different signals do not see each other's; restarting a
  * watcher on another signal moves it. */
 static void test_distinct_signals(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   watcher_t a, b;
   watcher_init(loop, &a);
   watcher_init(loop, &b);
@@ -120,7 +112,7 @@ static void test_distinct_signals(void) {
   vg_signal_start(&a.sig, watcher_cb, SIG_A);
   vg_signal_start(&b.sig, watcher_cb, SIG_B);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_B), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, b_called, (void *)1, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, b_called, (void *)1, VG_TEST_WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 0);
   CU_ASSERT_EQUAL(b.calls, 1);
@@ -130,7 +122,7 @@ static void test_distinct_signals(void) {
   CU_ASSERT_EQUAL(vg_signal_start(&a.sig, watcher_cb, SIG_B),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(pal_signal_raise(SIG_B), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)1, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, both_called, (void *)1, VG_TEST_WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 1);
   CU_ASSERT_EQUAL(b.calls, 2);
@@ -140,7 +132,7 @@ static void test_distinct_signals(void) {
 
 /* Watchers in two loops of the same process both see the signal. */
 static void test_two_loops(void) {
-  vg_loop_t *l1 = new_loop(), *l2 = new_loop();
+  vg_loop_t *l1 = vg_test_new_loop(), *l2 = vg_test_new_loop();
   watcher_t a, b;
   watcher_init(l1, &a);
   watcher_init(l2, &b);
@@ -169,7 +161,7 @@ static void test_two_loops(void) {
 /* A closed watcher is not called; an unreferenced one does not keep the
  * loop alive but is still called. */
 static void test_close_and_unref(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   watcher_t a, b;
   watcher_init(loop, &a);
   watcher_init(loop, &b);
@@ -187,7 +179,7 @@ static void test_close_and_unref(void) {
   /* Nothing referenced: the loop does not run on its own account... */
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
   /* ...but while something else runs it, b is called. */
-  CU_ASSERT(vg_test_run_until(loop, &b.calls, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &b.calls, VG_TEST_WAIT_MS));
   settle(loop);
   CU_ASSERT_EQUAL(a.calls, 0);
   CU_ASSERT_EQUAL(b.calls, 1);
@@ -198,7 +190,7 @@ static void test_close_and_unref(void) {
  * the watcher stays inactive.  POSIX has no BREAK; Windows has no USR1,
  * USR2, QUIT, WINCH, CHLD (and KILL is no event to watch either). */
 static void test_unsupported_signals(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   watcher_t a;
 #ifdef _WIN32
   static const int none[] = {VG_SIGUSR1, VG_SIGUSR2, VG_SIGQUIT,

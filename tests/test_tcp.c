@@ -18,25 +18,6 @@
 
 #include "test.h"
 
-/* Bound on any wait of loop time: only hit when something is broken. */
-#define WAIT_MS 10000
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
-/* Run the loop until cond(arg) holds or `ms` of loop time pass.  An
- * unreferenced guard timer makes sure each ONCE iteration returns. */
-
-static int suite_clean(void) {
-  pal_fault_clear();
-  return 0;
-}
-static void test_setup(void) { pal_fault_clear(); }
-static void test_teardown(void) { pal_fault_clear(); }
-
 static unsigned char pattern_byte(size_t i) {
   return (unsigned char)((i * 7 + 3) % 251);
 }
@@ -351,12 +332,12 @@ static void client_start(vg_loop_t *loop, client_t *c, const pal_addr_t *to,
 
 /* Listen on an ephemeral port, connect, echo, close. */
 static void test_echo(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   client_t c;
   server_start(loop, &srv, 1);
   client_start(loop, &c, &srv.addr, "hello, vigil");
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.connect_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(c.write_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(c.mismatch, 0);
@@ -377,7 +358,7 @@ static void addr_connect_cb(vg_connect_t *req, apr_status_t status) {
 }
 
 static void test_addresses(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   vg_tcp_t cli;
   vg_connect_t creq;
@@ -388,7 +369,7 @@ static void test_addresses(void) {
   addr_conn_done = 0;
   CU_ASSERT_EQUAL(vg_tcp_connect(&creq, &cli, &srv.addr, addr_connect_cb),
                   APR_SUCCESS);
-  CU_ASSERT(vg_test_run_until(loop, &addr_conn_done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &addr_conn_done, VG_TEST_WAIT_MS));
   while (srv.accepted == 0 && vg_run(loop, VG_RUN_ONCE))
     ;
   CU_ASSERT_EQUAL_FATAL(srv.accepted, 1);
@@ -409,13 +390,13 @@ static void test_addresses(void) {
 /* The client shuts down after writing: the server sees the data then
  * EOF, echoes, shuts down in turn; the client sees the echo then EOF. */
 static void test_shutdown_eof(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   client_t c;
   server_start(loop, &srv, 1);
   client_start(loop, &c, &srv.addr, "half-close me");
   c.use_shutdown = 1;
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.write_status, APR_SUCCESS);
   CU_ASSERT(c.shut);
   CU_ASSERT_EQUAL(c.shutdown_status, APR_SUCCESS);
@@ -428,7 +409,7 @@ static void test_shutdown_eof(void) {
 
 /* vg_try_write writes what it can at once. */
 static void test_try_write(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   vg_tcp_t cli;
   vg_connect_t creq;
@@ -439,7 +420,7 @@ static void test_try_write(void) {
   vg_tcp_init(loop, &cli);
   addr_conn_done = 0;
   vg_tcp_connect(&creq, &cli, &srv.addr, addr_connect_cb);
-  CU_ASSERT(vg_test_run_until(loop, &addr_conn_done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &addr_conn_done, VG_TEST_WAIT_MS));
   while (srv.accepted == 0 && vg_run(loop, VG_RUN_ONCE))
     ;
   CU_ASSERT_EQUAL_FATAL(srv.accepted, 1);
@@ -503,7 +484,7 @@ static void connect_pair(vg_loop_t *loop, server_t *srv, vg_tcp_t *cli,
   addr_conn_done = 0;
   CU_ASSERT_EQUAL_FATAL(
       vg_tcp_connect(creq, cli, &srv->addr, addr_connect_cb), APR_SUCCESS);
-  CU_ASSERT_FATAL(vg_test_run_until(loop, &addr_conn_done, WAIT_MS));
+  CU_ASSERT_FATAL(vg_test_run_until(loop, &addr_conn_done, VG_TEST_WAIT_MS));
   while (srv->accepted == 0 && vg_run(loop, VG_RUN_ONCE))
     ;
   CU_ASSERT_EQUAL_FATAL(srv->accepted, 1);
@@ -517,7 +498,7 @@ static int drained(void *arg) {
 }
 
 static void test_write_queue_backpressure(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   vg_tcp_t cli;
   vg_connect_t creq;
@@ -562,7 +543,7 @@ static void test_write_queue_backpressure(void) {
                   APR_SUCCESS);
   drain_w = &w;
   drain_sc = sc;
-  CU_ASSERT(vg_test_run_cond(loop, drained, NULL, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, drained, NULL, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(w.called, 1);
   CU_ASSERT_EQUAL(w.status, APR_SUCCESS);
   CU_ASSERT_EQUAL(cli.write_queue_size, 0);
@@ -585,7 +566,7 @@ static void cancel_close_cb(vg_handle_t *h) {
 }
 
 static void test_close_cancels_writes(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   vg_tcp_t cli;
   vg_connect_t creq;
@@ -637,7 +618,7 @@ static void test_close_cancels_writes(void) {
 /* Connecting to a bound but not listening port is refused, reported in
  * the connect callback; the handle then closes normally. */
 static void test_connect_refused(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_tcp_t holder;
   client_t c;
   pal_addr_t a;
@@ -646,7 +627,7 @@ static void test_connect_refused(void) {
   CU_ASSERT_EQUAL_FATAL(vg_tcp_bind(&holder, &a, 0), APR_SUCCESS);
   CU_ASSERT_EQUAL_FATAL(vg_tcp_sockname(&holder, &a), APR_SUCCESS);
   client_start(loop, &c, &a, "nobody home");
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT(c.connected);
   CU_ASSERT(APR_STATUS_IS_ECONNREFUSED(c.connect_status));
   CU_ASSERT_EQUAL(c.wrote, 0);
@@ -666,7 +647,7 @@ static void cc_cb(vg_connect_t *req, apr_status_t status) {
 }
 
 static void test_close_while_connecting(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   vg_tcp_t cli;
   vg_connect_t creq;
@@ -730,7 +711,7 @@ static void test_thousand_connections(void) {
   CU_ASSERT_FATAL(raise_nofile(2 * MANY + 64));
   cs = calloc(MANY, sizeof *cs);
   CU_ASSERT_PTR_NOT_NULL_FATAL(cs);
-  loop = new_loop();
+  loop = vg_test_new_loop();
   server_start(loop, &srv, 1);
   many_done = 0;
   for (i = 0; i < MANY; i++) {
@@ -771,13 +752,13 @@ static void test_thousand_connections(void) {
 /* Two reads fail with EAGAIN: the stream simply waits for the next
  * readiness; no data is lost or duplicated. */
 static void test_read_eagain(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   client_t c;
   server_start(loop, &srv, 1);
   pal_fault_inject(PAL_SYS_READ, APR_EAGAIN, 0, 2);
   client_start(loop, &c, &srv.addr, "survives EAGAIN");
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_READ), 2);
   CU_ASSERT_EQUAL(c.connect_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(c.mismatch, 0);
@@ -789,13 +770,13 @@ static void test_read_eagain(void) {
 /* writev fails with EINTR (retried) and then EAGAIN (waits for
  * writability): the echo is intact. */
 static void test_write_eintr(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   client_t c, c2;
   server_start(loop, &srv, 1);
   pal_fault_inject(PAL_SYS_WRITEV, APR_EINTR, 0, 2);
   client_start(loop, &c, &srv.addr, "survives EINTR");
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_WRITEV), 2);
   CU_ASSERT_EQUAL(c.write_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(c.mismatch, 0);
@@ -804,7 +785,7 @@ static void test_write_eintr(void) {
   pal_fault_clear();
   pal_fault_inject(PAL_SYS_WRITEV, APR_EAGAIN, 0, 1);
   client_start(loop, &c2, &srv.addr, "survives EAGAIN on write");
-  CU_ASSERT(vg_test_run_until(loop, &c2.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c2.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_WRITEV), 1);
   CU_ASSERT_EQUAL(c2.write_status, APR_SUCCESS);
   CU_ASSERT_EQUAL(c2.mismatch, 0);
@@ -816,13 +797,13 @@ static void test_write_eintr(void) {
 /* accept fails with EAGAIN once (a connection that vanished before we
  * took it looks like that): the listener keeps going. */
 static void test_accept_eagain(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   client_t c;
   server_start(loop, &srv, 1);
   pal_fault_inject(PAL_SYS_ACCEPT, APR_EAGAIN, 0, 1);
   client_start(loop, &c, &srv.addr, "accepted anyway");
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_ACCEPT), 1);
   CU_ASSERT_EQUAL(srv.accepted, 1);
   CU_ASSERT_EQUAL(srv.conn_errors, 0);
@@ -834,13 +815,13 @@ static void test_accept_eagain(void) {
 
 /* accept fails with EINTR twice: retried, not reported. */
 static void test_accept_eintr(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   server_t srv;
   client_t c;
   server_start(loop, &srv, 1);
   pal_fault_inject(PAL_SYS_ACCEPT, APR_EINTR, 0, 2);
   client_start(loop, &c, &srv.addr, "accepted after EINTR");
-  CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_ACCEPT), 2);
   CU_ASSERT_EQUAL(srv.conn_errors, 0);
   CU_ASSERT_EQUAL(c.mismatch, 0);
@@ -850,7 +831,7 @@ static void test_accept_eintr(void) {
 
 /* IPv6 loopback, when the host has it. */
 static void test_echo_ipv6(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_tcp_t s;
   pal_addr_t a;
   apr_status_t rv;
@@ -879,7 +860,7 @@ static void test_echo_ipv6(void) {
                           APR_SUCCESS);
     CU_ASSERT_EQUAL(pal_addr_family(&srv.addr), PAL_AF_INET6);
     client_start(loop, &c, &srv.addr, "over v6");
-    CU_ASSERT(vg_test_run_until(loop, &c.done, WAIT_MS));
+    CU_ASSERT(vg_test_run_until(loop, &c.done, VG_TEST_WAIT_MS));
     CU_ASSERT_EQUAL(c.connect_status, APR_SUCCESS);
     CU_ASSERT_EQUAL(c.mismatch, 0);
     server_stop(&srv);
@@ -907,7 +888,7 @@ static CU_TestInfo tcp_tests[] = {
 CU_SuiteInfo tcp_suite = {
     .pName = "tcp",
     .pInitFunc = NULL,
-    .pCleanupFunc = suite_clean,
-    .pSetUpFunc = test_setup,
-    .pTearDownFunc = test_teardown,
+    .pCleanupFunc = vg_test_fault_clean,
+    .pSetUpFunc = vg_test_fault_reset,
+    .pTearDownFunc = vg_test_fault_reset,
     .pTests = tcp_tests};

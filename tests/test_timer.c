@@ -17,12 +17,6 @@
 
 #include "test.h"
 
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 /* Firing log: each timer's data points at its index. */
 static int log_buf[64];
 static int log_len;
@@ -40,7 +34,7 @@ static void log_cb(vg_timer_t *t) {
 static void test_order(void) {
   static const uint64_t timeouts[] = {50, 10, 40, 0, 30, 20, 5, 15, 45, 1};
   enum { N = sizeof timeouts / sizeof timeouts[0] };
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t[N];
   int i;
   log_len = 0;
@@ -61,7 +55,7 @@ static void test_order(void) {
  * caused by timers with other deadlines started in between. */
 static void test_equal_deadlines(void) {
   enum { N = 24 };
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t[N];
   int i, j;
   log_len = 0;
@@ -84,7 +78,7 @@ static void test_equal_deadlines(void) {
 /* Restarting an active timer moves it (and gives it a new place among
  * equal deadlines); it fires once, not twice. */
 static void test_restart_active(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t a, b, c;
   log_len = 0;
   vg_timer_init(loop, &a);
@@ -118,7 +112,7 @@ static void rep_cb(vg_timer_t *t) {
 }
 
 static void test_repeat(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   vg_timer_init(loop, &t);
   rep_calls = 0;
@@ -132,7 +126,7 @@ static void test_repeat(void) {
 }
 
 static void test_stop_again_set_repeat(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   uint64_t due;
   vg_timer_init(loop, &t);
@@ -179,7 +173,7 @@ static void test_stop_again_set_repeat(void) {
 
 /* A huge timeout neither overflows into "due now" nor fires. */
 static void test_huge_timeout(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   vg_timer_init(loop, &t);
   rep_calls = 0;
@@ -250,7 +244,7 @@ static void drift_end_cb(vg_timer_t *t) {
 }
 
 static void test_repeat_no_drift(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   int k, n, exact = 0, bad = 0;
   memset(&drift, 0, sizeof drift);
   vg_timer_init(loop, &drift.rep);
@@ -326,7 +320,7 @@ static void zero_a_cb(vg_timer_t *t) {
  * and a due timer stopped by an earlier callback of the same pass does
  * not fire. */
 static void test_zero_timeout_in_cb(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_init(loop, &zero_a);
   vg_timer_init(loop, &zero_b);
   vg_timer_init(loop, &zero_c);
@@ -350,7 +344,7 @@ static void self_restart_cb(vg_timer_t *t) {
 /* A timer that restarts itself with timeout 0 fires once per iteration:
  * the timer phase cannot spin forever on it. */
 static void test_self_restart_zero(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t t;
   int i;
   vg_timer_init(loop, &t);
@@ -371,7 +365,7 @@ static void closing_cb(vg_timer_t *t) {
 /* A due timer closed by an earlier callback of the same pass does not
  * fire (and its heap slot does not confuse the rest). */
 static void test_close_due_timer_in_cb(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_timer_t d;
   log_len = 0;
   vg_timer_init(loop, &zero_a);
@@ -427,7 +421,7 @@ static void stress_cb(vg_timer_t *t) {
 }
 
 static void test_stress_10k(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   int *perm;
   int i, alive = 0, bad_order = 0, bad_fire = 0;
   uint64_t seq = 0;
@@ -696,7 +690,7 @@ static void *APR_THREAD_FUNC late_thread(apr_thread_t *thd, void *arg) {
 }
 
 static void run_late(int kind) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   apr_thread_t *thd = NULL;
   apr_status_t ignored;
   const char *argv[5];
@@ -792,7 +786,7 @@ static void run_late(int kind) {
 /* A spawn blocks too: a timer started after one counts from its end,
  * even when the callback had blocked before it (here: a sleep). */
 static void test_late_after_spawn(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   const char *argv[5] = {NULL, "--child", "exit", "0", NULL};
   vg_process_options_t o;
 

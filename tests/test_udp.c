@@ -15,14 +15,6 @@
 
 #include "test.h"
 
-#define WAIT_MS 10000
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
-
 #ifndef _WIN32
 static void temp_path(char *buf, size_t size, const char *tag) {
   vg_test_local_name(buf, size, tag);
@@ -115,7 +107,7 @@ static void bind_ip(vg_loop_t *loop, rx_t *r) {
  * --------------------------------------------------------------------- */
 
 static void test_udp4_round_trip(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   rx_t srv, cli;
   pal_addr_t srv_addr, cli_addr, reply_to;
   tx_t t1, t2;
@@ -131,7 +123,7 @@ static void test_udp4_round_trip(void) {
 
   send_str(&cli.udp, &t1, "ping", &srv_addr);
   rx_target = 1;
-  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(t1.called, 1);
   CU_ASSERT_EQUAL(t1.status, APR_SUCCESS);
   CU_ASSERT_EQUAL_FATAL(srv.n, 1);
@@ -145,7 +137,7 @@ static void test_udp4_round_trip(void) {
    * the callback). */
   reply_to = srv.from[0];
   send_str(&srv.udp, &t2, "pong", &reply_to);
-  CU_ASSERT(vg_test_run_cond(loop, rx_has, &cli, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &cli, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(cli.n, 1);
   CU_ASSERT_STRING_EQUAL(cli.msgs[0], "pong");
   CU_ASSERT_EQUAL(pal_addr_port(&cli.from[0]), pal_addr_port(&srv_addr));
@@ -158,7 +150,7 @@ static void test_udp4_round_trip(void) {
 
 /* Several buffers make one datagram; datagram boundaries are kept. */
 static void test_udp4_gather_and_boundaries(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   rx_t srv;
   vg_udp_t tx;
   pal_addr_t to;
@@ -180,7 +172,7 @@ static void test_udp4_gather_and_boundaries(void) {
   send_str(&tx, &t2, "second", &to);
   send_str(&tx, &t3, "third!", &to);
   rx_target = 3;
-  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(srv.n, 3);
   CU_ASSERT_STRING_EQUAL(srv.msgs[0], "READY=1");
   CU_ASSERT_STRING_EQUAL(srv.msgs[1], "second");
@@ -195,7 +187,7 @@ static void test_udp4_gather_and_boundaries(void) {
 /* recv_stop: nothing is delivered while stopped; the kernel keeps the
  * datagram, and it arrives after recv_start. */
 static void test_udp4_recv_stop(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   rx_t srv;
   vg_udp_t tx;
   pal_addr_t to;
@@ -212,7 +204,7 @@ static void test_udp4_recv_stop(void) {
   CU_ASSERT_EQUAL(vg_udp_recv_start(&srv.udp, rx_alloc, rx_recv),
                   APR_SUCCESS);
   rx_target = 1;
-  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &srv, VG_TEST_WAIT_MS));
   CU_ASSERT_STRING_EQUAL(srv.msgs[0], "queued");
   vg_test_close_loop(loop);
 }
@@ -231,7 +223,7 @@ static void test_udp4_recv_stop(void) {
 /* No local datagram socket: refused at init, the handle is not
  * initialised (nothing to close), and the loop closes. */
 static void test_local_notify(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_udp_t u;
   memset(&u, 0, sizeof u);
   CU_ASSERT_EQUAL(vg_udp_init(loop, &u, PAL_AF_UNIX), VG_EUNSUPPORTED);
@@ -241,7 +233,7 @@ static void test_local_notify(void) {
 
 /* A local address cannot be bound by an IP datagram socket either. */
 static void test_local_sender_address(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_udp_t u;
   pal_addr_t a;
   char path[128];
@@ -255,7 +247,7 @@ static void test_local_sender_address(void) {
 /* Sending to a local address fails, by the call or by the callback,
  * never silently. */
 static void test_local_send_nowhere(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_udp_t u;
   pal_addr_t to;
   char path[128];
@@ -312,7 +304,7 @@ static int raw_notify(const char *path, const char *msg) {
 }
 
 static void test_local_notify(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   rx_t r;
   char path[128];
   pal_addr_t a;
@@ -326,7 +318,7 @@ static void test_local_notify(void) {
   CU_ASSERT_EQUAL(raw_notify(path, "READY=1"), 0);
   CU_ASSERT_EQUAL(raw_notify(path, "STATUS=serving\nMAINPID=42"), 0);
   rx_target = 2;
-  CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(r.n, 2);
   CU_ASSERT_STRING_EQUAL(r.msgs[0], "READY=1");
   CU_ASSERT_EQUAL(r.lens[0], 7);
@@ -342,7 +334,7 @@ static void test_local_notify(void) {
 
 /* A bound local sender is reported by its path. */
 static void test_local_sender_address(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   rx_t r, sender;
   char rpath[128], spath[128], s[256];
   pal_addr_t to;
@@ -354,7 +346,7 @@ static void test_local_sender_address(void) {
   pal_addr_local(&to, rpath);
   send_str(&sender.udp, &t, "READY=1", &to);
   rx_target = 1;
-  CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL_FATAL(r.n, 1);
   CU_ASSERT_STRING_EQUAL(r.msgs[0], "READY=1");
   CU_ASSERT_EQUAL(t.called, 1);
@@ -370,7 +362,7 @@ static void test_local_sender_address(void) {
 /* Sending to a path nobody is bound to fails (ENOENT / ECONNREFUSED),
  * reported by the call or by the callback, never silently. */
 static void test_local_send_nowhere(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_udp_t u;
   pal_addr_t to;
   char path[128];

@@ -365,3 +365,38 @@ char *vg_test_cgroup_create(const char *tag) {
   free(dir);
   return NULL;
 }
+
+/* ------------------------------------------------------------------------
+ * Shared test data
+ * --------------------------------------------------------------------- */
+
+#define R "\xEF\xBF\xBD"              /* U+FFFD in UTF-8 */
+#define C(what, in, out) {what, in, sizeof(in) - 1, out}
+const vg_test_json_case_t vg_test_json_cases[] = {
+  C("empty", "", ""),
+  C("quote, backslash, slash", "a\"b\\c/d", "a\\\"b\\\\c/d"),
+  C("short escapes", "\b\f\n\r\t", "\\b\\f\\n\\r\\t"),
+  C("other controls and DEL", "\x01\x1f\x7f" "x", "\\u0001\\u001f\\u007fx"),
+  C("NUL inside", "a\0b", "a\\u0000b"),
+  C("valid 2, 3, 4 bytes, U+2028",
+    "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xE2\x80\xA8",
+    "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xE2\x80\xA8"),
+  C("valid boundaries",
+    "\xC2\x80\xDF\xBF\xE0\xA0\x80\xED\x9F\xBF"
+    "\xEE\x80\x80\xEF\xBF\xBF\xF0\x90\x80\x80\xF4\x8F\xBF\xBF",
+    "\xC2\x80\xDF\xBF\xE0\xA0\x80\xED\x9F\xBF"
+    "\xEE\x80\x80\xEF\xBF\xBF\xF0\x90\x80\x80\xF4\x8F\xBF\xBF"),
+  C("overlong 2 bytes", "\xC0\xAF" "z", R R "z"),
+  C("overlong 3 bytes", "\xE0\x80\xAF", R R R),
+  C("overlong 4 bytes", "\xF0\x8F\xBF\xBF", R R R R),
+  C("surrogate", "\xED\xA0\x80" "z", R R R "z"),
+  C("above U+10FFFF", "\xF4\x90\x80\x80", R R R R),
+  C("5-byte form", "\xF8\x88\x80\x80\x80", R R R R R),
+  C("truncated 3 bytes, then ASCII", "a\xE2\x82" "z", "a" R "z"),
+  C("truncated 4 bytes at the end", "a\xF0\x9F\x98", "a" R),
+  C("lead then lead", "\xC3\xC3\xA9", R "\xC3\xA9"),
+  C("lone continuation, C1, F5, FF", "\x80\xBF\xC1\xF5\xFF", R R R R R),
+  {NULL, NULL, 0, NULL}
+};
+#undef C
+#undef R

@@ -57,8 +57,6 @@
 
 #include "test.h"
 
-#define WAIT_MS 10000
-
 /* pal/win32/proc.c, exposed for tests by pal/win32/proc_win32.h (which
  * the tests cannot include: it pulls in the PAL's private headers). */
 apr_status_t pal__win_quote_args(const char *const *argv, int for_cmd,
@@ -67,12 +65,6 @@ apr_status_t pal__win_quote_args(const char *const *argv, int for_cmd,
 /* ------------------------------------------------------------------------
  * Helpers
  * --------------------------------------------------------------------- */
-
-static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-  CU_ASSERT_EQUAL_FATAL(vg_loop_create(&loop, vg_test_pool), APR_SUCCESS);
-  return loop;
-}
 
 static char *to_utf8(const wchar_t *w) {
   int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
@@ -189,7 +181,7 @@ static int wc_wait(vg_loop_t *loop, wchild_t *c) {
   vg_timer_init(loop, &t);
   t.data = c;
   vg_timer_start(&t, wc_poll_cb, 0, 5);
-  vg_test_run_until(loop, &wc_flag, WAIT_MS);
+  vg_test_run_until(loop, &wc_flag, VG_TEST_WAIT_MS);
   vg_close((vg_handle_t *)&t, NULL);
   vg_run(loop, VG_RUN_NOWAIT);
   return wc_flag;
@@ -201,10 +193,10 @@ static int wc_has_want(void *arg) {
 }
 
 /* Run until the child's stdout holds `text` (1), or it exited without
- * it, or WAIT_MS passed (0). */
+ * it, or VG_TEST_WAIT_MS passed (0). */
 static int wc_wait_for(vg_loop_t *loop, wchild_t *c, const char *text) {
   c->want = text;
-  vg_test_run_cond(loop, wc_has_want, c, WAIT_MS);
+  vg_test_run_cond(loop, wc_has_want, c, VG_TEST_WAIT_MS);
   return wc_has_want(c);
 }
 
@@ -413,7 +405,7 @@ static const char *take_record(const char *p, char *out, size_t size) {
  * main() receives it (the ASCII cases: non-ASCII goes through the ANSI
  * code page there). */
 static void test_quote_through_child(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[64];
   char arg[1024];
@@ -459,7 +451,7 @@ static void test_quote_through_child(void) {
  * name up to the next quote, without escapes): the spawn fails with
  * APR_EINVAL before anything runs, and leaves nothing behind. */
 static void test_quote_argv0(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_process_t proc;
   vg_process_options_t o;
   const char *argv[] = {"bad\"name.exe", "--child", "exit", "0", NULL};
@@ -475,7 +467,7 @@ static void test_quote_argv0(void) {
  * operators inside an argument stay literal; what cmd.exe would expand
  * or cannot quote ('%', '!', '"') is refused before anything runs. */
 static void test_quote_batch(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   char path[1024];
   const char *argv[5];
@@ -545,7 +537,7 @@ static HANDLE open_pid(long pid) {
  * grandchild lives on; vg_process_kill_tree() on the exited handle then
  * terminates the job, grandchild included. */
 static void test_job_grandchild_outlives_child(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[] = {vg_test_self, "--child", "grandchild-exit", NULL};
   volatile int never = 0;
@@ -588,7 +580,7 @@ static void test_job_grandchild_outlives_child(void) {
  * and the job has KILL_ON_JOB_CLOSE): nothing outlives the loop that
  * started it. */
 static void test_job_closed_with_loop(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[] = {vg_test_self, "--child", "grandchild-exit", NULL};
   volatile int never = 0;
@@ -641,7 +633,7 @@ static int has_console(void) {
  * PAL's console handler on.  A real event: console_event_own_console. */
 static void test_console_event_reaches_loop(void) {
   static const int sigs[] = {VG_SIGINT, VG_SIGBREAK};
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   sigw_t w;
   size_t i;
   memset(&w, 0, sizeof w);
@@ -653,7 +645,7 @@ static void test_console_event_reaches_loop(void) {
     w.last = 0;
     CU_ASSERT_EQUAL(vg_signal_start(&w.sig, sigw_cb, sigs[i]), APR_SUCCESS);
     CU_ASSERT_EQUAL(pal_signal_raise(sigs[i]), APR_SUCCESS);
-    CU_ASSERT(vg_test_run_until(loop, &w.calls, WAIT_MS));
+    CU_ASSERT(vg_test_run_until(loop, &w.calls, VG_TEST_WAIT_MS));
     vg_test_run_until(loop, &never, 30);   /* no duplicate */
     CU_ASSERT_EQUAL(w.calls, 1);
     CU_ASSERT_EQUAL(w.last, sigs[i]);
@@ -699,7 +691,7 @@ static int child_console_event(int argc, char **argv) {
     if (!GenerateConsoleCtrlEvent(events[i], 0)) {
       snprintf(line, sizeof line, "no %s\n", name);
     } else {
-      vg_test_run_until(loop, &w.calls, WAIT_MS);
+      vg_test_run_until(loop, &w.calls, VG_TEST_WAIT_MS);
       snprintf(line, sizeof line, "%s\n",
                w.calls == 1 && w.last == sigs[i] ? name : "lost");
     }
@@ -719,7 +711,7 @@ static int child_console_event(int argc, char **argv) {
  * console can be created at all, the child says "no console\n", and
  * then this process has none either. */
 static void test_console_event_own_console(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[] = {vg_test_self, "--child", "console-event", NULL};
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -739,7 +731,7 @@ static void test_console_event_own_console(void) {
 /* Console events go to every loop of the process that watches them, and
  * only to those. */
 static void test_console_event_two_loops(void) {
-  vg_loop_t *l1 = new_loop(), *l2 = new_loop();
+  vg_loop_t *l1 = vg_test_new_loop(), *l2 = vg_test_new_loop();
   sigw_t a, b;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
@@ -751,7 +743,7 @@ static void test_console_event_two_loops(void) {
   CU_ASSERT_EQUAL(vg_signal_start(&b.sig, sigw_cb, VG_SIGBREAK),
                   APR_SUCCESS);
   CU_ASSERT_EQUAL(pal_signal_raise(VG_SIGINT), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_until(l1, &a.calls, WAIT_MS));
+  CU_ASSERT(vg_test_run_until(l1, &a.calls, VG_TEST_WAIT_MS));
   {
     volatile int never = 0;
     vg_test_run_until(l2, &never, 50);
@@ -767,7 +759,7 @@ static void test_console_event_two_loops(void) {
  * --------------------------------------------------------------------- */
 
 static void test_spawn_refusals(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   vg_process_t proc;
   vg_process_options_t o;
   wchild_t *c = calloc(1, sizeof *c);
@@ -845,7 +837,7 @@ static void test_spawn_refusals(void) {
  * what another thread creates inheritable at the same moment does not
  * leak into our children. */
 static void test_inherit_only_stdio(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
   HANDLE r, w;
@@ -889,7 +881,7 @@ static void test_inherit_only_stdio(void) {
            n > 0)
       got += (long)n;
     out[got] = '\0';
-    WaitForSingleObject(pi.hProcess, WAIT_MS);
+    WaitForSingleObject(pi.hProcess, VG_TEST_WAIT_MS);
     CloseHandle(pi.hProcess);
     CloseHandle(pi.hThread);
     CloseHandle(or);
@@ -922,7 +914,7 @@ static void wc_close(vg_loop_t *loop, wchild_t *c) {
   c->closed = 0;
   vg_close((vg_handle_t *)&c->proc, wc_closed);
   vg_close((vg_handle_t *)&c->out, wc_closed);
-  CU_ASSERT(vg_test_run_cond(loop, wc_both_closed, c, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, wc_both_closed, c, VG_TEST_WAIT_MS));
 }
 
 /* Kill the child's tree, wait for its exit, close it (wc_close). */
@@ -935,7 +927,7 @@ static void wc_finish(vg_loop_t *loop, wchild_t *c) {
 /* cpu="P%": a hard cap of P/100 CPUs as hundredths of a percent of the
  * whole machine (pal/win32/proc.c, job_cpu_rate). */
 static void test_job_cpu_rate(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[] = {vg_test_self, "--child", "sleep", "20000", NULL};
   DWORD ncpu = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
@@ -985,7 +977,7 @@ static void test_job_cpu_rate(void) {
  * working sets of its live members, how many live; VG_ENOPROC once the
  * tree is gone and after close. */
 static void test_job_usage(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *burn[] = {vg_test_self, "--child", "burn", "300", NULL};
   const char *tree[] = {vg_test_self, "--child", "spawn-grandchild", NULL};
@@ -1042,7 +1034,7 @@ static void test_job_usage(void) {
  * query with no limits at all, does not enforce it, and sends no
  * message. */
 static void test_job_memory_limit(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[] = {vg_test_self, "--child", "alloc", "256", NULL};
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
@@ -1078,7 +1070,7 @@ static void test_job_memory_limit(void) {
  * spawn-grandchild exits 1).  Wine 8 accepts the limit, answers the
  * query with none, lets the grandchild start, and sends no message. */
 static void test_job_process_limit(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[] = {vg_test_self, "--child", "spawn-grandchild", NULL};
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
@@ -1128,7 +1120,7 @@ static void test_job_limit_messages(void) {
       {JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT, PAL_LIMIT_MEMORY},
       {JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT, PAL_LIMIT_PROCESSES},
   };
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
   const char *argv[] = {vg_test_self, "--child", "sleep", "20000", NULL};
   vg_limits_t mem, all;
@@ -1145,7 +1137,7 @@ static void test_job_limit_messages(void) {
     a->limits = 0;
     CU_ASSERT_EQUAL(pal__proc_post_message(&a->proc.proc, cases[i].msg),
                     APR_SUCCESS);
-    CU_ASSERT(vg_test_run_cond(loop, wc_limited, a, WAIT_MS));
+    CU_ASSERT(vg_test_run_cond(loop, wc_limited, a, VG_TEST_WAIT_MS));
     CU_ASSERT_EQUAL(a->limits, 1);
     CU_ASSERT_EQUAL(a->last_limit, cases[i].which);
   }
@@ -1160,7 +1152,7 @@ static void test_job_limit_messages(void) {
   CU_ASSERT_EQUAL(pal__proc_post_message(&b->proc.proc,
                                          JOB_OBJECT_MSG_JOB_MEMORY_LIMIT),
                   APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, wc_limited, b, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, wc_limited, b, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(b->limits, 1);
   CU_ASSERT_EQUAL(b->last_limit, PAL_LIMIT_MEMORY);
   /* A message on its way when b is closed is not delivered: a's, posted
@@ -1178,7 +1170,7 @@ static void test_job_limit_messages(void) {
   CU_ASSERT_EQUAL(pal__proc_post_message(&a->proc.proc,
                                          JOB_OBJECT_MSG_JOB_MEMORY_LIMIT),
                   APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, wc_limited, a, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, wc_limited, a, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(b->limits, 0);
   wc_finish(loop, a);
   vg_close((vg_handle_t *)&b->out, NULL);
@@ -1316,7 +1308,7 @@ static int child_headless_break(int argc, char **argv) {
  * with a console; without one it is ERROR_INVALID_ACCESS (12) -- so
  * there the ladder goes on to its kill. */
 static void test_break_headless(void) {
-  vg_loop_t *loop = new_loop();
+  vg_loop_t *loop = vg_test_new_loop();
   wchild_t *c = calloc(1, sizeof *c);
   const char *argv[] = {vg_test_self, "--child", "headless-break", NULL};
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);

@@ -111,13 +111,10 @@ static void item_queue(vg_loop_t *loop, item_t *it, gate_t *g) {
 }
 
 static vg_loop_t *new_loop(void) {
-  vg_loop_t *loop = NULL;
-
   main_thread = apr_os_thread_current();
   apr_atomic_set32(&work_counter, 0);
   after_counter = 0;
-  CU_ASSERT_FATAL(vg_loop_create(&loop, vg_test_pool) == APR_SUCCESS);
-  return loop;
+  return vg_test_new_loop();
 }
 
 /* work_cb on a pool thread, after_cb on the loop thread, in that order;

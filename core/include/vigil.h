@@ -673,6 +673,27 @@ const char *vg_log_level_name(vg_log_level level);
 /* "debug", "info", ... -> level; -1 if unknown. */
 int vg_log_level_parse(const char *name);
 
+/* JSON strings and UTF-8, as the JSON logger writes them (libvigil users
+ * writing their own JSON get the same escaping).
+ *
+ * vg_utf8_seq: length (1-4) of the well-formed UTF-8 sequence that starts
+ * s[0..n); 0 if it is ill-formed (overlong, surrogate, above U+10FFFF,
+ * cut short, or a byte that cannot start one), with the length of its
+ * maximal ill-formed subpart (1-3, Unicode 3.9) in *bad; 0 with *bad 0 if
+ * n is 0. */
+size_t vg_utf8_seq(const char *s, size_t n, size_t *bad);
+/* One piece of the JSON string escaping of s[0..n) (no quotes added).
+ * Consumes at least one byte if n > 0 and returns how many; *out and
+ * *out_len give what to write for them: a run of ASCII that needs no
+ * escaping or one whole well-formed UTF-8 sequence (both pointing into s),
+ * or an escape in static storage (backslash-quote, backslash-backslash,
+ * the short forms of BS FF LF CR TAB, backslash-u00xx for the other
+ * controls and DEL), or U+FFFD as UTF-8 for each maximal ill-formed
+ * subpart.  Loop until all n bytes are consumed: NUL is escaped, not an
+ * end.  Thread-safe, no allocation. */
+size_t vg_json_escape_step(const char *s, size_t n, const char **out,
+                           size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

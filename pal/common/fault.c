@@ -1,5 +1,7 @@
 /*
- * fault.c -- the fault-injection seam (STYLE 15), shared by all backends.
+ * fault.c -- the fault-injection seam, shared by all backends: tests
+ * make a system call fail with EINTR, EAGAIN or ENOMEM on demand, so the
+ * error paths that a real machine reaches only rarely run in every test.
  *
  * Call sites wrap each system call (see PAL__SYS in pal_posix.h).  While
  * no fault is armed that is a single branch on pal__faults_armed.  A test

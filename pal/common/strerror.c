@@ -22,7 +22,6 @@ const char *pal_strerror(apr_status_t rv, char *buf, size_t size) {
   case PAL_EQUEUEFULL: msg = "queue is full"; break;
   case PAL_ELOCKED: msg = "lock is held by another process"; break;
   case PAL_EUNSUPPORTED: msg = "not supported on this platform"; break;
-  case PAL_EEXEC: msg = "child process setup failed before exec"; break;
   case PAL_ENOPROC: msg = "no such process"; break;
   case PAL_ESVCEXISTS: msg = "the service is already installed"; break;
   case PAL_ESVCNOENT: msg = "no such service"; break;

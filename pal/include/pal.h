@@ -56,7 +56,8 @@ extern "C" {
 #define PAL_EQUEUEFULL  (APR_OS_START_USERERR + 4)  /* bounded queue full */
 #define PAL_ELOCKED     (APR_OS_START_USERERR + 5)  /* lock held elsewhere*/
 #define PAL_EUNSUPPORTED (APR_OS_START_USERERR + 6) /* not on this OS     */
-#define PAL_EEXEC       (APR_OS_START_USERERR + 7)  /* reserved           */
+/* + 7 is not used: no call returned it; it stays free so that the codes
+ * after it keep their numbers. */
 #define PAL_ENOPROC     (APR_OS_START_USERERR + 8)  /* no such process    */
 /* The OS service manager (pal_svcmgr_*), from the Windows SCM's errors. */
 #define PAL_ESVCEXISTS  (APR_OS_START_USERERR + 9)  /* already installed  */
@@ -569,10 +570,6 @@ long pal_geteuid(void);
 /* The process environment as NULL-terminated "K=V" strings (UTF-8),
  * read at the time of the call; valid until the environment changes. */
 const char *const *pal_environ(void);
-/* Number of CPUs online. */
-unsigned pal_ncpu(void);
-/* The host name, into buf. */
-apr_status_t pal_hostname(char *buf, size_t size);
 /* The absolute path of the running executable (UTF-8) into buf: Linux
  * /proc/self/exe, macOS _NSGetExecutablePath, Windows GetModuleFileNameW.
  * APR_ENAMETOOLONG if it does not fit, PAL_EUNSUPPORTED if the OS cannot

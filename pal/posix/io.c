@@ -3,12 +3,19 @@
  * backend (epoll, kqueue).
  *
  * Map:
- *   1. descriptors: open, socket, bind, listen, pipe, close
+ *   1. descriptors: non-blocking and close-on-exec flags, open, socket,
+ *      bind, pipe, fd_close
  *   2. interest: the one function that talks to the backend, and only
  *      when the wanted interest differs from what is registered
- *   3. readiness dispatch: read / recv / accept side, then write side
- *   4. writes, sends, connect and shutdown: tried at submit time, queued
- *      when the descriptor is full, completed through pal__complete()
+ *   3. readiness dispatch: read / recv / accept side (with the spare
+ *      descriptor that sheds connections at EMFILE), connect completion,
+ *      then the write side
+ *   4. requests: writes, sends, connect and shutdown, tried at submit
+ *      time, queued when the descriptor is full, completed through
+ *      pal__complete(); listen, accept and read / recv start and stop,
+ *      which only change the interest
+ *   5. close and busy; addresses, options and the peer checks of a local
+ *      stream
  *
  * Invariants:
  *   - io->events is the interest registered with the backend; 0 means
@@ -700,6 +707,8 @@ apr_status_t pal_io_recv_stop(pal_io_t *io) {
   (void)update_interest(io);
   return APR_SUCCESS;
 }
+
+/* ---- 5. close, addresses, options ---------------------------------- */
 
 void pal_io_close(pal_io_t *io) {
   pal_req_t *req;

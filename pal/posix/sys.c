@@ -44,20 +44,6 @@ const char *const *pal_environ(void) { return (const char *const *)environ; }
 
 long pal_geteuid(void) { return (long)geteuid(); }
 
-unsigned pal_ncpu(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (unsigned)n : 1u;
-}
-
-apr_status_t pal_hostname(char *buf, size_t size) {
-  if (size == 0)
-    return APR_EINVAL;
-  if (gethostname(buf, size) < 0)
-    return pal__fail("gethostname");
-  buf[size - 1] = '\0';
-  return APR_SUCCESS;
-}
-
 apr_status_t pal_self_exe(char *buf, size_t size) {
 #if defined(__linux__)
   ssize_t n;

@@ -58,21 +58,6 @@ const char *const *pal_environ(void) {
 
 long pal_geteuid(void) { return -1; }
 
-unsigned pal_ncpu(void) {
-  SYSTEM_INFO si;
-  GetSystemInfo(&si);
-  return si.dwNumberOfProcessors ? si.dwNumberOfProcessors : 1u;
-}
-
-apr_status_t pal_hostname(char *buf, size_t size) {
-  DWORD n = (DWORD)size;
-  if (size == 0)
-    return APR_EINVAL;
-  if (!GetComputerNameA(buf, &n))
-    return pal__fail("GetComputerNameA");
-  return APR_SUCCESS;
-}
-
 apr_status_t pal_self_exe(char *buf, size_t size) {
   wchar_t w[32768];
   DWORD n;

@@ -36,13 +36,14 @@
  *
  * Writer.  svc_json_w_t builds one JSON text in a pool buffer, inserting
  * separators itself: begin/end containers, key, then values.  Strings are
- * escaped ('"', '\\', control characters and DEL; \b \f \n \r \t short,
- * the rest \u00XX); well-formed UTF-8 passes through and ill-formed bytes
- * become U+FFFD, so the output is always valid JSON.  Non-finite doubles
- * are written as null.  A call out of order (a value where a key is
- * expected, an unbalanced end, nesting deeper than SVC_JSON_W_MAX_DEPTH)
- * makes the writer fail with APR_EINVAL from svc_json_w_finish(); later
- * calls are ignored.  Output is compact by default; SVC_JSON_W_SPACED
+ * escaped by vg_json_escape_step(), the escaper of libvigil's JSON logger
+ * ('"', '\\', control characters and DEL; \b \f \n \r \t short, the rest
+ * \u00xx); well-formed UTF-8 passes through and each maximal ill-formed
+ * subpart becomes U+FFFD, so the output is always valid JSON.
+ * Non-finite doubles are written as null.  A call out of order (a value
+ * where a key is expected, an unbalanced end, nesting deeper than
+ * SVC_JSON_W_MAX_DEPTH) makes the writer fail with APR_EINVAL from
+ * svc_json_w_finish(); later calls are ignored.  Output is compact by default; SVC_JSON_W_SPACED
  * gives the ", " and ": " separators of docs/control.md's examples, still on
  * one line.
  *
