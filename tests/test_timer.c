@@ -725,9 +725,12 @@ static void run_late(int kind) {
     o.file = vg_test_self;
     o.args = argv;
     o.exit_cb = late_exit_cb;
-    CU_ASSERT_EQUAL_FATAL(vg_spawn(loop, &late_h.proc, &o), APR_SUCCESS);
-    /* The child sleeps IDLE_MS once it runs: it exits no sooner. */
+    /* The child sleeps IDLE_MS once it runs, which is after this line:
+     * it exits no sooner.  (Read after vg_spawn, the bound was wrong by
+     * however long the spawn took once the child ran: 7 ms under
+     * valgrind.) */
     late.trigger = apr_time_now() + apr_time_from_msec(IDLE_MS);
+    CU_ASSERT_EQUAL_FATAL(vg_spawn(loop, &late_h.proc, &o), APR_SUCCESS);
     break;
   case K_SIGNAL:
     vg_signal_init(loop, &late_h.sig);
