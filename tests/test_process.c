@@ -969,8 +969,8 @@ static void test_kill_escaped(void) {
   b.opts.flags = VG_PROCESS_NEW_GROUP;
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &a), APR_SUCCESS);
   CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &b), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, daemon_ready, pa, WAIT_MS));
-  CU_ASSERT(vg_test_run_cond(loop, daemon_ready, pb, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, daemon_ready, pa, VG_TEST_WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, daemon_ready, pb, VG_TEST_WAIT_MS));
   da = daemon_pid(pa);
   db = daemon_pid(pb);
   CU_ASSERT_FATAL(da > 0 && db > 0);
@@ -993,8 +993,8 @@ static void test_kill_escaped(void) {
   vg_test_pid_kill(db);
   if (!gone_flag)
     vg_test_pid_kill(da);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &a, WAIT_MS));
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &b, WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &a, VG_TEST_WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &b, VG_TEST_WAIT_MS));
   unlink(pa);
   unlink(pb);
   vg_test_close_loop(loop);
