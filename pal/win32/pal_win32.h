@@ -54,11 +54,7 @@ struct pal_poll_s {
   pal_proc_t *orphans;            /* closed handles whose child lives */
 };
 
-/* Queue a request result for this wait's completion phase. */
-static inline void pal__complete(pal_poll_t *p, pal_req_t *req,
-                                 apr_status_t status) {
-  pal__doneq_push(&p->done, req, status);
-}
+/* pal__complete() (pal_common.h) queues on `done`: poll_iocp.c. */
 
 /* ---- 2. completion keys ----------------------------------------------- */
 

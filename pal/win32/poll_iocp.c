@@ -9,6 +9,7 @@
  *   pal_poll_*: wake-up by PostQueuedCompletionStatus, one wait with
  *     GetQueuedCompletionStatusEx and the next timer as its timeout, then
  *     dispatch by completion key, then the completion phase
+ *   pal__complete: the completion queue of results known at submit time
  */
 #include "pal_win32.h"
 
@@ -62,6 +63,11 @@ apr_status_t pal__port_add(pal_poll_t *p, HANDLE h, ULONG_PTR key) {
 }
 
 static const char *pal__poll_name(void) { return "iocp"; }
+
+/* Results known at submit time wait for this loop's completion phase. */
+void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status) {
+  pal__doneq_push(&p->done, req, status);
+}
 
 /* ---- the poll object ----------------------------------------------------- */
 
