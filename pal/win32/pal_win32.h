@@ -5,7 +5,8 @@
  *   1. the poll object: one completion port per loop (poll_iocp.c)
  *   2. completion keys: what a dequeued packet belongs to
  *   3. per-module entry points (io.c, proc.c, signal.c)
- *   4. errors, the fault seam and UTF-8/UTF-16 helpers (error.c)
+ *   4. errors, the fault seam, UTF-8/UTF-16 helpers and ntdll look-ups
+ *      (error.c)
  *
  * The model is native here: every operation is started with an
  * OVERLAPPED and its result is dequeued from the port.  Handles are never
@@ -131,5 +132,17 @@ static inline int pal__fault_hit(int call) {
  * set; ERROR_NO_UNICODE_TRANSLATION for bad UTF-8). */
 wchar_t *pal__to_wide(const char *s);
 char *pal__from_wide(const wchar_t *w);
+
+/* A function of ntdll.dll that Win32 does not wrap, looked up once
+ * (INIT_ONCE) and kept; NULL if ntdll lacks it.  The pointer comes as
+ * void (*)(void), to be cast to the function's type. */
+typedef void (*pal__ntdll_fn_t)(void);
+typedef struct pal__ntdll_s {
+  INIT_ONCE once;
+  const char *name;
+  pal__ntdll_fn_t fn;
+} pal__ntdll_t;
+#define PAL__NTDLL(name) {INIT_ONCE_STATIC_INIT, (name), NULL}
+pal__ntdll_fn_t pal__ntdll(pal__ntdll_t *f);
 
 #endif

@@ -16,25 +16,15 @@
 #include <stdlib.h>
 
 typedef ULONG(NTAPI *status_to_error_fn)(LONG);
-static status_to_error_fn status_to_error;
-static INIT_ONCE ntdll_once = INIT_ONCE_STATIC_INIT;
-
-static BOOL CALLBACK load_ntdll(PINIT_ONCE once, PVOID param, PVOID *ctx) {
-  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  (void)once;
-  (void)param;
-  (void)ctx;
-  if (ntdll)
-    status_to_error = (status_to_error_fn)(void (*)(void))GetProcAddress(
-        ntdll, "RtlNtStatusToDosError");
-  return TRUE;
-}
+static pal__ntdll_t status_to_error_ntdll =
+    PAL__NTDLL("RtlNtStatusToDosError");
 
 DWORD pal__packet_error(const OVERLAPPED_ENTRY *e) {
   LONG status = (LONG)e->Internal;   /* an NTSTATUS */
+  status_to_error_fn status_to_error;
   if (status >= 0)
     return 0;
-  InitOnceExecuteOnce(&ntdll_once, load_ntdll, NULL, NULL);
+  status_to_error = (status_to_error_fn)pal__ntdll(&status_to_error_ntdll);
   if (status_to_error)
     return status_to_error(status);
   return ERROR_GEN_FAILURE;

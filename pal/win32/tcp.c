@@ -33,39 +33,20 @@ DWORD pal__sock_error(SOCKET s, OVERLAPPED *ov, DWORD err) {
 }
 
 /* Extension functions, fetched once per process (every TCP provider
- * gives the same pointers). */
-static DWORD ext_function(SOCKET s, GUID id, void *fn, size_t size) {
-  DWORD n;
-  if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, fn,
-               (DWORD)size, &n, NULL, NULL) == SOCKET_ERROR)
-    return (DWORD)WSAGetLastError();
-  return 0;
-}
-
+ * gives the same pointers) into *cache, and copied to *fn.  Kept as
+ * void (*)(void), the type every function pointer converts to and back. */
+typedef void (*ext_fn_t)(void);
 static SRWLOCK ext_lock = SRWLOCK_INIT;
-static LPFN_ACCEPTEX accept_ex_fn;
-static LPFN_CONNECTEX connect_ex_fn;
+static ext_fn_t accept_ex_fn, connect_ex_fn;
 
-static DWORD get_accept_ex(SOCKET s, LPFN_ACCEPTEX *fn) {
-  DWORD e = 0;
+static DWORD ext_function(SOCKET s, GUID id, ext_fn_t *cache, ext_fn_t *fn) {
+  DWORD e = 0, n;
   AcquireSRWLockExclusive(&ext_lock);
-  if (!accept_ex_fn) {
-    GUID id = WSAID_ACCEPTEX;
-    e = ext_function(s, id, &accept_ex_fn, sizeof accept_ex_fn);
-  }
-  *fn = accept_ex_fn;
-  ReleaseSRWLockExclusive(&ext_lock);
-  return e;
-}
-
-static DWORD get_connect_ex(SOCKET s, LPFN_CONNECTEX *fn) {
-  DWORD e = 0;
-  AcquireSRWLockExclusive(&ext_lock);
-  if (!connect_ex_fn) {
-    GUID id = WSAID_CONNECTEX;
-    e = ext_function(s, id, &connect_ex_fn, sizeof connect_ex_fn);
-  }
-  *fn = connect_ex_fn;
+  if (!*cache &&
+      WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, cache,
+               sizeof *cache, &n, NULL, NULL) == SOCKET_ERROR)
+    e = (DWORD)WSAGetLastError();
+  *fn = *cache;
   ReleaseSRWLockExclusive(&ext_lock);
   return e;
 }
@@ -198,7 +179,9 @@ apr_status_t pal_io_bind(pal_io_t *io, const pal_addr_t *addr,
 apr_status_t pal_io_connect(pal_io_t *io, pal_req_t *req,
                             const pal_addr_t *addr, pal_req_cb cb) {
   req_os_t *ros = ROS(req);
+  GUID id = WSAID_CONNECTEX;
   LPFN_CONNECTEX connect_ex;
+  ext_fn_t fn;
   DWORD e;
   if (io->flags & PAL__F_CLOSED)
     return PAL_ECLOSING;
@@ -225,10 +208,11 @@ apr_status_t pal_io_connect(pal_io_t *io, pal_req_t *req,
     }
     io->flags |= PAL__F_BOUND;
   }
-  if ((e = get_connect_ex(SOCK(io), &connect_ex)) != 0) {
+  if ((e = ext_function(SOCK(io), id, &connect_ex_fn, &fn)) != 0) {
     pal__complete(io->poll, req, pal__os_fail("WSAIoctl", e));
     return APR_SUCCESS;
   }
+  connect_ex = (LPFN_CONNECTEX)fn;
   for (;;) {
     pal__ov_init(&ros->ov, PAL__OV_REQ);
     if (PAL__SYS(PAL_SYS_CONNECT,
@@ -268,9 +252,11 @@ apr_status_t pal__tcp_connected(pal_io_t *io, pal_req_t *req, DWORD err,
 /* listen(), and a listener with PAL__TCP_ACCEPTS slots for the socket's
  * family. */
 apr_status_t pal__tcp_listen(pal_io_t *io, int backlog, listener_t **lp) {
+  GUID id = WSAID_ACCEPTEX;
   listener_t *l;
   struct sockaddr_storage ss;
   int len = sizeof ss;
+  ext_fn_t fn;
   DWORD e;
   if (io->fd == PAL_INVALID_FD)
     return APR_EBADF;
@@ -280,10 +266,11 @@ apr_status_t pal__tcp_listen(pal_io_t *io, int backlog, listener_t **lp) {
     return pal__wsafail("getsockname");
   if (!(l = pal__listener_new(io, PAL__TCP_ACCEPTS)))
     return APR_ENOMEM;
-  if ((e = get_accept_ex(SOCK(io), &l->accept_ex)) != 0) {
+  if ((e = ext_function(SOCK(io), id, &accept_ex_fn, &fn)) != 0) {
     pal__listener_free(l);
     return pal__os_fail("WSAIoctl", e);
   }
+  l->accept_ex = (LPFN_ACCEPTEX)fn;
   l->lsock = SOCK(io);
   l->family = ss.ss_family;
   *lp = l;

@@ -48,19 +48,7 @@ typedef struct worker_s {
  * no call for it; ntdll's NtQueryInformationFile(FileModeInformation)
  * does (as libuv asks it). */
 typedef LONG(NTAPI *query_file_fn)(HANDLE, void *, void *, ULONG, int);
-static query_file_fn query_file;
-static INIT_ONCE query_once = INIT_ONCE_STATIC_INIT;
-
-static BOOL CALLBACK load_query(PINIT_ONCE once, PVOID param, PVOID *ctx) {
-  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  (void)once;
-  (void)param;
-  (void)ctx;
-  if (ntdll)
-    query_file = (query_file_fn)(void (*)(void))GetProcAddress(
-        ntdll, "NtQueryInformationFile");
-  return TRUE;
-}
+static pal__ntdll_t query_file_ntdll = PAL__NTDLL("NtQueryInformationFile");
 
 int pal__handle_is_sync(HANDLE h) {
   struct {
@@ -71,7 +59,7 @@ int pal__handle_is_sync(HANDLE h) {
     ULONG_PTR information;
   } iosb;
   ULONG mode = 0;
-  InitOnceExecuteOnce(&query_once, load_query, NULL, NULL);
+  query_file_fn query_file = (query_file_fn)pal__ntdll(&query_file_ntdll);
   if (!query_file ||
       query_file(h, &iosb, &mode, sizeof mode, 16 /* FileModeInformation */) <
           0)
