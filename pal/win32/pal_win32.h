@@ -4,7 +4,7 @@
  * Map:
  *   1. the poll object: one completion port per loop (poll_iocp.c)
  *   2. completion keys: what a dequeued packet belongs to
- *   3. per-module entry points (io.c, proc.c, signal.c)
+ *   3. per-module entry points (stream.c, proc.c, signal.c)
  *   4. errors, the fault seam, UTF-8/UTF-16 helpers and ntdll look-ups
  *      (error.c)
  *
@@ -81,10 +81,11 @@ DWORD pal__packet_error(const OVERLAPPED_ENTRY *e);
 
 /* ---- 3. modules --------------------------------------------------------- */
 
-/* io.c: a packet for an operation started on io; err is its Win32 error
- * (ERROR_OPERATION_ABORTED after a close).  `io` is the key's object; io.c
- * routes by the tag it keeps in the OVERLAPPED, and for an accepted pipe
- * instance the key names the listener, which may be gone. */
+/* stream.c: a packet for an operation started on io; err is its Win32
+ * error (ERROR_OPERATION_ABORTED after a close).  `io` is the key's
+ * object; the I/O files route by the tag they keep in the OVERLAPPED
+ * (io_win32.h), and for an accepted pipe instance the key names the
+ * listener, which may be gone. */
 void pal__io_completion(pal_io_t *io, OVERLAPPED *ov, DWORD bytes, DWORD err);
 /* proc.c: a job-object message (JOB_OBJECT_MSG_*) about process `pid`;
  * `proc` is the job context the key names. */
