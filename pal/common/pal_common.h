@@ -10,6 +10,8 @@
 #include "pal_config.h"
 #include "pal.h"
 
+#include <string.h>
+
 #if defined(__GNUC__)
 #define PAL__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PAL__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -35,6 +37,36 @@ apr_status_t pal__gai_error(int rc);
 apr_status_t pal__winsock_init(void);
 #endif
 
+/* io->flags every backend keeps; a backend adds its own from
+ * PAL__F_BACKEND up. */
+enum {
+  PAL__F_READING = 1u << 0,
+  PAL__F_LISTENING = 1u << 1,
+  PAL__F_RECVING = 1u << 2,
+  PAL__F_CLOSED = 1u << 3,
+  PAL__F_SHUT = 1u << 4,    /* write side shut down (or shutting) */
+  PAL__F_BACKEND = 1u << 5
+};
+
+#define PAL__READ_BATCH 32      /* reads per event or packet, for fairness */
+#define PAL__IOV_MAX 64         /* buffers per vectored write */
+#define PAL__SUGGESTED 65536    /* the size alloc_cb is asked for */
+
+/* A fresh io on poll p; only the owner's data survives. */
+static inline void pal__io_init(pal_io_t *io, pal_poll_t *p, int kind,
+                                pal_fd_t fd) {
+  void *data = io->data;
+  memset(io, 0, sizeof *io);
+  io->data = data;
+  io->poll = p;
+  io->kind = kind;
+  io->fd = fd;
+}
+
+/* Queue a request result for the completion phase of the poll's next
+ * wait (each backend's poll: the completion queue below). */
+void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status);
+
 /* Requests (common/req.c): fill in a write/send request (the caller then
  * counts it as pending on its poll), and move its cursor past `w` bytes
  * written. */
@@ -51,6 +83,23 @@ static inline void pal__wq_push(pal_io_t *io, pal_req_t *req) {
     io->wq_head = req;
   io->wq_tail = req;
 }
+
+/* Take the head off an io's write queue (which is not empty). */
+static inline pal_req_t *pal__wq_pop(pal_io_t *io) {
+  pal_req_t *req = io->wq_head;
+  io->wq_head = req->next;
+  if (!io->wq_head)
+    io->wq_tail = NULL;
+  return req;
+}
+
+/* Complete every queued write or send with `status`, in order (a broken
+ * stream fails what waits behind the request that broke it). */
+void pal__wq_complete_all(pal_io_t *io, apr_status_t status);
+
+/* pal_io_close()'s cancellations: every pending request completes with
+ * PAL_ECANCELED in submission order -- connect, writes, shutdown. */
+void pal__io_cancel_all(pal_io_t *io);
 
 /* The completion queue: results known at submit time wait here for the
  * completion phase of the next pal_poll_wait(), as a completion port

@@ -1,8 +1,13 @@
 /*
- * req.c -- request bookkeeping shared by every backend: what a write or
- * send request covers, and how far it has got.
+ * req.c -- request bookkeeping shared by every backend.
+ *
+ * Map:
+ *   1. a request: what a write or send covers, and how far it has got
+ *   2. an io's requests: the write queue, and the cancellations of close
  */
 #include "pal_common.h"
+
+/* ---- 1. a request ------------------------------------------------------ */
 
 void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
                    const pal_buf_t *bufs, unsigned nbufs, pal_req_cb cb) {
@@ -44,4 +49,23 @@ void pal__req_advance(pal_req_t *req, size_t w) {
   }
   while (req->bufidx < req->nbufs && req->bufs[req->bufidx].len == 0)
     req->bufidx++;
+}
+
+/* ---- 2. an io's requests ------------------------------------------------ */
+
+void pal__wq_complete_all(pal_io_t *io, apr_status_t status) {
+  while (io->wq_head != NULL)
+    pal__complete(io->poll, pal__wq_pop(io), status);
+}
+
+void pal__io_cancel_all(pal_io_t *io) {
+  if (io->connect_req) {
+    pal__complete(io->poll, io->connect_req, PAL_ECANCELED);
+    io->connect_req = NULL;
+  }
+  pal__wq_complete_all(io, PAL_ECANCELED);
+  if (io->shutdown_req) {
+    pal__complete(io->poll, io->shutdown_req, PAL_ECANCELED);
+    io->shutdown_req = NULL;
+  }
 }

@@ -37,18 +37,6 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
-enum {
-  PAL__F_READING = 1u << 0,
-  PAL__F_LISTENING = 1u << 1,
-  PAL__F_RECVING = 1u << 2,
-  PAL__F_CLOSED = 1u << 3,
-  PAL__F_SHUT = 1u << 4     /* write side shut down (or shutting) */
-};
-
-#define PAL__READ_BATCH 32      /* reads per readiness event, for fairness */
-#define PAL__IOV_MAX 64
-#define PAL__SUGGESTED 65536
-
 /* os[0] of a listener: an accepted descriptor the owner has not taken. */
 #define PENDING_FD(io) ((io)->os[0])
 
@@ -79,12 +67,7 @@ apr_status_t pal__set_cloexec(int fd, int on) {
 }
 
 static void io_init(pal_io_t *io, pal_poll_t *p, int kind, int fd) {
-  void *data = io->data;
-  memset(io, 0, sizeof *io);
-  io->data = data;
-  io->poll = p;
-  io->kind = kind;
-  io->fd = fd;
+  pal__io_init(io, p, kind, fd);
   PENDING_FD(io) = -1;
 }
 
@@ -505,18 +488,9 @@ static void flush_writes(pal_io_t *io) {
     apr_status_t rv = write_req(io, req);
     if (rv == APR_EAGAIN)
       break;
-    io->wq_head = req->next;
-    if (!io->wq_head)
-      io->wq_tail = NULL;
-    pal__complete(io->poll, req, rv);
-    if (rv != APR_SUCCESS && req->type != PAL_REQ_SEND) {
-      /* The stream is broken: what is queued behind fails the same way. */
-      while ((req = io->wq_head) != NULL) {
-        io->wq_head = req->next;
-        pal__complete(io->poll, req, rv);
-      }
-      io->wq_tail = NULL;
-    }
+    pal__complete(io->poll, pal__wq_pop(io), rv);
+    if (rv != APR_SUCCESS && req->type != PAL_REQ_SEND)
+      pal__wq_complete_all(io, rv);   /* the stream is broken */
   }
   if (!io->wq_head && io->shutdown_req) {
     req = io->shutdown_req;
@@ -535,14 +509,8 @@ static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
     }
   }
   pal__wq_push(io, req);
-  if ((rv = update_interest(io)) != APR_SUCCESS) {
-    /* Cannot wait for writability: fail what is queued, in order. */
-    while ((req = io->wq_head) != NULL) {
-      io->wq_head = req->next;
-      pal__complete(io->poll, req, rv);
-    }
-    io->wq_tail = NULL;
-  }
+  if ((rv = update_interest(io)) != APR_SUCCESS)
+    pal__wq_complete_all(io, rv);   /* cannot wait for writability */
   return APR_SUCCESS;
 }
 
@@ -711,7 +679,6 @@ apr_status_t pal_io_recv_stop(pal_io_t *io) {
 /* ---- 5. close, addresses, options ---------------------------------- */
 
 void pal_io_close(pal_io_t *io) {
-  pal_req_t *req;
   if (io->flags & PAL__F_CLOSED)
     return;
   io->flags |= PAL__F_CLOSED;
@@ -727,20 +694,7 @@ void pal_io_close(pal_io_t *io) {
     close((int)PENDING_FD(io));
     PENDING_FD(io) = -1;
   }
-  /* Cancel in submission order: connect, writes, shutdown. */
-  if (io->connect_req) {
-    pal__complete(io->poll, io->connect_req, PAL_ECANCELED);
-    io->connect_req = NULL;
-  }
-  while ((req = io->wq_head) != NULL) {
-    io->wq_head = req->next;
-    pal__complete(io->poll, req, PAL_ECANCELED);
-  }
-  io->wq_tail = NULL;
-  if (io->shutdown_req) {
-    pal__complete(io->poll, io->shutdown_req, PAL_ECANCELED);
-    io->shutdown_req = NULL;
-  }
+  pal__io_cancel_all(io);
 }
 
 int pal_io_busy(const pal_io_t *io) {

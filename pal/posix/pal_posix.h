@@ -96,8 +96,7 @@ struct pal_poll_s {
                                            (pal_set_subreaper) */
 };
 
-/* Queue a finished request for delivery in the completion phase. */
-void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status);
+/* pal__complete(), the completion phase's queue: pal_common.h. */
 /* Forget fd's events in the batch being dispatched, then unwatch it. */
 void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token);
 /* The same for a keyed source (pal__poll_del_source). */

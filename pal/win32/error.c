@@ -1,6 +1,7 @@
 /*
  * error.c -- the one place where Win32 and Winsock error numbers become
- * apr_status_t, plus UTF-8 / UTF-16 conversion and Winsock start-up.
+ * apr_status_t, plus UTF-8 / UTF-16 conversion, ntdll look-ups and
+ * Winsock start-up.
  */
 #include "pal_win32.h"
 
@@ -26,6 +27,21 @@ apr_status_t pal_err_from_os(int oserr) {
 
 /* getaddrinfo() returns a WSA error number (WSAHOST_NOT_FOUND, ...). */
 apr_status_t pal__gai_error(int rc) { return pal_err_from_os(rc); }
+
+static BOOL CALLBACK ntdll_load(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+  pal__ntdll_t *f = param;
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");   /* always loaded */
+  (void)once;
+  (void)ctx;
+  if (ntdll)
+    f->fn = (pal__ntdll_fn_t)GetProcAddress(ntdll, f->name);
+  return TRUE;
+}
+
+pal__ntdll_fn_t pal__ntdll(pal__ntdll_t *f) {
+  InitOnceExecuteOnce(&f->once, ntdll_load, f, NULL);
+  return f->fn;
+}
 
 wchar_t *pal__to_wide(const char *s) {
   int n;

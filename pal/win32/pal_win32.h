@@ -4,8 +4,9 @@
  * Map:
  *   1. the poll object: one completion port per loop (poll_iocp.c)
  *   2. completion keys: what a dequeued packet belongs to
- *   3. per-module entry points (io.c, proc.c, signal.c)
- *   4. errors, the fault seam and UTF-8/UTF-16 helpers (error.c)
+ *   3. per-module entry points (stream.c, proc.c, signal.c)
+ *   4. errors, the fault seam, UTF-8/UTF-16 helpers and ntdll look-ups
+ *      (error.c)
  *
  * The model is native here: every operation is started with an
  * OVERLAPPED and its result is dequeued from the port.  Handles are never
@@ -54,11 +55,7 @@ struct pal_poll_s {
   pal_proc_t *orphans;            /* closed handles whose child lives */
 };
 
-/* Queue a request result for this wait's completion phase. */
-static inline void pal__complete(pal_poll_t *p, pal_req_t *req,
-                                 apr_status_t status) {
-  pal__doneq_push(&p->done, req, status);
-}
+/* pal__complete() (pal_common.h) queues on `done`: poll_iocp.c. */
 
 /* ---- 2. completion keys ----------------------------------------------- */
 
@@ -84,10 +81,11 @@ DWORD pal__packet_error(const OVERLAPPED_ENTRY *e);
 
 /* ---- 3. modules --------------------------------------------------------- */
 
-/* io.c: a packet for an operation started on io; err is its Win32 error
- * (ERROR_OPERATION_ABORTED after a close).  `io` is the key's object; io.c
- * routes by the tag it keeps in the OVERLAPPED, and for an accepted pipe
- * instance the key names the listener, which may be gone. */
+/* stream.c: a packet for an operation started on io; err is its Win32
+ * error (ERROR_OPERATION_ABORTED after a close).  `io` is the key's
+ * object; the I/O files route by the tag they keep in the OVERLAPPED
+ * (io_win32.h), and for an accepted pipe instance the key names the
+ * listener, which may be gone. */
 void pal__io_completion(pal_io_t *io, OVERLAPPED *ov, DWORD bytes, DWORD err);
 /* proc.c: a job-object message (JOB_OBJECT_MSG_*) about process `pid`;
  * `proc` is the job context the key names. */
@@ -135,5 +133,17 @@ static inline int pal__fault_hit(int call) {
  * set; ERROR_NO_UNICODE_TRANSLATION for bad UTF-8). */
 wchar_t *pal__to_wide(const char *s);
 char *pal__from_wide(const wchar_t *w);
+
+/* A function of ntdll.dll that Win32 does not wrap, looked up once
+ * (INIT_ONCE) and kept; NULL if ntdll lacks it.  The pointer comes as
+ * void (*)(void), to be cast to the function's type. */
+typedef void (*pal__ntdll_fn_t)(void);
+typedef struct pal__ntdll_s {
+  INIT_ONCE once;
+  const char *name;
+  pal__ntdll_fn_t fn;
+} pal__ntdll_t;
+#define PAL__NTDLL(name) {INIT_ONCE_STATIC_INIT, (name), NULL}
+pal__ntdll_fn_t pal__ntdll(pal__ntdll_t *f);
 
 #endif

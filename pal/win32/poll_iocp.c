@@ -9,31 +9,22 @@
  *   pal_poll_*: wake-up by PostQueuedCompletionStatus, one wait with
  *     GetQueuedCompletionStatusEx and the next timer as its timeout, then
  *     dispatch by completion key, then the completion phase
+ *   pal__complete: the completion queue of results known at submit time
  */
 #include "pal_win32.h"
 
 #include <stdlib.h>
 
 typedef ULONG(NTAPI *status_to_error_fn)(LONG);
-static status_to_error_fn status_to_error;
-static INIT_ONCE ntdll_once = INIT_ONCE_STATIC_INIT;
-
-static BOOL CALLBACK load_ntdll(PINIT_ONCE once, PVOID param, PVOID *ctx) {
-  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  (void)once;
-  (void)param;
-  (void)ctx;
-  if (ntdll)
-    status_to_error = (status_to_error_fn)(void (*)(void))GetProcAddress(
-        ntdll, "RtlNtStatusToDosError");
-  return TRUE;
-}
+static pal__ntdll_t status_to_error_ntdll =
+    PAL__NTDLL("RtlNtStatusToDosError");
 
 DWORD pal__packet_error(const OVERLAPPED_ENTRY *e) {
   LONG status = (LONG)e->Internal;   /* an NTSTATUS */
+  status_to_error_fn status_to_error;
   if (status >= 0)
     return 0;
-  InitOnceExecuteOnce(&ntdll_once, load_ntdll, NULL, NULL);
+  status_to_error = (status_to_error_fn)pal__ntdll(&status_to_error_ntdll);
   if (status_to_error)
     return status_to_error(status);
   return ERROR_GEN_FAILURE;
@@ -62,6 +53,11 @@ apr_status_t pal__port_add(pal_poll_t *p, HANDLE h, ULONG_PTR key) {
 }
 
 static const char *pal__poll_name(void) { return "iocp"; }
+
+/* Results known at submit time wait for this loop's completion phase. */
+void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status) {
+  pal__doneq_push(&p->done, req, status);
+}
 
 /* ---- the poll object ----------------------------------------------------- */
 
