@@ -126,7 +126,7 @@ static int cmd_validate(const args_t *a, apr_pool_t *pool) {
   cfg_errors_t *errs = NULL;
   cfg_t *cfg;
   apr_file_t *err;
-  if (cfg_load(&cfg, path, pool, &errs) == APR_SUCCESS) {
+  if (svc_config_load(&cfg, path, pool, &errs) == APR_SUCCESS) {
     printf("%s: ok\n", path);
     return EX_OK;
   }

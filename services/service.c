@@ -287,7 +287,7 @@ static void on_limit(vg_process_t *p, int which) {
  * variables over it, then VIGIL_SERVICE, VIGIL_INVOCATION_ID and
  * NOTIFY_SOCKET. */
 static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
-  const cfg_service_t *c = s->cfg;
+  const svc_plan_t *pl = s->plan;
   const char *const *base = pal_environ();
   apr_array_header_t *env = apr_array_make(pool, 64, sizeof(const char *));
   int i;
@@ -296,21 +296,15 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
     const char *eq = strchr(e, '=');
     size_t n = eq ? (size_t)(eq - e) : strlen(e);
     int overridden = 0;
-    for (i = 0; i < c->env->nelts && !overridden; i++) {
-      const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
-      overridden = strlen(v->name) == n && strncmp(v->name, e, n) == 0;
-    }
+    for (i = 0; i < pl->nenv && !overridden; i++)
+      overridden = strncmp(pl->env[i], e, n) == 0 && pl->env[i][n] == '=';
     if (!overridden && !(n == 13 && strncmp(e, "VIGIL_SERVICE", 13) == 0) &&
         !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0) &&
         !(n == 19 && strncmp(e, "VIGIL_INVOCATION_ID", 19) == 0))
       APR_ARRAY_PUSH(env, const char *) = e;
   }
-  for (i = 0; i < c->env->nelts; i++) {
-    const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
-    if (strcmp(v->name, "VIGIL_INVOCATION_ID") != 0)   /* vigil's own */
-      APR_ARRAY_PUSH(env, const char *) =
-          apr_pstrcat(pool, v->name, "=", v->value, NULL);
-  }
+  for (i = 0; i < pl->nenv; i++)
+    APR_ARRAY_PUSH(env, const char *) = pl->env[i];
   APR_ARRAY_PUSH(env, const char *) =
       apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
   if (s->invocation[0])
@@ -350,26 +344,19 @@ static apr_status_t run_start(svc_service_t *s) {
   vg_process_options_t o;
   vg_limits_t limits;
   apr_pool_t *tmp;
-  const char **argv;
   svc_run_t *r;
   apr_status_t rv;
-  int i;
 
   r = calloc(1, sizeof *r);
   if (!r)
     return APR_ENOMEM;
   apr_pool_create(&tmp, sup->pool);
-  argv = apr_palloc(tmp, (size_t)(c->args->nelts + 2) * sizeof *argv);
-  argv[0] = c->command;
-  for (i = 0; i < c->args->nelts; i++)
-    argv[i + 1] = APR_ARRAY_IDX(c->args, i, const char *);
-  argv[c->args->nelts + 1] = NULL;
 
   new_invocation(s);
   snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", s->invocation);
   memset(&o, 0, sizeof o);
   o.file = c->command;
-  o.args = argv;
+  o.args = s->plan->argv;
   o.env = child_env(s, tmp);
   o.cwd = c->workdir;
   /* Own process group: the stop ladder and the leftover sweep reach the
@@ -385,18 +372,9 @@ static apr_status_t run_start(svc_service_t *s) {
   errt = c->log.err.kind == CFG_LOG_STDOUT ? &c->log.out : &c->log.err;
   errlf = c->log.err.kind == CFG_LOG_STDOUT ? s->out_log : s->err_log;
   stdio_for(r, sup->loop, errt, errlf, &r->err, &o.stdio[2]);
-  /* A limit the service's cgroup holds is not set again as an rlimit:
-   * RLIMIT_AS counts address space, not memory, and RLIMIT_NPROC every
-   * process of the user. */
-  memset(&limits, 0, sizeof limits);
-  if (!(s->cg_limits & PAL_CGROUP_MEMORY))
-    limits.memory = c->limits.memory;
-  limits.open_files = c->limits.open_files;
-  if (!(s->cg_limits & PAL_CGROUP_PIDS))
-    limits.processes = c->limits.processes;
-  limits.cpu_percent = c->limits.cpu_percent;   /* Windows job object */
-  if (limits.memory || limits.open_files || limits.processes ||
-      limits.cpu_percent)
+  /* Limits as the plan placed them (the cgroup holds the rest). */
+  limits = s->plan->limits;
+  if (s->plan->has_limits)
     o.limits = &limits;
   o.cgroup = s->cgroup;
   if (s->cgroup) {
@@ -492,8 +470,8 @@ static void ready_try(svc_service_t *s) {
   }
   if (svc_probe_busy(s->ready_probe))
     return;
-  rv = svc_probe_tcp(s->ready_probe, s->sup->loop, rd->target,
-                     TCP_READY_RETRY_MS * 10, on_ready_probe);
+  rv = svc_probe_tcp_at(s->ready_probe, s->sup->loop, s->plan->ready_target,
+                        TCP_READY_RETRY_MS * 10, on_ready_probe);
   if (rv != APR_SUCCESS) {
     char eb[96];
     snprintf(s->ready_last, sizeof s->ready_last, "cannot probe %s: %s",
@@ -549,24 +527,19 @@ static void on_health_timer(vg_timer_t *t) {
     return;
   switch (h->type) {
   case CFG_HEALTH_TCP:
-    rv = svc_probe_tcp(s->health_probe, s->sup->loop, h->target,
-                       h->timeout_ms, on_health_probe);
+    rv = svc_probe_tcp_at(s->health_probe, s->sup->loop,
+                          s->plan->health_target, h->timeout_ms,
+                          on_health_probe);
     break;
   case CFG_HEALTH_HTTP:
-    rv = svc_probe_http(s->health_probe, s->sup->loop, h->target,
-                        h->timeout_ms, on_health_probe);
+    rv = svc_probe_http_at(s->health_probe, s->sup->loop,
+                           s->plan->health_target, h->timeout_ms,
+                           on_health_probe);
     break;
   case CFG_HEALTH_EXEC: {
     apr_pool_t *tmp;
-    const char **argv;
-    int i;
     apr_pool_create(&tmp, s->sup->pool);
-    argv = apr_palloc(tmp, (size_t)(h->args->nelts + 2) * sizeof *argv);
-    argv[0] = h->command;
-    for (i = 0; i < h->args->nelts; i++)
-      argv[i + 1] = APR_ARRAY_IDX(h->args, i, const char *);
-    argv[h->args->nelts + 1] = NULL;
-    rv = svc_probe_exec(s->health_probe, s->sup->loop, argv,
+    rv = svc_probe_exec(s->health_probe, s->sup->loop, s->plan->health_argv,
                         child_env(s, tmp), s->cfg->workdir, h->timeout_ms,
                         on_health_probe);
     apr_pool_destroy(tmp);
@@ -698,16 +671,10 @@ static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
   set_state(s, SVC_FATAL);
 }
 
-/* The first step of the stop ladder.  On Windows a console program can
- * only be asked to stop by a console event: every signal but KILL
- * becomes Ctrl+Break to the child's process group (it shares vigil's
- * hidden console); the PAL would turn TERM into TerminateJobObject. */
+/* The first step of the stop ladder: the plan's, mapped for the
+ * platform (pal_stop_signal). */
 static int stop_signal(const svc_service_t *s) {
-#if defined(_WIN32)
-  if (s->cfg->stop.signal != VG_SIGKILL)
-    return VG_SIGBREAK;
-#endif
-  return s->cfg->stop.signal;
+  return s->plan->stop_signal;
 }
 
 /* The first rung of the stop ladder: the stop signal to the whole tree,
@@ -1095,18 +1062,6 @@ static void close_logs(svc_service_t *s) {
   s->out_log = s->err_log = NULL;
 }
 
-static int same_str(const char *a, const char *b) {
-  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
-static int same_logs(const cfg_log_t *a, const cfg_log_t *b) {
-  return a->out.kind == b->out.kind && same_str(a->out.path, b->out.path) &&
-         a->err.kind == b->err.kind && same_str(a->err.path, b->err.path) &&
-         a->max_size == b->max_size && a->keep == b->keep &&
-         a->rotate_daily == b->rotate_daily && a->compress == b->compress &&
-         a->timestamps == b->timestamps;
-}
-
 /* ---- cgroup and limits --------------------------------------------------- */
 
 /* Indexed by PAL_LIMIT_*. */
@@ -1222,72 +1177,36 @@ static void cgroup_limits(svc_service_t *s, const cfg_limits_t *l) {
     s->cg_limits |= PAL_CGROUP_PIDS;
 }
 
-#if !defined(_WIN32)
-/* Why the cgroup does not hold a limit of controller `ctrl`. */
-static const char *no_cgroup_why(const svc_service_t *s, unsigned ctrl,
-                                 const char *name, char *buf, size_t size) {
-  if (!s->sup->cgroup)
-    return s->sup->cgroup_why ? s->sup->cgroup_why : "cgroups are not used";
-  if (!s->cgroup)
-    return "the service's cgroup could not be created";
-  if (!(s->sup->cgroup_ctrl & ctrl)) {
-    snprintf(buf, size, "the cgroup v2 %s controller is not available in %s",
-             name, s->sup->cgroup);
-    return buf;
-  }
-  snprintf(buf, size, "writing %s.max failed", name);
-  return buf;
-}
-#endif
-
-/* A limit the platform cannot apply is said at start, never ignored in
- * silence.  POSIX: the service's cgroup holds memory, cpu and processes
- * where it can; memory and processes fall back to rlimits; cpu has none.
- * Windows: the job object holds all three; open files have no limit. */
-static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
-  const cfg_limits_t *l = &cfg->limits;
+/* The plan of `cfg` where this service runs (its cgroup as it is now);
+ * the old plan goes.  Limits it could not place as written are said
+ * when `say` (a new service, new limits): once per plan, never at each
+ * spawn. */
+static void plan_make(svc_service_t *s, const cfg_service_t *cfg,
+                      unsigned changed, int say) {
+  svc_plan_where_t w;
+  apr_pool_t *pool, *old = s->plan_pool;
+  svc_plan_t *plan;
+  int i;
+  memset(&w, 0, sizeof w);
+  w.cgroup_dir = s->sup->cgroup;
+  w.cgroup_why = s->sup->cgroup_why;
+  w.cgroup = s->cgroup;
+  w.cgroup_ctrl = s->sup->cgroup_ctrl;
+  w.cgroup_held = s->cg_limits;
+  apr_pool_create(&pool, s->sup->pool);
+  /* The load compiled this config already (svc_config_load): it cannot
+   * fail here but for memory, which APR aborts on. */
+  svc_plan_compile(&plan, cfg, &w, pool, NULL);
+  plan->changed = changed;
+  s->plan = plan;
+  s->plan_pool = pool;
+  if (old)
+    apr_pool_destroy(old);
+  if (!say)
+    return;
   s->unapplied_said = 0;   /* new limits: a refusal is said again */
-#if defined(_WIN32)
-  if (l->open_files)
-    slog(s, VG_LOG_WARN,
-         "limit open-files=%llu is not applied: Windows has no per-process "
-         "handle limit",
-         (unsigned long long)l->open_files);
-#else
-  char why[256];
-  const char *caveat;
-  /* An rlimit the OS does not hold the child to is said not to be
-   * enforced (pal_rlimit_unenforced: RLIMIT_NPROC under root, RLIMIT_AS
-   * on macOS), never that it is applied. */
-  if (l->memory && !(s->cg_limits & PAL_CGROUP_MEMORY)) {
-    caveat = pal_rlimit_unenforced(PAL_LIMIT_MEMORY);
-    slog(s, VG_LOG_WARN,
-         "limit memory=%llu %s RLIMIT_AS%s%s, not as memory.max: %s",
-         (unsigned long long)l->memory,
-         caveat ? "is not enforced: it is set as" : "is applied as",
-         caveat ? ", which " : " (address space, not resident memory)",
-         caveat ? caveat : "",
-         no_cgroup_why(s, PAL_CGROUP_MEMORY, "memory", why, sizeof why));
-  }
-  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS)) {
-    caveat = pal_rlimit_unenforced(PAL_LIMIT_PROCESSES);
-    slog(s, VG_LOG_WARN,
-         "limit processes=%llu %s RLIMIT_NPROC%s%s, not as pids.max: %s",
-         (unsigned long long)l->processes,
-         caveat ? "is not enforced: it is set as" : "is applied as",
-         caveat ? ", which " : " (all processes of the user)",
-         caveat ? caveat : "",
-         no_cgroup_why(s, PAL_CGROUP_PIDS, "pids", why, sizeof why));
-  }
-  if (l->cpu_percent && !(s->cg_limits & PAL_CGROUP_CPU))
-    slog(s, VG_LOG_WARN, "limit cpu=%u%% is not applied: %s", l->cpu_percent,
-         no_cgroup_why(s, PAL_CGROUP_CPU, "cpu", why, sizeof why));
-#endif
-}
-
-static int same_limits(const cfg_limits_t *a, const cfg_limits_t *b) {
-  return a->memory == b->memory && a->cpu_percent == b->cpu_percent &&
-         a->processes == b->processes && a->open_files == b->open_files;
+  for (i = 0; i < plan->warnings->nelts; i++)
+    slog(s, VG_LOG_WARN, "%s", APR_ARRAY_IDX(plan->warnings, i, const char *));
 }
 
 void svc_service_kill(svc_service_t *s) {
@@ -1326,7 +1245,7 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   open_logs(s, cfg);
   cgroup_open(s);
   cgroup_limits(s, &cfg->limits);
-  warn_limits(s, cfg);
+  plan_make(s, cfg, 0, 1);
   return s;
 }
 
@@ -1353,6 +1272,10 @@ void svc_service_destroy(svc_service_t *s) {
   }
   close_logs(s);
   cgroup_close(s);
+  if (s->plan_pool) {
+    apr_pool_destroy(s->plan_pool);
+    s->plan_pool = NULL;
+  }
   if (s->notify_open) {
     s->notify_open = 0;
     if (s->notify_name[0] != '@')
@@ -1363,7 +1286,8 @@ void svc_service_destroy(svc_service_t *s) {
   vg_close((vg_handle_t *)&s->health_timer, service_handle_closed);
 }
 
-void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {
+void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
+                        unsigned changed) {
   const cfg_service_t *old = s->cfg;
   s->cfg = cfg;
   s->name = cfg->name;
@@ -1376,28 +1300,23 @@ void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {
       s->rt_len = s->rt_head = 0;
     }
   }
-  /* Log settings: new file objects for the next run; a capture of the
-   * current run finishes into the file it started with (which closes
-   * when it is done). */
-  if (!same_logs(&old->log, &cfg->log)) {
+  /* Log settings (file names, rotation, or the kind of a target): new
+   * file objects for the next run; a capture of the current run finishes
+   * into the file it started with (which closes when it is done). */
+  if (changed & (CFG_F_LOG | CFG_F_STDIO)) {
     close_logs(s);
     open_logs(s, cfg);
   }
   /* Limits: the cgroup's apply to the running tree at once; rlimits from
    * the next spawn (a change of limits restarts the service). */
-  if (!same_limits(&old->limits, &cfg->limits)) {
+  if (changed & CFG_F_LIMITS)
     cgroup_limits(s, &cfg->limits);
-    warn_limits(s, cfg);
-  }
+  plan_make(s, cfg, changed, (changed & CFG_F_LIMITS) != 0);
   /* Health: restart the schedule with the new settings. */
   if (s->state == SVC_RUNNING) {
     checks_stop(s);
     health_arm(s);
   }
-}
-
-void svc_service_rebind(svc_service_t *s, const cfg_service_t *cfg) {
-  svc_service_update(s, cfg);
 }
 
 uint64_t svc_service_uptime(const svc_service_t *s) {

@@ -313,7 +313,7 @@ static void reload_work(vg_work_t *w) {
   svc_reload_t *rl = w->data;
   rl->cfg = NULL;
   rl->errs = NULL;
-  rl->rv = cfg_load(&rl->cfg, rl->path, rl->pool, &rl->errs);
+  rl->rv = svc_config_load(&rl->cfg, rl->path, rl->pool, &rl->errs);
 }
 
 /* Apply a loaded configuration (loop thread). */
@@ -361,7 +361,7 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
       vg_log(sup->log, VG_LOG_INFO, "reload", "%s: %s changed; restarting",
              e->name, cfg_fields_string(e->fields & CFG_F_NEEDS_RESTART,
                                         pool));
-      svc_service_update(s, e->new_svc);
+      svc_service_update(s, e->new_svc, e->fields);
       /* A restart like `vigil restart`: what depends on it too. */
       if (s->state == SVC_RUNNING || s->state == SVC_STARTING)
         svc_sup_restart(sup, s);
@@ -370,7 +370,7 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
     case CFG_KEPT:
       s = svc_sup_find(sup, e->name);
       if (s)
-        svc_service_update(s, e->new_svc);
+        svc_service_update(s, e->new_svc, e->fields);
       break;
     }
   }
@@ -907,7 +907,7 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
   sup->config_path = opts->config;
   sup->exit_code = 0;
 
-  rv = cfg_load(&sup->cfg, opts->config, pool, &errs);
+  rv = svc_config_load(&sup->cfg, opts->config, pool, &errs);
   if (rv != APR_SUCCESS) {
     apr_file_t *err;
     apr_file_open_stderr(&err, pool);

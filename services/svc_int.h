@@ -10,6 +10,7 @@
 #include "svc.h"
 #include "svc_json.h"
 #include "svc_log.h"
+#include "svc_plan.h"
 #include "svc_probe.h"
 
 typedef struct svc_run_s svc_run_t;
@@ -51,6 +52,8 @@ struct svc_service_s {
   svc_service_t *next;          /* supervisor's list, config order */
   const cfg_service_t *cfg;
   const char *name;             /* == cfg->name */
+  svc_plan_t *plan;             /* cfg compiled (plan.c), in plan_pool */
+  apr_pool_t *plan_pool;
   svc_state state;
   int want_up;                  /* desired: running (1) or stopped (0) */
   int restart_after_stop;       /* STOPPING, then start again */
@@ -148,10 +151,12 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg);
 void svc_service_event(svc_service_t *s, svc_event ev);
 /* Close every handle; the record frees itself when they have closed. */
 void svc_service_destroy(svc_service_t *s);
-/* Apply a new config record live (UPDATED): no restart. */
-void svc_service_update(svc_service_t *s, const cfg_service_t *cfg);
-/* Point a stopped (or about to restart) service at a new record. */
-void svc_service_rebind(svc_service_t *s, const cfg_service_t *cfg);
+/* Point the service at a new config record and compile its plan; what
+ * changed (CFG_F_*, the reload's diff) and applies live is applied now:
+ * log files, the cgroup's limits, the health schedule.  What needs a new
+ * process (CFG_F_NEEDS_RESTART) is the caller's restart to make. */
+void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
+                        unsigned changed);
 /* Status as JSON into w. */
 /* The status object of a service.  u: its usage from
  * svc_services_usage(), or NULL to ask the OS for this one alone. */

@@ -67,6 +67,13 @@ typedef struct svc_run_opts_s {
 
 int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool);
 
+/* cfg_load() and then every service compiled into the plan it runs by
+ * (services/plan.c): what `vigil validate` checks, and what the
+ * supervisor loads at start and at every reload, so the three accept and
+ * refuse the same files with the same messages.  As cfg_load(). */
+apr_status_t svc_config_load(cfg_t **cfg, const char *path, apr_pool_t *pool,
+                             cfg_errors_t **errs);
+
 /* The control endpoint of a configuration (its <control>, or the
  * default below), allocated from pool. */
 const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool);
