@@ -456,17 +456,28 @@ apr_status_t svc_probe_tcp_at(svc_probe_t *p, vg_loop_t *loop,
   return APR_SUCCESS;
 }
 
-apr_status_t svc_probe_tcp(svc_probe_t *p, vg_loop_t *loop,
-                           const char *hostport, uint64_t timeout_ms,
-                           svc_probe_cb cb) {
-  cfg_target_t t;
+/* The string forms: the target parsed by the loader's parser, then as
+ * the _at forms.  An idle probe and a valid target, or the error. */
+static apr_status_t parse_target(svc_probe_t *p, vg_loop_t *loop,
+                                 svc_probe_cb cb, const char *s, int url,
+                                 cfg_target_t *t) {
   if (!p || !loop || !cb)
     return APR_EINVAL;
   if (p->state != ST_IDLE)
     return VG_EBUSY;
-  if (cfg_parse_hostport(hostport, &t, NULL) != APR_SUCCESS)
+  if ((url ? cfg_parse_url(s, t, NULL) : cfg_parse_hostport(s, t, NULL)) !=
+      APR_SUCCESS)
     return APR_EINVAL;
-  return svc_probe_tcp_at(p, loop, &t, timeout_ms, cb);
+  return APR_SUCCESS;
+}
+
+apr_status_t svc_probe_tcp(svc_probe_t *p, vg_loop_t *loop,
+                           const char *hostport, uint64_t timeout_ms,
+                           svc_probe_cb cb) {
+  cfg_target_t t;
+  apr_status_t rv = parse_target(p, loop, cb, hostport, 0, &t);
+  return rv != APR_SUCCESS ? rv
+                           : svc_probe_tcp_at(p, loop, &t, timeout_ms, cb);
 }
 
 apr_status_t svc_probe_http_at(svc_probe_t *p, vg_loop_t *loop,
@@ -505,13 +516,9 @@ apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
                             const char *url, uint64_t timeout_ms,
                             svc_probe_cb cb) {
   cfg_target_t t;
-  if (!p || !loop || !cb)
-    return APR_EINVAL;
-  if (p->state != ST_IDLE)
-    return VG_EBUSY;
-  if (cfg_parse_url(url, &t, NULL) != APR_SUCCESS)
-    return APR_EINVAL;
-  return svc_probe_http_at(p, loop, &t, timeout_ms, cb);
+  apr_status_t rv = parse_target(p, loop, cb, url, 1, &t);
+  return rv != APR_SUCCESS ? rv
+                           : svc_probe_http_at(p, loop, &t, timeout_ms, cb);
 }
 
 /* ------------------------------------------------------------------------
