@@ -851,40 +851,15 @@ static void cgroup_setup(svc_sup_t *sup) {
 
 /* ---- 7. svc_sup_run ------------------------------------------------------ */
 
-#if defined(_WIN32)
-/* Windows: a named pipe lives in one machine-wide namespace, not in the
- * state directory, so its name comes from what identifies the
- * supervisor: the absolute path of its config.  Windows paths are
- * case-insensitive and take either slash, so ASCII letters are folded to
- * lower case and '/' to '\' before hashing (FNV-1a, 64 bits: stable
- * across runs and builds); `vigil run` and every CLI command name the
- * same pipe for the same file however it was spelt. */
-static const char *pipe_endpoint(const char *config_path, apr_pool_t *pool) {
-  uint64_t h = 14695981039346656037ULL;   /* FNV-1a offset basis */
-  const unsigned char *p;
-  char hex[17];
-  for (p = (const unsigned char *)config_path; *p; p++) {
-    unsigned c = *p;
-    if (c >= 'A' && c <= 'Z')
-      c += 'a' - 'A';
-    else if (c == '/')
-      c = '\\';
-    h = (h ^ c) * 1099511628211ULL;       /* FNV prime */
-  }
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
-  return apr_pstrcat(pool, "\\\\.\\pipe\\vigil-", hex, NULL);
-}
-#endif
-
+/* The platform says where (pal_control_endpoint). */
 const char *svc_default_endpoint(const char *config_path,
                                  const char *state_dir, apr_pool_t *pool) {
-#if defined(_WIN32)
-  (void)state_dir;
-  return pipe_endpoint(config_path, pool);
-#else
-  (void)config_path;
-  return apr_pstrcat(pool, state_dir, "/control.sock", NULL);
-#endif
+  size_t size = (state_dir ? strlen(state_dir) : 0) + 64;
+  char *buf = apr_palloc(pool, size);
+  if (pal_control_endpoint(buf, size, config_path, state_dir) !=
+      APR_SUCCESS)
+    buf[0] = '\0';   /* cannot happen: sized for both forms */
+  return buf;
 }
 
 const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool) {

@@ -467,6 +467,16 @@ int pal_limit_hold(int which, const char **rlimit, const char **counts,
  * console), and pal_proc_kill_tree() would turn TERM into
  * TerminateJobObject. */
 int pal_stop_signal(int sig);
+/* The default name of a supervisor's control endpoint, into buf: on
+ * POSIX the socket file STATE-DIR/control.sock; on Windows, where named
+ * pipes share one machine-wide namespace, \\.\pipe\vigil-HASH, HASH the
+ * FNV-1a 64-bit hash (16 hex digits) of the config's absolute path with
+ * ASCII letters folded to lower case and '/' to '\' (Windows paths are
+ * case-insensitive and take either slash), so every spelling of one file
+ * names one pipe.  APR_ENAMETOOLONG if it does not fit. */
+apr_status_t pal_control_endpoint(char *buf, size_t size,
+                                  const char *config_path,
+                                  const char *state_dir);
 /* Signal the child (portable number). PAL_ENOPROC if it is gone. */
 apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
 /* Signal the child's whole tree: its process group (POSIX) or its job
