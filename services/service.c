@@ -1282,6 +1282,7 @@ void svc_service_destroy(svc_service_t *s) {
   if (s->plan_pool) {
     apr_pool_destroy(s->plan_pool);
     s->plan_pool = NULL;
+    s->plan = NULL;
   }
   if (s->notify.open) {
     s->notify.open = 0;
