@@ -248,7 +248,7 @@ static int shown(const svc_service_t *s, const char *name) {
 }
 
 static int live(const svc_service_t *s) {
-  return s->run && !s->run->exited && s->run->proc.pid > 0;
+  return s->child && !s->child->exited && s->child->proc.pid > 0;
 }
 
 static int usage_cmp(const void *a, const void *b) {
@@ -283,7 +283,7 @@ static void usage_refresh(svc_ctl_t *ctl) {
     svc_services_usage(list, n, out);
     for (i = 0; i < n; i++) {
       e[i].svc = list[i];
-      e[i].pid = list[i]->run->proc.pid;
+      e[i].pid = list[i]->child->proc.pid;
       e[i].u = out[i];
     }
     qsort(e, n, sizeof *e, usage_cmp);
@@ -312,7 +312,7 @@ static const vg_usage_t *usage_of_svc(svc_ctl_t *ctl, const svc_service_t *s,
     if (ctl->usage &&
         vg_now(ctl->sup->loop) - ctl->usage_at <= CTL_USAGE_AGE_MS)
       e = bsearch(&key, ctl->usage, ctl->nusage, sizeof *e, usage_cmp);
-    if (e && e->pid == s->run->proc.pid)
+    if (e && e->pid == s->child->proc.pid)
       return &e->u;
     e = NULL;
     if (*fresh)

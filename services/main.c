@@ -126,7 +126,7 @@ static int cmd_validate(const args_t *a, apr_pool_t *pool) {
   cfg_errors_t *errs = NULL;
   cfg_t *cfg;
   apr_file_t *err;
-  if (cfg_load(&cfg, path, pool, &errs) == APR_SUCCESS) {
+  if (svc_config_load(&cfg, path, pool, &errs) == APR_SUCCESS) {
     printf("%s: ok\n", path);
     return EX_OK;
   }
@@ -140,13 +140,13 @@ static int cmd_validate(const args_t *a, apr_pool_t *pool) {
 static int run_supervisor(const args_t *a, apr_file_t *out,
                           vg_log_level level, vg_log_format fmt,
                           apr_pool_t *pool) {
-  svc_run_opts_t o;
+  svc_sup_opts_t o;
   vg_log_t *log;
   vg_log_create(&log, pool, out, level, fmt);
   memset(&o, 0, sizeof o);
   o.config = a->config ? a->config : "vigil.xml";
   o.log = log;
-  return svc_run(&o, pool);
+  return svc_sup_run(&o, pool);
 }
 
 /* `run --service NAME`: main_fn of pal_svcmgr_dispatch(), on the

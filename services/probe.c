@@ -441,50 +441,66 @@ static void start_target(svc_probe_t *p, const cfg_target_t *t) {
   p->flags |= P_RESOLVING;
 }
 
+apr_status_t svc_probe_tcp_at(svc_probe_t *p, vg_loop_t *loop,
+                              const cfg_target_t *t, uint64_t timeout_ms,
+                              svc_probe_cb cb) {
+  apr_status_t rv;
+  if (!p || !loop || !cb || !t)
+    return APR_EINVAL;
+  if (p->state != ST_IDLE)
+    return VG_EBUSY;
+  rv = begin(p, loop, SVC__PROBE_TCP, timeout_ms, cb);
+  if (rv != APR_SUCCESS)
+    return rv;
+  start_target(p, t);
+  return APR_SUCCESS;
+}
+
+/* The string forms: the target parsed by the loader's parser, then as
+ * the _at forms.  An idle probe and a valid target, or the error. */
+static apr_status_t parse_target(svc_probe_t *p, vg_loop_t *loop,
+                                 svc_probe_cb cb, const char *s, int url,
+                                 cfg_target_t *t) {
+  if (!p || !loop || !cb)
+    return APR_EINVAL;
+  if (p->state != ST_IDLE)
+    return VG_EBUSY;
+  if ((url ? cfg_parse_url(s, t, NULL) : cfg_parse_hostport(s, t, NULL)) !=
+      APR_SUCCESS)
+    return APR_EINVAL;
+  return APR_SUCCESS;
+}
+
 apr_status_t svc_probe_tcp(svc_probe_t *p, vg_loop_t *loop,
                            const char *hostport, uint64_t timeout_ms,
                            svc_probe_cb cb) {
   cfg_target_t t;
-  apr_status_t rv;
-  if (!p || !loop || !cb)
-    return APR_EINVAL;
-  if (p->state != ST_IDLE)
-    return VG_EBUSY;
-  rv = cfg_parse_hostport(hostport, &t, NULL);
-  if (rv != APR_SUCCESS)
-    return rv;
-  rv = begin(p, loop, SVC__PROBE_TCP, timeout_ms, cb);
-  if (rv != APR_SUCCESS)
-    return rv;
-  start_target(p, &t);
-  return APR_SUCCESS;
+  apr_status_t rv = parse_target(p, loop, cb, hostport, 0, &t);
+  return rv != APR_SUCCESS ? rv
+                           : svc_probe_tcp_at(p, loop, &t, timeout_ms, cb);
 }
 
-apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
-                            const char *url, uint64_t timeout_ms,
-                            svc_probe_cb cb) {
-  cfg_target_t t;
+apr_status_t svc_probe_http_at(svc_probe_t *p, vg_loop_t *loop,
+                               const cfg_target_t *t, uint64_t timeout_ms,
+                               svc_probe_cb cb) {
   char port[8] = "";
   int ipv6, n;
   apr_status_t rv;
 
-  if (!p || !loop || !cb)
+  if (!p || !loop || !cb || !t)
     return APR_EINVAL;
   if (p->state != ST_IDLE)
     return VG_EBUSY;
-  rv = cfg_parse_url(url, &t, NULL);
-  if (rv != APR_SUCCESS)
-    return rv;
-  ipv6 = strchr(t.host, ':') != NULL;
-  if (t.port != 80)
-    snprintf(port, sizeof port, ":%d", t.port);
+  ipv6 = strchr(t->host, ':') != NULL;
+  if (t->port != 80)
+    snprintf(port, sizeof port, ":%d", t->port);
   n = snprintf(p->req, sizeof p->req,
                "GET %s HTTP/1.1\r\n"
                "Host: %s%s%s%s\r\n"
                "User-Agent: vigil/%d.%d\r\n"
                "Connection: close\r\n"
                "\r\n",
-               t.path, ipv6 ? "[" : "", t.host, ipv6 ? "]" : "", port,
+               t->path, ipv6 ? "[" : "", t->host, ipv6 ? "]" : "", port,
                VG_VERSION_MAJOR, VG_VERSION_MINOR);
   if (n < 0 || (size_t)n >= sizeof p->req)
     return APR_EINVAL;   /* cannot happen with the parser's bounds */
@@ -492,8 +508,17 @@ apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
   if (rv != APR_SUCCESS)
     return rv;
   p->req_len = (size_t)n;
-  start_target(p, &t);
+  start_target(p, t);
   return APR_SUCCESS;
+}
+
+apr_status_t svc_probe_http(svc_probe_t *p, vg_loop_t *loop,
+                            const char *url, uint64_t timeout_ms,
+                            svc_probe_cb cb) {
+  cfg_target_t t;
+  apr_status_t rv = parse_target(p, loop, cb, url, 1, &t);
+  return rv != APR_SUCCESS ? rv
+                           : svc_probe_http_at(p, loop, &t, timeout_ms, cb);
 }
 
 /* ------------------------------------------------------------------------

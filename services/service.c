@@ -1,23 +1,26 @@
 /*
  * service.c -- one service: an explicit state x event table.
  *
- * Map:
- *   1. the table: table[state][event] -> action; an empty cell ignores
- *      the event (logged at debug level), so every transition is visible
- *      in one place
- *   2. actions: spawn, stop ladder, exit handling (restart policy,
- *      exponential backoff with jitter, max-restarts in a window -> fatal),
- *      readiness, health
- *   3. a run: spawning a child with its captures; its exit is reported to
- *      the table only when the child has exited AND its output pipes are
+ * Map (in file order):
+ *   1. the child: one run of it (svc_child_t) with its captures, spawned
+ *      from the service's plan (plan.c); its exit is reported to the
+ *      table only when the child has exited AND its output pipes are
  *      drained (bounded by a short grace, since a grandchild may hold a
  *      pipe open), so no line written before the exit is lost
- *   4. status
+ *   2. readiness and health checks, and the notify socket
+ *   3. actions: spawn, stop ladder, exit handling (restart policy,
+ *      exponential backoff with jitter, max-restarts in a window -> fatal)
+ *   4. the table: table[state][event] -> action; an empty cell ignores
+ *      the event (logged at debug level), so every transition is visible
+ *      in one place
+ *   5. life cycle: log files, the plan, the cgroup and its limits,
+ *      create, destroy, update on reload
+ *   6. status
  *
  * Invariants:
- *   - s->run is the current child, NULL in STOPPED, BACKOFF, EXITED and
- *     FATAL; a run whose service let go of it (r->svc == NULL) closes its
- *     handles and frees itself.
+ *   - s->child is the current run of the child, NULL in STOPPED, BACKOFF,
+ *     EXITED and FATAL; a run whose service let go of it (r->svc == NULL)
+ *     closes its handles and frees itself.
  *   - s->timer serves one purpose per state: BACKOFF the restart delay,
  *     STARTING the readiness delay or deadline, STOPPING the stop ladder.
  *     Every transition stops it first (set_state).
@@ -102,76 +105,76 @@ static uint64_t rnd(void) {
   return x * 2685821657736338717ull;
 }
 
-/* ---- 3. runs ------------------------------------------------------------- */
+/* ---- 1. the child -------------------------------------------------------- */
 
-static void run_free_if_done(svc_run_t *r) {
+static void child_free_if_done(svc_child_t *r) {
   if (r->open == 0 && r->svc == NULL)
     free(r);
 }
 
-static void run_handle_closed(vg_handle_t *h) {
-  svc_run_t *r = h->data;
+static void child_handle_closed(vg_handle_t *h) {
+  svc_child_t *r = h->data;
   r->open--;
-  run_free_if_done(r);
+  child_free_if_done(r);
 }
 
-static void run_cap_closed(svc_logcap_t *cap) {
-  svc_run_t *r = cap->data;
+static void child_cap_closed(svc_logcap_t *cap) {
+  svc_child_t *r = cap->data;
   r->open--;
-  run_free_if_done(r);
+  child_free_if_done(r);
 }
 
-static void run_close_handle(svc_run_t *r, vg_handle_t *h) {
+static void child_close_handle(svc_child_t *r, vg_handle_t *h) {
   if (!vg_is_closing(h)) {
     h->data = r;
-    vg_close(h, run_handle_closed);
+    vg_close(h, child_handle_closed);
   }
 }
 
-static void run_close_caps(svc_run_t *r) {
+static void child_close_caps(svc_child_t *r) {
   if (svc_logcap_is_open(&r->out))
-    svc_logcap_close(&r->out, run_cap_closed);
+    svc_logcap_close(&r->out, child_cap_closed);
   if (svc_logcap_is_open(&r->err))
-    svc_logcap_close(&r->err, run_cap_closed);
+    svc_logcap_close(&r->err, child_cap_closed);
 }
 
 /* The child's exit, with its output drained: tell the table. */
-static void run_report(svc_run_t *r) {
+static void child_report(svc_child_t *r) {
   svc_service_t *s = r->svc;
   if (r->reported)
     return;
   r->reported = 1;
-  run_close_handle(r, (vg_handle_t *)&r->drain_timer);
+  child_close_handle(r, (vg_handle_t *)&r->drain_timer);
   /* Whatever still holds a pipe after the grace does not delay the exit
    * any longer; what it writes from now on is lost. */
-  run_close_caps(r);
+  child_close_caps(r);
   if (!s) {
-    run_free_if_done(r);
+    child_free_if_done(r);
     return;
   }
-  s->has_last_exit = 1;
-  s->last_code = r->code;
-  s->last_signal = r->sig;
-  s->last_oom = r->oom_killed;
-  s->last_exit_at = apr_time_now();
-  s->run = NULL;
+  s->last.has = 1;
+  s->last.code = r->code;
+  s->last.signal = r->sig;
+  s->last.oom = r->oom_killed;
+  s->last.at = apr_time_now();
+  s->child = NULL;
   r->svc = NULL;
   svc_service_event(s, SVC_EV_EXIT);
-  run_free_if_done(r);
+  child_free_if_done(r);
 }
 
 static void on_drain_timeout(vg_timer_t *t) {
-  run_report(t->data);
+  child_report(t->data);
 }
 
 static void on_drained(svc_logcap_t *cap) {
-  svc_run_t *r = cap->data;
+  svc_child_t *r = cap->data;
   r->drains--;
   r->open--;
   if (r->exited && r->drains == 0)
-    run_report(r);
+    child_report(r);
   else
-    run_free_if_done(r);
+    child_free_if_done(r);
 }
 
 /* A new invocation id for the run about to start (as systemd's
@@ -198,7 +201,7 @@ static void new_invocation(svc_service_t *s) {
  * holds the tree, what left the group (a daemon that setsid()s away):
  * the processes of the run's invocation id (pal_proc_kill_escaped).  A
  * cgroup, when there is one, is the caller's to signal. */
-static apr_status_t run_signal(svc_run_t *r, const char *cgroup, int sig) {
+static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
   apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
   if (cgroup)
     pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
@@ -215,7 +218,7 @@ static apr_status_t run_signal(svc_run_t *r, const char *cgroup, int sig) {
  * long a pipe such a process holds can delay the exit's report. */
 typedef struct escaped_work_s {
   vg_work_t work;
-  char mark[sizeof ((svc_run_t *)0)->mark];
+  char mark[sizeof ((svc_child_t *)0)->mark];
 } escaped_work_t;
 
 static void escaped_work(vg_work_t *w) {
@@ -246,13 +249,13 @@ static void limit_event(svc_service_t *s, int which);
 /* With a cgroup: did its OOM killer strike during this run? */
 static int cgroup_oom_since_spawn(svc_service_t *s) {
   pal_cgroup_stat_t st;
-  return s->cgroup && (s->sup->cgroup_ctrl & PAL_CGROUP_MEMORY) &&
-         pal_cgroup_stat(s->cgroup, &st) == APR_SUCCESS &&
-         st.oom_kills > s->cg_oom_base;
+  return s->cg.path && (s->sup->cgroup_ctrl & PAL_CGROUP_MEMORY) &&
+         pal_cgroup_stat(s->cg.path, &st) == APR_SUCCESS &&
+         st.oom_kills > s->cg.oom_base;
 }
 
 static void on_child_exit(vg_process_t *p, int code, int sig) {
-  svc_run_t *r = p->data;
+  svc_child_t *r = p->data;
   svc_service_t *s = r->svc;
   r->exited = 1;
   r->code = code;
@@ -264,18 +267,18 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * nothing.)  What left the group (setsid) is in the cgroup, or else
    * found by its invocation id. */
   vg_process_kill_tree(p, VG_SIGKILL);
-  if (!s || !s->cgroup)
+  if (!s || !s->cg.path)
     kill_escaped_later(p->loop, r->mark);
-  if (s && s->cgroup) {
-    pal_cgroup_kill(s->cgroup);
+  if (s && s->cg.path) {
+    pal_cgroup_kill(s->cg.path);
     if (cgroup_oom_since_spawn(s)) {
       r->oom_killed = sig != 0;   /* else a helper of it was the victim */
       limit_event(s, PAL_LIMIT_OOM_KILL);
     }
   }
-  run_close_handle(r, (vg_handle_t *)p);
+  child_close_handle(r, (vg_handle_t *)p);
   if (r->drains == 0) {
-    run_report(r);
+    child_report(r);
   } else {
     r->drain_timer.data = r;
     vg_timer_start(&r->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
@@ -284,7 +287,7 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
 
 /* The OS says the child's tree reached a limit (Windows job messages). */
 static void on_limit(vg_process_t *p, int which) {
-  svc_run_t *r = p->data;
+  svc_child_t *r = p->data;
   if (r->svc)
     limit_event(r->svc, which);
 }
@@ -293,7 +296,7 @@ static void on_limit(vg_process_t *p, int which) {
  * variables over it, then VIGIL_SERVICE, VIGIL_INVOCATION_ID and
  * NOTIFY_SOCKET. */
 static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
-  const cfg_service_t *c = s->cfg;
+  const svc_plan_t *pl = s->plan;
   const char *const *base = pal_environ();
   apr_array_header_t *env = apr_array_make(pool, 64, sizeof(const char *));
   int i;
@@ -302,35 +305,29 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool) {
     const char *eq = strchr(e, '=');
     size_t n = eq ? (size_t)(eq - e) : strlen(e);
     int overridden = 0;
-    for (i = 0; i < c->env->nelts && !overridden; i++) {
-      const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
-      overridden = strlen(v->name) == n && strncmp(v->name, e, n) == 0;
-    }
+    for (i = 0; i < pl->nenv && !overridden; i++)
+      overridden = strncmp(pl->env[i], e, n) == 0 && pl->env[i][n] == '=';
     if (!overridden && !(n == 13 && strncmp(e, "VIGIL_SERVICE", 13) == 0) &&
         !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0) &&
         !(n == 19 && strncmp(e, "VIGIL_INVOCATION_ID", 19) == 0))
       APR_ARRAY_PUSH(env, const char *) = e;
   }
-  for (i = 0; i < c->env->nelts; i++) {
-    const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
-    if (strcmp(v->name, "VIGIL_INVOCATION_ID") != 0)   /* vigil's own */
-      APR_ARRAY_PUSH(env, const char *) =
-          apr_pstrcat(pool, v->name, "=", v->value, NULL);
-  }
+  for (i = 0; i < pl->nenv; i++)
+    APR_ARRAY_PUSH(env, const char *) = pl->env[i];
   APR_ARRAY_PUSH(env, const char *) =
       apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
   if (s->invocation[0])
     APR_ARRAY_PUSH(env, const char *) =
         apr_pstrcat(pool, "VIGIL_INVOCATION_ID=", s->invocation, NULL);
-  if (s->notify_open)
+  if (s->notify.open)
     APR_ARRAY_PUSH(env, const char *) =
-        apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify_name, NULL);
+        apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify.name, NULL);
   APR_ARRAY_PUSH(env, const char *) = NULL;
   return (const char *const *)env->elts;
 }
 
 /* stdio for one stream: a capture into `lf` when the target is a file. */
-static void stdio_for(svc_run_t *r, vg_loop_t *loop,
+static void stdio_for(svc_child_t *r, vg_loop_t *loop,
                       const cfg_log_target_t *t, svc_logfile_t *lf,
                       svc_logcap_t *cap, vg_stdio_t *out) {
   memset(out, 0, sizeof *out);
@@ -348,7 +345,7 @@ static void stdio_for(svc_run_t *r, vg_loop_t *loop,
 
 /* Spawn the child.  On failure nothing is left running and the status
  * says why. */
-static apr_status_t run_start(svc_service_t *s) {
+static apr_status_t child_spawn(svc_service_t *s) {
   svc_sup_t *sup = s->sup;
   const cfg_service_t *c = s->cfg;
   const cfg_log_target_t *errt;
@@ -356,26 +353,19 @@ static apr_status_t run_start(svc_service_t *s) {
   vg_process_options_t o;
   vg_limits_t limits;
   apr_pool_t *tmp;
-  const char **argv;
-  svc_run_t *r;
+  svc_child_t *r;
   apr_status_t rv;
-  int i;
 
   r = calloc(1, sizeof *r);
   if (!r)
     return APR_ENOMEM;
   apr_pool_create(&tmp, sup->pool);
-  argv = apr_palloc(tmp, (size_t)(c->args->nelts + 2) * sizeof *argv);
-  argv[0] = c->command;
-  for (i = 0; i < c->args->nelts; i++)
-    argv[i + 1] = APR_ARRAY_IDX(c->args, i, const char *);
-  argv[c->args->nelts + 1] = NULL;
 
   new_invocation(s);
   snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", s->invocation);
   memset(&o, 0, sizeof o);
   o.file = c->command;
-  o.args = argv;
+  o.args = s->plan->argv;
   o.env = child_env(s, tmp);
   o.cwd = c->workdir;
   /* Own process group: the stop ladder and the leftover sweep reach the
@@ -387,30 +377,21 @@ static apr_status_t run_start(svc_service_t *s) {
   /* stdout per its target; stderr per its own, or -- stderr="stdout" --
    * per stdout's: a second capture into the same file, so each stream
    * keeps its own partial line. */
-  stdio_for(r, sup->loop, &c->log.out, s->out_log, &r->out, &o.stdio[1]);
+  stdio_for(r, sup->loop, &c->log.out, s->logs.out, &r->out, &o.stdio[1]);
   errt = c->log.err.kind == CFG_LOG_STDOUT ? &c->log.out : &c->log.err;
-  errlf = c->log.err.kind == CFG_LOG_STDOUT ? s->out_log : s->err_log;
+  errlf = c->log.err.kind == CFG_LOG_STDOUT ? s->logs.out : s->logs.err;
   stdio_for(r, sup->loop, errt, errlf, &r->err, &o.stdio[2]);
-  /* A limit the service's cgroup holds is not set again as an rlimit:
-   * RLIMIT_AS counts address space, not memory, and RLIMIT_NPROC every
-   * process of the user. */
-  memset(&limits, 0, sizeof limits);
-  if (!(s->cg_limits & PAL_CGROUP_MEMORY))
-    limits.memory = c->limits.memory;
-  limits.open_files = c->limits.open_files;
-  if (!(s->cg_limits & PAL_CGROUP_PIDS))
-    limits.processes = c->limits.processes;
-  limits.cpu_percent = c->limits.cpu_percent;   /* Windows job object */
-  if (limits.memory || limits.open_files || limits.processes ||
-      limits.cpu_percent)
+  /* Limits as the plan placed them (the cgroup holds the rest). */
+  limits = s->plan->limits;
+  if (s->plan->has_limits)
     o.limits = &limits;
-  o.cgroup = s->cgroup;
-  if (s->cgroup) {
+  o.cgroup = s->cg.path;
+  if (s->cg.path) {
     /* Its counters are cumulative: this run's share starts here. */
     pal_cgroup_stat_t st;
-    if (pal_cgroup_stat(s->cgroup, &st) == APR_SUCCESS) {
-      s->cg_oom_base = st.oom_kills;
-      s->cg_cpu_base = st.cpu_usec;
+    if (pal_cgroup_stat(s->cg.path, &st) == APR_SUCCESS) {
+      s->cg.oom_base = st.oom_kills;
+      s->cg.cpu_base = st.cpu_usec;
     }
   }
   o.exit_cb = on_child_exit;
@@ -420,7 +401,7 @@ static apr_status_t run_start(svc_service_t *s) {
   rv = vg_spawn(sup->loop, &r->proc, &o);
   apr_pool_destroy(tmp);
   if (rv != APR_SUCCESS) {
-    run_close_caps(r);   /* r frees itself when they have closed */
+    child_close_caps(r);   /* r frees itself when they have closed */
     if (r->open == 0)
       free(r);
     return rv;
@@ -432,32 +413,32 @@ static apr_status_t run_start(svc_service_t *s) {
   r->start_ms = now_ms(s);
 
   if (o.stdio[1].kind == VG_STDIO_PIPE) {
-    if (svc_logcap_start(&r->out, s->out_log, on_drained) == APR_SUCCESS)
+    if (svc_logcap_start(&r->out, s->logs.out, on_drained) == APR_SUCCESS)
       r->drains++;
     else
-      svc_logcap_close(&r->out, run_cap_closed);
+      svc_logcap_close(&r->out, child_cap_closed);
   }
   if (o.stdio[2].kind == VG_STDIO_PIPE) {
     if (svc_logcap_start(&r->err, errlf, on_drained) == APR_SUCCESS)
       r->drains++;
     else
-      svc_logcap_close(&r->err, run_cap_closed);
+      svc_logcap_close(&r->err, child_cap_closed);
   }
-  s->run = r;
-  s->up_since = r->start_ms;
+  s->child = r;
+  s->restart.up_since = r->start_ms;
   svc_sup_save_pids(sup);
   return APR_SUCCESS;
 }
 
 /* The service no longer wants this run (it is being freed): stop
  * listening; the run closes its handles and frees itself. */
-static void run_detach(svc_run_t *r) {
+static void child_detach(svc_child_t *r) {
   r->svc = NULL;
-  run_close_caps(r);
+  child_close_caps(r);
   if (r->exited)
-    run_report(r);
+    child_report(r);
   else
-    run_free_if_done(r);
+    child_free_if_done(r);
 }
 
 /* ---- 2. readiness and health --------------------------------------------- */
@@ -478,33 +459,35 @@ static void on_ready_probe(svc_probe_t *p, apr_status_t st,
     return;
   }
   /* Said once per reason, and kept for the timeout's message. */
-  if (strcmp(detail, s->ready_last) != 0) {
+  if (strcmp(detail, s->checks.ready_last) != 0) {
     slog(s, VG_LOG_INFO, "not ready yet: %s", detail);
-    snprintf(s->ready_last, sizeof s->ready_last, "%s", detail);
+    snprintf(s->checks.ready_last, sizeof s->checks.ready_last, "%s", detail);
   }
   /* Not yet: try again shortly; the state timer bounds the wait. */
-  vg_timer_start(&s->health_timer, on_ready_retry, TCP_READY_RETRY_MS, 0);
+  vg_timer_start(&s->checks.health_timer, on_ready_retry, TCP_READY_RETRY_MS,
+                 0);
 }
 
 static void ready_try(svc_service_t *s) {
   const cfg_ready_t *rd = &s->cfg->ready;
   apr_status_t rv;
-  if (!s->ready_probe) {
-    s->ready_probe = calloc(1, sizeof *s->ready_probe);
-    if (!s->ready_probe)
+  if (!s->checks.ready) {
+    s->checks.ready = calloc(1, sizeof *s->checks.ready);
+    if (!s->checks.ready)
       return;
-    svc_probe_init(s->ready_probe);
-    s->ready_probe->data = s;
+    svc_probe_init(s->checks.ready);
+    s->checks.ready->data = s;
   }
-  if (svc_probe_busy(s->ready_probe))
+  if (svc_probe_busy(s->checks.ready))
     return;
-  rv = svc_probe_tcp(s->ready_probe, s->sup->loop, rd->target,
-                     TCP_READY_RETRY_MS * 10, on_ready_probe);
+  rv = svc_probe_tcp_at(s->checks.ready, s->sup->loop, s->plan->ready_target,
+                        TCP_READY_RETRY_MS * 10, on_ready_probe);
   if (rv != APR_SUCCESS) {
     char eb[96];
-    snprintf(s->ready_last, sizeof s->ready_last, "cannot probe %s: %s",
+    snprintf(s->checks.ready_last, sizeof s->checks.ready_last,
+             "cannot probe %s: %s",
              rd->target, vg_strerror(rv, eb, sizeof eb));
-    slog(s, VG_LOG_ERROR, "%s", s->ready_last);
+    slog(s, VG_LOG_ERROR, "%s", s->checks.ready_last);
   }
 }
 
@@ -520,17 +503,17 @@ static void on_health_probe(svc_probe_t *p, apr_status_t st,
   if (st == VG_ECANCELED || s->state != SVC_RUNNING)
     return;
   if (st == APR_SUCCESS) {
-    if (s->health_fails)
+    if (s->checks.health_fails)
       slog(s, VG_LOG_INFO, "health check passes again (%s)", detail);
-    s->health_fails = 0;
+    s->checks.health_fails = 0;
   } else {
-    s->health_fails++;
+    s->checks.health_fails++;
     slog(s, VG_LOG_WARN, "health check failed (%u of %u): %s",
-         s->health_fails, s->cfg->health.failures, detail);
-    if (s->health_fails >= s->cfg->health.failures) {
+         s->checks.health_fails, s->cfg->health.failures, detail);
+    if (s->checks.health_fails >= s->cfg->health.failures) {
       snprintf(s->reason, sizeof s->reason,
                    "restarted: health check failed %u times (%s)",
-                   s->health_fails, detail);
+                   s->checks.health_fails, detail);
       svc_service_event(s, SVC_EV_HEALTH);
       return;
     }
@@ -544,35 +527,30 @@ static void on_health_timer(vg_timer_t *t) {
   apr_status_t rv = APR_EINVAL;
   if (s->state != SVC_RUNNING)
     return;
-  if (!s->health_probe) {
-    s->health_probe = calloc(1, sizeof *s->health_probe);
-    if (!s->health_probe)
+  if (!s->checks.health) {
+    s->checks.health = calloc(1, sizeof *s->checks.health);
+    if (!s->checks.health)
       return;
-    svc_probe_init(s->health_probe);
-    s->health_probe->data = s;
+    svc_probe_init(s->checks.health);
+    s->checks.health->data = s;
   }
-  if (svc_probe_busy(s->health_probe))
+  if (svc_probe_busy(s->checks.health))
     return;
   switch (h->type) {
   case CFG_HEALTH_TCP:
-    rv = svc_probe_tcp(s->health_probe, s->sup->loop, h->target,
-                       h->timeout_ms, on_health_probe);
+    rv = svc_probe_tcp_at(s->checks.health, s->sup->loop,
+                          s->plan->health_target, h->timeout_ms,
+                          on_health_probe);
     break;
   case CFG_HEALTH_HTTP:
-    rv = svc_probe_http(s->health_probe, s->sup->loop, h->target,
-                        h->timeout_ms, on_health_probe);
+    rv = svc_probe_http_at(s->checks.health, s->sup->loop,
+                           s->plan->health_target, h->timeout_ms,
+                           on_health_probe);
     break;
   case CFG_HEALTH_EXEC: {
     apr_pool_t *tmp;
-    const char **argv;
-    int i;
     apr_pool_create(&tmp, s->sup->pool);
-    argv = apr_palloc(tmp, (size_t)(h->args->nelts + 2) * sizeof *argv);
-    argv[0] = h->command;
-    for (i = 0; i < h->args->nelts; i++)
-      argv[i + 1] = APR_ARRAY_IDX(h->args, i, const char *);
-    argv[h->args->nelts + 1] = NULL;
-    rv = svc_probe_exec(s->health_probe, s->sup->loop, argv,
+    rv = svc_probe_exec(s->checks.health, s->sup->loop, s->plan->health_argv,
                         child_env(s, tmp), s->cfg->workdir, h->timeout_ms,
                         on_health_probe);
     apr_pool_destroy(tmp);
@@ -592,18 +570,18 @@ static void on_health_timer(vg_timer_t *t) {
 static void health_arm(svc_service_t *s) {
   if (s->cfg->health.type == CFG_HEALTH_NONE || s->state != SVC_RUNNING)
     return;
-  s->health_timer.data = s;
-  vg_timer_start(&s->health_timer, on_health_timer,
+  s->checks.health_timer.data = s;
+  vg_timer_start(&s->checks.health_timer, on_health_timer,
                  s->cfg->health.interval_ms, 0);
 }
 
 static void checks_stop(svc_service_t *s) {
-  vg_timer_stop(&s->health_timer);
-  if (s->health_probe)
-    svc_probe_cancel(s->health_probe);
-  if (s->ready_probe)
-    svc_probe_cancel(s->ready_probe);
-  s->health_fails = 0;
+  vg_timer_stop(&s->checks.health_timer);
+  if (s->checks.health)
+    svc_probe_cancel(s->checks.health);
+  if (s->checks.ready)
+    svc_probe_cancel(s->checks.ready);
+  s->checks.health_fails = 0;
 }
 
 /* NOTIFY_SOCKET: a datagram socket per service that asks for it. */
@@ -642,7 +620,7 @@ static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
 static void service_handle_closed(vg_handle_t *h) {
   svc_service_t *s = h->data;
   if (--s->handles == 0 && s->removing) {
-    free(s->restart_times);
+    free(s->restart.times);
     free(s);
   }
 }
@@ -650,38 +628,38 @@ static void service_handle_closed(vg_handle_t *h) {
 static apr_status_t notify_open(svc_service_t *s) {
   vg_addr_t addr;
   apr_status_t rv;
-  if (s->notify_open)
+  if (s->notify.open)
     return APR_SUCCESS;
   /* The abstract namespace on Linux: no stale files, no permissions to
    * get wrong; elsewhere a socket file in the state directory. */
-  snprintf(s->notify_name, sizeof s->notify_name, "@vigil-%ld-%s",
+  snprintf(s->notify.name, sizeof s->notify.name, "@vigil-%ld-%s",
            pal_getpid(), s->name);
-  rv = pal_addr_local(&addr, s->notify_name);
+  rv = pal_addr_local(&addr, s->notify.name);
   if (rv == PAL_EUNSUPPORTED) {
-    snprintf(s->notify_name, sizeof s->notify_name, "%s/notify-%s.sock",
+    snprintf(s->notify.name, sizeof s->notify.name, "%s/notify-%s.sock",
              s->sup->cfg->state_dir, s->name);
-    apr_file_remove(s->notify_name, s->sup->pool);
-    rv = pal_addr_local(&addr, s->notify_name);
+    apr_file_remove(s->notify.name, s->sup->pool);
+    rv = pal_addr_local(&addr, s->notify.name);
   }
   if (rv == APR_SUCCESS)
-    rv = vg_udp_init(s->sup->loop, &s->notify, PAL_AF_UNIX);
+    rv = vg_udp_init(s->sup->loop, &s->notify.udp, PAL_AF_UNIX);
   if (rv != APR_SUCCESS)
     return rv;
-  s->notify.data = s;
+  s->notify.udp.data = s;
   s->handles++;
-  rv = vg_udp_bind(&s->notify, &addr, 0);
+  rv = vg_udp_bind(&s->notify.udp, &addr, 0);
   if (rv == APR_SUCCESS)
-    rv = vg_udp_recv_start(&s->notify, notify_alloc, on_notify);
+    rv = vg_udp_recv_start(&s->notify.udp, notify_alloc, on_notify);
   if (rv != APR_SUCCESS) {
-    vg_close((vg_handle_t *)&s->notify, service_handle_closed);
+    vg_close((vg_handle_t *)&s->notify.udp, service_handle_closed);
     return rv;
   }
-  vg_unref((vg_handle_t *)&s->notify);
-  s->notify_open = 1;
+  vg_unref((vg_handle_t *)&s->notify.udp);
+  s->notify.open = 1;
   return APR_SUCCESS;
 }
 
-/* ---- 2. actions --------------------------------------------------------- */
+/* ---- 3. actions ---------------------------------------------------------- */
 
 static void enter_fatal(svc_service_t *s, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -704,16 +682,10 @@ static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
   set_state(s, SVC_FATAL);
 }
 
-/* The first step of the stop ladder.  On Windows a console program can
- * only be asked to stop by a console event: every signal but KILL
- * becomes Ctrl+Break to the child's process group (it shares vigil's
- * hidden console); the PAL would turn TERM into TerminateJobObject. */
+/* The first step of the stop ladder: the plan's, mapped for the
+ * platform (pal_stop_signal). */
 static int stop_signal(const svc_service_t *s) {
-#if defined(_WIN32)
-  if (s->cfg->stop.signal != VG_SIGKILL)
-    return VG_SIGBREAK;
-#endif
-  return s->cfg->stop.signal;
+  return s->plan->stop_signal;
 }
 
 /* The first rung of the stop ladder: the stop signal to the whole tree,
@@ -723,9 +695,9 @@ static int stop_signal(const svc_service_t *s) {
  * there is no such signal (Windows). */
 static apr_status_t stop_send(svc_service_t *s) {
   int sig = stop_signal(s);
-  apr_status_t rv = run_signal(s->run, s->cgroup, sig);
+  apr_status_t rv = child_signal(s->child, s->cg.path, sig);
   if (sig != VG_SIGKILL && sig != PAL_SIGCONT && rv == APR_SUCCESS)
-    run_signal(s->run, s->cgroup, PAL_SIGCONT);
+    child_signal(s->child, s->cg.path, PAL_SIGCONT);
   return rv;
 }
 
@@ -735,13 +707,13 @@ static void schedule_restart(svc_service_t *s, const char *why);
  * the child runs without it, and that is said once, not at every
  * restart. */
 static void warn_unapplied(svc_service_t *s) {
-  unsigned fresh = s->run->proc.proc.unapplied & ~s->unapplied_said;
+  unsigned fresh = s->child->proc.proc.unapplied & ~s->limit.unapplied_said;
   if (fresh & (1u << PAL_LIMIT_CPU))
     slog(s, VG_LOG_WARN,
          "limit cpu=%u%% is not applied: this system refuses a job CPU "
          "rate cap (Windows 8 or later needed)",
          s->cfg->limits.cpu_percent);
-  s->unapplied_said |= fresh;
+  s->limit.unapplied_said |= fresh;
 }
 
 static void a_spawn(svc_service_t *s) {
@@ -755,7 +727,7 @@ static void a_spawn(svc_service_t *s) {
                 vg_strerror(rv, eb, sizeof eb));
     return;
   }
-  rv = run_start(s);
+  rv = child_spawn(s);
   if (rv != APR_SUCCESS) {
     const char *call = pal_last_call();
     char why[sizeof s->reason];
@@ -770,11 +742,11 @@ static void a_spawn(svc_service_t *s) {
       return;
     }
     slog(s, VG_LOG_ERROR, "%s", why);
-    s->up_since = now_ms(s);
+    s->restart.up_since = now_ms(s);
     schedule_restart(s, why);
     return;
   }
-  slog(s, VG_LOG_INFO, "started, pid %ld", s->run->proc.pid);
+  slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
   warn_unapplied(s);
   set_state(s, SVC_STARTING);
   switch (rd->kind) {
@@ -783,7 +755,7 @@ static void a_spawn(svc_service_t *s) {
     break;
   case CFG_READY_TCP:
     arm(s, rd->timeout_ms, on_state_timer);
-    s->ready_last[0] = '\0';
+    s->checks.ready_last[0] = '\0';
     ready_try(s);
     break;
   case CFG_READY_NOTIFY:
@@ -793,8 +765,8 @@ static void a_spawn(svc_service_t *s) {
 }
 
 static void a_ready(svc_service_t *s) {
-  if (s->ready_probe)
-    svc_probe_cancel(s->ready_probe);
+  if (s->checks.ready)
+    svc_probe_cancel(s->checks.ready);
   s->reason[0] = '\0';
   slog(s, VG_LOG_INFO, "running");
   set_state(s, SVC_RUNNING);
@@ -809,14 +781,15 @@ static void a_starting_timeout(svc_service_t *s) {
   /* Not ready in time: a failed start.  Stop it; the exit counts. */
   snprintf(s->reason, sizeof s->reason, "not ready within %llu ms%s%s%s",
            (unsigned long long)s->cfg->ready.timeout_ms,
-           s->ready_last[0] ? " (last check: " : "", s->ready_last,
-           s->ready_last[0] ? ")" : "");
+           s->checks.ready_last[0] ? " (last check: " : "",
+           s->checks.ready_last,
+           s->checks.ready_last[0] ? ")" : "");
   slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
   s->restart_after_stop = 0;
   s->failed_start = 1;   /* its exit goes through the restart policy */
   s->stop_step = 1;
   checks_stop(s);
-  if (s->run)
+  if (s->child)
     stop_send(s);
   set_state(s, SVC_STOPPING);
   arm(s, s->cfg->stop.timeout_ms, on_state_timer);
@@ -829,7 +802,7 @@ static void a_stop(svc_service_t *s) {
   s->restart_after_stop = 0;
   s->failed_start = 0;
   s->health_restart = 0;
-  if (!s->run) {
+  if (!s->child) {
     set_state(s, SVC_STOPPED);
     return;
   }
@@ -851,7 +824,7 @@ static void a_restart_stop(svc_service_t *s) {
 }
 
 static void a_stop_timeout(svc_service_t *s) {
-  if (s->stop_step == 1 && s->run) {
+  if (s->stop_step == 1 && s->child) {
     slog(s, VG_LOG_WARN, "did not stop within %llu ms of %s; killing it",
          (unsigned long long)s->cfg->stop.timeout_ms,
          vg_signal_name(stop_signal(s)));
@@ -898,7 +871,7 @@ static void a_stopped(svc_service_t *s) {
   how = s->stop_step == 3   ? deadline
         : s->stop_step == 2 ? "killed after the stop timeout"
                             : "stopped by its stop signal";
-  if (s->stop_step == 1 && s->last_signal == 0)
+  if (s->stop_step == 1 && s->last.signal == 0)
     how = "exited after its stop signal";
   slog(s, VG_LOG_INFO, "%s", how);
   /* A restart for failed health checks keeps saying why until the new
@@ -928,7 +901,7 @@ static void a_backoff_start(svc_service_t *s) { a_spawn(s); }
 /* Restart policy after an exit in STARTING or RUNNING. */
 static void a_exited(svc_service_t *s) {
   const cfg_restart_t *rp = &s->cfg->restart;
-  int failed = s->last_code != 0 || s->last_signal != 0;
+  int failed = s->last.code != 0 || s->last.signal != 0;
   int was_starting = s->state == SVC_STARTING;
   char what[96];
   checks_stop(s);
@@ -938,15 +911,15 @@ static void a_exited(svc_service_t *s) {
     a_stopped(s);
     return;
   }
-  if (s->last_signal && s->last_oom)
+  if (s->last.signal && s->last.oom)
     snprintf(what, sizeof what, "killed by the OOM killer (memory limit)");
-  else if (s->last_signal)
+  else if (s->last.signal)
     snprintf(what, sizeof what, "killed by signal %s",
-                 vg_signal_name(s->last_signal)
-                     ? vg_signal_name(s->last_signal)
+                 vg_signal_name(s->last.signal)
+                     ? vg_signal_name(s->last.signal)
                      : "?");
   else
-    snprintf(what, sizeof what, "exited with code %d", s->last_code);
+    snprintf(what, sizeof what, "exited with code %d", s->last.code);
   if (was_starting)
     failed = 1;   /* dying before ready is a failed start, even with 0 */
   if (rp->policy == CFG_RESTART_ALWAYS ||
@@ -973,11 +946,11 @@ static void a_health(svc_service_t *s) {
  * window -> fatal. */
 static void schedule_restart(svc_service_t *s, const char *why) {
   const cfg_restart_t *rp = &s->cfg->restart;
-  uint64_t now = now_ms(s), ran = now - s->up_since, delay;
+  uint64_t now = now_ms(s), ran = now - s->restart.up_since, delay;
   unsigned i, recent = 0;
 
-  for (i = 0; i < s->rt_len; i++)
-    if (now - s->restart_times[i] < rp->window_ms)
+  for (i = 0; i < s->restart.len; i++)
+    if (now - s->restart.times[i] < rp->window_ms)
       recent++;
   if (recent >= rp->max_restarts) {
     enter_fatal(s, "%s; restarted %u times within %llu ms, giving up", why,
@@ -985,23 +958,24 @@ static void schedule_restart(svc_service_t *s, const char *why) {
     s->want_up = 0;
     return;
   }
-  if (ran >= rp->window_ms || s->backoff_ms == 0)
-    s->backoff_ms = rp->delay_ms;
-  else if (s->backoff_ms < rp->max_delay_ms)
-    s->backoff_ms = s->backoff_ms * 2 > rp->max_delay_ms ? rp->max_delay_ms
-                                                         : s->backoff_ms * 2;
-  delay = s->backoff_ms;
+  if (ran >= rp->window_ms || s->restart.backoff_ms == 0)
+    s->restart.backoff_ms = rp->delay_ms;
+  else if (s->restart.backoff_ms < rp->max_delay_ms)
+    s->restart.backoff_ms = s->restart.backoff_ms * 2 > rp->max_delay_ms
+                                ? rp->max_delay_ms
+                                : s->restart.backoff_ms * 2;
+  delay = s->restart.backoff_ms;
   if (delay >= 10)
     delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
   if (rp->max_restarts > 0) {
-    if (s->rt_len < rp->max_restarts) {
-      s->restart_times[s->rt_len++] = now;
+    if (s->restart.len < rp->max_restarts) {
+      s->restart.times[s->restart.len++] = now;
     } else {
-      s->restart_times[s->rt_head] = now;
-      s->rt_head = (s->rt_head + 1) % rp->max_restarts;
+      s->restart.times[s->restart.head] = now;
+      s->restart.head = (s->restart.head + 1) % rp->max_restarts;
     }
   }
-  s->restarts++;
+  s->restart.count++;
   {
     char buf[sizeof s->reason];   /* why may be the reason itself */
     snprintf(buf, sizeof buf, "%s; restarting in %llu ms", why,
@@ -1012,7 +986,7 @@ static void schedule_restart(svc_service_t *s, const char *why) {
   arm(s, delay, on_state_timer);
 }
 
-/* ---- 1. the table ------------------------------------------------------- */
+/* ---- 4. the table -------------------------------------------------------- */
 
 typedef void (*action_fn)(svc_service_t *s);
 
@@ -1054,7 +1028,7 @@ void svc_service_event(svc_service_t *s, svc_event ev) {
     fn(s);
 }
 
-/* ---- life cycle ------------------------------------------------------- */
+/* ---- 5. life cycle ------------------------------------------------------- */
 
 static void probe_free_cb(svc_probe_t *p, apr_status_t st, const char *d) {
   (void)st;
@@ -1086,34 +1060,22 @@ static svc_logfile_t *open_log(svc_service_t *s, const cfg_log_t *lg,
  * stdout's or is not a file. */
 static void open_logs(svc_service_t *s, const cfg_service_t *cfg) {
   if (cfg->log.out.kind == CFG_LOG_FILE)
-    s->out_log = open_log(s, &cfg->log, cfg->log.out.path);
+    s->logs.out = open_log(s, &cfg->log, cfg->log.out.path);
   if (cfg->log.err.kind == CFG_LOG_FILE)
-    s->err_log = open_log(s, &cfg->log, cfg->log.err.path);
+    s->logs.err = open_log(s, &cfg->log, cfg->log.err.path);
 }
 
 /* Closing waits for the captures still attached (their lines are
  * written) and for compression work in progress. */
 static void close_logs(svc_service_t *s) {
-  if (s->out_log)
-    svc_logfile_close(s->out_log, NULL, NULL);
-  if (s->err_log)
-    svc_logfile_close(s->err_log, NULL, NULL);
-  s->out_log = s->err_log = NULL;
+  if (s->logs.out)
+    svc_logfile_close(s->logs.out, NULL, NULL);
+  if (s->logs.err)
+    svc_logfile_close(s->logs.err, NULL, NULL);
+  s->logs.out = s->logs.err = NULL;
 }
 
-static int same_str(const char *a, const char *b) {
-  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
-static int same_logs(const cfg_log_t *a, const cfg_log_t *b) {
-  return a->out.kind == b->out.kind && same_str(a->out.path, b->out.path) &&
-         a->err.kind == b->err.kind && same_str(a->err.path, b->err.path) &&
-         a->max_size == b->max_size && a->keep == b->keep &&
-         a->rotate_daily == b->rotate_daily && a->compress == b->compress &&
-         a->timestamps == b->timestamps;
-}
-
-/* ---- cgroup and limits --------------------------------------------------- */
+/* ---- 5. life cycle: cgroup and limits ------------------------------------ */
 
 /* Indexed by PAL_LIMIT_*. */
 static const char *const limit_events[] = {
@@ -1128,18 +1090,18 @@ static const char *const limit_events[] = {
 static void limit_event(svc_service_t *s, int which) {
   uint64_t now = now_ms(s);
   int k = which > 0 && which <= PAL_LIMIT_OOM_KILL ? which : 0;
-  s->limit_events++;
-  if (s->limit_said_ms[k] && now - s->limit_said_ms[k] < LIMIT_SAY_EVERY_MS) {
-    s->limit_unsaid[k]++;
+  s->limit.events++;
+  if (s->limit.said_ms[k] && now - s->limit.said_ms[k] < LIMIT_SAY_EVERY_MS) {
+    s->limit.unsaid[k]++;
     return;
   }
-  if (s->limit_unsaid[k])
+  if (s->limit.unsaid[k])
     slog(s, VG_LOG_WARN, "%s (%u more times since the last warning)",
-         limit_events[k], s->limit_unsaid[k]);
+         limit_events[k], s->limit.unsaid[k]);
   else
     slog(s, VG_LOG_WARN, "%s", limit_events[k]);
-  s->limit_said_ms[k] = now ? now : 1;
-  s->limit_unsaid[k] = 0;
+  s->limit.said_ms[k] = now ? now : 1;
+  s->limit.unsaid[k] = 0;
 }
 
 /* The service's own cgroup, DIR/svc-NAME, when the supervisor has a
@@ -1170,21 +1132,21 @@ static void cgroup_open(svc_service_t *s) {
          "in %s", path);
     pal_cgroup_kill(path);
   }
-  s->cgroup = path;
+  s->cg.path = path;
 }
 
 static void cgroup_close(svc_service_t *s) {
   apr_status_t rv;
   char eb[128];
-  if (!s->cgroup)
+  if (!s->cg.path)
     return;
-  pal_cgroup_kill(s->cgroup);
-  rv = pal_cgroup_remove(s->cgroup);
+  pal_cgroup_kill(s->cg.path);
+  rv = pal_cgroup_remove(s->cg.path);
   if (rv != APR_SUCCESS)
-    slog(s, VG_LOG_WARN, "cannot remove the cgroup %s: %s (%s)", s->cgroup,
+    slog(s, VG_LOG_WARN, "cannot remove the cgroup %s: %s (%s)", s->cg.path,
          vg_strerror(rv, eb, sizeof eb), pal_last_call());
-  free(s->cgroup);
-  s->cgroup = NULL;
+  free(s->cg.path);
+  s->cg.path = NULL;
 }
 
 /* Write one limit file ("max" when the limit is not given, so a reload
@@ -1195,9 +1157,9 @@ static int cgroup_set(svc_service_t *s, unsigned ctrl, const char *file,
   char eb[128];
   if (!(s->sup->cgroup_ctrl & ctrl))
     return 0;
-  rv = pal_cgroup_write(s->cgroup, file, value);
+  rv = pal_cgroup_write(s->cg.path, file, value);
   if (rv != APR_SUCCESS) {
-    slog(s, VG_LOG_WARN, "cannot write %s to %s/%s: %s", value, s->cgroup,
+    slog(s, VG_LOG_WARN, "cannot write %s to %s/%s: %s", value, s->cg.path,
          file, vg_strerror(rv, eb, sizeof eb));
     return 0;
   }
@@ -1206,13 +1168,13 @@ static int cgroup_set(svc_service_t *s, unsigned ctrl, const char *file,
 
 static void cgroup_limits(svc_service_t *s, const cfg_limits_t *l) {
   char v[64];
-  s->cg_limits = 0;
-  if (!s->cgroup)
+  s->cg.held = 0;
+  if (!s->cg.path)
     return;
   if (l->memory)
     snprintf(v, sizeof v, "%llu", (unsigned long long)l->memory);
   if (cgroup_set(s, PAL_CGROUP_MEMORY, "memory.max", l->memory ? v : "max"))
-    s->cg_limits |= PAL_CGROUP_MEMORY;
+    s->cg.held |= PAL_CGROUP_MEMORY;
   /* cpu.max is "QUOTA PERIOD" in microseconds: 50% = 50000 of 100000. */
   if (l->cpu_percent)
     snprintf(v, sizeof v, "%llu 100000",
@@ -1220,87 +1182,51 @@ static void cgroup_limits(svc_service_t *s, const cfg_limits_t *l) {
   else
     snprintf(v, sizeof v, "max 100000");
   if (cgroup_set(s, PAL_CGROUP_CPU, "cpu.max", v))
-    s->cg_limits |= PAL_CGROUP_CPU;
+    s->cg.held |= PAL_CGROUP_CPU;
   if (l->processes)
     snprintf(v, sizeof v, "%llu", (unsigned long long)l->processes);
   if (cgroup_set(s, PAL_CGROUP_PIDS, "pids.max",
                  l->processes ? v : "max"))
-    s->cg_limits |= PAL_CGROUP_PIDS;
+    s->cg.held |= PAL_CGROUP_PIDS;
 }
 
-#if !defined(_WIN32)
-/* Why the cgroup does not hold a limit of controller `ctrl`. */
-static const char *no_cgroup_why(const svc_service_t *s, unsigned ctrl,
-                                 const char *name, char *buf, size_t size) {
-  if (!s->sup->cgroup)
-    return s->sup->cgroup_why ? s->sup->cgroup_why : "cgroups are not used";
-  if (!s->cgroup)
-    return "the service's cgroup could not be created";
-  if (!(s->sup->cgroup_ctrl & ctrl)) {
-    snprintf(buf, size, "the cgroup v2 %s controller is not available in %s",
-             name, s->sup->cgroup);
-    return buf;
-  }
-  snprintf(buf, size, "writing %s.max failed", name);
-  return buf;
-}
-#endif
-
-/* A limit the platform cannot apply is said at start, never ignored in
- * silence.  POSIX: the service's cgroup holds memory, cpu and processes
- * where it can; memory and processes fall back to rlimits; cpu has none.
- * Windows: the job object holds all three; open files have no limit. */
-static void warn_limits(svc_service_t *s, const cfg_service_t *cfg) {
-  const cfg_limits_t *l = &cfg->limits;
-  s->unapplied_said = 0;   /* new limits: a refusal is said again */
-#if defined(_WIN32)
-  if (l->open_files)
-    slog(s, VG_LOG_WARN,
-         "limit open-files=%llu is not applied: Windows has no per-process "
-         "handle limit",
-         (unsigned long long)l->open_files);
-#else
-  char why[256];
-  const char *caveat;
-  /* An rlimit the OS does not hold the child to is said not to be
-   * enforced (pal_rlimit_unenforced: RLIMIT_NPROC under root, RLIMIT_AS
-   * on macOS), never that it is applied. */
-  if (l->memory && !(s->cg_limits & PAL_CGROUP_MEMORY)) {
-    caveat = pal_rlimit_unenforced(PAL_LIMIT_MEMORY);
-    slog(s, VG_LOG_WARN,
-         "limit memory=%llu %s RLIMIT_AS%s%s, not as memory.max: %s",
-         (unsigned long long)l->memory,
-         caveat ? "is not enforced: it is set as" : "is applied as",
-         caveat ? ", which " : " (address space, not resident memory)",
-         caveat ? caveat : "",
-         no_cgroup_why(s, PAL_CGROUP_MEMORY, "memory", why, sizeof why));
-  }
-  if (l->processes && !(s->cg_limits & PAL_CGROUP_PIDS)) {
-    caveat = pal_rlimit_unenforced(PAL_LIMIT_PROCESSES);
-    slog(s, VG_LOG_WARN,
-         "limit processes=%llu %s RLIMIT_NPROC%s%s, not as pids.max: %s",
-         (unsigned long long)l->processes,
-         caveat ? "is not enforced: it is set as" : "is applied as",
-         caveat ? ", which " : " (all processes of the user)",
-         caveat ? caveat : "",
-         no_cgroup_why(s, PAL_CGROUP_PIDS, "pids", why, sizeof why));
-  }
-  if (l->cpu_percent && !(s->cg_limits & PAL_CGROUP_CPU))
-    slog(s, VG_LOG_WARN, "limit cpu=%u%% is not applied: %s", l->cpu_percent,
-         no_cgroup_why(s, PAL_CGROUP_CPU, "cpu", why, sizeof why));
-#endif
-}
-
-static int same_limits(const cfg_limits_t *a, const cfg_limits_t *b) {
-  return a->memory == b->memory && a->cpu_percent == b->cpu_percent &&
-         a->processes == b->processes && a->open_files == b->open_files;
+/* The plan of `cfg` where this service runs (its cgroup as it is now);
+ * the old plan goes.  Limits it could not place as written are said
+ * when `say` (a new service, new limits): once per plan, never at each
+ * spawn. */
+static void plan_make(svc_service_t *s, const cfg_service_t *cfg,
+                      unsigned changed, int say) {
+  svc_plan_where_t w;
+  apr_pool_t *pool, *old = s->plan_pool;
+  svc_plan_t *plan;
+  int i;
+  memset(&w, 0, sizeof w);
+  w.cgroup_dir = s->sup->cgroup;
+  w.cgroup_why = s->sup->cgroup_why;
+  w.cgroup = s->cg.path;
+  w.cgroup_ctrl = s->sup->cgroup_ctrl;
+  w.cgroup_held = s->cg.held;
+  apr_pool_create(&pool, s->sup->pool);
+  /* The load compiled this config already (svc_config_load): it cannot
+   * fail here but for memory, which APR aborts on. */
+  svc_plan_compile(&plan, cfg, &w, pool, NULL);
+  plan->changed = changed;
+  s->plan = plan;
+  s->plan_pool = pool;
+  if (old)
+    apr_pool_destroy(old);
+  if (!say)
+    return;
+  s->limit.unapplied_said = 0;   /* new limits: a refusal is said again */
+  for (i = 0; i < plan->warnings->nelts; i++)
+    slog(s, VG_LOG_WARN, "%s", APR_ARRAY_IDX(plan->warnings, i, const char *));
 }
 
 void svc_service_kill(svc_service_t *s) {
-  if (s->run)
-    run_signal(s->run, s->cgroup, VG_SIGKILL);
-  if (s->cgroup)
-    pal_cgroup_kill(s->cgroup);
+  if (s->child)
+    child_signal(s->child, s->cg.path, VG_SIGKILL);
+  if (s->cg.path)
+    pal_cgroup_kill(s->cg.path);
 }
 
 void svc_service_kill_deadline(svc_service_t *s) {
@@ -1308,15 +1234,15 @@ void svc_service_kill_deadline(svc_service_t *s) {
   svc_service_kill(s);
 }
 
-/* ---- life cycle, continued ----------------------------------------------- */
+/* ---- 5. life cycle, continued -------------------------------------------- */
 
 svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   svc_service_t *s = calloc(1, sizeof *s);
   unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
   if (!s)
     return NULL;
-  s->restart_times = calloc(n, sizeof *s->restart_times);
-  if (!s->restart_times) {
+  s->restart.times = calloc(n, sizeof *s->restart.times);
+  if (!s->restart.times) {
     free(s);
     return NULL;
   }
@@ -1326,13 +1252,13 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   s->state = SVC_STOPPED;
   vg_timer_init(sup->loop, &s->timer);
   s->timer.data = s;
-  vg_timer_init(sup->loop, &s->health_timer);
-  s->health_timer.data = s;
+  vg_timer_init(sup->loop, &s->checks.health_timer);
+  s->checks.health_timer.data = s;
   s->handles = 2;
   open_logs(s, cfg);
   cgroup_open(s);
   cgroup_limits(s, &cfg->limits);
-  warn_limits(s, cfg);
+  plan_make(s, cfg, 0, 1);
   return s;
 }
 
@@ -1340,36 +1266,42 @@ void svc_service_destroy(svc_service_t *s) {
   s->removing = 1;
   checks_stop(s);
   svc_control_forget(s->sup, s);
-  if (s->run) {
-    svc_run_t *r = s->run;
-    s->run = NULL;
-    run_detach(r);
+  if (s->child) {
+    svc_child_t *r = s->child;
+    s->child = NULL;
+    child_detach(r);
   }
-  if (s->ready_probe) {
-    if (svc_probe_busy(s->ready_probe))
-      s->ready_probe->cb = probe_free_cb;   /* frees itself when it ends */
+  if (s->checks.ready) {
+    if (svc_probe_busy(s->checks.ready))
+      s->checks.ready->cb = probe_free_cb;   /* frees itself when it ends */
     else
-      free(s->ready_probe);
+      free(s->checks.ready);
   }
-  if (s->health_probe) {
-    if (svc_probe_busy(s->health_probe))
-      s->health_probe->cb = probe_free_cb;
+  if (s->checks.health) {
+    if (svc_probe_busy(s->checks.health))
+      s->checks.health->cb = probe_free_cb;
     else
-      free(s->health_probe);
+      free(s->checks.health);
   }
   close_logs(s);
   cgroup_close(s);
-  if (s->notify_open) {
-    s->notify_open = 0;
-    if (s->notify_name[0] != '@')
-      apr_file_remove(s->notify_name, s->sup->pool);
-    vg_close((vg_handle_t *)&s->notify, service_handle_closed);
+  if (s->plan_pool) {
+    apr_pool_destroy(s->plan_pool);
+    s->plan_pool = NULL;
+    s->plan = NULL;
+  }
+  if (s->notify.open) {
+    s->notify.open = 0;
+    if (s->notify.name[0] != '@')
+      apr_file_remove(s->notify.name, s->sup->pool);
+    vg_close((vg_handle_t *)&s->notify.udp, service_handle_closed);
   }
   vg_close((vg_handle_t *)&s->timer, service_handle_closed);
-  vg_close((vg_handle_t *)&s->health_timer, service_handle_closed);
+  vg_close((vg_handle_t *)&s->checks.health_timer, service_handle_closed);
 }
 
-void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {
+void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
+                        unsigned changed) {
   const cfg_service_t *old = s->cfg;
   s->cfg = cfg;
   s->name = cfg->name;
@@ -1377,24 +1309,23 @@ void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {
     unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
     uint64_t *rt = calloc(n, sizeof *rt);
     if (rt) {
-      free(s->restart_times);
-      s->restart_times = rt;
-      s->rt_len = s->rt_head = 0;
+      free(s->restart.times);
+      s->restart.times = rt;
+      s->restart.len = s->restart.head = 0;
     }
   }
-  /* Log settings: new file objects for the next run; a capture of the
-   * current run finishes into the file it started with (which closes
-   * when it is done). */
-  if (!same_logs(&old->log, &cfg->log)) {
+  /* Log settings (file names, rotation, or the kind of a target): new
+   * file objects for the next run; a capture of the current run finishes
+   * into the file it started with (which closes when it is done). */
+  if (changed & (CFG_F_LOG | CFG_F_STDIO)) {
     close_logs(s);
     open_logs(s, cfg);
   }
   /* Limits: the cgroup's apply to the running tree at once; rlimits from
    * the next spawn (a change of limits restarts the service). */
-  if (!same_limits(&old->limits, &cfg->limits)) {
+  if (changed & CFG_F_LIMITS)
     cgroup_limits(s, &cfg->limits);
-    warn_limits(s, cfg);
-  }
+  plan_make(s, cfg, changed, (changed & CFG_F_LIMITS) != 0);
   /* Health: restart the schedule with the new settings. */
   if (s->state == SVC_RUNNING) {
     checks_stop(s);
@@ -1402,15 +1333,11 @@ void svc_service_update(svc_service_t *s, const cfg_service_t *cfg) {
   }
 }
 
-void svc_service_rebind(svc_service_t *s, const cfg_service_t *cfg) {
-  svc_service_update(s, cfg);
-}
-
 uint64_t svc_service_uptime(const svc_service_t *s) {
-  if (!s->run || (s->state != SVC_RUNNING && s->state != SVC_STARTING &&
+  if (!s->child || (s->state != SVC_RUNNING && s->state != SVC_STARTING &&
                   s->state != SVC_STOPPING))
     return 0;
-  return vg_now(s->sup->loop) - s->up_since;
+  return vg_now(s->sup->loop) - s->restart.up_since;
 }
 
 int svc_service_settled(const svc_service_t *s, int want_up) {
@@ -1424,7 +1351,7 @@ int svc_service_settled(const svc_service_t *s, int want_up) {
          s->state == SVC_FATAL;
 }
 
-/* ---- 4. status ---------------------------------------------------------- */
+/* ---- 6. status ----------------------------------------------------------- */
 
 /* Memory and CPU time of the current run's tree; -1 where unknown.  The
  * service's cgroup counts every member, also those that left the process
@@ -1438,19 +1365,19 @@ static void usage_of(const svc_service_t *s, const vg_usage_t *pu,
   pal_cgroup_stat_t st;
   vg_usage_t u;
   *rss = *cpu_ms = -1;
-  if (!s->run || s->run->exited)
+  if (!s->child || s->child->exited)
     return;
-  if (s->cgroup && pal_cgroup_stat(s->cgroup, &st) == APR_SUCCESS) {
+  if (s->cg.path && pal_cgroup_stat(s->cg.path, &st) == APR_SUCCESS) {
     *rss = st.memory_current;
-    if (st.cpu_usec >= 0 && st.cpu_usec >= s->cg_cpu_base)
-      *cpu_ms = (st.cpu_usec - s->cg_cpu_base) / 1000;
-    if (*rss < 0 && pal_cgroup_usage(s->cgroup, &u) == APR_SUCCESS)
+    if (st.cpu_usec >= 0 && st.cpu_usec >= s->cg.cpu_base)
+      *cpu_ms = (st.cpu_usec - s->cg.cpu_base) / 1000;
+    if (*rss < 0 && pal_cgroup_usage(s->cg.path, &u) == APR_SUCCESS)
       *rss = (int64_t)u.rss_bytes;
   }
   if (*rss >= 0 && *cpu_ms >= 0)
     return;
   if (!pu) {
-    if (vg_process_usage(&s->run->proc, &u) != APR_SUCCESS)
+    if (vg_process_usage(&s->child->proc, &u) != APR_SUCCESS)
       return;
     pu = &u;
   } else if (pu->processes == 0) {
@@ -1471,8 +1398,8 @@ void svc_services_usage(svc_service_t *const *list, size_t n,
     return;
   }
   for (i = 0; i < n; i++)
-    if (list[i]->run && !list[i]->run->exited)
-      procs[i] = &list[i]->run->proc.proc;
+    if (list[i]->child && !list[i]->child->exited)
+      procs[i] = &list[i]->child->proc.proc;
   pal_proc_usage_many(procs, n, out);
   free(procs);
 }
@@ -1494,31 +1421,31 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   svc_json_w_key(w, "state");
   svc_json_w_string(w, svc_state_name(s->state));
   svc_json_w_key(w, "pid");
-  if (s->run && s->run->proc.pid > 0)
-    svc_json_w_int64(w, s->run->proc.pid);
+  if (s->child && s->child->proc.pid > 0)
+    svc_json_w_int64(w, s->child->proc.pid);
   else
     svc_json_w_null(w);
   svc_json_w_key(w, "restarts");
-  svc_json_w_uint64(w, s->restarts);
+  svc_json_w_uint64(w, s->restart.count);
   svc_json_w_key(w, "uptime_ms");
   svc_json_w_uint64(w, svc_service_uptime(s));
   svc_json_w_key(w, "last_exit");
-  if (s->has_last_exit) {
+  if (s->last.has) {
     svc_json_w_begin_object(w);
     svc_json_w_key(w, "code");
-    if (s->last_signal)
+    if (s->last.signal)
       svc_json_w_null(w);
     else
-      svc_json_w_int64(w, s->last_code);
+      svc_json_w_int64(w, s->last.code);
     svc_json_w_key(w, "signal");
-    if (s->last_signal && vg_signal_name(s->last_signal))
-      svc_json_w_string(w, vg_signal_name(s->last_signal));
-    else if (s->last_signal)
-      svc_json_w_int64(w, s->last_signal);
+    if (s->last.signal && vg_signal_name(s->last.signal))
+      svc_json_w_string(w, vg_signal_name(s->last.signal));
+    else if (s->last.signal)
+      svc_json_w_int64(w, s->last.signal);
     else
       svc_json_w_null(w);
     svc_json_w_key(w, "at_ms");
-    svc_json_w_int64(w, (int64_t)apr_time_as_msec(s->last_exit_at));
+    svc_json_w_int64(w, (int64_t)apr_time_as_msec(s->last.at));
     svc_json_w_end_object(w);
   } else {
     svc_json_w_null(w);
@@ -1532,6 +1459,6 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   w_int_or_null(w, "rss_bytes", rss);
   w_int_or_null(w, "cpu_ms", cpu_ms);
   svc_json_w_key(w, "limit_events");
-  svc_json_w_uint64(w, s->limit_events);
+  svc_json_w_uint64(w, s->limit.events);
   svc_json_w_end_object(w);
 }

@@ -19,7 +19,7 @@
  *      so a supervisor that was killed -9 can clean up after itself; the
  *      sweep of what it adopted, at exit
  *   6. cgroups (Linux): the subtree the services' cgroups go under
- *   7. svc_run(): putting it together
+ *   7. svc_sup_run(): putting it together
  */
 #include "svc_int.h"
 
@@ -89,7 +89,7 @@ static void restart_release(svc_sup_t *sup) {
   for (s = sup->services; s; s = s->next) {
     if (!s->restart_pending)
       continue;
-    if (active(s) || s->run)
+    if (active(s) || s->child)
       return;
     pending = 1;
   }
@@ -128,7 +128,7 @@ void svc_sup_pump(svc_sup_t *sup) {
                                  s->state == SVC_BACKOFF)) {
         if (!active_dependent(sup, s))
           svc_service_event(s, SVC_EV_STOP);
-      } else if (s->removing && !active(s) && !s->run) {
+      } else if (s->removing && !active(s) && !s->child) {
         /* A service the reload removed, now down: let it go. */
         svc_service_t **pp;
         for (pp = &sup->services; *pp; pp = &(*pp)->next)
@@ -146,7 +146,7 @@ void svc_sup_pump(svc_sup_t *sup) {
   if (sup->shutting_down) {
     settled = 1;
     for (s = sup->services; s && settled; s = s->next)
-      if (active(s) || s->run)
+      if (active(s) || s->child)
         settled = 0;
     if (settled)
       finish_shutdown(sup);
@@ -173,9 +173,9 @@ static void want_up(svc_sup_t *sup, svc_service_t *s, int depth) {
   s->restart_pending = 0;   /* an explicit start: up as soon as it can */
   if (s->state == SVC_EXITED || s->state == SVC_FATAL) {
     /* An explicit start forgives the past. */
-    s->restarts = 0;
-    s->rt_len = s->rt_head = 0;
-    s->backoff_ms = 0;
+    s->restart.count = 0;
+    s->restart.len = s->restart.head = 0;
+    s->restart.backoff_ms = 0;
     svc_service_event(s, SVC_EV_STOP);   /* -> STOPPED, then the pump */
   }
   for (i = 0; i < s->cfg->depends_on->nelts; i++) {
@@ -313,7 +313,7 @@ static void reload_work(vg_work_t *w) {
   svc_reload_t *rl = w->data;
   rl->cfg = NULL;
   rl->errs = NULL;
-  rl->rv = cfg_load(&rl->cfg, rl->path, rl->pool, &rl->errs);
+  rl->rv = svc_config_load(&rl->cfg, rl->path, rl->pool, &rl->errs);
 }
 
 /* Apply a loaded configuration (loop thread). */
@@ -361,7 +361,7 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
       vg_log(sup->log, VG_LOG_INFO, "reload", "%s: %s changed; restarting",
              e->name, cfg_fields_string(e->fields & CFG_F_NEEDS_RESTART,
                                         pool));
-      svc_service_update(s, e->new_svc);
+      svc_service_update(s, e->new_svc, e->fields);
       /* A restart like `vigil restart`: what depends on it too. */
       if (s->state == SVC_RUNNING || s->state == SVC_STARTING)
         svc_sup_restart(sup, s);
@@ -370,7 +370,7 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
     case CFG_KEPT:
       s = svc_sup_find(sup, e->name);
       if (s)
-        svc_service_update(s, e->new_svc);
+        svc_service_update(s, e->new_svc, e->fields);
       break;
     }
   }
@@ -550,7 +550,7 @@ static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
   vg_log(sup->log, VG_LOG_WARN, "supervisor",
          "shutdown deadline passed; killing what is left");
   for (s = sup->services; s; s = s->next)
-    if (s->run)
+    if (s->child)
       svc_service_kill_deadline(s);
 }
 
@@ -635,13 +635,14 @@ static void write_pids(vg_timer_t *t) {
   if (!(text = malloc(cap)))
     return;   /* the file matters only after a kill -9: next change */
   for (s = sup->services; s; s = s->next)
-    if (s->run && s->run->proc.pid > 0 && !s->run->exited) {
+    if (s->child && s->child->proc.pid > 0 && !s->child->exited) {
       int n;
-      if (!s->run->start_stamp)
-        s->run->start_stamp = pal_pid_start_time(s->run->proc.pid);
+      if (!s->child->start_stamp)
+        s->child->start_stamp = pal_pid_start_time(s->child->proc.pid);
       n = snprintf(text + len, cap - len, "%ld %llu %s %s\n",
-                   s->run->proc.pid, (unsigned long long)s->run->start_stamp,
-                   s->name, s->invocation);
+                   s->child->proc.pid,
+                   (unsigned long long)s->child->start_stamp, s->name,
+                   s->invocation);
       if (n > 0 && (size_t)n < cap - len)
         len += (size_t)n;
     }
@@ -848,42 +849,17 @@ static void cgroup_setup(svc_sup_t *sup) {
          sup->cgroup_ctrl ? "" : " none of memory, cpu, pids");
 }
 
-/* ---- 7. svc_run ---------------------------------------------------------- */
+/* ---- 7. svc_sup_run ------------------------------------------------------ */
 
-#if defined(_WIN32)
-/* Windows: a named pipe lives in one machine-wide namespace, not in the
- * state directory, so its name comes from what identifies the
- * supervisor: the absolute path of its config.  Windows paths are
- * case-insensitive and take either slash, so ASCII letters are folded to
- * lower case and '/' to '\' before hashing (FNV-1a, 64 bits: stable
- * across runs and builds); `vigil run` and every CLI command name the
- * same pipe for the same file however it was spelt. */
-static const char *pipe_endpoint(const char *config_path, apr_pool_t *pool) {
-  uint64_t h = 14695981039346656037ULL;   /* FNV-1a offset basis */
-  const unsigned char *p;
-  char hex[17];
-  for (p = (const unsigned char *)config_path; *p; p++) {
-    unsigned c = *p;
-    if (c >= 'A' && c <= 'Z')
-      c += 'a' - 'A';
-    else if (c == '/')
-      c = '\\';
-    h = (h ^ c) * 1099511628211ULL;       /* FNV prime */
-  }
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
-  return apr_pstrcat(pool, "\\\\.\\pipe\\vigil-", hex, NULL);
-}
-#endif
-
+/* The platform says where (pal_control_endpoint). */
 const char *svc_default_endpoint(const char *config_path,
                                  const char *state_dir, apr_pool_t *pool) {
-#if defined(_WIN32)
-  (void)state_dir;
-  return pipe_endpoint(config_path, pool);
-#else
-  (void)config_path;
-  return apr_pstrcat(pool, state_dir, "/control.sock", NULL);
-#endif
+  size_t size = (state_dir ? strlen(state_dir) : 0) + 64;
+  char *buf = apr_palloc(pool, size);
+  if (pal_control_endpoint(buf, size, config_path, state_dir) !=
+      APR_SUCCESS)
+    buf[0] = '\0';   /* cannot happen: sized for both forms */
+  return buf;
 }
 
 const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool) {
@@ -892,7 +868,7 @@ const char *svc_control_endpoint(const cfg_t *cfg, apr_pool_t *pool) {
   return svc_default_endpoint(cfg->path, cfg->state_dir, pool);
 }
 
-int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
+int svc_sup_run(const svc_sup_opts_t *opts, apr_pool_t *pool) {
   svc_sup_t *sup;
   cfg_errors_t *errs = NULL;
   apr_status_t rv;
@@ -907,7 +883,7 @@ int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool) {
   sup->config_path = opts->config;
   sup->exit_code = 0;
 
-  rv = cfg_load(&sup->cfg, opts->config, pool, &errs);
+  rv = svc_config_load(&sup->cfg, opts->config, pool, &errs);
   if (rv != APR_SUCCESS) {
     apr_file_t *err;
     apr_file_open_stderr(&err, pool);

@@ -10,17 +10,19 @@
 #include "svc.h"
 #include "svc_json.h"
 #include "svc_log.h"
+#include "svc_plan.h"
 #include "svc_probe.h"
 
-typedef struct svc_run_s svc_run_t;
+typedef struct svc_child_s svc_child_t;
 typedef struct svc_waiter_s svc_waiter_t;
 typedef struct svc_conn_s svc_conn_t;
 typedef struct svc_ctl_s svc_ctl_t;
 typedef struct svc_notify_s svc_notify_t;
 
-/* One run of a child: the process and its output captures.  It outlives
- * its service's interest in it until every handle it owns has closed. */
-struct svc_run_s {
+/* One run of the child: the process and its output captures.  It
+ * outlives its service's interest in it until every handle it owns has
+ * closed. */
+struct svc_child_s {
   svc_service_t *svc;           /* NULL once the service let go of it */
   vg_process_t proc;
   svc_logcap_t out, err;        /* captures of stdout and stderr */
@@ -46,11 +48,71 @@ struct svc_waiter_s {
   svc_service_t *svc;
 };
 
+/* A service's restarts: how many, when (the max-restarts window) and the
+ * next backoff. */
+typedef struct svc_restart_s {
+  unsigned count;               /* since the last explicit start */
+  uint64_t *times;              /* ring of recent restart times (ms) */
+  unsigned len, head;
+  uint64_t backoff_ms;          /* the next backoff's base */
+  uint64_t up_since;            /* loop ms when the current run began */
+} svc_restart_t;
+
+/* How the last run ended. */
+typedef struct svc_exit_s {
+  int has;                      /* there was one */
+  int code, signal;
+  int oom;                      /* it was the OOM killer (cgroup) */
+  apr_time_t at;                /* wall clock */
+} svc_exit_t;
+
+/* Readiness and health checks. */
+typedef struct svc_probes_s {
+  svc_probe_t *ready;
+  char ready_last[SVC_PROBE_DETAIL_MAX];   /* last failed readiness check */
+  svc_probe_t *health;
+  vg_timer_t health_timer;      /* paces health checks (RUNNING) and
+                                   readiness attempts (STARTING) */
+  unsigned health_fails;
+} svc_probes_t;
+
+/* The service's NOTIFY_SOCKET, when its readiness is notify. */
+typedef struct svc_notify_sock_s {
+  vg_udp_t udp;
+  int open;
+  char name[108];
+} svc_notify_sock_t;
+
+/* Log files (shared by both captures when stderr="stdout"). */
+typedef struct svc_logs_s {
+  svc_logfile_t *out, *err;
+} svc_logs_t;
+
+/* cgroup v2 (Linux; see supervisor.c): the service's own. */
+typedef struct svc_cgroup_s {
+  char *path;                   /* DIR/svc-NAME, or NULL */
+  unsigned held;                /* PAL_CGROUP_*: limits the cgroup holds
+                                   (the others fall back to rlimits) */
+  int64_t oom_base;             /* memory.events oom_kill at the spawn */
+  int64_t cpu_base;             /* cpu.stat usage_usec at the spawn */
+} svc_cgroup_t;
+
+/* Limits reached, and the throttle on saying so. */
+typedef struct svc_limit_log_s {
+  unsigned events;              /* limits reached, OOM kills included */
+  uint64_t said_ms[PAL_LIMIT_OOM_KILL + 1];  /* last warning, by kind */
+  unsigned unsaid[PAL_LIMIT_OOM_KILL + 1];   /* events since, unsaid */
+  unsigned unapplied_said;      /* 1u << PAL_LIMIT_* already warned of */
+} svc_limit_log_t;
+
 struct svc_service_s {
   svc_sup_t *sup;
   svc_service_t *next;          /* supervisor's list, config order */
   const cfg_service_t *cfg;
   const char *name;             /* == cfg->name */
+  svc_plan_t *plan;             /* cfg compiled (plan.c), in plan_pool */
+  apr_pool_t *plan_pool;
+  /* the state machine (service.c) */
   svc_state state;
   int want_up;                  /* desired: running (1) or stopped (0) */
   int restart_after_stop;       /* STOPPING, then start again */
@@ -58,7 +120,7 @@ struct svc_service_s {
   int restart_pending;          /* down for a restart that follows
                                    dependencies: up again once every
                                    service of that restart is down */
-  svc_run_t *run;               /* current child, or NULL */
+  svc_child_t *child;           /* current run of the child, or NULL */
   char invocation[33];          /* VIGIL_INVOCATION_ID of the current or
                                    last run: 32 hex digits, new each spawn */
   vg_timer_t timer;             /* the state's timer (backoff, ready,
@@ -69,41 +131,16 @@ struct svc_service_s {
   int failed_start;             /* STOPPING because a start timed out */
   int health_restart;           /* STOPPING to restart after failed health
                                    checks: the reason keeps that cause */
-  /* restarts */
-  unsigned restarts;            /* since the last explicit start */
-  uint64_t *restart_times;      /* ring of recent restart times (ms) */
-  unsigned rt_len, rt_head;
-  uint64_t backoff_ms;          /* the next backoff's base */
-  uint64_t up_since;            /* loop ms when the current run began */
-  /* last exit */
-  int has_last_exit;
-  int last_code, last_signal;
-  int last_oom;                 /* it was the OOM killer (cgroup) */
-  apr_time_t last_exit_at;      /* wall clock */
   char reason[256];             /* why fatal / last event, for status */
-  /* readiness and health */
-  svc_probe_t *ready_probe;
-  char ready_last[SVC_PROBE_DETAIL_MAX];   /* last failed readiness check */
-  svc_probe_t *health_probe;
-  vg_timer_t health_timer;
-  unsigned health_fails;
-  vg_udp_t notify;              /* NOTIFY_SOCKET, when ready notify */
-  int notify_open;
-  char notify_name[108];
-  /* log files (shared by both captures when stderr="stdout") */
-  svc_logfile_t *out_log, *err_log;
+  svc_restart_t restart;
+  svc_exit_t last;
+  svc_probes_t checks;
+  svc_notify_sock_t notify;
+  svc_logs_t logs;
   unsigned handles;             /* timers etc. not yet closed */
-  svc_waiter_t *waiters;
-  /* cgroup v2 (Linux; see supervisor.c): DIR/svc-NAME, or NULL */
-  char *cgroup;
-  unsigned cg_limits;           /* PAL_CGROUP_*: limits the cgroup holds
-                                   (the others fall back to rlimits) */
-  int64_t cg_oom_base;          /* memory.events oom_kill at the spawn */
-  int64_t cg_cpu_base;          /* cpu.stat usage_usec at the spawn */
-  unsigned limit_events;        /* limits reached, OOM kills included */
-  uint64_t limit_said_ms[PAL_LIMIT_OOM_KILL + 1];  /* last warning, by kind */
-  unsigned limit_unsaid[PAL_LIMIT_OOM_KILL + 1];   /* events since, unsaid */
-  unsigned unapplied_said;      /* 1u << PAL_LIMIT_* already warned of */
+  svc_waiter_t *waiters;        /* control requests waiting (control.c) */
+  svc_cgroup_t cg;
+  svc_limit_log_t limit;
 };
 
 struct svc_sup_s {
@@ -148,10 +185,12 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg);
 void svc_service_event(svc_service_t *s, svc_event ev);
 /* Close every handle; the record frees itself when they have closed. */
 void svc_service_destroy(svc_service_t *s);
-/* Apply a new config record live (UPDATED): no restart. */
-void svc_service_update(svc_service_t *s, const cfg_service_t *cfg);
-/* Point a stopped (or about to restart) service at a new record. */
-void svc_service_rebind(svc_service_t *s, const cfg_service_t *cfg);
+/* Point the service at a new config record and compile its plan; what
+ * changed (CFG_F_*, the reload's diff) and applies live is applied now:
+ * log files, the cgroup's limits, the health schedule.  What needs a new
+ * process (CFG_F_NEEDS_RESTART) is the caller's restart to make. */
+void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
+                        unsigned changed);
 /* Status as JSON into w. */
 /* The status object of a service.  u: its usage from
  * svc_services_usage(), or NULL to ask the OS for this one alone. */

@@ -305,7 +305,10 @@ const char *cfg_schema_text(size_t *len);
  * restarted: CFG_CHANGED.  Changes to anything else -- autostart, restart
  * policy, ready, stop, depends-on, health, log file names and rotation
  * -- apply live: CFG_UPDATED.  Where it was declared (file, line) and
- * its instance count do not matter.
+ * its instance count do not matter.  This is the one comparison a reload
+ * makes: the supervisor hands each service its entry's fields, and
+ * config/README.md's table "What reload does, field by field" (checked
+ * by the test suite `plan`) says what each one does.
  * --------------------------------------------------------------------- */
 
 typedef enum {

@@ -381,7 +381,8 @@ enum {
   PAL_LIMIT_MEMORY = 1,   /* job / process memory limit hit */
   PAL_LIMIT_PROCESSES,    /* active-process limit hit */
   PAL_LIMIT_CPU,          /* CPU rate or time limit */
-  PAL_LIMIT_OOM_KILL      /* a member was killed for memory (cgroup) */
+  PAL_LIMIT_OOM_KILL,     /* a member was killed for memory (cgroup) */
+  PAL_LIMIT_OPEN_FILES    /* never reported: for pal_limit_hold() */
 };
 typedef void (*pal_limit_cb)(pal_proc_t *proc, int which);
 
@@ -450,6 +451,33 @@ int pal_spawn_permanent(apr_status_t rv);
  * user; macOS does not enforce RLIMIT_AS.  NULL on Windows (job
  * objects). */
 const char *pal_rlimit_unenforced(int which);
+/* How pal_spawn_opts_t.limits holds limit `which` (PAL_LIMIT_MEMORY,
+ * _PROCESSES, _CPU, _OPEN_FILES) on this platform, outside a cgroup:
+ * PAL_HOLD_EXACT (a Windows job object; RLIMIT_NOFILE), PAL_HOLD_RLIMIT
+ * (an rlimit that counts something else: *rlimit names it, *counts says
+ * what it counts) or PAL_HOLD_NONE (only a cgroup could; *why, when not
+ * NULL, says why the platform has no other way).  Out-pointers may be
+ * NULL. */
+enum { PAL_HOLD_EXACT = 0, PAL_HOLD_RLIMIT, PAL_HOLD_NONE };
+int pal_limit_hold(int which, const char **rlimit, const char **counts,
+                   const char **why);
+/* The signal that asks a child to stop, for a configured stop signal
+ * (portable number): itself on POSIX; on Windows every signal but KILL
+ * becomes BREAK, since a console program can only be asked to stop by a
+ * console event (Ctrl+Break to its group, which shares the supervisor's
+ * console), and pal_proc_kill_tree() would turn TERM into
+ * TerminateJobObject. */
+int pal_stop_signal(int sig);
+/* The default name of a supervisor's control endpoint, into buf: on
+ * POSIX the socket file STATE-DIR/control.sock; on Windows, where named
+ * pipes share one machine-wide namespace, \\.\pipe\vigil-HASH, HASH the
+ * FNV-1a 64-bit hash (16 hex digits) of the config's absolute path with
+ * ASCII letters folded to lower case and '/' to '\' (Windows paths are
+ * case-insensitive and take either slash), so every spelling of one file
+ * names one pipe.  APR_ENAMETOOLONG if it does not fit. */
+apr_status_t pal_control_endpoint(char *buf, size_t size,
+                                  const char *config_path,
+                                  const char *state_dir);
 /* Signal the child (portable number). PAL_ENOPROC if it is gone. */
 apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
 /* Signal the child's whole tree: its process group (POSIX) or its job

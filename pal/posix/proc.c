@@ -617,6 +617,38 @@ const char *pal_rlimit_unenforced(int which) {
   return NULL;
 }
 
+int pal_limit_hold(int which, const char **rlimit, const char **counts,
+                   const char **why) {
+  const char *r = NULL, *c = NULL;
+  int how = PAL_HOLD_NONE;
+  switch (which) {
+  case PAL_LIMIT_MEMORY:
+    how = PAL_HOLD_RLIMIT;
+    r = "RLIMIT_AS";
+    c = "address space, not resident memory";
+    break;
+  case PAL_LIMIT_PROCESSES:
+    how = PAL_HOLD_RLIMIT;
+    r = "RLIMIT_NPROC";
+    c = "all processes of the user";
+    break;
+  case PAL_LIMIT_OPEN_FILES:
+    how = PAL_HOLD_EXACT;   /* RLIMIT_NOFILE */
+    break;
+  default:                  /* CPU: no rlimit caps a rate */
+    break;
+  }
+  if (rlimit)
+    *rlimit = r;
+  if (counts)
+    *counts = c;
+  if (why)
+    *why = NULL;            /* the cgroup's reason is the reason */
+  return how;
+}
+
+int pal_stop_signal(int sig) { return sig; }
+
 int pal_spawn_permanent(apr_status_t rv) {
   if (rv == APR_EINVAL || rv == PAL_EUNSUPPORTED)
     return 1;

@@ -75,3 +75,11 @@ apr_status_t pal_self_exe(char *buf, size_t size) {
   return PAL_EUNSUPPORTED;
 #endif
 }
+
+apr_status_t pal_control_endpoint(char *buf, size_t size,
+                                  const char *config_path,
+                                  const char *state_dir) {
+  int n = snprintf(buf, size, "%s/control.sock", state_dir);
+  (void)config_path;
+  return n < 0 || (size_t)n >= size ? APR_ENAMETOOLONG : APR_SUCCESS;
+}

@@ -1276,6 +1276,24 @@ const char *pal_rlimit_unenforced(int which) {
   return NULL;   /* no rlimits: the job object's limits bind */
 }
 
+int pal_limit_hold(int which, const char **rlimit, const char **counts,
+                   const char **why) {
+  if (rlimit)
+    *rlimit = NULL;
+  if (counts)
+    *counts = NULL;
+  if (why)
+    *why = which == PAL_LIMIT_OPEN_FILES
+               ? "Windows has no per-process handle limit"
+               : NULL;
+  /* The job object holds memory, processes and the CPU rate. */
+  return which == PAL_LIMIT_OPEN_FILES ? PAL_HOLD_NONE : PAL_HOLD_EXACT;
+}
+
+int pal_stop_signal(int sig) {
+  return sig == PAL_SIGKILL ? sig : PAL_SIGBREAK;
+}
+
 int pal_spawn_permanent(apr_status_t rv) {
   if (rv == APR_EINVAL || rv == PAL_EUNSUPPORTED)
     return 1;

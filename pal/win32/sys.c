@@ -4,6 +4,7 @@
  */
 #include "pal_win32.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -79,4 +80,24 @@ apr_status_t pal_self_exe(char *buf, size_t size) {
   memcpy(buf, u, len + 1);
   free(u);
   return APR_SUCCESS;
+}
+
+apr_status_t pal_control_endpoint(char *buf, size_t size,
+                                  const char *config_path,
+                                  const char *state_dir) {
+  uint64_t h = 14695981039346656037ULL;   /* FNV-1a offset basis */
+  const unsigned char *p;
+  int n;
+  (void)state_dir;   /* a pipe is not a file in it */
+  for (p = (const unsigned char *)config_path; *p; p++) {
+    unsigned c = *p;
+    if (c >= 'A' && c <= 'Z')
+      c += 'a' - 'A';
+    else if (c == '/')
+      c = '\\';
+    h = (h ^ c) * 1099511628211ULL;       /* FNV prime */
+  }
+  n = snprintf(buf, size, "\\\\.\\pipe\\vigil-%016llx",
+               (unsigned long long)h);
+  return n < 0 || (size_t)n >= size ? APR_ENAMETOOLONG : APR_SUCCESS;
 }

@@ -59,13 +59,20 @@ const char *svc_event_name(svc_event e);
 /* Run the supervisor in the foreground until it is told to stop (signal,
  * control command).  Returns the exit code of docs/guide.md: 0 ok,
  * 1 runtime failure, 2 config error, 3 another instance holds the lock. */
-typedef struct svc_run_opts_s {
+typedef struct svc_sup_opts_s {
   const char *config;           /* path of the XML file */
   vg_log_t *log;                /* the supervisor's own log */
   int foreground_notify;        /* reserved: systemd Type=notify */
-} svc_run_opts_t;
+} svc_sup_opts_t;
 
-int svc_run(const svc_run_opts_t *opts, apr_pool_t *pool);
+int svc_sup_run(const svc_sup_opts_t *opts, apr_pool_t *pool);
+
+/* cfg_load() and then every service compiled into the plan it runs by
+ * (services/plan.c): what `vigil validate` checks, and what the
+ * supervisor loads at start and at every reload, so the three accept and
+ * refuse the same files with the same messages.  As cfg_load(). */
+apr_status_t svc_config_load(cfg_t **cfg, const char *path, apr_pool_t *pool,
+                             cfg_errors_t **errs);
 
 /* The control endpoint of a configuration (its <control>, or the
  * default below), allocated from pool. */

@@ -141,6 +141,16 @@ apr_status_t svc_probe_http(svc_probe_t *probe, vg_loop_t *loop,
                             const char *url, uint64_t timeout_ms,
                             svc_probe_cb cb);
 
+/* The same two with the target already parsed (cfg_parse_hostport(),
+ * cfg_parse_url()): a service's plan parses its targets once, and a
+ * check is never parsed by other rules than the loader's. */
+apr_status_t svc_probe_tcp_at(svc_probe_t *probe, vg_loop_t *loop,
+                              const cfg_target_t *t, uint64_t timeout_ms,
+                              svc_probe_cb cb);
+apr_status_t svc_probe_http_at(svc_probe_t *probe, vg_loop_t *loop,
+                               const cfg_target_t *t, uint64_t timeout_ms,
+                               svc_probe_cb cb);
+
 /* Healthy if the command exits 0 within timeout_ms (0: no limit).
  * argv[0] is the program, looked up on PATH unless it contains a slash;
  * env is NULL (inherit) or NULL-terminated "K=V"; cwd NULL inherits.

@@ -728,14 +728,14 @@ static void test_abstract_endpoint(void) {
 
 /* ---- a failed accept ---------------------------------------------------- */
 
-/* faulty-sup CONFIG SKIP COUNT: the supervisor (svc_run, as `vigil run
+/* faulty-sup CONFIG SKIP COUNT: the supervisor (svc_sup_run, as `vigil run
  * -c CONFIG`) with accepts failing ENOMEM through the PAL's fault seam:
  * after SKIP calls pass, the next COUNT. */
 static int child_faulty_sup(int argc, char **argv) {
   apr_pool_t *pool;
   apr_file_t *err;
   vg_log_t *log;
-  svc_run_opts_t o;
+  svc_sup_opts_t o;
   int rc;
   if (argc < 4)
     return 125;
@@ -749,7 +749,7 @@ static int child_faulty_sup(int argc, char **argv) {
   o.log = log;
   pal_fault_inject(PAL_SYS_ACCEPT, APR_ENOMEM, (unsigned)atoi(argv[2]),
                    (unsigned)atoi(argv[3]));
-  rc = svc_run(&o, pool);
+  rc = svc_sup_run(&o, pool);
   apr_pool_destroy(pool);
   return rc;
 }

@@ -1,0 +1,195 @@
+/*
+ * plan.c -- a service's config compiled into what runs (svc_plan.h).
+ *
+ * One function, svc_plan_compile(), turns a cfg_service_t into the
+ * child's argv and environment, its limits placed (the cgroup's, the
+ * spawn's rlimits or job object, or not applied and said so), its check
+ * targets parsed and its stop signal mapped.  `vigil validate`, the
+ * supervisor's first load and every reload run it (svc_config_load()),
+ * so what validates is what runs.  Platform policy is asked of pal/
+ * (pal_limit_hold, pal_rlimit_unenforced, pal_stop_signal); nothing here
+ * is #if'd.
+ */
+#include "svc_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+/* command and args, NULL-terminated. */
+static const char **make_argv(const char *command,
+                              const apr_array_header_t *args,
+                              apr_pool_t *pool) {
+  const char **argv =
+      apr_palloc(pool, (size_t)(args->nelts + 2) * sizeof *argv);
+  int i;
+  argv[0] = command;
+  for (i = 0; i < args->nelts; i++)
+    argv[i + 1] = APR_ARRAY_IDX(args, i, const char *);
+  argv[args->nelts + 1] = NULL;
+  return argv;
+}
+
+/* Why the cgroup does not hold a limit of controller `ctrl`. */
+static const char *no_cgroup_why(const svc_plan_where_t *w, unsigned ctrl,
+                                 const char *name, apr_pool_t *pool) {
+  if (!w->cgroup_dir)
+    return w->cgroup_why ? w->cgroup_why : "cgroups are not used";
+  if (!w->cgroup)
+    return "the service's cgroup could not be created";
+  if (!(w->cgroup_ctrl & ctrl))
+    return apr_psprintf(pool,
+                        "the cgroup v2 %s controller is not available in %s",
+                        name, w->cgroup_dir);
+  return apr_psprintf(pool, "writing %s.max failed", name);
+}
+
+/* One limit the cgroup does not hold: what the platform's spawn makes of
+ * it, as a warning when that is not the limit as written.  An rlimit the
+ * OS does not hold the child to is said not to be enforced
+ * (pal_rlimit_unenforced: RLIMIT_NPROC under root, RLIMIT_AS on macOS),
+ * never that it is applied. */
+static void place(svc_plan_t *p, const svc_plan_where_t *w, int which,
+                  const char *what, unsigned ctrl, const char *ctrl_name,
+                  apr_pool_t *pool) {
+  const char *rlimit, *counts, *why, *caveat;
+  const char *msg = NULL;
+  switch (pal_limit_hold(which, &rlimit, &counts, &why)) {
+  case PAL_HOLD_EXACT:
+    return;
+  case PAL_HOLD_RLIMIT:
+    caveat = pal_rlimit_unenforced(which);
+    msg = apr_psprintf(
+        pool, "limit %s %s %s%s%s, not as %s.max: %s", what,
+        caveat ? "is not enforced: it is set as" : "is applied as", rlimit,
+        caveat ? ", which " : apr_psprintf(pool, " (%s)", counts),
+        caveat ? caveat : "", ctrl_name,
+        no_cgroup_why(w, ctrl, ctrl_name, pool));
+    break;
+  default:
+    msg = apr_psprintf(pool, "limit %s is not applied: %s", what,
+                       why ? why : no_cgroup_why(w, ctrl, ctrl_name, pool));
+    break;
+  }
+  APR_ARRAY_PUSH(p->warnings, const char *) = msg;
+}
+
+/* Where each limit goes.  The service's cgroup holds memory, cpu and
+ * processes where it can, and a limit it holds is not set again as an
+ * rlimit: RLIMIT_AS counts address space, not memory, and RLIMIT_NPROC
+ * every process of the user.  The rest goes to the spawn (rlimits, or a
+ * Windows job object, which also takes the CPU rate). */
+static void place_limits(svc_plan_t *p, const cfg_limits_t *l,
+                         const svc_plan_where_t *w, apr_pool_t *pool) {
+  vg_limits_t *o = &p->limits;
+  memset(o, 0, sizeof *o);
+  if (!(w->cgroup_held & PAL_CGROUP_MEMORY))
+    o->memory = l->memory;
+  o->open_files = l->open_files;
+  if (!(w->cgroup_held & PAL_CGROUP_PIDS))
+    o->processes = l->processes;
+  o->cpu_percent = l->cpu_percent;
+  p->has_limits = o->memory || o->open_files || o->processes ||
+                  o->cpu_percent;
+  if (l->memory && !(w->cgroup_held & PAL_CGROUP_MEMORY))
+    place(p, w, PAL_LIMIT_MEMORY,
+          apr_psprintf(pool, "memory=%" APR_UINT64_T_FMT, l->memory),
+          PAL_CGROUP_MEMORY, "memory", pool);
+  if (l->processes && !(w->cgroup_held & PAL_CGROUP_PIDS))
+    place(p, w, PAL_LIMIT_PROCESSES,
+          apr_psprintf(pool, "processes=%" APR_UINT64_T_FMT, l->processes),
+          PAL_CGROUP_PIDS, "pids", pool);
+  if (l->cpu_percent && !(w->cgroup_held & PAL_CGROUP_CPU))
+    place(p, w, PAL_LIMIT_CPU, apr_psprintf(pool, "cpu=%u%%", l->cpu_percent),
+          PAL_CGROUP_CPU, "cpu", pool);
+  if (l->open_files)
+    place(p, w, PAL_LIMIT_OPEN_FILES,
+          apr_psprintf(pool, "open-files=%" APR_UINT64_T_FMT,
+                       l->open_files),
+          0, "open-files", pool);
+}
+
+/* A check's target, by the loader's own parser. */
+static cfg_target_t *target(const cfg_service_t *c, const char *what,
+                            const char *s, int url, apr_pool_t *pool,
+                            cfg_errors_t *errs, apr_status_t *rv) {
+  cfg_target_t *t = apr_pcalloc(pool, sizeof *t);
+  const char *why = NULL;
+  if ((url ? cfg_parse_url(s ? s : "", t, &why)
+           : cfg_parse_hostport(s ? s : "", t, &why)) == APR_SUCCESS)
+    return t;
+  if (errs)
+    cfg_errors_add(errs, c->file, c->line, "service %s: %s target '%s': %s",
+                   c->name, what, s ? s : "", why ? why : "invalid");
+  *rv = CFG_EINVALID;
+  return NULL;
+}
+
+apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
+                              const svc_plan_where_t *where,
+                              apr_pool_t *pool, cfg_errors_t *errs) {
+  static const svc_plan_where_t nowhere;
+  svc_plan_t *p = apr_pcalloc(pool, sizeof *p);
+  apr_status_t rv = APR_SUCCESS;
+  int i, n = 0;
+
+  if (!where)
+    where = &nowhere;
+  p->cfg = c;
+  p->argv = make_argv(c->command, c->args, pool);
+  p->env = apr_palloc(pool, (size_t)(c->env->nelts + 1) * sizeof *p->env);
+  for (i = 0; i < c->env->nelts; i++) {
+    const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
+    if (strcmp(v->name, "VIGIL_INVOCATION_ID") != 0)   /* vigil's own */
+      p->env[n++] = apr_pstrcat(pool, v->name, "=", v->value, NULL);
+  }
+  p->env[n] = NULL;
+  p->nenv = n;
+  p->warnings = apr_array_make(pool, 4, sizeof(const char *));
+  place_limits(p, &c->limits, where, pool);
+  if (c->ready.kind == CFG_READY_TCP)
+    p->ready_target = target(c, "ready", c->ready.target, 0, pool, errs, &rv);
+  switch (c->health.type) {
+  case CFG_HEALTH_TCP:
+  case CFG_HEALTH_HTTP:
+    p->health_target = target(c, "health", c->health.target,
+                              c->health.type == CFG_HEALTH_HTTP, pool, errs,
+                              &rv);
+    break;
+  case CFG_HEALTH_EXEC:
+    p->health_argv = make_argv(c->health.command, c->health.args, pool);
+    break;
+  default:
+    break;
+  }
+  p->stop_signal = pal_stop_signal(c->stop.signal);
+  *plan = p;
+  return rv;
+}
+
+apr_status_t svc_config_load(cfg_t **cfg, const char *path, apr_pool_t *pool,
+                             cfg_errors_t **errs) {
+  cfg_errors_t *list = NULL;
+  apr_status_t rv = cfg_load(cfg, path, pool, &list);
+  apr_pool_t *tmp;
+  svc_plan_t *plan;
+  int i;
+  if (rv == APR_SUCCESS) {
+    apr_pool_create(&tmp, pool);
+    for (i = 0; i < (*cfg)->services->nelts; i++)
+      if (svc_plan_compile(&plan,
+                           APR_ARRAY_IDX((*cfg)->services, i,
+                                         const cfg_service_t *),
+                           NULL, tmp, list) != APR_SUCCESS)
+        rv = CFG_EINVALID;
+    apr_pool_destroy(tmp);
+    if (rv != APR_SUCCESS) {
+      cfg_errors_sort(list);
+      *cfg = NULL;
+    }
+  }
+  if (errs)
+    *errs = list;
+  return rv;
+}
