@@ -447,8 +447,9 @@ static int apply(const cmd_t *c, svc_cli_t *a, int id, const char *v,
       return -1;
     }
     /* More lines than a file can have: all of them. */
-    a->lines = errno == ERANGE || n > (long)UINT_MAX ? UINT_MAX
-                                                     : (unsigned)n;
+    a->lines = errno == ERANGE || (unsigned long)n > UINT_MAX
+                   ? UINT_MAX
+                   : (unsigned)n;
     break;
   }
   }
