@@ -287,6 +287,13 @@ static void synopsis(FILE *f, const cmd_t *c) {
     fprintf(f, "%s\n%13s%s\n", c->synopsis, "", ep);
 }
 
+/* A bad command line: what is wrong, then the synopsis; exit 2. */
+static int usage_error(const cmd_t *c, const char *msg) {
+  fprintf(stderr, "vigil %s: %s\n", c->name, msg);
+  synopsis(stderr, c);
+  return SVC_EX_USAGE;
+}
+
 static void overview(FILE *f) {
   size_t i;
   fputs("usage: vigil COMMAND [OPTIONS]\n\n", f);
@@ -371,7 +378,6 @@ static const char *service_actions(apr_pool_t *pool) {
 
 static int cmd_help(const svc_cli_t *a, apr_pool_t *pool) {
   const cmd_t *c;
-  (void)pool;
   if (!a->arg) {
     overview(stdout);
     return SVC_EX_OK;
@@ -380,21 +386,14 @@ static int cmd_help(const svc_cli_t *a, apr_pool_t *pool) {
     service_usage(stdout);
     return SVC_EX_OK;
   }
-  if (!(c = find_cmd(a->arg))) {
-    fprintf(stderr, "vigil help: unknown command %s\n", a->arg);
-    return SVC_EX_USAGE;
-  }
+  if (!(c = find_cmd(a->arg)))
+    return usage_error(find_cmd("help"),
+                       apr_pstrcat(pool, "unknown command ", a->arg, NULL));
   cmd_usage(stdout, c);
   return SVC_EX_OK;
 }
 
 /* ---- the argument parser ------------------------------------------------- */
-
-static int usage_error(const cmd_t *c, const char *msg) {
-  fprintf(stderr, "vigil %s: %s\n", c->name, msg);
-  synopsis(stderr, c);
-  return SVC_EX_USAGE;
-}
 
 /* What apr_getopt_long() refused (its own messages are off): the word
  * it was reading is argv[ind - 1], unless it was inside a run of short
