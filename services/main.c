@@ -232,8 +232,8 @@ static const cmd_t cmds[] = {
 #if defined(_WIN32)
     {"service status", "status", svc_cli_service,
      "service status [--name NAME]",
-     "the service's state, last exit, start type, account\n"
-     "and command line",
+     "the service's state, last exit, start type,\n"
+     "account and command line",
      SVC_NAME_OPTS, 0, 0, 0, NULL},
 #endif
 };
