@@ -186,7 +186,8 @@ static int cmd_help(const svc_cli_t *a, apr_pool_t *pool);
 #endif
 
 static const cmd_t cmds[] = {
-    {"run", "run", cmd_run, "run -c FILE",
+    {"run", "run", cmd_run,
+     "run -c FILE [--log-format FORMAT] [--log-level LEVEL]",
      "run the supervisor in the foreground",
      B(O_LOG_FORMAT) | B(O_LOG_LEVEL) | B(O_SERVICE), NEEDS_CONFIG, 0, 0,
      NULL},
