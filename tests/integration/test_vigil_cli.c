@@ -33,7 +33,7 @@ static const char *joined(vt_t *t, const char *const *w) {
   return s;
 }
 
-/* ---- 1. bad command lines ------------------------------------------------- */
+/* ---- 1. bad command lines ------------------------------------------------ */
 
 typedef struct bad_s {
   const char *argv[8];
@@ -137,7 +137,7 @@ static void test_bad_command_lines(void) {
   vt_end(t);
 }
 
-/* ---- 2. help ---------------------------------------------------------------- */
+/* ---- 2. help ------------------------------------------------------------- */
 
 /* Every option string a command's help may show. */
 static const char *const all_opts[] = {
@@ -271,7 +271,7 @@ static void test_help(void) {
   vt_end(t);
 }
 
-/* ---- 3. any order, against a supervisor -------------------------------------- */
+/* ---- 3. any order, against a supervisor ---------------------------------- */
 
 static void test_any_order(void) {
   vt_t *t = vt_begin("cli-order");
