@@ -973,7 +973,10 @@ const svc_json_t *vt_wait_svc(vt_t *t, const char *name, vt_pred_fn pred,
     const svc_json_t *s = vt_svc_of(vt_status(t), name);
     if (s && pred(s, arg))
       return s;
-    if (vt_now_ms() >= deadline || !vt_sup_running(t))
+    /* The fixture's own supervisor gone: no use waiting.  One it did not
+     * start (the Service Control Manager's, in vigil_winsvc) is polled
+     * until the deadline. */
+    if (vt_now_ms() >= deadline || (t->sup && t->sup->exited))
       return NULL;
     vt_sleep(t, 25);
   }

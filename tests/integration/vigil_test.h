@@ -204,7 +204,8 @@ long vt_pid(vt_t *t, const char *name);
  * the fixture pool), NULL on timeout. */
 const svc_json_t *vt_wait_state(vt_t *t, const char *name,
                                 const char *state, uint64_t ms);
-/* Poll until `pred(entry, arg)` holds for service name's entry. */
+/* Poll until `pred(entry, arg)` holds for service name's entry (or the
+ * fixture's own supervisor exited). */
 typedef int (*vt_pred_fn)(const svc_json_t *svc, void *arg);
 const svc_json_t *vt_wait_svc(vt_t *t, const char *name, vt_pred_fn pred,
                               void *arg, uint64_t ms);

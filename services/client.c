@@ -1,0 +1,496 @@
+/*
+ * client.c -- the client side of the control protocol (docs/control.md):
+ * the commands of docs/guide.md that talk to a running supervisor.
+ *
+ *   call()              one request line out, one reply line back, on a
+ *                       loop of its own (connect retries, a reply bound)
+ *   svc_cli_endpoint()  where the supervisor listens: --control, else the
+ *                       <supervisor> of -c FILE
+ *   request()           call() and parse the reply as a JSON object
+ *   status              the table (or --json) of every service or one
+ *   start/stop/restart  the supervisor waits until the services settled
+ *                       (the request's "wait"), unless --no-wait
+ *   reload, shutdown
+ *   logs                the last N lines of a service's capture file,
+ *                       then with -f a poll of the file across rotations
+ */
+#include "cli.h"
+#include "svc_json.h"
+#include "svc_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+/* The longest reply the CLI takes.  A status grows with the services:
+ * about 250 bytes each, so 8 services of 1000 instances make 2 MB; the
+ * parser's default (1 MB) was too small for that.  256 MB is a million
+ * services with room to spare, and still a bound on what a rogue
+ * endpoint can make the CLI hold. */
+#define CLI_MAX_REPLY ((size_t)256 << 20)
+
+/* A local socket whose backlog is full refuses a connect at once
+ * (EAGAIN) rather than queueing it: while someone floods the endpoint,
+ * try again every CLI_RETRY_MS for CLI_CONNECT_MS at most. */
+#define CLI_RETRY_MS 10
+#define CLI_CONNECT_MS 5000
+
+typedef struct client_s {
+  vg_loop_t *loop;
+  vg_pipe_t *pipe;              /* malloc'ed: a retry needs a fresh one */
+  vg_connect_t conn;
+  vg_write_t wr;
+  vg_timer_t timer;
+  vg_timer_t retry;
+  const char *endpoint;
+  const char *request;
+  uint64_t give_up;             /* loop ms after which EAGAIN is final */
+  char *reply;
+  size_t len, cap;
+  apr_status_t status;
+  int done;
+  char buf[65536];
+} client_t;
+
+static void cl_pipe_closed(vg_handle_t *h) { free(h); }
+
+static void cl_drop_pipe(client_t *c) {
+  if (c->pipe)
+    vg_close((vg_handle_t *)c->pipe, cl_pipe_closed);
+  c->pipe = NULL;
+}
+
+static void cl_finish(client_t *c, apr_status_t st) {
+  if (c->done)
+    return;
+  c->done = 1;
+  c->status = st;
+  cl_drop_pipe(c);
+  vg_close((vg_handle_t *)&c->timer, NULL);
+  vg_close((vg_handle_t *)&c->retry, NULL);
+}
+
+static void cl_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
+  client_t *c = h->data;
+  (void)sug;
+  buf->base = c->buf;
+  buf->len = sizeof c->buf;
+}
+
+static void cl_read(vg_stream_t *s, apr_status_t st, size_t n,
+                    const vg_buf_t *buf) {
+  client_t *c = s->data;
+  char *nl;
+  if (st != APR_SUCCESS) {
+    cl_finish(c, st == APR_EOF ? APR_ECONNRESET : st);
+    return;
+  }
+  if (c->len + n > CLI_MAX_REPLY) {
+    cl_finish(c, APR_ENOSPC);
+    return;
+  }
+  if (c->len + n + 1 > c->cap) {
+    size_t cap = (c->len + n + 1) * 2;
+    char *r = realloc(c->reply, cap);
+    if (!r) {
+      cl_finish(c, APR_ENOMEM);
+      return;
+    }
+    c->reply = r;
+    c->cap = cap;
+  }
+  memcpy(c->reply + c->len, buf->base, n);
+  c->len += n;
+  c->reply[c->len] = '\0';
+  nl = memchr(c->reply + c->len - n, '\n', n);
+  if (nl) {
+    *nl = '\0';
+    c->len = (size_t)(nl - c->reply);
+    cl_finish(c, APR_SUCCESS);
+  }
+}
+
+static void cl_written(vg_write_t *w, apr_status_t st) {
+  client_t *c = w->data;
+  if (st != APR_SUCCESS)
+    cl_finish(c, st);
+}
+
+static apr_status_t cl_connect(client_t *c);
+
+static void cl_retry(vg_timer_t *t) {
+  client_t *c = t->data;
+  apr_status_t rv = cl_connect(c);
+  if (rv != APR_SUCCESS)
+    cl_finish(c, rv);
+}
+
+static void cl_connected(vg_connect_t *req, apr_status_t st) {
+  client_t *c = req->data;
+  vg_buf_t b;
+  if (c->done)
+    return;
+  if (APR_STATUS_IS_EAGAIN(st) && vg_now(c->loop) < c->give_up) {
+    cl_drop_pipe(c);
+    vg_timer_start(&c->retry, cl_retry, CLI_RETRY_MS, 0);
+    return;
+  }
+  if (st != APR_SUCCESS) {
+    cl_finish(c, st);
+    return;
+  }
+  b.base = (char *)c->request;
+  b.len = strlen(c->request);
+  c->wr.data = c;
+  if (vg_write(&c->wr, c->pipe, &b, 1, cl_written) != APR_SUCCESS ||
+      vg_read_start(c->pipe, cl_alloc, cl_read) != APR_SUCCESS)
+    cl_finish(c, APR_EGENERAL);
+}
+
+static apr_status_t cl_connect(client_t *c) {
+  c->pipe = calloc(1, sizeof *c->pipe);
+  if (!c->pipe)
+    return APR_ENOMEM;
+  vg_pipe_init(c->loop, c->pipe);
+  c->pipe->data = c;
+  c->conn.data = c;
+  return vg_pipe_connect(&c->conn, c->pipe, c->endpoint, cl_connected);
+}
+
+static void cl_timeout(vg_timer_t *t) { cl_finish(t->data, APR_TIMEUP); }
+
+/* Send one request line, wait for one reply line.  timeout_ms 0: none. */
+static apr_status_t call(const char *endpoint, const char *request,
+                         uint64_t timeout_ms, char **reply, apr_pool_t *pool) {
+  vg_loop_t *loop;
+  client_t *c;
+  apr_status_t rv;
+  rv = vg_loop_create(&loop, pool);
+  if (rv != APR_SUCCESS)
+    return rv;
+  c = calloc(1, sizeof *c);
+  if (!c)
+    return APR_ENOMEM;
+  c->loop = loop;
+  c->endpoint = endpoint;
+  c->request = request;
+  c->give_up = vg_now(loop) + CLI_CONNECT_MS;
+  vg_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  vg_timer_init(loop, &c->retry);
+  c->retry.data = c;
+  if (timeout_ms)
+    vg_timer_start(&c->timer, cl_timeout, timeout_ms, 0);
+  rv = cl_connect(c);
+  if (rv != APR_SUCCESS)
+    cl_finish(c, rv);
+  vg_run(loop, VG_RUN_DEFAULT);
+  vg_loop_close(loop);
+  rv = c->status;
+  if (rv == APR_SUCCESS)
+    *reply = apr_pstrmemdup(pool, c->reply, c->len);
+  free(c->reply);
+  free(c);
+  return rv;
+}
+
+/* The supervisor's endpoint: --control, else the config's.  Only the
+ * <supervisor> paths are read (cfg_load_supervisor()), so every control
+ * command -- reload included: the supervisor itself checks the file and
+ * answers with its problems -- reaches a supervisor whose file has an
+ * error elsewhere (a typo being fixed, a service being added).  If even
+ * those paths cannot be read, that is said with FILE:LINE. */
+const char *svc_cli_endpoint(const svc_cli_t *a, apr_pool_t *pool) {
+  const char *path = a->config ? a->config : "vigil.xml";
+  cfg_errors_t *errs = NULL;
+  cfg_t *cfg;
+  apr_file_t *err;
+  if (a->control)
+    return a->control;
+  if (cfg_load_supervisor(&cfg, path, NULL, pool, &errs) == APR_SUCCESS)
+    return svc_control_endpoint(cfg, pool);
+  apr_file_open_stderr(&err, pool);
+  if (errs)
+    cfg_errors_print(errs, err);
+  fprintf(stderr, "vigil: cannot find the supervisor's control endpoint "
+                  "in %s (or give --control ENDPOINT)\n", path);
+  return NULL;
+}
+
+/* Send `req` to a->endpoint and parse the reply; prints errors. */
+static int request(const svc_cli_t *a, const char *req, uint64_t timeout_ms,
+                   svc_json_t **reply, apr_pool_t *pool) {
+  const char *ep = a->endpoint;
+  char *text = NULL, eb[128];
+  svc_json_error_t jerr;
+  svc_json_limits_t lim = {CLI_MAX_REPLY, 0};
+  apr_status_t rv;
+  rv = call(ep, req, timeout_ms, &text, pool);
+  if (rv == APR_ENOSPC) {
+    fprintf(stderr, "vigil: the reply from the supervisor is over %u MB\n",
+            (unsigned)(CLI_MAX_REPLY >> 20));
+    return SVC_EX_FAIL;
+  }
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "vigil: the supervisor is not reachable at %s: %s\n", ep,
+            vg_strerror(rv, eb, sizeof eb));
+    return SVC_EX_UNREACH;
+  }
+  if (svc_json_parse_ex(reply, text, strlen(text), &lim, pool, &jerr) !=
+          APR_SUCCESS ||
+      svc_json_type(*reply) != SVC_JSON_OBJECT) {
+    fprintf(stderr, "vigil: malformed reply from the supervisor%s%s\n",
+            *reply ? "" : ": ", *reply ? "" : jerr.message);
+    return SVC_EX_FAIL;
+  }
+  return SVC_EX_OK;
+}
+
+static int reply_ok(const svc_json_t *r) {
+  int ok = 0;
+  svc_json_bool(svc_json_get(r, "ok"), &ok);
+  if (!ok) {
+    const char *e = svc_json_string(svc_json_get(r, "error"));
+    const svc_json_t *errs = svc_json_get(r, "errors");
+    size_t i;
+    for (i = 0; errs && i < svc_json_size(errs); i++)
+      fprintf(stderr, "%s\n", svc_json_string(svc_json_at(errs, i)));
+    fprintf(stderr, "vigil: %s\n", e ? e : "request failed");
+  }
+  return ok;
+}
+
+static const char *json_str(apr_pool_t *pool, const char *s) {
+  svc_json_w_t w;
+  const char *out;
+  size_t len;
+  svc_json_w_init(&w, pool, 0);
+  svc_json_w_string(&w, s);
+  svc_json_w_finish(&w, &out, &len);
+  return out;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+static void fmt_duration(char *buf, size_t size, uint64_t ms) {
+  uint64_t s = ms / 1000;
+  if (ms == 0)
+    snprintf(buf, size, "-");
+  else if (s < 60)
+    snprintf(buf, size, "%llus", (unsigned long long)s);
+  else if (s < 3600)
+    snprintf(buf, size, "%llum%02llus", (unsigned long long)(s / 60),
+                 (unsigned long long)(s % 60));
+  else if (s < 86400)
+    snprintf(buf, size, "%lluh%02llum", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s % 3600 / 60));
+  else
+    snprintf(buf, size, "%llud%02lluh", (unsigned long long)(s / 86400),
+                 (unsigned long long)(s % 86400 / 3600));
+}
+
+/* 1536 -> "1.5K", 268435456 -> "256M" (1024-based, as config sizes). */
+static void fmt_bytes(char *buf, size_t size, const svc_json_t *v) {
+  static const char units[] = "BKMGTP";
+  uint64_t b;
+  double x;
+  int u = 0;
+  if (!svc_json_uint(v, &b)) {
+    snprintf(buf, size, "-");
+    return;
+  }
+  for (x = (double)b; x >= 1024 && units[u + 1]; u++)
+    x /= 1024;
+  if (u == 0)
+    snprintf(buf, size, "%lluB", (unsigned long long)b);
+  else
+    snprintf(buf, size, x < 10 ? "%.1f%c" : "%.0f%c", x, units[u]);
+}
+
+/* CPU time: "0.25s", "12.4s", then as an uptime ("3m04s"). */
+static void fmt_cpu(char *buf, size_t size, const svc_json_t *v) {
+  uint64_t ms;
+  if (!svc_json_uint(v, &ms))
+    snprintf(buf, size, "-");
+  else if (ms < 10000)
+    snprintf(buf, size, "%.2fs", (double)ms / 1000);
+  else if (ms < 60000)
+    snprintf(buf, size, "%.1fs", (double)ms / 1000);
+  else
+    fmt_duration(buf, size, ms);
+}
+
+static void print_table(const svc_json_t *services) {
+  size_t i, n = svc_json_size(services), wname = 4;
+  for (i = 0; i < n; i++) {
+    const char *nm = svc_json_string(svc_json_get(svc_json_at(services, i),
+                                                  "name"));
+    if (nm && strlen(nm) > wname)
+      wname = strlen(nm);
+  }
+  printf("%-*s  %-8s  %7s  %8s  %6s  %7s  %8s  %s\n", (int)wname, "NAME",
+         "STATE", "PID", "UPTIME", "MEM", "CPU", "RESTARTS", "LAST EXIT");
+  for (i = 0; i < n; i++) {
+    const svc_json_t *s = svc_json_at(services, i), *le;
+    int64_t pid = 0, code = 0;
+    uint64_t up = 0, restarts = 0;
+    char pidbuf[24] = "-", upbuf[32], last[96] = "-", mem[16], cpu[32];
+    const char *reason = svc_json_string(svc_json_get(s, "reason"));
+    if (svc_json_int(svc_json_get(s, "pid"), &pid))
+      snprintf(pidbuf, sizeof pidbuf, "%lld", (long long)pid);
+    svc_json_uint(svc_json_get(s, "uptime_ms"), &up);
+    svc_json_uint(svc_json_get(s, "restarts"), &restarts);
+    fmt_duration(upbuf, sizeof upbuf, up);
+    fmt_bytes(mem, sizeof mem, svc_json_get(s, "rss_bytes"));
+    fmt_cpu(cpu, sizeof cpu, svc_json_get(s, "cpu_ms"));
+    le = svc_json_get(s, "last_exit");
+    if (le && svc_json_type(le) == SVC_JSON_OBJECT) {
+      const char *sig = svc_json_string(svc_json_get(le, "signal"));
+      if (sig)
+        snprintf(last, sizeof last, "signal %s", sig);
+      else if (svc_json_int(svc_json_get(le, "code"), &code))
+        snprintf(last, sizeof last, "code %lld", (long long)code);
+    }
+    printf("%-*s  %-8s  %7s  %8s  %6s  %7s  %8llu  %s%s%s\n", (int)wname,
+           svc_json_string(svc_json_get(s, "name")),
+           svc_json_string(svc_json_get(s, "state")), pidbuf, upbuf, mem,
+           cpu, (unsigned long long)restarts, last, reason ? "  " : "",
+           reason ? reason : "");
+  }
+}
+
+int svc_cli_status(const svc_cli_t *a, apr_pool_t *pool) {
+  svc_json_t *r;
+  const char *req;
+  int code;
+  req = a->arg ? apr_psprintf(pool, "{\"cmd\":\"status\",\"name\":%s}\n",
+                              json_str(pool, a->arg))
+               : "{\"cmd\":\"status\"}\n";
+  if ((code = request(a, req, 10000, &r, pool)) != SVC_EX_OK)
+    return code;
+  if (!reply_ok(r))
+    return a->arg ? SVC_EX_USAGE : SVC_EX_FAIL;
+  if (a->json) {
+    svc_json_w_t w;
+    const char *out;
+    size_t len;
+    svc_json_w_init(&w, pool, SVC_JSON_W_SPACED);
+    svc_json_w_begin_object(&w);
+    svc_json_w_key(&w, "supervisor");
+    svc_json_w_value(&w, svc_json_get(r, "supervisor"));
+    svc_json_w_key(&w, "services");
+    svc_json_w_value(&w, svc_json_get(r, "services"));
+    svc_json_w_end_object(&w);
+    svc_json_w_finish(&w, &out, &len);
+    printf("%s\n", out);
+  } else {
+    print_table(svc_json_get(r, "services"));
+  }
+  return SVC_EX_OK;
+}
+
+/* ---- start / stop / restart / reload / shutdown -------------------------- */
+
+int svc_cli_act(const svc_cli_t *a, apr_pool_t *pool) {
+  svc_json_t *r;
+  const char *req, *cmd = a->verb;
+  int code;
+  req = apr_psprintf(pool, "{\"cmd\":\"%s\",\"name\":%s,\"wait\":%s}\n", cmd,
+                     json_str(pool, a->arg), a->no_wait ? "false" : "true");
+  if ((code = request(a, req, a->no_wait ? 10000 : 0, &r, pool)) !=
+      SVC_EX_OK)
+    return code;
+  if (!reply_ok(r)) {
+    const char *e = svc_json_string(svc_json_get(r, "error"));
+    if (e && !strncmp(e, "no such service", 15))
+      return SVC_EX_USAGE;
+    if (svc_json_get(r, "services"))
+      print_table(svc_json_get(r, "services"));
+    return SVC_EX_FAIL;
+  }
+  if (svc_json_get(r, "services"))
+    print_table(svc_json_get(r, "services"));
+  return SVC_EX_OK;
+}
+
+int svc_cli_simple(const svc_cli_t *a, apr_pool_t *pool) {
+  svc_json_t *r;
+  const char *cmd = a->verb;
+  int code;
+  const char *req = apr_psprintf(pool, "{\"cmd\":\"%s\"}\n", cmd);
+  if ((code = request(a, req, 60000, &r, pool)) != SVC_EX_OK)
+    return code;
+  if (!reply_ok(r))
+    return strcmp(cmd, "reload") == 0 ? SVC_EX_USAGE : SVC_EX_FAIL;
+  return SVC_EX_OK;
+}
+
+/* ---- logs ---------------------------------------------------------------- */
+
+typedef struct follow_s {
+  vg_timer_t timer;
+  svc_logfollow_t *f;
+} follow_t;
+
+/* tail -F: what was appended since the last tick; across a rotation, the
+ * rest of the old file first, then the new one. */
+static void follow_tick(vg_timer_t *t) {
+  follow_t *fw = t->data;
+  char buf[65536];
+  size_t n;
+  while (svc_logfollow_read(fw->f, buf, sizeof buf, &n) == APR_SUCCESS &&
+         n > 0)
+    fwrite(buf, 1, n, stdout);
+  fflush(stdout);
+}
+
+int svc_cli_logs(const svc_cli_t *a, apr_pool_t *pool) {
+  svc_json_t *r;
+  const char *req, *path;
+  apr_array_header_t *lines;
+  int code, i;
+  char eb[128];
+  apr_status_t rv;
+  req = apr_psprintf(pool, "{\"cmd\":\"logs\",\"name\":%s}\n",
+                     json_str(pool, a->arg));
+  if ((code = request(a, req, 10000, &r, pool)) != SVC_EX_OK)
+    return code;
+  if (!reply_ok(r))
+    return SVC_EX_USAGE;
+  path = svc_json_string(svc_json_get(r, a->use_stderr ? "stderr" : "stdout"));
+  if (!path) {
+    fprintf(stderr, "vigil: %s's %s is not captured to a file\n", a->arg,
+            a->use_stderr ? "stderr" : "stdout");
+    return SVC_EX_FAIL;
+  }
+  rv = svc_logfile_tail(path, (unsigned)a->lines, pool, &lines);
+  if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+    fprintf(stderr, "vigil: cannot read %s: %s\n", path,
+            vg_strerror(rv, eb, sizeof eb));
+    return SVC_EX_FAIL;
+  }
+  for (i = 0; rv == APR_SUCCESS && i < lines->nelts; i++)
+    printf("%s\n", APR_ARRAY_IDX(lines, i, const char *));
+  fflush(stdout);
+  if (a->follow) {
+    vg_loop_t *loop;
+    follow_t fw;
+    memset(&fw, 0, sizeof fw);
+    rv = svc_logfollow_open(&fw.f, path, 0, pool);
+    if (rv != APR_SUCCESS) {
+      fprintf(stderr, "vigil: cannot follow %s: %s\n", path,
+              vg_strerror(rv, eb, sizeof eb));
+      return SVC_EX_FAIL;
+    }
+    vg_loop_create(&loop, pool);
+    vg_timer_init(loop, &fw.timer);
+    fw.timer.data = &fw;
+    /* The CLI may poll a file: it is the supervisor that must not. */
+    vg_timer_start(&fw.timer, follow_tick, 0, 250);
+    vg_run(loop, VG_RUN_DEFAULT);   /* until interrupted */
+    svc_logfollow_close(fw.f);
+  }
+  return SVC_EX_OK;
+}
