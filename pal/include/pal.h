@@ -273,7 +273,11 @@ apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *poll, int kind,
 apr_status_t pal_io_socket(pal_io_t *io, pal_poll_t *poll, int kind,
                            int family);
 
-enum { PAL_BIND_REUSEADDR = 1, PAL_BIND_IPV6ONLY = 2 };
+/* PAL_BIND_PASSCRED (a local datagram socket): have the kernel attach the
+ * sender's credentials to every datagram, for pal_io_sender().  Linux
+ * only (SO_PASSCRED); elsewhere the flag is ignored and pal_io_sender()
+ * says PAL_EUNSUPPORTED. */
+enum { PAL_BIND_REUSEADDR = 1, PAL_BIND_IPV6ONLY = 2, PAL_BIND_PASSCRED = 4 };
 apr_status_t pal_io_bind(pal_io_t *io, const pal_addr_t *addr,
                          unsigned flags);
 apr_status_t pal_io_listen(pal_io_t *io, int backlog, pal_conn_cb cb);
@@ -320,6 +324,14 @@ int pal_io_busy(const pal_io_t *io);
 apr_status_t pal_io_sockname(const pal_io_t *io, pal_addr_t *addr);
 apr_status_t pal_io_peername(const pal_io_t *io, pal_addr_t *addr);
 apr_status_t pal_io_nodelay(pal_io_t *io, int on);
+/* Inside a recv callback of a socket bound with PAL_BIND_PASSCRED: the
+ * process id and user id of the datagram's sender, as the kernel saw
+ * them (SCM_CREDENTIALS), not as the sender claims.  APR_ENOENT when the
+ * datagram came without them (not bound so, or outside a callback);
+ * PAL_EUNSUPPORTED where the OS does not pass a datagram's sender
+ * (macOS and the BSDs have no pid for datagrams; Windows has no local
+ * datagram sockets). */
+apr_status_t pal_io_sender(const pal_io_t *io, long *pid, long *uid);
 /* The user id of a local-socket peer (SO_PEERCRED); PAL_EUNSUPPORTED
  * where the OS cannot tell. */
 apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid);

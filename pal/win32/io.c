@@ -2285,6 +2285,15 @@ apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid) {
   return PAL_EUNSUPPORTED;
 }
 
+/* No local datagram sockets here (pal_io_socket refuses them), so no
+ * datagram sender to tell. */
+apr_status_t pal_io_sender(const pal_io_t *io, long *pid, long *uid) {
+  (void)io;
+  (void)pid;
+  (void)uid;
+  return PAL_EUNSUPPORTED;
+}
+
 /* Whether `tok` is our user, LocalSystem, or has Administrators enabled
  * (a filtered UAC token has it deny-only: not trusted).  0 or the Win32
  * error, with the failed call in *call. */
