@@ -554,6 +554,16 @@ apr_status_t pal_file_read(pal_fd_t fd, void *buf, size_t len, size_t *got);
 apr_status_t pal_file_sync(pal_fd_t fd);
 /* Close; PAL_INVALID_FD is ignored. */
 void pal_file_close(pal_fd_t fd);
+/* Open path for reading as an APR file (binary, large-file), for readers
+ * that need APR's seek and identity: PAL_ENOTREG, and nothing opened,
+ * when it is not a regular file, decided without waiting (the open of a
+ * FIFO does not wait for a writer, as with pal_file_open).  The reads of
+ * a regular file block as usual.  Closed by apr_file_close() or with
+ * the pool. */
+struct apr_file_t;
+struct apr_pool_t;
+apr_status_t pal_file_open_apr(struct apr_file_t **f, const char *path,
+                               struct apr_pool_t *pool);
 /* Remove the file at path (unlink / DeleteFileW). */
 apr_status_t pal_file_remove(const char *path);
 
