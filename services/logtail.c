@@ -42,7 +42,7 @@
 /* The bytes of one line that `vigil logs -n` shows; the rest of a longer
  * line is replaced by TAIL_CUT_MARK (how many bytes were left out). */
 #define TAIL_LINE_MAX 65536
-#define TAIL_CUT_MARK " [vigil: %" APR_OFF_T_FMT " more bytes not shown]"
+#define TAIL_CUT_MARK " [vigil: %llu more bytes not shown]"
 
 /* ---- tail -------------------------------------------------------------- */
 
@@ -78,7 +78,7 @@ static apr_status_t win_end_line(tail_win_t *t) {
   int k;
   apr_status_t rv;
   if (t->cut > 0) {
-    k = snprintf(m, sizeof m, TAIL_CUT_MARK, t->cut);
+    k = snprintf(m, sizeof m, TAIL_CUT_MARK, (unsigned long long)t->cut);
     if ((rv = win_reserve(t, (size_t)k)) != APR_SUCCESS)
       return rv;
     memcpy(t->w + t->len, m, (size_t)k);

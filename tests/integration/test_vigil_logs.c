@@ -319,14 +319,17 @@ static void test_logs_hostile_files(void) {
   memcpy(d, "short\n", 6);
   memset(d + 6, 'y', big);
   memcpy(d + 6 + big, "\nlast\n", 7);
-  VT_REQUIRE(vt_write_file(t, log_file(t, "big.out.log"), d) == 0);
+  /* As a rotated file: the supervisor holds big.out.log open, and on
+   * Windows an open file cannot be replaced. */
+  VT_REQUIRE(vt_write_file(t, log_file(t, "big.out.log.1"), d) == 0);
   free(d);
-  expect = apr_palloc(vt_pool(t), shown + 96);
+  expect = apr_palloc(vt_pool(t), shown + 128);
   memcpy(expect, "short\n", 6);
   memset(expect + 6, 'y', shown);
-  snprintf(expect + 6 + shown, 90, " [vigil: %lu more bytes not shown]\n"
-           "last\n", (unsigned long)(big - shown));
-  r = vt_cli(t, "logs", "big", "-n", "3", NULL);
+  snprintf(expect + 6 + shown, 120, " [vigil: %lu more bytes not shown]\n"
+           "last\n000001 xxxxxxxx\n000002 xxxxxxxx\n",
+           (unsigned long)(big - shown));
+  r = vt_cli(t, "logs", "big", "-n", "5", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
   l = strlen(expect);
   CU_ASSERT_EQUAL(r->out_len, l);
