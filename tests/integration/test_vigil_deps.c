@@ -368,20 +368,13 @@ static void test_ready_notify_outsiders(void) {
   const svc_json_t *s;
   const char *sock, *log, *who;
   vt_res_t *r;
+  static const char mute[] = "<ready notify=\"true\" timeout=\"6s\"/>\n"
+                             "    <stop timeout=\"300ms\"/>\n"
+                             "    <restart policy=\"never\"/>\n";
   if (!t)
     return;
-  vt_config(t, "vigil.xml",
-            vt_svc(t, "n",
-                   "<ready notify=\"true\" timeout=\"6s\"/>\n"
-                   "    <stop timeout=\"300ms\"/>\n"
-                   "    <restart policy=\"never\"/>\n",
-                   "sleep", "30000", NULL),
-            vt_svc(t, "m",
-                   "<ready notify=\"true\" timeout=\"6s\"/>\n"
-                   "    <stop timeout=\"300ms\"/>\n"
-                   "    <restart policy=\"never\"/>\n",
-                   "sleep", "30000", NULL),
-            NULL);
+  vt_config(t, "vigil.xml", vt_svc(t, "n", mute, "sleep", "30000", NULL),
+            vt_svc(t, "m", mute, "sleep", "30000", NULL), NULL);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
   VT_REQUIRE(vt_wait_state(t, "n", "starting", VT_WAIT_MS) != NULL);
   VT_REQUIRE(vt_wait_state(t, "m", "starting", VT_WAIT_MS) != NULL);
