@@ -272,6 +272,9 @@ static ssize_t recv_one(pal_io_t *io, const pal_buf_t *buf, pal_addr_t *from,
                         socklen_t *slen) {
 #if defined(PAL_HAVE_SCM_CREDENTIALS)
   if (io->flags & PAL__F_PASSCRED) {
+    /* Room for the credentials only: descriptors a sender attaches
+     * (SCM_RIGHTS) do not fit, so the kernel drops them (MSG_CTRUNC)
+     * instead of opening them in this process. */
     union {
       struct cmsghdr align;
       char bytes[CMSG_SPACE(sizeof(struct ucred))];
@@ -303,13 +306,6 @@ static ssize_t recv_one(pal_io_t *io, const pal_buf_t *buf, pal_addr_t *from,
         SENDER_PID(io) = (intptr_t)cred.pid;
         SENDER_UID(io) = (intptr_t)cred.uid;
         io->flags |= PAL__F_CRED;
-      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        /* Descriptors a sender passed along: never wanted here, and each
-         * would stay open in this process. */
-        int *fds = (int *)(void *)CMSG_DATA(c);
-        size_t k, nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (k = 0; k < nfd; k++)
-          close(fds[k]);
       }
     return n;
   }
