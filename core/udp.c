@@ -34,6 +34,10 @@ apr_status_t vg_udp_sockname(const vg_udp_t *udp, vg_addr_t *addr) {
   return pal_io_sockname(&udp->io, addr);
 }
 
+apr_status_t vg_udp_sender(const vg_udp_t *udp, long *pid, long *uid) {
+  return pal_io_sender(&udp->io, pid, uid);
+}
+
 static void on_alloc(pal_io_t *io, size_t suggested, pal_buf_t *buf) {
   vg_udp_t *u = io->data;
   u->alloc_cb((vg_handle_t *)u, suggested, buf);

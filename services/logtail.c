@@ -13,12 +13,18 @@
  *     .gz file cannot be read backwards: it is inflated as a stream,
  *     keeping only a window that holds the last n lines (trimmed when it
  *     grows past TAIL_TRIM), so memory stays bounded by the lines kept.
+ *   - both keep at most TAIL_LINE_MAX bytes of a line (the rest is
+ *     counted and named by a marker): n lines cost at most n times that,
+ *     however long a line in the file is.
+ *   - only regular files are opened (pal_file_open_apr): a FIFO or a
+ *     device at a log's path is an error at once, never a wait.
  *   - follow: `f->file` is open at `f->off`.  New bytes are read from the
  *     open file first; only when it has nothing more is PATH checked: if
  *     it now names another file (identity) or shrank below `off`, the old
  *     file is done (a renamed file can no longer grow: only NAME is
  *     written) and the new one is read from its start.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,24 +34,103 @@
 
 #include <zlib.h>
 
+#include "pal.h"
 #include "svc_log.h"
 
 #define TAIL_BLOCK 65536
 #define TAIL_TRIM (256 * 1024)
+/* The bytes of one line that `vigil logs -n` shows; the rest of a longer
+ * line is replaced by TAIL_CUT_MARK (how many bytes were left out). */
+#define TAIL_LINE_MAX 65536
+#define TAIL_CUT_MARK " [vigil: %llu more bytes not shown]"
 
 /* ---- tail -------------------------------------------------------------- */
 
-/* Split buf[0..len) into lines (in place), appending them to `out`. */
-static void split_lines(char *buf, size_t len, apr_array_header_t *out) {
+/* The lines being gathered, each cut to TAIL_LINE_MAX bytes and marked
+ * with how much was left out, so that memory is bounded by the number of
+ * lines asked for, never by how long one line is (a 10 MB line without a
+ * newline is a log too). */
+typedef struct tail_win_s {
+  char *w;                      /* malloc'd */
+  size_t len, cap;
+  size_t nl;                    /* newlines in w[0..len) */
+  size_t cur;                   /* bytes kept of the line not yet ended */
+  apr_off_t cut;                /* bytes left out of that line */
+} tail_win_t;
+
+static apr_status_t win_reserve(tail_win_t *t, size_t more) {
+  size_t cap = t->cap ? t->cap : 4096;
+  char *nw;
+  if (t->cap - t->len >= more)
+    return APR_SUCCESS;
+  while (cap - t->len < more)
+    cap *= 2;
+  if (!(nw = realloc(t->w, cap)))
+    return APR_ENOMEM;
+  t->w = nw;
+  t->cap = cap;
+  return APR_SUCCESS;
+}
+
+/* The current line is complete (or the input ended): mark its cut. */
+static apr_status_t win_end_line(tail_win_t *t) {
+  char m[96];
+  int k;
+  apr_status_t rv;
+  if (t->cut > 0) {
+    k = snprintf(m, sizeof m, TAIL_CUT_MARK, (unsigned long long)t->cut);
+    if ((rv = win_reserve(t, (size_t)k)) != APR_SUCCESS)
+      return rv;
+    memcpy(t->w + t->len, m, (size_t)k);
+    t->len += (size_t)k;
+  }
+  t->cur = 0;
+  t->cut = 0;
+  return APR_SUCCESS;
+}
+
+/* Append p[0..n), keeping at most TAIL_LINE_MAX bytes of each line. */
+static apr_status_t win_put(tail_win_t *t, const char *p, size_t n) {
+  apr_status_t rv;
+  while (n > 0) {
+    const char *eol = memchr(p, '\n', n);
+    size_t seg = eol ? (size_t)(eol - p) : n, keep = seg;
+    if (keep > TAIL_LINE_MAX - t->cur)
+      keep = TAIL_LINE_MAX - t->cur;
+    if ((rv = win_reserve(t, keep + 1)) != APR_SUCCESS)
+      return rv;
+    memcpy(t->w + t->len, p, keep);
+    t->len += keep;
+    t->cur += keep;
+    t->cut += (apr_off_t)(seg - keep);
+    if (!eol)
+      break;
+    if ((rv = win_end_line(t)) != APR_SUCCESS ||
+        (rv = win_reserve(t, 1)) != APR_SUCCESS)
+      return rv;
+    t->w[t->len++] = '\n';
+    t->nl++;
+    p += seg + 1;
+    n -= seg + 1;
+  }
+  return APR_SUCCESS;
+}
+
+/* Split the window into lines (in a copy from the pool), appending them
+ * to `out`. */
+static void win_lines(const tail_win_t *t, apr_pool_t *pool,
+                      apr_array_header_t *out) {
+  char *buf = apr_palloc(pool, t->len + 1);
   size_t i, start = 0;
-  for (i = 0; i < len; i++)
+  memcpy(buf, t->w ? t->w : "", t->len);
+  for (i = 0; i < t->len; i++)
     if (buf[i] == '\n') {
       buf[i] = '\0';
       APR_ARRAY_PUSH(out, const char *) = buf + start;
       start = i + 1;
     }
-  if (start < len) {   /* a last line without its newline */
-    buf[len] = '\0';
+  if (start < t->len) {   /* a last line without its newline */
+    buf[t->len] = '\0';
     APR_ARRAY_PUSH(out, const char *) = buf + start;
   }
 }
@@ -58,12 +143,12 @@ static apr_status_t tail_plain(const char *path, unsigned want,
   apr_off_t size, pos, start = 0;
   apr_status_t rv;
   unsigned count = 0;
-  char *block, *buf;
+  char *block;
   apr_size_t len;
+  tail_win_t win;
 
-  rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY |
-                                   APR_FOPEN_LARGEFILE, 0, pool);
-  if (rv != APR_SUCCESS)
+  memset(&win, 0, sizeof win);
+  if ((rv = pal_file_open_apr(&f, path, pool)) != APR_SUCCESS)
     return rv;
   if ((rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f)) != APR_SUCCESS)
     goto done;
@@ -89,33 +174,45 @@ static apr_status_t tail_plain(const char *path, unsigned want,
     pos = at;
   }
 found:
-  len = (apr_size_t)(size - start);
-  buf = apr_palloc(pool, len + 1);
   if ((rv = apr_file_seek(f, APR_SET, &start)) != APR_SUCCESS)
     goto done;
-  /* The file may have shrunk meanwhile: take what is there. */
-  rv = apr_file_read_full(f, buf, len, &len);
+  /* Forwards in blocks, through the window that cuts long lines.  The
+   * file may have shrunk meanwhile: take what is there. */
+  for (pos = start; pos < size && rv == APR_SUCCESS; pos += (apr_off_t)len) {
+    len = size - pos > TAIL_BLOCK ? TAIL_BLOCK : (apr_size_t)(size - pos);
+    rv = apr_file_read_full(f, block, len, &len);
+    if (len > 0 && (rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv))) {
+      apr_status_t wr = win_put(&win, block, len);
+      if (wr != APR_SUCCESS)
+        rv = wr;
+    }
+    if (len == 0)
+      break;
+  }
   if (APR_STATUS_IS_EOF(rv))
     rv = APR_SUCCESS;
   if (rv == APR_SUCCESS)
-    split_lines(buf, len, out);
+    rv = win_end_line(&win);
+  if (rv == APR_SUCCESS)
+    win_lines(&win, pool, out);
 done:
+  free(win.w);
   apr_file_close(f);
   return rv;
 }
 
-/* Drop from w[0..*len) whole lines at the front until at most `want`
+/* Drop whole lines at the front of the window until at most `want`
  * newlines remain. */
-static void trim_window(char *w, size_t *len, size_t *nl, unsigned want) {
-  size_t i, drop = *nl - want;
-  if (*nl <= want)
+static void trim_window(tail_win_t *t, unsigned want) {
+  size_t i, drop = t->nl - want;
+  if (t->nl <= want)
     return;
-  for (i = 0; i < *len; i++)
-    if (w[i] == '\n' && --drop == 0)
+  for (i = 0; i < t->len; i++)
+    if (t->w[i] == '\n' && --drop == 0)
       break;
-  memmove(w, w + i + 1, *len - (i + 1));
-  *len -= i + 1;
-  *nl = want;
+  memmove(t->w, t->w + i + 1, t->len - (i + 1));
+  t->len -= i + 1;
+  t->nl = want;
 }
 
 /* The last `want` lines of a gzip file (or several gzip members). */
@@ -125,13 +222,12 @@ static apr_status_t tail_gz(const char *path, unsigned want, apr_pool_t *pool,
   apr_status_t rv;
   z_stream zs;
   unsigned char *in = NULL;
-  char *w = NULL, *buf;
-  size_t wlen = 0, wcap = 0, nl = 0;
+  char *o = NULL;
+  tail_win_t win;
   int zr = Z_OK, eof = 0;
 
-  rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY |
-                                   APR_FOPEN_LARGEFILE, 0, pool);
-  if (rv != APR_SUCCESS)
+  memset(&win, 0, sizeof win);
+  if ((rv = pal_file_open_apr(&f, path, pool)) != APR_SUCCESS)
     return rv;
   memset(&zs, 0, sizeof zs);
   if (want == 0)
@@ -142,7 +238,8 @@ static apr_status_t tail_gz(const char *path, unsigned want, apr_pool_t *pool,
     goto done;
   }
   in = malloc(TAIL_BLOCK);
-  if (!in) {
+  o = malloc(TAIL_BLOCK);
+  if (!in || !o) {
     rv = APR_ENOMEM;
     goto end;
   }
@@ -160,24 +257,11 @@ static apr_status_t tail_gz(const char *path, unsigned want, apr_pool_t *pool,
       zs.next_in = in;
       zs.avail_in = (uInt)n;
     }
-    if (wcap - wlen < TAIL_BLOCK) {
-      char *nw = realloc(w, wcap + TAIL_BLOCK);
-      if (!nw) {
-        rv = APR_ENOMEM;
-        goto end;
-      }
-      w = nw;
-      wcap += TAIL_BLOCK;
-    }
-    zs.next_out = (unsigned char *)w + wlen;
-    zs.avail_out = (uInt)(wcap - wlen);
+    zs.next_out = (unsigned char *)o;
+    zs.avail_out = TAIL_BLOCK;
     zr = inflate(&zs, Z_NO_FLUSH);
-    {
-      size_t got = (wcap - wlen) - zs.avail_out, i;
-      for (i = wlen; i < wlen + got; i++)
-        nl += w[i] == '\n';
-      wlen += got;
-    }
+    if ((rv = win_put(&win, o, TAIL_BLOCK - zs.avail_out)) != APR_SUCCESS)
+      goto end;
     if (zr == Z_STREAM_END) {
       inflateReset(&zs);   /* another member may follow */
     } else if (zr == Z_BUF_ERROR && eof && zs.avail_in == 0) {
@@ -186,21 +270,22 @@ static apr_status_t tail_gz(const char *path, unsigned want, apr_pool_t *pool,
       rv = APR_EGENERAL;   /* not gzip, or corrupt */
       goto end;
     }
-    if (wlen > TAIL_TRIM)
-      trim_window(w, &wlen, &nl, want);
+    if (win.len > TAIL_TRIM)
+      trim_window(&win, want);
   }
+  if ((rv = win_end_line(&win)) != APR_SUCCESS)
+    goto end;
   /* A final newline ends the last line: it needs want of them, else
    * want - 1 plus the partial last line. */
-  trim_window(w, &wlen, &nl,
-              wlen > 0 && w[wlen - 1] == '\n' ? want : want - 1);
-  buf = apr_palloc(pool, wlen + 1);
-  memcpy(buf, w ? w : "", wlen);
-  split_lines(buf, wlen, out);
+  trim_window(&win, win.len > 0 && win.w[win.len - 1] == '\n' ? want
+                                                              : want - 1);
+  win_lines(&win, pool, out);
 end:
   inflateEnd(&zs);
 done:
   free(in);
-  free(w);
+  free(o);
+  free(win.w);
   apr_file_close(f);
   return rv;
 }
@@ -256,8 +341,7 @@ static apr_status_t follow_open(svc_logfollow_t *f, int at_end) {
   apr_finfo_t fi;
   if (apr_pool_create(&f->fpool, f->pool) != APR_SUCCESS)
     return APR_ENOMEM;
-  rv = apr_file_open(&f->file, f->path, APR_FOPEN_READ | APR_FOPEN_BINARY |
-                                            APR_FOPEN_LARGEFILE, 0, f->fpool);
+  rv = pal_file_open_apr(&f->file, f->path, f->fpool);
   if (rv != APR_SUCCESS) {
     apr_pool_destroy(f->fpool);
     f->fpool = NULL;

@@ -52,6 +52,10 @@
  * memory for a manager that does not read (each WATCHDOG=1 would stay). */
 #define NOTIFY_MAX_PENDING 16
 
+/* A refused sender is logged at most this often per service: a local
+ * flood must not fill the supervisor's log. */
+#define NOTIFY_WARN_MS 10000
+
 struct svc_notify_s {
   vg_udp_t udp;
   vg_addr_t addr;
@@ -201,4 +205,37 @@ void svc_notify_close(svc_sup_t *sup) {
     vg_close((vg_handle_t *)&n->watchdog, NULL);
   if (!vg_is_closing((vg_handle_t *)&n->udp))
     vg_close((vg_handle_t *)&n->udp, NULL);
+}
+
+int svc_notify_sender_ok(svc_service_t *s) {
+  const char *kv[] = {"service", s->name, NULL};
+  char who[64], mainw[32] = "none runs", more[64] = "";
+  long pid = -1, uid = -1;
+  long main = s->child && !s->child->exited ? s->child->proc.pid : 0;
+  apr_status_t rv = vg_udp_sender(&s->notify.udp, &pid, &uid);
+  uint64_t now;
+  if (rv == PAL_EUNSUPPORTED)
+    return 1;   /* no sender to check; the directory keeps others out */
+  if (rv == APR_SUCCESS && main > 0 && pid == main)
+    return 1;
+  now = vg_now(s->sup->loop);
+  if (now < s->notify.quiet_until) {
+    s->notify.unsaid++;
+    return 0;
+  }
+  if (rv == APR_SUCCESS)
+    snprintf(who, sizeof who, "pid %ld (uid %ld)", pid, uid);
+  else
+    snprintf(who, sizeof who, "an unknown sender");
+  if (main > 0)
+    snprintf(mainw, sizeof mainw, "pid %ld", main);
+  if (s->notify.unsaid)
+    snprintf(more, sizeof more, "; %u more since the last warning",
+             s->notify.unsaid);
+  vg_log_kv(s->sup->log, VG_LOG_WARN, "service", kv,
+            "%s: notify message from %s ignored: only the main process "
+            "(%s) may send%s", s->name, who, mainw, more);
+  s->notify.quiet_until = now + NOTIFY_WARN_MS;
+  s->notify.unsaid = 0;
+  return 0;
 }

@@ -598,7 +598,7 @@ static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
   svc_service_t *s = u->data;
   const char *p, *end;
   (void)from;
-  if (st != APR_SUCCESS || n == 0)
+  if (st != APR_SUCCESS || n == 0 || !svc_notify_sender_ok(s))
     return;
   /* Newline-separated assignments, as sd_notify(3) sends them. */
   for (p = buf->base, end = buf->base + n; p < end;) {
@@ -647,7 +647,7 @@ static apr_status_t notify_open(svc_service_t *s) {
     return rv;
   s->notify.udp.data = s;
   s->handles++;
-  rv = vg_udp_bind(&s->notify.udp, &addr, 0);
+  rv = vg_udp_bind(&s->notify.udp, &addr, PAL_BIND_PASSCRED);
   if (rv == APR_SUCCESS)
     rv = vg_udp_recv_start(&s->notify.udp, notify_alloc, on_notify);
   if (rv != APR_SUCCESS) {

@@ -81,6 +81,8 @@ typedef struct svc_notify_sock_s {
   vg_udp_t udp;
   int open;
   char name[108];
+  uint64_t quiet_until;         /* loop ms: refused senders go unlogged */
+  unsigned unsaid;              /* refused since the last warning */
 } svc_notify_sock_t;
 
 /* Log files (shared by both captures when stderr="stdout"). */
@@ -271,5 +273,11 @@ void svc_notify_event(svc_sup_t *sup, vg_log_level level, const char *fmt,
  * and pre-shutdown timeout). */
 uint64_t svc_stop_budget_ms(const cfg_t *cfg);
 void svc_notify_close(svc_sup_t *sup);
+/* Whether the datagram being received on service s's own NOTIFY_SOCKET
+ * may act on s: sent by its main process (systemd's NotifyAccess=main),
+ * or sent where the OS cannot name the sender (the socket file is then
+ * in the 0700 state directory).  Anyone else's is refused, with a
+ * warning at most once per NOTIFY_WARN_MS per service. */
+int svc_notify_sender_ok(svc_service_t *s);
 
 #endif

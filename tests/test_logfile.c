@@ -1290,6 +1290,53 @@ static void check_tail(const char *path, unsigned n, unsigned first,
   }
 }
 
+/* A line longer than 64 KiB is shown cut, with a marker saying how many
+ * bytes were left out, from plain and gz files alike: the memory of a
+ * tail follows the lines asked for, not the length of a line. */
+static void test_tail_long_line(void) {
+  const size_t big = 10u * 1000 * 1000, shown = 65536;
+  apr_array_header_t *lines;
+  char *d = malloc(big + 16), *cut;
+  size_t l;
+  const char *path[2];
+  int i;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  memcpy(d, "short\n", 6);
+  memset(d + 6, 'y', big);
+  memcpy(d + 6 + big, "\nlast\n", 6);
+  l = 6 + big + 6;
+  cut = apr_palloc(tpool, shown + 64);
+  memset(cut, 'y', shown);
+  snprintf(cut + shown, 64, " [vigil: %lu more bytes not shown]",
+           (unsigned long)(big - shown));
+  put_file(P("long.log"), d, l);
+  put_gz(P("longz.log.1.gz"), d, l);
+  put_file(P("longz.log"), "", 0);
+  path[0] = P("long.log");
+  path[1] = P("longz.log");
+  for (i = 0; i < 2; i++) {
+    CU_ASSERT_EQUAL_FATAL(svc_logfile_tail(path[i], 3, tpool, &lines),
+                          APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(lines->nelts, 3);
+    CU_ASSERT_STRING_EQUAL(APR_ARRAY_IDX(lines, 0, const char *), "short");
+    CU_ASSERT_STRING_EQUAL(APR_ARRAY_IDX(lines, 1, const char *), cut);
+    CU_ASSERT_STRING_EQUAL(APR_ARRAY_IDX(lines, 2, const char *), "last");
+  }
+  /* The long line last, without its newline. */
+  put_file(P("long2.log"), d, 6 + big);
+  CU_ASSERT_EQUAL_FATAL(svc_logfile_tail(P("long2.log"), 1, tpool, &lines),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(lines->nelts, 1);
+  CU_ASSERT_STRING_EQUAL(APR_ARRAY_IDX(lines, 0, const char *), cut);
+  /* Exactly 64 KiB is whole. */
+  put_file(P("long3.log"), d + 6, shown);
+  CU_ASSERT_EQUAL_FATAL(svc_logfile_tail(P("long3.log"), 1, tpool, &lines),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(lines->nelts, 1);
+  CU_ASSERT_EQUAL(strlen(APR_ARRAY_IDX(lines, 0, const char *)), shown);
+  free(d);
+}
+
 static void test_tail(void) {
   apr_array_header_t *lines;
   size_t l;
@@ -1426,6 +1473,7 @@ static CU_TestInfo logfile_tests[] = {
     {"a line torn by a failed write is ended, marked",
      test_torn_line_after_write_error},
     {"tail: last N lines, rotated and gz files", test_tail},
+    {"tail: a line over 64 KiB is cut and marked", test_tail_long_line},
     {"follow: appends and rotation", test_follow},
     CU_TEST_INFO_NULL,
 };

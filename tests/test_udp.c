@@ -9,6 +9,8 @@
 #include <string.h>
 #ifndef _WIN32
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #endif
@@ -32,6 +34,8 @@ typedef struct {
   int has_from[8];
   int n;
   int errors;
+  apr_status_t cred[8];         /* vg_udp_sender() in the callback */
+  long pid[8], uid[8];
 } rx_t;
 
 static void rx_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
@@ -59,6 +63,7 @@ static void rx_recv(vg_udp_t *u, apr_status_t status, size_t nread,
       r->from[r->n] = *from;
       r->has_from[r->n] = 1;
     }
+    r->cred[r->n] = vg_udp_sender(u, &r->pid[r->n], &r->uid[r->n]);
   }
   r->n++;
 }
@@ -276,16 +281,21 @@ static void test_local_send_nowhere(void) {
 
 #else
 
-static void bind_local(vg_loop_t *loop, rx_t *r, const char *path) {
+static void bind_local_flags(vg_loop_t *loop, rx_t *r, const char *path,
+                             unsigned flags) {
   pal_addr_t a;
   memset(r, 0, sizeof *r);
   CU_ASSERT_EQUAL_FATAL(vg_udp_init(loop, &r->udp, PAL_AF_UNIX),
                         APR_SUCCESS);
   r->udp.data = r;
   CU_ASSERT_EQUAL_FATAL(pal_addr_local(&a, path), APR_SUCCESS);
-  CU_ASSERT_EQUAL_FATAL(vg_udp_bind(&r->udp, &a, 0), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(vg_udp_bind(&r->udp, &a, flags), APR_SUCCESS);
   CU_ASSERT_EQUAL_FATAL(vg_udp_recv_start(&r->udp, rx_alloc, rx_recv),
                         APR_SUCCESS);
+}
+
+static void bind_local(vg_loop_t *loop, rx_t *r, const char *path) {
+  bind_local_flags(loop, r, path, 0);
 }
 
 /* What sd_notify() does: an unbound datagram socket sends to the path. */
@@ -359,6 +369,97 @@ static void test_local_sender_address(void) {
   unlink(spath);
 }
 
+#if defined(__linux__)
+/* Send msg with our descriptor `fd` attached (SCM_RIGHTS). */
+static int raw_send_fd(const char *path, const char *msg, int fd) {
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  struct sockaddr_un su;
+  struct iovec iov;
+  struct msghdr m;
+  struct cmsghdr *c;
+  ssize_t n;
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return -1;
+  memset(&su, 0, sizeof su);
+  su.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof su.sun_path) {
+    close(s);
+    return -1;
+  }
+  memcpy(su.sun_path, path, strlen(path) + 1);
+  iov.iov_base = (void *)(uintptr_t)msg;
+  iov.iov_len = strlen(msg);
+  memset(&m, 0, sizeof m);
+  memset(&ctl, 0, sizeof ctl);
+  m.msg_name = &su;
+  m.msg_namelen = sizeof su;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl.bytes;
+  m.msg_controllen = sizeof ctl.bytes;
+  c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  n = sendmsg(s, &m, 0);
+  close(s);
+  return n == (ssize_t)strlen(msg) ? 0 : -1;
+}
+#endif
+
+/* PAL_BIND_PASSCRED: the kernel names each datagram's sender (Linux:
+ * this process's pid and uid, whatever the datagram says); without the
+ * flag nothing is known (APR_ENOENT); elsewhere PAL_EUNSUPPORTED.  A
+ * descriptor a sender attaches is not left open in the receiver. */
+static void test_local_sender_creds(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  rx_t r, plain;
+  char path[128], ppath[128];
+  temp_path(path, sizeof path, "cred");
+  temp_path(ppath, sizeof ppath, "nocred");
+  bind_local_flags(loop, &r, path, PAL_BIND_PASSCRED);
+  bind_local(loop, &plain, ppath);
+  CU_ASSERT_EQUAL(raw_notify(path, "MAINPID=1\nREADY=1"), 0);
+  CU_ASSERT_EQUAL(raw_notify(ppath, "READY=1"), 0);
+  rx_target = 1;
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, VG_TEST_WAIT_MS));
+  CU_ASSERT(vg_test_run_cond(loop, rx_has, &plain, VG_TEST_WAIT_MS));
+  CU_ASSERT_EQUAL_FATAL(r.n, 1);
+  CU_ASSERT_EQUAL_FATAL(plain.n, 1);
+#if defined(__linux__)
+  CU_ASSERT_EQUAL(r.cred[0], APR_SUCCESS);
+  CU_ASSERT_EQUAL(r.pid[0], (long)getpid());
+  CU_ASSERT_EQUAL(r.uid[0], (long)geteuid());
+  CU_ASSERT_EQUAL(plain.cred[0], APR_ENOENT);
+  {
+    int before = dup(0), after, fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    close(before);   /* the lowest free descriptor */
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(raw_send_fd(path, "READY=1", fd), 0);
+    close(fd);
+    rx_target = 2;
+    CU_ASSERT(vg_test_run_cond(loop, rx_has, &r, VG_TEST_WAIT_MS));
+    CU_ASSERT_EQUAL(r.n, 2);
+    CU_ASSERT_EQUAL(r.cred[1], APR_SUCCESS);
+    after = dup(0);
+    CU_ASSERT_EQUAL(after, before);   /* the passed one was closed */
+    close(after);
+  }
+#else
+  CU_ASSERT_EQUAL(r.cred[0], PAL_EUNSUPPORTED);
+  CU_ASSERT_EQUAL(plain.cred[0], PAL_EUNSUPPORTED);
+#endif
+  CU_ASSERT_EQUAL(r.errors, 0);
+  vg_test_close_loop(loop);
+  unlink(path);
+  unlink(ppath);
+}
+
 /* Sending to a path nobody is bound to fails (ENOENT / ECONNREFUSED),
  * reported by the call or by the callback, never silently. */
 static void test_local_send_nowhere(void) {
@@ -397,6 +498,9 @@ static CU_TestInfo udp_tests[] = {
     {"udp4_recv_stop", test_udp4_recv_stop},
     {"local_notify_ready", test_local_notify},
     {"local_sender_address", test_local_sender_address},
+#if !defined(_WIN32)
+    {"local_sender_creds", test_local_sender_creds},
+#endif
     {"local_send_nowhere", test_local_send_nowhere},
     CU_TEST_INFO_NULL};
 

@@ -346,9 +346,16 @@ struct vg_send_s {
 
 /* family: PAL_AF_INET, PAL_AF_INET6 or PAL_AF_UNIX (local datagram). */
 apr_status_t vg_udp_init(vg_loop_t *loop, vg_udp_t *udp, int family);
+/* flags: PAL_BIND_REUSEADDR, PAL_BIND_IPV6ONLY, PAL_BIND_PASSCRED (a local
+ * socket: the sender of each datagram is known, see vg_udp_sender). */
 apr_status_t vg_udp_bind(vg_udp_t *udp, const vg_addr_t *addr,
                          unsigned flags);
 apr_status_t vg_udp_sockname(const vg_udp_t *udp, vg_addr_t *addr);
+/* In recv_cb, on a local socket bound with PAL_BIND_PASSCRED: the pid
+ * and uid of the process that sent the datagram, as the kernel saw them.
+ * APR_ENOENT when unknown for this datagram; PAL_EUNSUPPORTED where the
+ * OS does not tell (everywhere but Linux). */
+apr_status_t vg_udp_sender(const vg_udp_t *udp, long *pid, long *uid);
 apr_status_t vg_udp_recv_start(vg_udp_t *udp, vg_alloc_cb alloc_cb,
                                vg_recv_cb recv_cb);
 apr_status_t vg_udp_recv_stop(vg_udp_t *udp);

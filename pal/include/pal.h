@@ -274,7 +274,11 @@ apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *poll, int kind,
 apr_status_t pal_io_socket(pal_io_t *io, pal_poll_t *poll, int kind,
                            int family);
 
-enum { PAL_BIND_REUSEADDR = 1, PAL_BIND_IPV6ONLY = 2 };
+/* PAL_BIND_PASSCRED (a local datagram socket): have the kernel attach the
+ * sender's credentials to every datagram, for pal_io_sender().  Linux
+ * only (SO_PASSCRED); elsewhere the flag is ignored and pal_io_sender()
+ * says PAL_EUNSUPPORTED. */
+enum { PAL_BIND_REUSEADDR = 1, PAL_BIND_IPV6ONLY = 2, PAL_BIND_PASSCRED = 4 };
 apr_status_t pal_io_bind(pal_io_t *io, const pal_addr_t *addr,
                          unsigned flags);
 apr_status_t pal_io_listen(pal_io_t *io, int backlog, pal_conn_cb cb);
@@ -321,6 +325,14 @@ int pal_io_busy(const pal_io_t *io);
 apr_status_t pal_io_sockname(const pal_io_t *io, pal_addr_t *addr);
 apr_status_t pal_io_peername(const pal_io_t *io, pal_addr_t *addr);
 apr_status_t pal_io_nodelay(pal_io_t *io, int on);
+/* Inside a recv callback of a socket bound with PAL_BIND_PASSCRED: the
+ * process id and user id of the datagram's sender, as the kernel saw
+ * them (SCM_CREDENTIALS), not as the sender claims.  APR_ENOENT when the
+ * datagram came without them (not bound so, or outside a callback);
+ * PAL_EUNSUPPORTED where the OS does not pass a datagram's sender
+ * (macOS and the BSDs have no pid for datagrams; Windows has no local
+ * datagram sockets). */
+apr_status_t pal_io_sender(const pal_io_t *io, long *pid, long *uid);
 /* The user id of a local-socket peer (SO_PEERCRED); PAL_EUNSUPPORTED
  * where the OS cannot tell. */
 apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid);
@@ -571,6 +583,16 @@ apr_status_t pal_file_read(pal_fd_t fd, void *buf, size_t len, size_t *got);
 apr_status_t pal_file_sync(pal_fd_t fd);
 /* Close; PAL_INVALID_FD is ignored. */
 void pal_file_close(pal_fd_t fd);
+/* Open path for reading as an APR file (binary, large-file), for readers
+ * that need APR's seek and identity: PAL_ENOTREG, and nothing opened,
+ * when it is not a regular file, decided without waiting (the open of a
+ * FIFO does not wait for a writer, as with pal_file_open).  The reads of
+ * a regular file block as usual.  Closed by apr_file_close() or with
+ * the pool. */
+struct apr_file_t;
+struct apr_pool_t;
+apr_status_t pal_file_open_apr(struct apr_file_t **f, const char *path,
+                               struct apr_pool_t *pool);
 /* Remove the file at path (unlink / DeleteFileW). */
 apr_status_t pal_file_remove(const char *path);
 

@@ -37,8 +37,19 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+/* Flags of this backend, above the shared ones of pal_common.h. */
+enum {
+  PAL__F_PASSCRED = PAL__F_BACKEND << 0,  /* bound with PAL_BIND_PASSCRED */
+  PAL__F_CRED = PAL__F_BACKEND << 1       /* SENDER_*: the datagram being
+                                             delivered */
+};
+
 /* os[0] of a listener: an accepted descriptor the owner has not taken. */
 #define PENDING_FD(io) ((io)->os[0])
+/* os[1], os[2] of a datagram socket with PAL__F_CRED: the sender's pid
+ * and uid, valid while its datagram's recv callback runs. */
+#define SENDER_PID(io) ((io)->os[1])
+#define SENDER_UID(io) ((io)->os[2])
 
 /* ---- 1. descriptors --------------------------------------------------- */
 
@@ -135,6 +146,14 @@ apr_status_t pal_io_bind(pal_io_t *io, const pal_addr_t *addr,
     setsockopt((int)io->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
                sizeof v6only);
   }
+#if defined(PAL_HAVE_SCM_CREDENTIALS)
+  /* Before bind: no datagram may arrive without its credentials. */
+  if ((flags & PAL_BIND_PASSCRED) && sa->sa_family == AF_UNIX) {
+    if (setsockopt((int)io->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on))
+      return pal__fail("setsockopt");
+    io->flags |= PAL__F_PASSCRED;
+  }
+#endif
   if (bind((int)io->fd, sa, (socklen_t)addr->len) < 0)
     return pal__fail("bind");
   return APR_SUCCESS;
@@ -242,6 +261,55 @@ static void do_read(pal_io_t *io) {
   }
 }
 
+/* One datagram into buf; with PAL__F_PASSCRED, its sender's credentials
+ * into SENDER_* (and PAL__F_CRED set) when the kernel attached them. */
+static ssize_t recv_one(pal_io_t *io, const pal_buf_t *buf, pal_addr_t *from,
+                        socklen_t *slen) {
+#if defined(PAL_HAVE_SCM_CREDENTIALS)
+  if (io->flags & PAL__F_PASSCRED) {
+    /* Room for the credentials only: descriptors a sender attaches
+     * (SCM_RIGHTS) do not fit, so the kernel drops them (MSG_CTRUNC)
+     * instead of opening them in this process. */
+    union {
+      struct cmsghdr align;
+      char bytes[CMSG_SPACE(sizeof(struct ucred))];
+    } ctl;
+    struct iovec iov;
+    struct msghdr msg;
+    struct cmsghdr *c;
+    ssize_t n;
+    io->flags &= ~PAL__F_CRED;
+    iov.iov_base = buf->base;
+    iov.iov_len = buf->len;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = from->u.bytes;
+    msg.msg_namelen = *slen;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.bytes;
+    msg.msg_controllen = sizeof ctl.bytes;
+    n = PAL__SYS(PAL_SYS_RECVFROM,
+                 recvmsg((int)io->fd, &msg, MSG_CMSG_CLOEXEC));
+    if (n < 0)
+      return n;
+    *slen = msg.msg_namelen;
+    for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+          c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+        struct ucred cred;
+        memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        SENDER_PID(io) = (intptr_t)cred.pid;
+        SENDER_UID(io) = (intptr_t)cred.uid;
+        io->flags |= PAL__F_CRED;
+      }
+    return n;
+  }
+#endif
+  return PAL__SYS(PAL_SYS_RECVFROM,
+                  recvfrom((int)io->fd, buf->base, buf->len, 0,
+                           (struct sockaddr *)from->u.bytes, slen));
+}
+
 static void do_recv(pal_io_t *io) {
   int count = PAL__READ_BATCH;
   while ((io->flags & PAL__F_RECVING) && count-- > 0) {
@@ -259,13 +327,12 @@ static void do_recv(pal_io_t *io) {
     }
     memset(&from, 0, sizeof from);
     do
-      n = PAL__SYS(PAL_SYS_RECVFROM,
-                   recvfrom((int)io->fd, buf.base, buf.len, 0,
-                            (struct sockaddr *)from.u.bytes, &slen));
+      n = recv_one(io, &buf, &from, &slen);
     while (n < 0 && errno == EINTR);
     if (n >= 0) {
       from.len = (unsigned)slen;
       io->rcb.recv(io, APR_SUCCESS, (size_t)n, &buf, &from);
+      io->flags &= ~PAL__F_CRED;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       io->rcb.recv(io, APR_SUCCESS, 0, &buf, NULL);
       return;
@@ -743,6 +810,21 @@ apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid) {
   return APR_SUCCESS;
 #else
   (void)io;
+  (void)uid;
+  return PAL_EUNSUPPORTED;
+#endif
+}
+
+apr_status_t pal_io_sender(const pal_io_t *io, long *pid, long *uid) {
+#if defined(PAL_HAVE_SCM_CREDENTIALS)
+  if (!(io->flags & PAL__F_CRED))
+    return APR_ENOENT;
+  *pid = (long)SENDER_PID(io);
+  *uid = (long)SENDER_UID(io);
+  return APR_SUCCESS;
+#else
+  (void)io;
+  (void)pid;
   (void)uid;
   return PAL_EUNSUPPORTED;
 #endif

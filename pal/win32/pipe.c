@@ -612,6 +612,15 @@ apr_status_t pal__pipe_sockname(const pal_io_t *io, pal_addr_t *addr) {
 
 /* A named pipe client's account is a SID, not a uid: see
  * pal_io_peer_trusted(). */
+/* No local datagram sockets here (pal_io_socket refuses them), so no
+ * datagram sender to tell. */
+apr_status_t pal_io_sender(const pal_io_t *io, long *pid, long *uid) {
+  (void)io;
+  (void)pid;
+  (void)uid;
+  return PAL_EUNSUPPORTED;
+}
+
 apr_status_t pal_io_peer_uid(const pal_io_t *io, long *uid) {
   (void)io;
   (void)uid;

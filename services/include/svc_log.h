@@ -252,7 +252,11 @@ apr_time_t svc_logfile_next_midnight(apr_time_t now);
  * the rotated files PATH.1, PATH.2, ... (plain, or .gz decompressed
  * through zlib) are consulted in turn until n lines are found or a file is
  * missing.  Files are read independently: a line split by a rotation
- * counts as two.  APR_ENOENT if neither PATH nor PATH.1[.gz] exists. */
+ * counts as two.  A line longer than 64 KiB is returned cut to its first
+ * 64 KiB plus " [vigil: N more bytes not shown]": memory is bounded by n
+ * such lines, however long a line in the file is.  Only regular files
+ * are read: PAL_ENOTREG, at once, for a FIFO or device at one of the
+ * paths.  APR_ENOENT if neither PATH nor PATH.1[.gz] exists. */
 apr_status_t svc_logfile_tail(const char *path, unsigned n, apr_pool_t *pool,
                               apr_array_header_t **lines);
 
@@ -323,7 +327,8 @@ int svc_logcap_is_open(const svc_logcap_t *cap);
  * --------------------------------------------------------------------- */
 
 /* Follow `path` from its current end (from_start 0) or beginning.  A
- * missing file is waited for. */
+ * missing file is waited for; one that is not a regular file is
+ * PAL_ENOTREG (here, or from a later svc_logfollow_read). */
 apr_status_t svc_logfollow_open(svc_logfollow_t **f, const char *path,
                                 int from_start, apr_pool_t *pool);
 /* Copy up to size new bytes into buf; *n == 0 means nothing new.  When

@@ -23,6 +23,11 @@
  *                             then send "READY=1" to $NOTIFY_SOCKET (an
  *                             "@abstract" name or a path); sleep 30 s.
  *                             POSIX-only (exits 126 on Windows)
+ *   notify-send NAME MSG      send the datagram MSG to the local socket
+ *                             NAME ("@abstract" or a path), as a process
+ *                             outside any service would; exit 0, 7 if the
+ *                             send fails.  POSIX-only (exits 126 on
+ *                             Windows)
  *   control-send PATH LINE    connect to the Unix socket PATH, send LINE
  *                             and "\n", print what comes back and then
  *                             "<closed>" once the server closed (else
@@ -503,29 +508,17 @@ static int child_http_listen(int argc, char **argv) {
 
 /* ---- notify --------------------------------------------------------------- */
 
-static int child_notify(int argc, char **argv) {
-#if defined(_WIN32)
-  (void)argc;
-  (void)argv;
-  return 126;   /* no sd_notify on Windows */
-#else
-  const char *name = getenv("NOTIFY_SOCKET");
+#if !defined(_WIN32)
+/* Send msg to the local datagram socket `name` ("@abstract" or a path);
+ * 0 or the exit code that says why not. */
+static int notify_sendto(const char *name, const char *msg) {
   struct sockaddr_un su;
   socklen_t len;
-  size_t n;
+  size_t n = strlen(name), mlen = strlen(msg);
   int fd;
-  if (!need(argc, argv, 1))
-    return 125;
-  if (!name || !*name) {
-    fprintf(stderr, "child notify: NOTIFY_SOCKET is not set\n");
-    return 3;
-  }
-  if (!wait_go(argv[1]))
-    return 4;
-  n = strlen(name);
   memset(&su, 0, sizeof su);
   su.sun_family = AF_UNIX;
-  if (n >= sizeof su.sun_path)
+  if (n == 0 || n >= sizeof su.sun_path)
     return 5;
   memcpy(su.sun_path, name, n);
   if (name[0] == '@') {
@@ -537,15 +530,51 @@ static int child_notify(int argc, char **argv) {
   fd = socket(AF_UNIX, SOCK_DGRAM, 0);
   if (fd < 0)
     return 6;
-  if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&su, len) != 7) {
+  if (sendto(fd, msg, mlen, 0, (struct sockaddr *)&su, len) !=
+      (ssize_t)mlen) {
     fprintf(stderr, "child notify: sendto %s: %s\n", name, strerror(errno));
+    close(fd);
     return 7;
   }
   close(fd);
+  return 0;
+}
+#endif
+
+static int child_notify(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;   /* no sd_notify on Windows */
+#else
+  const char *name = getenv("NOTIFY_SOCKET");
+  int rc;
+  if (!need(argc, argv, 1))
+    return 125;
+  if (!name || !*name) {
+    fprintf(stderr, "child notify: NOTIFY_SOCKET is not set\n");
+    return 3;
+  }
+  if (!wait_go(argv[1]))
+    return 4;
+  if ((rc = notify_sendto(name, "READY=1")) != 0)
+    return rc;
   printf("sent READY=1\n");
   fflush(stdout);
   nap(CHILD_LONG_MS);
   return 0;
+#endif
+}
+
+static int child_notify_send(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;   /* no local datagram sockets on Windows */
+#else
+  if (!need(argc, argv, 2))
+    return 125;
+  return notify_sendto(argv[1], argv[2]);
 #endif
 }
 
@@ -600,6 +629,7 @@ const vg_child_mode_t vg_child_integ_modes[] = {
     {"tcp-listen", child_tcp_listen},
     {"http-listen", child_http_listen},
     {"notify", child_notify},
+    {"notify-send", child_notify_send},
     {"control-send", child_control_send},
     {"fork-orphans", child_fork_orphans},
     {"stop-self", child_stop_self},

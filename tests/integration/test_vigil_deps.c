@@ -13,6 +13,11 @@
 
 #include <apr_strings.h>
 
+#if defined(__linux__)
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
 static int pid_not(const svc_json_t *s, void *arg) {
   int64_t pid = vt_ifield(s, "pid");
   const char *st = vt_sfield(s, "state");
@@ -333,6 +338,79 @@ static void test_ready_notify(void) {
 }
 #endif
 
+#if defined(__linux__)
+/* Send msg from this test process to the local datagram socket `name`. */
+static int dgram_send(const char *name, const char *msg) {
+  vg_addr_t a;
+  ssize_t n = -1;
+  int fd;
+  if (pal_addr_local(&a, name) != APR_SUCCESS)
+    return -1;
+  if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0)
+    return -1;
+  n = sendto(fd, msg, strlen(msg), 0, (const struct sockaddr *)a.u.bytes,
+             (socklen_t)a.len);
+  close(fd);
+  return n == (ssize_t)strlen(msg) ? 0 : -1;
+}
+
+/* A service's notify socket is abstract: any local user reaches it.
+ * Only the service's main process may notify (systemd's
+ * NotifyAccess=main): READY=1 and STATUS= from this test process, and
+ * READY=1 from a process running as nobody (uid 65534; as root only),
+ * leave it `starting` until its readiness timeout fails the start (two
+ * services, so that each sender is shown to fail alone); one warning
+ * (at most one per 10 s per service) names the first sender.  Linux: where
+ * the OS cannot name a datagram's sender, the socket file is out of
+ * others' reach in the state directory instead. */
+static void test_ready_notify_outsiders(void) {
+  vt_t *t = vt_begin("notify-outsider");
+  const svc_json_t *s;
+  const char *sock, *log, *who;
+  vt_res_t *r;
+  static const char mute[] = "<ready notify=\"true\" timeout=\"6s\"/>\n"
+                             "    <stop timeout=\"300ms\"/>\n"
+                             "    <restart policy=\"never\"/>\n";
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml", vt_svc(t, "n", mute, "sleep", "30000", NULL),
+            vt_svc(t, "m", mute, "sleep", "30000", NULL), NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "n", "starting", VT_WAIT_MS) != NULL);
+  VT_REQUIRE(vt_wait_state(t, "m", "starting", VT_WAIT_MS) != NULL);
+  sock = apr_psprintf(vt_pool(t), "@vigil-%ld-n", vt_sup_pid(t));
+  CU_ASSERT_EQUAL(dgram_send(sock, "STATUS=forged\nREADY=1\n"), 0);
+  CU_ASSERT(stays(t, "n", "starting", 1000));
+  if (pal_geteuid() == 0) {
+    r = vt_child_as(t, 65534, 65534, "notify-send",
+                    apr_psprintf(vt_pool(t), "@vigil-%ld-m", vt_sup_pid(t)),
+                    "READY=1", NULL);
+    CU_ASSERT_EQUAL(r->code, 0);
+    CU_ASSERT(stays(t, "m", "starting", 1000));
+    CU_ASSERT(vt_wait_log(t, "m: notify message from pid", VT_WAIT_MS));
+    CU_ASSERT(vt_contains(vt_sup_log(t), "(uid 65534) ignored"));
+  } else {
+    vg_test_skip("notify-outsider", "not root: READY=1 from another user "
+                 "(nobody) was not sent, only this process's");
+  }
+  CU_ASSERT(vt_wait_log(t, "n: not ready within 6000 ms", VT_WAIT_MS));
+  CU_ASSERT(vt_wait_log(t, "m: not ready within 6000 ms", VT_WAIT_MS));
+  CU_ASSERT(!is_state(vt_svc_of(vt_status(t), "m"), "running"));
+  s = vt_svc_of(vt_status(t), "n");
+  CU_ASSERT(s && !is_state(s, "running"));
+  CU_ASSERT(s && !vt_contains(vt_sfield(s, "reason"), "forged"));
+  log = vt_sup_log(t);
+  who = apr_psprintf(vt_pool(t), "n: notify message from pid %ld (uid %ld) "
+                     "ignored", (long)pal_getpid(), (long)pal_geteuid());
+  CU_ASSERT(vt_contains(log, who));
+  CU_ASSERT_EQUAL(vt_count_lines(log, "n: notify message from"), 1);
+  if (!vt_contains(log, who))
+    fprintf(stderr, "\n  [notify-outsider] no warning \"%s\" in:\n%s\n",
+            who, log);
+  vt_end(t);
+}
+#endif
+
 /* A tcp health check whose port closes: after `failures` failures the
  * service is restarted (new pid) and the supervisor logs why. */
 static void test_health_tcp_restart(void) {
@@ -435,6 +513,10 @@ static CU_TestInfo vigil_deps_tests[] = {
     {"ready tcp: running once the port accepts", test_ready_tcp},
 #if !defined(_WIN32)
     {"ready notify: READY=1; none -> failed start", test_ready_notify},
+#endif
+#if defined(__linux__)
+    {"ready notify: READY=1 from outside the service is ignored",
+     test_ready_notify_outsiders},
 #endif
     {"health tcp: failures restart the service", test_health_tcp_restart},
     {"health restart: the reason says why while starting",

@@ -14,6 +14,10 @@
 
 #include <apr_strings.h>
 
+#if !defined(_WIN32)
+#include <sys/stat.h>
+#endif
+
 /* The "lines N WIDTH" child writes "%06d " + 'x'... + '\n', WIDTH bytes. */
 
 typedef struct seq_s {
@@ -266,11 +270,80 @@ static void test_timestamps(void) {
   vt_end(t);
 }
 
+/* `vigil logs` refuses what is not a regular file at once: a FIFO at the
+ * log's path (its open would wait for a writer forever) is an error, not
+ * a hang.  And `-n` of a log whose line is 10 MB prints that line cut to
+ * 64 KiB with a marker of what was left out: the CLI's memory follows the
+ * lines asked for, not a line's length. */
+static void test_logs_hostile_files(void) {
+  const size_t big = 10u * 1000 * 1000, shown = 65536;
+  vt_t *t = vt_begin("logs-hostile");
+  char *d, *expect;
+  vt_res_t *r;
+  uint64_t t0;
+  size_t l;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "f", "<restart policy=\"never\"/>\n", "lines", "2",
+                   "16", NULL),
+            vt_svc(t, "big", "<restart policy=\"never\"/>\n", "lines", "2",
+                   "16", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "f", "exited", VT_WAIT_MS) != NULL);
+  VT_REQUIRE(vt_wait_state(t, "big", "exited", VT_WAIT_MS) != NULL);
+
+#if defined(_WIN32)
+  fprintf(stderr, "\n  [logs-hostile] no FIFO on Windows: only the long "
+                  "line is checked\n");
+#else
+  VT_REQUIRE(apr_file_remove(log_file(t, "f.out.log"), vt_pool(t)) ==
+             APR_SUCCESS);
+  VT_REQUIRE(mkfifo(log_file(t, "f.out.log"), 0600) == 0);
+  t0 = vt_now_ms();
+  r = vt_cli(t, "logs", "f", NULL);
+  CU_ASSERT(vt_now_ms() - t0 < 5000);
+  CU_ASSERT(!r->timed_out);
+  CU_ASSERT_EQUAL(r->code, 1);
+  CU_ASSERT(vt_contains(r->err, "not a regular file"));
+  CU_ASSERT_STRING_EQUAL(r->out, "");
+  r = vt_cli(t, "logs", "f", "-f", NULL);   /* -f first reads the tail */
+  CU_ASSERT(!r->timed_out);
+  CU_ASSERT_EQUAL(r->code, 1);
+#endif
+  (void)t0;
+
+  d = malloc(big + 16);
+  VT_REQUIRE(d != NULL);
+  memcpy(d, "short\n", 6);
+  memset(d + 6, 'y', big);
+  memcpy(d + 6 + big, "\nlast\n", 7);
+  /* As a rotated file: the supervisor holds big.out.log open, and on
+   * Windows an open file cannot be replaced. */
+  VT_REQUIRE(vt_write_file(t, log_file(t, "big.out.log.1"), d) == 0);
+  free(d);
+  expect = apr_palloc(vt_pool(t), shown + 128);
+  memcpy(expect, "short\n", 6);
+  memset(expect + 6, 'y', shown);
+  snprintf(expect + 6 + shown, 120, " [vigil: %lu more bytes not shown]\n"
+           "last\n000001 xxxxxxxx\n000002 xxxxxxxx\n",
+           (unsigned long)(big - shown));
+  r = vt_cli(t, "logs", "big", "-n", "5", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  l = strlen(expect);
+  CU_ASSERT_EQUAL(r->out_len, l);
+  CU_ASSERT(r->out_len == l && memcmp(r->out, expect, l) == 0);
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_logs_tests[] = {
     {"stdout/stderr captured; vigil logs", test_capture},
     {"size rotation keeps KEEP files, no line lost", test_rotation},
     {"last lines before exit are all kept", test_last_lines_at_exit},
     {"timestamps prefix every line", test_timestamps},
+    {"vigil logs: a FIFO is refused at once, a 10 MB line cut",
+     test_logs_hostile_files},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_logs_suite = {.pName = "vigil_logs",
