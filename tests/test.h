@@ -113,6 +113,9 @@ extern const vg_child_mode_t vg_child_win32_modes[];
 /* The directory for temporary files, without a trailing separator:
  * $TMPDIR or /tmp on POSIX, GetTempPathW() on Windows (UTF-8). */
 const char *vg_test_tmpdir(void);
+/* Write `text` to a new file in vg_test_tmpdir() named PREFIX-XXXXXX;
+ * its path (in vg_test_pool).  Fails the test if it cannot. */
+const char *vg_test_write_temp(const char *prefix, const char *text);
 /* A local stream name unique to this process and call, for
  * vg_pipe_bind()/vg_pipe_connect(): "/tmp/vg-TAG-PID-N.sock" (any stale
  * file removed) on POSIX, the named pipe "\\.\pipe\vg-TAG-PID-N" on

@@ -5,7 +5,8 @@
  * loaded or the exact problems reported: count, FILE, LINE and a part of
  * the message.  Counting matters: a problem that both the structural walk
  * and the XSD validator see must be reported once.  Short inputs that
- * need no file of their own are written to a temp file (write_temp()).
+ * need no file of their own are written to a temp file
+ * (vg_test_write_temp()).
  *
  * Environment variables come from a fixed table through cfg_options_t
  * (fake_env) so results do not depend on the machine, except in the one
@@ -151,25 +152,11 @@ static const char *tmp_dir(void) {
   return dir;
 }
 
-/* Write `text` to a new temp file; return its path. */
-static const char *write_temp(const char *text) {
-  apr_file_t *f;
-  char *path = apr_pstrcat(vg_test_pool, tmp_dir(), "/vigil-cfg-XXXXXX", NULL);
-  CU_ASSERT_FATAL(apr_file_mktemp(&f, path,
-                                  APR_FOPEN_CREATE | APR_FOPEN_READ |
-                                      APR_FOPEN_WRITE | APR_FOPEN_EXCL,
-                                  vg_test_pool) == APR_SUCCESS);
-  CU_ASSERT_FATAL(apr_file_write_full(f, text, strlen(text), NULL) ==
-                  APR_SUCCESS);
-  apr_file_close(f);
-  return path;
-}
-
 /* Load XML text that must fail with `count` problems (the temp file is
  * removed). */
 static cfg_errors_t *bad_text(const char *xml, int count,
                               const char **path_out) {
-  const char *path = write_temp(xml);
+  const char *path = vg_test_write_temp("vigil-cfg", xml);
   cfg_errors_t *errs = load_path_bad(path, count);
   if (path_out)
     *path_out = path;
@@ -178,7 +165,7 @@ static cfg_errors_t *bad_text(const char *xml, int count,
 }
 
 static cfg_t *ok_text(const char *xml) {
-  const char *path = write_temp(xml);
+  const char *path = vg_test_write_temp("vigil-cfg", xml);
   cfg_t *cfg = load_path_ok(path);
   apr_file_remove(path, vg_test_pool);
   return cfg;
@@ -765,7 +752,7 @@ static void test_supervisor_paths(void) {
  * fail with `count` problems (0). */
 static cfg_t *paths_of(const char *text, int count, cfg_errors_t **errs,
                        const char **path_out) {
-  const char *path = write_temp(text);
+  const char *path = vg_test_write_temp("vigil-cfg", text);
   cfg_t *cfg = (cfg_t *)&cfg;
   apr_status_t rv = cfg_load_supervisor(&cfg, path, &fake_env, vg_test_pool,
                                         errs);

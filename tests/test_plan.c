@@ -33,22 +33,8 @@ static const char *src_path(const char *rel) {
   return apr_psprintf(vg_test_pool, "%.*s/%s", (int)(slash - f), f, rel);
 }
 
-static const char *write_temp(const char *text) {
-  apr_file_t *f;
-  char *path = apr_pstrcat(vg_test_pool, vg_test_tmpdir(),
-                           "/vigil-plan-XXXXXX", NULL);
-  CU_ASSERT_FATAL(apr_file_mktemp(&f, path,
-                                  APR_FOPEN_CREATE | APR_FOPEN_READ |
-                                      APR_FOPEN_WRITE | APR_FOPEN_EXCL,
-                                  vg_test_pool) == APR_SUCCESS);
-  CU_ASSERT_FATAL(apr_file_write_full(f, text, strlen(text), NULL) ==
-                  APR_SUCCESS);
-  apr_file_close(f);
-  return path;
-}
-
 static cfg_t *load_text(const char *xml) {
-  const char *path = write_temp(xml);
+  const char *path = vg_test_write_temp("vigil-plan", xml);
   cfg_errors_t *errs = NULL;
   cfg_t *cfg = NULL;
   apr_status_t rv = svc_config_load(&cfg, path, vg_test_pool, &errs);

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
 #include "test.h"
 
 #ifdef _WIN32
@@ -400,3 +403,17 @@ const vg_test_json_case_t vg_test_json_cases[] = {
 };
 #undef C
 #undef R
+
+const char *vg_test_write_temp(const char *prefix, const char *text) {
+  apr_file_t *f;
+  char *path = apr_pstrcat(vg_test_pool, vg_test_tmpdir(), "/", prefix,
+                           "-XXXXXX", NULL);
+  CU_ASSERT_FATAL(apr_file_mktemp(&f, path,
+                                  APR_FOPEN_CREATE | APR_FOPEN_READ |
+                                      APR_FOPEN_WRITE | APR_FOPEN_EXCL,
+                                  vg_test_pool) == APR_SUCCESS);
+  CU_ASSERT_FATAL(apr_file_write_full(f, text, strlen(text), NULL) ==
+                  APR_SUCCESS);
+  apr_file_close(f);
+  return path;
+}
