@@ -94,11 +94,13 @@ static void place_limits(svc_plan_t *p, const cfg_limits_t *l,
                   o->cpu_percent;
   if (l->memory && !(w->cgroup_held & PAL_CGROUP_MEMORY))
     place(p, w, PAL_LIMIT_MEMORY,
-          apr_psprintf(pool, "memory=%" APR_UINT64_T_FMT, l->memory),
+          apr_psprintf(pool, "memory=%" APR_UINT64_T_FMT,
+                       (apr_uint64_t)l->memory),
           PAL_CGROUP_MEMORY, "memory", pool);
   if (l->processes && !(w->cgroup_held & PAL_CGROUP_PIDS))
     place(p, w, PAL_LIMIT_PROCESSES,
-          apr_psprintf(pool, "processes=%" APR_UINT64_T_FMT, l->processes),
+          apr_psprintf(pool, "processes=%" APR_UINT64_T_FMT,
+                       (apr_uint64_t)l->processes),
           PAL_CGROUP_PIDS, "pids", pool);
   if (l->cpu_percent && !(w->cgroup_held & PAL_CGROUP_CPU))
     place(p, w, PAL_LIMIT_CPU, apr_psprintf(pool, "cpu=%u%%", l->cpu_percent),
@@ -106,7 +108,7 @@ static void place_limits(svc_plan_t *p, const cfg_limits_t *l,
   if (l->open_files)
     place(p, w, PAL_LIMIT_OPEN_FILES,
           apr_psprintf(pool, "open-files=%" APR_UINT64_T_FMT,
-                       l->open_files),
+                       (apr_uint64_t)l->open_files),
           0, "open-files", pool);
 }
 
