@@ -848,8 +848,12 @@ static void a_stopped(svc_service_t *s) {
     /* Killed at the shutdown deadline, whatever it was doing. */
     char d[32];
     fmt_ms(d, sizeof d, s->sup->cfg->shutdown_timeout_ms);
-    snprintf(deadline, sizeof deadline, "killed after shutdown timeout %s",
-             d);
+    if (s->sup->shutdown_forced)
+      snprintf(deadline, sizeof deadline,
+               "killed at a second shutdown request");
+    else
+      snprintf(deadline, sizeof deadline,
+               "killed after shutdown timeout %s", d);
     s->failed_start = 0;
     s->restart_after_stop = 0;
     s->want_up = 0;

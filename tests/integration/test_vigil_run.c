@@ -763,6 +763,41 @@ static void test_shutdown_deadline_reason(void) {
   vt_end(t);
 }
 
+#if !defined(_WIN32)
+/* A second SIGINT while a service still ignores its stop signal kills it
+ * at once, and the log says so: not "shutdown deadline passed" nor
+ * "killed after shutdown timeout 10s" (GNU timeout, a double Ctrl+C and
+ * a service manager's SIGTERM after SIGINT all do this). */
+static void test_second_interrupt(void) {
+  vt_t *t = vt_begin("second-int");
+  const char *path, *log;
+  uint64_t t0;
+  if (!t)
+    return;
+  path = vt_config(t, "vigil.xml",
+                   vt_svc(t, "stubborn",
+                          "<stop timeout=\"5s\"/>\n    " READY_FAST,
+                          "ignore-term", NULL),
+                   NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, path));
+  VT_REQUIRE(vt_wait_state(t, "stubborn", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 200);   /* it is ignoring TERM by now */
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGINT), 0);
+  vt_sleep(t, 300);
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGINT), 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_now_ms() - t0 < 4000);   /* neither 5 s nor 10 s */
+  log = vt_sup_log(t);
+  CU_ASSERT(vt_contains(log, "received SIGINT again"));
+  CU_ASSERT(vt_contains(log, "stubborn: killed at a second shutdown "
+                             "request"));
+  CU_ASSERT(!vt_contains(log, "shutdown deadline passed"));
+  CU_ASSERT(!vt_contains(log, "killed after shutdown timeout"));
+  vt_end(t);
+}
+#endif
+
 static CU_TestInfo vigil_run_tests[] = {
     {"missing program: fatal, others untouched", test_missing_program},
     {"crash loop ends in fatal after max-restarts", test_crash_loop_fatal},
@@ -785,6 +820,9 @@ static CU_TestInfo vigil_run_tests[] = {
      test_spawn_failure_reasons},
 #endif
     {"shutdown deadline kill said as such", test_shutdown_deadline_reason},
+#if !defined(_WIN32)
+    {"a second SIGINT kills at once, said as such", test_second_interrupt},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_run_suite = {.pName = "vigil_run",
