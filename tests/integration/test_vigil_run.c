@@ -724,6 +724,25 @@ static void test_spawn_failure_reasons(void) {
 }
 #endif
 
+/* A config with one service, "stubborn", that ignores TERM (stop
+ * timeout 5 s): what a shutdown must kill. */
+static const char *stubborn_config(vt_t *t) {
+  return vt_config(t, "vigil.xml",
+                   vt_svc(t, "stubborn",
+                          "<stop timeout=\"5s\"/>\n    " READY_FAST,
+                          "ignore-term", NULL),
+                   NULL);
+}
+
+/* Start the supervisor on it; 1 once stubborn runs and ignores TERM. */
+static int stubborn_running(vt_t *t, const char *path) {
+  if (!vt_sup_start_ready(t, path) ||
+      vt_wait_state(t, "stubborn", "running", VT_WAIT_MS) == NULL)
+    return 0;
+  vt_sleep(t, 200);   /* it is ignoring TERM by now */
+  return 1;
+}
+
 /* The shutdown deadline's kill is said as what it is: a service that
  * ignores its stop signal (stop timeout 5 s) is killed when the 500 ms
  * shutdown-timeout passes, and the log and its reason say "killed after
@@ -735,11 +754,7 @@ static void test_shutdown_deadline_reason(void) {
   uint64_t t0;
   if (!t)
     return;
-  path = vt_config(t, "vigil.xml",
-                   vt_svc(t, "stubborn",
-                          "<stop timeout=\"5s\"/>\n    " READY_FAST,
-                          "ignore-term", NULL),
-                   NULL);
+  path = stubborn_config(t);
   /* The fixture's <shutdown-timeout>10s</shutdown-timeout>, shortened. */
   text = vt_read_file(t, path, NULL);
   at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
@@ -749,9 +764,7 @@ static void test_shutdown_deadline_reason(void) {
                            apr_psprintf(vt_pool(t), "%.*s500ms%s",
                                         (int)(at - text), text, at + 3)) ==
              0);
-  VT_REQUIRE(vt_sup_start_ready(t, path));
-  VT_REQUIRE(vt_wait_state(t, "stubborn", "running", VT_WAIT_MS) != NULL);
-  vt_sleep(t, 200);   /* it is ignoring TERM by now */
+  VT_REQUIRE(stubborn_running(t, path));
   t0 = vt_now_ms();
   CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
   CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
@@ -774,14 +787,8 @@ static void test_second_interrupt(void) {
   uint64_t t0;
   if (!t)
     return;
-  path = vt_config(t, "vigil.xml",
-                   vt_svc(t, "stubborn",
-                          "<stop timeout=\"5s\"/>\n    " READY_FAST,
-                          "ignore-term", NULL),
-                   NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, path));
-  VT_REQUIRE(vt_wait_state(t, "stubborn", "running", VT_WAIT_MS) != NULL);
-  vt_sleep(t, 200);   /* it is ignoring TERM by now */
+  path = stubborn_config(t);
+  VT_REQUIRE(stubborn_running(t, path));
   t0 = vt_now_ms();
   CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGINT), 0);
   vt_sleep(t, 300);
