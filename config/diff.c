@@ -92,6 +92,20 @@ static int log_eq(const cfg_log_t *a, const cfg_log_t *b) {
          a->timestamps == b->timestamps;
 }
 
+static int hooks_eq(const apr_array_header_t *a, const apr_array_header_t *b) {
+  int i;
+  if (a->nelts != b->nelts)
+    return 0;
+  for (i = 0; i < a->nelts; i++) {
+    const cfg_hook_t *x = &APR_ARRAY_IDX(a, i, cfg_hook_t);
+    const cfg_hook_t *y = &APR_ARRAY_IDX(b, i, cfg_hook_t);
+    if (x->when != y->when || !str_eq(x->command, y->command) ||
+        !strs_eq(x->args, y->args) || x->timeout_ms != y->timeout_ms)
+      return 0;
+  }
+  return 1;
+}
+
 static unsigned compare(const cfg_service_t *a, const cfg_service_t *b) {
   unsigned f = 0;
   if (!str_eq(a->command, b->command))
@@ -119,6 +133,14 @@ static unsigned compare(const cfg_service_t *a, const cfg_service_t *b) {
     f |= CFG_F_DEPENDS;
   if (!health_eq(&a->health, &b->health))
     f |= CFG_F_HEALTH;
+  if (a->type != b->type)
+    f |= CFG_F_TYPE;
+  if (!hooks_eq(a->hooks, b->hooks))
+    f |= CFG_F_HOOKS;
+  if (a->watchdog_ms != b->watchdog_ms)
+    f |= CFG_F_WATCHDOG;
+  if (!str_eq(a->schedule, b->schedule))
+    f |= CFG_F_SCHEDULE;
   if (!log_eq(&a->log, &b->log))
     f |= CFG_F_LOG;
   return f;
@@ -206,7 +228,7 @@ const char *cfg_fields_string(unsigned fields, apr_pool_t *pool) {
   static const char *const names[] = {
     "command", "args",    "workdir", "env",        "limits",
     "stdio",   "autostart", "restart", "ready",    "stop",
-    "depends-on", "health", "log"
+    "depends-on", "health", "log", "type", "hooks", "watchdog", "schedule"
   };
   const char *s = "";
   unsigned i;

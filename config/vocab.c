@@ -26,11 +26,12 @@ static const cfg__elem_t elems[] = {
   {"log-dir", CFG__TEXT, NONE, NONE, NONE, NONE},
   {"shutdown-timeout", CFG__TEXT, NONE, NONE, NONE, NONE},
   {"cgroup", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"service", CFG__ELEMENTS, L("name"), L("name"),
+  {"service", CFG__ELEMENTS, L("name", "type"), L("name"),
    L("command", "arg", "workdir", "env", "autostart", "restart", "ready",
-     "stop", "depends-on", "health", "log", "limits", "instances"),
+     "stop", "depends-on", "health", "log", "limits", "instances", "hook",
+     "watchdog", "schedule"),
    L("command", "workdir", "autostart", "restart", "ready", "stop",
-     "health", "log", "limits", "instances")},
+     "health", "log", "limits", "instances", "watchdog", "schedule")},
   {"command", CFG__TEXT, NONE, NONE, NONE, NONE},
   {"arg", CFG__TEXT, NONE, NONE, NONE, NONE},
   {"workdir", CFG__TEXT, NONE, NONE, NONE, NONE},
@@ -53,6 +54,10 @@ static const cfg__elem_t elems[] = {
   {"limits", CFG__EMPTY, L("memory", "cpu", "processes", "open-files"), NONE,
    NONE, NONE},
   {"instances", CFG__TEXT, NONE, NONE, NONE, NONE},
+  {"hook", CFG__ELEMENTS, L("when", "timeout"), L("when"),
+   L("command", "arg"), L("command")},
+  {"watchdog", CFG__EMPTY, L("timeout"), L("timeout"), NONE, NONE},
+  {"schedule", CFG__TEXT, NONE, NONE, NONE, NONE},
 };
 
 #define NELEMS (sizeof(elems) / sizeof(elems[0]))

@@ -42,6 +42,8 @@ typedef struct svc_plan_s {
   cfg_target_t *ready_target;   /* ready tcp, else NULL */
   cfg_target_t *health_target;  /* health tcp or http, else NULL */
   const char **health_argv;     /* health exec, else NULL */
+  /* Each <hook>'s command line, as cfg->hooks orders them. */
+  const char ***hook_argv;
   /* The stop ladder's first signal, mapped for the platform. */
   int stop_signal;
   /* CFG_F_*: what the reload that made this plan changed (config/diff.c,
