@@ -356,8 +356,8 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool,
    * sd_watchdog_enabled(3) takes its absence as "meant for me". */
   if (main && s->cfg->watchdog_ms)
     APR_ARRAY_PUSH(env, const char *) =
-        apr_psprintf(pool, "WATCHDOG_USEC=%llu",
-                     (unsigned long long)s->cfg->watchdog_ms * 1000u);
+        apr_psprintf(pool, "WATCHDOG_USEC=%" APR_UINT64_T_FMT,
+                     (apr_uint64_t)s->cfg->watchdog_ms * 1000u);
   APR_ARRAY_PUSH(env, const char *) = NULL;
   return (const char *const *)env->elts;
 }
@@ -585,7 +585,9 @@ static void hook_ended(svc_child_t *r) {
     snprintf(what, sizeof what, "%s hook exited %d", hook_names[when],
              r->code);
   }
-  slog(s, failed ? VG_LOG_WARN : VG_LOG_INFO, "%s", what);
+  /* A failed start says so itself (a_prestart_done). */
+  if (!(gating && failed && when == CFG_HOOK_PRE_START))
+    slog(s, failed ? VG_LOG_WARN : VG_LOG_INFO, "%s", what);
   if (gating) {
     s->gate = NULL;
     if (failed && when == CFG_HOOK_PRE_START) {
