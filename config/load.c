@@ -9,7 +9,8 @@
  *      required attributes, stray text, repeated single elements)
  *   4. values: substitution and the typed getters, each reporting with
  *      the line of the offending attribute or text
- *   5. <service> -> cfg_service_t, once per instance
+ *   5. <service> -> cfg_service_t, once per instance (its children and
+ *      their parse functions: fields.def)
  *   6. <supervisor>, <include>, one file, cfg_load()
  *
  * Invariants:
@@ -434,7 +435,7 @@ static void check_children(loader_t *ld, xmlNodePtr n,
               def->name);
         continue;
       }
-      if (cfg__vocab_has(def->singles, name)) {
+      if (cdef->flags & CFG__ONCE) {
         xmlNodePtr first;
         if (!seen)
           seen = apr_hash_make(ld->tmp);
@@ -670,7 +671,61 @@ static const char *name_problem(const char *s) {
  * 5. <service>
  * --------------------------------------------------------------------- */
 
-static void svc_restart(loader_t *ld, xmlNodePtr n, cfg_restart_t *r) {
+/* A <service> record being loaded: what the parse functions of its
+ * children (fields.def's svc_*) fill in. */
+typedef struct {
+  cfg_service_t *s;
+  cfg__decl_t *d;               /* its declaration */
+  int idx;                      /* its instance index */
+  apr_hash_t *env_seen;         /* <env> name -> int *: line of the first */
+  int autostart_set;            /* <autostart> was given */
+} svc_load_t;
+
+static void svc_command(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 0, &v) && val_nonempty(ld, &v) && !rec->s->command)
+    rec->s->command = keep(ld, v.s);
+}
+
+static void svc_arg(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 1, &v))
+    APR_ARRAY_PUSH(rec->s->args, const char *) = keep(ld, v.s);
+}
+
+static void svc_workdir(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 0, &v) && val_nonempty(ld, &v))
+    rec->s->workdir = resolve_path(ld, ld->file->dir_abs, v.s);
+}
+
+static void svc_autostart(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  rec->autostart_set = 1;
+  if (get_text(ld, n, 0, &v))
+    val_bool(ld, &v, &rec->s->autostart);
+}
+
+/* Into the declaration, once (instance 0): every instance depends on the
+ * same services, resolved by cfg__validate(). */
+static void svc_depends_on(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  const char *why;
+  cfg__dep_t *dep;
+  if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v) || rec->idx != 0)
+    return;
+  why = name_problem(v.s);
+  if (why) {
+    err(ld, v.line, "bad service name '%s' in <depends-on>: it %s", v.s, why);
+    return;
+  }
+  dep = apr_array_push(rec->d->deps);
+  dep->name = keep(ld, v.s);
+  dep->line = v.line;
+}
+
+static void svc_restart(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_restart_t *r = &rec->s->restart;
   static const char *const policies[] = {"on-failure", "always", "never",
                                          NULL};
   val_t v, d, m;
@@ -717,7 +772,8 @@ static int val_target(loader_t *ld, const val_t *v, int url,
   return 1;
 }
 
-static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {
+static void svc_ready(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_ready_t *r = &rec->s->ready;
   val_t v;
   int has_after = xmlHasNsProp(n, (const xmlChar *)"after", NULL) != NULL;
   int has_tcp = xmlHasNsProp(n, (const xmlChar *)"tcp", NULL) != NULL;
@@ -754,7 +810,8 @@ static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {
   }
 }
 
-static void svc_stop(loader_t *ld, xmlNodePtr n, cfg_stop_t *s) {
+static void svc_stop(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_stop_t *s = &rec->s->stop;
   val_t v;
   if (get_attr(ld, n, "signal", &v)) {
     int sig = vg_signal_from_name(v.s);
@@ -768,7 +825,8 @@ static void svc_stop(loader_t *ld, xmlNodePtr n, cfg_stop_t *s) {
     val_duration(ld, &v, &s->timeout_ms);
 }
 
-static void svc_health(loader_t *ld, xmlNodePtr n, cfg_health_t *h) {
+static void svc_health(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_health_t *h = &rec->s->health;
   static const char *const types[] = {"none", "tcp", "http", "exec", NULL};
   const char *why;
   val_t v;
@@ -908,7 +966,8 @@ static void log_target(loader_t *ld, const val_t *v, int is_err,
   t->name = NULL;
 }
 
-static void svc_log(loader_t *ld, xmlNodePtr n, cfg_log_t *l) {
+static void svc_log(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_log_t *l = &rec->s->log;
   static const char *const rotations[] = {"size", "daily", NULL};
   val_t v;
   uint64_t x;
@@ -930,7 +989,8 @@ static void svc_log(loader_t *ld, xmlNodePtr n, cfg_log_t *l) {
     val_bool(ld, &v, &l->timestamps);
 }
 
-static void svc_limits(loader_t *ld, xmlNodePtr n, cfg_limits_t *l) {
+static void svc_limits(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_limits_t *l = &rec->s->limits;
   val_t v;
   uint64_t x;
   if (get_attr(ld, n, "memory", &v))
@@ -954,8 +1014,9 @@ static void svc_limits(loader_t *ld, xmlNodePtr n, cfg_limits_t *l) {
     l->open_files = x;
 }
 
-static void svc_env(loader_t *ld, xmlNodePtr n, cfg_service_t *s,
-                    apr_hash_t *seen) {
+static void svc_env(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_service_t *s = rec->s;
+  apr_hash_t *seen = rec->env_seen;
   val_t name, value;
   int *first;
   cfg_env_t *e;
@@ -989,10 +1050,10 @@ static void svc_env(loader_t *ld, xmlNodePtr n, cfg_service_t *s,
 }
 
 /* <hook when timeout> with its <command> and <arg>s. */
-static void svc_hook(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
+static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
                                       "post-stop", NULL};
-  cfg_hook_t *h = apr_array_push(s->hooks);
+  cfg_hook_t *h = apr_array_push(rec->s->hooks);
   xmlNodePtr c;
   val_t v;
   int w;
@@ -1016,22 +1077,42 @@ static void svc_hook(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
         APR_ARRAY_PUSH(h->args, const char *) = keep(ld, v.s);
     }
   }
-  if (!h->command && !xmlHasNsProp(n, (const xmlChar *)"when", NULL))
-    return;   /* the structural walk said what is missing */
   if (!h->command)
     err(ld, h->line, "<hook> has no <command>");
 }
 
-static void svc_schedule(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
+static void svc_watchdog(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_attr(ld, n, "timeout", &v) &&
+      val_duration(ld, &v, &rec->s->watchdog_ms) && rec->s->watchdog_ms == 0)
+    err(ld, v.line, "%s must be more than 0", v.where);
+}
+
+static void svc_schedule(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   char why[256];
   val_t v;
   if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v))
     return;
-  if (cfg_cron_parse(v.s, &s->cron, why, sizeof why) != APR_SUCCESS) {
+  if (cfg_cron_parse(v.s, &rec->s->cron, why, sizeof why) != APR_SUCCESS) {
     err(ld, v.line, "bad <schedule>: %s", why);
     return;
   }
-  s->schedule = keep(ld, v.s);
+  rec->s->schedule = keep(ld, v.s);
+}
+
+/* <service type>: simple or oneshot. */
+static void svc_type(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
+  static const char *const types[] = {"simple", "oneshot", "attach", NULL};
+  val_t v;
+  int t;
+  if (!get_attr(ld, n, "type", &v))
+    return;
+  t = val_enum(ld, &v, types);
+  if (t == 2)
+    err(ld, v.line, "type=\"attach\" is not supported yet (use simple or "
+        "oneshot)");
+  else if (t >= 0)
+    s->type = (cfg_service_type)t;
 }
 
 /* What a oneshot cannot have: a ready condition (it is done when it
@@ -1092,14 +1173,31 @@ static int is_elem(xmlNodePtr c, const char *name) {
          strcmp((const char *)c->name, name) == 0;
 }
 
+/* The children of <service> (fields.def): name, flags, parse function. */
+typedef void (*svc_parse_fn)(loader_t *ld, xmlNodePtr n, svc_load_t *rec);
+
+static const struct {
+  const char *name;
+  unsigned flags;
+  svc_parse_fn parse;
+} svc_children[] = {
+#define CFG__CHILD(name, content, attrs, required, children, flags, parse,  \
+                   ...)                                                      \
+  {name, flags, parse},
+#include "fields.def"
+#undef CFG__CHILD
+};
+
+#define SVC_NCHILDREN (sizeof(svc_children) / sizeof(svc_children[0]))
+
 /* One record of a <service>: instance `idx` of `d`. */
 static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
                          int idx) {
   cfg_service_t *s = apr_pcalloc(ld->pool, sizeof(*s));
-  apr_hash_t *env_seen = apr_hash_make(ld->tmp);
+  svc_load_t rec;
+  int present[SVC_NCHILDREN] = {0};
   xmlNodePtr c;
-  val_t v;
-  int have_command = 0, have_autostart = 0;
+  size_t i;
 
   s->group = d->name ? keep(ld, d->name) : "";
   s->instance = idx;
@@ -1114,79 +1212,33 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
     e->name = "VIGIL_INSTANCE";
     e->value = apr_psprintf(ld->pool, "%d", idx);
   }
-  if (get_attr(ld, n, "type", &v)) {
-    static const char *const types[] = {"simple", "oneshot", "attach", NULL};
-    int t = val_enum(ld, &v, types);
-    if (t == 2)
-      err(ld, v.line, "type=\"attach\" is not supported yet (use simple or "
-          "oneshot)");
-    else if (t >= 0)
-      s->type = (cfg_service_type)t;
-  }
+  rec.s = s;
+  rec.d = d;
+  rec.idx = idx;
+  rec.env_seen = apr_hash_make(ld->tmp);
+  rec.autostart_set = 0;
+  svc_type(ld, n, s);
 
   for (c = n->children; c; c = c->next) {
-    const char *name;
     if (c->type != XML_ELEMENT_NODE || c->ns)
       continue;
-    name = (const char *)c->name;
-    if (strcmp(name, "command") == 0) {
-      have_command = 1;
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !s->command)
-        s->command = keep(ld, v.s);
-    } else if (strcmp(name, "arg") == 0) {
-      if (get_text(ld, c, 1, &v))
-        APR_ARRAY_PUSH(s->args, const char *) = keep(ld, v.s);
-    } else if (strcmp(name, "workdir") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v))
-        s->workdir = resolve_path(ld, ld->file->dir_abs, v.s);
-    } else if (strcmp(name, "env") == 0) {
-      svc_env(ld, c, s, env_seen);
-    } else if (strcmp(name, "autostart") == 0) {
-      have_autostart = 1;
-      if (get_text(ld, c, 0, &v))
-        val_bool(ld, &v, &s->autostart);
-    } else if (strcmp(name, "restart") == 0) {
-      svc_restart(ld, c, &s->restart);
-    } else if (strcmp(name, "ready") == 0) {
-      svc_ready(ld, c, &s->ready);
-    } else if (strcmp(name, "stop") == 0) {
-      svc_stop(ld, c, &s->stop);
-    } else if (strcmp(name, "depends-on") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && idx == 0) {
-        const char *why = name_problem(v.s);
-        cfg__dep_t *dep;
-        if (why) {
-          err(ld, v.line, "bad service name '%s' in <depends-on>: it %s",
-              v.s, why);
-          continue;
-        }
-        dep = apr_array_push(d->deps);
-        dep->name = keep(ld, v.s);
-        dep->line = v.line;
-      }
-    } else if (strcmp(name, "health") == 0) {
-      svc_health(ld, c, &s->health);
-    } else if (strcmp(name, "log") == 0) {
-      svc_log(ld, c, &s->log);
-    } else if (strcmp(name, "limits") == 0) {
-      svc_limits(ld, c, &s->limits);
-    } else if (strcmp(name, "hook") == 0) {
-      svc_hook(ld, c, s);
-    } else if (strcmp(name, "watchdog") == 0) {
-      if (get_attr(ld, c, "timeout", &v) &&
-          val_duration(ld, &v, &s->watchdog_ms) && s->watchdog_ms == 0)
-        err(ld, v.line, "%s must be more than 0", v.where);
-    } else if (strcmp(name, "schedule") == 0) {
-      svc_schedule(ld, c, s);
-    }
-    /* <instances> was read by load_decl(); anything else is unknown and
-     * was reported by the structural walk. */
+    /* An unknown element was reported by the structural walk. */
+    for (i = 0; i < SVC_NCHILDREN; i++)
+      if (strcmp((const char *)c->name, svc_children[i].name) == 0)
+        break;
+    if (i == SVC_NCHILDREN)
+      continue;
+    present[i] = 1;
+    if (svc_children[i].parse)
+      svc_children[i].parse(ld, c, &rec);
   }
-  if (!have_command)
-    err(ld, d->line, "service '%s' has no <command>", s->group);
+  for (i = 0; i < SVC_NCHILDREN; i++)
+    if ((svc_children[i].flags & CFG__REQUIRED) && !present[i])
+      err(ld, d->line, "service '%s' has no <%s>", s->group,
+          svc_children[i].name);
   /* A scheduled service starts at its schedule, not with the supervisor,
    * unless <autostart> says so. */
-  if (s->schedule && !have_autostart)
+  if (s->schedule && !rec.autostart_set)
     s->autostart = 0;
   if (s->type == CFG_TYPE_ONESHOT)
     check_oneshot(ld, n, s);
