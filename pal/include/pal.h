@@ -260,7 +260,7 @@ struct pal_io_s {
   pal_alloc_cb alloc_cb;
   union { pal_read_cb read; pal_recv_cb recv; } rcb;
   pal_conn_cb conn_cb;
-  pal_req_t *wq_head, *wq_tail;   /* queued writes / sends */
+  pal_req_t *writes_head, *writes_tail; /* queued writes / sends */
   pal_req_t *connect_req;
   pal_req_t *shutdown_req;
   intptr_t os[8];             /* backend storage */
