@@ -297,6 +297,32 @@ const cfg_service_t *cfg_service_find(const cfg_t *cfg, const char *name);
 const char *cfg_schema_text(size_t *len);
 
 /* ------------------------------------------------------------------------
+ * Environment files (<env-file>): systemd's EnvironmentFile= syntax,
+ * described in config/README.md.  Read by the supervisor at every start
+ * of a service, and by `vigil validate`.
+ * --------------------------------------------------------------------- */
+
+/* The largest environment file read (bytes). */
+#define CFG_ENVFILE_MAX (1u << 20)
+
+/* Parse `len` bytes of an environment file, appending one cfg_env_t per
+ * assignment to `out` in file order (a later one of the same name
+ * replaces an earlier one when applied in order).  CFG_EINVALID on the
+ * first malformed line: *line (1-based) and *why say which and why. */
+apr_status_t cfg_envfile_parse(const char *text, size_t len,
+                               apr_array_header_t *out, apr_pool_t *pool,
+                               int *line, const char **why);
+/* Read and parse the file at `path` (no "-" prefix here).  APR_ENOENT
+ * when it does not exist (the caller decides whether that matters);
+ * CFG_EINVALID when it is not a regular file (refused by its type,
+ * without waiting: a FIFO is never opened for a blocking read), larger
+ * than CFG_ENVFILE_MAX or malformed (*line, or 0 for the whole file, and
+ * *why); an APR status when it cannot be read (*why). */
+apr_status_t cfg_envfile_read(const char *path, apr_array_header_t *out,
+                              apr_pool_t *pool, int *line,
+                              const char **why);
+
+/* ------------------------------------------------------------------------
  * Reload: what changed between two configurations.
  *
  * Services are matched by name.  A service whose command, arguments,
