@@ -67,6 +67,27 @@ static int limits_eq(const cfg_limits_t *a, const cfg_limits_t *b) {
          a->processes == b->processes && a->open_files == b->open_files;
 }
 
+static int env_files_eq(const apr_array_header_t *a,
+                        const apr_array_header_t *b) {
+  int i;
+  if (a->nelts != b->nelts)
+    return 0;
+  for (i = 0; i < a->nelts; i++) {
+    const cfg_env_file_t *x = &APR_ARRAY_IDX(a, i, cfg_env_file_t);
+    const cfg_env_file_t *y = &APR_ARRAY_IDX(b, i, cfg_env_file_t);
+    if (!str_eq(x->path, y->path) || x->optional != y->optional)
+      return 0;
+  }
+  return 1;
+}
+
+static int sched_eq(const cfg_service_t *a, const cfg_service_t *b) {
+  if (a->umask != b->umask || a->has_nice != b->has_nice ||
+      (a->has_nice && a->nice != b->nice) || !a->cpus != !b->cpus)
+    return 0;
+  return !a->cpus || memcmp(a->cpus, b->cpus, sizeof *a->cpus) == 0;
+}
+
 static int restart_eq(const cfg_restart_t *a, const cfg_restart_t *b) {
   return a->policy == b->policy && a->delay_ms == b->delay_ms &&
          a->max_delay_ms == b->max_delay_ms &&
@@ -121,6 +142,12 @@ static unsigned compare(const cfg_service_t *a, const cfg_service_t *b) {
     f |= CFG_F_HEALTH;
   if (!log_eq(&a->log, &b->log))
     f |= CFG_F_LOG;
+  if (!str_eq(a->user, b->user) || !str_eq(a->user_group, b->user_group))
+    f |= CFG_F_USER;
+  if (!env_files_eq(a->env_files, b->env_files))
+    f |= CFG_F_ENV_FILE;
+  if (!sched_eq(a, b))
+    f |= CFG_F_SCHED;
   return f;
 }
 
@@ -206,7 +233,7 @@ const char *cfg_fields_string(unsigned fields, apr_pool_t *pool) {
   static const char *const names[] = {
     "command", "args",    "workdir", "env",        "limits",
     "stdio",   "autostart", "restart", "ready",    "stop",
-    "depends-on", "health", "log"
+    "depends-on", "health", "log",  "user",     "env-file", "sched"
   };
   const char *s = "";
   unsigned i;

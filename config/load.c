@@ -1013,6 +1013,70 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->log.err.name = apr_pstrcat(ld->pool, s->name, ".err.log", NULL);
   s->log.max_size = DEF_LOG_MAX_SIZE;
   s->log.keep = DEF_LOG_KEEP;
+  s->env_files = apr_array_make(ld->pool, 1, sizeof(cfg_env_file_t));
+  s->umask = -1;
+}
+
+/* <user>, <group>, <env-file>, <umask>, <nice>, <cpu-affinity>: what the
+ * child runs as and with.  1 if `name` is one of them (read into s).
+ * Users and groups are looked up by the plan (services/plan.c), where
+ * the platform is known. */
+static int svc_process(loader_t *ld, xmlNodePtr c, const char *name,
+                       cfg_service_t *s) {
+  apr_status_t rv;
+  unsigned mask;
+  val_t v;
+  if (strcmp(name, "user") == 0 || strcmp(name, "group") == 0) {
+    if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v)) {
+      if (name[0] == 'u') {
+        s->user = keep(ld, v.s);
+        s->user_line = v.line;
+      } else {
+        s->user_group = keep(ld, v.s);
+        s->user_group_line = v.line;
+      }
+    }
+  } else if (strcmp(name, "env-file") == 0) {
+    if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v)) {
+      cfg_env_file_t *f = apr_array_push(s->env_files);
+      f->optional = v.s[0] == '-';
+      f->line = v.line;
+      if (f->optional && !v.s[1])
+        err(ld, v.line, "%s names no file after '-'", v.where);
+      f->path = resolve_path(ld, ld->file->dir_abs, v.s + f->optional);
+    }
+  } else if (strcmp(name, "umask") == 0) {
+    if (get_text(ld, c, 0, &v)) {
+      if (cfg_parse_umask(v.s, &mask) == APR_SUCCESS)
+        s->umask = (int)mask;
+      else
+        err(ld, v.line, "bad umask '%s' in %s (expected octal 0000 to "
+            "0777, such as 0027)", v.s, v.where);
+    }
+  } else if (strcmp(name, "nice") == 0) {
+    if (get_text(ld, c, 0, &v)) {
+      if (cfg_parse_nice(v.s, &s->nice) == APR_SUCCESS)
+        s->has_nice = 1;
+      else
+        err(ld, v.line, "bad nice value '%s' in %s (expected -20 to 19)",
+            v.s, v.where);
+    }
+  } else if (strcmp(name, "cpu-affinity") == 0) {
+    if (get_text(ld, c, 0, &v)) {
+      vg_cpuset_t *set = apr_palloc(ld->pool, sizeof *set);
+      rv = cfg_parse_cpus(v.s, set);
+      if (rv == APR_SUCCESS)
+        s->cpus = set;
+      else
+        err(ld, v.line, "bad CPU list '%s' in %s (expected CPU numbers and "
+            "ranges below %d, such as 0,2-3)%s", v.s, v.where,
+            PAL_CPUSET_MAX,
+            rv == APR_ERANGE ? ": a CPU number is too large" : "");
+    }
+  } else {
+    return 0;
+  }
+  return 1;
 }
 
 static int is_elem(xmlNodePtr c, const char *name) {
@@ -1088,6 +1152,8 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
       svc_log(ld, c, &s->log);
     } else if (strcmp(name, "limits") == 0) {
       svc_limits(ld, c, &s->limits);
+    } else if (svc_process(ld, c, name, s)) {
+      continue;
     }
     /* <instances> was read by load_decl(); anything else is unknown and
      * was reported by the structural walk. */

@@ -28,9 +28,11 @@ static const cfg__elem_t elems[] = {
   {"cgroup", CFG__TEXT, NONE, NONE, NONE, NONE},
   {"service", CFG__ELEMENTS, L("name"), L("name"),
    L("command", "arg", "workdir", "env", "autostart", "restart", "ready",
-     "stop", "depends-on", "health", "log", "limits", "instances"),
+     "stop", "depends-on", "health", "log", "limits", "instances", "user",
+     "group", "env-file", "umask", "nice", "cpu-affinity"),
    L("command", "workdir", "autostart", "restart", "ready", "stop",
-     "health", "log", "limits", "instances")},
+     "health", "log", "limits", "instances", "user", "group", "umask",
+     "nice", "cpu-affinity")},
   {"command", CFG__TEXT, NONE, NONE, NONE, NONE},
   {"arg", CFG__TEXT, NONE, NONE, NONE, NONE},
   {"workdir", CFG__TEXT, NONE, NONE, NONE, NONE},
@@ -53,6 +55,12 @@ static const cfg__elem_t elems[] = {
   {"limits", CFG__EMPTY, L("memory", "cpu", "processes", "open-files"), NONE,
    NONE, NONE},
   {"instances", CFG__TEXT, NONE, NONE, NONE, NONE},
+  {"user", CFG__TEXT, NONE, NONE, NONE, NONE},
+  {"group", CFG__TEXT, NONE, NONE, NONE, NONE},
+  {"env-file", CFG__TEXT, NONE, NONE, NONE, NONE},
+  {"umask", CFG__TEXT, NONE, NONE, NONE, NONE},
+  {"nice", CFG__TEXT, NONE, NONE, NONE, NONE},
+  {"cpu-affinity", CFG__TEXT, NONE, NONE, NONE, NONE},
 };
 
 #define NELEMS (sizeof(elems) / sizeof(elems[0]))

@@ -554,13 +554,16 @@ static int cmd_validate(const svc_cli_t *a, apr_pool_t *pool) {
   cfg_errors_t *errs = NULL;
   cfg_t *cfg;
   apr_file_t *err;
-  if (svc_config_load(&cfg, a->config, pool, &errs) == APR_SUCCESS) {
+  if (svc_config_load(&cfg, a->config, pool, &errs) == APR_SUCCESS &&
+      svc_config_check_env(cfg, pool, errs) == APR_SUCCESS) {
     printf("%s: ok\n", a->config);
     return SVC_EX_OK;
   }
   apr_file_open_stderr(&err, pool);
-  if (errs)
+  if (errs) {
+    cfg_errors_sort(errs);
     cfg_errors_print(errs, err);
+  }
   return SVC_EX_USAGE;
 }
 

@@ -46,6 +46,7 @@
 #include <apr_tables.h>
 #include <apr_hash.h>
 #include <apr_file_io.h>
+#include "vigil.h"   /* vg_cpuset_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -195,6 +196,13 @@ typedef struct cfg_env_s {
   const char *value;
 } cfg_env_t;
 
+/* <env-file>: read at every start of the service (cfg_envfile_read). */
+typedef struct cfg_env_file_s {
+  const char *path;             /* absolute (the config's directory joined) */
+  int optional;                 /* written "-PATH": a missing file is none */
+  int line;                     /* of its <env-file> */
+} cfg_env_file_t;
+
 typedef struct cfg_service_s {
   const char *name;             /* unique: NAME, or NAME-i for instances */
   const char *group;            /* the <service name="..."> */
@@ -216,6 +224,18 @@ typedef struct cfg_service_s {
   cfg_health_t health;
   cfg_log_t log;
   cfg_limits_t limits;
+  /* Who the child runs as and how it is scheduled. */
+  const char *user;             /* <user>: a name or uid, as written; NULL:
+                                   vigil's own */
+  int user_line;                /* line of <user>, 0 when none */
+  const char *user_group;       /* <group>: a name or gid; NULL: the
+                                   user's primary group */
+  int user_group_line;
+  apr_array_header_t *env_files;  /* cfg_env_file_t, in file order */
+  int umask;                    /* <umask> 0..0777, or -1: vigil's own */
+  int has_nice;                 /* <nice> given */
+  int nice;                     /* -20..19 */
+  const vg_cpuset_t *cpus;      /* <cpu-affinity>, or NULL: vigil's */
   const char *file;             /* where the <service> is, as in errors */
   int line;                     /* line of its <service> start tag */
 } cfg_service_t;
@@ -359,12 +379,16 @@ enum {
   CFG_F_STOP      = 1u << 9,
   CFG_F_DEPENDS   = 1u << 10,
   CFG_F_HEALTH    = 1u << 11,
-  CFG_F_LOG       = 1u << 12    /* file names, rotation, timestamps */
+  CFG_F_LOG       = 1u << 12,   /* file names, rotation, timestamps */
+  CFG_F_USER      = 1u << 13,   /* <user>, <group> */
+  CFG_F_ENV_FILE  = 1u << 14,   /* the <env-file> list (not their text,
+                                   read at every start) */
+  CFG_F_SCHED     = 1u << 15    /* <umask>, <nice>, <cpu-affinity> */
 };
 /* The fields whose change needs a restart. */
 #define CFG_F_NEEDS_RESTART                                                  \
   (CFG_F_COMMAND | CFG_F_ARGS | CFG_F_WORKDIR | CFG_F_ENV | CFG_F_LIMITS |   \
-   CFG_F_STDIO)
+   CFG_F_STDIO | CFG_F_USER | CFG_F_ENV_FILE | CFG_F_SCHED)
 
 /* Supervisor settings, for cfg_diff_t.supervisor. */
 enum {
@@ -417,6 +441,14 @@ apr_status_t cfg_parse_bool(const char *s, int *value);
 /* Decimal digits only, within [min, max]. */
 apr_status_t cfg_parse_uint(const char *s, uint64_t min, uint64_t max,
                             uint64_t *value);
+/* A umask: 1 to 4 octal digits, 0000..0777. */
+apr_status_t cfg_parse_umask(const char *s, unsigned *mask);
+/* A nice value: -20..19 (an optional sign, then decimal digits). */
+apr_status_t cfg_parse_nice(const char *s, int *nice);
+/* A CPU list as Linux writes one ("0,2-3", taskset -c, cpuset.cpus):
+ * CPU numbers and N-M ranges, separated by commas or blanks; each CPU
+ * below PAL_CPUSET_MAX (1024), at least one. */
+apr_status_t cfg_parse_cpus(const char *s, vg_cpuset_t *set);
 /* Network targets (config/target.c), the one parser for the loader and
  * for the probes.  HOST is a host name (resolved later, at each probe),
  * an IPv4 address or an IPv6 address in brackets. */
