@@ -62,6 +62,9 @@ static void place(svc_plan_t *p, const svc_plan_where_t *w, int which,
     return;
   case PAL_HOLD_RLIMIT:
     caveat = pal_rlimit_unenforced(which);
+    /* RLIMIT_NPROC binds once the child has switched to its <user>. */
+    if (which == PAL_LIMIT_PROCESSES && p->cfg->user)
+      caveat = NULL;
     msg = apr_psprintf(
         pool, "limit %s %s %s%s%s, not as %s.max: %s", what,
         caveat ? "is not enforced: it is set as" : "is applied as", rlimit,

@@ -437,6 +437,21 @@ static void test_plan_users(void) {
   CU_ASSERT_EQUAL(p->warnings->nelts,
                   (pal_spawn_unsupported(VG_PROCESS_UMASK) != NULL) +
                       (pal_spawn_unsupported(VG_PROCESS_AFFINITY) != NULL));
+
+  /* RLIMIT_NPROC does not bind root, but does bind the <user> a root
+   * vigil switches the service to: no "not enforced" then. */
+  if (pal_rlimit_unenforced(PAL_LIMIT_PROCESSES)) {
+    int i, said = 0;
+    cfg = load_u("    <user>nobody</user><limits processes=\"10\"/>\n",
+                 &errs);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    svc_plan_compile(&p, cfg_service_find(cfg, "u"), NULL, vg_test_pool,
+                     NULL);
+    for (i = 0; i < p->warnings->nelts; i++)
+      said |= strstr(APR_ARRAY_IDX(p->warnings, i, const char *),
+                     "not enforced") != NULL;
+    CU_ASSERT_FALSE(said);
+  }
 }
 
 /* The variables of a start: the user's HOME, USER, LOGNAME, then each

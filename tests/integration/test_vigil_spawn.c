@@ -423,6 +423,27 @@ static void test_env_file_malformed(void) {
   vt_end(t);
 }
 
+/* examples/postgres.xml validates (its user given as nobody, which every
+ * system has; the default, postgres, may not exist here). */
+static void test_example(void) {
+  vt_t *t = vt_begin("spawn-example");
+  const char *f = __FILE__, *slash = strrchr(f, '/');
+  const char *example;
+  vt_res_t *r;
+  if (!t)
+    return;
+  VT_REQUIRE(slash != NULL);
+  example = apr_psprintf(vt_pool(t), "%.*s/../../examples/postgres.xml",
+                         (int)(slash - f), f);
+  vg_test_setenv("DB_USER", "nobody");
+  r = vt_vigil(t, VT_WAIT_MS, "validate", "-c", example, NULL);
+  vg_test_setenv("DB_USER", NULL);
+  CU_ASSERT_EQUAL(r->code, geteuid() == 0 ? 0 : 2);
+  if (r->code != (geteuid() == 0 ? 0 : 2))
+    fprintf(stderr, "\n  validate %s: %s%s", example, r->out, r->err);
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_spawn_tests[] = {
 #if !defined(_WIN32)
     {"<user>nobody: ids, groups, HOME USER LOGNAME; <env> wins", test_user},
@@ -433,6 +454,7 @@ static CU_TestInfo vigil_spawn_tests[] = {
     {"<umask> 0027 -> 0640, <nice> 5, <cpu-affinity> 0",
      test_umask_nice_affinity},
     {"<env-file> FIFO: refused at once, no hang", test_env_file_fifo},
+    {"examples/postgres.xml validates", test_example},
 #endif
     {"<env-file>: systemd syntax, order, read at every start", test_env_file},
     {"<env-file> malformed or missing: failed start with file:line",
