@@ -1,7 +1,8 @@
 /*
  * diff.c -- what a reload changes, service by service (see cfg.h).
  *
- * Each field group is compared by value.  The split between CHANGED
+ * Each field is compared by value, by the equality function fields.def
+ * names for its CFG_F_* bit.  The split between CHANGED
  * (restart) and UPDATED (live) is CFG_F_NEEDS_RESTART: what the running
  * process was started with -- its command line, environment, directory,
  * limits and where its stdout/stderr go (a file through the supervisor's
@@ -67,27 +68,6 @@ static int limits_eq(const cfg_limits_t *a, const cfg_limits_t *b) {
          a->processes == b->processes && a->open_files == b->open_files;
 }
 
-static int env_files_eq(const apr_array_header_t *a,
-                        const apr_array_header_t *b) {
-  int i;
-  if (a->nelts != b->nelts)
-    return 0;
-  for (i = 0; i < a->nelts; i++) {
-    const cfg_env_file_t *x = &APR_ARRAY_IDX(a, i, cfg_env_file_t);
-    const cfg_env_file_t *y = &APR_ARRAY_IDX(b, i, cfg_env_file_t);
-    if (!str_eq(x->path, y->path) || x->optional != y->optional)
-      return 0;
-  }
-  return 1;
-}
-
-static int sched_eq(const cfg_service_t *a, const cfg_service_t *b) {
-  if (a->umask != b->umask || a->has_nice != b->has_nice ||
-      (a->has_nice && a->nice != b->nice) || !a->cpus != !b->cpus)
-    return 0;
-  return !a->cpus || memcmp(a->cpus, b->cpus, sizeof *a->cpus) == 0;
-}
-
 static int restart_eq(const cfg_restart_t *a, const cfg_restart_t *b) {
   return a->policy == b->policy && a->delay_ms == b->delay_ms &&
          a->max_delay_ms == b->max_delay_ms &&
@@ -113,41 +93,96 @@ static int log_eq(const cfg_log_t *a, const cfg_log_t *b) {
          a->timestamps == b->timestamps;
 }
 
+/* The equality of each field that fields.def names, over two services. */
+typedef const cfg_service_t svc_t;
+
+static int eq_command(svc_t *a, svc_t *b) {
+  return str_eq(a->command, b->command);
+}
+static int eq_args(svc_t *a, svc_t *b) { return strs_eq(a->args, b->args); }
+static int eq_workdir(svc_t *a, svc_t *b) {
+  return str_eq(a->workdir, b->workdir);
+}
+static int eq_env(svc_t *a, svc_t *b) { return env_eq(a->env, b->env); }
+static int eq_autostart(svc_t *a, svc_t *b) {
+  return a->autostart == b->autostart;
+}
+static int eq_restart(svc_t *a, svc_t *b) {
+  return restart_eq(&a->restart, &b->restart);
+}
+static int eq_ready(svc_t *a, svc_t *b) {
+  return ready_eq(&a->ready, &b->ready);
+}
+static int eq_stop(svc_t *a, svc_t *b) {
+  return a->stop.signal == b->stop.signal &&
+         a->stop.timeout_ms == b->stop.timeout_ms;
+}
+static int eq_depends(svc_t *a, svc_t *b) {
+  return set_eq(a->depends_on, b->depends_on);
+}
+static int eq_health(svc_t *a, svc_t *b) {
+  return health_eq(&a->health, &b->health);
+}
+static int eq_stdio(svc_t *a, svc_t *b) {
+  return a->log.out.kind == b->log.out.kind &&
+         a->log.err.kind == b->log.err.kind;
+}
+static int eq_log(svc_t *a, svc_t *b) { return log_eq(&a->log, &b->log); }
+static int eq_limits(svc_t *a, svc_t *b) {
+  return limits_eq(&a->limits, &b->limits);
+}
+
+static int eq_user(svc_t *a, svc_t *b) { return str_eq(a->user, b->user); }
+static int eq_group(svc_t *a, svc_t *b) {
+  return str_eq(a->user_group, b->user_group);
+}
+static int eq_env_files(svc_t *a, svc_t *b) {
+  int i;
+  if (a->env_files->nelts != b->env_files->nelts)
+    return 0;
+  for (i = 0; i < a->env_files->nelts; i++) {
+    const cfg_env_file_t *x = &APR_ARRAY_IDX(a->env_files, i, cfg_env_file_t);
+    const cfg_env_file_t *y = &APR_ARRAY_IDX(b->env_files, i, cfg_env_file_t);
+    if (!str_eq(x->path, y->path) || x->optional != y->optional)
+      return 0;
+  }
+  return 1;
+}
+static int eq_umask(svc_t *a, svc_t *b) { return a->umask == b->umask; }
+static int eq_nice(svc_t *a, svc_t *b) {
+  return a->has_nice == b->has_nice && (!a->has_nice || a->nice == b->nice);
+}
+static int eq_cpu_affinity(svc_t *a, svc_t *b) {
+  if (!a->cpus || !b->cpus)
+    return a->cpus == b->cpus;
+  return memcmp(a->cpus, b->cpus, sizeof *a->cpus) == 0;
+}
+
+static const cfg__field_t fields[] = {
+#define CFG__CHILD(name, content, attrs, required, children, flags, parse,  \
+                   ...)                                                      \
+  __VA_ARGS__
+#define CFG__FIELD(bit, name, eq) {bit, name, eq},
+#define CFG__NOFIELD
+#include "fields.def"
+#undef CFG__CHILD
+#undef CFG__FIELD
+#undef CFG__NOFIELD
+};
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+const cfg__field_t *cfg__fields(size_t *n) {
+  *n = NFIELDS;
+  return fields;
+}
+
 static unsigned compare(const cfg_service_t *a, const cfg_service_t *b) {
   unsigned f = 0;
-  if (!str_eq(a->command, b->command))
-    f |= CFG_F_COMMAND;
-  if (!strs_eq(a->args, b->args))
-    f |= CFG_F_ARGS;
-  if (!str_eq(a->workdir, b->workdir))
-    f |= CFG_F_WORKDIR;
-  if (!env_eq(a->env, b->env))
-    f |= CFG_F_ENV;
-  if (!limits_eq(&a->limits, &b->limits))
-    f |= CFG_F_LIMITS;
-  if (a->log.out.kind != b->log.out.kind || a->log.err.kind != b->log.err.kind)
-    f |= CFG_F_STDIO;
-  if (a->autostart != b->autostart)
-    f |= CFG_F_AUTOSTART;
-  if (!restart_eq(&a->restart, &b->restart))
-    f |= CFG_F_RESTART;
-  if (!ready_eq(&a->ready, &b->ready))
-    f |= CFG_F_READY;
-  if (a->stop.signal != b->stop.signal ||
-      a->stop.timeout_ms != b->stop.timeout_ms)
-    f |= CFG_F_STOP;
-  if (!set_eq(a->depends_on, b->depends_on))
-    f |= CFG_F_DEPENDS;
-  if (!health_eq(&a->health, &b->health))
-    f |= CFG_F_HEALTH;
-  if (!log_eq(&a->log, &b->log))
-    f |= CFG_F_LOG;
-  if (!str_eq(a->user, b->user) || !str_eq(a->user_group, b->user_group))
-    f |= CFG_F_USER;
-  if (!env_files_eq(a->env_files, b->env_files))
-    f |= CFG_F_ENV_FILE;
-  if (!sched_eq(a, b))
-    f |= CFG_F_SCHED;
+  size_t i;
+  for (i = 0; i < NFIELDS; i++)
+    if (!fields[i].eq(a, b))
+      f |= fields[i].bit;
   return f;
 }
 
@@ -229,16 +264,14 @@ const char *cfg_change_name(cfg_change kind) {
   return "?";
 }
 
-const char *cfg_fields_string(unsigned fields, apr_pool_t *pool) {
-  static const char *const names[] = {
-    "command", "args",    "workdir", "env",        "limits",
-    "stdio",   "autostart", "restart", "ready",    "stop",
-    "depends-on", "health", "log",  "user",     "env-file", "sched"
-  };
+const char *cfg_fields_string(unsigned fields_mask, apr_pool_t *pool) {
   const char *s = "";
-  unsigned i;
-  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (fields & (1u << i))
-      s = apr_pstrcat(pool, s, *s ? "," : "", names[i], NULL);
+  unsigned bit;
+  size_t i;
+  /* In bit order, whatever the order of fields.def. */
+  for (bit = 1; bit; bit <<= 1)
+    for (i = 0; i < NFIELDS; i++)
+      if ((fields_mask & bit) && fields[i].bit == bit)
+        s = apr_pstrcat(pool, s, *s ? "," : "", fields[i].name, NULL);
   return s;
 }

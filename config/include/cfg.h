@@ -365,7 +365,8 @@ typedef enum {
   CFG_UPDATED                   /* apply the new settings live */
 } cfg_change;
 
-/* Fields of a service, for cfg_diff_entry_t.fields. */
+/* Fields of a service, for cfg_diff_entry_t.fields.  Each is owned by
+ * one row of config/fields.def, which names its equality function. */
 enum {
   CFG_F_COMMAND   = 1u << 0,
   CFG_F_ARGS      = 1u << 1,
@@ -380,15 +381,19 @@ enum {
   CFG_F_DEPENDS   = 1u << 10,
   CFG_F_HEALTH    = 1u << 11,
   CFG_F_LOG       = 1u << 12,   /* file names, rotation, timestamps */
-  CFG_F_USER      = 1u << 13,   /* <user>, <group> */
-  CFG_F_ENV_FILE  = 1u << 14,   /* the <env-file> list (not their text,
+  CFG_F_USER      = 1u << 13,
+  CFG_F_GROUP     = 1u << 14,
+  CFG_F_ENV_FILE  = 1u << 15,   /* the <env-file> list (not their text,
                                    read at every start) */
-  CFG_F_SCHED     = 1u << 15    /* <umask>, <nice>, <cpu-affinity> */
+  CFG_F_UMASK     = 1u << 16,
+  CFG_F_NICE      = 1u << 17,
+  CFG_F_CPU_AFFINITY = 1u << 18
 };
 /* The fields whose change needs a restart. */
 #define CFG_F_NEEDS_RESTART                                                  \
   (CFG_F_COMMAND | CFG_F_ARGS | CFG_F_WORKDIR | CFG_F_ENV | CFG_F_LIMITS |   \
-   CFG_F_STDIO | CFG_F_USER | CFG_F_ENV_FILE | CFG_F_SCHED)
+   CFG_F_STDIO | CFG_F_USER | CFG_F_GROUP | CFG_F_ENV_FILE | CFG_F_UMASK |   \
+   CFG_F_NICE | CFG_F_CPU_AFFINITY)
 
 /* Supervisor settings, for cfg_diff_t.supervisor. */
 enum {
