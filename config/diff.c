@@ -152,6 +152,32 @@ static int eq_schedule(svc_t *a, svc_t *b) {
   return str_eq(a->schedule, b->schedule);
 }
 
+static int eq_user(svc_t *a, svc_t *b) { return str_eq(a->user, b->user); }
+static int eq_group(svc_t *a, svc_t *b) {
+  return str_eq(a->user_group, b->user_group);
+}
+static int eq_env_files(svc_t *a, svc_t *b) {
+  int i;
+  if (a->env_files->nelts != b->env_files->nelts)
+    return 0;
+  for (i = 0; i < a->env_files->nelts; i++) {
+    const cfg_env_file_t *x = &APR_ARRAY_IDX(a->env_files, i, cfg_env_file_t);
+    const cfg_env_file_t *y = &APR_ARRAY_IDX(b->env_files, i, cfg_env_file_t);
+    if (!str_eq(x->path, y->path) || x->optional != y->optional)
+      return 0;
+  }
+  return 1;
+}
+static int eq_umask(svc_t *a, svc_t *b) { return a->umask == b->umask; }
+static int eq_nice(svc_t *a, svc_t *b) {
+  return a->has_nice == b->has_nice && (!a->has_nice || a->nice == b->nice);
+}
+static int eq_cpu_affinity(svc_t *a, svc_t *b) {
+  if (!a->cpus || !b->cpus)
+    return a->cpus == b->cpus;
+  return memcmp(a->cpus, b->cpus, sizeof *a->cpus) == 0;
+}
+
 static const cfg__field_t fields[] = {
 #define CFG__CHILD(name, content, attrs, required, children, flags, parse,  \
                    ...)                                                      \

@@ -1049,6 +1049,77 @@ static void svc_env(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   e->value = keep(ld, value.s);
 }
 
+/* <user>, <group>, <env-file>, <umask>, <nice>, <cpu-affinity>: what the
+ * child runs as and with.  Users and groups are looked up by the plan
+ * (services/plan.c), where the platform is known. */
+static void svc_user(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 0, &v) && val_nonempty(ld, &v)) {
+    rec->s->user = keep(ld, v.s);
+    rec->s->user_line = v.line;
+  }
+}
+
+static void svc_group(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 0, &v) && val_nonempty(ld, &v)) {
+    rec->s->user_group = keep(ld, v.s);
+    rec->s->user_group_line = v.line;
+  }
+}
+
+static void svc_env_file(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_env_file_t *f;
+  val_t v;
+  if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v))
+    return;
+  f = apr_array_push(rec->s->env_files);
+  f->optional = v.s[0] == '-';
+  f->line = v.line;
+  if (f->optional && !v.s[1])
+    err(ld, v.line, "%s names no file after '-'", v.where);
+  f->path = resolve_path(ld, ld->file->dir_abs, v.s + f->optional);
+}
+
+static void svc_umask(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  unsigned mask;
+  val_t v;
+  if (!get_text(ld, n, 0, &v))
+    return;
+  if (cfg_parse_umask(v.s, &mask) == APR_SUCCESS)
+    rec->s->umask = (int)mask;
+  else
+    err(ld, v.line, "bad umask '%s' in %s (expected octal 0000 to 0777, "
+        "such as 0027)", v.s, v.where);
+}
+
+static void svc_nice(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (!get_text(ld, n, 0, &v))
+    return;
+  if (cfg_parse_nice(v.s, &rec->s->nice) == APR_SUCCESS)
+    rec->s->has_nice = 1;
+  else
+    err(ld, v.line, "bad nice value '%s' in %s (expected -20 to 19)", v.s,
+        v.where);
+}
+
+static void svc_cpu_affinity(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  vg_cpuset_t *set;
+  apr_status_t rv;
+  val_t v;
+  if (!get_text(ld, n, 0, &v))
+    return;
+  set = apr_palloc(ld->pool, sizeof *set);
+  rv = cfg_parse_cpus(v.s, set);
+  if (rv == APR_SUCCESS)
+    rec->s->cpus = set;
+  else
+    err(ld, v.line, "bad CPU list '%s' in %s (expected CPU numbers and "
+        "ranges below %d, such as 0,2-3)%s", v.s, v.where, PAL_CPUSET_MAX,
+        rv == APR_ERANGE ? ": a CPU number is too large" : "");
+}
+
 /* <hook when timeout> with its <command> and <arg>s. */
 static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
@@ -1166,6 +1237,8 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->log.err.name = apr_pstrcat(ld->pool, s->name, ".err.log", NULL);
   s->log.max_size = DEF_LOG_MAX_SIZE;
   s->log.keep = DEF_LOG_KEEP;
+  s->env_files = apr_array_make(ld->pool, 1, sizeof(cfg_env_file_t));
+  s->umask = -1;
 }
 
 static int is_elem(xmlNodePtr c, const char *name) {

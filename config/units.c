@@ -142,3 +142,80 @@ apr_status_t cfg_parse_uint(const char *s, uint64_t min, uint64_t max,
   *value = n;
   return APR_SUCCESS;
 }
+
+apr_status_t cfg_parse_umask(const char *s, unsigned *mask) {
+  unsigned v = 0;
+  size_t i, n = s ? strlen(s) : 0;
+  if (n == 0 || n > 4)
+    return APR_EINVAL;
+  for (i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '7')
+      return APR_EINVAL;
+    v = v * 8 + (unsigned)(s[i] - '0');
+  }
+  if (v > 0777)
+    return APR_ERANGE;   /* setuid/setgid/sticky bits: not a umask's */
+  *mask = v;
+  return APR_SUCCESS;
+}
+
+apr_status_t cfg_parse_nice(const char *s, int *nice) {
+  uint64_t v;
+  int neg = 0;
+  apr_status_t rv;
+  if (s && (*s == '-' || *s == '+')) {
+    neg = *s == '-';
+    s++;
+  }
+  rv = cfg_parse_uint(s, 0, neg ? 20 : 19, &v);
+  if (rv != APR_SUCCESS)
+    return rv;
+  *nice = neg ? -(int)v : (int)v;
+  return APR_SUCCESS;
+}
+
+/* Items separated by commas or blanks, each N or N-M (N <= M). */
+apr_status_t cfg_parse_cpus(const char *s, vg_cpuset_t *set) {
+  vg_cpuset_t out;
+  int any = 0;
+  memset(&out, 0, sizeof out);
+  if (!s)
+    return APR_EINVAL;
+  while (*s) {
+    uint64_t lo, hi;
+    int nd;
+    if (*s == ',' || *s == ' ' || *s == '\t') {
+      s++;
+      continue;
+    }
+    nd = digits(s, UINT64_MAX, &lo);
+    if (nd == 0)
+      return APR_EINVAL;
+    if (nd < 0)
+      return APR_ERANGE;
+    s += nd;
+    hi = lo;
+    if (*s == '-') {
+      s++;
+      nd = digits(s, UINT64_MAX, &hi);
+      if (nd == 0)
+        return APR_EINVAL;
+      if (nd < 0)
+        return APR_ERANGE;
+      s += nd;
+      if (hi < lo)
+        return APR_EINVAL;
+    }
+    if (*s && *s != ',' && *s != ' ' && *s != '\t')
+      return APR_EINVAL;
+    if (hi >= PAL_CPUSET_MAX)
+      return APR_ERANGE;
+    for (; lo <= hi; lo++)
+      out.bits[lo / 64] |= (uint64_t)1 << (lo % 64);
+    any = 1;
+  }
+  if (!any)
+    return APR_EINVAL;
+  *set = out;
+  return APR_SUCCESS;
+}

@@ -43,6 +43,11 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *p,
   po.flags = o->flags;
   po.uid = o->uid;
   po.gid = o->gid;
+  po.groups = o->groups;
+  po.ngroups = o->ngroups;
+  po.umask = o->umask;
+  po.nice = o->nice;
+  po.cpus = o->cpus;
   po.limits = o->limits;
   po.cgroup = o->cgroup;
   po.limit_cb = o->limit_cb ? on_limit : NULL;

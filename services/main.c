@@ -192,7 +192,8 @@ static const cmd_t cmds[] = {
      B(O_LOG_FORMAT) | B(O_LOG_LEVEL) | B(O_SERVICE), NEEDS_CONFIG, 0, 0,
      NULL},
     {"validate", "validate", cmd_validate, "validate -c FILE",
-     "check a configuration", 0, NEEDS_CONFIG, 0, 0, NULL},
+     "check a configuration, its users and env-files", 0, NEEDS_CONFIG,
+     0, 0, NULL},
     {"status", "status", svc_cli_status, "status [NAME] [--json]",
      "state of every service (or one)", B(O_JSON), NEEDS_ENDPOINT, 0, 1,
      NULL},
@@ -554,13 +555,16 @@ static int cmd_validate(const svc_cli_t *a, apr_pool_t *pool) {
   cfg_errors_t *errs = NULL;
   cfg_t *cfg;
   apr_file_t *err;
-  if (svc_config_load(&cfg, a->config, pool, &errs) == APR_SUCCESS) {
+  if (svc_config_load(&cfg, a->config, pool, &errs) == APR_SUCCESS &&
+      svc_config_check_env(cfg, pool, errs) == APR_SUCCESS) {
     printf("%s: ok\n", a->config);
     return SVC_EX_OK;
   }
   apr_file_open_stderr(&err, pool);
-  if (errs)
+  if (errs) {
+    cfg_errors_sort(errs);
     cfg_errors_print(errs, err);
+  }
   return SVC_EX_USAGE;
 }
 

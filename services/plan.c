@@ -13,8 +13,10 @@
 #include "svc_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 /* command and args, NULL-terminated. */
@@ -60,6 +62,9 @@ static void place(svc_plan_t *p, const svc_plan_where_t *w, int which,
     return;
   case PAL_HOLD_RLIMIT:
     caveat = pal_rlimit_unenforced(which);
+    /* RLIMIT_NPROC binds once the child has switched to its <user>. */
+    if (which == PAL_LIMIT_PROCESSES && p->cfg->user)
+      caveat = NULL;
     msg = apr_psprintf(
         pool, "limit %s %s %s%s%s, not as %s.max: %s", what,
         caveat ? "is not enforced: it is set as" : "is applied as", rlimit,
@@ -128,6 +133,204 @@ static cfg_target_t *target(const cfg_service_t *c, const char *what,
   return NULL;
 }
 
+/* A decimal id ("1000"): what pal_user_lookup() also takes. */
+static int is_number(const char *s) {
+  if (!*s)
+    return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
+apr_status_t svc_plan_creds(const cfg_service_t *c, svc_creds_t *cr,
+                            apr_pool_t *pool, const char **why, int *line) {
+  pal_user_t u;
+  long euid = pal_geteuid(), *groups = NULL;
+  int ngroups = 0;
+  apr_status_t rv;
+  char eb[128];
+
+  memset(cr, 0, sizeof *cr);
+  *why = NULL;
+  *line = 0;
+  if (!c->user && !c->user_group)
+    return APR_SUCCESS;
+  if (pal_spawn_unsupported(VG_PROCESS_SETUID)) {
+    *line = c->user ? c->user_line : c->user_group_line;
+    *why = apr_psprintf(
+        pool, "<%s> is not supported here: %s; run vigil itself as that "
+        "account instead (vigil service install --account NAME "
+        "--password PASSWORD)", c->user ? "user" : "group",
+        pal_spawn_unsupported(VG_PROCESS_SETUID));
+    return PAL_EUNSUPPORTED;
+  }
+  memset(&u, 0, sizeof u);
+  if (c->user) {
+    *line = c->user_line;
+    rv = pal_user_lookup(c->user, &u, pool);
+    if (rv == APR_ENOENT && is_number(c->user) && c->user_group) {
+      /* A uid with no entry (a container's): no name, no home, no
+       * groups but the one given. */
+      u.uid = atol(c->user);
+      u.name = c->user;
+      u.home = "/";
+      u.gid = -1;
+    } else if (rv == APR_ENOENT) {
+      *why = apr_psprintf(pool, "unknown user '%s'%s", c->user,
+                          is_number(c->user)
+                              ? " (a uid with no entry in the user "
+                                "database needs a <group>)"
+                              : "");
+      return rv;
+    } else if (rv != APR_SUCCESS) {
+      *why = apr_psprintf(pool, "cannot look up user '%s': %s", c->user,
+                          vg_strerror(rv, eb, sizeof eb));
+      return rv;
+    }
+    cr->uid = u.uid;
+    cr->gid = u.gid;
+    cr->name = u.name;
+    cr->home = u.home;
+  }
+  if (c->user_group) {
+    *line = c->user_group_line;
+    rv = pal_group_lookup(c->user_group, &cr->gid);
+    if (rv == APR_ENOENT) {
+      *why = apr_psprintf(pool, "unknown group '%s'", c->user_group);
+      return rv;
+    } else if (rv != APR_SUCCESS) {
+      *why = apr_psprintf(pool, "cannot look up group '%s': %s",
+                          c->user_group, vg_strerror(rv, eb, sizeof eb));
+      return rv;
+    }
+  }
+  *line = c->user ? c->user_line : c->user_group_line;
+  if (euid != 0) {
+    /* Only root may become another user; running as that user already,
+     * there is nothing to switch (supervisord: "Can't drop privilege as
+     * nonroot user"; said here, at load, rather than at each start). */
+    if (c->user && cr->uid != euid) {
+      *why = apr_psprintf(pool, "vigil runs as uid %ld, not as root: it "
+                          "cannot run the service as user '%s' (uid %ld); "
+                          "run vigil as root, or as that user", euid,
+                          c->user, cr->uid);
+      return APR_EACCES;
+    }
+    if (c->user_group)
+      cr->flags = VG_PROCESS_SETGID;   /* one of our own groups, or EPERM */
+    return APR_SUCCESS;
+  }
+  /* initgroups' list, for the group the child gets. */
+  if (c->user && u.gid >= 0 &&
+      (rv = pal_user_groups(u.name, cr->gid, &groups, &ngroups, pool)) !=
+          APR_SUCCESS) {
+    *why = apr_psprintf(pool, "cannot list the groups of user '%s': %s",
+                        c->user, vg_strerror(rv, eb, sizeof eb));
+    return rv;
+  }
+  if (c->user && u.gid < 0) {
+    groups = apr_palloc(pool, sizeof *groups);
+    groups[0] = cr->gid;
+    ngroups = 1;
+  }
+  cr->groups = groups;
+  cr->ngroups = ngroups;
+  cr->flags = VG_PROCESS_SETGID | (c->user ? VG_PROCESS_SETUID : 0);
+  return APR_SUCCESS;
+}
+
+/* NAME=VALUE into vars, replacing an earlier one of the same name in
+ * place (index: name -> position). */
+static void env_put(apr_array_header_t *vars, apr_hash_t *index,
+                    const char *name, const char *value, apr_pool_t *pool) {
+  const char *kv = apr_pstrcat(pool, name, "=", value, NULL);
+  int *at = apr_hash_get(index, name, APR_HASH_KEY_STRING);
+  if (at) {
+    APR_ARRAY_IDX(vars, *at, const char *) = kv;
+    return;
+  }
+  at = apr_palloc(pool, sizeof *at);
+  *at = vars->nelts;
+  APR_ARRAY_PUSH(vars, const char *) = kv;
+  apr_hash_set(index, name, APR_HASH_KEY_STRING, at);
+}
+
+apr_status_t svc_plan_env(const svc_plan_t *pl, const svc_creds_t *cr,
+                          apr_pool_t *pool, apr_array_header_t **out,
+                          const char **why, int *line) {
+  const cfg_service_t *c = pl->cfg;
+  apr_array_header_t *vars = apr_array_make(pool, 16, sizeof(const char *));
+  apr_hash_t *index = apr_hash_make(pool);
+  int i, j;
+
+  *why = NULL;
+  *line = 0;
+  if (cr && cr->name) {
+    env_put(vars, index, "HOME", cr->home, pool);
+    env_put(vars, index, "USER", cr->name, pool);
+    env_put(vars, index, "LOGNAME", cr->name, pool);
+  }
+  for (i = 0; c->env_files && i < c->env_files->nelts; i++) {
+    const cfg_env_file_t *f = &APR_ARRAY_IDX(c->env_files, i, cfg_env_file_t);
+    apr_array_header_t *got = apr_array_make(pool, 16, sizeof(cfg_env_t));
+    const char *w = NULL;
+    int at = 0;
+    apr_status_t rv = cfg_envfile_read(f->path, got, pool, &at, &w);
+    if (rv == APR_ENOENT && f->optional)
+      continue;
+    if (rv != APR_SUCCESS) {
+      *line = f->line;
+      *why = at ? apr_psprintf(pool, "env-file %s:%d: %s", f->path, at, w)
+                : apr_psprintf(pool, "env-file %s: %s", f->path,
+                               w ? w : "cannot be read");
+      return rv;
+    }
+    for (j = 0; j < got->nelts; j++) {
+      const cfg_env_t *e = &APR_ARRAY_IDX(got, j, cfg_env_t);
+      if (strcmp(e->name, "VIGIL_INVOCATION_ID") != 0)   /* vigil's own */
+        env_put(vars, index, e->name, e->value, pool);
+    }
+  }
+  for (i = 0; i < pl->nenv; i++) {
+    const char *eq = strchr(pl->env[i], '=');
+    env_put(vars, index,
+            apr_pstrmemdup(pool, pl->env[i], (size_t)(eq - pl->env[i])),
+            eq + 1, pool);
+  }
+  *out = vars;
+  return APR_SUCCESS;
+}
+
+/* umask, nice and CPU affinity into the plan; one the platform lacks is
+ * not applied, and said. */
+static void place_sched(svc_plan_t *p, const cfg_service_t *c,
+                        apr_pool_t *pool) {
+  const char *lack;
+  if (c->umask >= 0) {
+    if ((lack = pal_spawn_unsupported(VG_PROCESS_UMASK)) != NULL) {
+      APR_ARRAY_PUSH(p->warnings, const char *) = apr_psprintf(
+          pool, "umask %04o is not applied: %s", (unsigned)c->umask, lack);
+    } else {
+      p->sched_flags |= VG_PROCESS_UMASK;
+      p->umask = (unsigned)c->umask;
+    }
+  }
+  if (c->has_nice) {
+    p->sched_flags |= VG_PROCESS_NICE;
+    p->nice = c->nice;
+  }
+  if (c->cpus) {
+    if ((lack = pal_spawn_unsupported(VG_PROCESS_AFFINITY)) != NULL) {
+      APR_ARRAY_PUSH(p->warnings, const char *) =
+          apr_psprintf(pool, "cpu-affinity is not applied: %s", lack);
+    } else {
+      p->sched_flags |= VG_PROCESS_AFFINITY;
+      p->cpus = *c->cpus;
+    }
+  }
+}
+
 apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
                               const svc_plan_where_t *where,
                               apr_pool_t *pool, cfg_errors_t *errs) {
@@ -172,7 +375,45 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
     p->hook_argv[i] = make_argv(h->command, h->args, pool);
   }
   p->stop_signal = pal_stop_signal(c->stop.signal);
+  place_sched(p, c, pool);
+  {
+    /* The user and group must exist now (they are looked up again at
+     * each start). */
+    svc_creds_t cr;
+    const char *why;
+    int line;
+    if (svc_plan_creds(c, &cr, pool, &why, &line) != APR_SUCCESS) {
+      if (errs)
+        cfg_errors_add(errs, c->file, line ? line : c->line,
+                       "service %s: %s", c->name, why);
+      rv = CFG_EINVALID;
+    }
+  }
   *plan = p;
+  return rv;
+}
+
+apr_status_t svc_config_check_env(const cfg_t *cfg, apr_pool_t *pool,
+                                  cfg_errors_t *errs) {
+  apr_status_t rv = APR_SUCCESS;
+  int i;
+  for (i = 0; i < cfg->services->nelts; i++) {
+    const cfg_service_t *c =
+        APR_ARRAY_IDX(cfg->services, i, const cfg_service_t *);
+    svc_plan_t pl;
+    apr_array_header_t *vars;
+    const char *why;
+    int line;
+    if (c->instance > 0)
+      continue;   /* the same files as instance 0's */
+    memset(&pl, 0, sizeof pl);
+    pl.cfg = c;
+    if (svc_plan_env(&pl, NULL, pool, &vars, &why, &line) != APR_SUCCESS) {
+      cfg_errors_add(errs, c->file, line ? line : c->line,
+                     "service %s: %s", c->group ? c->group : c->name, why);
+      rv = CFG_EINVALID;
+    }
+  }
   return rv;
 }
 

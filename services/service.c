@@ -311,17 +311,20 @@ static void on_limit(vg_process_t *p, int which) {
 }
 
 /* The environment of a child: the supervisor's own, with the service's
- * variables over it, then VIGIL_SERVICE, VIGIL_INVOCATION_ID and
- * NOTIFY_SOCKET; the service's own process (not its checks) also gets
- * WATCHDOG_USEC.  A hook (`hook`: its when, or -1) gets VIGIL_HOOK and
- * its own invocation id `id`, and neither of the notify variables: what
- * it would send is not the service's to say. */
-static const char *const *child_env(svc_service_t *s, apr_pool_t *pool,
-                                    int hook, int main, const char *id) {
+ * variables over it (`vars`, one per name: svc_plan_env), then
+ * VIGIL_SERVICE, VIGIL_INVOCATION_ID and NOTIFY_SOCKET; the service's own
+ * process (not its checks) also gets WATCHDOG_USEC.  A hook (`hook`: its
+ * when, or -1) gets VIGIL_HOOK and its own invocation id `id`, and
+ * neither of the notify variables: what it would send is not the
+ * service's to say. */
+static const char *const *child_env(svc_service_t *s,
+                                    const apr_array_header_t *vars,
+                                    apr_pool_t *pool, int hook, int main,
+                                    const char *id) {
   static const char *const whens[CFG_HOOK_NWHEN] = {
       "pre-start", "post-start", "pre-stop", "post-stop"};
-  const svc_plan_t *pl = s->plan;
   const char *const *base = pal_environ();
+  const char *const *own = (const char *const *)vars->elts;
   apr_array_header_t *env = apr_array_make(pool, 64, sizeof(const char *));
   int i;
   for (; base && *base; base++) {
@@ -329,8 +332,8 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool,
     const char *eq = strchr(e, '=');
     size_t n = eq ? (size_t)(eq - e) : strlen(e);
     int overridden = 0;
-    for (i = 0; i < pl->nenv && !overridden; i++)
-      overridden = strncmp(pl->env[i], e, n) == 0 && pl->env[i][n] == '=';
+    for (i = 0; i < vars->nelts && !overridden; i++)
+      overridden = strncmp(own[i], e, n) == 0 && own[i][n] == '=';
     if (!overridden && !(n == 13 && strncmp(e, "VIGIL_SERVICE", 13) == 0) &&
         !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0) &&
         !(n == 13 && strncmp(e, "WATCHDOG_USEC", 13) == 0) &&
@@ -339,8 +342,8 @@ static const char *const *child_env(svc_service_t *s, apr_pool_t *pool,
         !(n == 19 && strncmp(e, "VIGIL_INVOCATION_ID", 19) == 0))
       APR_ARRAY_PUSH(env, const char *) = e;
   }
-  for (i = 0; i < pl->nenv; i++)
-    APR_ARRAY_PUSH(env, const char *) = pl->env[i];
+  for (i = 0; i < vars->nelts; i++)
+    APR_ARRAY_PUSH(env, const char *) = own[i];
   APR_ARRAY_PUSH(env, const char *) =
       apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
   if (id[0])
@@ -381,27 +384,46 @@ static void stdio_for(svc_child_t *r, vg_loop_t *loop,
 
 static void on_hook_timeout(vg_timer_t *t);
 
-/* Spawn the child, or with `hook` one of its hooks (same environment,
- * directory and log files; not its limits or cgroup, which are the
- * service's own process tree's).  On failure nothing is left running
- * and the status says why. */
-static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook) {
+/* Spawn the child, or with `hook` one of its hooks (same user,
+ * environment, directory and log files; not its limits or cgroup, which
+ * are the service's own process tree's).  On failure nothing is left
+ * running and the status says why; when what failed comes before the
+ * spawn itself (the user database, an <env-file>), *why says it in a
+ * sentence (in s->reason's size), else it is "". */
+static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
+                                char *why, size_t wsize) {
   svc_sup_t *sup = s->sup;
   const cfg_service_t *c = s->cfg;
   const cfg_log_target_t *errt;
   svc_logfile_t *errlf;
   vg_process_options_t o;
   vg_limits_t limits;
+  apr_array_header_t *vars;
+  svc_creds_t cr;
+  const char *prep;
   apr_pool_t *tmp;
   svc_child_t *r;
   apr_status_t rv;
+  int line;
   char hook_id[33];
   const char *id = s->invocation;
 
-  r = calloc(1, sizeof *r);
-  if (!r)
-    return APR_ENOMEM;
+  why[0] = '\0';
   apr_pool_create(&tmp, sup->pool);
+  /* Resolved and read now, at each start: a user's groups and the
+   * <env-file>s may have changed since the load. */
+  if ((rv = svc_plan_creds(c, &cr, tmp, &prep, &line)) != APR_SUCCESS ||
+      (rv = svc_plan_env(s->plan, &cr, tmp, &vars, &prep, &line)) !=
+          APR_SUCCESS) {
+    snprintf(why, wsize, "%s", prep);
+    apr_pool_destroy(tmp);
+    return rv;
+  }
+  r = calloc(1, sizeof *r);
+  if (!r) {
+    apr_pool_destroy(tmp);
+    return APR_ENOMEM;
+  }
 
   if (hook) {
     new_invocation(hook_id);
@@ -415,13 +437,20 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook) {
   o.args = hook ? s->plan->hook_argv[hook - &APR_ARRAY_IDX(c->hooks, 0,
                                                            cfg_hook_t)]
                 : s->plan->argv;
-  o.env = child_env(s, tmp, hook ? (int)hook->when : -1, !hook, id);
+  o.env = child_env(s, vars, tmp, hook ? (int)hook->when : -1, !hook, id);
   o.cwd = c->workdir;
   /* Own process group: the stop ladder and the leftover sweep reach the
    * whole tree.  PDEATHSIG: if the supervisor is killed, so is the child
    * (Linux; Windows job objects do the same). */
   o.flags = VG_PROCESS_NEW_GROUP | VG_PROCESS_PDEATHSIG |
-            VG_PROCESS_SEARCH_PATH;
+            VG_PROCESS_SEARCH_PATH | cr.flags | s->plan->sched_flags;
+  o.uid = cr.uid;
+  o.gid = cr.gid;
+  o.groups = cr.groups;
+  o.ngroups = cr.ngroups;
+  o.umask = s->plan->umask;
+  o.nice = s->plan->nice;
+  o.cpus = &s->plan->cpus;
   o.stdio[0].kind = VG_STDIO_IGNORE;
   /* stdout per its target; stderr per its own, or -- stderr="stdout" --
    * per stdout's: a second capture into the same file, so each stream
@@ -523,14 +552,16 @@ static void on_hook_timeout(vg_timer_t *t) {
 static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
                       int gate) {
   const apr_array_header_t *hs = s->cfg->hooks;
-  char eb[128];
+  char prep[sizeof s->hook_fail];
   int i;
   for (i = from; i < hs->nelts; i++) {
     const cfg_hook_t *h = &APR_ARRAY_IDX(hs, i, cfg_hook_t);
     apr_status_t rv;
     if (h->when != when)
       continue;
-    rv = child_spawn(s, h);
+    rv = child_spawn(s, h, prep, sizeof prep);
+    if (!prep[0])
+      vg_strerror(rv, prep, sizeof prep);
     if (rv == APR_SUCCESS) {
       s->hooks->chain = 1;
       s->hooks->timeout_ms = h->timeout_ms;
@@ -542,14 +573,14 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
     }
     if (gate && when == CFG_HOOK_PRE_START) {
       snprintf(s->hook_fail, sizeof s->hook_fail,
-               "pre-start hook %s could not run: %s", h->command,
-               vg_strerror(rv, eb, sizeof eb));
+               "pre-start hook %.80s could not run: %.140s", h->command,
+               prep);
       s->gate = NULL;
       svc_service_event(s, SVC_EV_HOOK);
       return;
     }
-    slog(s, VG_LOG_WARN, "%s hook %s could not run: %s", hook_names[when],
-         h->command, vg_strerror(rv, eb, sizeof eb));
+    slog(s, VG_LOG_WARN, "%s hook %.80s could not run: %.140s",
+         hook_names[when], h->command, prep);
   }
   if (gate) {
     s->gate = NULL;
@@ -726,10 +757,24 @@ static void on_health_timer(vg_timer_t *t) {
                            on_health_probe);
     break;
   case CFG_HEALTH_EXEC: {
+    /* The service's variables, its <env-file>s read again (a problem
+     * there was the start's to report: then <env> alone). */
     apr_pool_t *tmp;
+    apr_array_header_t *vars;
+    svc_creds_t cr;
+    const char *why;
+    int line;
     apr_pool_create(&tmp, s->sup->pool);
+    if (svc_plan_creds(s->cfg, &cr, tmp, &why, &line) != APR_SUCCESS)
+      memset(&cr, 0, sizeof cr);
+    if (svc_plan_env(s->plan, &cr, tmp, &vars, &why, &line) != APR_SUCCESS) {
+      int i;
+      vars = apr_array_make(tmp, s->plan->nenv + 1, sizeof(const char *));
+      for (i = 0; i < s->plan->nenv; i++)
+        APR_ARRAY_PUSH(vars, const char *) = s->plan->env[i];
+    }
     rv = svc_probe_exec(s->checks.health, s->sup->loop, s->plan->health_argv,
-                        child_env(s, tmp, -1, 0, s->invocation),
+                        child_env(s, vars, tmp, -1, 0, s->invocation),
                         s->cfg->workdir, h->timeout_ms, on_health_probe);
     apr_pool_destroy(tmp);
     break;
@@ -983,14 +1028,24 @@ static void a_prestart_done(svc_service_t *s) {
 static void spawn_main(svc_service_t *s) {
   apr_status_t rv;
   const cfg_ready_t *rd = &s->cfg->ready;
-  char eb[128];
+  char eb[128], prep[sizeof s->reason];
   if ((rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
       (rv = notify_open(s)) != APR_SUCCESS) {
     enter_fatal(s, "cannot open the notify socket: %s",
                 vg_strerror(rv, eb, sizeof eb));
     return;
   }
-  rv = child_spawn(s, NULL);
+  rv = child_spawn(s, NULL, prep, sizeof prep);
+  if (rv != APR_SUCCESS && prep[0]) {
+    /* Before the spawn (a user, an <env-file>): a failed start, through
+     * the restart policy -- the file may be fixed, the user created. */
+    char why[sizeof s->reason];
+    snprintf(why, sizeof why, "cannot start: %.240s", prep);
+    slog(s, VG_LOG_ERROR, "%s", why);
+    s->restart.up_since = now_ms(s);
+    schedule_restart(s, why);
+    return;
+  }
   if (rv != APR_SUCCESS) {
     const char *call = pal_last_call();
     char why[sizeof s->reason];

@@ -147,7 +147,7 @@ struct svc_service_s {
   svc_child_t *gate;            /* the pre-start or pre-stop hook the state
                                    machine waits for (SVC_EV_HOOK), or
                                    NULL */
-  char hook_fail[128];          /* why the pre-start hooks failed, or "" */
+  char hook_fail[256];          /* why the pre-start hooks failed, or "" */
   vg_timer_t watchdog;          /* <watchdog>: the deadline */
   uint64_t watchdog_due;        /* its loop ms, 0 when not armed */
   vg_timer_t sched;             /* <schedule>: the next run */

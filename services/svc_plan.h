@@ -42,6 +42,14 @@ typedef struct svc_plan_s {
   cfg_target_t *ready_target;   /* ready tcp, else NULL */
   cfg_target_t *health_target;  /* health tcp or http, else NULL */
   const char **health_argv;     /* health exec, else NULL */
+  /* The spawn's scheduling: VG_PROCESS_UMASK, _NICE, _AFFINITY as the
+   * config asks (an option the platform lacks is left out, and said in
+   * warnings), with their values.  The user switch is resolved at each
+   * start instead (svc_plan_creds). */
+  unsigned sched_flags;
+  unsigned umask;
+  int nice;
+  vg_cpuset_t cpus;
   /* Each <hook>'s command line, as cfg->hooks orders them. */
   const char ***hook_argv;
   /* The stop ladder's first signal, mapped for the platform. */
@@ -57,5 +65,37 @@ typedef struct svc_plan_s {
 apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *cfg,
                               const svc_plan_where_t *where,
                               apr_pool_t *pool, cfg_errors_t *errs);
+
+/* Who the child runs as (<user>, <group>), resolved in the user
+ * database now: at load and reload (to report a problem at its line) and
+ * again at every start, as systemd does, so that a user's new groups
+ * (usermod -aG) take effect at the next restart. */
+typedef struct svc_creds_s {
+  unsigned flags;               /* VG_PROCESS_SETUID | _SETGID, or 0 */
+  long uid, gid;
+  const long *groups;           /* supplementary groups (initgroups') */
+  int ngroups;
+  const char *name;             /* <user>: for USER and LOGNAME; else NULL */
+  const char *home;             /* <user>: for HOME; else NULL */
+} svc_creds_t;
+
+/* Resolve cfg's <user> and <group> into *cr (in pool).  On failure: the
+ * status, *why (a sentence naming the user or group) and *line (of the
+ * element at fault).  Windows has no user to switch to: a clear refusal
+ * naming the alternative.  A vigil that is not root may only "switch" to
+ * its own user. */
+apr_status_t svc_plan_creds(const cfg_service_t *cfg, svc_creds_t *cr,
+                            apr_pool_t *pool, const char **why, int *line);
+
+/* The variables the service adds to the supervisor's environment at this
+ * start, "NAME=VALUE" each, one per name (a later one replaces an earlier
+ * one, in place): HOME, USER, LOGNAME for <user> (cr), then each
+ * <env-file> read now (in order), then the service's own <env>, which
+ * win.  On failure (an env-file missing and not optional, unreadable or
+ * malformed): the status and *why ("env-file PATH:LINE: ..."), *line
+ * (of the <env-file>). */
+apr_status_t svc_plan_env(const svc_plan_t *plan, const svc_creds_t *cr,
+                          apr_pool_t *pool, apr_array_header_t **vars,
+                          const char **why, int *line);
 
 #endif

@@ -36,6 +36,10 @@
  *   comm NAME          (Linux) set the command name, the one /proc/PID/stat
  *                      shows in parentheses, to NAME; print "ready\n",
  *                      sleep 30 s
+ *   creds              print "uid=U gid=G groups=G1,G2 umask=0NNN nice=N"
+ *                      and, on Linux, " cpus=0,2 pdeath=SIG" (the
+ *                      allowed CPUs, the parent-death signal number), "\n"
+ *                      (groups sorted, "-" when none)
  *
  * Children are not bound by the layering rule: they use the OS directly
  * (Linux first; /proc/self/fd for "fds").  Sleeps are bounded so that a
@@ -81,7 +85,9 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/prctl.h>
 #endif
 #endif
@@ -566,6 +572,57 @@ static int child_daemon(int argc, char **argv) {
   return 0;
 }
 
+static int cmp_gid(const void *a, const void *b) {
+  gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int child_creds(int argc, char **argv) {
+  gid_t groups[256];
+  char line[4096];
+  size_t len;
+  mode_t m;
+  int n, i;
+  (void)argc;
+  (void)argv;
+  n = getgroups(256, groups);
+  if (n < 0)
+    return 1;
+  qsort(groups, (size_t)n, sizeof groups[0], cmp_gid);
+  len = (size_t)snprintf(line, sizeof line, "uid=%ld gid=%ld groups=",
+                         (long)getuid(), (long)getgid());
+  for (i = 0; i < n && len + 32 < sizeof line; i++)
+    len += (size_t)snprintf(line + len, sizeof line - len, "%s%ld",
+                            i ? "," : "", (long)groups[i]);
+  if (n == 0)
+    len += (size_t)snprintf(line + len, sizeof line - len, "-");
+  m = umask(0);
+  umask(m);
+  errno = 0;
+  len += (size_t)snprintf(line + len, sizeof line - len, " umask=%04o nice=%d",
+                          (unsigned)m, getpriority(PRIO_PROCESS, 0));
+#ifdef __linux__
+  {
+    cpu_set_t set;
+    int pdeath = -1, first = 1;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+      return 1;
+    len += (size_t)snprintf(line + len, sizeof line - len, " cpus=");
+    for (i = 0; i < CPU_SETSIZE && len + 16 < sizeof line; i++)
+      if (CPU_ISSET(i, &set)) {
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%d",
+                                first ? "" : ",", i);
+        first = 0;
+      }
+    prctl(PR_GET_PDEATHSIG, &pdeath);
+    len += (size_t)snprintf(line + len, sizeof line - len, " pdeath=%d",
+                            pdeath);
+  }
+#endif
+  snprintf(line + len, sizeof line - len, "\n");
+  return write_str(1, line) == 0 ? 0 : 1;
+}
+
 #ifdef __linux__
 static int child_comm(int argc, char **argv) {
   if (!need_args(argc, argv, 1))
@@ -598,6 +655,7 @@ const vg_child_mode_t vg_child_modes[] = {
 #ifndef _WIN32
     {"rlimits", child_rlimits},
     {"daemon", child_daemon},
+    {"creds", child_creds},
 #ifdef __linux__
     {"comm", child_comm},
 #endif

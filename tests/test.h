@@ -59,7 +59,8 @@ int vg_test_fault_clean(void);
 #define VG_TEST_CORE_SUITES(X)                                               \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
   X(async) X(work) X(dns) X(chan) X(lockfile) X(graceful) X(log) X(json)  \
-  X(probe) X(target) X(config) X(plan) X(cron) X(logfile) X(fiber)
+  X(probe) X(target) X(config) X(plan) X(cron) X(logfile) X(fiber)        \
+  X(envfile)
 /* vigil_service (systemd units and sd_notify) is POSIX-only: on Windows
  * `vigil service` talks to the SCM (suite vigil_winsvc). */
 #define VG_TEST_INTEG_SUITES(X)                                              \
@@ -74,10 +75,11 @@ int vg_test_fault_clean(void);
 /* vigil_real (tests/real): real daemons from Debian's packages. */
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \
-  X(vigil_real)
+  X(vigil_spawn) X(vigil_real)
 #else
 #define VG_TEST_SUITES(X)                                                    \
-  VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)
+  VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \
+  X(vigil_spawn)
 #endif
 
 #define X(name) extern CU_SuiteInfo name##_suite;

@@ -321,6 +321,128 @@ static void test_other_values(void) {
   /* HOST:PORT and URLs: suite target (tests/test_target.c). */
 }
 
+/* <umask>, <nice>, <cpu-affinity> values. */
+static void test_process_values(void) {
+  unsigned m = 5;
+  int nice = 7;
+  vg_cpuset_t set;
+  CU_ASSERT_EQUAL(cfg_parse_umask("0027", &m), APR_SUCCESS);
+  CU_ASSERT_EQUAL(m, 027);
+  CU_ASSERT_EQUAL(cfg_parse_umask("77", &m), APR_SUCCESS);
+  CU_ASSERT_EQUAL(m, 077);
+  CU_ASSERT_EQUAL(cfg_parse_umask("0", &m), APR_SUCCESS);
+  CU_ASSERT_EQUAL(m, 0);
+  CU_ASSERT_EQUAL(cfg_parse_umask("1777", &m), APR_ERANGE);
+  CU_ASSERT_EQUAL(cfg_parse_umask("0028", &m), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_umask("00277", &m), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_umask("", &m), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_umask("-1", &m), APR_EINVAL);
+  CU_ASSERT_EQUAL(m, 0);
+
+  CU_ASSERT_EQUAL(cfg_parse_nice("5", &nice), APR_SUCCESS);
+  CU_ASSERT_EQUAL(nice, 5);
+  CU_ASSERT_EQUAL(cfg_parse_nice("-20", &nice), APR_SUCCESS);
+  CU_ASSERT_EQUAL(nice, -20);
+  CU_ASSERT_EQUAL(cfg_parse_nice("+19", &nice), APR_SUCCESS);
+  CU_ASSERT_EQUAL(nice, 19);
+  CU_ASSERT_EQUAL(cfg_parse_nice("20", &nice), APR_ERANGE);
+  CU_ASSERT_EQUAL(cfg_parse_nice("-21", &nice), APR_ERANGE);
+  CU_ASSERT_EQUAL(cfg_parse_nice("- 1", &nice), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_nice("", &nice), APR_EINVAL);
+  CU_ASSERT_EQUAL(nice, 19);
+
+  CU_ASSERT_EQUAL(cfg_parse_cpus("0,2-3", &set), APR_SUCCESS);
+  CU_ASSERT_EQUAL(set.bits[0], 0xd);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("1023", &set), APR_SUCCESS);
+  CU_ASSERT_EQUAL(set.bits[0], 0);
+  CU_ASSERT_EQUAL(set.bits[15], (uint64_t)1 << 63);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("0 1,,4-4", &set), APR_SUCCESS);
+  CU_ASSERT_EQUAL(set.bits[0], 0x13);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("1024", &set), APR_ERANGE);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("0-99999999999999999999", &set),
+                  APR_ERANGE);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("3-1", &set), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("1-", &set), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("-1", &set), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("a", &set), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("1;2", &set), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_cpus(" , ", &set), APR_EINVAL);
+  CU_ASSERT_EQUAL(cfg_parse_cpus("", &set), APR_EINVAL);
+  CU_ASSERT_EQUAL(set.bits[0], 0x13);
+}
+
+/* The process elements: read, and each bad value at its line. */
+static void test_process_elements(void) {
+  const char *path;
+  cfg_errors_t *errs;
+  const cfg_service_t *s;
+  const cfg_env_file_t *f;
+  cfg_t *cfg = ok_text(
+      "<vigil>\n"
+      "  <service name=\"a\">\n"
+      "    <command>/bin/true</command>\n"
+      "    <env-file>/etc/a.env</env-file>\n"
+      "    <env-file>-rel.env</env-file>\n"
+      "    <umask>0027</umask><nice>-5</nice>\n"
+      "    <cpu-affinity>0,2-3</cpu-affinity>\n"
+      "    <user>someone</user><group>staff</group>\n"
+      "  </service>\n"
+      "  <service name=\"b\"><command>/bin/true</command></service>\n"
+      "</vigil>\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  s = svc(cfg, "a");
+  CU_ASSERT_EQUAL_FATAL(s->env_files->nelts, 2);
+  f = &APR_ARRAY_IDX(s->env_files, 0, cfg_env_file_t);
+  CU_ASSERT_FALSE(f->optional);
+  CU_ASSERT_EQUAL(f->line, 4);
+  f = &APR_ARRAY_IDX(s->env_files, 1, cfg_env_file_t);
+  CU_ASSERT_TRUE(f->optional);
+  /* Relative: made absolute from the config file's directory (the
+   * temporary one, in the loader's separators). */
+  {
+    const char *rest = f->path, *root = NULL;
+    size_t n = strlen(f->path);
+    CU_ASSERT(n > 8 && strcmp(f->path + n - 8, "/rel.env") == 0);
+    CU_ASSERT(apr_filepath_root(&root, &rest, 0, vg_test_pool) ==
+              APR_SUCCESS);
+  }
+  CU_ASSERT_EQUAL(s->umask, 027);
+  CU_ASSERT_TRUE(s->has_nice);
+  CU_ASSERT_EQUAL(s->nice, -5);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s->cpus);
+  CU_ASSERT_EQUAL(s->cpus->bits[0], 0xd);
+  CU_ASSERT_STRING_EQUAL(s->user, "someone");
+  CU_ASSERT_EQUAL(s->user_line, 8);
+  CU_ASSERT_STRING_EQUAL(s->user_group, "staff");
+  /* Defaults: vigil's own. */
+  s = svc(cfg, "b");
+  CU_ASSERT_EQUAL(s->env_files->nelts, 0);
+  CU_ASSERT_EQUAL(s->umask, -1);
+  CU_ASSERT_FALSE(s->has_nice);
+  CU_ASSERT_PTR_NULL(s->cpus);
+  CU_ASSERT_PTR_NULL(s->user);
+  CU_ASSERT_PTR_NULL(s->user_group);
+
+  errs = bad_text(
+      "<vigil>\n"
+      "  <service name=\"a\">\n"
+      "    <command>/bin/true</command>\n"
+      "    <umask>0800</umask>\n"
+      "    <nice>20</nice>\n"
+      "    <cpu-affinity>0,1024</cpu-affinity>\n"
+      "    <env-file>-</env-file>\n"
+      "    <user></user>\n"
+      "    <umask>0022</umask>\n"
+      "  </service>\n"
+      "</vigil>\n", 6, &path);
+  expect_at(errs, 0, path, 4, "bad umask '0800'");
+  expect_at(errs, 1, path, 5, "bad nice value '20'");
+  expect_at(errs, 2, path, 6, "a CPU number is too large");
+  expect_at(errs, 3, path, 7, "names no file");
+  expect_at(errs, 4, path, 8, "empty");
+  expect_at(errs, 5, path, 9, "<umask>");
+}
+
 /* ------------------------------------------------------------------------
  * Substitution
  * --------------------------------------------------------------------- */
@@ -1853,6 +1975,8 @@ static CU_TestInfo config_tests[] = {
   {"durations", test_durations},
   {"sizes", test_sizes},
   {"booleans, numbers, HOST:PORT", test_other_values},
+  {"umask, nice, CPU lists", test_process_values},
+  {"user, group, env-file, umask, nice, cpu-affinity", test_process_elements},
   {"substitution", test_subst},
   {"substitution of %NAME%", test_subst_percent},
   {"substitution of %NAME% in a file", test_subst_percent_file},

@@ -38,6 +38,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #endif
@@ -1275,6 +1276,165 @@ static void test_spawn_cgroup_join(void) {
 #endif
 #endif
 
+
+/* ------------------------------------------------------------------------
+ * Credentials and scheduling (POSIX): user, groups, umask, nice, CPUs
+ * --------------------------------------------------------------------- */
+
+#ifndef _WIN32
+/* The user database through the PAL: by name and by number; a user or
+ * group that does not exist is APR_ENOENT, not an error of the call. */
+static void test_user_lookup(void) {
+  pal_user_t u;
+  long gid = -1, *groups = NULL;
+  int n = 0, i, has_gid = 0;
+  CU_ASSERT_EQUAL_FATAL(pal_user_lookup("root", &u, vg_test_pool),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL(u.uid, 0);
+  CU_ASSERT_STRING_EQUAL(u.name, "root");
+  CU_ASSERT(u.home[0] == '/');
+  memset(&u, 0, sizeof u);
+  CU_ASSERT_EQUAL(pal_user_lookup("0", &u, vg_test_pool), APR_SUCCESS);
+  CU_ASSERT_STRING_EQUAL(u.name, "root");
+  CU_ASSERT_EQUAL(pal_user_lookup("vigil-no-such-user", &u, vg_test_pool),
+                  APR_ENOENT);
+  CU_ASSERT_EQUAL(pal_user_lookup("4000000000", &u, vg_test_pool),
+                  APR_ENOENT);
+  CU_ASSERT_EQUAL(pal_user_lookup("", &u, vg_test_pool), APR_ENOENT);
+  CU_ASSERT_EQUAL(pal_group_lookup("0", &gid), APR_SUCCESS);
+  CU_ASSERT_EQUAL(gid, 0);
+  CU_ASSERT_EQUAL(pal_group_lookup("vigil-no-such-group", &gid), APR_ENOENT);
+  CU_ASSERT_EQUAL(pal_user_groups("root", 0, &groups, &n, vg_test_pool),
+                  APR_SUCCESS);
+  CU_ASSERT(n >= 1);
+  for (i = 0; i < n; i++)
+    has_gid |= groups[i] == 0;
+  CU_ASSERT(has_gid);
+}
+
+/* Run the "creds" child prepared in c (its options set) and return its
+ * line. */
+static const char *creds_of(vg_loop_t *loop, child_t *c) {
+  child_pipe(loop, c, 1);
+  child_run(loop, c);
+  CU_ASSERT_EQUAL(c->exit_status, 0);
+  return c->out.data;
+}
+
+/* umask, nice and CPU affinity reach the child; the nice value is
+ * absolute.  Neither needs privilege (a higher nice value, a CPU we
+ * have). */
+static void test_spawn_sched(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_cpuset_t cpus;
+  child_t c;
+  char want[128];
+  const char *line;
+  int base;
+  errno = 0;
+  base = getpriority(PRIO_PROCESS, 0);
+  child_prepare(&c, "creds", NULL, NULL);
+  memset(&cpus, 0, sizeof cpus);
+  cpus.bits[0] = 1;   /* CPU 0 */
+  c.opts.flags = VG_PROCESS_UMASK | VG_PROCESS_NICE | VG_PROCESS_AFFINITY;
+  c.opts.umask = 027;
+  c.opts.nice = base < 5 ? 5 : base;
+  c.opts.cpus = &cpus;
+  line = creds_of(loop, &c);
+  snprintf(want, sizeof want, " umask=0027 nice=%d", c.opts.nice);
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, want));
+#ifdef __linux__
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, " cpus=0 "));
+#endif
+  if (!strstr(line, want))
+    fprintf(stderr, "\n  creds: %s", line);
+  child_release(loop, &c);
+
+  /* Without the flags, the child keeps ours. */
+  child_prepare(&c, "creds", NULL, NULL);
+  c.opts.umask = 0777;
+  c.opts.nice = 19;
+  line = creds_of(loop, &c);
+  snprintf(want, sizeof want, " nice=%d", base);
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, want));
+  CU_ASSERT_PTR_NULL(strstr(line, "umask=0777"));
+  child_release(loop, &c);
+  vg_test_close_loop(loop);
+}
+
+#ifdef __linux__
+/* CPUs the machine does not have: refused, as the kernel does. */
+static void test_spawn_affinity_none(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_cpuset_t cpus;
+  child_t c;
+  apr_status_t rv;
+  child_prepare(&c, "exit", "0", NULL);
+  memset(&cpus, 0, sizeof cpus);
+  cpus.bits[15] = 1ull << 63;   /* CPU 1023 */
+  c.opts.flags = VG_PROCESS_AFFINITY;
+  c.opts.cpus = &cpus;
+  rv = spawn_expect_fail(loop, &c);
+  CU_ASSERT_EQUAL(rv, APR_EINVAL);
+  CU_ASSERT_STRING_EQUAL(pal_last_call(), "sched_setaffinity");
+  vg_test_close_loop(loop);
+}
+#endif
+
+/* As root: the child runs as nobody, with nobody's groups only (none of
+ * root's), and -- Linux -- still has its parent-death signal, which the
+ * kernel clears at the credential change: armed after it. */
+static void test_spawn_user(void) {
+  vg_loop_t *loop;
+  pal_user_t u;
+  long *groups = NULL;
+  int ngroups = 0;
+  child_t c;
+  char want[256];
+  const char *line;
+  if (geteuid() != 0) {
+    fprintf(stderr, "\n  [skipped: switching user needs root] ");
+    return;
+  }
+  if (pal_user_lookup("nobody", &u, vg_test_pool) != APR_SUCCESS) {
+    fprintf(stderr, "\n  [skipped: no user nobody] ");
+    return;
+  }
+  CU_ASSERT_EQUAL_FATAL(pal_user_groups(u.name, u.gid, &groups, &ngroups,
+                                        vg_test_pool), APR_SUCCESS);
+  loop = vg_test_new_loop();
+  child_prepare(&c, "creds", NULL, NULL);
+  c.opts.flags = VG_PROCESS_SETUID | VG_PROCESS_SETGID | VG_PROCESS_PDEATHSIG;
+  c.opts.uid = u.uid;
+  c.opts.gid = u.gid;
+  c.opts.groups = groups;
+  c.opts.ngroups = ngroups;
+  line = creds_of(loop, &c);
+  snprintf(want, sizeof want, "uid=%ld gid=%ld ", u.uid, u.gid);
+  CU_ASSERT(strncmp(line, want, strlen(want)) == 0);
+  CU_ASSERT_PTR_NULL(strstr(line, "groups=0,"));
+  CU_ASSERT_PTR_NULL(strstr(line, "groups=0 "));
+#ifdef __linux__
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, " pdeath=9\n"));
+#endif
+  if (strncmp(line, want, strlen(want)) != 0 || !strstr(line, "pdeath=9"))
+    fprintf(stderr, "\n  creds: %s", line);
+  child_release(loop, &c);
+
+  /* A group of its own over the user's primary one, and no supplementary
+   * groups at all. */
+  child_prepare(&c, "creds", NULL, NULL);
+  c.opts.flags = VG_PROCESS_SETUID | VG_PROCESS_SETGID;
+  c.opts.uid = u.uid;
+  c.opts.gid = 4242;
+  line = creds_of(loop, &c);
+  snprintf(want, sizeof want, "uid=%ld gid=4242 groups=- ", u.uid);
+  CU_ASSERT(strncmp(line, want, strlen(want)) == 0);
+  child_release(loop, &c);
+  vg_test_close_loop(loop);
+}
+#endif
+
 /* Closing the handle does not kill the child. */
 static void test_close_does_not_kill(void) {
   vg_loop_t *loop = vg_test_new_loop();
@@ -1444,6 +1604,14 @@ static CU_TestInfo process_tests[] = {
 #ifdef __linux__
     {"spawn_cgroup_join", test_spawn_cgroup_join},
 #endif
+#endif
+#ifndef _WIN32
+    {"user_lookup", test_user_lookup},
+    {"spawn_sched", test_spawn_sched},
+#ifdef __linux__
+    {"spawn_affinity_none", test_spawn_affinity_none},
+#endif
+    {"spawn_user", test_spawn_user},
 #endif
     {"close_does_not_kill", test_close_does_not_kill},
     {"many_spawns", test_many_spawns},

@@ -46,6 +46,7 @@
 #include <apr_tables.h>
 #include <apr_hash.h>
 #include <apr_file_io.h>
+#include "vigil.h"   /* vg_cpuset_t */
 
 #include "cfg_cron.h"
 
@@ -197,6 +198,13 @@ typedef struct cfg_env_s {
   const char *value;
 } cfg_env_t;
 
+/* <env-file>: read at every start of the service (cfg_envfile_read). */
+typedef struct cfg_env_file_s {
+  const char *path;             /* absolute (the config's directory joined) */
+  int optional;                 /* written "-PATH": a missing file is none */
+  int line;                     /* of its <env-file> */
+} cfg_env_file_t;
+
 /* <service type>. */
 typedef enum {
   CFG_TYPE_SIMPLE = 0,          /* up while its process runs */
@@ -242,6 +250,18 @@ typedef struct cfg_service_s {
   cfg_health_t health;
   cfg_log_t log;
   cfg_limits_t limits;
+  /* Who the child runs as and how it is scheduled. */
+  const char *user;             /* <user>: a name or uid, as written; NULL:
+                                   vigil's own */
+  int user_line;                /* line of <user>, 0 when none */
+  const char *user_group;       /* <group>: a name or gid; NULL: the
+                                   user's primary group */
+  int user_group_line;
+  apr_array_header_t *env_files;  /* cfg_env_file_t, in file order */
+  int umask;                    /* <umask> 0..0777, or -1: vigil's own */
+  int has_nice;                 /* <nice> given */
+  int nice;                     /* -20..19 */
+  const vg_cpuset_t *cpus;      /* <cpu-affinity>, or NULL: vigil's */
   cfg_service_type type;        /* default simple */
   apr_array_header_t *hooks;    /* cfg_hook_t, file order */
   uint64_t watchdog_ms;         /* <watchdog timeout>; 0: none */
@@ -328,6 +348,32 @@ const cfg_service_t *cfg_service_find(const cfg_t *cfg, const char *name);
 const char *cfg_schema_text(size_t *len);
 
 /* ------------------------------------------------------------------------
+ * Environment files (<env-file>): systemd's EnvironmentFile= syntax,
+ * described in config/README.md.  Read by the supervisor at every start
+ * of a service, and by `vigil validate`.
+ * --------------------------------------------------------------------- */
+
+/* The largest environment file read (bytes). */
+#define CFG_ENVFILE_MAX (1u << 20)
+
+/* Parse `len` bytes of an environment file, appending one cfg_env_t per
+ * assignment to `out` in file order (a later one of the same name
+ * replaces an earlier one when applied in order).  CFG_EINVALID on the
+ * first malformed line: *line (1-based) and *why say which and why. */
+apr_status_t cfg_envfile_parse(const char *text, size_t len,
+                               apr_array_header_t *out, apr_pool_t *pool,
+                               int *line, const char **why);
+/* Read and parse the file at `path` (no "-" prefix here).  APR_ENOENT
+ * when it does not exist (the caller decides whether that matters);
+ * CFG_EINVALID when it is not a regular file (refused by its type,
+ * without waiting: a FIFO is never opened for a blocking read), larger
+ * than CFG_ENVFILE_MAX or malformed (*line, or 0 for the whole file, and
+ * *why); an APR status when it cannot be read (*why). */
+apr_status_t cfg_envfile_read(const char *path, apr_array_header_t *out,
+                              apr_pool_t *pool, int *line,
+                              const char **why);
+
+/* ------------------------------------------------------------------------
  * Reload: what changed between two configurations.
  *
  * Services are matched by name.  A service whose command, arguments,
@@ -366,16 +412,24 @@ enum {
   CFG_F_DEPENDS   = 1u << 10,
   CFG_F_HEALTH    = 1u << 11,
   CFG_F_LOG       = 1u << 12,   /* file names, rotation, timestamps */
-  CFG_F_TYPE      = 1u << 13,
-  CFG_F_HOOKS     = 1u << 14,
-  CFG_F_WATCHDOG  = 1u << 15,
-  CFG_F_SCHEDULE  = 1u << 16
+  CFG_F_USER      = 1u << 13,
+  CFG_F_GROUP     = 1u << 14,
+  CFG_F_ENV_FILE  = 1u << 15,   /* the <env-file> list (not their text,
+                                   read at every start) */
+  CFG_F_UMASK     = 1u << 16,
+  CFG_F_NICE      = 1u << 17,
+  CFG_F_CPU_AFFINITY = 1u << 18,
+  CFG_F_TYPE      = 1u << 19,
+  CFG_F_HOOKS     = 1u << 20,
+  CFG_F_WATCHDOG  = 1u << 21,
+  CFG_F_SCHEDULE  = 1u << 22
 };
 /* The fields whose change needs a restart.  (The watchdog's timeout is
  * in the child's environment, WATCHDOG_USEC.) */
 #define CFG_F_NEEDS_RESTART                                                  \
   (CFG_F_COMMAND | CFG_F_ARGS | CFG_F_WORKDIR | CFG_F_ENV | CFG_F_LIMITS |   \
-   CFG_F_STDIO | CFG_F_TYPE | CFG_F_WATCHDOG)
+   CFG_F_STDIO | CFG_F_USER | CFG_F_GROUP | CFG_F_ENV_FILE | CFG_F_UMASK |   \
+   CFG_F_NICE | CFG_F_CPU_AFFINITY | CFG_F_TYPE | CFG_F_WATCHDOG)
 
 /* Supervisor settings, for cfg_diff_t.supervisor. */
 enum {
@@ -428,6 +482,14 @@ apr_status_t cfg_parse_bool(const char *s, int *value);
 /* Decimal digits only, within [min, max]. */
 apr_status_t cfg_parse_uint(const char *s, uint64_t min, uint64_t max,
                             uint64_t *value);
+/* A umask: 1 to 4 octal digits, 0000..0777. */
+apr_status_t cfg_parse_umask(const char *s, unsigned *mask);
+/* A nice value: -20..19 (an optional sign, then decimal digits). */
+apr_status_t cfg_parse_nice(const char *s, int *nice);
+/* A CPU list as Linux writes one ("0,2-3", taskset -c, cpuset.cpus):
+ * CPU numbers and N-M ranges, separated by commas or blanks; each CPU
+ * below PAL_CPUSET_MAX (1024), at least one. */
+apr_status_t cfg_parse_cpus(const char *s, vg_cpuset_t *set);
 /* Network targets (config/target.c), the one parser for the loader and
  * for the probes.  HOST is a host name (resolved later, at each probe),
  * an IPv4 address or an IPv6 address in brackets. */

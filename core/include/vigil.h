@@ -392,8 +392,13 @@ enum {
   VG_PROCESS_SETUID = PAL_SPAWN_SETUID,
   VG_PROCESS_SETGID = PAL_SPAWN_SETGID,
   VG_PROCESS_PDEATHSIG = PAL_SPAWN_PDEATHSIG,
-  VG_PROCESS_SEARCH_PATH = PAL_SPAWN_SEARCH_PATH
+  VG_PROCESS_SEARCH_PATH = PAL_SPAWN_SEARCH_PATH,
+  VG_PROCESS_UMASK = PAL_SPAWN_UMASK,
+  VG_PROCESS_NICE = PAL_SPAWN_NICE,
+  VG_PROCESS_AFFINITY = PAL_SPAWN_AFFINITY
 };
+
+typedef pal_cpuset_t vg_cpuset_t;
 
 typedef pal_limits_t vg_limits_t;
 typedef pal_usage_t vg_usage_t;
@@ -407,7 +412,12 @@ typedef struct vg_process_options_s {
   const char *const *env;       /* NULL-terminated "K=V"; NULL inherits */
   const char *cwd;
   unsigned flags;               /* VG_PROCESS_* */
-  long uid, gid;
+  long uid, gid;                /* VG_PROCESS_SETUID, _SETGID */
+  const long *groups;           /* VG_PROCESS_SETGID: supplementary */
+  int ngroups;                  /*   groups (0: none) */
+  unsigned umask;               /* VG_PROCESS_UMASK */
+  int nice;                     /* VG_PROCESS_NICE: -20..19 */
+  const vg_cpuset_t *cpus;      /* VG_PROCESS_AFFINITY */
   vg_stdio_t stdio[3];
   const vg_limits_t *limits;
   const char *cgroup;           /* Linux: cgroup v2 dir joined before exec */

@@ -75,27 +75,27 @@ void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
 void pal__req_advance(pal_req_t *req, size_t w);
 
 /* Append a request to an io's write queue (writes complete in order). */
-static inline void pal__wq_push(pal_io_t *io, pal_req_t *req) {
+static inline void pal__writes_push(pal_io_t *io, pal_req_t *req) {
   req->next = NULL;
-  if (io->wq_tail)
-    io->wq_tail->next = req;
+  if (io->writes_tail)
+    io->writes_tail->next = req;
   else
-    io->wq_head = req;
-  io->wq_tail = req;
+    io->writes_head = req;
+  io->writes_tail = req;
 }
 
 /* Take the head off an io's write queue (which is not empty). */
-static inline pal_req_t *pal__wq_pop(pal_io_t *io) {
-  pal_req_t *req = io->wq_head;
-  io->wq_head = req->next;
-  if (!io->wq_head)
-    io->wq_tail = NULL;
+static inline pal_req_t *pal__writes_pop(pal_io_t *io) {
+  pal_req_t *req = io->writes_head;
+  io->writes_head = req->next;
+  if (!io->writes_head)
+    io->writes_tail = NULL;
   return req;
 }
 
 /* Complete every queued write or send with `status`, in order (a broken
  * stream fails what waits behind the request that broke it). */
-void pal__wq_complete_all(pal_io_t *io, apr_status_t status);
+void pal__writes_complete_all(pal_io_t *io, apr_status_t status);
 
 /* pal_io_close()'s cancellations: every pending request completes with
  * PAL_ECANCELED in submission order -- connect, writes, shutdown. */

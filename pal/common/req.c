@@ -53,9 +53,9 @@ void pal__req_advance(pal_req_t *req, size_t w) {
 
 /* ---- 2. an io's requests ------------------------------------------------ */
 
-void pal__wq_complete_all(pal_io_t *io, apr_status_t status) {
-  while (io->wq_head != NULL)
-    pal__complete(io->poll, pal__wq_pop(io), status);
+void pal__writes_complete_all(pal_io_t *io, apr_status_t status) {
+  while (io->writes_head != NULL)
+    pal__complete(io->poll, pal__writes_pop(io), status);
 }
 
 void pal__io_cancel_all(pal_io_t *io) {
@@ -63,7 +63,7 @@ void pal__io_cancel_all(pal_io_t *io) {
     pal__complete(io->poll, io->connect_req, PAL_ECANCELED);
     io->connect_req = NULL;
   }
-  pal__wq_complete_all(io, PAL_ECANCELED);
+  pal__writes_complete_all(io, PAL_ECANCELED);
   if (io->shutdown_req) {
     pal__complete(io->poll, io->shutdown_req, PAL_ECANCELED);
     io->shutdown_req = NULL;

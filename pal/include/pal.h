@@ -268,7 +268,7 @@ struct pal_io_s {
   pal_alloc_cb alloc_cb;
   union { pal_read_cb read; pal_recv_cb recv; } rcb;
   pal_conn_cb conn_cb;
-  pal_req_t *wq_head, *wq_tail;   /* queued writes / sends */
+  pal_req_t *writes_head, *writes_tail; /* queued writes / sends */
   pal_req_t *connect_req;
   pal_req_t *shutdown_req;
   intptr_t os[8];             /* backend storage */
@@ -381,11 +381,20 @@ typedef struct pal_stdio_s {
 enum {
   PAL_SPAWN_NEW_GROUP = 1 << 0,   /* own process group (kill tree) */
   PAL_SPAWN_SETSID    = 1 << 1,   /* new session (implies new group) */
-  PAL_SPAWN_SETUID    = 1 << 2,
-  PAL_SPAWN_SETGID    = 1 << 3,
+  PAL_SPAWN_SETUID    = 1 << 2,   /* uid (POSIX; Windows refuses) */
+  PAL_SPAWN_SETGID    = 1 << 3,   /* gid and groups (POSIX; idem) */
   PAL_SPAWN_PDEATHSIG = 1 << 4,   /* Linux: SIGKILL when parent dies */
-  PAL_SPAWN_SEARCH_PATH = 1 << 5  /* look file up on PATH */
+  PAL_SPAWN_SEARCH_PATH = 1 << 5, /* look file up on PATH */
+  PAL_SPAWN_UMASK     = 1 << 6,   /* set umask (POSIX; Windows has none) */
+  PAL_SPAWN_NICE      = 1 << 7,   /* set nice (Windows: priority class) */
+  PAL_SPAWN_AFFINITY  = 1 << 8    /* CPU affinity (cpus; not macOS) */
 };
+
+/* A set of CPUs by number, 0 .. PAL_CPUSET_MAX - 1 (Linux's CPU_SETSIZE). */
+#define PAL_CPUSET_MAX 1024
+typedef struct pal_cpuset_s {
+  uint64_t bits[PAL_CPUSET_MAX / 64];   /* cpu n: bits[n / 64] >> n % 64 */
+} pal_cpuset_t;
 
 /* Resource limits applied in the child before exec; 0 = leave as is. */
 typedef struct pal_limits_s {
@@ -421,6 +430,20 @@ typedef struct pal_spawn_opts_s {
   pal_stdio_t stdio[3];
   unsigned flags;                 /* PAL_SPAWN_* */
   long uid, gid;
+  /* PAL_SPAWN_SETGID: the supplementary groups (setgroups), ngroups of
+   * them (0: none; pal_user_groups() makes the list).  The child sets
+   * them, then gid, then uid, as initgroups + setgid + setuid would,
+   * without reading the user database after the fork (not
+   * async-signal-safe). */
+  const long *groups;
+  int ngroups;
+  unsigned umask;                 /* PAL_SPAWN_UMASK: 0000..0777 */
+  int nice;                       /* PAL_SPAWN_NICE: -20..19; Windows:
+                                   * the priority class it falls in
+                                   * (pal_nice_class) */
+  const pal_cpuset_t *cpus;       /* PAL_SPAWN_AFFINITY: where it may run;
+                                   * Windows: the job's affinity, CPUs 0..63
+                                   * (of processor group 0) */
   const pal_limits_t *limits;     /* NULL = none */
   const char *cgroup;             /* Linux: a cgroup v2 directory the child
                                    * joins before exec; NULL = stay */
@@ -456,6 +479,17 @@ struct pal_proc_s {
  * pal_poll_wait(), when the child has exited and been reaped. */
 apr_status_t pal_proc_spawn(pal_poll_t *poll, pal_proc_t *proc,
                             const pal_spawn_opts_t *opts, pal_exit_cb exit_cb);
+/* Why this platform does not apply spawn option `flag` (PAL_SPAWN_UMASK,
+ * PAL_SPAWN_AFFINITY, PAL_SPAWN_SETUID...), as a clause for a warning
+ * ("macOS has no CPU affinity"), or NULL if it does.  pal_proc_spawn()
+ * ignores an option the platform lacks, except SETUID and SETGID, which
+ * Windows refuses (PAL_EUNSUPPORTED) rather than run the child as the
+ * caller. */
+const char *pal_spawn_unsupported(unsigned flag);
+/* The name of what nice value `nice` (-20..19) becomes on this platform
+ * when it is not a nice value: Windows' priority class ("high",
+ * "above normal", "normal", "below normal", "idle"); NULL on POSIX. */
+const char *pal_nice_class(int nice);
 /* Whether a pal_proc_spawn() failure is one that the same spawn cannot
  * get past by being retried: the program exists but cannot be run (not
  * executable, not an executable format, arguments or path too long, a
@@ -625,6 +659,29 @@ apr_status_t pal_set_subreaper(void);
 uint64_t pal_pid_start_time(long pid);
 /* The effective user id (POSIX) or -1 (Windows). */
 long pal_geteuid(void);
+
+/* A user of the user database (POSIX: passwd, through NSS). */
+typedef struct pal_user_s {
+  long uid;
+  long gid;                       /* the primary group */
+  const char *name;               /* as the database spells it */
+  const char *home;               /* "/" when the entry has none */
+} pal_user_t;
+/* Look up user `name`, or a decimal uid, in the user database
+ * (getpwnam_r / getpwuid_r); strings in pool.  APR_ENOENT when there is
+ * no such user.  It may block (NSS may ask a directory server), as
+ * getpwnam does: callers look up when they load or start a service,
+ * never per event.  PAL_EUNSUPPORTED on Windows. */
+apr_status_t pal_user_lookup(const char *name, pal_user_t *out,
+                             struct apr_pool_t *pool);
+/* The same for group `name` or a decimal gid: *gid.  APR_ENOENT when
+ * there is none; PAL_EUNSUPPORTED on Windows. */
+apr_status_t pal_group_lookup(const char *name, long *gid);
+/* The groups user `name` belongs to, `gid` first (getgrouplist, what
+ * initgroups sets), as an array in pool: *groups, *n of them.  For
+ * pal_spawn_opts_t.groups.  PAL_EUNSUPPORTED on Windows. */
+apr_status_t pal_user_groups(const char *name, long gid, long **groups,
+                             int *n, struct apr_pool_t *pool);
 /* The process environment as NULL-terminated "K=V" strings (UTF-8),
  * read at the time of the call; valid until the environment changes. */
 const char *const *pal_environ(void);

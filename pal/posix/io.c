@@ -202,7 +202,7 @@ static apr_status_t update_interest(pal_io_t *io) {
     want |= PAL__IN;
   if ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0)
     want |= PAL__IN;
-  if (io->wq_head || io->connect_req)
+  if (io->writes_head || io->connect_req)
     want |= PAL__OUT;
   if (want == io->events)
     return APR_SUCCESS;
@@ -438,7 +438,7 @@ void pal__io_ready(pal_io_t *io, unsigned events) {
   if (events & (PAL__OUT | PAL__ERR | PAL__HUP)) {
     if (io->connect_req)
       finish_connect(io);
-    if (!io->connect_req && (io->wq_head || io->shutdown_req))
+    if (!io->connect_req && (io->writes_head || io->shutdown_req))
       flush_writes(io);
   }
   (void)update_interest(io);
@@ -551,15 +551,15 @@ static void do_shutdown(pal_io_t *io, pal_req_t *req) {
 
 static void flush_writes(pal_io_t *io) {
   pal_req_t *req;
-  while ((req = io->wq_head) != NULL) {
+  while ((req = io->writes_head) != NULL) {
     apr_status_t rv = write_req(io, req);
     if (rv == APR_EAGAIN)
       break;
-    pal__complete(io->poll, pal__wq_pop(io), rv);
+    pal__complete(io->poll, pal__writes_pop(io), rv);
     if (rv != APR_SUCCESS && req->type != PAL_REQ_SEND)
-      pal__wq_complete_all(io, rv);   /* the stream is broken */
+      pal__writes_complete_all(io, rv);   /* the stream is broken */
   }
-  if (!io->wq_head && io->shutdown_req) {
+  if (!io->writes_head && io->shutdown_req) {
     req = io->shutdown_req;
     io->shutdown_req = NULL;
     do_shutdown(io, req);
@@ -568,16 +568,16 @@ static void flush_writes(pal_io_t *io) {
 
 static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
   apr_status_t rv;
-  if (!io->wq_head && !io->connect_req) {
+  if (!io->writes_head && !io->connect_req) {
     rv = write_req(io, req);
     if (rv != APR_EAGAIN) {
       pal__complete(io->poll, req, rv);
       return APR_SUCCESS;
     }
   }
-  pal__wq_push(io, req);
+  pal__writes_push(io, req);
   if ((rv = update_interest(io)) != APR_SUCCESS)
-    pal__wq_complete_all(io, rv);   /* cannot wait for writability */
+    pal__writes_complete_all(io, rv);   /* cannot wait for writability */
   return APR_SUCCESS;
 }
 
@@ -612,7 +612,7 @@ apr_status_t pal_io_try_write(pal_io_t *io, const pal_buf_t *bufs,
     return PAL_ECLOSING;
   if (io->fd < 0 || (io->flags & PAL__F_SHUT))
     return APR_EPIPE;
-  if (io->wq_head || io->connect_req)
+  if (io->writes_head || io->connect_req)
     return APR_EAGAIN;
   memset(&req, 0, sizeof req);
   req.type = PAL_REQ_WRITE;
@@ -667,7 +667,7 @@ apr_status_t pal_io_shutdown(pal_io_t *io, pal_req_t *req, pal_req_cb cb) {
     return APR_EPIPE;
   req_init(req, io, PAL_REQ_SHUTDOWN, NULL, 0, cb);
   io->flags |= PAL__F_SHUT;
-  if (!io->wq_head && !io->connect_req)
+  if (!io->writes_head && !io->connect_req)
     do_shutdown(io, req);
   else
     io->shutdown_req = req;

@@ -10,7 +10,8 @@
  *      is written straight into the parent's memory, so every error
  *      (ENOENT, EACCES, a failed setuid...) reaches the caller exactly.
  *      This is what posix_spawn does inside glibc, plus the steps
- *      posix_spawn cannot do: rlimits, uid/gid, the parent-death signal.
+ *      posix_spawn cannot do: rlimits, nice, CPU affinity, umask,
+ *      groups/gid/uid, the parent-death signal.
  *   3. spawn elsewhere: fork + exec, errors reported through a
  *      close-on-exec pipe
  *   4. exit notification: the pidfd is watched by the poll; without
@@ -44,11 +45,13 @@
 #if defined(PAL_HAVE_PDEATHSIG) || defined(PAL_HAVE_SUBREAPER)
 #include <sys/prctl.h>
 #endif
-#if defined(PAL_HAVE_SYS_PIDFD_OPEN) || defined(PAL_HAVE_CLONE_PIDFD)
-#include <sys/syscall.h>   /* SYS_pidfd_open, SYS_pidfd_send_signal */
+#if defined(PAL_HAVE_SYS_PIDFD_OPEN) || defined(PAL_HAVE_CLONE_PIDFD) || \
+    defined(__linux__)
+#include <sys/syscall.h>   /* SYS_pidfd_open, SYS_setresuid, ... */
 #endif
 #if defined(__linux__)
 #include <dirent.h>
+#include <sched.h>         /* sched_setaffinity */
 #elif defined(__APPLE__)
 #include <libproc.h>
 #include <mach/mach_time.h>
@@ -148,6 +151,12 @@ typedef struct spawn_ctx_s {
   /* DIR/cgroup.procs of opts->cgroup, made by the parent: the child may
    * not allocate (it shares our memory until exec). */
   char cgroup_procs[4096];
+  /* opts->groups as the kernel takes them, made by the parent (malloc'ed
+   * there, freed after the spawn). */
+  gid_t *groups;
+#if defined(__linux__)
+  cpu_set_t cpus;               /* opts->cpus, with PAL_SPAWN_AFFINITY */
+#endif
 } spawn_ctx_t;
 
 static void child_fail(spawn_ctx_t *c, const char *call) {
@@ -208,6 +217,53 @@ static void child_exec(spawn_ctx_t *c) {
   child_fail(c, "execve");
 }
 
+/* Supplementary groups, group, user: in that order, as initgroups +
+ * setgid + setuid (each later step needs the privilege the one before
+ * keeps).  On Linux the system calls are made directly: glibc's
+ * setgroups/setgid/setuid broadcast the change to every thread of the
+ * process (nptl's setxid), and a clone(CLONE_VM) child shares our
+ * memory, where that thread list is ours (posix_spawn makes its calls
+ * directly for the same reason).  A process without the privilege
+ * (EPERM) keeps its own supplementary groups: it has no others to drop;
+ * root must drop them. */
+static void child_set_ids(spawn_ctx_t *c) {
+  const pal_spawn_opts_t *o = c->o;
+  if (o->flags & PAL_SPAWN_SETGID) {
+    size_t n = o->ngroups > 0 ? (size_t)o->ngroups : 0;
+#if defined(__linux__) && defined(SYS_setgroups32)
+    long r = syscall(SYS_setgroups32, n, c->groups);
+#elif defined(__linux__)
+    long r = syscall(SYS_setgroups, n, c->groups);
+#else
+    int r = setgroups((int)n, c->groups);
+#endif
+    if (r < 0 && (errno != EPERM || geteuid() == 0))
+      child_fail(c, "setgroups");
+#if defined(__linux__) && defined(SYS_setresgid32)
+    r = syscall(SYS_setresgid32, (gid_t)o->gid, (gid_t)o->gid, (gid_t)o->gid);
+#elif defined(__linux__)
+    r = syscall(SYS_setresgid, (gid_t)o->gid, (gid_t)o->gid, (gid_t)o->gid);
+#else
+    r = setgid((gid_t)o->gid);
+#endif
+    if (r < 0)
+      child_fail(c, "setgid");
+  }
+  if (o->flags & PAL_SPAWN_SETUID) {
+#if defined(__linux__) && defined(SYS_setresuid32)
+    long r = syscall(SYS_setresuid32, (uid_t)o->uid, (uid_t)o->uid,
+                     (uid_t)o->uid);
+#elif defined(__linux__)
+    long r = syscall(SYS_setresuid, (uid_t)o->uid, (uid_t)o->uid,
+                     (uid_t)o->uid);
+#else
+    int r = setuid((uid_t)o->uid);
+#endif
+    if (r < 0)
+      child_fail(c, "setuid");
+  }
+}
+
 static int child_main(void *arg) {
   spawn_ctx_t *c = arg;
   const pal_spawn_opts_t *o = c->o;
@@ -250,15 +306,6 @@ static int child_main(void *arg) {
     if (setpgid(0, 0) < 0)
       child_fail(c, "setpgid");
   }
-
-#ifdef PAL_HAVE_PDEATHSIG
-  if (o->flags & PAL_SPAWN_PDEATHSIG) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-      child_fail(c, "prctl");
-    if (getppid() != c->parent)
-      _exit(127);   /* the parent died before we armed the signal */
-  }
-#endif
 
   /* Move sources out of 0..2 first so a dup2 cannot clobber one that a
    * later descriptor still needs. */
@@ -305,19 +352,37 @@ static int child_main(void *arg) {
 #endif
   }
 
+  /* Priority and CPUs while still privileged: a negative nice needs
+   * CAP_SYS_NICE, which the switch below gives up.  The nice value is
+   * absolute (as systemd's Nice=), not added to ours. */
+  if (o->flags & PAL_SPAWN_NICE) {
+    errno = 0;
+    if (setpriority(PRIO_PROCESS, 0, o->nice) < 0)
+      child_fail(c, "setpriority");
+  }
+#if defined(__linux__)
+  if ((o->flags & PAL_SPAWN_AFFINITY) &&
+      sched_setaffinity(0, sizeof c->cpus, &c->cpus) < 0)
+    child_fail(c, "sched_setaffinity");
+#endif
+  if (o->flags & PAL_SPAWN_UMASK)
+    umask((mode_t)(o->umask & 0777));
+
   if (o->cwd && chdir(o->cwd) < 0)
     child_fail(c, "chdir");
 
-  if (o->flags & PAL_SPAWN_SETGID) {
-    if (setgroups(0, NULL) < 0 && errno != EPERM)
-      child_fail(c, "setgroups");
-    if (setgid((gid_t)o->gid) < 0)
-      child_fail(c, "setgid");
+  child_set_ids(c);
+
+  /* After the switch: the kernel clears the parent-death signal when the
+   * credentials change (commit_creds), so it is armed last. */
+#ifdef PAL_HAVE_PDEATHSIG
+  if (o->flags & PAL_SPAWN_PDEATHSIG) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+      child_fail(c, "prctl");
+    if (getppid() != c->parent)
+      _exit(127);   /* the parent died before we armed the signal */
   }
-  if (o->flags & PAL_SPAWN_SETUID) {
-    if (setuid((uid_t)o->uid) < 0)
-      child_fail(c, "setuid");
-  }
+#endif
 
   child_exec(c);
   return 127;
@@ -491,6 +556,24 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     return PAL_EUNSUPPORTED;   /* cgroups are Linux's */
 #endif
   }
+  if ((o->flags & PAL_SPAWN_SETGID) && o->ngroups > 0) {
+    c.groups = malloc((size_t)o->ngroups * sizeof *c.groups);
+    if (!c.groups)
+      return APR_ENOMEM;
+    for (i = 0; i < o->ngroups; i++)
+      c.groups[i] = (gid_t)o->groups[i];
+  }
+#if defined(__linux__)
+  if ((o->flags & PAL_SPAWN_AFFINITY) && o->cpus) {
+    CPU_ZERO(&c.cpus);
+    for (i = 0; i < PAL_CPUSET_MAX && i < CPU_SETSIZE; i++)
+      if ((o->cpus->bits[i / 64] >> (i % 64)) & 1)
+        CPU_SET(i, &c.cpus);
+  } else if (o->flags & PAL_SPAWN_AFFINITY) {
+    free(c.groups);
+    return APR_EINVAL;
+  }
+#endif
   if (o->flags & PAL_SPAWN_SEARCH_PATH) {
     const char *const *e;
     c.path = NULL;
@@ -603,7 +686,23 @@ done:
   for (i = 0; i < 3; i++)
     if (owned[i] >= 0)
       close(owned[i]);
+  free(c.groups);
   return rv;
+}
+
+const char *pal_spawn_unsupported(unsigned flag) {
+#if !defined(__linux__)
+  if (flag & PAL_SPAWN_AFFINITY)
+    return "this system has no CPU affinity for a process (macOS has "
+           "none)";
+#endif
+  (void)flag;
+  return NULL;
+}
+
+const char *pal_nice_class(int nice) {
+  (void)nice;
+  return NULL;
 }
 
 const char *pal_rlimit_unenforced(int which) {

@@ -34,7 +34,7 @@
  *     refuses other handle types.
  *   - At most one read-side operation (F_RPOSTED) and one request
  *     operation (F_WPOSTED: the connect, or the head of the write queue)
- *     are in flight per io.  Writes behind it wait in wq, in order.
+ *     are in flight per io.  Writes behind it wait in writes_head, in order.
  *   - No callback from a submitting call: results known at submit time go
  *     through pal__complete() (requests) or a packet the PAL posts itself
  *     (read side, listeners: OffsetHigh == PAL__OV_POSTED, with the Win32

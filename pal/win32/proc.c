@@ -14,6 +14,7 @@
  *   7. job messages: exit notification, limits, orphans
  *   8. kill, kill tree, close, pid helpers
  *   9. usage: the job's accounting and its members' working sets
+ *  10. users (none: a spawn cannot switch account)
  *
  * Containment (STYLE 13): every child gets its own job object with
  * JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE.  The only handle to the job is
@@ -774,6 +775,59 @@ static apr_status_t job_cpu_rate(HANDLE job, unsigned percent) {
   return pal_err_from_os((int)err);
 }
 
+/* Nice values as priority classes: the class whose base priority is
+ * nearest (-20..-11 high, -10..-1 above normal, 0 normal, 1..10 below
+ * normal, 11..19 idle).  Realtime is never chosen: it can starve the
+ * system's own threads, which no nice value does. */
+static DWORD nice_class(int nice) {
+  if (nice <= -11)
+    return HIGH_PRIORITY_CLASS;
+  if (nice < 0)
+    return ABOVE_NORMAL_PRIORITY_CLASS;
+  if (nice == 0)
+    return NORMAL_PRIORITY_CLASS;
+  if (nice <= 10)
+    return BELOW_NORMAL_PRIORITY_CLASS;
+  return IDLE_PRIORITY_CLASS;
+}
+
+const char *pal_nice_class(int nice) {
+  switch (nice_class(nice)) {
+  case HIGH_PRIORITY_CLASS: return "high";
+  case ABOVE_NORMAL_PRIORITY_CLASS: return "above normal";
+  case NORMAL_PRIORITY_CLASS: return "normal";
+  case BELOW_NORMAL_PRIORITY_CLASS: return "below normal";
+  default: return "idle";
+  }
+}
+
+const char *pal_spawn_unsupported(unsigned flag) {
+  if (flag & (PAL_SPAWN_SETUID | PAL_SPAWN_SETGID))
+    return "Windows cannot start a process as another account without "
+           "that account's password";
+  if (flag & PAL_SPAWN_UMASK)
+    return "Windows has no umask (files get their directory's ACL)";
+  return NULL;
+}
+
+/* The job's processor affinity: CPUs 0..63 of the set, those of the
+ * system's mask (processor group 0; more needs group affinity, which a
+ * job cannot take before Windows 11).  None of them there: APR_EINVAL,
+ * as Linux refuses a set of CPUs it does not have. */
+static apr_status_t job_affinity(const pal_spawn_opts_t *o,
+                                 ULONG_PTR *mask) {
+  DWORD_PTR self, sys;
+  ULONG_PTR want = (ULONG_PTR)o->cpus->bits[0];
+  if (!GetProcessAffinityMask(GetCurrentProcess(), &self, &sys))
+    return win_fail("GetProcessAffinityMask");
+  *mask = want & (ULONG_PTR)sys;
+  if (*mask == 0) {
+    pal__last_call = "SetInformationJobObject(affinity)";
+    return APR_EINVAL;
+  }
+  return APR_SUCCESS;
+}
+
 /* The job: KILL_ON_JOB_CLOSE (see the top of this file); a crash ends the
  * process at once instead of waiting on an error-reporting dialog or a
  * debugger, so it can be restarted; the caller's limits; and the port.
@@ -804,6 +858,19 @@ static apr_status_t job_create(pal__job_t *j, const pal_spawn_opts_t *o) {
     li.BasicLimitInformation.ActiveProcessLimit =
         o->limits->processes > 0xffffffffu ? 0xffffffffu
                                            : (DWORD)o->limits->processes;
+  }
+  /* The priority class and affinity of every process in the job, so the
+   * service's own children get them too (as a nice value and an
+   * affinity are inherited on POSIX). */
+  if (o->flags & PAL_SPAWN_NICE) {
+    li.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_PRIORITY_CLASS;
+    li.BasicLimitInformation.PriorityClass = nice_class(o->nice);
+  }
+  if ((o->flags & PAL_SPAWN_AFFINITY) && o->cpus) {
+    rv = job_affinity(o, &li.BasicLimitInformation.Affinity);
+    if (rv != APR_SUCCESS)
+      return rv;
+    li.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_AFFINITY;
   }
   if (!SetInformationJobObject(j->job, JobObjectExtendedLimitInformation, &li,
                                sizeof li))
@@ -859,7 +926,8 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   if (!o || !o->argv || !o->argv[0])
     return APR_EINVAL;
   /* No uids on Windows: refuse rather than run as ourselves.  PDEATHSIG
-   * is what KILL_ON_JOB_CLOSE always gives. */
+   * is what KILL_ON_JOB_CLOSE always gives; there is no umask (ignored:
+   * pal_spawn_unsupported says so). */
   if (o->flags & (PAL_SPAWN_SETUID | PAL_SPAWN_SETGID))
     return PAL_EUNSUPPORTED;
   memset(proc, 0, sizeof *proc);
@@ -1408,4 +1476,30 @@ apr_status_t pal__proc_post_message(pal_proc_t *proc, unsigned long msg) {
                                   (LPOVERLAPPED)(ULONG_PTR)j->pid))
     return win_fail("PostQueuedCompletionStatus");
   return APR_SUCCESS;
+}
+
+/* ---- 10. users: none a spawn can switch to (pal_spawn_unsupported) --- */
+
+apr_status_t pal_user_lookup(const char *name, pal_user_t *out,
+                             struct apr_pool_t *pool) {
+  (void)name;
+  (void)out;
+  (void)pool;
+  return PAL_EUNSUPPORTED;
+}
+
+apr_status_t pal_group_lookup(const char *name, long *gid) {
+  (void)name;
+  (void)gid;
+  return PAL_EUNSUPPORTED;
+}
+
+apr_status_t pal_user_groups(const char *name, long gid, long **groups,
+                             int *n, struct apr_pool_t *pool) {
+  (void)name;
+  (void)gid;
+  (void)groups;
+  (void)n;
+  (void)pool;
+  return PAL_EUNSUPPORTED;
 }

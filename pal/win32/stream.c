@@ -359,10 +359,10 @@ static DWORD write_post(pal_io_t *io, pal_req_t *req) {
 /* The head request failed: it completes with rv; on a stream, what is
  * queued behind it fails the same way (POSIX flush_writes()). */
 static void fail_head(pal_io_t *io, apr_status_t rv) {
-  pal_req_t *req = pal__wq_pop(io);
+  pal_req_t *req = pal__writes_pop(io);
   pal__complete(io->poll, req, rv);
   if (req->type != PAL_REQ_SEND)
-    pal__wq_complete_all(io, rv);
+    pal__writes_complete_all(io, rv);
 }
 
 static apr_status_t write_fail(const pal_io_t *io, const pal_req_t *req,
@@ -407,10 +407,10 @@ static void do_shutdown(pal_io_t *io, pal_req_t *req) {
 void pal__write_next(pal_io_t *io) {
   pal_req_t *req;
   while (!(io->flags & (PAL__F_WPOSTED | PAL__F_CLOSED)) && !io->connect_req &&
-         (req = io->wq_head) != NULL) {
+         (req = io->writes_head) != NULL) {
     DWORD e;
     if (req->type != PAL_REQ_SEND && req->bufidx >= req->nbufs) {
-      pal__wq_pop(io);
+      pal__writes_pop(io);
       pal__complete(io->poll, req, APR_SUCCESS);
       continue;
     }
@@ -422,7 +422,7 @@ void pal__write_next(pal_io_t *io) {
       return;
     fail_head(io, write_fail(io, req, e));
   }
-  if (!io->wq_head && io->shutdown_req && !io->connect_req &&
+  if (!io->writes_head && io->shutdown_req && !io->connect_req &&
       !(io->flags & (PAL__F_WPOSTED | PAL__F_CLOSED))) {
     req = io->shutdown_req;
     io->shutdown_req = NULL;
@@ -439,7 +439,7 @@ apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
     return APR_EPIPE;
   pal__io_req_start(req, io, PAL_REQ_WRITE, bufs, nbufs, cb);
   pal__req_advance(req, 0);   /* skip empty buffers */
-  pal__wq_push(io, req);
+  pal__writes_push(io, req);
   pal__write_next(io);
   return APR_SUCCESS;
 }
@@ -458,7 +458,7 @@ apr_status_t pal_io_try_write(pal_io_t *io, const pal_buf_t *bufs,
     return PAL_ECLOSING;
   if (io->fd == PAL_INVALID_FD || (io->flags & PAL__F_SHUT))
     return APR_EPIPE;
-  if (io->wq_head || io->connect_req || (io->flags & PAL__F_WPOSTED) ||
+  if (io->writes_head || io->connect_req || (io->flags & PAL__F_WPOSTED) ||
       !pal__is_sock(io))
     return APR_EAGAIN;
   for (i = 0; i < nbufs && n < PAL__IOV_MAX; i++) {
@@ -557,7 +557,7 @@ static void req_done(pal_io_t *io, pal_req_t *req, DWORD bytes, DWORD err,
   else if (!(fl & PAL__F_WEARLY))
     pal__req_advance(req, bytes);
   if (req->type == PAL_REQ_SEND || req->bufidx >= req->nbufs) {
-    pal__wq_pop(io);
+    pal__writes_pop(io);
     pal__complete(io->poll, req, APR_SUCCESS);
   }
   pal__write_next(io);

@@ -177,7 +177,7 @@ apr_status_t pal_io_send(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
     return APR_ENOTSOCK;
   pal__io_req_start(req, io, PAL_REQ_SEND, bufs, nbufs, cb);
   req->addr = (pal_addr_t *)addr;
-  pal__wq_push(io, req);
+  pal__writes_push(io, req);
   pal__write_next(io);
   return APR_SUCCESS;
 }

@@ -78,6 +78,14 @@ int svc_sup_run(const svc_sup_opts_t *opts, apr_pool_t *pool);
  * refuse the same files with the same messages.  As cfg_load(). */
 apr_status_t svc_config_load(cfg_t **cfg, const char *path, apr_pool_t *pool,
                              cfg_errors_t **errs);
+/* What `vigil validate` checks beyond the load: each service's
+ * <env-file>s, read and parsed now as a start would (a missing file that
+ * is not optional, one that cannot be read, a malformed line), each
+ * problem added to errs at the <env-file>'s line.  The supervisor does
+ * not refuse a config for them: the files are read at every start, and a
+ * start that cannot read one fails. */
+apr_status_t svc_config_check_env(const cfg_t *cfg, apr_pool_t *pool,
+                                  cfg_errors_t *errs);
 
 /* The control endpoint of a configuration (its <control>, or the
  * default below), allocated from pool. */

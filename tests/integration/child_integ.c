@@ -63,6 +63,10 @@
  *                             "stopping", SIGSTOP ourselves; after a
  *                             SIGCONT sleep 30 s (exit 3)
  *
+ *   exec PROGRAM ARGS...      exec PROGRAM (an absolute path) with ARGS:
+ *                             with vt_child_as, a program run as another
+ *                             user.  POSIX-only (exits 126 on Windows)
+ *
  * Like tests/child.c, children may use the OS directly; the network ones
  * use libvigil so that they also build for Windows.
  */
@@ -685,6 +689,20 @@ static int child_control_send(int argc, char **argv) {
 #endif
 }
 
+static int child_exec(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;
+#else
+  if (argc < 2)
+    return 125;
+  execv(argv[1], argv + 1);
+  fprintf(stderr, "child exec: %s: %s\n", argv[1], strerror(errno));
+  return 127;
+#endif
+}
+
 const vg_child_mode_t vg_child_integ_modes[] = {
     {"sleep-exit", child_sleep_exit},
     {"append-exit", child_append_exit},
@@ -699,4 +717,5 @@ const vg_child_mode_t vg_child_integ_modes[] = {
     {"fork-orphans", child_fork_orphans},
     {"stop-self", child_stop_self},
     {"double-fork", child_double_fork},
+    {"exec", child_exec},
     {NULL, NULL}};

@@ -261,22 +261,14 @@ static void test_reload_restart_cascade(void) {
 /* ready tcp: starting until the port accepts, then running. */
 static void test_ready_tcp(void) {
   vt_t *t = vt_begin("readytcp");
-  const char *go, *extra;
+  const char *go;
   char *out;
-  int port;
   if (!t)
     return;
-  port = vt_free_port(t);
-  VT_REQUIRE(port > 0);
   go = vt_path(t, "go");
-  extra = apr_psprintf(vt_pool(t),
-                       "<ready tcp=\"127.0.0.1:%d\" timeout=\"20s\"/>\n",
-                       port);
-  vt_config(t, "vigil.xml",
-            vt_svc(t, "srv", extra, "tcp-listen",
-                   apr_psprintf(vt_pool(t), "%d", port), go, "-", NULL),
-            NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_fixture_service(
+      t, "srv", "<ready tcp=\"127.0.0.1:{port}\" timeout=\"20s\"/>\n",
+      "tcp-listen", go, "-", NULL));
   VT_REQUIRE(vt_wait_state(t, "srv", "starting", VT_WAIT_MS) != NULL);
   /* Well past the default 1 s of "after": not ready without the port. */
   CU_ASSERT(stays(t, "srv", "starting", 1300));
@@ -411,32 +403,28 @@ static void test_ready_notify_outsiders(void) {
 }
 #endif
 
+/* The health check of the two cases below: on the service's own port,
+ * every 100 ms, two failures restart it. */
+#define HEALTH_TCP                                                           \
+  "<health type=\"tcp\" target=\"127.0.0.1:{port}\" interval=\"100ms\" "     \
+  "timeout=\"500ms\" failures=\"2\"/>\n"
+
 /* A tcp health check whose port closes: after `failures` failures the
  * service is restarted (new pid) and the supervisor logs why. */
 static void test_health_tcp_restart(void) {
   vt_t *t = vt_begin("health");
   const svc_json_t *s;
-  const char *close_file, *extra, *log;
+  const char *close_file, *log;
   long p1;
-  int port;
   if (!t)
     return;
-  port = vt_free_port(t);
-  VT_REQUIRE(port > 0);
   close_file = vt_path(t, "close");
-  extra = apr_psprintf(
-      vt_pool(t),
-      "<ready tcp=\"127.0.0.1:%d\" timeout=\"20s\"/>\n"
-      "    <health type=\"tcp\" target=\"127.0.0.1:%d\" interval=\"100ms\" "
-      "timeout=\"500ms\" failures=\"2\"/>\n"
+  VT_REQUIRE(vt_fixture_service(
+      t, "hl",
+      "<ready tcp=\"127.0.0.1:{port}\" timeout=\"20s\"/>\n"
+      "    " HEALTH_TCP
       "    <restart delay=\"50ms\"/>\n",
-      port, port);
-  vt_config(t, "vigil.xml",
-            vt_svc(t, "hl", extra, "tcp-listen",
-                   apr_psprintf(vt_pool(t), "%d", port), "-", close_file,
-                   NULL),
-            NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+      "tcp-listen", "-", close_file, NULL));
   s = vt_wait_state(t, "hl", "running", VT_WAIT_MS);
   VT_REQUIRE(s != NULL);
   p1 = (long)vt_ifield(s, "pid");
@@ -473,26 +461,14 @@ static int starting_not(const svc_json_t *s, void *arg) {
 static void test_health_restart_reason(void) {
   vt_t *t = vt_begin("healthwhy");
   const svc_json_t *s;
-  const char *close_file, *extra;
+  const char *close_file;
   long p1;
-  int port;
   if (!t)
     return;
-  port = vt_free_port(t);
-  VT_REQUIRE(port > 0);
   close_file = vt_path(t, "close");
-  extra = apr_psprintf(
-      vt_pool(t),
-      "<ready after=\"1500ms\"/>\n"
-      "    <health type=\"tcp\" target=\"127.0.0.1:%d\" interval=\"100ms\" "
-      "timeout=\"500ms\" failures=\"2\"/>\n",
-      port);
-  vt_config(t, "vigil.xml",
-            vt_svc(t, "hl", extra, "tcp-listen",
-                   apr_psprintf(vt_pool(t), "%d", port), "-", close_file,
-                   NULL),
-            NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_fixture_service(
+      t, "hl", "<ready after=\"1500ms\"/>\n    " HEALTH_TCP, "tcp-listen",
+      "-", close_file, NULL));
   s = vt_wait_state(t, "hl", "running", VT_WAIT_MS);
   VT_REQUIRE(s != NULL);
   p1 = (long)vt_ifield(s, "pid");

@@ -26,25 +26,19 @@ static int not_running(const svc_json_t *s, void *arg) {
 
 static void test_localhost_targets(void) {
   vt_t *t = vt_begin("names");
-  const char *extra, *log;
+  const char *log;
   char *out;
   int port;
   if (!t)
     return;
-  port = vt_free_port(t);
-  VT_REQUIRE(port > 0);
-  extra = apr_psprintf(
-      vt_pool(t),
-      "<ready tcp=\"localhost:%d\" timeout=\"20s\"/>\n"
-      "    <health type=\"http\" target=\"http://localhost:%d/health?x=1\" "
+  port = vt_fixture_service(
+      t, "web",
+      "<ready tcp=\"localhost:{port}\" timeout=\"20s\"/>\n"
+      "    <health type=\"http\" target=\"http://localhost:{port}/health?x=1\" "
       "interval=\"100ms\" timeout=\"2s\" failures=\"2\"/>\n",
-      port, port);
-  vt_config(t, "vigil.xml",
-            vt_svc(t, "web", extra, "http-listen",
-                   apr_psprintf(vt_pool(t), "%d", port), NULL),
-            NULL);
+      "http-listen", NULL);
+  VT_REQUIRE(port > 0);
   CU_ASSERT_EQUAL(vt_cli(t, "validate", NULL)->code, 0);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
   CU_ASSERT_PTR_NOT_NULL(vt_wait_state(t, "web", "running", VT_WAIT_MS));
   /* Several health checks pass, by name: it stays running. */
   CU_ASSERT_PTR_NULL(vt_wait_svc(t, "web", not_running, NULL, 800));

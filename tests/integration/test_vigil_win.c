@@ -268,6 +268,43 @@ static void test_cpu_cap_or_warning(void) {
   vt_end(t);
 }
 
+/* <user> and <group>: refused at validate, naming the alternative (vigil
+ * itself as that account); <umask> is a warning at start; <nice> and
+ * <cpu-affinity> run (the job's priority class and affinity: suite
+ * win32). */
+static void test_user_refused(void) {
+  vt_t *t = vt_begin("win-user");
+  vt_res_t *r;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            "  <service name=\"db\">\n"          /* line 8 */
+            "    <command>C:\\db\\db.exe</command>\n"
+            "    <user>postgres</user>\n"           /* line 10 */
+            "  </service>\n",
+            NULL);
+  r = vt_cli(t, "validate", NULL);
+  CU_ASSERT_EQUAL(r->code, 2);
+  CU_ASSERT(vt_contains(r->err, "vigil.xml:10: error: service db: <user> "
+                                "is not supported here"));
+  CU_ASSERT(vt_contains(r->err, "vigil service install --account"));
+  if (r->code != 2)
+    fprintf(stderr, "\n  validate: %s%s", r->out, r->err);
+
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "s",
+                   READY_FAST "    <umask>0027</umask><nice>5</nice>\n"
+                   "    <cpu-affinity>0</cpu-affinity>\n",
+                   "sleep", "30000", NULL),
+            NULL);
+  CU_ASSERT_EQUAL(vt_cli(t, "validate", NULL)->code, 0);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT(vt_wait_state(t, "s", "running", VT_WAIT_MS) != NULL);
+  CU_ASSERT(vt_contains(vt_sup_log(t), "umask 0027 is not applied: "
+                                       "Windows has no umask"));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_win_tests[] = {
     {"pipe name: a stable hash of the config path", test_pipe_name_hash},
     {"default pipe: named after the config, found by the CLI",
@@ -277,6 +314,8 @@ static CU_TestInfo vigil_win_tests[] = {
     {"a squatted pipe name: vigil run refuses, exit 1", test_pipe_squatted},
     {"cpu limit: a job CPU cap, or a warning where refused",
      test_cpu_cap_or_warning},
+    {"<user> refused at validate; <umask> a warning; <nice> runs",
+     test_user_refused},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_win_suite = {.pName = "vigil_win",

@@ -501,19 +501,19 @@ const char *vt_xml(vt_t *t, const char *s) {
   return out;
 }
 
-const char *vt_svc(vt_t *t, const char *name, const char *extra,
-                   const char *mode, ...) {
-  va_list ap;
+/* vt_svc() with its arguments `first` (may be NULL: none) then `ap`. */
+static const char *svc_xml(vt_t *t, const char *name, const char *extra,
+                           const char *mode, const char *first, va_list ap) {
   const char *a;
   const char *s = apr_psprintf(
       t->pool,
       "  <service name=\"%s\">\n    <command>%s</command>\n"
       "    <arg>--child</arg><arg>%s</arg>",
       name, vt_xml(t, t->self), vt_xml(t, mode));
-  va_start(ap, mode);
+  if (first)
+    s = apr_psprintf(t->pool, "%s<arg>%s</arg>", s, vt_xml(t, first));
   while ((a = va_arg(ap, const char *)) != NULL)
     s = apr_psprintf(t->pool, "%s<arg>%s</arg>", s, vt_xml(t, a));
-  va_end(ap);
 #if defined(_WIN32)
   /* The stop ladder starts with CTRL_BREAK to the child's group, which
    * Wine refuses: there every stop waits for its timeout before the job
@@ -526,6 +526,46 @@ const char *vt_svc(vt_t *t, const char *name, const char *extra,
 #endif
   return apr_psprintf(t->pool, "%s\n%s%s  </service>\n", s,
                       extra ? "    " : "", extra ? extra : "");
+}
+
+const char *vt_svc(vt_t *t, const char *name, const char *extra,
+                   const char *mode, ...) {
+  va_list ap;
+  const char *s;
+  va_start(ap, mode);
+  s = svc_xml(t, name, extra, mode, NULL, ap);
+  va_end(ap);
+  return s;
+}
+
+/* `s` with every "{port}" replaced by `port`. */
+static const char *with_port(vt_t *t, const char *s, int port) {
+  const char *out = "", *p;
+  while ((p = strstr(s, "{port}")) != NULL) {
+    out = apr_psprintf(t->pool, "%s%.*s%d", out, (int)(p - s), s, port);
+    s = p + strlen("{port}");
+  }
+  return apr_pstrcat(t->pool, out, s, NULL);
+}
+
+int vt_fixture_service(vt_t *t, const char *name, const char *extra,
+                       const char *mode, ...) {
+  va_list ap;
+  const char *svc;
+  int port = vt_free_port(t);
+  if (port <= 0) {
+    CU_FAIL("no free TCP port");
+    return 0;
+  }
+  va_start(ap, mode);
+  svc = svc_xml(t, name, extra ? with_port(t, extra, port) : NULL, mode,
+                apr_psprintf(t->pool, "%d", port), ap);
+  va_end(ap);
+  if (!vt_sup_start_ready(t, vt_config(t, "vigil.xml", svc, NULL))) {
+    CU_FAIL("the supervisor did not start");
+    return 0;
+  }
+  return port;
 }
 
 const char *vt_log_dir(vt_t *t) { return vt_path(t, "logs"); }

@@ -112,6 +112,14 @@ long vt_wait_pid_file(vt_t *t, const char *path, uint64_t timeout_ms);
  * without a <stop> in `extra`, <stop timeout="1s"/> (see the .c). */
 const char *vt_svc(vt_t *t, const char *name, const char *extra,
                    const char *mode, ...);
+/* The fixture of one service on a free TCP port: DIR/vigil.xml
+ * (vt_config()) with the service `name` running this binary's child
+ * `mode` PORT ARGS... (NULL-terminated) and `extra`, in which each
+ * "{port}" stands for the port; then a supervisor on it, started and
+ * answering (vt_sup_start_ready()).  The port, or 0 if a step failed
+ * (a test failure is recorded). */
+int vt_fixture_service(vt_t *t, const char *name, const char *extra,
+                       const char *mode, ...);
 /* Write DIR/FILE with a <supervisor> section (state-dir DIR/state,
  * log-dir DIR/logs, shutdown-timeout 10s) and the given service XML
  * (concatenated, NULL-terminated).  Returns the path. */
