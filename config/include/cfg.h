@@ -195,6 +195,17 @@ typedef struct cfg_env_s {
   const char *value;
 } cfg_env_t;
 
+/* <reload>: what `vigil reload NAME` does.  Without a command, send
+ * `signal` to the main process (0: HUP, the default); with one, run it
+ * (its own process group, killed at `timeout_ms`). */
+#define CFG_RELOAD_TIMEOUT_MS 30000
+typedef struct cfg_reload_s {
+  int signal;                   /* portable (VG_SIG*), 0: HUP */
+  const char *command;          /* NULL: send `signal` */
+  apr_array_header_t *args;     /* const char *, or NULL */
+  uint64_t timeout_ms;          /* 0: CFG_RELOAD_TIMEOUT_MS */
+} cfg_reload_t;
+
 typedef struct cfg_service_s {
   const char *name;             /* unique: NAME, or NAME-i for instances */
   const char *group;            /* the <service name="..."> */
@@ -216,6 +227,7 @@ typedef struct cfg_service_s {
   cfg_health_t health;
   cfg_log_t log;
   cfg_limits_t limits;
+  cfg_reload_t reload;
   const char *file;             /* where the <service> is, as in errors */
   int line;                     /* line of its <service> start tag */
 } cfg_service_t;
