@@ -33,6 +33,12 @@ struct svc_reload_run_s {
   void *baton;
 };
 
+/* A line of the supervisor's log about s, as service.c writes them. */
+static void say(const svc_service_t *s, vg_log_level lvl, const char *msg) {
+  const char *kv[] = {"service", s->name, NULL};
+  vg_log_kv(s->sup->log, lvl, "service", kv, "%s: %s", s->name, msg);
+}
+
 static int has_main(const svc_service_t *s) {
   return s->child && !s->child->exited && s->child->proc.pid > 0;
 }
@@ -57,7 +63,7 @@ apr_status_t svc_service_signal(svc_service_t *s, int signum, int native,
   rv = pal_proc_signal(&s->child->proc.proc, signum, native);
   if (rv == APR_SUCCESS) {
     snprintf(detail, size, "%s sent to pid %ld", what, s->child->proc.pid);
-    vg_log(s->sup->log, VG_LOG_NOTICE, "service", "%s: %s", s->name, detail);
+    say(s, VG_LOG_NOTICE, detail);
   } else if (rv == PAL_ENOPROC) {
     snprintf(detail, size, "not running (it has just exited)");
   } else if (rv == PAL_EUNSUPPORTED) {
@@ -75,12 +81,11 @@ static void reload_cmd_done(svc_probe_t *p, apr_status_t st,
   svc_service_t *s = run->svc;
   if (s) {
     s->reloading = NULL;
-    if (st == APR_SUCCESS)
-      vg_log(s->sup->log, VG_LOG_NOTICE, "service",
-             "%s: reload command done (%s)", s->name, detail);
-    else if (st != VG_ECANCELED)
-      vg_log(s->sup->log, VG_LOG_ERROR, "service",
-             "%s: reload command failed: %s", s->name, detail);
+    char msg[192];
+    snprintf(msg, sizeof msg, "reload command %s: %s",
+             st == APR_SUCCESS ? "done" : "failed", detail);
+    if (st != VG_ECANCELED)
+      say(s, st == APR_SUCCESS ? VG_LOG_NOTICE : VG_LOG_ERROR, msg);
   }
   run->cb(s, run->baton, st, detail);
   free(run);
@@ -153,8 +158,11 @@ apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
     return rv;
   }
   s->reloading = run;
-  vg_log(s->sup->log, VG_LOG_NOTICE, "service", "%s: running its reload "
-         "command %s", s->name, r->command);
+  {
+    char msg[192];
+    snprintf(msg, sizeof msg, "running its reload command %s", r->command);
+    say(s, VG_LOG_NOTICE, msg);
+  }
   snprintf(detail, size, "reload command started");
   return APR_INCOMPLETE;
 }

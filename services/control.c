@@ -775,13 +775,14 @@ static int get_signal(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req,
   if (rv == PAL_EUNSUPPORTED)
     reply_error(c, p, text ? apr_psprintf(p, "signal %s cannot be sent on "
                                              "this platform", text)
-                           : apr_psprintf(p, "signal %lld cannot be sent on "
-                                             "this platform", (long long)num),
+                           : apr_psprintf(p, "signal %" APR_INT64_T_FMT
+                                             " cannot be sent on this "
+                                             "platform", (apr_int64_t)num),
                 0);
   else
     reply_error(c, p, text ? apr_psprintf(p, "unknown signal: %s", text)
-                           : apr_psprintf(p, "no such signal number: %lld",
-                                          (long long)num),
+                           : apr_psprintf(p, "no such signal number: %"
+                                          APR_INT64_T_FMT, (apr_int64_t)num),
                 0);
   return 0;
 }
