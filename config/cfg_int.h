@@ -77,13 +77,19 @@ typedef enum {
   CFG__EMPTY                    /* nothing */
 } cfg__content;
 
+/* How a child may appear in its parent (fields.def's flags). */
+#define CFG__ONCE 1u            /* at most once */
+#define CFG__REQUIRED 2u        /* <service> only: at least once */
+
 typedef struct cfg__elem_s {
   const char *name;
   cfg__content content;
   const char *const *attrs;     /* NULL-terminated */
   const char *const *required;  /* NULL-terminated */
   const char *const *children;  /* NULL-terminated (ELEMENTS) */
-  const char *const *singles;   /* children that may appear once */
+  unsigned flags;               /* CFG__ONCE: at most once in its parent
+                                   (an element means the same wherever
+                                   it is allowed) */
 } cfg__elem_t;
 
 /* The definition of an element name, or NULL if it is unknown. */
@@ -96,6 +102,20 @@ int cfg__vocab_has(const char *const *list, const char *name);
 const char *cfg__vocab_suggest(const char *const *list, const char *word);
 /* Every element definition, NULL-terminated (tests). */
 const cfg__elem_t *const *cfg__vocab_all(void);
+
+/* ------------------------------------------------------------------------
+ * diff.c: the reload fields of a service, one per CFG_F_* bit (the
+ * CFG__FIELD()s of fields.def).
+ * --------------------------------------------------------------------- */
+
+typedef struct cfg__field_s {
+  unsigned bit;                 /* one CFG_F_* */
+  const char *name;             /* cfg_fields_string()'s */
+  int (*eq)(const cfg_service_t *a, const cfg_service_t *b);
+} cfg__field_t;
+
+/* Every field, in fields.def's order; *n gets their number. */
+const cfg__field_t *cfg__fields(size_t *n);
 
 /* ------------------------------------------------------------------------
  * schema.c (generated from vigil.xsd at build time)

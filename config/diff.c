@@ -1,7 +1,8 @@
 /*
  * diff.c -- what a reload changes, service by service (see cfg.h).
  *
- * Each field group is compared by value.  The split between CHANGED
+ * Each field is compared by value, by the equality function fields.def
+ * names for its CFG_F_* bit.  The split between CHANGED
  * (restart) and UPDATED (live) is CFG_F_NEEDS_RESTART: what the running
  * process was started with -- its command line, environment, directory,
  * limits and where its stdout/stderr go (a file through the supervisor's
@@ -92,35 +93,70 @@ static int log_eq(const cfg_log_t *a, const cfg_log_t *b) {
          a->timestamps == b->timestamps;
 }
 
+/* The equality of each field that fields.def names, over two services. */
+typedef const cfg_service_t svc_t;
+
+static int eq_command(svc_t *a, svc_t *b) {
+  return str_eq(a->command, b->command);
+}
+static int eq_args(svc_t *a, svc_t *b) { return strs_eq(a->args, b->args); }
+static int eq_workdir(svc_t *a, svc_t *b) {
+  return str_eq(a->workdir, b->workdir);
+}
+static int eq_env(svc_t *a, svc_t *b) { return env_eq(a->env, b->env); }
+static int eq_autostart(svc_t *a, svc_t *b) {
+  return a->autostart == b->autostart;
+}
+static int eq_restart(svc_t *a, svc_t *b) {
+  return restart_eq(&a->restart, &b->restart);
+}
+static int eq_ready(svc_t *a, svc_t *b) {
+  return ready_eq(&a->ready, &b->ready);
+}
+static int eq_stop(svc_t *a, svc_t *b) {
+  return a->stop.signal == b->stop.signal &&
+         a->stop.timeout_ms == b->stop.timeout_ms;
+}
+static int eq_depends(svc_t *a, svc_t *b) {
+  return set_eq(a->depends_on, b->depends_on);
+}
+static int eq_health(svc_t *a, svc_t *b) {
+  return health_eq(&a->health, &b->health);
+}
+static int eq_stdio(svc_t *a, svc_t *b) {
+  return a->log.out.kind == b->log.out.kind &&
+         a->log.err.kind == b->log.err.kind;
+}
+static int eq_log(svc_t *a, svc_t *b) { return log_eq(&a->log, &b->log); }
+static int eq_limits(svc_t *a, svc_t *b) {
+  return limits_eq(&a->limits, &b->limits);
+}
+
+static const cfg__field_t fields[] = {
+#define CFG__CHILD(name, content, attrs, required, children, flags, parse,  \
+                   ...)                                                      \
+  __VA_ARGS__
+#define CFG__FIELD(bit, name, eq) {bit, name, eq},
+#define CFG__NOFIELD
+#include "fields.def"
+#undef CFG__CHILD
+#undef CFG__FIELD
+#undef CFG__NOFIELD
+};
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+const cfg__field_t *cfg__fields(size_t *n) {
+  *n = NFIELDS;
+  return fields;
+}
+
 static unsigned compare(const cfg_service_t *a, const cfg_service_t *b) {
   unsigned f = 0;
-  if (!str_eq(a->command, b->command))
-    f |= CFG_F_COMMAND;
-  if (!strs_eq(a->args, b->args))
-    f |= CFG_F_ARGS;
-  if (!str_eq(a->workdir, b->workdir))
-    f |= CFG_F_WORKDIR;
-  if (!env_eq(a->env, b->env))
-    f |= CFG_F_ENV;
-  if (!limits_eq(&a->limits, &b->limits))
-    f |= CFG_F_LIMITS;
-  if (a->log.out.kind != b->log.out.kind || a->log.err.kind != b->log.err.kind)
-    f |= CFG_F_STDIO;
-  if (a->autostart != b->autostart)
-    f |= CFG_F_AUTOSTART;
-  if (!restart_eq(&a->restart, &b->restart))
-    f |= CFG_F_RESTART;
-  if (!ready_eq(&a->ready, &b->ready))
-    f |= CFG_F_READY;
-  if (a->stop.signal != b->stop.signal ||
-      a->stop.timeout_ms != b->stop.timeout_ms)
-    f |= CFG_F_STOP;
-  if (!set_eq(a->depends_on, b->depends_on))
-    f |= CFG_F_DEPENDS;
-  if (!health_eq(&a->health, &b->health))
-    f |= CFG_F_HEALTH;
-  if (!log_eq(&a->log, &b->log))
-    f |= CFG_F_LOG;
+  size_t i;
+  for (i = 0; i < NFIELDS; i++)
+    if (!fields[i].eq(a, b))
+      f |= fields[i].bit;
   return f;
 }
 
@@ -202,16 +238,14 @@ const char *cfg_change_name(cfg_change kind) {
   return "?";
 }
 
-const char *cfg_fields_string(unsigned fields, apr_pool_t *pool) {
-  static const char *const names[] = {
-    "command", "args",    "workdir", "env",        "limits",
-    "stdio",   "autostart", "restart", "ready",    "stop",
-    "depends-on", "health", "log"
-  };
+const char *cfg_fields_string(unsigned fields_mask, apr_pool_t *pool) {
   const char *s = "";
-  unsigned i;
-  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (fields & (1u << i))
-      s = apr_pstrcat(pool, s, *s ? "," : "", names[i], NULL);
+  unsigned bit;
+  size_t i;
+  /* In bit order, whatever the order of fields.def. */
+  for (bit = 1; bit; bit <<= 1)
+    for (i = 0; i < NFIELDS; i++)
+      if ((fields_mask & bit) && fields[i].bit == bit)
+        s = apr_pstrcat(pool, s, *s ? "," : "", fields[i].name, NULL);
   return s;
 }

@@ -9,7 +9,8 @@
  *      required attributes, stray text, repeated single elements)
  *   4. values: substitution and the typed getters, each reporting with
  *      the line of the offending attribute or text
- *   5. <service> -> cfg_service_t, once per instance
+ *   5. <service> -> cfg_service_t, once per instance (its children and
+ *      their parse functions: fields.def)
  *   6. <supervisor>, <include>, one file, cfg_load()
  *
  * Invariants:
@@ -433,7 +434,7 @@ static void check_children(loader_t *ld, xmlNodePtr n,
               def->name);
         continue;
       }
-      if (cfg__vocab_has(def->singles, name)) {
+      if (cdef->flags & CFG__ONCE) {
         xmlNodePtr first;
         if (!seen)
           seen = apr_hash_make(ld->tmp);
@@ -669,7 +670,59 @@ static const char *name_problem(const char *s) {
  * 5. <service>
  * --------------------------------------------------------------------- */
 
-static void svc_restart(loader_t *ld, xmlNodePtr n, cfg_restart_t *r) {
+/* A <service> record being loaded: what the parse functions of its
+ * children (fields.def's svc_*) fill in. */
+typedef struct {
+  cfg_service_t *s;
+  cfg__decl_t *d;               /* its declaration */
+  int idx;                      /* its instance index */
+  apr_hash_t *env_seen;         /* <env> name -> int *: line of the first */
+} svc_load_t;
+
+static void svc_command(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 0, &v) && val_nonempty(ld, &v) && !rec->s->command)
+    rec->s->command = keep(ld, v.s);
+}
+
+static void svc_arg(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 1, &v))
+    APR_ARRAY_PUSH(rec->s->args, const char *) = keep(ld, v.s);
+}
+
+static void svc_workdir(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 0, &v) && val_nonempty(ld, &v))
+    rec->s->workdir = resolve_path(ld, ld->file->dir_abs, v.s);
+}
+
+static void svc_autostart(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_text(ld, n, 0, &v))
+    val_bool(ld, &v, &rec->s->autostart);
+}
+
+/* Into the declaration, once (instance 0): every instance depends on the
+ * same services, resolved by cfg__validate(). */
+static void svc_depends_on(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  const char *why;
+  cfg__dep_t *dep;
+  if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v) || rec->idx != 0)
+    return;
+  why = name_problem(v.s);
+  if (why) {
+    err(ld, v.line, "bad service name '%s' in <depends-on>: it %s", v.s, why);
+    return;
+  }
+  dep = apr_array_push(rec->d->deps);
+  dep->name = keep(ld, v.s);
+  dep->line = v.line;
+}
+
+static void svc_restart(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_restart_t *r = &rec->s->restart;
   static const char *const policies[] = {"on-failure", "always", "never",
                                          NULL};
   val_t v, d, m;
@@ -716,7 +769,8 @@ static int val_target(loader_t *ld, const val_t *v, int url,
   return 1;
 }
 
-static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {
+static void svc_ready(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_ready_t *r = &rec->s->ready;
   val_t v;
   int has_after = xmlHasNsProp(n, (const xmlChar *)"after", NULL) != NULL;
   int has_tcp = xmlHasNsProp(n, (const xmlChar *)"tcp", NULL) != NULL;
@@ -753,7 +807,8 @@ static void svc_ready(loader_t *ld, xmlNodePtr n, cfg_ready_t *r) {
   }
 }
 
-static void svc_stop(loader_t *ld, xmlNodePtr n, cfg_stop_t *s) {
+static void svc_stop(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_stop_t *s = &rec->s->stop;
   val_t v;
   if (get_attr(ld, n, "signal", &v)) {
     int sig = vg_signal_from_name(v.s);
@@ -767,7 +822,8 @@ static void svc_stop(loader_t *ld, xmlNodePtr n, cfg_stop_t *s) {
     val_duration(ld, &v, &s->timeout_ms);
 }
 
-static void svc_health(loader_t *ld, xmlNodePtr n, cfg_health_t *h) {
+static void svc_health(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_health_t *h = &rec->s->health;
   static const char *const types[] = {"none", "tcp", "http", "exec", NULL};
   const char *why;
   val_t v;
@@ -907,7 +963,8 @@ static void log_target(loader_t *ld, const val_t *v, int is_err,
   t->name = NULL;
 }
 
-static void svc_log(loader_t *ld, xmlNodePtr n, cfg_log_t *l) {
+static void svc_log(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_log_t *l = &rec->s->log;
   static const char *const rotations[] = {"size", "daily", NULL};
   val_t v;
   uint64_t x;
@@ -929,7 +986,8 @@ static void svc_log(loader_t *ld, xmlNodePtr n, cfg_log_t *l) {
     val_bool(ld, &v, &l->timestamps);
 }
 
-static void svc_limits(loader_t *ld, xmlNodePtr n, cfg_limits_t *l) {
+static void svc_limits(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_limits_t *l = &rec->s->limits;
   val_t v;
   uint64_t x;
   if (get_attr(ld, n, "memory", &v))
@@ -953,8 +1011,9 @@ static void svc_limits(loader_t *ld, xmlNodePtr n, cfg_limits_t *l) {
     l->open_files = x;
 }
 
-static void svc_env(loader_t *ld, xmlNodePtr n, cfg_service_t *s,
-                    apr_hash_t *seen) {
+static void svc_env(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_service_t *s = rec->s;
+  apr_hash_t *seen = rec->env_seen;
   val_t name, value;
   int *first;
   cfg_env_t *e;
@@ -1020,14 +1079,31 @@ static int is_elem(xmlNodePtr c, const char *name) {
          strcmp((const char *)c->name, name) == 0;
 }
 
+/* The children of <service> (fields.def): name, flags, parse function. */
+typedef void (*svc_parse_fn)(loader_t *ld, xmlNodePtr n, svc_load_t *rec);
+
+static const struct {
+  const char *name;
+  unsigned flags;
+  svc_parse_fn parse;
+} svc_children[] = {
+#define CFG__CHILD(name, content, attrs, required, children, flags, parse,  \
+                   ...)                                                      \
+  {name, flags, parse},
+#include "fields.def"
+#undef CFG__CHILD
+};
+
+#define SVC_NCHILDREN (sizeof(svc_children) / sizeof(svc_children[0]))
+
 /* One record of a <service>: instance `idx` of `d`. */
 static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
                          int idx) {
   cfg_service_t *s = apr_pcalloc(ld->pool, sizeof(*s));
-  apr_hash_t *env_seen = apr_hash_make(ld->tmp);
+  svc_load_t rec;
+  int present[SVC_NCHILDREN] = {0};
   xmlNodePtr c;
-  val_t v;
-  int have_command = 0;
+  size_t i;
 
   s->group = d->name ? keep(ld, d->name) : "";
   s->instance = idx;
@@ -1042,58 +1118,28 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
     e->name = "VIGIL_INSTANCE";
     e->value = apr_psprintf(ld->pool, "%d", idx);
   }
+  rec.s = s;
+  rec.d = d;
+  rec.idx = idx;
+  rec.env_seen = apr_hash_make(ld->tmp);
 
   for (c = n->children; c; c = c->next) {
-    const char *name;
     if (c->type != XML_ELEMENT_NODE || c->ns)
       continue;
-    name = (const char *)c->name;
-    if (strcmp(name, "command") == 0) {
-      have_command = 1;
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !s->command)
-        s->command = keep(ld, v.s);
-    } else if (strcmp(name, "arg") == 0) {
-      if (get_text(ld, c, 1, &v))
-        APR_ARRAY_PUSH(s->args, const char *) = keep(ld, v.s);
-    } else if (strcmp(name, "workdir") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v))
-        s->workdir = resolve_path(ld, ld->file->dir_abs, v.s);
-    } else if (strcmp(name, "env") == 0) {
-      svc_env(ld, c, s, env_seen);
-    } else if (strcmp(name, "autostart") == 0) {
-      if (get_text(ld, c, 0, &v))
-        val_bool(ld, &v, &s->autostart);
-    } else if (strcmp(name, "restart") == 0) {
-      svc_restart(ld, c, &s->restart);
-    } else if (strcmp(name, "ready") == 0) {
-      svc_ready(ld, c, &s->ready);
-    } else if (strcmp(name, "stop") == 0) {
-      svc_stop(ld, c, &s->stop);
-    } else if (strcmp(name, "depends-on") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && idx == 0) {
-        const char *why = name_problem(v.s);
-        cfg__dep_t *dep;
-        if (why) {
-          err(ld, v.line, "bad service name '%s' in <depends-on>: it %s",
-              v.s, why);
-          continue;
-        }
-        dep = apr_array_push(d->deps);
-        dep->name = keep(ld, v.s);
-        dep->line = v.line;
-      }
-    } else if (strcmp(name, "health") == 0) {
-      svc_health(ld, c, &s->health);
-    } else if (strcmp(name, "log") == 0) {
-      svc_log(ld, c, &s->log);
-    } else if (strcmp(name, "limits") == 0) {
-      svc_limits(ld, c, &s->limits);
-    }
-    /* <instances> was read by load_decl(); anything else is unknown and
-     * was reported by the structural walk. */
+    /* An unknown element was reported by the structural walk. */
+    for (i = 0; i < SVC_NCHILDREN; i++)
+      if (strcmp((const char *)c->name, svc_children[i].name) == 0)
+        break;
+    if (i == SVC_NCHILDREN)
+      continue;
+    present[i] = 1;
+    if (svc_children[i].parse)
+      svc_children[i].parse(ld, c, &rec);
   }
-  if (!have_command)
-    err(ld, d->line, "service '%s' has no <command>", s->group);
+  for (i = 0; i < SVC_NCHILDREN; i++)
+    if ((svc_children[i].flags & CFG__REQUIRED) && !present[i])
+      err(ld, d->line, "service '%s' has no <%s>", s->group,
+          svc_children[i].name);
   APR_ARRAY_PUSH(ld->cfg->services, cfg_service_t *) = s;
 }
 

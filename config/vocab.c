@@ -2,7 +2,8 @@
  * vocab.c -- the elements and attributes of a vigil config.
  *
  * The same vocabulary as vigil.xsd (test_config.c checks that each names
- * exactly what the other does).  The structural walk in load.c uses it to
+ * exactly what the other does); <service>'s children come from
+ * fields.def.  The structural walk in load.c uses it to
  * report every unknown or misplaced element and attribute -- libxml2's
  * validator stops checking an element's content at its first unexpected
  * child -- and to suggest the likely intended name.
@@ -14,45 +15,30 @@
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define NONE ((const char *const[]){NULL})
 
+/* <service>'s children, from the one table of per-service options. */
+static const char *const service_children[] = {
+#define CFG__CHILD(name, ...) name,
+#include "fields.def"
+#undef CFG__CHILD
+  NULL};
+
 static const cfg__elem_t elems[] = {
   {"vigil", CFG__ELEMENTS, NONE, NONE,
-   L("supervisor", "service", "include"), L("supervisor")},
-  {"include", CFG__EMPTY, L("file"), L("file"), NONE, NONE},
+   L("supervisor", "service", "include"), 0},
+  {"include", CFG__EMPTY, L("file"), L("file"), NONE, 0},
   {"supervisor", CFG__ELEMENTS, NONE, NONE,
    L("state-dir", "control", "log-dir", "shutdown-timeout", "cgroup"),
-   L("state-dir", "control", "log-dir", "shutdown-timeout", "cgroup")},
-  {"state-dir", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"control", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"log-dir", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"shutdown-timeout", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"cgroup", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"service", CFG__ELEMENTS, L("name"), L("name"),
-   L("command", "arg", "workdir", "env", "autostart", "restart", "ready",
-     "stop", "depends-on", "health", "log", "limits", "instances"),
-   L("command", "workdir", "autostart", "restart", "ready", "stop",
-     "health", "log", "limits", "instances")},
-  {"command", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"arg", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"workdir", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"env", CFG__EMPTY, L("name", "value"), L("name", "value"), NONE, NONE},
-  {"autostart", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"restart", CFG__EMPTY,
-   L("policy", "delay", "max-delay", "max-restarts", "window"), NONE, NONE,
-   NONE},
-  {"ready", CFG__EMPTY, L("after", "tcp", "notify", "timeout"), NONE, NONE,
-   NONE},
-  {"stop", CFG__EMPTY, L("signal", "timeout"), NONE, NONE, NONE},
-  {"depends-on", CFG__TEXT, NONE, NONE, NONE, NONE},
-  {"health", CFG__ELEMENTS,
-   L("type", "target", "interval", "timeout", "failures"), L("type"),
-   L("arg"), NONE},
-  {"log", CFG__EMPTY,
-   L("stdout", "stderr", "max-size", "keep", "rotate", "compress",
-     "timestamps"),
-   NONE, NONE, NONE},
-  {"limits", CFG__EMPTY, L("memory", "cpu", "processes", "open-files"), NONE,
-   NONE, NONE},
-  {"instances", CFG__TEXT, NONE, NONE, NONE, NONE},
+   CFG__ONCE},
+  {"state-dir", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
+  {"control", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
+  {"log-dir", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
+  {"shutdown-timeout", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
+  {"cgroup", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
+  {"service", CFG__ELEMENTS, L("name"), L("name"), service_children, 0},
+#define CFG__CHILD(name, content, attrs, required, children, flags, ...)     \
+  {name, content, attrs, required, children, flags},
+#include "fields.def"
+#undef CFG__CHILD
 };
 
 #define NELEMS (sizeof(elems) / sizeof(elems[0]))

@@ -1703,6 +1703,152 @@ static void test_reference_covers_schema(void) {
   }
 }
 
+/* The one table of per-service options (config/fields.def) against
+ * what it must agree with, so that an option cannot be half added: each
+ * row is a child of <service> in the XSD and in config/README.md's table
+ * (with "(once" and "required" as its flags say), and every CFG_F_* bit
+ * that cfg.h defines is owned by exactly one row -- a bit no row owns
+ * would never be compared on reload. */
+typedef struct {
+  const char *name;
+  unsigned flags;
+  unsigned bits[4];             /* CFG_F_* it owns, 0-terminated */
+} field_row_t;
+
+static const field_row_t field_rows[] = {
+#define CFG__CHILD(name, content, attrs, required, children, flags, parse,  \
+                   ...)                                                      \
+  {name, flags, {__VA_ARGS__ 0}},
+#define CFG__FIELD(bit, name, eq) bit,
+#define CFG__NOFIELD
+#include "../config/fields.def"
+#undef CFG__CHILD
+#undef CFG__FIELD
+#undef CFG__NOFIELD
+};
+
+#define NROWS (sizeof(field_rows) / sizeof(field_rows[0]))
+
+/* The line of the README's <service> table that documents <name>. */
+static const char *readme_row(const char *text, const char *name,
+                              apr_size_t *len) {
+  const char *start = strstr(text, "## `<service name=\"NAME\">`");
+  const char *end = start ? strstr(start, "\n#") : NULL;
+  const char *key = apr_pstrcat(vg_test_pool, "\n| `<", name, NULL);
+  const char *row = start ? strstr(start, key) : NULL;
+  const char *nl;
+  size_t kl = strlen(key);
+  if (!row || (end && row > end) ||
+      (row[kl] != '>' && row[kl] != ' ' && row[kl] != '`'))
+    return NULL;
+  row++;
+  nl = strchr(row, '\n');
+  *len = nl ? (apr_size_t)(nl - row) : strlen(row);
+  return row;
+}
+
+static int row_has(const char *row, apr_size_t len, const char *word) {
+  const char *w = strstr(apr_pstrmemdup(vg_test_pool, row, len), word);
+  return w != NULL;
+}
+
+static void test_field_table(void) {
+  size_t xlen, nfields, i, k;
+  const char *xsd = cfg_schema_text(&xlen);
+  const char *readme = read_text(config_readme());
+  apr_size_t hlen;
+  const char *hdr = read_all(data("../../../config/include/cfg.h"), &hlen);
+  const cfg__field_t *fields = cfg__fields(&nfields);
+  const cfg__elem_t *svc = cfg__vocab_elem("service");
+  xmlDocPtr doc = xmlReadMemory(xsd, (int)xlen, "vigil.xsd", NULL, 0);
+  xmlNodePtr choice, n;
+  unsigned owned = 0, defined = 0;
+  int nxsd = 0, nbits = 0;
+  const char *p;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
+  choice = xs_child(xs_type(xmlDocGetRootElement(doc), "service"), "choice");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(choice);
+
+  /* The XSD's <service> children are the table's rows, in its order, and
+   * the structural walk's. */
+  for (n = choice->children; n; n = n->next) {
+    const char *cn;
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+    cn = prop(vg_test_pool, n, "name");
+    if ((size_t)nxsd >= NROWS || strcmp(cn, field_rows[nxsd].name) != 0)
+      fprintf(stderr, "\n    vigil.xsd's <service> child %d is <%s>, "
+              "fields.def's is <%s>\n", nxsd, cn,
+              (size_t)nxsd < NROWS ? field_rows[nxsd].name : "(none)");
+    CU_ASSERT((size_t)nxsd < NROWS &&
+              strcmp(cn, field_rows[nxsd].name) == 0);
+    nxsd++;
+  }
+  CU_ASSERT_EQUAL((size_t)nxsd, NROWS);
+  CU_ASSERT_EQUAL((size_t)list_len(svc->children), NROWS);
+  xmlFreeDoc(doc);
+
+  for (i = 0; i < NROWS; i++) {
+    const field_row_t *r = &field_rows[i];
+    const cfg__elem_t *def = cfg__vocab_elem(r->name);
+    apr_size_t rlen = 0;
+    const char *row = readme_row(readme, r->name, &rlen);
+    CU_ASSERT_PTR_NOT_NULL(def);
+    CU_ASSERT(cfg__vocab_has(svc->children, r->name));
+    if (def)
+      CU_ASSERT_EQUAL(def->flags & CFG__ONCE, r->flags & CFG__ONCE);
+    if (!row)
+      fprintf(stderr, "\n    config/README.md's <service> table has no "
+              "row for <%s>\n", r->name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(row);
+    CU_ASSERT_EQUAL(row_has(row, rlen, "(once"),
+                    (r->flags & CFG__ONCE) != 0);
+    CU_ASSERT_EQUAL(row_has(row, rlen, "required)"),
+                    (r->flags & CFG__REQUIRED) != 0);
+    for (k = 0; r->bits[k]; k++) {
+      if (owned & r->bits[k])
+        fprintf(stderr, "\n    bit %#x is owned twice (again by <%s>)\n",
+                r->bits[k], r->name);
+      CU_ASSERT_EQUAL(owned & r->bits[k], 0);
+      /* one bit each */
+      CU_ASSERT_EQUAL(r->bits[k] & (r->bits[k] - 1), 0);
+      owned |= r->bits[k];
+    }
+  }
+
+  /* Every "CFG_F_NAME = 1u << N" of cfg.h, read from its text: a bit
+   * added there with no row fails here. */
+  for (p = strstr(hdr, "CFG_F_"); p; p = strstr(p + 1, "CFG_F_")) {
+    char name[64];
+    unsigned shift;
+    if (sscanf(p, "%63[A-Z_] = 1u << %u", name, &shift) != 2)
+      continue;
+    CU_ASSERT_FATAL(shift < 32);
+    nbits++;
+    CU_ASSERT_EQUAL(defined & (1u << shift), 0);
+    defined |= 1u << shift;
+    if (!(owned & (1u << shift)))
+      fprintf(stderr, "\n    %s is owned by no row of config/fields.def\n",
+              name);
+    CU_ASSERT(owned & (1u << shift));
+  }
+  CU_ASSERT(nbits >= 13);
+  CU_ASSERT_EQUAL(owned, defined);
+  CU_ASSERT_EQUAL(CFG_F_NEEDS_RESTART & ~owned, 0);
+
+  /* diff.c compares by the same table: one field per owned bit, each
+   * with an equality function and its name in cfg_fields_string(). */
+  CU_ASSERT_EQUAL(nfields, (size_t)nbits);
+  for (i = 0; i < nfields; i++) {
+    CU_ASSERT_PTR_NOT_NULL(fields[i].eq);
+    CU_ASSERT(fields[i].bit & owned);
+    CU_ASSERT_STRING_EQUAL(cfg_fields_string(fields[i].bit, vg_test_pool),
+                           fields[i].name);
+  }
+}
+
 static CU_TestInfo config_tests[] = {
   {"durations", test_durations},
   {"sizes", test_sizes},
@@ -1746,6 +1892,7 @@ static CU_TestInfo config_tests[] = {
   {"reload diff", test_diff},
   {"error output", test_error_output},
   {"the reference covers the schema", test_reference_covers_schema},
+  {"the per-service field table", test_field_table},
   CU_TEST_INFO_NULL
 };
 

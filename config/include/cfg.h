@@ -331,7 +331,8 @@ typedef enum {
   CFG_UPDATED                   /* apply the new settings live */
 } cfg_change;
 
-/* Fields of a service, for cfg_diff_entry_t.fields. */
+/* Fields of a service, for cfg_diff_entry_t.fields.  Each is owned by
+ * one row of config/fields.def, which names its equality function. */
 enum {
   CFG_F_COMMAND   = 1u << 0,
   CFG_F_ARGS      = 1u << 1,
