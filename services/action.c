@@ -122,8 +122,7 @@ apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
   apr_status_t rv;
 
   if (!r->command)
-    return svc_service_signal(s, r->signal ? r->signal : VG_SIGHUP, 0,
-                              detail, size);
+    return svc_service_signal(s, r->signal, 0, detail, size);
   if (!has_main(s)) {
     snprintf(detail, size, "not running (%s)", svc_state_name(s->state));
     return PAL_ENOPROC;
@@ -147,8 +146,7 @@ apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
   }
   reload_argv(s, tmp, &argv, &env);
   rv = svc_probe_exec(&run->probe, s->sup->loop, argv, env, s->cfg->workdir,
-                      r->timeout_ms ? r->timeout_ms : CFG_RELOAD_TIMEOUT_MS,
-                      reload_cmd_done);
+                      r->timeout_ms, reload_cmd_done);
   apr_pool_destroy(tmp);
   if (rv != APR_SUCCESS) {
     char eb[96];

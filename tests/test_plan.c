@@ -70,6 +70,8 @@ static cfg_t *load_text(const char *xml) {
   " rotate=\"size\" compress=\"false\" timestamps=\"false\"/>\n"             \
   "    <limits memory=\"1GB\" cpu=\"50\" processes=\"10\""                   \
   " open-files=\"100\"/>\n"                                                  \
+  "    <reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"      \
+  "</reload>\n"                                                              \
   "  </service>\n"
 
 static const char *base_config(void) {
@@ -161,6 +163,13 @@ static const field_case_t field_cases[] = {
   {"`<health>`", "failures=\"3\"", "failures=\"4\"", CFG_F_HEALTH, 0},
   {"`<health>`", "type=\"http\" target=\"http://localhost/x\"",
    "type=\"tcp\" target=\"localhost:80\"", CFG_F_HEALTH, 0},
+  {"`<reload>`", "/bin/r", "/bin/q", CFG_F_RELOAD, 0},
+  {"`<reload>`", "<arg>r1</arg>", "<arg>r2</arg>", CFG_F_RELOAD, 0},
+  {"`<reload>`", "timeout=\"20s\"", "timeout=\"21s\"", CFG_F_RELOAD, 0},
+  {"`<reload>`",
+   "<reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"
+   "</reload>",
+   "<reload signal=\"USR1\"/>", CFG_F_RELOAD, 0},
 };
 
 /* config/README.md's row for `field`: "restart" or "live". */
@@ -242,8 +251,8 @@ static void test_reload_fields(void) {
     seen |= e->fields;
   }
   /* Every field the comparison knows has a row. */
-  CU_ASSERT_EQUAL(seen, (1u << 13) - 1);
-  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 13, vg_test_pool), "");
+  CU_ASSERT_EQUAL(seen, (1u << 14) - 1);
+  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 14, vg_test_pool), "");
 }
 
 /* ------------------------------------------------------------------------

@@ -196,14 +196,14 @@ typedef struct cfg_env_s {
 } cfg_env_t;
 
 /* <reload>: what `vigil reload NAME` does.  Without a command, send
- * `signal` to the main process (0: HUP, the default); with one, run it
- * (its own process group, killed at `timeout_ms`). */
+ * `signal` to the main process (HUP by default); with one, run it (its
+ * own process group, killed at `timeout_ms`). */
 #define CFG_RELOAD_TIMEOUT_MS 30000
 typedef struct cfg_reload_s {
-  int signal;                   /* portable (VG_SIG*), 0: HUP */
+  int signal;                   /* portable (VG_SIG*) */
   const char *command;          /* NULL: send `signal` */
-  apr_array_header_t *args;     /* const char *, or NULL */
-  uint64_t timeout_ms;          /* 0: CFG_RELOAD_TIMEOUT_MS */
+  apr_array_header_t *args;     /* const char * */
+  uint64_t timeout_ms;          /* CFG_RELOAD_TIMEOUT_MS by default */
 } cfg_reload_t;
 
 typedef struct cfg_service_s {
@@ -346,7 +346,8 @@ enum {
   CFG_F_STOP      = 1u << 9,
   CFG_F_DEPENDS   = 1u << 10,
   CFG_F_HEALTH    = 1u << 11,
-  CFG_F_LOG       = 1u << 12    /* file names, rotation, timestamps */
+  CFG_F_LOG       = 1u << 12,   /* file names, rotation, timestamps */
+  CFG_F_RELOAD    = 1u << 13
 };
 /* The fields whose change needs a restart. */
 #define CFG_F_NEEDS_RESTART                                                  \

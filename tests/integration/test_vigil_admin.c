@@ -333,7 +333,7 @@ static void test_reload_command_env(void) {
   vt_config(t, "vigil.xml",
             trap_svc(t, "svc",
                      apr_psprintf(vt_pool(t),
-                                  "    <env name=\"COLOR\">blue</env>\n"
+                                  "    <env name=\"COLOR\" value=\"blue\"/>\n"
                                   "    <reload><command>/bin/sh</command>"
                                   "<arg>-c</arg><arg>echo \"$MAINPID "
                                   "$COLOR $VIGIL_SERVICE\" &gt; %s</arg>"
