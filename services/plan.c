@@ -383,6 +383,17 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
       rv = CFG_EINVALID;
     }
   }
+  /* A <reload signal> this platform cannot send is refused now, not at
+   * the first `vigil reload NAME` (the default HUP, on Windows, then). */
+  if (!c->reload.command && c->reload.signal != VG_SIGHUP &&
+      pal_proc_signal(NULL, c->reload.signal, 0) != APR_SUCCESS) {
+    if (errs)
+      cfg_errors_add(errs, c->file, c->line,
+                     "service %s: <reload signal=\"%s\"> cannot be sent "
+                     "on this platform", c->name,
+                     vg_signal_name(c->reload.signal));
+    rv = CFG_EINVALID;
+  }
   *plan = p;
   return rv;
 }

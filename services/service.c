@@ -328,6 +328,22 @@ static const char *const *child_env(svc_service_t *s,
   return (const char *const *)env->elts;
 }
 
+apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
+                             const char *const **env, const char **why) {
+  apr_array_header_t *vars;
+  svc_creds_t cr;
+  apr_status_t rv;
+  int line;
+  /* As for the child: its user's variables and its <env-file>s, read
+   * now. */
+  if ((rv = svc_plan_creds(s->cfg, &cr, pool, why, &line)) != APR_SUCCESS ||
+      (rv = svc_plan_env(s->plan, &cr, pool, &vars, why, &line)) !=
+          APR_SUCCESS)
+    return rv;
+  *env = child_env(s, vars, pool);
+  return APR_SUCCESS;
+}
+
 /* stdio for one stream: a capture into `lf` when the target is a file. */
 static void stdio_for(svc_child_t *r, vg_loop_t *loop,
                       const cfg_log_target_t *t, svc_logfile_t *lf,
@@ -742,7 +758,8 @@ static apr_status_t stop_send(svc_service_t *s) {
   return rv;
 }
 
-static void schedule_restart(svc_service_t *s, const char *why);
+static void schedule_restart(svc_service_t *s, vg_log_level lvl,
+                             const char *why);
 
 /* A limit the OS refused at spawn (a Windows CPU cap before Windows 8):
  * the child runs without it, and that is said once, not at every
@@ -774,9 +791,8 @@ static void a_spawn(svc_service_t *s) {
      * the restart policy -- the file may be fixed, the user created. */
     char why[sizeof s->reason];
     snprintf(why, sizeof why, "cannot start: %s", prep);
-    slog(s, VG_LOG_ERROR, "%s", why);
     s->restart.up_since = now_ms(s);
-    schedule_restart(s, why);
+    schedule_restart(s, VG_LOG_ERROR, why);
     return;
   }
   if (rv != APR_SUCCESS) {
@@ -792,9 +808,8 @@ static void a_spawn(svc_service_t *s) {
       enter_fatal(s, "%s", why);
       return;
     }
-    slog(s, VG_LOG_ERROR, "%s", why);
     s->restart.up_since = now_ms(s);
-    schedule_restart(s, why);
+    schedule_restart(s, VG_LOG_ERROR, why);
     return;
   }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
@@ -919,7 +934,7 @@ static void a_stopped(svc_service_t *s) {
       s->want_up = 0;
       set_state(s, SVC_EXITED);
     } else {
-      schedule_restart(s, why);
+      schedule_restart(s, VG_LOG_WARN, why);
     }
     return;
   }
@@ -979,9 +994,9 @@ static void a_exited(svc_service_t *s) {
     failed = 1;   /* dying before ready is a failed start, even with 0 */
   if (rp->policy == CFG_RESTART_ALWAYS ||
       (rp->policy == CFG_RESTART_ON_FAILURE && failed)) {
-    slog(s, failed ? VG_LOG_WARN : VG_LOG_INFO, "%s%s", what,
-         was_starting ? " while starting" : "");
-    schedule_restart(s, what);
+    if (was_starting)
+      strncat(what, " while starting", sizeof what - strlen(what) - 1);
+    schedule_restart(s, failed ? VG_LOG_WARN : VG_LOG_INFO, what);
   } else {
     slog(s, VG_LOG_INFO, "%s; not restarted (policy %s)", what,
          rp->policy == CFG_RESTART_NEVER ? "never" : "on-failure");
@@ -998,8 +1013,10 @@ static void a_health(svc_service_t *s) {
 }
 
 /* Exponential backoff with jitter; more than max-restarts restarts in the
- * window -> fatal. */
-static void schedule_restart(svc_service_t *s, const char *why) {
+ * window -> fatal.  The log line (at lvl) says why and the wait chosen:
+ * "exited with code 1; restarting in 1013 ms". */
+static void schedule_restart(svc_service_t *s, vg_log_level lvl,
+                             const char *why) {
   const cfg_restart_t *rp = &s->cfg->restart;
   uint64_t now = now_ms(s), ran = now - s->restart.up_since, delay;
   unsigned i, recent = 0;
@@ -1037,6 +1054,7 @@ static void schedule_restart(svc_service_t *s, const char *why) {
              (unsigned long long)delay);
     memcpy(s->reason, buf, sizeof buf);
   }
+  slog(s, lvl, "%s", s->reason);
   set_state(s, SVC_BACKOFF);
   arm(s, delay, on_state_timer);
 }

@@ -72,6 +72,8 @@ static cfg_t *load_text(const char *xml) {
   " open-files=\"100\"/>\n"                                                  \
   "    <env-file>-/nonexistent/a</env-file>\n"                               \
   "    <umask>0022</umask><nice>0</nice><cpu-affinity>0</cpu-affinity>\n"     \
+  "    <reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"      \
+  "</reload>\n"                                                              \
   "  </service>\n"
 
 static const char *base_config(void) {
@@ -178,6 +180,13 @@ static const field_case_t field_cases[] = {
    * "switch" to itself), filled in by test_reload_fields. */
   {"`<user>`", "<autostart>yes", NULL, CFG_F_USER, 1},
   {"`<group>`", "<autostart>yes", NULL, CFG_F_GROUP, 1},
+  {"`<reload>`", "/bin/r", "/bin/q", CFG_F_RELOAD, 0},
+  {"`<reload>`", "<arg>r1</arg>", "<arg>r2</arg>", CFG_F_RELOAD, 0},
+  {"`<reload>`", "timeout=\"20s\"", "timeout=\"21s\"", CFG_F_RELOAD, 0},
+  {"`<reload>`",
+   "<reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"
+   "</reload>",
+   "<reload signal=\"USR1\"/>", CFG_F_RELOAD, 0},
 };
 
 /* config/README.md's row for `field`: "restart" or "live". */
@@ -271,8 +280,8 @@ static void test_reload_fields(void) {
     seen |= e->fields;
   }
   /* Every field the comparison knows has a row. */
-  CU_ASSERT_EQUAL(seen, (1u << 19) - 1);
-  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 19, vg_test_pool), "");
+  CU_ASSERT_EQUAL(seen, (1u << 20) - 1);
+  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 20, vg_test_pool), "");
 }
 
 /* ------------------------------------------------------------------------

@@ -202,6 +202,16 @@ typedef struct cfg_env_file_s {
   int optional;                 /* written "-PATH": a missing file is none */
   int line;                     /* of its <env-file> */
 } cfg_env_file_t;
+/* <reload>: what `vigil reload NAME` does.  Without a command, send
+ * `signal` to the main process (HUP by default); with one, run it (its
+ * own process group, killed at `timeout_ms`). */
+#define CFG_RELOAD_TIMEOUT_MS 30000
+typedef struct cfg_reload_s {
+  int signal;                   /* portable (VG_SIG*) */
+  const char *command;          /* NULL: send `signal` */
+  apr_array_header_t *args;     /* const char * */
+  uint64_t timeout_ms;          /* CFG_RELOAD_TIMEOUT_MS by default */
+} cfg_reload_t;
 
 typedef struct cfg_service_s {
   const char *name;             /* unique: NAME, or NAME-i for instances */
@@ -236,6 +246,7 @@ typedef struct cfg_service_s {
   int has_nice;                 /* <nice> given */
   int nice;                     /* -20..19 */
   const vg_cpuset_t *cpus;      /* <cpu-affinity>, or NULL: vigil's */
+  cfg_reload_t reload;
   const char *file;             /* where the <service> is, as in errors */
   int line;                     /* line of its <service> start tag */
 } cfg_service_t;
@@ -387,7 +398,8 @@ enum {
                                    read at every start) */
   CFG_F_UMASK     = 1u << 16,
   CFG_F_NICE      = 1u << 17,
-  CFG_F_CPU_AFFINITY = 1u << 18
+  CFG_F_CPU_AFFINITY = 1u << 18,
+  CFG_F_RELOAD    = 1u << 19
 };
 /* The fields whose change needs a restart. */
 #define CFG_F_NEEDS_RESTART                                                  \
