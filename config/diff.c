@@ -137,6 +137,26 @@ static int eq_log(svc_t *a, svc_t *b) { return log_eq(&a->log, &b->log); }
 static int eq_limits(svc_t *a, svc_t *b) {
   return limits_eq(&a->limits, &b->limits);
 }
+static int eq_type(svc_t *a, svc_t *b) { return a->type == b->type; }
+static int eq_hooks(svc_t *a, svc_t *b) {
+  int i;
+  if (a->hooks->nelts != b->hooks->nelts)
+    return 0;
+  for (i = 0; i < a->hooks->nelts; i++) {
+    const cfg_hook_t *x = &APR_ARRAY_IDX(a->hooks, i, cfg_hook_t);
+    const cfg_hook_t *y = &APR_ARRAY_IDX(b->hooks, i, cfg_hook_t);
+    if (x->when != y->when || !str_eq(x->command, y->command) ||
+        !strs_eq(x->args, y->args) || x->timeout_ms != y->timeout_ms)
+      return 0;
+  }
+  return 1;
+}
+static int eq_watchdog(svc_t *a, svc_t *b) {
+  return a->watchdog_ms == b->watchdog_ms;
+}
+static int eq_schedule(svc_t *a, svc_t *b) {
+  return str_eq(a->schedule, b->schedule);
+}
 
 static int eq_user(svc_t *a, svc_t *b) { return str_eq(a->user, b->user); }
 static int eq_group(svc_t *a, svc_t *b) {

@@ -63,6 +63,7 @@
 #define DEF_READY_AFTER       1000
 #define DEF_READY_TIMEOUT     60000
 #define DEF_STOP_TIMEOUT      10000
+#define DEF_HOOK_TIMEOUT      30000
 #define DEF_HEALTH_INTERVAL   10000
 #define DEF_HEALTH_TIMEOUT    2000
 #define DEF_HEALTH_FAILURES   3
@@ -677,6 +678,7 @@ typedef struct {
   cfg__decl_t *d;               /* its declaration */
   int idx;                      /* its instance index */
   apr_hash_t *env_seen;         /* <env> name -> int *: line of the first */
+  int autostart_set;            /* <autostart> was given */
 } svc_load_t;
 
 static void svc_command(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
@@ -699,6 +701,7 @@ static void svc_workdir(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
 
 static void svc_autostart(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   val_t v;
+  rec->autostart_set = 1;
   if (get_text(ld, n, 0, &v))
     val_bool(ld, &v, &rec->s->autostart);
 }
@@ -1157,10 +1160,101 @@ static void svc_cpu_affinity(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
         rv == APR_ERANGE ? ": a CPU number is too large" : "");
 }
 
+/* <hook when timeout> with its <command> and <arg>s. */
+static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
+                                      "post-stop", NULL};
+  cfg_hook_t *h = apr_array_push(rec->s->hooks);
+  xmlNodePtr c;
+  val_t v;
+  int w;
+  memset(h, 0, sizeof *h);
+  h->args = apr_array_make(ld->pool, 2, sizeof(const char *));
+  h->timeout_ms = DEF_HOOK_TIMEOUT;
+  h->line = elem_line(n);
+  if (get_attr(ld, n, "when", &v) && (w = val_enum(ld, &v, whens)) >= 0)
+    h->when = (cfg_hook_when)w;
+  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
+      h->timeout_ms == 0)
+    err(ld, v.line, "%s must be more than 0", v.where);
+  for (c = n->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    if (strcmp((const char *)c->name, "command") == 0) {
+      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !h->command)
+        h->command = keep(ld, v.s);
+    } else if (strcmp((const char *)c->name, "arg") == 0) {
+      if (get_text(ld, c, 1, &v))
+        APR_ARRAY_PUSH(h->args, const char *) = keep(ld, v.s);
+    }
+  }
+  if (!h->command)
+    err(ld, h->line, "<hook> has no <command>");
+}
+
+static void svc_watchdog(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  val_t v;
+  if (get_attr(ld, n, "timeout", &v) &&
+      val_duration(ld, &v, &rec->s->watchdog_ms) && rec->s->watchdog_ms == 0)
+    err(ld, v.line, "%s must be more than 0", v.where);
+}
+
+static void svc_schedule(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  char why[256];
+  val_t v;
+  if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v))
+    return;
+  if (cfg_cron_parse(v.s, &rec->s->cron, why, sizeof why) != APR_SUCCESS) {
+    err(ld, v.line, "bad <schedule>: %s", why);
+    return;
+  }
+  rec->s->schedule = keep(ld, v.s);
+}
+
+/* <service type>: simple or oneshot. */
+static void svc_type(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
+  static const char *const types[] = {"simple", "oneshot", "attach", NULL};
+  val_t v;
+  int t;
+  if (!get_attr(ld, n, "type", &v))
+    return;
+  t = val_enum(ld, &v, types);
+  if (t == 2)
+    err(ld, v.line, "type=\"attach\" is not supported yet (use simple or "
+        "oneshot)");
+  else if (t >= 0)
+    s->type = (cfg_service_type)t;
+}
+
+/* What a oneshot cannot have: a ready condition (it is done when it
+ * exits 0), health checks (it never runs in the ready sense) and
+ * restart policy="always" (it would run again after each success;
+ * systemd refuses Restart=always for Type=oneshot too). */
+static void check_oneshot(loader_t *ld, xmlNodePtr n, const cfg_service_t *s) {
+  xmlNodePtr c;
+  for (c = n->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    if (strcmp((const char *)c->name, "ready") == 0)
+      err(ld, elem_line(c), "<ready> has no use with type=\"oneshot\": a "
+          "oneshot is done when it exits with code 0");
+    else if (strcmp((const char *)c->name, "health") == 0 &&
+             s->health.type != CFG_HEALTH_NONE)
+      err(ld, elem_line(c), "<health> has no use with type=\"oneshot\": "
+          "it is checked only while a service runs");
+    else if (strcmp((const char *)c->name, "restart") == 0 &&
+             s->restart.policy == CFG_RESTART_ALWAYS)
+      err(ld, attr_line(c, "policy"), "restart policy=\"always\" cannot be "
+          "used with type=\"oneshot\" (it would run again after each "
+          "success): use on-failure or never");
+  }
+}
+
 static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->args = apr_array_make(ld->pool, 4, sizeof(const char *));
   s->env = apr_array_make(ld->pool, 4, sizeof(cfg_env_t));
   s->depends_on = apr_array_make(ld->pool, 2, sizeof(const char *));
+  s->hooks = apr_array_make(ld->pool, 1, sizeof(cfg_hook_t));
   s->autostart = 1;
   s->restart.policy = CFG_RESTART_ON_FAILURE;
   s->restart.delay_ms = DEF_RESTART_DELAY;
@@ -1238,6 +1332,8 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
   rec.d = d;
   rec.idx = idx;
   rec.env_seen = apr_hash_make(ld->tmp);
+  rec.autostart_set = 0;
+  svc_type(ld, n, s);
 
   for (c = n->children; c; c = c->next) {
     if (c->type != XML_ELEMENT_NODE || c->ns)
@@ -1256,6 +1352,12 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
     if ((svc_children[i].flags & CFG__REQUIRED) && !present[i])
       err(ld, d->line, "service '%s' has no <%s>", s->group,
           svc_children[i].name);
+  /* A scheduled service starts at its schedule, not with the supervisor,
+   * unless <autostart> says so. */
+  if (s->schedule && !rec.autostart_set)
+    s->autostart = 0;
+  if (s->type == CFG_TYPE_ONESHOT)
+    check_oneshot(ld, n, s);
   APR_ARRAY_PUSH(ld->cfg->services, cfg_service_t *) = s;
 }
 

@@ -34,7 +34,8 @@ static const cfg__elem_t elems[] = {
   {"log-dir", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
   {"shutdown-timeout", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
   {"cgroup", CFG__TEXT, NONE, NONE, NONE, CFG__ONCE},
-  {"service", CFG__ELEMENTS, L("name"), L("name"), service_children, 0},
+  {"service", CFG__ELEMENTS, L("name", "type"), L("name"), service_children,
+   0},
 #define CFG__CHILD(name, content, attrs, required, children, flags, ...)     \
   {name, content, attrs, required, children, flags},
 #include "fields.def"

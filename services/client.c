@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -323,6 +324,16 @@ static void fmt_cpu(char *buf, size_t size, const svc_json_t *v) {
     fmt_duration(buf, size, ms);
 }
 
+/* A scheduled service's next run, in local time: "next run 2026-12-07
+ * 02:30", or "" without one. */
+static void next_run(char *buf, size_t size, const svc_json_t *v) {
+  int64_t ms;
+  struct tm tm;
+  *buf = '\0';
+  if (svc_json_int(v, &ms) && pal_localtime(ms / 1000, &tm) == APR_SUCCESS)
+    strftime(buf, size, "next run %Y-%m-%d %H:%M", &tm);
+}
+
 static void print_table(const svc_json_t *services) {
   size_t i, n = svc_json_size(services), wname = 4;
   for (i = 0; i < n; i++) {
@@ -338,6 +349,7 @@ static void print_table(const svc_json_t *services) {
     int64_t pid = 0, code = 0;
     uint64_t up = 0, restarts = 0;
     char pidbuf[24] = "-", upbuf[32], last[96] = "-", mem[16], cpu[32];
+    char nextbuf[64];
     const char *reason = svc_json_string(svc_json_get(s, "reason"));
     if (svc_json_int(svc_json_get(s, "pid"), &pid))
       snprintf(pidbuf, sizeof pidbuf, "%lld", (long long)pid);
@@ -346,6 +358,7 @@ static void print_table(const svc_json_t *services) {
     fmt_duration(upbuf, sizeof upbuf, up);
     fmt_bytes(mem, sizeof mem, svc_json_get(s, "rss_bytes"));
     fmt_cpu(cpu, sizeof cpu, svc_json_get(s, "cpu_ms"));
+    next_run(nextbuf, sizeof nextbuf, svc_json_get(s, "next_run_ms"));
     le = svc_json_get(s, "last_exit");
     if (le && svc_json_type(le) == SVC_JSON_OBJECT) {
       const char *sig = svc_json_string(svc_json_get(le, "signal"));
@@ -354,11 +367,11 @@ static void print_table(const svc_json_t *services) {
       else if (svc_json_int(svc_json_get(le, "code"), &code))
         snprintf(last, sizeof last, "code %lld", (long long)code);
     }
-    printf("%-*s  %-8s  %7s  %8s  %6s  %7s  %8llu  %s%s%s\n", (int)wname,
+    printf("%-*s  %-8s  %7s  %8s  %6s  %7s  %8llu  %s%s%s%s%s\n", (int)wname,
            svc_json_string(svc_json_get(s, "name")),
            svc_json_string(svc_json_get(s, "state")), pidbuf, upbuf, mem,
            cpu, (unsigned long long)restarts, last, reason ? "  " : "",
-           reason ? reason : "");
+           reason ? reason : "", *nextbuf ? "  " : "", nextbuf);
   }
 }
 

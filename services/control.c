@@ -420,7 +420,7 @@ static void wait_resolve(svc_wait_t *wt) {
 static void waiter_settle(svc_waiter_t *wr) {
   svc_wait_t *wt = wr->wait;
   svc_service_t *s = wr->svc;
-  if (wt->want_up && s->state != SVC_RUNNING)
+  if (wt->want_up && !svc_service_up(s))
     wt->failed = 1;
   if (!wt->want_up && s->state != SVC_STOPPED && s->state != SVC_EXITED &&
       s->state != SVC_FATAL)

@@ -210,7 +210,7 @@ static const cmd_t cmds[] = {
      NULL},
     {"start", "start", svc_cli_act, "start NAME|all [--no-wait]",
      "start a service (and what it depends on); waits\n"
-     "until it runs",
+     "until it runs (a oneshot: until it exited 0)",
      B(O_NO_WAIT), NEEDS_ENDPOINT, 1, 1, "needs a service name (or all)"},
     {"stop", "stop", svc_cli_act, "stop NAME|all [--no-wait]",
      "stop a service (and what depends on it); waits\n"

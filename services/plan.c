@@ -368,6 +368,12 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
   default:
     break;
   }
+  p->hook_argv = apr_palloc(pool, (size_t)(c->hooks->nelts + 1) *
+                                      sizeof *p->hook_argv);
+  for (i = 0; i < c->hooks->nelts; i++) {
+    const cfg_hook_t *h = &APR_ARRAY_IDX(c->hooks, i, cfg_hook_t);
+    p->hook_argv[i] = make_argv(h->command, h->args, pool);
+  }
   p->stop_signal = pal_stop_signal(c->stop.signal);
   place_sched(p, c, pool);
   {

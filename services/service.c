@@ -42,7 +42,8 @@ static const char *const state_names[SVC_NSTATES] = {
     "stopped", "starting", "running", "backoff", "stopping", "exited",
     "fatal"};
 static const char *const event_names[SVC_NEVENTS] = {
-    "start", "stop", "restart", "exit", "ready", "timeout", "health"};
+    "start", "stop", "restart", "exit", "ready", "timeout", "health",
+    "hook", "watchdog"};
 
 const char *svc_state_name(svc_state s) {
   return (unsigned)s < SVC_NSTATES ? state_names[s] : "unknown";
@@ -138,7 +139,13 @@ static void child_close_caps(svc_child_t *r) {
     svc_logcap_close(&r->err, child_cap_closed);
 }
 
-/* The child's exit, with its output drained: tell the table. */
+static void hook_ended(svc_child_t *r);
+static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
+                      int gate);
+static void watchdog_stop(svc_service_t *s);
+
+/* The child's exit, with its output drained: tell the table (a hook's:
+ * hook_ended()). */
 static void child_report(svc_child_t *r) {
   svc_service_t *s = r->svc;
   if (r->reported)
@@ -152,6 +159,11 @@ static void child_report(svc_child_t *r) {
     child_free_if_done(r);
     return;
   }
+  if (r->hook) {
+    hook_ended(r);
+    return;
+  }
+  watchdog_stop(s);
   s->last.has = 1;
   s->last.code = r->code;
   s->last.signal = r->sig;
@@ -159,6 +171,9 @@ static void child_report(svc_child_t *r) {
   s->last.at = apr_time_now();
   s->child = NULL;
   r->svc = NULL;
+  /* The process is gone, whatever ended it: post-stop hooks start now,
+   * before the table may start the next run. */
+  hooks_run(s, CFG_HOOK_POST_STOP, 0, 0);
   svc_service_event(s, SVC_EV_EXIT);
   child_free_if_done(r);
 }
@@ -180,8 +195,9 @@ static void on_drained(svc_logcap_t *cap) {
 /* A new invocation id for the run about to start (as systemd's
  * INVOCATION_ID: 128 random bits in hex).  Every process of the run
  * inherits it in its environment, which is how, without a cgroup, what
- * left the process group is still found at stop (proc_tree.c). */
-static void new_invocation(svc_service_t *s) {
+ * left the process group is still found at stop (proc_tree.c).  A hook
+ * gets its own: the sweep after the service's exit must not reach it. */
+static void new_invocation(char id[33]) {
   static const char hex[] = "0123456789abcdef";
   unsigned char b[16];
   size_t i;
@@ -191,10 +207,10 @@ static void new_invocation(svc_service_t *s) {
     memcpy(b + 8, &y, 8);
   }
   for (i = 0; i < sizeof b; i++) {
-    s->invocation[2 * i] = hex[b[i] >> 4];
-    s->invocation[2 * i + 1] = hex[b[i] & 15];
+    id[2 * i] = hex[b[i] >> 4];
+    id[2 * i + 1] = hex[b[i] & 15];
   }
-  s->invocation[32] = '\0';
+  id[32] = '\0';
 }
 
 /* Signal the run's whole tree: its process group and, where no cgroup
@@ -267,6 +283,8 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * nothing.)  What left the group (setsid) is in the cgroup, or else
    * found by its invocation id. */
   vg_process_kill_tree(p, VG_SIGKILL);
+  if (r->hook)
+    s = NULL;   /* a hook's run: not in the service's cgroup */
   if (!s || !s->cg.path)
     kill_escaped_later(p->loop, r->mark);
   if (s && s->cg.path) {
@@ -294,10 +312,17 @@ static void on_limit(vg_process_t *p, int which) {
 
 /* The environment of a child: the supervisor's own, with the service's
  * variables over it (`vars`, one per name: svc_plan_env), then
- * VIGIL_SERVICE, VIGIL_INVOCATION_ID and NOTIFY_SOCKET. */
+ * VIGIL_SERVICE, VIGIL_INVOCATION_ID and NOTIFY_SOCKET; the service's own
+ * process (not its checks) also gets WATCHDOG_USEC.  A hook (`hook`: its
+ * when, or -1) gets VIGIL_HOOK and its own invocation id `id`, and neither
+ * of the notify variables: what it would send is not the service's to
+ * say. */
 static const char *const *child_env(svc_service_t *s,
                                     const apr_array_header_t *vars,
-                                    apr_pool_t *pool) {
+                                    apr_pool_t *pool, int hook, int main,
+                                    const char *id) {
+  static const char *const whens[CFG_HOOK_NWHEN] = {
+      "pre-start", "post-start", "pre-stop", "post-stop"};
   const char *const *base = pal_environ();
   const char *const *own = (const char *const *)vars->elts;
   apr_array_header_t *env = apr_array_make(pool, 64, sizeof(const char *));
@@ -311,6 +336,9 @@ static const char *const *child_env(svc_service_t *s,
       overridden = strncmp(own[i], e, n) == 0 && own[i][n] == '=';
     if (!overridden && !(n == 13 && strncmp(e, "VIGIL_SERVICE", 13) == 0) &&
         !(n == 13 && strncmp(e, "NOTIFY_SOCKET", 13) == 0) &&
+        !(n == 13 && strncmp(e, "WATCHDOG_USEC", 13) == 0) &&
+        !(n == 12 && strncmp(e, "WATCHDOG_PID", 12) == 0) &&
+        !(n == 10 && strncmp(e, "VIGIL_HOOK", 10) == 0) &&
         !(n == 19 && strncmp(e, "VIGIL_INVOCATION_ID", 19) == 0))
       APR_ARRAY_PUSH(env, const char *) = e;
   }
@@ -318,12 +346,21 @@ static const char *const *child_env(svc_service_t *s,
     APR_ARRAY_PUSH(env, const char *) = own[i];
   APR_ARRAY_PUSH(env, const char *) =
       apr_pstrcat(pool, "VIGIL_SERVICE=", s->name, NULL);
-  if (s->invocation[0])
+  if (id[0])
     APR_ARRAY_PUSH(env, const char *) =
-        apr_pstrcat(pool, "VIGIL_INVOCATION_ID=", s->invocation, NULL);
-  if (s->notify.open)
+        apr_pstrcat(pool, "VIGIL_INVOCATION_ID=", id, NULL);
+  if (hook >= 0 && hook < CFG_HOOK_NWHEN)
+    APR_ARRAY_PUSH(env, const char *) =
+        apr_pstrcat(pool, "VIGIL_HOOK=", whens[hook], NULL);
+  if (s->notify.open && hook < 0)
     APR_ARRAY_PUSH(env, const char *) =
         apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify.name, NULL);
+  /* No WATCHDOG_PID: the child's pid is not known before the spawn, and
+   * sd_watchdog_enabled(3) takes its absence as "meant for me". */
+  if (main && s->cfg->watchdog_ms)
+    APR_ARRAY_PUSH(env, const char *) =
+        apr_psprintf(pool, "WATCHDOG_USEC=%" APR_UINT64_T_FMT,
+                     (apr_uint64_t)s->cfg->watchdog_ms * 1000u);
   APR_ARRAY_PUSH(env, const char *) = NULL;
   return (const char *const *)env->elts;
 }
@@ -340,7 +377,7 @@ apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
       (rv = svc_plan_env(s->plan, &cr, pool, &vars, why, &line)) !=
           APR_SUCCESS)
     return rv;
-  *env = child_env(s, vars, pool);
+  *env = child_env(s, vars, pool, -1, 0, s->invocation);
   return APR_SUCCESS;
 }
 
@@ -361,11 +398,16 @@ static void stdio_for(svc_child_t *r, vg_loop_t *loop,
                                          : VG_STDIO_IGNORE;
 }
 
-/* Spawn the child.  On failure nothing is left running and the status
- * says why; when what failed comes before the spawn itself (the user
- * database, an <env-file>), *why says it in a sentence (in s->reason's
- * size), else it is "". */
-static apr_status_t child_spawn(svc_service_t *s, char *why, size_t wsize) {
+static void on_hook_timeout(vg_timer_t *t);
+
+/* Spawn the child, or with `hook` one of its hooks (same user, environment,
+ * directory and log files; not its limits or cgroup, which are the
+ * service's own process tree's).  On failure nothing is left running and
+ * the status says why; when what failed comes before the spawn itself
+ * (the user database, an <env-file>), *why says it in a sentence (in
+ * s->reason's size), else it is "". */
+static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
+                                char *why, size_t wsize) {
   svc_sup_t *sup = s->sup;
   const cfg_service_t *c = s->cfg;
   const cfg_log_target_t *errt;
@@ -379,6 +421,8 @@ static apr_status_t child_spawn(svc_service_t *s, char *why, size_t wsize) {
   svc_child_t *r;
   apr_status_t rv;
   int line;
+  char hook_id[33];
+  const char *id = s->invocation;
 
   why[0] = '\0';
   apr_pool_create(&tmp, sup->pool);
@@ -397,12 +441,19 @@ static apr_status_t child_spawn(svc_service_t *s, char *why, size_t wsize) {
     return APR_ENOMEM;
   }
 
-  new_invocation(s);
-  snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", s->invocation);
+  if (hook) {
+    new_invocation(hook_id);
+    id = hook_id;
+  } else {
+    new_invocation(s->invocation);
+  }
+  snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", id);
   memset(&o, 0, sizeof o);
-  o.file = c->command;
-  o.args = s->plan->argv;
-  o.env = child_env(s, vars, tmp);
+  o.file = hook ? hook->command : c->command;
+  o.args = hook ? s->plan->hook_argv[hook - &APR_ARRAY_IDX(c->hooks, 0,
+                                                           cfg_hook_t)]
+                : s->plan->argv;
+  o.env = child_env(s, vars, tmp, hook ? (int)hook->when : -1, !hook, id);
   o.cwd = c->workdir;
   /* Own process group: the stop ladder and the leftover sweep reach the
    * whole tree.  PDEATHSIG: if the supervisor is killed, so is the child
@@ -426,10 +477,10 @@ static apr_status_t child_spawn(svc_service_t *s, char *why, size_t wsize) {
   stdio_for(r, sup->loop, errt, errlf, &r->err, &o.stdio[2]);
   /* Limits as the plan placed them (the cgroup holds the rest). */
   limits = s->plan->limits;
-  if (s->plan->has_limits)
+  if (s->plan->has_limits && !hook)
     o.limits = &limits;
-  o.cgroup = s->cg.path;
-  if (s->cg.path) {
+  o.cgroup = hook ? NULL : s->cg.path;
+  if (o.cgroup) {
     /* Its counters are cumulative: this run's share starts here. */
     pal_cgroup_stat_t st;
     if (pal_cgroup_stat(s->cg.path, &st) == APR_SUCCESS) {
@@ -467,6 +518,15 @@ static apr_status_t child_spawn(svc_service_t *s, char *why, size_t wsize) {
     else
       svc_logcap_close(&r->err, child_cap_closed);
   }
+  if (hook) {
+    r->hook = (int)hook->when + 1;
+    r->hook_index = (int)(hook - &APR_ARRAY_IDX(c->hooks, 0, cfg_hook_t));
+    r->next_hook = s->hooks;
+    s->hooks = r;
+    r->drain_timer.data = r;
+    vg_timer_start(&r->drain_timer, on_hook_timeout, hook->timeout_ms, 0);
+    return APR_SUCCESS;
+  }
   s->child = r;
   s->restart.up_since = r->start_ms;
   svc_sup_save_pids(sup);
@@ -482,6 +542,133 @@ static void child_detach(svc_child_t *r) {
     child_report(r);
   else
     child_free_if_done(r);
+}
+
+/* ---- 1b. hooks ----------------------------------------------------------- */
+
+static const char *const hook_names[CFG_HOOK_NWHEN] = {
+    "pre-start", "post-start", "pre-stop", "post-stop"};
+
+static void fmt_ms(char *buf, size_t size, uint64_t ms);
+
+/* A hook past its timeout: its whole tree is killed; its end says so. */
+static void on_hook_timeout(vg_timer_t *t) {
+  svc_child_t *r = t->data;
+  if (r->exited)
+    return;
+  r->timed_out = 1;
+  child_signal(r, NULL, VG_SIGKILL);
+}
+
+/* Run the hooks of `when` from index `from` on, one after the other, in
+ * file order.  With `gate`, the state machine waits for them: s->gate is
+ * the one running, and SVC_EV_HOOK comes when none is left, or when a
+ * pre-start hook failed (s->hook_fail says why).  Never blocks: each
+ * hook is a spawned process; its end is hook_ended(). */
+static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
+                      int gate) {
+  const apr_array_header_t *hs = s->cfg->hooks;
+  char eb[sizeof s->reason];
+  int i;
+  for (i = from; i < hs->nelts; i++) {
+    const cfg_hook_t *h = &APR_ARRAY_IDX(hs, i, cfg_hook_t);
+    char prep[sizeof s->reason];
+    apr_status_t rv;
+    if (h->when != when)
+      continue;
+    rv = child_spawn(s, h, prep, sizeof prep);
+    if (rv != APR_SUCCESS && prep[0])   /* its user, an <env-file> */
+      snprintf(eb, sizeof eb, "%s", prep);
+    else if (rv != APR_SUCCESS)
+      vg_strerror(rv, eb, sizeof eb);
+    if (rv == APR_SUCCESS) {
+      s->hooks->chain = 1;
+      s->hooks->timeout_ms = h->timeout_ms;
+      if (gate)
+        s->gate = s->hooks;
+      slog(s, VG_LOG_INFO, "%s hook %s started, pid %ld", hook_names[when],
+           h->command, s->hooks->proc.pid);
+      return;
+    }
+    if (gate && when == CFG_HOOK_PRE_START) {
+      /* Cut to the reason's size if need be. */
+      if (snprintf(s->hook_fail, sizeof s->hook_fail,
+                   "pre-start hook %s could not run: %s", h->command,
+                   eb) < 0)
+        s->hook_fail[0] = '\0';
+      s->gate = NULL;
+      svc_service_event(s, SVC_EV_HOOK);
+      return;
+    }
+    slog(s, VG_LOG_WARN, "%s hook %s could not run: %s", hook_names[when],
+         h->command, eb);
+  }
+  if (gate) {
+    s->gate = NULL;
+    svc_service_event(s, SVC_EV_HOOK);
+  }
+}
+
+/* A hook's run ended, its output drained: said in the log, and the next
+ * hook of its kind runs.  A failed pre-start hook the state machine waits
+ * for ends the chain: the start failed. */
+static void hook_ended(svc_child_t *r) {
+  svc_service_t *s = r->svc;
+  svc_child_t **pp;
+  cfg_hook_when when = (cfg_hook_when)(r->hook - 1);
+  int gating = s->gate == r;
+  int failed = r->timed_out || r->code != 0 || r->sig != 0;
+  char what[sizeof s->hook_fail], d[32];
+  for (pp = &s->hooks; *pp; pp = &(*pp)->next_hook)
+    if (*pp == r) {
+      *pp = r->next_hook;
+      break;
+    }
+  r->svc = NULL;
+  if (r->timed_out) {
+    fmt_ms(d, sizeof d, r->timeout_ms);
+    snprintf(what, sizeof what, "%s hook timed out after %s",
+             hook_names[when], d);
+  } else if (r->sig) {
+    snprintf(what, sizeof what, "%s hook killed by signal %s",
+             hook_names[when],
+             vg_signal_name(r->sig) ? vg_signal_name(r->sig) : "?");
+  } else {
+    snprintf(what, sizeof what, "%s hook exited %d", hook_names[when],
+             r->code);
+  }
+  /* A failed start says so itself (a_prestart_done). */
+  if (!(gating && failed && when == CFG_HOOK_PRE_START))
+    slog(s, failed ? VG_LOG_WARN : VG_LOG_INFO, "%s", what);
+  if (gating) {
+    s->gate = NULL;
+    if (failed && when == CFG_HOOK_PRE_START) {
+      memcpy(s->hook_fail, what, sizeof what);
+      svc_service_event(s, SVC_EV_HOOK);
+    } else {
+      hooks_run(s, when, r->hook_index + 1, 1);
+    }
+  } else if (r->chain) {
+    hooks_run(s, when, r->hook_index + 1, 0);
+  }
+  child_free_if_done(r);
+  /* A shutdown waits for the hooks too. */
+  if (!s->hooks && s->sup->shutting_down)
+    svc_sup_pump(s->sup);
+}
+
+/* The state machine no longer waits for its gate (a stop during the
+ * pre-start hooks, an exit during the pre-stop ones): the hook gets the
+ * service's stop signal (its timeout still bounds it) if `sig`, and the
+ * hooks after it do not run. */
+static void gate_cancel(svc_service_t *s, int sig) {
+  svc_child_t *r = s->gate;
+  if (!r)
+    return;
+  s->gate = NULL;
+  r->chain = 0;
+  if (sig && !r->exited)
+    child_signal(r, NULL, sig);
 }
 
 /* ---- 2. readiness and health --------------------------------------------- */
@@ -608,8 +795,8 @@ static void on_health_timer(vg_timer_t *t) {
         APR_ARRAY_PUSH(vars, const char *) = s->plan->env[i];
     }
     rv = svc_probe_exec(s->checks.health, s->sup->loop, s->plan->health_argv,
-                        child_env(s, vars, tmp), s->cfg->workdir,
-                        h->timeout_ms, on_health_probe);
+                        child_env(s, vars, tmp, -1, 0, s->invocation),
+                        s->cfg->workdir, h->timeout_ms, on_health_probe);
     apr_pool_destroy(tmp);
     break;
   }
@@ -641,6 +828,29 @@ static void checks_stop(svc_service_t *s) {
   s->checks.health_fails = 0;
 }
 
+/* <watchdog>: one timer per service, re-armed by each WATCHDOG=1; never
+ * polled.  Armed from READY=1 with notify readiness, else from the spawn
+ * (systemd's WatchdogSec= counts from the start-up's end), and stopped
+ * when the process is gone or being stopped. */
+static void on_watchdog(vg_timer_t *t) {
+  svc_service_t *s = t->data;
+  s->watchdog_due = 0;
+  svc_service_event(s, SVC_EV_WATCHDOG);
+}
+
+static void watchdog_arm(svc_service_t *s) {
+  if (!s->cfg->watchdog_ms || !s->child || s->child->exited)
+    return;
+  vg_update_time(s->sup->loop);   /* counts from now (see arm()) */
+  s->watchdog_due = vg_now(s->sup->loop) + s->cfg->watchdog_ms;
+  vg_timer_start(&s->watchdog, on_watchdog, s->cfg->watchdog_ms, 0);
+}
+
+static void watchdog_stop(svc_service_t *s) {
+  vg_timer_stop(&s->watchdog);
+  s->watchdog_due = 0;
+}
+
 /* NOTIFY_SOCKET: a datagram socket per service that asks for it. */
 static void notify_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
   static char dgram[4096];   /* loop thread only; consumed in recv_cb */
@@ -662,8 +872,22 @@ static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
     if (len == 7 && memcmp(p, "READY=1", 7) == 0) {
-      if (s->state == SVC_STARTING)
+      /* Only where readiness is notify's to say (the socket may be open
+       * for the watchdog alone), and not for a oneshot. */
+      if (s->state == SVC_STARTING && s->child &&
+          s->cfg->ready.kind == CFG_READY_NOTIFY &&
+          s->cfg->type != CFG_TYPE_ONESHOT)
         svc_service_event(s, SVC_EV_READY);
+    } else if (len == 10 && memcmp(p, "WATCHDOG=1", 10) == 0) {
+      if (s->watchdog_due)
+        watchdog_arm(s);
+    } else if (len == 16 && memcmp(p, "WATCHDOG=trigger", 16) == 0) {
+      /* systemd's: the service says it is stuck. */
+      if (s->watchdog_due) {
+        watchdog_stop(s);
+        svc_service_event(s, SVC_EV_WATCHDOG);
+        return;
+      }
     } else if (len > 7 && memcmp(p, "STATUS=", 7) == 0) {
       snprintf(s->reason, sizeof s->reason, "%.*s", (int)(len - 7),
                    p + 7);
@@ -774,25 +998,73 @@ static void warn_unapplied(svc_service_t *s) {
   s->limit.unapplied_said |= fresh;
 }
 
+/* A start that failed (a pre-start hook, a spawn error, readiness or the
+ * watchdog): the restart policy decides, as for a crash; with "never" it
+ * stays `exited`. */
+static void fail_start(svc_service_t *s, vg_log_level lvl, const char *why) {
+  char buf[sizeof s->reason];   /* why may be the reason itself */
+  snprintf(buf, sizeof buf, "%s", why);
+  slog(s, lvl, "start failed: %s", buf);
+  if (s->cfg->restart.policy == CFG_RESTART_NEVER) {
+    memcpy(s->reason, buf, sizeof buf);
+    s->want_up = 0;
+    set_state(s, SVC_EXITED);
+  } else {
+    schedule_restart(s, lvl, buf);   /* "...; restarting in N ms" */
+  }
+}
+
+static void spawn_main(svc_service_t *s);
+
+/* Start: the pre-start hooks first, if any (STARTING without a child
+ * until they end: SVC_EV_HOOK), then the service's own process. */
 static void a_spawn(svc_service_t *s) {
-  apr_status_t rv;
-  const cfg_ready_t *rd = &s->cfg->ready;
-  char eb[128], prep[sizeof s->reason];
   s->stop_step = 0;
   s->restart_after_stop = 0;
-  if (rd->kind == CFG_READY_NOTIFY && (rv = notify_open(s)) != APR_SUCCESS) {
+  s->done = 0;
+  s->restart.up_since = now_ms(s);   /* a failed start counts from here */
+  s->hook_fail[0] = '\0';
+  if (!s->gate) {
+    int i;
+    for (i = 0; i < s->cfg->hooks->nelts; i++)
+      if (APR_ARRAY_IDX(s->cfg->hooks, i, cfg_hook_t).when ==
+          CFG_HOOK_PRE_START) {
+        set_state(s, SVC_STARTING);
+        hooks_run(s, CFG_HOOK_PRE_START, 0, 1);
+        return;
+      }
+  }
+  spawn_main(s);
+}
+
+static void a_prestart_done(svc_service_t *s) {
+  if (s->child)
+    return;   /* not waiting for pre-start hooks */
+  if (s->hook_fail[0]) {
+    fail_start(s, VG_LOG_WARN, s->hook_fail);
+    return;
+  }
+  spawn_main(s);
+}
+
+static void spawn_main(svc_service_t *s) {
+  apr_status_t rv;
+  const cfg_ready_t *rd = &s->cfg->ready;
+  /* Room for "cannot start: " before it in a reason. */
+  char eb[128], prep[sizeof s->reason - 16];
+  if ((rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
+      (rv = notify_open(s)) != APR_SUCCESS) {
     enter_fatal(s, "cannot open the notify socket: %s",
                 vg_strerror(rv, eb, sizeof eb));
     return;
   }
-  rv = child_spawn(s, prep, sizeof prep);
+  rv = child_spawn(s, NULL, prep, sizeof prep);
   if (rv != APR_SUCCESS && prep[0]) {
     /* Before the spawn (a user, an <env-file>): a failed start, through
      * the restart policy -- the file may be fixed, the user created. */
     char why[sizeof s->reason];
     snprintf(why, sizeof why, "cannot start: %s", prep);
-    s->restart.up_since = now_ms(s);
-    schedule_restart(s, VG_LOG_ERROR, why);
+    fail_start(s, VG_LOG_ERROR, why);
     return;
   }
   if (rv != APR_SUCCESS) {
@@ -815,6 +1087,10 @@ static void a_spawn(svc_service_t *s) {
   slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
   warn_unapplied(s);
   set_state(s, SVC_STARTING);
+  if (rd->kind != CFG_READY_NOTIFY)
+    watchdog_arm(s);
+  if (s->cfg->type == CFG_TYPE_ONESHOT)
+    return;   /* up when it exits 0; no start timeout (systemd's neither) */
   switch (rd->kind) {
   case CFG_READY_AFTER:
     arm(s, rd->after_ms, on_state_timer);
@@ -831,10 +1107,15 @@ static void a_spawn(svc_service_t *s) {
 }
 
 static void a_ready(svc_service_t *s) {
+  if (!s->child)
+    return;   /* its pre-start hooks still run */
   if (s->checks.ready)
     svc_probe_cancel(s->checks.ready);
   s->reason[0] = '\0';
   slog(s, VG_LOG_INFO, "running");
+  if (s->cfg->ready.kind == CFG_READY_NOTIFY)
+    watchdog_arm(s);
+  hooks_run(s, CFG_HOOK_POST_START, 0, 0);
   set_state(s, SVC_RUNNING);
   health_arm(s);
 }
@@ -855,23 +1136,17 @@ static void a_starting_timeout(svc_service_t *s) {
   s->failed_start = 1;   /* its exit goes through the restart policy */
   s->stop_step = 1;
   checks_stop(s);
+  watchdog_stop(s);
   if (s->child)
     stop_send(s);
   set_state(s, SVC_STOPPING);
   arm(s, s->cfg->stop.timeout_ms, on_state_timer);
 }
 
-static void a_stop(svc_service_t *s) {
+/* The stop ladder's first rung: the stop signal, then the stop timeout. */
+static void stop_now(svc_service_t *s) {
   char eb[128];
   apr_status_t rv;
-  checks_stop(s);
-  s->restart_after_stop = 0;
-  s->failed_start = 0;
-  s->health_restart = 0;
-  if (!s->child) {
-    set_state(s, SVC_STOPPED);
-    return;
-  }
   if (s->stop_step != 3)   /* the deadline's kill is already on its way */
     s->stop_step = 1;
   rv = stop_send(s);
@@ -882,6 +1157,37 @@ static void a_stop(svc_service_t *s) {
          *pal_last_call() ? ")" : "");
   set_state(s, SVC_STOPPING);
   arm(s, s->cfg->stop.timeout_ms, on_state_timer);
+}
+
+/* Stop: the pre-stop hooks first, if any (STOPPING with stop_step 0
+ * until they end: SVC_EV_HOOK), then the ladder. */
+static void a_stop(svc_service_t *s) {
+  int i;
+  checks_stop(s);
+  watchdog_stop(s);
+  s->restart_after_stop = 0;
+  s->failed_start = 0;
+  s->health_restart = 0;
+  if (!s->child) {
+    gate_cancel(s, stop_signal(s));   /* its pre-start hooks */
+    set_state(s, SVC_STOPPED);
+    return;
+  }
+  if (s->stop_step != 3 && !s->gate)
+    for (i = 0; i < s->cfg->hooks->nelts; i++)
+      if (APR_ARRAY_IDX(s->cfg->hooks, i, cfg_hook_t).when ==
+          CFG_HOOK_PRE_STOP) {
+        s->stop_step = 0;
+        set_state(s, SVC_STOPPING);
+        hooks_run(s, CFG_HOOK_PRE_STOP, 0, 1);
+        return;
+      }
+  stop_now(s);
+}
+
+static void a_prestop_done(svc_service_t *s) {
+  if (s->child && s->stop_step == 0)
+    stop_now(s);
 }
 
 static void a_restart_stop(svc_service_t *s) {
@@ -910,6 +1216,7 @@ static void fmt_ms(char *buf, size_t size, uint64_t ms) {
 static void a_stopped(svc_service_t *s) {
   const char *how;
   char deadline[96];
+  gate_cancel(s, 0);   /* pre-stop hooks: their service is gone */
   if (s->stop_step == 3) {
     /* Killed at the shutdown deadline, whatever it was doing. */
     char d[32];
@@ -925,21 +1232,16 @@ static void a_stopped(svc_service_t *s) {
     s->want_up = 0;
   }
   if (s->failed_start) {
-    /* A start that was not ready in time: a failure like any other. */
-    char why[sizeof s->reason];
+    /* A start that was not ready in time, a missed watchdog: a failure
+     * like any other. */
     s->failed_start = 0;
     s->stop_step = 0;
-    snprintf(why, sizeof why, "%s", s->reason);
-    if (s->cfg->restart.policy == CFG_RESTART_NEVER) {
-      s->want_up = 0;
-      set_state(s, SVC_EXITED);
-    } else {
-      schedule_restart(s, VG_LOG_WARN, why);
-    }
+    fail_start(s, VG_LOG_WARN, s->reason);
     return;
   }
   how = s->stop_step == 3   ? deadline
         : s->stop_step == 2 ? "killed after the stop timeout"
+        : s->stop_step == 0 ? "exited during its pre-stop hooks"
                             : "stopped by its stop signal";
   if (s->stop_step == 1 && s->last.signal == 0)
     how = "exited after its stop signal";
@@ -990,6 +1292,16 @@ static void a_exited(svc_service_t *s) {
                      : "?");
   else
     snprintf(what, sizeof what, "exited with code %d", s->last.code);
+  if (s->cfg->type == CFG_TYPE_ONESHOT && !failed) {
+    /* Done: `exited`, still wanted up, which is what its dependents
+     * wait for. */
+    slog(s, VG_LOG_INFO, "%s: done", what);
+    snprintf(s->reason, sizeof s->reason, "%s", what);
+    s->done = 1;
+    hooks_run(s, CFG_HOOK_POST_START, 0, 0);
+    set_state(s, SVC_EXITED);
+    return;
+  }
   if (was_starting)
     failed = 1;   /* dying before ready is a failed start, even with 0 */
   if (rp->policy == CFG_RESTART_ALWAYS ||
@@ -1004,6 +1316,18 @@ static void a_exited(svc_service_t *s) {
     s->want_up = 0;
     set_state(s, SVC_EXITED);
   }
+}
+
+/* No WATCHDOG=1 in time: stopped (pre-stop hooks, then the ladder), and
+ * its end goes through the restart policy, as systemd's WatchdogSec=. */
+static void a_watchdog(svc_service_t *s) {
+  char d[32];
+  fmt_ms(d, sizeof d, s->cfg->watchdog_ms);
+  slog(s, VG_LOG_WARN, "watchdog timeout: no WATCHDOG=1 within %s; "
+       "stopping it", d);
+  a_stop(s);
+  snprintf(s->reason, sizeof s->reason, "watchdog timeout");
+  s->failed_start = 1;
 }
 
 static void a_health(svc_service_t *s) {
@@ -1066,28 +1390,28 @@ typedef void (*action_fn)(svc_service_t *s);
 static const action_fn table[SVC_NSTATES][SVC_NEVENTS] = {
     /*               START            STOP         RESTART
                      EXIT             READY        TIMEOUT
-                     HEALTH */
+                     HEALTH           HOOK         WATCHDOG */
     [SVC_STOPPED] = {a_spawn,         NULL,        a_spawn,
                      NULL,            NULL,        NULL,
-                     NULL},
+                     NULL,            NULL,        NULL},
     [SVC_STARTING] = {NULL,           a_stop,      a_restart_stop,
                       a_exited,       a_ready,     a_starting_timeout,
-                      NULL},
+                      NULL,           a_prestart_done, a_watchdog},
     [SVC_RUNNING] = {NULL,            a_stop,      a_restart_stop,
                      a_exited,        NULL,        NULL,
-                     a_health},
+                     a_health,        NULL,        a_watchdog},
     [SVC_BACKOFF] = {a_backoff_start, a_cancel,    a_backoff_start,
                      NULL,            NULL,        a_backoff_start,
-                     NULL},
+                     NULL,            NULL,        NULL},
     [SVC_STOPPING] = {a_want_up,      a_want_down, a_want_up,
                       a_stopped,      NULL,        a_stop_timeout,
-                      NULL},
+                      NULL,           a_prestop_done, NULL},
     [SVC_EXITED] = {a_spawn,          a_cancel,    a_spawn,
                     NULL,             NULL,        NULL,
-                    NULL},
+                    NULL,             NULL,        NULL},
     [SVC_FATAL] = {a_spawn,           a_cancel,    a_spawn,
                    NULL,              NULL,        NULL,
-                   NULL},
+                   NULL,              NULL,        NULL},
 };
 
 void svc_service_event(svc_service_t *s, svc_event ev) {
@@ -1302,9 +1626,62 @@ void svc_service_kill(svc_service_t *s) {
     pal_cgroup_kill(s->cg.path);
 }
 
+/* The shutdown waits for hooks too (svc_sup_pump): at the deadline they
+ * are killed with the service. */
 void svc_service_kill_deadline(svc_service_t *s) {
+  svc_child_t *r;
   s->stop_step = 3;
   svc_service_kill(s);
+  for (r = s->hooks; r; r = r->next_hook)
+    if (!r->exited)
+      child_signal(r, NULL, VG_SIGKILL);
+}
+
+/* ---- 5. life cycle: the schedule ------------------------------------------ */
+
+static void sched_arm(svc_service_t *s);
+
+/* The next run is due.  The timer waits on the monotonic clock, so the
+ * wall clock is read again: set back meanwhile, the wait goes on for
+ * the rest; set forward (or the machine slept), the run is now, once,
+ * and the next one counts from now. */
+static void on_sched(vg_timer_t *t) {
+  svc_service_t *s = t->data;
+  int64_t now = (int64_t)apr_time_as_msec(apr_time_now());
+  if (now < s->next_run * 1000) {
+    vg_timer_start(&s->sched, on_sched, (uint64_t)(s->next_run * 1000 - now),
+                   0);
+    return;
+  }
+  if (!s->sup->shutting_down && !s->removing) {
+    if (s->state == SVC_STOPPED || s->state == SVC_EXITED ||
+        s->state == SVC_FATAL) {
+      slog(s, VG_LOG_INFO, "scheduled start (%s)", s->cfg->schedule);
+      svc_sup_start(s->sup, s);
+    } else {
+      slog(s, VG_LOG_INFO, "scheduled start skipped: it is %s",
+           svc_state_name(s->state));
+    }
+  }
+  sched_arm(s);
+}
+
+/* One timer to the next match of <schedule> (none without one). */
+static void sched_arm(svc_service_t *s) {
+  int64_t now, next;
+  vg_timer_stop(&s->sched);
+  s->next_run = 0;
+  if (!s->cfg->schedule)
+    return;
+  now = (int64_t)apr_time_as_msec(apr_time_now());
+  if (cfg_cron_next(&s->cfg->cron, now / 1000, NULL, &next) !=
+      APR_SUCCESS) {
+    slog(s, VG_LOG_WARN, "schedule '%s' has no next run",
+         s->cfg->schedule);
+    return;
+  }
+  s->next_run = next;
+  vg_timer_start(&s->sched, on_sched, (uint64_t)(next * 1000 - now), 0);
 }
 
 /* ---- 5. life cycle, continued -------------------------------------------- */
@@ -1327,11 +1704,16 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   s->timer.data = s;
   vg_timer_init(sup->loop, &s->checks.health_timer);
   s->checks.health_timer.data = s;
-  s->handles = 2;
+  vg_timer_init(sup->loop, &s->watchdog);
+  s->watchdog.data = s;
+  vg_timer_init(sup->loop, &s->sched);
+  s->sched.data = s;
+  s->handles = 4;
   open_logs(s, cfg);
   cgroup_open(s);
   cgroup_limits(s, &cfg->limits);
   plan_make(s, cfg, 0, 1);
+  sched_arm(s);
   return s;
 }
 
@@ -1342,6 +1724,13 @@ void svc_service_destroy(svc_service_t *s) {
   if (s->child) {
     svc_child_t *r = s->child;
     s->child = NULL;
+    child_detach(r);
+  }
+  s->gate = NULL;
+  while (s->hooks) {   /* they finish on their own, bounded by timeouts */
+    svc_child_t *r = s->hooks;
+    s->hooks = r->next_hook;
+    r->chain = 0;
     child_detach(r);
   }
   if (s->checks.ready) {
@@ -1371,6 +1760,8 @@ void svc_service_destroy(svc_service_t *s) {
   }
   vg_close((vg_handle_t *)&s->timer, service_handle_closed);
   vg_close((vg_handle_t *)&s->checks.health_timer, service_handle_closed);
+  vg_close((vg_handle_t *)&s->watchdog, service_handle_closed);
+  vg_close((vg_handle_t *)&s->sched, service_handle_closed);
 }
 
 void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
@@ -1404,6 +1795,14 @@ void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
     checks_stop(s);
     health_arm(s);
   }
+  if (changed & CFG_F_SCHEDULE)
+    sched_arm(s);
+}
+
+int svc_service_up(const svc_service_t *s) {
+  return s->state == SVC_RUNNING ||
+         (s->state == SVC_EXITED && s->done &&
+          s->cfg->type == CFG_TYPE_ONESHOT);
 }
 
 uint64_t svc_service_uptime(const svc_service_t *s) {
@@ -1533,5 +1932,20 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   w_int_or_null(w, "cpu_ms", cpu_ms);
   svc_json_w_key(w, "limit_events");
   svc_json_w_uint64(w, s->limit.events);
+  svc_json_w_key(w, "type");
+  svc_json_w_string(w, s->cfg->type == CFG_TYPE_ONESHOT ? "oneshot"
+                                                        : "simple");
+  /* Wall-clock times, ms since the Unix epoch, as last_exit.at_ms. */
+  w_int_or_null(w, "next_run_ms", s->next_run ? s->next_run * 1000 : -1);
+  {
+    uint64_t now = vg_now(s->sup->loop);
+    w_int_or_null(w, "watchdog_deadline_ms",
+                  s->watchdog_due
+                      ? (int64_t)apr_time_as_msec(apr_time_now()) +
+                            (int64_t)(s->watchdog_due > now
+                                          ? s->watchdog_due - now
+                                          : 0)
+                      : -1);
+  }
   svc_json_w_end_object(w);
 }

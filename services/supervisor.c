@@ -46,13 +46,14 @@ static int active(const svc_service_t *s) {
          s->state == SVC_STOPPING || s->state == SVC_BACKOFF;
 }
 
-/* The first dependency of s that is not running, or NULL. */
+/* The first dependency of s that is not up (running, or a oneshot that
+ * exited 0), or NULL. */
 static svc_service_t *blocking_dep(svc_sup_t *sup, const svc_service_t *s) {
   int i;
   for (i = 0; i < s->cfg->depends_on->nelts; i++) {
     svc_service_t *d =
         svc_sup_find(sup, APR_ARRAY_IDX(s->cfg->depends_on, i, const char *));
-    if (d && d->state != SVC_RUNNING)
+    if (d && !svc_service_up(d))
       return d;
   }
   return NULL;
@@ -146,7 +147,7 @@ void svc_sup_pump(svc_sup_t *sup) {
   if (sup->shutting_down) {
     settled = 1;
     for (s = sup->services; s && settled; s = s->next)
-      if (active(s) || s->child)
+      if (active(s) || s->child || s->hooks)   /* post-stop hooks too */
         settled = 0;
     if (settled)
       finish_shutdown(sup);

@@ -33,6 +33,15 @@ struct svc_child_s {
   int reported;                 /* SVC_EV_EXIT delivered */
   unsigned open;                /* handles and captures not yet closed */
   uint64_t start_ms;            /* loop time of the spawn */
+  /* A hook's run (<hook>): the same record, on the service's hooks list
+   * instead of s->child; drain_timer bounds it (its timeout) until it
+   * exits. */
+  int hook;                     /* 1 + cfg_hook_when, or 0: the service */
+  int hook_index;               /* its index in cfg->hooks */
+  int chain;                    /* the hooks after it run when it ends */
+  int timed_out;                /* killed at its timeout */
+  uint64_t timeout_ms;          /* the hook's timeout */
+  svc_child_t *next_hook;       /* the service's hooks list */
   uint64_t start_stamp;         /* pal_pid_start_time(), read once */
   char mark[64];                /* "VIGIL_INVOCATION_ID=ID" of this run:
                                    finds what left its process group */
@@ -130,7 +139,20 @@ struct svc_service_s {
   int stop_step;                /* 1: signal sent, 2: tree killed at the
                                    stop timeout, 3: at the shutdown
                                    deadline */
-  int failed_start;             /* STOPPING because a start timed out */
+  int failed_start;             /* STOPPING because of a failure (a start
+                                   that timed out, a missed watchdog): the
+                                   exit goes through the restart policy */
+  int done;                     /* a oneshot whose last run exited 0 */
+  svc_child_t *hooks;           /* hook runs not yet ended */
+  svc_child_t *gate;            /* the pre-start or pre-stop hook the state
+                                   machine waits for (SVC_EV_HOOK), or
+                                   NULL */
+  char hook_fail[128];          /* why the pre-start hooks failed, or "" */
+  vg_timer_t watchdog;          /* <watchdog>: the deadline */
+  uint64_t watchdog_due;        /* its loop ms, 0 when not armed */
+  vg_timer_t sched;             /* <schedule>: the next run */
+  int64_t next_run;             /* its wall time (s since the epoch), 0:
+                                   none */
   int health_restart;           /* STOPPING to restart after failed health
                                    checks: the reason keeps that cause */
   char reason[256];             /* why fatal / last event, for status */
@@ -208,6 +230,8 @@ void svc_services_usage(svc_service_t *const *list, size_t n,
                         vg_usage_t *out);
 /* Milliseconds the current run has been up (0 if none). */
 uint64_t svc_service_uptime(const svc_service_t *s);
+/* Up, as what depends on it needs: running, or a oneshot that exited 0. */
+int svc_service_up(const svc_service_t *s);
 /* True when the state is one a waiter for `want_up` can settle on. */
 int svc_service_settled(const svc_service_t *s, int want_up);
 /* SIGKILL the whole tree: the process group and, with a cgroup, every

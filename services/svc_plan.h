@@ -50,6 +50,8 @@ typedef struct svc_plan_s {
   unsigned umask;
   int nice;
   vg_cpuset_t cpus;
+  /* Each <hook>'s command line, as cfg->hooks orders them. */
+  const char ***hook_argv;
   /* The stop ladder's first signal, mapped for the platform. */
   int stop_signal;
   /* CFG_F_*: what the reload that made this plan changed (config/diff.c,

@@ -52,20 +52,31 @@ static cfg_t *load_text(const char *xml) {
  * What reload does, field by field
  * --------------------------------------------------------------------- */
 
-#define BASE_SERVICE                                                         \
-  "  <service name=\"s\">\n"                                                 \
+/* In pieces: the type row changes several at once (a oneshot takes no
+ * <ready>, <health> or policy="always"). */
+#define BASE_BODY                                                            \
   "    <command>/bin/a</command>\n"                                          \
   "    <arg>1</arg>\n"                                                       \
   "    <workdir>/tmp</workdir>\n"                                            \
   "    <env name=\"A\" value=\"1\"/>\n"                                      \
-  "    <autostart>yes</autostart>\n"                                         \
-  "    <restart policy=\"always\" delay=\"1s\" max-delay=\"1m\""             \
-  " max-restarts=\"5\" window=\"1m\"/>\n"                                    \
-  "    <ready tcp=\"127.0.0.1:80\" timeout=\"10s\"/>\n"                      \
+  "    <autostart>yes</autostart>\n"
+#define BASE_RESTART_TAIL                                                    \
+  " delay=\"1s\" max-delay=\"1m\" max-restarts=\"5\" window=\"1m\"/>\n"
+#define BASE_READY "    <ready tcp=\"127.0.0.1:80\" timeout=\"10s\"/>\n"
+#define BASE_STOP_DEPS                                                       \
   "    <stop signal=\"SIGTERM\" timeout=\"10s\"/>\n"                         \
-  "    <depends-on>db</depends-on>\n"                                        \
+  "    <depends-on>db</depends-on>\n"
+#define BASE_HEALTH                                                          \
   "    <health type=\"http\" target=\"http://localhost/x\" interval=\"5s\"" \
-  " timeout=\"1s\" failures=\"3\"/>\n"                                       \
+  " timeout=\"1s\" failures=\"3\"/>\n"
+#define BASE_SERVICE                                                         \
+  "  <service name=\"s\">\n" BASE_BODY                                       \
+  "    <restart policy=\"always\"" BASE_RESTART_TAIL BASE_READY              \
+  BASE_STOP_DEPS BASE_HEALTH                                                 \
+  "    <hook when=\"post-stop\" timeout=\"30s\"><command>/bin/h</command>"   \
+  "</hook>\n"                                                               \
+  "    <watchdog timeout=\"30s\"/>\n"                                         \
+  "    <schedule>*/15 * * * *</schedule>\n"                                  \
   "    <log stdout=\"s.out\" stderr=\"s.err\" max-size=\"1MB\" keep=\"3\""   \
   " rotate=\"size\" compress=\"false\" timestamps=\"false\"/>\n"             \
   "    <limits memory=\"1GB\" cpu=\"50\" processes=\"10\""                   \
@@ -187,6 +198,21 @@ static const field_case_t field_cases[] = {
    "<reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"
    "</reload>",
    "<reload signal=\"USR1\"/>", CFG_F_RELOAD, 0},
+  {"`<service type>`",
+   "\"s\">\n" BASE_BODY "    <restart policy=\"always\"" BASE_RESTART_TAIL
+       BASE_READY BASE_STOP_DEPS BASE_HEALTH,
+   "\"s\" type=\"oneshot\">\n" BASE_BODY "    <restart policy=\"never\""
+       BASE_RESTART_TAIL BASE_STOP_DEPS,
+   CFG_F_TYPE | CFG_F_RESTART | CFG_F_READY | CFG_F_HEALTH, 1},
+  {"`<hook>`", "when=\"post-stop\"", "when=\"pre-stop\"", CFG_F_HOOKS, 0},
+  {"`<hook>`", "timeout=\"30s\"><command>", "timeout=\"31s\"><command>",
+   CFG_F_HOOKS, 0},
+  {"`<hook>`", "/bin/h<", "/bin/i<", CFG_F_HOOKS, 0},
+  {"`<hook>`", "</hook>\n", "</hook><hook when=\"pre-stop\"><command>x"
+   "</command></hook>\n", CFG_F_HOOKS, 0},
+  {"`<watchdog>`", "<watchdog timeout=\"30s\"", "<watchdog timeout=\"31s\"",
+   CFG_F_WATCHDOG, 1},
+  {"`<schedule>`", "*/15 * * * *", "@daily", CFG_F_SCHEDULE, 0},
 };
 
 /* config/README.md's row for `field`: "restart" or "live". */
@@ -280,8 +306,8 @@ static void test_reload_fields(void) {
     seen |= e->fields;
   }
   /* Every field the comparison knows has a row. */
-  CU_ASSERT_EQUAL(seen, (1u << 20) - 1);
-  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 20, vg_test_pool), "");
+  CU_ASSERT_EQUAL(seen, (1u << 24) - 1);
+  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 24, vg_test_pool), "");
 }
 
 /* ------------------------------------------------------------------------

@@ -48,6 +48,8 @@
 #include <apr_file_io.h>
 #include "vigil.h"   /* vg_cpuset_t */
 
+#include "cfg_cron.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -212,6 +214,29 @@ typedef struct cfg_reload_s {
   apr_array_header_t *args;     /* const char * */
   uint64_t timeout_ms;          /* CFG_RELOAD_TIMEOUT_MS by default */
 } cfg_reload_t;
+/* <service type>. */
+typedef enum {
+  CFG_TYPE_SIMPLE = 0,          /* up while its process runs */
+  CFG_TYPE_ONESHOT              /* runs to completion: exit 0 is `exited`,
+                                   which satisfies its dependents */
+} cfg_service_type;
+
+/* <hook when>. */
+typedef enum {
+  CFG_HOOK_PRE_START = 0,       /* before the spawn; failing fails it */
+  CFG_HOOK_POST_START,          /* once it runs (is ready) */
+  CFG_HOOK_PRE_STOP,            /* before the stop signal */
+  CFG_HOOK_POST_STOP,           /* once its process is gone */
+  CFG_HOOK_NWHEN
+} cfg_hook_when;
+
+typedef struct cfg_hook_s {
+  cfg_hook_when when;
+  const char *command;          /* as written (looked up on PATH) */
+  apr_array_header_t *args;     /* const char *, the <arg>s */
+  uint64_t timeout_ms;          /* default 30s; then it is killed */
+  int line;
+} cfg_hook_t;
 
 typedef struct cfg_service_s {
   const char *name;             /* unique: NAME, or NAME-i for instances */
@@ -247,6 +272,11 @@ typedef struct cfg_service_s {
   int nice;                     /* -20..19 */
   const vg_cpuset_t *cpus;      /* <cpu-affinity>, or NULL: vigil's */
   cfg_reload_t reload;
+  cfg_service_type type;        /* default simple */
+  apr_array_header_t *hooks;    /* cfg_hook_t, file order */
+  uint64_t watchdog_ms;         /* <watchdog timeout>; 0: none */
+  const char *schedule;         /* <schedule> as written, or NULL */
+  cfg_cron_t cron;              /* parsed, when schedule is set */
   const char *file;             /* where the <service> is, as in errors */
   int line;                     /* line of its <service> start tag */
 } cfg_service_t;
@@ -399,13 +429,18 @@ enum {
   CFG_F_UMASK     = 1u << 16,
   CFG_F_NICE      = 1u << 17,
   CFG_F_CPU_AFFINITY = 1u << 18,
-  CFG_F_RELOAD    = 1u << 19
+  CFG_F_RELOAD    = 1u << 19,
+  CFG_F_TYPE      = 1u << 20,
+  CFG_F_HOOKS     = 1u << 21,
+  CFG_F_WATCHDOG  = 1u << 22,
+  CFG_F_SCHEDULE  = 1u << 23
 };
-/* The fields whose change needs a restart. */
+/* The fields whose change needs a restart.  (The watchdog's timeout is
+ * in the child's environment, WATCHDOG_USEC.) */
 #define CFG_F_NEEDS_RESTART                                                  \
   (CFG_F_COMMAND | CFG_F_ARGS | CFG_F_WORKDIR | CFG_F_ENV | CFG_F_LIMITS |   \
    CFG_F_STDIO | CFG_F_USER | CFG_F_GROUP | CFG_F_ENV_FILE | CFG_F_UMASK |   \
-   CFG_F_NICE | CFG_F_CPU_AFFINITY)
+   CFG_F_NICE | CFG_F_CPU_AFFINITY | CFG_F_TYPE | CFG_F_WATCHDOG)
 
 /* Supervisor settings, for cfg_diff_t.supervisor. */
 enum {

@@ -135,6 +135,14 @@ apr_status_t pal_addr_resolve(const char *host, int port, int family,
 /* Monotonic, high-resolution time in nanoseconds (arbitrary origin). */
 uint64_t pal_hrtime(void);
 
+struct tm;
+/* The local civil time of `t` (seconds since the Unix epoch) in the
+ * process's time zone (TZ, else the system's), as localtime() gives it
+ * but reentrant: localtime_r on POSIX, localtime_s on Windows (whose C
+ * library knows TZ=NAME[+-]H[DST] and the system's zone, not zoneinfo
+ * names).  APR_EINVAL if the C library cannot represent `t`. */
+apr_status_t pal_localtime(int64_t t, struct tm *out);
+
 /* ------------------------------------------------------------------------
  * The poller: one per loop.
  *

@@ -1,8 +1,10 @@
 /*
  * time.c -- the monotonic clock: QueryPerformanceCounter, which never goes
- * back and does not follow wall-clock changes.
+ * back and does not follow wall-clock changes; and the local civil time.
  */
 #include "pal_win32.h"
+
+#include <time.h>
 
 uint64_t pal_hrtime(void) {
   static LARGE_INTEGER freq;   /* fixed at boot; racing writers agree */
@@ -14,4 +16,9 @@ uint64_t pal_hrtime(void) {
   return (uint64_t)(now.QuadPart / freq.QuadPart) * 1000000000u +
          (uint64_t)(now.QuadPart % freq.QuadPart) * 1000000000u /
              (uint64_t)freq.QuadPart;
+}
+
+apr_status_t pal_localtime(int64_t t, struct tm *out) {
+  __time64_t tt = (__time64_t)t;
+  return _localtime64_s(out, &tt) == 0 ? APR_SUCCESS : APR_EINVAL;
 }

@@ -32,11 +32,13 @@ typedef struct svc_service_s svc_service_t;
 /* States, as docs/guide.md names them. */
 typedef enum {
   SVC_STOPPED = 0,   /* not running, not wanted (or waiting for deps) */
-  SVC_STARTING,      /* spawned, not yet ready */
+  SVC_STARTING,      /* spawned, not yet ready (or its pre-start hooks
+                        run; a oneshot: until it exits) */
   SVC_RUNNING,       /* ready */
   SVC_BACKOFF,       /* waiting to restart after a failure */
   SVC_STOPPING,      /* stop signal sent, waiting for the exit */
-  SVC_EXITED,        /* ended and not restarted (policy) */
+  SVC_EXITED,        /* ended and not restarted (policy); a oneshot
+                        that exited 0 (done: its dependents start) */
   SVC_FATAL,         /* gave up: too many restarts, or cannot spawn */
   SVC_NSTATES
 } svc_state;
@@ -50,6 +52,9 @@ typedef enum {
   SVC_EV_READY,      /* the readiness condition was met */
   SVC_EV_TIMEOUT,    /* the state's timer fired */
   SVC_EV_HEALTH,     /* health check failed `failures` times in a row */
+  SVC_EV_HOOK,       /* the pre-start or pre-stop hooks it waited for
+                        ended (s->hook_fail says whether they passed) */
+  SVC_EV_WATCHDOG,   /* no WATCHDOG=1 within <watchdog timeout> */
   SVC_NEVENTS
 } svc_event;
 

@@ -58,6 +58,15 @@
  *                             Windows: Ctrl+C ("INT", enabled again in
  *                             our new process group) and Ctrl+Break
  *                             ("BREAK")
+ *   append-exit PATH TEXT MS CODE
+ *                             append "TEXT hook=$VIGIL_HOOK
+ *                             service=$VIGIL_SERVICE pid=PID ms=WALLMS"
+ *                             to PATH (one write), sleep MS, exit CODE
+ *   watchdog-ping N MS        print "WATCHDOG_USEC=..." ("unset" if it
+ *                             is), send WATCHDOG=1 to $NOTIFY_SOCKET
+ *                             every MS ms, N times (0: for 30 s), then
+ *                             sleep 30 s without a word.  POSIX-only
+ *                             (exits 126 on Windows)
  *   stop-self                 install a TERM handler that exits 0, print
  *                             "stopping", SIGSTOP ourselves; after a
  *                             SIGCONT sleep 30 s (exit 3)
@@ -138,6 +147,31 @@ static int need(int argc, char **argv, int n) {
 
 static int write_all(apr_file_t *f, const char *p, apr_size_t n) {
   return apr_file_write_full(f, p, n, NULL) == APR_SUCCESS ? 0 : -1;
+}
+
+static int child_append_exit(int argc, char **argv) {
+  apr_pool_t *p;
+  apr_file_t *f;
+  const char *hook = getenv("VIGIL_HOOK"), *svc = getenv("VIGIL_SERVICE");
+  char *line;
+  apr_size_t n;
+  if (!need(argc, argv, 4))
+    return 125;
+  apr_pool_create(&p, NULL);
+  line = apr_psprintf(p, "%s hook=%s service=%s pid=%ld ms=%" APR_INT64_T_FMT
+                      "\n", argv[2], hook ? hook : "-", svc ? svc : "-",
+                      pal_getpid(), (apr_int64_t)apr_time_as_msec(
+                                        apr_time_now()));
+  n = strlen(line);
+  if (apr_file_open(&f, argv[1], APR_FOPEN_WRITE | APR_FOPEN_CREATE |
+                    APR_FOPEN_APPEND, APR_FPROT_OS_DEFAULT, p) !=
+          APR_SUCCESS ||
+      apr_file_write(f, line, &n) != APR_SUCCESS)
+    return 124;
+  apr_file_close(f);
+  apr_pool_destroy(p);
+  nap(atol(argv[3]));
+  return atoi(argv[4]);
 }
 
 static int child_sleep_exit(int argc, char **argv) {
@@ -651,6 +685,35 @@ static int child_notify(int argc, char **argv) {
 #endif
 }
 
+static int child_watchdog_ping(int argc, char **argv) {
+#if defined(_WIN32)
+  (void)argc;
+  (void)argv;
+  return 126;   /* no sd_notify on Windows */
+#else
+  const char *name = getenv("NOTIFY_SOCKET"), *usec = getenv("WATCHDOG_USEC");
+  long n, every, i;
+  int rc;
+  if (!need(argc, argv, 2))
+    return 125;
+  n = atol(argv[1]);
+  every = atol(argv[2]);
+  printf("WATCHDOG_USEC=%s\n", usec ? usec : "unset");
+  fflush(stdout);
+  if (!name || !*name) {
+    fprintf(stderr, "child watchdog-ping: NOTIFY_SOCKET is not set\n");
+    return 3;
+  }
+  for (i = 0; n == 0 ? i * every < CHILD_LONG_MS : i < n; i++) {
+    if ((rc = notify_sendto(name, "WATCHDOG=1")) != 0)
+      return rc;
+    nap(every);
+  }
+  nap(CHILD_LONG_MS);
+  return 0;
+#endif
+}
+
 static int child_notify_send(int argc, char **argv) {
 #if defined(_WIN32)
   (void)argc;
@@ -723,6 +786,8 @@ static int child_exec(int argc, char **argv) {
 
 const vg_child_mode_t vg_child_integ_modes[] = {
     {"sleep-exit", child_sleep_exit},
+    {"append-exit", child_append_exit},
+    {"watchdog-ping", child_watchdog_ping},
     {"lines", child_lines},
     {"grandchild-pidfile", child_grandchild_pidfile},
     {"tcp-listen", child_tcp_listen},
