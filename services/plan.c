@@ -415,13 +415,13 @@ apr_status_t svc_config_check_env(const cfg_t *cfg, apr_pool_t *pool,
     apr_array_header_t *vars;
     const char *why;
     int line;
-    if (c->instance > 0)
-      continue;   /* the same files as instance 0's */
+    /* Every instance: ${VIGIL_INSTANCE} may name a file of its own (the
+     * same problem twice at one line is listed once). */
     memset(&pl, 0, sizeof pl);
     pl.cfg = c;
     if (svc_plan_env(&pl, NULL, pool, &vars, &why, &line) != APR_SUCCESS) {
       cfg_errors_add(errs, c->file, line ? line : c->line,
-                     "service %s: %s", c->group ? c->group : c->name, why);
+                     "service %s: %s", *c->group ? c->group : c->name, why);
       rv = CFG_EINVALID;
     }
   }

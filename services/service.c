@@ -779,16 +779,14 @@ static void on_health_timer(vg_timer_t *t) {
     break;
   case CFG_HEALTH_EXEC: {
     /* The service's variables, its <env-file>s read again (a problem
-     * there was the start's to report: then <env> alone). */
+     * there was the start's to report: then <env> alone).  The check
+     * runs as vigil's user: no HOME, USER, LOGNAME of the service's. */
     apr_pool_t *tmp;
     apr_array_header_t *vars;
-    svc_creds_t cr;
     const char *why;
     int line;
     apr_pool_create(&tmp, s->sup->pool);
-    if (svc_plan_creds(s->cfg, &cr, tmp, &why, &line) != APR_SUCCESS)
-      memset(&cr, 0, sizeof cr);
-    if (svc_plan_env(s->plan, &cr, tmp, &vars, &why, &line) != APR_SUCCESS) {
+    if (svc_plan_env(s->plan, NULL, tmp, &vars, &why, &line) != APR_SUCCESS) {
       int i;
       vars = apr_array_make(tmp, s->plan->nenv + 1, sizeof(const char *));
       for (i = 0; i < s->plan->nenv; i++)
