@@ -118,3 +118,17 @@ elseif(VIGIL_MAN)
 else()
   message(STATUS "scdoc not found: the man pages are not built or installed")
 endif()
+
+# The man pages document every command, option and exit code of the CLI
+# and every element and attribute of the schema (cmake/CheckMan.cmake).
+if(VIGIL_BUILD_TESTS AND NOT CMAKE_CROSSCOMPILING)
+  add_test(NAME man_vigil1 COMMAND ${CMAKE_COMMAND} -DPAGE=vigil.1
+    -DSCD=${PROJECT_SOURCE_DIR}/docs/man/vigil.1.scd
+    -DVIGIL=$<TARGET_FILE:vigil-bin>
+    -DCLI_H=${PROJECT_SOURCE_DIR}/services/cli.h
+    -P ${CMAKE_CURRENT_LIST_DIR}/CheckMan.cmake)
+  add_test(NAME man_vigil_xml5 COMMAND ${CMAKE_COMMAND} -DPAGE=vigil.xml.5
+    -DSCD=${PROJECT_SOURCE_DIR}/docs/man/vigil.xml.5.scd
+    -DXSD=${PROJECT_SOURCE_DIR}/config/vigil.xsd
+    -P ${CMAKE_CURRENT_LIST_DIR}/CheckMan.cmake)
+endif()
