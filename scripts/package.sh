@@ -239,7 +239,7 @@ build_win() {
   install -m 0755 "$b/services/vigil.exe" "$b/vigil-echo.exe" "$z/"
   x86_64-w64-mingw32-strip "$z/vigil.exe" "$z/vigil-echo.exe"
   install -m 0644 config/vigil.xsd packaging/windows/vigil.xml "$z/"
-  install -m 0644 docs/examples/vigil-windows.xml examples/vigil.xml \
+  install -m 0644 docs/examples/vigil-windows.xml \
     "$z/examples/"
   install -m 0644 README.md "$z/README.md"
   install -m 0644 docs/guide.md docs/windows.md docs/control.md \
@@ -254,10 +254,26 @@ build_win() {
      "vigil-$version-win64")
   echo "package.sh: dist/vigil-$version-win64.zip ($(du -h "$out/vigil-$version-win64.zip" | cut -f1))"
 
-  # The MSI: wixl reads the sources from the staged zip tree.
-  rm -f "$out/vigil-$version-win64.msi"
-  wixl -a x64 -D Version="$version" -D SourceDir="$z" \
-    -o "$out/vigil-$version-win64.msi" packaging/windows/vigil.wxs
+  # The MSI: wixl reads the sources from the staged zip tree.  What
+  # wixl 0.101 cannot say is added with msibuild: the Environment table
+  # (PATH: "=-*" set at install, removed at uninstall, system-wide;
+  # "[~];" appends) with its two standard actions, and the place of the
+  # deferred `service uninstall` (wixl puts Before="RemoveFiles" first of
+  # all, outside the install transaction).
+  local msi=$out/vigil-$version-win64.msi
+  rm -f "$msi"
+  need msibuild "the .msi's PATH entry (msitools)"
+  wixl -a x64 -D Version="$version" -D SourceDir="${z#"$top"/}" -o "$msi" \
+    packaging/windows/vigil.wxs
+  printf '%s\t%s\t%s\t%s\n' Environment Name Value Component_ \
+    s72 l255 L255 s72 >"$stage/Environment.idt"
+  printf 'Environment\tEnvironment\nPATH\t=-*PATH\t[~];[INSTALLDIR]\tVigilExe\n' \
+    >>"$stage/Environment.idt"
+  local seq="INSERT INTO InstallExecuteSequence (Action, Sequence) VALUES"
+  msibuild "$msi" -i "$stage/Environment.idt" \
+    -q "$seq ('RemoveEnvironmentStrings', 3300)" \
+    -q "$seq ('WriteEnvironmentStrings', 5200)" \
+    -q "UPDATE InstallExecuteSequence SET Sequence = 3400 WHERE Action = 'ServiceUninstall'"
   echo "package.sh: dist/vigil-$version-win64.msi ($(du -h "$out/vigil-$version-win64.msi" | cut -f1))"
 }
 
