@@ -22,9 +22,10 @@
 # Build trees: build-pkg/linux, build-pkg/win (Release, no tests); the
 # staging trees under build-pkg/.  The .debs are checked with lintian
 # where it is installed (scripts/bootstrap.sh --package installs it);
-# the warnings it may still give are explained in packaging/README.md.
-# Needs: scdoc, dpkg-dev, fakeroot (the .deb); mingw-w64, zip and wixl
-# (Windows: scripts/build-win-deps.sh, msitools' wixl).
+# the tags it may still give are explained in packaging/README.md.
+# Installs what it needs (scripts/bootstrap.sh --package: scdoc, fakeroot,
+# lintian, wixl, zip...; scripts/build-win-deps.sh: mingw-w64, Wine and
+# the cross-built APR, libxml2, CUnit), quiet when they are there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/timed.sh
@@ -214,8 +215,17 @@ build_deb() {
 
   if command -v lintian >/dev/null 2>&1; then
     # Each tag left is explained in packaging/README.md.
-    lintian --tag-display-limit 0 --info "$out/vigil_${version}_amd64.deb" \
-      "$out/libvigil-dev_${version}_amd64.deb" || true
+    # A warning or an error fails the build; info tags are shown.
+    local tags rc=0
+    tags=$(lintian --tag-display-limit 0 --display-info \
+             --fail-on error,warning "$out/vigil_${version}_amd64.deb" \
+             "$out/libvigil-dev_${version}_amd64.deb" 2>&1) || rc=$?
+    printf '%s\n' "$tags" | grep -v '^running with root privileges\|^$' || true
+    if [ "$rc" -ne 0 ]; then
+      echo "package.sh: lintian: FAILED (exit $rc)" >&2
+      return 1
+    fi
+    echo "package.sh: lintian: no warning or error"
   elif [ "${CI:-}" = true ]; then
     echo "package.sh: lintian is missing (scripts/bootstrap.sh --package)" >&2
     exit 1
@@ -276,6 +286,9 @@ build_win() {
     -q "UPDATE InstallExecuteSequence SET Sequence = 3400 WHERE Action = 'ServiceUninstall'"
   echo "package.sh: dist/vigil-$version-win64.msi ($(du -h "$out/vigil-$version-win64.msi" | cut -f1))"
 }
+
+# What packaging needs (quiet when present).
+scripts/bootstrap.sh --package
 
 maintainer=${VIGIL_MAINTAINER:-$(git log -1 --format='%an <%ae>' 2>/dev/null || echo 'Vigil maintainers <vigil@localhost>')}
 homepage=${VIGIL_HOMEPAGE:-}
