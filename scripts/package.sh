@@ -48,7 +48,8 @@ mkdir -p "$out" "$pkg"
 need() {
   local tool=$1 why=$2
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "package.sh: $tool is missing ($why); scripts/bootstrap.sh --package installs it" >&2
+    echo "package.sh: $tool is missing ($why);" \
+         "scripts/bootstrap.sh --package installs it" >&2
     exit 1
   fi
 }
@@ -61,6 +62,10 @@ configure_build() {
     -DVIGIL_WERROR=ON "$@" >/dev/null &&
     timed "package.sh: building $dir/" "about 1 min from nothing" \
       quiet cmake --build "$dir" -j"$jobs"
+}
+
+say_built() {
+  echo "package.sh: dist/$1 ($(du -h "$out/$1" | cut -f1))"
 }
 
 version=""
@@ -104,12 +109,15 @@ deb_control() {
   } >"$root/DEBIAN/control"
 }
 
-# dpkg-deb as root of every file, with the mtimes of the commit.
+# dpkg-deb as root of every file, with the mtimes of the commit, and
+# DEBIAN/md5sums (what debsums checks).
 deb_build() {
   local root=$1 file=$2
+  (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' |
+     LC_ALL=C sort -z | xargs -0 md5sum >DEBIAN/md5sums)
   find "$root" -depth -newermt "@$epoch" -exec touch -h -d "@$epoch" {} +
   fakeroot dpkg-deb -Zxz --build "$root" "$out/$file" >/dev/null
-  echo "package.sh: dist/$file ($(du -h "$out/$file" | cut -f1))"
+  say_built "$file"
 }
 
 build_deb() {
@@ -124,12 +132,23 @@ build_deb() {
   # vigil through the libxml2 package).  packaging/README.md.
   local xml=AUTO
   [ "${VIGIL_DEB_LIBXML2:-bundled}" = system ] && xml=OFF
+  # Debian's build flags, every hardening feature on (as a package built
+  # by debhelper would have: fortify, stack protector, relro, bindnow).
+  local cflags ldflags
+  cflags=$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CFLAGS)
+  cflags="$cflags $(DEB_BUILD_MAINT_OPTIONS=hardening=+all \
+                    dpkg-buildflags --get CPPFLAGS)"
+  ldflags=$(DEB_BUILD_MAINT_OPTIONS=hardening=+all \
+            dpkg-buildflags --get LDFLAGS)
   configure_build "$b" -DCMAKE_INSTALL_PREFIX=/usr -DVIGIL_MAN=ON \
-    -DVIGIL_BUNDLED_LIBXML2=$xml
+    -DVIGIL_BUNDLED_LIBXML2=$xml -DCMAKE_C_FLAGS="$cflags" \
+    -DCMAKE_EXE_LINKER_FLAGS="$ldflags" -DCMAKE_SHARED_LINKER_FLAGS="$ldflags"
   version=$(cmake_version "$b")
   multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
   rm -rf "$stage"
   DESTDIR=$stage/all cmake --install "$b" --strip >/dev/null
+  strip --remove-section=.comment --remove-section=.note \
+    "$stage/all/usr/bin/vigil"
 
   # vigil: the program and its files.
   local v=$stage/vigil
@@ -151,13 +170,18 @@ build_deb() {
   # The unit is the one `vigil service install` writes for this config
   # (one source of its settings), with the packaged paths, the man pages,
   # and the state and log directories made by systemd as well.
+  local head dirs
+  # shellcheck disable=SC2016 # the backquotes are the comment's
+  head='# Installed by the vigil package: the unit `vigil service install`'
+  head="$head writes for /etc/vigil/vigil.xml."
+  dirs='StateDirectory=vigil\nStateDirectoryMode=0700'
+  dirs="$dirs\\nLogsDirectory=vigil\\nLogsDirectoryMode=0750"
   "$v/usr/bin/vigil" service install --print --name vigil \
       -c "$v/etc/vigil/vigil.xml" |
-    sed -e "s|$v||g" \
-        -e '1s|.*|# Installed by the vigil package: the unit `vigil service install` writes for /etc/vigil/vigil.xml.|' \
+    sed -e "s|$v||g" -e "1s|.*|$head|" \
         -e 's|^Description=.*|Description=Vigil process supervisor|' \
         -e '/^After=/i Documentation=man:vigil(1) man:vigil.xml(5)' \
-        -e '/^TimeoutStopSec=/a StateDirectory=vigil\nStateDirectoryMode=0700\nLogsDirectory=vigil\nLogsDirectoryMode=0750' \
+        -e "/^TimeoutStopSec=/a $dirs" \
       >"$v/lib/systemd/system/vigil.service"
   chmod 0644 "$v/lib/systemd/system/vigil.service"
   grep -q '^ExecStart=/usr/bin/vigil run -c /etc/vigil/vigil.xml$' \
@@ -199,7 +223,9 @@ build_deb() {
   local d=$stage/libvigil-dev
   install -d "$d/usr"
   mv "$stage/all/usr/include" "$stage/all/usr/lib" "$d/usr/"
-  [ -f "$d/usr/lib/$multiarch/libvigil.a" ]
+  # As dh_strip does a static library: no debug sections, no .comment.
+  strip --strip-debug --remove-section=.comment --remove-section=.note \
+    --enable-deterministic-archives "$d/usr/lib/$multiarch/libvigil.a"
   deb_doc "$d" libvigil-dev
   install -m 0644 docs/core.md "$d/usr/share/doc/libvigil-dev/"
   deb_control "$d" libvigil-dev "libapr1-dev" libdevel \
@@ -262,7 +288,7 @@ build_win() {
   rm -f "$out/vigil-$version-win64.zip"
   (cd "$stage" && zip -qrX "$out/vigil-$version-win64.zip" \
      "vigil-$version-win64")
-  echo "package.sh: dist/vigil-$version-win64.zip ($(du -h "$out/vigil-$version-win64.zip" | cut -f1))"
+  say_built "vigil-$version-win64.zip"
 
   # The MSI: wixl reads the sources from the staged zip tree.  What
   # wixl 0.101 cannot say is added with msibuild: the Environment table
@@ -277,20 +303,23 @@ build_win() {
     packaging/windows/vigil.wxs
   printf '%s\t%s\t%s\t%s\n' Environment Name Value Component_ \
     s72 l255 L255 s72 >"$stage/Environment.idt"
-  printf 'Environment\tEnvironment\nPATH\t=-*PATH\t[~];[INSTALLDIR]\tVigilExe\n' \
+  printf '%s\t%s\n' Environment Environment >>"$stage/Environment.idt"
+  printf '%s\t%s\t%s\t%s\n' PATH '=-*PATH' '[~];[INSTALLDIR]' VigilExe \
     >>"$stage/Environment.idt"
   local seq="INSERT INTO InstallExecuteSequence (Action, Sequence) VALUES"
   msibuild "$msi" -i "$stage/Environment.idt" \
     -q "$seq ('RemoveEnvironmentStrings', 3300)" \
     -q "$seq ('WriteEnvironmentStrings', 5200)" \
-    -q "UPDATE InstallExecuteSequence SET Sequence = 3400 WHERE Action = 'ServiceUninstall'"
-  echo "package.sh: dist/vigil-$version-win64.msi ($(du -h "$out/vigil-$version-win64.msi" | cut -f1))"
+    -q "UPDATE InstallExecuteSequence SET Sequence = 3400
+        WHERE Action = 'ServiceUninstall'"
+  say_built "vigil-$version-win64.msi"
 }
 
 # What packaging needs (quiet when present).
 scripts/bootstrap.sh --package
 
-maintainer=${VIGIL_MAINTAINER:-$(git log -1 --format='%an <%ae>' 2>/dev/null || echo 'Vigil maintainers <vigil@localhost>')}
+maintainer=${VIGIL_MAINTAINER:-$(git log -1 --format='%an <%ae>' 2>/dev/null ||
+                                 echo 'Vigil maintainers <vigil@localhost>')}
 homepage=${VIGIL_HOMEPAGE:-}
 epoch=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 date=$(date -R -u -d "@$epoch")

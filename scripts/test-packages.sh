@@ -83,6 +83,7 @@ devdeb=$top/dist/libvigil-dev_${version}_amd64.deb
 
 # hello_both PREFIX PKGCONFIGDIR TAG: tests/install/hello.c built with
 # pkg-config and through find_package(vigil); both must run.
+# shellcheck disable=SC2086 # $flags: pkg-config's words
 hello_both() {
   local prefix=$1 pcdir=$2 tag=$3 flags out
   flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs libvigil) &&
@@ -108,7 +109,8 @@ check_install() {
            include/vigil/vigil_fiber.h include/vigil/pal.h \
            "$lib/pkgconfig/libvigil.pc" "$lib/cmake/vigil/vigilConfig.cmake" \
            share/vigil/vigil.xsd share/man/man1/vigil.1 \
-           share/man/man5/vigil.xml.5 share/bash-completion/completions/vigil; do
+           share/man/man5/vigil.xml.5 \
+           share/bash-completion/completions/vigil; do
     [ -e "$p/$f" ] || { echo "  missing: $f" >&2; return 1; }
   done
   # Only the public headers: nothing of config/ or services/.
@@ -139,7 +141,8 @@ check_shared() {
   bad=$(nm -D --defined-only "$p/lib/libvigil.so" |
         awk '$3 !~ /^(vg|pal)_[^_]/ && $3 !~ /^VIGIL_/ {print $3}')
   [ -z "$bad" ] || { echo "  exported beyond the API: $bad" >&2; return 1; }
-  echo "  $(nm -D --defined-only "$p/lib/libvigil.so" | grep -c ' T ') functions exported"
+  echo "  $(nm -D --defined-only "$p/lib/libvigil.so" | grep -c ' T ')" \
+       "functions exported"
   hello_both "$p" "$p/lib/pkgconfig" shared
 }
 
@@ -219,11 +222,15 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
 dpkg -i /tmp/vigil.deb >/dev/null
 out=\$(vigil version)
 echo "  \$out"
-case "\$out" in "vigil $version ("*) ;; *) echo "  wrong version" >&2; exit 1 ;; esac
+case "\$out" in
+  "vigil $version ("*) ;;
+  *) echo "  wrong version" >&2; exit 1 ;;
+esac
 vigil validate -c /etc/vigil/vigil.xml
 [ "\$(stat -c %a /var/lib/vigil)" = 700 ] && [ -d /var/log/vigil ]
 grep -qx /etc/vigil/vigil.xml /var/lib/dpkg/info/vigil.conffiles
-[ -f /usr/share/man/man1/vigil.1.gz ] && [ -f /usr/share/man/man5/vigil.xml.5.gz ]
+[ -f /usr/share/man/man1/vigil.1.gz ]
+[ -f /usr/share/man/man5/vigil.xml.5.gz ]
 [ -f /usr/share/vigil/vigil.xsd ] && [ -f /lib/systemd/system/vigil.service ]
 # The packaged configuration runs: a supervisor, asked and stopped.
 vigil run -c /etc/vigil/vigil.xml >/tmp/run.log 2>&1 &
@@ -327,7 +334,7 @@ check_msi() {
     'HKLM\System\CurrentControlSet\Control\Session Manager\Environment' \
     /v PATH | tr -d '\r')
   case "$path" in
-    *'C:\Program Files\Vigil\'*) echo "  PATH has C:\\Program Files\\Vigil\\" ;;
+    *"C:\\Program Files\\Vigil\\"*) echo "  PATH has Program Files\\Vigil" ;;
     *) echo "  PATH lacks Program Files\\Vigil: $path" >&2; rc=1 ;;
   esac
   # The optional feature: the service, registered by `vigil service
