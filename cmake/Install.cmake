@@ -85,6 +85,13 @@ install(FILES ${PROJECT_BINARY_DIR}/libvigil.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
 # --- the vigil program and its files ---------------------------------------
+if(BUILD_SHARED_LIBS AND NOT WIN32 AND NOT APPLE)
+  # An installed vigil finds its libvigil wherever the prefix lands.
+  file(RELATIVE_PATH _vigil_bin_to_lib /x/${CMAKE_INSTALL_BINDIR}
+       /x/${CMAKE_INSTALL_LIBDIR})
+  set_target_properties(vigil-bin PROPERTIES
+    INSTALL_RPATH "$ORIGIN/${_vigil_bin_to_lib}")
+endif()
 install(TARGETS vigil-bin RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   COMPONENT bin)
 install(FILES ${PROJECT_SOURCE_DIR}/config/vigil.xsd

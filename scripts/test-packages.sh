@@ -7,7 +7,8 @@
 #   install   cmake --install into a prefix: a program built against it
 #             with pkg-config and with find_package(vigil) (tests/install)
 #             runs; and the same with -DBUILD_SHARED_LIBS=ON: soname
-#             libvigil.so.0.MINOR, only vg_ and pal_ symbols exported
+#             libvigil.so.0.MINOR, only vg_ and pal_ symbols exported,
+#             the installed vigil runs on it (RUNPATH $ORIGIN/../lib)
 #   dev-deb   the same program against libvigil-dev's files, both ways
 #   unit      systemd-analyze verify of the .deb's vigil.service, which
 #             must carry the settings `vigil service install` writes
@@ -135,10 +136,17 @@ check_shared() {
   cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release -DVIGIL_BUILD_TESTS=OFF \
       -DVIGIL_WERROR=ON -DBUILD_SHARED_LIBS=ON >/dev/null &&
     timed "test-packages: building $b/" "about 1 min from nothing" \
-      quiet cmake --build "$b" -j"$jobs" --target vigil &&
-    cmake --install "$b" --prefix "$p" --component dev >/dev/null &&
-    cmake --install "$b" --prefix "$p" --component lib >/dev/null ||
+      quiet cmake --build "$b" -j"$jobs" &&
+    cmake --install "$b" --prefix "$p" >/dev/null || return 1
+  # The installed program finds the installed library (its RUNPATH).
+  expect "vigil version (shared)" "vigil $version" \
+    "$(env -u LD_LIBRARY_PATH "$p/bin/vigil" version | cut -d' ' -f1-2)" ||
     return 1
+  local so
+  so=$(env -u LD_LIBRARY_PATH ldd "$p/bin/vigil" |
+       awk -v n="libvigil.so.$minor" '$1 == n {print $3}')
+  expect "bin/vigil's libvigil" "$(realpath "$p/lib/libvigil.so.$minor")" \
+    "$(realpath -m "${so:-none}")" || return 1
   expect "soname" "libvigil.so.$minor" \
     "$(objdump -p "$p/lib/libvigil.so" | awk '/SONAME/ {print $2}')" ||
     return 1
