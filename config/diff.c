@@ -117,6 +117,12 @@ static int eq_stop(svc_t *a, svc_t *b) {
   return a->stop.signal == b->stop.signal &&
          a->stop.timeout_ms == b->stop.timeout_ms;
 }
+static int eq_reload(svc_t *a, svc_t *b) {
+  return a->reload.signal == b->reload.signal &&
+         a->reload.timeout_ms == b->reload.timeout_ms &&
+         str_eq(a->reload.command, b->reload.command) &&
+         strs_eq(a->reload.args, b->reload.args);
+}
 static int eq_depends(svc_t *a, svc_t *b) {
   return set_eq(a->depends_on, b->depends_on);
 }

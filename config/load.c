@@ -825,6 +825,46 @@ static void svc_stop(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
     val_duration(ld, &v, &s->timeout_ms);
 }
 
+/* <reload signal="HUP"/>, or <reload timeout="30s"> with <command> and
+ * <arg> children: what `vigil reload NAME` does.  The signal is checked
+ * for this platform by the plan (services/plan.c). */
+static void svc_reload(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  cfg_reload_t *r = &rec->s->reload;
+  xmlNodePtr c;
+  val_t v, sig;
+  uint64_t x;
+  int has_sig = get_attr(ld, n, "signal", &sig);
+  if (has_sig) {
+    r->signal = vg_signal_from_name(sig.s);
+    if (r->signal == 0)
+      err(ld, sig.line, "unknown signal '%s' in %s (expected a name such as "
+          "HUP, USR1, USR2, INT, TERM)", sig.s, sig.where);
+  }
+  for (c = n->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    if (strcmp((const char *)c->name, "command") == 0) {
+      if (!r->command && get_text(ld, c, 0, &v) && val_nonempty(ld, &v))
+        r->command = keep(ld, v.s);
+    } else if (strcmp((const char *)c->name, "arg") == 0 &&
+               get_text(ld, c, 1, &v)) {
+      APR_ARRAY_PUSH(r->args, const char *) = keep(ld, v.s);
+    }
+  }
+  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &x)) {
+    if (x == 0)
+      err(ld, v.line, "%s must be more than 0", v.where);
+    else if (!r->command)
+      err(ld, v.line, "timeout in <reload> applies only to a <command>");
+    else
+      r->timeout_ms = x;
+  }
+  if (has_sig && r->command)
+    err(ld, sig.line, "<reload> takes a signal or a <command>, not both");
+  else if (r->args->nelts > 0 && !r->command)
+    err(ld, elem_line(n), "<arg> in <reload> needs a <command>");
+}
+
 static void svc_health(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   cfg_health_t *h = &rec->s->health;
   static const char *const types[] = {"none", "tcp", "http", "exec", NULL};
@@ -1226,6 +1266,9 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->ready.timeout_ms = DEF_READY_TIMEOUT;
   s->stop.signal = VG_SIGTERM;
   s->stop.timeout_ms = DEF_STOP_TIMEOUT;
+  s->reload.signal = VG_SIGHUP;
+  s->reload.args = apr_array_make(ld->pool, 1, sizeof(const char *));
+  s->reload.timeout_ms = CFG_RELOAD_TIMEOUT_MS;
   s->health.type = CFG_HEALTH_NONE;
   s->health.args = apr_array_make(ld->pool, 2, sizeof(const char *));
   s->health.interval_ms = DEF_HEALTH_INTERVAL;

@@ -14,16 +14,23 @@
 #                                   memcached, and their clients), installed
 #                                   without being started or enabled as
 #                                   system services
+#   scripts/bootstrap.sh --package  also what scripts/package.sh and
+#                                   scripts/test-packages.sh use: fakeroot,
+#                                   lintian, debootstrap, msitools and wixl
+#                                   (the MSI), zip, systemd-analyze
 set -euo pipefail
 # shellcheck source=scripts/lib/timed.sh
 . "$(dirname "$0")/lib/timed.sh"
 
 pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
-      libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev xz-utils locales)
+      libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev xz-utils locales
+      scdoc)
 for arg in "$@"; do
   case "$arg" in
     --perf) pkgs+=(libuv1-dev libev-dev libevent-dev strace) ;;
     --check) pkgs+=(valgrind) ;;
+    --package) pkgs+=(fakeroot lintian debootstrap msitools wixl zip unzip
+                      systemd) ;;
     --real) pkgs+=(postgresql postgresql-client redis-server redis-tools
                    nginx-light memcached curl) ;;
     *) echo "bootstrap: unknown option $arg" >&2; exit 2 ;;

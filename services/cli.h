@@ -29,7 +29,9 @@ enum {
 typedef struct svc_cli_s {
   const char *cmd;        /* the table's name: "logs", "service install" */
   const char *verb;       /* the table's verb: "stop", "install" */
-  const char *arg;        /* the positional argument (NAME), or NULL */
+  const char *arg;        /* the first positional argument, or NULL */
+  const char *const *args; /* every positional argument */
+  int nargs;
   const char *config;     /* -c FILE (the commands default it themselves) */
   const char *control;    /* --control ENDPOINT */
   const char *endpoint;   /* the supervisor's: --control, else -c's */
@@ -57,8 +59,13 @@ const char *svc_cli_endpoint(const svc_cli_t *a, apr_pool_t *pool);
 int svc_cli_status(const svc_cli_t *a, apr_pool_t *pool);
 /* start, stop, restart (a->verb): wait until settled unless --no-wait. */
 int svc_cli_act(const svc_cli_t *a, apr_pool_t *pool);
-/* reload, shutdown (a->verb). */
+/* shutdown (a->verb). */
 int svc_cli_simple(const svc_cli_t *a, apr_pool_t *pool);
+/* reload: the configuration, or with a NAME that service (<reload>). */
+int svc_cli_reload(const svc_cli_t *a, apr_pool_t *pool);
+/* signal NAME SIGNAL: exit 2 for a signal unknown or not sendable here,
+ * 1 when a service addressed is not running. */
+int svc_cli_signal(const svc_cli_t *a, apr_pool_t *pool);
 int svc_cli_logs(const svc_cli_t *a, apr_pool_t *pool);
 
 /* ---- install.c: the operating system's service manager ------------------- */

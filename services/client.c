@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 /* The longest reply the CLI takes.  A status grows with the services:
@@ -440,70 +441,390 @@ int svc_cli_simple(const svc_cli_t *a, apr_pool_t *pool) {
   return SVC_EX_OK;
 }
 
+/* ---- signal, reload NAME -------------------------------------------------- */
+
+/* The reply of signal and reload NAME: a line for each service, on
+ * stdout ("web-0: HUP sent to pid 4250") or, for those that failed, on
+ * stderr.  2 for a name or signal the supervisor does not know. */
+static int service_results(const svc_json_t *r) {
+  const svc_json_t *list = svc_json_get(r, "services");
+  size_t i;
+  int ok = 0;
+  svc_json_bool(svc_json_get(r, "ok"), &ok);
+  if (!list) {
+    const char *e = svc_json_string(svc_json_get(r, "error"));
+    fprintf(stderr, "vigil: %s\n", e ? e : "request failed");
+    return ok ? SVC_EX_OK
+           : e && !strncmp(e, "no such service", 15) ? SVC_EX_USAGE
+                                                       : SVC_EX_FAIL;
+  }
+  for (i = 0; i < svc_json_size(list); i++) {
+    const svc_json_t *o = svc_json_at(list, i);
+    const char *nm = svc_json_string(svc_json_get(o, "name"));
+    const char *d = svc_json_string(svc_json_get(o, "detail"));
+    int one = 0;
+    svc_json_bool(svc_json_get(o, "ok"), &one);
+    if (one)
+      printf("%s: %s\n", nm ? nm : "?", d ? d : "done");
+    else
+      fprintf(stderr, "vigil: %s: %s\n", nm ? nm : "?", d ? d : "failed");
+  }
+  return ok ? SVC_EX_OK : SVC_EX_FAIL;
+}
+
+int svc_cli_reload(const svc_cli_t *a, apr_pool_t *pool) {
+  svc_json_t *r;
+  const char *req;
+  int code;
+  if (!a->arg)
+    return svc_cli_simple(a, pool);
+  /* No bound here: the supervisor bounds a reload command by its
+   * <reload timeout>. */
+  req = apr_psprintf(pool, "{\"cmd\":\"reload\",\"name\":%s}\n",
+                     json_str(pool, a->arg));
+  if ((code = request(a, req, 0, &r, pool)) != SVC_EX_OK)
+    return code;
+  return service_results(r);
+}
+
+int svc_cli_signal(const svc_cli_t *a, apr_pool_t *pool) {
+  const char *text = a->args[1], *sig;
+  svc_json_t *r;
+  int signum, native = 0, code;
+  apr_status_t rv;
+  size_t digits = strspn(text, "0123456789");
+  if (digits > 0 && text[digits] == '\0') {
+    signum = digits < 5 ? atoi(text) : -1;
+    native = 1;
+    sig = text;
+  } else {
+    signum = vg_signal_from_name(text);
+    sig = json_str(pool, text);
+  }
+  rv = signum > 0 ? pal_proc_signal(NULL, signum, native) : APR_EINVAL;
+  if (rv == PAL_EUNSUPPORTED) {
+    fprintf(stderr, "vigil signal: %s cannot be sent on this platform "
+                    "(it can send %s)\n", text,
+#if defined(_WIN32)
+            "INT, BREAK, TERM or KILL"
+#else
+            "HUP, INT, QUIT, TERM, KILL, USR1, USR2, CONT, STOP or a number"
+#endif
+    );
+    return SVC_EX_USAGE;
+  }
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "vigil signal: unknown signal %s\n", text);
+    return SVC_EX_USAGE;
+  }
+  if ((code = request(a,
+                      apr_psprintf(pool, "{\"cmd\":\"signal\",\"name\":%s,"
+                                         "\"signal\":%s}\n",
+                                   json_str(pool, a->arg), sig),
+                      10000, &r, pool)) != SVC_EX_OK)
+    return code;
+  return service_results(r);
+}
+
 /* ---- logs ---------------------------------------------------------------- */
 
-typedef struct follow_s {
-  vg_timer_t timer;
+/* One log being shown: a service's stdout (or --stderr) file. */
+typedef struct src_s {
+  const char *name;
+  const char *path;
+  apr_array_header_t *lines;    /* the tail (const char *) */
+  int next;                     /* of lines, the first not yet printed */
+  char key[SVC_LOG_TS_LEN];     /* time of the last line met */
   svc_logfollow_t *f;
-} follow_t;
+  char *part;                   /* a line read in part (-f), malloc'ed */
+  size_t plen, pcap;
+} src_t;
 
-/* tail -F: what was appended since the last tick; across a rotation, the
- * rest of the old file first, then the new one. */
-static void follow_tick(vg_timer_t *t) {
-  follow_t *fw = t->data;
-  char buf[65536];
-  size_t n;
-  while (svc_logfollow_read(fw->f, buf, sizeof buf, &n) == APR_SUCCESS &&
-         n > 0)
-    fwrite(buf, 1, n, stdout);
+typedef struct logs_s {
+  src_t *src;
+  int n;
+  int prefix;                   /* "NAME | " before each line */
+  vg_timer_t timer;
+  apr_pool_t *pool;
+} logs_t;
+
+/* A line read whole: longer ones are printed in parts of this size. */
+#define CLI_LINE_MAX 65536
+
+static void put_line(const logs_t *lg, const src_t *s, const char *line,
+                     size_t len) {
+  if (lg->prefix)
+    printf("%s | ", s->name);
+  fwrite(line, 1, len, stdout);
+  putchar('\n');
+}
+
+/* The time of a line: its own timestamp, else that of the line before it
+ * in the same log (s->key: a line without one continues the last). */
+static const char *line_key(src_t *s, const char *line) {
+  char k[SVC_LOG_TS_LEN];
+  if (strlen(line) >= SVC_LOG_TS_LEN - 1 && svc_log_line_time(line, k))
+    memcpy(s->key, k, sizeof k);
+  return s->key;
+}
+
+/* The tails, merged: each step prints the head line with the earliest
+ * time (the first log on a tie).  A log's own order is kept whatever its
+ * times say.  A log without timestamps counts as written at its file's
+ * last change; lines before the first timestamp of a log with them, as
+ * written before any other. */
+static void print_merged(logs_t *lg) {
+  int i;
+  for (i = 0; i < lg->n; i++) {
+    src_t *s = &lg->src[i];
+    apr_finfo_t fi;
+    int j, stamped = 0;
+    char k[SVC_LOG_TS_LEN];
+    for (j = 0; j < s->lines->nelts && !stamped; j++) {
+      const char *l = APR_ARRAY_IDX(s->lines, j, const char *);
+      stamped = strlen(l) >= SVC_LOG_TS_LEN - 1 && svc_log_line_time(l, k);
+    }
+    s->key[0] = '\0';
+    if (!stamped && apr_stat(&fi, s->path, APR_FINFO_MTIME, lg->pool) ==
+                        APR_SUCCESS)
+      svc_log_time_key(fi.mtime, s->key);
+    if (s->next < s->lines->nelts)
+      line_key(s, APR_ARRAY_IDX(s->lines, s->next, const char *));
+  }
+  for (;;) {
+    src_t *best = NULL;
+    const char *l;
+    for (i = 0; i < lg->n; i++) {
+      src_t *s = &lg->src[i];
+      if (s->next < s->lines->nelts &&
+          (!best || strcmp(s->key, best->key) < 0))
+        best = s;
+    }
+    if (!best)
+      break;
+    l = APR_ARRAY_IDX(best->lines, best->next, const char *);
+    put_line(lg, best, l, strlen(l));
+    if (++best->next < best->lines->nelts)
+      line_key(best, APR_ARRAY_IDX(best->lines, best->next, const char *));
+  }
   fflush(stdout);
 }
 
+/* A line that came in (-f) whole, waiting for the rest of its tick. */
+typedef struct fresh_s {
+  src_t *src;
+  const char *line;
+  size_t len;
+  char key[SVC_LOG_TS_LEN];
+} fresh_t;
+
+static int fresh_cmp(const void *a, const void *b) {
+  const fresh_t *x = a, *y = b;
+  int c = strcmp(x->key, y->key);
+  if (c)
+    return c;
+  return x < y ? -1 : x > y;   /* qsort is not stable: the order they came */
+}
+
+/* Keep the bytes of s up to its last newline as lines in `out`; the rest
+ * waits in s->part for its newline (a line over CLI_LINE_MAX goes out in
+ * parts).  Lines without a timestamp get the time they were read. */
+static void take_lines(src_t *s, const char *buf, size_t n, const char *now,
+                       apr_array_header_t *out, apr_pool_t *pool) {
+  while (n > 0) {
+    const char *nl = memchr(buf, '\n', n);
+    size_t seg = nl ? (size_t)(nl - buf) : n;
+    if (s->plen + seg > s->pcap) {
+      size_t cap = (s->plen + seg) * 2;
+      char *np = realloc(s->part, cap);
+      if (!np)
+        return;
+      s->part = np;
+      s->pcap = cap;
+    }
+    memcpy(s->part + s->plen, buf, seg);
+    s->plen += seg;
+    buf += seg;
+    n -= seg;
+    if (nl) {
+      buf++;
+      n--;
+    }
+    if (nl || s->plen >= CLI_LINE_MAX) {
+      fresh_t *f = apr_array_push(out);
+      char k[SVC_LOG_TS_LEN];
+      f->src = s;
+      f->line = apr_pstrmemdup(pool, s->part, s->plen);
+      f->len = s->plen;
+      if (s->plen >= SVC_LOG_TS_LEN - 1 && svc_log_line_time(f->line, k))
+        memcpy(f->key, k, sizeof k);
+      else
+        memcpy(f->key, now, SVC_LOG_TS_LEN);
+      s->plen = 0;
+    }
+  }
+}
+
+/* tail -F of every log: what was appended since the last tick (across a
+ * rotation, the rest of the old file first, then the new one); the
+ * lines of one tick in time order, each log's own order kept. */
+static void follow_tick(vg_timer_t *t) {
+  logs_t *lg = t->data;
+  apr_pool_t *p;
+  apr_array_header_t *fresh;
+  char buf[65536], now[SVC_LOG_TS_LEN];
+  size_t n;
+  int i;
+  if (apr_pool_create(&p, lg->pool) != APR_SUCCESS)
+    return;
+  fresh = apr_array_make(p, 64, sizeof(fresh_t));
+  svc_log_time_key(apr_time_now(), now);
+  for (i = 0; i < lg->n; i++) {
+    src_t *s = &lg->src[i];
+    while (s->f && svc_logfollow_read(s->f, buf, sizeof buf, &n) ==
+                       APR_SUCCESS && n > 0) {
+      if (!lg->prefix)
+        fwrite(buf, 1, n, stdout);   /* one log: as it comes */
+      else
+        take_lines(s, buf, n, now, fresh, p);
+    }
+  }
+  if (fresh->nelts > 1) {
+    /* A log's own lines must keep their order: sort only by time, ties
+     * (and a log whose clock went back) in the order they came. */
+    for (i = 1; i < fresh->nelts; i++) {
+      fresh_t *f = &APR_ARRAY_IDX(fresh, i, fresh_t);
+      fresh_t *prev = &APR_ARRAY_IDX(fresh, i - 1, fresh_t);
+      if (f->src == prev->src && strcmp(f->key, prev->key) < 0)
+        memcpy(f->key, prev->key, SVC_LOG_TS_LEN);
+    }
+    qsort(fresh->elts, (size_t)fresh->nelts, sizeof(fresh_t), fresh_cmp);
+  }
+  for (i = 0; i < fresh->nelts; i++) {
+    fresh_t *f = &APR_ARRAY_IDX(fresh, i, fresh_t);
+    put_line(lg, f->src, f->line, f->len);
+  }
+  fflush(stdout);
+  apr_pool_destroy(p);
+}
+
+/* Whether the log at path has no line (or no file). */
+static int log_empty(const char *path, apr_pool_t *pool) {
+  apr_array_header_t *l;
+  return svc_logfile_tail(path, 1, pool, &l) != APR_SUCCESS || l->nelts == 0;
+}
+
+/* The services of every name asked for (all without one), each once, in
+ * the order asked; *exact: one name, naming one service (not a group). */
+static int gather(const svc_cli_t *a, apr_array_header_t *svcs, int *exact,
+                  apr_pool_t *pool) {
+  apr_hash_t *seen = apr_hash_make(pool);
+  int k, nreq = a->nargs > 0 ? a->nargs : 1, code;
+  size_t i;
+  *exact = 0;
+  for (k = 0; k < nreq; k++) {
+    svc_json_t *r;
+    const svc_json_t *list;
+    const char *req =
+        a->nargs > 0
+            ? apr_psprintf(pool, "{\"cmd\":\"logs\",\"name\":%s}\n",
+                           json_str(pool, a->args[k]))
+            : "{\"cmd\":\"logs\"}\n";
+    if ((code = request(a, req, 10000, &r, pool)) != SVC_EX_OK)
+      return code;
+    if (!reply_ok(r))
+      return SVC_EX_USAGE;
+    list = svc_json_get(r, "services");
+    for (i = 0; list && i < svc_json_size(list); i++) {
+      const svc_json_t *o = svc_json_at(list, i);
+      const char *nm = svc_json_string(svc_json_get(o, "name"));
+      if (!nm || apr_hash_get(seen, nm, APR_HASH_KEY_STRING))
+        continue;
+      apr_hash_set(seen, nm, APR_HASH_KEY_STRING, "");
+      APR_ARRAY_PUSH(svcs, const svc_json_t *) = o;
+    }
+    if (a->nargs == 1 && list && svc_json_size(list) == 1 && svc_json_string(
+            svc_json_get(svc_json_at(list, 0), "name")) &&
+        !strcmp(svc_json_string(svc_json_get(svc_json_at(list, 0), "name")),
+                a->args[0]))
+      *exact = 1;
+  }
+  return SVC_EX_OK;
+}
+
 int svc_cli_logs(const svc_cli_t *a, apr_pool_t *pool) {
-  svc_json_t *r;
-  const char *req, *path;
-  apr_array_header_t *lines;
-  int code, i;
+  const char *stream = a->use_stderr ? "stderr" : "stdout";
+  apr_array_header_t *svcs = apr_array_make(pool, 8, sizeof(void *));
+  logs_t lg;
+  int code, i, exact;
   char eb[128];
   apr_status_t rv;
-  req = apr_psprintf(pool, "{\"cmd\":\"logs\",\"name\":%s}\n",
-                     json_str(pool, a->arg));
-  if ((code = request(a, req, 10000, &r, pool)) != SVC_EX_OK)
+
+  if ((code = gather(a, svcs, &exact, pool)) != SVC_EX_OK)
     return code;
-  if (!reply_ok(r))
-    return SVC_EX_USAGE;
-  path = svc_json_string(svc_json_get(r, a->use_stderr ? "stderr" : "stdout"));
-  if (!path) {
-    fprintf(stderr, "vigil: %s's %s is not captured to a file\n", a->arg,
-            a->use_stderr ? "stderr" : "stdout");
-    return SVC_EX_FAIL;
-  }
-  rv = svc_logfile_tail(path, (unsigned)a->lines, pool, &lines);
-  if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
-    fprintf(stderr, "vigil: cannot read %s: %s\n", path,
-            vg_strerror(rv, eb, sizeof eb));
-    return SVC_EX_FAIL;
-  }
-  for (i = 0; rv == APR_SUCCESS && i < lines->nelts; i++)
-    printf("%s\n", APR_ARRAY_IDX(lines, i, const char *));
-  fflush(stdout);
-  if (a->follow) {
-    vg_loop_t *loop;
-    follow_t fw;
-    memset(&fw, 0, sizeof fw);
-    rv = svc_logfollow_open(&fw.f, path, 0, pool);
-    if (rv != APR_SUCCESS) {
-      fprintf(stderr, "vigil: cannot follow %s: %s\n", path,
+  memset(&lg, 0, sizeof lg);
+  lg.pool = pool;
+  lg.prefix = !exact;
+  lg.src = apr_pcalloc(pool, (size_t)(svcs->nelts + 1) * sizeof *lg.src);
+  for (i = 0; i < svcs->nelts; i++) {
+    const svc_json_t *o = APR_ARRAY_IDX(svcs, i, const svc_json_t *);
+    const char *nm = svc_json_string(svc_json_get(o, "name"));
+    const char *path = svc_json_string(svc_json_get(o, stream));
+    const char *err = svc_json_string(svc_json_get(o, "stderr"));
+    src_t *s;
+    if (!path) {
+      /* Asked for by name: say so; "all" shows what is captured. */
+      if (a->nargs > 0)
+        fprintf(stderr, "vigil: %s's %s is not captured to a file\n", nm,
+                stream);
+      continue;
+    }
+    s = &lg.src[lg.n];
+    s->name = nm;
+    s->path = path;
+    rv = svc_logfile_tail(path, a->lines, pool, &s->lines);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+      s->lines = apr_array_make(pool, 1, sizeof(const char *));
+    } else if (rv != APR_SUCCESS) {
+      fprintf(stderr, "vigil: cannot read %s: %s\n", path,
               vg_strerror(rv, eb, sizeof eb));
       return SVC_EX_FAIL;
     }
+    /* Output that went to stderr only is easily missed. */
+    if (!a->use_stderr && err && strcmp(err, path) != 0 &&
+        (a->lines > 0 ? s->lines->nelts == 0 : log_empty(path, pool)) &&
+        !log_empty(err, pool))
+      fprintf(stderr, "vigil: %s's stdout log is empty, but its stderr has "
+                      "lines (vigil logs %s --stderr)\n", nm, nm);
+    lg.n++;
+  }
+  if (lg.n == 0) {
+    if (a->nargs == 0)
+      fprintf(stderr, "vigil: no service's %s is captured to a file\n",
+              stream);
+    return SVC_EX_FAIL;
+  }
+  print_merged(&lg);
+  if (a->follow) {
+    vg_loop_t *loop;
+    for (i = 0; i < lg.n; i++) {
+      rv = svc_logfollow_open(&lg.src[i].f, lg.src[i].path, 0, pool);
+      if (rv != APR_SUCCESS) {
+        fprintf(stderr, "vigil: cannot follow %s: %s\n", lg.src[i].path,
+                vg_strerror(rv, eb, sizeof eb));
+        return SVC_EX_FAIL;
+      }
+    }
     vg_loop_create(&loop, pool);
-    vg_timer_init(loop, &fw.timer);
-    fw.timer.data = &fw;
+    vg_timer_init(loop, &lg.timer);
+    lg.timer.data = &lg;
     /* The CLI may poll a file: it is the supervisor that must not. */
-    vg_timer_start(&fw.timer, follow_tick, 0, 250);
+    vg_timer_start(&lg.timer, follow_tick, 0, 250);
     vg_run(loop, VG_RUN_DEFAULT);   /* until interrupted */
-    svc_logfollow_close(fw.f);
+    for (i = 0; i < lg.n; i++) {
+      svc_logfollow_close(lg.src[i].f);
+      free(lg.src[i].part);
+    }
   }
   return SVC_EX_OK;
 }

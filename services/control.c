@@ -8,7 +8,11 @@
  *   {"cmd":"status"}                       {"cmd":"status","name":"web"}
  *   {"cmd":"start","name":"web","wait":true}   (also stop, restart; "all")
  *   {"cmd":"reload"}   {"cmd":"shutdown"}   {"cmd":"logs","name":"web"}
+ *   {"cmd":"signal","name":"web","signal":"HUP"}
+ *   {"cmd":"reload","name":"web"}   (its <reload>: a signal or a command)
  *   {"cmd":"version"}
+ * A name is a service, or the base name of a service's instances ("web"
+ * for web-0 .. web-N), which addresses each of them.
  * Replies: {"ok":true,...} or {"ok":false,"error":"..."}.
  *
  * Map (one banner each below):
@@ -242,9 +246,21 @@ static void reply_error(svc_conn_t *c, apr_pool_t *p, const char *msg,
 
 /* ---- status ------------------------------------------------------------- */
 
-/* Whether a command or status for `name` (NULL: all) concerns s. */
+/* Whether a command or status for `name` (NULL: all) concerns s: its own
+ * name, or the base name of its instances ("web" for web-0 .. web-N). */
 static int shown(const svc_service_t *s, const char *name) {
-  return !s->removing && (!name || strcmp(name, s->name) == 0);
+  return !s->removing &&
+         (!name || strcmp(name, s->name) == 0 ||
+          (s->cfg->instances > 1 && strcmp(name, s->cfg->group) == 0));
+}
+
+/* How many services `name` addresses. */
+static unsigned count_shown(svc_sup_t *sup, const char *name) {
+  const svc_service_t *s;
+  unsigned n = 0;
+  for (s = sup->services; s; s = s->next)
+    n += shown(s, name);
+  return n;
 }
 
 static int live(const svc_service_t *s) {
@@ -431,6 +447,7 @@ void svc_control_notify(svc_sup_t *sup, svc_service_t *s) {
 void svc_control_forget(svc_sup_t *sup, svc_service_t *s) {
   svc_waiter_t *wr;
   (void)sup;
+  svc_service_reload_cancel(s);
   while ((wr = s->waiters) != NULL) {
     s->waiters = wr->next;
     wr->wait->failed = 1;
@@ -515,7 +532,7 @@ static void cmd_act(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req,
     return;
   }
   only = strcmp(name, "all") == 0 ? NULL : name;
-  if (only && !svc_sup_find(sup, only)) {
+  if (only && count_shown(sup, only) == 0) {
     reply_error(c, p, apr_psprintf(p, "no such service: %s", name), 0);
     return;
   }
@@ -640,7 +657,210 @@ static void reload_done(svc_sup_t *sup, void *baton, apr_status_t rv,
   conn_free_if_done(c);
 }
 
-static void cmd_reload(svc_conn_t *c, apr_pool_t *p) {
+/* `signal` and `reload NAME`: one result per service addressed, in
+ * config order.  A reload command answers later: the batch then holds
+ * the connection (c->waits, as a reload of the config does) until the
+ * last command is done. */
+typedef struct batch_s batch_t;
+typedef struct batch_one_s {
+  batch_t *batch;
+  char *name;                   /* malloc'ed */
+  apr_status_t rv;
+  int done;
+  char detail[160];
+} batch_one_t;
+
+struct batch_s {
+  svc_conn_t *conn;
+  unsigned n, pending;
+  batch_one_t one[];
+};
+
+static void batch_free(batch_t *b) {
+  unsigned i;
+  for (i = 0; i < b->n; i++)
+    free(b->one[i].name);
+  free(b);
+}
+
+/* The reply: ok when every service did as asked; else "error" names
+ * each that did not ("web-1: not running (stopped)"). */
+static void batch_reply(batch_t *b, apr_pool_t *p) {
+  svc_conn_t *c = b->conn;
+  const char *err = NULL;
+  svc_json_w_t w;
+  unsigned i;
+  for (i = 0; i < b->n; i++)
+    if (b->one[i].rv != APR_SUCCESS) {
+      const char *e = apr_pstrcat(p, b->one[i].name, ": ", b->one[i].detail,
+                                  NULL);
+      err = err ? apr_pstrcat(p, err, "; ", e, NULL) : e;
+    }
+  svc_json_w_init(&w, p, 0);
+  svc_json_w_begin_object(&w);
+  svc_json_w_key(&w, "ok");
+  svc_json_w_bool(&w, err == NULL);
+  if (err) {
+    svc_json_w_key(&w, "error");
+    svc_json_w_string(&w, err);
+  }
+  svc_json_w_key(&w, "services");
+  svc_json_w_begin_array(&w);
+  for (i = 0; i < b->n; i++) {
+    svc_json_w_begin_object(&w);
+    svc_json_w_key(&w, "name");
+    svc_json_w_string(&w, b->one[i].name);
+    svc_json_w_key(&w, "ok");
+    svc_json_w_bool(&w, b->one[i].rv == APR_SUCCESS);
+    svc_json_w_key(&w, "detail");
+    svc_json_w_string(&w, b->one[i].detail);
+    svc_json_w_end_object(&w);
+  }
+  svc_json_w_end_array(&w);
+  svc_json_w_end_object(&w);
+  reply_json(c, &w);
+}
+
+static void batch_one_done(svc_service_t *s, void *baton, apr_status_t rv,
+                           const char *detail) {
+  batch_one_t *o = baton;
+  batch_t *b = o->batch;
+  svc_conn_t *c = b->conn;
+  apr_pool_t *p = NULL;
+  o->rv = rv;
+  o->done = 1;
+  if (s)
+    snprintf(o->detail, sizeof o->detail, "reload command: %s", detail);
+  else
+    snprintf(o->detail, sizeof o->detail,
+             "reload command canceled: the service was removed");
+  if (--b->pending > 0)
+    return;
+  c->waits--;
+  if (!c->closing && apr_pool_create(&p, c->ctl->pool) != APR_SUCCESS)
+    send_reply(c, oom_reply, sizeof oom_reply - 1);
+  else if (!c->closing)
+    batch_reply(b, p);
+  if (p)
+    apr_pool_destroy(p);
+  batch_free(b);
+  if (!c->closing)
+    conn_settle(c);
+  conn_free_if_done(c);
+}
+
+/* The signal of a request: a name ("HUP", "SIGHUP", "hup": portable) or
+ * a number (the OS's own, as kill(1) takes it).  0 and a reply sent if
+ * it is neither, or cannot be sent on this platform. */
+static int get_signal(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req,
+                      int *signum, int *native) {
+  const svc_json_t *v = svc_json_get(req, "signal");
+  const char *text = svc_json_string(v);
+  int64_t num = 0;
+  apr_status_t rv;
+  *native = 0;
+  if (text) {
+    *signum = vg_signal_from_name(text);
+  } else if (svc_json_int(v, &num)) {
+    *signum = num > 0 && num < 1024 ? (int)num : -1;
+    *native = 1;
+  } else {
+    reply_error(c, p, "missing \"signal\" (a name such as \"HUP\", or a "
+                      "number)", 0);
+    return 0;
+  }
+  rv = *signum > 0 ? pal_proc_signal(NULL, *signum, *native) : APR_EINVAL;
+  if (rv == APR_SUCCESS)
+    return 1;
+  if (rv == PAL_EUNSUPPORTED)
+    reply_error(c, p, text ? apr_psprintf(p, "signal %s cannot be sent on "
+                                             "this platform", text)
+                           : apr_psprintf(p, "signal %" APR_INT64_T_FMT
+                                             " cannot be sent on this "
+                                             "platform", (apr_int64_t)num),
+                0);
+  else
+    reply_error(c, p, text ? apr_psprintf(p, "unknown signal: %s", text)
+                           : apr_psprintf(p, "no such signal number: %"
+                                          APR_INT64_T_FMT, (apr_int64_t)num),
+                0);
+  return 0;
+}
+
+/* {"cmd":"signal","name":N,"signal":S} and {"cmd":"reload","name":N}. */
+static void cmd_service_action(svc_conn_t *c, apr_pool_t *p,
+                               const svc_json_t *req, int reload) {
+  svc_sup_t *sup = c->sup;
+  const char *name;
+  int signum = 0, native = 0;
+  unsigned n, i = 0;
+  svc_service_t *s;
+  batch_t *b;
+
+  if (!get_name(c, p, req, &name))
+    return;
+  if (!name) {
+    reply_error(c, p, "missing \"name\" (a service, or the base name of "
+                      "its instances)", 0);
+    return;
+  }
+  if (!reload && !get_signal(c, p, req, &signum, &native))
+    return;
+  if ((n = count_shown(sup, name)) == 0) {
+    reply_error(c, p, apr_psprintf(p, "no such service: %s", name), 0);
+    return;
+  }
+  if (reload && c->waits == 0 &&
+      waiting_conns(c->ctl) >= CTL_MAX_WAITING) {
+    reply_error(c, p,
+                apr_psprintf(p, "too many clients waiting for services "
+                                "(%d); try again", CTL_MAX_WAITING),
+                0);
+    return;
+  }
+  b = calloc(1, sizeof *b + n * sizeof b->one[0]);
+  if (!b) {
+    reply_error(c, p, "out of memory", 0);
+    return;
+  }
+  b->conn = c;
+  b->pending = 1;   /* held until every service was asked */
+  for (s = sup->services; s && i < n; s = s->next) {
+    batch_one_t *o = &b->one[i];
+    if (!shown(s, name))
+      continue;
+    o->batch = b;
+    o->name = strdup(s->name);
+    b->n = ++i;
+    if (!o->name) {
+      o->rv = APR_ENOMEM;
+      snprintf(o->detail, sizeof o->detail, "out of memory");
+    } else if (!reload) {
+      o->rv = svc_service_signal(s, signum, native, o->detail,
+                                 sizeof o->detail);
+    } else {
+      o->rv = svc_service_reload(s, batch_one_done, o, o->detail,
+                                 sizeof o->detail);
+      if (o->rv == APR_INCOMPLETE) {
+        b->pending++;
+        continue;
+      }
+    }
+    o->done = 1;
+  }
+  if (--b->pending == 0) {
+    batch_reply(b, p);
+    batch_free(b);
+  } else {
+    c->waits++;
+  }
+}
+
+static void cmd_reload(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
+  if (svc_json_get(req, "name")) {
+    cmd_service_action(c, p, req, 1);
+    return;
+  }
   c->waits++;
   if (svc_sup_reload(c->sup, reload_done, c) != APR_SUCCESS) {
     c->waits--;
@@ -648,35 +868,55 @@ static void cmd_reload(svc_conn_t *c, apr_pool_t *p) {
   }
 }
 
+/* The files of s's stdout and stderr (null for null/inherit), as
+ * members "stdout" and "stderr" of the object being written. */
+static void log_paths(const svc_service_t *s, svc_json_w_t *w) {
+  const cfg_log_t *lg = &s->cfg->log;
+  svc_json_w_key(w, "stdout");
+  if (lg->out.kind == CFG_LOG_FILE)
+    svc_json_w_string(w, lg->out.path);
+  else
+    svc_json_w_null(w);
+  svc_json_w_key(w, "stderr");
+  if (lg->err.kind == CFG_LOG_FILE)
+    svc_json_w_string(w, lg->err.path);
+  else if (lg->err.kind == CFG_LOG_STDOUT && lg->out.kind == CFG_LOG_FILE)
+    svc_json_w_string(w, lg->out.path);
+  else
+    svc_json_w_null(w);
+}
+
+/* One service by its exact name: its files as members of the reply (as
+ * before groups were addressed).  Every request: "services", the files
+ * of each service addressed (all without a name), in config order. */
 static void cmd_logs(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
   const char *name;
-  svc_service_t *s;
-  const cfg_log_t *lg;
+  svc_service_t *s, *one;
   svc_json_w_t w;
   if (!get_name(c, p, req, &name))
     return;
-  s = name ? svc_sup_find(c->sup, name) : NULL;
-  if (!s) {
-    reply_error(c, p, name ? "no such service" : "missing \"name\"", 0);
+  if (name && count_shown(c->sup, name) == 0) {
+    reply_error(c, p, apr_psprintf(p, "no such service: %s", name), 0);
     return;
   }
-  lg = &s->cfg->log;
+  one = name ? svc_sup_find(c->sup, name) : NULL;
   svc_json_w_init(&w, p, 0);
   svc_json_w_begin_object(&w);
   svc_json_w_key(&w, "ok");
   svc_json_w_bool(&w, 1);
-  svc_json_w_key(&w, "stdout");
-  if (lg->out.kind == CFG_LOG_FILE)
-    svc_json_w_string(&w, lg->out.path);
-  else
-    svc_json_w_null(&w);
-  svc_json_w_key(&w, "stderr");
-  if (lg->err.kind == CFG_LOG_FILE)
-    svc_json_w_string(&w, lg->err.path);
-  else if (lg->err.kind == CFG_LOG_STDOUT && lg->out.kind == CFG_LOG_FILE)
-    svc_json_w_string(&w, lg->out.path);
-  else
-    svc_json_w_null(&w);
+  if (one)
+    log_paths(one, &w);
+  svc_json_w_key(&w, "services");
+  svc_json_w_begin_array(&w);
+  for (s = c->sup->services; s; s = s->next)
+    if (shown(s, name)) {
+      svc_json_w_begin_object(&w);
+      svc_json_w_key(&w, "name");
+      svc_json_w_string(&w, s->name);
+      log_paths(s, &w);
+      svc_json_w_end_object(&w);
+    }
+  svc_json_w_end_array(&w);
   svc_json_w_end_object(&w);
   reply_json(c, &w);
 }
@@ -686,7 +926,7 @@ static void cmd_status(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
   svc_json_w_t w;
   if (!get_name(c, p, req, &name))
     return;
-  if (name && !svc_sup_find(c->sup, name)) {
+  if (name && count_shown(c->sup, name) == 0) {
     reply_error(c, p, apr_psprintf(p, "no such service: %s", name), 0);
     return;
   }
@@ -740,7 +980,9 @@ static void dispatch(svc_conn_t *c, apr_pool_t *p, const char *line,
              !strcmp(cmd, "restart")) {
     cmd_act(c, p, req, cmd);
   } else if (strcmp(cmd, "reload") == 0) {
-    cmd_reload(c, p);
+    cmd_reload(c, p, req);
+  } else if (strcmp(cmd, "signal") == 0) {
+    cmd_service_action(c, p, req, 0);
   } else if (strcmp(cmd, "logs") == 0) {
     cmd_logs(c, p, req);
   } else if (strcmp(cmd, "shutdown") == 0) {

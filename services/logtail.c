@@ -31,6 +31,7 @@
 #include <apr_file_info.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include <zlib.h>
 
@@ -437,4 +438,31 @@ apr_status_t svc_logfollow_read(svc_logfollow_t *f, char *buf, size_t size,
 
 void svc_logfollow_close(svc_logfollow_t *f) {
   apr_pool_destroy(f->pool);
+}
+
+/* ---- times of lines ---------------------------------------------------- */
+
+int svc_log_line_time(const char *line, char key[SVC_LOG_TS_LEN]) {
+  /* "YYYY-MM-DDTHH:MM:SS.mmmZ ": digits but at these places. */
+  static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ ";
+  size_t i;
+  for (i = 0; i < SVC_LOG_TS_LEN; i++) {
+    char c = line[i];
+    if (shape[i] == 'd' ? !(c >= '0' && c <= '9') : c != shape[i])
+      return 0;
+  }
+  memcpy(key, line, SVC_LOG_TS_LEN - 1);
+  key[SVC_LOG_TS_LEN - 1] = '\0';
+  return 1;
+}
+
+void svc_log_time_key(apr_time_t t, char key[SVC_LOG_TS_LEN]) {
+  apr_time_exp_t tm;
+  char buf[80];
+  apr_time_exp_gmt(&tm, t);
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+           tm.tm_min, tm.tm_sec, tm.tm_usec / 1000);
+  memcpy(key, buf, SVC_LOG_TS_LEN - 1);
+  key[SVC_LOG_TS_LEN - 1] = '\0';
 }

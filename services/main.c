@@ -185,6 +185,17 @@ static int cmd_help(const svc_cli_t *a, apr_pool_t *pool);
 #define SVC_MANAGER "systemd (launchd on macOS)"
 #endif
 
+/* What `vigil signal` can send here (pal_proc_signal). */
+#if defined(_WIN32)
+#define SVC_SIGNALS                                                          \
+  "INT or BREAK (console events to its process\n"                           \
+  "group), TERM or KILL (terminate it)"
+#else
+#define SVC_SIGNALS                                                          \
+  "HUP, INT, QUIT, TERM, KILL, USR1, USR2, CONT,\n"                         \
+  "STOP (SIG optional, any case) or a number"
+#endif
+
 static const cmd_t cmds[] = {
     {"run", "run", cmd_run,
      "run -c FILE [--log-format FORMAT] [--log-level LEVEL]",
@@ -208,12 +219,22 @@ static const cmd_t cmds[] = {
     {"restart", "restart", svc_cli_act, "restart NAME|all [--no-wait]",
      "stop and start again; waits until it runs", B(O_NO_WAIT),
      NEEDS_ENDPOINT, 1, 1, "needs a service name (or all)"},
-    {"reload", "reload", svc_cli_simple, "reload",
-     "re-read the configuration", 0, NEEDS_ENDPOINT, 0, 0, NULL},
-    {"logs", "logs", svc_cli_logs, "logs NAME [--stderr] [-n N] [-f]",
-     "the last lines of a service's captured output",
-     B(O_STDERR) | B(O_LINES) | B(O_FOLLOW), NEEDS_ENDPOINT, 1, 1,
-     "needs a service name"},
+    {"reload", "reload", svc_cli_reload, "reload [NAME]",
+     "re-read the configuration; with NAME, reload\n"
+     "that service as its <reload> says (a signal,\n"
+     "HUP by default, or a command)",
+     0, NEEDS_ENDPOINT, 0, 1, NULL},
+    {"signal", "signal", svc_cli_signal, "signal NAME SIGNAL",
+     "send a signal to a service's main process:\n"
+     SVC_SIGNALS,
+     0, NEEDS_ENDPOINT, 2, 2, "needs a service name and a signal"},
+    {"logs", "logs", svc_cli_logs, "logs [NAME...] [--stderr] [-n N] [-f]",
+     "the last lines of a service's captured output;\n"
+     "no NAME or several: every one named (all\n"
+     "without a NAME), merged in time order, each\n"
+     "line prefixed \"NAME | \"",
+     B(O_STDERR) | B(O_LINES) | B(O_FOLLOW), NEEDS_ENDPOINT, 0, INT_MAX,
+     NULL},
     {"shutdown", "shutdown", svc_cli_simple, "shutdown",
      "stop every service and the supervisor", 0, NEEDS_ENDPOINT, 0, 0,
      NULL},
@@ -315,9 +336,11 @@ static void overview(FILE *f) {
   }
   fputs("\n"
         "Commands that talk to the supervisor (status, start, stop,\n"
-        "restart, reload, logs, shutdown) take -c FILE (default\n"
+        "restart, reload, signal, logs, shutdown) take -c FILE (default\n"
         "./vigil.xml; only its <supervisor> state-dir and control are\n"
-        "read) or --control ENDPOINT.\n"
+        "read) or --control ENDPOINT.  Their NAME may be the base name\n"
+        "of a service's instances (web for web-0, web-1, ...): each of\n"
+        "them.\n"
         "`vigil COMMAND --help` (or `vigil help COMMAND`) describes a\n"
         "command's options.\n",
         f);
@@ -508,6 +531,8 @@ static int parse(const cmd_t *c, int argc, const char *const *argv,
                                       NULL));
   if (nargs > 0)
     a->arg = os->argv[os->ind];
+  a->args = os->argv + os->ind;
+  a->nargs = nargs;
   if ((c->needs & NEEDS_CONFIG_REQ) && !a->config)
     return usage_error(c, "needs -c FILE");
   if ((c->needs & NEEDS_CONFIG) && !a->config)

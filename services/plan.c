@@ -389,6 +389,17 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
       rv = CFG_EINVALID;
     }
   }
+  /* A <reload signal> this platform cannot send is refused now, not at
+   * the first `vigil reload NAME` (the default HUP, on Windows, then). */
+  if (!c->reload.command && c->reload.signal != VG_SIGHUP &&
+      pal_proc_signal(NULL, c->reload.signal, 0) != APR_SUCCESS) {
+    if (errs)
+      cfg_errors_add(errs, c->file, c->line,
+                     "service %s: <reload signal=\"%s\"> cannot be sent "
+                     "on this platform", c->name,
+                     vg_signal_name(c->reload.signal));
+    rv = CFG_EINVALID;
+  }
   *plan = p;
   return rv;
 }
@@ -404,13 +415,13 @@ apr_status_t svc_config_check_env(const cfg_t *cfg, apr_pool_t *pool,
     apr_array_header_t *vars;
     const char *why;
     int line;
-    if (c->instance > 0)
-      continue;   /* the same files as instance 0's */
+    /* Every instance: ${VIGIL_INSTANCE} may name a file of its own (the
+     * same problem twice at one line is listed once). */
     memset(&pl, 0, sizeof pl);
     pl.cfg = c;
     if (svc_plan_env(&pl, NULL, pool, &vars, &why, &line) != APR_SUCCESS) {
       cfg_errors_add(errs, c->file, line ? line : c->line,
-                     "service %s: %s", c->group ? c->group : c->name, why);
+                     "service %s: %s", *c->group ? c->group : c->name, why);
       rv = CFG_EINVALID;
     }
   }

@@ -314,9 +314,9 @@ static void on_limit(vg_process_t *p, int which) {
  * variables over it (`vars`, one per name: svc_plan_env), then
  * VIGIL_SERVICE, VIGIL_INVOCATION_ID and NOTIFY_SOCKET; the service's own
  * process (not its checks) also gets WATCHDOG_USEC.  A hook (`hook`: its
- * when, or -1) gets VIGIL_HOOK and its own invocation id `id`, and
- * neither of the notify variables: what it would send is not the
- * service's to say. */
+ * when, or -1) gets VIGIL_HOOK and its own invocation id `id`, and neither
+ * of the notify variables: what it would send is not the service's to
+ * say. */
 static const char *const *child_env(svc_service_t *s,
                                     const apr_array_header_t *vars,
                                     apr_pool_t *pool, int hook, int main,
@@ -365,6 +365,22 @@ static const char *const *child_env(svc_service_t *s,
   return (const char *const *)env->elts;
 }
 
+apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
+                             const char *const **env, const char **why) {
+  apr_array_header_t *vars;
+  svc_creds_t cr;
+  apr_status_t rv;
+  int line;
+  /* As for the child: its user's variables and its <env-file>s, read
+   * now. */
+  if ((rv = svc_plan_creds(s->cfg, &cr, pool, why, &line)) != APR_SUCCESS ||
+      (rv = svc_plan_env(s->plan, &cr, pool, &vars, why, &line)) !=
+          APR_SUCCESS)
+    return rv;
+  *env = child_env(s, vars, pool, -1, 0, s->invocation);
+  return APR_SUCCESS;
+}
+
 /* stdio for one stream: a capture into `lf` when the target is a file. */
 static void stdio_for(svc_child_t *r, vg_loop_t *loop,
                       const cfg_log_target_t *t, svc_logfile_t *lf,
@@ -384,12 +400,12 @@ static void stdio_for(svc_child_t *r, vg_loop_t *loop,
 
 static void on_hook_timeout(vg_timer_t *t);
 
-/* Spawn the child, or with `hook` one of its hooks (same user,
- * environment, directory and log files; not its limits or cgroup, which
- * are the service's own process tree's).  On failure nothing is left
- * running and the status says why; when what failed comes before the
- * spawn itself (the user database, an <env-file>), *why says it in a
- * sentence (in s->reason's size), else it is "". */
+/* Spawn the child, or with `hook` one of its hooks (same user, environment,
+ * directory and log files; not its limits or cgroup, which are the
+ * service's own process tree's).  On failure nothing is left running and
+ * the status says why; when what failed comes before the spawn itself
+ * (the user database, an <env-file>), *why says it in a sentence (in
+ * s->reason's size), else it is "". */
 static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
                                 char *why, size_t wsize) {
   svc_sup_t *sup = s->sup;
@@ -552,16 +568,19 @@ static void on_hook_timeout(vg_timer_t *t) {
 static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
                       int gate) {
   const apr_array_header_t *hs = s->cfg->hooks;
-  char prep[sizeof s->hook_fail];
+  char eb[sizeof s->reason];
   int i;
   for (i = from; i < hs->nelts; i++) {
     const cfg_hook_t *h = &APR_ARRAY_IDX(hs, i, cfg_hook_t);
+    char prep[sizeof s->reason];
     apr_status_t rv;
     if (h->when != when)
       continue;
     rv = child_spawn(s, h, prep, sizeof prep);
-    if (!prep[0])
-      vg_strerror(rv, prep, sizeof prep);
+    if (rv != APR_SUCCESS && prep[0])   /* its user, an <env-file> */
+      snprintf(eb, sizeof eb, "%s", prep);
+    else if (rv != APR_SUCCESS)
+      vg_strerror(rv, eb, sizeof eb);
     if (rv == APR_SUCCESS) {
       s->hooks->chain = 1;
       s->hooks->timeout_ms = h->timeout_ms;
@@ -572,15 +591,17 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       return;
     }
     if (gate && when == CFG_HOOK_PRE_START) {
-      snprintf(s->hook_fail, sizeof s->hook_fail,
-               "pre-start hook %.80s could not run: %.140s", h->command,
-               prep);
+      /* Cut to the reason's size if need be. */
+      if (snprintf(s->hook_fail, sizeof s->hook_fail,
+                   "pre-start hook %s could not run: %s", h->command,
+                   eb) < 0)
+        s->hook_fail[0] = '\0';
       s->gate = NULL;
       svc_service_event(s, SVC_EV_HOOK);
       return;
     }
-    slog(s, VG_LOG_WARN, "%s hook %.80s could not run: %.140s",
-         hook_names[when], h->command, prep);
+    slog(s, VG_LOG_WARN, "%s hook %s could not run: %s", hook_names[when],
+         h->command, eb);
   }
   if (gate) {
     s->gate = NULL;
@@ -758,16 +779,14 @@ static void on_health_timer(vg_timer_t *t) {
     break;
   case CFG_HEALTH_EXEC: {
     /* The service's variables, its <env-file>s read again (a problem
-     * there was the start's to report: then <env> alone). */
+     * there was the start's to report: then <env> alone).  The check
+     * runs as vigil's user: no HOME, USER, LOGNAME of the service's. */
     apr_pool_t *tmp;
     apr_array_header_t *vars;
-    svc_creds_t cr;
     const char *why;
     int line;
     apr_pool_create(&tmp, s->sup->pool);
-    if (svc_plan_creds(s->cfg, &cr, tmp, &why, &line) != APR_SUCCESS)
-      memset(&cr, 0, sizeof cr);
-    if (svc_plan_env(s->plan, &cr, tmp, &vars, &why, &line) != APR_SUCCESS) {
+    if (svc_plan_env(s->plan, NULL, tmp, &vars, &why, &line) != APR_SUCCESS) {
       int i;
       vars = apr_array_make(tmp, s->plan->nenv + 1, sizeof(const char *));
       for (i = 0; i < s->plan->nenv; i++)
@@ -961,7 +980,8 @@ static apr_status_t stop_send(svc_service_t *s) {
   return rv;
 }
 
-static void schedule_restart(svc_service_t *s, const char *why);
+static void schedule_restart(svc_service_t *s, vg_log_level lvl,
+                             const char *why);
 
 /* A limit the OS refused at spawn (a Windows CPU cap before Windows 8):
  * the child runs without it, and that is said once, not at every
@@ -979,15 +999,16 @@ static void warn_unapplied(svc_service_t *s) {
 /* A start that failed (a pre-start hook, a spawn error, readiness or the
  * watchdog): the restart policy decides, as for a crash; with "never" it
  * stays `exited`. */
-static void fail_start(svc_service_t *s, const char *why) {
+static void fail_start(svc_service_t *s, vg_log_level lvl, const char *why) {
   char buf[sizeof s->reason];   /* why may be the reason itself */
   snprintf(buf, sizeof buf, "%s", why);
+  slog(s, lvl, "start failed: %s", buf);
   if (s->cfg->restart.policy == CFG_RESTART_NEVER) {
     memcpy(s->reason, buf, sizeof buf);
     s->want_up = 0;
     set_state(s, SVC_EXITED);
   } else {
-    schedule_restart(s, buf);
+    schedule_restart(s, lvl, buf);   /* "...; restarting in N ms" */
   }
 }
 
@@ -1018,8 +1039,7 @@ static void a_prestart_done(svc_service_t *s) {
   if (s->child)
     return;   /* not waiting for pre-start hooks */
   if (s->hook_fail[0]) {
-    slog(s, VG_LOG_WARN, "start failed: %s", s->hook_fail);
-    fail_start(s, s->hook_fail);
+    fail_start(s, VG_LOG_WARN, s->hook_fail);
     return;
   }
   spawn_main(s);
@@ -1028,7 +1048,8 @@ static void a_prestart_done(svc_service_t *s) {
 static void spawn_main(svc_service_t *s) {
   apr_status_t rv;
   const cfg_ready_t *rd = &s->cfg->ready;
-  char eb[128], prep[sizeof s->reason];
+  /* Room for "cannot start: " before it in a reason. */
+  char eb[128], prep[sizeof s->reason - 16];
   if ((rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
       (rv = notify_open(s)) != APR_SUCCESS) {
     enter_fatal(s, "cannot open the notify socket: %s",
@@ -1040,10 +1061,8 @@ static void spawn_main(svc_service_t *s) {
     /* Before the spawn (a user, an <env-file>): a failed start, through
      * the restart policy -- the file may be fixed, the user created. */
     char why[sizeof s->reason];
-    snprintf(why, sizeof why, "cannot start: %.240s", prep);
-    slog(s, VG_LOG_ERROR, "%s", why);
-    s->restart.up_since = now_ms(s);
-    schedule_restart(s, why);
+    snprintf(why, sizeof why, "cannot start: %s", prep);
+    fail_start(s, VG_LOG_ERROR, why);
     return;
   }
   if (rv != APR_SUCCESS) {
@@ -1059,9 +1078,8 @@ static void spawn_main(svc_service_t *s) {
       enter_fatal(s, "%s", why);
       return;
     }
-    slog(s, VG_LOG_ERROR, "%s", why);
     s->restart.up_since = now_ms(s);
-    schedule_restart(s, why);
+    schedule_restart(s, VG_LOG_ERROR, why);
     return;
   }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
@@ -1216,7 +1234,7 @@ static void a_stopped(svc_service_t *s) {
      * like any other. */
     s->failed_start = 0;
     s->stop_step = 0;
-    fail_start(s, s->reason);
+    fail_start(s, VG_LOG_WARN, s->reason);
     return;
   }
   how = s->stop_step == 3   ? deadline
@@ -1286,9 +1304,9 @@ static void a_exited(svc_service_t *s) {
     failed = 1;   /* dying before ready is a failed start, even with 0 */
   if (rp->policy == CFG_RESTART_ALWAYS ||
       (rp->policy == CFG_RESTART_ON_FAILURE && failed)) {
-    slog(s, failed ? VG_LOG_WARN : VG_LOG_INFO, "%s%s", what,
-         was_starting ? " while starting" : "");
-    schedule_restart(s, what);
+    if (was_starting)
+      strncat(what, " while starting", sizeof what - strlen(what) - 1);
+    schedule_restart(s, failed ? VG_LOG_WARN : VG_LOG_INFO, what);
   } else {
     slog(s, VG_LOG_INFO, "%s; not restarted (policy %s)", what,
          rp->policy == CFG_RESTART_NEVER ? "never" : "on-failure");
@@ -1317,8 +1335,10 @@ static void a_health(svc_service_t *s) {
 }
 
 /* Exponential backoff with jitter; more than max-restarts restarts in the
- * window -> fatal. */
-static void schedule_restart(svc_service_t *s, const char *why) {
+ * window -> fatal.  The log line (at lvl) says why and the wait chosen:
+ * "exited with code 1; restarting in 1013 ms". */
+static void schedule_restart(svc_service_t *s, vg_log_level lvl,
+                             const char *why) {
   const cfg_restart_t *rp = &s->cfg->restart;
   uint64_t now = now_ms(s), ran = now - s->restart.up_since, delay;
   unsigned i, recent = 0;
@@ -1356,6 +1376,7 @@ static void schedule_restart(svc_service_t *s, const char *why) {
              (unsigned long long)delay);
     memcpy(s->reason, buf, sizeof buf);
   }
+  slog(s, lvl, "%s", s->reason);
   set_state(s, SVC_BACKOFF);
   arm(s, delay, on_state_timer);
 }

@@ -317,6 +317,32 @@ static void reload_work(vg_work_t *w) {
   rl->rv = svc_config_load(&rl->cfg, rl->path, rl->pool, &rl->errs);
 }
 
+/* "1 added (db), 0 removed, 2 changed (web-0, web-1), 1 updated (api),
+ * 3 kept": the counts, and the services each names but the kept ones. */
+static const char *reload_summary(const cfg_diff_t *diff, apr_pool_t *pool) {
+  static const cfg_change order[] = {CFG_ADDED, CFG_REMOVED, CFG_CHANGED,
+                                     CFG_UPDATED};
+  const int counts[] = {diff->added, diff->removed, diff->changed,
+                        diff->updated};
+  const char *out = "";
+  size_t k;
+  int i;
+  for (k = 0; k < sizeof order / sizeof order[0]; k++) {
+    const char *names = NULL;
+    for (i = 0; i < diff->entries->nelts; i++) {
+      const cfg_diff_entry_t *e =
+          &APR_ARRAY_IDX(diff->entries, i, cfg_diff_entry_t);
+      if (e->kind == order[k])
+        names = names ? apr_pstrcat(pool, names, ", ", e->name, NULL)
+                      : e->name;
+    }
+    out = apr_psprintf(pool, "%s%d %s%s%s%s, ", out, counts[k],
+                       cfg_change_name(order[k]), names ? " (" : "",
+                       names ? names : "", names ? ")" : "");
+  }
+  return apr_psprintf(pool, "%s%d kept", out, diff->kept);
+}
+
 /* Apply a loaded configuration (loop thread). */
 static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
   cfg_diff_t *diff;
@@ -330,10 +356,8 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
   if (diff->supervisor & CFG_S_CGROUP)
     vg_log(sup->log, VG_LOG_WARN, "reload",
            "<cgroup> changed: it takes effect when vigil next starts");
-  vg_log(sup->log, VG_LOG_NOTICE, "reload",
-         "applying: %d added, %d removed, %d changed, %d updated, %d kept",
-         diff->added, diff->removed, diff->changed, diff->updated,
-         diff->kept);
+  vg_log(sup->log, VG_LOG_NOTICE, "reload", "applying: %s",
+         reload_summary(diff, pool));
 
   for (i = 0; i < diff->entries->nelts; i++) {
     cfg_diff_entry_t *e = &APR_ARRAY_IDX(diff->entries, i, cfg_diff_entry_t);

@@ -147,7 +147,7 @@ struct svc_service_s {
   svc_child_t *gate;            /* the pre-start or pre-stop hook the state
                                    machine waits for (SVC_EV_HOOK), or
                                    NULL */
-  char hook_fail[256];          /* why the pre-start hooks failed, or "" */
+  char hook_fail[128];          /* why the pre-start hooks failed, or "" */
   vg_timer_t watchdog;          /* <watchdog>: the deadline */
   uint64_t watchdog_due;        /* its loop ms, 0 when not armed */
   vg_timer_t sched;             /* <schedule>: the next run */
@@ -165,6 +165,7 @@ struct svc_service_s {
   svc_waiter_t *waiters;        /* control requests waiting (control.c) */
   svc_cgroup_t cg;
   svc_limit_log_t limit;
+  struct svc_reload_run_s *reloading;  /* its reload command (action.c) */
 };
 
 struct svc_sup_s {
@@ -239,6 +240,35 @@ void svc_service_kill(svc_service_t *s);
 /* The shutdown deadline passed: svc_service_kill(), and its end is said
  * to be that ("killed after shutdown timeout 30s"). */
 void svc_service_kill_deadline(svc_service_t *s);
+
+/* The environment of s's processes, as its child gets it: the
+ * supervisor's, its user's variables, its <env-file>s read now, its <env>,
+ * and vigil's own (VIGIL_SERVICE, ...); *env NULL-terminated, in pool.
+ * On failure (an <env-file> unreadable or malformed, an unknown user),
+ * *why says so. */
+apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
+                             const char *const **env, const char **why);
+
+/* action.c: `vigil signal` and `vigil reload NAME` on one service.
+ * detail (size bytes) gets a sentence for the client and the log: "HUP
+ * sent to pid 4250", "not running (stopped)". */
+typedef void (*svc_action_cb)(svc_service_t *s, void *baton,
+                              apr_status_t rv, const char *detail);
+/* Send s's main process a signal (pal_proc_signal: portable, or the OS's
+ * own number with `native`).  PAL_ENOPROC when it has none running. */
+apr_status_t svc_service_signal(svc_service_t *s, int signum, int native,
+                                char *detail, size_t size);
+/* Reload s as its <reload> says.  A signal is sent at once, and its
+ * status returned (cb is not called).  A command returns APR_INCOMPLETE:
+ * cb(s, baton, status, detail) follows once, from the loop, when it
+ * exited (APR_SUCCESS: exit 0) or was killed at its timeout (APR_TIMEUP),
+ * or with s NULL and VG_ECANCELED when the service was freed meanwhile.
+ * VG_EBUSY while its previous reload command runs; PAL_ENOPROC when s
+ * is not running. */
+apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
+                                void *baton, char *detail, size_t size);
+/* s is being freed: cancel its reload command (its cb says so). */
+void svc_service_reload_cancel(svc_service_t *s);
 
 /* supervisor.c */
 svc_service_t *svc_sup_find(svc_sup_t *sup, const char *name);

@@ -59,14 +59,13 @@ int vg_test_fault_clean(void);
 #define VG_TEST_CORE_SUITES(X)                                               \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
   X(async) X(work) X(dns) X(chan) X(lockfile) X(graceful) X(log) X(json)  \
-  X(probe) X(target) X(config) X(plan) X(cron) X(logfile) X(fiber)        \
-  X(envfile)
+  X(probe) X(target) X(config) X(plan) X(cron) X(logfile) X(fiber) X(envfile)
 /* vigil_service (systemd units and sd_notify) is POSIX-only: on Windows
  * `vigil service` talks to the SCM (suite vigil_winsvc). */
 #define VG_TEST_INTEG_SUITES(X)                                              \
   X(vigil_config) X(vigil_run) X(vigil_logs) X(vigil_reload)                \
   X(vigil_control) X(vigil_deps) X(vigil_limits) X(vigil_probe) \
-  X(vigil_hostile) X(vigil_cli) X(vigil_life)
+  X(vigil_hostile) X(vigil_cli) X(vigil_admin) X(vigil_life)
 #ifdef _WIN32
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) X(win32) VG_TEST_INTEG_SUITES(X) X(vigil_win)     \

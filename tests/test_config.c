@@ -1971,8 +1971,67 @@ static void test_field_table(void) {
   }
 }
 
+/* <reload>: HUP by default; a signal or a command with its arguments and
+ * timeout; every misuse reported at its line. */
+static void test_reload_element(void) {
+  const char *path;
+  cfg_errors_t *errs;
+  const cfg_service_t *s;
+  cfg_t *cfg = ok_text(
+      "<vigil>\n"
+      "<service name='dflt'><command>/bin/a</command></service>\n"
+      "<service name='sig'><command>/bin/a</command>"
+      "<reload signal='sigusr2'/></service>\n"
+      "<service name='cmd'><command>/bin/a</command>"
+      "<reload timeout='5s'><command>/bin/r</command><arg> -s </arg>"
+      "<arg>reload</arg></reload></service>\n"
+      "</vigil>\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  s = svc(cfg, "dflt");
+  CU_ASSERT_EQUAL(s->reload.signal, VG_SIGHUP);
+  CU_ASSERT_PTR_NULL(s->reload.command);
+  CU_ASSERT_EQUAL(s->reload.timeout_ms, 30000);
+  CU_ASSERT_EQUAL(svc(cfg, "sig")->reload.signal, VG_SIGUSR2);
+  s = svc(cfg, "cmd");
+  CU_ASSERT_STRING_EQUAL(s->reload.command, "/bin/r");
+  CU_ASSERT_EQUAL(s->reload.args->nelts, 2);
+  CU_ASSERT_STRING_EQUAL(arg(s->reload.args, 0), " -s ");   /* verbatim */
+  CU_ASSERT_STRING_EQUAL(arg(s->reload.args, 1), "reload");
+  CU_ASSERT_EQUAL(s->reload.timeout_ms, 5000);
+
+  errs = bad_text(
+      "<vigil>\n"                                                    /* 1 */
+      "<service name='a'><command>/bin/a</command>\n"                /* 2 */
+      "<reload signal='RELOAD'/></service>\n"                        /* 3 */
+      "<service name='b'><command>/bin/a</command>\n"                /* 4 */
+      "<reload signal='HUP'><command>/bin/r</command></reload>\n"    /* 5 */
+      "</service>\n"                                                 /* 6 */
+      "<service name='c'><command>/bin/a</command>\n"                /* 7 */
+      "<reload timeout='1s'/></service>\n"                           /* 8 */
+      "<service name='d'><command>/bin/a</command>\n"                /* 9 */
+      "<reload><arg>x</arg></reload></service>\n"                    /* 10 */
+      "<service name='e'><command>/bin/a</command>\n"                /* 11 */
+      "<reload timeout='0s'><command>/bin/r</command></reload>\n"    /* 12 */
+      "</service>\n"                                                 /* 13 */
+      "<service name='f'><command>/bin/a</command>\n"                /* 14 */
+      "<reload><command> </command></reload></service>\n"            /* 15 */
+      "<service name='g'><command>/bin/a</command>\n"                /* 16 */
+      "<reload/><reload/></service>\n"                               /* 17 */
+      "</vigil>\n",
+      7, &path);
+  expect_at(errs, 0, path, 3, "unknown signal 'RELOAD'");
+  expect_at(errs, 1, path, 5, "a signal or a <command>, not both");
+  expect_at(errs, 2, path, 8, "timeout in <reload> applies only to a "
+                              "<command>");
+  expect_at(errs, 3, path, 10, "<arg> in <reload> needs a <command>");
+  expect_at(errs, 4, path, 12, "must be more than 0");
+  expect_at(errs, 5, path, 15, "empty");
+  expect_at(errs, 6, path, 17, "reload");
+}
+
 static CU_TestInfo config_tests[] = {
   {"durations", test_durations},
+  {"<reload>", test_reload_element},
   {"sizes", test_sizes},
   {"booleans, numbers, HOST:PORT", test_other_values},
   {"umask, nice, CPU lists", test_process_values},

@@ -1448,6 +1448,26 @@ static void test_follow(void) {
 
 /* ------------------------------------------------------------------------ */
 
+/* The time of a line, for merging logs: only the exact shape that
+ * timestamps="true" writes counts; its key sorts as the times do. */
+static void test_line_time(void) {
+  char k[SVC_LOG_TS_LEN], k2[SVC_LOG_TS_LEN];
+  CU_ASSERT(svc_log_line_time("2026-11-21T23:53:01.123Z hello", k));
+  CU_ASSERT_STRING_EQUAL(k, "2026-11-21T23:53:01.123Z");
+  CU_ASSERT(svc_log_line_time("2026-11-21T23:53:01.123Z ", k));
+  CU_ASSERT(!svc_log_line_time("2026-11-21T23:53:01.123Z", k));   /* short */
+  CU_ASSERT(!svc_log_line_time("2026-11-21T23:53:01.123Zx", k));
+  CU_ASSERT(!svc_log_line_time("2026-11-21 23:53:01.123Z x", k));
+  CU_ASSERT(!svc_log_line_time("2026-1a-21T23:53:01.123Z x", k));
+  CU_ASSERT(!svc_log_line_time("", k));
+  CU_ASSERT(!svc_log_line_time("hello", k));
+  /* A wall-clock time gives the same shape, ordered as the times. */
+  svc_log_time_key(apr_time_from_sec(1764979981) + 123000, k);
+  CU_ASSERT_STRING_EQUAL(k, "2025-12-06T00:13:01.123Z");
+  svc_log_time_key(apr_time_from_sec(1764979981) + 124000, k2);
+  CU_ASSERT(strcmp(k, k2) < 0);
+}
+
 static CU_TestInfo logfile_tests[] = {
     {"write plain, append to existing", test_write_plain},
     {"timestamps: one prefix per line, per writer", test_timestamps},
@@ -1475,6 +1495,7 @@ static CU_TestInfo logfile_tests[] = {
     {"tail: last N lines, rotated and gz files", test_tail},
     {"tail: a line over 64 KiB is cut and marked", test_tail_long_line},
     {"follow: appends and rotation", test_follow},
+    {"the time of a line, for merging", test_line_time},
     CU_TEST_INFO_NULL,
 };
 

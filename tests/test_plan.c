@@ -83,6 +83,8 @@ static cfg_t *load_text(const char *xml) {
   " open-files=\"100\"/>\n"                                                  \
   "    <env-file>-/nonexistent/a</env-file>\n"                               \
   "    <umask>0022</umask><nice>0</nice><cpu-affinity>0</cpu-affinity>\n"     \
+  "    <reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"      \
+  "</reload>\n"                                                              \
   "  </service>\n"
 
 static const char *base_config(void) {
@@ -189,6 +191,13 @@ static const field_case_t field_cases[] = {
    * "switch" to itself), filled in by test_reload_fields. */
   {"`<user>`", "<autostart>yes", NULL, CFG_F_USER, 1},
   {"`<group>`", "<autostart>yes", NULL, CFG_F_GROUP, 1},
+  {"`<reload>`", "/bin/r", "/bin/q", CFG_F_RELOAD, 0},
+  {"`<reload>`", "<arg>r1</arg>", "<arg>r2</arg>", CFG_F_RELOAD, 0},
+  {"`<reload>`", "timeout=\"20s\"", "timeout=\"21s\"", CFG_F_RELOAD, 0},
+  {"`<reload>`",
+   "<reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"
+   "</reload>",
+   "<reload signal=\"USR1\"/>", CFG_F_RELOAD, 0},
   {"`<service type>`",
    "\"s\">\n" BASE_BODY "    <restart policy=\"always\"" BASE_RESTART_TAIL
        BASE_READY BASE_STOP_DEPS BASE_HEALTH,
@@ -297,8 +306,8 @@ static void test_reload_fields(void) {
     seen |= e->fields;
   }
   /* Every field the comparison knows has a row. */
-  CU_ASSERT_EQUAL(seen, (1u << 23) - 1);
-  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 23, vg_test_pool), "");
+  CU_ASSERT_EQUAL(seen, (1u << 24) - 1);
+  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 24, vg_test_pool), "");
 }
 
 /* ------------------------------------------------------------------------
@@ -544,6 +553,46 @@ static void test_plan_env(void) {
   apr_file_remove(f2, vg_test_pool);
 }
 
+/* `vigil validate`'s env-file check: every instance's own file (through
+ * ${VIGIL_INSTANCE}), not instance 0's alone. */
+static void test_check_env_instances(void) {
+  const char *base = apr_psprintf(vg_test_pool, "%s/vigil-plan-inst-%ld",
+                                  vg_test_tmpdir(), (long)pal_getpid());
+  const char *f0 = apr_pstrcat(vg_test_pool, base, "-0", NULL);
+  const char *f1 = apr_pstrcat(vg_test_pool, base, "-1", NULL);
+  cfg_errors_t *errs, *list = cfg_errors_create(vg_test_pool);
+  apr_file_t *fh;
+  cfg_t *cfg;
+  CU_ASSERT_FATAL(apr_file_open(&fh, f0, APR_FOPEN_WRITE | APR_FOPEN_CREATE |
+                                              APR_FOPEN_TRUNCATE,
+                                APR_FPROT_OS_DEFAULT, vg_test_pool) ==
+                  APR_SUCCESS);
+  apr_file_puts("A=1\n", fh);
+  apr_file_close(fh);
+  CU_ASSERT_FATAL(apr_file_open(&fh, f1, APR_FOPEN_WRITE | APR_FOPEN_CREATE |
+                                              APR_FOPEN_TRUNCATE,
+                                APR_FPROT_OS_DEFAULT, vg_test_pool) ==
+                  APR_SUCCESS);
+  apr_file_puts("B\n", fh);
+  apr_file_close(fh);
+  cfg = load_u(apr_pstrcat(vg_test_pool,
+                           "    <instances>2</instances>\n"
+                           "    <env-file>", base,
+                           "-${VIGIL_INSTANCE}</env-file>\n", NULL),
+               &errs);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_EQUAL(svc_config_check_env(cfg, vg_test_pool, list),
+                  CFG_EINVALID);
+  CU_ASSERT_EQUAL(cfg_errors_count(list), 1);
+  if (cfg_errors_count(list) == 1) {
+    CU_ASSERT_EQUAL(cfg_errors_get(list, 0)->line, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cfg_errors_get(list, 0)->message,
+                                  "-1:1: 'B' has no '='"));
+  }
+  apr_file_remove(f0, vg_test_pool);
+  apr_file_remove(f1, vg_test_pool);
+}
+
 /* Every config of tests/data/config, as cfg_load() reads it and as
  * `vigil validate` and the supervisor do (svc_config_load): the same
  * verdict and the same problems. */
@@ -605,6 +654,7 @@ static CU_TestInfo plan_tests[] = {
   {"plan: a target the loader refuses is refused", test_plan_refuses},
   {"validate and run load every config alike", test_validate_is_run},
   {"plan: users and groups checked, scheduling placed", test_plan_users},
+  {"validate: every instance's env-files", test_check_env_instances},
   {"plan: a start's variables, env-files and <env> in order",
    test_plan_env},
   CU_TEST_INFO_NULL

@@ -204,7 +204,16 @@ typedef struct cfg_env_file_s {
   int optional;                 /* written "-PATH": a missing file is none */
   int line;                     /* of its <env-file> */
 } cfg_env_file_t;
-
+/* <reload>: what `vigil reload NAME` does.  Without a command, send
+ * `signal` to the main process (HUP by default); with one, run it (its
+ * own process group, killed at `timeout_ms`). */
+#define CFG_RELOAD_TIMEOUT_MS 30000
+typedef struct cfg_reload_s {
+  int signal;                   /* portable (VG_SIG*) */
+  const char *command;          /* NULL: send `signal` */
+  apr_array_header_t *args;     /* const char * */
+  uint64_t timeout_ms;          /* CFG_RELOAD_TIMEOUT_MS by default */
+} cfg_reload_t;
 /* <service type>. */
 typedef enum {
   CFG_TYPE_SIMPLE = 0,          /* up while its process runs */
@@ -262,6 +271,7 @@ typedef struct cfg_service_s {
   int has_nice;                 /* <nice> given */
   int nice;                     /* -20..19 */
   const vg_cpuset_t *cpus;      /* <cpu-affinity>, or NULL: vigil's */
+  cfg_reload_t reload;
   cfg_service_type type;        /* default simple */
   apr_array_header_t *hooks;    /* cfg_hook_t, file order */
   uint64_t watchdog_ms;         /* <watchdog timeout>; 0: none */
@@ -419,10 +429,11 @@ enum {
   CFG_F_UMASK     = 1u << 16,
   CFG_F_NICE      = 1u << 17,
   CFG_F_CPU_AFFINITY = 1u << 18,
-  CFG_F_TYPE      = 1u << 19,
-  CFG_F_HOOKS     = 1u << 20,
-  CFG_F_WATCHDOG  = 1u << 21,
-  CFG_F_SCHEDULE  = 1u << 22
+  CFG_F_RELOAD    = 1u << 19,
+  CFG_F_TYPE      = 1u << 20,
+  CFG_F_HOOKS     = 1u << 21,
+  CFG_F_WATCHDOG  = 1u << 22,
+  CFG_F_SCHEDULE  = 1u << 23
 };
 /* The fields whose change needs a restart.  (The watchdog's timeout is
  * in the child's environment, WATCHDOG_USEC.) */

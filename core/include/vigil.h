@@ -42,10 +42,17 @@
 extern "C" {
 #endif
 
+/* The one source of the version: CMakeLists.txt reads these three lines
+ * for project(VERSION), hence the library's soname, libvigil.pc, the
+ * CMake package and the package names (scripts/package.sh). */
 #define VG_VERSION_MAJOR 0
-#define VG_VERSION_MINOR 1
+#define VG_VERSION_MINOR 2
 #define VG_VERSION_PATCH 0
-#define VG_VERSION_STRING "0.1.0"
+#define VG__STR2(x) #x
+#define VG__STR(x) VG__STR2(x)
+#define VG_VERSION_STRING                                                    \
+  VG__STR(VG_VERSION_MAJOR) "." VG__STR(VG_VERSION_MINOR) "."                \
+  VG__STR(VG_VERSION_PATCH)
 
 /* ------------------------------------------------------------------------
  * Errors

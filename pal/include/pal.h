@@ -534,6 +534,18 @@ apr_status_t pal_control_endpoint(char *buf, size_t size,
                                   const char *state_dir);
 /* Signal the child (portable number). PAL_ENOPROC if it is gone. */
 apr_status_t pal_proc_kill(pal_proc_t *proc, int signum);
+/* `vigil signal`: send the child's main process the signal an
+ * administrator named.  signum: a portable number (PAL_SIG*), or with
+ * `native` the OS's own number, as kill(1) takes it.  POSIX: any signal
+ * the OS has.  Windows: INT and BREAK are console events (CTRL_C_EVENT,
+ * CTRL_BREAK_EVENT) to the child's process group, TERM and KILL
+ * terminate the child (its exit is then reported as any other); native
+ * numbers are the C runtime's (2 INT, 15 TERM, 21 BREAK) and 9 for
+ * KILL; anything else is PAL_EUNSUPPORTED.  APR_EINVAL for a number the
+ * OS has no signal for; PAL_ENOPROC once the child is gone.  proc NULL:
+ * sends nothing, only says whether the signal could be sent (a CLI
+ * checks before it asks the supervisor). */
+apr_status_t pal_proc_signal(pal_proc_t *proc, int signum, int native);
 /* Signal the child's whole tree: its process group (POSIX) or its job
  * object (Windows; any signal but BREAK terminates the job). */
 apr_status_t pal_proc_kill_tree(pal_proc_t *proc, int signum);

@@ -929,10 +929,9 @@ static apr_status_t kill_err(void) {
   return pal__fail("kill");
 }
 
-apr_status_t pal_proc_kill(pal_proc_t *proc, int signum) {
-  int native = pal_signal_native(signum);
-  if (native < 0)
-    return PAL_EUNSUPPORTED;
+/* The OS signal `native` to the child alone: through its pidfd where it
+ * has one (no pid reuse race), else kill(2). */
+static apr_status_t send_native(pal_proc_t *proc, int native) {
   if (proc->pid <= 0 || (proc->flags & PROC_EXITED))
     return PAL_ENOPROC;
 #if defined(SYS_pidfd_send_signal)
@@ -947,6 +946,24 @@ apr_status_t pal_proc_kill(pal_proc_t *proc, int signum) {
   if (kill((pid_t)proc->pid, native) < 0)
     return kill_err();
   return APR_SUCCESS;
+}
+
+apr_status_t pal_proc_kill(pal_proc_t *proc, int signum) {
+  int native = pal_signal_native(signum);
+  if (native < 0)
+    return PAL_EUNSUPPORTED;
+  return send_native(proc, native);
+}
+
+/* Any signal the OS has: a portable name, or its own number as kill(1)
+ * takes it (NSIG bounds the numbers; 0 is a probe, not a signal). */
+apr_status_t pal_proc_signal(pal_proc_t *proc, int signum, int native) {
+  int n = native ? signum : pal_signal_native(signum);
+  if (native && (signum <= 0 || signum >= NSIG))
+    return APR_EINVAL;
+  if (n <= 0)
+    return PAL_EUNSUPPORTED;
+  return proc ? send_native(proc, n) : APR_SUCCESS;
 }
 
 apr_status_t pal_proc_kill_tree(pal_proc_t *proc, int signum) {

@@ -37,73 +37,76 @@ static size_t db_buf_size(int which) {
   return n > 0 && n < (long)DB_BUF_MAX ? (size_t)n : 16384;
 }
 
-apr_status_t pal_user_lookup(const char *name, pal_user_t *out,
-                             apr_pool_t *pool) {
-  struct passwd pw, *res = NULL;
-  size_t size = db_buf_size(_SC_GETPW_R_SIZE_MAX);
-  char *buf = NULL;
-  long id;
-  int e;
+/* One *_r lookup of NAME (a name or a decimal id) into `ent`, its
+ * strings in *buf (malloc'ed, the caller frees it), the buffer grown on
+ * ERANGE.  APR_SUCCESS with *found, APR_ENOENT when there is no such
+ * entry, else the error (pal__last_call: `call`). */
+typedef int (*db_fn)(const char *name, long id, int by_id, void *ent,
+                     char *buf, size_t size, void **res);
 
+static apr_status_t db_lookup(const char *name, int which, db_fn fn,
+                              void *ent, char **buf, const char *call) {
+  size_t size = db_buf_size(which);
+  void *res = NULL;
+  long id = 0;
+  int by_id = parse_id(name, &id), e;
+
+  *buf = NULL;
   for (;;) {
-    char *b = realloc(buf, size);
-    if (!b) {
-      free(buf);
+    char *b = realloc(*buf, size);
+    if (!b)
       return APR_ENOMEM;
-    }
-    buf = b;
-    if (parse_id(name, &id))
-      e = getpwuid_r((uid_t)id, &pw, buf, size, &res);
-    else
-      e = getpwnam_r(name, &pw, buf, size, &res);
+    *buf = b;
+    e = fn(name, id, by_id, ent, b, size, &res);
     if (e != ERANGE || size >= DB_BUF_MAX)
       break;
     size *= 2;
   }
-  if (e == 0 && res) {
+  /* "Not found" is 0 with no result, or one of the errors that glibc and
+   * others report for it (POSIX lists none). */
+  if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
+    return res ? APR_SUCCESS : APR_ENOENT;
+  pal__last_call = call;
+  return pal_err_from_os(e);
+}
+
+static int pw_fn(const char *name, long id, int by_id, void *ent, char *buf,
+                 size_t size, void **res) {
+  return by_id ? getpwuid_r((uid_t)id, ent, buf, size, (struct passwd **)res)
+               : getpwnam_r(name, ent, buf, size, (struct passwd **)res);
+}
+
+static int gr_fn(const char *name, long id, int by_id, void *ent, char *buf,
+                 size_t size, void **res) {
+  return by_id ? getgrgid_r((gid_t)id, ent, buf, size, (struct group **)res)
+               : getgrnam_r(name, ent, buf, size, (struct group **)res);
+}
+
+apr_status_t pal_user_lookup(const char *name, pal_user_t *out,
+                             apr_pool_t *pool) {
+  struct passwd pw;
+  char *buf;
+  apr_status_t rv = db_lookup(name, _SC_GETPW_R_SIZE_MAX, pw_fn, &pw, &buf,
+                              "getpwnam_r");
+  if (rv == APR_SUCCESS) {
     out->uid = (long)pw.pw_uid;
     out->gid = (long)pw.pw_gid;
     out->name = apr_pstrdup(pool, pw.pw_name);
     out->home = apr_pstrdup(pool, pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/");
   }
   free(buf);
-  /* "Not found" is 0 with no result, or one of the errors that glibc and
-   * others report for it (POSIX lists none). */
-  if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
-    return res ? APR_SUCCESS : APR_ENOENT;
-  pal__last_call = "getpwnam_r";
-  return pal_err_from_os(e);
+  return rv;
 }
 
 apr_status_t pal_group_lookup(const char *name, long *gid) {
-  struct group gr, *res = NULL;
-  size_t size = db_buf_size(_SC_GETGR_R_SIZE_MAX);
-  char *buf = NULL;
-  long id;
-  int e;
-
-  for (;;) {
-    char *b = realloc(buf, size);
-    if (!b) {
-      free(buf);
-      return APR_ENOMEM;
-    }
-    buf = b;
-    if (parse_id(name, &id))
-      e = getgrgid_r((gid_t)id, &gr, buf, size, &res);
-    else
-      e = getgrnam_r(name, &gr, buf, size, &res);
-    if (e != ERANGE || size >= DB_BUF_MAX)
-      break;
-    size *= 2;
-  }
-  if (e == 0 && res)
+  struct group gr;
+  char *buf;
+  apr_status_t rv = db_lookup(name, _SC_GETGR_R_SIZE_MAX, gr_fn, &gr, &buf,
+                              "getgrnam_r");
+  if (rv == APR_SUCCESS)
     *gid = (long)gr.gr_gid;
   free(buf);
-  if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
-    return res ? APR_SUCCESS : APR_ENOENT;
-  pal__last_call = "getgrnam_r";
-  return pal_err_from_os(e);
+  return rv;
 }
 
 /* getgrouplist's group type: int on macOS and the BSDs' older

@@ -1263,6 +1263,47 @@ apr_status_t pal_proc_kill(pal_proc_t *proc, int signum) {
   return kill_leader(j, signum);
 }
 
+/* What Windows can do of a signal an administrator names: console events
+ * (to the child's own group; without one they would reach every process
+ * of the console, the supervisor included) and termination.  The C
+ * runtime's numbers are accepted for those (SIGINT 2, SIGTERM 15,
+ * SIGBREAK 21), and 9 for KILL as everywhere. */
+apr_status_t pal_proc_signal(pal_proc_t *proc, int signum, int native) {
+  pal__job_t *j;
+  DWORD ev;
+  if (native) {
+    if (signum <= 0)
+      return APR_EINVAL;
+    if (signum != PAL_SIGINT && signum != PAL_SIGTERM &&
+        signum != PAL_SIGBREAK && signum != PAL_SIGKILL)
+      return PAL_EUNSUPPORTED;
+  }
+  switch (signum) {
+  case PAL_SIGTERM:
+  case PAL_SIGKILL:
+    return proc ? pal_proc_kill(proc, signum) : APR_SUCCESS;
+  case PAL_SIGINT:
+    ev = CTRL_C_EVENT;
+    break;
+  case PAL_SIGBREAK:
+    ev = CTRL_BREAK_EVENT;
+    break;
+  default:
+    return PAL_EUNSUPPORTED;
+  }
+  if (!proc)
+    return APR_SUCCESS;
+  j = job_of(proc);
+  if (!j || (j->flags & JOB_EXITED) ||
+      WaitForSingleObject(j->process, 0) == WAIT_OBJECT_0)
+    return PAL_ENOPROC;
+  if (!j->group)
+    return PAL_EUNSUPPORTED;
+  if (!GenerateConsoleCtrlEvent(ev, j->pid))
+    return win_fail("GenerateConsoleCtrlEvent");
+  return APR_SUCCESS;
+}
+
 apr_status_t pal_proc_kill_tree(pal_proc_t *proc, int signum) {
   pal__job_t *j = job_of(proc);
   if (signum == PAL_SIGBREAK)

@@ -340,6 +340,17 @@ apr_status_t svc_logfollow_read(svc_logfollow_t *f, char *buf, size_t size,
 void svc_logfollow_close(svc_logfollow_t *f);
 
 /* ------------------------------------------------------------------------
+ * Merging logs (`vigil logs A B`): the time of a line.
+ * --------------------------------------------------------------------- */
+
+/* Non-zero if `line` starts with a timestamp as <log timestamps="true">
+ * writes it ("2026-11-21T23:53:01.123Z "); its first SVC_LOG_TS_LEN - 1
+ * bytes, which sort as the times do, are then copied to key. */
+int svc_log_line_time(const char *line, char key[SVC_LOG_TS_LEN]);
+/* The same key for a wall-clock time (apr_time_now(), a file's mtime). */
+void svc_log_time_key(apr_time_t t, char key[SVC_LOG_TS_LEN]);
+
+/* ------------------------------------------------------------------------
  * Test hooks (not API)
  * --------------------------------------------------------------------- */
 

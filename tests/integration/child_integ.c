@@ -50,6 +50,14 @@
  *                             30000` exec'd with an empty environment.
  *                             We sleep 30 s.  POSIX-only (exits 126 on
  *                             Windows)
+ *   signals FILE              record the signals it gets: each one's name
+ *                             ("HUP", "INT", ...) appended to FILE as a
+ *                             line, after "ready" once the handlers are
+ *                             in place; sleep 30 s.  POSIX: HUP, INT,
+ *                             QUIT, USR1, USR2 (TERM is left to stop us).
+ *                             Windows: Ctrl+C ("INT", enabled again in
+ *                             our new process group) and Ctrl+Break
+ *                             ("BREAK")
  *   append-exit PATH TEXT MS CODE
  *                             append "TEXT hook=$VIGIL_HOOK
  *                             service=$VIGIL_SERVICE pid=PID ms=WALLMS"
@@ -83,7 +91,9 @@
 
 #include "test.h"
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#include <windows.h>
+#else
 #include <stddef.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -372,6 +382,77 @@ static int child_stop_self(int argc, char **argv) {
   nap(CHILD_LONG_MS);
   return 3;
 #endif
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+static const char *sig_file;
+
+static void sig_record(const char *name) {
+  apr_pool_t *p;
+  apr_file_t *f;
+  apr_pool_create(&p, NULL);
+  if (apr_file_open(&f, sig_file, APR_FOPEN_WRITE | APR_FOPEN_CREATE |
+                                      APR_FOPEN_APPEND,
+                    APR_FPROT_OS_DEFAULT, p) == APR_SUCCESS) {
+    apr_file_printf(f, "%s\n", name);
+    apr_file_close(f);
+  }
+  apr_pool_destroy(p);
+}
+
+#if defined(_WIN32)
+static BOOL WINAPI sig_console(DWORD ev) {
+  if (ev == CTRL_C_EVENT)
+    sig_record("INT");
+  else if (ev == CTRL_BREAK_EVENT)
+    sig_record("BREAK");
+  else
+    return FALSE;
+  return TRUE;
+}
+#else
+static volatile sig_atomic_t sig_got[NSIG];
+
+static void sig_note(int sig) { sig_got[sig] = 1; }
+#endif
+
+static int child_signals(int argc, char **argv) {
+  long waited;
+  if (!need(argc, argv, 1))
+    return 125;
+  sig_file = argv[1];
+#if defined(_WIN32)
+  SetConsoleCtrlHandler(NULL, FALSE);   /* a new group starts without ^C */
+  SetConsoleCtrlHandler(sig_console, TRUE);
+  sig_record("ready");
+  nap(CHILD_LONG_MS);
+  (void)waited;
+#else
+  {
+    static const struct {
+      int sig;
+      const char *name;
+    } trap[] = {{SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"},
+                {SIGUSR1, "USR1"}, {SIGUSR2, "USR2"}};
+    struct sigaction sa;
+    size_t i;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sig_note;
+    for (i = 0; i < sizeof trap / sizeof trap[0]; i++)
+      sigaction(trap[i].sig, &sa, NULL);
+    sig_record("ready");
+    for (waited = 0; waited < CHILD_LONG_MS; waited += 10) {
+      nap(10);
+      for (i = 0; i < sizeof trap / sizeof trap[0]; i++)
+        if (sig_got[trap[i].sig]) {
+          sig_got[trap[i].sig] = 0;
+          sig_record(trap[i].name);
+        }
+    }
+  }
+#endif
+  return 0;
 }
 
 /* ---- tcp-listen ----------------------------------------------------------- */
@@ -716,6 +797,7 @@ const vg_child_mode_t vg_child_integ_modes[] = {
     {"control-send", child_control_send},
     {"fork-orphans", child_fork_orphans},
     {"stop-self", child_stop_self},
+    {"signals", child_signals},
     {"double-fork", child_double_fork},
     {"exec", child_exec},
     {NULL, NULL}};

@@ -110,6 +110,30 @@ static void test_user(void) {
   vt_end(t);
 }
 
+/* kill -9 of the supervisor: a service running as another user dies
+ * with it (Linux: the parent-death signal, which the kernel clears when
+ * the credentials change, is armed after the switch). */
+static void test_user_dies_with_vigil(void) {
+  vt_t *t;
+  long pid;
+  if (!need_root("switching user"))
+    return;
+  t = vt_begin("spawn-kill9");
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "n", "    <user>nobody</user>\n", "exec sleep 30"),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "n", "running", VT_WAIT_MS) != NULL);
+  pid = vt_pid(t, "n");
+  VT_REQUIRE(pid > 0);
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGKILL), 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 5000), -2);
+  CU_ASSERT(vt_wait_pid_gone(t, pid, 5000));
+  vt_end(t);
+}
+
 /* <group> over the user's primary group; and an unknown user is a
  * config error at its line, for validate and for run alike. */
 static void test_group_and_unknown(void) {
@@ -371,6 +395,39 @@ static void test_env_file(void) {
   vt_end(t);
 }
 
+/* A health check of type exec sees the env-files too: it passes only if
+ * X is the file's (else three failures would restart the service). */
+static void test_env_file_health(void) {
+  vt_t *t = vt_begin("spawn-envhealth");
+  const svc_json_t *s;
+  const char *env;
+  if (!t)
+    return;
+  env = vt_path(t, "h.env");
+  vt_write_file(t, env, "X=from-file\n");
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "h",
+                   apr_psprintf(vt_pool(t),
+                                "    <env-file>%s</env-file>\n"
+                                "    <health type=\"exec\" target=\"/bin/sh\""
+                                " interval=\"100ms\" failures=\"1\">"
+                                "<arg>-c</arg>"
+                                "<arg>test \"$X\" = from-file</arg>"
+                                "</health>\n",
+                                vt_xml(t, env)),
+                   "exec sleep 30"),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "h", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 1000);   /* ten checks */
+  s = vt_svc_of(vt_status(t), "h");
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "running");
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  CU_ASSERT(!vt_contains(vt_sup_log(t), "health check failed"));
+  vt_end(t);
+}
+
 /* A malformed line: validate names the file and the line; at run, each
  * start fails through the restart policy, with that reason, and the
  * others are untouched. */
@@ -447,6 +504,8 @@ static void test_example(void) {
 static CU_TestInfo vigil_spawn_tests[] = {
 #if !defined(_WIN32)
     {"<user>nobody: ids, groups, HOME USER LOGNAME; <env> wins", test_user},
+    {"kill -9 of vigil: a service run as nobody dies too",
+     test_user_dies_with_vigil},
     {"<group> override; unknown user: error at its line",
      test_group_and_unknown},
     {"a vigil not root cannot switch user: validate says so",
@@ -457,6 +516,8 @@ static CU_TestInfo vigil_spawn_tests[] = {
     {"examples/postgres.xml validates", test_example},
 #endif
     {"<env-file>: systemd syntax, order, read at every start", test_env_file},
+    {"<env-file>: a health check of type exec sees it",
+     test_env_file_health},
     {"<env-file> malformed or missing: failed start with file:line",
      test_env_file_malformed},
     CU_TEST_INFO_NULL};
