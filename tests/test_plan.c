@@ -197,7 +197,7 @@ static const field_case_t field_cases[] = {
   {"`<reload>`",
    "<reload timeout=\"20s\"><command>/bin/r</command><arg>r1</arg>"
    "</reload>",
-   "<reload signal=\"USR1\"/>", CFG_F_RELOAD, 0},
+   "<reload signal=\"INT\"/>", CFG_F_RELOAD, 0},
   {"`<service type>`",
    "\"s\">\n" BASE_BODY "    <restart policy=\"always\"" BASE_RESTART_TAIL
        BASE_READY BASE_STOP_DEPS BASE_HEALTH,
