@@ -132,6 +132,14 @@ static void test_signal(void) {
     fprintf(stderr, "\n  [signal] BREAK not checked: no console to send "
                     "it on here (%s)", r->err);
   }
+  /* TERM terminates it; the restart policy brings it back. */
+  r = vt_cli(t, "signal", "trap", "TERM", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_wait_pid_gone(t, pid, VT_WAIT_MS));
+  CU_ASSERT(vt_wait_log(t, "trap: killed by signal TERM; restarting in",
+                        VT_WAIT_MS));
+  VT_REQUIRE(vt_wait_state(t, "trap", "running", VT_WAIT_MS) != NULL);
+  pid = vt_pid(t, "trap");
 #else
   /* A number is the OS's own; the reply names the pid. */
   r = vt_cli(t, "signal", "trap",
