@@ -692,6 +692,36 @@ static void test_restart_wait_logged(void) {
   vt_end(t);
 }
 
+/* The reload summary names the services of each kind, 16 at most. */
+static void test_reload_summary_names(void) {
+  vt_t *t = vt_begin("reload-names");
+  vt_res_t *r;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "w", "<instances>2</instances>\n"
+                           "    <autostart>false</autostart>\n",
+                   "sleep", "30000", NULL),
+            vt_svc(t, "gone", "<autostart>false</autostart>\n", "sleep",
+                   "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "w", "<instances>20</instances>\n"
+                           "    <autostart>false</autostart>\n",
+                   "sleep", "30000", NULL),
+            NULL);
+  r = vt_cli(t, "reload", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_wait_log(t,
+                        "applying: 18 added (w-2, w-3, w-4, w-5, w-6, w-7, "
+                        "w-8, w-9, w-10, w-11, w-12, w-13, w-14, w-15, w-16, "
+                        "w-17 and 2 more), 1 removed (gone), 0 changed, "
+                        "0 updated, 2 kept",
+                        VT_WAIT_MS));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_admin_tests[] = {
     {"signal: names, numbers, errors, a stopped service", test_signal},
     {"signal: malformed requests", test_signal_protocol},
@@ -706,6 +736,8 @@ static CU_TestInfo vigil_admin_tests[] = {
      test_logs_merged},
     {"logs -f: merged, across a rotation", test_logs_follow},
     {"restarts are logged with their wait", test_restart_wait_logged},
+    {"the reload summary names services, 16 per kind at most",
+     test_reload_summary_names},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_admin_suite = {.pName = "vigil_admin",
