@@ -346,6 +346,24 @@ static void test_reload_command(void) {
   /* And once it was killed, a reload runs again. */
   r = vt_cli(t, "reload", "ok", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
+  /* A client that asks and goes away while the command runs holds
+   * nothing: the command ends at its timeout, the supervisor answers. */
+  {
+    static const char req[] = "{\"cmd\":\"reload\",\"name\":\"hangs\"}\n";
+    const char *reply = NULL;
+    int closed = 0;
+    uint64_t until;
+    vt_control_raw(t, req, sizeof req - 1, 1, 300, &reply, &closed);
+    CU_ASSERT(reply == NULL || *reply == '\0');
+    until = vt_now_ms() + VT_WAIT_MS;
+    while (vt_count_lines(vt_sup_log(t), "hangs: reload command failed: "
+                                         "timed out") < 2 &&
+           vt_now_ms() < until)
+      vt_sleep(t, 50);
+    CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "hangs: reload command "
+                                                  "failed: timed out"), 2);
+    CU_ASSERT_PTR_NOT_NULL(vt_status(t));
+  }
   vg_close((vg_handle_t *)bg, NULL);
   vt_end(t);
 }
