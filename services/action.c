@@ -77,8 +77,11 @@ apr_status_t svc_service_signal(svc_service_t *s, int signum, int native,
   } else if (rv == PAL_EUNSUPPORTED) {
     snprintf(detail, size, "%s cannot be sent on this platform", what);
   } else {
-    snprintf(detail, size, "cannot send %s: %s", what,
-             vg_strerror(rv, eb, sizeof eb));
+    const char *call = pal_last_call();
+    snprintf(detail, size, "cannot send %s: %s%s%s%s", what,
+             vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
+             *call ? ")" : "");
+    say(s, VG_LOG_WARN, detail);
   }
   return rv;
 }
@@ -88,8 +91,8 @@ static void reload_cmd_done(svc_probe_t *p, apr_status_t st,
   struct svc_reload_run_s *run = (struct svc_reload_run_s *)p;
   svc_service_t *s = run->svc;
   if (s) {
-    s->reloading = NULL;
     char msg[192];
+    s->reloading = NULL;
     snprintf(msg, sizeof msg, "reload command %s: %s",
              st == APR_SUCCESS ? "done" : "failed", detail);
     if (st != VG_ECANCELED)
