@@ -16,7 +16,8 @@
  *     a second request while it runs is refused (VG_EBUSY), not queued;
  *   - the command's callback runs exactly once: with the command's
  *     verdict, or VG_ECANCELED when the service is freed meanwhile
- *     (svc_service_reload_cancel(), from svc_control_forget()).
+ *     (svc_service_reload_cancel(), from svc_control_forget(): then at
+ *     once, and the record lives on until its probe is idle).
  */
 #include "svc_int.h"
 
@@ -29,9 +30,16 @@
 struct svc_reload_run_s {
   svc_probe_t probe;            /* first: the probe's callback finds us */
   svc_service_t *svc;           /* NULL once the service let go */
-  svc_action_cb cb;
+  svc_action_cb cb;             /* NULL once told (canceled) */
   void *baton;
+  apr_pool_t *owner;            /* canceled: frees us if the probe never
+                                   reports (the loop closed its handles) */
 };
+
+static apr_status_t run_free(void *data) {
+  free(data);
+  return APR_SUCCESS;
+}
 
 /* A line of the supervisor's log about s, as service.c writes them. */
 static void say(const svc_service_t *s, vg_log_level lvl, const char *msg) {
@@ -69,8 +77,11 @@ apr_status_t svc_service_signal(svc_service_t *s, int signum, int native,
   } else if (rv == PAL_EUNSUPPORTED) {
     snprintf(detail, size, "%s cannot be sent on this platform", what);
   } else {
-    snprintf(detail, size, "cannot send %s: %s", what,
-             vg_strerror(rv, eb, sizeof eb));
+    const char *call = pal_last_call();
+    snprintf(detail, size, "cannot send %s: %s%s%s%s", what,
+             vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
+             *call ? ")" : "");
+    say(s, VG_LOG_WARN, detail);
   }
   return rv;
 }
@@ -80,14 +91,17 @@ static void reload_cmd_done(svc_probe_t *p, apr_status_t st,
   struct svc_reload_run_s *run = (struct svc_reload_run_s *)p;
   svc_service_t *s = run->svc;
   if (s) {
-    s->reloading = NULL;
     char msg[192];
+    s->reloading = NULL;
     snprintf(msg, sizeof msg, "reload command %s: %s",
              st == APR_SUCCESS ? "done" : "failed", detail);
     if (st != VG_ECANCELED)
       say(s, st == APR_SUCCESS ? VG_LOG_NOTICE : VG_LOG_ERROR, msg);
   }
-  run->cb(s, run->baton, st, detail);
+  if (run->cb)
+    run->cb(s, run->baton, st, detail);
+  if (run->owner)
+    apr_pool_cleanup_kill(run->owner, run, run_free);
   free(run);
 }
 
@@ -176,11 +190,21 @@ apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
   return APR_INCOMPLETE;
 }
 
+/* The waiting client is told at once.  The probe reports its end later,
+ * from the loop -- or never, at shutdown, when the loop closes what is
+ * left of it: the supervisor's pool frees the record then. */
 void svc_service_reload_cancel(svc_service_t *s) {
   struct svc_reload_run_s *run = s->reloading;
+  svc_action_cb cb;
   if (!run)
     return;
   s->reloading = NULL;
   run->svc = NULL;
+  cb = run->cb;
+  run->cb = NULL;
+  run->owner = s->sup->pool;
+  apr_pool_cleanup_register(run->owner, run, run_free,
+                            apr_pool_cleanup_null);
   svc_probe_cancel(&run->probe);
+  cb(NULL, run->baton, VG_ECANCELED, "canceled");
 }

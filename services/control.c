@@ -666,7 +666,6 @@ typedef struct batch_one_s {
   batch_t *batch;
   char *name;                   /* malloc'ed */
   apr_status_t rv;
-  int done;
   char detail[160];
 } batch_one_t;
 
@@ -728,7 +727,6 @@ static void batch_one_done(svc_service_t *s, void *baton, apr_status_t rv,
   svc_conn_t *c = b->conn;
   apr_pool_t *p = NULL;
   o->rv = rv;
-  o->done = 1;
   if (s)
     snprintf(o->detail, sizeof o->detail, "reload command: %s", detail);
   else
@@ -841,12 +839,9 @@ static void cmd_service_action(svc_conn_t *c, apr_pool_t *p,
     } else {
       o->rv = svc_service_reload(s, batch_one_done, o, o->detail,
                                  sizeof o->detail);
-      if (o->rv == APR_INCOMPLETE) {
+      if (o->rv == APR_INCOMPLETE)
         b->pending++;
-        continue;
-      }
     }
-    o->done = 1;
   }
   if (--b->pending == 0) {
     batch_reply(b, p);

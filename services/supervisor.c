@@ -317,6 +317,10 @@ static void reload_work(vg_work_t *w) {
   rl->rv = svc_config_load(&rl->cfg, rl->path, rl->pool, &rl->errs);
 }
 
+/* Names listed per kind in a reload's summary; the rest are counted (a
+ * reload of 1000 instances stays one readable line). */
+#define RELOAD_NAMES_MAX 16
+
 /* "1 added (db), 0 removed, 2 changed (web-0, web-1), 1 updated (api),
  * 3 kept": the counts, and the services each names but the kept ones. */
 static const char *reload_summary(const cfg_diff_t *diff, apr_pool_t *pool) {
@@ -329,13 +333,18 @@ static const char *reload_summary(const cfg_diff_t *diff, apr_pool_t *pool) {
   int i;
   for (k = 0; k < sizeof order / sizeof order[0]; k++) {
     const char *names = NULL;
+    int listed = 0;
     for (i = 0; i < diff->entries->nelts; i++) {
       const cfg_diff_entry_t *e =
           &APR_ARRAY_IDX(diff->entries, i, cfg_diff_entry_t);
-      if (e->kind == order[k])
-        names = names ? apr_pstrcat(pool, names, ", ", e->name, NULL)
-                      : e->name;
+      if (e->kind != order[k] || listed++ >= RELOAD_NAMES_MAX)
+        continue;
+      names = names ? apr_pstrcat(pool, names, ", ", e->name, NULL)
+                    : e->name;
     }
+    if (listed > RELOAD_NAMES_MAX)
+      names = apr_psprintf(pool, "%s and %d more", names,
+                           listed - RELOAD_NAMES_MAX);
     out = apr_psprintf(pool, "%s%d %s%s%s%s, ", out, counts[k],
                        cfg_change_name(order[k]), names ? " (" : "",
                        names ? names : "", names ? ")" : "");

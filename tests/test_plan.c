@@ -646,7 +646,31 @@ static void test_validate_is_run(void) {
   CU_ASSERT(files >= 20);   /* readme_example.xml among them */
 }
 
+/* A <reload signal> the platform cannot send is refused by validate, at
+ * the service's line, not at the first `vigil reload NAME`. */
+static void test_reload_signal_platform(void) {
+  const char *path = vg_test_write_temp(
+      "vigil-plan", "<vigil>\n<service name='s'><command>/bin/a</command>"
+                    "<reload signal='USR1'/></service>\n</vigil>\n");
+  cfg_errors_t *errs = NULL;
+  cfg_t *cfg = NULL;
+  apr_status_t rv = svc_config_load(&cfg, path, vg_test_pool, &errs);
+  apr_file_remove(path, vg_test_pool);
+#if defined(_WIN32)
+  CU_ASSERT_EQUAL(rv, CFG_EINVALID);
+  CU_ASSERT_EQUAL_FATAL(cfg_errors_count(errs), 1);
+  CU_ASSERT_EQUAL(cfg_errors_get(errs, 0)->line, 2);
+  CU_ASSERT_PTR_NOT_NULL(strstr(cfg_errors_get(errs, 0)->message,
+                                "<reload signal=\"USR1\"> cannot be sent "
+                                "on this platform"));
+#else
+  CU_ASSERT_EQUAL(rv, APR_SUCCESS);
+#endif
+}
+
 static CU_TestInfo plan_tests[] = {
+  {"plan: a <reload signal> this platform cannot send",
+   test_reload_signal_platform},
   {"reload: each field restarts or applies live, as the README says",
    test_reload_fields},
   {"plan: argv, env, targets, limits placed, stop signal",

@@ -36,6 +36,17 @@ static int wait_file(vt_t *t, const char *path, const char *needle,
   }
 }
 
+/* Poll until the supervisor's log has n lines holding `needle`. */
+static int wait_log_lines(vt_t *t, const char *needle, int n, uint64_t ms) {
+  uint64_t until = vt_now_ms() + ms;
+  while (vt_count_lines(vt_sup_log(t), needle) < n) {
+    if (vt_now_ms() >= until)
+      return 0;
+    vt_sleep(t, 50);
+  }
+  return 1;
+}
+
 static const char *sigfile(vt_t *t, const char *name) {
   return vt_path(t, apr_pstrcat(vt_pool(t), name, ".sig", NULL));
 }
@@ -132,6 +143,14 @@ static void test_signal(void) {
     fprintf(stderr, "\n  [signal] BREAK not checked: no console to send "
                     "it on here (%s)", r->err);
   }
+  /* TERM terminates it; the restart policy brings it back. */
+  r = vt_cli(t, "signal", "trap", "TERM", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_wait_pid_gone(t, pid, VT_WAIT_MS));
+  CU_ASSERT(vt_wait_log(t, "trap: killed by signal TERM; restarting in",
+                        VT_WAIT_MS));
+  VT_REQUIRE(vt_wait_state(t, "trap", "running", VT_WAIT_MS) != NULL);
+  pid = vt_pid(t, "trap");
 #else
   /* A number is the OS's own; the reply names the pid. */
   r = vt_cli(t, "signal", "trap",
@@ -338,6 +357,26 @@ static void test_reload_command(void) {
   /* And once it was killed, a reload runs again. */
   r = vt_cli(t, "reload", "ok", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
+  /* A client that asks and goes away while the command runs holds
+   * nothing: the command ends at its timeout, the supervisor answers. */
+  {
+    static const char req[] = "{\"cmd\":\"reload\",\"name\":\"hangs\"}\n";
+    const char *reply = NULL;
+    int closed = 0;
+    vt_control_raw(t, req, sizeof req - 1, 1, 300, &reply, &closed);
+    CU_ASSERT(reply == NULL || *reply == '\0');
+    CU_ASSERT(wait_log_lines(t, "hangs: reload command failed: timed out",
+                             2, VT_WAIT_MS));
+    CU_ASSERT_PTR_NOT_NULL(vt_status(t));
+    /* Shutdown while a reload command runs: it is killed with its
+     * service, and the supervisor exits 0 (under ASan: nothing leaked). */
+    vt_control_raw(t, req, sizeof req - 1, 1, 300, &reply, &closed);
+    VT_REQUIRE(wait_log_lines(t, "hangs: running its reload command", 3,
+                              VT_WAIT_MS));
+    r = vt_cli(t, "shutdown", NULL);
+    CU_ASSERT_EQUAL(r->code, 0);
+    CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  }
   vg_close((vg_handle_t *)bg, NULL);
   vt_end(t);
 }
@@ -684,6 +723,36 @@ static void test_restart_wait_logged(void) {
   vt_end(t);
 }
 
+/* The reload summary names the services of each kind, 16 at most. */
+static void test_reload_summary_names(void) {
+  vt_t *t = vt_begin("reload-names");
+  vt_res_t *r;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "w", "<instances>2</instances>\n"
+                           "    <autostart>false</autostart>\n",
+                   "sleep", "30000", NULL),
+            vt_svc(t, "gone", "<autostart>false</autostart>\n", "sleep",
+                   "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "w", "<instances>20</instances>\n"
+                           "    <autostart>false</autostart>\n",
+                   "sleep", "30000", NULL),
+            NULL);
+  r = vt_cli(t, "reload", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_wait_log(t,
+                        "applying: 18 added (w-2, w-3, w-4, w-5, w-6, w-7, "
+                        "w-8, w-9, w-10, w-11, w-12, w-13, w-14, w-15, w-16, "
+                        "w-17 and 2 more), 1 removed (gone), 0 changed, "
+                        "0 updated, 2 kept",
+                        VT_WAIT_MS));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_admin_tests[] = {
     {"signal: names, numbers, errors, a stopped service", test_signal},
     {"signal: malformed requests", test_signal_protocol},
@@ -698,6 +767,8 @@ static CU_TestInfo vigil_admin_tests[] = {
      test_logs_merged},
     {"logs -f: merged, across a rotation", test_logs_follow},
     {"restarts are logged with their wait", test_restart_wait_logged},
+    {"the reload summary names services, 16 per kind at most",
+     test_reload_summary_names},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_admin_suite = {.pName = "vigil_admin",

@@ -18,6 +18,9 @@
  *            vigil -- and nginx comes back
  *   health   a /health location answering 503 while a file exists: two
  *            failed checks restart nginx; without the file it stays up
+ *   reload   `vigil reload nginx` (no <reload>: HUP) makes nginx re-read
+ *            its changed nginx.conf: the same master answers as the new
+ *            file says
  *
  * Every test ends with: no zombie child of vigil, a clean `vigil
  * shutdown` (exit 0 from the command and from vigil), nothing that ran
@@ -898,6 +901,43 @@ static void health(rs_t *r) {
 
 static void test_health(void) { run_case("health", NGINX, NULL, health); }
 
+/* vigil reload nginx: HUP to the master, which re-reads nginx.conf and
+ * replaces its workers; the master (the service's pid) stays. */
+static void reload(rs_t *r) {
+  vt_t *t = r->t;
+  const char *conf = vt_path(t, "nginx/nginx.conf");
+  char *text;
+  const char *ok = "return 200 \"ok\\n\";";
+  long pid0;
+  uint64_t deadline;
+  int st = 0;
+  vt_res_t *res;
+  VT_REQUIRE(vt_wait_state(t, "nginx", "running", 30000) != NULL);
+  pid0 = vt_pid(t, "nginx");
+  CU_ASSERT_EQUAL(http_status(r), 200);
+  text = vt_read_file(t, conf, NULL);
+  VT_REQUIRE(text != NULL && strstr(text, ok) != NULL);
+  /* /health answers 204 from now on: still healthy, and told apart. */
+  VT_REQUIRE(vt_write_file(t, conf,
+                           apr_psprintf(vt_pool(t), "%.*sreturn 204;%s",
+                                        (int)(strstr(text, ok) - text), text,
+                                        strstr(text, ok) + strlen(ok))) ==
+             0);
+  res = vt_cli(t, "reload", "nginx", NULL);
+  CU_ASSERT_EQUAL(res->code, 0);
+  CU_ASSERT(vt_contains(res->out, apr_psprintf(vt_pool(t),
+                                               "nginx: HUP sent to pid %ld",
+                                               pid0)));
+  deadline = vt_now_ms() + 15000;
+  while (vt_now_ms() < deadline && (st = http_status(r)) != 204)
+    vt_sleep(t, 50);
+  CU_ASSERT_EQUAL(st, 204);
+  CU_ASSERT_EQUAL(vt_pid(t, "nginx"), pid0);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "nginx"), "running");
+}
+
+static void test_reload(void) { run_case("reload", NGINX, NULL, reload); }
+
 static CU_TestInfo vigil_real_tests[] = {
     {"stack: ready on answer, depends-on order, clean reverse shutdown",
      test_stack},
@@ -905,6 +945,8 @@ static CU_TestInfo vigil_real_tests[] = {
     {"kill -9 of nginx's master: its workers reaped, no zombie",
      test_zombie},
     {"http health 503: nginx restarted, then stays up", test_health},
+    {"vigil reload nginx: HUP, the new nginx.conf, the same master",
+     test_reload},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_real_suite = {.pName = "vigil_real",
