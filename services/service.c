@@ -1359,11 +1359,10 @@ int svc_service_settled(const svc_service_t *s, int want_up) {
 
 /* Memory and CPU time of the current run's tree; -1 where unknown.  The
  * service's cgroup counts every member, also those that left the process
- * group: memory.current (or, without the memory controller, the resident
- * memory of the members cgroup.procs lists) and cpu.stat.  Without a
- * cgroup, the process group, which on Linux takes a walk of all of /proc
- * (measured: 3 ms per service with 130 processes on the test VM, against
- * 0.1 ms for a cgroup's files). */
+ * group: memory.current and cpu.stat, or without those controllers the
+ * members cgroup.procs lists, each from its own /proc entry.  Without a
+ * cgroup, the process group (pal_proc_usage: on Linux its members' own
+ * /proc entries, found as proc_usage.c says). */
 static void usage_of(const svc_service_t *s, const vg_usage_t *pu,
                      int64_t *rss, int64_t *cpu_ms) {
   pal_cgroup_stat_t st;
@@ -1375,12 +1374,16 @@ static void usage_of(const svc_service_t *s, const vg_usage_t *pu,
     *rss = st.memory_current;
     if (st.cpu_usec >= 0 && st.cpu_usec >= s->cg.cpu_base)
       *cpu_ms = (st.cpu_usec - s->cg.cpu_base) / 1000;
-    if (*rss < 0 && pal_cgroup_usage(s->cg.path, &u) == APR_SUCCESS)
-      *rss = (int64_t)u.rss_bytes;
+    if ((*rss < 0 || *cpu_ms < 0) &&
+        pal_cgroup_usage(s->cg.path, &u) == APR_SUCCESS) {
+      if (*rss < 0)
+        *rss = (int64_t)u.rss_bytes;
+      if (*cpu_ms < 0)
+        *cpu_ms = (int64_t)(u.cpu_usec / 1000);
+    }
+    return;   /* never the process group's: svc_services_usage skips s */
   }
-  if (*rss >= 0 && *cpu_ms >= 0)
-    return;
-  if (!pu) {
+  if (!pu || s->cg.path) {   /* s->cg.path: its cgroup is gone */
     if (vg_process_usage(&s->child->proc, &u) != APR_SUCCESS)
       return;
     pu = &u;
@@ -1401,8 +1404,9 @@ void svc_services_usage(svc_service_t *const *list, size_t n,
     memset(out, 0, n * sizeof *out);   /* status without usage, not none */
     return;
   }
+  /* A service in a cgroup is measured from it (usage_of). */
   for (i = 0; i < n; i++)
-    if (list[i]->child && !list[i]->child->exited)
+    if (list[i]->child && !list[i]->child->exited && !list[i]->cg.path)
       procs[i] = &list[i]->child->proc.proc;
   pal_proc_usage_many(procs, n, out);
   free(procs);
