@@ -620,7 +620,7 @@ static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
 static void service_handle_closed(vg_handle_t *h) {
   svc_service_t *s = h->data;
   if (--s->handles == 0 && s->removing) {
-    free(s->restart.times);
+    svc_restarts_free(&s->restart.hist);
     free(s);
   }
 }
@@ -951,11 +951,8 @@ static void a_health(svc_service_t *s) {
 static void schedule_restart(svc_service_t *s, const char *why) {
   const cfg_restart_t *rp = &s->cfg->restart;
   uint64_t now = now_ms(s), ran = now - s->restart.up_since, delay;
-  unsigned i, recent = 0;
+  unsigned recent = svc_restarts_recent(&s->restart.hist, now);
 
-  for (i = 0; i < s->restart.len; i++)
-    if (now - s->restart.times[i] < rp->window_ms)
-      recent++;
   if (recent >= rp->max_restarts) {
     enter_fatal(s, "%s; restarted %u times within %llu ms, giving up", why,
                 recent, (unsigned long long)rp->window_ms);
@@ -971,14 +968,7 @@ static void schedule_restart(svc_service_t *s, const char *why) {
   delay = s->restart.backoff_ms;
   if (delay >= 10)
     delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
-  if (rp->max_restarts > 0) {
-    if (s->restart.len < rp->max_restarts) {
-      s->restart.times[s->restart.len++] = now;
-    } else {
-      s->restart.times[s->restart.head] = now;
-      s->restart.head = (s->restart.head + 1) % rp->max_restarts;
-    }
-  }
+  svc_restarts_add(&s->restart.hist, now);
   s->restart.count++;
   {
     char buf[sizeof s->reason];   /* why may be the reason itself */
@@ -1242,11 +1232,11 @@ void svc_service_kill_deadline(svc_service_t *s) {
 
 svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   svc_service_t *s = calloc(1, sizeof *s);
-  unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
   if (!s)
     return NULL;
-  s->restart.times = calloc(n, sizeof *s->restart.times);
-  if (!s->restart.times) {
+  if (svc_restarts_init(&s->restart.hist, cfg->restart.max_restarts,
+                        cfg->restart.window_ms) != APR_SUCCESS) {
+    svc_restarts_free(&s->restart.hist);
     free(s);
     return NULL;
   }
@@ -1306,18 +1296,10 @@ void svc_service_destroy(svc_service_t *s) {
 
 void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
                         unsigned changed) {
-  const cfg_service_t *old = s->cfg;
   s->cfg = cfg;
   s->name = cfg->name;
-  if (cfg->restart.max_restarts != old->restart.max_restarts) {
-    unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
-    uint64_t *rt = calloc(n, sizeof *rt);
-    if (rt) {
-      free(s->restart.times);
-      s->restart.times = rt;
-      s->restart.len = s->restart.head = 0;
-    }
-  }
+  svc_restarts_config(&s->restart.hist, cfg->restart.max_restarts,
+                      cfg->restart.window_ms);
   /* Log settings (file names, rotation, or the kind of a target): new
    * file objects for the next run; a capture of the current run finishes
    * into the file it started with (which closes when it is done). */
