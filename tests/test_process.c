@@ -1177,20 +1177,8 @@ static void test_usage_many(void) {
 }
 
 #ifdef __linux__
-/* Whether process pid is gone or a zombie (/proc/PID/stat). */
 static int pid_dead(void *arg) {
-  char path[64], buf[512], *p;
-  FILE *f;
-  size_t n;
-  snprintf(path, sizeof path, "/proc/%ld/stat", *(long *)arg);
-  f = fopen(path, "r");
-  if (!f)
-    return 1;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  p = strrchr(buf, ')');
-  return !p || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X';
+  return !vg_test_pid_alive(*(long *)arg);
 }
 
 /* The members found are read again each time, each from its own /proc
@@ -1211,7 +1199,7 @@ static void test_usage_known_members(void) {
   CU_ASSERT_EQUAL(u[0].processes, 2);
   pal_proc_usage_many(procs, 1, u);
   CU_ASSERT_EQUAL(u[0].processes, 2);
-  CU_ASSERT_EQUAL(kill((pid_t)grandchild, SIGKILL), 0);
+  vg_test_pid_kill(grandchild);
   CU_ASSERT(vg_test_run_cond(loop, pid_dead, &grandchild, VG_TEST_WAIT_MS));
   pal_proc_usage_many(procs, 1, u);
   CU_ASSERT_EQUAL(u[0].processes, 1);
