@@ -212,36 +212,89 @@ static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
 
 /* After the main process exited: SIGKILL what carries the run's mark,
  * on the thread pool.  Without cgroups the search walks /proc (a few
- * milliseconds on a busy machine), which must not delay the restart;
- * by the mark alone, since the group id may be reused by then (what is
- * still in the group was killed with it).  The drain grace bounds how
- * long a pipe such a process holds can delay the exit's report. */
+ * milliseconds on a busy machine, more the more processes it has), which
+ * must not delay the restart; by the mark alone, since the group id may
+ * be reused by then (what is still in the group was killed with it).
+ * One search at a time: the runs that end while it is under way wait,
+ * and the next search covers all of them in one walk, so a crash loop
+ * on a big host costs one pool thread at most, not a walk per exit.
+ * The drain grace bounds how long a pipe such a process holds can delay
+ * the exit's report.  Loop thread only (one supervisor a process). */
+#define MARK_LEN sizeof ((svc_child_t *)0)->mark
 typedef struct escaped_work_s {
   vg_work_t work;
-  char mark[sizeof ((svc_child_t *)0)->mark];
+  size_t n;
+  char marks[][MARK_LEN];
 } escaped_work_t;
+
+static struct {
+  int busy;                     /* a search is under way */
+  char (*pending)[MARK_LEN];    /* marks for the next one */
+  size_t n, cap;
+} sweeps;
 
 static void escaped_work(vg_work_t *w) {
   escaped_work_t *e = w->data;
-  pal_proc_kill_escaped(NULL, e->mark, VG_SIGKILL, NULL);
+  const char *v[64];
+  size_t i, k;
+  for (i = 0; i < e->n; i += k) {
+    for (k = 0; k < 64 && i + k < e->n; k++)
+      v[k] = e->marks[i + k];
+    pal_proc_kill_orphans(v, k, VG_SIGKILL, NULL);
+  }
 }
 
+static void sweep_start(vg_loop_t *loop, const char (*marks)[MARK_LEN],
+                        size_t n);
+
 static void escaped_after(vg_work_t *w, apr_status_t status) {
+  escaped_work_t *e = w->data;
+  vg_loop_t *loop = w->loop;
   (void)status;
-  free(w->data);
+  free(e);
+  sweeps.busy = 0;
+  if (sweeps.n) {
+    size_t n = sweeps.n;
+    sweeps.n = 0;
+    sweep_start(loop, (const char (*)[MARK_LEN])sweeps.pending, n);
+  }
+}
+
+static void sweep_start(vg_loop_t *loop, const char (*marks)[MARK_LEN],
+                        size_t n) {
+  escaped_work_t *e = malloc(sizeof *e + n * MARK_LEN);
+  size_t i;
+  if (e) {
+    memcpy(e->marks, marks, n * MARK_LEN);
+    e->n = n;
+    e->work.data = e;
+    if (vg_queue_work(loop, &e->work, escaped_work, escaped_after) ==
+        APR_SUCCESS) {
+      sweeps.busy = 1;
+      return;
+    }
+    free(e);
+  }
+  for (i = 0; i < n; i++)   /* now, then */
+    pal_proc_kill_escaped(NULL, marks[i], VG_SIGKILL, NULL);
 }
 
 static void kill_escaped_later(vg_loop_t *loop, const char *mark) {
-  escaped_work_t *e = malloc(sizeof *e);
-  if (e) {
-    memcpy(e->mark, mark, sizeof e->mark);
-    e->work.data = e;
-    if (vg_queue_work(loop, &e->work, escaped_work, escaped_after) ==
-        APR_SUCCESS)
-      return;
-    free(e);
+  if (sweeps.busy) {
+    if (sweeps.n == sweeps.cap) {
+      size_t cap = sweeps.cap ? sweeps.cap * 2 : 16;
+      char (*p)[MARK_LEN] = realloc(sweeps.pending, cap * MARK_LEN);
+      if (!p) {
+        pal_proc_kill_escaped(NULL, mark, VG_SIGKILL, NULL);
+        return;
+      }
+      sweeps.pending = p;
+      sweeps.cap = cap;
+    }
+    memcpy(sweeps.pending[sweeps.n++], mark, MARK_LEN);
+    return;
   }
-  pal_proc_kill_escaped(NULL, mark, VG_SIGKILL, NULL);   /* now, then */
+  sweep_start(loop, (const char (*)[MARK_LEN])mark, 1);
 }
 
 static void limit_event(svc_service_t *s, int which);

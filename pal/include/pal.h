@@ -525,6 +525,11 @@ void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
  * does, and pal_proc_kill_tree ends it). */
 apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
                                    int signum, unsigned *count);
+/* pal_proc_kill_escaped(NULL, mark, ...) for each of the nmarks marks, in
+ * one walk of /proc: the runs that ended while the last such search was
+ * under way, searched for at once.  Linux; PAL_EUNSUPPORTED elsewhere. */
+apr_status_t pal_proc_kill_orphans(const char *const *marks, size_t nmarks,
+                                   int signum, unsigned *count);
 /* Signal every process of the machine (but this one) whose environment
  * holds one of the nmarks entries `marks` ("NAME=VALUE"): what a
  * supervisor that was killed left behind outside its children's process
