@@ -20,6 +20,8 @@
 #   --no-shm          skip the restart variants with state on tmpfs
 #   --diag            also vigil's CPU and system calls per restart
 #                     (utime+stime, strace -c), against the shell floor's
+#   --diag-sleepers N --diag with N unrelated sleeping processes on the
+#                     host (what a restart costs on a big host)
 #   --markdown FILE   also write the results as markdown tables to FILE
 #   --build-dir DIR   build tree (default build-sbench)
 #   --no-build        use the programs already built
@@ -50,6 +52,7 @@ DO_INSTALL=1
 KEEP=0
 NS_OPT=""
 MAXR=""
+DIAG_SLEEPERS=0
 
 die() { echo "bench-supervisor.sh: $*" >&2; exit 2; }
 note() { echo "# $*" >&2; }
@@ -64,12 +67,13 @@ while [ $# -gt 0 ]; do
     --impls) IMPLS=$2; shift ;;
     --no-shm) SHM=0 ;;
     --diag) DIAG=1 ;;
+    --diag-sleepers) DIAG=1; DIAG_SLEEPERS=$2; shift ;;
     --markdown) MARKDOWN=$2; shift ;;
     --build-dir) BUILD=$2; shift ;;
     --no-build) DO_BUILD=0 ;;
     --no-install) DO_INSTALL=0 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -792,6 +796,15 @@ bench_status() {
 # ---- diagnosis: vigil's system calls per restart ----------------------------------
 bench_diag() {
   command -v strace >/dev/null || { note "--diag needs strace"; return 0; }
+  if [ "$DIAG_SLEEPERS" -gt 0 ]; then
+    local k
+    "$TOOL" sleepers "$DIAG_SLEEPERS" >"$WORK/diag-sleepers" &
+    DIAG_SLP=$!   # ended below: the exit trap's walk of each would be slow
+    for k in $(seq 1 200); do
+      grep -q ready "$WORK/diag-sleepers" 2>/dev/null && break
+      sleep 0.05
+    done
+  fi
   # The floor's own CPU per restart (the shell: fork + wait).
   local fdir="$WORK/diag-floor" fp c0 c1 u0 u1
   mkdir -p "$fdir"
@@ -823,15 +836,19 @@ bench_diag() {
 EOF
     vigil_up "$dir" "$dir/state" "$dir/services.xml"
     "$TOOL" wait-lines 20 20000 "$dir/r0.st" >/dev/null || true
-    local c0 c1 u0 u1
+    local c0 c1 u0 u1 m0 m1
     c0=$(grep -c '^S' "$dir/r0.st")
     u0=$(awk '{print $14 + $15}' "/proc/$SUP_PID/stat")
+    m0=$(awk '{print $14 + $15}' "/proc/$SUP_PID/task/$SUP_PID/stat")
     sleep 3
     c1=$(grep -c '^S' "$dir/r0.st")
     u1=$(awk '{print $14 + $15}' "/proc/$SUP_PID/stat")
+    m1=$(awk '{print $14 + $15}' "/proc/$SUP_PID/task/$SUP_PID/stat")
+    # The loop thread (task PID) and the pool's threads (the rest).
     note "diag ($sub state dir): vigil CPU (utime+stime) per restart:" \
-         "$(awk -v t=$((u1 - u0)) -v n=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
-              'BEGIN{printf "%.0f us over %d restarts", t / hz * 1e6 / n, n}')"
+         "$(awk -v t=$((u1 - u0)) -v m=$((m1 - m0)) -v n=$((c1 - c0)) \
+              -v hz="$(getconf CLK_TCK)" -v p="$(ls /proc | grep -c '^[0-9]')" \
+              'BEGIN{printf "%.0f us (loop thread %.0f, pool %.0f) over %d restarts, %d processes on the host", t / hz * 1e6 / n, m / hz * 1e6 / n, (t - m) / hz * 1e6 / n, n, p}')"
     c0=$(grep -c '^S' "$dir/r0.st")
     timeout -s INT 3 strace -c -o "$dir/strace.txt" -p "$SUP_PID" 2>/dev/null || true
     c1=$(grep -c '^S' "$dir/r0.st")
@@ -840,6 +857,10 @@ EOF
     note "diag ($sub state dir): strace -c of vigil over $((c1 - c0)) restarts:"
     sed 's/^/#   /' "$dir/strace.txt" >&2
   done
+  if [ -n "${DIAG_SLP:-}" ]; then
+    kill -TERM "$DIAG_SLP" 2>/dev/null || true
+    wait "$DIAG_SLP" 2>/dev/null || true
+  fi
 }
 
 # ---- run ----------------------------------------------------------------------------
