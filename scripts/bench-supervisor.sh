@@ -73,7 +73,7 @@ while [ $# -gt 0 ]; do
     --no-build) DO_BUILD=0 ;;
     --no-install) DO_INSTALL=0 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
