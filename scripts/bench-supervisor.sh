@@ -10,13 +10,18 @@
 #                     log adds 6 back-to-back rounds of cat/vigil, reported
 #                     as the median ratio to cat
 #   --quick           small workloads (a smoke test, not a measurement)
-#   --only LIST       restart,startstop,log (default all three; startstop
-#                     also measures rss and idle_wakeups)
+#   --only LIST       restart,startstop,log,status (default the first
+#                     three; startstop also measures rss and idle_wakeups)
+#   --ns LIST         startstop's service counts (default 1,100,1000)
+#   --max-restarts N  startstop: give vigil's services
+#                     <restart max-restarts="N"/> (rss with a large N)
 #   --impls LIST      vigil,supervisord,runit (default all; the floor and
 #                     the -shm variants follow vigil and runit)
 #   --no-shm          skip the restart variants with state on tmpfs
 #   --diag            also vigil's CPU and system calls per restart
 #                     (utime+stime, strace -c), against the shell floor's
+#   --diag-sleepers N --diag with N unrelated sleeping processes on the
+#                     host (what a restart costs on a big host)
 #   --markdown FILE   also write the results as markdown tables to FILE
 #   --build-dir DIR   build tree (default build-sbench)
 #   --no-build        use the programs already built
@@ -45,6 +50,9 @@ MARKDOWN=""
 DO_BUILD=1
 DO_INSTALL=1
 KEEP=0
+NS_OPT=""
+MAXR=""
+DIAG_SLEEPERS=0
 
 die() { echo "bench-supervisor.sh: $*" >&2; exit 2; }
 note() { echo "# $*" >&2; }
@@ -54,15 +62,18 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift ;;
     --quick) QUICK=1 ;;
     --only) ONLY=$2; shift ;;
+    --ns) NS_OPT=${2//,/ }; shift ;;
+    --max-restarts) MAXR=$2; shift ;;
     --impls) IMPLS=$2; shift ;;
     --no-shm) SHM=0 ;;
     --diag) DIAG=1 ;;
+    --diag-sleepers) DIAG=1; DIAG_SLEEPERS=$2; shift ;;
     --markdown) MARKDOWN=$2; shift ;;
     --build-dir) BUILD=$2; shift ;;
     --no-build) DO_BUILD=0 ;;
     --no-install) DO_INSTALL=0 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -88,6 +99,12 @@ if [ "$QUICK" = 1 ]; then
   STARTSTOP_NS="1 100"; IDLE_SECS=3; LOG_BYTES=$((64 << 20))
   LOG_BYTES_SLOW=$((16 << 20)); REPS=1; LOG_PAIRS=1
 fi
+[ -n "$NS_OPT" ] && STARTSTOP_NS=$NS_OPT
+STATUS_SERVICES=10      # status: idle services, plus 2 with 3 workers each
+STATUS_REQS=8           # requests per round, STATUS_GAP_MS apart
+STATUS_GAP_MS=1100      # past the usage cache's 1 s: each one measures
+STATUS_SLEEPERS=1000    # unrelated processes that make the host "big"
+[ "$QUICK" = 1 ] && STATUS_REQS=3
 
 # ---- build and install ---------------------------------------------------------
 if [ "$DO_BUILD" = 1 ]; then
@@ -490,8 +507,10 @@ startstop_case() {   # IMPL N REP
   case "$impl" in
     vigil)
       svxml="$dir/services.xml"
+      local rx=""
+      [ -n "$MAXR" ] && rx="<restart max-restarts=\"$MAXR\"/>"
       for k in $(seq 0 $((n - 1))); do
-        echo "<service name=\"s$k\"><command>$CHILD</command><arg>idle</arg><arg>$starts</arg><ready after=\"0ms\"/></service>"
+        echo "<service name=\"s$k\"><command>$CHILD</command><arg>idle</arg><arg>$starts</arg>$rx<ready after=\"0ms\"/></service>"
       done >"$svxml"
       vigil_up "$dir" "$dir/state" "$svxml"
       ;;
@@ -696,9 +715,96 @@ bench_log() {
   done
 }
 
+# ---- status ---------------------------------------------------------------------------
+# The latency of `status` (all services) on the control socket, with the
+# host as it is ("few" processes) and with STATUS_SLEEPERS unrelated
+# processes added ("big"): a supervisor's status should cost its
+# services, not the machine's processes.  STATUS_SERVICES idle services
+# and 2 that fork 3 workers of 4 MiB each (their rss_bytes must count the
+# workers: rss_sum= is the last reply's total).  Rounds alternate few and
+# big REPS times; the ratio big/few of each round's p50 is reported
+# (paired: the machine's load moves both).
+status_case() {   # HOST REP -> p50 (ms)
+  local host=$1 rep=$2 dir k svxml out slp="" procs
+  dir="$WORK/status-$host-$rep"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  local before
+  before=$(ls /proc | grep -c '^[0-9]')
+  if [ "$host" = big ]; then
+    "$TOOL" sleepers "$STATUS_SLEEPERS" >"$dir/sleepers" &
+    slp=$!
+    track "$slp"
+    for k in $(seq 1 200); do
+      grep -q ready "$dir/sleepers" 2>/dev/null && break
+      sleep 0.05
+    done
+  fi
+  svxml="$dir/services.xml"
+  for k in $(seq 0 $((STATUS_SERVICES - 1))); do
+    echo "<service name=\"s$k\"><command>$CHILD</command><arg>idle</arg><arg>$dir/starts</arg><ready after=\"0ms\"/></service>"
+  done >"$svxml"
+  for k in 0 1; do
+    echo "<service name=\"w$k\"><command>$CHILD</command><arg>workers</arg><arg>$dir/starts</arg><arg>3</arg><ready after=\"0ms\"/></service>"
+  done >>"$svxml"
+  vigil_up "$dir" "$dir/state" "$svxml"
+  wait_started $((STATUS_SERVICES + 2)) 30000 "$dir/starts" >/dev/null
+  sleep 0.3   # the workers' memory
+  procs=$(ls /proc | grep -c '^[0-9]')
+  out=$("$TOOL" status "$dir/state/control.sock" "$STATUS_REQS" \
+          "$STATUS_GAP_MS") || { note "status $host: failed"; out=""; }
+  vigil_down "$dir" >/dev/null
+  if [ -n "$slp" ]; then
+    kill -TERM "$slp" 2>/dev/null || true
+    wait "$slp" 2>/dev/null || true
+    # Until init has reaped them: zombies are entries of /proc too, and
+    # the next "few" case must not count them.
+    for k in $(seq 1 100); do
+      [ "$(ls /proc | grep -c '^[0-9]')" -lt $((before + STATUS_SLEEPERS / 2)) ] && break
+      sleep 0.1
+    done
+  fi
+  kill_stamped "$dir/starts"
+  [ -n "$out" ] || return 0
+  emit "bench=status impl=vigil ops=$(field n "$out")" \
+       "seconds=$(awk -v m="$(field mean_ms "$out")" -v n="$(field n "$out")" 'BEGIN{printf "%.6f", m * n / 1000}')" \
+       "ops_per_s=$(awk -v m="$(field mean_ms "$out")" 'BEGIN{printf "%.1f", (m > 0 ? 1000 / m : 0)}')" \
+       "case=$host procs=$procs services=$((STATUS_SERVICES + 2))" \
+       "p50_ms=$(field p50_ms "$out") p90_ms=$(field p90_ms "$out")" \
+       "max_ms=$(field max_ms "$out") rss_sum=$(field rss_sum "$out")" \
+       "rss_nulls=$(field rss_nulls "$out")"
+  STATUS_P50["$host,$rep"]=$(field p50_ms "$out")
+}
+
+declare -A STATUS_P50=()
+bench_status() {
+  local rep ratios="" r
+  for rep in $(seq 1 "$REPS"); do
+    note "status few / big (round $rep)"
+    status_case few "$rep"
+    status_case big "$rep"
+    [ -n "${STATUS_P50["few,$rep"]:-}" ] && [ -n "${STATUS_P50["big,$rep"]:-}" ] &&
+      ratios="$ratios $(awk -v b="${STATUS_P50["big,$rep"]}" -v f="${STATUS_P50["few,$rep"]}" 'BEGIN{printf "%.3f", (f > 0 ? b / f : 0)}')"
+  done
+  [ -n "$ratios" ] || return 0
+  r=$(tr ' ' '\n' <<<"$ratios" | grep . | sort -n |
+      awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)], NR}')
+  note "status_ratio big/few median=${r% *} rounds=${r#* } (each:$ratios)"
+  echo "status_ratio impl=vigil median_ratio_big_to_few=${r% *} rounds=${r#* }" >>"$RATIOS"
+}
+
 # ---- diagnosis: vigil's system calls per restart ----------------------------------
 bench_diag() {
   command -v strace >/dev/null || { note "--diag needs strace"; return 0; }
+  if [ "$DIAG_SLEEPERS" -gt 0 ]; then
+    local k
+    "$TOOL" sleepers "$DIAG_SLEEPERS" >"$WORK/diag-sleepers" &
+    DIAG_SLP=$!   # ended below: the exit trap's walk of each would be slow
+    for k in $(seq 1 200); do
+      grep -q ready "$WORK/diag-sleepers" 2>/dev/null && break
+      sleep 0.05
+    done
+  fi
   # The floor's own CPU per restart (the shell: fork + wait).
   local fdir="$WORK/diag-floor" fp c0 c1 u0 u1
   mkdir -p "$fdir"
@@ -730,15 +836,19 @@ bench_diag() {
 EOF
     vigil_up "$dir" "$dir/state" "$dir/services.xml"
     "$TOOL" wait-lines 20 20000 "$dir/r0.st" >/dev/null || true
-    local c0 c1 u0 u1
+    local c0 c1 u0 u1 m0 m1
     c0=$(grep -c '^S' "$dir/r0.st")
     u0=$(awk '{print $14 + $15}' "/proc/$SUP_PID/stat")
+    m0=$(awk '{print $14 + $15}' "/proc/$SUP_PID/task/$SUP_PID/stat")
     sleep 3
     c1=$(grep -c '^S' "$dir/r0.st")
     u1=$(awk '{print $14 + $15}' "/proc/$SUP_PID/stat")
+    m1=$(awk '{print $14 + $15}' "/proc/$SUP_PID/task/$SUP_PID/stat")
+    # The loop thread (task PID) and the pool's threads (the rest).
     note "diag ($sub state dir): vigil CPU (utime+stime) per restart:" \
-         "$(awk -v t=$((u1 - u0)) -v n=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
-              'BEGIN{printf "%.0f us over %d restarts", t / hz * 1e6 / n, n}')"
+         "$(awk -v t=$((u1 - u0)) -v m=$((m1 - m0)) -v n=$((c1 - c0)) \
+              -v hz="$(getconf CLK_TCK)" -v p="$(ls /proc | grep -c '^[0-9]')" \
+              'BEGIN{printf "%.0f us (loop thread %.0f, pool %.0f) over %d restarts, %d processes on the host", t / hz * 1e6 / n, m / hz * 1e6 / n, (t - m) / hz * 1e6 / n, n, p}')"
     c0=$(grep -c '^S' "$dir/r0.st")
     timeout -s INT 3 strace -c -o "$dir/strace.txt" -p "$SUP_PID" 2>/dev/null || true
     c1=$(grep -c '^S' "$dir/r0.st")
@@ -747,6 +857,10 @@ EOF
     note "diag ($sub state dir): strace -c of vigil over $((c1 - c0)) restarts:"
     sed 's/^/#   /' "$dir/strace.txt" >&2
   done
+  if [ -n "${DIAG_SLP:-}" ]; then
+    kill -TERM "$DIAG_SLP" 2>/dev/null || true
+    wait "$DIAG_SLP" 2>/dev/null || true
+  fi
 }
 
 # ---- run ----------------------------------------------------------------------------
@@ -759,6 +873,7 @@ command -v runsvdir >/dev/null &&
 has "$ONLY" restart && bench_restart
 has "$ONLY" startstop && bench_startstop
 has "$ONLY" log && bench_log
+has "$ONLY" status && bench_status
 [ "$DIAG" = 1 ] && bench_diag
 
 # ---- medians and tables -------------------------------------------------------------
@@ -843,12 +958,20 @@ table() {
   done
 }
 tables=$(table)
-if [ -s "$RATIOS" ]; then
+if grep -q '^log_ratio' "$RATIOS"; then
   tables="$tables
 $(echo; echo '| log_throughput, paired | median ratio to cat | rounds |'
   echo '| --- | --- | --- |'
-  awk '{ split($2, a, "="); split($3, b, "="); split($4, c, "=")
+  awk '$1 == "log_ratio" { split($2, a, "="); split($3, b, "="); split($4, c, "=")
          printf "| %s | %.0f%% | %s |\n", a[2], 100 * b[2], c[2] }' "$RATIOS")"
+fi
+if grep -q '^status_ratio' "$RATIOS"; then
+  tables="$tables
+$(echo; echo '| status (ms) | few processes, p50 | big host, p50 | big / few (median of rounds) |'
+  echo '| --- | --- | --- | --- |'
+  printf '| %s services | %s | %s | %s |\n' "$((STATUS_SERVICES + 2))" \
+    "$(get status vigil case=few p50_ms)" "$(get status vigil case=big p50_ms)" \
+    "$(awk '$1 == "status_ratio" { split($3, b, "="); print b[2] }' "$RATIOS")")"
 fi
 echo "$tables"
 if [ -n "$MARKDOWN" ]; then

@@ -228,36 +228,89 @@ static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
 
 /* After the main process exited: SIGKILL what carries the run's mark,
  * on the thread pool.  Without cgroups the search walks /proc (a few
- * milliseconds on a busy machine), which must not delay the restart;
- * by the mark alone, since the group id may be reused by then (what is
- * still in the group was killed with it).  The drain grace bounds how
- * long a pipe such a process holds can delay the exit's report. */
+ * milliseconds on a busy machine, more the more processes it has), which
+ * must not delay the restart; by the mark alone, since the group id may
+ * be reused by then (what is still in the group was killed with it).
+ * One search at a time: the runs that end while it is under way wait,
+ * and the next search covers all of them in one walk, so a crash loop
+ * on a big host costs one pool thread at most, not a walk per exit.
+ * The drain grace bounds how long a pipe such a process holds can delay
+ * the exit's report.  Loop thread only (one supervisor a process). */
+#define MARK_LEN sizeof ((svc_child_t *)0)->mark
 typedef struct escaped_work_s {
   vg_work_t work;
-  char mark[sizeof ((svc_child_t *)0)->mark];
+  size_t n;
+  char marks[][MARK_LEN];
 } escaped_work_t;
+
+static struct {
+  int busy;                     /* a search is under way */
+  char (*pending)[MARK_LEN];    /* marks for the next one */
+  size_t n, cap;
+} sweeps;
 
 static void escaped_work(vg_work_t *w) {
   escaped_work_t *e = w->data;
-  pal_proc_kill_escaped(NULL, e->mark, VG_SIGKILL, NULL);
+  const char *v[64];
+  size_t i, k;
+  for (i = 0; i < e->n; i += k) {
+    for (k = 0; k < 64 && i + k < e->n; k++)
+      v[k] = e->marks[i + k];
+    pal_proc_kill_orphans(v, k, VG_SIGKILL, NULL);
+  }
 }
 
+static void sweep_start(vg_loop_t *loop, const char (*marks)[MARK_LEN],
+                        size_t n);
+
 static void escaped_after(vg_work_t *w, apr_status_t status) {
+  escaped_work_t *e = w->data;
+  vg_loop_t *loop = w->loop;
   (void)status;
-  free(w->data);
+  free(e);
+  sweeps.busy = 0;
+  if (sweeps.n) {
+    size_t n = sweeps.n;
+    sweeps.n = 0;
+    sweep_start(loop, (const char (*)[MARK_LEN])sweeps.pending, n);
+  }
+}
+
+static void sweep_start(vg_loop_t *loop, const char (*marks)[MARK_LEN],
+                        size_t n) {
+  escaped_work_t *e = malloc(sizeof *e + n * MARK_LEN);
+  size_t i;
+  if (e) {
+    memcpy(e->marks, marks, n * MARK_LEN);
+    e->n = n;
+    e->work.data = e;
+    if (vg_queue_work(loop, &e->work, escaped_work, escaped_after) ==
+        APR_SUCCESS) {
+      sweeps.busy = 1;
+      return;
+    }
+    free(e);
+  }
+  for (i = 0; i < n; i++)   /* now, then */
+    pal_proc_kill_escaped(NULL, marks[i], VG_SIGKILL, NULL);
 }
 
 static void kill_escaped_later(vg_loop_t *loop, const char *mark) {
-  escaped_work_t *e = malloc(sizeof *e);
-  if (e) {
-    memcpy(e->mark, mark, sizeof e->mark);
-    e->work.data = e;
-    if (vg_queue_work(loop, &e->work, escaped_work, escaped_after) ==
-        APR_SUCCESS)
-      return;
-    free(e);
+  if (sweeps.busy) {
+    if (sweeps.n == sweeps.cap) {
+      size_t cap = sweeps.cap ? sweeps.cap * 2 : 16;
+      char (*p)[MARK_LEN] = realloc(sweeps.pending, cap * MARK_LEN);
+      if (!p) {
+        pal_proc_kill_escaped(NULL, mark, VG_SIGKILL, NULL);
+        return;
+      }
+      sweeps.pending = p;
+      sweeps.cap = cap;
+    }
+    memcpy(sweeps.pending[sweeps.n++], mark, MARK_LEN);
+    return;
   }
-  pal_proc_kill_escaped(NULL, mark, VG_SIGKILL, NULL);   /* now, then */
+  sweep_start(loop, (const char (*)[MARK_LEN])mark, 1);
 }
 
 static void limit_event(svc_service_t *s, int which);
@@ -899,7 +952,7 @@ static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
 static void service_handle_closed(vg_handle_t *h) {
   svc_service_t *s = h->data;
   if (--s->handles == 0 && s->removing) {
-    free(s->restart.times);
+    svc_restarts_free(&s->restart.hist);
     free(s);
   }
 }
@@ -1341,11 +1394,8 @@ static void schedule_restart(svc_service_t *s, vg_log_level lvl,
                              const char *why) {
   const cfg_restart_t *rp = &s->cfg->restart;
   uint64_t now = now_ms(s), ran = now - s->restart.up_since, delay;
-  unsigned i, recent = 0;
+  unsigned recent = svc_restarts_recent(&s->restart.hist, now);
 
-  for (i = 0; i < s->restart.len; i++)
-    if (now - s->restart.times[i] < rp->window_ms)
-      recent++;
   if (recent >= rp->max_restarts) {
     enter_fatal(s, "%s; restarted %u times within %llu ms, giving up", why,
                 recent, (unsigned long long)rp->window_ms);
@@ -1361,14 +1411,7 @@ static void schedule_restart(svc_service_t *s, vg_log_level lvl,
   delay = s->restart.backoff_ms;
   if (delay >= 10)
     delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
-  if (rp->max_restarts > 0) {
-    if (s->restart.len < rp->max_restarts) {
-      s->restart.times[s->restart.len++] = now;
-    } else {
-      s->restart.times[s->restart.head] = now;
-      s->restart.head = (s->restart.head + 1) % rp->max_restarts;
-    }
-  }
+  svc_restarts_add(&s->restart.hist, now);
   s->restart.count++;
   {
     char buf[sizeof s->reason];   /* why may be the reason itself */
@@ -1686,11 +1729,11 @@ static void sched_arm(svc_service_t *s) {
 
 svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   svc_service_t *s = calloc(1, sizeof *s);
-  unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
   if (!s)
     return NULL;
-  s->restart.times = calloc(n, sizeof *s->restart.times);
-  if (!s->restart.times) {
+  if (svc_restarts_init(&s->restart.hist, cfg->restart.max_restarts,
+                        cfg->restart.window_ms) != APR_SUCCESS) {
+    svc_restarts_free(&s->restart.hist);
     free(s);
     return NULL;
   }
@@ -1764,18 +1807,10 @@ void svc_service_destroy(svc_service_t *s) {
 
 void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
                         unsigned changed) {
-  const cfg_service_t *old = s->cfg;
   s->cfg = cfg;
   s->name = cfg->name;
-  if (cfg->restart.max_restarts != old->restart.max_restarts) {
-    unsigned n = cfg->restart.max_restarts ? cfg->restart.max_restarts : 1;
-    uint64_t *rt = calloc(n, sizeof *rt);
-    if (rt) {
-      free(s->restart.times);
-      s->restart.times = rt;
-      s->restart.len = s->restart.head = 0;
-    }
-  }
+  svc_restarts_config(&s->restart.hist, cfg->restart.max_restarts,
+                      cfg->restart.window_ms);
   /* Log settings (file names, rotation, or the kind of a target): new
    * file objects for the next run; a capture of the current run finishes
    * into the file it started with (which closes when it is done). */
@@ -1825,11 +1860,10 @@ int svc_service_settled(const svc_service_t *s, int want_up) {
 
 /* Memory and CPU time of the current run's tree; -1 where unknown.  The
  * service's cgroup counts every member, also those that left the process
- * group: memory.current (or, without the memory controller, the resident
- * memory of the members cgroup.procs lists) and cpu.stat.  Without a
- * cgroup, the process group, which on Linux takes a walk of all of /proc
- * (measured: 3 ms per service with 130 processes on the test VM, against
- * 0.1 ms for a cgroup's files). */
+ * group: memory.current and cpu.stat, or without those controllers the
+ * members cgroup.procs lists, each from its own /proc entry.  Without a
+ * cgroup, the process group (pal_proc_usage: on Linux its members' own
+ * /proc entries, found as proc_usage.c says). */
 static void usage_of(const svc_service_t *s, const vg_usage_t *pu,
                      int64_t *rss, int64_t *cpu_ms) {
   pal_cgroup_stat_t st;
@@ -1841,12 +1875,16 @@ static void usage_of(const svc_service_t *s, const vg_usage_t *pu,
     *rss = st.memory_current;
     if (st.cpu_usec >= 0 && st.cpu_usec >= s->cg.cpu_base)
       *cpu_ms = (st.cpu_usec - s->cg.cpu_base) / 1000;
-    if (*rss < 0 && pal_cgroup_usage(s->cg.path, &u) == APR_SUCCESS)
-      *rss = (int64_t)u.rss_bytes;
+    if ((*rss < 0 || *cpu_ms < 0) &&
+        pal_cgroup_usage(s->cg.path, &u) == APR_SUCCESS) {
+      if (*rss < 0)
+        *rss = (int64_t)u.rss_bytes;
+      if (*cpu_ms < 0)
+        *cpu_ms = (int64_t)(u.cpu_usec / 1000);
+    }
+    return;   /* never the process group's: svc_services_usage skips s */
   }
-  if (*rss >= 0 && *cpu_ms >= 0)
-    return;
-  if (!pu) {
+  if (!pu || s->cg.path) {   /* s->cg.path: its cgroup is gone */
     if (vg_process_usage(&s->child->proc, &u) != APR_SUCCESS)
       return;
     pu = &u;
@@ -1867,8 +1905,9 @@ void svc_services_usage(svc_service_t *const *list, size_t n,
     memset(out, 0, n * sizeof *out);   /* status without usage, not none */
     return;
   }
+  /* A service in a cgroup is measured from it (usage_of). */
   for (i = 0; i < n; i++)
-    if (list[i]->child && !list[i]->child->exited)
+    if (list[i]->child && !list[i]->child->exited && !list[i]->cg.path)
       procs[i] = &list[i]->child->proc.proc;
   pal_proc_usage_many(procs, n, out);
   free(procs);

@@ -175,7 +175,7 @@ static void want_up(svc_sup_t *sup, svc_service_t *s, int depth) {
   if (s->state == SVC_EXITED || s->state == SVC_FATAL) {
     /* An explicit start forgives the past. */
     s->restart.count = 0;
-    s->restart.len = s->restart.head = 0;
+    svc_restarts_reset(&s->restart.hist);
     s->restart.backoff_ms = 0;
     svc_service_event(s, SVC_EV_STOP);   /* -> STOPPED, then the pump */
   }

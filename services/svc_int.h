@@ -57,12 +57,35 @@ struct svc_waiter_s {
   svc_service_t *svc;
 };
 
+/* The restarts of the max-restarts window (restarts.c): at most 512 bytes
+ * whatever max-restarts is; exact up to SVC_RESTARTS_EXACT. */
+#define SVC_RESTARTS_EXACT 64
+#define SVC_RESTARTS_SLICES 64
+typedef struct svc_restarts_s {
+  uint64_t *times;              /* exact: ring of restart times (ms) */
+  uint32_t *counts;             /* else: restarts per slice of the window */
+  unsigned max, len, head;
+  uint64_t window, width, epoch;   /* ms; slices: width, latest slice */
+} svc_restarts_t;
+
+apr_status_t svc_restarts_init(svc_restarts_t *h, unsigned max,
+                               uint64_t window_ms);
+void svc_restarts_free(svc_restarts_t *h);
+/* Forget every restart (an explicit start forgives the past). */
+void svc_restarts_reset(svc_restarts_t *h);
+/* New settings (a reload): the history goes when its layout must change;
+ * on APR_ENOMEM the old one stays. */
+apr_status_t svc_restarts_config(svc_restarts_t *h, unsigned max,
+                                 uint64_t window_ms);
+/* Restarts within the window ending at now (ms): `now - t < window`. */
+unsigned svc_restarts_recent(const svc_restarts_t *h, uint64_t now);
+void svc_restarts_add(svc_restarts_t *h, uint64_t now);
+
 /* A service's restarts: how many, when (the max-restarts window) and the
  * next backoff. */
 typedef struct svc_restart_s {
   unsigned count;               /* since the last explicit start */
-  uint64_t *times;              /* ring of recent restart times (ms) */
-  unsigned len, head;
+  svc_restarts_t hist;          /* within the max-restarts window */
   uint64_t backoff_ms;          /* the next backoff's base */
   uint64_t up_since;            /* loop ms when the current run began */
 } svc_restart_t;

@@ -59,7 +59,7 @@ int vg_test_fault_clean(void);
 #define VG_TEST_CORE_SUITES(X)                                               \
   X(pal) X(loop) X(timer) X(tcp) X(pipe) X(udp) X(process) X(signal)        \
   X(async) X(work) X(dns) X(chan) X(lockfile) X(graceful) X(log) X(json)  \
-  X(probe) X(target) X(config) X(plan) X(cron) X(logfile) X(fiber) X(envfile)
+  X(probe) X(target) X(config) X(plan) X(cron) X(restarts) X(logfile) X(fiber) X(envfile)
 /* vigil_service (systemd units and sd_notify) is POSIX-only: on Windows
  * `vigil service` talks to the SCM (suite vigil_winsvc). */
 #define VG_TEST_INTEG_SUITES(X)                                              \

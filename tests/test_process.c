@@ -1177,6 +1177,44 @@ static void test_usage_many(void) {
   vg_test_close_loop(loop);
 }
 
+#ifdef __linux__
+static int pid_dead(void *arg) {
+  return !vg_test_pid_alive(*(long *)arg);
+}
+
+/* The members found are read again each time, each from its own /proc
+ * entry (proc_usage.c: no walk of /proc for a group already looked for):
+ * a member that died is no longer counted at the next call, and a group
+ * started since (a service's new run) has its members found at once. */
+static void test_usage_known_members(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  pal_usage_t u[2];
+  pal_proc_t *procs[2];
+  child_t a, b;
+  long grandchild;
+  usage_child(loop, &a, "spawn-grandchild", NULL, VG_PROCESS_NEW_GROUP);
+  grandchild = atol(a.out.data);
+  CU_ASSERT_FATAL(grandchild > 0);
+  procs[0] = &a.proc.proc;
+  pal_proc_usage_many(procs, 1, u);
+  CU_ASSERT_EQUAL(u[0].processes, 2);
+  pal_proc_usage_many(procs, 1, u);
+  CU_ASSERT_EQUAL(u[0].processes, 2);
+  vg_test_pid_kill(grandchild);
+  CU_ASSERT(vg_test_run_cond(loop, pid_dead, &grandchild, VG_TEST_WAIT_MS));
+  pal_proc_usage_many(procs, 1, u);
+  CU_ASSERT_EQUAL(u[0].processes, 1);
+  usage_child(loop, &b, "spawn-grandchild", NULL, VG_PROCESS_NEW_GROUP);
+  procs[1] = &b.proc.proc;
+  pal_proc_usage_many(procs, 2, u);
+  CU_ASSERT_EQUAL(u[0].processes, 1);
+  CU_ASSERT_EQUAL(u[1].processes, 2);
+  usage_child_end(loop, &a);
+  usage_child_end(loop, &b);
+  vg_test_close_loop(loop);
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * Joining a cgroup v2 before exec (vg_process_options_t.cgroup, Linux).
  * --------------------------------------------------------------------- */
@@ -1600,6 +1638,9 @@ static CU_TestInfo process_tests[] = {
     {"usage_cpu", test_usage_cpu},
     {"usage_single_and_exit", test_usage_single_and_exit},
     {"usage_many", test_usage_many},
+#ifdef __linux__
+    {"usage_known_members", test_usage_known_members},
+#endif
     {"spawn_cgroup_fails", test_spawn_cgroup_fails},
 #ifdef __linux__
     {"spawn_cgroup_join", test_spawn_cgroup_join},

@@ -19,6 +19,16 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   return PAL_EUNSUPPORTED;
 }
 
+apr_status_t pal_proc_kill_orphans(const char *const *marks, size_t nmarks,
+                                   int signum, unsigned *count) {
+  (void)marks;
+  (void)nmarks;
+  (void)signum;
+  if (count)
+    *count = 0;
+  return PAL_EUNSUPPORTED;
+}
+
 apr_status_t pal_proc_kill_marked(const char *const *marks, size_t nmarks,
                                   int signum, unsigned *count) {
   (void)marks;

@@ -558,8 +558,11 @@ void pal_proc_close(pal_proc_t *proc);
  * cannot tell. */
 apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out);
 /* pal_proc_usage() of n children at once, into out[0..n-1] (a gone child
- * reads as all zeros): on Linux one walk of /proc for all of them rather
- * than one per child, so a status of a thousand services costs one walk. */
+ * reads as all zeros).  On Linux each member is read from its own /proc
+ * entry; members are found from the kernel's children lists where it
+ * keeps them, else by a walk of all of /proc made only for a group not
+ * looked for yet or every 10 s at most (a process that joins a group
+ * after a walk is counted from the next one): see pal/posix/proc_usage.c. */
 void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
                          pal_usage_t *out);
 /* Signal what a child left outside its process group, where no cgroup
@@ -575,6 +578,11 @@ void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
  * elsewhere (Windows: the job object holds the whole tree, whatever it
  * does, and pal_proc_kill_tree ends it). */
 apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
+                                   int signum, unsigned *count);
+/* pal_proc_kill_escaped(NULL, mark, ...) for each of the nmarks marks, in
+ * one walk of /proc: the runs that ended while the last such search was
+ * under way, searched for at once.  Linux; PAL_EUNSUPPORTED elsewhere. */
+apr_status_t pal_proc_kill_orphans(const char *const *marks, size_t nmarks,
                                    int signum, unsigned *count);
 /* Signal every process of the machine (but this one) whose environment
  * holds one of the nmarks entries `marks` ("NAME=VALUE"): what a

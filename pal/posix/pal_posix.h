@@ -143,8 +143,14 @@ typedef struct pal__pstat_s {
 int pal__proc_stat(long pid, pal__pstat_t *out);
 /* Add process pid's CPU time and resident memory (/proc/PID/stat) to out
  * if it is alive and, with pgid > 0, in that process group: 1 if it was
- * counted (cgroup.c sums a cgroup's members with it). */
+ * counted (cgroup.c sums a cgroup's members with it; proc_usage.c). */
 int pal__proc_usage_add(long pid, long pgid, pal_usage_t *out);
+/* proc_usage.c: the usage of each key (a process group id, or -pid for a
+ * process alone) of keys[0..n-1], sorted and distinct, into out[i]. */
+void pal__usage_keys(const long *keys, size_t n, pal_usage_t *out);
+/* Sort keys[0..n-1] and drop duplicates; the count left. */
+size_t pal__usage_sort_keys(long *keys, size_t n);
+int pal__by_long(const void *a, const void *b);   /* qsort of longs */
 #endif
 /* signal.c: a SIGNAL source fired (native > 0), or the self-pipe is
  * readable (native == 0): dispatch; tear down. */

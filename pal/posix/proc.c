@@ -24,7 +24,7 @@
  *      from the children whose status belongs to a handle
  *   5. kill, kill tree (the process group), close (an unfinished child
  *      is handed to an orphan record that still reaps it)
- *   6. resource usage of a child's process group: /proc (Linux),
+ *   6. resource usage of a child's process group: proc_usage.c (Linux),
  *      proc_pidinfo (macOS)
  */
 #include "pal_posix.h"
@@ -1078,89 +1078,36 @@ static int watched(const pal_proc_t *proc) {
 }
 
 #if defined(__linux__)
-/* One live process: its group, utime + stime in clock ticks and
- * resident pages (pal__proc_stat).  0 if it is gone or a zombie. */
-static int stat_of(long pid, long *pgrp, unsigned long long *ticks,
-                   unsigned long long *pages) {
-  pal__pstat_t st;
-  if (!pal__proc_stat(pid, &st) || st.state == 'Z' || st.state == 'X')
-    return 0;
-  *pgrp = st.pgrp;
-  *ticks = st.utime + st.stime;
-  *pages = st.rss > 0 ? (unsigned long long)st.rss : 0;
-  return 1;
-}
-
-static void usage_add(pal_usage_t *out, unsigned long long ticks,
-                      unsigned long long pages) {
-  static long tck, page;
-  if (!tck) {
-    tck = sysconf(_SC_CLK_TCK);
-    page = sysconf(_SC_PAGESIZE);
-    if (tck <= 0)
-      tck = 100;
-    if (page <= 0)
-      page = 4096;
-  }
-  out->cpu_usec += (uint64_t)ticks * 1000000u / (uint64_t)tck;
-  out->rss_bytes += (uint64_t)pages * (uint64_t)page;
-  out->processes++;
-}
-
-/* There is no index by group, so every /proc/PID/stat is read (one open
- * and read of a 1 KB page each: a few milliseconds on a machine with a
- * thousand processes), once for all the children asked about. */
-static void usage_walk(pal_proc_t *const *procs, size_t n, pal_usage_t *out) {
-  struct dirent *de;
-  DIR *d = opendir("/proc");
-  if (!d)
-    return;
-  while ((de = readdir(d)) != NULL) {
-    unsigned long long ticks, pages;
-    long pid, pgrp;
-    char *end;
-    size_t i;
-    if (de->d_name[0] < '1' || de->d_name[0] > '9')
-      continue;
-    pid = strtol(de->d_name, &end, 10);
-    if (*end != '\0' || !stat_of(pid, &pgrp, &ticks, &pages))
-      continue;
-    for (i = 0; i < n; i++) {
-      pid_t g;
-      if (!procs[i] || !watched(procs[i]))
-        continue;
-      g = group_of(procs[i]);
-      if (g > 0 ? pgrp != g : pid != procs[i]->pid)
-        continue;
-      usage_add(&out[i], ticks, pages);
-      break;
-    }
-  }
-  closedir(d);
-}
-
-int pal__proc_usage_add(long pid, long pgid, pal_usage_t *out) {
-  unsigned long long ticks, pages;
-  long pgrp;
-  if (!stat_of(pid, &pgrp, &ticks, &pages) || (pgid > 0 && pgrp != pgid))
-    return 0;
-  usage_add(out, ticks, pages);
-  return 1;
-}
-
+/* The key of each watched child (its group, or -pid alone: see
+ * proc_usage.c), measured once per distinct key. */
 void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
                          pal_usage_t *out) {
-  size_t i;
+  long *keys = malloc((n ? n : 1) * sizeof *keys);
+  pal_usage_t *per = malloc((n ? n : 1) * sizeof *per);
+  size_t i, k = 0;
   memset(out, 0, n * sizeof *out);
-  for (i = 0; i < n; i++)
-    if (procs[i] && watched(procs[i])) {
-      usage_walk(procs, n, out);
-      return;
-    }
+  if (keys && per) {
+    for (i = 0; i < n; i++)
+      if (procs[i] && watched(procs[i]))
+        keys[k++] = group_of(procs[i]) > 0 ? (long)group_of(procs[i])
+                                            : -procs[i]->pid;
+    k = pal__usage_sort_keys(keys, k);
+    pal__usage_keys(keys, k, per);
+    for (i = 0; i < n; i++)
+      if (procs[i] && watched(procs[i])) {
+        long key = group_of(procs[i]) > 0 ? (long)group_of(procs[i])
+                                           : -procs[i]->pid;
+        const long *at = bsearch(&key, keys, k, sizeof *keys, pal__by_long);
+        if (at)
+          out[i] = per[at - keys];
+      }
+  }
+  free(keys);
+  free(per);
 }
 
 static apr_status_t usage_os(pal_proc_t *proc, pal_usage_t *out) {
-  usage_walk(&proc, 1, out);
+  pal_proc_usage_many(&proc, 1, out);
   return out->processes ? APR_SUCCESS : PAL_ENOPROC;
 }
 #elif defined(__APPLE__)

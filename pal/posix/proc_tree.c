@@ -213,8 +213,17 @@ static int environ_has(long pid, const char *mark) {
 
 typedef struct owner_s {
   long pid, pgid;               /* 0: none (exited, no group) */
-  const char *mark;
+  const char *const *marks;     /* any of them */
+  size_t nmarks;
 } owner_t;
+
+static int environ_has_any(long pid, const owner_t *o) {
+  size_t i;
+  for (i = 0; i < o->nmarks; i++)
+    if (environ_has(pid, o->marks[i]))
+      return 1;
+  return 0;
+}
 
 /* A process whose parent is alive belongs to whatever its parent belongs
  * to, unless it is the child or in its group: so walking up, the first
@@ -231,8 +240,8 @@ static int ours(snap_t *s, ent_t *e, const owner_t *o, int depth) {
   if ((o->pid > 0 && e->pid == o->pid) || (o->pgid > 0 && e->pgrp == o->pgid))
     return e->ours = 1;
   if (e->ppid == s->self)
-    return e->ours = (signed char)(o->mark && !pal__proc_known(e->pid) &&
-                                   environ_has(e->pid, o->mark));
+    return e->ours = (signed char)(o->nmarks && !pal__proc_known(e->pid) &&
+                                   environ_has_any(e->pid, o));
   parent = snap_find(s, e->ppid);
   return e->ours = (signed char)(parent && ours(s, parent, o, depth + 1));
 }
@@ -358,7 +367,8 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
     return PAL_EUNSUPPORTED;
   o.pid = proc && proc->pid > 0 ? proc->pid : 0;
   o.pgid = proc ? pal_proc_group(proc) : 0;   /* it survives its leader */
-  o.mark = mark && *mark ? mark : NULL;
+  o.marks = &mark;
+  o.nmarks = mark && *mark ? 1 : 0;
   /* The child has exited and its group is empty: then whatever escaped
    * was reparented to us (we are a subreaper) or descends from what was.
    * No orphan here, nothing to look for: the usual end of a child costs
@@ -366,6 +376,21 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   if (o.pid == 0 && (o.pgid <= 0 || kill(-(pid_t)o.pgid, 0) < 0) &&
       orphans_here() == 0)
     return APR_SUCCESS;
+  return signal_snap(signum, pick_escaped, &o, count);
+}
+
+apr_status_t pal_proc_kill_orphans(const char *const *marks, size_t nmarks,
+                                   int signum, unsigned *count) {
+  owner_t o;
+  if (count)
+    *count = 0;
+  if (pal_signal_native(signum) < 0)
+    return PAL_EUNSUPPORTED;
+  o.pid = o.pgid = 0;
+  o.marks = marks;
+  o.nmarks = nmarks;
+  if (nmarks == 0 || orphans_here() == 0)
+    return APR_SUCCESS;   /* as pal_proc_kill_escaped(NULL, ...) */
   return signal_snap(signum, pick_escaped, &o, count);
 }
 

@@ -11,6 +11,9 @@
  *       restarting in parallel take turns instead of colliding.
  *   sb_child idle FILE
  *       Appends "S <ns> <pid>" to FILE and pauses until a signal ends it.
+ *   sb_child workers FILE K
+ *       As idle, after forking K workers that touch 4 MiB each and pause
+ *       (they stay in its process group).
  *   sb_child write BYTES STAMPFILE
  *       Writes "S <ns>" to STAMPFILE, then BYTES bytes of 100-byte lines
  *       to stdout in 64 KiB writes; the last line is "SBENCH-END...".
@@ -154,11 +157,31 @@ int main(int argc, char **argv) {
     for (;;)
       pause();
   }
+  if (argc >= 4 && strcmp(argv[1], "workers") == 0) {
+    /* K forked workers, each with 4 MiB of its own touched memory: a
+     * service whose usage is mostly its descendants'. */
+    int k, n = atoi(argv[3]);
+    snprintf(line, sizeof line, "S %llu %ld\n", ns_of(&t0), (long)getpid());
+    append(argv[2], line);
+    for (k = 0; k < n; k++)
+      if (fork() == 0) {
+        /* volatile: the compiler may not drop stores nobody reads. */
+        volatile char *mem = malloc(4 << 20);
+        size_t off;
+        for (off = 0; mem && off < (4u << 20); off += 4096)
+          mem[off] = 1;
+        for (;;)
+          pause();
+      }
+    for (;;)
+      pause();
+  }
   if (argc >= 4 && strcmp(argv[1], "write") == 0)
     return do_write(strtoull(argv[2], NULL, 10), argv[3]);
   fprintf(stderr,
           "usage: sb_child restart FILE LIFE_MS [STAGGER_MS]\n"
           "       sb_child idle FILE\n"
+          "       sb_child workers FILE K\n"
           "       sb_child write BYTES STAMPFILE\n");
   return 2;
 }

@@ -32,6 +32,17 @@
  *   sb_tool wakeups SECONDS PID...
  *       context switches (voluntary + involuntary, every thread) of the
  *       PIDs over SECONDS; print "switches=N per_s=R".
+ *   sb_tool status SOCKET N GAP_MS
+ *       N requests {"cmd":"status"} on one connection to the control
+ *       socket, GAP_MS apart (more than the supervisor's usage cache
+ *       keeps a measurement, so each pays for one); the time from the
+ *       request's write to the reply's last byte; print "n= p50_ms=
+ *       p90_ms= max_ms= mean_ms= rss_sum= rss_nulls=" (the last reply's
+ *       rss_bytes, summed, and how many were null).
+ *   sb_tool sleepers N
+ *       a new session of N forked processes that pause (a "big host":
+ *       processes unrelated to any supervisor); print "ready" once all
+ *       exist; on SIGTERM kill them all and exit.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -42,7 +53,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,6 +438,102 @@ static int cmd_wakeups(int argc, char **argv) {
   return 0;
 }
 
+/* Sum the "rss_bytes" values of a status reply; count the nulls. */
+static void rss_of(const char *reply, long long *sum, int *nulls) {
+  const char *p = reply, key[] = "\"rss_bytes\":";
+  *sum = 0;
+  *nulls = 0;
+  while ((p = strstr(p, key)) != NULL) {
+    p += sizeof key - 1;
+    if (*p == 'n')
+      (*nulls)++;
+    else
+      *sum += atoll(p);
+  }
+}
+
+static int cmd_status(char **argv) {
+  struct sockaddr_un sa;
+  int fd, i, n = atoi(argv[1]), nulls = 0;
+  long gap = atol(argv[2]);
+  double *v = calloc((size_t)(n > 0 ? n : 1), sizeof *v), sum = 0;
+  size_t cap = 1 << 20, len = 0;
+  char *buf = malloc(cap);
+  long long rss = 0;
+  static const char req[] = "{\"cmd\":\"status\"}\n";
+  if (!v || !buf || n <= 0)
+    return 2;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", argv[0]);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    perror(argv[0]);
+    return 1;
+  }
+  for (i = 0; i < n; i++) {
+    unsigned long long t0, t1;
+    nap_ms(gap);
+    t0 = now_ns();
+    if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1))
+      return 1;
+    len = 0;
+    for (;;) {
+      ssize_t r;
+      if (len + 1 >= cap) {
+        char *nb = realloc(buf, cap * 2);
+        if (!nb)
+          return 1;
+        buf = nb;
+        cap *= 2;
+      }
+      r = read(fd, buf + len, cap - len - 1);
+      if (r <= 0)
+        return 1;
+      len += (size_t)r;
+      if (buf[len - 1] == '\n')
+        break;
+    }
+    t1 = now_ns();
+    buf[len] = '\0';
+    v[i] = (double)(t1 - t0) / 1e6;
+    sum += v[i];
+  }
+  close(fd);
+  rss_of(buf, &rss, &nulls);
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  printf("n=%d p50_ms=%.3f p90_ms=%.3f max_ms=%.3f mean_ms=%.3f "
+         "rss_sum=%lld rss_nulls=%d\n",
+         n, pct(v, (size_t)n, 0.5), pct(v, (size_t)n, 0.9), v[n - 1],
+         sum / n, rss, nulls);
+  return 0;
+}
+
+static int cmd_sleepers(int n) {
+  sigset_t term;
+  int i, sig;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, NULL);
+  setsid();
+  for (i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      sigprocmask(SIG_UNBLOCK, &term, NULL);
+      for (;;)
+        pause();
+    }
+    if (pid < 0)
+      break;
+  }
+  printf("ready %d\n", i);
+  fflush(stdout);
+  sigwait(&term, &sig);
+  signal(SIGTERM, SIG_IGN);
+  kill(0, SIGKILL);   /* the session's group: every sleeper, and us */
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *c = argc > 1 ? argv[1] : "";
   if (!strcmp(c, "now")) {
@@ -457,7 +566,12 @@ int main(int argc, char **argv) {
     return cmd_pss(argc - 2, argv + 2);
   if (!strcmp(c, "wakeups") && argc > 3)
     return cmd_wakeups(argc - 2, argv + 2);
+  if (!strcmp(c, "status") && argc > 4)
+    return cmd_status(argv + 2);
+  if (!strcmp(c, "sleepers") && argc > 2)
+    return cmd_sleepers(atoi(argv[2]));
   fprintf(stderr, "usage: sb_tool now | launch | wait-lines | restart-stats "
-                  "| wait-tail | stopwait | spawn | children | pss | wakeups (see sb_tool.c)\n");
+                  "| wait-tail | stopwait | spawn | children | pss | wakeups "
+                  "| status | sleepers (see sb_tool.c)\n");
   return 2;
 }
