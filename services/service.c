@@ -213,104 +213,132 @@ static void new_invocation(char id[33]) {
   id[32] = '\0';
 }
 
-/* Signal the run's whole tree: its process group and, where no cgroup
- * holds the tree, what left the group (a daemon that setsid()s away):
- * the processes of the run's invocation id (pal_proc_kill_escaped).  A
- * cgroup, when there is one, is the caller's to signal. */
-static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
-  apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
-  if (cgroup)
-    pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
-  else
-    pal_proc_kill_escaped(&r->proc.proc, r->mark, sig, NULL);
-  return rv;
-}
-
-/* After the main process exited: SIGKILL what carries the run's mark,
- * on the thread pool.  Without cgroups the search walks /proc (a few
- * milliseconds on a busy machine, more the more processes it has), which
- * must not delay the restart; by the mark alone, since the group id may
- * be reused by then (what is still in the group was killed with it).
- * One search at a time: the runs that end while it is under way wait,
- * and the next search covers all of them in one walk, so a crash loop
- * on a big host costs one pool thread at most, not a walk per exit.
- * The drain grace bounds how long a pipe such a process holds can delay
- * the exit's report.  Loop thread only (one supervisor a process). */
+/* The search for what a run left outside its process group, where no
+ * cgroup holds its tree (pal_proc_kill_escaped_all): without cgroups it
+ * walks /proc, milliseconds on a busy host and more the more processes
+ * it has, so it runs on the thread pool, never on the loop.  One search
+ * at a time: what is asked while it runs waits, and the next search
+ * covers all of it in one walk -- a shutdown of N services, or a crash
+ * loop, costs one walk per search, not one per signal.  Each entry keeps
+ * its order (a stop signal, then SIGCONT; SIGKILL last).  A run that
+ * has exited is searched for by its mark alone (pid 0), since its pid
+ * and group may be reused by then (what was still in the group was
+ * killed with it).  The drain grace bounds how long a pipe such a
+ * process holds can delay an exit's report.  Loop thread only (one
+ * supervisor a process). */
 #define MARK_LEN sizeof ((svc_child_t *)0)->mark
-typedef struct escaped_work_s {
+typedef struct escape_s {
+  long pid, pgid;
+  int signum;
+  char mark[MARK_LEN];
+} escape_t;
+
+typedef struct escape_work_s {
   vg_work_t work;
   size_t n;
-  char marks[][MARK_LEN];
-} escaped_work_t;
+  escape_t v[];
+} escape_work_t;
 
 static struct {
   int busy;                     /* a search is under way */
-  char (*pending)[MARK_LEN];    /* marks for the next one */
+  int unsupported;              /* the platform has no such search */
+  escape_t *pending;            /* for the next one */
   size_t n, cap;
 } sweeps;
 
-static void escaped_work(vg_work_t *w) {
-  escaped_work_t *e = w->data;
-  const char *v[64];
+static void escape_run(const escape_t *v, size_t n) {
+  pal_escape_t b[64];
   size_t i, k;
-  for (i = 0; i < e->n; i += k) {
-    for (k = 0; k < 64 && i + k < e->n; k++)
-      v[k] = e->marks[i + k];
-    pal_proc_kill_orphans(v, k, VG_SIGKILL, NULL);
+  for (i = 0; i < n; i += k) {
+    for (k = 0; k < 64 && i + k < n; k++) {
+      b[k].pid = v[i + k].pid;
+      b[k].pgid = v[i + k].pgid;
+      b[k].mark = v[i + k].mark;
+      b[k].signum = v[i + k].signum;
+    }
+    if (pal_proc_kill_escaped_all(b, k, NULL) == PAL_EUNSUPPORTED)
+      sweeps.unsupported = 1;   /* benign race: same value from any thread */
   }
 }
 
-static void sweep_start(vg_loop_t *loop, const char (*marks)[MARK_LEN],
-                        size_t n);
+static void escape_work(vg_work_t *w) {
+  escape_work_t *e = w->data;
+  escape_run(e->v, e->n);
+}
 
-static void escaped_after(vg_work_t *w, apr_status_t status) {
-  escaped_work_t *e = w->data;
+static void sweep_start(vg_loop_t *loop);
+
+static void escape_after(vg_work_t *w, apr_status_t status) {
+  escape_work_t *e = w->data;
   vg_loop_t *loop = w->loop;
   (void)status;
   free(e);
   sweeps.busy = 0;
-  if (sweeps.n) {
-    size_t n = sweeps.n;
-    sweeps.n = 0;
-    sweep_start(loop, (const char (*)[MARK_LEN])sweeps.pending, n);
-  }
+  if (sweeps.n)
+    sweep_start(loop);
 }
 
-static void sweep_start(vg_loop_t *loop, const char (*marks)[MARK_LEN],
-                        size_t n) {
-  escaped_work_t *e = malloc(sizeof *e + n * MARK_LEN);
-  size_t i;
+/* Hand the pending searches to the pool (or, out of memory, run them
+ * now: late is worse than slow). */
+static void sweep_start(vg_loop_t *loop) {
+  size_t n = sweeps.n;
+  escape_work_t *e = malloc(sizeof *e + n * sizeof(escape_t));
+  sweeps.n = 0;
   if (e) {
-    memcpy(e->marks, marks, n * MARK_LEN);
+    memcpy(e->v, sweeps.pending, n * sizeof(escape_t));
     e->n = n;
     e->work.data = e;
-    if (vg_queue_work(loop, &e->work, escaped_work, escaped_after) ==
+    if (vg_queue_work(loop, &e->work, escape_work, escape_after) ==
         APR_SUCCESS) {
       sweeps.busy = 1;
       return;
     }
     free(e);
   }
-  for (i = 0; i < n; i++)   /* now, then */
-    pal_proc_kill_escaped(NULL, marks[i], VG_SIGKILL, NULL);
+  escape_run(sweeps.pending, n);
 }
 
-static void kill_escaped_later(vg_loop_t *loop, const char *mark) {
-  if (sweeps.busy) {
-    if (sweeps.n == sweeps.cap) {
-      size_t cap = sweeps.cap ? sweeps.cap * 2 : 16;
-      char (*p)[MARK_LEN] = realloc(sweeps.pending, cap * MARK_LEN);
-      if (!p) {
-        pal_proc_kill_escaped(NULL, mark, VG_SIGKILL, NULL);
-        return;
-      }
-      sweeps.pending = p;
-      sweeps.cap = cap;
-    }
-    memcpy(sweeps.pending[sweeps.n++], mark, MARK_LEN);
+static void escape_later(vg_loop_t *loop, long pid, long pgid,
+                         const char *mark, int signum) {
+  escape_t *x;
+  if (sweeps.unsupported)
     return;
+  if (sweeps.n == sweeps.cap) {
+    size_t cap = sweeps.cap ? sweeps.cap * 2 : 16;
+    escape_t *p = realloc(sweeps.pending, cap * sizeof *p);
+    if (!p) {
+      escape_t one;
+      one.pid = pid;
+      one.pgid = pgid;
+      one.signum = signum;
+      snprintf(one.mark, sizeof one.mark, "%s", mark);
+      escape_run(&one, 1);
+      return;
+    }
+    sweeps.pending = p;
+    sweeps.cap = cap;
   }
-  sweep_start(loop, (const char (*)[MARK_LEN])mark, 1);
+  x = &sweeps.pending[sweeps.n++];
+  x->pid = pid;
+  x->pgid = pgid;
+  x->signum = signum;
+  snprintf(x->mark, sizeof x->mark, "%s", mark);
+  if (!sweeps.busy)
+    sweep_start(loop);
+}
+
+/* Signal the run's whole tree: its process group now and, where no
+ * cgroup holds the tree, what left the group (a daemon that setsid()s
+ * away) through the search above.  A cgroup, when there is one, is the
+ * caller's to signal. */
+static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
+  apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
+  if (cgroup)
+    pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
+  else if (!r->exited)
+    escape_later(r->proc.loop, r->proc.pid, pal_proc_group(&r->proc.proc),
+                 r->mark, sig);
+  return rv;
 }
 
 static void limit_event(svc_service_t *s, int which);
@@ -339,7 +367,7 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
   if (r->hook)
     s = NULL;   /* a hook's run: not in the service's cgroup */
   if (!s || !s->cg.path)
-    kill_escaped_later(p->loop, r->mark);
+    escape_later(p->loop, 0, 0, r->mark, VG_SIGKILL);
   if (s && s->cg.path) {
     pal_cgroup_kill(s->cg.path);
     if (cgroup_oom_since_spawn(s)) {

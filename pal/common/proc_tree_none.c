@@ -19,11 +19,10 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   return PAL_EUNSUPPORTED;
 }
 
-apr_status_t pal_proc_kill_orphans(const char *const *marks, size_t nmarks,
-                                   int signum, unsigned *count) {
-  (void)marks;
-  (void)nmarks;
-  (void)signum;
+apr_status_t pal_proc_kill_escaped_all(const pal_escape_t *v, size_t n,
+                                       unsigned *count) {
+  (void)v;
+  (void)n;
   if (count)
     *count = 0;
   return PAL_EUNSUPPORTED;

@@ -579,11 +579,22 @@ void pal_proc_usage_many(pal_proc_t *const *procs, size_t n,
  * does, and pal_proc_kill_tree ends it). */
 apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
                                    int signum, unsigned *count);
-/* pal_proc_kill_escaped(NULL, mark, ...) for each of the nmarks marks, in
- * one walk of /proc: the runs that ended while the last such search was
- * under way, searched for at once.  Linux; PAL_EUNSUPPORTED elsewhere. */
-apr_status_t pal_proc_kill_orphans(const char *const *marks, size_t nmarks,
-                                   int signum, unsigned *count);
+/* One search of pal_proc_kill_escaped's, for a child identified by
+ * value: pid 0 when it has exited, pgid 0 when its group is not known;
+ * mark "NAME=VALUE" or NULL. */
+typedef struct pal_escape_s {
+  long pid, pgid;
+  const char *mark;
+  int signum;
+} pal_escape_t;
+/* pal_proc_kill_escaped for each of the n searches, in order, in one walk
+ * of /proc: the stops and exits of many services searched for at once,
+ * on a worker thread, so that a shutdown of N services on a host of M
+ * processes costs one walk, not N on the loop.  Each search signals what
+ * it finds then (a stop signal, SIGCONT, SIGKILL).  *count (may be NULL):
+ * how many signals were sent.  Linux; PAL_EUNSUPPORTED elsewhere. */
+apr_status_t pal_proc_kill_escaped_all(const pal_escape_t *v, size_t n,
+                                       unsigned *count);
 /* Signal every process of the machine (but this one) whose environment
  * holds one of the nmarks entries `marks` ("NAME=VALUE"): what a
  * supervisor that was killed left behind outside its children's process

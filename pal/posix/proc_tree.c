@@ -379,19 +379,47 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   return signal_snap(signum, pick_escaped, &o, count);
 }
 
-apr_status_t pal_proc_kill_orphans(const char *const *marks, size_t nmarks,
-                                   int signum, unsigned *count) {
-  owner_t o;
+apr_status_t pal_proc_kill_escaped_all(const pal_escape_t *v, size_t n,
+                                       unsigned *count) {
+  snap_t s;
+  size_t i, j;
+  unsigned sent = 0;
+  int any_live = 0;
+  apr_status_t rv;
   if (count)
     *count = 0;
-  if (pal_signal_native(signum) < 0)
-    return PAL_EUNSUPPORTED;
-  o.pid = o.pgid = 0;
-  o.marks = marks;
-  o.nmarks = nmarks;
-  if (nmarks == 0 || orphans_here() == 0)
-    return APR_SUCCESS;   /* as pal_proc_kill_escaped(NULL, ...) */
-  return signal_snap(signum, pick_escaped, &o, count);
+  for (i = 0; i < n; i++) {
+    if (pal_signal_native(v[i].signum) < 0)
+      return PAL_EUNSUPPORTED;
+    /* As in pal_proc_kill_escaped: a child gone with its group empty
+     * left nothing but orphans. */
+    if (v[i].pid > 0 ||
+        (v[i].pgid > 0 && kill(-(pid_t)v[i].pgid, 0) == 0))
+      any_live = 1;
+  }
+  if (n == 0 || (!any_live && orphans_here() == 0))
+    return APR_SUCCESS;
+  if ((rv = snap_take(&s)) != APR_SUCCESS)
+    return rv;
+  for (i = 0; i < n; i++) {
+    owner_t o;
+    int native = pal_signal_native(v[i].signum);
+    o.pid = v[i].pid > 0 ? v[i].pid : 0;
+    o.pgid = v[i].pgid > 0 ? v[i].pgid : 0;
+    o.marks = &v[i].mark;
+    o.nmarks = v[i].mark && *v[i].mark ? 1 : 0;
+    for (j = 0; j < s.n; j++)   /* `ours` is per owner */
+      s.e[j].ours = -1;
+    for (j = 0; j < s.n; j++) {
+      ent_t *e = &s.e[j];
+      if (e->state != 'Z' && e->pid != s.self && pick_escaped(&s, e, &o))
+        sent += (unsigned)signal_ent(e, native);
+    }
+  }
+  free(s.e);
+  if (count)
+    *count = sent;
+  return APR_SUCCESS;
 }
 
 apr_status_t pal_proc_kill_marked(const char *const *marks, size_t nmarks,
