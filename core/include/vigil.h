@@ -184,22 +184,25 @@ int vg_has_ref(const vg_handle_t *handle);
 const char *vg_handle_type_name(vg_handle_type type);
 
 /* ------------------------------------------------------------------------
- * Timers: a 4-ary min-heap of deadlines; timers started for a deadline
- * that was started recently share one heap entry (a FIFO).  Start and
- * stop are O(log n), O(1) when the deadline is shared, and allocate
- * nothing.  Timers due at the same time fire in start order.
+ * Timers: a hierarchical timing wheel with millisecond slots.  Start and
+ * stop are O(1) and allocate nothing.  Timers due at the same time fire
+ * in start order.
  * --------------------------------------------------------------------- */
 
 typedef void (*vg_timer_cb)(vg_timer_t *timer);
+
+/* A link of a wheel slot's list (the loop's; not for callers). */
+typedef struct vg_tlink_s {
+  struct vg_tlink_s *next, *prev;
+} vg_tlink_t;
 
 struct vg_timer_s {
   VG_HANDLE_FIELDS
   vg_timer_cb cb;
   uint64_t due;                 /* loop time (ms) */
   uint64_t repeat;
-  vg_timer_t *tnext, *tprev;    /* FIFO of timers with the same `due` */
-  uint64_t order;               /* its FIFO's creation order (ties) */
-  uint32_t heap_index;          /* the FIFO's heap slot (its head only) */
+  vg_tlink_t link;              /* its wheel slot's FIFO */
+  uint32_t slot;                /* the slot, UINT32_MAX when stopped */
   uint32_t pass;                /* run-timers pass in which it started */
 };
 
