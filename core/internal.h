@@ -69,17 +69,21 @@ struct vg_loop_s {
   vg_handle_t *handles;         /* every handle not yet closed */
   vg_handle_t *closing;         /* waiting for the close phase */
 
-  /* timers: the wheel's slots (circular lists; a slot's head is valid
-   * only while its bit in wheel_bits is set), the occupied slots of each
-   * level and the occupied levels; wheel_time, the wheel's time (ms,
-   * never ahead of `time`); the earliest deadline of the slot next_slot
-   * when that slot spans several (NONE: not known) */
+  /* timers (core/timer.c): the wheel's slots (circular lists; a slot's
+   * head is valid only while its bit in wheel_bits is set), the occupied
+   * slots of each level, the occupied levels, and the level-0 slots to
+   * sort before they fire; wheel_time, the wheel's time (ms, never ahead
+   * of `time`); the order of the next start; the earliest deadline of the
+   * slot next_slot (NONE: not known) and its timer */
   vg_tlink_t wheel[VG__WHEEL_LEVELS][VG__WHEEL_SLOTS];
   uint64_t wheel_bits[VG__WHEEL_LEVELS];
+  uint64_t wheel_unsorted;
   uint32_t wheel_levels;
   uint32_t timer_pass;
   uint64_t wheel_time;
+  uint64_t timer_order;
   uint64_t next_due;
+  vg_timer_t *next_timer;
   uint32_t next_slot;
 
   /* signals: watchers per portable signal number */

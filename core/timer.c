@@ -3,8 +3,8 @@
  *
  * Eleven levels of 64 slots.  A slot of level L spans 64^L ms, so level 0
  * holds one deadline per slot and the eleven levels cover every 64-bit
- * deadline.  Each slot is a FIFO (an intrusive circular list through the
- * timer's `link`, the slot's head in the loop), and a 64-bit mask per
+ * deadline.  Each slot is a list (intrusive, circular, through the
+ * timer's `link`; the slot's head is in the loop), and a 64-bit mask per
  * level says which slots are occupied.  Start and stop are O(1) whatever
  * the deadlines, and allocate nothing.  docs/PERFORMANCE.md ("Timers")
  * has the figures that chose this over heaps.
@@ -14,26 +14,39 @@
  * the highest 6-bit group in which D and W differ (level 0 if none), in
  * the slot given by D's bits of that group.  So an occupied slot of level
  * L >= 1 always lies after W's own slot of that level, inside W's slot of
- * level L + 1, and an occupied slot of level 0 holds exactly the timers
- * due at its time.  The earliest slot is then found with two
- * count-trailing-zeros: the lowest occupied level, its lowest occupied
- * slot.
+ * level L + 1, and a slot of level 0 is for one deadline.  The earliest
+ * slot is found with two count-trailing-zeros: the lowest occupied level,
+ * its lowest occupied slot.
  *
  * Advancing (vg__run_timers) moves W from slot to slot, never past an
- * occupied one: a slot of level 0 fires in FIFO order; a slot of level
- * L >= 1 is reached at its start and its timers move down (a cascade),
- * each to the level its deadline now calls for.  W then jumps to the
- * loop's time at once: an idle wheel does no work per millisecond.
+ * occupied one: a slot of level 0 fires; a slot of level L >= 1 is
+ * reached at its start and its timers move down (a cascade), each to the
+ * level its deadline now calls for.  W then jumps to the loop's time at
+ * once: an idle wheel does no work per millisecond.
  *
- * Timers due at the same time fire in start order.  Slots append at the
- * tail and cascades move timers in list order.  A timer started later
- * for the same deadline cannot be placed ahead of an earlier one: it
- * lands on a lower level only once W has entered the earlier one's slot
- * of that level, and W enters an occupied slot only through its cascade.
+ * Lazy moves.  Touching a timer's neighbours in its list costs two cache
+ * misses at random places when timers are many, more than the rest of a
+ * start or a stop.  So a stopped timer stays linked (its handle is no
+ * longer active: a "stale" entry), and a timer restarted for a deadline
+ * not before its slot's time stays in that slot with its new deadline.
+ * Invariant: an active timer is linked in a slot the wheel reaches no
+ * later than its deadline.  When the wheel reaches a slot it drops the
+ * stale entries and moves the early ones on; closing a timer unlinks it
+ * for good (its memory may go after the close callback).  This is the
+ * approach of Go's runtime timers (deleted and modified-later states).
  *
- * The poll timeout is exact: for level 0 the slot's time; for a higher
- * level the earliest deadline in the slot, which vg__next_timeout scans
- * for and remembers (next_slot, next_due) until that timer leaves.
+ * Order.  Timers due at the same time fire in start order: every start
+ * takes the next `order` from the loop, and a slot of level 0 is fired in
+ * `order`.  Entries arrive at a level-0 slot by appends, in order almost
+ * always (starts are appended in order; cascades keep list order); an
+ * append behind a later start, or a lazy restart inside a level-0 slot,
+ * marks the slot unsorted (wheel_unsorted) and it is sorted (merge sort,
+ * no allocation) before it fires.
+ *
+ * The poll timeout is exact: vg__next_timeout first settles the earliest
+ * slot (drops stale entries, moves early ones on), then takes the slot's
+ * time (level 0) or the earliest deadline in it (a higher level, scanned
+ * and remembered in next_timer/next_due while that timer stays put).
  *
  * Timers started during a run-timers pass (even with timeout 0) wait for
  * the next pass, so a callback that re-arms itself cannot starve the
@@ -48,6 +61,22 @@
 #define TIMER_OF(l) \
   ((vg_timer_t *)(void *)((char *)(l) - offsetof(vg_timer_t, link)))
 
+#define ARMED(t) (((t)->hflags & VG__ACTIVE) != 0)
+
+static uint64_t slot_time(const vg_loop_t *loop, uint32_t s) {
+  return vg__wheel_slot_time(loop->wheel_time, s / VG__WHEEL_SLOTS,
+                             s % VG__WHEEL_SLOTS);
+}
+
+/* The earliest deadline of the slot next_slot is next_timer's: an entry
+ * that comes in earlier (or a lazy restart to earlier) takes over. */
+static inline void note_due(vg_loop_t *loop, vg_timer_t *t) {
+  if (t->slot == loop->next_slot && t->due < loop->next_due) {
+    loop->next_due = t->due;
+    loop->next_timer = t;
+  }
+}
+
 static void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
   uint64_t x = t->due ^ loop->wheel_time;
   unsigned level = x ? (63u - vg__clz64(x)) / VG__WHEEL_BITS : 0;
@@ -60,6 +89,8 @@ static void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
     vg_tlink_t *tail = head->prev;
     tail->next = &t->link;
     t->link.prev = tail;
+    if (level == 0 && TIMER_OF(tail)->order > t->order)
+      loop->wheel_unsorted |= bit;
   } else {
     /* An empty slot's head is stale: it is rewritten here. */
     loop->wheel_bits[level] |= bit;
@@ -70,11 +101,10 @@ static void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
   t->link.next = head;
   head->prev = &t->link;
   t->slot = level * VG__WHEEL_SLOTS + idx;
-  if (t->slot == loop->next_slot && t->due < loop->next_due)
-    loop->next_due = t->due;
+  note_due(loop, t);
 }
 
-static void wheel_remove(vg_loop_t *loop, vg_timer_t *t) {
+static void wheel_unlink(vg_loop_t *loop, vg_timer_t *t) {
   uint32_t s = t->slot;
   vg_tlink_t *prev, *next;
   if (s == NONE)
@@ -86,12 +116,83 @@ static void wheel_remove(vg_loop_t *loop, vg_timer_t *t) {
   next->prev = prev;
   if (prev == next) {         /* only the head is left: the slot empties */
     unsigned level = s / VG__WHEEL_SLOTS;
-    loop->wheel_bits[level] &= ~((uint64_t)1 << (s % VG__WHEEL_SLOTS));
+    uint64_t bit = (uint64_t)1 << (s % VG__WHEEL_SLOTS);
+    loop->wheel_bits[level] &= ~bit;
     if (!loop->wheel_bits[level])
       loop->wheel_levels &= ~(1u << level);
+    if (level == 0)
+      loop->wheel_unsorted &= ~bit;
   }
-  if (s == loop->next_slot && t->due == loop->next_due)
-    loop->next_slot = NONE;   /* the remembered earliest deadline left */
+  if (t == loop->next_timer)
+    loop->next_slot = NONE;   /* forget it: it may be freed once closed */
+}
+
+/* Sort a level-0 slot by `order` (stable merge sort of the list, bottom
+ * up: no allocation, O(n log n)), then relink it. */
+static void sort_slot(vg_loop_t *loop, unsigned idx) {
+  vg_tlink_t *head = &loop->wheel[0][idx], *list, *p, *tail;
+  size_t width;
+  head->prev->next = NULL;
+  list = head->next;
+  for (width = 1;; width *= 2) {
+    vg_tlink_t *out = NULL, **end = &out;
+    size_t merges = 0;
+    p = list;
+    while (p) {
+      vg_tlink_t *q = p;
+      size_t plen = 0, qlen = width;
+      merges++;
+      while (q && plen < width) {
+        q = q->next;
+        plen++;
+      }
+      while (plen > 0 || (qlen > 0 && q)) {
+        vg_tlink_t *e;
+        if (plen == 0 || (qlen > 0 && q &&
+                          TIMER_OF(q)->order < TIMER_OF(p)->order)) {
+          e = q;
+          q = q->next;
+          qlen--;
+        } else {
+          e = p;
+          p = p->next;
+          plen--;
+        }
+        *end = e;
+        end = &e->next;
+      }
+      p = q;
+    }
+    *end = NULL;
+    list = out;
+    if (merges <= 1)
+      break;
+  }
+  tail = head;
+  for (p = list; p; p = p->next) {
+    p->prev = tail;
+    tail->next = p;
+    tail = p;
+  }
+  tail->next = head;
+  head->prev = tail;
+  loop->wheel_unsorted &= ~((uint64_t)1 << idx);
+}
+
+/* The entry at the front of a slot the wheel has reached: drop it if
+ * stale, move it on if its deadline is later than the slot's time `at`.
+ * Non-zero if it did either (the front changed). */
+static int settle_front(vg_loop_t *loop, vg_timer_t *t, uint64_t at) {
+  if (!ARMED(t)) {
+    wheel_unlink(loop, t);
+    return 1;
+  }
+  if (t->due > at) {
+    wheel_unlink(loop, t);
+    wheel_insert(loop, t);
+    return 1;
+  }
+  return 0;
 }
 
 apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
@@ -100,6 +201,7 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
   t->due = 0;
   t->repeat = 0;
   t->link.next = t->link.prev = &t->link;
+  t->order = 0;
   t->slot = NONE;
   t->pass = 0;
   return APR_SUCCESS;
@@ -108,29 +210,46 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
 apr_status_t vg_timer_start(vg_timer_t *t, vg_timer_cb cb, uint64_t timeout,
                             uint64_t repeat) {
   vg_loop_t *loop = t->loop;
+  uint64_t due = loop->time + timeout;
   if (!cb)
     return APR_EINVAL;
   if (vg__is_closing(t))
     return VG_ECLOSING;
-  wheel_remove(loop, t);
+  if (due < loop->time)
+    due = UINT64_MAX;         /* clamp on overflow */
   t->cb = cb;
-  t->due = loop->time + timeout;
-  if (t->due < loop->time)
-    t->due = UINT64_MAX;      /* clamp on overflow */
   t->repeat = repeat;
   t->pass = loop->timer_pass;
+  t->order = loop->timer_order++;
+  if (t->slot != NONE) {
+    if (slot_time(loop, t->slot) <= due) {
+      /* Its slot comes no later than the new deadline: it stays (see
+       * the top); in a level-0 slot its place in the order changed. */
+      t->due = due;
+      if (t->slot < VG__WHEEL_SLOTS && t->link.next != &loop->wheel[0][t->slot])
+        loop->wheel_unsorted |= (uint64_t)1 << t->slot;
+      note_due(loop, t);
+      vg__handle_start((vg_handle_t *)t);
+      return APR_SUCCESS;
+    }
+    wheel_unlink(loop, t);
+  }
+  t->due = due;
   wheel_insert(loop, t);
   vg__handle_start((vg_handle_t *)t);
   return APR_SUCCESS;
 }
 
 apr_status_t vg_timer_stop(vg_timer_t *t) {
-  wheel_remove(t->loop, t);
+  /* It stays linked, stale, until the wheel reaches its slot. */
   vg__handle_stop((vg_handle_t *)t);
   return APR_SUCCESS;
 }
 
-void vg__timer_close(vg_timer_t *t) { vg_timer_stop(t); }
+void vg__timer_close(vg_timer_t *t) {
+  vg__handle_stop((vg_handle_t *)t);
+  wheel_unlink(t->loop, t);
+}
 
 apr_status_t vg_timer_again(vg_timer_t *t) {
   if (!t->cb)
@@ -147,34 +266,54 @@ void vg_timer_set_repeat(vg_timer_t *t, uint64_t repeat) {
 uint64_t vg_timer_get_repeat(const vg_timer_t *t) { return t->repeat; }
 
 uint64_t vg_timer_due_in(const vg_timer_t *t) {
-  if (t->slot == NONE || t->due <= t->loop->time)
+  if (!ARMED(t) || t->due <= t->loop->time)
     return 0;
   return t->due - t->loop->time;
 }
 
 int64_t vg__next_timeout(vg_loop_t *loop) {
-  unsigned level, idx;
   uint64_t due;
-  if (!loop->wheel_levels)
-    return -1;
-  level = vg__ctz64(loop->wheel_levels);
-  idx = vg__ctz64(loop->wheel_bits[level]);
-  if (level == 0) {
-    due = vg__wheel_slot_time(loop->wheel_time, 0, idx);
-  } else {
-    /* A slot that spans several deadlines: its earliest, remembered
-     * until that timer leaves the slot (wheel_remove). */
-    uint32_t s = level * VG__WHEEL_SLOTS + idx;
-    if (loop->next_slot != s) {
-      const vg_tlink_t *head = &loop->wheel[level][idx], *l;
-      due = UINT64_MAX;
-      for (l = head->next; l != head; l = l->next)
-        if (TIMER_OF(l)->due < due)
-          due = TIMER_OF(l)->due;
-      loop->next_slot = s;
-      loop->next_due = due;
+  for (;;) {
+    unsigned level, idx;
+    uint32_t s;
+    vg_tlink_t *head, *l;
+    if (!loop->wheel_levels)
+      return -1;
+    level = vg__ctz64(loop->wheel_levels);
+    idx = vg__ctz64(loop->wheel_bits[level]);
+    head = &loop->wheel[level][idx];
+    if (level == 0) {
+      /* Settled, the front is an active timer due at the slot's time. */
+      due = vg__wheel_slot_time(loop->wheel_time, 0, idx);
+      if (!settle_front(loop, TIMER_OF(head->next), due))
+        break;
+      continue;
     }
-    due = loop->next_due;
+    s = level * VG__WHEEL_SLOTS + idx;
+    if (loop->next_slot == s && loop->next_timer->slot == s &&
+        ARMED(loop->next_timer) && loop->next_timer->due == loop->next_due) {
+      due = loop->next_due;   /* remembered, and that timer stayed put */
+      break;
+    }
+    /* A slot that spans several deadlines: drop its stale entries and
+     * find the earliest deadline of the others. */
+    loop->next_slot = NONE;
+    due = UINT64_MAX;
+    for (l = head->next; l != head;) {
+      vg_timer_t *t = TIMER_OF(l);
+      l = l->next;
+      if (!ARMED(t)) {
+        wheel_unlink(loop, t);
+      } else if (t->due < due) {
+        due = t->due;
+        loop->next_timer = t;
+      }
+    }
+    if (due == UINT64_MAX && !(loop->wheel_bits[level] >> idx & 1))
+      continue;               /* only stale entries: the slot is gone */
+    loop->next_slot = s;
+    loop->next_due = due;
+    break;
   }
   if (due <= loop->time)
     return 0;
@@ -196,21 +335,29 @@ void vg__run_timers(vg_loop_t *loop) {
       break;
     loop->wheel_time = at;
     if (level > 0) {
-      /* W enters the slot: its timers move down, in order. */
+      /* W enters the slot: its timers move down, in list order; stale
+       * entries go. */
       do {
         vg_timer_t *t = TIMER_OF(head->next);
-        wheel_remove(loop, t);
-        wheel_insert(loop, t);
+        wheel_unlink(loop, t);
+        if (ARMED(t))
+          wheel_insert(loop, t);
       } while (loop->wheel_bits[level] & bit);
       continue;
     }
     do {
-      vg_timer_t *t = TIMER_OF(head->next);
-      /* Started during this pass: so is the rest of the slot (FIFO), and
-       * it waits for the next pass with whatever else is due. */
+      vg_timer_t *t;
+      if (loop->wheel_unsorted & bit)
+        sort_slot(loop, idx);
+      t = TIMER_OF(head->next);
+      if (settle_front(loop, t, at))
+        continue;
+      /* Started during this pass: so is the rest of the slot (it is in
+       * start order), and it waits for the next pass with whatever else
+       * is due. */
       if (t->pass == pass)
         return;
-      wheel_remove(loop, t);
+      wheel_unlink(loop, t);
       if (t->repeat) {
         /* Next deadline from the scheduled one, not from now: no drift.
          * If we fell behind by a whole period, skip the missed firings.
@@ -220,6 +367,7 @@ void vg__run_timers(vg_loop_t *loop) {
           next = loop->time + t->repeat;
         t->due = next < t->due ? UINT64_MAX : next;
         t->pass = pass;
+        t->order = loop->timer_order++;
         wheel_insert(loop, t);
       } else {
         vg__handle_stop((vg_handle_t *)t);

@@ -201,8 +201,9 @@ struct vg_timer_s {
   vg_timer_cb cb;
   uint64_t due;                 /* loop time (ms) */
   uint64_t repeat;
-  vg_tlink_t link;              /* its wheel slot's FIFO */
-  uint32_t slot;                /* the slot, UINT32_MAX when stopped */
+  vg_tlink_t link;              /* in its wheel slot's list */
+  uint64_t order;               /* start order (ties of `due`) */
+  uint32_t slot;                /* the slot, UINT32_MAX when unlinked */
   uint32_t pass;                /* run-timers pass in which it started */
 };
 
