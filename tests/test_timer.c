@@ -759,39 +759,114 @@ static void test_equal_deadlines_across_levels(void) {
 
 /* The poll timeout is exact although stopped timers and timers moved to
  * a later deadline stay where they were: the loop does not wake at their
- * old deadlines. */
+ * old deadlines.  They are started at the start of a 64 ms block of loop
+ * time, from the callback of a timer that fired on time (so the wheel's
+ * time is the loop's): they share the wheel's lowest level. */
+static struct {
+  vg_loop_t *loop;
+  vg_timer_t align, t[6];
+  uint64_t align_due, it0, t0;
+} ns;
+
+static void ns_align_cb(vg_timer_t *t) {
+  uint64_t now = vg_now(ns.loop);
+  int i;
+  if (now != ns.align_due || now % 64 > 4) {
+    /* Late (a loaded machine) or not yet: aim at the next block. */
+    ns.align_due = now + (64 - now % 64) + 1;
+    vg_timer_start(t, ns_align_cb, ns.align_due - now, 0);
+    return;
+  }
+  for (i = 0; i < 6; i++)
+    vg_timer_start(&ns.t[i], log_cb, 10 * (uint64_t)(i + 1), 0);
+  vg_timer_stop(&ns.t[0]);
+  vg_timer_start(&ns.t[1], log_cb, 100, 0);  /* later, so after t[5] */
+  vg_timer_stop(&ns.t[2]);
+  vg_timer_start(&ns.t[2], log_cb, 150, 0);
+  vg_timer_stop(&ns.t[2]);
+  vg_timer_stop(&ns.t[3]);
+  vg_timer_start(&ns.t[4], log_cb, 100, 0);  /* ... and after t[1] */
+  vg_timer_start(&ns.t[5], log_cb, 100, 0);  /* moved: now the last */
+  ns.it0 = vg_loop_iterations(ns.loop);
+  ns.t0 = vg_now(ns.loop);
+}
+
 static void test_no_wake_for_stale(void) {
-  vg_loop_t *loop = vg_test_new_loop();
-  vg_timer_t a, b, c, d;
-  uint64_t it0, t0;
+  int i;
+  memset(&ns, 0, sizeof ns);
+  ns.loop = vg_test_new_loop();
   log_len = 0;
-  vg_timer_init(loop, &a);
-  vg_timer_init(loop, &b);
-  vg_timer_init(loop, &c);
-  vg_timer_init(loop, &d);
-  a.data = (void *)(intptr_t)0;
-  b.data = (void *)(intptr_t)1;
-  c.data = (void *)(intptr_t)2;
-  d.data = (void *)(intptr_t)3;
-  vg_timer_start(&a, log_cb, 20, 0);
-  vg_timer_start(&b, log_cb, 40, 0);
-  vg_timer_start(&c, log_cb, 60, 0);
-  vg_timer_start(&d, log_cb, 100, 0);
-  vg_timer_stop(&a);
-  vg_timer_start(&b, log_cb, 100, 0);  /* later: after d */
-  vg_timer_stop(&c);
-  vg_timer_start(&c, log_cb, 150, 0);
-  vg_timer_stop(&c);
-  it0 = vg_loop_iterations(loop);
-  t0 = vg_now(loop);
-  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
-  CU_ASSERT(vg_now(loop) - t0 >= 100);
-  /* One wait up to 100 ms (two if the OS wakes a tick early). */
-  CU_ASSERT(vg_loop_iterations(loop) - it0 <= 2);
-  CU_ASSERT_EQUAL_FATAL(log_len, 2);
-  CU_ASSERT_EQUAL(log_buf[0], 3);
-  CU_ASSERT_EQUAL(log_buf[1], 1);
-  vg_test_close_loop(loop);
+  for (i = 0; i < 6; i++) {
+    vg_timer_init(ns.loop, &ns.t[i]);
+    ns.t[i].data = (void *)(intptr_t)i;
+  }
+  vg_timer_init(ns.loop, &ns.align);
+  ns.align_due = vg_now(ns.loop);
+  vg_timer_start(&ns.align, ns_align_cb, 0, 0);
+  CU_ASSERT_EQUAL(vg_run(ns.loop, VG_RUN_DEFAULT), 0);
+  CU_ASSERT(vg_now(ns.loop) - ns.t0 >= 100);
+  /* One wait, up to 100 ms (two if the OS wakes a tick early), where
+   * waking for each old deadline would make five. */
+  CU_ASSERT(vg_loop_iterations(ns.loop) - ns.it0 <= 2);
+  CU_ASSERT_EQUAL_FATAL(log_len, 3);
+  CU_ASSERT_EQUAL(log_buf[0], 1);
+  CU_ASSERT_EQUAL(log_buf[1], 4);
+  CU_ASSERT_EQUAL(log_buf[2], 5);
+  vg_test_close_loop(ns.loop);
+}
+
+/* A timer closed and freed while the wheel remembers it as the earliest
+ * of its slot (the poll timeout scanned the slot): the wheel must forget
+ * it (under ASan or valgrind a stale pointer would be a use after free).
+ * A thread wakes the loop during the wait that remembered it. */
+static struct {
+  vg_loop_t *loop;
+  vg_async_t async;
+  vg_timer_t *a, b;
+} fr;
+
+static void fr_close_cb(vg_handle_t *h) { free(h); }
+
+static void fr_async_cb(vg_async_t *h) {
+  vg_close((vg_handle_t *)fr.a, fr_close_cb);
+  vg_close((vg_handle_t *)h, NULL);
+}
+
+static void *APR_THREAD_FUNC fr_thread(apr_thread_t *thd, void *arg) {
+  (void)arg;
+  apr_sleep(apr_time_from_msec(30));
+  vg_async_send(&fr.async);
+  apr_thread_exit(thd, APR_SUCCESS);
+  return NULL;
+}
+
+static void test_closed_timer_forgotten(void) {
+  apr_thread_t *thd;
+  apr_status_t trv;
+  log_len = 0;
+  memset(&fr, 0, sizeof fr);
+  fr.loop = vg_test_new_loop();
+  fr.a = calloc(1, sizeof *fr.a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fr.a);
+  vg_timer_init(fr.loop, fr.a);
+  vg_timer_init(fr.loop, &fr.b);
+  fr.a->data = (void *)(intptr_t)0;
+  fr.b.data = (void *)(intptr_t)1;
+  /* 600 ms crosses 64 ms blocks: both lie above the lowest level, most
+   * likely in one slot, whose earliest the wait remembers.  (Far enough
+   * for the thread to come first under valgrind too.) */
+  vg_timer_start(fr.a, log_cb, 600, 0);
+  vg_timer_start(&fr.b, log_cb, 610, 0);
+  CU_ASSERT_EQUAL_FATAL(vg_async_init(fr.loop, &fr.async, fr_async_cb),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, fr_thread, NULL,
+                                          vg_test_pool),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_run(fr.loop, VG_RUN_DEFAULT), 0);
+  apr_thread_join(&trv, thd);
+  CU_ASSERT_EQUAL_FATAL(log_len, 1);
+  CU_ASSERT_EQUAL(log_buf[0], 1);
+  vg_test_close_loop(fr.loop);
 }
 
 /* Deadlines at and past 2^32 ms: no truncation to 32 bits anywhere (a
@@ -1171,6 +1246,7 @@ static CU_TestInfo timer_tests[] = {
     {"equal_deadlines_across_levels", test_equal_deadlines_across_levels},
     {"no_wake_for_stale", test_no_wake_for_stale},
     {"far_deadlines", test_far_deadlines},
+    {"closed_timer_forgotten", test_closed_timer_forgotten},
     {"after_idle_async", test_late_async},
     {"after_idle_pipe_read", test_late_pipe_read},
     {"after_idle_exit", test_late_exit},
