@@ -335,14 +335,22 @@ void vg__run_timers(vg_loop_t *loop) {
       break;
     loop->wheel_time = at;
     if (level > 0) {
-      /* W enters the slot: its timers move down, in list order; stale
-       * entries go. */
-      do {
-        vg_timer_t *t = TIMER_OF(head->next);
-        wheel_unlink(loop, t);
+      /* W enters the slot: its timers move down (to lower levels only),
+       * in list order; stale entries go.  The slot empties as a whole,
+       * so nothing is unlinked one by one. */
+      vg_tlink_t *l = head->next;
+      loop->wheel_bits[level] &= ~bit;
+      if (!loop->wheel_bits[level])
+        loop->wheel_levels &= ~(1u << level);
+      if (loop->next_slot == level * VG__WHEEL_SLOTS + idx)
+        loop->next_slot = NONE;
+      while (l != head) {
+        vg_timer_t *t = TIMER_OF(l);
+        l = l->next;
+        t->slot = NONE;
         if (ARMED(t))
           wheel_insert(loop, t);
-      } while (loop->wheel_bits[level] & bit);
+      }
       continue;
     }
     do {
