@@ -638,7 +638,7 @@ static void model_driver_cb(vg_timer_t *t) {
 }
 
 static void model_align_cb(vg_timer_t *t) {
-  static const uint64_t far[MODEL_FAR] = {
+  static const uint64_t distant[MODEL_FAR] = {
     (uint64_t)1 << 32, ((uint64_t)1 << 32) + 5, (uint64_t)1 << 45,
     UINT64_MAX / 2};
   int k;
@@ -647,7 +647,7 @@ static void model_align_cb(vg_timer_t *t) {
     return;
   vg_timer_stop(t);
   for (k = 0; k < MODEL_FAR; k++)
-    model_start(&md.m[k], far[k], 0);
+    model_start(&md.m[k], distant[k], 0);
   for (k = MODEL_FAR; k < MODEL_N / 2; k++)
     model_start(&md.m[k], model_timeout(), 0);
   vg_timer_start(&md.driver, model_driver_cb, 3, 3);
@@ -872,32 +872,32 @@ static void test_closed_timer_forgotten(void) {
 /* Deadlines at and past 2^32 ms: no truncation to 32 bits anywhere (a
  * 32-bit wheel or time would make them due at once or in minutes). */
 static void test_far_deadlines(void) {
-  static const uint64_t far[] = {
+  static const uint64_t distant[] = {
     ((uint64_t)1 << 32) - 1, (uint64_t)1 << 32, ((uint64_t)1 << 32) + 1,
     (uint64_t)1 << 40, (uint64_t)1 << 62, UINT64_MAX - 1};
-  enum { N = sizeof far / sizeof far[0] };
+  enum { N = sizeof distant / sizeof distant[0] };
   vg_loop_t *loop = vg_test_new_loop();
-  vg_timer_t t[N], near;
+  vg_timer_t t[N], soon;
   uint64_t room = UINT64_MAX - vg_now(loop);  /* past it: clamped */
   int i;
   rep_calls = 0;
   rep_limit = 100;
   for (i = 0; i < N; i++) {
     vg_timer_init(loop, &t[i]);
-    CU_ASSERT_EQUAL(vg_timer_start(&t[i], rep_cb, far[i], 0), APR_SUCCESS);
-    CU_ASSERT_EQUAL(vg_timer_due_in(&t[i]), far[i] < room ? far[i] : room);
+    CU_ASSERT_EQUAL(vg_timer_start(&t[i], rep_cb, distant[i], 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(vg_timer_due_in(&t[i]), distant[i] < room ? distant[i] : room);
     vg_unref((vg_handle_t *)&t[i]);
   }
   log_len = 0;
-  vg_timer_init(loop, &near);
-  near.data = (void *)(intptr_t)7;
-  vg_timer_start(&near, log_cb, 30, 0);
+  vg_timer_init(loop, &soon);
+  soon.data = (void *)(intptr_t)7;
+  vg_timer_start(&soon, log_cb, 30, 0);
   CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
   CU_ASSERT_EQUAL(log_len, 1);
   CU_ASSERT_EQUAL(rep_calls, 0);
   for (i = 0; i < N; i++) {
     CU_ASSERT(vg_is_active((vg_handle_t *)&t[i]));
-    CU_ASSERT(vg_timer_due_in(&t[i]) > (far[i] < room ? far[i] : room) -
+    CU_ASSERT(vg_timer_due_in(&t[i]) > (distant[i] < room ? distant[i] : room) -
                                            1000);
   }
   vg_test_close_loop(loop);
