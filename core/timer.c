@@ -277,6 +277,7 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
     unsigned level, idx;
     uint32_t s;
     vg_tlink_t *head, *l;
+    vg_timer_t *earliest;
     if (!loop->wheel_levels)
       return -1;
     level = vg__ctz64(loop->wheel_levels);
@@ -298,21 +299,21 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
     /* A slot that spans several deadlines: drop its stale entries and
      * find the earliest deadline of the others. */
     loop->next_slot = NONE;
-    due = UINT64_MAX;
+    earliest = NULL;
     for (l = head->next; l != head;) {
       vg_timer_t *t = TIMER_OF(l);
       l = l->next;
-      if (!ARMED(t)) {
+      if (!ARMED(t))
         wheel_unlink(loop, t);
-      } else if (t->due < due) {
-        due = t->due;
-        loop->next_timer = t;
-      }
+      else if (!earliest || t->due < earliest->due)
+        earliest = t;
     }
-    if (due == UINT64_MAX && !(loop->wheel_bits[level] >> idx & 1))
+    if (!earliest)
       continue;               /* only stale entries: the slot is gone */
+    due = earliest->due;
     loop->next_slot = s;
     loop->next_due = due;
+    loop->next_timer = earliest;
     break;
   }
   if (due <= loop->time)

@@ -869,6 +869,56 @@ static void test_closed_timer_forgotten(void) {
   vg_test_close_loop(fr.loop);
 }
 
+/* A loop whose only timer is due at the end of time (a clamped timeout)
+ * waits more than once: the slot's earliest deadline is UINT64_MAX
+ * itself, and remembering it must remember that timer. */
+static struct {
+  vg_loop_t *loop;
+  vg_async_t async;
+  vg_timer_t never;
+  int wakes;
+} eot;
+
+static void eot_async_cb(vg_async_t *h) {
+  if (++eot.wakes < 3)
+    return;
+  vg_close((vg_handle_t *)&eot.never, NULL);
+  vg_close((vg_handle_t *)h, NULL);
+}
+
+static void *APR_THREAD_FUNC eot_thread(apr_thread_t *thd, void *arg) {
+  int i;
+  (void)arg;
+  for (i = 0; i < 3; i++) {
+    apr_sleep(apr_time_from_msec(20));
+    vg_async_send(&eot.async);
+  }
+  apr_thread_exit(thd, APR_SUCCESS);
+  return NULL;
+}
+
+static void test_wait_for_end_of_time(void) {
+  apr_thread_t *thd;
+  apr_status_t trv;
+  memset(&eot, 0, sizeof eot);
+  eot.loop = vg_test_new_loop();
+  vg_timer_init(eot.loop, &eot.never);
+  rep_calls = 0;
+  rep_limit = 1;
+  CU_ASSERT_EQUAL(vg_timer_start(&eot.never, rep_cb, UINT64_MAX, 0),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(vg_async_init(eot.loop, &eot.async, eot_async_cb),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, eot_thread, NULL,
+                                          vg_test_pool),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_run(eot.loop, VG_RUN_DEFAULT), 0);
+  apr_thread_join(&trv, thd);
+  CU_ASSERT(eot.wakes >= 3);
+  CU_ASSERT_EQUAL(rep_calls, 0);
+  vg_test_close_loop(eot.loop);
+}
+
 /* Deadlines at and past 2^32 ms: no truncation to 32 bits anywhere (a
  * 32-bit wheel or time would make them due at once or in minutes). */
 static void test_far_deadlines(void) {
@@ -1247,6 +1297,7 @@ static CU_TestInfo timer_tests[] = {
     {"no_wake_for_stale", test_no_wake_for_stale},
     {"far_deadlines", test_far_deadlines},
     {"closed_timer_forgotten", test_closed_timer_forgotten},
+    {"wait_for_end_of_time", test_wait_for_end_of_time},
     {"after_idle_async", test_late_async},
     {"after_idle_pipe_read", test_late_pipe_read},
     {"after_idle_exit", test_late_exit},
