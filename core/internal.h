@@ -31,14 +31,28 @@ enum {
   VG__S_OPEN = 1u << 4      /* pal_io_t holds an OS handle */
 };
 
-#define VG__RECENT_DUES 64   /* power of two */
+/* The timer wheel (core/timer.c): VG__WHEEL_LEVELS levels of
+ * VG__WHEEL_SLOTS slots; a slot of level L spans 2^(VG__WHEEL_BITS * L) ms,
+ * and the levels together cover every 64-bit deadline. */
+#define VG__WHEEL_BITS 6
+#define VG__WHEEL_SLOTS (1u << VG__WHEEL_BITS)
+#define VG__WHEEL_LEVELS 11
 
-/* One FIFO of timers due at the same time; the heap orders these by
- * (due, the head's `order`).  `timer` is the FIFO's head. */
-typedef struct vg__heap_entry_s {
-  uint64_t due;
-  vg_timer_t *timer;
-} vg__heap_entry_t;
+#if defined(__GNUC__) || defined(__clang__)
+#define vg__ctz64(x) ((unsigned)__builtin_ctzll(x))
+#define vg__clz64(x) ((unsigned)__builtin_clzll(x))
+#else
+static inline unsigned vg__ctz64(uint64_t x) {     /* x != 0 */
+  unsigned n = 0;
+  while (!(x & 1)) { x >>= 1; n++; }
+  return n;
+}
+static inline unsigned vg__clz64(uint64_t x) {     /* x != 0 */
+  unsigned n = 0;
+  while (!(x >> 63)) { x <<= 1; n++; }
+  return n;
+}
+#endif
 
 struct vg__wq_s;   /* thread-pool work queue (core/work.c) */
 
@@ -55,13 +69,22 @@ struct vg_loop_s {
   vg_handle_t *handles;         /* every handle not yet closed */
   vg_handle_t *closing;         /* waiting for the close phase */
 
-  /* timers: 4-ary min-heap of FIFOs, and a small direct-mapped cache of
-   * recently started deadlines -> FIFO head */
-  vg__heap_entry_t *heap;
-  uint32_t heap_len, heap_cap;
-  uint64_t timer_order;
+  /* timers (core/timer.c): the wheel's slots (circular lists; a slot's
+   * head is valid only while its bit in wheel_bits is set), the occupied
+   * slots of each level, the occupied levels, and the level-0 slots to
+   * sort before they fire; wheel_time, the wheel's time (ms, never ahead
+   * of `time`); the order of the next start; the earliest deadline of the
+   * slot next_slot (NONE: not known) and its timer */
+  vg_tlink_t wheel[VG__WHEEL_LEVELS][VG__WHEEL_SLOTS];
+  uint64_t wheel_bits[VG__WHEEL_LEVELS];
+  uint64_t wheel_unsorted;
+  uint32_t wheel_levels;
   uint32_t timer_pass;
-  vg_timer_t *recent[VG__RECENT_DUES];
+  uint64_t wheel_time;
+  uint64_t timer_order;
+  uint64_t next_due;
+  vg_timer_t *next_timer;
+  uint32_t next_slot;
 
   /* signals: watchers per portable signal number */
   vg_signal_t *signals[PAL_NSIG];
@@ -110,7 +133,28 @@ int vg__udp_busy(const vg_udp_t *u);
 
 /* timer.c: run due timers; ms until the next one (-1: none). */
 void vg__run_timers(vg_loop_t *loop);
-int64_t vg__next_timeout(const vg_loop_t *loop);
+int64_t vg__next_timeout(vg_loop_t *loop);
+
+/* The time at which the wheel reaches slot idx of level: for level 0 the
+ * deadline of its timers, above it the start of the span they lie in. */
+static inline uint64_t vg__wheel_slot_time(uint64_t wheel_time,
+                                           unsigned level, unsigned idx) {
+  unsigned shift = VG__WHEEL_BITS * level, above = shift + VG__WHEEL_BITS;
+  uint64_t high = above >= 64 ? 0 : wheel_time >> above << above;
+  return high | (uint64_t)idx << shift;
+}
+
+/* Non-zero if vg__run_timers has work: a timer due, or a slot to move
+ * down. */
+static inline int vg__timers_due(const vg_loop_t *loop) {
+  unsigned level;
+  if (!loop->wheel_levels)
+    return 0;
+  level = vg__ctz64(loop->wheel_levels);
+  return vg__wheel_slot_time(loop->wheel_time, level,
+                             vg__ctz64(loop->wheel_bits[level])) <=
+         loop->time;
+}
 
 /* signal.c: PAL signal callback (installed by the loop). */
 void vg__signal_dispatch(pal_poll_t *poll, int signum, void *data);

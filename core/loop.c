@@ -51,6 +51,8 @@ apr_status_t vg_loop_create(vg_loop_t **out, apr_pool_t *parent) {
   pal_poll_set_signal_cb(loop->poll, vg__signal_dispatch, loop);
   pal_poll_set_waited_cb(loop->poll, on_waited, loop);
   loop->time = pal_hrtime() / 1000000u;
+  loop->wheel_time = loop->time;
+  loop->next_slot = UINT32_MAX;
   *out = loop;
   return APR_SUCCESS;
 
@@ -78,7 +80,6 @@ apr_status_t vg_loop_close(vg_loop_t *loop) {
   if (loop->handles || loop->active_reqs)
     return VG_EBUSY;
   pal_poll_destroy(loop->poll);
-  free(loop->heap);
   apr_pool_destroy(loop->pool);
   return APR_SUCCESS;
 }
@@ -99,7 +100,7 @@ static int closing_ready(const vg_loop_t *loop) {
   return 0;
 }
 
-static int64_t poll_timeout(const vg_loop_t *loop) {
+static int64_t poll_timeout(vg_loop_t *loop) {
   if (loop->stop_flag || closing_ready(loop))
     return 0;
   if (loop->active_handles == 0 && loop->active_reqs == 0)
@@ -114,7 +115,7 @@ int vg_run(vg_loop_t *loop, vg_run_mode mode) {
   while (alive && !loop->stop_flag) {
     int64_t timeout = 0;
     vg_update_time(loop);
-    if (loop->heap_len && loop->heap[0].due <= loop->time)
+    if (vg__timers_due(loop))
       vg__run_timers(loop);
     if (mode != VG_RUN_NOWAIT)
       timeout = poll_timeout(loop);

@@ -1,154 +1,198 @@
 /*
- * timer.c -- timers: a 4-ary min-heap whose entries are FIFOs of timers
- * due at the same time.
+ * timer.c -- timers: a hierarchical timing wheel with millisecond slots.
  *
- * Loops often have many timers due in the same millisecond (a thousand
- * services started together, each with the same readiness delay).  A
- * small direct-mapped cache remembers the FIFO of recently started
- * deadlines: a timer started for one of them joins that FIFO in O(1)
- * instead of adding a heap entry.  A deadline the cache has forgotten
- * simply gets a second FIFO; FIFOs of equal deadlines are ordered by
- * creation (`order`), so timers due at the same time still fire in start
- * order.  The cache is a few cache lines: a loop whose deadlines are all
- * distinct pays one L1 probe per start, not a miss into a big table.
+ * Eleven levels of 64 slots.  A slot of level L spans 64^L ms, so level 0
+ * holds one deadline per slot and the eleven levels cover every 64-bit
+ * deadline.  Each slot is a list (intrusive, circular, through the
+ * timer's `link`; the slot's head is in the loop), and a 64-bit mask per
+ * level says which slots are occupied.  Start and stop are O(1) whatever
+ * the deadlines, and allocate nothing.  docs/PERFORMANCE.md ("Timers")
+ * has the figures that chose this over heaps.
  *
- * Heap entries are {due, head} (16 bytes); comparisons read only the
- * array except to break a tie between two FIFOs of one deadline, which
- * the cache makes rare.  The 4-ary shape is half as deep as a binary
- * heap.  Nothing is allocated per start: the heap grows by doubling.
+ * Placement, relative to the wheel's time W (loop->wheel_time, never
+ * ahead of the loop's time): a timer due at D >= W goes to the level of
+ * the highest 6-bit group in which D and W differ (level 0 if none), in
+ * the slot given by D's bits of that group.  So an occupied slot of level
+ * L >= 1 always lies after W's own slot of that level, inside W's slot of
+ * level L + 1, and a slot of level 0 is for one deadline.  The earliest
+ * slot is found with two count-trailing-zeros: the lowest occupied level,
+ * its lowest occupied slot.
+ *
+ * Advancing (vg__run_timers) moves W from slot to slot, never past an
+ * occupied one: a slot of level 0 fires; a slot of level L >= 1 is
+ * reached at its start and its timers move down (a cascade), each to the
+ * level its deadline now calls for.  W then jumps to the loop's time at
+ * once: an idle wheel does no work per millisecond.
+ *
+ * Lazy moves.  Touching a timer's neighbours in its list costs two cache
+ * misses at random places when timers are many, more than the rest of a
+ * start or a stop.  So a stopped timer stays linked (its handle is no
+ * longer active: a "stale" entry), and a timer restarted for a deadline
+ * not before its slot's time stays in that slot with its new deadline.
+ * Invariant: an active timer is linked in a slot the wheel reaches no
+ * later than its deadline.  When the wheel reaches a slot it drops the
+ * stale entries and moves the early ones on; closing a timer unlinks it
+ * for good (its memory may go after the close callback).  This is the
+ * approach of Go's runtime timers (deleted and modified-later states).
+ *
+ * Order.  Timers due at the same time fire in start order: every start
+ * takes the next `order` from the loop, and a slot of level 0 is fired in
+ * `order`.  Entries arrive at a level-0 slot by appends, in order almost
+ * always (starts are appended in order; cascades keep list order); an
+ * append behind a later start, or a lazy restart inside a level-0 slot,
+ * marks the slot unsorted (wheel_unsorted) and it is sorted (merge sort,
+ * no allocation) before it fires.
+ *
+ * The poll timeout is exact: vg__next_timeout first settles the earliest
+ * slot (drops stale entries, moves early ones on), then takes the slot's
+ * time (level 0) or the earliest deadline in it (a higher level, scanned
+ * and remembered in next_timer/next_due while that timer stays put).
  *
  * Timers started during a run-timers pass (even with timeout 0) wait for
  * the next pass, so a callback that re-arms itself cannot starve the
  * loop.
- *
- * heap_index is the heap slot of a FIFO head, MEMBER for the other
- * timers of a FIFO, NONE for a stopped timer.
  */
 #include "internal.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
 #define NONE UINT32_MAX
-#define MEMBER (UINT32_MAX - 1)
 
-static inline vg_timer_t **recent_slot(vg_loop_t *loop, uint64_t due) {
-  return &loop->recent[(due * 0x9E3779B97F4A7C15ull) >> 58 &
-                       (VG__RECENT_DUES - 1)];
+#define TIMER_OF(l) \
+  ((vg_timer_t *)(void *)((char *)(l) - offsetof(vg_timer_t, link)))
+
+#define ARMED(t) (((t)->hflags & VG__ACTIVE) != 0)
+
+static uint64_t slot_time(const vg_loop_t *loop, uint32_t s) {
+  return vg__wheel_slot_time(loop->wheel_time, s / VG__WHEEL_SLOTS,
+                             s % VG__WHEEL_SLOTS);
 }
 
-/* ---- the heap ------------------------------------------------------- */
-
-static inline int before(const vg__heap_entry_t *a,
-                         const vg__heap_entry_t *b) {
-  return a->due < b->due ||
-         (a->due == b->due && a->timer->order < b->timer->order);
-}
-
-static inline void place(vg__heap_entry_t *heap, uint32_t i,
-                         const vg__heap_entry_t *e) {
-  heap[i] = *e;
-  e->timer->heap_index = i;
-}
-
-static void sift_up(vg__heap_entry_t *heap, uint32_t i) {
-  vg__heap_entry_t e = heap[i];
-  while (i > 0) {
-    uint32_t parent = (i - 1) / 4;
-    if (!before(&e, &heap[parent]))
-      break;
-    place(heap, i, &heap[parent]);
-    i = parent;
+/* The earliest deadline of the slot next_slot is next_timer's: an entry
+ * that comes in earlier (or a lazy restart to earlier) takes over. */
+static inline void note_due(vg_loop_t *loop, vg_timer_t *t) {
+  if (t->slot == loop->next_slot && t->due < loop->next_due) {
+    loop->next_due = t->due;
+    loop->next_timer = t;
   }
-  place(heap, i, &e);
 }
 
-static void sift_down(vg__heap_entry_t *heap, uint32_t n, uint32_t i) {
-  vg__heap_entry_t e = heap[i];
-  for (;;) {
-    uint32_t c = 4 * i + 1, best, k, end;
-    if (c >= n)
-      break;
-    best = c;
-    end = c + 4 < n ? c + 4 : n;
-    for (k = c + 1; k < end; k++)
-      if (before(&heap[k], &heap[best]))
-        best = k;
-    if (!before(&heap[best], &e))
-      break;
-    place(heap, i, &heap[best]);
-    i = best;
+static void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
+  uint64_t x = t->due ^ loop->wheel_time;
+  unsigned level = x ? (63u - vg__clz64(x)) / VG__WHEEL_BITS : 0;
+  unsigned idx =
+      (unsigned)(t->due >> (VG__WHEEL_BITS * level)) & (VG__WHEEL_SLOTS - 1);
+  vg_tlink_t *head = &loop->wheel[level][idx];
+  uint64_t bit = (uint64_t)1 << idx;
+
+  if (loop->wheel_bits[level] & bit) {
+    vg_tlink_t *tail = head->prev;
+    tail->next = &t->link;
+    t->link.prev = tail;
+    if (level == 0 && TIMER_OF(tail)->order > t->order)
+      loop->wheel_unsorted |= bit;
+  } else {
+    /* An empty slot's head is stale: it is rewritten here. */
+    loop->wheel_bits[level] |= bit;
+    loop->wheel_levels |= 1u << level;
+    head->next = &t->link;
+    t->link.prev = head;
   }
-  place(heap, i, &e);
+  t->link.next = head;
+  head->prev = &t->link;
+  t->slot = level * VG__WHEEL_SLOTS + idx;
+  note_due(loop, t);
 }
 
-static apr_status_t timer_insert(vg_loop_t *loop, vg_timer_t *t) {
-  vg_timer_t **slot = recent_slot(loop, t->due), *head = *slot;
-  vg__heap_entry_t *e;
-  if (head && head->due == t->due) {
-    /* A FIFO for this deadline was started recently: join its end. */
-    vg_timer_t *tail = head->tprev;
-    tail->tnext = t;
-    t->tprev = tail;
-    t->tnext = head;
-    head->tprev = t;
-    t->heap_index = MEMBER;
-    return APR_SUCCESS;
-  }
-  if (loop->heap_len == loop->heap_cap) {
-    uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-    vg__heap_entry_t *h = realloc(loop->heap, (size_t)cap * sizeof *h);
-    if (!h)
-      return APR_ENOMEM;
-    loop->heap = h;
-    loop->heap_cap = cap;
-  }
-  *slot = t;
-  t->tnext = t->tprev = t;
-  t->order = loop->timer_order++;
-  e = &loop->heap[loop->heap_len];
-  e->due = t->due;
-  e->timer = t;
-  t->heap_index = loop->heap_len++;
-  sift_up(loop->heap, t->heap_index);
-  return APR_SUCCESS;
-}
-
-static void timer_remove(vg_loop_t *loop, vg_timer_t *t) {
-  uint32_t i = t->heap_index, last;
-  vg_timer_t **slot;
-  if (i == NONE)
+static void wheel_unlink(vg_loop_t *loop, vg_timer_t *t) {
+  uint32_t s = t->slot;
+  vg_tlink_t *prev, *next;
+  if (s == NONE)
     return;
-  t->heap_index = NONE;
-  if (i == MEMBER || t->tnext != t) {
-    vg_timer_t *n = t->tnext;
-    t->tprev->tnext = n;
-    n->tprev = t->tprev;
-    t->tnext = t->tprev = t;
-    if (i != MEMBER) {
-      /* The head leaves: the next in line takes over its entry and its
-       * place in the order. */
-      n->heap_index = i;
-      n->order = t->order;
-      loop->heap[i].timer = n;
-      slot = recent_slot(loop, t->due);
-      if (*slot == t)
-        *slot = n;
+  t->slot = NONE;
+  prev = t->link.prev;
+  next = t->link.next;
+  prev->next = next;
+  next->prev = prev;
+  if (prev == next) {         /* only the head is left: the slot empties */
+    unsigned level = s / VG__WHEEL_SLOTS;
+    uint64_t bit = (uint64_t)1 << (s % VG__WHEEL_SLOTS);
+    loop->wheel_bits[level] &= ~bit;
+    if (!loop->wheel_bits[level])
+      loop->wheel_levels &= ~(1u << level);
+    if (level == 0)
+      loop->wheel_unsorted &= ~bit;
+  }
+  if (t == loop->next_timer)
+    loop->next_slot = NONE;   /* forget it: it may be freed once closed */
+}
+
+/* Sort a level-0 slot by `order` (stable merge sort of the list, bottom
+ * up: no allocation, O(n log n)), then relink it. */
+static void sort_slot(vg_loop_t *loop, unsigned idx) {
+  vg_tlink_t *head = &loop->wheel[0][idx], *list, *p, *tail;
+  size_t width;
+  head->prev->next = NULL;
+  list = head->next;
+  for (width = 1;; width *= 2) {
+    vg_tlink_t *out = NULL, **end = &out;
+    size_t merges = 0;
+    p = list;
+    while (p) {
+      vg_tlink_t *q = p;
+      size_t plen = 0, qlen = width;
+      merges++;
+      while (q && plen < width) {
+        q = q->next;
+        plen++;
+      }
+      while (plen > 0 || (qlen > 0 && q)) {
+        vg_tlink_t *e;
+        if (plen == 0 || (qlen > 0 && q &&
+                          TIMER_OF(q)->order < TIMER_OF(p)->order)) {
+          e = q;
+          q = q->next;
+          qlen--;
+        } else {
+          e = p;
+          p = p->next;
+          plen--;
+        }
+        *end = e;
+        end = &e->next;
+      }
+      p = q;
     }
-    return;
+    *end = NULL;
+    list = out;
+    if (merges <= 1)
+      break;
   }
-  /* The last timer of its FIFO: the entry goes. */
-  slot = recent_slot(loop, t->due);
-  if (*slot == t)
-    *slot = NULL;
-  last = --loop->heap_len;
-  if (i == last)
-    return;
-  place(loop->heap, i, &loop->heap[last]);
-  if (i > 0 && before(&loop->heap[i], &loop->heap[(i - 1) / 4]))
-    sift_up(loop->heap, i);
-  else
-    sift_down(loop->heap, loop->heap_len, i);
+  tail = head;
+  for (p = list; p; p = p->next) {
+    p->prev = tail;
+    tail->next = p;
+    tail = p;
+  }
+  tail->next = head;
+  head->prev = tail;
+  loop->wheel_unsorted &= ~((uint64_t)1 << idx);
+}
+
+/* The entry at the front of a slot the wheel has reached: drop it if
+ * stale, move it on if its deadline is later than the slot's time `at`.
+ * Non-zero if it did either (the front changed). */
+static int settle_front(vg_loop_t *loop, vg_timer_t *t, uint64_t at) {
+  if (!ARMED(t)) {
+    wheel_unlink(loop, t);
+    return 1;
+  }
+  if (t->due > at) {
+    wheel_unlink(loop, t);
+    wheel_insert(loop, t);
+    return 1;
+  }
+  return 0;
 }
 
 apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
@@ -156,9 +200,9 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
   t->cb = NULL;
   t->due = 0;
   t->repeat = 0;
-  t->tnext = t->tprev = t;
+  t->link.next = t->link.prev = &t->link;
   t->order = 0;
-  t->heap_index = NONE;
+  t->slot = NONE;
   t->pass = 0;
   return APR_SUCCESS;
 }
@@ -166,34 +210,46 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
 apr_status_t vg_timer_start(vg_timer_t *t, vg_timer_cb cb, uint64_t timeout,
                             uint64_t repeat) {
   vg_loop_t *loop = t->loop;
-  apr_status_t rv;
+  uint64_t due = loop->time + timeout;
   if (!cb)
     return APR_EINVAL;
   if (vg__is_closing(t))
     return VG_ECLOSING;
-  timer_remove(loop, t);
+  if (due < loop->time)
+    due = UINT64_MAX;         /* clamp on overflow */
   t->cb = cb;
-  t->due = loop->time + timeout;
-  if (t->due < loop->time)
-    t->due = UINT64_MAX;      /* clamp on overflow */
   t->repeat = repeat;
   t->pass = loop->timer_pass;
-  rv = timer_insert(loop, t);
-  if (rv != APR_SUCCESS) {
-    vg__handle_stop((vg_handle_t *)t);
-    return rv;
+  t->order = loop->timer_order++;
+  if (t->slot != NONE) {
+    if (slot_time(loop, t->slot) <= due) {
+      /* Its slot comes no later than the new deadline: it stays (see
+       * the top); in a level-0 slot its place in the order changed. */
+      t->due = due;
+      if (t->slot < VG__WHEEL_SLOTS && t->link.next != &loop->wheel[0][t->slot])
+        loop->wheel_unsorted |= (uint64_t)1 << t->slot;
+      note_due(loop, t);
+      vg__handle_start((vg_handle_t *)t);
+      return APR_SUCCESS;
+    }
+    wheel_unlink(loop, t);
   }
+  t->due = due;
+  wheel_insert(loop, t);
   vg__handle_start((vg_handle_t *)t);
   return APR_SUCCESS;
 }
 
 apr_status_t vg_timer_stop(vg_timer_t *t) {
-  timer_remove(t->loop, t);
+  /* It stays linked, stale, until the wheel reaches its slot. */
   vg__handle_stop((vg_handle_t *)t);
   return APR_SUCCESS;
 }
 
-void vg__timer_close(vg_timer_t *t) { vg_timer_stop(t); }
+void vg__timer_close(vg_timer_t *t) {
+  vg__handle_stop((vg_handle_t *)t);
+  wheel_unlink(t->loop, t);
+}
 
 apr_status_t vg_timer_again(vg_timer_t *t) {
   if (!t->cb)
@@ -210,16 +266,56 @@ void vg_timer_set_repeat(vg_timer_t *t, uint64_t repeat) {
 uint64_t vg_timer_get_repeat(const vg_timer_t *t) { return t->repeat; }
 
 uint64_t vg_timer_due_in(const vg_timer_t *t) {
-  if (t->heap_index == NONE || t->due <= t->loop->time)
+  if (!ARMED(t) || t->due <= t->loop->time)
     return 0;
   return t->due - t->loop->time;
 }
 
-int64_t vg__next_timeout(const vg_loop_t *loop) {
+int64_t vg__next_timeout(vg_loop_t *loop) {
   uint64_t due;
-  if (loop->heap_len == 0)
-    return -1;
-  due = loop->heap[0].due;
+  for (;;) {
+    unsigned level, idx;
+    uint32_t s;
+    vg_tlink_t *head, *l;
+    vg_timer_t *earliest;
+    if (!loop->wheel_levels)
+      return -1;
+    level = vg__ctz64(loop->wheel_levels);
+    idx = vg__ctz64(loop->wheel_bits[level]);
+    head = &loop->wheel[level][idx];
+    if (level == 0) {
+      /* Settled, the front is an active timer due at the slot's time. */
+      due = vg__wheel_slot_time(loop->wheel_time, 0, idx);
+      if (!settle_front(loop, TIMER_OF(head->next), due))
+        break;
+      continue;
+    }
+    s = level * VG__WHEEL_SLOTS + idx;
+    if (loop->next_slot == s && loop->next_timer->slot == s &&
+        ARMED(loop->next_timer) && loop->next_timer->due == loop->next_due) {
+      due = loop->next_due;   /* remembered, and that timer stayed put */
+      break;
+    }
+    /* A slot that spans several deadlines: drop its stale entries and
+     * find the earliest deadline of the others. */
+    loop->next_slot = NONE;
+    earliest = NULL;
+    for (l = head->next; l != head;) {
+      vg_timer_t *t = TIMER_OF(l);
+      l = l->next;
+      if (!ARMED(t))
+        wheel_unlink(loop, t);
+      else if (!earliest || t->due < earliest->due)
+        earliest = t;
+    }
+    if (!earliest)
+      continue;               /* only stale entries: the slot is gone */
+    due = earliest->due;
+    loop->next_slot = s;
+    loop->next_due = due;
+    loop->next_timer = earliest;
+    break;
+  }
   if (due <= loop->time)
     return 0;
   if (due - loop->time > (uint64_t)INT64_MAX)
@@ -229,30 +325,64 @@ int64_t vg__next_timeout(const vg_loop_t *loop) {
 
 void vg__run_timers(vg_loop_t *loop) {
   uint32_t pass = ++loop->timer_pass;
-  while (loop->heap_len > 0) {
-    vg__heap_entry_t *root = &loop->heap[0];
-    vg_timer_t *t;
-    if (root->due > loop->time)
+  /* loop->time is read afresh: a long callback may refresh it. */
+  while (loop->wheel_levels) {
+    unsigned level = vg__ctz64(loop->wheel_levels);
+    unsigned idx = vg__ctz64(loop->wheel_bits[level]);
+    uint64_t at = vg__wheel_slot_time(loop->wheel_time, level, idx);
+    uint64_t bit = (uint64_t)1 << idx;
+    vg_tlink_t *head = &loop->wheel[level][idx];
+    if (at > loop->time)
       break;
-    t = root->timer;
-    /* Started during this pass: so is the rest of its FIFO, and no other
-     * deadline is due (anything started now is due no earlier than now). */
-    if (t->pass == pass)
-      break;
-    timer_remove(loop, t);
-    if (t->repeat) {
-      /* Next deadline from the scheduled one, not from now: no drift.
-       * If we fell behind by a whole period, skip the missed firings. */
-      uint64_t next = t->due + t->repeat;
-      if (next <= loop->time)
-        next = loop->time + t->repeat;
-      t->due = next;
-      t->pass = pass;
-      if (timer_insert(loop, t) != APR_SUCCESS)
-        vg__handle_stop((vg_handle_t *)t);
-    } else {
-      vg__handle_stop((vg_handle_t *)t);
+    loop->wheel_time = at;
+    if (level > 0) {
+      /* W enters the slot: its timers move down (to lower levels only),
+       * in list order; stale entries go.  The slot empties as a whole,
+       * so nothing is unlinked one by one. */
+      vg_tlink_t *l = head->next;
+      loop->wheel_bits[level] &= ~bit;
+      if (!loop->wheel_bits[level])
+        loop->wheel_levels &= ~(1u << level);
+      if (loop->next_slot == level * VG__WHEEL_SLOTS + idx)
+        loop->next_slot = NONE;
+      while (l != head) {
+        vg_timer_t *t = TIMER_OF(l);
+        l = l->next;
+        t->slot = NONE;
+        if (ARMED(t))
+          wheel_insert(loop, t);
+      }
+      continue;
     }
-    t->cb(t);
+    do {
+      vg_timer_t *t;
+      if (loop->wheel_unsorted & bit)
+        sort_slot(loop, idx);
+      t = TIMER_OF(head->next);
+      if (settle_front(loop, t, at))
+        continue;
+      /* Started during this pass: so is the rest of the slot (it is in
+       * start order), and it waits for the next pass with whatever else
+       * is due. */
+      if (t->pass == pass)
+        return;
+      wheel_unlink(loop, t);
+      if (t->repeat) {
+        /* Next deadline from the scheduled one, not from now: no drift.
+         * If we fell behind by a whole period, skip the missed firings.
+         * A deadline past 2^64 ms is clamped, as in vg_timer_start. */
+        uint64_t next = t->due + t->repeat;
+        if (next <= loop->time)
+          next = loop->time + t->repeat;
+        t->due = next < t->due ? UINT64_MAX : next;
+        t->pass = pass;
+        t->order = loop->timer_order++;
+        wheel_insert(loop, t);
+      } else {
+        vg__handle_stop((vg_handle_t *)t);
+      }
+      t->cb(t);
+    } while (loop->wheel_bits[0] & bit);
   }
+  loop->wheel_time = loop->time;
 }

@@ -33,10 +33,44 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   timers_fired++;
 }
 
-static int bench_timers(unsigned n) {
+/* timers -t churn: idle timeouts re-armed at random (perf/common.h), the
+ * way libev's manual recommends for a timeout that is reset often: set
+ * `repeat` and call ev_timer_again(), which moves an active timer in the
+ * heap in place instead of a stop and a start. */
+static int bench_timers_churn(unsigned n) {
   struct ev_loop *loop = ev_loop_new(BACKEND);
   ev_timer *timers;
+  unsigned i, k, ms;
+
+  if (!loop) perf_fail("ev_loop_new", 0);
+  timers = calloc(PERF_CHURN_TIMERS, sizeof *timers);
+  if (!timers) return -1;
+  ev_now_update(loop);
+  timers_fired = 0;
+  for (i = 0; i < PERF_CHURN_TIMERS; i++) {
+    ev_timer_init(&timers[i], timer_cb, 0., perf_churn_initial(i) / 1000.0);
+    ev_timer_again(loop, &timers[i]);
+  }
+  perf_begin();
+  for (k = 0; k < n; k++) {
+    perf_churn_rearm(k, &i, &ms);
+    timers[i].repeat = ms / 1000.0;
+    ev_timer_again(loop, &timers[i]);
+    if ((k + 1) % PERF_CHURN_TICK == 0) ev_run(loop, EVRUN_NOWAIT);
+  }
+  perf_end();
+  ev_loop_destroy(loop);
+  free(timers);
+  return 0;
+}
+
+static int bench_timers(unsigned n) {
+  struct ev_loop *loop;
+  ev_timer *timers;
   unsigned i;
+
+  if (perf_timers_churn()) return bench_timers_churn(n);
+  loop = ev_loop_new(BACKEND);
 
   if (!loop) perf_fail("ev_loop_new", 0);
   timers = malloc((size_t)n * sizeof *timers);

@@ -51,11 +51,48 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   timers_fired++;
 }
 
-static int bench_timers(unsigned n) {
+/* timers -t churn: idle timeouts re-armed at random (perf/common.h).
+ * evtimer_add() on a pending event moves it in the heap. */
+static int bench_timers_churn(unsigned n) {
   struct event_base *base = new_base();
+  struct event *timers;
+  unsigned i, k, ms;
+  struct timeval tv;
+
+  timers = calloc(PERF_CHURN_TIMERS, sizeof *timers);
+  if (!timers) return -1;
+  timers_fired = 0;
+  for (i = 0; i < PERF_CHURN_TIMERS; i++) {
+    ms = perf_churn_initial(i);
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evtimer_assign(&timers[i], base, timer_cb, NULL);
+    evtimer_add(&timers[i], &tv);
+  }
+  perf_begin();
+  for (k = 0; k < n; k++) {
+    perf_churn_rearm(k, &i, &ms);
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evtimer_add(&timers[i], &tv);
+    if ((k + 1) % PERF_CHURN_TICK == 0)
+      event_base_loop(base, EVLOOP_NONBLOCK);
+  }
+  perf_end();
+  for (i = 0; i < PERF_CHURN_TIMERS; i++) evtimer_del(&timers[i]);
+  event_base_free(base);
+  free(timers);
+  return 0;
+}
+
+static int bench_timers(unsigned n) {
+  struct event_base *base;
   struct event *timers;
   unsigned i;
   int cancel = perf_timers_cancel();
+
+  if (perf_timers_churn()) return bench_timers_churn(n);
+  base = new_base();
 
   timers = malloc((size_t)n * sizeof *timers);
   if (!timers) return -1;

@@ -26,10 +26,43 @@ static void timer_cb(uv_timer_t *t) {
   timers_fired++;
 }
 
+/* timers -t churn: idle timeouts re-armed at random (perf/common.h).
+ * uv_timer_start() on an active timer moves it. */
+static int bench_timers_churn(unsigned n) {
+  uv_loop_t loop;
+  uv_timer_t *timers;
+  unsigned i, k, ms;
+
+  timers = calloc(PERF_CHURN_TIMERS, sizeof *timers);
+  if (!timers) return -1;
+  CHECK_UV(uv_loop_init(&loop));
+  uv_update_time(&loop);
+  timers_fired = 0;
+  for (i = 0; i < PERF_CHURN_TIMERS; i++) {
+    uv_timer_init(&loop, &timers[i]);
+    uv_timer_start(&timers[i], timer_cb, perf_churn_initial(i), 0);
+  }
+  perf_begin();
+  for (k = 0; k < n; k++) {
+    perf_churn_rearm(k, &i, &ms);
+    uv_timer_start(&timers[i], timer_cb, ms, 0);
+    if ((k + 1) % PERF_CHURN_TICK == 0) uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  perf_end();
+  for (i = 0; i < PERF_CHURN_TIMERS; i++)
+    uv_close((uv_handle_t *)&timers[i], NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK_UV(uv_loop_close(&loop));
+  free(timers);
+  return 0;
+}
+
 static int bench_timers(unsigned n) {
   uv_loop_t loop;
   uv_timer_t *timers;
   unsigned i;
+
+  if (perf_timers_churn()) return bench_timers_churn(n);
 
   timers = malloc((size_t)n * sizeof *timers);
   if (!timers) return -1;

@@ -26,10 +26,42 @@ static void timer_cb(vg_timer_t *t) {
   timers_fired++;
 }
 
+/* timers -t churn: idle timeouts re-armed at random (perf/common.h). */
+static int bench_timers_churn(unsigned n) {
+  vg_loop_t *loop;
+  vg_timer_t *timers;
+  unsigned i, k, ms;
+
+  timers = calloc(PERF_CHURN_TIMERS, sizeof *timers);
+  if (!timers) return -1;
+  PERF_CHECK(vg_loop_create(&loop, NULL));
+  vg_update_time(loop);
+  timers_fired = 0;
+  for (i = 0; i < PERF_CHURN_TIMERS; i++) {
+    vg_timer_init(loop, &timers[i]);
+    vg_timer_start(&timers[i], timer_cb, perf_churn_initial(i), 0);
+  }
+  perf_begin();
+  for (k = 0; k < n; k++) {
+    perf_churn_rearm(k, &i, &ms);
+    vg_timer_start(&timers[i], timer_cb, ms, 0);
+    if ((k + 1) % PERF_CHURN_TICK == 0) vg_run(loop, VG_RUN_NOWAIT);
+  }
+  perf_end();
+  for (i = 0; i < PERF_CHURN_TIMERS; i++)
+    vg_close((vg_handle_t *)&timers[i], NULL);
+  vg_run(loop, VG_RUN_DEFAULT);
+  PERF_CHECK(vg_loop_close(loop));
+  free(timers);
+  return 0;
+}
+
 static int bench_timers(unsigned n) {
   vg_loop_t *loop;
   vg_timer_t *timers;
   unsigned i;
+
+  if (perf_timers_churn()) return bench_timers_churn(n);
 
   timers = malloc((size_t)n * sizeof *timers);
   if (!timers) return -1;

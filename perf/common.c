@@ -1,14 +1,14 @@
 /*
  * common.c -- the benchmark driver shared by every perf/ program.
  *
- * Usage: bench_IMPL [-n N] [-a] [-c split|same|free] [-t fire|cancel]
+ * Usage: bench_IMPL [-n N] [-a] [-c split|same|free] [-t fire|cancel|churn]
  *                   [BENCH ...]
  *   BENCH   timers | pingpong | async | spawn | all (default: all)
  *   -n N    operations per benchmark instead of the default size
  *   -a      also print a "detail" line per measurement: CPU time and
  *           allocations (see common.h)
  *   -c MODE thread placement for async (see perf_pin_thread)
- *   -t MODE timers variant: fire or cancel (see perf_timers_cancel)
+ *   -t MODE timers variant: fire, cancel or churn (see common.h)
  *
  * A benchmark that an implementation does not provide is skipped with a
  * note on stderr, so `bench_epoll all` prints pingpong, async and spawn.
@@ -54,6 +54,7 @@ static struct {
   char impl_buf[64];
   int cpu_mode;
   int timers_cancel;
+  int timers_churn;
   int cpus[2];                    /* the first two CPUs we may use */
   perf_cpu_mask_t orig_mask;
   int bench;
@@ -199,6 +200,31 @@ static void cpu_setup(void) {
 
 int perf_timers_cancel(void) { return cur.timers_cancel; }
 
+int perf_timers_churn(void) { return cur.timers_churn; }
+
+/* splitmix64's finaliser: the churn sequence's generator (seeded by the
+ * index, so every implementation draws the same numbers). */
+static uint64_t churn_mix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static unsigned churn_timeout(uint32_t x) {
+  return PERF_CHURN_MINMS + x % (PERF_CHURN_MAXMS - PERF_CHURN_MINMS + 1u);
+}
+
+unsigned perf_churn_initial(unsigned i) {
+  return churn_timeout((uint32_t)churn_mix(~(uint64_t)i));
+}
+
+void perf_churn_rearm(unsigned k, unsigned *timer, unsigned *timeout_ms) {
+  uint64_t x = churn_mix(k);
+  *timer = (unsigned)((x >> 32) % PERF_CHURN_TIMERS);
+  *timeout_ms = churn_timeout((uint32_t)x);
+}
+
 unsigned perf_timer_timeout_spread(unsigned i) {
   uint32_t x = (uint32_t)i * 2246822519u + 0x9E3779B9u;
   x ^= x >> 13;
@@ -272,7 +298,7 @@ void perf_end(void) {
 
 static void usage(const char *prog) {
   fprintf(stderr,
-          "usage: %s [-n N] [-a] [-c split|same|free] [-t fire|cancel] "
+          "usage: %s [-n N] [-a] [-c split|same|free] [-t fire|cancel|churn] "
           "[timers|pingpong|async|spawn|all ...]\n",
           prog);
   exit(2);
@@ -303,9 +329,10 @@ int perf_main(int argc, char **argv, const perf_impl_t *impl) {
       else usage(argv[0]);
     } else if (strcmp(a, "-t") == 0 && i + 1 < argc) {
       const char *m = argv[++i];
-      if (strcmp(m, "fire") == 0) cur.timers_cancel = 0;
-      else if (strcmp(m, "cancel") == 0) cur.timers_cancel = 1;
-      else usage(argv[0]);
+      cur.timers_cancel = strcmp(m, "cancel") == 0;
+      cur.timers_churn = strcmp(m, "churn") == 0;
+      if (!cur.timers_cancel && !cur.timers_churn && strcmp(m, "fire") != 0)
+        usage(argv[0]);
     } else if (strcmp(a, "all") == 0) {
       for (b = 0; b < PERF_NBENCH; b++) want[b] = 1;
       any = 1;
@@ -330,14 +357,16 @@ int perf_main(int argc, char **argv, const perf_impl_t *impl) {
     }
     cur.bench = b;
     cur.n = n ? n : bench_default_n[b];
+    if (!n && b == PERF_TIMERS && cur.timers_churn) cur.n = PERF_CHURN_N;
     cur.begun = cur.ended = 0;
     cur.impl = impl->name;
     if (b == PERF_ASYNC && cur.cpu_mode == CPU_SAME) {
       snprintf(cur.impl_buf, sizeof cur.impl_buf, "%s-1cpu", impl->name);
       cur.impl = cur.impl_buf;
     }
-    if (b == PERF_TIMERS && cur.timers_cancel) {
-      snprintf(cur.impl_buf, sizeof cur.impl_buf, "%s-cancel", impl->name);
+    if (b == PERF_TIMERS && (cur.timers_cancel || cur.timers_churn)) {
+      snprintf(cur.impl_buf, sizeof cur.impl_buf, "%s-%s", impl->name,
+               cur.timers_cancel ? "cancel" : "churn");
       cur.impl = cur.impl_buf;
     }
     if (impl->fn[b](cur.n) != 0 || !cur.ended) {

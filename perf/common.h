@@ -37,6 +37,11 @@
 #define PERF_PINGPONG_MSG 64u
 #define PERF_ASYNC_N     10000u    /* cross-thread round trips           */
 #define PERF_SPAWN_N     1000u     /* sequential spawns of /bin/true     */
+#define PERF_CHURN_N     3000000u  /* timers -t churn: re-arms            */
+#define PERF_CHURN_TIMERS 100000u  /* ... of this many idle timeouts      */
+#define PERF_CHURN_MINMS 1000u     /* ... each due in 1 s..10 min         */
+#define PERF_CHURN_MAXMS 600000u
+#define PERF_CHURN_TICK  1000u     /* re-arms between two loop iterations */
 
 /* The spawn workload's child: /bin/true, or on Windows `cmd /c exit 0`
  * (perf/README.md), found on PATH.  PERF_SPAWN_ARGV initialises an array
@@ -97,7 +102,7 @@ void perf_sleep_ms(unsigned ms);
  * sequence in 1..PERF_TIMERS_MAXMS, the same for every implementation. */
 unsigned perf_timer_timeout(unsigned i);
 
-/* The timers workload has two variants, chosen with -t:
+/* The timers workload has three variants, chosen with -t:
  *   fire    (default) start n timers due within PERF_TIMERS_MAXMS, wait
  *           (untimed) until all are due, run the loop that fires them;
  *           only 64 distinct deadlines, so ties are the rule;
@@ -105,11 +110,25 @@ unsigned perf_timer_timeout(unsigned i);
  *           630,000 distinct deadlines), then stop them all in a
  *           scrambled order: insertion and removal anywhere in a large
  *           heap, the fate of most I/O timeouts.  impl= gets "-cancel".
- * perf_timers_cancel() says which; perf_timer_timeout_spread(i) and
- * perf_cancel_order(i, n) (a permutation of 0..n-1) define the second. */
+ *   churn   PERF_CHURN_TIMERS idle timeouts are started (untimed), then
+ *           n re-arms (default PERF_CHURN_N) each move a pseudo-random
+ *           one of them to a pseudo-random timeout in PERF_CHURN_MINMS..
+ *           PERF_CHURN_MAXMS, as a server re-arms a connection's idle
+ *           timeout on every read; every PERF_CHURN_TICK re-arms the loop
+ *           runs one non-blocking iteration, so its time moves on.  The
+ *           ops are the re-arms.  impl= gets "-churn".
+ * perf_timers_cancel() and perf_timers_churn() say which;
+ * perf_timer_timeout_spread(i) and perf_cancel_order(i, n) (a
+ * permutation of 0..n-1) define the second, perf_churn_initial(i) (timer
+ * i's first timeout) and perf_churn_rearm(k, ...) (the k-th re-arm: which
+ * timer, what timeout) the third, from a fixed-seed generator: the same
+ * sequence for every implementation. */
 int perf_timers_cancel(void);
+int perf_timers_churn(void);
 unsigned perf_timer_timeout_spread(unsigned i);
 unsigned perf_cancel_order(unsigned i, unsigned n);
+unsigned perf_churn_initial(unsigned i);
+void perf_churn_rearm(unsigned k, unsigned *timer, unsigned *timeout_ms);
 
 /* Allocation counters maintained by alloc_hook.c (0 if not linked). */
 uint64_t perf_malloc_count(void);

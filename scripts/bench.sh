@@ -9,16 +9,21 @@
 #                     by other load, for A/B work on a noisy machine)
 #   --quick           small workloads (a smoke test, not a measurement)
 #   --only LIST       benchmarks to run, comma-separated
-#                     (timers,pingpong,async,spawn; default all)
+#                     (timers,pingpong,async,spawn; default all); timers
+#                     runs its three variants (fire, cancel, churn), and
+#                     timers-fire, timers-cancel, timers-churn run one
 #   --impls LIST      implementations (default vigil,libuv,libev,libevent,epoll)
 #   --no-1cpu         skip the async run with both threads on one CPU
 #                     (reported as impl=NAME-1cpu)
 #   --no-cancel       skip the timers variant with distinct deadlines that
 #                     are cancelled, not fired (reported as impl=NAME-cancel)
+#   --no-churn        skip the timers variant that re-arms 100,000 idle
+#                     timeouts at random (reported as impl=NAME-churn)
 #   --no-extras       skip the idle system-call check (strace)
 #   --pairs K         paired mode instead of rounds: for every benchmark and
 #                     peer, K back-to-back pairs (vigil, peer) at a fifth
-#                     of the default sizes, the order alternating; reports
+#                     of the default sizes (timers churn: 600,000
+#                     re-arms), the order alternating; reports
 #                     the median ratio peer/vigil of the pairs' times (> 1:
 #                     vigil faster) with quartiles.  Adjacent runs see the
 #                     same background load, so the ratio is much steadier
@@ -61,6 +66,7 @@ ONLY="timers,pingpong,async,spawn"
 IMPLS="vigil,libuv,libev,libevent,epoll"
 ONECPU=1
 CANCEL=1
+CHURN=1
 EXTRAS=1
 MARKDOWN=""
 PAIRS=0
@@ -79,6 +85,7 @@ while [ $# -gt 0 ]; do
     --impls) IMPLS=${2:?}; shift 2 ;;
     --no-1cpu) ONECPU=0; shift ;;
     --no-cancel) CANCEL=0; shift ;;
+    --no-churn) CHURN=0; shift ;;
     --no-extras) EXTRAS=0; shift ;;
     --markdown) MARKDOWN=${2:?}; shift 2 ;;
     --pairs) PAIRS=${2:?}; shift 2 ;;
@@ -175,7 +182,10 @@ fi
 IFS=, read -r -a BENCHES <<<"$ONLY"
 IFS=, read -r -a IMPL_LIST <<<"$IMPLS"
 for b in "${BENCHES[@]}"; do
-  case "$b" in timers|pingpong|async|spawn) ;; *) die "unknown benchmark $b" ;; esac
+  case "$b" in
+    timers|timers-fire|timers-cancel|timers-churn|pingpong|async|spawn) ;;
+    *) die "unknown benchmark $b" ;;
+  esac
 done
 
 # Which implementations provide which benchmark.
@@ -186,7 +196,7 @@ provides() {   # impl bench
 }
 
 size_args() {  # bench -> -n N in quick mode (and for Wine)
-  if [ "$QUICK" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then   # (timers churn: 100,000 re-arms)
     case "$1" in
       timers) echo "-n 100000" ;;
       pingpong) echo "-n 10000" ;;
@@ -234,9 +244,10 @@ run_all() {
 }
 
 # --- paired mode ----------------------------------------------------------
-pair_n() {
-  case "$1" in
-    timers) echo 200000 ;;
+pair_n() {   # bench [EXTRA ARGS...]
+  case "$1 ${*:2}" in
+    "timers -t churn") echo 600000 ;;
+    timers*) echo 200000 ;;
     pingpong) echo 10000 ;;
     async) echo 2000 ;;
     spawn) echo 200 ;;
@@ -253,7 +264,7 @@ run_pairs() {
     fi
     for ((k = 0; k < PAIRS; k++)); do
       for impl in $( ((k % 2)) && echo "$peer vigil" || echo "vigil $peer"); do
-        if ! out=$("$PERF/bench_$impl" -a "$@" -n "$(pair_n "$bench")" \
+        if ! out=$("$PERF/bench_$impl" -a "$@" -n "$(pair_n "$bench" "$@")" \
                    "$bench" 2>&1); then
           echo "bench.sh: bench_$impl $bench failed: $out" >&2
           continue
@@ -270,12 +281,20 @@ if [ "$PAIRS" -gt 0 ]; then
   PAIRRAW="$BUILD/bench-pairs.txt"
   : >"$PAIRRAW"
   for bench in "${BENCHES[@]}"; do
+    case "$bench" in
+      timers-fire) run_pairs timers; continue ;;
+      timers-cancel) run_pairs timers -t cancel; continue ;;
+      timers-churn) run_pairs timers -t churn; continue ;;
+    esac
     run_pairs "$bench"
     if [ "$bench" = async ] && [ "$ONECPU" = 1 ]; then
       run_pairs async -c same
     fi
     if [ "$bench" = timers ] && [ "$CANCEL" = 1 ]; then
       run_pairs timers -t cancel
+    fi
+    if [ "$bench" = timers ] && [ "$CHURN" = 1 ]; then
+      run_pairs timers -t churn
     fi
   done
   echo "# paired: $PAIRS pairs per benchmark and peer; ratio = peer time /" \
@@ -285,7 +304,7 @@ if [ "$PAIRS" -gt 0 ]; then
       delete f
       for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
       b = f["bench"]; m = f["impl"]
-      if (match(m, /-(1cpu|cancel)$/)) {
+      if (match(m, /-(1cpu|cancel|churn)$/)) {
         v_ = substr(m, RSTART + 1); m = substr(m, 1, RSTART - 1)
         b = b " (" (v_ == "1cpu" ? "1 CPU" : v_) ")"
       }
@@ -338,14 +357,23 @@ fi
 
 n_impl=${#IMPL_LIST[@]}
 for bench in "${BENCHES[@]}"; do
+  case "$bench" in
+    timers-fire) run_all timers; continue ;;
+    timers-cancel) run_all timers -t cancel; continue ;;
+    timers-churn) run_all timers -t churn; continue ;;
+  esac
   # async: threads on two CPUs (-c split, the default), then on one.
   run_all "$bench"
   if [ "$bench" = async ] && [ "$ONECPU" = 1 ]; then
     run_all async -c same
   fi
-  # timers: fire (the default), then cancel (distinct deadlines).
+  # timers: fire (the default), then cancel (distinct deadlines), then
+  # churn (idle timeouts re-armed at random).
   if [ "$bench" = timers ] && [ "$CANCEL" = 1 ]; then
     run_all timers -t cancel
+  fi
+  if [ "$bench" = timers ] && [ "$CHURN" = 1 ]; then
+    run_all timers -t churn
   fi
 done
 
@@ -438,7 +466,7 @@ table() {
       delete f
       for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
       b = f["bench"]; m = f["impl"]
-      if (match(m, /-(1cpu|cancel)$/)) {
+      if (match(m, /-(1cpu|cancel|churn)$/)) {
         v_ = substr(m, RSTART + 1); m = substr(m, 1, RSTART - 1)
         b = b " (" (v_ == "1cpu" ? "1 CPU" : v_) ")"
       }

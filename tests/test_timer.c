@@ -1,8 +1,10 @@
 /*
- * test_timer.c -- the timer heap: ordering, stable ties, repeat without
- * drift, stop/again/set_repeat, restart, a 10k start/stop stress, and
- * timers started from timer callbacks, and timers started from every
- * kind of callback that follows an idle wait.
+ * test_timer.c -- the timer wheel: ordering, stable ties (also across the
+ * wheel's levels), repeat without drift, stop/again/set_repeat, restart,
+ * a 10k start/stop stress, a randomised run against a model, deadlines
+ * past 2^32 ms, no wake-up for stopped timers, timers started from timer
+ * callbacks, and timers started from every kind of callback that follows
+ * an idle wait.
  *
  * All timers of one test are started while the loop is not running, so
  * they share one cached loop time: "due" is then simply the timeout, and
@@ -499,6 +501,460 @@ static void test_stress_10k(void) {
 }
 
 /* ------------------------------------------------------------------------
+ * The wheel against a model.  Timers sit on the wheel's levels by the
+ * distance of their deadline; a restart for a later deadline and a stop
+ * leave the timer where it is until the wheel gets there.  These tests
+ * try to break the promises across that: every active timer fires once,
+ * never early, and all firings come in (deadline, start order), with
+ * equal deadlines reached from different levels (started at different
+ * times, so cascaded from different heights), restarts in place,
+ * timers started and stopped from callbacks in the same tick, repeating
+ * timers, and deadlines far beyond the run (2^32 ms and more).
+ *
+ * A driver ticks every 3 ms for 80 ticks.  First the loop waits until
+ * its time is just below a multiple of 4096 ms, so the run crosses the
+ * boundary of a level-2 slot (4096 ms): timers started before it lie two
+ * levels up and come down through two cascades.
+ * --------------------------------------------------------------------- */
+
+#define MODEL_N 400
+#define MODEL_TICKS 80
+#define MODEL_FAR 4
+
+typedef struct {
+  vg_timer_t t;
+  int armed;              /* the model: should it fire? */
+  uint64_t due;           /* ... when (loop time) */
+  uint64_t seq;           /* ... its start's place in the start order */
+  int repeats_left;       /* a repeating timer stops itself at 0 */
+} model_t;
+
+static struct {
+  vg_loop_t *loop;
+  model_t m[MODEL_N];
+  vg_timer_t driver, align;
+  uint64_t seq, last_due, last_seq;
+  int ticks, fired, early, unordered, stale, far_fired;
+} md;
+
+static void model_cb(vg_timer_t *t);
+
+static void model_start(model_t *m, uint64_t timeout, uint64_t repeat) {
+  CU_ASSERT_EQUAL(vg_timer_start(&m->t, model_cb, timeout, repeat),
+                  APR_SUCCESS);
+  m->armed = 1;
+  m->due = vg_now(md.loop) + timeout;
+  m->seq = md.seq++;
+  m->repeats_left = repeat ? 3 : 0;
+}
+
+static void model_stop(model_t *m) {
+  CU_ASSERT_EQUAL(vg_timer_stop(&m->t), APR_SUCCESS);
+  m->armed = 0;
+}
+
+/* A timeout that often makes a deadline equal to another active one. */
+static uint64_t model_timeout(void) {
+  model_t *o = &md.m[MODEL_FAR + rng() % (MODEL_N - MODEL_FAR)];
+  if (rng() % 2 && o->armed && o->due >= vg_now(md.loop))
+    return o->due - vg_now(md.loop);
+  return rng() % 160;
+}
+
+static void model_cb(vg_timer_t *t) {
+  model_t *m = (model_t *)t->data;
+  uint64_t now = vg_now(md.loop);
+  if (m < md.m + MODEL_FAR)
+    md.far_fired++;
+  if (!m->armed) {
+    md.stale++;
+    return;
+  }
+  if (now < m->due)
+    md.early++;
+  if (m->due < md.last_due ||
+      (m->due == md.last_due && m->seq < md.last_seq))
+    md.unordered++;
+  md.last_due = m->due;
+  md.last_seq = m->seq;
+  md.fired++;
+  if (m->repeats_left > 0 && --m->repeats_left > 0) {
+    /* Put back before this callback ran: its start is now. */
+    m->due = now + vg_timer_due_in(t);
+    m->seq = md.seq++;
+  } else {
+    if (m->repeats_left == 0 && vg_timer_get_repeat(t))
+      model_stop(m);
+    m->armed = 0;
+  }
+  /* From inside a callback: start another timer, maybe for now or for
+   * an active one's deadline; stop one that may be due in this tick. */
+  switch (rng() % 4) {
+  case 0: {
+    model_t *o = &md.m[MODEL_FAR + rng() % (MODEL_N - MODEL_FAR)];
+    if (o != m)
+      model_start(o, rng() % 2 ? 0 : model_timeout(), 0);
+    break;
+  }
+  case 1: {
+    model_t *o = &md.m[MODEL_FAR + rng() % (MODEL_N - MODEL_FAR)];
+    if (o != m && o->armed && o->due <= now + 1)
+      model_stop(o);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void model_driver_cb(vg_timer_t *t) {
+  int k;
+  for (k = 0; k < 12; k++) {
+    model_t *m = &md.m[MODEL_FAR + rng() % (MODEL_N - MODEL_FAR)];
+    switch (rng() % 5) {
+    case 0:
+    case 1:                 /* start or restart (maybe to a later time) */
+      model_start(m, model_timeout(), 0);
+      break;
+    case 2:                 /* restart for the same deadline: new order */
+      if (m->armed && m->due >= vg_now(md.loop))
+        model_start(m, m->due - vg_now(md.loop), 0);
+      break;
+    case 3:
+      if (m->armed)
+        model_stop(m);
+      break;
+    default:                /* a repeating one, three firings */
+      if (!m->armed)
+        model_start(m, rng() % 40, 1 + rng() % 20);
+      break;
+    }
+  }
+  if (++md.ticks == MODEL_TICKS) {
+    for (k = 0; k < MODEL_FAR; k++)
+      model_stop(&md.m[k]);
+    vg_timer_stop(t);
+  }
+}
+
+static void model_align_cb(vg_timer_t *t) {
+  static const uint64_t distant[MODEL_FAR] = {
+    (uint64_t)1 << 32, ((uint64_t)1 << 32) + 5, (uint64_t)1 << 45,
+    UINT64_MAX / 2};
+  int k;
+  /* Start once the run will cross a 4096 ms boundary. */
+  if ((vg_now(md.loop) + 60) % 4096 > 40)
+    return;
+  vg_timer_stop(t);
+  for (k = 0; k < MODEL_FAR; k++)
+    model_start(&md.m[k], distant[k], 0);
+  for (k = MODEL_FAR; k < MODEL_N / 2; k++)
+    model_start(&md.m[k], model_timeout(), 0);
+  vg_timer_start(&md.driver, model_driver_cb, 3, 3);
+}
+
+static void test_wheel_model(void) {
+  int k, left = 0;
+  memset(&md, 0, sizeof md);
+  md.loop = vg_test_new_loop();
+  rng_state = 88172645u;
+  for (k = 0; k < MODEL_N; k++) {
+    vg_timer_init(md.loop, &md.m[k].t);
+    md.m[k].t.data = &md.m[k];
+  }
+  vg_timer_init(md.loop, &md.driver);
+  vg_timer_init(md.loop, &md.align);
+  vg_timer_start(&md.align, model_align_cb, 1, 1);
+  CU_ASSERT_EQUAL(vg_run(md.loop, VG_RUN_DEFAULT), 0);
+  for (k = 0; k < MODEL_N; k++)
+    left += md.m[k].armed;
+  CU_ASSERT_EQUAL(md.ticks, MODEL_TICKS);
+  CU_ASSERT(md.fired > MODEL_N);
+  CU_ASSERT_EQUAL(left, 0);           /* every active timer fired */
+  CU_ASSERT_EQUAL(md.stale, 0);       /* no stopped timer did */
+  CU_ASSERT_EQUAL(md.far_fired, 0);
+  CU_ASSERT_EQUAL(md.early, 0);
+  CU_ASSERT_EQUAL(md.unordered, 0);
+  vg_test_close_loop(md.loop);
+}
+
+/* Equal deadlines reached from every level: member k of a group starts
+ * about 3*k ms after the first, for the same deadline, so the first ones
+ * are placed a level (or two) higher than the last; halfway, member 0
+ * restarts for its own deadline and goes to the end of its group.  Each
+ * group must fire in start order.  (A late tick on a loaded machine
+ * only means fewer members: the expected order is what was started.) */
+#define EQ_GROUPS 6
+#define EQ_PER 24
+
+static struct {
+  vg_loop_t *loop;
+  vg_timer_t t[EQ_GROUPS][EQ_PER], driver;
+  uint64_t due[EQ_GROUPS];
+  int want[EQ_GROUPS][EQ_PER + 1], nwant[EQ_GROUPS];
+  int started, log[EQ_GROUPS * EQ_PER], n;
+} eq;
+
+static void eq_cb(vg_timer_t *t) {
+  if (eq.n < EQ_GROUPS * EQ_PER)
+    eq.log[eq.n] = (int)(intptr_t)t->data;
+  eq.n++;
+}
+
+static void eq_start(int g, int k, uint64_t now) {
+  int i, j;
+  vg_timer_start(&eq.t[g][k], eq_cb, eq.due[g] - now, 0);
+  for (i = j = 0; i < eq.nwant[g]; i++)     /* a restart moves it */
+    if (eq.want[g][i] != k)
+      eq.want[g][j++] = eq.want[g][i];
+  eq.want[g][j++] = k;
+  eq.nwant[g] = j;
+}
+
+static void eq_driver_cb(vg_timer_t *t) {
+  uint64_t now = vg_now(eq.loop);
+  int g, k = eq.started++;
+  for (g = 0; g < EQ_GROUPS; g++)
+    if (eq.due[g] > now)
+      eq_start(g, k, now);
+  if (eq.started == EQ_PER / 2)
+    for (g = 0; g < EQ_GROUPS; g++)
+      if (eq.due[g] > now && vg_is_active((vg_handle_t *)&eq.t[g][0]))
+        eq_start(g, 0, now);
+  if (eq.started == EQ_PER)
+    vg_timer_stop(t);
+}
+
+static void test_equal_deadlines_across_levels(void) {
+  int g, k, i, total = 0, bad = 0, pos[EQ_GROUPS] = {0};
+  memset(&eq, 0, sizeof eq);
+  eq.loop = vg_test_new_loop();
+  for (g = 0; g < EQ_GROUPS; g++) {
+    /* Deadlines in different 64 ms blocks, past the last start (~72 ms
+     * on an idle machine). */
+    eq.due[g] = vg_now(eq.loop) + 90 + 37 * (uint64_t)g;
+    for (k = 0; k < EQ_PER; k++) {
+      vg_timer_init(eq.loop, &eq.t[g][k]);
+      eq.t[g][k].data = (void *)(intptr_t)(g * EQ_PER + k);
+    }
+  }
+  vg_timer_init(eq.loop, &eq.driver);
+  eq_driver_cb(&eq.driver);           /* member 0 of every group, now */
+  vg_timer_start(&eq.driver, eq_driver_cb, 3, 3);
+  CU_ASSERT_EQUAL(vg_run(eq.loop, VG_RUN_DEFAULT), 0);
+  for (g = 0; g < EQ_GROUPS; g++)
+    total += eq.nwant[g];
+  CU_ASSERT(eq.nwant[0] > 1);
+  CU_ASSERT_EQUAL_FATAL(eq.n, total);
+  for (i = 0; i < eq.n; i++) {
+    int id = eq.log[i];
+    g = id / EQ_PER;
+    if (id % EQ_PER != eq.want[g][pos[g]++] ||
+        (i > 0 && eq.log[i - 1] / EQ_PER > g))
+      bad++;
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  vg_test_close_loop(eq.loop);
+}
+
+/* The poll timeout is exact although stopped timers and timers moved to
+ * a later deadline stay where they were: the loop does not wake at their
+ * old deadlines.  They are started at the start of a 64 ms block of loop
+ * time, from the callback of a timer that fired on time (so the wheel's
+ * time is the loop's): they share the wheel's lowest level. */
+static struct {
+  vg_loop_t *loop;
+  vg_timer_t align, t[6];
+  uint64_t align_due, it0, t0;
+} ns;
+
+static void ns_align_cb(vg_timer_t *t) {
+  uint64_t now = vg_now(ns.loop);
+  int i;
+  if (now != ns.align_due || now % 64 > 4) {
+    /* Late (a loaded machine) or not yet: aim at the next block. */
+    ns.align_due = now + (64 - now % 64) + 1;
+    vg_timer_start(t, ns_align_cb, ns.align_due - now, 0);
+    return;
+  }
+  for (i = 0; i < 6; i++)
+    vg_timer_start(&ns.t[i], log_cb, 10 * (uint64_t)(i + 1), 0);
+  vg_timer_stop(&ns.t[0]);
+  vg_timer_start(&ns.t[1], log_cb, 100, 0);  /* later, so after t[5] */
+  vg_timer_stop(&ns.t[2]);
+  vg_timer_start(&ns.t[2], log_cb, 150, 0);
+  vg_timer_stop(&ns.t[2]);
+  vg_timer_stop(&ns.t[3]);
+  vg_timer_start(&ns.t[4], log_cb, 100, 0);  /* ... and after t[1] */
+  vg_timer_start(&ns.t[5], log_cb, 100, 0);  /* moved: now the last */
+  ns.it0 = vg_loop_iterations(ns.loop);
+  ns.t0 = vg_now(ns.loop);
+}
+
+static void test_no_wake_for_stale(void) {
+  int i;
+  memset(&ns, 0, sizeof ns);
+  ns.loop = vg_test_new_loop();
+  log_len = 0;
+  for (i = 0; i < 6; i++) {
+    vg_timer_init(ns.loop, &ns.t[i]);
+    ns.t[i].data = (void *)(intptr_t)i;
+  }
+  vg_timer_init(ns.loop, &ns.align);
+  ns.align_due = vg_now(ns.loop);
+  vg_timer_start(&ns.align, ns_align_cb, 0, 0);
+  CU_ASSERT_EQUAL(vg_run(ns.loop, VG_RUN_DEFAULT), 0);
+  CU_ASSERT(vg_now(ns.loop) - ns.t0 >= 100);
+  /* One wait, up to 100 ms (two if the OS wakes a tick early), where
+   * waking for each old deadline would make five. */
+  CU_ASSERT(vg_loop_iterations(ns.loop) - ns.it0 <= 2);
+  CU_ASSERT_EQUAL_FATAL(log_len, 3);
+  CU_ASSERT_EQUAL(log_buf[0], 1);
+  CU_ASSERT_EQUAL(log_buf[1], 4);
+  CU_ASSERT_EQUAL(log_buf[2], 5);
+  vg_test_close_loop(ns.loop);
+}
+
+/* A timer closed and freed while the wheel remembers it as the earliest
+ * of its slot (the poll timeout scanned the slot): the wheel must forget
+ * it (under ASan or valgrind a stale pointer would be a use after free).
+ * A thread wakes the loop during the wait that remembered it. */
+static struct {
+  vg_loop_t *loop;
+  vg_async_t async;
+  vg_timer_t *a, b;
+} fr;
+
+static void fr_close_cb(vg_handle_t *h) { free(h); }
+
+static void fr_async_cb(vg_async_t *h) {
+  vg_close((vg_handle_t *)fr.a, fr_close_cb);
+  vg_close((vg_handle_t *)h, NULL);
+}
+
+static void *APR_THREAD_FUNC fr_thread(apr_thread_t *thd, void *arg) {
+  (void)arg;
+  apr_sleep(apr_time_from_msec(30));
+  vg_async_send(&fr.async);
+  apr_thread_exit(thd, APR_SUCCESS);
+  return NULL;
+}
+
+static void test_closed_timer_forgotten(void) {
+  apr_thread_t *thd;
+  apr_status_t trv;
+  log_len = 0;
+  memset(&fr, 0, sizeof fr);
+  fr.loop = vg_test_new_loop();
+  fr.a = calloc(1, sizeof *fr.a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fr.a);
+  vg_timer_init(fr.loop, fr.a);
+  vg_timer_init(fr.loop, &fr.b);
+  fr.a->data = (void *)(intptr_t)0;
+  fr.b.data = (void *)(intptr_t)1;
+  /* 600 ms crosses 64 ms blocks: both lie above the lowest level, most
+   * likely in one slot, whose earliest the wait remembers.  (Far enough
+   * for the thread to come first under valgrind too.) */
+  vg_timer_start(fr.a, log_cb, 600, 0);
+  vg_timer_start(&fr.b, log_cb, 610, 0);
+  CU_ASSERT_EQUAL_FATAL(vg_async_init(fr.loop, &fr.async, fr_async_cb),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, fr_thread, NULL,
+                                          vg_test_pool),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_run(fr.loop, VG_RUN_DEFAULT), 0);
+  apr_thread_join(&trv, thd);
+  CU_ASSERT_EQUAL_FATAL(log_len, 1);
+  CU_ASSERT_EQUAL(log_buf[0], 1);
+  vg_test_close_loop(fr.loop);
+}
+
+/* A loop whose only timer is due at the end of time (a clamped timeout)
+ * waits more than once: the slot's earliest deadline is UINT64_MAX
+ * itself, and remembering it must remember that timer. */
+static struct {
+  vg_loop_t *loop;
+  vg_async_t async;
+  vg_timer_t never;
+  int wakes;
+} eot;
+
+static void eot_async_cb(vg_async_t *h) {
+  if (++eot.wakes < 3)
+    return;
+  vg_close((vg_handle_t *)&eot.never, NULL);
+  vg_close((vg_handle_t *)h, NULL);
+}
+
+static void *APR_THREAD_FUNC eot_thread(apr_thread_t *thd, void *arg) {
+  int i;
+  (void)arg;
+  for (i = 0; i < 3; i++) {
+    apr_sleep(apr_time_from_msec(20));
+    vg_async_send(&eot.async);
+  }
+  apr_thread_exit(thd, APR_SUCCESS);
+  return NULL;
+}
+
+static void test_wait_for_end_of_time(void) {
+  apr_thread_t *thd;
+  apr_status_t trv;
+  memset(&eot, 0, sizeof eot);
+  eot.loop = vg_test_new_loop();
+  vg_timer_init(eot.loop, &eot.never);
+  rep_calls = 0;
+  rep_limit = 1;
+  CU_ASSERT_EQUAL(vg_timer_start(&eot.never, rep_cb, UINT64_MAX, 0),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(vg_async_init(eot.loop, &eot.async, eot_async_cb),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, eot_thread, NULL,
+                                          vg_test_pool),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_run(eot.loop, VG_RUN_DEFAULT), 0);
+  apr_thread_join(&trv, thd);
+  CU_ASSERT(eot.wakes >= 3);
+  CU_ASSERT_EQUAL(rep_calls, 0);
+  vg_test_close_loop(eot.loop);
+}
+
+/* Deadlines at and past 2^32 ms: no truncation to 32 bits anywhere (a
+ * 32-bit wheel or time would make them due at once or in minutes). */
+static void test_far_deadlines(void) {
+  static const uint64_t distant[] = {
+    ((uint64_t)1 << 32) - 1, (uint64_t)1 << 32, ((uint64_t)1 << 32) + 1,
+    (uint64_t)1 << 40, (uint64_t)1 << 62, UINT64_MAX - 1};
+  enum { N = sizeof distant / sizeof distant[0] };
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_timer_t t[N], soon;
+  uint64_t room = UINT64_MAX - vg_now(loop);  /* past it: clamped */
+  int i;
+  rep_calls = 0;
+  rep_limit = 100;
+  for (i = 0; i < N; i++) {
+    vg_timer_init(loop, &t[i]);
+    CU_ASSERT_EQUAL(vg_timer_start(&t[i], rep_cb, distant[i], 0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(vg_timer_due_in(&t[i]), distant[i] < room ? distant[i] : room);
+    vg_unref((vg_handle_t *)&t[i]);
+  }
+  log_len = 0;
+  vg_timer_init(loop, &soon);
+  soon.data = (void *)(intptr_t)7;
+  vg_timer_start(&soon, log_cb, 30, 0);
+  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
+  CU_ASSERT_EQUAL(log_len, 1);
+  CU_ASSERT_EQUAL(rep_calls, 0);
+  for (i = 0; i < N; i++) {
+    CU_ASSERT(vg_is_active((vg_handle_t *)&t[i]));
+    CU_ASSERT(vg_timer_due_in(&t[i]) > (distant[i] < room ? distant[i] : room) -
+                                           1000);
+  }
+  vg_test_close_loop(loop);
+  CU_ASSERT_EQUAL(rep_calls, 0);
+}
+
+/* ------------------------------------------------------------------------
  * Timers started from a callback that ends an idle wait
  *
  * The loop sleeps IDLE_MS in the OS wait; then one event arrives (a
@@ -836,6 +1292,12 @@ static CU_TestInfo timer_tests[] = {
     {"self_restart_zero", test_self_restart_zero},
     {"close_due_timer_in_cb", test_close_due_timer_in_cb},
     {"stress_10k", test_stress_10k},
+    {"wheel_model", test_wheel_model},
+    {"equal_deadlines_across_levels", test_equal_deadlines_across_levels},
+    {"no_wake_for_stale", test_no_wake_for_stale},
+    {"far_deadlines", test_far_deadlines},
+    {"closed_timer_forgotten", test_closed_timer_forgotten},
+    {"wait_for_end_of_time", test_wait_for_end_of_time},
     {"after_idle_async", test_late_async},
     {"after_idle_pipe_read", test_late_pipe_read},
     {"after_idle_exit", test_late_exit},

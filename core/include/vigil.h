@@ -191,23 +191,29 @@ int vg_has_ref(const vg_handle_t *handle);
 const char *vg_handle_type_name(vg_handle_type type);
 
 /* ------------------------------------------------------------------------
- * Timers: a 4-ary min-heap of deadlines; timers started for a deadline
- * that was started recently share one heap entry (a FIFO).  Start and
- * stop are O(log n), O(1) when the deadline is shared, and allocate
- * nothing.  Timers due at the same time fire in start order.
+ * Timers: a hierarchical timing wheel with millisecond slots.  Start and
+ * stop are O(1) and allocate nothing.  Timers due at the same time fire
+ * in start order.
  * --------------------------------------------------------------------- */
 
 typedef void (*vg_timer_cb)(vg_timer_t *timer);
 
+/* A link of a wheel slot's list (the loop's; not for callers). */
+typedef struct vg_tlink_s {
+  struct vg_tlink_s *next, *prev;
+} vg_tlink_t;
+
+/* The fields a start or a stop touches come first, next to the handle's
+ * (one cache line fewer for a timer at a random place among many). */
 struct vg_timer_s {
   VG_HANDLE_FIELDS
-  vg_timer_cb cb;
-  uint64_t due;                 /* loop time (ms) */
-  uint64_t repeat;
-  vg_timer_t *tnext, *tprev;    /* FIFO of timers with the same `due` */
-  uint64_t order;               /* its FIFO's creation order (ties) */
-  uint32_t heap_index;          /* the FIFO's heap slot (its head only) */
+  uint32_t slot;                /* wheel slot, UINT32_MAX when unlinked */
   uint32_t pass;                /* run-timers pass in which it started */
+  uint64_t due;                 /* loop time (ms) */
+  uint64_t order;               /* start order (ties of `due`) */
+  vg_timer_cb cb;
+  uint64_t repeat;
+  vg_tlink_t link;              /* in its wheel slot's list */
 };
 
 apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *timer);
