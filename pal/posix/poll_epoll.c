@@ -18,14 +18,14 @@ static unsigned to_epoll(unsigned ev) {
   return e;
 }
 
-apr_status_t pal__poll_create(pal_poll_t *p) {
+static apr_status_t ep_create(pal_poll_t *p) {
   p->backend_fd = epoll_create1(EPOLL_CLOEXEC);
   if (p->backend_fd < 0)
     return pal__fail("epoll_create1");
   return APR_SUCCESS;
 }
 
-void pal__poll_destroy(pal_poll_t *p) {
+static void ep_destroy(pal_poll_t *p) {
   if (p->backend_fd >= 0)
     close(p->backend_fd);
   p->backend_fd = -1;
@@ -41,21 +41,21 @@ static apr_status_t ctl(pal_poll_t *p, int op, int fd, unsigned events,
   return APR_SUCCESS;
 }
 
-apr_status_t pal__poll_add(pal_poll_t *p, int fd, unsigned events,
+static apr_status_t ep_add(pal_poll_t *p, int fd, unsigned events,
                            uintptr_t token) {
   return ctl(p, EPOLL_CTL_ADD, fd, events, token);
 }
 
-apr_status_t pal__poll_modify(pal_poll_t *p, int fd, unsigned events,
+static apr_status_t ep_modify(pal_poll_t *p, int fd, unsigned events,
                               uintptr_t token) {
   return ctl(p, EPOLL_CTL_MOD, fd, events, token);
 }
 
-apr_status_t pal__poll_del(pal_poll_t *p, int fd) {
+static apr_status_t ep_del(pal_poll_t *p, int fd) {
   return ctl(p, EPOLL_CTL_DEL, fd, 0, 0);
 }
 
-int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
+static int ep_wait(pal_poll_t *p, pal__event_t *out, int max,
                    int timeout_ms) {
   struct epoll_event evs[PAL__MAX_EVENTS];
   int i, n;
@@ -83,18 +83,9 @@ int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
 }
 
 /* No keyed sources: children are watched through pidfds (or SIGCHLD),
- * signals through the self-pipe, wake-ups through an eventfd. */
-apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
-                                  uintptr_t token) {
-  return PAL_EUNSUPPORTED;
-}
-
-apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident) {
-  return PAL_EUNSUPPORTED;
-}
-
-apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token) {
-  return PAL_EUNSUPPORTED;
-}
-
-const char *pal__poll_name(void) { return "epoll"; }
+ * signals through the self-pipe, wake-ups through an eventfd.  Reads are
+ * readiness-driven (io.c). */
+const pal__backend_t pal__backend_epoll = {
+  "epoll", ep_create, ep_destroy, ep_add, ep_modify, ep_del, ep_wait,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL
+};

@@ -1,0 +1,676 @@
+/*
+ * poll_uring.c -- the io_uring backend (Linux 5.19 and later): the
+ * pal__poll_* contract on one submission ring, plus completion reads of
+ * streams into buffers the kernel picks from a ring of ours.
+ *
+ * Map:
+ *   1. the ring: setup through raw system calls, the probe, SQEs
+ *   2. descriptors: level-triggered readiness from one-shot POLL_ADDs,
+ *      re-armed after each event while the interest lasts
+ *   3. completion reads: RECV with a provided buffer, one in flight per
+ *      stream, through a slot that outlives a closed stream
+ *   4. wait: one io_uring_enter per loop iteration submits everything
+ *      queued since the last one and waits with the loop's timeout
+ *
+ * Raw system calls, not liburing: the few calls needed are short, the
+ * build needs nothing beyond the kernel's uapi header, and Debian's
+ * liburing (2.3) would be one more dependency to install and to make
+ * optional for the epoll-only, macOS and Windows builds.
+ *
+ * Why one-shot polls: io.c expects level triggering (it may leave bytes
+ * in a descriptor after 32 reads, or a connection in a listener's
+ * backlog while its accept slot is full).  A one-shot POLL_ADD checks the
+ * descriptor's state when it is armed, so re-arming it after each event
+ * while the interest lasts is level triggering; a multishot poll fires
+ * on wake-ups only, which is edge triggering.
+ *
+ * Every SQE waits in the submission ring until the next wait, which
+ * submits them all with the same io_uring_enter that waits: a loop
+ * iteration costs one system call for the ring, whatever it changed.
+ */
+#include "pal_posix.h"
+
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+/* ---- 1. the ring -------------------------------------------------------- */
+
+#define RING_ENTRIES 256
+#define NBUFS 16                  /* provided buffers (a power of 2) */
+#define BUFSZ 16384               /* bytes each */
+#define BGID 0                    /* their group */
+
+/* user_data: what a CQE is about, in the top 2 bits. */
+enum { UD_NONE = 0, UD_POLL = 1, UD_READ = 2, UD_NOP = 3 };
+#define UD_KIND(ud) ((int)((ud) >> 62))
+/* A poll: its descriptor and the registration's generation. */
+#define UD_POLL_MAKE(fd, gen)                                              \
+  (((uint64_t)UD_POLL << 62) | ((uint64_t)((gen) & 0x3fffffffu) << 32) |   \
+   (uint32_t)(fd))
+#define UD_FD(ud) ((int)(uint32_t)(ud))
+#define UD_GEN(ud) ((unsigned)(((ud) >> 32) & 0x3fffffffu))
+/* A read or a no-op of a stream: its slot. */
+#define UD_SLOT_MAKE(kind, slot) (((uint64_t)(kind) << 62) | (uint32_t)(slot))
+
+/* A watched descriptor.  gen changes with every registration, so a CQE
+ * of an earlier one (removed, or a reused descriptor number) is known
+ * stale and dropped. */
+typedef struct ufd_s {
+  uintptr_t token;
+  unsigned events;                /* wanted, PAL__IN / PAL__OUT */
+  unsigned gen;
+  unsigned char armed;            /* a POLL_ADD of gen is in the kernel */
+  unsigned char queued;           /* on the re-arm list */
+} ufd_t;
+
+/* A stream read in flight.  It names the stream, not the other way
+ * round only: a stream closed with its read in flight is detached (io
+ * NULL), and the slot lives on until the cancelled read's CQE. */
+typedef struct slot_s {
+  pal_io_t *io;
+  intptr_t *where;                /* the stream's copy of the slot number:
+                                     -1 once the result is reaped */
+  int next_free;
+} slot_t;
+
+typedef struct uring_s {
+  int fd;
+  /* submission ring */
+  unsigned *sq_head, *sq_tail, *sq_array, sq_mask, sq_entries;
+  unsigned sq_local;              /* our tail, published before entering */
+  struct io_uring_sqe *sqes;
+  /* completion ring */
+  unsigned *cq_head, *cq_tail, cq_mask;
+  struct io_uring_cqe *cqes;
+  void *sq_map, *cq_map;
+  size_t sq_map_len, cq_map_len, sqes_len;
+  /* descriptors (index: fd) and those to re-arm at the next wait */
+  ufd_t *fds;
+  int nfds;
+  int *rearm;
+  int nrearm, rearm_cap;
+  /* provided buffers, registered at the first read */
+  struct io_uring_buf_ring *br;
+  char *bufs;
+  unsigned short br_tail;
+  /* read slots */
+  slot_t *slots;
+  int nslots, free_slot;
+} uring_t;
+
+static int sys_setup(unsigned entries, struct io_uring_params *p) {
+  return (int)syscall(__NR_io_uring_setup, entries, p);
+}
+
+static int sys_enter(int fd, unsigned submit, unsigned min, unsigned flags,
+                     void *arg, size_t argsz) {
+  return (int)syscall(__NR_io_uring_enter, fd, submit, min, flags, arg,
+                      argsz);
+}
+
+static int sys_register(int fd, unsigned op, void *arg, unsigned n) {
+  return (int)syscall(__NR_io_uring_register, fd, op, arg, n);
+}
+
+static void ring_unmap(uring_t *u) {
+  if (u->sqes)
+    munmap(u->sqes, u->sqes_len);
+  if (u->cq_map && u->cq_map != u->sq_map)
+    munmap(u->cq_map, u->cq_map_len);
+  if (u->sq_map)
+    munmap(u->sq_map, u->sq_map_len);
+  if (u->fd >= 0)
+    close(u->fd);
+  u->fd = -1;
+}
+
+static apr_status_t ring_open(uring_t *u) {
+  struct io_uring_params p;
+  char *sq, *cq;
+  memset(&p, 0, sizeof p);
+  u->fd = -1;
+  /* COOP_TASKRUN: completions are run when we enter, not by
+   * interrupting us (5.19; a newer flag is refused by an older
+   * kernel, so it is tried first and dropped). */
+  p.flags = IORING_SETUP_COOP_TASKRUN;
+  u->fd = sys_setup(RING_ENTRIES, &p);
+  if (u->fd < 0 && errno == EINVAL) {
+    memset(&p, 0, sizeof p);
+    u->fd = sys_setup(RING_ENTRIES, &p);
+  }
+  if (u->fd < 0)
+    return pal__fail("io_uring_setup");
+  if (!(p.features & IORING_FEAT_SINGLE_MMAP) ||
+      !(p.features & IORING_FEAT_NODROP) ||
+      !(p.features & IORING_FEAT_EXT_ARG)) {
+    errno = ENOSYS;   /* older than 5.11 */
+    close(u->fd);
+    u->fd = -1;
+    return pal__fail("io_uring_setup");
+  }
+  u->sq_map_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  u->cq_map_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  if (u->cq_map_len > u->sq_map_len)
+    u->sq_map_len = u->cq_map_len;
+  u->cq_map_len = u->sq_map_len;
+  sq = mmap(NULL, u->sq_map_len, PROT_READ | PROT_WRITE,
+            MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_SQ_RING);
+  if (sq == MAP_FAILED) {
+    apr_status_t rv = pal__fail("mmap");
+    ring_unmap(u);
+    return rv;
+  }
+  u->sq_map = u->cq_map = sq;
+  cq = sq;
+  u->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+  u->sqes = mmap(NULL, u->sqes_len, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_SQES);
+  if (u->sqes == MAP_FAILED) {
+    apr_status_t rv = pal__fail("mmap");
+    u->sqes = NULL;
+    ring_unmap(u);
+    return rv;
+  }
+  u->sq_head = (unsigned *)(sq + p.sq_off.head);
+  u->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+  u->sq_mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+  u->sq_entries = p.sq_entries;
+  u->sq_array = (unsigned *)(sq + p.sq_off.array);
+  u->sq_local = *u->sq_tail;
+  u->cq_head = (unsigned *)(cq + p.cq_off.head);
+  u->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+  u->cq_mask = *(unsigned *)(cq + p.cq_off.ring_mask);
+  u->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+  return APR_SUCCESS;
+}
+
+/* Submit what is queued, without waiting (the submission ring is full). */
+static int ring_flush(uring_t *u) {
+  unsigned n;
+  int r;
+  atomic_store_explicit((_Atomic unsigned *)u->sq_tail, u->sq_local,
+                        memory_order_release);
+  n = u->sq_local -
+      atomic_load_explicit((_Atomic unsigned *)u->sq_head,
+                           memory_order_acquire);
+  if (n == 0)
+    return 0;
+  do
+    r = sys_enter(u->fd, n, 0, 0, NULL, 0);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+/* A zeroed SQE at the tail, flushing the ring first if it is full
+ * (EBUSY: the completion ring is full too; the next wait reaps it). */
+static struct io_uring_sqe *sqe_get(uring_t *u) {
+  struct io_uring_sqe *sqe;
+  unsigned head = atomic_load_explicit((_Atomic unsigned *)u->sq_head,
+                                       memory_order_acquire);
+  if (u->sq_local - head >= u->sq_entries) {
+    if (ring_flush(u) < 0)
+      return NULL;
+    head = atomic_load_explicit((_Atomic unsigned *)u->sq_head,
+                                memory_order_acquire);
+    if (u->sq_local - head >= u->sq_entries)
+      return NULL;
+  }
+  sqe = &u->sqes[u->sq_local & u->sq_mask];
+  memset(sqe, 0, sizeof *sqe);
+  u->sq_array[u->sq_local & u->sq_mask] = u->sq_local & u->sq_mask;
+  u->sq_local++;
+  return sqe;
+}
+
+/* Does this kernel run what this file needs?  Polls, cancellation,
+ * RECV and NOP (IORING_REGISTER_PROBE), and provided-buffer rings
+ * (5.19). */
+apr_status_t pal__backend_uring_probe(void) {
+  static const int ops[] = {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
+                            IORING_OP_ASYNC_CANCEL, IORING_OP_RECV,
+                            IORING_OP_NOP};
+  uring_t u;
+  struct io_uring_probe *pr;
+  struct io_uring_buf_reg reg;
+  size_t len = sizeof *pr + 256 * sizeof(struct io_uring_probe_op);
+  void *ring;
+  unsigned i;
+  apr_status_t rv;
+
+  memset(&u, 0, sizeof u);
+  if ((rv = ring_open(&u)) != APR_SUCCESS)
+    return rv;
+  pr = calloc(1, len);
+  if (!pr) {
+    ring_unmap(&u);
+    return APR_ENOMEM;
+  }
+  if (sys_register(u.fd, IORING_REGISTER_PROBE, pr, 256) < 0) {
+    rv = pal__fail("io_uring_register");
+    goto out;
+  }
+  for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (ops[i] > pr->last_op ||
+        !(pr->ops[ops[i]].flags & IO_URING_OP_SUPPORTED)) {
+      errno = ENOSYS;
+      rv = pal__fail("io_uring_register");
+      goto out;
+    }
+  ring = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring == MAP_FAILED) {
+    rv = pal__fail("mmap");
+    goto out;
+  }
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uintptr_t)ring;
+  reg.ring_entries = NBUFS;
+  reg.bgid = BGID;
+  if (sys_register(u.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+    rv = pal__fail("io_uring_register");
+  munmap(ring, 4096);
+out:
+  free(pr);
+  ring_unmap(&u);
+  return rv;
+}
+
+/* ---- 2. descriptors ----------------------------------------------------- */
+
+static ufd_t *ufd_get(uring_t *u, int fd) {
+  if (fd >= u->nfds) {
+    int n = u->nfds ? u->nfds : 64;
+    ufd_t *f;
+    while (n <= fd)
+      n *= 2;
+    f = realloc(u->fds, (size_t)n * sizeof *f);
+    if (!f)
+      return NULL;
+    memset(f + u->nfds, 0, (size_t)(n - u->nfds) * sizeof *f);
+    u->fds = f;
+    u->nfds = n;
+  }
+  return &u->fds[fd];
+}
+
+static unsigned to_poll(unsigned ev) {
+  unsigned e = 0;
+  if (ev & PAL__IN)
+    e |= POLLIN;
+  if (ev & PAL__OUT)
+    e |= POLLOUT;
+  return e;
+}
+
+static apr_status_t arm(uring_t *u, int fd, ufd_t *f) {
+  struct io_uring_sqe *sqe = sqe_get(u);
+  if (!sqe) {
+    errno = EBUSY;
+    return pal__fail("io_uring_enter");
+  }
+  sqe->opcode = IORING_OP_POLL_ADD;
+  sqe->fd = fd;
+  sqe->poll32_events = to_poll(f->events);
+  sqe->user_data = UD_POLL_MAKE(fd, f->gen);
+  f->armed = 1;
+  return APR_SUCCESS;
+}
+
+static void disarm(uring_t *u, int fd, ufd_t *f) {
+  if (f->armed) {
+    struct io_uring_sqe *sqe = sqe_get(u);
+    if (sqe) {
+      sqe->opcode = IORING_OP_POLL_REMOVE;
+      sqe->fd = -1;
+      sqe->addr = UD_POLL_MAKE(fd, f->gen);
+      sqe->user_data = UD_NONE;
+    }
+    f->armed = 0;
+  }
+  f->gen++;   /* whatever the old registration still reports is stale */
+}
+
+static apr_status_t ur_add(pal_poll_t *p, int fd, unsigned events,
+                           uintptr_t token) {
+  uring_t *u = p->backend;
+  ufd_t *f;
+  if (PAL__SYS(PAL_SYS_POLL_CTL, 0) < 0)
+    return pal__fail("io_uring_enter");
+  if (!(f = ufd_get(u, fd)))
+    return APR_ENOMEM;
+  disarm(u, fd, f);
+  f->token = token;
+  f->events = events;
+  return arm(u, fd, f);
+}
+
+static apr_status_t ur_del(pal_poll_t *p, int fd) {
+  uring_t *u = p->backend;
+  ufd_t *f;
+  if (fd >= u->nfds)
+    return APR_SUCCESS;
+  f = &u->fds[fd];
+  disarm(u, fd, f);
+  f->events = 0;
+  f->token = 0;
+  return APR_SUCCESS;
+}
+
+/* ---- 3. completion reads ------------------------------------------------ */
+
+static apr_status_t bufs_open(uring_t *u) {
+  struct io_uring_buf_reg reg;
+  size_t rlen = NBUFS * sizeof(struct io_uring_buf);
+  unsigned i;
+  if (rlen < 4096)
+    rlen = 4096;
+  /* mmap, not malloc: the kernel writes the buffers, and memory a
+   * checker (valgrind) saw zero-filled at the start is never reported as
+   * uninitialised when the bytes are read. */
+  u->br = mmap(NULL, rlen, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (u->br == MAP_FAILED) {
+    u->br = NULL;
+    return pal__fail("mmap");
+  }
+  u->bufs = mmap(NULL, (size_t)NBUFS * BUFSZ, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (u->bufs == MAP_FAILED) {
+    u->bufs = NULL;
+    munmap(u->br, rlen);
+    u->br = NULL;
+    return pal__fail("mmap");
+  }
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uintptr_t)u->br;
+  reg.ring_entries = NBUFS;
+  reg.bgid = BGID;
+  if (sys_register(u->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+    apr_status_t rv = pal__fail("io_uring_register");
+    munmap(u->bufs, (size_t)NBUFS * BUFSZ);
+    munmap(u->br, rlen);
+    u->br = NULL;
+    u->bufs = NULL;
+    return rv;
+  }
+  for (i = 0; i < NBUFS; i++) {
+    struct io_uring_buf *b = &u->br->bufs[i];
+    b->addr = (uintptr_t)(u->bufs + (size_t)i * BUFSZ);
+    b->len = BUFSZ;
+    b->bid = (unsigned short)i;
+  }
+  u->br_tail = NBUFS;
+  atomic_store_explicit((_Atomic unsigned short *)&u->br->tail, u->br_tail,
+                        memory_order_release);
+  return APR_SUCCESS;
+}
+
+static char *ur_buf(pal_poll_t *p, int bid) {
+  uring_t *u = p->backend;
+  return u->bufs + (size_t)bid * BUFSZ;
+}
+
+/* Give buffer bid back to the kernel. */
+static void ur_buf_release(pal_poll_t *p, int bid) {
+  uring_t *u = p->backend;
+  struct io_uring_buf *b = &u->br->bufs[u->br_tail & (NBUFS - 1)];
+  b->addr = (uintptr_t)(u->bufs + (size_t)bid * BUFSZ);
+  b->len = BUFSZ;
+  b->bid = (unsigned short)bid;
+  u->br_tail++;
+  atomic_store_explicit((_Atomic unsigned short *)&u->br->tail, u->br_tail,
+                        memory_order_release);
+}
+
+static int slot_take(uring_t *u, pal_io_t *io, intptr_t *where) {
+  int s = u->free_slot;
+  if (s < 0) {
+    int n = u->nslots ? u->nslots * 2 : 16, i;
+    slot_t *t = realloc(u->slots, (size_t)n * sizeof *t);
+    if (!t)
+      return -1;
+    for (i = u->nslots; i < n; i++)
+      t[i].next_free = i + 1 < n ? i + 1 : -1;
+    u->slots = t;
+    s = u->nslots;
+    u->nslots = n;
+  }
+  u->free_slot = u->slots[s].next_free;
+  u->slots[s].io = io;
+  u->slots[s].where = where;
+  return s;
+}
+
+static void slot_free(uring_t *u, int s) {
+  u->slots[s].io = NULL;
+  u->slots[s].next_free = u->free_slot;
+  u->free_slot = s;
+}
+
+/* Start one read of a stream (io.c holds the slot in *slot): RECV into
+ * a provided buffer, or, with `nop`, a no-op whose completion lets io.c
+ * deliver what it already holds (never from the submitting call). */
+static apr_status_t ur_read_submit(pal_poll_t *p, pal_io_t *io, int nop,
+                                   intptr_t *slot) {
+  uring_t *u = p->backend;
+  struct io_uring_sqe *sqe;
+  apr_status_t rv;
+  int s;
+  if (!u->br && !nop && (rv = bufs_open(u)) != APR_SUCCESS)
+    return rv;
+  if ((s = slot_take(u, io, slot)) < 0)
+    return APR_ENOMEM;
+  if (!(sqe = sqe_get(u))) {
+    slot_free(u, s);
+    errno = EBUSY;
+    return pal__fail("io_uring_enter");
+  }
+  if (nop) {
+    sqe->opcode = IORING_OP_NOP;
+    sqe->user_data = UD_SLOT_MAKE(UD_NOP, s);
+  } else {
+    sqe->opcode = IORING_OP_RECV;
+    sqe->fd = (int)io->fd;
+    sqe->flags = IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    sqe->user_data = UD_SLOT_MAKE(UD_READ, s);
+  }
+  *slot = s;
+  return APR_SUCCESS;
+}
+
+/* The stream is closing with a read in flight: detach the slot (its
+ * completion then only frees it and its buffer) and cancel the read. */
+static void ur_read_cancel(pal_poll_t *p, intptr_t slot) {
+  uring_t *u = p->backend;
+  struct io_uring_sqe *sqe;
+  u->slots[slot].io = NULL;
+  if ((sqe = sqe_get(u)) != NULL) {
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->fd = -1;
+    sqe->addr = UD_SLOT_MAKE(UD_READ, slot);
+    sqe->user_data = UD_NONE;
+  }
+}
+
+/* ---- 4. create, wait, destroy ------------------------------------------- */
+
+static apr_status_t ur_create(pal_poll_t *p) {
+  uring_t *u = calloc(1, sizeof *u);
+  apr_status_t rv;
+  if (!u)
+    return APR_ENOMEM;
+  if ((rv = ring_open(u)) != APR_SUCCESS) {
+    free(u);
+    return rv;
+  }
+  u->free_slot = -1;
+  p->backend = u;
+  p->backend_fd = u->fd;
+  return APR_SUCCESS;
+}
+
+static void ur_destroy(pal_poll_t *p) {
+  uring_t *u = p->backend;
+  if (!u)
+    return;
+  ring_unmap(u);   /* closing the ring cancels what is in flight */
+  if (u->bufs)
+    munmap(u->bufs, (size_t)NBUFS * BUFSZ);
+  if (u->br)
+    munmap(u->br, NBUFS * sizeof(struct io_uring_buf) < 4096
+                      ? 4096
+                      : NBUFS * sizeof(struct io_uring_buf));
+  free(u->fds);
+  free(u->rearm);
+  free(u->slots);
+  free(u);
+  p->backend = NULL;
+  p->backend_fd = -1;
+}
+
+static void rearm_push(uring_t *u, int fd, ufd_t *f) {
+  if (f->queued)
+    return;
+  if (u->nrearm == u->rearm_cap) {
+    int n = u->rearm_cap ? u->rearm_cap * 2 : 64;
+    int *r = realloc(u->rearm, (size_t)n * sizeof *r);
+    if (!r)
+      return;   /* not re-armed: the next interest change re-arms it */
+    u->rearm = r;
+    u->rearm_cap = n;
+  }
+  u->rearm[u->nrearm++] = fd;
+  f->queued = 1;
+}
+
+/* Polls that fired last time and are still wanted are armed again:
+ * the level-triggered half of the contract. */
+static void rearm_all(uring_t *u) {
+  int i;
+  for (i = 0; i < u->nrearm; i++) {
+    int fd = u->rearm[i];
+    ufd_t *f = &u->fds[fd];
+    f->queued = 0;
+    if (f->events && !f->armed)
+      (void)arm(u, fd, f);
+  }
+  u->nrearm = 0;
+}
+
+/* One CQE into out (1), or nothing to report (0). */
+static int reap_one(pal_poll_t *p, const struct io_uring_cqe *c,
+                    pal__event_t *out) {
+  uring_t *u = p->backend;
+  uint64_t ud = c->user_data;
+  switch (UD_KIND(ud)) {
+  case UD_POLL: {
+    int fd = UD_FD(ud);
+    ufd_t *f;
+    unsigned e = 0, r;
+    if (fd >= u->nfds)
+      return 0;
+    f = &u->fds[fd];
+    if (UD_GEN(ud) != (f->gen & 0x3fffffffu) || !f->armed)
+      return 0;   /* a registration since removed */
+    f->armed = 0;
+    if (f->events)
+      rearm_push(u, fd, f);
+    if (c->res < 0) {
+      if (c->res == -ECANCELED)
+        return 0;
+      e = PAL__ERR;
+    } else {
+      r = (unsigned)c->res;
+      if (r & POLLIN)
+        e |= PAL__IN;
+      if (r & POLLOUT)
+        e |= PAL__OUT;
+      if (r & POLLERR)
+        e |= PAL__ERR;
+      if (r & (POLLHUP | POLLRDHUP))
+        e |= PAL__HUP;
+    }
+    out->token = f->token;
+    out->events = e;
+    out->ident = 0;
+    return 1;
+  }
+  case UD_READ:
+  case UD_NOP: {
+    int s = (int)(uint32_t)ud;
+    int bid = (c->flags & IORING_CQE_F_BUFFER)
+                  ? (int)(c->flags >> IORING_CQE_BUFFER_SHIFT)
+                  : -1;
+    pal_io_t *io = u->slots[s].io;
+    if (io)
+      *u->slots[s].where = -1;   /* out of the kernel */
+    slot_free(u, s);
+    if (!io) {   /* its stream was closed */
+      if (bid >= 0)
+        ur_buf_release(p, bid);
+      return 0;
+    }
+    out->token = PAL__TOKEN(io, PAL__TOK_IO);
+    out->events = PAL__DONE;
+    out->ident = UD_KIND(ud) == UD_NOP ? PAL__READ_NONE : bid;
+    out->res = c->res;
+    return 1;
+  }
+  default:
+    return 0;   /* a removal's or a cancellation's own result */
+  }
+}
+
+static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
+                   int timeout_ms) {
+  uring_t *u = p->backend;
+  struct io_uring_getevents_arg arg;
+  struct __kernel_timespec ts;
+  unsigned head, tail, submit, flags = IORING_ENTER_GETEVENTS;
+  int n = 0, r;
+
+  rearm_all(u);
+  atomic_store_explicit((_Atomic unsigned *)u->sq_tail, u->sq_local,
+                        memory_order_release);
+  submit = u->sq_local - atomic_load_explicit((_Atomic unsigned *)u->sq_head,
+                                              memory_order_acquire);
+  head = *u->cq_head;
+  tail = atomic_load_explicit((_Atomic unsigned *)u->cq_tail,
+                              memory_order_acquire);
+  memset(&arg, 0, sizeof arg);
+  if (timeout_ms >= 0) {
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+    arg.ts = (uintptr_t)&ts;
+  }
+  flags |= IORING_ENTER_EXT_ARG;
+  /* Completions already there (more than a batch last time): do not
+   * sleep; otherwise wait for one, up to the timeout. */
+  r = PAL__SYS(PAL_SYS_POLL_WAIT,
+               sys_enter(u->fd, submit, head != tail || timeout_ms == 0
+                                            ? 0 : 1,
+                         flags, &arg, sizeof arg));
+  if (r < 0 && errno != ETIME && errno != EBUSY)
+    return -(int)pal__fail("io_uring_enter");
+  head = *u->cq_head;
+  tail = atomic_load_explicit((_Atomic unsigned *)u->cq_tail,
+                              memory_order_acquire);
+  while (head != tail && n < max) {
+    n += reap_one(p, &u->cqes[head & u->cq_mask], &out[n]);
+    head++;
+  }
+  atomic_store_explicit((_Atomic unsigned *)u->cq_head, head,
+                        memory_order_release);
+  return n;
+}
+
+const pal__backend_t pal__backend_uring = {
+  "io_uring", ur_create, ur_destroy, ur_add, ur_add, ur_del, ur_wait,
+  NULL, NULL, NULL,
+  ur_read_submit, ur_read_cancel, ur_buf, ur_buf_release
+};
