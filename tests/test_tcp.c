@@ -14,6 +14,7 @@
 #include <string.h>
 #ifndef _WIN32
 #include <sys/resource.h>
+#include <sys/socket.h>
 #endif
 
 #include "test.h"
@@ -857,6 +858,71 @@ static void test_read_stop_start(void) {
   free(cs);
 }
 
+#ifndef _WIN32
+/* A stream that becomes writable and receives bytes in the same loop
+ * iteration: its queued write finishing (the write interest dropped)
+ * must not drop the bytes (on io_uring, the read's completion sits in
+ * the same batch as the writability).  The peer is the accepted socket,
+ * driven directly. */
+static char wr_chunk[65536];
+static char wr_rbuf[64];
+static size_t wr_got;
+
+static void wr_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = wr_rbuf;
+  buf->len = sizeof wr_rbuf;
+}
+
+static void wr_read(vg_stream_t *s, apr_status_t status, size_t nread,
+                    const vg_buf_t *buf) {
+  (void)s;
+  (void)buf;
+  if (status == APR_SUCCESS)
+    wr_got += nread;
+}
+
+static void test_writable_and_read_together(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  server_t srv;
+  vg_tcp_t cli;
+  vg_connect_t creq;
+  wr_t *w = calloc(4096, sizeof *w);
+  vg_buf_t b;
+  char tmp[65536];
+  int i, peer;
+  volatile int never = 0;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+  server_start(loop, &srv, 0);
+  connect_pair(loop, &srv, &cli, &creq);
+  peer = (int)srv.conns->tcp.io.fd;
+  wr_got = 0;
+  CU_ASSERT_EQUAL(vg_read_start(&cli, wr_alloc, wr_read), APR_SUCCESS);
+  b.base = wr_chunk;
+  b.len = sizeof wr_chunk;
+  for (i = 0; i < 4096 && cli.write_queue_size == 0; i++) {
+    w[i].req.data = &w[i];
+    CU_ASSERT_EQUAL(vg_write(&w[i].req, &cli, &b, 1, wr_cb), APR_SUCCESS);
+  }
+  CU_ASSERT(cli.write_queue_size > 0);   /* the socket is full */
+  vg_test_run_until(loop, &never, 50);    /* the write waits */
+  /* The peer takes everything (the rest of the write fits now), then
+   * sends: both reach the loop at its next wait. */
+  while (recv(peer, tmp, sizeof tmp, MSG_DONTWAIT) > 0)
+    ;
+  CU_ASSERT_EQUAL(send(peer, "hello", 5, 0), 5);
+  vg_test_run_until(loop, &never, 200);
+  CU_ASSERT_EQUAL(cli.write_queue_size, 0);
+  CU_ASSERT_EQUAL(wr_got, 5);
+  vg_close((vg_handle_t *)&cli, NULL);
+  server_stop(&srv);
+  vg_test_close_loop(loop);
+  free(w);
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * Fault injection on the hot paths.
  * --------------------------------------------------------------------- */
@@ -991,6 +1057,9 @@ static CU_TestInfo tcp_tests[] = {
     {"close_while_connecting", test_close_while_connecting},
     {"thousand_connections", test_thousand_connections},
     {"read_stop_start", test_read_stop_start},
+#ifndef _WIN32
+    {"writable_and_read_together", test_writable_and_read_together},
+#endif
     {"read_eagain", test_read_eagain},
     {"write_eintr_eagain", test_write_eintr},
     {"accept_eagain", test_accept_eagain},

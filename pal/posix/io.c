@@ -44,8 +44,10 @@ enum {
                                              delivered */
   PAL__F_RSUB = PAL__F_BACKEND << 2,      /* a completion read or no-op is
                                              in flight */
-  PAL__F_RPOLL = PAL__F_BACKEND << 3      /* the next read waits for
+  PAL__F_RPOLL = PAL__F_BACKEND << 3,     /* the next read waits for
                                              readiness (section 3b) */
+  PAL__F_RCANCEL = PAL__F_BACKEND << 4    /* reading stopped: the read in
+                                             flight is being cancelled */
 };
 
 /* os[0] of a listener: an accepted descriptor the owner has not taken. */
@@ -55,13 +57,14 @@ enum {
 #define SENDER_PID(io) ((io)->os[1])
 #define SENDER_UID(io) ((io)->os[2])
 /* os[3..7] of a stream read through completions (section 3b): the slot
- * of the read in flight (-1 once its result is out of the kernel), and
- * what was read but not yet delivered: a buffer of the backend (RD_BID,
- * -1 none) with its unread part, then an end (APR_EOF or an error). */
+ * of the read in flight (-1 once its last result is out of the kernel),
+ * and what was read but not yet delivered: a queue of the backend's
+ * buffers (RD_BID first, -1: empty; RD_TAIL last) with the offset of the
+ * unread part of the first, then an end (APR_EOF or an error). */
 #define RD_SLOT(io) ((io)->os[3])
 #define RD_BID(io) ((io)->os[4])
 #define RD_OFF(io) ((io)->os[5])
-#define RD_LEN(io) ((io)->os[6])
+#define RD_TAIL(io) ((io)->os[6])
 #define RD_STATUS(io) ((io)->os[7])
 
 /* ---- 1. descriptors --------------------------------------------------- */
@@ -227,6 +230,12 @@ static apr_status_t update_interest(pal_io_t *io) {
       !(io->flags & PAL__F_RPOLL)) {
     if (!(io->flags & PAL__F_RSUB) && read_submit(io) != APR_SUCCESS)
       io->flags |= PAL__F_RPOLL;   /* fall back to readiness */
+  } else if (!(io->flags & PAL__F_READING) &&
+             (io->flags & (PAL__F_RSUB | PAL__F_RCANCEL)) == PAL__F_RSUB &&
+             RD_SLOT(io) >= 0) {
+    /* Stopped: keep no more bytes than are in flight already. */
+    io->poll->be->read_cancel(io->poll, RD_SLOT(io), 0);
+    io->flags |= PAL__F_RCANCEL;
   }
   if ((io->flags & PAL__F_READING) && !(io->flags & PAL__F_RSUB))
     want |= PAL__IN;
@@ -488,16 +497,17 @@ void pal__io_ready(pal_io_t *io, unsigned events) {
 
 /* ---- 3b. completion reads ---------------------------------------------- */
 
-/* On a completion backend (io_uring) a reading stream has one read in
- * flight: the kernel picks one of the backend's buffers when bytes
- * arrive, so no buffer of the owner is held while nothing comes, and
- * alloc_cb is called only when there are bytes to copy, as on a
- * readiness backend.  A result that arrives while the owner does not
- * read (read_stop with the read in flight) is kept (RD_*) and delivered
- * first when reading starts again, through a no-op that completes at the
- * next wait, never from pal_io_read_start() itself.  EAGAIN (the kernel
- * may say so for an O_NONBLOCK socket) and ENOBUFS (every buffer is held)
- * fall back to readiness for one round (PAL__F_RPOLL). */
+/* On a completion backend (io_uring) a reading stream has one multishot
+ * read in flight: the kernel fills one of the backend's buffers each
+ * time bytes arrive, so no buffer of the owner is held while nothing
+ * comes, and alloc_cb is called only when there are bytes to copy, as on
+ * a readiness backend.  Bytes are queued (RD_*) and handed over while the
+ * owner reads.  read_stop cancels the read; what completes meanwhile is
+ * kept and delivered first when reading starts again, through a no-op
+ * that completes at the next wait, never from pal_io_read_start()
+ * itself.  EAGAIN (the kernel may say so for an O_NONBLOCK socket) and
+ * ENOBUFS (every buffer is taken) fall back to readiness for one round
+ * (PAL__F_RPOLL). */
 
 static apr_status_t read_submit(pal_io_t *io) {
   int nop = RD_BID(io) >= 0 || RD_STATUS(io) != 0;
@@ -532,14 +542,16 @@ static void deliver(pal_io_t *io) {
     }
     if (RD_BID(io) >= 0) {
       int bid = (int)RD_BID(io);
-      size_t n = (size_t)(RD_LEN(io) - RD_OFF(io));
+      size_t len, n;
+      const char *base = p->be->buf(p, bid, &len);
+      n = len - (size_t)RD_OFF(io);
       if (n > buf.len)
         n = buf.len;
-      memcpy(buf.base, p->be->buf(p, bid) + RD_OFF(io), n);
+      memcpy(buf.base, base + RD_OFF(io), n);
       RD_OFF(io) += (intptr_t)n;
-      if (RD_OFF(io) == RD_LEN(io)) {
-        p->be->buf_release(p, bid);
-        RD_BID(io) = -1;
+      if ((size_t)RD_OFF(io) == len) {
+        RD_BID(io) = p->be->buf_release(p, bid);
+        RD_OFF(io) = 0;
       }
       io->rcb.read(io, APR_SUCCESS, n, &buf);
     } else {
@@ -552,17 +564,22 @@ static void deliver(pal_io_t *io) {
   }
 }
 
-void pal__io_read_done(pal_io_t *io, int res, int bid) {
-  io->flags &= ~PAL__F_RSUB;
-  RD_SLOT(io) = -1;
+void pal__io_read_done(pal_io_t *io, unsigned events, int res, int bid) {
+  pal_poll_t *p = io->poll;
+  if (!(events & PAL__MORE))
+    io->flags &= ~(PAL__F_RSUB | PAL__F_RCANCEL);   /* the last one */
   if (bid >= 0 && res <= 0) {
-    io->poll->be->buf_release(io->poll, bid);
+    (void)p->be->buf_release(p, bid);
     bid = -1;
   }
   if (bid >= 0) {
-    RD_BID(io) = bid;
-    RD_OFF(io) = 0;
-    RD_LEN(io) = res;
+    if (RD_BID(io) < 0) {
+      RD_BID(io) = bid;
+      RD_OFF(io) = 0;
+    } else {
+      p->be->buf_link(p, (int)RD_TAIL(io), bid);
+    }
+    RD_TAIL(io) = bid;
   } else if (bid == PAL__READ_NONE) {
     /* the no-op of a restarted read: deliver what is kept */
   } else if (res == 0) {
@@ -887,14 +904,12 @@ void pal_io_close(pal_io_t *io) {
     /* In the kernel still, or reaped into the batch being dispatched
      * (then pal__forget() drops it and gives its buffer back). */
     if (RD_SLOT(io) >= 0)
-      io->poll->be->read_cancel(io->poll, RD_SLOT(io));
-    pal__forget(io->poll, PAL__TOKEN(io, PAL__TOK_IO));
-    io->flags &= ~PAL__F_RSUB;
+      io->poll->be->read_cancel(io->poll, RD_SLOT(io), 1);
+    pal__forget(io->poll, PAL__TOKEN(io, PAL__TOK_IO), 1);
+    io->flags &= ~(PAL__F_RSUB | PAL__F_RCANCEL);
   }
-  if (RD_BID(io) >= 0) {
-    io->poll->be->buf_release(io->poll, (int)RD_BID(io));
-    RD_BID(io) = -1;
-  }
+  while (RD_BID(io) >= 0)
+    RD_BID(io) = io->poll->be->buf_release(io->poll, (int)RD_BID(io));
   if (io->fd >= 0) {
     if (io->events)
       pal__unwatch(io->poll, (int)io->fd, PAL__TOKEN(io, PAL__TOK_IO));

@@ -28,7 +28,7 @@
 
 /* Readiness bits understood by every backend. */
 enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8,
-       PAL__DONE = 16 };
+       PAL__DONE = 16, PAL__MORE = 32 };
 
 /* A readiness event, or (PAL__DONE, completion backends) a finished read
  * of a stream: `res` is its result (bytes, 0 at EOF, or -errno) and
@@ -63,18 +63,22 @@ typedef struct pal__backend_s {
   apr_status_t (*del_source)(pal_poll_t *p, int kind, long ident);
   apr_status_t (*trigger)(pal_poll_t *p, long ident, uintptr_t token);
   /* Completion reads of streams (NULL on a readiness-only backend;
-   * io.c, section 3b).  read_submit starts one read of io into a buffer
-   * of the backend's choosing (or, with nop, a no-op that completes at
-   * the next wait) and stores its slot; it completes as a PAL__DONE event
-   * (res, ident: the buffer, or PAL__READ_NONE).  read_cancel forgets the
-   * slot of a closing stream: its completion is never reported, its
-   * buffer goes back by itself.  buf is a buffer's bytes; buf_release
-   * gives it back. */
+   * io.c, section 3b).  read_submit starts reading io into buffers of
+   * the backend's choosing (or, with nop, a no-op that completes at the
+   * next wait) and stores its slot.  Each completion is a PAL__DONE event
+   * (res; ident: its buffer, or PAL__READ_NONE; PAL__MORE: more follow).
+   * read_cancel stops it: what completes meanwhile is still reported,
+   * unless `detach` (a closing stream), when the slot forgets io and
+   * gives the buffers back itself.  buf: a buffer's bytes and their
+   * count; buf_link chains a buffer after another of a stream's queue;
+   * buf_release gives one back and returns the one chained after it
+   * (-1: none). */
   apr_status_t (*read_submit)(pal_poll_t *p, pal_io_t *io, int nop,
                               intptr_t *slot);
-  void (*read_cancel)(pal_poll_t *p, intptr_t slot);
-  char *(*buf)(pal_poll_t *p, int bid);
-  void (*buf_release)(pal_poll_t *p, int bid);
+  void (*read_cancel)(pal_poll_t *p, intptr_t slot, int detach);
+  char *(*buf)(pal_poll_t *p, int bid, size_t *len);
+  void (*buf_link)(pal_poll_t *p, int bid, int next);
+  int (*buf_release)(pal_poll_t *p, int bid);
 } pal__backend_t;
 
 /* The ident of a PAL__DONE event without a buffer: a no-op completed. */
@@ -144,8 +148,10 @@ struct pal_poll_s {
 };
 
 /* pal__complete(), the completion phase's queue: pal_common.h. */
-/* Drop the events carrying token from the batch being dispatched. */
-void pal__forget(pal_poll_t *p, uintptr_t token);
+/* Drop the readiness events carrying token from the batch being
+ * dispatched, and with `reads` its completion reads too (a closing
+ * stream). */
+void pal__forget(pal_poll_t *p, uintptr_t token, int reads);
 /* Forget fd's events in the batch being dispatched, then unwatch it. */
 void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token);
 /* The same for a keyed source (pal__poll_del_source). */
@@ -165,10 +171,10 @@ enum {
 #define PAL__TOKEN_TAG(tok) ((int)((tok) & PAL__TOK_MASK))
 
 /* io.c: readiness of a stream or datagram socket; a completion read of a
- * stream finished (res: bytes or -errno; bid: the backend's buffer, or
- * -1). */
+ * stream finished (events: PAL__DONE, PAL__MORE; res: bytes or -errno;
+ * bid: the backend's buffer, or -1). */
 void pal__io_ready(pal_io_t *io, unsigned events);
-void pal__io_read_done(pal_io_t *io, int res, int bid);
+void pal__io_read_done(pal_io_t *io, unsigned events, int res, int bid);
 /* proc.c: a pidfd became readable, a PROC source fired, or SIGCHLD
  * arrived. */
 void pal__proc_ready(pal_proc_t *proc);

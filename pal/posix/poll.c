@@ -253,25 +253,32 @@ void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status) {
   pal__doneq_push(&p->done, req, status);
 }
 
-void pal__forget(pal_poll_t *p, uintptr_t token) {
+void pal__forget(pal_poll_t *p, uintptr_t token, int reads) {
   int i;
-  for (i = p->cur + 1; i < p->nevents; i++)
-    if (p->events[i].token == token) {
-      p->events[i].token = 0;
-      /* A completion read's buffer goes back with it. */
-      if ((p->events[i].events & PAL__DONE) && p->events[i].ident >= 0)
-        p->be->buf_release(p, p->events[i].ident);
+  for (i = p->cur + 1; i < p->nevents; i++) {
+    pal__event_t *ev = &p->events[i];
+    if (ev->token != token)
+      continue;
+    if (ev->events & PAL__DONE) {
+      /* A completion read is not the descriptor's readiness: it is
+       * dropped only with its stream, and its buffer goes back. */
+      if (!reads)
+        continue;
+      if (ev->ident >= 0)
+        (void)p->be->buf_release(p, ev->ident);
     }
+    ev->token = 0;
+  }
 }
 
 void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token) {
-  pal__forget(p, token);
+  pal__forget(p, token, 0);
   pal__poll_del(p, fd);
 }
 
 void pal__unwatch_source(pal_poll_t *p, int kind, long ident,
                          uintptr_t token) {
-  pal__forget(p, token);
+  pal__forget(p, token, 0);
   pal__poll_del_source(p, kind, ident);
 }
 
@@ -307,7 +314,7 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
     switch (PAL__TOKEN_TAG(ev->token)) {
     case PAL__TOK_IO:
       if (ev->events & PAL__DONE)
-        pal__io_read_done(obj, ev->res, ev->ident);
+        pal__io_read_done(obj, ev->events, ev->res, ev->ident);
       else
         pal__io_ready(obj, ev->events);
       break;

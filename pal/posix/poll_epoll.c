@@ -87,5 +87,5 @@ static int ep_wait(pal_poll_t *p, pal__event_t *out, int max,
  * readiness-driven (io.c). */
 const pal__backend_t pal__backend_epoll = {
   "epoll", ep_create, ep_destroy, ep_add, ep_modify, ep_del, ep_wait,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };

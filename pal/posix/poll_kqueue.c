@@ -194,5 +194,5 @@ static int kq_wait(pal_poll_t *p, pal__event_t *out, int max,
 
 const pal__backend_t pal__backend_kqueue = {
   "kqueue", kq_create, kq_destroy, kq_add, kq_modify, kq_del, kq_wait,
-  kq_add_source, kq_del_source, kq_trigger, NULL, NULL, NULL, NULL
+  kq_add_source, kq_del_source, kq_trigger, NULL, NULL, NULL, NULL, NULL
 };

@@ -7,8 +7,9 @@
  *   1. the ring: setup through raw system calls, the probe, SQEs
  *   2. descriptors: level-triggered readiness from one-shot POLL_ADDs,
  *      re-armed after each event while the interest lasts
- *   3. completion reads: RECV with a provided buffer, one in flight per
- *      stream, through a slot that outlives a closed stream
+ *   3. completion reads: a multishot RECV per reading stream into
+ *      provided buffers, through a slot that outlives a closed stream;
+ *      the buffers a stream got but did not consume yet, chained
  *   4. wait: one io_uring_enter per loop iteration submits everything
  *      queued since the last one and waits with the loop's timeout
  *
@@ -93,10 +94,13 @@ typedef struct uring_s {
   int nfds;
   int *rearm;
   int nrearm, rearm_cap;
-  /* provided buffers, registered at the first read */
+  /* provided buffers, registered at the first read; the bytes each
+   * holds and the next one of the same stream's queue */
   struct io_uring_buf_ring *br;
   char *bufs;
   unsigned short br_tail;
+  unsigned blen[NBUFS];
+  int bnext[NBUFS];
   /* read slots */
   slot_t *slots;
   int nslots, free_slot;
@@ -227,12 +231,12 @@ static struct io_uring_sqe *sqe_get(uring_t *u) {
 }
 
 /* Does this kernel run what this file needs?  Polls, cancellation,
- * RECV and NOP (IORING_REGISTER_PROBE), and provided-buffer rings
- * (5.19). */
+ * RECV and NOP (IORING_REGISTER_PROBE), provided-buffer rings (5.19) and
+ * multishot RECV (6.0: no opcode says so, but SEND_ZC came with it). */
 apr_status_t pal__backend_uring_probe(void) {
   static const int ops[] = {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
                             IORING_OP_ASYNC_CANCEL, IORING_OP_RECV,
-                            IORING_OP_NOP};
+                            IORING_OP_NOP, IORING_OP_SEND_ZC};
   uring_t u;
   struct io_uring_probe *pr;
   struct io_uring_buf_reg reg;
@@ -409,14 +413,21 @@ static apr_status_t bufs_open(uring_t *u) {
   return APR_SUCCESS;
 }
 
-static char *ur_buf(pal_poll_t *p, int bid) {
+static char *ur_buf(pal_poll_t *p, int bid, size_t *len) {
   uring_t *u = p->backend;
+  *len = u->blen[bid];
   return u->bufs + (size_t)bid * BUFSZ;
 }
 
-/* Give buffer bid back to the kernel. */
-static void ur_buf_release(pal_poll_t *p, int bid) {
+static void ur_buf_link(pal_poll_t *p, int bid, int next) {
   uring_t *u = p->backend;
+  u->bnext[bid] = next;
+}
+
+/* Give buffer bid back to the kernel; the one after it in its queue. */
+static int ur_buf_release(pal_poll_t *p, int bid) {
+  uring_t *u = p->backend;
+  int next = u->bnext[bid];
   struct io_uring_buf *b = &u->br->bufs[u->br_tail & (NBUFS - 1)];
   b->addr = (uintptr_t)(u->bufs + (size_t)bid * BUFSZ);
   b->len = BUFSZ;
@@ -424,6 +435,7 @@ static void ur_buf_release(pal_poll_t *p, int bid) {
   u->br_tail++;
   atomic_store_explicit((_Atomic unsigned short *)&u->br->tail, u->br_tail,
                         memory_order_release);
+  return next;
 }
 
 static int slot_take(uring_t *u, pal_io_t *io, intptr_t *where) {
@@ -451,9 +463,10 @@ static void slot_free(uring_t *u, int s) {
   u->free_slot = s;
 }
 
-/* Start one read of a stream (io.c holds the slot in *slot): RECV into
- * a provided buffer, or, with `nop`, a no-op whose completion lets io.c
- * deliver what it already holds (never from the submitting call). */
+/* Start reading a stream (io.c holds the slot in *slot): a multishot
+ * RECV, each completion in a provided buffer, until it fails, ends or is
+ * cancelled; or, with `nop`, a no-op whose completion lets io.c deliver
+ * what it already holds (never from the submitting call). */
 static apr_status_t ur_read_submit(pal_poll_t *p, pal_io_t *io, int nop,
                                    intptr_t *slot) {
   uring_t *u = p->backend;
@@ -475,6 +488,7 @@ static apr_status_t ur_read_submit(pal_poll_t *p, pal_io_t *io, int nop,
   } else {
     sqe->opcode = IORING_OP_RECV;
     sqe->fd = (int)io->fd;
+    sqe->ioprio = IORING_RECV_MULTISHOT;
     sqe->flags = IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
     sqe->user_data = UD_SLOT_MAKE(UD_READ, s);
@@ -483,12 +497,15 @@ static apr_status_t ur_read_submit(pal_poll_t *p, pal_io_t *io, int nop,
   return APR_SUCCESS;
 }
 
-/* The stream is closing with a read in flight: detach the slot (its
- * completion then only frees it and its buffer) and cancel the read. */
-static void ur_read_cancel(pal_poll_t *p, intptr_t slot) {
+/* Cancel a stream's reading.  It stopped reading: what the kernel
+ * completes until the cancellation is still reported, the last
+ * completion without IORING_CQE_F_MORE.  It is closing (`detach`): the
+ * slot forgets it, and its completions only give their buffers back. */
+static void ur_read_cancel(pal_poll_t *p, intptr_t slot, int detach) {
   uring_t *u = p->backend;
   struct io_uring_sqe *sqe;
-  u->slots[slot].io = NULL;
+  if (detach)
+    u->slots[slot].io = NULL;
   if ((sqe = sqe_get(u)) != NULL) {
     sqe->opcode = IORING_OP_ASYNC_CANCEL;
     sqe->fd = -1;
@@ -606,17 +623,24 @@ static int reap_one(pal_poll_t *p, const struct io_uring_cqe *c,
     int bid = (c->flags & IORING_CQE_F_BUFFER)
                   ? (int)(c->flags >> IORING_CQE_BUFFER_SHIFT)
                   : -1;
+    int more = (c->flags & IORING_CQE_F_MORE) != 0;
     pal_io_t *io = u->slots[s].io;
-    if (io)
-      *u->slots[s].where = -1;   /* out of the kernel */
-    slot_free(u, s);
+    if (bid >= 0) {
+      u->blen[bid] = c->res > 0 ? (unsigned)c->res : 0;
+      u->bnext[bid] = -1;
+    }
+    if (!more) {
+      if (io)
+        *u->slots[s].where = -1;   /* out of the kernel */
+      slot_free(u, s);
+    }
     if (!io) {   /* its stream was closed */
       if (bid >= 0)
         ur_buf_release(p, bid);
       return 0;
     }
     out->token = PAL__TOKEN(io, PAL__TOK_IO);
-    out->events = PAL__DONE;
+    out->events = PAL__DONE | (more ? PAL__MORE : 0);
     out->ident = UD_KIND(ud) == UD_NOP ? PAL__READ_NONE : bid;
     out->res = c->res;
     return 1;
@@ -672,5 +696,5 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
 const pal__backend_t pal__backend_uring = {
   "io_uring", ur_create, ur_destroy, ur_add, ur_add, ur_del, ur_wait,
   NULL, NULL, NULL,
-  ur_read_submit, ur_read_cancel, ur_buf, ur_buf_release
+  ur_read_submit, ur_read_cancel, ur_buf, ur_buf_link, ur_buf_release
 };
