@@ -334,6 +334,18 @@ static int child_env(int argc, char **argv) {
   return 0;
 }
 
+static int child_cwd(int argc, char **argv) {
+  char buf[4096];
+  (void)argc;
+  (void)argv;
+  if (!getcwd(buf, sizeof buf))
+    return 1;
+  if (write_str(1, buf) != 0 || write_str(1, "\n") != 0)
+    return 1;
+  return 0;
+}
+#endif
+
 /* The backend a loop gets here, and whether it could be made: "NAME
  * ok" or "NAME: CALL failed". */
 static int child_backend(int argc, char **argv) {
@@ -353,18 +365,6 @@ static int child_backend(int argc, char **argv) {
     return 1;
   return 0;
 }
-
-static int child_cwd(int argc, char **argv) {
-  char buf[4096];
-  (void)argc;
-  (void)argv;
-  if (!getcwd(buf, sizeof buf))
-    return 1;
-  if (write_str(1, buf) != 0 || write_str(1, "\n") != 0)
-    return 1;
-  return 0;
-}
-#endif
 
 static int child_kill_self(int argc, char **argv) {
   int portable, native;
