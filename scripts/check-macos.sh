@@ -9,8 +9,8 @@
 #
 # Compiled, each with -std=c11 and the project's warnings
 # (cmake/Warnings.cmake) plus -Werror:
-#   pal/common/*.c, pal/posix/*.c (not the Linux-only poll_uring.c) with poll_kqueue.c instead of
-#   poll_epoll.c, core/*.c, config/*.c and the generated cfg_schema.c
+#   pal/common/*.c, pal/posix/*.c with poll_kqueue.c instead of
+#   poll_epoll.c (and without the Linux-only poll_uring.c), core/*.c, config/*.c and the generated cfg_schema.c
 #   (config/embed.cmake), services/*.c (main.c too), examples/*.c.
 # Output: one line, "macOS compile check: N files, 0 warnings"; on any
 # warning or error, the diagnostics, a summary line, exit 1.
