@@ -268,6 +268,20 @@ static apr_status_t update_interest(pal_io_t *io) {
 
 static void deliver(pal_io_t *io);
 
+/* The owner's buffer for the next bytes: 1, or 0 when it stopped reading
+ * in alloc_cb or gave no buffer (then told APR_ENOMEM, reading off). */
+static int read_buf(pal_io_t *io, pal_buf_t *buf) {
+  io->alloc_cb(io, PAL__SUGGESTED, buf);
+  if (!(io->flags & PAL__F_READING))
+    return 0;
+  if (buf->base == NULL || buf->len == 0) {
+    io->flags &= ~PAL__F_READING;
+    io->rcb.read(io, APR_ENOMEM, 0, buf);
+    return 0;
+  }
+  return 1;
+}
+
 static void do_read(pal_io_t *io) {
   int count = PAL__READ_BATCH;
   if (RD_BID(io) >= 0 || RD_STATUS(io))
@@ -275,14 +289,8 @@ static void do_read(pal_io_t *io) {
   while ((io->flags & PAL__F_READING) && count-- > 0) {
     pal_buf_t buf = {NULL, 0};
     ssize_t n;
-    io->alloc_cb(io, PAL__SUGGESTED, &buf);
-    if (!(io->flags & PAL__F_READING))
+    if (!read_buf(io, &buf))
       return;
-    if (buf.base == NULL || buf.len == 0) {
-      io->flags &= ~PAL__F_READING;
-      io->rcb.read(io, APR_ENOMEM, 0, &buf);
-      return;
-    }
     do
       n = PAL__SYS(PAL_SYS_READ, read((int)io->fd, buf.base, buf.len));
     while (n < 0 && errno == EINTR);
@@ -532,14 +540,8 @@ static void deliver(pal_io_t *io) {
   while ((io->flags & PAL__F_READING) &&
          (RD_BID(io) >= 0 || RD_STATUS(io))) {
     pal_buf_t buf = {NULL, 0};
-    io->alloc_cb(io, PAL__SUGGESTED, &buf);
-    if (!(io->flags & PAL__F_READING))
+    if (!read_buf(io, &buf))
       return;
-    if (buf.base == NULL || buf.len == 0) {
-      io->flags &= ~PAL__F_READING;
-      io->rcb.read(io, APR_ENOMEM, 0, &buf);
-      return;
-    }
     if (RD_BID(io) >= 0) {
       int bid = (int)RD_BID(io);
       size_t len, n;

@@ -30,6 +30,26 @@
 enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8,
        PAL__DONE = 16, PAL__MORE = 32 };
 
+/* PAL__IN / PAL__OUT as poll(2)'s POLLIN / POLLOUT (epoll's EPOLLIN /
+ * EPOLLOUT have the same values), and poll(2)'s revents (POLLIN, POLLOUT,
+ * POLLERR, POLLHUP, POLLRDHUP) as PAL__* bits. */
+static inline unsigned pal__to_pollbits(unsigned ev) {
+  return ((ev & PAL__IN) ? 0x001u : 0u) | ((ev & PAL__OUT) ? 0x004u : 0u);
+}
+
+static inline unsigned pal__revents(unsigned r) {
+  unsigned e = 0;
+  if (r & 0x001)                /* POLLIN */
+    e |= PAL__IN;
+  if (r & 0x004)                /* POLLOUT */
+    e |= PAL__OUT;
+  if (r & 0x008)                /* POLLERR */
+    e |= PAL__ERR;
+  if (r & (0x010 | 0x2000))     /* POLLHUP, POLLRDHUP */
+    e |= PAL__HUP;
+  return e;
+}
+
 /* A readiness event, or (PAL__DONE, completion backends) a finished read
  * of a stream: `res` is its result (bytes, 0 at EOF, or -errno) and
  * `ident` the backend's buffer holding the bytes (-1: none). */

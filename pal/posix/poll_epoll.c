@@ -9,14 +9,9 @@
 
 #include <sys/epoll.h>
 
-static unsigned to_epoll(unsigned ev) {
-  unsigned e = 0;
-  if (ev & PAL__IN)
-    e |= EPOLLIN;
-  if (ev & PAL__OUT)
-    e |= EPOLLOUT;
-  return e;
-}
+_Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 &&
+                   EPOLLHUP == 0x010 && EPOLLRDHUP == 0x2000,
+               "pal__revents() reads epoll's bits as poll(2)'s");
 
 static apr_status_t ep_create(pal_poll_t *p) {
   p->backend_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -34,7 +29,7 @@ static void ep_destroy(pal_poll_t *p) {
 static apr_status_t ctl(pal_poll_t *p, int op, int fd, unsigned events,
                         uintptr_t token) {
   struct epoll_event ev;
-  ev.events = to_epoll(events);
+  ev.events = pal__to_pollbits(events);
   ev.data.u64 = (uint64_t)token;
   if (PAL__SYS(PAL_SYS_POLL_CTL, epoll_ctl(p->backend_fd, op, fd, &ev)) < 0)
     return pal__fail("epoll_ctl");
@@ -66,17 +61,8 @@ static int ep_wait(pal_poll_t *p, pal__event_t *out, int max,
   if (n < 0)
     return -(int)pal__fail("epoll_wait");
   for (i = 0; i < n; i++) {
-    unsigned e = 0, r = evs[i].events;
-    if (r & EPOLLIN)
-      e |= PAL__IN;
-    if (r & EPOLLOUT)
-      e |= PAL__OUT;
-    if (r & EPOLLERR)
-      e |= PAL__ERR;
-    if (r & (EPOLLHUP | EPOLLRDHUP))
-      e |= PAL__HUP;
     out[i].token = (uintptr_t)evs[i].data.u64;
-    out[i].events = e;
+    out[i].events = pal__revents(evs[i].events);
     out[i].ident = 0;
   }
   return n;

@@ -301,14 +301,9 @@ static ufd_t *ufd_get(uring_t *u, int fd) {
   return &u->fds[fd];
 }
 
-static unsigned to_poll(unsigned ev) {
-  unsigned e = 0;
-  if (ev & PAL__IN)
-    e |= POLLIN;
-  if (ev & PAL__OUT)
-    e |= POLLOUT;
-  return e;
-}
+_Static_assert(POLLIN == 0x001 && POLLOUT == 0x004 && POLLERR == 0x008 &&
+                   POLLHUP == 0x010 && POLLRDHUP == 0x2000,
+               "pal__revents() reads poll(2)'s bits");
 
 static apr_status_t arm(uring_t *u, int fd, ufd_t *f) {
   struct io_uring_sqe *sqe = sqe_get(u);
@@ -318,7 +313,7 @@ static apr_status_t arm(uring_t *u, int fd, ufd_t *f) {
   }
   sqe->opcode = IORING_OP_POLL_ADD;
   sqe->fd = fd;
-  sqe->poll32_events = to_poll(f->events);
+  sqe->poll32_events = pal__to_pollbits(f->events);
   sqe->user_data = UD_POLL_MAKE(fd, f->gen);
   f->armed = 1;
   return APR_SUCCESS;
@@ -588,7 +583,6 @@ static int reap_one(pal_poll_t *p, const struct io_uring_cqe *c,
   case UD_POLL: {
     int fd = UD_FD(ud);
     ufd_t *f;
-    unsigned e = 0, r;
     if (fd >= u->nfds)
       return 0;
     f = &u->fds[fd];
@@ -597,23 +591,10 @@ static int reap_one(pal_poll_t *p, const struct io_uring_cqe *c,
     f->armed = 0;
     if (f->events)
       rearm_push(u, fd, f);
-    if (c->res < 0) {
-      if (c->res == -ECANCELED)
-        return 0;
-      e = PAL__ERR;
-    } else {
-      r = (unsigned)c->res;
-      if (r & POLLIN)
-        e |= PAL__IN;
-      if (r & POLLOUT)
-        e |= PAL__OUT;
-      if (r & POLLERR)
-        e |= PAL__ERR;
-      if (r & (POLLHUP | POLLRDHUP))
-        e |= PAL__HUP;
-    }
+    if (c->res == -ECANCELED)
+      return 0;
     out->token = f->token;
-    out->events = e;
+    out->events = c->res < 0 ? PAL__ERR : pal__revents((unsigned)c->res);
     out->ident = 0;
     return 1;
   }
