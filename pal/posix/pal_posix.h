@@ -27,8 +27,11 @@
 /* ---- 1. backend contract --------------------------------------------- */
 
 /* Readiness bits understood by every backend. */
+/* PAL__EDGE (add, modify): the owner drains the descriptor at every
+ * event, so reporting new readiness only is enough; a backend may use
+ * that (io_uring: a multishot poll) or ignore it. */
 enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8,
-       PAL__DONE = 16, PAL__MORE = 32 };
+       PAL__DONE = 16, PAL__MORE = 32, PAL__EDGE = 64 };
 
 /* PAL__IN / PAL__OUT as poll(2)'s POLLIN / POLLOUT (epoll's EPOLLIN /
  * EPOLLOUT have the same values), and poll(2)'s revents (POLLIN, POLLOUT,

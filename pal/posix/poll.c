@@ -142,7 +142,8 @@ static apr_status_t wake_open(pal_poll_t *p) {
     pal__set_cloexec(fds[1], 1);
   }
 #endif
-  rv = pal__poll_add(p, p->wake_rfd, PAL__IN, token);
+  /* wake_ready() drains it at every event. */
+  rv = pal__poll_add(p, p->wake_rfd, PAL__IN | PAL__EDGE, token);
   if (rv) {
     close(p->wake_rfd);
     if (p->wake_wfd != p->wake_rfd)

@@ -23,7 +23,9 @@
  * backlog while its accept slot is full).  A one-shot POLL_ADD checks the
  * descriptor's state when it is armed, so re-arming it after each event
  * while the interest lasts is level triggering; a multishot poll fires
- * on wake-ups only, which is edge triggering.
+ * on wake-ups only, which is edge triggering.  That is enough for a
+ * descriptor its owner drains at every event (the wake-up eventfd:
+ * PAL__EDGE), which gets a multishot poll and is never re-armed.
  *
  * Every SQE waits in the submission ring until the next wait, which
  * submits them all with the same io_uring_enter that waits: a loop
@@ -314,6 +316,8 @@ static apr_status_t arm(uring_t *u, int fd, ufd_t *f) {
   sqe->opcode = IORING_OP_POLL_ADD;
   sqe->fd = fd;
   sqe->poll32_events = pal__to_pollbits(f->events);
+  if (f->events & PAL__EDGE)
+    sqe->len = IORING_POLL_ADD_MULTI;   /* stays armed */
   sqe->user_data = UD_POLL_MAKE(fd, f->gen);
   f->armed = 1;
   return APR_SUCCESS;
@@ -588,9 +592,11 @@ static int reap_one(pal_poll_t *p, const struct io_uring_cqe *c,
     f = &u->fds[fd];
     if (UD_GEN(ud) != (f->gen & 0x3fffffffu) || !f->armed)
       return 0;   /* a registration since removed */
-    f->armed = 0;
-    if (f->events)
-      rearm_push(u, fd, f);
+    if (!(c->flags & IORING_CQE_F_MORE)) {   /* a multishot one goes on */
+      f->armed = 0;
+      if (f->events)
+        rearm_push(u, fd, f);
+    }
     if (c->res == -ECANCELED)
       return 0;
     out->token = f->token;
