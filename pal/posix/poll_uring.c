@@ -567,15 +567,17 @@ static void rearm_push(uring_t *u, int fd, ufd_t *f) {
 /* Polls that fired last time and are still wanted are armed again:
  * the level-triggered half of the contract. */
 static void rearm_all(uring_t *u) {
-  int i;
+  int i, kept = 0;
   for (i = 0; i < u->nrearm; i++) {
     int fd = u->rearm[i];
     ufd_t *f = &u->fds[fd];
+    if (f->events && !f->armed && arm(u, fd, f) != APR_SUCCESS) {
+      u->rearm[kept++] = fd;   /* no room (EBUSY): at the next wait */
+      continue;
+    }
     f->queued = 0;
-    if (f->events && !f->armed)
-      (void)arm(u, fd, f);
   }
-  u->nrearm = 0;
+  u->nrearm = kept;
 }
 
 /* One CQE into out (1), or nothing to report (0). */
