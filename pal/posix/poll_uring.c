@@ -650,6 +650,10 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
   unsigned head, tail, submit, min, flags = IORING_ENTER_GETEVENTS;
   int n = 0, r;
 
+  /* The fault seam first: an injected failure is a wait that never
+   * happened, whichever way this one would wait. */
+  if (PAL__SYS(PAL_SYS_POLL_WAIT, 0) < 0)
+    return -(int)pal__fail("io_uring_enter");
   rearm_all(u);
   atomic_store_explicit((_Atomic unsigned *)u->sq_tail, u->sq_local,
                         memory_order_release);
@@ -688,8 +692,7 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
     min = 0;
   }
 #endif
-  r = PAL__SYS(PAL_SYS_POLL_WAIT,
-               sys_enter(u->fd, submit, min, flags, &arg, sizeof arg));
+  r = sys_enter(u->fd, submit, min, flags, &arg, sizeof arg);
   if (r < 0 && errno != ETIME && errno != EBUSY)
     return -(int)pal__fail("io_uring_enter");
   head = *u->cq_head;
