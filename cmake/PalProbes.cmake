@@ -25,6 +25,19 @@ check_symbol_exists(PR_SET_CHILD_SUBREAPER sys/prctl.h PAL_HAVE_SUBREAPER)
 check_symbol_exists(MSG_NOSIGNAL sys/socket.h   PAL_HAVE_MSG_NOSIGNAL)
 check_symbol_exists(waitid       sys/wait.h     PAL_HAVE_WAITID)
 check_symbol_exists(P_PIDFD      sys/wait.h     PAL_HAVE_P_PIDFD)
+# io_uring through raw system calls: the uapi header must know
+# provided-buffer rings (Linux 5.19 headers); the kernel is asked at run
+# time (pal/posix/poll_uring.c).
+include(CheckCSourceCompiles)
+check_c_source_compiles("
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
+int main(void) {
+  struct io_uring_buf_reg reg = {0};
+  struct io_uring_getevents_arg arg = {0};
+  return (int)reg.bgid + (int)arg.sigmask_sz + IORING_REGISTER_PBUF_RING +
+         IORING_OP_RECV + IORING_SETUP_COOP_TASKRUN + __NR_io_uring_setup;
+}" PAL_HAVE_IO_URING)
 unset(CMAKE_REQUIRED_DEFINITIONS)
 
 configure_file(${CMAKE_CURRENT_LIST_DIR}/pal_config.h.in

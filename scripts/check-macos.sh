@@ -10,7 +10,7 @@
 # Compiled, each with -std=c11 and the project's warnings
 # (cmake/Warnings.cmake) plus -Werror:
 #   pal/common/*.c, pal/posix/*.c with poll_kqueue.c instead of
-#   poll_epoll.c, core/*.c, config/*.c and the generated cfg_schema.c
+#   poll_epoll.c (and without the Linux-only poll_uring.c), core/*.c, config/*.c and the generated cfg_schema.c
 #   (config/embed.cmake), services/*.c (main.c too), examples/*.c.
 # Output: one line, "macOS compile check: N files, 0 warnings"; on any
 # warning or error, the diagnostics, a summary line, exit 1.
@@ -111,6 +111,7 @@ CFLAGS=(-target "$TARGET" -std=c11 -O2 "${WARN[@]}" -Werror
 units=()
 for f in pal/common/*.c pal/posix/*.c; do
   [ "$f" = pal/posix/poll_epoll.c ] && continue
+  [ "$f" = pal/posix/poll_uring.c ] && continue   # Linux only
   units+=("$f|pal/include pal/posix pal/common $GEN")
 done
 for f in core/*.c; do units+=("$f|core/include core pal/include"); done

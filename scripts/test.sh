@@ -119,6 +119,9 @@ if [ "$mode" = valgrind ]; then
   build "$dir" "about 1 min from nothing" "${extra[@]}"
   # Every suite under memcheck; children re-exec'd by tests run natively.
   fail=0
+  # The suites ctest runs on each Linux backend (tests/CMakeLists.txt:
+  # SUITE and SUITE_io_uring) run on each here too.
+  both=" $(cd "$dir" && ctest -N | sed -n 's/^ *Test *#[0-9]*: \(.*\)_io_uring$/\1/p' | tr '\n' ' ') "
   for s in $("$dir"/tests/run_tests --list); do
     if [ "$s" = vigil_real ]; then
       # vigil and the daemons run natively there: memcheck would check
@@ -126,13 +129,23 @@ if [ "$mode" = valgrind ]; then
       echo "valgrind: vigil_real not run under memcheck (it checks real daemons under a native vigil)"
       continue
     fi
-    if valgrind -q --error-exitcode=99 --leak-check=full \
-         --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-         "$dir"/tests/run_tests "$s" >"$dir/valgrind-$s.log" 2>&1; then
-      echo "valgrind: $s ok"
-    else
-      echo "valgrind: $s FAILED (see $dir/valgrind-$s.log)"; tail -30 "$dir/valgrind-$s.log"; fail=1
-    fi
+    backends=default
+    case "$both" in *" $s "*) backends="epoll io_uring" ;; esac
+    for b in $backends; do
+      log="$dir/valgrind-$s.log" name=$s rc=0
+      [ "$b" = default ] || { log="$dir/valgrind-$s-$b.log"; name="$s ($b)"; }
+      if [ "$b" = default ]; then be=${VIGIL_BACKEND:-}; else be=$b; fi
+      VIGIL_BACKEND=$be valgrind -q --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+        "$dir"/tests/run_tests "$s" >"$log" 2>&1 || rc=$?
+      if [ $rc -eq 0 ]; then
+        echo "valgrind: $name ok"
+      elif [ $rc -eq 77 ]; then
+        echo "valgrind: $name skipped: $(grep -m1 'SKIPPED \[' "$log")"
+      else
+        echo "valgrind: $name FAILED (see $log)"; tail -30 "$log"; fail=1
+      fi
+    done
   done
   exit $fail
 fi

@@ -981,7 +981,8 @@ int svc_sup_run(const svc_sup_opts_t *opts, apr_pool_t *pool) {
 
   rv = vg_loop_create(&sup->loop, pool);
   if (rv != APR_SUCCESS) {
-    vg_log(sup->log, VG_LOG_ERROR, "supervisor", "cannot create loop: %s",
+    vg_log(sup->log, VG_LOG_ERROR, "supervisor",
+           "cannot create loop (%s backend): %s", vg_backend(),
            vg_strerror(rv, eb, sizeof eb));
     vg_lockfile_release(sup->lock);
     return 1;

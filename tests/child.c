@@ -352,6 +352,26 @@ static int child_cwd(int argc, char **argv) {
 }
 #endif
 
+/* The backend a loop gets here, and whether it could be made: "NAME
+ * ok" or "NAME: CALL failed". */
+static int child_backend(int argc, char **argv) {
+  pal_poll_t *p;
+  apr_status_t rv;
+  (void)argc;
+  (void)argv;
+  rv = pal_poll_create(&p);
+  if (rv == APR_SUCCESS)
+    pal_poll_destroy(p);
+  if (write_str(1, pal_poll_name()) != 0 ||
+      write_str(1, rv == APR_SUCCESS ? " ok\n" : ": ") != 0)
+    return 1;
+  if (rv != APR_SUCCESS &&
+      (write_str(1, pal_last_call() ? pal_last_call() : "?") != 0 ||
+       write_str(1, " failed\n") != 0))
+    return 1;
+  return 0;
+}
+
 static int child_kill_self(int argc, char **argv) {
   int portable, native;
   if (!need_args(argc, argv, 1))
@@ -646,6 +666,7 @@ const vg_child_mode_t vg_child_modes[] = {
     {"ignore-term", child_ignore_term},
     {"spawn-grandchild", child_spawn_grandchild},
     {"env", child_env},
+    {"backend", child_backend},
     {"cwd", child_cwd},
     {"kill-self", child_kill_self},
     {"fds", child_fds},

@@ -168,6 +168,25 @@ int main(int argc, char **argv) {
     return 1;
   }
   apr_pool_create(&vg_test_pool, NULL);
+  {
+    /* A backend that VIGIL_BACKEND names and this machine cannot run
+     * (io_uring on an old or locked-down kernel): skipped, saying why,
+     * unless VIGIL_TEST_REQUIRE_IO_URING=1. */
+    pal_poll_t *probe;
+    apr_status_t rv = pal_poll_create(&probe);
+    if (rv == APR_SUCCESS) {
+      pal_poll_destroy(probe);
+    } else {
+      const char *req = getenv("VIGIL_TEST_REQUIRE_IO_URING");
+      int fatal = req && strcmp(req, "1") == 0;
+      char msg[128];
+      printf("SKIPPED [backend]: %s: %s (%s)%s\n", pal_poll_name(),
+             pal_last_call() ? pal_last_call() : "?",
+             pal_strerror(rv, msg, sizeof msg),
+             fatal ? " (VIGIL_TEST_REQUIRE_IO_URING=1: a failure)" : "");
+      return fatal ? 1 : 77;
+    }
+  }
 
   if (CU_initialize_registry() != CUE_SUCCESS)
     return 1;

@@ -776,6 +776,42 @@ static void test_env(void) {
   vg_test_close_loop(loop);
 }
 
+#ifndef _WIN32
+/* VIGIL_BACKEND names the backend; one that is not there (unknown, or
+ * io_uring where the kernel refuses it) makes loop creation fail and
+ * says so, never a quiet fallback to another. */
+static void test_backend_named(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  static const char *const bogus[] = {"VIGIL_BACKEND=nonesuch", NULL};
+  static const char *const unset[] = {"VIGIL_BACKEND=", NULL};
+  child_prepare(&c, "backend", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.env = bogus;
+  child_run(loop, &c);
+  CU_ASSERT_STRING_EQUAL(c.out.data,
+                         "nonesuch (not available): VIGIL_BACKEND failed\n");
+  child_release(loop, &c);
+  child_prepare(&c, "backend", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.env = unset;   /* empty: the default, whichever it is here */
+  child_run(loop, &c);
+  CU_ASSERT(strstr(c.out.data, " ok\n") != NULL);
+#ifdef __linux__
+  {
+    static const char *const ep[] = {"VIGIL_BACKEND=epoll", NULL};
+    child_release(loop, &c);
+    child_prepare(&c, "backend", NULL, NULL);
+    child_pipe(loop, &c, 1);
+    c.opts.env = ep;
+    child_run(loop, &c);
+    CU_ASSERT_STRING_EQUAL(c.out.data, "epoll ok\n");
+  }
+#endif
+  vg_test_close_loop(loop);
+}
+#endif
+
 #ifdef _WIN32
 /* Our working directory (the child prints it as GetCurrentDirectoryW
  * does). */
@@ -1624,6 +1660,9 @@ static CU_TestInfo process_tests[] = {
     {"stdio_file", test_stdio_file},
     {"stdio_fd", test_stdio_fd},
     {"env", test_env},
+#ifndef _WIN32
+    {"backend_named", test_backend_named},
+#endif
     {"cwd", test_cwd},
     {"no_fd_leaks", test_no_fd_leaks},
     {"kill_tree", test_kill_tree},

@@ -40,8 +40,14 @@
 /* Flags of this backend, above the shared ones of pal_common.h. */
 enum {
   PAL__F_PASSCRED = PAL__F_BACKEND << 0,  /* bound with PAL_BIND_PASSCRED */
-  PAL__F_CRED = PAL__F_BACKEND << 1       /* SENDER_*: the datagram being
+  PAL__F_CRED = PAL__F_BACKEND << 1,      /* SENDER_*: the datagram being
                                              delivered */
+  PAL__F_RSUB = PAL__F_BACKEND << 2,      /* a completion read or no-op is
+                                             in flight */
+  PAL__F_RPOLL = PAL__F_BACKEND << 3,     /* the next read waits for
+                                             readiness (section 3b) */
+  PAL__F_RCANCEL = PAL__F_BACKEND << 4    /* reading stopped: the read in
+                                             flight is being cancelled */
 };
 
 /* os[0] of a listener: an accepted descriptor the owner has not taken. */
@@ -50,6 +56,16 @@ enum {
  * and uid, valid while its datagram's recv callback runs. */
 #define SENDER_PID(io) ((io)->os[1])
 #define SENDER_UID(io) ((io)->os[2])
+/* os[3..7] of a stream read through completions (section 3b): the slot
+ * of the read in flight (-1 once its last result is out of the kernel),
+ * and what was read but not yet delivered: a queue of the backend's
+ * buffers (RD_BID first, -1: empty; RD_TAIL last) with the offset of the
+ * unread part of the first, then an end (APR_EOF or an error). */
+#define RD_SLOT(io) ((io)->os[3])
+#define RD_BID(io) ((io)->os[4])
+#define RD_OFF(io) ((io)->os[5])
+#define RD_TAIL(io) ((io)->os[6])
+#define RD_STATUS(io) ((io)->os[7])
 
 /* ---- 1. descriptors --------------------------------------------------- */
 
@@ -80,6 +96,8 @@ apr_status_t pal__set_cloexec(int fd, int on) {
 static void io_init(pal_io_t *io, pal_poll_t *p, int kind, int fd) {
   pal__io_init(io, p, kind, fd);
   PENDING_FD(io) = -1;
+  RD_SLOT(io) = RD_BID(io) = -1;
+  RD_STATUS(io) = 0;
 }
 
 apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
@@ -190,6 +208,16 @@ void pal_fd_close(pal_fd_t fd) {
 
 /* ---- 2. interest ------------------------------------------------------ */
 
+/* Is io read through the backend's completions (io_uring)?  Streams
+ * only: a datagram's recv needs its sender, and pipes (io_uring honours
+ * O_NONBLOCK on them: a read would only say EAGAIN) wait for readiness. */
+static int ring_reads(const pal_io_t *io) {
+  return io->poll->be->read_submit &&
+         (io->kind == PAL_IO_TCP || io->kind == PAL_IO_UNIX);
+}
+
+static apr_status_t read_submit(pal_io_t *io);
+
 /* Bring the registered interest in line with what the io wants.  Fails
  * only if the backend refuses the descriptor (a regular file on epoll,
  * ENOMEM); the caller then undoes what it asked for and reports it. */
@@ -198,7 +226,20 @@ static apr_status_t update_interest(pal_io_t *io) {
   apr_status_t rv;
   if (io->fd < 0 || (io->flags & PAL__F_CLOSED))
     return APR_SUCCESS;
-  if (io->flags & (PAL__F_READING | PAL__F_RECVING))
+  if ((io->flags & PAL__F_READING) && ring_reads(io) &&
+      !(io->flags & PAL__F_RPOLL)) {
+    if (!(io->flags & PAL__F_RSUB) && read_submit(io) != APR_SUCCESS)
+      io->flags |= PAL__F_RPOLL;   /* fall back to readiness */
+  } else if (!(io->flags & PAL__F_READING) &&
+             (io->flags & (PAL__F_RSUB | PAL__F_RCANCEL)) == PAL__F_RSUB &&
+             RD_SLOT(io) >= 0) {
+    /* Stopped: keep no more bytes than are in flight already. */
+    io->poll->be->read_cancel(io->poll, RD_SLOT(io), 0);
+    io->flags |= PAL__F_RCANCEL;
+  }
+  if ((io->flags & PAL__F_READING) && !(io->flags & PAL__F_RSUB))
+    want |= PAL__IN;
+  if (io->flags & PAL__F_RECVING)
     want |= PAL__IN;
   if ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0)
     want |= PAL__IN;
@@ -225,19 +266,31 @@ static apr_status_t update_interest(pal_io_t *io) {
 
 /* ---- 3. readiness ------------------------------------------------------ */
 
+static void deliver(pal_io_t *io);
+
+/* The owner's buffer for the next bytes: 1, or 0 when it stopped reading
+ * in alloc_cb or gave no buffer (then told APR_ENOMEM, reading off). */
+static int read_buf(pal_io_t *io, pal_buf_t *buf) {
+  io->alloc_cb(io, PAL__SUGGESTED, buf);
+  if (!(io->flags & PAL__F_READING))
+    return 0;
+  if (buf->base == NULL || buf->len == 0) {
+    io->flags &= ~PAL__F_READING;
+    io->rcb.read(io, APR_ENOMEM, 0, buf);
+    return 0;
+  }
+  return 1;
+}
+
 static void do_read(pal_io_t *io) {
   int count = PAL__READ_BATCH;
+  if (RD_BID(io) >= 0 || RD_STATUS(io))
+    deliver(io);   /* what a completion read got comes first */
   while ((io->flags & PAL__F_READING) && count-- > 0) {
     pal_buf_t buf = {NULL, 0};
     ssize_t n;
-    io->alloc_cb(io, PAL__SUGGESTED, &buf);
-    if (!(io->flags & PAL__F_READING))
+    if (!read_buf(io, &buf))
       return;
-    if (buf.base == NULL || buf.len == 0) {
-      io->flags &= ~PAL__F_READING;
-      io->rcb.read(io, APR_ENOMEM, 0, &buf);
-      return;
-    }
     do
       n = PAL__SYS(PAL_SYS_READ, read((int)io->fd, buf.base, buf.len));
     while (n < 0 && errno == EINTR);
@@ -426,8 +479,14 @@ static void finish_connect(pal_io_t *io) {
 
 void pal__io_ready(pal_io_t *io, unsigned events) {
   if (events & (PAL__IN | PAL__ERR | PAL__HUP)) {
-    if (io->flags & PAL__F_READING)
-      do_read(io);
+    if (io->flags & PAL__F_READING) {
+      /* Never beside a completion read in flight: bytes would be
+       * delivered out of order. */
+      if (!(io->flags & PAL__F_RSUB)) {
+        do_read(io);
+        io->flags &= ~PAL__F_RPOLL;   /* back to completion reads */
+      }
+    }
     else if (io->flags & PAL__F_RECVING)
       do_recv(io);
     else if (io->flags & PAL__F_LISTENING)
@@ -441,6 +500,99 @@ void pal__io_ready(pal_io_t *io, unsigned events) {
     if (!io->connect_req && (io->writes_head || io->shutdown_req))
       flush_writes(io);
   }
+  (void)update_interest(io);
+}
+
+/* ---- 3b. completion reads ---------------------------------------------- */
+
+/* On a completion backend (io_uring) a reading stream has one multishot
+ * read in flight: the kernel fills one of the backend's buffers each
+ * time bytes arrive, so no buffer of the owner is held while nothing
+ * comes, and alloc_cb is called only when there are bytes to copy, as on
+ * a readiness backend.  Bytes are queued (RD_*) and handed over while the
+ * owner reads.  read_stop cancels the read; what completes meanwhile is
+ * kept and delivered first when reading starts again, through a no-op
+ * that completes at the next wait, never from pal_io_read_start()
+ * itself.  EAGAIN (the kernel may say so for an O_NONBLOCK socket) and
+ * ENOBUFS (every buffer is taken) fall back to readiness for one round
+ * (PAL__F_RPOLL). */
+
+static apr_status_t read_submit(pal_io_t *io) {
+  int nop = RD_BID(io) >= 0 || RD_STATUS(io) != 0;
+  apr_status_t rv;
+  if (!nop && PAL__UNLIKELY(pal__faults_armed) &&
+      pal__fault_hit(PAL_SYS_READ)) {
+    if (errno == EAGAIN || errno == EINTR)
+      return APR_EAGAIN;   /* wait for readiness, as a read would */
+    RD_STATUS(io) = pal__fail("recv");
+    nop = 1;
+  }
+  rv = io->poll->be->read_submit(io->poll, io, nop, &RD_SLOT(io));
+  if (rv == APR_SUCCESS)
+    io->flags |= PAL__F_RSUB;
+  return rv;
+}
+
+/* Hand what was read and not yet delivered to the owner, for as long as
+ * it reads. */
+static void deliver(pal_io_t *io) {
+  pal_poll_t *p = io->poll;
+  while ((io->flags & PAL__F_READING) &&
+         (RD_BID(io) >= 0 || RD_STATUS(io))) {
+    pal_buf_t buf = {NULL, 0};
+    if (!read_buf(io, &buf))
+      return;
+    if (RD_BID(io) >= 0) {
+      int bid = (int)RD_BID(io);
+      size_t len, n;
+      const char *base = p->be->buf(p, bid, &len);
+      n = len - (size_t)RD_OFF(io);
+      if (n > buf.len)
+        n = buf.len;
+      memcpy(buf.base, base + RD_OFF(io), n);
+      RD_OFF(io) += (intptr_t)n;
+      if ((size_t)RD_OFF(io) == len) {
+        RD_BID(io) = p->be->buf_release(p, bid);
+        RD_OFF(io) = 0;
+      }
+      io->rcb.read(io, APR_SUCCESS, n, &buf);
+    } else {
+      apr_status_t rv = (apr_status_t)RD_STATUS(io);
+      RD_STATUS(io) = 0;
+      io->flags &= ~PAL__F_READING;
+      io->rcb.read(io, rv, 0, &buf);
+      return;
+    }
+  }
+}
+
+void pal__io_read_done(pal_io_t *io, unsigned events, int res, int bid) {
+  pal_poll_t *p = io->poll;
+  if (!(events & PAL__MORE))
+    io->flags &= ~(PAL__F_RSUB | PAL__F_RCANCEL);   /* the last one */
+  if (bid >= 0 && res <= 0) {
+    (void)p->be->buf_release(p, bid);
+    bid = -1;
+  }
+  if (bid >= 0) {
+    if (RD_BID(io) < 0) {
+      RD_BID(io) = bid;
+      RD_OFF(io) = 0;
+    } else {
+      p->be->buf_link(p, (int)RD_TAIL(io), bid);
+    }
+    RD_TAIL(io) = bid;
+  } else if (bid == PAL__READ_NONE) {
+    /* the no-op of a restarted read: deliver what is kept */
+  } else if (res == 0) {
+    RD_STATUS(io) = APR_EOF;
+  } else if (res == -EAGAIN || res == -ENOBUFS) {
+    io->flags |= PAL__F_RPOLL;
+  } else if (res != -EINTR && res != -ECANCELED) {
+    pal__last_call = "recv";
+    RD_STATUS(io) = pal_err_from_os(-res);
+  }
+  deliver(io);
   (void)update_interest(io);
 }
 
@@ -750,6 +902,16 @@ void pal_io_close(pal_io_t *io) {
     return;
   io->flags |= PAL__F_CLOSED;
   io->flags &= ~(PAL__F_READING | PAL__F_RECVING | PAL__F_LISTENING);
+  if (io->flags & PAL__F_RSUB) {
+    /* In the kernel still, or reaped into the batch being dispatched
+     * (then pal__forget() drops it and gives its buffer back). */
+    if (RD_SLOT(io) >= 0)
+      io->poll->be->read_cancel(io->poll, RD_SLOT(io), 1);
+    pal__forget(io->poll, PAL__TOKEN(io, PAL__TOK_IO), 1);
+    io->flags &= ~(PAL__F_RSUB | PAL__F_RCANCEL);
+  }
+  while (RD_BID(io) >= 0)
+    RD_BID(io) = io->poll->be->buf_release(io->poll, (int)RD_BID(io));
   if (io->fd >= 0) {
     if (io->events)
       pal__unwatch(io->poll, (int)io->fd, PAL__TOKEN(io, PAL__TOK_IO));

@@ -27,43 +27,115 @@
 /* ---- 1. backend contract --------------------------------------------- */
 
 /* Readiness bits understood by every backend. */
-enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8 };
+/* PAL__EDGE (add, modify): the owner drains the descriptor at every
+ * event, so reporting new readiness only is enough; a backend may use
+ * that (io_uring: a multishot poll) or ignore it. */
+enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8,
+       PAL__DONE = 16, PAL__MORE = 32, PAL__EDGE = 64 };
 
+/* PAL__IN / PAL__OUT as poll(2)'s POLLIN / POLLOUT (epoll's EPOLLIN /
+ * EPOLLOUT have the same values), and poll(2)'s revents (POLLIN, POLLOUT,
+ * POLLERR, POLLHUP, POLLRDHUP) as PAL__* bits. */
+static inline unsigned pal__to_pollbits(unsigned ev) {
+  return ((ev & PAL__IN) ? 0x001u : 0u) | ((ev & PAL__OUT) ? 0x004u : 0u);
+}
+
+static inline unsigned pal__revents(unsigned r) {
+  unsigned e = 0;
+  if (r & 0x001)                /* POLLIN */
+    e |= PAL__IN;
+  if (r & 0x004)                /* POLLOUT */
+    e |= PAL__OUT;
+  if (r & 0x008)                /* POLLERR */
+    e |= PAL__ERR;
+  if (r & (0x010 | 0x2000))     /* POLLHUP, POLLRDHUP */
+    e |= PAL__HUP;
+  return e;
+}
+
+/* A readiness event, or (PAL__DONE, completion backends) a finished read
+ * of a stream: `res` is its result (bytes, 0 at EOF, or -errno) and
+ * `ident` the backend's buffer holding the bytes (-1: none). */
 typedef struct pal__event_s {
   uintptr_t token;     /* 0: dropped (its watcher was removed) */
   unsigned events;     /* PAL__* */
-  int ident;           /* a signal source's native signal number, else 0 */
+  int ident;           /* a signal source's native signal number, or the
+                          buffer of a PAL__DONE read; else 0 */
+  int res;             /* PAL__DONE: the read's result */
 } pal__event_t;
 
-apr_status_t pal__poll_create(pal_poll_t *p);
-void pal__poll_destroy(pal_poll_t *p);
-/* Start watching fd for `events`; token comes back with each event. */
-apr_status_t pal__poll_add(pal_poll_t *p, int fd, unsigned events,
-                           uintptr_t token);
-apr_status_t pal__poll_modify(pal_poll_t *p, int fd, unsigned events,
-                              uintptr_t token);
-apr_status_t pal__poll_del(pal_poll_t *p, int fd);
-/* Wait; fill at most max events; returns the count, or -status. */
-int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
-                   int timeout_ms);
-const char *pal__poll_name(void);
+/* A backend is a table of these calls; the poll holds the one it was
+ * created with (p->be).  Several can be compiled in (Linux: io_uring and
+ * epoll), and pal_poll_create() picks one at run time (poll.c). */
+typedef struct pal__backend_s {
+  const char *name;                  /* "epoll", "io_uring", "kqueue" */
+  apr_status_t (*create)(pal_poll_t *p);
+  void (*destroy)(pal_poll_t *p);
+  /* Start watching fd for `events`; token comes back with each event. */
+  apr_status_t (*add)(pal_poll_t *p, int fd, unsigned events,
+                      uintptr_t token);
+  apr_status_t (*modify)(pal_poll_t *p, int fd, unsigned events,
+                         uintptr_t token);
+  apr_status_t (*del)(pal_poll_t *p, int fd);
+  /* Wait; fill at most max events; returns the count, or -status. */
+  int (*wait)(pal_poll_t *p, pal__event_t *out, int max, int timeout_ms);
+  /* Keyed sources (below); NULL: none, the shared code uses
+   * descriptors. */
+  apr_status_t (*add_source)(pal_poll_t *p, int kind, long ident,
+                             uintptr_t token);
+  apr_status_t (*del_source)(pal_poll_t *p, int kind, long ident);
+  apr_status_t (*trigger)(pal_poll_t *p, long ident, uintptr_t token);
+  /* Completion reads of streams (NULL on a readiness-only backend;
+   * io.c, section 3b).  read_submit starts reading io into buffers of
+   * the backend's choosing (or, with nop, a no-op that completes at the
+   * next wait) and stores its slot.  Each completion is a PAL__DONE event
+   * (res; ident: its buffer, or PAL__READ_NONE; PAL__MORE: more follow).
+   * read_cancel stops it: what completes meanwhile is still reported,
+   * unless `detach` (a closing stream), when the slot forgets io and
+   * gives the buffers back itself.  buf: a buffer's bytes and their
+   * count; buf_link chains a buffer after another of a stream's queue;
+   * buf_release gives one back and returns the one chained after it
+   * (-1: none). */
+  apr_status_t (*read_submit)(pal_poll_t *p, pal_io_t *io, int nop,
+                              intptr_t *slot);
+  void (*read_cancel)(pal_poll_t *p, intptr_t slot, int detach);
+  char *(*buf)(pal_poll_t *p, int bid, size_t *len);
+  void (*buf_link)(pal_poll_t *p, int bid, int next);
+  int (*buf_release)(pal_poll_t *p, int bid);
+} pal__backend_t;
+
+/* The ident of a PAL__DONE event without a buffer: a no-op completed. */
+#define PAL__READ_NONE (-2)
+
+/* The compiled backends; pal__backend_uring_probe() says whether this
+ * kernel runs io_uring (APR_SUCCESS) or why not. */
+extern const pal__backend_t pal__backend_epoll;
+extern const pal__backend_t pal__backend_kqueue;
+extern const pal__backend_t pal__backend_uring;
+apr_status_t pal__backend_uring_probe(void);
+
+#define pal__poll_add(p, fd, ev, tok) ((p)->be->add((p), (fd), (ev), (tok)))
+#define pal__poll_modify(p, fd, ev, tok)                                     \
+  ((p)->be->modify((p), (fd), (ev), (tok)))
+#define pal__poll_del(p, fd) ((p)->be->del((p), (fd)))
 
 /* Sources keyed by something other than a descriptor: a child's pid, a
  * signal number, a user event (kqueue's EVFILT_PROC with NOTE_EXIT,
  * EVFILT_SIGNAL, EVFILT_USER).  A backend that has no such kind returns
- * PAL_EUNSUPPORTED from add, for every ident, and the shared code falls
- * back to descriptors: a pidfd or SIGCHLD for children, the self-pipe for
- * signals, an eventfd or a pipe for wake-ups.  A PROC source reports once
- * (the child has exited: reap it, waiting if need be); its event and a
- * SIGNAL source's event carry the kind's token, a SIGNAL event also the
- * native signal number in pal__event_t.ident.  Deleting a source that is
- * gone already (a process that exited) succeeds. */
+ * PAL_EUNSUPPORTED from add (or has no add_source), for every ident, and
+ * the shared code falls back to descriptors: a pidfd or SIGCHLD for
+ * children, the self-pipe for signals, an eventfd or a pipe for
+ * wake-ups.  A PROC source reports once (the child has exited: reap it,
+ * waiting if need be); its event and a SIGNAL source's event carry the
+ * kind's token, a SIGNAL event also the native signal number in
+ * pal__event_t.ident.  Deleting a source that is gone already (a process
+ * that exited) succeeds.  trigger fires a USER source (added with the
+ * same ident and token): any thread, and async-signal-safe: it records no
+ * failing call (pal__fail). */
 enum { PAL__SRC_PROC = 1, PAL__SRC_SIGNAL = 2, PAL__SRC_USER = 3 };
 apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
                                   uintptr_t token);
 apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident);
-/* Fire a USER source (added with the same ident and token).  Any thread,
- * and async-signal-safe: it records no failing call (pal__fail). */
 apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token);
 
 /* ---- 2. the poll object ------------------------------------------------ */
@@ -71,7 +143,9 @@ apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token);
 #define PAL__MAX_EVENTS 256
 
 struct pal_poll_s {
-  int backend_fd;                       /* epoll / kqueue descriptor */
+  const pal__backend_t *be;             /* the backend it was created with */
+  int backend_fd;                       /* epoll / kqueue / io_uring fd */
+  void *backend;                        /* the backend's own state */
   pal__event_t events[PAL__MAX_EVENTS]; /* batch being dispatched */
   int nevents, cur;
   pal__doneq_t done;                    /* completions to deliver */
@@ -97,6 +171,10 @@ struct pal_poll_s {
 };
 
 /* pal__complete(), the completion phase's queue: pal_common.h. */
+/* Drop the readiness events carrying token from the batch being
+ * dispatched, and with `reads` its completion reads too (a closing
+ * stream). */
+void pal__forget(pal_poll_t *p, uintptr_t token, int reads);
 /* Forget fd's events in the batch being dispatched, then unwatch it. */
 void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token);
 /* The same for a keyed source (pal__poll_del_source). */
@@ -115,8 +193,11 @@ enum {
 #define PAL__TOKEN_PTR(tok) ((void *)((tok) & ~(uintptr_t)PAL__TOK_MASK))
 #define PAL__TOKEN_TAG(tok) ((int)((tok) & PAL__TOK_MASK))
 
-/* io.c: readiness of a stream or datagram socket. */
+/* io.c: readiness of a stream or datagram socket; a completion read of a
+ * stream finished (events: PAL__DONE, PAL__MORE; res: bytes or -errno;
+ * bid: the backend's buffer, or -1). */
 void pal__io_ready(pal_io_t *io, unsigned events);
+void pal__io_read_done(pal_io_t *io, unsigned events, int res, int bid);
 /* proc.c: a pidfd became readable, a PROC source fired, or SIGCHLD
  * arrived. */
 void pal__proc_ready(pal_proc_t *proc);

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -24,6 +25,87 @@
 #endif
 
 static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+
+/* ---- the backend, chosen once per process --------------------------- */
+
+#if defined(PAL_HAVE_EPOLL)
+#define PAL__NATIVE (&pal__backend_epoll)
+#elif defined(PAL_HAVE_KQUEUE)
+#define PAL__NATIVE (&pal__backend_kqueue)
+#endif
+
+static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
+static const pal__backend_t *backend;   /* NULL: backend_err says why */
+static apr_status_t backend_err;
+static const char *backend_call;        /* what failed (pal_last_call) */
+static char backend_desc[96];
+
+/* VIGIL_BACKEND names the backend (epoll, io_uring, kqueue); unset or
+ * empty, the build's readiness backend (epoll, kqueue).  io_uring is
+ * chosen only when named, for now: it passes every suite, but on the
+ * benchmarks it is not yet ahead of epoll (docs/PERFORMANCE.md), and a
+ * default must earn its place.  PAL__PREFER_URING makes it the default
+ * where the kernel runs it.  A named backend that is not compiled in or
+ * that this kernel refuses is an error at pal_poll_create(), never a
+ * silent fallback: a test run or a benchmark that asked for io_uring
+ * must not measure epoll. */
+#ifndef PAL__PREFER_URING
+#define PAL__PREFER_URING 0
+#endif
+
+static void backend_choose(void) {
+  const char *want = getenv("VIGIL_BACKEND");
+  if (want && *want == '\0')
+    want = NULL;
+#ifdef PAL_HAVE_IO_URING
+  if ((!want && PAL__PREFER_URING) || (want && !strcmp(want, "io_uring"))) {
+    apr_status_t rv = pal__backend_uring_probe();
+    if (rv == APR_SUCCESS) {
+      backend = &pal__backend_uring;
+      return;
+    }
+    if (want) {
+      backend_err = rv;
+      backend_call = pal__last_call;
+      snprintf(backend_desc, sizeof backend_desc,
+               "io_uring (unavailable: %s failed)",
+               backend_call ? backend_call : "setup");
+      return;
+    }
+  }
+#endif
+  if (!want || !strcmp(want, PAL__NATIVE->name)) {
+    backend = PAL__NATIVE;
+    return;
+  }
+  backend_err = PAL_EUNSUPPORTED;
+  backend_call = "VIGIL_BACKEND";
+  snprintf(backend_desc, sizeof backend_desc, "%.40s (not available)", want);
+}
+
+const char *pal_poll_name(void) {
+  pthread_once(&backend_once, backend_choose);
+  return backend ? backend->name : backend_desc;
+}
+
+apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
+                                  uintptr_t token) {
+  if (!p->be->add_source)
+    return PAL_EUNSUPPORTED;
+  return p->be->add_source(p, kind, ident, token);
+}
+
+apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident) {
+  if (!p->be->del_source)
+    return PAL_EUNSUPPORTED;
+  return p->be->del_source(p, kind, ident);
+}
+
+apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token) {
+  if (!p->be->trigger)
+    return PAL_EUNSUPPORTED;
+  return p->be->trigger(p, ident, token);
+}
 
 /* Writing to a socket or pipe whose reader is gone must fail with EPIPE,
  * not kill the process.  Children get SIGPIPE back to default (proc.c). */
@@ -60,7 +142,8 @@ static apr_status_t wake_open(pal_poll_t *p) {
     pal__set_cloexec(fds[1], 1);
   }
 #endif
-  rv = pal__poll_add(p, p->wake_rfd, PAL__IN, token);
+  /* wake_ready() drains it at every event. */
+  rv = pal__poll_add(p, p->wake_rfd, PAL__IN | PAL__EDGE, token);
   if (rv) {
     close(p->wake_rfd);
     if (p->wake_wfd != p->wake_rfd)
@@ -75,13 +158,19 @@ apr_status_t pal_poll_create(pal_poll_t **pp) {
   apr_status_t rv;
 
   pthread_once(&sigpipe_once, ignore_sigpipe);
+  pthread_once(&backend_once, backend_choose);
+  if (!backend) {
+    pal__last_call = backend_call;
+    return backend_err;
+  }
   p = calloc(1, sizeof *p);
   if (!p)
     return APR_ENOMEM;
   p->backend_fd = p->wake_rfd = p->wake_wfd = -1;
   p->sig_rfd = p->sig_wfd = p->sig_slot = -1;
 
-  rv = pal__poll_create(p);
+  p->be = backend;
+  rv = p->be->create(p);
   if (rv)
     goto fail_backend;
   rv = wake_open(p);
@@ -91,7 +180,7 @@ apr_status_t pal_poll_create(pal_poll_t **pp) {
   return APR_SUCCESS;
 
 fail_wake:
-  pal__poll_destroy(p);
+  p->be->destroy(p);
 fail_backend:
   free(p);
   return rv;
@@ -106,11 +195,9 @@ void pal_poll_destroy(pal_poll_t *p) {
     close(p->wake_rfd);
   if (p->wake_wfd >= 0 && p->wake_wfd != p->wake_rfd)
     close(p->wake_wfd);
-  pal__poll_destroy(p);
+  p->be->destroy(p);
   free(p);
 }
-
-const char *pal_poll_name(void) { return pal__poll_name(); }
 
 unsigned pal_poll_pending(const pal_poll_t *p) { return p->pending; }
 
@@ -174,21 +261,32 @@ void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status) {
   pal__doneq_push(&p->done, req, status);
 }
 
-static void forget(pal_poll_t *p, uintptr_t token) {
+void pal__forget(pal_poll_t *p, uintptr_t token, int reads) {
   int i;
-  for (i = p->cur + 1; i < p->nevents; i++)
-    if (p->events[i].token == token)
-      p->events[i].token = 0;
+  for (i = p->cur + 1; i < p->nevents; i++) {
+    pal__event_t *ev = &p->events[i];
+    if (ev->token != token)
+      continue;
+    if (ev->events & PAL__DONE) {
+      /* A completion read is not the descriptor's readiness: it is
+       * dropped only with its stream, and its buffer goes back. */
+      if (!reads)
+        continue;
+      if (ev->ident >= 0)
+        (void)p->be->buf_release(p, ev->ident);
+    }
+    ev->token = 0;
+  }
 }
 
 void pal__unwatch(pal_poll_t *p, int fd, uintptr_t token) {
-  forget(p, token);
+  pal__forget(p, token, 0);
   pal__poll_del(p, fd);
 }
 
 void pal__unwatch_source(pal_poll_t *p, int kind, long ident,
                          uintptr_t token) {
-  forget(p, token);
+  pal__forget(p, token, 0);
   pal__poll_del_source(p, kind, ident);
 }
 
@@ -204,7 +302,7 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
   else
     timeout = (int)timeout_ms;
 
-  n = pal__poll_wait(p, p->events, PAL__MAX_EVENTS, timeout);
+  n = p->be->wait(p, p->events, PAL__MAX_EVENTS, timeout);
   if (n < 0) {
     apr_status_t rv = (apr_status_t)-n;
     if (!APR_STATUS_IS_EINTR(rv))
@@ -222,7 +320,12 @@ apr_status_t pal_poll_wait(pal_poll_t *p, int64_t timeout_ms) {
       continue;     /* its watcher went away earlier in this batch */
     obj = PAL__TOKEN_PTR(ev->token);
     switch (PAL__TOKEN_TAG(ev->token)) {
-    case PAL__TOK_IO: pal__io_ready(obj, ev->events); break;
+    case PAL__TOK_IO:
+      if (ev->events & PAL__DONE)
+        pal__io_read_done(obj, ev->events, ev->res, ev->ident);
+      else
+        pal__io_ready(obj, ev->events);
+      break;
     case PAL__TOK_PROC: pal__proc_ready(obj); break;
     case PAL__TOK_WAKE: wake_ready(obj); break;
     case PAL__TOK_SIG: pal__signal_ready(obj, ev->ident); break;

@@ -9,23 +9,18 @@
 
 #include <sys/epoll.h>
 
-static unsigned to_epoll(unsigned ev) {
-  unsigned e = 0;
-  if (ev & PAL__IN)
-    e |= EPOLLIN;
-  if (ev & PAL__OUT)
-    e |= EPOLLOUT;
-  return e;
-}
+_Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 &&
+                   EPOLLHUP == 0x010 && EPOLLRDHUP == 0x2000,
+               "pal__revents() reads epoll's bits as poll(2)'s");
 
-apr_status_t pal__poll_create(pal_poll_t *p) {
+static apr_status_t ep_create(pal_poll_t *p) {
   p->backend_fd = epoll_create1(EPOLL_CLOEXEC);
   if (p->backend_fd < 0)
     return pal__fail("epoll_create1");
   return APR_SUCCESS;
 }
 
-void pal__poll_destroy(pal_poll_t *p) {
+static void ep_destroy(pal_poll_t *p) {
   if (p->backend_fd >= 0)
     close(p->backend_fd);
   p->backend_fd = -1;
@@ -34,28 +29,28 @@ void pal__poll_destroy(pal_poll_t *p) {
 static apr_status_t ctl(pal_poll_t *p, int op, int fd, unsigned events,
                         uintptr_t token) {
   struct epoll_event ev;
-  ev.events = to_epoll(events);
+  ev.events = pal__to_pollbits(events);
   ev.data.u64 = (uint64_t)token;
   if (PAL__SYS(PAL_SYS_POLL_CTL, epoll_ctl(p->backend_fd, op, fd, &ev)) < 0)
     return pal__fail("epoll_ctl");
   return APR_SUCCESS;
 }
 
-apr_status_t pal__poll_add(pal_poll_t *p, int fd, unsigned events,
+static apr_status_t ep_add(pal_poll_t *p, int fd, unsigned events,
                            uintptr_t token) {
   return ctl(p, EPOLL_CTL_ADD, fd, events, token);
 }
 
-apr_status_t pal__poll_modify(pal_poll_t *p, int fd, unsigned events,
+static apr_status_t ep_modify(pal_poll_t *p, int fd, unsigned events,
                               uintptr_t token) {
   return ctl(p, EPOLL_CTL_MOD, fd, events, token);
 }
 
-apr_status_t pal__poll_del(pal_poll_t *p, int fd) {
+static apr_status_t ep_del(pal_poll_t *p, int fd) {
   return ctl(p, EPOLL_CTL_DEL, fd, 0, 0);
 }
 
-int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
+static int ep_wait(pal_poll_t *p, pal__event_t *out, int max,
                    int timeout_ms) {
   struct epoll_event evs[PAL__MAX_EVENTS];
   int i, n;
@@ -66,35 +61,17 @@ int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
   if (n < 0)
     return -(int)pal__fail("epoll_wait");
   for (i = 0; i < n; i++) {
-    unsigned e = 0, r = evs[i].events;
-    if (r & EPOLLIN)
-      e |= PAL__IN;
-    if (r & EPOLLOUT)
-      e |= PAL__OUT;
-    if (r & EPOLLERR)
-      e |= PAL__ERR;
-    if (r & (EPOLLHUP | EPOLLRDHUP))
-      e |= PAL__HUP;
     out[i].token = (uintptr_t)evs[i].data.u64;
-    out[i].events = e;
+    out[i].events = pal__revents(evs[i].events);
     out[i].ident = 0;
   }
   return n;
 }
 
 /* No keyed sources: children are watched through pidfds (or SIGCHLD),
- * signals through the self-pipe, wake-ups through an eventfd. */
-apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
-                                  uintptr_t token) {
-  return PAL_EUNSUPPORTED;
-}
-
-apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident) {
-  return PAL_EUNSUPPORTED;
-}
-
-apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token) {
-  return PAL_EUNSUPPORTED;
-}
-
-const char *pal__poll_name(void) { return "epoll"; }
+ * signals through the self-pipe, wake-ups through an eventfd.  Reads are
+ * readiness-driven (io.c). */
+const pal__backend_t pal__backend_epoll = {
+  "epoll", ep_create, ep_destroy, ep_add, ep_modify, ep_del, ep_wait,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+};

@@ -23,7 +23,7 @@
 #include <sys/event.h>
 #include <time.h>
 
-apr_status_t pal__poll_create(pal_poll_t *p) {
+static apr_status_t kq_create(pal_poll_t *p) {
   p->backend_fd = kqueue();
   if (p->backend_fd < 0)
     return pal__fail("kqueue");
@@ -33,7 +33,7 @@ apr_status_t pal__poll_create(pal_poll_t *p) {
   return APR_SUCCESS;
 }
 
-void pal__poll_destroy(pal_poll_t *p) {
+static void kq_destroy(pal_poll_t *p) {
   if (p->backend_fd >= 0)
     close(p->backend_fd);
   p->backend_fd = -1;
@@ -77,19 +77,19 @@ static int fd_changes(struct kevent *ch, int fd, unsigned events,
   return n;
 }
 
-apr_status_t pal__poll_add(pal_poll_t *p, int fd, unsigned events,
+static apr_status_t kq_add(pal_poll_t *p, int fd, unsigned events,
                            uintptr_t token) {
   struct kevent ch[2];
   return change(p, ch, fd_changes(ch, fd, events, token, 0));
 }
 
-apr_status_t pal__poll_modify(pal_poll_t *p, int fd, unsigned events,
+static apr_status_t kq_modify(pal_poll_t *p, int fd, unsigned events,
                               uintptr_t token) {
   struct kevent ch[2];
   return change(p, ch, fd_changes(ch, fd, events, token, 1));
 }
 
-apr_status_t pal__poll_del(pal_poll_t *p, int fd) {
+static apr_status_t kq_del(pal_poll_t *p, int fd) {
   struct kevent ch[2];
   return change(p, ch, fd_changes(ch, fd, 0, 0, 1));
 }
@@ -110,7 +110,7 @@ static int source_filter(int kind) {
   }
 }
 
-apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
+static apr_status_t kq_add_source(pal_poll_t *p, int kind, long ident,
                                   uintptr_t token) {
   struct kevent ch;
   int filter = source_filter(kind);
@@ -124,7 +124,7 @@ apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
   return change(p, &ch, 1);
 }
 
-apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident) {
+static apr_status_t kq_del_source(pal_poll_t *p, int kind, long ident) {
   struct kevent ch;
   int filter = source_filter(kind);
   if (filter == 0)
@@ -133,7 +133,7 @@ apr_status_t pal__poll_del_source(pal_poll_t *p, int kind, long ident) {
   return change(p, &ch, 1);
 }
 
-apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token) {
+static apr_status_t kq_trigger(pal_poll_t *p, long ident, uintptr_t token) {
 #ifdef EVFILT_USER
   /* udata again: a change to a knote replaces its udata.  No fault seam
    * (it is not thread-safe) and no pal__fail (TLS, in a signal handler). */
@@ -147,7 +147,7 @@ apr_status_t pal__poll_trigger(pal_poll_t *p, long ident, uintptr_t token) {
 #endif
 }
 
-int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
+static int kq_wait(pal_poll_t *p, pal__event_t *out, int max,
                    int timeout_ms) {
   struct kevent evs[PAL__MAX_EVENTS];
   struct timespec ts, *tsp = NULL;
@@ -192,4 +192,7 @@ int pal__poll_wait(pal_poll_t *p, pal__event_t *out, int max,
   return n;
 }
 
-const char *pal__poll_name(void) { return "kqueue"; }
+const pal__backend_t pal__backend_kqueue = {
+  "kqueue", kq_create, kq_destroy, kq_add, kq_modify, kq_del, kq_wait,
+  kq_add_source, kq_del_source, kq_trigger, NULL, NULL, NULL, NULL, NULL
+};
