@@ -9,8 +9,13 @@
  *   - !up: every record goes to the fallback; retry_at is when the next
  *     record tries the daemon again.  `warned` is 1 from the warning of
  *     an outage until the daemon answers again: one warning per outage.
- *   - lost_lines > 0: records lost to a full queue since the last one
- *     that got through (reported once at WARN when it starts).
+ *   - lost_lines: records lost to a full queue since the last notice.
+ *     `slow` is 1 from a "not keeping up" warning until the next record
+ *     that gets through, which logs the notice with lost_lines; the
+ *     warning comes at most once every SVC_LOGSINK_RETRY_MS (slow_at), so
+ *     a daemon that keeps falling behind costs two lines per 10 s at
+ *     most, and the losses of the quiet stretches go into the next
+ *     notice.
  *   - buf holds one datagram: header (HDR_MAX) + message (msg_max) +
  *     "\n" and NUL.
  */
@@ -35,8 +40,8 @@ struct svc_logsink_s {
   int kind;                       /* SVC_LOGSINK_* */
   int is_err;
   pal_fd_t fd;
-  int up, warned;
-  apr_time_t retry_at;
+  int up, warned, slow;
+  apr_time_t retry_at, slow_at;
   int64_t pid;
   uint64_t sent, dropped, lost_lines;
   size_t msg_max;
@@ -254,11 +259,16 @@ static void sk_record(svc_logsink_t *sk, const char *msg, size_t len) {
   n = sk_format(sk, msg, len);
   rv = sk_send(sk, n);
   if (rv == APR_EAGAIN) {
-    if (sk->lost_lines++ == 0)
+    apr_time_t now = apr_time_now();
+    sk->lost_lines++;
+    sk->dropped += len;
+    if (!sk->slow && now >= sk->slow_at) {
       sk_say(sk, VG_LOG_WARN, rv, NULL,
              "log daemon is not keeping up; lines are dropped until it "
              "reads again");
-    sk->dropped += len;
+      sk->slow = 1;
+      sk->slow_at = now + apr_time_from_msec(SVC_LOGSINK_RETRY_MS);
+    }
     return;
   }
   if (rv != APR_SUCCESS) {
@@ -274,10 +284,11 @@ static void sk_record(svc_logsink_t *sk, const char *msg, size_t len) {
     sk_say(sk, VG_LOG_NOTICE, APR_SUCCESS, NULL,
            "log daemon available again; lines go to it again");
   }
-  if (sk->lost_lines > 0) {
+  if (sk->slow) {
     char lost[32];
     snprintf(lost, sizeof lost, "%llu", (unsigned long long)sk->lost_lines);
     sk->lost_lines = 0;
+    sk->slow = 0;
     sk_say(sk, VG_LOG_NOTICE, APR_SUCCESS, lost,
            "log daemon reads again (lines lost meanwhile: see 'lost')");
   }

@@ -136,8 +136,9 @@
  * (svc_logfile_end_line()).  Nothing is sent while a service is idle;
  * the socket is connected at the first line.  Sending never blocks: a
  * daemon whose queue is full (EAGAIN, ENOBUFS) loses the record, which
- * is counted in `dropped` (its bytes) and reported once at WARN until a
- * record gets through again (then NOTICE with the number of lines lost).
+ * is counted in `dropped` (its bytes) and reported at WARN (at most once
+ * every SVC_LOGSINK_RETRY_MS); the next record that gets through logs a
+ * NOTICE with the number of lines lost since the last one.
  * A daemon that cannot be reached (no socket, ECONNREFUSED, no such
  * target on this OS) is reported once at WARN and the lines go to the
  * file at opts.path, as a file target would write them (rotation,

@@ -396,9 +396,9 @@ static void test_not_reading(void) {
   vt_config(t, "vigil.xml",
             sh_svc(t, "flood", "<log stdout=\"syslog\"/>",
                    apr_psprintf(vt_pool(t),
-                                "'%s' --child lines 20000 64; sleep 2;"
-                                " echo after; exec sleep 30",
-                                vt_self(t))),
+                                "'%s' --child lines 20000 64; : >'%s';"
+                                " sleep 1; echo after; exec sleep 30",
+                                vt_self(t), vt_path(t, "flooded"))),
             NULL);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
   VT_REQUIRE(vt_wait_log(t, "not keeping up", VT_WAIT_MS));
@@ -407,6 +407,13 @@ static void test_not_reading(void) {
   r = vt_cli(t, "status", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
   CU_ASSERT(vt_now_ms() - t0 < 5000);
+  /* Nothing is read until the flood is over: one stretch of losses. */
+  {
+    uint64_t end = vt_now_ms() + 3 * VT_WAIT_MS;
+    while (!vt_exists(vt_path(t, "flooded")) && vt_now_ms() < end)
+      vt_sleep(t, 20);
+    VT_REQUIRE(vt_exists(vt_path(t, "flooded")));
+  }
   /* Read everything, up to "after". */
   while (!after && (d = rx_next(t, &rx, VT_WAIT_MS, NULL)) != NULL) {
     if (vt_contains(d, " - after"))
