@@ -40,6 +40,7 @@ const char *pal_logsock_path(int which) {
 apr_status_t pal_logsock_open(pal_fd_t *out, int which) {
   const char *path = logsock_path(which);
   struct sockaddr_un sun;
+  apr_status_t rv;
   int fd;
 
   *out = PAL_INVALID_FD;
@@ -48,16 +49,10 @@ apr_status_t pal_logsock_open(pal_fd_t *out, int which) {
   memset(&sun, 0, sizeof sun);
   sun.sun_family = AF_UNIX;
   memcpy(sun.sun_path, path, strlen(path) + 1);   /* short constants */
-  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-  if (fd < 0)
-    return pal__fail("socket");
-  if (pal__set_nonblock(fd, 1) || pal__set_cloexec(fd, 1)) {
-    apr_status_t rv = pal_err_from_os(errno);
-    close(fd);
+  if ((rv = pal__socket(AF_UNIX, SOCK_DGRAM, &fd)) != APR_SUCCESS)
     return rv;
-  }
   if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
-    apr_status_t rv = pal__fail("connect");
+    rv = pal__fail("connect");
     close(fd);
     return rv;
   }

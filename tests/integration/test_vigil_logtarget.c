@@ -209,6 +209,22 @@ static const char *sh_svc(vt_t *t, const char *name, const char *log,
                       name, vt_xml(t, script), log);
 }
 
+/* Service `name` runs `script` with <log ...> `log`; its first two
+ * records arrive on a receiver over `target`.  0 if a step failed. */
+static int two_records(vt_t *t, rx_t *rx, const char *target,
+                       const char *name, const char *log, const char *script,
+                       char **d1, char **d2, long *pid) {
+  if (!rx_open(t, rx, "daemon.sock", target))
+    return 0;
+  vt_config(t, "vigil.xml", sh_svc(t, name, log, script), NULL);
+  if (!vt_sup_start_ready(t, vt_path(t, "vigil.xml")))
+    return 0;
+  *d1 = rx_next(t, rx, VT_WAIT_MS, NULL);
+  *d2 = rx_next(t, rx, VT_WAIT_MS, NULL);
+  *pid = vt_pid(t, name);
+  return *d1 && *d2;
+}
+
 /* The fields of "<PRI>1 TS HOST APP PROCID MSGID - MSG". */
 typedef struct rfc5424_s {
   int pri, version;
@@ -233,21 +249,15 @@ static void test_syslog_fields(void) {
   vt_t *t;
   rx_t rx;
   rfc5424_t a, b;
-  char *d1, *d2;
+  char *d1 = NULL, *d2 = NULL;
   long pid;
   if (skipped() || !(t = vt_begin("syslog")))
     return;
-  VT_REQUIRE(rx_open(t, &rx, "syslog.sock", SYSLOG_PATH));
-  vt_config(t, "vigil.xml",
-            sh_svc(t, "web", "<log stdout=\"syslog\" stderr=\"syslog\"/>",
-                   "echo 'hello out'; sleep 0.2; printf 'oops err\\r\\n' >&2;"
-                   " exec sleep 30"),
-            NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
-  d1 = rx_next(t, &rx, VT_WAIT_MS, NULL);
-  d2 = rx_next(t, &rx, VT_WAIT_MS, NULL);
-  pid = vt_pid(t, "web");
-  CU_ASSERT(d1 != NULL && d2 != NULL);
+  CU_ASSERT(two_records(
+      t, &rx, SYSLOG_PATH, "web", "<log stdout=\"syslog\" stderr=\"syslog\"/>",
+      "echo 'hello out'; sleep 0.2; printf 'oops err\\r\\n' >&2;"
+      " exec sleep 30",
+      &d1, &d2, &pid));
   if (d1 && d2 && parse_5424(d1, &a) && parse_5424(d2, &b)) {
     CU_ASSERT_EQUAL(a.pri, 30);   /* daemon.info */
     CU_ASSERT_EQUAL(b.pri, 27);   /* daemon.err */
@@ -280,21 +290,15 @@ static void test_syslog_fields(void) {
 static void test_journal_fields(void) {
   vt_t *t;
   rx_t rx;
-  char *d1, *d2;
+  char *d1 = NULL, *d2 = NULL;
   long pid;
   if (skipped() || !(t = vt_begin("journal")))
     return;
-  VT_REQUIRE(rx_open(t, &rx, "journal.sock", JOURNAL_PATH));
-  vt_config(t, "vigil.xml",
-            sh_svc(t, "db", "<log stdout=\"journal\" stderr=\"journal\"/>",
-                   "echo 'to journal'; sleep 0.2; echo 'bad thing' >&2;"
-                   " exec sleep 30"),
-            NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
-  d1 = rx_next(t, &rx, VT_WAIT_MS, NULL);
-  d2 = rx_next(t, &rx, VT_WAIT_MS, NULL);
-  pid = vt_pid(t, "db");
-  VT_REQUIRE(d1 != NULL && d2 != NULL);
+  VT_REQUIRE(two_records(
+      t, &rx, JOURNAL_PATH, "db",
+      "<log stdout=\"journal\" stderr=\"journal\"/>",
+      "echo 'to journal'; sleep 0.2; echo 'bad thing' >&2; exec sleep 30",
+      &d1, &d2, &pid));
   CU_ASSERT(vt_contains(d1, "PRIORITY=6\n"));
   CU_ASSERT(vt_contains(d2, "PRIORITY=3\n"));
   CU_ASSERT(vt_contains(d1, "SYSLOG_IDENTIFIER=db\n"));
