@@ -11,11 +11,11 @@
  *     an outage until the daemon answers again: one warning per outage.
  *   - lost_lines: records lost to a full queue since the last notice.
  *     `slow` is 1 from a "not keeping up" warning until the next record
- *     that gets through, which logs the notice with lost_lines; the
- *     warning comes at most once every SVC_LOGSINK_RETRY_MS (slow_at), so
- *     a daemon that keeps falling behind costs two lines per 10 s at
- *     most, and the losses of the quiet stretches go into the next
- *     notice.
+ *     that gets through, which logs the notice with lost_lines.  The
+ *     warning comes at most once every SVC_LOGSINK_RETRY_MS (slow_at),
+ *     and so does a notice that follows no warning (notice_at): a daemon
+ *     that keeps falling behind costs a few lines per 10 s, and the
+ *     losses of the quiet stretches go into the next notice.
  *   - buf holds one datagram: header (HDR_MAX) + message (msg_max) +
  *     "\n" and NUL.
  */
@@ -41,7 +41,7 @@ struct svc_logsink_s {
   int is_err;
   pal_fd_t fd;
   int up, warned, slow;
-  apr_time_t retry_at, slow_at;
+  apr_time_t retry_at, slow_at, notice_at;
   int64_t pid;
   uint64_t sent, dropped, lost_lines;
   size_t msg_max;
@@ -284,11 +284,14 @@ static void sk_record(svc_logsink_t *sk, const char *msg, size_t len) {
     sk_say(sk, VG_LOG_NOTICE, APR_SUCCESS, NULL,
            "log daemon available again; lines go to it again");
   }
-  if (sk->slow) {
+  if (sk->lost_lines > 0 &&
+      (sk->slow || apr_time_now() >= sk->notice_at)) {
     char lost[32];
     snprintf(lost, sizeof lost, "%llu", (unsigned long long)sk->lost_lines);
     sk->lost_lines = 0;
     sk->slow = 0;
+    sk->notice_at = apr_time_now() +
+                    apr_time_from_msec(SVC_LOGSINK_RETRY_MS);
     sk_say(sk, VG_LOG_NOTICE, APR_SUCCESS, lost,
            "log daemon reads again (lines lost meanwhile: see 'lost')");
   }

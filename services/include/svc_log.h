@@ -138,7 +138,8 @@
  * daemon whose queue is full (EAGAIN, ENOBUFS) loses the record, which
  * is counted in `dropped` (its bytes) and reported at WARN (at most once
  * every SVC_LOGSINK_RETRY_MS); the next record that gets through logs a
- * NOTICE with the number of lines lost since the last one.
+ * NOTICE with the number of lines lost since the last one (after a
+ * WARN; else at most once every SVC_LOGSINK_RETRY_MS).
  * A daemon that cannot be reached (no socket, ECONNREFUSED, no such
  * target on this OS) is reported once at WARN and the lines go to the
  * file at opts.path, as a file target would write them (rotation,

@@ -382,6 +382,40 @@ static void test_fallback(void) {
   rx_close(&rx);
 }
 
+/* The daemon comes back: the first line SVC_LOGSINK_RETRY_MS (10 s)
+ * after the failed attempt goes to it again, with a notice.  (Takes
+ * those 10 s.) */
+static void test_daemon_back(void) {
+  vt_t *t;
+  rx_t rx;
+  char *d, *txt;
+  const char *f;
+  if (skipped() || !(t = vt_begin("back")))
+    return;
+  VT_REQUIRE(rx_open(t, &rx, "gone.sock", SYSLOG_PATH));
+  rx_stop_listening(&rx);
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "app", "<log stdout=\"syslog\"/>",
+                   "echo early; sleep 4; echo middle; sleep 7; echo late;"
+                   " exec sleep 30"),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_log(t, "log daemon unavailable", VT_WAIT_MS));
+  rx_close(&rx);
+  VT_REQUIRE(rx_open(t, &rx, "back.sock", SYSLOG_PATH));
+  /* "middle" (4 s later) still goes to the file: no retry before 10 s. */
+  d = rx_next(t, &rx, 2 * VT_WAIT_MS, NULL);
+  CU_ASSERT(d != NULL && vt_contains(d, " - late"));
+  CU_ASSERT(vt_wait_log(t, "log daemon available again", VT_WAIT_MS));
+  f = apr_pstrcat(vt_pool(t), vt_log_dir(t), "/app.out.log", NULL);
+  txt = vt_read_file(t, f, NULL);
+  CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "early\nmiddle\n");
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "log daemon unavailable"),
+                  1);
+  vt_end(t);
+  rx_close(&rx);
+}
+
 /* A daemon that does not read: records are dropped (never a block, never
  * the file), one warning, and once it reads again a notice counts what
  * was lost: received + lost = written. */
@@ -400,8 +434,9 @@ static void test_not_reading(void) {
   vt_config(t, "vigil.xml",
             sh_svc(t, "flood", "<log stdout=\"syslog\"/>",
                    apr_psprintf(vt_pool(t),
-                                "'%s' --child lines 20000 64; : >'%s';"
-                                " sleep 1; echo after; exec sleep 30",
+                                "'%s' --child lines 20000 64; sleep 1;"
+                                " : >'%s'; sleep 1; echo after;"
+                                " exec sleep 30",
                                 vt_self(t), vt_path(t, "flooded"))),
             NULL);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
@@ -411,7 +446,9 @@ static void test_not_reading(void) {
   r = vt_cli(t, "status", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
   CU_ASSERT(vt_now_ms() - t0 < 5000);
-  /* Nothing is read until the flood is over: one stretch of losses. */
+  /* Nothing is read until the flood is over (the child has written it
+   * all, and a second later vigil has read it all from the pipe): one
+   * stretch of losses. */
   {
     uint64_t end = vt_now_ms() + 3 * VT_WAIT_MS;
     while (!vt_exists(vt_path(t, "flooded")) && vt_now_ms() < end)
@@ -444,6 +481,7 @@ static CU_TestInfo vigil_logtarget_tests[] = {
     {"journal: PRIORITY, SYSLOG_IDENTIFIER, MESSAGE", test_journal_fields},
     {"a long line is split into records, nothing cut", test_long_line},
     {"no daemon: the fallback file, one warning", test_fallback},
+    {"the daemon back: lines go to it again after 10 s", test_daemon_back},
     {"a daemon not reading: drops counted, the loop answers",
      test_not_reading},
     CU_TEST_INFO_NULL};
