@@ -305,10 +305,12 @@ static void test_user_refused(void) {
   vt_end(t);
 }
 
-/* <log stdout="eventlog">: the events are reported (Wine's ReportEventW
- * succeeds and stores nothing, so what can be seen is that nothing fell
- * back to the file); stderr="syslog" has no daemon on Windows: the
- * lines go to the default file, with one warning. */
+/* <log stdout="eventlog">: the events are reported.  Wine's ReportEventW
+ * stores nothing; what can be seen is that nothing fell back to the file
+ * (and, by eye, the text of an error event in Wine's debug output on this
+ * suite's stderr: err:eventlog:ReportEventW L"er: an error event").
+ * stderr="syslog" has no daemon on Windows: the lines go to the default
+ * file, with one warning. */
 static void test_log_daemons(void) {
   vt_t *t = vt_begin("win-logd");
   const char *dir;
@@ -324,6 +326,10 @@ static void test_log_daemons(void) {
                    "<restart policy=\"never\"/>\n"
                    "    <log stderr=\"syslog\"/>\n",
                    "print-stderr", "to syslog\n", NULL),
+            vt_svc(t, "er",
+                   "<restart policy=\"never\"/>\n"
+                   "    <log stderr=\"eventlog\"/>\n",
+                   "print-stderr", "an error event\n", NULL),
             NULL);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
   VT_REQUIRE(vt_wait_state(t, "ev", "exited", VT_WAIT_MS) != NULL);
@@ -335,6 +341,8 @@ static void test_log_daemons(void) {
   CU_ASSERT(!vt_exists(apr_pstrcat(vt_pool(t), dir, "\\ev.out.log", NULL)));
   CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "log daemon unavailable"),
                   1);
+  VT_REQUIRE(vt_wait_state(t, "er", "exited", VT_WAIT_MS) != NULL);
+  CU_ASSERT(!vt_exists(apr_pstrcat(vt_pool(t), dir, "\\er.err.log", NULL)));
   vt_end(t);
 }
 
