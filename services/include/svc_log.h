@@ -23,6 +23,10 @@
  *                      the two streams interleave at read-chunk
  *                      granularity (a chunk is what one read() returned:
  *                      whole writes of up to PIPE_BUF bytes stay whole)
+ *   "syslog", "journal", "eventlog"
+ *                      as a FILE target on the default NAME.out.log /
+ *                      NAME.err.log, with opts.sink: the lines go to the
+ *                      daemon, the file is the fallback ("Log daemons")
  *   "null"             VG_STDIO_IGNORE; this module is not involved
  *   "inherit"          VG_STDIO_INHERIT; this module is not involved
  *   max-size, keep, rotate="daily", compress, timestamps
