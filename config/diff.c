@@ -88,6 +88,7 @@ static int health_eq(const cfg_health_t *a, const cfg_health_t *b) {
 
 static int log_eq(const cfg_log_t *a, const cfg_log_t *b) {
   return str_eq(a->out.path, b->out.path) && str_eq(a->err.path, b->err.path) &&
+         a->out.sink == b->out.sink && a->err.sink == b->err.sink &&
          a->max_size == b->max_size && a->keep == b->keep &&
          a->rotate_daily == b->rotate_daily && a->compress == b->compress &&
          a->timestamps == b->timestamps;

@@ -961,6 +961,18 @@ static int last_component_is(const char *s, const char *c) {
 
 static void log_target(loader_t *ld, const val_t *v, int is_err,
                        cfg_log_target_t *t) {
+  static const char *const sinks[] = {"syslog", "journal", "eventlog", NULL};
+  int k;
+  t->sink = CFG_SINK_NONE;
+  for (k = 0; sinks[k]; k++)
+    if (strcmp(v->s, sinks[k]) == 0) {
+      /* A log daemon, with the service's default file (kept as set
+       * before the <log> element) as its fallback; "./syslog" is the
+       * file of that name. */
+      t->kind = CFG_LOG_FILE;
+      t->sink = (cfg_log_sink)(CFG_SINK_SYSLOG + k);
+      return;
+    }
   if (strcmp(v->s, "null") == 0)
     t->kind = CFG_LOG_NULL;
   else if (strcmp(v->s, "inherit") == 0)

@@ -219,7 +219,8 @@ static void dfs(vctx_t *v, int u) {
 }
 
 static void check_logs(vctx_t *v) {
-  static const cfg_log_target_t none = {CFG_LOG_NULL, NULL, NULL};
+  static const cfg_log_target_t none = {CFG_LOG_NULL, NULL, NULL,
+                                        CFG_SINK_NONE};
   apr_hash_t *files = apr_hash_make(v->tmp);
   int i, j, k;
   for (i = 0; i < v->decls->nelts; i++) {

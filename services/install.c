@@ -285,6 +285,11 @@ static int scm_install(const svcmgr_t *m, apr_pool_t *pool) {
   memset(pw, 0, sizeof pw);
   if (rv != APR_SUCCESS)
     return scm_fail(m, "install", rv);
+  /* The Event Log source (<log stdout="eventlog">, and the supervisor's
+   * own events): the service works without it, so a failure only warns. */
+  if ((rv = pal_eventlog_register(argv[0])) != APR_SUCCESS)
+    fprintf(stderr, "vigil: warning: cannot register the Event Log source "
+                    "Vigil: %s\n", vg_strerror(rv, eb, sizeof eb));
   printf("vigil: installed service %s (%s) for %s, automatic%s start; "
          "start it now with: vigil service start --name %s\n",
          m->name, o.display_name, abs,

@@ -10,6 +10,7 @@
  *   5. compression (thread pool) and its bookkeeping
  *   6. open / close / stats
  *   7. captures
+ *   8. log daemons (logsink.c sends; the file is their fallback)
  *
  * Memory: a log file is one malloc'd block (the object, NAME and
  * need_gz), the other names it works with once it has done file work
@@ -60,6 +61,7 @@
 
 #include <zlib.h>
 
+#include "logsink.h"
 #include "pal.h"
 #include "svc_log.h"
 
@@ -129,6 +131,8 @@ struct svc_logfile_s {
   unsigned pending;
   svc_logfile_close_cb close_cb;
   void *close_arg;
+  svc_logsink_t *sink;            /* a log daemon first, or NULL */
+  svc_logline_t fb_line;          /* the fallback's: whole lines only */
 };
 
 static apr_status_t lf_put(svc_logfile_t *lf, const char *p, size_t n);
@@ -137,6 +141,9 @@ static void lf_gz_next(svc_logfile_t *lf);
 static void lf_teardown(svc_logfile_t *lf);
 static void lf_pending_done(svc_logfile_t *lf);
 static void lf_prepare(svc_logfile_t *lf);
+static apr_status_t lf_write(svc_logfile_t *lf, svc_logline_t *line,
+                             const void *data, size_t len);
+static void lf_fallback(void *arg, const char *p, size_t len);
 
 /* ---- 1. names, time stamps, diagnostics, per-thread memory ------------ */
 
@@ -476,6 +483,16 @@ apr_status_t svc_logfile_write(svc_logfile_t *lf, svc_logline_t *line,
                                const void *data, size_t len) {
   if (len == 0)
     return APR_SUCCESS;
+  if (lf->sink) {   /* the file is touched only as the fallback */
+    svc_logsink_write(lf->sink, line ? line : &lf->line, data, len);
+    return APR_SUCCESS;
+  }
+  return lf_write(lf, line, data, len);
+}
+
+/* Into the file (a file target, or a sink's fallback). */
+static apr_status_t lf_write(svc_logfile_t *lf, svc_logline_t *line,
+                             const void *data, size_t len) {
   if (!lf->prepared && !lf->torn)
     lf_prepare(lf);
   if (line == NULL)
@@ -989,8 +1006,19 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
   lf->retry_ms = o->retry_ms ? o->retry_ms : SVC_LOGFILE_RETRY_MS;
   lf->ts_ms = -1;
 
+  if (o->sink != SVC_LOGSINK_NONE) {
+    lf->sink = svc_logsink_new(o->sink, o->ident, o->is_err, lf->path, diag,
+                               lf_fallback, lf);
+    if (!lf->sink) {
+      free(lf);
+      return APR_ENOMEM;
+    }
+    lf->lazy = 1;   /* the fallback: no file work until it is needed */
+  }
+
   /* Timers never keep the loop alive on their own. */
   if ((rv = vg_timer_init(loop, &lf->retry)) != APR_SUCCESS) {
+    svc_logsink_free(lf->sink);
     free(lf);
     return rv;
   }
@@ -1012,6 +1040,7 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
 static void lf_free(svc_logfile_t *lf) {
   if (lf->close_cb)
     lf->close_cb(lf->close_arg);
+  svc_logsink_free(lf->sink);
   free(lf->names);
   free(lf);
 }
@@ -1029,6 +1058,8 @@ static void lf_timer_closed(vg_handle_t *h) {
 /* Closing, and no capture is attached any more: close NAME, stop the
  * jobs, and free the object once the timers and jobs have ended. */
 static void lf_teardown(svc_logfile_t *lf) {
+  if (lf->sink)
+    svc_logsink_end_line(lf->sink, &lf->line);
   lf->torn = 1;
   lf_close_file(lf);
   if (lf->job) {
@@ -1073,6 +1104,12 @@ void svc_logfile_get_stats(const svc_logfile_t *lf, svc_logfile_stats_t *st) {
     st->error = !lf->prepared && !lf->torn ? APR_SUCCESS : VG_ECLOSING;
   if (!lf->daily || lf->closing)
     st->next_daily = 0;
+  if (lf->sink) {
+    uint64_t sent, dropped;
+    svc_logsink_counts(lf->sink, &sent, &dropped);
+    st->written += sent;
+    st->dropped += dropped;
+  }
 }
 
 const char *svc_logfile_path(const svc_logfile_t *lf) {
@@ -1111,6 +1148,8 @@ static void cap_closed(vg_handle_t *h) {
   svc_logfile_t *lf = cap->lf;
   svc_logcap_cb cb = cap->cb;
 
+  if (lf)   /* the line the child did not end */
+    svc_logfile_end_line(lf, &cap->line);
   cap->lf = NULL;
   cap->state = CAP_CLOSED;
   if (cb)
@@ -1167,4 +1206,21 @@ void svc_logcap_close(svc_logcap_t *cap, svc_logcap_cb cb) {
 int svc_logcap_is_open(const svc_logcap_t *cap) {
   return cap->state == CAP_INIT || cap->state == CAP_READING ||
          cap->state == CAP_CLOSING;
+}
+
+/* ---- 8. log daemons ---------------------------------------------------- */
+
+static void lf_fallback(void *arg, const char *p, size_t len) {
+  svc_logfile_t *lf = arg;
+  (void)lf_write(lf, &lf->fb_line, p, len);
+}
+
+void svc_logfile_end_line(svc_logfile_t *lf, svc_logline_t *line) {
+  if (lf->sink)
+    svc_logsink_end_line(lf->sink, line);
+}
+
+void svc_logfile_set_pid(svc_logfile_t *lf, int64_t pid) {
+  if (lf->sink)
+    svc_logsink_set_pid(lf->sink, pid);
 }

@@ -587,6 +587,12 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
   r->svc = s;
   r->start_ms = now_ms(s);
 
+  /* A log daemon's records name the last process spawned: the
+   * service's, or a hook's while it runs. */
+  if (s->logs.out)
+    svc_logfile_set_pid(s->logs.out, r->proc.pid);
+  if (errlf && errlf != s->logs.out)
+    svc_logfile_set_pid(errlf, r->proc.pid);
   if (o.stdio[1].kind == VG_STDIO_PIPE) {
     if (svc_logcap_start(&r->out, s->logs.out, on_drained) == APR_SUCCESS)
       r->drains++;
@@ -1503,11 +1509,19 @@ static void probe_free_cb(svc_probe_t *p, apr_status_t st, const char *d) {
 }
 
 static svc_logfile_t *open_log(svc_service_t *s, const cfg_log_t *lg,
-                               const char *path) {
+                               const cfg_log_target_t *t, int is_err) {
   svc_logfile_opts_t o;
   svc_logfile_t *lf = NULL;
   memset(&o, 0, sizeof o);
-  o.path = path;
+  o.path = t->path;
+  /* A log daemon, the file as its fallback. */
+  _Static_assert((int)CFG_SINK_EVENTLOG == SVC_LOGSINK_EVENTLOG &&
+                     (int)CFG_SINK_JOURNAL == SVC_LOGSINK_JOURNAL &&
+                     (int)CFG_SINK_SYSLOG == SVC_LOGSINK_SYSLOG,
+                 "cfg_log_sink and SVC_LOGSINK_* are numbered alike");
+  o.sink = (int)t->sink;
+  o.ident = s->name;
+  o.is_err = is_err;
   o.max_size = (apr_off_t)lg->max_size;
   o.keep = lg->keep;
   o.daily = lg->rotate_daily;
@@ -1526,9 +1540,9 @@ static svc_logfile_t *open_log(svc_service_t *s, const cfg_log_t *lg,
  * stdout's or is not a file. */
 static void open_logs(svc_service_t *s, const cfg_service_t *cfg) {
   if (cfg->log.out.kind == CFG_LOG_FILE)
-    s->logs.out = open_log(s, &cfg->log, cfg->log.out.path);
+    s->logs.out = open_log(s, &cfg->log, &cfg->log.out, 0);
   if (cfg->log.err.kind == CFG_LOG_FILE)
-    s->logs.err = open_log(s, &cfg->log, cfg->log.err.path);
+    s->logs.err = open_log(s, &cfg->log, &cfg->log.err, 1);
 }
 
 /* Closing waits for the captures still attached (their lines are

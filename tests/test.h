@@ -74,7 +74,7 @@ int vg_test_fault_clean(void);
 /* vigil_real (tests/real): real daemons from Debian's packages. */
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \
-  X(vigil_spawn) X(vigil_real)
+  X(vigil_spawn) X(vigil_real) X(vigil_logtarget)
 #else
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \

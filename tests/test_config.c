@@ -1525,6 +1525,33 @@ static void test_include_special_files(void) {
 
 /* Log file names: relative to log-dir and never out of it (no ".."
  * component, with either separator), or absolute (used as written). */
+/* syslog, journal and eventlog: a log daemon before the default file
+ * (the fallback); "./syslog" is a file of that name. */
+static void test_log_daemons(void) {
+  cfg_t *cfg;
+  const cfg_service_t *a, *b;
+  cfg = ok_text("<vigil><supervisor><log-dir>/srv/logs</log-dir>"
+                "</supervisor>\n"
+                "  <service name=\"a\"><command>x</command>\n"
+                "    <log stdout=\"syslog\" stderr=\"journal\"/></service>\n"
+                "  <service name=\"b\"><command>x</command>\n"
+                "    <log stdout=\"./syslog\" stderr=\"eventlog\"/>"
+                "</service>\n"
+                "</vigil>\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  a = svc(cfg, "a");
+  b = svc(cfg, "b");
+  CU_ASSERT_EQUAL(a->log.out.kind, CFG_LOG_FILE);
+  CU_ASSERT_EQUAL(a->log.out.sink, CFG_SINK_SYSLOG);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a->log.out.path, "/srv/logs/a.out.log"));
+  CU_ASSERT_EQUAL(a->log.err.sink, CFG_SINK_JOURNAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a->log.err.path, "/srv/logs/a.err.log"));
+  CU_ASSERT_EQUAL(b->log.out.sink, CFG_SINK_NONE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b->log.out.path, "/srv/logs/syslog"));
+  CU_ASSERT_EQUAL(b->log.err.sink, CFG_SINK_EVENTLOG);
+  cfg_destroy(cfg);
+}
+
 static void test_log_names(void) {
   const char *path;
   cfg_errors_t *errs;
@@ -2070,6 +2097,7 @@ static CU_TestInfo config_tests[] = {
   {"include cycle", test_include_cycle},
   {"includes of FIFOs and devices", test_include_special_files},
   {"log file names", test_log_names},
+  {"log daemons: syslog, journal, eventlog", test_log_daemons},
   {"instances", test_instances},
   {"instance problems", test_instances_errors},
   {"reload diff", test_diff},

@@ -168,11 +168,22 @@ typedef enum {
   CFG_LOG_STDOUT                /* stderr only: into the stdout target */
 } cfg_log_kind;
 
+/* A log daemon a FILE target sends its lines to instead (the file, the
+ * default NAME.out.log / NAME.err.log, is then the fallback used while
+ * the daemon cannot be reached). */
+typedef enum {
+  CFG_SINK_NONE = 0,            /* the file itself */
+  CFG_SINK_SYSLOG,              /* "syslog": RFC 5424 to /dev/log */
+  CFG_SINK_JOURNAL,             /* "journal": journald's native socket */
+  CFG_SINK_EVENTLOG             /* "eventlog": the Windows Event Log */
+} cfg_log_sink;
+
 typedef struct cfg_log_target_s {
   cfg_log_kind kind;
   const char *name;             /* FILE: as written, or the default name */
   const char *path;             /* FILE: absolute (log-dir joined); NULL
                                    for the other kinds */
+  cfg_log_sink sink;            /* FILE only; NONE for the others */
 } cfg_log_target_t;
 
 typedef struct cfg_log_s {

@@ -886,6 +886,30 @@ void pal_svcmgr_report(int state, uint64_t wait_hint_ms);
 enum { PAL_EVENT_INFO = 0, PAL_EVENT_WARN = 1, PAL_EVENT_ERROR = 2 };
 apr_status_t pal_eventlog_report(int level, const char *message);
 
+/* Make the Event Log know the source (the key
+ * HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\Vigil,
+ * TypesSupported 7, EventMessageFile `exe`): `vigil service install`
+ * does it so events are filed under their own source.  Idempotent.
+ * PAL_EUNSUPPORTED on POSIX. */
+apr_status_t pal_eventlog_register(const char *exe);
+
+/* ------------------------------------------------------------------------
+ * Local log daemons (POSIX): a connected, non-blocking local datagram
+ * socket to syslog (PAL_LOGSOCK_SYSLOG: /dev/log; /var/run/syslog on
+ * macOS) or journald (PAL_LOGSOCK_JOURNAL: /run/systemd/journal/socket,
+ * Linux).  PAL_EUNSUPPORTED where the daemon has no such socket (Windows;
+ * journald off Linux).  A missing socket is APR_ENOENT, one nobody
+ * listens on APR_ECONNREFUSED.  Close with pal_fd_close().
+ * --------------------------------------------------------------------- */
+enum { PAL_LOGSOCK_SYSLOG = 1, PAL_LOGSOCK_JOURNAL = 2 };
+apr_status_t pal_logsock_open(pal_fd_t *fd, int which);
+/* The socket's path, for messages; NULL where there is none. */
+const char *pal_logsock_path(int which);
+/* Send one datagram, never blocking: APR_EAGAIN when the daemon's queue
+ * is full (the record is lost, the socket still fine); any other error
+ * (the daemon went away: ECONNREFUSED, ENOTCONN) means reconnecting. */
+apr_status_t pal_logsock_send(pal_fd_t fd, const void *buf, size_t len);
+
 /* ------------------------------------------------------------------------
  * Fault-injection seam (tests).
  *

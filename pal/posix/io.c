@@ -124,6 +124,7 @@ static int family_to_domain(int family) {
 apr_status_t pal_io_socket(pal_io_t *io, pal_poll_t *p, int kind,
                            int family) {
   int domain, type, fd;
+  apr_status_t rv;
   if (kind == PAL_IO_UNIX || kind == PAL_IO_UNIXDGRAM)
     family = PAL_AF_UNIX;
   domain = family_to_domain(family);
@@ -131,6 +132,14 @@ apr_status_t pal_io_socket(pal_io_t *io, pal_poll_t *p, int kind,
     return APR_EINVAL;
   type = (kind == PAL_IO_UDP || kind == PAL_IO_UNIXDGRAM) ? SOCK_DGRAM
                                                           : SOCK_STREAM;
+  if ((rv = pal__socket(domain, type, &fd)) != APR_SUCCESS)
+    return rv;
+  io_init(io, p, kind, fd);
+  return APR_SUCCESS;
+}
+
+apr_status_t pal__socket(int domain, int type, int *out) {
+  int fd;
 #ifdef PAL_HAVE_SOCK_CLOEXEC
   fd = PAL__SYS(PAL_SYS_SOCKET,
                 socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -146,7 +155,7 @@ apr_status_t pal_io_socket(pal_io_t *io, pal_poll_t *p, int kind,
     return rv;
   }
 #endif
-  io_init(io, p, kind, fd);
+  *out = fd;
   return APR_SUCCESS;
 }
 

@@ -263,5 +263,7 @@ static inline int pal__fault_hit(int call) {
 /* Descriptor helpers (io.c). */
 apr_status_t pal__set_nonblock(int fd, int on);
 apr_status_t pal__set_cloexec(int fd, int on);
+/* A new non-blocking, close-on-exec socket (io.c). */
+apr_status_t pal__socket(int domain, int type, int *fd);
 
 #endif

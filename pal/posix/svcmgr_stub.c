@@ -62,3 +62,8 @@ apr_status_t pal_eventlog_report(int level, const char *message) {
   (void)message;
   return PAL_EUNSUPPORTED;
 }
+
+apr_status_t pal_eventlog_register(const char *exe) {
+  (void)exe;
+  return PAL_EUNSUPPORTED;
+}

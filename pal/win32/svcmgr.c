@@ -601,3 +601,55 @@ apr_status_t pal_eventlog_report(int level, const char *message) {
   free(w);
   return rv;
 }
+
+apr_status_t pal_eventlog_register(const char *exe) {
+  static const wchar_t key[] =
+      L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\Vigil";
+  DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE |
+                EVENTLOG_INFORMATION_TYPE;
+  wchar_t *w = NULL;
+  HKEY h;
+  LSTATUS e;
+  apr_status_t rv;
+  if (!exe)
+    return APR_EINVAL;
+  if ((rv = wide(exe, &w)) != APR_SUCCESS)
+    return rv;
+  e = RegCreateKeyExW(HKEY_LOCAL_MACHINE, key, 0, NULL, 0, KEY_SET_VALUE,
+                      NULL, &h, NULL);
+  if (e == ERROR_SUCCESS) {
+    e = RegSetValueExW(h, L"TypesSupported", 0, REG_DWORD,
+                       (const BYTE *)&types, sizeof types);
+    if (e == ERROR_SUCCESS)
+      e = RegSetValueExW(h, L"EventMessageFile", 0, REG_EXPAND_SZ,
+                         (const BYTE *)w,
+                         (DWORD)((wcslen(w) + 1) * sizeof *w));
+    RegCloseKey(h);
+  }
+  free(w);
+  if (e != ERROR_SUCCESS) {
+    SetLastError((DWORD)e);
+    return pal__fail("RegSetValueExW");
+  }
+  return APR_SUCCESS;
+}
+
+/* No AF_UNIX datagram sockets, and no syslog or journald to send to:
+ * the eventlog target is Windows' system log. */
+apr_status_t pal_logsock_open(pal_fd_t *fd, int which) {
+  (void)which;
+  *fd = PAL_INVALID_FD;
+  return PAL_EUNSUPPORTED;
+}
+
+const char *pal_logsock_path(int which) {
+  (void)which;
+  return NULL;
+}
+
+apr_status_t pal_logsock_send(pal_fd_t fd, const void *buf, size_t len) {
+  (void)fd;
+  (void)buf;
+  (void)len;
+  return PAL_EUNSUPPORTED;
+}

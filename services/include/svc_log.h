@@ -23,6 +23,10 @@
  *                      the two streams interleave at read-chunk
  *                      granularity (a chunk is what one read() returned:
  *                      whole writes of up to PIPE_BUF bytes stay whole)
+ *   "syslog", "journal", "eventlog"
+ *                      as a FILE target on the default NAME.out.log /
+ *                      NAME.err.log, with opts.sink: the lines go to the
+ *                      daemon, the file is the fallback ("Log daemons")
  *   "null"             VG_STDIO_IGNORE; this module is not involved
  *   "inherit"          VG_STDIO_INHERIT; this module is not involved
  *   max-size, keep, rotate="daily", compress, timestamps
@@ -116,6 +120,37 @@
  * log file deleted by someone else keeps receiving data in the deleted
  * inode; svc_logfile_reopen() (e.g. on SIGHUP) reopens NAME.
  *
+ * Log daemons (opts.sink; <log stdout="syslog|journal|eventlog">).  The
+ * pipe is read as for a file, but each line (without its "\n", and a
+ * "\r" before it) becomes one record sent to the daemon, with the tag
+ * opts.ident and severity info (stdout) or err (is_err):
+ *   syslog    one RFC 5424 datagram to /dev/log,
+ *             "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG",
+ *             facility daemon (PRI 30 or 27), APP-NAME the ident (cut to
+ *             48 characters), PROCID the pid (svc_logfile_set_pid()),
+ *             MSGID "stdout" or "stderr", no structured data;
+ *   journal   one datagram of journald's native protocol: PRIORITY,
+ *             SYSLOG_FACILITY=3, SYSLOG_IDENTIFIER, SYSLOG_PID, MESSAGE;
+ *   eventlog  one event (pal_eventlog_report(), source Vigil), its text
+ *             "IDENT: line".
+ * A line's start with no newline yet is held (in the writer's
+ * svc_logline_t) until its newline, SVC_LOGSINK_*_MSG bytes (then it is
+ * sent as a record of that size and the rest goes on in the next: long
+ * lines are split, never cut), or the end of the writer
+ * (svc_logfile_end_line()).  Nothing is sent while a service is idle;
+ * the socket is connected at the first line.  Sending never blocks: a
+ * daemon whose queue is full (EAGAIN, ENOBUFS) loses the record, which
+ * is counted in `dropped` (its bytes) and reported at WARN (at most once
+ * every SVC_LOGSINK_RETRY_MS); the next record that gets through logs a
+ * NOTICE with the number of lines lost since the last one (after a
+ * WARN; else at most once every SVC_LOGSINK_RETRY_MS).
+ * A daemon that cannot be reached (no socket, ECONNREFUSED, no such
+ * target on this OS) is reported once at WARN and the lines go to the
+ * file at opts.path, as a file target would write them (rotation,
+ * timestamps); at the first line SVC_LOGSINK_RETRY_MS after the last
+ * attempt the daemon is tried again and, once it answers, it gets the
+ * lines again (NOTICE).  The service never notices any of it.
+ *
  * Threading: every function runs on the loop thread, except
  * svc_logfile_tail(), svc_logfollow_*() and svc_logfile_next_midnight(),
  * which touch no loop and may run anywhere (they use the given pool).
@@ -177,7 +212,29 @@ typedef struct svc_logfile_opts_s {
                             NAME) until the first write, rotation or
                             reopen: a service that writes nothing costs
                             no file and no system call */
+  int sink;              /* SVC_LOGSINK_*: send lines to a log daemon,
+                            with path as the fallback file (see "Log
+                            daemons" above) */
+  const char *ident;     /* sink: the tag (the service's name); copied */
+  int is_err;            /* sink: severity err (stderr), else info */
 } svc_logfile_opts_t;
+
+/* Log daemons (opts.sink); numbered as config's cfg_log_sink. */
+enum {
+  SVC_LOGSINK_NONE = 0, SVC_LOGSINK_SYSLOG, SVC_LOGSINK_JOURNAL,
+  SVC_LOGSINK_EVENTLOG
+};
+/* The longest message of one record; a longer line is split into
+ * records of this size (nothing is cut).  syslog: a datagram stays
+ * within 8 KiB, rsyslog's default maxMessageSize; journal: 48 KiB,
+ * journald's own LINE_MAX for stdout streams; eventlog: ReportEventW's
+ * insertion strings hold 31839 characters. */
+#define SVC_LOGSINK_SYSLOG_MSG 7680
+#define SVC_LOGSINK_JOURNAL_MSG 49152
+#define SVC_LOGSINK_EVENTLOG_MSG 30000
+/* While the daemon is unreachable, lines go to the fallback file and a
+ * reconnection is tried at the first line after this long. */
+#define SVC_LOGSINK_RETRY_MS 10000
 
 typedef struct svc_logfile_stats_s {
   uint64_t written;          /* bytes written (prefixes included) */
@@ -195,9 +252,12 @@ typedef struct svc_logfile_stats_s {
  * use SVC_LOGLINE_INIT) before the first write. */
 typedef struct svc_logline_s {
   int partial;               /* the last byte written was not a newline */
+  char *held;                /* sink: a line's start not yet sent
+                                (malloc'd at its first use) */
+  size_t nheld;
 } svc_logline_t;
 
-#define SVC_LOGLINE_INIT {0}
+#define SVC_LOGLINE_INIT {0, NULL, 0}
 
 typedef void (*svc_logfile_close_cb)(void *arg);
 
@@ -221,6 +281,15 @@ apr_status_t svc_logfile_open(svc_logfile_t **lf, vg_loop_t *loop,
  * write itself. */
 apr_status_t svc_logfile_write(svc_logfile_t *lf, svc_logline_t *line,
                                const void *data, size_t len);
+
+/* A writer is done (its pipe reached EOF or was closed): a sink sends
+ * the line it still holds, and frees what `line` holds.  Harmless
+ * without a sink. */
+void svc_logfile_end_line(svc_logfile_t *lf, svc_logline_t *line);
+
+/* The pid a sink reports with each record (PROCID, SYSLOG_PID): the
+ * service's current process.  0: vigil's own. */
+void svc_logfile_set_pid(svc_logfile_t *lf, int64_t pid);
 
 /* Rotate now (an empty NAME is rotated too).  Returns the error of the
  * rename or reopen, if any (also reported on diag). */

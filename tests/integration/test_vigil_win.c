@@ -305,7 +305,50 @@ static void test_user_refused(void) {
   vt_end(t);
 }
 
+/* <log stdout="eventlog">: the events are reported.  Wine's ReportEventW
+ * stores nothing; what can be seen is that nothing fell back to the file
+ * (and, by eye, the text of an error event in Wine's debug output on this
+ * suite's stderr: err:eventlog:ReportEventW L"er: an error event").
+ * stderr="syslog" has no daemon on Windows: the lines go to the default
+ * file, with one warning. */
+static void test_log_daemons(void) {
+  vt_t *t = vt_begin("win-logd");
+  const char *dir;
+  char *txt;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "ev",
+                   "<restart policy=\"never\"/>\n"
+                   "    <log stdout=\"eventlog\"/>\n",
+                   "print", "to the event log\n", NULL),
+            vt_svc(t, "sl",
+                   "<restart policy=\"never\"/>\n"
+                   "    <log stderr=\"syslog\"/>\n",
+                   "print-stderr", "to syslog\n", NULL),
+            vt_svc(t, "er",
+                   "<restart policy=\"never\"/>\n"
+                   "    <log stderr=\"eventlog\"/>\n",
+                   "print-stderr", "an error event\n", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "ev", "exited", VT_WAIT_MS) != NULL);
+  VT_REQUIRE(vt_wait_state(t, "sl", "exited", VT_WAIT_MS) != NULL);
+  dir = vt_log_dir(t);
+  txt = vt_read_file(t, apr_pstrcat(vt_pool(t), dir, "\\sl.err.log", NULL),
+                     NULL);
+  CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "to syslog\n");
+  CU_ASSERT(!vt_exists(apr_pstrcat(vt_pool(t), dir, "\\ev.out.log", NULL)));
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "log daemon unavailable"),
+                  1);
+  VT_REQUIRE(vt_wait_state(t, "er", "exited", VT_WAIT_MS) != NULL);
+  CU_ASSERT(!vt_exists(apr_pstrcat(vt_pool(t), dir, "\\er.err.log", NULL)));
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_win_tests[] = {
+    {"log targets: eventlog reported, syslog falls back to the file",
+     test_log_daemons},
     {"pipe name: a stable hash of the config path", test_pipe_name_hash},
     {"default pipe: named after the config, found by the CLI",
      test_default_pipe_name},

@@ -1,0 +1,494 @@
+/*
+ * test_vigil_logtarget.c -- <log stdout="syslog"|"journal"> (suite
+ * vigil_logtarget, Linux, as root): the real `vigil run` sends to a
+ * receiving datagram socket of this test, bind-mounted over /dev/log and
+ * /run/systemd/journal/socket in a private mount namespace (the suite's
+ * process unshares once; vigil, its child, inherits it).  Nothing changes
+ * outside the namespace, and no syslog daemon or journald is needed.
+ *
+ * Checked: RFC 5424 fields (PRI, version, APP-NAME, PROCID = the
+ * service's pid, MSGID) and journald's fields (PRIORITY,
+ * SYSLOG_IDENTIFIER, MESSAGE); a long line split into records that join
+ * back to it; a daemon that cannot be reached (the fallback file, one
+ * warning); a daemon that does not read (records dropped and counted,
+ * `vigil status` answers meanwhile).
+ */
+#include "vigil_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SYSLOG_PATH "/dev/log"
+#define JOURNAL_DIR "/run/systemd/journal"
+#define JOURNAL_PATH JOURNAL_DIR "/socket"
+
+static const char *ns_skip;         /* why the suite cannot run */
+static char ns_dir[] = "/tmp/vigil-logtgt-XXXXXX";
+static int dev_over, run_over;      /* what suite_init mounted */
+static char run_mnt[64];
+
+/* /dev/log missing (a container): a tmpfs over /dev in the namespace,
+ * holding a symlink to every entry of the real /dev (bound aside) and an
+ * empty /dev/log to mount sockets over. */
+static int overlay_dev(void) {
+  char old[128], from[400], to[400];
+  DIR *d;
+  struct dirent *e;
+  snprintf(old, sizeof old, "%s/dev", ns_dir);
+  if (mkdir(old, 0755) != 0 ||
+      mount("/dev", old, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+      mount("tmpfs", "/dev", "tmpfs", 0, "mode=755") != 0)
+    return -1;
+  dev_over = 1;
+  if ((d = opendir(old)) == NULL)
+    return -1;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    snprintf(from, sizeof from, "%s/%s", old, e->d_name);
+    snprintf(to, sizeof to, "/dev/%s", e->d_name);
+    (void)symlink(from, to);
+  }
+  closedir(d);
+  return 0;
+}
+
+static int touch(const char *path) {
+  int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  close(fd);
+  return 0;
+}
+
+static int suite_init(void) {
+  struct stat st;
+  if (geteuid() != 0) {
+    ns_skip = "needs root for a private mount namespace";
+    return 0;
+  }
+  if (unshare(CLONE_NEWNS) != 0 ||
+      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+    ns_skip = "unshare(CLONE_NEWNS) or making / private failed";
+    return 0;
+  }
+  if (!mkdtemp(ns_dir)) {
+    ns_skip = "mkdtemp failed";
+    return 0;
+  }
+  if (stat(SYSLOG_PATH, &st) != 0 &&
+      (overlay_dev() != 0 || touch(SYSLOG_PATH) != 0)) {
+    ns_skip = "cannot make a /dev/log to mount over";
+    return 0;
+  }
+  /* A tmpfs where journald's socket lives (hiding any real one). */
+  snprintf(run_mnt, sizeof run_mnt, "%s",
+           stat(JOURNAL_DIR, &st) == 0 ? JOURNAL_DIR
+           : stat("/run/systemd", &st) == 0 ? "/run/systemd" : "/run");
+  if (mount("tmpfs", run_mnt, "tmpfs", 0, "mode=755") != 0) {
+    ns_skip = "cannot mount a tmpfs for the journal socket";
+    return 0;
+  }
+  run_over = 1;
+  (void)mkdir("/run/systemd", 0755);
+  (void)mkdir(JOURNAL_DIR, 0755);
+  if (touch(JOURNAL_PATH) != 0) {
+    ns_skip = "cannot make a journal socket to mount over";
+    return 0;
+  }
+  return 0;
+}
+
+static int suite_cleanup(void) {
+  char old[128];
+  if (run_over)
+    (void)umount2(run_mnt, MNT_DETACH);
+  if (dev_over) {
+    snprintf(old, sizeof old, "%s/dev", ns_dir);
+    (void)umount2("/dev", MNT_DETACH);
+    (void)umount2(old, MNT_DETACH);
+    (void)rmdir(old);
+  }
+  (void)rmdir(ns_dir);
+  return 0;
+}
+
+static int skipped(void) {
+  if (ns_skip)
+    fprintf(stderr, "  [vigil_logtarget: SKIPPED: %s]\n", ns_skip);
+  return ns_skip != NULL;
+}
+
+/* A receiving socket of the test, bound at DIR/name and mounted over
+ * `target`.  `reading` 0: a small queue nobody reads. */
+typedef struct rx_s {
+  int fd;
+  const char *target;
+  char path[256];
+} rx_t;
+
+static int rx_open(vt_t *t, rx_t *rx, const char *name, const char *target) {
+  struct sockaddr_un sun;
+  int size = 1 << 20;
+  memset(rx, 0, sizeof *rx);
+  rx->target = target;
+  snprintf(rx->path, sizeof rx->path, "%s", vt_path(t, name));
+  rx->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (rx->fd < 0)
+    return 0;
+  memset(&sun, 0, sizeof sun);
+  sun.sun_family = AF_UNIX;
+  if (strlen(rx->path) >= sizeof sun.sun_path)
+    return 0;
+  memcpy(sun.sun_path, rx->path, strlen(rx->path) + 1);
+  (void)setsockopt(rx->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (bind(rx->fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+      mount(rx->path, target, NULL, MS_BIND, NULL) != 0) {
+    close(rx->fd);
+    rx->fd = -1;
+    return 0;
+  }
+  return 1;
+}
+
+/* Nobody listens any more: connecting is refused. */
+static void rx_stop_listening(rx_t *rx) {
+  if (rx->fd >= 0)
+    close(rx->fd);
+  rx->fd = -1;
+}
+
+static void rx_close(rx_t *rx) {
+  if (rx->target)
+    (void)umount2(rx->target, MNT_DETACH);
+  rx_stop_listening(rx);
+  rx->target = NULL;
+}
+
+/* The next datagram (NUL-terminated, in pool), waiting up to ms while the
+ * fixture's loop runs; NULL if none came. */
+static char *rx_next(vt_t *t, rx_t *rx, uint64_t ms, size_t *len) {
+  static char buf[1 << 17];
+  uint64_t end = vt_now_ms() + ms;
+  for (;;) {
+    ssize_t n = recv(rx->fd, buf, sizeof buf - 1, 0);
+    if (n >= 0) {
+      if (len)
+        *len = (size_t)n;
+      return apr_pstrmemdup(vt_pool(t), buf, (apr_size_t)n);
+    }
+    if (vt_now_ms() >= end)
+      return NULL;
+    vt_sleep(t, 10);
+  }
+}
+
+/* A /bin/sh service running `script`, restarting never. */
+static const char *sh_svc(vt_t *t, const char *name, const char *log,
+                          const char *script) {
+  return apr_psprintf(vt_pool(t),
+                      "  <service name=\"%s\">\n"
+                      "    <command>/bin/sh</command>\n"
+                      "    <arg>-c</arg><arg>%s</arg>\n"
+                      "    <restart policy=\"never\"/>\n"
+                      "    %s\n"
+                      "  </service>\n",
+                      name, vt_xml(t, script), log);
+}
+
+/* Service `name` runs `script` with <log ...> `log`; its first two
+ * records arrive on a receiver over `target`.  0 if a step failed. */
+static int two_records(vt_t *t, rx_t *rx, const char *target,
+                       const char *name, const char *log, const char *script,
+                       char **d1, char **d2, long *pid) {
+  if (!rx_open(t, rx, "daemon.sock", target))
+    return 0;
+  vt_config(t, "vigil.xml", sh_svc(t, name, log, script), NULL);
+  if (!vt_sup_start_ready(t, vt_path(t, "vigil.xml")))
+    return 0;
+  *d1 = rx_next(t, rx, VT_WAIT_MS, NULL);
+  *d2 = rx_next(t, rx, VT_WAIT_MS, NULL);
+  *pid = vt_pid(t, name);
+  return *d1 && *d2;
+}
+
+/* The fields of "<PRI>1 TS HOST APP PROCID MSGID - MSG". */
+typedef struct rfc5424_s {
+  int pri, version;
+  char ts[64], host[256], app[64], procid[32], msgid[40], sd[8];
+  const char *msg;
+} rfc5424_t;
+
+static int parse_5424(const char *d, rfc5424_t *r) {
+  int used = 0;
+  memset(r, 0, sizeof *r);
+  if (sscanf(d, "<%d>%d %63s %255s %63s %31s %39s %7s %n", &r->pri,
+             &r->version, r->ts, r->host, r->app, r->procid, r->msgid, r->sd,
+             &used) != 8 || used == 0)
+    return 0;
+  r->msg = d + used;
+  return 1;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_syslog_fields(void) {
+  vt_t *t;
+  rx_t rx;
+  rfc5424_t a, b;
+  char *d1 = NULL, *d2 = NULL;
+  long pid;
+  if (skipped() || !(t = vt_begin("syslog")))
+    return;
+  CU_ASSERT(two_records(
+      t, &rx, SYSLOG_PATH, "web", "<log stdout=\"syslog\" stderr=\"syslog\"/>",
+      "echo 'hello out'; sleep 0.2; printf 'oops err\\r\\n' >&2;"
+      " exec sleep 30",
+      &d1, &d2, &pid));
+  if (d1 && d2 && parse_5424(d1, &a) && parse_5424(d2, &b)) {
+    CU_ASSERT_EQUAL(a.pri, 30);   /* daemon.info */
+    CU_ASSERT_EQUAL(b.pri, 27);   /* daemon.err */
+    CU_ASSERT_EQUAL(a.version, 1);
+    CU_ASSERT_STRING_EQUAL(a.app, "web");
+    CU_ASSERT_STRING_EQUAL(b.app, "web");
+    /* The shell execs sleep: the same pid throughout. */
+    CU_ASSERT_EQUAL(atol(a.procid), pid);
+    CU_ASSERT_EQUAL(atol(b.procid), pid);
+    CU_ASSERT_STRING_EQUAL(a.msgid, "stdout");
+    CU_ASSERT_STRING_EQUAL(b.msgid, "stderr");
+    CU_ASSERT_STRING_EQUAL(a.sd, "-");
+    CU_ASSERT_STRING_EQUAL(a.msg, "hello out");
+    CU_ASSERT_STRING_EQUAL(b.msg, "oops err");   /* "\r\n" ends it */
+    /* 2026-12-06T13:10:00.123456Z */
+    CU_ASSERT(strlen(a.ts) == 27 && a.ts[4] == '-' && a.ts[10] == 'T' &&
+              a.ts[26] == 'Z');
+    CU_ASSERT(strcmp(a.host, "") != 0);
+  } else {
+    CU_FAIL("datagrams are not RFC 5424");
+    fprintf(stderr, "got: %s | %s\n", d1 ? d1 : "-", d2 ? d2 : "-");
+  }
+  /* Nothing went to the fallback files. */
+  CU_ASSERT(!vt_exists(apr_pstrcat(vt_pool(t), vt_log_dir(t),
+                                   "/web.out.log", NULL)));
+  vt_end(t);
+  rx_close(&rx);
+}
+
+static void test_journal_fields(void) {
+  vt_t *t;
+  rx_t rx;
+  char *d1 = NULL, *d2 = NULL;
+  long pid;
+  if (skipped() || !(t = vt_begin("journal")))
+    return;
+  VT_REQUIRE(two_records(
+      t, &rx, JOURNAL_PATH, "db",
+      "<log stdout=\"journal\" stderr=\"journal\"/>",
+      "echo 'to journal'; sleep 0.2; echo 'bad thing' >&2; exec sleep 30",
+      &d1, &d2, &pid));
+  CU_ASSERT(vt_contains(d1, "PRIORITY=6\n"));
+  CU_ASSERT(vt_contains(d2, "PRIORITY=3\n"));
+  CU_ASSERT(vt_contains(d1, "SYSLOG_IDENTIFIER=db\n"));
+  CU_ASSERT(vt_contains(d2, "SYSLOG_IDENTIFIER=db\n"));
+  CU_ASSERT(vt_contains(d1, "MESSAGE=to journal\n"));
+  CU_ASSERT(vt_contains(d2, "MESSAGE=bad thing\n"));
+  CU_ASSERT(vt_contains(d1, apr_psprintf(vt_pool(t), "SYSLOG_PID=%ld\n",
+                                         pid)));
+  CU_ASSERT(vt_contains(d1, "SYSLOG_FACILITY=3\n"));
+  /* Every field is one "KEY=VALUE\n" line (no binary field needed). */
+  CU_ASSERT_EQUAL(vt_count_lines(d1, "="), 5);
+  vt_end(t);
+  rx_close(&rx);
+}
+
+/* A line longer than a record: split into SVC_LOGSINK_SYSLOG_MSG pieces
+ * that join back to it, nothing cut. */
+static void test_long_line(void) {
+  vt_t *t;
+  rx_t rx;
+  rfc5424_t r;
+  char *d, *joined;
+  int n = 0;
+  if (skipped() || !(t = vt_begin("long")))
+    return;
+  joined = apr_pstrdup(vt_pool(t), "");
+  VT_REQUIRE(rx_open(t, &rx, "syslog.sock", SYSLOG_PATH));
+  /* "lines 1 20000": one line of 20000 bytes, its newline included. */
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "long", "<log stdout=\"syslog\"/>",
+                   apr_psprintf(vt_pool(t),
+                                "'%s' --child lines 1 20000; exec sleep 30",
+                                vt_self(t))),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  while (strlen(joined) < 19999 && (d = rx_next(t, &rx, VT_WAIT_MS, NULL))) {
+    VT_REQUIRE(parse_5424(d, &r));
+    CU_ASSERT(strlen(r.msg) == 7680 || (n == 2 && strlen(r.msg) == 4639));
+    joined = apr_pstrcat(vt_pool(t), joined, r.msg, NULL);
+    n++;
+  }
+  CU_ASSERT_EQUAL(n, 3);
+  CU_ASSERT_EQUAL(strlen(joined), 19999);
+  CU_ASSERT(strncmp(joined, "000001 xxxx", 11) == 0);
+  CU_ASSERT(strspn(joined + 7, "x") == 19999 - 7);
+  vt_end(t);
+  rx_close(&rx);
+}
+
+/* No daemon listens: the lines go to the default file, with one
+ * warning, and the service runs on. */
+static void test_fallback(void) {
+  vt_t *t;
+  rx_t rx;
+  char *txt;
+  if (skipped() || !(t = vt_begin("fallback")))
+    return;
+  VT_REQUIRE(rx_open(t, &rx, "syslog.sock", SYSLOG_PATH));
+  rx_stop_listening(&rx);   /* connect: ECONNREFUSED */
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "app", "<log stdout=\"syslog\"/>",
+                   "echo one; echo two; sleep 0.3; echo three;"
+                   " exec sleep 30"),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "app", "running", VT_WAIT_MS) != NULL);
+  {
+    uint64_t end = vt_now_ms() + VT_WAIT_MS;
+    const char *f = apr_pstrcat(vt_pool(t), vt_log_dir(t), "/app.out.log",
+                                NULL);
+    while (((txt = vt_read_file(t, f, NULL)) == NULL ||
+            !vt_contains(txt, "three\n")) && vt_now_ms() < end)
+      vt_sleep(t, 20);
+    CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "one\ntwo\nthree\n");
+  }
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "log daemon unavailable"),
+                  1);
+  CU_ASSERT(vt_contains(vt_sup_log(t), "app.out.log"));
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "app"), "running");
+  vt_end(t);
+  rx_close(&rx);
+}
+
+/* The daemon comes back: the first line SVC_LOGSINK_RETRY_MS (10 s)
+ * after the failed attempt goes to it again, with a notice.  (Takes
+ * those 10 s.) */
+static void test_daemon_back(void) {
+  vt_t *t;
+  rx_t rx;
+  char *d, *txt;
+  const char *f;
+  if (skipped() || !(t = vt_begin("back")))
+    return;
+  VT_REQUIRE(rx_open(t, &rx, "gone.sock", SYSLOG_PATH));
+  rx_stop_listening(&rx);
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "app", "<log stdout=\"syslog\"/>",
+                   "echo early; sleep 4; echo middle; sleep 7; echo late;"
+                   " exec sleep 30"),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_log(t, "log daemon unavailable", VT_WAIT_MS));
+  rx_close(&rx);
+  VT_REQUIRE(rx_open(t, &rx, "back.sock", SYSLOG_PATH));
+  /* "middle" (4 s later) still goes to the file: no retry before 10 s. */
+  d = rx_next(t, &rx, 2 * VT_WAIT_MS, NULL);
+  CU_ASSERT(d != NULL && vt_contains(d, " - late"));
+  CU_ASSERT(vt_wait_log(t, "log daemon available again", VT_WAIT_MS));
+  f = apr_pstrcat(vt_pool(t), vt_log_dir(t), "/app.out.log", NULL);
+  txt = vt_read_file(t, f, NULL);
+  CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "early\nmiddle\n");
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "log daemon unavailable"),
+                  1);
+  vt_end(t);
+  rx_close(&rx);
+}
+
+/* A daemon that does not read: records are dropped (never a block, never
+ * the file), one warning, and once it reads again a notice counts what
+ * was lost: received + lost = written. */
+static void test_not_reading(void) {
+  vt_t *t;
+  rx_t rx;
+  char *d, *lost;
+  long got = 0, nlost = -1;
+  uint64_t t0;
+  vt_res_t *r;
+  int after = 0, small = 4096;
+  if (skipped() || !(t = vt_begin("slow")))
+    return;
+  VT_REQUIRE(rx_open(t, &rx, "syslog.sock", SYSLOG_PATH));
+  (void)setsockopt(rx.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "flood", "<log stdout=\"syslog\"/>",
+                   apr_psprintf(vt_pool(t),
+                                "'%s' --child lines 20000 64; sleep 1;"
+                                " : >'%s'; sleep 1; echo after;"
+                                " exec sleep 30",
+                                vt_self(t), vt_path(t, "flooded"))),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_log(t, "not keeping up", VT_WAIT_MS));
+  /* The loop answers while the queue is full. */
+  t0 = vt_now_ms();
+  r = vt_cli(t, "status", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_now_ms() - t0 < 5000);
+  /* Nothing is read until the flood is over (the child has written it
+   * all, and a second later vigil has read it all from the pipe): one
+   * stretch of losses. */
+  {
+    uint64_t end = vt_now_ms() + 3 * VT_WAIT_MS;
+    while (!vt_exists(vt_path(t, "flooded")) && vt_now_ms() < end)
+      vt_sleep(t, 20);
+    VT_REQUIRE(vt_exists(vt_path(t, "flooded")));
+  }
+  /* Read everything, up to "after". */
+  while (!after && (d = rx_next(t, &rx, VT_WAIT_MS, NULL)) != NULL) {
+    if (vt_contains(d, " - after"))
+      after = 1;
+    else
+      got++;
+  }
+  CU_ASSERT(after);
+  VT_REQUIRE(vt_wait_log(t, "log daemon reads again", VT_WAIT_MS));
+  lost = strstr(vt_sup_log(t), "lost=");
+  if (lost)
+    nlost = atol(lost + 5);
+  CU_ASSERT(got > 0 && nlost > 0);
+  CU_ASSERT_EQUAL(got + nlost, 20000);
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "not keeping up"), 1);
+  CU_ASSERT(!vt_exists(apr_pstrcat(vt_pool(t), vt_log_dir(t),
+                                   "/flood.out.log", NULL)));
+  vt_end(t);
+  rx_close(&rx);
+}
+
+static CU_TestInfo vigil_logtarget_tests[] = {
+    {"syslog: RFC 5424 fields, info and err", test_syslog_fields},
+    {"journal: PRIORITY, SYSLOG_IDENTIFIER, MESSAGE", test_journal_fields},
+    {"a long line is split into records, nothing cut", test_long_line},
+    {"no daemon: the fallback file, one warning", test_fallback},
+    {"the daemon back: lines go to it again after 10 s", test_daemon_back},
+    {"a daemon not reading: drops counted, the loop answers",
+     test_not_reading},
+    CU_TEST_INFO_NULL};
+
+CU_SuiteInfo vigil_logtarget_suite = {.pName = "vigil_logtarget",
+                                      .pInitFunc = suite_init,
+                                      .pCleanupFunc = suite_cleanup,
+                                      .pSetUpFunc = NULL,
+                                      .pTearDownFunc = NULL,
+                                      .pTests = vigil_logtarget_tests};
