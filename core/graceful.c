@@ -42,8 +42,10 @@ static void graceful_signal_cb(vg_signal_t *sig, int signum) {
 static void graceful_deadline_cb(vg_timer_t *timer) {
   vg_shutdown_t *sd = timer->data;
 
-  if (sd->open && sd->on_deadline != NULL)
+  if (sd->open && sd->on_deadline != NULL) {
+    sd->again = 0;
     sd->on_deadline(sd, sd->requested);
+  }
 }
 
 apr_status_t vg_graceful_init(vg_loop_t *loop, vg_shutdown_t *sd,
@@ -58,6 +60,7 @@ apr_status_t vg_graceful_init(vg_loop_t *loop, vg_shutdown_t *sd,
   sd->on_deadline = on_deadline;
   sd->timeout = timeout;
   sd->requested = -1;
+  sd->again = 0;
   sd->open = 0;
 
   rv = vg_timer_init(loop, &sd->deadline);
@@ -111,11 +114,16 @@ void vg_graceful_request(vg_shutdown_t *sd, int signum) {
   if (sd->requested >= 0) {
     /* Asked again: no more patience. */
     vg_timer_stop(&sd->deadline);
-    if (sd->on_deadline != NULL)
+    if (sd->on_deadline != NULL) {
+      sd->again = 1;
       sd->on_deadline(sd, signum);
+    }
     return;
   }
   sd->requested = signum;
+  /* The deadline counts from now, not from the iteration's start (a
+   * request may come after a long run of callbacks). */
+  vg_update_time(sd->deadline.loop);
   if (sd->timeout > 0)
     vg_timer_start(&sd->deadline, graceful_deadline_cb, sd->timeout, 0);
   if (sd->on_request != NULL)

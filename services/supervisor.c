@@ -572,7 +572,6 @@ void svc_sup_shutdown(svc_sup_t *sup) {
 static void on_shutdown_request(vg_shutdown_t *sd, int signum) {
   svc_sup_t *sup = sd->data;
   vg_update_time(sup->loop);
-  sup->shutdown_at_ms = vg_now(sup->loop);
   if (signum)
     vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "received SIG%s",
            vg_signal_name(signum) ? vg_signal_name(signum) : "?");
@@ -582,13 +581,11 @@ static void on_shutdown_request(vg_shutdown_t *sd, int signum) {
 static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
   svc_sup_t *sup = sd->data;
   svc_service_t *s;
-  uint64_t timeout = sup->cfg->shutdown_timeout_ms;
   /* The graceful helper calls this at the deadline and also at a second
    * request (a second Ctrl+C, SIGTERM from a service manager after
    * SIGINT): say which, so that the log does not blame a timeout that
    * did not pass. */
-  vg_update_time(sup->loop);
-  if (timeout == 0 || vg_now(sup->loop) - sup->shutdown_at_ms < timeout) {
+  if (sd->again) {
     sup->shutdown_forced = 1;
     if (signum)
       vg_log(sup->log, VG_LOG_WARN, "supervisor",

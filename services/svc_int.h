@@ -203,7 +203,6 @@ struct svc_sup_s {
   vg_shutdown_t shutdown;
   vg_signal_t sighup;
   int shutting_down;
-  uint64_t shutdown_at_ms;      /* loop ms of the first shutdown request */
   int shutdown_forced;          /* a second request, not the deadline,
                                    killed what was left */
   int finished;                 /* shutdown complete: handles closing */

@@ -652,6 +652,8 @@ struct vg_shutdown_s {
   vg_shutdown_fn on_deadline;
   uint64_t timeout;
   int requested;                /* public: signal that asked (or -1) */
+  int again;                    /* public, in on_deadline: 1 for a further
+                                   request, 0 at the deadline */
   int open;
 };
 
