@@ -369,6 +369,15 @@ static void status_body(svc_ctl_t *ctl, svc_json_w_t *w, const char *name) {
   svc_json_w_end_array(w);
 }
 
+void svc_control_status(svc_sup_t *sup, svc_json_w_t *w) {
+  status_body(sup->ctl, w, NULL);
+}
+
+const vg_usage_t *svc_control_usage(svc_sup_t *sup, const svc_service_t *s,
+                                    int *fresh) {
+  return usage_of_svc(sup->ctl, s, fresh);
+}
+
 /* ---- waiting for services to settle ------------------------------------- */
 
 static void wait_resolve(svc_wait_t *wt) {

@@ -17,6 +17,7 @@ typedef struct svc_child_s svc_child_t;
 typedef struct svc_waiter_s svc_waiter_t;
 typedef struct svc_conn_s svc_conn_t;
 typedef struct svc_ctl_s svc_ctl_t;
+typedef struct svc_http_s svc_http_t;
 typedef struct svc_notify_s svc_notify_t;
 
 /* One run of the child: the process and its output captures.  It
@@ -61,6 +62,8 @@ struct svc_waiter_s {
  * next backoff. */
 typedef struct svc_restart_s {
   unsigned count;               /* since the last explicit start */
+  uint64_t total;               /* since the service was created (a
+                                   counter, for metrics) */
   uint64_t *times;              /* ring of recent restart times (ms) */
   unsigned len, head;
   uint64_t backoff_ms;          /* the next backoff's base */
@@ -83,6 +86,7 @@ typedef struct svc_probes_s {
   vg_timer_t health_timer;      /* paces health checks (RUNNING) and
                                    readiness attempts (STARTING) */
   unsigned health_fails;
+  uint64_t health_fails_total;  /* failed health checks, ever (metrics) */
 } svc_probes_t;
 
 /* The service's NOTIFY_SOCKET, when its readiness is notify. */
@@ -191,6 +195,7 @@ struct svc_sup_s {
   vg_pipe_t control;
   const char *control_path;
   svc_ctl_t *ctl;               /* its connections and limits (control.c) */
+  svc_http_t *http;             /* <http>: metrics and status (http.c) */
   /* leftovers file: pids and start times of running children */
   const char *pids_path;
   vg_timer_t pids_timer;        /* coalesces writes of the pids file */
@@ -232,6 +237,10 @@ void svc_services_usage(svc_service_t *const *list, size_t n,
 uint64_t svc_service_uptime(const svc_service_t *s);
 /* Up, as what depends on it needs: running, or a oneshot that exited 0. */
 int svc_service_up(const svc_service_t *s);
+/* The memory (bytes) and CPU time (ms) of s's current run, -1 where
+ * unknown; u as for svc_service_status_json(). */
+void svc_service_usage(const svc_service_t *s, const vg_usage_t *u,
+                       int64_t *rss, int64_t *cpu_ms);
 /* True when the state is one a waiter for `want_up` can settle on. */
 int svc_service_settled(const svc_service_t *s, int want_up);
 /* SIGKILL the whole tree: the process group and, with a cgroup, every
@@ -302,6 +311,20 @@ void svc_sup_save_pids(svc_sup_t *sup);
 /* control.c */
 apr_status_t svc_control_start(svc_sup_t *sup);
 void svc_control_stop(svc_sup_t *sup);
+/* The body of `vigil status --json` ("supervisor" and "services"
+ * members) into the object being written, with the endpoint's usage
+ * cache; and the usage of one service from that cache (NULL when s has
+ * no live run; *fresh: 0 before the first call of a request). */
+void svc_control_status(svc_sup_t *sup, svc_json_w_t *w);
+const vg_usage_t *svc_control_usage(svc_sup_t *sup, const svc_service_t *s,
+                                    int *fresh);
+
+/* http.c: the <http> endpoint.  start: bind and listen as sup->cfg
+ * says (nothing without <http>); reload: follow a new sup->cfg (rebind
+ * on a new address, read the token again); stop: close everything. */
+apr_status_t svc_http_start(svc_sup_t *sup);
+void svc_http_reload(svc_sup_t *sup);
+void svc_http_stop(svc_sup_t *sup);
 /* A service settled: answer the waiters that asked for it. */
 void svc_control_notify(svc_sup_t *sup, svc_service_t *s);
 /* Drop the waiters of a service being freed. */
