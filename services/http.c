@@ -57,7 +57,8 @@ typedef struct http_conn_s http_conn_t;
 
 struct svc_http_s {
   svc_sup_t *sup;
-  vg_tcp_t server;
+  vg_tcp_t *server;             /* malloc'ed: a closing one may still be
+                                   in the loop when a reload binds anew */
   int listening;                /* server is open */
   char *listen;                 /* malloc'ed copy of cfg->http_listen */
   char *token;                  /* malloc'ed, or NULL: none asked */
@@ -557,7 +558,7 @@ static void accept_one(svc_http_t *h) {
   c->h = h;
   vg_tcp_init(loop, &c->tcp);
   c->tcp.data = c;
-  if (vg_accept(&h->server, &c->tcp) != APR_SUCCESS) {
+  if (vg_accept(h->server, &c->tcp) != APR_SUCCESS) {
     c->closing = 1;
     vg_close((vg_handle_t *)&c->tcp, conn_closed);
     return;
@@ -633,6 +634,8 @@ static apr_status_t read_token(svc_http_t *h, const cfg_t *cfg) {
   return APR_SUCCESS;
 }
 
+static void server_closed(vg_handle_t *hd) { free(hd); }
+
 static apr_status_t listen_on(svc_http_t *h, const cfg_t *cfg) {
   vg_addr_t addr;
   apr_status_t rv;
@@ -640,19 +643,25 @@ static apr_status_t listen_on(svc_http_t *h, const cfg_t *cfg) {
   rv = read_token(h, cfg);
   if (rv == APR_SUCCESS)
     rv = vg_addr_ip(&addr, cfg->http_host, cfg->http_port);
-  if (rv == APR_SUCCESS)
-    rv = vg_tcp_init(h->sup->loop, &h->server);
+  if (rv == APR_SUCCESS && (h->server = malloc(sizeof *h->server)) == NULL)
+    rv = APR_ENOMEM;
+  if (rv == APR_SUCCESS && (rv = vg_tcp_init(h->sup->loop, h->server)) !=
+                               APR_SUCCESS) {
+    free(h->server);
+    h->server = NULL;
+  }
   if (rv != APR_SUCCESS)
     return rv;
-  h->server.data = h;
-  rv = vg_tcp_bind(&h->server, &addr, PAL_BIND_REUSEADDR);
+  h->server->data = h;
+  rv = vg_tcp_bind(h->server, &addr, PAL_BIND_REUSEADDR);
   if (rv == APR_SUCCESS)
-    rv = vg_listen(&h->server, HTTP_MAX_CONNS, on_connection);
+    rv = vg_listen(h->server, HTTP_MAX_CONNS, on_connection);
   if (rv != APR_SUCCESS) {
     vg_log(h->sup->log, VG_LOG_ERROR, "http",
            "cannot listen on %s: %s (%s)", cfg->http_listen,
            vg_strerror(rv, eb, sizeof eb), pal_last_call());
-    vg_close((vg_handle_t *)&h->server, NULL);
+    vg_close((vg_handle_t *)h->server, server_closed);
+    h->server = NULL;
     return rv;
   }
   h->listening = 1;
@@ -668,7 +677,8 @@ static void unlisten(svc_http_t *h) {
     conn_close(h->conns);
   if (h->listening) {
     h->listening = 0;
-    vg_close((vg_handle_t *)&h->server, NULL);
+    vg_close((vg_handle_t *)h->server, server_closed);
+    h->server = NULL;
   }
   if (vg_is_active((vg_handle_t *)&h->accept_timer))
     vg_timer_stop(&h->accept_timer);
