@@ -1019,22 +1019,27 @@ static void handle_line(svc_conn_t *c, const char *line, size_t len) {
 
 /* ---- connections -------------------------------------------------------- */
 
+void svc_buf_grow(char **buf, size_t *cap, size_t len, size_t min,
+                  size_t max, vg_buf_t *out) {
+  if (len == *cap && *cap < max) {
+    size_t ncap = *cap ? *cap * 2 : min;
+    char *nb;
+    if (ncap > max)
+      ncap = max;
+    nb = realloc(*buf, ncap);
+    if (nb) {
+      *buf = nb;
+      *cap = ncap;
+    }
+  }
+  out->base = *buf ? *buf + len : NULL;
+  out->len = *cap - len;   /* 0 (no memory): the read fails ENOMEM */
+}
+
 static void conn_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
   svc_conn_t *c = h->data;
   (void)sug;
-  if (c->len == c->cap && c->cap < CTL_BUF_MAX) {
-    size_t cap = c->cap ? c->cap * 2 : CTL_BUF_MIN;
-    char *nb;
-    if (cap > CTL_BUF_MAX)
-      cap = CTL_BUF_MAX;
-    nb = realloc(c->buf, cap);
-    if (nb) {
-      c->buf = nb;
-      c->cap = cap;
-    }
-  }
-  buf->base = c->buf ? c->buf + c->len : NULL;
-  buf->len = c->cap - c->len;   /* 0 (no memory): the read fails ENOMEM */
+  svc_buf_grow(&c->buf, &c->cap, c->len, CTL_BUF_MIN, CTL_BUF_MAX, buf);
 }
 
 /* Reading, paused or done, and closing, as c's state says.  Called after

@@ -451,19 +451,7 @@ static size_t head_end(const char *buf, size_t n) {
 static void conn_alloc(vg_handle_t *hd, size_t sug, vg_buf_t *buf) {
   http_conn_t *c = hd->data;
   (void)sug;
-  if (c->len == c->cap && c->cap < HTTP_MAX_HEAD) {
-    size_t cap = c->cap ? c->cap * 2 : HTTP_BUF_MIN;
-    char *nb;
-    if (cap > HTTP_MAX_HEAD)
-      cap = HTTP_MAX_HEAD;
-    nb = realloc(c->buf, cap);
-    if (nb) {
-      c->buf = nb;
-      c->cap = cap;
-    }
-  }
-  buf->base = c->buf ? c->buf + c->len : NULL;
-  buf->len = c->cap - c->len;   /* 0 (no memory): the read fails */
+  svc_buf_grow(&c->buf, &c->cap, c->len, HTTP_BUF_MIN, HTTP_MAX_HEAD, buf);
 }
 
 static void conn_read(vg_stream_t *st, apr_status_t status, size_t n,

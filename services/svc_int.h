@@ -319,6 +319,13 @@ void svc_control_status(svc_sup_t *sup, svc_json_w_t *w);
 const vg_usage_t *svc_control_usage(svc_sup_t *sup, const svc_service_t *s,
                                     int *fresh);
 
+/* A connection's read buffer, allocated when a read needs it and grown
+ * with what it holds: when full (len == *cap) and below max, doubled
+ * from min (left as it is when memory runs out).  *out: its free tail,
+ * empty when full at max or out of memory.  Both endpoints use it. */
+void svc_buf_grow(char **buf, size_t *cap, size_t len, size_t min,
+                  size_t max, vg_buf_t *out);
+
 /* http.c: the <http> endpoint.  start: bind and listen as sup->cfg
  * says (nothing without <http>); reload: follow a new sup->cfg (rebind
  * on a new address, read the token again); stop: close everything. */

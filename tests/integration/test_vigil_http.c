@@ -171,6 +171,17 @@ static const char *sleeper(vt_t *t) {
   return vt_svc(t, "s1", READY_FAST, "sleep", "60000", NULL);
 }
 
+/* A supervisor with <http> on a free port and the services `svcs`: the
+ * port, or 0 (a failure recorded). */
+static int http_up(vt_t *t, const char *svcs) {
+  int port = vt_free_port(t);
+  if (!vt_sup_start_ready(t, http_config(t, listen_at(t, port, NULL), svcs))) {
+    CU_FAIL("the supervisor did not start");
+    return 0;
+  }
+  return port;
+}
+
 /* ---- routes ------------------------------------------------------------- */
 
 static void test_routes(void) {
@@ -181,9 +192,8 @@ static void test_routes(void) {
   svc_json_error_t jerr;
   if (!t)
     return;
-  port = vt_free_port(t);
-  VT_REQUIRE(vt_sup_start_ready(t, http_config(t, listen_at(t, port, NULL),
-                                               sleeper(t))));
+  port = http_up(t, sleeper(t));
+  VT_REQUIRE(port > 0);
   VT_REQUIRE(vt_wait_state(t, "s1", "running", VT_WAIT_MS) != NULL);
 
   r = hget(t, port, "/healthz", NULL);
@@ -254,14 +264,12 @@ static void test_promtool(void) {
     vt_end(t);
     return;
   }
-  port = vt_free_port(t);
-  VT_REQUIRE(vt_sup_start_ready(
-      t, http_config(t, listen_at(t, port, NULL),
-                     apr_pstrcat(vt_pool(t), sleeper(t),
-                                 vt_svc(t, "off", "<autostart>false"
-                                        "</autostart>\n", "sleep", "1",
-                                        NULL),
-                                 NULL))));
+  port = http_up(t, apr_pstrcat(vt_pool(t), sleeper(t),
+                                vt_svc(t, "off", "<autostart>false"
+                                       "</autostart>\n", "sleep", "1",
+                                       NULL),
+                                NULL));
+  VT_REQUIRE(port > 0);
   VT_REQUIRE(vt_wait_state(t, "s1", "running", VT_WAIT_MS) != NULL);
   r = hget(t, port, "/metrics", NULL);
   VT_REQUIRE(status_code(r) == 200);
@@ -298,14 +306,12 @@ static void test_values(void) {
   int64_t r1, r2;
   if (!t)
     return;
-  port = vt_free_port(t);
   /* Runs 300 ms, exits 3, restarts after 100 ms: a crash loop. */
-  VT_REQUIRE(vt_sup_start_ready(
-      t, http_config(t, listen_at(t, port, NULL),
-                     vt_svc(t, "crash", READY_FAST
-                            "<restart policy=\"always\" delay=\"100ms\" "
-                            "max-delay=\"100ms\"/>\n",
-                            "sleep-exit", "300", "3", NULL))));
+  port = http_up(t, vt_svc(t, "crash", READY_FAST
+                           "<restart policy=\"always\" delay=\"100ms\" "
+                           "max-delay=\"100ms\"/>\n",
+                           "sleep-exit", "300", "3", NULL));
+  VT_REQUIRE(port > 0);
   vt_sleep(t, 1200);
   body = body_of(hget(t, port, "/metrics", NULL));
   r1 = metric(body, "vigil_service_restarts_total{service=\"crash\"}");
@@ -421,9 +427,8 @@ static void test_crowd(void) {
   const char *reply;
   if (!t)
     return;
-  port = vt_free_port(t);
-  VT_REQUIRE(vt_sup_start_ready(t, http_config(t, listen_at(t, port, NULL),
-                                               sleeper(t))));
+  port = http_up(t, sleeper(t));
+  VT_REQUIRE(port > 0);
   for (i = 0; i < HOLD; i++) {
     fds[i] = hconnect(port, 0);
     held += fds[i] >= 0;
@@ -475,9 +480,8 @@ static void test_slowloris(void) {
   char *b;
   if (!t)
     return;
-  port = vt_free_port(t);
-  VT_REQUIRE(vt_sup_start_ready(t, http_config(t, listen_at(t, port, NULL),
-                                               sleeper(t))));
+  port = http_up(t, sleeper(t));
+  VT_REQUIRE(port > 0);
   fd = hconnect(port, 0);
   VT_REQUIRE(fd >= 0);
   t0 = vt_now_ms();
@@ -519,10 +523,8 @@ static void test_big_header(void) {
   }
   memcpy(req, "GET /metrics HTTP/1.1\r\nX-Big: ", 30);
   memset(req + 30, 'a', big - 30);
-  port = vt_free_port(t);
-  if (!vt_sup_start_ready(t, http_config(t, listen_at(t, port, NULL),
-                                         sleeper(t)))) {
-    CU_FAIL("no supervisor");
+  port = http_up(t, sleeper(t));
+  if (!port) {
     free(req);
     vt_end(t);
     return;
@@ -566,7 +568,6 @@ static void test_no_reader(void) {
   uint64_t t0;
   if (!t)
     return;
-  port = vt_free_port(t);
   /* 20 x 1000 stopped instances: a /status of about 5 MB, more than
    * loopback's socket buffers hold for a reader with a 2 KiB window. */
   {
@@ -579,8 +580,8 @@ static void test_no_reader(void) {
                          vt_svc(t, apr_psprintf(vt_pool(t), "m%d", k), many,
                                 "sleep", "1", NULL),
                          NULL);
-    VT_REQUIRE(vt_sup_start_ready(
-        t, http_config(t, listen_at(t, port, NULL), svcs)));
+    port = http_up(t, svcs);
+    VT_REQUIRE(port > 0);
   }
   fd = hconnect(port, 2048);
   VT_REQUIRE(fd >= 0);
