@@ -96,9 +96,7 @@ struct svc_ctl_s {
   vg_timer_t sweep;             /* idle deadlines, while conns are open */
   uint64_t turn;                /* loop iteration the accepts count in */
   unsigned accepts;
-  unsigned accept_fails;        /* since the last warning */
-  int fail_said;
-  uint64_t fail_said_ms;
+  svc_accept_fails_t fails;
   int stopped;
   uint64_t usage_at;            /* loop ms of the cached usage */
   usage_entry_t *usage;         /* sorted by svc */
@@ -1315,29 +1313,32 @@ static void on_accept_timer(vg_timer_t *t) {
   accept_one(t->data);
 }
 
+void svc_accept_failed(svc_sup_t *sup, svc_accept_fails_t *f,
+                       const char *topic, const char *what,
+                       apr_status_t status) {
+  uint64_t now = vg_now(sup->loop);
+  char eb[128];
+  f->fails++;
+  if (f->said && now - f->said_ms < CTL_FAIL_LOG_MS)
+    return;
+  vg_log(sup->log, VG_LOG_WARN, topic,
+         "cannot accept %s: %s (%s; %u time(s) since the last warning); "
+         "trying again",
+         what, vg_strerror(status, eb, sizeof eb), pal_last_call(),
+         f->fails);
+  f->said = 1;
+  f->said_ms = now;
+  f->fails = 0;
+}
+
 static void on_connection(vg_stream_t *server, apr_status_t status) {
   svc_sup_t *sup = server->data;
   svc_ctl_t *ctl = sup->ctl;
-  uint64_t now;
-  char eb[128];
-  if (status == APR_SUCCESS) {
+  if (status == APR_SUCCESS)
     accept_one(ctl);
-    return;
-  }
-  /* A failed accept (ENOMEM, EMFILE) took nothing: the listener reports
-   * the connection again.  Said once per CTL_FAIL_LOG_MS, with a count. */
-  ctl->accept_fails++;
-  now = vg_now(sup->loop);
-  if (ctl->fail_said && now - ctl->fail_said_ms < CTL_FAIL_LOG_MS)
-    return;
-  vg_log(sup->log, VG_LOG_WARN, "control",
-         "cannot accept a control connection: %s (%s; %u time(s) since "
-         "the last warning); trying again",
-         vg_strerror(status, eb, sizeof eb), pal_last_call(),
-         ctl->accept_fails);
-  ctl->fail_said = 1;
-  ctl->fail_said_ms = now;
-  ctl->accept_fails = 0;
+  else
+    svc_accept_failed(sup, &ctl->fails, "control", "a control connection",
+                      status);
 }
 
 /* ---- start and stop ----------------------------------------------------- */

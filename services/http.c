@@ -51,7 +51,6 @@
 #define HTTP_WRITE_MS 10000         /* from the request to the reply taken */
 #define HTTP_SWEEP_MS 250           /* granularity of those deadlines */
 #define HTTP_RETRY_MS 100           /* accept again after no memory */
-#define HTTP_FAIL_LOG_MS 10000      /* accept failures: one warning per */
 
 typedef struct http_conn_s http_conn_t;
 
@@ -69,9 +68,7 @@ struct svc_http_s {
   vg_timer_t sweep;
   uint64_t turn;
   unsigned accepts;
-  uint64_t fail_said_ms;
-  int fail_said;
-  unsigned accept_fails;
+  svc_accept_fails_t fails;
 };
 
 struct http_conn_s {
@@ -574,24 +571,11 @@ static void on_accept_timer(vg_timer_t *t) { accept_one(t->data); }
 
 static void on_connection(vg_stream_t *server, apr_status_t status) {
   svc_http_t *h = server->data;
-  uint64_t now;
-  char eb[128];
-  if (status == APR_SUCCESS) {
+  if (status == APR_SUCCESS)
     accept_one(h);
-    return;
-  }
-  h->accept_fails++;
-  now = vg_now(h->sup->loop);
-  if (h->fail_said && now - h->fail_said_ms < HTTP_FAIL_LOG_MS)
-    return;
-  vg_log(h->sup->log, VG_LOG_WARN, "http",
-         "cannot accept an HTTP connection: %s (%s; %u time(s) since the "
-         "last warning); trying again",
-         vg_strerror(status, eb, sizeof eb), pal_last_call(),
-         h->accept_fails);
-  h->fail_said = 1;
-  h->fail_said_ms = now;
-  h->accept_fails = 0;
+  else
+    svc_accept_failed(h->sup, &h->fails, "http", "an HTTP connection",
+                      status);
 }
 
 /* ---- start, reload, stop ------------------------------------------------ */

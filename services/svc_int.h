@@ -319,6 +319,18 @@ void svc_control_status(svc_sup_t *sup, svc_json_w_t *w);
 const vg_usage_t *svc_control_usage(svc_sup_t *sup, const svc_service_t *s,
                                     int *fresh);
 
+/* A failed accept (ENOMEM, EMFILE) took nothing: the listener reports
+ * the connection again.  svc_accept_failed() says so once per 10 s, with
+ * the count since the last warning ("cannot accept WHAT: ..."). */
+typedef struct svc_accept_fails_s {
+  unsigned fails;               /* since the last warning */
+  int said;
+  uint64_t said_ms;
+} svc_accept_fails_t;
+void svc_accept_failed(svc_sup_t *sup, svc_accept_fails_t *f,
+                       const char *topic, const char *what,
+                       apr_status_t status);
+
 /* A connection's read buffer, allocated when a read needs it and grown
  * with what it holds: when full (len == *cap) and below max, doubled
  * from min (left as it is when memory runs out).  *out: its free tail,

@@ -447,17 +447,28 @@ static void test_crowd(void) {
   reply = hget(t, port, "/healthz", NULL);
   CU_ASSERT_EQUAL(status_code(reply), 200);
   CU_ASSERT(vt_now_ms() - t0 < 3000);
-  /* At most 64 of ours are still open: the first ones were evicted. */
+  /* At most 64 of ours stay open: the first ones were evicted.  Those
+   * the kernel still queues for accepting look open too: the count
+   * drops to 64 as the supervisor takes them (slowly under ASan). */
   {
-    int open_ = 0;
-    for (i = 0; i < HOLD; i++) {
-      size_t n;
-      char *b;
-      if (fds[i] < 0)
-        continue;
-      b = hread(t, fds[i], 1, &n, &eof);
-      free(b);
-      open_ += !eof;
+    int open_ = HOLD;
+    uint64_t end = vt_now_ms() + VT_WAIT_MS;
+    while (open_ > 64 && vt_now_ms() < end) {
+      open_ = 0;
+      for (i = 0; i < HOLD; i++) {
+        size_t n;
+        char *b;
+        if (fds[i] < 0)
+          continue;
+        b = hread(t, fds[i], 1, &n, &eof);
+        free(b);
+        if (eof) {
+          close(fds[i]);
+          fds[i] = -1;
+        } else {
+          open_++;
+        }
+      }
     }
     CU_ASSERT(open_ <= 64);
     CU_ASSERT(open_ >= 1);
