@@ -187,16 +187,18 @@ static const char *metrics_text(svc_sup_t *sup, apr_pool_t *p) {
 
   {
     /* One measurement of every live service, for both families. */
-    int64_t *rss = apr_pcalloc(p, (sup->nservices + 1) * sizeof *rss);
-    int64_t *cpu = apr_pcalloc(p, (sup->nservices + 1) * sizeof *cpu);
-    unsigned i = 0, n;
-    for (s = sup->services; s && i < sup->nservices; s = s->next, i++) {
+    unsigned i = 0, n = 0;
+    int64_t *rss, *cpu;
+    for (s = sup->services; s; s = s->next)
+      n++;
+    rss = apr_pcalloc(p, (n + 1) * sizeof *rss);
+    cpu = apr_pcalloc(p, (n + 1) * sizeof *cpu);
+    for (s = sup->services; s; s = s->next, i++) {
       rss[i] = cpu[i] = -1;
       if (listed(s) && live(s))
         svc_service_usage(s, svc_control_usage(sup, s, &fresh), &rss[i],
                           &cpu[i]);
     }
-    n = i;
     family(out, "vigil_service_memory_bytes", "gauge",
            "Resident memory of the service's processes (where known).");
     for (s = sup->services, i = 0; s && i < n; s = s->next, i++)
