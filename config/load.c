@@ -1440,6 +1440,90 @@ static void val_cgroup(loader_t *ld, const val_t *v) {
 
 /* <supervisor>; paths_only: its state-dir, control and log-dir alone
  * (cfg_load_supervisor()). */
+#define CFG_TOKEN_MAX 4096
+
+apr_status_t cfg_http_token_read(const char *path, const char **token,
+                                 const char **why, apr_pool_t *pool) {
+  apr_finfo_t fi;
+  apr_file_t *f = NULL;
+  char buf[CFG_TOKEN_MAX + 2];
+  apr_size_t n = sizeof buf - 1;
+  apr_status_t rv;
+  char eb[128];
+  *token = NULL;
+  rv = apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_TYPE, pool);
+  if ((rv == APR_SUCCESS || rv == APR_INCOMPLETE) &&
+      (fi.valid & APR_FINFO_PROT) && (fi.protection & APR_FPROT_WREAD)) {
+    *why = "is readable by every user (chmod o-r it)";
+    return APR_EINVAL;
+  }
+  rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                     APR_FPROT_OS_DEFAULT, pool);
+  if (rv == APR_SUCCESS) {
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv == APR_EOF)
+      rv = APR_SUCCESS;
+  }
+  if (rv != APR_SUCCESS) {
+    *why = apr_pstrcat(pool, "cannot be read: ",
+                       apr_strerror(rv, eb, sizeof eb), NULL);
+    return rv;
+  }
+  if (n > CFG_TOKEN_MAX + 1 ||
+      (n == CFG_TOKEN_MAX + 1 && buf[n - 1] != '\n')) {
+    *why = "holds more than 4096 bytes";
+    return APR_EINVAL;
+  }
+  if (n > 0 && buf[n - 1] == '\n')
+    n--;
+  if (n > 0 && buf[n - 1] == '\r')
+    n--;
+  if (n == 0) {
+    *why = "is empty";
+    return APR_EINVAL;
+  }
+  *token = apr_pstrmemdup(pool, buf, n);
+  return APR_SUCCESS;
+}
+
+/* <http listen="IP:PORT" token-file="PATH"/>: a numeric address (it is
+ * bound at start, before any resolver could be trusted), and a token
+ * wherever the listener is reachable from other hosts. */
+static void load_http(loader_t *ld, xmlNodePtr n) {
+  cfg_t *cfg = ld->cfg;
+  cfg_target_t t;
+  pal_addr_t a;
+  const char *why = NULL, *tok;
+  val_t v;
+  int line = elem_line(n);
+  if (!get_attr(ld, n, "listen", &v))
+    return;
+  line = v.line;
+  if (cfg_parse_hostport(v.s, &t, &why) != APR_SUCCESS ||
+      pal_addr_ip(&a, t.host, t.port) != APR_SUCCESS) {
+    err(ld, v.line, "bad address '%s' in %s: %s (expected a numeric "
+        "IP:PORT, e.g. 127.0.0.1:9273 or [::1]:9273)", v.s, v.where,
+        why ? why : "the host must be a numeric IP address");
+    return;
+  }
+  cfg->http_listen = keep(ld, v.s);
+  cfg->http_host = apr_pstrdup(ld->pool, t.host);
+  cfg->http_port = t.port;
+  cfg->http_loopback = strncmp(t.host, "127.", 4) == 0 ||
+                       strcmp(t.host, "::1") == 0;
+  if (get_attr(ld, n, "token-file", &v) && val_nonempty(ld, &v)) {
+    cfg->http_token_file = resolve_path(ld, ld->file->dir_abs, v.s);
+    if (cfg_http_token_read(cfg->http_token_file, &tok, &why, ld->tmp) !=
+        APR_SUCCESS)
+      err(ld, v.line, "token-file %s %s", cfg->http_token_file, why);
+  } else if (!cfg->http_loopback) {
+    err(ld, line, "<http listen=\"%s\"> is not on loopback: it requires "
+        "token-file (clients then send Authorization: Bearer TOKEN)",
+        cfg->http_listen);
+  }
+}
+
 static void load_supervisor(loader_t *ld, xmlNodePtr n, int paths_only) {
   xmlNodePtr c;
   val_t v;
@@ -1463,6 +1547,11 @@ static void load_supervisor(loader_t *ld, xmlNodePtr n, int paths_only) {
     if (is_elem(c, "cgroup")) {
       if (get_text(ld, c, 0, &v))
         val_cgroup(ld, &v);
+      continue;
+    }
+    if (is_elem(c, "http")) {
+      if (!ld->cfg->http_listen)
+        load_http(ld, c);
       continue;
     }
     if (is_elem(c, "state-dir"))

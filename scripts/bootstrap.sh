@@ -24,7 +24,7 @@ set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
       libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev xz-utils locales
-      scdoc)
+      scdoc prometheus)   # prometheus: promtool, for suite vigil_http
 for arg in "$@"; do
   case "$arg" in
     --perf) pkgs+=(libuv1-dev libev-dev libevent-dev strace) ;;
@@ -78,7 +78,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # forbids starting them: disable the ones just installed (no --now:
   # nothing was started).
   if [ -d /run/systemd/system ]; then
-    for unit in postgresql redis-server nginx memcached; do
+    for unit in postgresql redis-server nginx memcached prometheus; do
       case " ${missing[*]} " in
         *" $unit "*|*" ${unit}-light "*) ;;
         *) continue ;;

@@ -96,9 +96,7 @@ struct svc_ctl_s {
   vg_timer_t sweep;             /* idle deadlines, while conns are open */
   uint64_t turn;                /* loop iteration the accepts count in */
   unsigned accepts;
-  unsigned accept_fails;        /* since the last warning */
-  int fail_said;
-  uint64_t fail_said_ms;
+  svc_accept_fails_t fails;
   int stopped;
   uint64_t usage_at;            /* loop ms of the cached usage */
   usage_entry_t *usage;         /* sorted by svc */
@@ -367,6 +365,15 @@ static void status_body(svc_ctl_t *ctl, svc_json_w_t *w, const char *name) {
     if (shown(s, name))
       status_of(ctl, s, w, &fresh);
   svc_json_w_end_array(w);
+}
+
+void svc_control_status(svc_sup_t *sup, svc_json_w_t *w) {
+  status_body(sup->ctl, w, NULL);
+}
+
+const vg_usage_t *svc_control_usage(svc_sup_t *sup, const svc_service_t *s,
+                                    int *fresh) {
+  return usage_of_svc(sup->ctl, s, fresh);
 }
 
 /* ---- waiting for services to settle ------------------------------------- */
@@ -1005,22 +1012,27 @@ static void handle_line(svc_conn_t *c, const char *line, size_t len) {
 
 /* ---- connections -------------------------------------------------------- */
 
+void svc_buf_grow(char **buf, size_t *cap, size_t len, size_t min,
+                  size_t max, vg_buf_t *out) {
+  if (len == *cap && *cap < max) {
+    size_t ncap = *cap ? *cap * 2 : min;
+    char *nb;
+    if (ncap > max)
+      ncap = max;
+    nb = realloc(*buf, ncap);
+    if (nb) {
+      *buf = nb;
+      *cap = ncap;
+    }
+  }
+  out->base = *buf ? *buf + len : NULL;
+  out->len = *cap - len;   /* 0 (no memory): the read fails ENOMEM */
+}
+
 static void conn_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
   svc_conn_t *c = h->data;
   (void)sug;
-  if (c->len == c->cap && c->cap < CTL_BUF_MAX) {
-    size_t cap = c->cap ? c->cap * 2 : CTL_BUF_MIN;
-    char *nb;
-    if (cap > CTL_BUF_MAX)
-      cap = CTL_BUF_MAX;
-    nb = realloc(c->buf, cap);
-    if (nb) {
-      c->buf = nb;
-      c->cap = cap;
-    }
-  }
-  buf->base = c->buf ? c->buf + c->len : NULL;
-  buf->len = c->cap - c->len;   /* 0 (no memory): the read fails ENOMEM */
+  svc_buf_grow(&c->buf, &c->cap, c->len, CTL_BUF_MIN, CTL_BUF_MAX, buf);
 }
 
 /* Reading, paused or done, and closing, as c's state says.  Called after
@@ -1296,29 +1308,32 @@ static void on_accept_timer(vg_timer_t *t) {
   accept_one(t->data);
 }
 
+void svc_accept_failed(svc_sup_t *sup, svc_accept_fails_t *f,
+                       const char *topic, const char *what,
+                       apr_status_t status) {
+  uint64_t now = vg_now(sup->loop);
+  char eb[128];
+  f->fails++;
+  if (f->said && now - f->said_ms < CTL_FAIL_LOG_MS)
+    return;
+  vg_log(sup->log, VG_LOG_WARN, topic,
+         "cannot accept %s: %s (%s; %u time(s) since the last warning); "
+         "trying again",
+         what, vg_strerror(status, eb, sizeof eb), pal_last_call(),
+         f->fails);
+  f->said = 1;
+  f->said_ms = now;
+  f->fails = 0;
+}
+
 static void on_connection(vg_stream_t *server, apr_status_t status) {
   svc_sup_t *sup = server->data;
   svc_ctl_t *ctl = sup->ctl;
-  uint64_t now;
-  char eb[128];
-  if (status == APR_SUCCESS) {
+  if (status == APR_SUCCESS)
     accept_one(ctl);
-    return;
-  }
-  /* A failed accept (ENOMEM, EMFILE) took nothing: the listener reports
-   * the connection again.  Said once per CTL_FAIL_LOG_MS, with a count. */
-  ctl->accept_fails++;
-  now = vg_now(sup->loop);
-  if (ctl->fail_said && now - ctl->fail_said_ms < CTL_FAIL_LOG_MS)
-    return;
-  vg_log(sup->log, VG_LOG_WARN, "control",
-         "cannot accept a control connection: %s (%s; %u time(s) since "
-         "the last warning); trying again",
-         vg_strerror(status, eb, sizeof eb), pal_last_call(),
-         ctl->accept_fails);
-  ctl->fail_said = 1;
-  ctl->fail_said_ms = now;
-  ctl->accept_fails = 0;
+  else
+    svc_accept_failed(sup, &ctl->fails, "control", "a control connection",
+                      status);
 }
 
 /* ---- start and stop ----------------------------------------------------- */

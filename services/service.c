@@ -825,6 +825,7 @@ static void on_health_probe(svc_probe_t *p, apr_status_t st,
     s->checks.health_fails = 0;
   } else {
     s->checks.health_fails++;
+    s->checks.health_fails_total++;
     slog(s, VG_LOG_WARN, "health check failed (%u of %u): %s",
          s->checks.health_fails, s->cfg->health.failures, detail);
     if (s->checks.health_fails >= s->cfg->health.failures) {
@@ -1447,6 +1448,7 @@ static void schedule_restart(svc_service_t *s, vg_log_level lvl,
     delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
   svc_restarts_add(&s->restart.hist, now);
   s->restart.count++;
+  s->restart.total++;
   {
     char buf[sizeof s->reason];   /* why may be the reason itself */
     snprintf(buf, sizeof buf, "%s; restarting in %llu ms", why,
@@ -1961,6 +1963,11 @@ static void w_int_or_null(svc_json_w_t *w, const char *key, int64_t v) {
     svc_json_w_int64(w, v);
   else
     svc_json_w_null(w);
+}
+
+void svc_service_usage(const svc_service_t *s, const vg_usage_t *u,
+                       int64_t *rss, int64_t *cpu_ms) {
+  usage_of(s, u, rss, cpu_ms);
 }
 
 void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,

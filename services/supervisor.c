@@ -418,6 +418,7 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
   }
   sup->cfg = ncfg;
   sup->reload->owner = owner;
+  svc_http_reload(sup);
   svc_sup_pump(sup);
   free_retired(sup);
   svc_notify_ready(sup);
@@ -616,6 +617,7 @@ static void finish_shutdown(svc_sup_t *sup) {
   sup->finished = 1;
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "all services stopped");
   svc_control_stop(sup);
+  svc_http_stop(sup);
   svc_notify_close(sup);
   vg_graceful_done(&sup->shutdown);
   if (!vg_is_closing((vg_handle_t *)&sup->sighup))
@@ -1000,11 +1002,14 @@ int svc_sup_run(const svc_sup_opts_t *opts, apr_pool_t *pool) {
 
   svc_notify_open(sup);
   rv = svc_control_start(sup);
-  if (rv != APR_SUCCESS) {
+  if (rv != APR_SUCCESS)
     vg_log(sup->log, VG_LOG_ERROR, "supervisor",
            "cannot open the control endpoint %s: %s (%s)",
            sup->control_path, vg_strerror(rv, eb, sizeof eb),
            pal_last_call());
+  else
+    rv = svc_http_start(sup);   /* says why itself */
+  if (rv != APR_SUCCESS) {
     sup->exit_code = 1;
     sup->shutting_down = 1;
     finish_shutdown(sup);

@@ -17,6 +17,7 @@ typedef struct svc_child_s svc_child_t;
 typedef struct svc_waiter_s svc_waiter_t;
 typedef struct svc_conn_s svc_conn_t;
 typedef struct svc_ctl_s svc_ctl_t;
+typedef struct svc_http_s svc_http_t;
 typedef struct svc_notify_s svc_notify_t;
 
 /* One run of the child: the process and its output captures.  It
@@ -86,6 +87,8 @@ void svc_restarts_add(svc_restarts_t *h, uint64_t now);
 typedef struct svc_restart_s {
   unsigned count;               /* since the last explicit start */
   svc_restarts_t hist;          /* within the max-restarts window */
+  uint64_t total;               /* since the service was created (a
+                                   counter, for metrics) */
   uint64_t backoff_ms;          /* the next backoff's base */
   uint64_t up_since;            /* loop ms when the current run began */
 } svc_restart_t;
@@ -106,6 +109,7 @@ typedef struct svc_probes_s {
   vg_timer_t health_timer;      /* paces health checks (RUNNING) and
                                    readiness attempts (STARTING) */
   unsigned health_fails;
+  uint64_t health_fails_total;  /* failed health checks, ever (metrics) */
 } svc_probes_t;
 
 /* The service's NOTIFY_SOCKET, when its readiness is notify. */
@@ -213,6 +217,7 @@ struct svc_sup_s {
   vg_pipe_t control;
   const char *control_path;
   svc_ctl_t *ctl;               /* its connections and limits (control.c) */
+  svc_http_t *http;             /* <http>: metrics and status (http.c) */
   /* leftovers file: pids and start times of running children */
   const char *pids_path;
   vg_timer_t pids_timer;        /* coalesces writes of the pids file */
@@ -254,6 +259,10 @@ void svc_services_usage(svc_service_t *const *list, size_t n,
 uint64_t svc_service_uptime(const svc_service_t *s);
 /* Up, as what depends on it needs: running, or a oneshot that exited 0. */
 int svc_service_up(const svc_service_t *s);
+/* The memory (bytes) and CPU time (ms) of s's current run, -1 where
+ * unknown; u as for svc_service_status_json(). */
+void svc_service_usage(const svc_service_t *s, const vg_usage_t *u,
+                       int64_t *rss, int64_t *cpu_ms);
 /* True when the state is one a waiter for `want_up` can settle on. */
 int svc_service_settled(const svc_service_t *s, int want_up);
 /* SIGKILL the whole tree: the process group and, with a cgroup, every
@@ -324,6 +333,39 @@ void svc_sup_save_pids(svc_sup_t *sup);
 /* control.c */
 apr_status_t svc_control_start(svc_sup_t *sup);
 void svc_control_stop(svc_sup_t *sup);
+/* The body of `vigil status --json` ("supervisor" and "services"
+ * members) into the object being written, with the endpoint's usage
+ * cache; and the usage of one service from that cache (NULL when s has
+ * no live run; *fresh: 0 before the first call of a request). */
+void svc_control_status(svc_sup_t *sup, svc_json_w_t *w);
+const vg_usage_t *svc_control_usage(svc_sup_t *sup, const svc_service_t *s,
+                                    int *fresh);
+
+/* A failed accept (ENOMEM, EMFILE) took nothing: the listener reports
+ * the connection again.  svc_accept_failed() says so once per 10 s, with
+ * the count since the last warning ("cannot accept WHAT: ..."). */
+typedef struct svc_accept_fails_s {
+  unsigned fails;               /* since the last warning */
+  int said;
+  uint64_t said_ms;
+} svc_accept_fails_t;
+void svc_accept_failed(svc_sup_t *sup, svc_accept_fails_t *f,
+                       const char *topic, const char *what,
+                       apr_status_t status);
+
+/* A connection's read buffer, allocated when a read needs it and grown
+ * with what it holds: when full (len == *cap) and below max, doubled
+ * from min (left as it is when memory runs out).  *out: its free tail,
+ * empty when full at max or out of memory.  Both endpoints use it. */
+void svc_buf_grow(char **buf, size_t *cap, size_t len, size_t min,
+                  size_t max, vg_buf_t *out);
+
+/* http.c: the <http> endpoint.  start: bind and listen as sup->cfg
+ * says (nothing without <http>); reload: follow a new sup->cfg (rebind
+ * on a new address, read the token again); stop: close everything. */
+apr_status_t svc_http_start(svc_sup_t *sup);
+void svc_http_reload(svc_sup_t *sup);
+void svc_http_stop(svc_sup_t *sup);
 /* A service settled: answer the waiters that asked for it. */
 void svc_control_notify(svc_sup_t *sup, svc_service_t *s);
 /* Drop the waiters of a service being freed. */

@@ -74,11 +74,11 @@ int vg_test_fault_clean(void);
 /* vigil_real (tests/real): real daemons from Debian's packages. */
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \
-  X(vigil_spawn) X(vigil_real) X(vigil_logtarget)
+  X(vigil_spawn) X(vigil_http) X(vigil_real) X(vigil_logtarget)
 #else
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) VG_TEST_INTEG_SUITES(X) X(vigil_service)          \
-  X(vigil_spawn)
+  X(vigil_spawn) X(vigil_http)
 #endif
 
 #define X(name) extern CU_SuiteInfo name##_suite;

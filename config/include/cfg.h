@@ -313,12 +313,25 @@ typedef struct cfg_s {
   uint64_t shutdown_timeout_ms; /* default 30s */
   cfg_cgroup_mode cgroup_mode;  /* <cgroup>: default CFG_CGROUP_AUTO */
   const char *cgroup;           /* CFG_CGROUP_PATH: the directory */
+  /* <http listen token-file>: the metrics and status endpoint. */
+  const char *http_listen;      /* as written, or NULL: off (default) */
+  const char *http_host;        /* numeric IPv4 or IPv6, brackets off */
+  int http_port;
+  int http_loopback;            /* the host is 127.0.0.0/8 or ::1 */
+  const char *http_token_file;  /* absolute, or NULL: no token asked */
   apr_array_header_t *services; /* cfg_service_t *, in file order,
                                    instances expanded */
   apr_array_header_t *files;    /* const char *: every file read, absolute,
                                    the main one first */
   apr_hash_t *by_name;          /* name -> cfg_service_t * */
 } cfg_t;
+
+/* The bearer token in `path` (<http token-file>): the file's content
+ * without a trailing newline ("\n" or "\r\n").  An error, with *why
+ * set (in `pool`), when the file cannot be read, is readable by every
+ * user (where the OS says so), is empty, or holds more than 4 KiB. */
+apr_status_t cfg_http_token_read(const char *path, const char **token,
+                                 const char **why, apr_pool_t *pool);
 
 /* ------------------------------------------------------------------------
  * Loading
