@@ -592,8 +592,10 @@ static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
     vg_log(sup->log, VG_LOG_WARN, "supervisor",
            "shutdown deadline passed; killing what is left");
   }
+  /* A service with no process may still have hooks the shutdown waits
+   * for (a pre-start hook that ignores its stop signal). */
   for (s = sup->services; s; s = s->next)
-    if (s->child)
+    if (s->child || s->hooks)
       svc_service_kill_deadline(s);
 }
 

@@ -339,6 +339,46 @@ static void test_prestart_hangs(void) {
   vt_end(t);
 }
 
+/* The shutdown deadline kills a pre-start hook that ignores the stop
+ * signal, as it kills a service's process: the supervisor exits at the
+ * deadline (500 ms), not when the hook's own timeout (60 s) or the hook
+ * (30 s) ends.  The service has no process of its own meanwhile. */
+static void test_shutdown_kills_hook(void) {
+  vt_t *t = vt_begin("hook-deadline");
+  const char *path, *at;
+  char *text;
+  uint64_t t0;
+  if (!t)
+    return;
+  path = vt_config(
+      t, "vigil.xml",
+      vt_svc(t, "s",
+             apr_psprintf(vt_pool(t),
+                          "<hook when=\"pre-start\" timeout=\"60s\">"
+                          "<command>%s</command><arg>--child</arg>"
+                          "<arg>ignore-term</arg></hook>\n    " READY_FAST,
+                          vt_xml(t, vt_self(t))),
+             "sleep", "30000", NULL),
+      NULL);
+  text = vt_read_file(t, path, NULL);
+  at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
+  VT_REQUIRE(at != NULL);
+  at += strlen("<shutdown-timeout>");
+  VT_REQUIRE(vt_write_file(t, path,
+                           apr_psprintf(vt_pool(t), "%.*s500ms%s",
+                                        (int)(at - text), text, at + 3)) ==
+             0);
+  VT_REQUIRE(vt_sup_start_ready(t, path));
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_state(t, "s", "starting", VT_WAIT_MS));
+  vt_sleep(t, 300);   /* the hook ignores TERM by now */
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 40000), 0);
+  CU_ASSERT(vt_now_ms() - t0 < 5000);   /* the deadline, not 30 s */
+  CU_ASSERT(vt_contains(vt_sup_log(t), "shutdown deadline passed"));
+  vt_end(t);
+}
+
 /* ---- watchdog ---------------------------------------------------------- */
 
 #if !defined(_WIN32)
@@ -516,6 +556,7 @@ static CU_TestInfo vigil_life_tests[] = {
     {"a failing pre-start hook is a failed start", test_prestart_fails},
     {"a hanging pre-start hook: status answers, killed at timeout",
      test_prestart_hangs},
+    {"the shutdown deadline kills a hook", test_shutdown_kills_hook},
 #if !defined(_WIN32)
     {"watchdog: pings keep it up", test_watchdog_pings},
     {"watchdog: silence restarts it, counted from the start",
