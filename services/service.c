@@ -366,7 +366,8 @@ static const char *const *child_env(svc_service_t *s,
 }
 
 apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
-                             const char *const **env, const char **why) {
+                             const char *const **env,
+                             vg_process_options_t *as, const char **why) {
   apr_array_header_t *vars;
   svc_creds_t cr;
   apr_status_t rv;
@@ -378,6 +379,15 @@ apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
           APR_SUCCESS)
     return rv;
   *env = child_env(s, vars, pool, -1, 0, s->invocation);
+  if (as) {
+    memset(as, 0, sizeof *as);
+    as->flags = cr.flags | (s->plan->sched_flags & VG_PROCESS_UMASK);
+    as->uid = cr.uid;
+    as->gid = cr.gid;
+    as->groups = cr.groups;
+    as->ngroups = cr.ngroups;
+    as->umask = s->plan->umask;
+  }
   return APR_SUCCESS;
 }
 
