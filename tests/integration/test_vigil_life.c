@@ -392,8 +392,7 @@ static void test_stop_waits_for_hook(void) {
  * (30 s) ends.  The service has no process of its own meanwhile. */
 static void test_shutdown_kills_hook(void) {
   vt_t *t = vt_begin("hook-deadline");
-  const char *path, *at;
-  char *text;
+  const char *path;
   uint64_t t0;
   if (!t)
     return;
@@ -407,14 +406,7 @@ static void test_shutdown_kills_hook(void) {
                           vt_xml(t, vt_self(t))),
              "sleep", "30000", NULL),
       NULL);
-  text = vt_read_file(t, path, NULL);
-  at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
-  VT_REQUIRE(at != NULL);
-  at += strlen("<shutdown-timeout>");
-  VT_REQUIRE(vt_write_file(t, path,
-                           apr_psprintf(vt_pool(t), "%.*s500ms%s",
-                                        (int)(at - text), text, at + 3)) ==
-             0);
+  VT_REQUIRE(vt_config_shutdown_timeout(t, "500ms") == 0);
   VT_REQUIRE(vt_sup_start_ready(t, path));
   CU_ASSERT_PTR_NOT_NULL(vt_wait_state(t, "s", "starting", VT_WAIT_MS));
   vt_sleep(t, 300);   /* the hook ignores TERM by now */

@@ -749,21 +749,12 @@ static int stubborn_running(vt_t *t, const char *path) {
  * shutdown timeout 500ms", not that its stop signal stopped it. */
 static void test_shutdown_deadline_reason(void) {
   vt_t *t = vt_begin("deadline");
-  const char *path, *log, *at;
-  char *text;
+  const char *path, *log;
   uint64_t t0;
   if (!t)
     return;
   path = stubborn_config(t);
-  /* The fixture's <shutdown-timeout>10s</shutdown-timeout>, shortened. */
-  text = vt_read_file(t, path, NULL);
-  at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
-  VT_REQUIRE(at != NULL);
-  at += strlen("<shutdown-timeout>");
-  VT_REQUIRE(vt_write_file(t, path,
-                           apr_psprintf(vt_pool(t), "%.*s500ms%s",
-                                        (int)(at - text), text, at + 3)) ==
-             0);
+  VT_REQUIRE(vt_config_shutdown_timeout(t, "500ms") == 0);
   VT_REQUIRE(stubborn_running(t, path));
   t0 = vt_now_ms();
   CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
