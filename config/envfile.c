@@ -19,7 +19,8 @@
  *     silently ignores the line), as is any line that is not a comment
  *     and has no '=', a name that is not a variable name (letters,
  *     digits, _; not starting with a digit), a quote left open at the end
- *     of the file, a NUL byte or text that is not UTF-8.  systemd logs
+ *     of the file, a NUL byte or text that is not UTF-8 (UTF-16 is named
+ *     as such; a UTF-8 byte-order mark at the start is skipped).  systemd logs
  *     and skips such lines; a supervisor that starts a service with a
  *     variable silently missing is worse than one that refuses the start
  *     and says which line is wrong.
@@ -298,6 +299,18 @@ apr_status_t cfg_envfile_parse(const char *text, size_t len,
   }
   *line = 0;
   *why = NULL;
+  /* A byte-order mark is the file's, not its first name's: UTF-8's is
+   * skipped (Windows editors write it); UTF-16 is not this format. */
+  if (len >= 2 && ((memcmp(text, "\xff\xfe", 2) == 0 ||
+                    memcmp(text, "\xfe\xff", 2) == 0))) {
+    free(p.key);
+    free(p.val);
+    return fail(&p, 1, "UTF-16 text (save the file as UTF-8)");
+  }
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+    text += 3;
+    len -= 3;
+  }
   rv = parse(&p, text, len);
   free(p.key);
   free(p.val);

@@ -5,9 +5,10 @@
  * the main process (HUP by default) or a command.  control.c addresses
  * the services and answers the client.
  *
- * A reload command runs as a probe does (svc_probe_exec): its own process
- * group, the null device for stdio, the service's environment and
- * working directory (and MAINPID, as systemd's ExecReload= has it), and
+ * A reload command runs as a probe does (svc_probe_exec_as): its own
+ * process group, the null device for stdio, the service's user, umask,
+ * environment and working directory (and MAINPID, as systemd's
+ * ExecReload= has it), and
  * a bound: at <reload timeout> (CFG_RELOAD_TIMEOUT_MS by default) its
  * group is killed.  The loop never waits for it.
  *
@@ -108,10 +109,11 @@ static void reload_cmd_done(svc_probe_t *p, apr_status_t st,
 /* The command line and environment of s's reload command, in pool. */
 static apr_status_t reload_argv(svc_service_t *s, apr_pool_t *pool,
                                 const char *const **argv,
-                                const char *const **env, const char **why) {
+                                const char *const **env,
+                                vg_process_options_t *as, const char **why) {
   const cfg_reload_t *r = &s->cfg->reload;
   const char *const *base;
-  apr_status_t rv = svc_service_env(s, pool, &base, why);
+  apr_status_t rv = svc_service_env(s, pool, &base, as, why);
   apr_array_header_t *a = apr_array_make(pool, 8, sizeof(const char *));
   apr_array_header_t *e = apr_array_make(pool, 64, sizeof(const char *));
   int i;
@@ -137,6 +139,7 @@ apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
   const cfg_reload_t *r = &s->cfg->reload;
   struct svc_reload_run_s *run;
   const char *const *argv, *const *env;
+  vg_process_options_t as;
   const char *why;
   apr_pool_t *tmp;
   apr_status_t rv;
@@ -164,14 +167,15 @@ apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
     snprintf(detail, size, "out of memory");
     return APR_ENOMEM;
   }
-  if ((rv = reload_argv(s, tmp, &argv, &env, &why)) != APR_SUCCESS) {
+  if ((rv = reload_argv(s, tmp, &argv, &env, &as, &why)) != APR_SUCCESS) {
     free(run);
     snprintf(detail, size, "cannot run %s: %s", r->command, why);
     apr_pool_destroy(tmp);
     return rv;
   }
-  rv = svc_probe_exec(&run->probe, s->sup->loop, argv, env, s->cfg->workdir,
-                      r->timeout_ms, reload_cmd_done);
+  rv = svc_probe_exec_as(&run->probe, s->sup->loop, argv, env,
+                         s->cfg->workdir, &as, r->timeout_ms,
+                         reload_cmd_done);
   apr_pool_destroy(tmp);
   if (rv != APR_SUCCESS) {
     char eb[96];

@@ -565,6 +565,14 @@ apr_status_t svc_probe_exec(svc_probe_t *p, vg_loop_t *loop,
                             const char *const *argv, const char *const *env,
                             const char *cwd, uint64_t timeout_ms,
                             svc_probe_cb cb) {
+  return svc_probe_exec_as(p, loop, argv, env, cwd, NULL, timeout_ms, cb);
+}
+
+apr_status_t svc_probe_exec_as(svc_probe_t *p, vg_loop_t *loop,
+                               const char *const *argv,
+                               const char *const *env, const char *cwd,
+                               const vg_process_options_t *as,
+                               uint64_t timeout_ms, svc_probe_cb cb) {
   vg_process_options_t o;
   apr_status_t rv;
   int i;
@@ -579,6 +587,15 @@ apr_status_t svc_probe_exec(svc_probe_t *p, vg_loop_t *loop,
   o.env = env;
   o.cwd = cwd;
   o.flags = VG_PROCESS_NEW_GROUP | VG_PROCESS_SEARCH_PATH;
+  if (as) {
+    o.flags |= as->flags &
+               (VG_PROCESS_SETUID | VG_PROCESS_SETGID | VG_PROCESS_UMASK);
+    o.uid = as->uid;
+    o.gid = as->gid;
+    o.groups = as->groups;
+    o.ngroups = as->ngroups;
+    o.umask = as->umask;
+  }
   for (i = 0; i < 3; i++)
     o.stdio[i].kind = VG_STDIO_IGNORE;
   o.exit_cb = on_exec_exit;

@@ -447,7 +447,8 @@ static const char *const *child_env(svc_service_t *s,
 }
 
 apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
-                             const char *const **env, const char **why) {
+                             const char *const **env,
+                             vg_process_options_t *as, const char **why) {
   apr_array_header_t *vars;
   svc_creds_t cr;
   apr_status_t rv;
@@ -459,6 +460,15 @@ apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
           APR_SUCCESS)
     return rv;
   *env = child_env(s, vars, pool, -1, 0, s->invocation);
+  if (as) {
+    memset(as, 0, sizeof *as);
+    as->flags = cr.flags | (s->plan->sched_flags & VG_PROCESS_UMASK);
+    as->uid = cr.uid;
+    as->gid = cr.gid;
+    as->groups = cr.groups;
+    as->ngroups = cr.ngroups;
+    as->umask = s->plan->umask;
+  }
   return APR_SUCCESS;
 }
 
@@ -725,11 +735,14 @@ static void hook_ended(svc_child_t *r) {
              r->code);
   }
   /* A failed start says so itself (a_prestart_done). */
-  if (!(gating && failed && when == CFG_HOOK_PRE_START))
+  if (!(gating && failed && when == CFG_HOOK_PRE_START &&
+        s->state == SVC_STARTING))
     slog(s, failed ? VG_LOG_WARN : VG_LOG_INFO, "%s", what);
   if (gating) {
     s->gate = NULL;
-    if (failed && when == CFG_HOOK_PRE_START) {
+    if (when == CFG_HOOK_PRE_START && s->state == SVC_STOPPING) {
+      svc_service_event(s, SVC_EV_HOOK);   /* the stop waited for it */
+    } else if (failed && when == CFG_HOOK_PRE_START) {
       memcpy(s->hook_fail, what, sizeof what);
       svc_service_event(s, SVC_EV_HOOK);
     } else {
@@ -744,18 +757,15 @@ static void hook_ended(svc_child_t *r) {
     svc_sup_pump(s->sup);
 }
 
-/* The state machine no longer waits for its gate (a stop during the
- * pre-start hooks, an exit during the pre-stop ones): the hook gets the
- * service's stop signal (its timeout still bounds it) if `sig`, and the
- * hooks after it do not run. */
-static void gate_cancel(svc_service_t *s, int sig) {
+/* The state machine no longer waits for its gate (an exit during the
+ * pre-stop hooks; a_stop waits for a pre-start one): the hook runs on,
+ * bounded by its timeout, and the hooks after it do not run. */
+static void gate_cancel(svc_service_t *s) {
   svc_child_t *r = s->gate;
   if (!r)
     return;
   s->gate = NULL;
   r->chain = 0;
-  if (sig && !r->exited)
-    child_signal(r, NULL, sig);
 }
 
 /* ---- 2. readiness and health --------------------------------------------- */
@@ -1060,12 +1070,17 @@ static int stop_signal(const svc_service_t *s) {
  * debugger's ^Z) handles the signal now rather than being killed at the
  * timeout.  SIGCONT is not sent after KILL or CONT itself, nor where
  * there is no such signal (Windows). */
-static apr_status_t stop_send(svc_service_t *s) {
+static apr_status_t stop_send_to(svc_service_t *s, svc_child_t *r,
+                                 const char *cgroup) {
   int sig = stop_signal(s);
-  apr_status_t rv = child_signal(s->child, s->cg.path, sig);
+  apr_status_t rv = child_signal(r, cgroup, sig);
   if (sig != VG_SIGKILL && sig != PAL_SIGCONT && rv == APR_SUCCESS)
-    child_signal(s->child, s->cg.path, PAL_SIGCONT);
+    child_signal(r, cgroup, PAL_SIGCONT);
   return rv;
+}
+
+static apr_status_t stop_send(svc_service_t *s) {
+  return stop_send_to(s, s->child, s->cg.path);
 }
 
 static void schedule_restart(svc_service_t *s, vg_log_level lvl,
@@ -1254,8 +1269,20 @@ static void a_stop(svc_service_t *s) {
   s->restart_after_stop = 0;
   s->failed_start = 0;
   s->health_restart = 0;
+  if (!s->child && s->gate && !s->gate->exited) {
+    /* Its pre-start hook runs: it gets the stop signal, the hooks after
+     * it do not run, and the service is `stopping` until it has ended
+     * (the stop timeout's kill bounds it), so that no start runs a
+     * second one beside it (systemd waits for ExecStartPre= too). */
+    s->gate->chain = 0;
+    s->stop_step = 1;
+    stop_send_to(s, s->gate, NULL);
+    set_state(s, SVC_STOPPING);
+    arm(s, s->cfg->stop.timeout_ms, on_state_timer);
+    return;
+  }
   if (!s->child) {
-    gate_cancel(s, stop_signal(s));   /* its pre-start hooks */
+    gate_cancel(s);
     set_state(s, SVC_STOPPED);
     return;
   }
@@ -1272,7 +1299,19 @@ static void a_stop(svc_service_t *s) {
 }
 
 static void a_prestop_done(svc_service_t *s) {
-  if (s->child && s->stop_step == 0)
+  if (!s->child) {
+    /* The pre-start hook a stop waited for has ended (a_stop). */
+    snprintf(s->reason, sizeof s->reason,
+             "stopped during its pre-start hooks");
+    s->stop_step = 0;
+    if (s->restart_after_stop) {
+      s->restart_after_stop = 0;
+      s->want_up = 1;
+    }
+    set_state(s, SVC_STOPPED);
+    return;
+  }
+  if (s->stop_step == 0)
     stop_now(s);
 }
 
@@ -1288,6 +1327,12 @@ static void a_stop_timeout(svc_service_t *s) {
          vg_signal_name(stop_signal(s)));
     s->stop_step = 2;
     svc_service_kill(s);
+  } else if (s->stop_step == 1 && !s->child && s->gate) {
+    slog(s, VG_LOG_WARN, "pre-start hook did not stop within %llu ms of "
+         "%s; killing it", (unsigned long long)s->cfg->stop.timeout_ms,
+         vg_signal_name(stop_signal(s)));
+    s->stop_step = 2;
+    child_signal(s->gate, NULL, VG_SIGKILL);
   }
 }
 
@@ -1302,7 +1347,7 @@ static void fmt_ms(char *buf, size_t size, uint64_t ms) {
 static void a_stopped(svc_service_t *s) {
   const char *how;
   char deadline[96];
-  gate_cancel(s, 0);   /* pre-stop hooks: their service is gone */
+  gate_cancel(s);   /* pre-stop hooks: their service is gone */
   if (s->stop_step == 3) {
     /* Killed at the shutdown deadline, whatever it was doing. */
     char d[32];

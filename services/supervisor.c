@@ -561,10 +561,13 @@ void svc_sup_shutdown(svc_sup_t *sup) {
   sup->shutting_down = 1;
   svc_notify_stopping(sup);
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor", "shutting down");
+  /* A stop on its way (a restart's, a failed start's) must not start
+   * the service again once it is down: the STOP in STOPPING drops that
+   * wish. */
   for (s = sup->services; s; s = s->next) {
     s->want_up = 0;
     s->restart_pending = 0;
-    if (s->state == SVC_BACKOFF)
+    if (s->state == SVC_BACKOFF || s->state == SVC_STOPPING)
       svc_service_event(s, SVC_EV_STOP);
   }
   svc_sup_pump(sup);
@@ -599,8 +602,10 @@ static void on_shutdown_deadline(vg_shutdown_t *sd, int signum) {
     vg_log(sup->log, VG_LOG_WARN, "supervisor",
            "shutdown deadline passed; killing what is left");
   }
+  /* A service with no process may still have hooks the shutdown waits
+   * for (a pre-start hook that ignores its stop signal). */
   for (s = sup->services; s; s = s->next)
-    if (s->child)
+    if (s->child || s->hooks)
       svc_service_kill_deadline(s);
 }
 

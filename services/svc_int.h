@@ -275,10 +275,12 @@ void svc_service_kill_deadline(svc_service_t *s);
 /* The environment of s's processes, as its child gets it: the
  * supervisor's, its user's variables, its <env-file>s read now, its <env>,
  * and vigil's own (VIGIL_SERVICE, ...); *env NULL-terminated, in pool.
- * On failure (an <env-file> unreadable or malformed, an unknown user),
- * *why says so. */
+ * With `as`, also who they run as: its uid, gid, groups and umask (the
+ * flags VG_PROCESS_SETUID, _SETGID, _UMASK; in pool).  On failure (an
+ * <env-file> unreadable or malformed, an unknown user), *why says so. */
 apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
-                             const char *const **env, const char **why);
+                             const char *const **env,
+                             vg_process_options_t *as, const char **why);
 
 /* action.c: `vigil signal` and `vigil reload NAME` on one service.
  * detail (size bytes) gets a sentence for the client and the log: "HUP

@@ -75,6 +75,20 @@ static void test_plain(void) {
   EXPECT("A=1\r\nB=2\r\n", "A=1|B=2");         /* CRLF */
 }
 
+/* A file saved by a Windows editor (Notepad before Windows 10 1903,
+ * PowerShell 5's Out-File -Encoding utf8): a UTF-8 byte-order mark first,
+ * which is not part of the first name; UTF-16 (PowerShell 5's `>`) is
+ * named as such, not reported as a NUL byte or a bad name. */
+static void test_bom(void) {
+  EXPECT("\xef\xbb\xbf" "A=1\r\nB=2\r\n", "A=1|B=2");
+  EXPECT("\xef\xbb\xbf", "");
+  EXPECT("\xef\xbb\xbf# c\nA=1\n", "A=1");
+  EXPECT("A=\xef\xbb\xbfx\n", "A=\xef\xbb\xbfx");   /* a value's: kept */
+  EXPECT_ERR("A=1\n\xef\xbb\xbf" "B=2\n", 2, "not a variable name");
+  EXPECT_ERR("\xff\xfe" "A", 1, "UTF-16");
+  EXPECT_ERR("\xfe\xff", 1, "UTF-16");
+}
+
 static void test_comments(void) {
   EXPECT("# comment\n; also\nA=1\n  # indented\n", "A=1");
   EXPECT("A=1 # not a comment\n", "A=1 # not a comment");
@@ -194,6 +208,7 @@ static void test_fifo(void) {
 
 static CU_TestInfo envfile_tests[] = {
     {"plain", test_plain},
+    {"a byte-order mark: UTF-8 skipped, UTF-16 named", test_bom},
     {"comments", test_comments},
     {"quotes", test_quotes},
     {"escapes", test_escapes},

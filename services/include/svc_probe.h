@@ -163,6 +163,15 @@ apr_status_t svc_probe_exec(svc_probe_t *probe, vg_loop_t *loop,
                             const char *const *argv, const char *const *env,
                             const char *cwd, uint64_t timeout_ms,
                             svc_probe_cb cb);
+/* The same as another user: `as` (NULL: vigil's own) gives the uid,
+ * gid, supplementary groups and umask, and which of them apply
+ * (VG_PROCESS_SETUID, _SETGID, _UMASK in its flags; its other fields are
+ * not read), as vg_spawn() takes them. */
+apr_status_t svc_probe_exec_as(svc_probe_t *probe, vg_loop_t *loop,
+                               const char *const *argv,
+                               const char *const *env, const char *cwd,
+                               const vg_process_options_t *as,
+                               uint64_t timeout_ms, svc_probe_cb cb);
 
 /* Stop the check in flight; cb follows with VG_ECANCELED.  No-op when
  * idle. */

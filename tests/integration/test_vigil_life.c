@@ -339,6 +339,86 @@ static void test_prestart_hangs(void) {
   vt_end(t);
 }
 
+/* `vigil stop` during a pre-start hook that ignores the stop signal:
+ * the service stays `stopping` until the hook has ended (the stop
+ * timeout's kill, 1 s), as systemd waits for ExecStartPre=; before, the
+ * stop answered at once with the hook still running, and a `vigil start`
+ * then ran a second pre-start hook beside it (a migration twice at
+ * once). */
+static void test_stop_waits_for_hook(void) {
+  vt_t *t = vt_begin("hook-stop");
+  const char *log, *at;
+  long hook_pid;
+  uint64_t t0;
+  vt_res_t *r;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "s",
+                   apr_psprintf(vt_pool(t),
+                                "<stop timeout=\"1s\"/>\n    "
+                                "<hook when=\"pre-start\" timeout=\"60s\">"
+                                "<command>%s</command><arg>--child</arg>"
+                                "<arg>ignore-term</arg></hook>\n    "
+                                READY_FAST,
+                                vt_xml(t, vt_self(t))),
+                   "sleep", "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_log(t, "s: pre-start hook ", VT_WAIT_MS));
+  log = vt_sup_log(t);
+  at = strstr(log, "s: pre-start hook ");
+  at = at ? strstr(at, "started, pid ") : NULL;
+  VT_REQUIRE(at != NULL);
+  hook_pid = atol(at + strlen("started, pid "));
+  VT_REQUIRE(hook_pid > 0);
+  vt_track(t, hook_pid);
+  vt_sleep(t, 300);   /* it ignores TERM by now */
+  t0 = vt_now_ms();
+  r = vt_cli(t, "stop", "s", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  /* Answered once the hook was gone: after the stop timeout's kill. */
+  CU_ASSERT(!vt_pid_alive(hook_pid));
+  CU_ASSERT(vt_now_ms() - t0 >= 900);
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "s"), "stopped");
+  CU_ASSERT(vt_contains(vt_sup_log(t), "s: pre-start hook did not stop "
+                                       "within 1000 ms"));
+  vt_end(t);
+}
+
+/* The shutdown deadline kills a pre-start hook that ignores the stop
+ * signal, as it kills a service's process: the supervisor exits at the
+ * deadline (500 ms), not when the hook's own timeout (60 s) or the hook
+ * (30 s) ends.  The service has no process of its own meanwhile. */
+static void test_shutdown_kills_hook(void) {
+  vt_t *t = vt_begin("hook-deadline");
+  const char *path;
+  uint64_t t0;
+  if (!t)
+    return;
+  path = vt_config(
+      t, "vigil.xml",
+      vt_svc(t, "s",
+             apr_psprintf(vt_pool(t),
+                          "<hook when=\"pre-start\" timeout=\"60s\">"
+                          "<command>%s</command><arg>--child</arg>"
+                          "<arg>ignore-term</arg></hook>\n    " READY_FAST,
+                          vt_xml(t, vt_self(t))),
+             "sleep", "30000", NULL),
+      NULL);
+  VT_REQUIRE(vt_config_shutdown_timeout(t, "500ms") == 0);
+  VT_REQUIRE(vt_sup_start_ready(t, path));
+  CU_ASSERT_PTR_NOT_NULL(vt_wait_state(t, "s", "starting", VT_WAIT_MS));
+  vt_sleep(t, 300);   /* the hook ignores TERM by now */
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 40000), 0);
+  CU_ASSERT(vt_now_ms() - t0 < 5000);   /* the deadline, not 30 s */
+  CU_ASSERT(vt_contains(vt_sup_log(t), "s: pre-start hook killed by "
+                                       "signal KILL"));
+  vt_end(t);
+}
+
 /* ---- watchdog ---------------------------------------------------------- */
 
 #if !defined(_WIN32)
@@ -535,6 +615,8 @@ static CU_TestInfo vigil_life_tests[] = {
     {"a failing pre-start hook is a failed start", test_prestart_fails},
     {"a hanging pre-start hook: status answers, killed at timeout",
      test_prestart_hangs},
+    {"the shutdown deadline kills a hook", test_shutdown_kills_hook},
+    {"a stop during a pre-start hook waits for it", test_stop_waits_for_hook},
 #if !defined(_WIN32)
     {"watchdog: pings keep it up", test_watchdog_pings},
     {"watchdog: silence restarts it, counted from the start",

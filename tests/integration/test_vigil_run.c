@@ -749,21 +749,12 @@ static int stubborn_running(vt_t *t, const char *path) {
  * shutdown timeout 500ms", not that its stop signal stopped it. */
 static void test_shutdown_deadline_reason(void) {
   vt_t *t = vt_begin("deadline");
-  const char *path, *log, *at;
-  char *text;
+  const char *path, *log;
   uint64_t t0;
   if (!t)
     return;
   path = stubborn_config(t);
-  /* The fixture's <shutdown-timeout>10s</shutdown-timeout>, shortened. */
-  text = vt_read_file(t, path, NULL);
-  at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
-  VT_REQUIRE(at != NULL);
-  at += strlen("<shutdown-timeout>");
-  VT_REQUIRE(vt_write_file(t, path,
-                           apr_psprintf(vt_pool(t), "%.*s500ms%s",
-                                        (int)(at - text), text, at + 3)) ==
-             0);
+  VT_REQUIRE(vt_config_shutdown_timeout(t, "500ms") == 0);
   VT_REQUIRE(stubborn_running(t, path));
   t0 = vt_now_ms();
   CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
@@ -773,6 +764,34 @@ static void test_shutdown_deadline_reason(void) {
   CU_ASSERT(vt_contains(log, "stubborn: killed after shutdown timeout "
                              "500ms"));
   CU_ASSERT(!vt_contains(log, "stubborn: stopped by its stop signal"));
+  vt_end(t);
+}
+
+/* A shutdown during a restart's stop: the service is not started again
+ * once it has stopped.  It was (the restart's wish outlived the
+ * shutdown), and the shutdown then waited for its deadline (10 s) to
+ * kill the new run. */
+static void test_shutdown_during_restart(void) {
+  vt_t *t = vt_begin("restart-shutdown");
+  const char *log;
+  uint64_t t0;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "s", "<stop timeout=\"1s\"/>\n    " READY_FAST,
+                   "ignore-term", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "s", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 200);   /* it ignores TERM by now: the stop takes 1 s */
+  CU_ASSERT_EQUAL(vt_cli(t, "restart", "s", "--no-wait", NULL)->code, 0);
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 20000), 0);
+  CU_ASSERT(vt_now_ms() - t0 < 6000);   /* the stop timeout, not 10 s */
+  log = vt_sup_log(t);
+  CU_ASSERT_EQUAL(vt_count_lines(log, "s: started, pid"), 1);
+  CU_ASSERT(!vt_contains(log, "shutdown deadline passed"));
   vt_end(t);
 }
 
@@ -827,6 +846,8 @@ static CU_TestInfo vigil_run_tests[] = {
      test_spawn_failure_reasons},
 #endif
     {"shutdown deadline kill said as such", test_shutdown_deadline_reason},
+    {"a shutdown during a restart does not start it again",
+     test_shutdown_during_restart},
 #if !defined(_WIN32)
     {"a second SIGINT kills at once, said as such", test_second_interrupt},
 #endif

@@ -134,6 +134,47 @@ static void test_user_dies_with_vigil(void) {
   vt_end(t);
 }
 
+/* A <reload> command of a service with <user>nobody and <umask> runs as
+ * the service's processes do (systemd's ExecReload= runs as User=, with
+ * UMask=; `pg_ctl reload` refuses to run as root): its uid, its umask,
+ * and its HOME/USER say the same.  Its exit code tells what differed. */
+static void test_user_reload_command(void) {
+  vt_t *t;
+  struct passwd *pw;
+  vt_res_t *r;
+  const char *script;
+  if (!need_root("switching user"))
+    return;
+  pw = getpwnam("nobody");
+  VT_REQUIRE(pw != NULL);
+  t = vt_begin("spawn-reload-user");
+  if (!t)
+    return;
+  script = apr_psprintf(vt_pool(t),
+                        "[ \"$(id -u)\" = %ld ] || exit 3; "
+                        "[ \"$(umask)\" = 0027 ] || exit 4; "
+                        "[ \"$USER\" = nobody ] || exit 5",
+                        (long)pw->pw_uid);
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "r",
+                   apr_psprintf(vt_pool(t),
+                                "    <user>nobody</user>\n"
+                                "    <umask>0027</umask>\n"
+                                "    <reload><command>/bin/sh</command>"
+                                "<arg>-c</arg><arg>%s</arg></reload>\n",
+                                vt_xml(t, script)),
+                   "exec sleep 30"),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "r", "running", VT_WAIT_MS) != NULL);
+  r = vt_cli(t, "reload", "r", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_contains(r->out, "r: reload command: exit 0"));
+  if (r->code != 0)
+    fprintf(stderr, "\n  reload: %s%s", r->out, r->err);
+  vt_end(t);
+}
+
 /* <group> over the user's primary group; and an unknown user is a
  * config error at its line, for validate and for run alike. */
 static void test_group_and_unknown(void) {
@@ -506,6 +547,8 @@ static CU_TestInfo vigil_spawn_tests[] = {
     {"<user>nobody: ids, groups, HOME USER LOGNAME; <env> wins", test_user},
     {"kill -9 of vigil: a service run as nobody dies too",
      test_user_dies_with_vigil},
+    {"<user>, <umask>: the <reload> command runs as the service does",
+     test_user_reload_command},
     {"<group> override; unknown user: error at its line",
      test_group_and_unknown},
     {"a vigil not root cannot switch user: validate says so",

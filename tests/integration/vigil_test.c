@@ -602,6 +602,17 @@ const char *vt_config(vt_t *t, const char *file, ...) {
   return path;
 }
 
+int vt_config_shutdown_timeout(vt_t *t, const char *value) {
+  char *text = t->config ? vt_read_file(t, t->config, NULL) : NULL;
+  const char *at = text ? strstr(text, "<shutdown-timeout>10s<") : NULL;
+  if (!at)
+    return -1;
+  at += strlen("<shutdown-timeout>");
+  return vt_write_file(t, t->config,
+                       apr_psprintf(t->pool, "%.*s%s%s", (int)(at - text),
+                                    text, value, at + 3));
+}
+
 /* ---- CLI -------------------------------------------------------------------- */
 
 /* What a CLI run printed, as the tests compare it.  A Windows program's

@@ -124,6 +124,9 @@ int vt_fixture_service(vt_t *t, const char *name, const char *extra,
  * log-dir DIR/logs, shutdown-timeout 10s) and the given service XML
  * (concatenated, NULL-terminated).  Returns the path. */
 const char *vt_config(vt_t *t, const char *file, ...);
+/* Set the <shutdown-timeout> of the config vt_config() wrote last (10s)
+ * to `value` ("500ms").  0, or -1 (nothing changed). */
+int vt_config_shutdown_timeout(vt_t *t, const char *value);
 /* The default control endpoint of the config written by vt_config():
  * STATE/control.sock, or on Windows the named pipe named after the
  * config's path (svc_default_endpoint()). */
