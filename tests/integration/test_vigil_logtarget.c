@@ -49,7 +49,7 @@ static int overlay_dev(void) {
   struct dirent *e;
   snprintf(old, sizeof old, "%s/dev", ns_dir);
   if (mkdir(old, 0755) != 0 ||
-      mount("/dev", old, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+      mount("/dev", old, "none", MS_BIND | MS_REC, NULL) != 0 ||
       mount("tmpfs", "/dev", "tmpfs", 0, "mode=755") != 0)
     return -1;
   dev_over = 1;
@@ -81,7 +81,7 @@ static int suite_init(void) {
     return 0;
   }
   if (unshare(CLONE_NEWNS) != 0 ||
-      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+      mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
     ns_skip = "unshare(CLONE_NEWNS) or making / private failed";
     return 0;
   }
@@ -156,7 +156,7 @@ static int rx_open(vt_t *t, rx_t *rx, const char *name, const char *target) {
   memcpy(sun.sun_path, rx->path, strlen(rx->path) + 1);
   (void)setsockopt(rx->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   if (bind(rx->fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-      mount(rx->path, target, NULL, MS_BIND, NULL) != 0) {
+      mount(rx->path, target, "none", MS_BIND, NULL) != 0) {
     close(rx->fd);
     rx->fd = -1;
     return 0;
