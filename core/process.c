@@ -100,10 +100,6 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *p,
   }
   if (rv != APR_SUCCESS)
     goto fail;
-  /* A spawn blocks (fork/exec, CreateProcess: milliseconds, more under
-   * load), and the caller usually times the child next (a readiness
-   * timeout): that must count from now, not from the iteration's start. */
-  vg_update_time(loop);
 
   for (i = 0; i < 3; i++) {
     if (parent_end[i] == PAL_INVALID_FD)
@@ -118,6 +114,11 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *p,
   p->limit_cb = o->limit_cb;
   p->pid = p->proc.pid;
   vg__handle_start((vg_handle_t *)p);
+  /* A spawn blocks (fork/exec, CreateProcess: milliseconds, more under
+   * load), and the caller usually times the child next (a readiness
+   * timeout): that must count from the spawn's end, not from the
+   * iteration's start -- so the last thing done here. */
+  vg_update_time(loop);
   return APR_SUCCESS;
 
 fail:
