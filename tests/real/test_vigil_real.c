@@ -21,6 +21,11 @@
  *   reload   `vigil reload nginx` (no <reload>: HUP) makes nginx re-read
  *            its changed nginx.conf: the same master answers as the new
  *            file says
+ *   prom     a real Prometheus under vigil scrapes vigil's <http>
+ *            /metrics every second; its query API says vigil_up 1 and
+ *            both services up, then counts memcached's kill -9 in
+ *            vigil_service_restarts_total (about 7 s; without
+ *            prometheus this one test is skipped, failed under CI=true)
  *
  * Every test ends with: no zombie child of vigil, a clean `vigil
  * shutdown` (exit 0 from the command and from vigil), nothing that ran
