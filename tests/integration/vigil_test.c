@@ -9,7 +9,7 @@
  *   3. the fixture: temp directory, loop, cleanup
  *   4. configs
  *   5. status polling
- *   6. a raw control-socket client, a free TCP port
+ *   6. a raw control-socket or TCP client, a free TCP port
  *
  * Only libvigil, APR and the runner's portability helpers (test.h): pid
  * liveness is vg_test_pid_alive() (a zombie is not alive: PID 1 of a
@@ -1123,9 +1123,14 @@ static void raw_timeout(vg_timer_t *tm) {
 
 static int raw_done(void *arg) { return ((raw_t *)arg)->done; }
 
-int vt_control_raw(vt_t *t, const char *data, size_t len, int lines,
-                   uint64_t timeout_ms, const char **reply, int *closed) {
+/* The exchange of vt_control_raw() and vt_tcp_raw(): to the control
+ * endpoint when port is 0, else to 127.0.0.1:port. */
+static int raw_exchange(vt_t *t, int port, const char *data, size_t len,
+                        int lines, uint64_t timeout_ms, const char **reply,
+                        int *closed) {
   raw_t *r = calloc(1, sizeof *r);
+  vg_addr_t addr;
+  apr_status_t rv;
   int ok;
   *reply = "";
   *closed = 0;
@@ -1139,14 +1144,21 @@ int vt_control_raw(vt_t *t, const char *data, size_t len, int lines,
   memcpy(r->data, data, len);
   r->len = len;
   r->lines = lines;
-  vg_pipe_init(t->loop, &r->pipe);
+  if (port)
+    vg_tcp_init(t->loop, &r->pipe);
+  else
+    vg_pipe_init(t->loop, &r->pipe);
   r->pipe.data = r;
   vg_timer_init(t->loop, &r->timer);
   r->timer.data = r;
   vg_timer_start(&r->timer, raw_timeout, timeout_ms, 0);
   r->conn.data = r;
-  if (vg_pipe_connect(&r->conn, &r->pipe, vt_control_path(t),
-                      raw_connected) != APR_SUCCESS)
+  if (!port)
+    rv = vg_pipe_connect(&r->conn, &r->pipe, vt_control_path(t),
+                         raw_connected);
+  else if ((rv = vg_addr_ip(&addr, "127.0.0.1", port)) == APR_SUCCESS)
+    rv = vg_tcp_connect(&r->conn, &r->pipe, &addr, raw_connected);
+  if (rv != APR_SUCCESS)
     r->done = 1;
   run_cond(t->loop, raw_done, r, timeout_ms + 1000);
   *reply = apr_pstrmemdup(t->pool, buf_str(&r->in), r->in.len);
@@ -1157,6 +1169,21 @@ int vt_control_raw(vt_t *t, const char *data, size_t len, int lines,
   vg_close((vg_handle_t *)&r->timer, raw_free_cb);
   vg_run(t->loop, VG_RUN_NOWAIT);
   return ok;
+}
+
+int vt_control_raw(vt_t *t, const char *data, size_t len, int lines,
+                   uint64_t timeout_ms, const char **reply, int *closed) {
+  return raw_exchange(t, 0, data, len, lines, timeout_ms, reply, closed);
+}
+
+int vt_tcp_raw(vt_t *t, int port, const char *data, size_t len, int lines,
+               uint64_t timeout_ms, const char **reply, int *closed) {
+  if (port <= 0 || port > 65535) {
+    *reply = "";
+    *closed = 0;
+    return -1;
+  }
+  return raw_exchange(t, port, data, len, lines, timeout_ms, reply, closed);
 }
 
 static void port_closed(vg_handle_t *h) { free(h); }

@@ -232,6 +232,12 @@ int vt_control_raw(vt_t *t, const char *data, size_t len, int lines,
 
 /* ---- network ---------------------------------------------------------------- */
 
+/* The same exchange as vt_control_raw() with 127.0.0.1:port over TCP
+ * (libvigil's own stream, on the fixture's loop), e.g. an HTTP request
+ * with "Connection: close" read until EOF (lines 0). */
+int vt_tcp_raw(vt_t *t, int port, const char *data, size_t len, int lines,
+               uint64_t timeout_ms, const char **reply, int *closed);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int vt_free_port(vt_t *t);
 

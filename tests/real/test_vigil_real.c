@@ -21,6 +21,11 @@
  *   reload   `vigil reload nginx` (no <reload>: HUP) makes nginx re-read
  *            its changed nginx.conf: the same master answers as the new
  *            file says
+ *   prom     a real Prometheus under vigil scrapes vigil's <http>
+ *            /metrics every second; its query API says vigil_up 1 and
+ *            both services up, then counts memcached's kill -9 in
+ *            vigil_service_restarts_total (about 7 s; without
+ *            prometheus this one test is skipped, failed under CI=true)
  *
  * Every test ends with: no zombie child of vigil, a clean `vigil
  * shutdown` (exit 0 from the command and from vigil), nothing that ran
@@ -53,6 +58,7 @@
 #include <string.h>
 
 #include <apr_file_info.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_user.h>
 
@@ -62,6 +68,7 @@ static struct {
   const char *pg_bin;        /* directory of postgres and initdb */
   const char *psql, *pg_isready, *redis, *redis_cli, *nginx, *memcached,
       *curl, *bash, *setpriv, *chown;
+  const char *prometheus;    /* NULL: test prom reports why it cannot run */
   int root;
   const char *mc_user;       /* memcached -u, as root */
   const char *www_user;      /* nginx workers, as root */
@@ -147,6 +154,8 @@ static int real_init(void) {
   NEED(curl, "curl");
   NEED(bash, "bash");
   NEED(chown, "chown");
+  /* Only test prom needs it: the others run without. */
+  prog.prometheus = find_prog("prometheus");
   prog.pg_bin = find_pg_bin();
   if (!prog.pg_bin)
     missing = apr_pstrcat(vg_test_pool, missing,
@@ -263,27 +272,30 @@ static const char *children_of(vt_t *t, long parent, int zombie) {
 
 /* ---- the fixture ------------------------------------------------------- */
 
-enum { PG = 1, REDIS = 2, MC = 4, NGINX = 8, ALL = 15 };
+enum { PG = 1, REDIS = 2, MC = 4, NGINX = 8, ALL = 15, PROM = 16 };
 
 typedef struct rs_s {
   vt_t *t;
   const char *tag;
   unsigned which;
   int pg_port, redis_port, mc_port, http_port;
+  int metrics_port, prom_port;   /* vigil's <http>, Prometheus's web */
   const char *sick;          /* nginx's /health says 503 while it exists */
   apr_array_header_t *tree;  /* vigil's descendants before shutdown */
   int shut;                  /* rs_shutdown() ran */
   uint64_t began_ms;
 } rs_t;
 
-/* Four distinct ports that were free a moment ago. */
+/* Six distinct ports that were free a moment ago. */
 static int pick_ports(rs_t *r) {
-  int *ports[4], i, j;
+  int *ports[6], i, j;
   ports[0] = &r->pg_port;
   ports[1] = &r->redis_port;
   ports[2] = &r->mc_port;
   ports[3] = &r->http_port;
-  for (i = 0; i < 4; i++) {
+  ports[4] = &r->metrics_port;
+  ports[5] = &r->prom_port;
+  for (i = 0; i < 6; i++) {
     int tries = 0;
     do {
       *ports[i] = vt_free_port(r->t);
@@ -444,12 +456,62 @@ static const char *svc_nginx(rs_t *r, const char *health) {
       health ? health : "", "  </service>\n", NULL);
 }
 
+/* DIR/prometheus.yml: vigil's /metrics scraped every second. */
+static int prom_conf(rs_t *r) {
+  vt_t *t = r->t;
+  return vt_write_file(
+      t, vt_path(t, "prometheus.yml"),
+      apr_psprintf(vt_pool(t),
+                   "global:\n  scrape_interval: 1s\n"
+                   "  evaluation_interval: 1s\n"
+                   "scrape_configs:\n  - job_name: vigil\n"
+                   "    scrape_interval: 1s\n    scrape_timeout: 1s\n"
+                   "    static_configs:\n"
+                   "      - targets: [\"127.0.0.1:%d\"]\n",
+                   r->metrics_port));
+}
+
+/* Prometheus as a service: its TSDB in DIR/prom, its web on prom_port
+ * (ready once that accepts); TERM stops it (a clean TSDB shutdown). */
+static const char *svc_prom(rs_t *r) {
+  vt_t *t = r->t;
+  apr_pool_t *p = vt_pool(t);
+  return apr_pstrcat(
+      p, "  <service name=\"prometheus\">\n    <command>",
+      vt_xml(t, prog.prometheus), "</command>\n    ",
+      arg(t, apr_pstrcat(p, "--config.file=", vt_path(t, "prometheus.yml"),
+                         NULL)),
+      arg(t, apr_pstrcat(p, "--storage.tsdb.path=", vt_path(t, "prom"),
+                         NULL)),
+      arg(t, apr_psprintf(p, "--web.listen-address=127.0.0.1:%d",
+                          r->prom_port)),
+      arg(t, "--log.level=warn"),
+      apr_psprintf(p, "\n    <ready tcp=\"127.0.0.1:%d\" timeout=\"30s\"/>\n",
+                   r->prom_port),
+      "    <stop timeout=\"10s\"/>\n  </service>\n", NULL);
+}
+
 static const char *health_xml(rs_t *r) {
   return apr_psprintf(vt_pool(r->t),
                       "    <health type=\"http\" "
                       "target=\"http://127.0.0.1:%d/health\" "
                       "interval=\"300ms\" timeout=\"1s\" failures=\"2\"/>\n",
                       r->http_port);
+}
+
+/* vigil's /metrics on metrics_port: <http> spliced into the
+ * <supervisor> of DIR/vigil.xml. */
+static int metrics_listener(rs_t *r) {
+  vt_t *t = r->t;
+  const char *path = vt_path(t, "vigil.xml");
+  char *text = vt_read_file(t, path, NULL);
+  char *end = text ? strstr(text, "</supervisor>") : NULL;
+  if (!end)
+    return -1;
+  return vt_write_file(
+      t, path,
+      apr_psprintf(vt_pool(t), "%.*s  <http listen=\"127.0.0.1:%d\"/>\n  %s",
+                   (int)(end - text), text, r->metrics_port, end));
 }
 
 /* A fixture running `which` under vigil (--log-level debug: the state
@@ -478,6 +540,11 @@ static rs_t *rs_begin(const char *tag, unsigned which, const char *restart) {
     vt_end(t);
     return NULL;
   }
+  if ((which & PROM) && prom_conf(r) != 0) {
+    CU_FAIL("cannot write prometheus.yml");
+    vt_end(t);
+    return NULL;
+  }
   if ((which & NGINX) && nginx_conf(r) != 0) {
     CU_FAIL("cannot write nginx.conf");
     vt_end(t);
@@ -491,7 +558,14 @@ static rs_t *rs_begin(const char *tag, unsigned which, const char *restart) {
     svcs = apr_pstrcat(vt_pool(t), svcs, svc_mc(r), NULL);
   if (which & NGINX)
     svcs = apr_pstrcat(vt_pool(t), svcs, svc_nginx(r, health_xml(r)), NULL);
+  if (which & PROM)
+    svcs = apr_pstrcat(vt_pool(t), svcs, svc_prom(r), NULL);
   vt_config(t, "vigil.xml", svcs, NULL);
+  if ((which & PROM) && metrics_listener(r) != 0) {
+    CU_FAIL("cannot add <http> to vigil.xml");
+    vt_end(t);
+    return NULL;
+  }
   vt_sup_args(t, "--log-level", "debug", NULL);
   if (!vt_sup_start_ready(t, vt_path(t, "vigil.xml"))) {
     CU_FAIL("vigil run did not answer");
@@ -626,7 +700,7 @@ static void rs_end(rs_t *r) {
   vt_t *t = r->t;
   uint64_t deadline;
   const char *left = "";
-  int ports[4], i;
+  int ports[6], i;
   /* Whatever vigil's children left would now be the init process's:
    * give a straggler a moment, bounded. */
   deadline = vt_now_ms() + 3000;
@@ -639,7 +713,9 @@ static void rs_end(rs_t *r) {
   ports[1] = r->which & REDIS ? r->redis_port : 0;
   ports[2] = r->which & MC ? r->mc_port : 0;
   ports[3] = r->which & NGINX ? r->http_port : 0;
-  for (i = 0; i < 4; i++)
+  ports[4] = r->which & PROM ? r->metrics_port : 0;
+  ports[5] = r->which & PROM ? r->prom_port : 0;
+  for (i = 0; i < 6; i++)
     if (ports[i]) {
       int busy = port_listens(r, ports[i]);
       if (busy)
@@ -938,6 +1014,111 @@ static void reload(rs_t *r) {
 
 static void test_reload(void) { run_case("reload", NGINX, NULL, reload); }
 
+/* ---- Prometheus -------------------------------------------------------- */
+
+/* The value of the one sample that Prometheus's instant `query` returns
+ * (GET /api/v1/query over libvigil's TCP stream, the JSON parsed by
+ * svc_json), or -1 when it returns no sample, more than one, or no
+ * answer.  HTTP/1.0: the reply is not chunked and ends at the close. */
+static double prom_value(rs_t *r, const char *query) {
+  vt_t *t = r->t;
+  apr_pool_t *p = vt_pool(t);
+  const char *req, *reply, *body, *num;
+  char *enc = apr_palloc(p, strlen(query) * 3 + 1), *e = enc;
+  const unsigned char *q;
+  svc_json_t *root, *result;
+  svc_json_error_t err;
+  int closed;
+  for (q = (const unsigned char *)query; *q; q++)
+    e += (*q < 128 && (apr_isalnum(*q) || *q == '_'))
+             ? sprintf(e, "%c", *q)
+             : sprintf(e, "%%%02X", *q);
+  req = apr_psprintf(p,
+                     "GET /api/v1/query?query=%s HTTP/1.0\r\n"
+                     "Host: 127.0.0.1:%d\r\n\r\n",
+                     enc, r->prom_port);
+  if (vt_tcp_raw(t, r->prom_port, req, strlen(req), 0, 5000, &reply,
+                 &closed) != 0 ||
+      strncmp(reply, "HTTP/1.", 7) != 0 || atoi(reply + 9) != 200 ||
+      !(body = strstr(reply, "\r\n\r\n")))
+    return -1;
+  body += 4;
+  if (svc_json_parse(&root, body, strlen(body), p, &err) != APR_SUCCESS ||
+      !vt_sfield(root, "status") || strcmp(vt_sfield(root, "status"),
+                                           "success") != 0)
+    return -1;
+  result = svc_json_get(svc_json_get(root, "data"), "result");
+  if (svc_json_size(result) != 1)
+    return -1;
+  /* {"metric":{...},"value":[TIME,"VALUE"]} */
+  num = svc_json_string(
+      svc_json_at(svc_json_get(svc_json_at(result, 0), "value"), 1));
+  return num ? strtod(num, NULL) : -1;
+}
+
+/* Poll prom_value() (every 100 ms, at most ms) until it is at least
+ * `want`; the last value. */
+static double prom_wait(rs_t *r, const char *query, double want,
+                        uint64_t ms) {
+  uint64_t deadline = vt_now_ms() + ms;
+  double v;
+  while ((v = prom_value(r, query)) < want && vt_now_ms() < deadline)
+    vt_sleep(r->t, 100);
+  return v;
+}
+
+/* Prometheus under vigil scrapes vigil's /metrics every second: it sees
+ * vigil and both services up, then memcached's kill -9 as a restart. */
+static void prom(rs_t *r) {
+  vt_t *t = r->t;
+  const char *restarts =
+      "vigil_service_restarts_total{service=\"memcached\"}";
+  const char *mc_up = "vigil_service_up{service=\"memcached\"}";
+  uint64_t t0 = vt_now_ms(), up_at, killed_at;
+  long pid;
+  VT_REQUIRE(vt_wait_state(t, "prometheus", "running", 30000) != NULL);
+  VT_REQUIRE(vt_wait_state(t, "memcached", "running", 30000) != NULL);
+  /* Its first scrape. */
+  VT_REQUIRE(prom_wait(r, "vigil_up", 1, 15000) == 1);
+  up_at = vt_now_ms();
+  CU_ASSERT(prom_value(r, "up{job=\"vigil\"}") == 1);
+  CU_ASSERT(prom_value(r, mc_up) == 1);
+  CU_ASSERT(prom_value(r, "vigil_service_up{service=\"prometheus\"}") ==
+            1);
+  CU_ASSERT(prom_value(r, restarts) == 0);
+  pid = vt_pid(t, "memcached");
+  VT_REQUIRE(pid > 0);
+  killed_at = vt_now_ms();
+  CU_ASSERT_EQUAL(pal_pid_kill(pid, VG_SIGKILL, 0), APR_SUCCESS);
+  /* The next scrapes: one restart, and memcached up again. */
+  CU_ASSERT(prom_wait(r, restarts, 1, 15000) == 1);
+  CU_ASSERT(prom_wait(r, mc_up, 1, 15000) == 1);
+  CU_ASSERT(vt_pid(t, "memcached") != pid);
+  CU_ASSERT(mc_answers(r));
+  CU_ASSERT(prom_value(r, "up{job=\"vigil\"}") == 1);
+  fprintf(stderr,
+          "\n  prom: vigil_up 1 in Prometheus %llu ms after the services "
+          "ran; the restart seen %llu ms after the kill",
+          (unsigned long long)(up_at - t0),
+          (unsigned long long)(vt_now_ms() - killed_at));
+}
+
+static void test_prom(void) {
+  const char *ci = getenv("CI");
+  if (!prog.prometheus) {
+    if (ci && strcmp(ci, "true") == 0) {
+      fprintf(stderr, "\nFAIL: vigil_real: prom: missing: prometheus "
+              "(CI=true; scripts/bootstrap.sh installs it)\n");
+      CU_FAIL("prometheus missing under CI=true");
+    } else {
+      fprintf(stderr, "\nSKIP: vigil_real: prom: missing: prometheus "
+              "(scripts/bootstrap.sh installs it)\n");
+    }
+    return;
+  }
+  run_case("prom", MC | PROM, NULL, prom);
+}
+
 static CU_TestInfo vigil_real_tests[] = {
     {"stack: ready on answer, depends-on order, clean reverse shutdown",
      test_stack},
@@ -947,6 +1128,8 @@ static CU_TestInfo vigil_real_tests[] = {
     {"http health 503: nginx restarted, then stays up", test_health},
     {"vigil reload nginx: HUP, the new nginx.conf, the same master",
      test_reload},
+    {"Prometheus under vigil scrapes /metrics: up, then a restart",
+     test_prom},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_real_suite = {.pName = "vigil_real",
