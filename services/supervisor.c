@@ -261,6 +261,7 @@ typedef struct retired_s {
   struct retired_s *next;
   cfg_t *cfg;
   apr_pool_t *owner;            /* the reload's pool holding cfg, or NULL */
+  apr_pool_t *plans;            /* the plans compiled from cfg, or NULL */
 } retired_t;
 static retired_t *retired;
 
@@ -272,6 +273,8 @@ static void free_retired(svc_sup_t *sup) {
       return;   /* one still points into an old config */
   for (r = retired; r; r = next) {
     next = r->next;
+    if (r->plans)
+      apr_pool_destroy(r->plans);
     if (r->owner)
       apr_pool_destroy(r->owner);
     else
@@ -357,10 +360,11 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
   cfg_diff_t *diff;
   svc_service_t *s, **tail;
   retired_t *r;
-  apr_pool_t *pool;
+  apr_pool_t *pool, *plans = sup->plans;
   int i;
 
   apr_pool_create(&pool, sup->pool);
+  sup->plans = NULL;            /* ncfg's plans: a pool of their own */
   diff = cfg_diff(sup->cfg, ncfg, pool);
   if (diff->supervisor & CFG_S_CGROUP)
     vg_log(sup->log, VG_LOG_WARN, "reload",
@@ -413,6 +417,7 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
   if (r) {
     r->cfg = sup->cfg;
     r->owner = sup->reload->owner;
+    r->plans = plans;
     r->next = retired;
     retired = r;
   }
