@@ -786,7 +786,7 @@ static void test_shutdown_deadline_reason(void) {
  * freed block kept: 1000 services never started (no child, no capture)
  * leave vigil under 7 MiB of anonymous memory (5.1 MiB with the plans of
  * a config in one pool and freed pool blocks given back past 256 KiB;
- * 9.6 MiB with a pool per plan and every freed block kept).  Pss_Anon:
+ * 10 MiB with a pool per plan and every freed block kept).  Pss_Anon:
  * the heap and APR's blocks, not the binary's pages, which the build
  * type changes. */
 static void test_memory_per_service(void) {
