@@ -781,6 +781,30 @@ static void test_shutdown_deadline_reason(void) {
  * at once, and the log says so: not "shutdown deadline passed" nor
  * "killed after shutdown timeout 10s" (GNU timeout, a double Ctrl+C and
  * a service manager's SIGTERM after SIGINT all do this). */
+static void test_second_interrupt(void) {
+  vt_t *t = vt_begin("second-int");
+  const char *path, *log;
+  uint64_t t0;
+  if (!t)
+    return;
+  path = stubborn_config(t);
+  VT_REQUIRE(stubborn_running(t, path));
+  t0 = vt_now_ms();
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGINT), 0);
+  vt_sleep(t, 300);
+  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGINT), 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  CU_ASSERT(vt_now_ms() - t0 < 4000);   /* neither 5 s nor 10 s */
+  log = vt_sup_log(t);
+  CU_ASSERT(vt_contains(log, "received SIGINT again"));
+  CU_ASSERT(vt_contains(log, "stubborn: killed at a second shutdown "
+                             "request"));
+  CU_ASSERT(!vt_contains(log, "shutdown deadline passed"));
+  CU_ASSERT(!vt_contains(log, "killed after shutdown timeout"));
+  vt_end(t);
+}
+#endif
+
 #if defined(__linux__)
 /* What a service costs its supervisor, not a pool per service and every
  * freed block kept: 1000 services never started (no child, no capture)
@@ -828,30 +852,6 @@ static void test_memory_per_service(void) {
 }
 #endif
 
-static void test_second_interrupt(void) {
-  vt_t *t = vt_begin("second-int");
-  const char *path, *log;
-  uint64_t t0;
-  if (!t)
-    return;
-  path = stubborn_config(t);
-  VT_REQUIRE(stubborn_running(t, path));
-  t0 = vt_now_ms();
-  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGINT), 0);
-  vt_sleep(t, 300);
-  CU_ASSERT_EQUAL(vt_sup_kill(t, VG_SIGINT), 0);
-  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
-  CU_ASSERT(vt_now_ms() - t0 < 4000);   /* neither 5 s nor 10 s */
-  log = vt_sup_log(t);
-  CU_ASSERT(vt_contains(log, "received SIGINT again"));
-  CU_ASSERT(vt_contains(log, "stubborn: killed at a second shutdown "
-                             "request"));
-  CU_ASSERT(!vt_contains(log, "shutdown deadline passed"));
-  CU_ASSERT(!vt_contains(log, "killed after shutdown timeout"));
-  vt_end(t);
-}
-#endif
-
 static CU_TestInfo vigil_run_tests[] = {
     {"missing program: fatal, others untouched", test_missing_program},
     {"crash loop ends in fatal after max-restarts", test_crash_loop_fatal},
@@ -874,12 +874,12 @@ static CU_TestInfo vigil_run_tests[] = {
      test_spawn_failure_reasons},
 #endif
     {"shutdown deadline kill said as such", test_shutdown_deadline_reason},
+#if !defined(_WIN32)
+    {"a second SIGINT kills at once, said as such", test_second_interrupt},
+#endif
 #if defined(__linux__)
     {"1000 services: under 7 MiB of anonymous memory",
      test_memory_per_service},
-#endif
-#if !defined(_WIN32)
-    {"a second SIGINT kills at once, said as such", test_second_interrupt},
 #endif
     CU_TEST_INFO_NULL};
 
