@@ -1724,7 +1724,6 @@ static void cgroup_limits(svc_service_t *s, const cfg_limits_t *l) {
 static void plan_make(svc_service_t *s, const cfg_service_t *cfg,
                       unsigned changed, int say) {
   svc_plan_where_t w;
-  apr_pool_t *pool, *old = s->plan_pool;
   svc_plan_t *plan;
   int i;
   memset(&w, 0, sizeof w);
@@ -1733,15 +1732,16 @@ static void plan_make(svc_service_t *s, const cfg_service_t *cfg,
   w.cgroup = s->cg.path;
   w.cgroup_ctrl = s->sup->cgroup_ctrl;
   w.cgroup_held = s->cg.held;
-  apr_pool_create(&pool, s->sup->pool);
+  /* One pool for the plans of a config, not one (at least an 8 KiB
+   * block) per service: a plan lives as long as the config it points
+   * into, and the pool is freed with it (supervisor.c, reload_apply). */
+  if (!s->sup->plans)
+    apr_pool_create(&s->sup->plans, s->sup->pool);
   /* The load compiled this config already (svc_config_load): it cannot
    * fail here but for memory, which APR aborts on. */
-  svc_plan_compile(&plan, cfg, &w, pool, NULL);
+  svc_plan_compile(&plan, cfg, &w, s->sup->plans, NULL);
   plan->changed = changed;
   s->plan = plan;
-  s->plan_pool = pool;
-  if (old)
-    apr_pool_destroy(old);
   if (!say)
     return;
   s->limit.unapplied_said = 0;   /* new limits: a refusal is said again */
@@ -1877,11 +1877,7 @@ void svc_service_destroy(svc_service_t *s) {
   }
   close_logs(s);
   cgroup_close(s);
-  if (s->plan_pool) {
-    apr_pool_destroy(s->plan_pool);
-    s->plan_pool = NULL;
-    s->plan = NULL;
-  }
+  s->plan = NULL;                /* freed with its config's plans */
   if (s->notify.open) {
     s->notify.open = 0;
     if (s->notify.name[0] != '@')

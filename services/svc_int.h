@@ -148,8 +148,8 @@ struct svc_service_s {
   svc_service_t *next;          /* supervisor's list, config order */
   const cfg_service_t *cfg;
   const char *name;             /* == cfg->name */
-  svc_plan_t *plan;             /* cfg compiled (plan.c), in plan_pool */
-  apr_pool_t *plan_pool;
+  svc_plan_t *plan;             /* cfg compiled (plan.c), in
+                                   sup->plans of cfg's generation */
   /* the state machine (service.c) */
   svc_state state;
   int want_up;                  /* desired: running (1) or stopped (0) */
@@ -200,6 +200,9 @@ struct svc_sup_s {
   vg_loop_t *loop;
   vg_log_t *log;
   cfg_t *cfg;                   /* in force */
+  apr_pool_t *plans;            /* the services' plans of cfg (NULL until
+                                   the first); retired with the config a
+                                   reload replaces, as they point into it */
   const char *config_path;
   svc_service_t *services;      /* config order */
   unsigned nservices;
