@@ -144,9 +144,15 @@ static void test_graceful_deadline_after_busy(void) {
   asked = pal_hrtime() / 1000000u;
   CU_ASSERT(vg_test_run_until(loop, &rec.deadline_flag, 10000));
   CU_ASSERT_EQUAL(rec.deadline_again, 0);
-  /* 400 ms after the request (1 ms of rounding), not 100. */
-  CU_ASSERT(rec.deadline_at + 1 >= asked + 400);
-  if (rec.deadline_at + 1 < asked + 400)
+  /* 400 ms after the request (the loop clock's rounding: 1 ms; Windows
+   * keeps time in ticks of up to 15.6 ms), not 100. */
+#if defined(_WIN32)
+#define GRACE_SLACK 16
+#else
+#define GRACE_SLACK 1
+#endif
+  CU_ASSERT(rec.deadline_at + GRACE_SLACK >= asked + 400);
+  if (rec.deadline_at + GRACE_SLACK < asked + 400)
     fprintf(stderr, "\n    deadline %llu ms after the request\n",
             (unsigned long long)(rec.deadline_at - asked));
   vg_close((vg_handle_t *)&t, NULL);
