@@ -123,7 +123,7 @@ static int family_to_domain(int family) {
 
 apr_status_t pal_io_socket(pal_io_t *io, pal_poll_t *p, int kind,
                            int family) {
-  int domain, type, fd;
+  int domain, type, fd = -1;
   apr_status_t rv;
   if (kind == PAL_IO_UNIX || kind == PAL_IO_UNIXDGRAM)
     family = PAL_AF_UNIX;
