@@ -1,0 +1,292 @@
+/*
+ * test_vigil_events.c -- the event stream (suite vigil_events): the
+ * control endpoint's {"cmd":"events"} with and without "follow", and
+ * `vigil events`, against the real `vigil run`.
+ *
+ * Checked: a crash-looping service's events come to a subscriber in the
+ * order they happened (started, running, exited, restarting, ...,
+ * fatal) with their fields (pid of the run, exit code, state, at_ms on
+ * the wall clock); `vigil events` without -f prints the same from the
+ * supervisor's ring and exits; a subscriber that never reads while
+ * events pour in does not stall `vigil status`.
+ *
+ * The subscriber here is a connection of the test's own loop, so that the
+ * CLI commands the test runs meanwhile (which run that loop) let it read.
+ */
+#include "vigil_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_time.h>
+
+/* ---- a subscriber ------------------------------------------------------- */
+
+typedef struct sub_s {
+  vg_pipe_t pipe;
+  vg_connect_t conn;
+  vg_write_t wr;
+  int reads;                    /* 0: never reads (a stalled client) */
+  int failed, eof;
+  char *buf;
+  size_t len, cap;
+  char chunk[4096];
+} sub_t;
+
+static const char follow_req[] = "{\"cmd\":\"events\",\"follow\":true}\n";
+
+static void sub_alloc(vg_handle_t *h, size_t sug, vg_buf_t *b) {
+  sub_t *s = h->data;
+  (void)sug;
+  b->base = s->chunk;
+  b->len = sizeof s->chunk;
+}
+
+static void sub_read(vg_stream_t *st, apr_status_t rv, size_t n,
+                     const vg_buf_t *b) {
+  sub_t *s = st->data;
+  if (rv != APR_SUCCESS) {
+    s->eof = 1;
+    return;
+  }
+  if (s->len + n + 1 > s->cap) {
+    size_t cap = (s->len + n + 1) * 2;
+    char *nb = realloc(s->buf, cap);
+    if (!nb) {
+      s->failed = 1;
+      return;
+    }
+    s->buf = nb;
+    s->cap = cap;
+  }
+  memcpy(s->buf + s->len, b->base, n);
+  s->len += n;
+  s->buf[s->len] = '\0';
+}
+
+static void sub_written(vg_write_t *w, apr_status_t rv) {
+  sub_t *s = w->data;
+  if (rv != APR_SUCCESS)
+    s->failed = 1;
+}
+
+static void sub_connected(vg_connect_t *c, apr_status_t rv) {
+  sub_t *s = c->data;
+  vg_buf_t b;
+  if (rv != APR_SUCCESS) {
+    s->failed = 1;
+    return;
+  }
+  b.base = (char *)follow_req;
+  b.len = sizeof follow_req - 1;
+  s->wr.data = s;
+  if (vg_write(&s->wr, &s->pipe, &b, 1, sub_written) != APR_SUCCESS ||
+      (s->reads &&
+       vg_read_start(&s->pipe, sub_alloc, sub_read) != APR_SUCCESS))
+    s->failed = 1;
+}
+
+static sub_t *sub_open(vt_t *t, int reads) {
+  sub_t *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->reads = reads;
+  vg_pipe_init(vt_loop(t), &s->pipe);
+  s->pipe.data = s;
+  s->conn.data = s;
+  if (vg_pipe_connect(&s->conn, &s->pipe, vt_control_path(t),
+                      sub_connected) != APR_SUCCESS)
+    s->failed = 1;
+  return s;
+}
+
+static void sub_closed(vg_handle_t *h) {
+  sub_t *s = h->data;
+  free(s->buf);
+  free(s);
+}
+
+static void sub_close(vt_t *t, sub_t *s) {
+  if (!s)
+    return;
+  vg_close((vg_handle_t *)&s->pipe, sub_closed);
+  vg_run(vt_loop(t), VG_RUN_NOWAIT);
+}
+
+/* Poll until the subscriber's input holds needle. */
+static int sub_wait(vt_t *t, sub_t *s, const char *needle, uint64_t ms) {
+  uint64_t until = vt_now_ms() + ms;
+  while (!(s->buf && strstr(s->buf, needle))) {
+    if (s->failed || s->eof || vt_now_ms() > until)
+      return 0;
+    vt_sleep(t, 20);
+  }
+  return 1;
+}
+
+/* The event lines of `text` (the reply line aside), parsed, in order. */
+static apr_array_header_t *events_of(vt_t *t, const char *text) {
+  apr_array_header_t *a = apr_array_make(vt_pool(t), 16, sizeof(void *));
+  char *copy = apr_pstrdup(vt_pool(t), text), *line, *last;
+  for (line = apr_strtok(copy, "\n", &last); line;
+       line = apr_strtok(NULL, "\n", &last)) {
+    svc_json_t *j;
+    svc_json_error_t e;
+    if (svc_json_parse(&j, line, strlen(line), vt_pool(t), &e) !=
+            APR_SUCCESS ||
+        !svc_json_get(j, "event"))
+      continue;
+    APR_ARRAY_PUSH(a, svc_json_t *) = j;
+  }
+  return a;
+}
+
+static const char *ev_name(const apr_array_header_t *a, int i) {
+  return vt_sfield(APR_ARRAY_IDX(a, i, svc_json_t *), "event");
+}
+
+/* The crash loop's events in a: started, running, exited (code 3, the
+ * pid of the run), restarting, then again, and fatal; 1 if so. */
+static int check_crash_loop(const apr_array_header_t *a, uint64_t from,
+                            uint64_t to) {
+  static const char *const want[] = {"started", "running", "exited",
+                                     "restarting", "started", "running",
+                                     "exited", "fatal"};
+  static const char *const state[] = {"starting", "running", "running",
+                                      "backoff", "starting", "running",
+                                      "running", "fatal"};
+  int64_t pid = -1;
+  int i;
+  CU_ASSERT_EQUAL(a->nelts, 8);
+  if (a->nelts != 8)
+    return 0;
+  for (i = 0; i < 8; i++) {
+    const svc_json_t *e = APR_ARRAY_IDX(a, i, svc_json_t *);
+    int64_t at = vt_ifield(e, "at_ms");
+    CU_ASSERT_STRING_EQUAL(ev_name(a, i), want[i]);
+    CU_ASSERT_STRING_EQUAL(vt_sfield(e, "service"), "crash");
+    CU_ASSERT_STRING_EQUAL(vt_sfield(e, "state"), state[i]);
+    CU_ASSERT(at >= (int64_t)from && at <= (int64_t)to);
+    CU_ASSERT(svc_json_get(e, "reason") != NULL);
+    if (!strcmp(want[i], "started")) {
+      pid = vt_ifield(e, "pid");
+      CU_ASSERT(pid > 0);
+    }
+    if (!strcmp(want[i], "running"))
+      CU_ASSERT_EQUAL(vt_ifield(e, "pid"), pid);
+    if (!strcmp(want[i], "exited")) {
+      CU_ASSERT_EQUAL(vt_ifield(e, "pid"), pid);
+      CU_ASSERT_EQUAL(vt_ifield(e, "code"), 3);
+      CU_ASSERT(svc_json_is_null(svc_json_get(e, "signal")));
+      CU_ASSERT_STRING_EQUAL(vt_sfield(e, "reason"), "exited with code 3");
+    } else {
+      CU_ASSERT(svc_json_is_null(svc_json_get(e, "code")));
+    }
+    if (!strcmp(want[i], "fatal"))
+      CU_ASSERT(vt_contains(vt_sfield(e, "reason"), "giving up"));
+  }
+  return 1;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static const char *crash_svc(vt_t *t) {
+  return vt_svc(t, "crash",
+                "<autostart>false</autostart>\n" READY_FAST
+                "    <restart policy=\"always\" delay=\"100ms\" "
+                "max-restarts=\"1\" window=\"60s\"/>\n",
+                "sleep-exit", "400", "3", NULL);
+}
+
+/* A subscriber sees a crash loop from its start to fatal, in order; the
+ * ring (`vigil events`) holds the same lines. */
+static void test_follow_crash_loop(void) {
+  vt_t *t = vt_begin("events-follow");
+  sub_t *s = NULL;
+  vt_res_t *r;
+  uint64_t from, to;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml", crash_svc(t), NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = sub_open(t, 1);
+  VT_REQUIRE(s && sub_wait(t, s, "{\"ok\":true}\n", VT_WAIT_MS));
+  from = (uint64_t)(apr_time_now() / 1000);
+  r = vt_cli(t, "start", "crash", "--no-wait", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(sub_wait(t, s, "\"event\":\"fatal\"", VT_WAIT_MS));
+  to = (uint64_t)(apr_time_now() / 1000);
+  check_crash_loop(events_of(t, s->buf), from, to);
+  /* No history for a subscriber, and the lines are the ring's too. */
+  r = vt_cli(t, "events", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  check_crash_loop(events_of(t, r->out), from, to);
+  CU_ASSERT_STRING_EQUAL(r->out, strchr(s->buf, '\n') + 1);
+  sub_close(t, s);
+  vt_end(t);
+}
+
+/* `vigil events -f` prints only what happens after it connected: with
+ * nothing happening, nothing (it is killed at the bound). */
+static void test_follow_no_history(void) {
+  vt_t *t = vt_begin("events-nohist");
+  vt_res_t *r;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml", crash_svc(t), NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  r = vt_cli(t, "start", "crash", "--no-wait", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  VT_REQUIRE(vt_wait_state(t, "crash", "fatal", VT_WAIT_MS) != NULL);
+  r = vt_vigil(t, 500, "events", "-f", "--control", vt_control_path(t), NULL);
+  CU_ASSERT(r->timed_out);
+  CU_ASSERT_STRING_EQUAL(r->out, "");
+  vt_end(t);
+}
+
+/* A subscriber that never reads, while a service restarts as fast as it
+ * can: status still answers, each time. */
+static void test_stalled_subscriber(void) {
+  vt_t *t = vt_begin("events-stalled");
+  sub_t *s;
+  int i;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "churn",
+                   "<restart policy=\"always\" delay=\"1ms\" "
+                   "max-delay=\"1ms\" max-restarts=\"100000\" "
+                   "window=\"1s\"/>\n",
+                   "sleep-exit", "0", "1", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = sub_open(t, 0);
+  VT_REQUIRE(s != NULL);
+  for (i = 0; i < 10; i++) {
+    uint64_t t0 = vt_now_ms();
+    svc_json_t *st = vt_status(t);
+    CU_ASSERT(st != NULL);
+    CU_ASSERT(vt_now_ms() - t0 < 5000);
+    vt_sleep(t, 100);
+  }
+  CU_ASSERT(!s->failed);
+  sub_close(t, s);
+  vt_end(t);
+}
+
+static CU_TestInfo vigil_events_tests[] = {
+    {"events -f: a crash loop in order, with its fields; the ring",
+     test_follow_crash_loop},
+    {"events -f: no history", test_follow_no_history},
+    {"events: a subscriber that never reads stalls nothing",
+     test_stalled_subscriber},
+    CU_TEST_INFO_NULL};
+
+CU_SuiteInfo vigil_events_suite = {.pName = "vigil_events",
+                                   .pInitFunc = NULL,
+                                   .pCleanupFunc = NULL,
+                                   .pSetUpFunc = NULL,
+                                   .pTearDownFunc = NULL,
+                                   .pTests = vigil_events_tests};
