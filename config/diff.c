@@ -139,6 +139,19 @@ static int eq_limits(svc_t *a, svc_t *b) {
   return limits_eq(&a->limits, &b->limits);
 }
 static int eq_type(svc_t *a, svc_t *b) { return a->type == b->type; }
+static int eq_on(svc_t *a, svc_t *b) {
+  int i;
+  if (a->on->nelts != b->on->nelts)
+    return 0;
+  for (i = 0; i < a->on->nelts; i++) {
+    const cfg_on_t *x = &APR_ARRAY_IDX(a->on, i, cfg_on_t);
+    const cfg_on_t *y = &APR_ARRAY_IDX(b->on, i, cfg_on_t);
+    if (x->event != y->event || !str_eq(x->command, y->command) ||
+        !strs_eq(x->args, y->args) || x->timeout_ms != y->timeout_ms)
+      return 0;
+  }
+  return 1;
+}
 static int eq_hooks(svc_t *a, svc_t *b) {
   int i;
   if (a->hooks->nelts != b->hooks->nelts)

@@ -379,14 +379,14 @@ void svc_control_forget(svc_sup_t *sup, svc_service_t *s);
  * endpoint's subscribers and the ring; svc_events_replay() calls fn
  * with each line of the ring, oldest first. */
 typedef enum {
-  SVC_EVK_STARTED = 0,
-  SVC_EVK_RUNNING,
-  SVC_EVK_EXITED,
-  SVC_EVK_RESTARTING,
-  SVC_EVK_FATAL,
-  SVC_EVK_HEALTH_FAILED,
-  SVC_EVK_STOPPED,
-  SVC_EVK_N
+  SVC_EVK_STARTED = CFG_EVENT_STARTED,
+  SVC_EVK_RUNNING = CFG_EVENT_RUNNING,
+  SVC_EVK_EXITED = CFG_EVENT_EXITED,
+  SVC_EVK_RESTARTING = CFG_EVENT_RESTARTING,
+  SVC_EVK_FATAL = CFG_EVENT_FATAL,
+  SVC_EVK_HEALTH_FAILED = CFG_EVENT_HEALTH_FAILED,
+  SVC_EVK_STOPPED = CFG_EVENT_STOPPED,
+  SVC_EVK_N = CFG_EVENT_N
 } svc_evk;
 const char *svc_evk_name(svc_evk k);
 void svc_events_emit(svc_service_t *s, svc_evk kind, long pid);
