@@ -8,7 +8,10 @@
  * fatal) with their fields (pid of the run, exit code, state, at_ms on
  * the wall clock); `vigil events` without -f prints the same from the
  * supervisor's ring and exits; a subscriber that never reads while
- * events pour in does not stall `vigil status`.
+ * events pour in does not stall `vigil status`; <on event> commands
+ * (POSIX: /bin/sh) of a service and of <supervisor> get the event in
+ * their environment, and one that hangs is killed at its timeout, its
+ * process group with it.
  *
  * The subscriber here is a connection of the test's own loop, so that the
  * CLI commands the test runs meanwhile (which run that loop) let it read.
@@ -276,12 +279,132 @@ static void test_stalled_subscriber(void) {
   vt_end(t);
 }
 
+#if !defined(_WIN32)
+/* Put `xml` into the fixture config's <supervisor> (there is one). */
+static int sup_add(vt_t *t, const char *path, const char *xml) {
+  char *txt = vt_read_file(t, path, NULL), *at;
+  if (!txt || !(at = strstr(txt, "  </supervisor>")))
+    return 0;
+  return vt_write_file(t, path,
+                       apr_pstrcat(vt_pool(t),
+                                   apr_pstrndup(vt_pool(t), txt,
+                                                (apr_size_t)(at - txt)),
+                                   xml, at, NULL)) == 0;
+}
+
+/* A service's <on event="fatal"> and the supervisor's <on
+ * event="exited"> run with the event in their environment; the
+ * supervisor's for every exit, the service's once, at fatal. */
+static void test_on_hooks_env(void) {
+  vt_t *t = vt_begin("events-on");
+  const char *fatal_f, *exits_f;
+  char *txt;
+  if (!t)
+    return;
+  fatal_f = vt_path(t, "fatal.env");
+  exits_f = vt_path(t, "exits.env");
+  vt_config(
+      t, "vigil.xml",
+      vt_svc(t, "crash",
+             apr_psprintf(
+                 vt_pool(t),
+                 "<autostart>false</autostart>\n" READY_FAST
+                 "    <restart policy=\"always\" delay=\"100ms\" "
+                 "max-restarts=\"1\" window=\"60s\"/>\n"
+                 "    <on event=\"fatal\"><command>/bin/sh</command>"
+                 "<arg>-c</arg><arg>env | grep ^VIGIL_ | sort &gt; %s.tmp "
+                 "&amp;&amp; mv %s.tmp %s</arg></on>\n",
+                 vt_xml(t, fatal_f), vt_xml(t, fatal_f), vt_xml(t, fatal_f)),
+             "sleep-exit", "300", "3", NULL),
+      NULL);
+  VT_REQUIRE(sup_add(
+      t, vt_path(t, "vigil.xml"),
+      apr_psprintf(
+          vt_pool(t),
+          "    <on event=\"exited\"><command>/bin/sh</command>"
+          "<arg>-c</arg><arg>echo \"$$VIGIL_SERVICE $$VIGIL_EVENT "
+          "$$VIGIL_EXIT_CODE\" &gt;&gt; %s</arg></on>\n",
+          vt_xml(t, exits_f))));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  CU_ASSERT_EQUAL(vt_cli(t, "start", "crash", "--no-wait", NULL)->code, 0);
+  VT_REQUIRE(vt_wait_state(t, "crash", "fatal", VT_WAIT_MS) != NULL);
+  {
+    uint64_t until = vt_now_ms() + VT_WAIT_MS;
+    while (!vt_exists(fatal_f) && vt_now_ms() < until)
+      vt_sleep(t, 20);
+  }
+  txt = vt_read_file(t, fatal_f, NULL);
+  VT_REQUIRE(txt != NULL);
+  CU_ASSERT(vt_contains(txt, "VIGIL_EVENT=fatal\n"));
+  CU_ASSERT(vt_contains(txt, "VIGIL_SERVICE=crash\n"));
+  CU_ASSERT(vt_contains(txt, "VIGIL_PID=\n"));
+  CU_ASSERT(vt_contains(txt, "VIGIL_EXIT_CODE=\n"));
+  CU_ASSERT(vt_contains(txt, "VIGIL_SIGNAL=\n"));
+  CU_ASSERT(vt_contains(txt, "VIGIL_REASON=exited with code 3; "
+                             "restarted 1 times within 60000 ms, giving "
+                             "up\n"));
+  /* Two exits, each said with its code. */
+  {
+    uint64_t until = vt_now_ms() + VT_WAIT_MS;
+    for (;;) {
+      txt = vt_read_file(t, exits_f, NULL);
+      if ((txt && vt_count_lines(txt, "crash exited 3") >= 2) ||
+          vt_now_ms() > until)
+        break;
+      vt_sleep(t, 20);
+    }
+    CU_ASSERT(txt && vt_count_lines(txt, "crash exited 3") == 2);
+  }
+  vt_end(t);
+}
+
+/* A hook that hangs is killed (its process group too) at its timeout,
+ * said in the log, and holds nothing meanwhile. */
+static void test_on_hook_timeout(void) {
+  vt_t *t = vt_begin("events-on-hang");
+  const char *pid_f;
+  long pid;
+  if (!t)
+    return;
+  pid_f = vt_path(t, "hook.pid");
+  vt_config(
+      t, "vigil.xml",
+      vt_svc(t, "web",
+             apr_psprintf(vt_pool(t),
+                          READY_FAST
+                          "    <on event=\"running\" timeout=\"500ms\">"
+                          "<command>/bin/sh</command><arg>-c</arg>"
+                          "<arg>sleep 60 &amp; echo $$! &gt; %s; wait</arg>"
+                          "</on>\n",
+                          vt_xml(t, pid_f)),
+             "sleep", "30000", NULL),
+      NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  pid = vt_wait_pid_file(t, pid_f, VT_WAIT_MS);
+  VT_REQUIRE(pid > 0);
+  vt_track(t, pid);
+  CU_ASSERT(vt_status(t) != NULL);   /* answers while the hook hangs */
+  CU_ASSERT(vt_wait_log(t, "web: <on> command /bin/sh timed out after "
+                           "500 ms: killed", VT_WAIT_MS));
+  CU_ASSERT(vt_wait_pid_gone(t, pid, VT_WAIT_MS));
+  CU_ASSERT_STRING_EQUAL(vt_state(t, "web"), "running");
+  vt_end(t);
+}
+#endif
+
 static CU_TestInfo vigil_events_tests[] = {
     {"events -f: a crash loop in order, with its fields; the ring",
      test_follow_crash_loop},
     {"events -f: no history", test_follow_no_history},
     {"events: a subscriber that never reads stalls nothing",
      test_stalled_subscriber},
+#if !defined(_WIN32)
+    /* /bin/sh hooks: their environment written to a file. */
+    {"<on event>: the event in the environment, per service and for all",
+     test_on_hooks_env},
+    {"<on event>: a hook that hangs is killed at its timeout",
+     test_on_hook_timeout},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_events_suite = {.pName = "vigil_events",
