@@ -1173,11 +1173,28 @@ static void svc_cpu_affinity(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
 }
 
 /* <hook when timeout> with its <command> and <arg>s. */
+/* The <command> (the first) and <arg>s of a <hook> or an <on>. */
+static void load_command(loader_t *ld, xmlNodePtr n, const char **command,
+                         apr_array_header_t *args) {
+  xmlNodePtr c;
+  val_t v;
+  for (c = n->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    if (strcmp((const char *)c->name, "command") == 0) {
+      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !*command)
+        *command = keep(ld, v.s);
+    } else if (strcmp((const char *)c->name, "arg") == 0) {
+      if (get_text(ld, c, 1, &v))
+        APR_ARRAY_PUSH(args, const char *) = keep(ld, v.s);
+    }
+  }
+}
+
 static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
                                       "post-stop", NULL};
   cfg_hook_t *h = apr_array_push(rec->s->hooks);
-  xmlNodePtr c;
   val_t v;
   int w;
   memset(h, 0, sizeof *h);
@@ -1189,17 +1206,7 @@ static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
       h->timeout_ms == 0)
     err(ld, v.line, "%s must be more than 0", v.where);
-  for (c = n->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || c->ns)
-      continue;
-    if (strcmp((const char *)c->name, "command") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !h->command)
-        h->command = keep(ld, v.s);
-    } else if (strcmp((const char *)c->name, "arg") == 0) {
-      if (get_text(ld, c, 1, &v))
-        APR_ARRAY_PUSH(h->args, const char *) = keep(ld, v.s);
-    }
-  }
+  load_command(ld, n, &h->command, h->args);
   if (!h->command)
     err(ld, h->line, "<hook> has no <command>");
 }
@@ -1211,7 +1218,6 @@ const char *const cfg_event_names[CFG_EVENT_N + 1] = {
 /* <on event timeout><command/><arg/>...</on> into `list`. */
 static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t *list) {
   cfg_on_t *h = apr_array_push(list);
-  xmlNodePtr c;
   val_t v;
   int e;
   memset(h, 0, sizeof *h);
@@ -1224,17 +1230,7 @@ static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t *list) {
   if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
       h->timeout_ms == 0)
     err(ld, v.line, "%s must be more than 0", v.where);
-  for (c = n->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || c->ns)
-      continue;
-    if (strcmp((const char *)c->name, "command") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !h->command)
-        h->command = keep(ld, v.s);
-    } else if (strcmp((const char *)c->name, "arg") == 0) {
-      if (get_text(ld, c, 1, &v))
-        APR_ARRAY_PUSH(h->args, const char *) = keep(ld, v.s);
-    }
-  }
+  load_command(ld, n, &h->command, h->args);
   if (!h->command)
     err(ld, h->line, "<on> has no <command>");
 }

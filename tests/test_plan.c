@@ -75,7 +75,8 @@ static cfg_t *load_text(const char *xml) {
   BASE_STOP_DEPS BASE_HEALTH                                                 \
   "    <hook when=\"post-stop\" timeout=\"30s\"><command>/bin/h</command>"   \
   "</hook>\n"                                                               \
-  "    <on event=\"fatal\" timeout=\"30s\"><command>/bin/p</command></on>\n"    \
+  "    <on event=\"fatal\" timeout=\"30s\"><command>/bin/p</command>"       \
+  "</on>\n"                                                                 \
   "    <watchdog timeout=\"30s\"/>\n"                                         \
   "    <schedule>*/15 * * * *</schedule>\n"                                  \
   "    <log stdout=\"s.out\" stderr=\"s.err\" max-size=\"1MB\" keep=\"3\""   \
