@@ -980,8 +980,8 @@ void svc_control_event(svc_sup_t *sup, const char *line, size_t len) {
       continue;
     if (c->queued + len + 1 > CTL_MAX_QUEUED) {
       vg_log(sup->log, VG_LOG_WARN, "control",
-             "an events subscriber left %zu bytes unread: dropped",
-             c->queued);
+             "an events subscriber left %lu bytes unread: dropped",
+             (unsigned long)c->queued);
       conn_close(c);
       continue;
     }

@@ -114,8 +114,8 @@ static const opt_t opts[O_COUNT] = {
                   "the captured stderr instead of stdout"},
     [O_LINES] = {ID_LINES, NULL, "N", "the last N lines (default 10)"},
     [O_FOLLOW] = {ID_FOLLOW, "follow", NULL,
-                  "then print what is appended, across rotations,\n"
-                  "until interrupted"},
+                  "then print what comes (logs: across rotations;\n"
+                  "events: from now on), until interrupted"},
     [O_LOG_FORMAT] = {ID_LOG_FORMAT, "log-format", "FORMAT",
                       "the supervisor's log: text (default) or json"},
     [O_LOG_LEVEL] = {ID_LOG_LEVEL, "log-level", "LEVEL",

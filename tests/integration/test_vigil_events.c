@@ -249,8 +249,9 @@ static void test_follow_no_history(void) {
   vt_end(t);
 }
 
-/* A subscriber that never reads, while a service restarts as fast as it
- * can: status still answers, each time. */
+/* A subscriber that never reads, while 16 services restart as fast as
+ * they can: status still answers, each time, and once 1 MB of events is
+ * left unread the subscriber is dropped, said in the log. */
 static void test_stalled_subscriber(void) {
   vt_t *t = vt_begin("events-stalled");
   sub_t *s;
@@ -259,7 +260,8 @@ static void test_stalled_subscriber(void) {
     return;
   vt_config(t, "vigil.xml",
             vt_svc(t, "churn",
-                   "<restart policy=\"always\" delay=\"1ms\" "
+                   "<instances>16</instances>\n"
+                   "    <restart policy=\"always\" delay=\"1ms\" "
                    "max-delay=\"1ms\" max-restarts=\"100000\" "
                    "window=\"1s\"/>\n",
                    "sleep-exit", "0", "1", NULL),
@@ -275,6 +277,9 @@ static void test_stalled_subscriber(void) {
     vt_sleep(t, 100);
   }
   CU_ASSERT(!s->failed);
+  /* About 3000 events of some 300 bytes, past what the socket holds. */
+  CU_ASSERT(vt_wait_log(t, "an events subscriber left", 6 * VT_WAIT_MS));
+  CU_ASSERT(vt_status(t) != NULL);
   sub_close(t, s);
   vt_end(t);
 }
