@@ -231,6 +231,25 @@ static void test_follow_crash_loop(void) {
   vt_end(t);
 }
 
+/* A subscriber is not an idle connection: past the endpoint's idle
+ * deadline (10 s) it still gets the events. */
+static void test_follow_outlives_idle(void) {
+  vt_t *t = vt_begin("events-idle");
+  sub_t *s;
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml", crash_svc(t), NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = sub_open(t, 1);
+  VT_REQUIRE(s && sub_wait(t, s, "{\"ok\":true}\n", VT_WAIT_MS));
+  vt_sleep(t, 12000);
+  CU_ASSERT(!s->eof);
+  CU_ASSERT_EQUAL(vt_cli(t, "start", "crash", "--no-wait", NULL)->code, 0);
+  CU_ASSERT(sub_wait(t, s, "\"event\":\"started\"", VT_WAIT_MS));
+  sub_close(t, s);
+  vt_end(t);
+}
+
 /* `vigil events -f` prints only what happens after it connected: with
  * nothing happening, nothing (it is killed at the bound). */
 static void test_follow_no_history(void) {
@@ -401,6 +420,7 @@ static CU_TestInfo vigil_events_tests[] = {
     {"events -f: a crash loop in order, with its fields; the ring",
      test_follow_crash_loop},
     {"events -f: no history", test_follow_no_history},
+    {"events -f: not closed at the idle deadline", test_follow_outlives_idle},
     {"events: a subscriber that never reads stalls nothing",
      test_stalled_subscriber},
 #if !defined(_WIN32)
