@@ -296,8 +296,14 @@ static void test_stalled_subscriber(void) {
     vt_sleep(t, 100);
   }
   CU_ASSERT(!s->failed);
+#if defined(_WIN32)
+  /* A spawn under Wine takes some 50 ms: the 1 MB would take minutes. */
+  vg_test_skip("events-drop", "the 1 MB drop of a stalled subscriber is "
+               "checked on POSIX only (spawns are too slow under Wine)");
+#else
   /* About 3000 events of some 300 bytes, past what the socket holds. */
   CU_ASSERT(vt_wait_log(t, "an events subscriber left", 6 * VT_WAIT_MS));
+#endif
   CU_ASSERT(vt_status(t) != NULL);
   sub_close(t, s);
   vt_end(t);
