@@ -203,6 +203,21 @@ static const char *crash_svc(vt_t *t) {
                 "sleep-exit", "400", "3", NULL);
 }
 
+/* The crash service's supervisor, and a subscriber whose request was
+ * answered; NULL if a step failed. */
+static sub_t *crash_subscribed(vt_t *t) {
+  sub_t *s;
+  vt_config(t, "vigil.xml", crash_svc(t), NULL);
+  if (!vt_sup_start_ready(t, vt_path(t, "vigil.xml")))
+    return NULL;
+  s = sub_open(t, 1);
+  if (s && !sub_wait(t, s, "{\"ok\":true}\n", VT_WAIT_MS)) {
+    sub_close(t, s);
+    return NULL;
+  }
+  return s;
+}
+
 /* A subscriber sees a crash loop from its start to fatal, in order; the
  * ring (`vigil events`) holds the same lines. */
 static void test_follow_crash_loop(void) {
@@ -212,10 +227,7 @@ static void test_follow_crash_loop(void) {
   uint64_t from, to;
   if (!t)
     return;
-  vt_config(t, "vigil.xml", crash_svc(t), NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
-  s = sub_open(t, 1);
-  VT_REQUIRE(s && sub_wait(t, s, "{\"ok\":true}\n", VT_WAIT_MS));
+  VT_REQUIRE((s = crash_subscribed(t)) != NULL);
   from = (uint64_t)(apr_time_now() / 1000);
   r = vt_cli(t, "start", "crash", "--no-wait", NULL);
   CU_ASSERT_EQUAL(r->code, 0);
@@ -238,10 +250,7 @@ static void test_follow_outlives_idle(void) {
   sub_t *s;
   if (!t)
     return;
-  vt_config(t, "vigil.xml", crash_svc(t), NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
-  s = sub_open(t, 1);
-  VT_REQUIRE(s && sub_wait(t, s, "{\"ok\":true}\n", VT_WAIT_MS));
+  VT_REQUIRE((s = crash_subscribed(t)) != NULL);
   vt_sleep(t, 12000);
   CU_ASSERT(!s->eof);
   CU_ASSERT_EQUAL(vt_cli(t, "start", "crash", "--no-wait", NULL)->code, 0);
