@@ -139,6 +139,26 @@ static int eq_limits(svc_t *a, svc_t *b) {
   return limits_eq(&a->limits, &b->limits);
 }
 static int eq_type(svc_t *a, svc_t *b) { return a->type == b->type; }
+/* A <hook>'s or an <on>'s command, arguments and timeout. */
+static int cmd_eq(const char *c1, const apr_array_header_t *a1, uint64_t t1,
+                  const char *c2, const apr_array_header_t *a2,
+                  uint64_t t2) {
+  return str_eq(c1, c2) && strs_eq(a1, a2) && t1 == t2;
+}
+static int eq_on(svc_t *a, svc_t *b) {
+  int i;
+  if (a->on->nelts != b->on->nelts)
+    return 0;
+  for (i = 0; i < a->on->nelts; i++) {
+    const cfg_on_t *x = &APR_ARRAY_IDX(a->on, i, cfg_on_t);
+    const cfg_on_t *y = &APR_ARRAY_IDX(b->on, i, cfg_on_t);
+    if (x->event != y->event ||
+        !cmd_eq(x->command, x->args, x->timeout_ms, y->command, y->args,
+                y->timeout_ms))
+      return 0;
+  }
+  return 1;
+}
 static int eq_hooks(svc_t *a, svc_t *b) {
   int i;
   if (a->hooks->nelts != b->hooks->nelts)
@@ -146,8 +166,9 @@ static int eq_hooks(svc_t *a, svc_t *b) {
   for (i = 0; i < a->hooks->nelts; i++) {
     const cfg_hook_t *x = &APR_ARRAY_IDX(a->hooks, i, cfg_hook_t);
     const cfg_hook_t *y = &APR_ARRAY_IDX(b->hooks, i, cfg_hook_t);
-    if (x->when != y->when || !str_eq(x->command, y->command) ||
-        !strs_eq(x->args, y->args) || x->timeout_ms != y->timeout_ms)
+    if (x->when != y->when ||
+        !cmd_eq(x->command, x->args, x->timeout_ms, y->command, y->args,
+                y->timeout_ms))
       return 0;
   }
   return 1;

@@ -1173,11 +1173,28 @@ static void svc_cpu_affinity(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
 }
 
 /* <hook when timeout> with its <command> and <arg>s. */
+/* The <command> (the first) and <arg>s of a <hook> or an <on>. */
+static void load_command(loader_t *ld, xmlNodePtr n, const char **command,
+                         apr_array_header_t *args) {
+  xmlNodePtr c;
+  val_t v;
+  for (c = n->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    if (strcmp((const char *)c->name, "command") == 0) {
+      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !*command)
+        *command = keep(ld, v.s);
+    } else if (strcmp((const char *)c->name, "arg") == 0) {
+      if (get_text(ld, c, 1, &v))
+        APR_ARRAY_PUSH(args, const char *) = keep(ld, v.s);
+    }
+  }
+}
+
 static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
                                       "post-stop", NULL};
   cfg_hook_t *h = apr_array_push(rec->s->hooks);
-  xmlNodePtr c;
   val_t v;
   int w;
   memset(h, 0, sizeof *h);
@@ -1189,19 +1206,37 @@ static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
       h->timeout_ms == 0)
     err(ld, v.line, "%s must be more than 0", v.where);
-  for (c = n->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || c->ns)
-      continue;
-    if (strcmp((const char *)c->name, "command") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !h->command)
-        h->command = keep(ld, v.s);
-    } else if (strcmp((const char *)c->name, "arg") == 0) {
-      if (get_text(ld, c, 1, &v))
-        APR_ARRAY_PUSH(h->args, const char *) = keep(ld, v.s);
-    }
-  }
+  load_command(ld, n, &h->command, h->args);
   if (!h->command)
     err(ld, h->line, "<hook> has no <command>");
+}
+
+const char *const cfg_event_names[CFG_EVENT_N + 1] = {
+    "started", "running", "exited", "restarting", "fatal", "health-failed",
+    "stopped", NULL};
+
+/* <on event timeout><command/><arg/>...</on> into `list`. */
+static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t *list) {
+  cfg_on_t *h = apr_array_push(list);
+  val_t v;
+  int e;
+  memset(h, 0, sizeof *h);
+  h->args = apr_array_make(ld->pool, 2, sizeof(const char *));
+  h->timeout_ms = DEF_HOOK_TIMEOUT;
+  h->line = elem_line(n);
+  if (get_attr(ld, n, "event", &v) &&
+      (e = val_enum(ld, &v, cfg_event_names)) >= 0)
+    h->event = (cfg_event)e;
+  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
+      h->timeout_ms == 0)
+    err(ld, v.line, "%s must be more than 0", v.where);
+  load_command(ld, n, &h->command, h->args);
+  if (!h->command)
+    err(ld, h->line, "<on> has no <command>");
+}
+
+static void svc_on(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  load_on(ld, n, rec->s->on);
 }
 
 static void svc_watchdog(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
@@ -1267,6 +1302,7 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->env = apr_array_make(ld->pool, 4, sizeof(cfg_env_t));
   s->depends_on = apr_array_make(ld->pool, 2, sizeof(const char *));
   s->hooks = apr_array_make(ld->pool, 1, sizeof(cfg_hook_t));
+  s->on = apr_array_make(ld->pool, 1, sizeof(cfg_on_t));
   s->autostart = 1;
   s->restart.policy = CFG_RESTART_ON_FAILURE;
   s->restart.delay_ms = DEF_RESTART_DELAY;
@@ -1552,6 +1588,12 @@ static void load_supervisor(loader_t *ld, xmlNodePtr n, int paths_only) {
     if (is_elem(c, "http")) {
       if (!ld->cfg->http_listen)
         load_http(ld, c);
+      continue;
+    }
+    if (is_elem(c, "on")) {
+      if (!ld->cfg->on)
+        ld->cfg->on = apr_array_make(ld->pool, 1, sizeof(cfg_on_t));
+      load_on(ld, c, ld->cfg->on);
       continue;
     }
     if (is_elem(c, "state-dir"))

@@ -28,7 +28,7 @@ static const cfg__elem_t elems[] = {
   {"include", CFG__EMPTY, L("file"), L("file"), NONE, 0},
   {"supervisor", CFG__ELEMENTS, NONE, NONE,
    L("state-dir", "control", "log-dir", "shutdown-timeout", "cgroup",
-     "http"),
+     "http", "on"),
    CFG__ONCE},
   {"http", CFG__EMPTY, L("listen", "token-file"), L("listen"), NONE,
    CFG__ONCE},

@@ -67,6 +67,9 @@ int svc_cli_reload(const svc_cli_t *a, apr_pool_t *pool);
  * 1 when a service addressed is not running. */
 int svc_cli_signal(const svc_cli_t *a, apr_pool_t *pool);
 int svc_cli_logs(const svc_cli_t *a, apr_pool_t *pool);
+/* events [-f]: the supervisor's last events, or (-f) each one from now
+ * on until interrupted; one JSON object a line. */
+int svc_cli_events(const svc_cli_t *a, apr_pool_t *pool);
 
 /* ---- install.c: the operating system's service manager ------------------- */
 

@@ -13,6 +13,8 @@
  *   reload, shutdown
  *   logs                the last N lines of a service's capture file,
  *                       then with -f a poll of the file across rotations
+ *   events              the supervisor's last events, or with -f each
+ *                       event as it happens, one JSON line each
  */
 #include "cli.h"
 #include "svc_json.h"
@@ -53,6 +55,9 @@ typedef struct client_s {
   size_t len, cap;
   apr_status_t status;
   int done;
+  int stream;                   /* events: the lines after the reply go
+                                   to stdout, until the end of the stream */
+  int replied;                  /* stream: the reply line came */
   char buf[65536];
 } client_t;
 
@@ -81,12 +86,41 @@ static void cl_alloc(vg_handle_t *h, size_t sug, vg_buf_t *buf) {
   buf->len = sizeof c->buf;
 }
 
+/* Streaming: the first line is the reply (kept in c->reply), each one
+ * after it is printed as it comes. */
+static void cl_stream(client_t *c, const char *data, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (c->replied) {
+      putchar(data[i]);
+      if (data[i] == '\n')
+        fflush(stdout);
+    } else if (data[i] == '\n') {
+      c->replied = 1;
+    } else if (c->len + 1 < sizeof c->buf) {
+      if (!c->reply && !(c->reply = malloc(sizeof c->buf))) {
+        cl_finish(c, APR_ENOMEM);
+        return;
+      }
+      c->reply[c->len++] = data[i];
+      c->reply[c->len] = '\0';
+    }
+  }
+  fflush(stdout);
+}
+
 static void cl_read(vg_stream_t *s, apr_status_t st, size_t n,
                     const vg_buf_t *buf) {
   client_t *c = s->data;
   char *nl;
+  if (c->stream && st == APR_SUCCESS) {
+    cl_stream(c, buf->base, n);
+    return;
+  }
   if (st != APR_SUCCESS) {
-    cl_finish(c, st == APR_EOF ? APR_ECONNRESET : st);
+    cl_finish(c, st == APR_EOF && !c->replied ? APR_ECONNRESET
+                 : st == APR_EOF              ? APR_SUCCESS
+                                              : st);
     return;
   }
   if (c->len + n > CLI_MAX_REPLY) {
@@ -163,9 +197,12 @@ static apr_status_t cl_connect(client_t *c) {
 
 static void cl_timeout(vg_timer_t *t) { cl_finish(t->data, APR_TIMEUP); }
 
-/* Send one request line, wait for one reply line.  timeout_ms 0: none. */
-static apr_status_t call(const char *endpoint, const char *request,
-                         uint64_t timeout_ms, char **reply, apr_pool_t *pool) {
+/* Send one request line, wait for one reply line.  timeout_ms 0: none.
+ * With `stream`, the lines after the reply are printed until the
+ * supervisor ends the stream (or the CLI is interrupted). */
+static apr_status_t call_ex(const char *endpoint, const char *request,
+                            uint64_t timeout_ms, char **reply, int stream,
+                            apr_pool_t *pool) {
   vg_loop_t *loop;
   client_t *c;
   apr_status_t rv;
@@ -176,6 +213,7 @@ static apr_status_t call(const char *endpoint, const char *request,
   if (!c)
     return APR_ENOMEM;
   c->loop = loop;
+  c->stream = stream;
   c->endpoint = endpoint;
   c->request = request;
   c->give_up = vg_now(loop) + CLI_CONNECT_MS;
@@ -196,6 +234,11 @@ static apr_status_t call(const char *endpoint, const char *request,
   free(c->reply);
   free(c);
   return rv;
+}
+
+static apr_status_t call(const char *endpoint, const char *request,
+                         uint64_t timeout_ms, char **reply, apr_pool_t *pool) {
+  return call_ex(endpoint, request, timeout_ms, reply, 0, pool);
 }
 
 /* The supervisor's endpoint: --control, else the config's.  Only the
@@ -827,4 +870,26 @@ int svc_cli_logs(const svc_cli_t *a, apr_pool_t *pool) {
     }
   }
   return SVC_EX_OK;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+int svc_cli_events(const svc_cli_t *a, apr_pool_t *pool) {
+  const char *req = a->follow ? "{\"cmd\":\"events\",\"follow\":true}\n"
+                              : "{\"cmd\":\"events\"}\n";
+  char *text = NULL, eb[128];
+  svc_json_t *r;
+  svc_json_error_t jerr;
+  apr_status_t rv = call_ex(a->endpoint, req, 0, &text, 1, pool);
+  if (rv != APR_SUCCESS) {
+    fprintf(stderr, "vigil: the supervisor is not reachable at %s: %s\n",
+            a->endpoint, vg_strerror(rv, eb, sizeof eb));
+    return SVC_EX_UNREACH;
+  }
+  if (svc_json_parse(&r, text, strlen(text), pool, &jerr) != APR_SUCCESS ||
+      svc_json_type(r) != SVC_JSON_OBJECT) {
+    fprintf(stderr, "vigil: malformed reply from the supervisor\n");
+    return SVC_EX_FAIL;
+  }
+  return reply_ok(r) ? SVC_EX_OK : SVC_EX_FAIL;
 }

@@ -11,6 +11,8 @@
  *   {"cmd":"signal","name":"web","signal":"HUP"}
  *   {"cmd":"reload","name":"web"}   (its <reload>: a signal or a command)
  *   {"cmd":"version"}
+ *   {"cmd":"events","follow":true}   (the connection becomes a
+ *                                    subscriber: one event a line)
  * A name is a service, or the base name of a service's instances ("web"
  * for web-0 .. web-N), which addresses each of them.
  * Replies: {"ok":true,...} or {"ok":false,"error":"..."}.
@@ -130,6 +132,7 @@ struct svc_conn_s {
   unsigned writes;              /* replies being written */
   size_t queued;                /* and their bytes */
   unsigned waits;               /* requests waiting for services */
+  int subscriber;               /* `events` follows: its lines are events */
   uint64_t active_ms;           /* last request or reply taken */
 };
 
@@ -941,6 +944,51 @@ static void cmd_status(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
   reply_json(c, &w);
 }
 
+/* ---- events ------------------------------------------------------------- */
+
+static void send_event(void *baton, const char *line, size_t len) {
+  send_reply(baton, line, len);
+}
+
+/* {"cmd":"events"}: {"ok":true}, then the ring's events, and the
+ * connection closes.  With "follow": no history; it stays open and gets
+ * each event as it happens (svc_control_event) until the client goes. */
+static void cmd_events(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
+  static const char ok[] = "{\"ok\":true}";
+  int follow = 0;
+  (void)p;
+  svc_json_bool(svc_json_get(req, "follow"), &follow);
+  send_reply(c, ok, sizeof ok - 1);
+  if (follow) {
+    c->subscriber = 1;
+    return;
+  }
+  svc_events_replay(c->sup, send_event, c);
+  c->close_after_write = 1;
+  stop_reading(c);
+}
+
+/* A subscriber that does not read is dropped once its unread events
+ * reach CTL_MAX_QUEUED: an event never waits for a reader. */
+void svc_control_event(svc_sup_t *sup, const char *line, size_t len) {
+  svc_conn_t *c, *next;
+  if (!sup->ctl)
+    return;
+  for (c = sup->ctl->conns; c; c = next) {
+    next = c->next;   /* conn_close() unlinks c alone */
+    if (!c->subscriber || c->closing)
+      continue;
+    if (c->queued + len + 1 > CTL_MAX_QUEUED) {
+      vg_log(sup->log, VG_LOG_WARN, "control",
+             "an events subscriber left %lu bytes unread: dropped",
+             (unsigned long)c->queued);
+      conn_close(c);
+      continue;
+    }
+    send_reply(c, line, len);
+  }
+}
+
 static void reply_ok(svc_conn_t *c, apr_pool_t *p, int version) {
   svc_json_w_t w;
   svc_json_w_init(&w, p, 0);
@@ -992,6 +1040,8 @@ static void dispatch(svc_conn_t *c, apr_pool_t *p, const char *line,
     vg_graceful_request(&c->sup->shutdown, 0);
   } else if (strcmp(cmd, "version") == 0) {
     reply_ok(c, p, 1);
+  } else if (strcmp(cmd, "events") == 0) {
+    cmd_events(c, p, req);
   } else {
     reply_error(c, p, apr_psprintf(p, "unknown command: %.60s", cmd), 1);
   }
@@ -1002,6 +1052,8 @@ static void dispatch(svc_conn_t *c, apr_pool_t *p, const char *line,
 static void handle_line(svc_conn_t *c, const char *line, size_t len) {
   apr_pool_t *p;
   c->active_ms = vg_now(c->sup->loop);
+  if (c->subscriber)
+    return;   /* a subscriber's requests are not answered */
   if (apr_pool_create(&p, c->ctl->pool) != APR_SUCCESS) {
     send_reply(c, oom_reply, sizeof oom_reply - 1);
     return;
@@ -1209,7 +1261,8 @@ static void on_sweep(vg_timer_t *t) {
   svc_conn_t *c, *next;
   for (c = ctl->conns; c; c = next) {
     next = c->next;   /* conn_close() unlinks c alone */
-    if (c->waits == 0 && now - c->active_ms >= CTL_IDLE_MS)
+    if (c->waits == 0 && !c->subscriber &&
+        now - c->active_ms >= CTL_IDLE_MS)
       conn_close(c);
   }
   if (!ctl->conns)

@@ -114,8 +114,8 @@ static const opt_t opts[O_COUNT] = {
                   "the captured stderr instead of stdout"},
     [O_LINES] = {ID_LINES, NULL, "N", "the last N lines (default 10)"},
     [O_FOLLOW] = {ID_FOLLOW, "follow", NULL,
-                  "then print what is appended, across rotations,\n"
-                  "until interrupted"},
+                  "then print what comes (logs: across rotations;\n"
+                  "events: from now on), until interrupted"},
     [O_LOG_FORMAT] = {ID_LOG_FORMAT, "log-format", "FORMAT",
                       "the supervisor's log: text (default) or json"},
     [O_LOG_LEVEL] = {ID_LOG_LEVEL, "log-level", "LEVEL",
@@ -235,6 +235,11 @@ static const cmd_t cmds[] = {
      "line prefixed \"NAME | \"",
      B(O_STDERR) | B(O_LINES) | B(O_FOLLOW), NEEDS_ENDPOINT, 0, INT_MAX,
      NULL},
+    {"events", "events", svc_cli_events, "events [-f]",
+     "what happened to the services, one JSON object\n"
+     "a line: the last 64 events, or with -f each\n"
+     "one from now on, until interrupted",
+     B(O_FOLLOW), NEEDS_ENDPOINT, 0, 0, NULL},
     {"shutdown", "shutdown", svc_cli_simple, "shutdown",
      "stop every service and the supervisor", 0, NEEDS_ENDPOINT, 0, 0,
      NULL},
@@ -336,9 +341,9 @@ static void overview(FILE *f) {
   }
   fputs("\n"
         "Commands that talk to the supervisor (status, start, stop,\n"
-        "restart, reload, signal, logs, shutdown) take -c FILE (default\n"
-        "./vigil.xml; only its <supervisor> state-dir and control are\n"
-        "read) or --control ENDPOINT.  Their NAME may be the base name\n"
+        "restart, reload, signal, logs, events, shutdown) take -c\n"
+        "FILE (default ./vigil.xml; only its <supervisor> state-dir and\n"
+        "control are read) or --control ENDPOINT.  Their NAME may be the base name\n"
         "of a service's instances (web for web-0, web-1, ...): each of\n"
         "them.\n"
         "`vigil COMMAND --help` (or `vigil help COMMAND`) describes a\n"

@@ -73,12 +73,28 @@ static void slog(svc_service_t *s, vg_log_level lvl, const char *fmt, ...) {
 
 static uint64_t now_ms(const svc_service_t *s) { return vg_now(s->sup->loop); }
 
+/* The states an event names on entry (started and exited are said where
+ * the process starts and ends; health-failed where a check fails). */
+static void events_of_state(svc_service_t *s, svc_state st) {
+  long pid = s->child ? s->child->proc.pid : 0;
+  if (st == SVC_RUNNING)
+    svc_events_emit(s, SVC_EVK_RUNNING, pid);
+  else if (st == SVC_BACKOFF)
+    svc_events_emit(s, SVC_EVK_RESTARTING, 0);
+  else if (st == SVC_FATAL)
+    svc_events_emit(s, SVC_EVK_FATAL, 0);
+  else if (st == SVC_STOPPED)
+    svc_events_emit(s, SVC_EVK_STOPPED, 0);
+}
+
 static void set_state(svc_service_t *s, svc_state st) {
   svc_state old = s->state;
   vg_timer_stop(&s->timer);
   s->state = st;
-  if (old != st)
+  if (old != st) {
     svc_sup_state_changed(s->sup, s, old);
+    events_of_state(s, st);
+  }
 }
 
 /* The loop's time is read once per iteration, after the wait: callbacks
@@ -174,6 +190,7 @@ static void child_report(svc_child_t *r) {
   /* The process is gone, whatever ended it: post-stop hooks start now,
    * before the table may start the next run. */
   hooks_run(s, CFG_HOOK_POST_STOP, 0, 0);
+  svc_events_emit(s, SVC_EVK_EXITED, r->pid);
   svc_service_event(s, SVC_EV_EXIT);
   child_free_if_done(r);
 }
@@ -592,6 +609,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
     return rv;
   }
   r->open++;   /* the process */
+  r->pid = r->proc.pid;
   vg_timer_init(sup->loop, &r->drain_timer);
   r->open++;
   r->svc = s;
@@ -1188,6 +1206,7 @@ static void spawn_main(svc_service_t *s) {
   slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
   warn_unapplied(s);
   set_state(s, SVC_STARTING);
+  svc_events_emit(s, SVC_EVK_STARTED, s->child->proc.pid);
   if (rd->kind != CFG_READY_NOTIFY)
     watchdog_arm(s);
   if (s->cfg->type == CFG_TYPE_ONESHOT)
@@ -1463,6 +1482,8 @@ static void a_watchdog(svc_service_t *s) {
 
 static void a_health(svc_service_t *s) {
   slog(s, VG_LOG_WARN, "%s", s->reason);
+  svc_events_emit(s, SVC_EVK_HEALTH_FAILED,
+                  s->child ? s->child->proc.pid : 0);
   a_restart_stop(s);
   s->health_restart = 1;
 }

@@ -19,6 +19,7 @@ typedef struct svc_conn_s svc_conn_t;
 typedef struct svc_ctl_s svc_ctl_t;
 typedef struct svc_http_s svc_http_t;
 typedef struct svc_notify_s svc_notify_t;
+typedef struct svc_events_s svc_events_t;
 
 /* One run of the child: the process and its output captures.  It
  * outlives its service's interest in it until every handle it owns has
@@ -29,6 +30,7 @@ struct svc_child_s {
   svc_logcap_t out, err;        /* captures of stdout and stderr */
   int exited;                   /* exit_cb ran */
   int code, sig;
+  long pid;                     /* proc.pid, kept after the exit */
   int oom_killed;               /* the cgroup's OOM killer struck */
   int drains;                   /* captures still reading */
   int reported;                 /* SVC_EV_EXIT delivered */
@@ -221,6 +223,7 @@ struct svc_sup_s {
   const char *control_path;
   svc_ctl_t *ctl;               /* its connections and limits (control.c) */
   svc_http_t *http;             /* <http>: metrics and status (http.c) */
+  svc_events_t *events;         /* the last events (events.c), or NULL */
   /* leftovers file: pids and start times of running children */
   const char *pids_path;
   vg_timer_t pids_timer;        /* coalesces writes of the pids file */
@@ -375,6 +378,28 @@ void svc_http_stop(svc_sup_t *sup);
 void svc_control_notify(svc_sup_t *sup, svc_service_t *s);
 /* Drop the waiters of a service being freed. */
 void svc_control_forget(svc_sup_t *sup, svc_service_t *s);
+
+/* events.c: the event stream.  svc_events_emit() says what happened to s
+ * (pid: of the process it concerns, 0 for none) to the control
+ * endpoint's subscribers and the ring; svc_events_replay() calls fn
+ * with each line of the ring, oldest first. */
+typedef enum {
+  SVC_EVK_STARTED = CFG_EVENT_STARTED,
+  SVC_EVK_RUNNING = CFG_EVENT_RUNNING,
+  SVC_EVK_EXITED = CFG_EVENT_EXITED,
+  SVC_EVK_RESTARTING = CFG_EVENT_RESTARTING,
+  SVC_EVK_FATAL = CFG_EVENT_FATAL,
+  SVC_EVK_HEALTH_FAILED = CFG_EVENT_HEALTH_FAILED,
+  SVC_EVK_STOPPED = CFG_EVENT_STOPPED,
+  SVC_EVK_N = CFG_EVENT_N
+} svc_evk;
+const char *svc_evk_name(svc_evk k);
+void svc_events_emit(svc_service_t *s, svc_evk kind, long pid);
+void svc_events_replay(svc_sup_t *sup,
+                       void (*fn)(void *, const char *, size_t),
+                       void *baton);
+/* control.c: one event line (no newline) to every subscriber. */
+void svc_control_event(svc_sup_t *sup, const char *line, size_t len);
 
 /* notify.c: the systemd notify protocol towards our own manager; every
  * call is a no-op when NOTIFY_SOCKET was not set. */

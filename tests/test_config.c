@@ -2056,7 +2056,36 @@ static void test_reload_element(void) {
   expect_at(errs, 6, path, 17, "reload");
 }
 
+/* <on event>: under <supervisor> and per service, and what is refused. */
+static void test_on_events(void) {
+  cfg_t *cfg = load_ok("on_events.xml");
+  const cfg_service_t *s;
+  const cfg_on_t *o;
+  cfg_errors_t *errs;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg->on);
+  CU_ASSERT_EQUAL_FATAL(cfg->on->nelts, 2);
+  o = &APR_ARRAY_IDX(cfg->on, 0, cfg_on_t);
+  CU_ASSERT_EQUAL(o->event, CFG_EVENT_FATAL);
+  CU_ASSERT_STRING_EQUAL(o->command, "/usr/local/bin/page");
+  CU_ASSERT_EQUAL(o->args->nelts, 1);
+  CU_ASSERT_EQUAL(o->timeout_ms, 30000);
+  o = &APR_ARRAY_IDX(cfg->on, 1, cfg_on_t);
+  CU_ASSERT_EQUAL(o->event, CFG_EVENT_EXITED);
+  CU_ASSERT_EQUAL(o->timeout_ms, 5000);
+  s = cfg_service_find(cfg, "web");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL_FATAL(s->on->nelts, 1);
+  CU_ASSERT_EQUAL(APR_ARRAY_IDX(s->on, 0, cfg_on_t).event,
+                  CFG_EVENT_HEALTH_FAILED);
+  errs = load_bad("bad_on.xml", 3);
+  expect_at(errs, 0, data("bad_on.xml"), 4, "crashed");
+  expect_at(errs, 1, data("bad_on.xml"), 8, "more than 0");
+  expect_at(errs, 2, data("bad_on.xml"), 9, "<on> has no <command>");
+}
+
 static CU_TestInfo config_tests[] = {
+  {"<on event>", test_on_events},
   {"durations", test_durations},
   {"<reload>", test_reload_element},
   {"sizes", test_sizes},

@@ -75,6 +75,8 @@ static cfg_t *load_text(const char *xml) {
   BASE_STOP_DEPS BASE_HEALTH                                                 \
   "    <hook when=\"post-stop\" timeout=\"30s\"><command>/bin/h</command>"   \
   "</hook>\n"                                                               \
+  "    <on event=\"fatal\" timeout=\"30s\"><command>/bin/p</command>"       \
+  "</on>\n"                                                                 \
   "    <watchdog timeout=\"30s\"/>\n"                                         \
   "    <schedule>*/15 * * * *</schedule>\n"                                  \
   "    <log stdout=\"s.out\" stderr=\"s.err\" max-size=\"1MB\" keep=\"3\""   \
@@ -213,6 +215,10 @@ static const field_case_t field_cases[] = {
   {"`<watchdog>`", "<watchdog timeout=\"30s\"", "<watchdog timeout=\"31s\"",
    CFG_F_WATCHDOG, 1},
   {"`<schedule>`", "*/15 * * * *", "@daily", CFG_F_SCHEDULE, 0},
+  {"`<on>`", "event=\"fatal\"", "event=\"exited\"", CFG_F_ON, 0},
+  {"`<on>`", "/bin/p<", "/bin/q<", CFG_F_ON, 0},
+  {"`<on>`", "\"30s\"><command>/bin/p", "\"1s\"><command>/bin/p", CFG_F_ON,
+   0},
 };
 
 /* config/README.md's row for `field`: "restart" or "live". */
@@ -306,8 +312,8 @@ static void test_reload_fields(void) {
     seen |= e->fields;
   }
   /* Every field the comparison knows has a row. */
-  CU_ASSERT_EQUAL(seen, (1u << 24) - 1);
-  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 24, vg_test_pool), "");
+  CU_ASSERT_EQUAL(seen, (1u << 25) - 1);
+  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 25, vg_test_pool), "");
 }
 
 /* ------------------------------------------------------------------------

@@ -249,6 +249,30 @@ typedef struct cfg_hook_s {
   int line;
 } cfg_hook_t;
 
+/* <on event>: what happened to a service, in this order (the names of
+ * cfg_event_names; the event stream's own order too). */
+typedef enum {
+  CFG_EVENT_STARTED = 0,
+  CFG_EVENT_RUNNING,
+  CFG_EVENT_EXITED,
+  CFG_EVENT_RESTARTING,
+  CFG_EVENT_FATAL,
+  CFG_EVENT_HEALTH_FAILED,
+  CFG_EVENT_STOPPED,
+  CFG_EVENT_N
+} cfg_event;
+extern const char *const cfg_event_names[CFG_EVENT_N + 1];
+
+/* <on event="..."><command/><arg/></on>: a command run when the event
+ * happens (per service, or under <supervisor> for every service). */
+typedef struct cfg_on_s {
+  cfg_event event;
+  const char *command;          /* as written (looked up on PATH) */
+  apr_array_header_t *args;     /* const char *, the <arg>s */
+  uint64_t timeout_ms;          /* default 30s; then it is killed */
+  int line;
+} cfg_on_t;
+
 typedef struct cfg_service_s {
   const char *name;             /* unique: NAME, or NAME-i for instances */
   const char *group;            /* the <service name="..."> */
@@ -285,6 +309,7 @@ typedef struct cfg_service_s {
   cfg_reload_t reload;
   cfg_service_type type;        /* default simple */
   apr_array_header_t *hooks;    /* cfg_hook_t, file order */
+  apr_array_header_t *on;       /* cfg_on_t, file order */
   uint64_t watchdog_ms;         /* <watchdog timeout>; 0: none */
   const char *schedule;         /* <schedule> as written, or NULL */
   cfg_cron_t cron;              /* parsed, when schedule is set */
@@ -314,6 +339,8 @@ typedef struct cfg_s {
   cfg_cgroup_mode cgroup_mode;  /* <cgroup>: default CFG_CGROUP_AUTO */
   const char *cgroup;           /* CFG_CGROUP_PATH: the directory */
   /* <http listen token-file>: the metrics and status endpoint. */
+  apr_array_header_t *on;       /* <supervisor>'s <on>s (cfg_on_t), or
+                                   NULL: none */
   const char *http_listen;      /* as written, or NULL: off (default) */
   const char *http_host;        /* numeric IPv4 or IPv6, brackets off */
   int http_port;
@@ -457,7 +484,8 @@ enum {
   CFG_F_TYPE      = 1u << 20,
   CFG_F_HOOKS     = 1u << 21,
   CFG_F_WATCHDOG  = 1u << 22,
-  CFG_F_SCHEDULE  = 1u << 23
+  CFG_F_SCHEDULE  = 1u << 23,
+  CFG_F_ON        = 1u << 24
 };
 /* The fields whose change needs a restart.  (The watchdog's timeout is
  * in the child's environment, WATCHDOG_USEC.) */
