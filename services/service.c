@@ -246,12 +246,14 @@ static void new_invocation(char id[33]) {
 #define MARK_LEN sizeof ((svc_child_t *)0)->mark
 typedef struct escape_s {
   long pid, pgid;
+  uint64_t start;               /* pal_proc_start_id(pid) when asked */
   int signum;
   char mark[MARK_LEN];
 } escape_t;
 
 typedef struct escape_work_s {
   vg_work_t work;
+  apr_status_t rv;              /* the worker's, read after it */
   size_t n;
   escape_t v[];
 } escape_work_t;
@@ -263,24 +265,28 @@ static struct {
   size_t n, cap;
 } sweeps;
 
-static void escape_run(const escape_t *v, size_t n) {
+/* Any thread: touches nothing but its arguments.  PAL_EUNSUPPORTED if
+ * the platform has no such search. */
+static apr_status_t escape_run(const escape_t *v, size_t n) {
   pal_escape_t b[64];
   size_t i, k;
   for (i = 0; i < n; i += k) {
     for (k = 0; k < 64 && i + k < n; k++) {
       b[k].pid = v[i + k].pid;
       b[k].pgid = v[i + k].pgid;
+      b[k].start = v[i + k].start;
       b[k].mark = v[i + k].mark;
       b[k].signum = v[i + k].signum;
     }
     if (pal_proc_kill_escaped_all(b, k, NULL) == PAL_EUNSUPPORTED)
-      sweeps.unsupported = 1;   /* benign race: same value from any thread */
+      return PAL_EUNSUPPORTED;
   }
+  return APR_SUCCESS;
 }
 
 static void escape_work(vg_work_t *w) {
   escape_work_t *e = w->data;
-  escape_run(e->v, e->n);
+  e->rv = escape_run(e->v, e->n);
 }
 
 static void sweep_start(vg_loop_t *loop);
@@ -289,6 +295,8 @@ static void escape_after(vg_work_t *w, apr_status_t status) {
   escape_work_t *e = w->data;
   vg_loop_t *loop = w->loop;
   (void)status;
+  if (e->rv == PAL_EUNSUPPORTED)
+    sweeps.unsupported = 1;
   free(e);
   sweeps.busy = 0;
   if (sweeps.n)
@@ -312,7 +320,8 @@ static void sweep_start(vg_loop_t *loop) {
     }
     free(e);
   }
-  escape_run(sweeps.pending, n);
+  if (escape_run(sweeps.pending, n) == PAL_EUNSUPPORTED)
+    sweeps.unsupported = 1;
 }
 
 static void escape_later(vg_loop_t *loop, long pid, long pgid,
@@ -327,9 +336,11 @@ static void escape_later(vg_loop_t *loop, long pid, long pgid,
       escape_t one;
       one.pid = pid;
       one.pgid = pgid;
+      one.start = 0;   /* searched now: the pid is still the child's */
       one.signum = signum;
       snprintf(one.mark, sizeof one.mark, "%s", mark);
-      escape_run(&one, 1);
+      if (escape_run(&one, 1) == PAL_EUNSUPPORTED)
+        sweeps.unsupported = 1;
       return;
     }
     sweeps.pending = p;
@@ -338,6 +349,10 @@ static void escape_later(vg_loop_t *loop, long pid, long pgid,
   x = &sweeps.pending[sweeps.n++];
   x->pid = pid;
   x->pgid = pgid;
+  /* Searched later, maybe after the child is gone and its pid reused. */
+  x->start = pid > 0 ? pal_proc_start_id(pid) : 0;
+  if (pid > 0 && x->start == 0)
+    x->pid = x->pgid = 0;   /* gone already (or not Linux): the mark */
   x->signum = signum;
   snprintf(x->mark, sizeof x->mark, "%s", mark);
   if (!sweeps.busy)

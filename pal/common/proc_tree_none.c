@@ -19,6 +19,11 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   return PAL_EUNSUPPORTED;
 }
 
+uint64_t pal_proc_start_id(long pid) {
+  (void)pid;
+  return 0;
+}
+
 apr_status_t pal_proc_kill_escaped_all(const pal_escape_t *v, size_t n,
                                        unsigned *count) {
   (void)v;

@@ -584,9 +584,16 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
  * mark "NAME=VALUE" or NULL. */
 typedef struct pal_escape_s {
   long pid, pgid;
+  uint64_t start;               /* pal_proc_start_id(pid) when asked, or 0:
+                                   a pid that is no longer that process
+                                   (reused since) is not trusted, nor its
+                                   group */
   const char *mark;
   int signum;
 } pal_escape_t;
+/* What tells this process from a later one with its pid (Linux: its start
+ * time in clock ticks since boot), 0 if unknown or elsewhere. */
+uint64_t pal_proc_start_id(long pid);
 /* pal_proc_kill_escaped for each of the n searches, in order, in one walk
  * of /proc: the stops and exits of many services searched for at once,
  * on a worker thread, so that a shutdown of N services on a host of M

@@ -379,6 +379,11 @@ apr_status_t pal_proc_kill_escaped(pal_proc_t *proc, const char *mark,
   return signal_snap(signum, pick_escaped, &o, count);
 }
 
+uint64_t pal_proc_start_id(long pid) {
+  pal__pstat_t st;
+  return pid > 0 && pal__proc_stat(pid, &st) ? (uint64_t)st.start : 0;
+}
+
 apr_status_t pal_proc_kill_escaped_all(const pal_escape_t *v, size_t n,
                                        unsigned *count) {
   snap_t s;
@@ -406,6 +411,14 @@ apr_status_t pal_proc_kill_escaped_all(const pal_escape_t *v, size_t n,
     int native = pal_signal_native(v[i].signum);
     o.pid = v[i].pid > 0 ? v[i].pid : 0;
     o.pgid = v[i].pgid > 0 ? v[i].pgid : 0;
+    if (o.pid && v[i].start) {
+      /* Asked while it ran; searched later.  If that pid is now another
+       * process, its group has no member left either (a group id is not
+       * reused as a pid while it has members): the mark alone says. */
+      ent_t *me = snap_find(&s, o.pid);
+      if (!me || (uint64_t)me->start != v[i].start || me->state == 'Z')
+        o.pid = o.pgid = 0;
+    }
     o.marks = &v[i].mark;
     o.nmarks = v[i].mark && *v[i].mark ? 1 : 0;
     for (j = 0; j < s.n; j++)   /* `ours` is per owner */
