@@ -249,7 +249,7 @@ static void test_connect_flood(void) {
   flood_t f;
   uint64_t ms, worst = 0;
   long long rss0, rss1, peak = 0;
-  unsigned polls = 0, bad = 0, i;
+  unsigned polls = 0, during = 0, bad = 0, i;
   apr_status_t rv;
   vt_t *t = start("hostile-flood", NULL);
   if (!t)
@@ -265,8 +265,13 @@ static void test_connect_flood(void) {
   /* While the flood lasts, `status` answers, each time within 3 s. */
   while (vt_now_ms() < f.until + 500 &&
          apr_atomic_read32(&f.done) < FLOOD_N) {
-    vt_res_t *r = timed_cli(t, &ms, "status", "--json");
-    long long rss = sup_rss(t);
+    vt_res_t *r;
+    long long rss;
+    /* Asked while the flood is still under way (on a quiet machine two
+     * threads may finish it within a few polls). */
+    during += apr_atomic_read32(&f.done) < FLOOD_N;
+    r = timed_cli(t, &ms, "status", "--json");
+    rss = sup_rss(t);
     polls++;
     bad += r->code != 0;
     if (ms > worst)
@@ -279,12 +284,13 @@ static void test_connect_flood(void) {
     apr_thread_join(&rv, th[i]);
   rss1 = sup_rss(t);
   fprintf(stderr, "\n  [flood] %u connections (%u refused) in %d s at most; "
-                  "%u status polls, the slowest %llu ms; RSS %lld -> peak "
-                  "%lld -> %lld KiB\n",
+                  "%u status polls (%u during it), the slowest %llu ms; "
+                  "RSS %lld -> peak %lld -> %lld KiB\n",
           (unsigned)f.done, (unsigned)f.failed, FLOOD_MS / 1000, polls,
-          (unsigned long long)worst, rss0 / 1024, peak / 1024, rss1 / 1024);
+          during, (unsigned long long)worst, rss0 / 1024, peak / 1024,
+          rss1 / 1024);
   CU_ASSERT(f.done >= 2000);    /* a flood indeed */
-  CU_ASSERT(polls >= 3);
+  CU_ASSERT(during >= 1);
   CU_ASSERT_EQUAL(bad, 0);
   CU_ASSERT(worst <= 3000);
   if (rss0 > 0) {
