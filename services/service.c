@@ -909,23 +909,28 @@ static void on_health_timer(vg_timer_t *t) {
                            on_health_probe);
     break;
   case CFG_HEALTH_EXEC: {
-    /* The service's variables, its <env-file>s read again (a problem
-     * there was the start's to report: then <env> alone).  The check
-     * runs as vigil's user: no HOME, USER, LOGNAME of the service's. */
+    /* As the service's own processes run, as its hooks and its <reload>
+     * command do: its user, groups and umask, its variables (HOME, USER,
+     * LOGNAME) and its <env-file>s read again.  Running it as vigil's
+     * user (root) would hand a check that an unprivileged user may edit
+     * root's rights.  A user or an env-file that cannot be read now is
+     * said, and the check waits for its next turn: a problem there is
+     * the next start's to report. */
     apr_pool_t *tmp;
-    apr_array_header_t *vars;
-    const char *why;
-    int line;
+    const char *const *env;
+    vg_process_options_t as;
+    const char *why = NULL;
     apr_pool_create(&tmp, s->sup->pool);
-    if (svc_plan_env(s->plan, NULL, tmp, &vars, &why, &line) != APR_SUCCESS) {
-      int i;
-      vars = apr_array_make(tmp, s->plan->nenv + 1, sizeof(const char *));
-      for (i = 0; i < s->plan->nenv; i++)
-        APR_ARRAY_PUSH(vars, const char *) = s->plan->env[i];
+    if (svc_service_env(s, tmp, &env, &as, &why) != APR_SUCCESS) {
+      slog(s, VG_LOG_ERROR, "cannot run health check: %s",
+           why ? why : "its user or environment cannot be read");
+      apr_pool_destroy(tmp);
+      health_arm(s);
+      return;
     }
-    rv = svc_probe_exec(s->checks.health, s->sup->loop, s->plan->health_argv,
-                        child_env(s, vars, tmp, -1, 0, s->invocation),
-                        s->cfg->workdir, h->timeout_ms, on_health_probe);
+    rv = svc_probe_exec_as(s->checks.health, s->sup->loop,
+                           s->plan->health_argv, env, s->cfg->workdir, &as,
+                           h->timeout_ms, on_health_probe);
     apr_pool_destroy(tmp);
     break;
   }
