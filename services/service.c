@@ -572,7 +572,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
   }
   snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", id);
   memset(&o, 0, sizeof o);
-  o.file = hook ? hook->command : c->command;
+  o.file = hook ? hook->cmd.command : c->command;
   o.args = hook ? s->plan->hook_argv[hook - &APR_ARRAY_IDX(c->hooks, 0,
                                                            cfg_hook_t)]
                 : s->plan->argv;
@@ -654,7 +654,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
     r->next_hook = s->hooks;
     s->hooks = r;
     r->drain_timer.data = r;
-    vg_timer_start(&r->drain_timer, on_hook_timeout, hook->timeout_ms, 0);
+    vg_timer_start(&r->drain_timer, on_hook_timeout, hook->cmd.timeout_ms, 0);
     return APR_SUCCESS;
   }
   s->child = r;
@@ -713,17 +713,17 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       vg_strerror(rv, eb, sizeof eb);
     if (rv == APR_SUCCESS) {
       s->hooks->chain = 1;
-      s->hooks->timeout_ms = h->timeout_ms;
+      s->hooks->timeout_ms = h->cmd.timeout_ms;
       if (gate)
         s->gate = s->hooks;
       slog(s, VG_LOG_INFO, "%s hook %s started, pid %ld", hook_names[when],
-           h->command, s->hooks->proc.pid);
+           h->cmd.command, s->hooks->proc.pid);
       return;
     }
     if (gate && when == CFG_HOOK_PRE_START) {
       /* Cut to the reason's size if need be. */
       if (snprintf(s->hook_fail, sizeof s->hook_fail,
-                   "pre-start hook %s could not run: %s", h->command,
+                   "pre-start hook %s could not run: %s", h->cmd.command,
                    eb) < 0)
         s->hook_fail[0] = '\0';
       s->gate = NULL;
@@ -731,7 +731,7 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       return;
     }
     slog(s, VG_LOG_WARN, "%s hook %s could not run: %s", hook_names[when],
-         h->command, eb);
+         h->cmd.command, eb);
   }
   if (gate) {
     s->gate = NULL;
