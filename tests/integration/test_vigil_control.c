@@ -191,8 +191,8 @@ static void test_pipelined_and_partial(void) {
 }
 
 /* Replies come in the order of the requests, also when the first waits
- * for a service: a start with "wait" of a oneshot that runs 700 ms, then
- * a version in the same write.  The version's reply must not overtake
+ * for a service: a start with "wait" of a service ready 700 ms after its
+ * start, then a version in the same write.  The version's reply must not overtake
  * the start's (a client reading replies in order would take it for the
  * start's answer). */
 static void test_pipelined_behind_wait(void) {
@@ -203,10 +203,9 @@ static void test_pipelined_behind_wait(void) {
   if (!t)
     return;
   vt_config(t, "vigil.xml",
-            "  <service name=\"slow\" type=\"oneshot\">\n"
-            "    <command>/bin/sleep</command><arg>0.7</arg>\n"
-            "    <autostart>false</autostart>\n"
-            "  </service>\n",
+            vt_svc(t, "slow",
+                   "<ready after=\"700ms\"/><autostart>false</autostart>\n",
+                   "sleep", "30000", NULL),
             NULL);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
   req = "{\"cmd\":\"start\",\"name\":\"slow\",\"wait\":true}\n"
