@@ -86,7 +86,7 @@ typedef struct slot_s {
 typedef struct uring_s {
   int fd;
   /* submission ring */
-  unsigned *sq_head, *sq_tail, *sq_array, sq_mask, sq_entries;
+  unsigned *sq_head, *sq_tail, *sq_array, *sq_flags, sq_mask, sq_entries;
   unsigned sq_local;              /* our tail, published before entering */
   struct io_uring_sqe *sqes;
   /* completion ring */
@@ -186,6 +186,7 @@ static apr_status_t ring_open(uring_t *u) {
   }
   u->sq_head = (unsigned *)(sq + p.sq_off.head);
   u->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+  u->sq_flags = (unsigned *)(sq + p.sq_off.flags);
   u->sq_mask = *(unsigned *)(sq + p.sq_off.ring_mask);
   u->sq_entries = p.sq_entries;
   u->sq_array = (unsigned *)(sq + p.sq_off.array);
@@ -669,8 +670,19 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
     arg.ts = (uintptr_t)&ts;
   }
   flags |= IORING_ENTER_EXT_ARG;
-  /* Completions already there (more than a batch last time): do not
-   * sleep; otherwise wait for one, up to the timeout. */
+  /* Completions already there: nothing to submit, nothing kept back in
+   * the kernel (an overflow), and they are reaped without a system call.
+   * That is the common case of a busy stream: the task work that receives
+   * a stream's bytes runs when this thread leaves the kernel, so the
+   * write(2) that sent the other end's bytes returns with their
+   * completion posted.  Work still pending is run at the next system
+   * call, whichever it is, and the ring is entered whenever these run
+   * out.  Otherwise: completions there (more than a batch last time), do
+   * not sleep; none, wait for one, up to the timeout. */
+  if (head != tail && submit == 0 &&
+      !(atomic_load_explicit((_Atomic unsigned *)u->sq_flags,
+                             memory_order_relaxed) & IORING_SQ_CQ_OVERFLOW))
+    goto reap;
   min = head != tail || timeout_ms == 0 ? 0 : 1;
 #ifdef PAL_HAVE_VALGRIND_H
   if (min && RUNNING_ON_VALGRIND) {
@@ -695,6 +707,7 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
   r = sys_enter(u->fd, submit, min, flags, &arg, sizeof arg);
   if (r < 0 && errno != ETIME && errno != EBUSY)
     return -(int)pal__fail("io_uring_enter");
+reap:
   head = *u->cq_head;
   tail = atomic_load_explicit((_Atomic unsigned *)u->cq_tail,
                               memory_order_acquire);
