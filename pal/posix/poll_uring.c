@@ -52,6 +52,14 @@
 
 /* user_data: what a CQE is about, in the top 2 bits. */
 enum { UD_NONE = 0, UD_POLL = 1, UD_READ = 2, UD_NOP = 3 };
+/* The wake-up (kind UD_NONE): posted by another thread (MSG_RING). */
+#define UD_WAKE ((uint64_t)1)
+
+/* Linux 6.13: IORING_OP_MSG_RING without a ring of one's own (io_uring_
+ * register with no ring fd); older uapi headers lack the number. */
+#ifndef IORING_REGISTER_SEND_MSG_RING
+#define IORING_REGISTER_SEND_MSG_RING 31
+#endif
 #define UD_KIND(ud) ((int)((ud) >> 62))
 /* A poll: its descriptor and the registration's generation. */
 #define UD_POLL_MAKE(fd, gen)                                              \
@@ -109,6 +117,7 @@ typedef struct uring_s {
   /* read slots */
   slot_t *slots;
   int nslots, free_slot;
+  uintptr_t wake_token;           /* the USER source's, 0: none */
 } uring_t;
 
 static int sys_setup(unsigned entries, struct io_uring_params *p) {
@@ -517,6 +526,62 @@ static void ur_read_cancel(pal_poll_t *p, intptr_t slot, int detach) {
   }
 }
 
+/* ---- 3b. the wake-up ----------------------------------------------------- */
+
+/* Post the wake-up's CQE into the ring of fd: MSG_RING sent from no ring
+ * (6.13).  Any thread, async-signal-safe: one system call. */
+static int msg_ring(int fd, uint64_t ud) {
+  struct io_uring_sqe sqe;
+  memset(&sqe, 0, sizeof sqe);
+  sqe.opcode = IORING_OP_MSG_RING;
+  sqe.fd = fd;
+  sqe.off = ud;           /* the posted CQE's user_data */
+  return sys_register(-1, IORING_REGISTER_SEND_MSG_RING, &sqe, 1);
+}
+
+/* The wake-up as a USER source: another thread posts its CQE straight
+ * into the ring, so the woken loop has no eventfd to read (epoll and the
+ * eventfd: the loop's wait, a read and the sender's write; here the
+ * loop's wait and the sender's call).  A kernel without it (before 6.13,
+ * EINVAL) gets the eventfd (PAL_EUNSUPPORTED), learnt once per process
+ * from a message to this ring, which reap_one drops. */
+static apr_status_t ur_add_source(pal_poll_t *p, int kind, long ident,
+                                  uintptr_t token) {
+  static atomic_int have = -1;   /* -1: not known yet */
+  uring_t *u = p->backend;
+  int h;
+  (void)ident;
+  if (kind != PAL__SRC_USER)
+    return PAL_EUNSUPPORTED;   /* pidfds and the self-pipe */
+  if ((h = atomic_load(&have)) < 0) {
+    h = msg_ring(u->fd, UD_NONE) == 0;
+    atomic_store(&have, h);
+  }
+  if (!h)
+    return PAL_EUNSUPPORTED;
+  u->wake_token = token;
+  return APR_SUCCESS;
+}
+
+static apr_status_t ur_del_source(pal_poll_t *p, int kind, long ident) {
+  uring_t *u = p->backend;
+  (void)ident;
+  if (kind == PAL__SRC_USER)
+    u->wake_token = 0;
+  return APR_SUCCESS;
+}
+
+static apr_status_t ur_trigger(pal_poll_t *p, long ident, uintptr_t token) {
+  uring_t *u = p->backend;
+  (void)ident;
+  (void)token;
+  /* No pal__fail (TLS, in a signal handler); no fault seam (the wait
+   * has one). */
+  if (msg_ring(u->fd, UD_WAKE) < 0)
+    return pal_err_from_os(errno);
+  return APR_SUCCESS;
+}
+
 /* ---- 4. create, wait, destroy ------------------------------------------- */
 
 static apr_status_t ur_create(pal_poll_t *p) {
@@ -639,6 +704,12 @@ static int reap_one(pal_poll_t *p, const struct io_uring_cqe *c,
     return 1;
   }
   default:
+    if (ud == UD_WAKE && u->wake_token) {
+      out->token = u->wake_token;
+      out->events = PAL__IN;
+      out->ident = 0;
+      return 1;
+    }
     return 0;   /* a removal's or a cancellation's own result */
   }
 }
@@ -722,6 +793,6 @@ reap:
 
 const pal__backend_t pal__backend_uring = {
   "io_uring", ur_create, ur_destroy, ur_add, ur_add, ur_del, ur_wait,
-  NULL, NULL, NULL,
+  ur_add_source, ur_del_source, ur_trigger,
   ur_read_submit, ur_read_cancel, ur_buf, ur_buf_link, ur_buf_release
 };
