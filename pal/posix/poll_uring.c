@@ -726,7 +726,8 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
    * happened, whichever way this one would wait. */
   if (PAL__SYS(PAL_SYS_POLL_WAIT, 0) < 0)
     return -(int)pal__fail("io_uring_enter");
-  rearm_all(u);
+  if (u->nrearm)
+    rearm_all(u);
   atomic_store_explicit((_Atomic unsigned *)u->sq_tail, u->sq_local,
                         memory_order_release);
   submit = u->sq_local - atomic_load_explicit((_Atomic unsigned *)u->sq_head,
@@ -734,13 +735,6 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
   head = *u->cq_head;
   tail = atomic_load_explicit((_Atomic unsigned *)u->cq_tail,
                               memory_order_acquire);
-  memset(&arg, 0, sizeof arg);
-  if (timeout_ms >= 0) {
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
-    arg.ts = (uintptr_t)&ts;
-  }
-  flags |= IORING_ENTER_EXT_ARG;
   /* Completions already there: nothing to submit, nothing kept back in
    * the kernel (an overflow), and they are reaped without a system call.
    * That is the common case of a busy stream: the task work that receives
@@ -754,6 +748,13 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
       !(atomic_load_explicit((_Atomic unsigned *)u->sq_flags,
                              memory_order_relaxed) & IORING_SQ_CQ_OVERFLOW))
     goto reap;
+  memset(&arg, 0, sizeof arg);
+  if (timeout_ms >= 0) {
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+    arg.ts = (uintptr_t)&ts;
+  }
+  flags |= IORING_ENTER_EXT_ARG;
   min = head != tail || timeout_ms == 0 ? 0 : 1;
 #ifdef PAL_HAVE_VALGRIND_H
   if (min && RUNNING_ON_VALGRIND) {
