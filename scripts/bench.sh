@@ -16,7 +16,8 @@
 #                     vigil-epoll and vigil-uring are bench_vigil with
 #                     VIGIL_BACKEND=epoll / io_uring (reported under those
 #                     names), so one run can pair the two backends: vigil
-#                     itself runs on the backend VIGIL_BACKEND names
+#                     itself runs on the backend VIGIL_BACKEND names;
+#                     uring is a plain io_uring loop (pingpong only)
 #   --no-1cpu         skip the async run with both threads on one CPU
 #                     (reported as impl=NAME-1cpu)
 #   --no-cancel       skip the timers variant with distinct deadlines that
@@ -159,7 +160,7 @@ fi
 if [ "$DO_BUILD" = 1 ]; then
   mkdir -p "$BUILD"
   cross=()
-  targets="bench_libuv bench_libev bench_libevent bench_epoll bench_vigil idle_syscalls"
+  targets="bench_libuv bench_libev bench_libevent bench_epoll bench_uring bench_vigil idle_syscalls"
   if [ "$WINDOWS" = 1 ]; then
     cross=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-mingw64.cmake")
     targets="bench_vigil"
@@ -217,6 +218,7 @@ impl_run() {   # impl args...: run it, its lines named after impl
 provides() {   # impl bench
   [ -x "$(impl_bin "$1")" ] || return 1
   [ "$1" = epoll ] && [ "$2" = timers ] && return 1
+  [ "$1" = uring ] && [ "$2" != pingpong ] && return 1
   return 0
 }
 
