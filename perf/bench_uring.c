@@ -7,7 +7,9 @@
  *   pingpong  two sockets, each with one multishot RECV into a ring of
  *             provided buffers; per message: its completion, and one
  *             write() of the reply, or (environment BENCH_URING_SEND=1) a
- *             SEND submitted with the next wait.  A wait that finds
+ *             SEND submitted with the next wait.  BENCH_URING_DEFER=1:
+ *             IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN instead, the
+ *             receive run only inside io_uring_enter.  A wait that finds
  *             completions posted already and nothing to submit does not
  *             enter the kernel: the receive runs as task work when the
  *             write() returns (IORING_SETUP_COOP_TASKRUN).
@@ -44,6 +46,11 @@ static struct {
   unsigned short br_tail;
 } r;
 
+static int env_on(const char *name) {
+  const char *v = getenv(name);
+  return v && !strcmp(v, "1");
+}
+
 static void ring_open(void) {
   struct io_uring_params p;
   struct io_uring_buf_reg reg;
@@ -51,7 +58,9 @@ static void ring_open(void) {
   char *q;
   int i;
   memset(&p, 0, sizeof p);
-  p.flags = IORING_SETUP_COOP_TASKRUN;
+  p.flags = env_on("BENCH_URING_DEFER")
+                ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+                : IORING_SETUP_COOP_TASKRUN;
   r.fd = (int)syscall(__NR_io_uring_setup, 64, &p);
   if (r.fd < 0) perf_fail("io_uring_setup", errno);
   len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
@@ -160,8 +169,7 @@ static int bench_pingpong(unsigned n) {
   size_t have = 0;
   unsigned done = 0, k = 0;
 
-  use_send = getenv("BENCH_URING_SEND") &&
-             !strcmp(getenv("BENCH_URING_SEND"), "1");
+  use_send = env_on("BENCH_URING_SEND");
   memset(msg, 'x', sizeof msg);
   perf_tcp_pair(&fd[0], &fd[1]);
   ring_open();
