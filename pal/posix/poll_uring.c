@@ -96,6 +96,7 @@ typedef struct uring_s {
   /* submission ring */
   unsigned *sq_head, *sq_tail, *sq_array, *sq_flags, sq_mask, sq_entries;
   unsigned sq_local;              /* our tail, published before entering */
+  int taskrun_flag;               /* the kernel says IORING_SQ_TASKRUN */
   struct io_uring_sqe *sqes;
   /* completion ring */
   unsigned *cq_head, *cq_tail, cq_mask;
@@ -152,10 +153,12 @@ static apr_status_t ring_open(uring_t *u) {
   memset(&p, 0, sizeof p);
   u->fd = -1;
   /* COOP_TASKRUN: completions are run when we enter, not by
-   * interrupting us (5.19; a newer flag is refused by an older
-   * kernel, so it is tried first and dropped). */
-  p.flags = IORING_SETUP_COOP_TASKRUN;
+   * interrupting us; TASKRUN_FLAG: the ring says when task work waits
+   * to be run (5.19; newer flags are refused by an older kernel, so they
+   * are tried first and dropped). */
+  p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   u->fd = sys_setup(RING_ENTRIES, &p);
+  u->taskrun_flag = u->fd >= 0;
   if (u->fd < 0 && errno == EINVAL) {
     memset(&p, 0, sizeof p);
     u->fd = sys_setup(RING_ENTRIES, &p);
@@ -742,12 +745,20 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
    * write(2) that sent the other end's bytes returns with their
    * completion posted.  Work still pending is run at the next system
    * call, whichever it is, and the ring is entered whenever these run
-   * out.  Otherwise: completions there (more than a batch last time), do
-   * not sleep; none, wait for one, up to the timeout. */
-  if (head != tail && submit == 0 &&
-      !(atomic_load_explicit((_Atomic unsigned *)u->sq_flags,
-                             memory_order_relaxed) & IORING_SQ_CQ_OVERFLOW))
-    goto reap;
+   * out.  A wait that may not sleep (timeout 0, a loop run with NOWAIT)
+   * with nothing posted, nothing to submit and no task work pending
+   * (TASKRUN_FLAG: the kernel sets IORING_SQ_TASKRUN while there is)
+   * has nothing to fetch either: no system call.  Otherwise: completions
+   * there (more than a batch last time), do not sleep; none, wait for
+   * one, up to the timeout. */
+  if (submit == 0) {
+    unsigned sqf = atomic_load_explicit((_Atomic unsigned *)u->sq_flags,
+                                        memory_order_acquire);
+    if (!(sqf & IORING_SQ_CQ_OVERFLOW) &&
+        (head != tail || (timeout_ms == 0 && u->taskrun_flag &&
+                          !(sqf & IORING_SQ_TASKRUN))))
+      goto reap;
+  }
   memset(&arg, 0, sizeof arg);
   if (timeout_ms >= 0) {
     ts.tv_sec = timeout_ms / 1000;
