@@ -464,7 +464,7 @@ if [ "$EXTRAS" = 1 ] && [ -x "$PERF/idle_syscalls" ]; then
         }
         END {
           waits = 0
-          for (s in n) if (s ~ /^epoll_(p?wait|pwait2)$/) waits += n[s]
+          for (s in n) if (s ~ /^(epoll_(p?wait|pwait2)|io_uring_enter)$/) waits += n[s]
           other = total - waits; list = ""
           for (s in n) list = list " " s "=" n[s]
           li = prog; sub(/.*iterations=/, "", li); sub(/ .*/, "", li)
