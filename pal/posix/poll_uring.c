@@ -1,5 +1,5 @@
 /*
- * poll_uring.c -- the io_uring backend (Linux 5.19 and later): the
+ * poll_uring.c -- the io_uring backend (Linux 6.0 and later): the
  * pal__poll_* contract on one submission ring, plus completion reads of
  * streams into buffers the kernel picks from a ring of ours.
  *
@@ -10,8 +10,11 @@
  *   3. completion reads: a multishot RECV per reading stream into
  *      provided buffers, through a slot that outlives a closed stream;
  *      the buffers a stream got but did not consume yet, chained
+ *   3b. the wake-up: a completion another thread posts into the ring
+ *      (MSG_RING from no ring, Linux 6.13), else the eventfd
  *   4. wait: one io_uring_enter per loop iteration submits everything
- *      queued since the last one and waits with the loop's timeout
+ *      queued since the last one and waits with the loop's timeout; none
+ *      when completions are posted already and nothing is queued
  *
  * Raw system calls, not liburing: the few calls needed are short, the
  * build needs nothing beyond the kernel's uapi header, and Debian's
@@ -29,7 +32,9 @@
  *
  * Every SQE waits in the submission ring until the next wait, which
  * submits them all with the same io_uring_enter that waits: a loop
- * iteration costs one system call for the ring, whatever it changed.
+ * iteration costs at most one system call for the ring, whatever it
+ * changed, and none when the task work of the last system call (a
+ * write(2)'s, typically) has posted completions already.
  */
 #include "pal_posix.h"
 
