@@ -1544,3 +1544,14 @@ apr_status_t pal_user_groups(const char *name, long gid, long **groups,
   (void)pool;
   return PAL_EUNSUPPORTED;
 }
+
+/* ---- 11. attached processes (type="attach") ---------------------------- */
+
+apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
+                             pal_exit_cb exit_cb) {
+  (void)poll;
+  (void)proc;
+  (void)pid;
+  (void)exit_cb;
+  return PAL_EUNSUPPORTED;
+}
