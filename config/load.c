@@ -800,7 +800,8 @@ static void svc_ready(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   if (has_after + has_tcp + (has_notify && notify) > 1)
     err(ld, elem_line(n),
         "<ready> takes only one of after, tcp and notify=\"true\"");
-  else if (has_timeout && !has_tcp && !(has_notify && notify))
+  else if (has_timeout && !has_tcp && !(has_notify && notify) &&
+           rec->s->type != CFG_TYPE_ATTACH)   /* also bounds its launch */
     err(ld, attr_line(n, "timeout"),
         "timeout in <ready> applies only with tcp or notify=\"true\"");
   if (r->kind == CFG_READY_AFTER) {
@@ -1310,7 +1311,11 @@ static void check_attach(loader_t *ld, xmlNodePtr n, const cfg_service_t *s,
             "(the pid file of a daemon vigil did not start)");
     return;
   }
-  if (!s->pid_file)
+  for (c = n->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && !c->ns &&
+        strcmp((const char *)c->name, "pid-file") == 0)
+      break;
+  if (!c)   /* (a bad one was reported by svc_pid_file) */
     err(ld, line, "service '%s' is type=\"attach\" and has no <pid-file> "
         "(the file in which its daemon writes its pid)", s->group);
   if (s->instances > 1)
