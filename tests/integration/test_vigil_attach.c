@@ -366,6 +366,7 @@ static void test_launcher_timeouts(void) {
   if (!t)
     return;
   hang_pid = vt_path(t, "hang.launcher");
+  /* "$$$$": the config's ${VAR} substitution makes it the shell's $$. */
   vt_config(t, "vigil.xml",
             attach_svc(t, "silent", vt_path(t, "silent.pid"),
                        "<ready timeout=\"500ms\"/>", "/bin/sh", "-c",
@@ -374,7 +375,7 @@ static void test_launcher_timeouts(void) {
                        "<ready timeout=\"500ms\"/>"
                        "<restart policy=\"never\"/>", "/bin/sh", "-c",
                        apr_psprintf(vt_pool(t),
-                                    "echo $$ > '%s'; exec sleep 300",
+                                    "echo $$$$ > '%s'; exec sleep 300",
                                     hang_pid),
                        NULL),
             NULL);
