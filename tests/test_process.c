@@ -1641,6 +1641,106 @@ static void test_concurrent_children(void) {
   free(cs);
 }
 
+/* ------------------------------------------------------------------------
+ * Attached processes (vg_process_attach): a process we did not spawn
+ * --------------------------------------------------------------------- */
+
+#ifndef _WIN32
+typedef struct attach_seen_s {
+  int done, status, sig, calls;
+} attach_seen_t;
+
+static void on_attached_exit(vg_process_t *p, int status, int sig) {
+  attach_seen_t *a = p->data;
+  a->done = 1;
+  a->calls++;
+  a->status = status;
+  a->sig = sig;
+}
+
+/* A grandchild (our child's child, so not ours to wait for): watched,
+ * measured, signalled alone (its parent, our child, lives on), its exit
+ * reported once with an unknown status; our own pid and a pid no
+ * process has are refused. */
+static void test_attach_non_child(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_process_t ap;
+  attach_seen_t seen = {0, 0, 0, 0};
+  vg_usage_t u;
+  child_t c;
+  long gpid;
+  child_prepare(&c, "spawn-grandchild", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.flags = VG_PROCESS_NEW_GROUP;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
+  gpid = atol(c.out.data);
+  CU_ASSERT_FATAL(gpid > 1);
+
+  ap.data = &seen;
+  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, pal_getpid(),
+                                    on_attached_exit), APR_EINVAL);
+  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, 1, on_attached_exit),
+                  APR_EINVAL);
+  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, 0x7ffffff0L,
+                                    on_attached_exit), VG_ENOPROC);
+  ap.data = &seen;
+  CU_ASSERT_EQUAL_FATAL(vg_process_attach(loop, &ap, gpid, on_attached_exit),
+                        APR_SUCCESS);
+  CU_ASSERT_EQUAL(ap.pid, gpid);
+  CU_ASSERT_EQUAL(vg_process_usage(&ap, &u), APR_SUCCESS);
+  CU_ASSERT(u.rss_bytes > 0);
+  CU_ASSERT_EQUAL(u.processes, 1);
+  /* Nothing happens until it dies: the loop waits. */
+  CU_ASSERT(!vg_test_run_until(loop, &seen.done, 100));
+  /* "The tree" of an attached process is itself. */
+  CU_ASSERT_EQUAL(vg_process_kill_tree(&ap, VG_SIGTERM), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_until(loop, &seen.done, VG_TEST_WAIT_MS));
+  CU_ASSERT_EQUAL(seen.status, -1);
+  CU_ASSERT_EQUAL(seen.sig, 0);
+  CU_ASSERT_EQUAL(ap.pid, 0);
+  CU_ASSERT_EQUAL(vg_process_kill(&ap, VG_SIGTERM), VG_ENOPROC);
+  CU_ASSERT_EQUAL(pid_gone(c.proc.pid), 0);   /* its parent lives on */
+  vg_close((vg_handle_t *)&ap, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+  CU_ASSERT_EQUAL(seen.calls, 1);
+
+  vg_process_kill_tree(&c.proc, VG_SIGKILL);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
+  child_release(loop, &c);
+  vg_test_close_loop(loop);
+}
+
+/* Closing an attached handle neither signals the process nor reports
+ * its later exit. */
+static void test_attach_close(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_process_t ap;
+  attach_seen_t seen = {0, 0, 0, 0};
+  child_t c;
+  long gpid;
+  child_prepare(&c, "spawn-grandchild", NULL, NULL);
+  child_pipe(loop, &c, 1);
+  c.opts.flags = VG_PROCESS_NEW_GROUP;
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
+  gpid = atol(c.out.data);
+  CU_ASSERT_FATAL(gpid > 1);
+  ap.data = &seen;
+  CU_ASSERT_EQUAL_FATAL(vg_process_attach(loop, &ap, gpid, on_attached_exit),
+                        APR_SUCCESS);
+  vg_close((vg_handle_t *)&ap, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+  CU_ASSERT_EQUAL(pid_gone(gpid), 0);
+  vg_process_kill_tree(&c.proc, VG_SIGKILL);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
+  child_release(loop, &c);
+  vg_run(loop, VG_RUN_NOWAIT);
+  CU_ASSERT_EQUAL(seen.calls, 0);
+  vg_test_close_loop(loop);
+}
+#endif
+
 static CU_TestInfo process_tests[] = {
     {"exit_code", test_exit_code},
     {"kill_self", test_kill_self},
@@ -1694,6 +1794,10 @@ static CU_TestInfo process_tests[] = {
     {"spawn_user", test_spawn_user},
 #endif
     {"close_does_not_kill", test_close_does_not_kill},
+#ifndef _WIN32
+    {"attach_non_child", test_attach_non_child},
+    {"attach_close", test_attach_close},
+#endif
     {"many_spawns", test_many_spawns},
     {"concurrent_children", test_concurrent_children},
     CU_TEST_INFO_NULL};

@@ -40,11 +40,13 @@ apr_status_t pal_pidfile_parse(const char *buf, size_t len, long *pid,
     w = "is empty";
   else if (i == start || j < len) {
     /* Quote what is there, printable ASCII only (it may be binary). */
-    size_t k, n = 0;
+    size_t k, n = 0, end = len;
     char shown[24];
-    for (k = start; k < len && n < sizeof shown - 4; k++)
+    while (end > start && is_space(buf[end - 1]))
+      end--;
+    for (k = start; k < end && n < sizeof shown - 4; k++)
       shown[n++] = buf[k] >= 0x20 && buf[k] < 0x7f ? buf[k] : '?';
-    if (k < len) {
+    if (k < end) {
       shown[n++] = '.';
       shown[n++] = '.';
       shown[n++] = '.';

@@ -299,7 +299,7 @@ static void test_hostile_files(void) {
   static const struct {
     const char *name, *text, *reason;
   } bad[] = {
-      {"letters", "12abc\n", "holds '12abc?', not a single decimal pid"},
+      {"letters", "12abc\n", "holds '12abc', not a single decimal pid"},
       {"empty", "", "is empty"},
       {"two", "123 456\n", "not a single decimal pid"},
       {"minus", "-5\n", "not a single decimal pid"},
