@@ -21,6 +21,7 @@
 #include <time.h>
 #if defined(__APPLE__)
 #include <libproc.h>
+#include <sys/proc.h>   /* SZOMB */
 #endif
 
 apr_status_t pal_pidfile_read(const char *path, long *pid, int64_t *mtime,
