@@ -438,6 +438,36 @@ static void test_other_user(void) {
   vt_end(t);
 }
 
+/* examples/legacy-attach.xml, run from a copy (its state beside it):
+ * its init script starts the daemon, which is attached, then shut down. */
+static void test_example(void) {
+  vt_t *t = vt_begin("attach-example");
+  const char *f = __FILE__, *slash = strrchr(f, '/'), *example, *copy;
+  const svc_json_t *s;
+  char *text;
+  long pid;
+  if (!t)
+    return;
+  VT_REQUIRE(slash != NULL);
+  example = apr_psprintf(vt_pool(t), "%.*s/../../examples/legacy-attach.xml",
+                         (int)(slash - f), f);
+  text = vt_read_file(t, example, NULL);
+  VT_REQUIRE(text != NULL);
+  copy = vt_path(t, "legacy-attach.xml");
+  VT_REQUIRE(vt_write_file(t, copy, text) == 0);
+  vg_test_setenv("LEGACY_DIR", vt_path(t, "legacy"));
+  VT_REQUIRE(vt_sup_start_ready(t, copy));
+  vg_test_setenv("LEGACY_DIR", NULL);
+  s = vt_wait_state(t, "legacy", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  pid = vt_read_pid_file(t, vt_path(t, "legacy/legacy.pid"));
+  CU_ASSERT(pid > 0 && vt_ifield(s, "pid") == pid);
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT(vt_sup_wait_exit(t, VT_WAIT_MS) == 0);
+  CU_ASSERT(pid > 0 && vt_wait_pid_gone(t, pid, 5000));
+  vt_end(t);
+}
+
 #endif /* !_WIN32 */
 
 /* What the config refuses, with the lines. */
@@ -501,6 +531,7 @@ static CU_TestInfo vigil_attach_tests[] = {
     {"<command> that writes no pid file, or never exits",
      test_launcher_timeouts},
     {"a process of another user is refused (root)", test_other_user},
+    {"examples/legacy-attach.xml runs", test_example},
 #endif
     CU_TEST_INFO_NULL};
 
