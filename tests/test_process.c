@@ -1661,6 +1661,25 @@ static void on_attached_exit(vg_process_t *p, int status, int sig) {
  * measured, signalled alone (its parent, our child, lives on), its exit
  * reported once with an unknown status; our own pid and a pid no
  * process has are refused. */
+/* A child (its own group) that started a grandchild: the grandchild's
+ * pid, which is not our child. */
+static long grandchild(vg_loop_t *loop, child_t *c) {
+  child_prepare(c, "spawn-grandchild", NULL, NULL);
+  child_pipe(loop, c, 1);
+  c->opts.flags = VG_PROCESS_NEW_GROUP;
+  if (child_spawn(loop, c) != APR_SUCCESS)
+    return 0;
+  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, c, VG_TEST_WAIT_MS));
+  return atol(c->out.data);
+}
+
+/* Kill the child's tree (the grandchild with it) and wait for its end. */
+static void grandchild_end(vg_loop_t *loop, child_t *c) {
+  vg_process_kill_tree(&c->proc, VG_SIGKILL);
+  CU_ASSERT(vg_test_run_cond(loop, child_done, c, VG_TEST_WAIT_MS));
+  child_release(loop, c);
+}
+
 static void test_attach_non_child(void) {
   vg_loop_t *loop = vg_test_new_loop();
   vg_process_t ap;
@@ -1668,12 +1687,7 @@ static void test_attach_non_child(void) {
   vg_usage_t u;
   child_t c;
   long gpid;
-  child_prepare(&c, "spawn-grandchild", NULL, NULL);
-  child_pipe(loop, &c, 1);
-  c.opts.flags = VG_PROCESS_NEW_GROUP;
-  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
-  gpid = atol(c.out.data);
+  gpid = grandchild(loop, &c);
   CU_ASSERT_FATAL(gpid > 1);
 
   ap.data = &seen;
@@ -1706,9 +1720,7 @@ static void test_attach_non_child(void) {
   vg_run(loop, VG_RUN_NOWAIT);
   CU_ASSERT_EQUAL(seen.calls, 1);
 
-  vg_process_kill_tree(&c.proc, VG_SIGKILL);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
-  child_release(loop, &c);
+  grandchild_end(loop, &c);
   vg_test_close_loop(loop);
 }
 
@@ -1720,12 +1732,7 @@ static void test_attach_close(void) {
   attach_seen_t seen = {0, 0, 0, 0};
   child_t c;
   long gpid;
-  child_prepare(&c, "spawn-grandchild", NULL, NULL);
-  child_pipe(loop, &c, 1);
-  c.opts.flags = VG_PROCESS_NEW_GROUP;
-  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
-  CU_ASSERT(vg_test_run_cond(loop, out_has_newline, &c, VG_TEST_WAIT_MS));
-  gpid = atol(c.out.data);
+  gpid = grandchild(loop, &c);
   CU_ASSERT_FATAL(gpid > 1);
   ap.data = &seen;
   CU_ASSERT_EQUAL_FATAL(vg_process_attach(loop, &ap, gpid, on_attached_exit),
@@ -1733,9 +1740,7 @@ static void test_attach_close(void) {
   vg_close((vg_handle_t *)&ap, NULL);
   vg_run(loop, VG_RUN_NOWAIT);
   CU_ASSERT_EQUAL(pid_gone(gpid), 0);
-  vg_process_kill_tree(&c.proc, VG_SIGKILL);
-  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
-  child_release(loop, &c);
+  grandchild_end(loop, &c);
   vg_run(loop, VG_RUN_NOWAIT);
   CU_ASSERT_EQUAL(seen.calls, 0);
   vg_test_close_loop(loop);

@@ -86,18 +86,9 @@ apr_status_t pal_pidfile_read(const char *path, long *pid, int64_t *mtime,
 #if defined(__linux__)
 /* The real and effective uid from /proc/PID/status. */
 static int status_uids(long pid, long *uid, long *euid) {
-  char path[64], buf[4096], *p;
-  ssize_t n;
-  int fd;
-  snprintf(path, sizeof path, "/proc/%ld/status", pid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  char buf[4096], *p;
+  if (!pal__proc_read(pid, "status", buf, sizeof buf))
     return 0;
-  n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
   p = strstr(buf, "\nUid:");
   return p && sscanf(p + 5, "%ld %ld", uid, euid) == 2;
 }

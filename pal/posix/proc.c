@@ -537,7 +537,6 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   sigset_t all, old;
   pid_t pid;
   apr_status_t rv = APR_SUCCESS;
-  void *data = proc->data;
 
   if (!o || !o->argv || !o->argv[0])
     return APR_EINVAL;
@@ -593,12 +592,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     }
   }
 
-  memset(proc, 0, sizeof *proc);
-  proc->data = data;
-  proc->poll = p;
-  proc->handle = PAL_INVALID_FD;
-  proc->job = PAL_INVALID_FD;
-  proc->exit_cb = exit_cb;
+  pal__proc_init(proc, p, exit_cb);
   proc->limit_cb = o->limit_cb;
 
   if (PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(PAL_SYS_SPAWN)) {
@@ -700,17 +694,11 @@ done:
  * There is no SIGCHLD fallback: only a parent hears of a child's exit. */
 apr_status_t pal_proc_attach(pal_poll_t *p, pal_proc_t *proc, long pid,
                              pal_exit_cb exit_cb) {
-  void *data = proc->data;
   apr_status_t rv;
   int pidfd;
   if (pid <= 1 || pid == (long)getpid())
     return APR_EINVAL;
-  memset(proc, 0, sizeof *proc);
-  proc->data = data;
-  proc->poll = p;
-  proc->handle = PAL_INVALID_FD;
-  proc->job = PAL_INVALID_FD;
-  proc->exit_cb = exit_cb;
+  pal__proc_init(proc, p, exit_cb);
   proc->pid = pid;
   proc->flags = PROC_ATTACHED;
   pidfd = open_pidfd((pid_t)pid);

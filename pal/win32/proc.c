@@ -935,12 +935,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
    * pal_spawn_unsupported says so). */
   if (o->flags & (PAL_SPAWN_SETUID | PAL_SPAWN_SETGID))
     return PAL_EUNSUPPORTED;
-  memset(proc, 0, sizeof *proc);
-  proc->data = data;
-  proc->poll = p;
-  proc->handle = PAL_INVALID_FD;
-  proc->job = PAL_INVALID_FD;
-  proc->exit_cb = exit_cb;
+  pal__proc_init(proc, p, exit_cb);
   proc->limit_cb = o->limit_cb;
 
   if (o->cwd && !(cwd = pal__to_wide(o->cwd))) {
@@ -1609,15 +1604,11 @@ static VOID CALLBACK attached_exited(PVOID arg, BOOLEAN timed_out) {
 
 apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
                              pal_exit_cb exit_cb) {
-  void *data = proc->data;
   pal__job_t *j;
   HANDLE h;
   if (pid <= 0 || (DWORD)pid == GetCurrentProcessId())
     return APR_EINVAL;
-  memset(proc, 0, sizeof *proc);
-  proc->data = data;
-  proc->handle = PAL_INVALID_FD;
-  proc->job = PAL_INVALID_FD;
+  pal__proc_init(proc, NULL, NULL);
   h = OpenProcess(SYNCHRONIZE | PROCESS_TERMINATE |
                       PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ,
                   FALSE, (DWORD)pid);
@@ -1637,10 +1628,9 @@ apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
   j->process = h;
   j->pid = (DWORD)pid;
   j->flags = JOB_ATTACHED;
-  j->node.poll = poll;
+  pal__proc_init(&j->node, poll, NULL);
   j->node.pid = pid;
   j->node.handle = (pal_fd_t)h;
-  j->node.job = PAL_INVALID_FD;
   j->node.os[0] = (intptr_t)j;
   if (!RegisterWaitForSingleObject(&j->wait, h, attached_exited, j, INFINITE,
                                    WT_EXECUTEONLYONCE)) {
