@@ -318,8 +318,16 @@ static void test_reload_fields(void) {
         "<vigil><supervisor><state-dir>/tmp</state-dir></supervisor>"
         "<service name=\"s\" type=\"attach\"><command>/bin/a</command>"
         "<pid-file>%s</pid-file></service></vigil>";
-    cfg_t *a = load_text(apr_psprintf(vg_test_pool, attach_svc, "/run/a"));
-    cfg_t *b = load_text(apr_psprintf(vg_test_pool, attach_svc, "/run/b"));
+#ifdef _WIN32
+#define PID_DIR "C:/run/"   /* absolute there */
+#else
+#define PID_DIR "/run/"
+#endif
+    cfg_t *a = load_text(apr_psprintf(vg_test_pool, attach_svc,
+                                      PID_DIR "a"));
+    cfg_t *b = load_text(apr_psprintf(vg_test_pool, attach_svc,
+                                      PID_DIR "b"));
+#undef PID_DIR
     cfg_diff_t *d;
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);

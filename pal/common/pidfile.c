@@ -21,16 +21,16 @@ apr_status_t pal_pidfile_parse(const char *buf, size_t len, long *pid,
                                char *why_buf, size_t why_size,
                                const char **why) {
   size_t i = 0, j, start;
-  unsigned long v = 0;
+  uint64_t v = 0;   /* 64 bits everywhere: Windows' long is 32 */
   const char *w = NULL;
   *pid = 0;
   while (i < len && is_space(buf[i]))
     i++;
   start = i;
   while (i < len && buf[i] >= '0' && buf[i] <= '9') {
-    v = v * 10 + (unsigned long)(buf[i] - '0');
-    if (v > 0x7fffffffUL)
-      v = 0x80000000UL;   /* sticks: too large, whatever follows */
+    v = v * 10 + (uint64_t)(buf[i] - '0');
+    if (v > 0x7fffffffu)
+      v = 0x80000000u;   /* sticks: too large, whatever follows */
     i++;
   }
   j = i;
@@ -59,7 +59,7 @@ apr_status_t pal_pidfile_parse(const char *buf, size_t len, long *pid,
     } else {
       w = "does not hold a single decimal pid";
     }
-  } else if (v >= 0x80000000UL) {
+  } else if (v >= 0x80000000u) {
     w = "holds a number too large for a pid";
   } else if (v <= 1) {
     w = v == 0 ? "holds pid 0, which no process has"
