@@ -11,8 +11,9 @@
  * each refused with its reason in the status, nothing signalled (the
  * unrelated processes live on), <command> never run.
  *
- * POSIX-only (the daemons are shell scripts); on Windows the suite says
- * so (pal_proc_attach is not built there yet).
+ * The daemons are shell scripts, so most cases are POSIX-only; on
+ * Windows (under Wine) a process the test starts is attached to and
+ * stopped, and the config's rules are checked.
  */
 #include "vigil_test.h"
 
@@ -25,7 +26,6 @@
 #include <apr_time.h>
 
 #if !defined(_WIN32)
-
 /* An init script: start the daemon (sleep 300 in a new session, exec'd
  * by the shell whose pid it writes, after DELAY seconds, atomically) and
  * return at once, as `/etc/init.d/NAME start` does.  With DELAY > 0 the
@@ -49,6 +49,8 @@ static long start_daemon(vt_t *t, const char *pidfile) {
   return vt_wait_pid_file(t, pidfile, 5000);
 }
 
+#endif
+
 /* A <service type="attach"> with the pid file and <command>/<arg>s
  * (NULL-terminated), then `extra`. */
 static const char *attach_svc(vt_t *t, const char *name, const char *pidfile,
@@ -70,6 +72,7 @@ static const char *attach_svc(vt_t *t, const char *name, const char *pidfile,
                      "<stop timeout=\"2s\"/>\n  </service>\n", NULL);
 }
 
+#if !defined(_WIN32)
 /* A <command> that must never run: it leaves `mark` behind and fails. */
 static const char *marker_cmd(vt_t *t, const char *mark) {
   return apr_psprintf(vt_pool(t), "touch '%s'; exit 1", mark);
@@ -470,6 +473,69 @@ static void test_example(void) {
 
 #endif /* !_WIN32 */
 
+static int attached_gone;
+static void on_test_child_exit(vg_process_t *p, int code, int sig) {
+  (void)p;
+  (void)code;
+  (void)sig;
+  attached_gone = 1;
+}
+
+static int gone_flag(void *arg) { return *(int *)arg; }
+
+/* A process the test started (so not vigil's child, nor its
+ * descendant), named by a pid file: attached (its memory in status),
+ * then stopped by `vigil stop` -- on Windows terminated, the one stop
+ * an attached process can get. */
+static void test_attach_test_child(void) {
+  vt_t *t = vt_begin("attach-child");
+  const char *args[] = {NULL, "--child", "sleep-exit", "30000", "0", NULL};
+  const char *pidfile;
+  vg_process_options_t o;
+  vg_process_t p;
+  const svc_json_t *s;
+  int i;
+  if (!t)
+    return;
+  args[0] = vt_self(t);
+  memset(&o, 0, sizeof o);
+  o.file = args[0];
+  o.args = args;
+  for (i = 0; i < 3; i++)
+    o.stdio[i].kind = VG_STDIO_IGNORE;
+  o.exit_cb = on_test_child_exit;
+  attached_gone = 0;
+  VT_REQUIRE(vg_spawn(vt_loop(t), &p, &o) == APR_SUCCESS);
+  vt_track(t, p.pid);
+  pidfile = vt_path(t, "child.pid");
+  vt_write_file(t, pidfile, apr_psprintf(vt_pool(t), "%ld\n", p.pid));
+  /* Its <command> fails: it must not run. */
+  vt_config(t, "vigil.xml",
+            attach_svc(t, "c", pidfile, NULL, vt_self(t), "--child",
+                       "sleep-exit", "0", "3", NULL),
+            NULL);
+  if (vt_sup_start_ready(t, vt_path(t, "vigil.xml"))) {
+    s = vt_wait_state(t, "c", "running", VT_WAIT_MS);
+    CU_ASSERT(s != NULL);
+    if (s) {
+      CU_ASSERT_EQUAL(vt_ifield(s, "pid"), p.pid);
+      CU_ASSERT(vt_ifield(s, "rss_bytes") > 0);
+    }
+    CU_ASSERT_EQUAL(vt_cli(t, "stop", "c", NULL)->code, 0);
+    CU_ASSERT(vg_test_run_cond(vt_loop(t), gone_flag, &attached_gone,
+                               VT_WAIT_MS));
+    CU_ASSERT_STRING_EQUAL(vt_state(t, "c"), "stopped");
+    CU_ASSERT(!vt_contains(vt_sup_log(t), "exited with code 3"));
+  } else {
+    CU_FAIL("vigil did not start");
+  }
+  if (!attached_gone)
+    vg_process_kill(&p, VG_SIGKILL);
+  vg_test_run_cond(vt_loop(t), gone_flag, &attached_gone, VT_WAIT_MS);
+  vg_close((vg_handle_t *)&p, NULL);
+  vt_end(t);
+}
+
 /* What the config refuses, with the lines. */
 static void test_attach_config(void) {
   vt_t *t = vt_begin("attach-cfg");
@@ -518,6 +584,8 @@ static void test_attach_config(void) {
 
 static CU_TestInfo vigil_attach_tests[] = {
     {"config: what attach needs and refuses", test_attach_config},
+    {"a process the test started is attached, stopped",
+     test_attach_test_child},
 #if !defined(_WIN32)
     {"a daemon running before vigil is watched, stopped",
      test_attach_running},
