@@ -26,17 +26,21 @@
 #include <apr_time.h>
 
 #if !defined(_WIN32)
-/* An init script: start the daemon (sleep 300 in a new session, exec'd
- * by the shell whose pid it writes, after DELAY seconds, atomically) and
- * return at once, as `/etc/init.d/NAME start` does.  With DELAY > 0 the
+/* An init script: `daemon.sh PIDFILE [DELAY [PROGRAM ARGS...]]` starts
+ * the daemon (PROGRAM, default `sleep 300`, in a new session, exec'd by
+ * the shell whose pid it writes, after DELAY seconds, atomically) and
+ * returns at once, as `/etc/init.d/NAME start` does.  With DELAY > 0 the
  * file comes after the script has exited: vigil must read it again. */
 static const char *daemon_script(vt_t *t) {
   const char *path = vt_path(t, "daemon.sh");
   vt_write_file(t, path,
                 "#!/bin/sh\n"
+                "P=$1; D=${2:-0}\n"
+                "if [ $# -ge 2 ]; then shift 2; else shift $#; fi\n"
+                "[ $# -gt 0 ] || set -- sleep 300\n"
                 "setsid sh -c 'sleep \"$1\"; echo $$ > \"$2.tmp\" && "
-                "mv \"$2.tmp\" \"$2\"; exec sleep 300' sh \"${2:-0}\" \"$1\" "
-                "</dev/null >/dev/null 2>&1 &\n"
+                "mv \"$2.tmp\" \"$2\"; shift 2; exec \"$@\"' sh \"$D\" \"$P\" "
+                "\"$@\" </dev/null >/dev/null 2>&1 &\n"
                 "exit 0\n");
   return path;
 }
@@ -255,6 +259,53 @@ static void test_signal_and_kill(void) {
   CU_ASSERT(!vt_pid_alive(pid));
   CU_ASSERT(vt_contains(vt_sup_log(t), "killing it"));
   CU_ASSERT(vt_contains(vt_sup_log(t), "killed after the stop timeout"));
+  vt_end(t);
+}
+
+/* <ready tcp> and <health tcp> on an attached daemon (this binary's
+ * tcp-listen, started by the init script): running once its port
+ * accepts; when it stops listening (the process stays up), failed
+ * checks restart it -- the stop signal to the old daemon, <command>
+ * for a new one. */
+static void test_ready_and_health(void) {
+  vt_t *t = vt_begin("attach-health");
+  const char *pidfile, *closef, *ports;
+  const svc_json_t *s;
+  long p1, p2;
+  int port;
+  if (!t)
+    return;
+  port = vt_free_port(t);
+  VT_REQUIRE(port > 0);
+  ports = apr_psprintf(vt_pool(t), "%d", port);
+  pidfile = vt_path(t, "web.pid");
+  closef = vt_path(t, "close");
+  vt_config(t, "vigil.xml",
+            attach_svc(t, "web", pidfile,
+                       apr_psprintf(vt_pool(t),
+                                    "<ready tcp=\"127.0.0.1:%d\" "
+                                    "timeout=\"10s\"/>"
+                                    "<health type=\"tcp\" "
+                                    "target=\"127.0.0.1:%d\" "
+                                    "interval=\"200ms\" timeout=\"1s\" "
+                                    "failures=\"2\"/>",
+                                    port, port),
+                       "/bin/sh", daemon_script(t), pidfile, "0",
+                       vt_self(t), "--child", "tcp-listen", ports, "-",
+                       closef, NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "web", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p1 = (long)vt_ifield(s, "pid");
+  CU_ASSERT_EQUAL(p1, vt_read_pid_file(t, pidfile));
+  vt_write_file(t, closef, "");
+  s = vt_wait_svc(t, "web", pid_not, &p1, 2 * VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p2 = (long)vt_ifield(s, "pid");
+  CU_ASSERT_EQUAL(p2, vt_read_pid_file(t, pidfile));
+  CU_ASSERT(vt_wait_pid_gone(t, p1, 5000));
+  CU_ASSERT(vt_contains(vt_sup_log(t), "web: health check failed"));
   vt_end(t);
 }
 
@@ -593,6 +644,8 @@ static CU_TestInfo vigil_attach_tests[] = {
      test_launch_restart_shutdown},
     {"signal reaches it; an ignored stop signal ends in a kill",
      test_signal_and_kill},
+    {"<ready tcp> and <health tcp>: failed checks restart it",
+     test_ready_and_health},
     {"a reused pid is refused and never signalled", test_reused_pid},
     {"malformed files, FIFO, symlink, directory: refused",
      test_hostile_files},
