@@ -130,10 +130,10 @@ fail:
 }
 
 apr_status_t vg_process_attach(vg_loop_t *loop, vg_process_t *p, long pid,
-                               vg_exit_cb exit_cb) {
+                               uint64_t id, vg_exit_cb exit_cb) {
   apr_status_t rv;
   p->proc.data = p;
-  rv = pal_proc_attach(loop->poll, &p->proc, pid, on_exit);
+  rv = pal_proc_attach(loop->poll, &p->proc, pid, id, on_exit);
   if (rv != APR_SUCCESS)
     return rv;
   vg__handle_init(loop, (vg_handle_t *)p, VG_PROCESS);

@@ -95,7 +95,8 @@ static apr_status_t expected_uid(svc_service_t *s, long *uid, char *why,
   return rv;
 }
 
-int svc_attach_find(svc_service_t *s, long *pid, char *why, size_t size) {
+int svc_attach_find(svc_service_t *s, long *pid, uint64_t *id, char *why,
+                    size_t size) {
   const char *path = s->cfg->pid_file, *pw = NULL;
   char wb[128], eb[128];
   pal_pidinfo_t info;
@@ -104,6 +105,7 @@ int svc_attach_find(svc_service_t *s, long *pid, char *why, size_t size) {
   long uid;
 
   *pid = 0;
+  *id = 0;
   rv = pal_pidfile_read(path, pid, &mtime, wb, sizeof wb, &pw);
   if (APR_STATUS_IS_ENOENT(rv)) {
     snprintf(why, size, "pid file %s does not exist", path);
@@ -159,6 +161,7 @@ int svc_attach_find(svc_service_t *s, long *pid, char *why, size_t size) {
     return SVC_PIDFILE_BAD;
   }
   why[0] = '\0';
+  *id = info.id;
   return SVC_PIDFILE_LIVE;
 }
 
@@ -166,16 +169,17 @@ int svc_attach_find(svc_service_t *s, long *pid, char *why, size_t size) {
 static void on_retry(vg_timer_t *t) {
   struct svc_attach_s *a = t->data;
   svc_service_t *s = a->s;
+  uint64_t id;
   long pid;
   /* A stop, or a new start, ended this wait. */
   if (!s || !a->waiting || s->state != SVC_STARTING || s->child) {
     a->waiting = 0;
     return;
   }
-  if (svc_attach_find(s, &pid, a->last, sizeof a->last) ==
+  if (svc_attach_find(s, &pid, &id, a->last, sizeof a->last) ==
       SVC_PIDFILE_LIVE) {
     a->waiting = 0;
-    svc_service_attached(s, pid);
+    svc_service_attached(s, pid, id);
     return;
   }
   vg_timer_start(&a->retry, on_retry, RETRY_MS, 0);

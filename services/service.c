@@ -1197,13 +1197,13 @@ static void a_prestart_done(svc_service_t *s) {
 static void run_started(svc_service_t *s);
 
 /* type="attach": a run that watches pid, a process we did not spawn. */
-static apr_status_t child_attach(svc_service_t *s, long pid) {
+static apr_status_t child_attach(svc_service_t *s, long pid, uint64_t id) {
   svc_child_t *r = calloc(1, sizeof *r);
   apr_status_t rv;
   if (!r)
     return APR_ENOMEM;
   r->proc.data = r;
-  rv = vg_process_attach(s->sup->loop, &r->proc, pid, on_child_exit);
+  rv = vg_process_attach(s->sup->loop, &r->proc, pid, id, on_child_exit);
   if (rv != APR_SUCCESS) {
     free(r);
     return rv;
@@ -1221,9 +1221,9 @@ static apr_status_t child_attach(svc_service_t *s, long pid) {
   return APR_SUCCESS;
 }
 
-void svc_service_attached(svc_service_t *s, long pid) {
+void svc_service_attached(svc_service_t *s, long pid, uint64_t id) {
   char eb[128], why[sizeof s->reason];
-  apr_status_t rv = child_attach(s, pid);
+  apr_status_t rv = child_attach(s, pid, id);
   if (rv != APR_SUCCESS) {
     snprintf(why, sizeof why, "cannot watch pid %ld (from %s): %s%s%s%s",
              pid, s->cfg->pid_file, vg_strerror(rv, eb, sizeof eb),
@@ -1249,10 +1249,11 @@ static void spawn_main(svc_service_t *s) {
   char found[sizeof s->reason];
   int launch = 0;
   if (s->cfg->type == CFG_TYPE_ATTACH) {
+    uint64_t id;
     long pid;
-    switch (svc_attach_find(s, &pid, found, sizeof found)) {
+    switch (svc_attach_find(s, &pid, &id, found, sizeof found)) {
     case SVC_PIDFILE_LIVE:
-      svc_service_attached(s, pid);
+      svc_service_attached(s, pid, id);
       return;
     case SVC_PIDFILE_BAD:
       fail_start(s, VG_LOG_ERROR, found);

@@ -303,16 +303,17 @@ apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
 /* For attach.c: attach the service to pid (STARTING, then ready as its
  * <ready> says), or fail the start; fail a start with `why` (the restart
  * policy decides). */
-void svc_service_attached(svc_service_t *s, long pid);
+void svc_service_attached(svc_service_t *s, long pid, uint64_t id);
 void svc_service_fail_start(svc_service_t *s, const char *why);
 
 /* attach.c: type="attach".  What the pid file says now: SVC_PIDFILE_LIVE
  * (*pid is the daemon: alive, of the service's user, started before the
- * file was written), _NONE (no file, or a stale one: <command> must start
+ * file was written; *id: pal_pidinfo_t.id, for vg_process_attach), _NONE (no file, or a stale one: <command> must start
  * the daemon) or _BAD (never signalled: malformed, not a regular file, of
  * another user, a reused pid); why (size bytes) says it in a clause. */
 enum { SVC_PIDFILE_LIVE = 0, SVC_PIDFILE_NONE, SVC_PIDFILE_BAD };
-int svc_attach_find(svc_service_t *s, long *pid, char *why, size_t size);
+int svc_attach_find(svc_service_t *s, long *pid, uint64_t *id, char *why,
+                    size_t size);
 /* The launcher (<command>) exited: with 0, wait for the pid file (read
  * again every 50 ms, bounded by the start's deadline, <ready timeout>),
  * then svc_service_attached(); else a failed start. */

@@ -1684,6 +1684,7 @@ static void test_attach_non_child(void) {
   vg_loop_t *loop = vg_test_new_loop();
   vg_process_t ap;
   attach_seen_t seen = {0, 0, 0, 0};
+  pal_pidinfo_t info;
   vg_usage_t u;
   child_t c;
   long gpid;
@@ -1691,16 +1692,25 @@ static void test_attach_non_child(void) {
   CU_ASSERT_FATAL(gpid > 1);
 
   ap.data = &seen;
-  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, pal_getpid(),
+  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, pal_getpid(), 0,
                                     on_attached_exit), APR_EINVAL);
 #ifndef _WIN32
-  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, 1, on_attached_exit),
+  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, 1, 0, on_attached_exit),
                   APR_EINVAL);
 #endif
-  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, 0x7ffffff0L,
+  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, 0x7ffffff0L, 0,
                                     on_attached_exit), VG_ENOPROC);
+  /* Another process than the one checked (the id pal_pid_info gave):
+   * refused, as when the pid was given to a new process meanwhile. */
+  CU_ASSERT_EQUAL_FATAL(pal_pid_info(gpid, &info), APR_SUCCESS);
+  CU_ASSERT(info.id != 0);
+  CU_ASSERT_EQUAL(vg_process_attach(loop, &ap, gpid, info.id + 1,
+                                    on_attached_exit),
+                  VG_ENOPROC);
+  CU_ASSERT_EQUAL(pid_gone(gpid), 0);
   ap.data = &seen;
-  CU_ASSERT_EQUAL_FATAL(vg_process_attach(loop, &ap, gpid, on_attached_exit),
+  CU_ASSERT_EQUAL_FATAL(vg_process_attach(loop, &ap, gpid, info.id,
+                                          on_attached_exit),
                         APR_SUCCESS);
   CU_ASSERT_EQUAL(ap.pid, gpid);
   CU_ASSERT_EQUAL(vg_process_usage(&ap, &u), APR_SUCCESS);
@@ -1735,8 +1745,8 @@ static void test_attach_close(void) {
   gpid = grandchild(loop, &c);
   CU_ASSERT_FATAL(gpid > 1);
   ap.data = &seen;
-  CU_ASSERT_EQUAL_FATAL(vg_process_attach(loop, &ap, gpid, on_attached_exit),
-                        APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(
+      vg_process_attach(loop, &ap, gpid, 0, on_attached_exit), APR_SUCCESS);
   vg_close((vg_handle_t *)&ap, NULL);
   vg_run(loop, VG_RUN_NOWAIT);
   CU_ASSERT_EQUAL(pid_gone(gpid), 0);

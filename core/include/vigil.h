@@ -456,9 +456,10 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *proc,
  * behaves as a spawned one -- exit_cb once, kill, usage, vg_close --
  * except that the exit status is unknown (exit_cb gets -1 and 0) and
  * vg_process_kill_tree() signals the process alone.  VG_ENOPROC if there
- * is no such process; the handle is not initialised on failure. */
+ * is no such process, or if it is no longer process `id` (pal_pid_info's,
+ * 0: not checked); the handle is not initialised on failure. */
 apr_status_t vg_process_attach(vg_loop_t *loop, vg_process_t *proc, long pid,
-                               vg_exit_cb exit_cb);
+                               uint64_t id, vg_exit_cb exit_cb);
 apr_status_t vg_process_kill(vg_process_t *proc, int signum);
 /* Signal the process group (POSIX) / terminate the job (Windows). */
 apr_status_t vg_process_kill_tree(vg_process_t *proc, int signum);

@@ -629,9 +629,12 @@ long pal_proc_group(const pal_proc_t *proc);
  * whose end is posted to the poll's port.  PAL_ENOPROC if there is no
  * such process, PAL_EUNSUPPORTED where the OS has no way to learn of a
  * non-child's exit (Linux before 5.3).  The caller checks who the
- * process is (pal_pid_info) first. */
+ * process is (pal_pid_info) first, and passes its `id` (0: none): if pid
+ * is no longer that process when it is watched (it died and the pid was
+ * given to another), PAL_ENOPROC, so that what is watched is what was
+ * checked. */
 apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
-                             pal_exit_cb exit_cb);
+                             uint64_t id, pal_exit_cb exit_cb);
 /* What a pid file may hold: one decimal pid, 1 < pid < 2^31, with
  * optional ASCII white space around it (a trailing newline, CRLF); no
  * sign, nothing else.  APR_EINVAL otherwise, and *why (may be NULL)
@@ -666,6 +669,9 @@ typedef struct pal_pidinfo_s {
   int64_t start_error;          /* how far start may be early or late:
                                    Linux reckons it from clock ticks since
                                    boot (10 ms) */
+  uint64_t id;                  /* exact start stamp (Linux: ticks since
+                                   boot; macOS: microseconds; Windows:
+                                   creation FILETIME): pal_proc_attach's */
 } pal_pidinfo_t;
 /* PAL_ENOPROC when there is no such process (or a zombie, Linux);
  * PAL_EUNSUPPORTED where the OS cannot tell (BSDs but macOS). */

@@ -209,6 +209,8 @@ void pal__proc_adopting(void);
 void pal__proc_reap_adopted(void);
 /* Is pid a child pal_proc_spawn() made, not yet reaped? */
 int pal__proc_known(long pid);
+/* pidfile.c: pal_pidinfo_t.id of pid now, 0 if it is gone. */
+uint64_t pal__pid_id(long pid);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
 #if defined(__linux__)

@@ -109,6 +109,25 @@ static apr_time_t boot_wall(void) {
 }
 #endif
 
+uint64_t pal__pid_id(long pid) {
+#if defined(__linux__)
+  pal__pstat_t st;
+  return pid > 0 && pal__proc_stat(pid, &st) && st.state != 'Z'
+             ? (uint64_t)st.start
+             : 0;
+#elif defined(__APPLE__)
+  struct proc_bsdinfo bi;
+  if (pid <= 0 ||
+      proc_pidinfo((int)pid, PROC_PIDTBSDINFO, 0, &bi, (int)sizeof bi) !=
+          (int)sizeof bi)
+    return 0;
+  return (uint64_t)bi.pbi_start_tvsec * 1000000u + bi.pbi_start_tvusec;
+#else
+  (void)pid;
+  return 0;
+#endif
+}
+
 apr_status_t pal_pid_info(long pid, pal_pidinfo_t *out) {
   memset(out, 0, sizeof *out);
   out->uid = out->euid = -1;
@@ -129,6 +148,7 @@ apr_status_t pal_pid_info(long pid, pal_pidinfo_t *out) {
                  (apr_time_t)(st.start % (unsigned long long)hz) *
                      APR_USEC_PER_SEC / hz;
     out->start_error = APR_USEC_PER_SEC / hz;
+    out->id = (uint64_t)st.start;
   }
 #elif defined(__APPLE__)
   {
@@ -144,6 +164,7 @@ apr_status_t pal_pid_info(long pid, pal_pidinfo_t *out) {
     out->euid = (long)bi.pbi_uid;
     out->start = apr_time_from_sec((apr_time_t)bi.pbi_start_tvsec) +
                  (apr_time_t)bi.pbi_start_tvusec;
+    out->id = (uint64_t)bi.pbi_start_tvsec * 1000000u + bi.pbi_start_tvusec;
   }
 #else
   if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)

@@ -692,8 +692,22 @@ done:
  * names that process and no later one with its pid, or by the backend's
  * PROC source (kqueue's EVFILT_PROC takes any process we may signal).
  * There is no SIGCHLD fallback: only a parent hears of a child's exit. */
+/* The watch is set first, then pid is checked to still be process `id`:
+ * a pidfd (or a kqueue registration) names the process that had the pid
+ * when it was made, and if pid is still `id` after that, that process
+ * is `id` (a process that existed before cannot be given a pid later). */
+static void stop_watching(pal_proc_t *proc);
+
+static apr_status_t attach_check(pal_proc_t *proc, uint64_t id) {
+  if (!id || pal__pid_id(proc->pid) == id)
+    return APR_SUCCESS;
+  stop_watching(proc);
+  proc->pid = 0;
+  return PAL_ENOPROC;
+}
+
 apr_status_t pal_proc_attach(pal_poll_t *p, pal_proc_t *proc, long pid,
-                             pal_exit_cb exit_cb) {
+                             uint64_t id, pal_exit_cb exit_cb) {
   apr_status_t rv;
   int pidfd;
   if (pid <= 1 || pid == (long)getpid())
@@ -711,7 +725,7 @@ apr_status_t pal_proc_attach(pal_poll_t *p, pal_proc_t *proc, long pid,
     }
     proc->handle = pidfd;
     proc->flags |= PROC_WATCHED;
-    return APR_SUCCESS;
+    return attach_check(proc, id);
   }
   if (errno == ESRCH) {
     proc->pid = 0;
@@ -721,7 +735,7 @@ apr_status_t pal_proc_attach(pal_poll_t *p, pal_proc_t *proc, long pid,
                             PAL__TOKEN(proc, PAL__TOK_PROC));
   if (rv == APR_SUCCESS) {
     proc->flags |= PROC_SOURCE;
-    return APR_SUCCESS;
+    return attach_check(proc, id);
   }
   proc->pid = 0;
   if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)

@@ -89,9 +89,11 @@ apr_status_t pal_pid_info(long pid, pal_pidinfo_t *out) {
   if (pid <= 0)
     return APR_EINVAL;
   h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
-  if (!h)
-    return GetLastError() == ERROR_INVALID_PARAMETER ? PAL_ENOPROC
-                                                      : pal__fail("OpenProcess");
+  if (!h) {
+    if (GetLastError() == ERROR_INVALID_PARAMETER)
+      return PAL_ENOPROC;
+    return pal__fail("OpenProcess");
+  }
   /* A process object outlives its process while a handle holds it. */
   if (GetExitCodeProcess(h, &code) && code != STILL_ACTIVE) {
     CloseHandle(h);
@@ -100,6 +102,7 @@ apr_status_t pal_pid_info(long pid, pal_pidinfo_t *out) {
   if (GetProcessTimes(h, &created, &exited, &kernel, &user)) {
     ft = ((uint64_t)created.dwHighDateTime << 32) | created.dwLowDateTime;
     out->start = (apr_time_t)(ft / 10) - APR_INT64_C(11644473600000000);
+    out->id = ft;
   }
   out->same_user = token_user(h, &a.tu, sizeof a) &&
                    token_user(GetCurrentProcess(), &b.tu, sizeof b) &&

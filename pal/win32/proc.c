@@ -1603,7 +1603,8 @@ static VOID CALLBACK attached_exited(PVOID arg, BOOLEAN timed_out) {
 }
 
 apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
-                             pal_exit_cb exit_cb) {
+                             uint64_t id, pal_exit_cb exit_cb) {
+  FILETIME created, exited, kernel, user;
   pal__job_t *j;
   HANDLE h;
   if (pid <= 0 || (DWORD)pid == GetCurrentProcessId())
@@ -1615,7 +1616,12 @@ apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
   if (!h)
     return GetLastError() == ERROR_INVALID_PARAMETER ? PAL_ENOPROC
                                                       : win_fail("OpenProcess");
-  if (WaitForSingleObject(h, 0) != WAIT_TIMEOUT) {
+  /* The handle holds that very process: if it is not `id`, the pid was
+   * given to another since it was checked. */
+  if (WaitForSingleObject(h, 0) != WAIT_TIMEOUT ||
+      (id && (!GetProcessTimes(h, &created, &exited, &kernel, &user) ||
+              (((uint64_t)created.dwHighDateTime << 32) |
+               created.dwLowDateTime) != id))) {
     CloseHandle(h);   /* exited; the object lives on while held */
     return PAL_ENOPROC;
   }

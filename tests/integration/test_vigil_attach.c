@@ -71,8 +71,9 @@ static const char *attach_svc(vt_t *t, const char *name, const char *pidfile,
     s = apr_pstrcat(vt_pool(t), s, "<arg>", vt_xml(t, a), "</arg>", NULL);
   va_end(ap);
   return apr_pstrcat(vt_pool(t), s, "\n    ", extra ? extra : "",
-                     extra && strstr(extra, "<ready") ? ""
-                                                      : "<ready after=\"100ms\"/>",
+                     extra && strstr(extra, "<ready")
+                         ? ""
+                         : "<ready after=\"100ms\"/>",
                      "<stop timeout=\"2s\"/>\n  </service>\n", NULL);
 }
 
@@ -122,7 +123,7 @@ static long start_sleeper(vt_t *t, const char *path) {
   return vt_wait_pid_file(t, path, 5000);
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------- */
 
 /* The daemon runs before vigil: vigil watches it (usage, type, pid file
  * in status) without running <command>; `vigil stop` ends it (its stop
