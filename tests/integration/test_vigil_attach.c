@@ -310,6 +310,45 @@ static void test_ready_and_health(void) {
   vt_end(t);
 }
 
+/* Debian's start-stop-daemon --background --make-pidfile as <command>,
+ * the way init scripts start daemons: attached, killed -9, started
+ * again by it.  Skipped (said) where it is not installed. */
+static void test_start_stop_daemon(void) {
+  static const char ssd[] = "/sbin/start-stop-daemon";
+  vt_t *t;
+  const char *pidfile;
+  const svc_json_t *s;
+  long p1, p2;
+  if (!vt_exists(ssd)) {
+    vg_test_skip("attach-ssd", "%s is not installed", ssd);
+    return;
+  }
+  t = vt_begin("attach-ssd");
+  if (!t)
+    return;
+  pidfile = vt_path(t, "sleep.pid");
+  vt_config(t, "vigil.xml",
+            attach_svc(t, "ssd", pidfile, "<restart delay=\"100ms\"/>", ssd,
+                       "--start", "--background", "--make-pidfile",
+                       "--pidfile", pidfile, "--exec", "/bin/sleep", "--",
+                       "300", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  s = vt_wait_state(t, "ssd", "running", VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p1 = (long)vt_ifield(s, "pid");
+  CU_ASSERT_EQUAL(p1, vt_read_pid_file(t, pidfile));
+  VT_REQUIRE(vt_run(t, 5000, "kill", "-9",
+                    apr_psprintf(vt_pool(t), "%ld", p1), NULL)->code == 0);
+  s = vt_wait_svc(t, "ssd", pid_not, &p1, VT_WAIT_MS);
+  VT_REQUIRE(s != NULL);
+  p2 = (long)vt_ifield(s, "pid");
+  CU_ASSERT_EQUAL(p2, vt_read_pid_file(t, pidfile));
+  CU_ASSERT_EQUAL(vt_cli(t, "stop", "ssd", NULL)->code, 0);
+  CU_ASSERT(vt_wait_pid_gone(t, p2, 5000));
+  vt_end(t);
+}
+
 /* A pid file whose pid now belongs to a process that started after the
  * file was written (pid reuse, made here by backdating the file): never
  * attached, never signalled, <command> never run. */
@@ -647,6 +686,8 @@ static CU_TestInfo vigil_attach_tests[] = {
      test_signal_and_kill},
     {"<ready tcp> and <health tcp>: failed checks restart it",
      test_ready_and_health},
+    {"start-stop-daemon --background --make-pidfile as <command>",
+     test_start_stop_daemon},
     {"a reused pid is refused and never signalled", test_reused_pid},
     {"malformed files, FIFO, symlink, directory: refused",
      test_hostile_files},
