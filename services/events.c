@@ -254,7 +254,7 @@ static void on_hooks(svc_service_t *s, svc_evk kind, long pid,
   vars[0] = apr_pstrcat(p, "VIGIL_EVENT=", svc_evk_name(kind), NULL);
   vars[1] = apr_pstrcat(p, "VIGIL_SERVICE=", s->name, NULL);
   vars[2] = pid > 0 ? apr_psprintf(p, "VIGIL_PID=%ld", pid) : "VIGIL_PID=";
-  vars[3] = ended && !s->last.signal
+  vars[3] = ended && !s->last.signal && s->last.code >= 0
                 ? apr_psprintf(p, "VIGIL_EXIT_CODE=%d", s->last.code)
                 : "VIGIL_EXIT_CODE=";
   vars[4] = apr_pstrcat(
@@ -298,9 +298,10 @@ void svc_events_emit(svc_service_t *s, svc_evk kind, long pid) {
   else
     svc_json_w_null(&w);
   /* code and signal: of the exit an "exited" event reports; null else
-   * (and code is null when a signal ended it). */
+   * (and code is null when a signal ended it, or it is unknown: a
+   * type="attach" daemon is not vigil's child). */
   svc_json_w_key(&w, "code");
-  if (ended && !s->last.signal)
+  if (ended && !s->last.signal && s->last.code >= 0)
     svc_json_w_int64(&w, s->last.code);
   else
     svc_json_w_null(&w);
@@ -316,6 +317,8 @@ void svc_events_emit(svc_service_t *s, svc_evk kind, long pid) {
                           vg_signal_name(s->last.signal)
                               ? vg_signal_name(s->last.signal)
                               : "?");
+  else if (ended && s->last.code < 0)
+    reason = "exited (status unknown: vigil did not start it)";
   else if (ended)
     reason = apr_psprintf(p, "exited with code %d", s->last.code);
   else if (kind == SVC_EVK_STARTED || kind == SVC_EVK_RUNNING)

@@ -179,6 +179,14 @@ static void child_report(svc_child_t *r) {
     hook_ended(r);
     return;
   }
+  if (r->attach == SVC_RUN_LAUNCHER) {
+    /* Not the service's end: attach.c reads the pid file next. */
+    s->child = NULL;
+    r->svc = NULL;
+    svc_attach_launched(s, r->code, r->sig);
+    child_free_if_done(r);
+    return;
+  }
   watchdog_stop(s);
   s->last.has = 1;
   s->last.code = r->code;
@@ -367,7 +375,7 @@ static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
   apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
   if (cgroup)
     pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
-  else if (!r->exited)
+  else if (!r->exited && r->attach != SVC_RUN_ATTACHED)
     escape_later(r->proc.loop, r->proc.pid, pal_proc_group(&r->proc.proc),
                  r->mark, sig);
   return rv;
@@ -394,11 +402,16 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * pipes it may hold reach EOF now.  (The group id cannot have been
    * reused: members keep it alive, and without members the kill finds
    * nothing.)  What left the group (setsid) is in the cgroup, or else
-   * found by its invocation id. */
-  vg_process_kill_tree(p, VG_SIGKILL);
+   * found by its invocation id.  Not so for type="attach": the daemon
+   * its launcher started is what the launcher leaves behind, and an
+   * attached daemon's group and marks are not ours. */
+  if (r->attach)
+    s = NULL;
+  else
+    vg_process_kill_tree(p, VG_SIGKILL);
   if (r->hook)
     s = NULL;   /* a hook's run: not in the service's cgroup */
-  if (!s || !s->cg.path)
+  if (!r->attach && (!s || !s->cg.path))
     escape_later(p->loop, 0, 0, r->mark, VG_SIGKILL);
   if (s && s->cg.path) {
     pal_cgroup_kill(s->cg.path);
@@ -1186,12 +1199,75 @@ static void a_prestart_done(svc_service_t *s) {
   spawn_main(s);
 }
 
+static void run_started(svc_service_t *s);
+
+/* type="attach": a run that watches pid, a process we did not spawn. */
+static apr_status_t child_attach(svc_service_t *s, long pid, uint64_t id) {
+  svc_child_t *r = calloc(1, sizeof *r);
+  apr_status_t rv;
+  if (!r)
+    return APR_ENOMEM;
+  r->proc.data = r;
+  rv = vg_process_attach(s->sup->loop, &r->proc, pid, id, on_child_exit);
+  if (rv != APR_SUCCESS) {
+    free(r);
+    return rv;
+  }
+  r->attach = SVC_RUN_ATTACHED;
+  r->open++;   /* the process */
+  r->pid = pid;
+  vg_timer_init(s->sup->loop, &r->drain_timer);
+  r->open++;
+  r->svc = s;
+  r->start_ms = now_ms(s);
+  s->child = r;
+  s->restart.up_since = r->start_ms;
+  svc_sup_save_pids(s->sup);   /* the launcher's line goes */
+  return APR_SUCCESS;
+}
+
+void svc_service_attached(svc_service_t *s, long pid, uint64_t id) {
+  char eb[128], why[sizeof s->reason];
+  apr_status_t rv = child_attach(s, pid, id);
+  if (rv != APR_SUCCESS) {
+    snprintf(why, sizeof why, "cannot watch pid %ld (from %s): %s%s%s%s",
+             pid, s->cfg->pid_file, vg_strerror(rv, eb, sizeof eb),
+             *pal_last_call() ? " (" : "", pal_last_call(),
+             *pal_last_call() ? ")" : "");
+    fail_start(s, VG_LOG_ERROR, why);
+    return;
+  }
+  slog(s, VG_LOG_INFO, "attached to pid %ld (from %s)", pid,
+       s->cfg->pid_file);
+  run_started(s);
+}
+
+void svc_service_fail_start(svc_service_t *s, const char *why) {
+  fail_start(s, VG_LOG_WARN, why);
+}
+
 static void spawn_main(svc_service_t *s) {
   apr_status_t rv;
   const cfg_ready_t *rd = &s->cfg->ready;
   /* Room for "cannot start: " before it in a reason. */
   char eb[128], prep[sizeof s->reason - 16];
-  if ((rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
+  char found[sizeof s->reason];
+  int launch = 0;
+  if (s->cfg->type == CFG_TYPE_ATTACH) {
+    uint64_t id;
+    long pid;
+    switch (svc_attach_find(s, &pid, &id, found, sizeof found)) {
+    case SVC_PIDFILE_LIVE:
+      svc_service_attached(s, pid, id);
+      return;
+    case SVC_PIDFILE_BAD:
+      fail_start(s, VG_LOG_ERROR, found);
+      return;
+    default:
+      launch = 1;   /* no daemon: <command> starts it */
+    }
+  }
+  if (!launch && (rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
       (rv = notify_open(s)) != APR_SUCCESS) {
     enter_fatal(s, "cannot open the notify socket: %s",
                 vg_strerror(rv, eb, sizeof eb));
@@ -1223,8 +1299,25 @@ static void spawn_main(svc_service_t *s) {
     schedule_restart(s, VG_LOG_ERROR, why);
     return;
   }
+  if (launch) {
+    /* Its whole run, the pid file after it included, is bounded by the
+     * start's deadline (a_starting_timeout). */
+    s->child->attach = SVC_RUN_LAUNCHER;
+    slog(s, VG_LOG_INFO, "%s; running %s to start it, pid %ld", found,
+         s->cfg->command, s->child->proc.pid);
+    set_state(s, SVC_STARTING);
+    arm(s, rd->timeout_ms, on_state_timer);
+    return;
+  }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
   warn_unapplied(s);
+  run_started(s);
+}
+
+/* The service's process runs (spawned, or attached to): STARTING until
+ * its <ready> says. */
+static void run_started(svc_service_t *s) {
+  const cfg_ready_t *rd = &s->cfg->ready;
   set_state(s, SVC_STARTING);
   svc_events_emit(s, SVC_EVK_STARTED, s->child->proc.pid);
   if (rd->kind != CFG_READY_NOTIFY)
@@ -1261,16 +1354,25 @@ static void a_ready(svc_service_t *s) {
 }
 
 static void a_starting_timeout(svc_service_t *s) {
-  if (s->cfg->ready.kind == CFG_READY_AFTER) {
+  if (s->cfg->type == CFG_TYPE_ATTACH &&
+      (!s->child || s->child->attach == SVC_RUN_LAUNCHER)) {
+    /* Its launcher runs still, or its pid file names no daemon yet. */
+    svc_attach_timeout(s, s->reason, sizeof s->reason);
+    if (!s->child) {
+      fail_start(s, VG_LOG_WARN, s->reason);
+      return;
+    }
+  } else if (s->cfg->ready.kind == CFG_READY_AFTER) {
     a_ready(s);
     return;
+  } else {
+    /* Not ready in time: a failed start.  Stop it; the exit counts. */
+    snprintf(s->reason, sizeof s->reason, "not ready within %llu ms%s%s%s",
+             (unsigned long long)s->cfg->ready.timeout_ms,
+             s->checks.ready_last[0] ? " (last check: " : "",
+             s->checks.ready_last,
+             s->checks.ready_last[0] ? ")" : "");
   }
-  /* Not ready in time: a failed start.  Stop it; the exit counts. */
-  snprintf(s->reason, sizeof s->reason, "not ready within %llu ms%s%s%s",
-           (unsigned long long)s->cfg->ready.timeout_ms,
-           s->checks.ready_last[0] ? " (last check: " : "",
-           s->checks.ready_last,
-           s->checks.ready_last[0] ? ")" : "");
   slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
   s->restart_after_stop = 0;
   s->failed_start = 1;   /* its exit goes through the restart policy */
@@ -1460,6 +1562,9 @@ static void a_exited(svc_service_t *s) {
                  vg_signal_name(s->last.signal)
                      ? vg_signal_name(s->last.signal)
                      : "?");
+  else if (s->cfg->type == CFG_TYPE_ATTACH && s->last.code < 0)
+    snprintf(what, sizeof what, "exited (status unknown: vigil did not "
+             "start it)");   /* a failure, whatever it was */
   else
     snprintf(what, sizeof what, "exited with code %d", s->last.code);
   if (s->cfg->type == CFG_TYPE_ONESHOT && !failed) {
@@ -1680,7 +1785,8 @@ static void cgroup_open(svc_service_t *s) {
   pal_cgroup_stat_t st;
   apr_status_t rv;
   char eb[128], *path;
-  if (!sup->cgroup)
+  /* An attached daemon is not in it, nor put in it (attach.c). */
+  if (!sup->cgroup || s->cfg->type == CFG_TYPE_ATTACH)
     return;
   path = malloc(strlen(sup->cgroup) + strlen(s->name) + 6);
   if (!path)
@@ -1918,6 +2024,7 @@ void svc_service_destroy(svc_service_t *s) {
   }
   close_logs(s);
   cgroup_close(s);
+  svc_attach_destroy(s);
   s->plan = NULL;                /* freed with its config's plans */
   if (s->notify.open) {
     s->notify.open = 0;
@@ -2073,7 +2180,7 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   if (s->last.has) {
     svc_json_w_begin_object(w);
     svc_json_w_key(w, "code");
-    if (s->last.signal)
+    if (s->last.signal || s->last.code < 0)   /* < 0: unknown (attach) */
       svc_json_w_null(w);
     else
       svc_json_w_int64(w, s->last.code);
@@ -2101,8 +2208,13 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   svc_json_w_key(w, "limit_events");
   svc_json_w_uint64(w, s->limit.events);
   svc_json_w_key(w, "type");
-  svc_json_w_string(w, s->cfg->type == CFG_TYPE_ONESHOT ? "oneshot"
-                                                        : "simple");
+  svc_json_w_string(w, s->cfg->type == CFG_TYPE_ONESHOT  ? "oneshot"
+                       : s->cfg->type == CFG_TYPE_ATTACH ? "attach"
+                                                         : "simple");
+  if (s->cfg->type == CFG_TYPE_ATTACH) {
+    svc_json_w_key(w, "pid_file");
+    svc_json_w_string(w, s->cfg->pid_file);
+  }
   /* Wall-clock times, ms since the Unix epoch, as last_exit.at_ms. */
   w_int_or_null(w, "next_run_ms", s->next_run ? s->next_run * 1000 : -1);
   {

@@ -696,7 +696,8 @@ static void write_pids(vg_timer_t *t) {
   if (!(text = malloc(cap)))
     return;   /* the file matters only after a kill -9: next change */
   for (s = sup->services; s; s = s->next)
-    if (s->child && s->child->proc.pid > 0 && !s->child->exited) {
+    if (s->child && s->child->proc.pid > 0 && !s->child->exited &&
+        s->child->attach != SVC_RUN_ATTACHED) {   /* not ours to kill */
       int n;
       if (!s->child->start_stamp)
         s->child->start_stamp = pal_pid_start_time(s->child->proc.pid);
