@@ -647,9 +647,15 @@ const char *pal_logsock_path(int which) {
   return NULL;
 }
 
-apr_status_t pal_logsock_send(pal_fd_t fd, const void *buf, size_t len) {
+apr_status_t pal_logsock_send(pal_fd_t fd, const pal_buf_t *parts,
+                              unsigned n) {
   (void)fd;
-  (void)buf;
-  (void)len;
+  (void)parts;
+  (void)n;
   return PAL_EUNSUPPORTED;
+}
+
+apr_status_t pal_logsock_send_fd(pal_fd_t fd, const pal_buf_t *parts,
+                                 unsigned n) {
+  return pal_logsock_send(fd, parts, n);
 }
