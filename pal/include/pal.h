@@ -894,6 +894,8 @@ void pal_svcmgr_report(int state, uint64_t wait_hint_ms);
  * description of id 0 cannot be found).  PAL_EUNSUPPORTED on POSIX. */
 enum { PAL_EVENT_INFO = 0, PAL_EVENT_WARN = 1, PAL_EVENT_ERROR = 2 };
 apr_status_t pal_eventlog_report(int level, const char *message);
+/* 1 where pal_eventlog_report() can work (Windows), else 0. */
+int pal_eventlog_supported(void);
 
 /* Make the Event Log know the source (the key
  * HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\Vigil,

@@ -575,6 +575,8 @@ static BOOL CALLBACK open_source(PINIT_ONCE once, PVOID param, PVOID *ctx) {
   return TRUE;
 }
 
+int pal_eventlog_supported(void) { return 1; }
+
 apr_status_t pal_eventlog_report(int level, const char *message) {
   static const WORD types[] = {EVENTLOG_INFORMATION_TYPE,
                                EVENTLOG_WARNING_TYPE, EVENTLOG_ERROR_TYPE};

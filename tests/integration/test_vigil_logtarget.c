@@ -13,7 +13,9 @@
  * whole as a sealed memfd (SCM_RIGHTS), and split when memfd_create
  * fails; a daemon that cannot be reached (the fallback file, one
  * warning); a daemon that does not read (records dropped and counted,
- * `vigil status` answers meanwhile).
+ * `vigil status` answers meanwhile); `vigil validate` and the
+ * supervisor's start warn of a journald socket that is missing and of a
+ * path that is not a socket, and say nothing once both are sockets.
  */
 #include "vigil_test.h"
 
@@ -678,6 +680,84 @@ static void test_journal_memfd_fails(void) {
   rx_close(&rx);
 }
 
+/* ---- validate's warnings ---------------------------------------------- */
+
+/* `vigil validate` of `cfg`: exit 0, "ok", and its stderr. */
+static const char *validate_ok(vt_t *t, const char *cfg) {
+  vt_res_t *r = vt_vigil(t, 10000, "validate", "-c", cfg, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_contains(r->out, ": ok\n"));
+  CU_ASSERT(!vt_contains(r->err, "error:"));
+  return r->err;
+}
+
+/* In the namespace: journald's socket missing, then a regular file in
+ * its place, /dev/log a regular file: warnings (exit 0); real sockets
+ * at both: nothing said.  The supervisor logs the same warnings at its
+ * start and runs the service, its lines in the fallback file. */
+static void test_validate_warnings(void) {
+  vt_t *t;
+  rx_t rs, rj;
+  const char *cfg, *err, *plain;
+  char *txt;
+  if (skipped() || !(t = vt_begin("validate-warn")))
+    return;
+  cfg = vt_config(t, "vigil.xml",
+                  sh_svc(t, "app", "<log stdout=\"journal\" "
+                         "stderr=\"syslog\"/>",
+                         "echo hello; exec sleep 30"),
+                  sh_svc(t, "app2", "<log stdout=\"journal\"/>",
+                         "exec sleep 30"),
+                  NULL);
+  /* A regular file bound over /dev/log (whatever was there). */
+  plain = vt_path(t, "plain");
+  VT_REQUIRE(vt_write_file(t, plain, "") == 0);
+  VT_REQUIRE(mount(plain, SYSLOG_PATH, "none", MS_BIND, NULL) == 0);
+  VT_REQUIRE(unlink(JOURNAL_PATH) == 0);
+  err = validate_ok(t, cfg);
+  CU_ASSERT(vt_contains(err, "vigil.xml:8: warning: service app (and 1 "
+                             "more services): <log stdout=\"journal\">: "
+                             JOURNAL_PATH " does not exist (is "
+                             "systemd-journald running?); the lines go to "
+                             "the fallback files"));
+  CU_ASSERT(vt_contains(err, "vigil.xml:8: warning: service app: <log "
+                             "stderr=\"syslog\">: " SYSLOG_PATH " is not a "
+                             "socket; the lines go to the fallback file "));
+  CU_ASSERT(vt_contains(err, "app.err.log until it can be reached"));
+  CU_ASSERT_EQUAL(vt_count_lines(err, "warning:"), 2);
+  VT_REQUIRE(touch(JOURNAL_PATH) == 0);
+  err = validate_ok(t, cfg);
+  CU_ASSERT(vt_contains(err, JOURNAL_PATH " is not a socket"));
+  CU_ASSERT_EQUAL(vt_count_lines(err, "warning:"), 2);
+
+  /* The supervisor says it, and runs the services all the same. */
+  VT_REQUIRE(vt_sup_start_ready(t, cfg));
+  CU_ASSERT(vt_wait_log(t, JOURNAL_PATH " is not a socket", VT_WAIT_MS));
+  CU_ASSERT(vt_contains(vt_sup_log(t), SYSLOG_PATH " is not a socket"));
+  CU_ASSERT(vt_wait_state(t, "app", "running", VT_WAIT_MS) != NULL);
+  {
+    uint64_t end = vt_now_ms() + VT_WAIT_MS;
+    const char *f = apr_pstrcat(vt_pool(t), vt_log_dir(t), "/app.out.log",
+                                NULL);
+    while (((txt = vt_read_file(t, f, NULL)) == NULL ||
+            !vt_contains(txt, "hello\n")) && vt_now_ms() < end)
+      vt_sleep(t, 20);
+    CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "hello\n");
+  }
+  VT_REQUIRE(vt_cli(t, "shutdown", NULL)->code == 0);
+  vt_sup_wait_exit(t, VT_WAIT_MS);
+  (void)umount2(SYSLOG_PATH, MNT_DETACH);
+
+  /* Real sockets at both paths: nothing to say. */
+  VT_REQUIRE(rx_open(t, &rs, "syslog.sock", SYSLOG_PATH));
+  VT_REQUIRE(rx_open(t, &rj, "journal.sock", JOURNAL_PATH));
+  err = validate_ok(t, cfg);
+  CU_ASSERT_STRING_EQUAL(err, "");
+  rx_close(&rj);
+  rx_close(&rs);
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_logtarget_tests[] = {
     {"syslog: RFC 5424 fields, info and err", test_syslog_fields},
     {"journal: PRIORITY, SYSLOG_IDENTIFIER, MESSAGE", test_journal_fields},
@@ -690,6 +770,8 @@ static CU_TestInfo vigil_logtarget_tests[] = {
     {"the daemon back: lines go to it again after 10 s", test_daemon_back},
     {"a daemon not reading: drops counted, the loop answers",
      test_not_reading},
+    {"validate warns of a missing or non-socket daemon path",
+     test_validate_warnings},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_logtarget_suite = {.pName = "vigil_logtarget",
