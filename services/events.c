@@ -13,10 +13,10 @@
  * The counters are Prometheus counters: they only grow.  They are kept
  * by service name, apart from the service's own record, so a reload
  * that keeps (or changes) a service keeps its counts; a removed
- * service's record goes at the next insertion of a new name (the table
- * holds the live services' names, and at most the one being added), so
- * memory is bounded by the services configured.  Counting allocates
- * only the first time a name is seen.
+ * service's record goes when a new name needs its place (the table
+ * never holds more records than services), so memory is bounded by the
+ * services configured.  Counting allocates only the first time a name
+ * is seen.
  *
  * Emitting never blocks and never fails the caller: without memory an
  * event is lost, nothing else.  docs/control.md documents the lines.
@@ -53,6 +53,7 @@ typedef struct ring_line_s {
 /* The counts of one service name (malloc'ed; the name follows). */
 typedef struct ev_counts_s {
   uint64_t n[SVC_EVK_N];
+  unsigned mark;                /* == ev->mark: a live service's (prune) */
   char name[1];
 } ev_counts_t;
 
@@ -61,6 +62,7 @@ struct svc_events_s {
   unsigned head, len;           /* oldest at (head - len) mod N */
   on_run_t *runs;               /* <on> commands running */
   apr_hash_t *counts;           /* name -> ev_counts_t (sup->pool) */
+  unsigned mark;
 };
 
 const char *svc_evk_name(svc_evk k) {
@@ -138,12 +140,20 @@ void svc_events_replay(svc_sup_t *sup,
 /* ---- the metrics' counters -------------------------------------------- */
 
 /* Forget the counts of names no live service has (removed by a reload):
- * deleting the entry the iteration is on is allowed by APR. */
+ * the live services' records are marked, the others deleted (deleting
+ * the entry an iteration is on is allowed by APR).  O(services). */
 static void counts_prune(svc_sup_t *sup, svc_events_t *ev) {
   apr_hash_index_t *hi;
+  const svc_service_t *s;
+  ev_counts_t *c;
+  ev->mark++;
+  for (s = sup->services; s; s = s->next)
+    if (!s->removing &&
+        (c = apr_hash_get(ev->counts, s->name, APR_HASH_KEY_STRING)))
+      c->mark = ev->mark;
   for (hi = apr_hash_first(NULL, ev->counts); hi; hi = apr_hash_next(hi)) {
-    ev_counts_t *c = apr_hash_this_val(hi);
-    if (!svc_sup_find(sup, c->name)) {
+    c = apr_hash_this_val(hi);
+    if (c->mark != ev->mark) {
       apr_hash_set(ev->counts, c->name, APR_HASH_KEY_STRING, NULL);
       free(c);
     }
@@ -163,7 +173,12 @@ static void count(svc_service_t *s, svc_evk kind) {
     return;
   c = apr_hash_get(ev->counts, s->name, APR_HASH_KEY_STRING);
   if (!c) {
-    counts_prune(s->sup, ev);
+    /* As many records as services (removing ones included): one at
+     * least is stale, as this live service has none.  So the table
+     * never holds more than the services listed, and a prune, which
+     * walks them all, comes only after a reload removed some. */
+    if (apr_hash_count(ev->counts) >= s->sup->nservices)
+      counts_prune(s->sup, ev);
     len = strlen(s->name);
     if (!(c = calloc(1, sizeof *c + len)))
       return;

@@ -449,6 +449,28 @@ static void test_event_counters(void) {
   CU_ASSERT(events_total(body, "crash", "stopped") >= 1);
   /* s2, removed: its series are gone. */
   CU_ASSERT(!vt_contains(body, "service=\"s2\""));
+  /* A new service takes the removed one's record (the table holds no
+   * more records than services): s2, added again later, starts from 0. */
+  http_config(t, listen_at(t, port, NULL),
+              apr_pstrcat(vt_pool(t), sleeper(t),
+                          vt_svc(t, "s3", READY_FAST, "sleep", "60000",
+                                 NULL),
+                          NULL));
+  VT_REQUIRE(vt_cli(t, "reload", NULL)->code == 0);
+  VT_REQUIRE(vt_wait_state(t, "s3", "running", VT_WAIT_MS) != NULL);
+  http_config(t, listen_at(t, port, NULL),
+              apr_pstrcat(vt_pool(t), sleeper(t),
+                          vt_svc(t, "s3", READY_FAST, "sleep", "60000",
+                                 NULL),
+                          vt_svc(t, "s2", READY_FAST, "sleep", "60000",
+                                 NULL),
+                          NULL));
+  VT_REQUIRE(vt_cli(t, "reload", NULL)->code == 0);
+  VT_REQUIRE(vt_wait_state(t, "s2", "running", VT_WAIT_MS) != NULL);
+  body = body_of(hget(t, port, "/metrics", NULL));
+  CU_ASSERT_EQUAL(events_total(body, "s2", "started"), 1);
+  CU_ASSERT_EQUAL(events_total(body, "s3", "started"), 1);
+  CU_ASSERT_EQUAL(events_total(body, "s1", "started"), 1);
   (void)cfg;
   vt_end(t);
 }
