@@ -371,6 +371,23 @@ static int64_t events_total(const char *body, const char *svc,
   return metric(body, sample);
 }
 
+/* Reload with the services `svcs` (and the endpoint on port), wait
+ * until `name` runs: the metrics then, or "" (a failure recorded). */
+static const char *reload_to(vt_t *t, int port, const char *svcs,
+                             const char *name) {
+  http_config(t, listen_at(t, port, NULL), svcs);
+  if (vt_cli(t, "reload", NULL)->code != 0 ||
+      vt_wait_state(t, name, "running", VT_WAIT_MS) == NULL) {
+    CU_FAIL("reload or start failed");
+    return "";
+  }
+  return body_of(hget(t, port, "/metrics", NULL));
+}
+
+static const char *sleeper_named(vt_t *t, const char *name) {
+  return vt_svc(t, name, READY_FAST, "sleep", "60000", NULL);
+}
+
 /* The counters agree with `vigil events`: a crash loop, stopped, then
  * every kind compared with the lines of the ring; a reload that keeps
  * the service, and one that changes it, keep the counts (a counter never
@@ -379,7 +396,7 @@ static void test_event_counters(void) {
   vt_t *t = vt_begin("http-evcount");
   const char *kinds[] = {"started", "running", "exited", "restarting",
                          "fatal", "health-failed", "stopped"};
-  const char *crash, *body, *cfg;
+  const char *crash, *body;
   int port;
   size_t i;
   int64_t restarts, exited;
@@ -419,14 +436,9 @@ static void test_event_counters(void) {
   CU_ASSERT_EQUAL(events_total(body, "s1", "exited"), 0);
 
   /* A reload that adds a service keeps crash's counts ... */
-  cfg = http_config(t, listen_at(t, port, NULL),
-                    apr_pstrcat(vt_pool(t), crash, sleeper(t),
-                                vt_svc(t, "s2", READY_FAST, "sleep", "60000",
-                                       NULL),
-                                NULL));
-  VT_REQUIRE(vt_cli(t, "reload", NULL)->code == 0);
-  VT_REQUIRE(vt_wait_state(t, "s2", "running", VT_WAIT_MS) != NULL);
-  body = body_of(hget(t, port, "/metrics", NULL));
+  body = reload_to(t, port, apr_pstrcat(vt_pool(t), crash, sleeper(t),
+                                        sleeper_named(t, "s2"), NULL),
+                   "s2");
   CU_ASSERT_EQUAL(metric(body,
                          "vigil_service_restarts_total{service=\"crash\"}"),
                   restarts);
@@ -451,27 +463,15 @@ static void test_event_counters(void) {
   CU_ASSERT(!vt_contains(body, "service=\"s2\""));
   /* A new service takes the removed one's record (the table holds no
    * more records than services): s2, added again later, starts from 0. */
-  http_config(t, listen_at(t, port, NULL),
-              apr_pstrcat(vt_pool(t), sleeper(t),
-                          vt_svc(t, "s3", READY_FAST, "sleep", "60000",
-                                 NULL),
-                          NULL));
-  VT_REQUIRE(vt_cli(t, "reload", NULL)->code == 0);
-  VT_REQUIRE(vt_wait_state(t, "s3", "running", VT_WAIT_MS) != NULL);
-  http_config(t, listen_at(t, port, NULL),
-              apr_pstrcat(vt_pool(t), sleeper(t),
-                          vt_svc(t, "s3", READY_FAST, "sleep", "60000",
-                                 NULL),
-                          vt_svc(t, "s2", READY_FAST, "sleep", "60000",
-                                 NULL),
-                          NULL));
-  VT_REQUIRE(vt_cli(t, "reload", NULL)->code == 0);
-  VT_REQUIRE(vt_wait_state(t, "s2", "running", VT_WAIT_MS) != NULL);
-  body = body_of(hget(t, port, "/metrics", NULL));
+  reload_to(t, port, apr_pstrcat(vt_pool(t), sleeper(t),
+                                 sleeper_named(t, "s3"), NULL), "s3");
+  body = reload_to(t, port, apr_pstrcat(vt_pool(t), sleeper(t),
+                                        sleeper_named(t, "s3"),
+                                        sleeper_named(t, "s2"), NULL),
+                   "s2");
   CU_ASSERT_EQUAL(events_total(body, "s2", "started"), 1);
   CU_ASSERT_EQUAL(events_total(body, "s3", "started"), 1);
   CU_ASSERT_EQUAL(events_total(body, "s1", "started"), 1);
-  (void)cfg;
   vt_end(t);
 }
 
