@@ -91,10 +91,13 @@ static void set_state(svc_service_t *s, svc_state st) {
   svc_state old = s->state;
   vg_timer_stop(&s->timer);
   s->state = st;
-  if (old != st) {
+  if (old != st)
     svc_sup_state_changed(s->sup, s, old);
+  /* backoff and fatal are entered anew from themselves (a start from
+   * there that fails again): each entry is an event, one restart
+   * scheduled or one more failure, as the restart counter says. */
+  if (old != st || st == SVC_BACKOFF || st == SVC_FATAL)
     events_of_state(s, st);
-  }
 }
 
 /* The loop's time is read once per iteration, after the wait: callbacks

@@ -432,6 +432,10 @@ typedef enum {
 } svc_evk;
 const char *svc_evk_name(svc_evk k);
 void svc_events_emit(svc_service_t *s, svc_evk kind, long pid);
+/* How many events of kind the service named so has had (the metrics;
+ * kept across reloads that keep the service). */
+uint64_t svc_events_count(svc_sup_t *sup, const char *service,
+                          svc_evk kind);
 void svc_events_replay(svc_sup_t *sup,
                        void (*fn)(void *, const char *, size_t),
                        void *baton);

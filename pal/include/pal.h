@@ -67,6 +67,8 @@ extern "C" {
 #define PAL_ESVCSTOPPED (APR_OS_START_USERERR + 13) /* not running        */
 #define PAL_ESVCNOTSCM  (APR_OS_START_USERERR + 14) /* not started by SCM */
 #define PAL_ENOTREG     (APR_OS_START_USERERR + 15) /* not a regular file */
+#define PAL_ETOOBIG     (APR_OS_START_USERERR + 16) /* too big to send as
+                                                       one datagram */
 
 /* Like apr_strerror(), but also knows the PAL_E* codes above. */
 const char *pal_strerror(apr_status_t rv, char *buf, size_t bufsize);
@@ -950,6 +952,8 @@ void pal_svcmgr_report(int state, uint64_t wait_hint_ms);
  * description of id 0 cannot be found).  PAL_EUNSUPPORTED on POSIX. */
 enum { PAL_EVENT_INFO = 0, PAL_EVENT_WARN = 1, PAL_EVENT_ERROR = 2 };
 apr_status_t pal_eventlog_report(int level, const char *message);
+/* 1 where pal_eventlog_report() can work (Windows), else 0. */
+int pal_eventlog_supported(void);
 
 /* Make the Event Log know the source (the key
  * HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\Vigil,
@@ -970,10 +974,24 @@ enum { PAL_LOGSOCK_SYSLOG = 1, PAL_LOGSOCK_JOURNAL = 2 };
 apr_status_t pal_logsock_open(pal_fd_t *fd, int which);
 /* The socket's path, for messages; NULL where there is none. */
 const char *pal_logsock_path(int which);
-/* Send one datagram, never blocking: APR_EAGAIN when the daemon's queue
- * is full (the record is lost, the socket still fine); any other error
- * (the daemon went away: ECONNREFUSED, ENOTCONN) means reconnecting. */
-apr_status_t pal_logsock_send(pal_fd_t fd, const void *buf, size_t len);
+/* Send one record, gathered from its n pieces, as one datagram, never
+ * blocking: APR_EAGAIN when the daemon's queue is full (the record is
+ * lost, the socket still fine); PAL_ETOOBIG when the record is larger
+ * than one datagram can be (EMSGSIZE: nothing sent, the socket fine);
+ * any other error (the daemon went away: ECONNREFUSED, ENOTCONN) means
+ * reconnecting. */
+apr_status_t pal_logsock_send(pal_fd_t fd, const pal_buf_t *parts,
+                              unsigned n);
+/* journald's way for a record too large for a datagram: the pieces are
+ * written to a memory file (memfd_create) sealed against every change,
+ * so the daemon may map it, whose descriptor is passed alone in an empty
+ * datagram (SCM_RIGHTS).  PAL_EUNSUPPORTED where there are no sealed
+ * memory files (off Linux; a kernel before 3.17); APR_EAGAIN when the
+ * daemon's queue is full; any other error (no memory or descriptors for
+ * the file, the send failed): the record was not sent, and the caller
+ * may still send it in datagram-sized pieces. */
+apr_status_t pal_logsock_send_fd(pal_fd_t fd, const pal_buf_t *parts,
+                                 unsigned n);
 
 /* ------------------------------------------------------------------------
  * Fault-injection seam (tests).
@@ -991,6 +1009,7 @@ enum {
   PAL_SYS_ACCEPT,
   PAL_SYS_CONNECT, PAL_SYS_POLL_WAIT, PAL_SYS_POLL_CTL, PAL_SYS_SOCKET,
   PAL_SYS_SPAWN, PAL_SYS_RECVFROM, PAL_SYS_SENDMSG,
+  PAL_SYS_MEMFD /* memfd_create (pal_logsock_send_fd) */,
   PAL_SYS_COUNT_
 };
 
