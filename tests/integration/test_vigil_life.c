@@ -208,7 +208,11 @@ static void test_hooks_order(void) {
   vt_config(
       t, "vigil.xml",
       vt_svc(t, "s",
-             apr_pstrcat(vt_pool(t), READY_FAST "    ",
+             /* Ready 1 s after the spawn: the main process has written
+              * its line by then (a spawn under Wine may take over 100 ms
+              * to run its first line; the order of post-start after it
+              * is what readiness promises, not the process's speed). */
+             apr_pstrcat(vt_pool(t), "<ready after=\"1s\"/>\n    ",
                          hook(t, "post-stop", NULL, f, "post-stop", "0", "0"),
                          hook(t, "pre-stop", NULL, f, "pre-stop", "200", "0"),
                          hook(t, "post-start", NULL, f, "post-start", "0",
