@@ -207,8 +207,8 @@ typedef struct vg_tlink_s {
  * (one cache line fewer for a timer at a random place among many). */
 struct vg_timer_s {
   VG_HANDLE_FIELDS
-  uint32_t slot;                /* wheel slot, UINT32_MAX when unlinked */
-  uint32_t pass;                /* run-timers pass in which it started */
+  uint64_t at;                  /* its wheel slot's time, UINT64_MAX when
+                                   in no slot */
   uint64_t due;                 /* loop time (ms) */
   uint64_t order;               /* start order (ties of `due`) */
   vg_timer_cb cb;
