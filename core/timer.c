@@ -100,31 +100,30 @@ static inline void note_due(vg_loop_t *loop, vg_timer_t *t) {
   }
 }
 
-static void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
-  unsigned level = level_of(loop, t->due);
+static inline void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
+  uint64_t due = t->due;
+  unsigned level = level_of(loop, due);
   unsigned shift = VG__WHEEL_BITS * level;
-  unsigned idx = (unsigned)(t->due >> shift) & (VG__WHEEL_SLOTS - 1);
+  unsigned idx = (unsigned)(due >> shift) & (VG__WHEEL_SLOTS - 1);
   vg_tlink_t *head = &loop->wheel[level][idx];
-  uint64_t bit = (uint64_t)1 << idx;
+  vg_tlink_t *tail = head->prev;   /* stale if the slot is empty */
+  uint64_t bits = loop->wheel_bits[level], bit = (uint64_t)1 << idx;
 
-  if (loop->wheel_bits[level] & bit) {
-    vg_tlink_t *tail = head->prev;
-    tail->next = &t->link;
-    t->link.prev = tail;
-    if (level == 0 && TIMER_OF(tail)->order > t->order)
-      loop->wheel_unsorted |= bit;
-  } else {
+  if (!(bits & bit)) {
     /* An empty slot's head is stale: it is rewritten here. */
-    loop->wheel_bits[level] |= bit;
+    loop->wheel_bits[level] = bits | bit;
     loop->wheel_levels |= 1u << level;
-    head->next = &t->link;
-    t->link.prev = head;
+    tail = head;
+  } else if (level == 0 && TIMER_OF(tail)->order > t->order) {
+    loop->wheel_unsorted |= bit;
   }
+  tail->next = &t->link;
+  t->link.prev = tail;
   t->link.next = head;
   head->prev = &t->link;
   /* The slot's time: the deadline with the groups below the level's
    * cleared (above it, due and the wheel's time agree). */
-  t->at = t->due >> shift << shift;
+  t->at = due >> shift << shift;
   note_due(loop, t);
 }
 
