@@ -832,10 +832,10 @@ static void fr_async_cb(vg_async_t *h) {
   vg_close((vg_handle_t *)h, NULL);
 }
 
-static void *APR_THREAD_FUNC fr_thread(apr_thread_t *thd, void *arg) {
-  (void)arg;
+/* A thread that wakes a loop's async (arg) once, 30 ms from now. */
+static void *APR_THREAD_FUNC wake_thread(apr_thread_t *thd, void *arg) {
   apr_sleep(apr_time_from_msec(30));
-  vg_async_send(&fr.async);
+  vg_async_send(arg);
   apr_thread_exit(thd, APR_SUCCESS);
   return NULL;
 }
@@ -859,7 +859,7 @@ static void test_closed_timer_forgotten(void) {
   vg_timer_start(&fr.b, log_cb, 610, 0);
   CU_ASSERT_EQUAL_FATAL(vg_async_init(fr.loop, &fr.async, fr_async_cb),
                         APR_SUCCESS);
-  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, fr_thread, NULL,
+  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, wake_thread, &fr.async,
                                           vg_test_pool),
                         APR_SUCCESS);
   CU_ASSERT_EQUAL(vg_run(fr.loop, VG_RUN_DEFAULT), 0);
@@ -905,14 +905,6 @@ static void rm_async_cb(vg_async_t *h) {
                   APR_SUCCESS);
 }
 
-static void *APR_THREAD_FUNC rm_thread(apr_thread_t *thd, void *arg) {
-  (void)arg;
-  apr_sleep(apr_time_from_msec(30));
-  vg_async_send(&rm.async);
-  apr_thread_exit(thd, APR_SUCCESS);
-  return NULL;
-}
-
 static void test_remembered_slot_restart(void) {
   apr_thread_t *thd;
   apr_status_t trv;
@@ -930,7 +922,7 @@ static void test_remembered_slot_restart(void) {
   rm.block = (now / 4096 + 1) * 4096;
   vg_timer_start(&rm.a, log_cb, rm.block + 1500 - now, 0);
   vg_timer_start(&rm.b, rm_b_cb, rm.block + 1600 - now, 0);
-  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, rm_thread, NULL,
+  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, wake_thread, &rm.async,
                                           vg_test_pool),
                         APR_SUCCESS);
   log_len = 0;
