@@ -18,6 +18,15 @@
  * slot is found with two count-trailing-zeros: the lowest occupied level,
  * its lowest occupied slot.
  *
+ * A linked timer keeps its slot's time in `at` (the time the wheel
+ * reaches the slot: D with the groups below L cleared), not the slot's
+ * index: W never passes an occupied slot, so until W reaches it, `at`
+ * and W differ first in group L and the slot is found again from `at`
+ * (level_of).  Slot times are distinct, and none is UINT64_MAX (the
+ * loop's time, in ms from a nanosecond clock, stays below 2^45), so
+ * `at` == UINT64_MAX means "in no slot", and one compare, at < due,
+ * tells a restart that it may stay where it is.
+ *
  * Advancing (vg__run_timers) moves W from slot to slot, never past an
  * occupied one: a slot of level 0 fires; a slot of level L >= 1 is
  * reached at its start and its timers move down (a cascade), each to the
@@ -39,18 +48,22 @@
  * takes the next `order` from the loop, and a slot of level 0 is fired in
  * `order`.  Entries arrive at a level-0 slot by appends, in order almost
  * always (starts are appended in order; cascades keep list order); an
- * append behind a later start, or a lazy restart inside a level-0 slot,
- * marks the slot unsorted (wheel_unsorted) and it is sorted (merge sort,
- * no allocation) before it fires.
+ * append behind a later start, or a lazy restart inside a level-0 slot
+ * for that slot's own deadline, marks the slot unsorted (wheel_unsorted)
+ * and it is sorted (merge sort, no allocation) before it fires.  (A lazy
+ * restart to a later deadline needs no mark: it is moved on when the
+ * wheel reaches it, and the others keep their order.)
  *
  * The poll timeout is exact: vg__next_timeout first settles the earliest
  * slot (drops stale entries, moves early ones on), then takes the slot's
  * time (level 0) or the earliest deadline in it (a higher level, scanned
- * and remembered in next_timer/next_due while that timer stays put).
+ * and remembered in next_at/next_timer/next_due while that timer stays
+ * put; a restart to earlier inside that slot takes over: note_due).
  *
  * Timers started during a run-timers pass (even with timeout 0) wait for
  * the next pass, so a callback that re-arms itself cannot starve the
- * loop.
+ * loop: they have an order at least the loop's timer_order at the pass's
+ * start.
  */
 #include "internal.h"
 
