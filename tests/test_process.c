@@ -810,6 +810,51 @@ static void test_backend_named(void) {
 #endif
   vg_test_close_loop(loop);
 }
+
+#ifdef __linux__
+/* backend_run: the "backend" child's line with VIGIL_BACKEND=env. */
+static void backend_run(vg_loop_t *loop, child_t *c, const char *env,
+                        const char *refused) {
+  const char *envv[2];
+  envv[0] = env;
+  envv[1] = NULL;
+  child_prepare(c, "backend", refused, NULL);
+  child_pipe(loop, c, 1);
+  c->opts.env = envv;
+  child_run(loop, c);
+}
+
+/* A kernel that refuses io_uring (too old, a seccomp profile such as
+ * Docker's): named, it is an error; unnamed, the default is epoll.  A
+ * kernel without MSG_RING from no ring (before 6.13) still runs it, the
+ * wake-up through the eventfd.  The refusals are real: a seccomp filter
+ * in the child. */
+static void test_backend_refused(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", NULL);
+  if (strcmp(c.out.data, "io_uring ok\n") != 0) {
+    printf("\n    SKIPPED: io_uring does not run here (%s)", c.out.data);
+    child_release(loop, &c);
+    vg_test_close_loop(loop);
+    return;
+  }
+  child_release(loop, &c);
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", "setup");
+  CU_ASSERT_STRING_EQUAL(c.out.data, "io_uring (unavailable: io_uring_setup "
+                                     "failed): io_uring_setup failed\n");
+  child_release(loop, &c);
+  backend_run(loop, &c, "VIGIL_BACKEND=", "setup");
+  CU_ASSERT_STRING_EQUAL(c.out.data, "epoll ok woke\n");
+  child_release(loop, &c);
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", "msgring");
+  CU_ASSERT_STRING_EQUAL(c.out.data, "io_uring ok woke\n");
+  child_release(loop, &c);
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", "none");
+  CU_ASSERT_EQUAL(c.exit_status, 125);   /* an unknown refusal */
+  vg_test_close_loop(loop);
+}
+#endif
 #endif
 
 #ifdef _WIN32
@@ -1662,6 +1707,9 @@ static CU_TestInfo process_tests[] = {
     {"env", test_env},
 #ifndef _WIN32
     {"backend_named", test_backend_named},
+#ifdef __linux__
+    {"backend_refused", test_backend_refused},
+#endif
 #endif
     {"cwd", test_cwd},
     {"no_fd_leaks", test_no_fd_leaks},
