@@ -245,21 +245,23 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
 /* The rest of a start (vg_timer_start has set the fields): a deadline
  * at its slot's time, a move to an earlier slot, or a first insert. */
 static VG__NOINLINE apr_status_t start_slow(vg_loop_t *loop, vg_timer_t *t) {
-  if (t->at == t->due && t->due != NONE) {
-    /* It stays, due at its slot's time: in a level-0 slot (one deadline)
-     * it now fires after the others (a new order), so the slot is sorted
-     * first unless it is the last. */
-    if (level_of(loop, t->at) == 0) {
-      unsigned idx = (unsigned)t->at & (VG__WHEEL_SLOTS - 1);
-      if (t->link.next != &loop->wheel[0][idx])
-        loop->wheel_unsorted |= (uint64_t)1 << idx;
+  if (t->at != NONE) {
+    if (t->at == t->due) {
+      /* It stays, due at its slot's time: in a level-0 slot (one
+       * deadline) it now fires after the others (a new order), so the
+       * slot is sorted first unless it is the last. */
+      if (level_of(loop, t->at) == 0) {
+        unsigned idx = (unsigned)t->at & (VG__WHEEL_SLOTS - 1);
+        if (t->link.next != &loop->wheel[0][idx])
+          loop->wheel_unsorted |= (uint64_t)1 << idx;
+      }
+      note_due(loop, t);
+      arm(t);
+      return APR_SUCCESS;
     }
-    note_due(loop, t);
-  } else {
-    if (t->at != NONE)
-      wheel_unlink(loop, t);
-    wheel_insert(loop, t);
+    wheel_unlink(loop, t);
   }
+  wheel_insert(loop, t);
   arm(t);
   return APR_SUCCESS;
 }
