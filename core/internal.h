@@ -39,9 +39,11 @@ enum {
 #define VG__WHEEL_LEVELS 11
 
 #if defined(__GNUC__) || defined(__clang__)
+#define VG__NOINLINE __attribute__((noinline))
 #define vg__ctz64(x) ((unsigned)__builtin_ctzll(x))
 #define vg__clz64(x) ((unsigned)__builtin_clzll(x))
 #else
+#define VG__NOINLINE
 static inline unsigned vg__ctz64(uint64_t x) {     /* x != 0 */
   unsigned n = 0;
   while (!(x & 1)) { x >>= 1; n++; }
@@ -74,17 +76,16 @@ struct vg_loop_s {
    * slots of each level, the occupied levels, and the level-0 slots to
    * sort before they fire; wheel_time, the wheel's time (ms, never ahead
    * of `time`); the order of the next start; the earliest deadline of the
-   * slot next_slot (NONE: not known) and its timer */
+   * slot whose time is next_at (UINT64_MAX: not known) and its timer */
   vg_tlink_t wheel[VG__WHEEL_LEVELS][VG__WHEEL_SLOTS];
   uint64_t wheel_bits[VG__WHEEL_LEVELS];
   uint64_t wheel_unsorted;
   uint32_t wheel_levels;
-  uint32_t timer_pass;
   uint64_t wheel_time;
   uint64_t timer_order;
   uint64_t next_due;
+  uint64_t next_at;
   vg_timer_t *next_timer;
-  uint32_t next_slot;
 
   /* signals: watchers per portable signal number */
   vg_signal_t *signals[PAL_NSIG];

@@ -52,7 +52,7 @@ apr_status_t vg_loop_create(vg_loop_t **out, apr_pool_t *parent) {
   pal_poll_set_waited_cb(loop->poll, on_waited, loop);
   loop->time = pal_hrtime() / 1000000u;
   loop->wheel_time = loop->time;
-  loop->next_slot = UINT32_MAX;
+  loop->next_at = UINT64_MAX;
   *out = loop;
   return APR_SUCCESS;
 

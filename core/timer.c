@@ -18,6 +18,15 @@
  * slot is found with two count-trailing-zeros: the lowest occupied level,
  * its lowest occupied slot.
  *
+ * A linked timer keeps its slot's time in `at` (the time the wheel
+ * reaches the slot: D with the groups below L cleared), not the slot's
+ * index: W never passes an occupied slot, so until W reaches it, `at`
+ * and W differ first in group L and the slot is found again from `at`
+ * (level_of).  Slot times are distinct, and none is UINT64_MAX (the
+ * loop's time, in ms from a nanosecond clock, stays below 2^45), so
+ * `at` == UINT64_MAX means "in no slot", and one compare, at < due,
+ * tells a restart that it may stay where it is.
+ *
  * Advancing (vg__run_timers) moves W from slot to slot, never past an
  * occupied one: a slot of level 0 fires; a slot of level L >= 1 is
  * reached at its start and its timers move down (a cascade), each to the
@@ -39,84 +48,110 @@
  * takes the next `order` from the loop, and a slot of level 0 is fired in
  * `order`.  Entries arrive at a level-0 slot by appends, in order almost
  * always (starts are appended in order; cascades keep list order); an
- * append behind a later start, or a lazy restart inside a level-0 slot,
- * marks the slot unsorted (wheel_unsorted) and it is sorted (merge sort,
- * no allocation) before it fires.
+ * append behind a later start, or a lazy restart inside a level-0 slot
+ * for that slot's own deadline, marks the slot unsorted (wheel_unsorted)
+ * and it is sorted (merge sort, no allocation) before it fires.  (A lazy
+ * restart to a later deadline needs no mark: it is moved on when the
+ * wheel reaches it, and the others keep their order.)
  *
  * The poll timeout is exact: vg__next_timeout first settles the earliest
  * slot (drops stale entries, moves early ones on), then takes the slot's
  * time (level 0) or the earliest deadline in it (a higher level, scanned
- * and remembered in next_timer/next_due while that timer stays put).
+ * and remembered in next_at/next_timer/next_due while that timer stays
+ * put; a restart to earlier inside that slot takes over: note_due).
  *
  * Timers started during a run-timers pass (even with timeout 0) wait for
  * the next pass, so a callback that re-arms itself cannot starve the
- * loop.
+ * loop: they have an order at least the loop's timer_order at the pass's
+ * start.
  */
 #include "internal.h"
 
 #include <stddef.h>
 
-#define NONE UINT32_MAX
+/* t->at of a timer in no slot (see the top: no slot's time is NONE). */
+#define NONE UINT64_MAX
 
 #define TIMER_OF(l) \
   ((vg_timer_t *)(void *)((char *)(l) - offsetof(vg_timer_t, link)))
 
 #define ARMED(t) (((t)->hflags & VG__ACTIVE) != 0)
 
-static uint64_t slot_time(const vg_loop_t *loop, uint32_t s) {
-  return vg__wheel_slot_time(loop->wheel_time, s / VG__WHEEL_SLOTS,
-                             s % VG__WHEEL_SLOTS);
+/* The handle's active flag and the loop's count of active handles (the
+ * invariant of handle.c), inline: they are on every start and firing. */
+static inline void arm(vg_timer_t *t) {
+  if (!(t->hflags & VG__ACTIVE)) {
+    t->hflags |= VG__ACTIVE;
+    if (t->hflags & VG__REF)
+      t->loop->active_handles++;
+  }
 }
 
-/* The earliest deadline of the slot next_slot is next_timer's: an entry
+static inline void disarm(vg_timer_t *t) {
+  if (t->hflags & VG__ACTIVE) {
+    t->hflags &= ~VG__ACTIVE;
+    if (t->hflags & VG__REF)
+      t->loop->active_handles--;
+  }
+}
+
+/* The level of the slot a deadline (or a slot's time) `at` belongs to,
+ * relative to the wheel's time: the highest 6-bit group in which they
+ * differ (0 if none).  For a linked entry this is its slot's level, since
+ * the wheel never passes an occupied slot (see the top). */
+static inline unsigned level_of(const vg_loop_t *loop, uint64_t at) {
+  uint64_t x = at ^ loop->wheel_time;
+  return x ? (63u - vg__clz64(x)) / VG__WHEEL_BITS : 0;
+}
+
+/* The earliest deadline of the slot at next_at is next_timer's: an entry
  * that comes in earlier (or a lazy restart to earlier) takes over. */
 static inline void note_due(vg_loop_t *loop, vg_timer_t *t) {
-  if (t->slot == loop->next_slot && t->due < loop->next_due) {
+  if (t->due < loop->next_due && t->at == loop->next_at) {
     loop->next_due = t->due;
     loop->next_timer = t;
   }
 }
 
-static void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
-  uint64_t x = t->due ^ loop->wheel_time;
-  unsigned level = x ? (63u - vg__clz64(x)) / VG__WHEEL_BITS : 0;
-  unsigned idx =
-      (unsigned)(t->due >> (VG__WHEEL_BITS * level)) & (VG__WHEEL_SLOTS - 1);
+static inline void wheel_insert(vg_loop_t *loop, vg_timer_t *t) {
+  uint64_t due = t->due;
+  unsigned level = level_of(loop, due);
+  unsigned shift = VG__WHEEL_BITS * level;
+  unsigned idx = (unsigned)(due >> shift) & (VG__WHEEL_SLOTS - 1);
   vg_tlink_t *head = &loop->wheel[level][idx];
-  uint64_t bit = (uint64_t)1 << idx;
+  vg_tlink_t *tail = head->prev;   /* stale if the slot is empty */
+  uint64_t bits = loop->wheel_bits[level], bit = (uint64_t)1 << idx;
 
-  if (loop->wheel_bits[level] & bit) {
-    vg_tlink_t *tail = head->prev;
-    tail->next = &t->link;
-    t->link.prev = tail;
-    if (level == 0 && TIMER_OF(tail)->order > t->order)
-      loop->wheel_unsorted |= bit;
-  } else {
+  if (!(bits & bit)) {
     /* An empty slot's head is stale: it is rewritten here. */
-    loop->wheel_bits[level] |= bit;
+    loop->wheel_bits[level] = bits | bit;
     loop->wheel_levels |= 1u << level;
-    head->next = &t->link;
-    t->link.prev = head;
+    tail = head;
+  } else if (level == 0 && TIMER_OF(tail)->order > t->order) {
+    loop->wheel_unsorted |= bit;
   }
+  tail->next = &t->link;
+  t->link.prev = tail;
   t->link.next = head;
   head->prev = &t->link;
-  t->slot = level * VG__WHEEL_SLOTS + idx;
+  /* The slot's time: the deadline with the groups below the level's
+   * cleared (above it, due and the wheel's time agree). */
+  t->at = due >> shift << shift;
   note_due(loop, t);
 }
 
+/* Take a linked timer (t->at != NONE) out of its slot. */
 static void wheel_unlink(vg_loop_t *loop, vg_timer_t *t) {
-  uint32_t s = t->slot;
   vg_tlink_t *prev, *next;
-  if (s == NONE)
-    return;
-  t->slot = NONE;
   prev = t->link.prev;
   next = t->link.next;
   prev->next = next;
   next->prev = prev;
   if (prev == next) {         /* only the head is left: the slot empties */
-    unsigned level = s / VG__WHEEL_SLOTS;
-    uint64_t bit = (uint64_t)1 << (s % VG__WHEEL_SLOTS);
+    unsigned level = level_of(loop, t->at);
+    uint64_t bit =
+        (uint64_t)1 << ((t->at >> (VG__WHEEL_BITS * level)) &
+                        (VG__WHEEL_SLOTS - 1));
     loop->wheel_bits[level] &= ~bit;
     if (!loop->wheel_bits[level])
       loop->wheel_levels &= ~(1u << level);
@@ -124,7 +159,8 @@ static void wheel_unlink(vg_loop_t *loop, vg_timer_t *t) {
       loop->wheel_unsorted &= ~bit;
   }
   if (t == loop->next_timer)
-    loop->next_slot = NONE;   /* forget it: it may be freed once closed */
+    loop->next_at = NONE;     /* forget it: it may be freed once closed */
+  t->at = NONE;
 }
 
 /* Sort a level-0 slot by `order` (stable merge sort of the list, bottom
@@ -202,8 +238,31 @@ apr_status_t vg_timer_init(vg_loop_t *loop, vg_timer_t *t) {
   t->repeat = 0;
   t->link.next = t->link.prev = &t->link;
   t->order = 0;
-  t->slot = NONE;
-  t->pass = 0;
+  t->at = NONE;
+  return APR_SUCCESS;
+}
+
+/* The rest of a start (vg_timer_start has set the fields): a deadline
+ * at its slot's time, a move to an earlier slot, or a first insert. */
+static VG__NOINLINE apr_status_t start_slow(vg_loop_t *loop, vg_timer_t *t) {
+  if (t->at != NONE) {
+    if (t->at == t->due) {
+      /* It stays, due at its slot's time: in a level-0 slot (one
+       * deadline) it now fires after the others (a new order), so the
+       * slot is sorted first unless it is the last. */
+      if (level_of(loop, t->at) == 0) {
+        unsigned idx = (unsigned)t->at & (VG__WHEEL_SLOTS - 1);
+        if (t->link.next != &loop->wheel[0][idx])
+          loop->wheel_unsorted |= (uint64_t)1 << idx;
+      }
+      note_due(loop, t);
+      arm(t);
+      return APR_SUCCESS;
+    }
+    wheel_unlink(loop, t);
+  }
+  wheel_insert(loop, t);
+  arm(t);
   return APR_SUCCESS;
 }
 
@@ -219,36 +278,28 @@ apr_status_t vg_timer_start(vg_timer_t *t, vg_timer_cb cb, uint64_t timeout,
     due = UINT64_MAX;         /* clamp on overflow */
   t->cb = cb;
   t->repeat = repeat;
-  t->pass = loop->timer_pass;
   t->order = loop->timer_order++;
-  if (t->slot != NONE) {
-    if (slot_time(loop, t->slot) <= due) {
-      /* Its slot comes no later than the new deadline: it stays (see
-       * the top); in a level-0 slot its place in the order changed. */
-      t->due = due;
-      if (t->slot < VG__WHEEL_SLOTS && t->link.next != &loop->wheel[0][t->slot])
-        loop->wheel_unsorted |= (uint64_t)1 << t->slot;
-      note_due(loop, t);
-      vg__handle_start((vg_handle_t *)t);
-      return APR_SUCCESS;
-    }
-    wheel_unlink(loop, t);
-  }
   t->due = due;
-  wheel_insert(loop, t);
-  vg__handle_start((vg_handle_t *)t);
-  return APR_SUCCESS;
+  if (t->at < due) {
+    /* Its slot comes before the new deadline: it stays (see the top).
+     * The common re-arm: no list is touched, no call made. */
+    note_due(loop, t);
+    arm(t);
+    return APR_SUCCESS;
+  }
+  return start_slow(loop, t);
 }
 
 apr_status_t vg_timer_stop(vg_timer_t *t) {
   /* It stays linked, stale, until the wheel reaches its slot. */
-  vg__handle_stop((vg_handle_t *)t);
+  disarm(t);
   return APR_SUCCESS;
 }
 
 void vg__timer_close(vg_timer_t *t) {
-  vg__handle_stop((vg_handle_t *)t);
-  wheel_unlink(t->loop, t);
+  disarm(t);
+  if (t->at != NONE)
+    wheel_unlink(t->loop, t);
 }
 
 apr_status_t vg_timer_again(vg_timer_t *t) {
@@ -275,7 +326,7 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
   uint64_t due;
   for (;;) {
     unsigned level, idx;
-    uint32_t s;
+    uint64_t at;
     vg_tlink_t *head, *l;
     vg_timer_t *earliest;
     if (!loop->wheel_levels)
@@ -283,22 +334,22 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
     level = vg__ctz64(loop->wheel_levels);
     idx = vg__ctz64(loop->wheel_bits[level]);
     head = &loop->wheel[level][idx];
+    at = vg__wheel_slot_time(loop->wheel_time, level, idx);
     if (level == 0) {
       /* Settled, the front is an active timer due at the slot's time. */
-      due = vg__wheel_slot_time(loop->wheel_time, 0, idx);
+      due = at;
       if (!settle_front(loop, TIMER_OF(head->next), due))
         break;
       continue;
     }
-    s = level * VG__WHEEL_SLOTS + idx;
-    if (loop->next_slot == s && loop->next_timer->slot == s &&
+    if (loop->next_at == at && loop->next_timer->at == at &&
         ARMED(loop->next_timer) && loop->next_timer->due == loop->next_due) {
       due = loop->next_due;   /* remembered, and that timer stayed put */
       break;
     }
     /* A slot that spans several deadlines: drop its stale entries and
      * find the earliest deadline of the others. */
-    loop->next_slot = NONE;
+    loop->next_at = NONE;
     earliest = NULL;
     for (l = head->next; l != head;) {
       vg_timer_t *t = TIMER_OF(l);
@@ -311,7 +362,7 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
     if (!earliest)
       continue;               /* only stale entries: the slot is gone */
     due = earliest->due;
-    loop->next_slot = s;
+    loop->next_at = at;
     loop->next_due = due;
     loop->next_timer = earliest;
     break;
@@ -324,7 +375,8 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
 }
 
 void vg__run_timers(vg_loop_t *loop) {
-  uint32_t pass = ++loop->timer_pass;
+  /* Timers started from here on have an order of at least `first`. */
+  uint64_t first = loop->timer_order;
   /* loop->time is read afresh: a long callback may refresh it. */
   while (loop->wheel_levels) {
     unsigned level = vg__ctz64(loop->wheel_levels);
@@ -343,12 +395,12 @@ void vg__run_timers(vg_loop_t *loop) {
       loop->wheel_bits[level] &= ~bit;
       if (!loop->wheel_bits[level])
         loop->wheel_levels &= ~(1u << level);
-      if (loop->next_slot == level * VG__WHEEL_SLOTS + idx)
-        loop->next_slot = NONE;
+      if (loop->next_at == at)
+        loop->next_at = NONE;
       while (l != head) {
         vg_timer_t *t = TIMER_OF(l);
         l = l->next;
-        t->slot = NONE;
+        t->at = NONE;
         if (ARMED(t))
           wheel_insert(loop, t);
       }
@@ -364,7 +416,7 @@ void vg__run_timers(vg_loop_t *loop) {
       /* Started during this pass: so is the rest of the slot (it is in
        * start order), and it waits for the next pass with whatever else
        * is due. */
-      if (t->pass == pass)
+      if (t->order >= first)
         return;
       wheel_unlink(loop, t);
       if (t->repeat) {
@@ -375,11 +427,10 @@ void vg__run_timers(vg_loop_t *loop) {
         if (next <= loop->time)
           next = loop->time + t->repeat;
         t->due = next < t->due ? UINT64_MAX : next;
-        t->pass = pass;
         t->order = loop->timer_order++;
         wheel_insert(loop, t);
       } else {
-        vg__handle_stop((vg_handle_t *)t);
+        disarm(t);
       }
       t->cb(t);
     } while (loop->wheel_bits[0] & bit);

@@ -75,7 +75,7 @@ static int bench_timers(unsigned n) {
   if (!loop) perf_fail("ev_loop_new", 0);
   timers = malloc((size_t)n * sizeof *timers);
   if (!timers) return -1;
-  memset(timers, 0, (size_t)n * sizeof *timers);
+  perf_fault_in(timers, (size_t)n * sizeof *timers);
   ev_now_update(loop);
   timers_fired = 0;
 

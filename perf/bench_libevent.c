@@ -96,7 +96,7 @@ static int bench_timers(unsigned n) {
 
   timers = malloc((size_t)n * sizeof *timers);
   if (!timers) return -1;
-  memset(timers, 0, (size_t)n * sizeof *timers);
+  perf_fault_in(timers, (size_t)n * sizeof *timers);
   timers_fired = 0;
 
   perf_begin();

@@ -66,7 +66,7 @@ static int bench_timers(unsigned n) {
 
   timers = malloc((size_t)n * sizeof *timers);
   if (!timers) return -1;
-  memset(timers, 0, (size_t)n * sizeof *timers);  /* fault pages in */
+  perf_fault_in(timers, (size_t)n * sizeof *timers);
   CHECK_UV(uv_loop_init(&loop));
   uv_update_time(&loop);
   timers_fired = 0;

@@ -65,7 +65,7 @@ static int bench_timers(unsigned n) {
 
   timers = malloc((size_t)n * sizeof *timers);
   if (!timers) return -1;
-  memset(timers, 0, (size_t)n * sizeof *timers);  /* fault pages in */
+  perf_fault_in(timers, (size_t)n * sizeof *timers);
   PERF_CHECK(vg_loop_create(&loop, NULL));
   vg_update_time(loop);
   timers_fired = 0;

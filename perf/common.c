@@ -121,6 +121,13 @@ void perf_sleep_ms(unsigned ms) {
 
 #endif
 
+void perf_fault_in(void *p, size_t n) {
+  volatile unsigned char *v = p;
+  size_t i;
+  memset(p, 0, n);
+  for (i = 0; i < n; i += 4096) v[i] = 0;   /* kept even if inlined */
+}
+
 unsigned perf_timer_timeout(unsigned i) {
   /* A multiplicative hash of i: cheap, deterministic, well spread. */
   uint32_t x = (uint32_t)i * 2654435761u;

@@ -97,6 +97,12 @@ void perf_pin_thread(int role);
 uint64_t perf_now_ns(void);
 /* Sleep for ms milliseconds (not part of any timed section). */
 void perf_sleep_ms(unsigned ms);
+/* Zero n bytes at p, touching every page, so that no timed section pays
+ * for their first-touch page faults.  A function of its own: gcc turns
+ * malloc followed by memset(0) in one function into calloc, which on
+ * fresh pages writes nothing, and the faults then land in the timed
+ * section (more of them the larger a library's watcher). */
+void perf_fault_in(void *p, size_t n);
 
 /* Timeout (ms) of timer i in the timers workload: a fixed pseudo-random
  * sequence in 1..PERF_TIMERS_MAXMS, the same for every implementation. */

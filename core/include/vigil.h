@@ -164,14 +164,17 @@ void *vg_loop_get_data(const vg_loop_t *loop);
  * Handles
  * --------------------------------------------------------------------- */
 
+/* loop and the flags come last, next to the fields of the handle's type
+ * that are used with them (fewer cache lines per operation on a handle
+ * at a random place among many). */
 #define VG_HANDLE_FIELDS                                                     \
   void *data;                 /* caller's */                                 \
-  vg_loop_t *loop;                                                           \
-  vg_handle_type type;                                                       \
-  unsigned hflags;                                                           \
   vg_close_cb close_cb;                                                      \
   vg_handle_t *hnext, *hprev;    /* loop's handle list */                    \
-  vg_handle_t *next_closing;
+  vg_handle_t *next_closing;                                                 \
+  vg_loop_t *loop;                                                           \
+  vg_handle_type type;                                                       \
+  unsigned hflags;
 
 struct vg_handle_s {
   VG_HANDLE_FIELDS
@@ -207,8 +210,8 @@ typedef struct vg_tlink_s {
  * (one cache line fewer for a timer at a random place among many). */
 struct vg_timer_s {
   VG_HANDLE_FIELDS
-  uint32_t slot;                /* wheel slot, UINT32_MAX when unlinked */
-  uint32_t pass;                /* run-timers pass in which it started */
+  uint64_t at;                  /* its wheel slot's time, UINT64_MAX when
+                                   in no slot */
   uint64_t due;                 /* loop time (ms) */
   uint64_t order;               /* start order (ties of `due`) */
   vg_timer_cb cb;
