@@ -122,8 +122,7 @@ void svc_sup_pump(svc_sup_t *sup) {
         if (!d)
           svc_service_event(s, SVC_EV_START);
         else
-          snprintf(s->reason, sizeof s->reason, "waiting for %s",
-                       d->name);
+          svc_service_set_reason(s, "waiting for %s", d->name);
       } else if (!s->want_up && (s->state == SVC_STARTING ||
                                  s->state == SVC_RUNNING ||
                                  s->state == SVC_BACKOFF)) {
