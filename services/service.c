@@ -240,6 +240,34 @@ static void child_close_handle(svc_child_t *r, vg_handle_t *h) {
   }
 }
 
+/* The run's timer (the drain grace after its exit, a hook's timeout),
+ * allocated when needed: most runs end with their pipes at EOF and
+ * need none. */
+static void child_timer_closed(vg_handle_t *h) {
+  svc_child_t *r = h->data;
+  free(h);
+  r->open--;
+  child_free_if_done(r);
+}
+
+static vg_timer_t *child_timer(svc_child_t *r, vg_loop_t *loop) {
+  vg_timer_t *t = r->timer;
+  if (!t && (t = malloc(sizeof *t)) != NULL) {
+    vg_timer_init(loop, t);
+    t->data = r;
+    r->open++;
+    r->timer = t;
+  }
+  return t;
+}
+
+static void child_timer_close(svc_child_t *r) {
+  if (r->timer) {
+    vg_close((vg_handle_t *)r->timer, child_timer_closed);
+    r->timer = NULL;
+  }
+}
+
 static void child_close_caps(svc_child_t *r) {
   if (svc_logcap_is_open(&r->out))
     svc_logcap_close(&r->out, child_cap_closed);
@@ -259,7 +287,7 @@ static void child_report(svc_child_t *r) {
   if (r->reported)
     return;
   r->reported = 1;
-  child_close_handle(r, (vg_handle_t *)&r->drain_timer);
+  child_timer_close(r);
   /* Whatever still holds a pipe after the grace does not delay the exit
    * any longer; what it writes from now on is lost. */
   child_close_caps(r);
@@ -502,9 +530,11 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
   child_close_handle(r, (vg_handle_t *)p);
   if (r->drains == 0) {
     child_report(r);
+  } else if (!r->hook && !child_timer(r, p->loop)) {
+    child_report(r);   /* out of memory: no grace for the pipes */
   } else {
-    r->drain_timer.data = r;
-    vg_timer_start(&r->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+    /* (A hook's timer, its timeout until now, becomes the grace.) */
+    vg_timer_start(r->timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
   }
 }
 
@@ -707,18 +737,19 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
   o.limit_cb = on_limit;
   r->proc.data = r;
 
-  rv = vg_spawn(sup->loop, &r->proc, &o);
+  /* A hook's timeout is armed at once: its timer first. */
+  rv = hook && !child_timer(r, sup->loop) ? APR_ENOMEM
+                                          : vg_spawn(sup->loop, &r->proc, &o);
   apr_pool_destroy(tmp);
   if (rv != APR_SUCCESS) {
     child_close_caps(r);   /* r frees itself when they have closed */
+    child_timer_close(r);
     if (r->open == 0)
       free(r);
     return rv;
   }
   r->open++;   /* the process */
   r->pid = r->proc.pid;
-  vg_timer_init(sup->loop, &r->drain_timer);
-  r->open++;
   r->svc = s;
   r->start_ms = now_ms(s);
 
@@ -745,8 +776,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
     r->hook_index = (int)(hook - &APR_ARRAY_IDX(c->hooks, 0, cfg_hook_t));
     r->next_hook = s->hooks;
     s->hooks = r;
-    r->drain_timer.data = r;
-    vg_timer_start(&r->drain_timer, on_hook_timeout, hook->timeout_ms, 0);
+    vg_timer_start(r->timer, on_hook_timeout, hook->timeout_ms, 0);
     return APR_SUCCESS;
   }
   s->child = r;

@@ -37,7 +37,7 @@ struct svc_child_s {
   unsigned open;                /* handles and captures not yet closed */
   uint64_t start_ms;            /* loop time of the spawn */
   /* A hook's run (<hook>): the same record, on the service's hooks list
-   * instead of s->child; drain_timer bounds it (its timeout) until it
+   * instead of s->child; its timer bounds it (its timeout) until it
    * exits. */
   int hook;                     /* 1 + cfg_hook_when, or 0: the service */
   int hook_index;               /* its index in cfg->hooks */
@@ -48,7 +48,8 @@ struct svc_child_s {
   uint64_t start_stamp;         /* pal_pid_start_time(), read once */
   char mark[64];                /* "VIGIL_INVOCATION_ID=ID" of this run:
                                    finds what left its process group */
-  vg_timer_t drain_timer;       /* bounds the wait for EOF after exit */
+  vg_timer_t *timer;            /* bounds the wait for EOF after exit
+                                   (a hook's: its timeout), or NULL */
 };
 
 /* A control-endpoint request (start/stop/restart with wait) waiting for
