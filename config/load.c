@@ -63,7 +63,6 @@
 #define DEF_READY_AFTER       1000
 #define DEF_READY_TIMEOUT     60000
 #define DEF_STOP_TIMEOUT      10000
-#define DEF_HOOK_TIMEOUT      30000
 #define DEF_HEALTH_INTERVAL   10000
 #define DEF_HEALTH_TIMEOUT    2000
 #define DEF_HEALTH_FAILURES   3
@@ -843,12 +842,47 @@ static void svc_stop(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
     val_duration(ld, &v, &s->timeout_ms);
 }
 
+/* The <command> (the first) and <arg>s of a <hook>, an <on> or a <reload>
+ * into c (its args array made here), and the element's line. */
+static void load_command(loader_t *ld, xmlNodePtr n, cfg_command_t *c) {
+  xmlNodePtr k;
+  val_t v;
+  if (!c->args)
+    c->args = none(ld);
+  c->line = elem_line(n);
+  for (k = n->children; k; k = k->next) {
+    if (k->type != XML_ELEMENT_NODE || k->ns)
+      continue;
+    if (strcmp((const char *)k->name, "command") == 0) {
+      if (get_text(ld, k, 0, &v) && val_nonempty(ld, &v) && !c->command)
+        c->command = keep(ld, v.s);
+    } else if (strcmp((const char *)k->name, "arg") == 0) {
+      if (get_text(ld, k, 1, &v))
+        APR_ARRAY_PUSH(own(ld, &c->args, 2, sizeof(const char *)),
+                       const char *) = keep(ld, v.s);
+    }
+  }
+}
+
+/* A <hook>'s or an <on>'s: a command is required, and its timeout
+ * (default CFG_COMMAND_TIMEOUT_MS) must be more than 0. */
+static void load_timed_command(loader_t *ld, xmlNodePtr n, const char *what,
+                               cfg_command_t *c) {
+  val_t v;
+  c->timeout_ms = CFG_COMMAND_TIMEOUT_MS;
+  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &c->timeout_ms) &&
+      c->timeout_ms == 0)
+    err(ld, v.line, "%s must be more than 0", v.where);
+  load_command(ld, n, c);
+  if (!c->command)
+    err(ld, c->line, "%s has no <command>", what);
+}
+
 /* <reload signal="HUP"/>, or <reload timeout="30s"> with <command> and
  * <arg> children: what `vigil reload NAME` does.  The signal is checked
  * for this platform by the plan (services/plan.c). */
 static void svc_reload(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   cfg_reload_t *r = &rec->s->reload;
-  xmlNodePtr c;
   val_t v, sig;
   uint64_t x;
   int has_sig = get_attr(ld, n, "signal", &sig);
@@ -858,29 +892,18 @@ static void svc_reload(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
       err(ld, sig.line, "unknown signal '%s' in %s (expected a name such as "
           "HUP, USR1, USR2, INT, TERM)", sig.s, sig.where);
   }
-  for (c = n->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || c->ns)
-      continue;
-    if (strcmp((const char *)c->name, "command") == 0) {
-      if (!r->command && get_text(ld, c, 0, &v) && val_nonempty(ld, &v))
-        r->command = keep(ld, v.s);
-    } else if (strcmp((const char *)c->name, "arg") == 0 &&
-               get_text(ld, c, 1, &v)) {
-      APR_ARRAY_PUSH(own(ld, &r->args, 1, sizeof(const char *)),
-                     const char *) = keep(ld, v.s);
-    }
-  }
+  load_command(ld, n, &r->cmd);
   if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &x)) {
     if (x == 0)
       err(ld, v.line, "%s must be more than 0", v.where);
-    else if (!r->command)
+    else if (!r->cmd.command)
       err(ld, v.line, "timeout in <reload> applies only to a <command>");
     else
-      r->timeout_ms = x;
+      r->cmd.timeout_ms = x;
   }
-  if (has_sig && r->command)
+  if (has_sig && r->cmd.command)
     err(ld, sig.line, "<reload> takes a signal or a <command>, not both");
-  else if (r->args->nelts > 0 && !r->command)
+  else if (r->cmd.args->nelts > 0 && !r->cmd.command)
     err(ld, elem_line(n), "<arg> in <reload> needs a <command>");
 }
 
@@ -1193,24 +1216,6 @@ static void svc_cpu_affinity(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
 }
 
 /* <hook when timeout> with its <command> and <arg>s. */
-/* The <command> (the first) and <arg>s of a <hook> or an <on>. */
-static void load_command(loader_t *ld, xmlNodePtr n, const char **command,
-                         apr_array_header_t *args) {
-  xmlNodePtr c;
-  val_t v;
-  for (c = n->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || c->ns)
-      continue;
-    if (strcmp((const char *)c->name, "command") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !*command)
-        *command = keep(ld, v.s);
-    } else if (strcmp((const char *)c->name, "arg") == 0) {
-      if (get_text(ld, c, 1, &v))
-        APR_ARRAY_PUSH(args, const char *) = keep(ld, v.s);
-    }
-  }
-}
-
 static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
                                       "post-stop", NULL};
@@ -1219,17 +1224,9 @@ static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   val_t v;
   int w;
   memset(h, 0, sizeof *h);
-  h->args = apr_array_make(ld->pool, 2, sizeof(const char *));
-  h->timeout_ms = DEF_HOOK_TIMEOUT;
-  h->line = elem_line(n);
   if (get_attr(ld, n, "when", &v) && (w = val_enum(ld, &v, whens)) >= 0)
     h->when = (cfg_hook_when)w;
-  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
-      h->timeout_ms == 0)
-    err(ld, v.line, "%s must be more than 0", v.where);
-  load_command(ld, n, &h->command, h->args);
-  if (!h->command)
-    err(ld, h->line, "<hook> has no <command>");
+  load_timed_command(ld, n, "<hook>", &h->cmd);
 }
 
 const char *const cfg_event_names[CFG_EVENT_N + 1] = {
@@ -1242,18 +1239,10 @@ static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t **list) {
   val_t v;
   int e;
   memset(h, 0, sizeof *h);
-  h->args = apr_array_make(ld->pool, 2, sizeof(const char *));
-  h->timeout_ms = DEF_HOOK_TIMEOUT;
-  h->line = elem_line(n);
   if (get_attr(ld, n, "event", &v) &&
       (e = val_enum(ld, &v, cfg_event_names)) >= 0)
     h->event = (cfg_event)e;
-  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
-      h->timeout_ms == 0)
-    err(ld, v.line, "%s must be more than 0", v.where);
-  load_command(ld, n, &h->command, h->args);
-  if (!h->command)
-    err(ld, h->line, "<on> has no <command>");
+  load_timed_command(ld, n, "<on>", &h->cmd);
 }
 
 static void svc_on(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
@@ -1336,8 +1325,8 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->stop.signal = VG_SIGTERM;
   s->stop.timeout_ms = DEF_STOP_TIMEOUT;
   s->reload.signal = VG_SIGHUP;
-  s->reload.args = none(ld);
-  s->reload.timeout_ms = CFG_RELOAD_TIMEOUT_MS;
+  s->reload.cmd.args = none(ld);
+  s->reload.cmd.timeout_ms = CFG_RELOAD_TIMEOUT_MS;
   s->health.type = CFG_HEALTH_NONE;
   s->health.args = none(ld);
   s->health.interval_ms = DEF_HEALTH_INTERVAL;

@@ -185,35 +185,28 @@ static void on_run(svc_service_t *s, const cfg_on_t *h,
   svc_sup_t *sup = s->sup;
   svc_events_t *ev = events_of(sup);
   vg_process_options_t o;
-  const char **argv;
   on_run_t *r;
   apr_status_t rv;
   char eb[128];
-  int i;
   if (!ev)
     return;
   if (runs_of(ev, s->name) >= SVC_ON_MAX) {
     vg_log(sup->log, VG_LOG_WARN, s->name,
            "<on event=\"%s\"> command %s not run: %d of its commands "
-           "still run", svc_evk_name((svc_evk)h->event), h->command,
+           "still run", svc_evk_name((svc_evk)h->event), h->cmd.command,
            SVC_ON_MAX);
     return;
   }
   r = calloc(1, sizeof *r);
   if (!r || !(r->service = strdup(s->name)) ||
-      !(r->command = strdup(h->command))) {
+      !(r->command = strdup(h->cmd.command))) {
     if (r)
       run_free(r);
     return;
   }
-  argv = apr_palloc(p, (size_t)(h->args->nelts + 2) * sizeof *argv);
-  argv[0] = h->command;
-  for (i = 0; i < h->args->nelts; i++)
-    argv[i + 1] = APR_ARRAY_IDX(h->args, i, const char *);
-  argv[i + 1] = NULL;
   memset(&o, 0, sizeof o);
-  o.file = h->command;
-  o.args = argv;
+  o.file = h->cmd.command;
+  o.args = svc_plan_argv(h->cmd.command, h->cmd.args, p);
   o.env = on_env(vars, p);
   /* Its own process group: the timeout kills what it started too. */
   o.flags = VG_PROCESS_NEW_GROUP | VG_PROCESS_PDEATHSIG |
@@ -224,11 +217,11 @@ static void on_run(svc_service_t *s, const cfg_on_t *h,
   o.exit_cb = on_run_exit;
   r->proc.data = r;
   r->sup = sup;
-  r->timeout_ms = h->timeout_ms;
+  r->timeout_ms = h->cmd.timeout_ms;
   if ((rv = vg_spawn(sup->loop, &r->proc, &o)) != APR_SUCCESS) {
     vg_log(sup->log, VG_LOG_WARN, s->name,
            "<on event=\"%s\"> command %s could not run: %s",
-           svc_evk_name((svc_evk)h->event), h->command,
+           svc_evk_name((svc_evk)h->event), h->cmd.command,
            vg_strerror(rv, eb, sizeof eb));
     run_free(r);
     return;
@@ -236,7 +229,7 @@ static void on_run(svc_service_t *s, const cfg_on_t *h,
   vg_timer_init(sup->loop, &r->timer);
   r->timer.data = r;
   r->open = 2;
-  vg_timer_start(&r->timer, on_run_timeout, h->timeout_ms, 0);
+  vg_timer_start(&r->timer, on_run_timeout, h->cmd.timeout_ms, 0);
   r->next = ev->runs;
   ev->runs = r;
 }

@@ -19,10 +19,9 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
-/* command and args, NULL-terminated. */
-static const char **make_argv(const char *command,
-                              const apr_array_header_t *args,
-                              apr_pool_t *pool) {
+const char **svc_plan_argv(const char *command,
+                           const apr_array_header_t *args,
+                           apr_pool_t *pool) {
   const char **argv =
       apr_palloc(pool, (size_t)(args->nelts + 2) * sizeof *argv);
   int i;
@@ -342,7 +341,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
   if (!where)
     where = &nowhere;
   p->cfg = c;
-  p->argv = make_argv(c->command, c->args, pool);
+  p->argv = svc_plan_argv(c->command, c->args, pool);
   p->env = apr_palloc(pool, (size_t)(c->env->nelts + 1) * sizeof *p->env);
   for (i = 0; i < c->env->nelts; i++) {
     const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
@@ -363,7 +362,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
                               &rv);
     break;
   case CFG_HEALTH_EXEC:
-    p->health_argv = make_argv(c->health.command, c->health.args, pool);
+    p->health_argv = svc_plan_argv(c->health.command, c->health.args, pool);
     break;
   default:
     break;
@@ -372,7 +371,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
                                       sizeof *p->hook_argv);
   for (i = 0; i < c->hooks->nelts; i++) {
     const cfg_hook_t *h = &APR_ARRAY_IDX(c->hooks, i, cfg_hook_t);
-    p->hook_argv[i] = make_argv(h->command, h->args, pool);
+    p->hook_argv[i] = svc_plan_argv(h->cmd.command, h->cmd.args, pool);
   }
   p->stop_signal = pal_stop_signal(c->stop.signal);
   place_sched(p, c, pool);
@@ -391,7 +390,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
   }
   /* A <reload signal> this platform cannot send is refused now, not at
    * the first `vigil reload NAME` (the default HUP, on Windows, then). */
-  if (!c->reload.command && c->reload.signal != VG_SIGHUP &&
+  if (!c->reload.cmd.command && c->reload.signal != VG_SIGHUP &&
       pal_proc_signal(NULL, c->reload.signal, 0) != APR_SUCCESS) {
     if (errs)
       cfg_errors_add(errs, c->file, c->line,

@@ -694,7 +694,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
   }
   snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", id);
   memset(&o, 0, sizeof o);
-  o.file = hook ? hook->command : c->command;
+  o.file = hook ? hook->cmd.command : c->command;
   o.args = hook ? s->plan->hook_argv[hook - &APR_ARRAY_IDX(c->hooks, 0,
                                                            cfg_hook_t)]
                 : s->plan->argv;
@@ -776,7 +776,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
     r->hook_index = (int)(hook - &APR_ARRAY_IDX(c->hooks, 0, cfg_hook_t));
     r->next_hook = s->hooks;
     s->hooks = r;
-    vg_timer_start(r->timer, on_hook_timeout, hook->timeout_ms, 0);
+    vg_timer_start(r->timer, on_hook_timeout, hook->cmd.timeout_ms, 0);
     return APR_SUCCESS;
   }
   s->child = r;
@@ -852,17 +852,17 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       vg_strerror(rv, eb, sizeof eb);
     if (rv == APR_SUCCESS) {
       s->hooks->chain = 1;
-      s->hooks->timeout_ms = h->timeout_ms;
+      s->hooks->timeout_ms = h->cmd.timeout_ms;
       if (gate)
         s->gate = s->hooks;
       slog(s, VG_LOG_INFO, "%s hook %s started, pid %ld", hook_names[when],
-           h->command, s->hooks->proc.pid);
+           h->cmd.command, s->hooks->proc.pid);
       return;
     }
     if (gate && when == CFG_HOOK_PRE_START) {
       char fail[SVC_REASON_MAX];   /* cut to the reason's size */
       if (snprintf(fail, sizeof fail, "pre-start hook %s could not run: %s",
-                   h->command, eb) < 0)
+                   h->cmd.command, eb) < 0)
         fail[0] = '\0';
       hook_fail_set(s, fail);
       s->gate = NULL;
@@ -870,7 +870,7 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       return;
     }
     slog(s, VG_LOG_WARN, "%s hook %s could not run: %s", hook_names[when],
-         h->command, eb);
+         h->cmd.command, eb);
   }
   if (gate) {
     s->gate = NULL;
@@ -1048,23 +1048,28 @@ static void on_health_timer(vg_timer_t *t) {
                            on_health_probe);
     break;
   case CFG_HEALTH_EXEC: {
-    /* The service's variables, its <env-file>s read again (a problem
-     * there was the start's to report: then <env> alone).  The check
-     * runs as vigil's user: no HOME, USER, LOGNAME of the service's. */
+    /* As the service's own processes run, as its hooks and its <reload>
+     * command do: its user, groups and umask, its variables (HOME, USER,
+     * LOGNAME) and its <env-file>s read again.  Running it as vigil's
+     * user (root) would hand a check that an unprivileged user may edit
+     * root's rights.  A user or an env-file that cannot be read now is
+     * said, and the check waits for its next turn: a problem there is
+     * the next start's to report. */
     apr_pool_t *tmp;
-    apr_array_header_t *vars;
-    const char *why;
-    int line;
+    const char *const *env;
+    vg_process_options_t as;
+    const char *why = NULL;
     apr_pool_create(&tmp, s->sup->pool);
-    if (svc_plan_env(s->plan, NULL, tmp, &vars, &why, &line) != APR_SUCCESS) {
-      int i;
-      vars = apr_array_make(tmp, s->plan->nenv + 1, sizeof(const char *));
-      for (i = 0; i < s->plan->nenv; i++)
-        APR_ARRAY_PUSH(vars, const char *) = s->plan->env[i];
+    if (svc_service_env(s, tmp, &env, &as, &why) != APR_SUCCESS) {
+      slog(s, VG_LOG_ERROR, "cannot run health check: %s",
+           why ? why : "its user or environment cannot be read");
+      apr_pool_destroy(tmp);
+      health_arm(s);
+      return;
     }
-    rv = svc_probe_exec(s->checks.health, s->sup->loop, s->plan->health_argv,
-                        child_env(s, vars, tmp, -1, 0, s->invocation),
-                        s->cfg->workdir, h->timeout_ms, on_health_probe);
+    rv = svc_probe_exec_as(s->checks.health, s->sup->loop,
+                           s->plan->health_argv, env, s->cfg->workdir, &as,
+                           h->timeout_ms, on_health_probe);
     apr_pool_destroy(tmp);
     break;
   }

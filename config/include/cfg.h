@@ -215,15 +215,23 @@ typedef struct cfg_env_file_s {
   int optional;                 /* written "-PATH": a missing file is none */
   int line;                     /* of its <env-file> */
 } cfg_env_file_t;
+/* A command vigil runs beside a service: a <hook>'s, an <on>'s, a
+ * <reload>'s.  Each runs in its own process group and is killed at
+ * `timeout_ms` (30 s unless the element's timeout says otherwise). */
+#define CFG_COMMAND_TIMEOUT_MS 30000
+typedef struct cfg_command_s {
+  const char *command;          /* as written (looked up on PATH) */
+  apr_array_header_t *args;     /* const char *, the <arg>s */
+  uint64_t timeout_ms;
+  int line;                     /* of its element */
+} cfg_command_t;
+
 /* <reload>: what `vigil reload NAME` does.  Without a command, send
- * `signal` to the main process (HUP by default); with one, run it (its
- * own process group, killed at `timeout_ms`). */
-#define CFG_RELOAD_TIMEOUT_MS 30000
+ * `signal` to the main process (HUP by default); with one, run it. */
+#define CFG_RELOAD_TIMEOUT_MS CFG_COMMAND_TIMEOUT_MS
 typedef struct cfg_reload_s {
   int signal;                   /* portable (VG_SIG*) */
-  const char *command;          /* NULL: send `signal` */
-  apr_array_header_t *args;     /* const char * */
-  uint64_t timeout_ms;          /* CFG_RELOAD_TIMEOUT_MS by default */
+  cfg_command_t cmd;            /* cmd.command NULL: send `signal` */
 } cfg_reload_t;
 /* <service type>. */
 typedef enum {
@@ -243,10 +251,7 @@ typedef enum {
 
 typedef struct cfg_hook_s {
   cfg_hook_when when;
-  const char *command;          /* as written (looked up on PATH) */
-  apr_array_header_t *args;     /* const char *, the <arg>s */
-  uint64_t timeout_ms;          /* default 30s; then it is killed */
-  int line;
+  cfg_command_t cmd;
 } cfg_hook_t;
 
 /* <on event>: what happened to a service, in this order (the names of
@@ -267,10 +272,7 @@ extern const char *const cfg_event_names[CFG_EVENT_N + 1];
  * happens (per service, or under <supervisor> for every service). */
 typedef struct cfg_on_s {
   cfg_event event;
-  const char *command;          /* as written (looked up on PATH) */
-  apr_array_header_t *args;     /* const char *, the <arg>s */
-  uint64_t timeout_ms;          /* default 30s; then it is killed */
-  int line;
+  cfg_command_t cmd;
 } cfg_on_t;
 
 typedef struct cfg_service_s {
