@@ -336,9 +336,21 @@ static void on_drained(svc_logcap_t *cap) {
  * gets its own: the sweep after the service's exit must not reach it. */
 static void new_invocation(char id[33]) {
   static const char hex[] = "0123456789abcdef";
+  /* The random bytes of 64 ids, read at once: one system call per 64
+   * spawns, not one each (a crash loop restarts every millisecond).
+   * Loop thread only. */
+  static unsigned char pool[64 * 16];
+  static size_t used = sizeof pool;
   unsigned char b[16];
   size_t i;
-  if (apr_generate_random_bytes(b, sizeof b) != APR_SUCCESS) {
+  if (used == sizeof pool &&
+      apr_generate_random_bytes(pool, sizeof pool) == APR_SUCCESS)
+    used = 0;
+  if (used < sizeof pool) {
+    memcpy(b, pool + used, sizeof b);
+    memset(pool + used, 0, sizeof b);   /* each id used once */
+    used += sizeof b;
+  } else {
     uint64_t x = rnd(), y = rnd();   /* unique is what matters */
     memcpy(b, &x, 8);
     memcpy(b + 8, &y, 8);
