@@ -1700,7 +1700,7 @@ static void schedule_restart(svc_service_t *s, vg_log_level lvl,
   delay = s->restart.backoff_ms;
   if (delay >= 10)
     delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
-  svc_restarts_add(&s->restart.hist, now);
+  (void)svc_restarts_add(&s->restart.hist, now);   /* ENOMEM: uncounted */
   s->restart.count++;
   s->restart.total++;
   svc_service_set_reason(s, "%s; restarting in %llu ms", why,

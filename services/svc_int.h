@@ -62,7 +62,8 @@ struct svc_waiter_s {
 };
 
 /* The restarts of the max-restarts window (restarts.c): at most 512 bytes
- * whatever max-restarts is; exact up to SVC_RESTARTS_EXACT. */
+ * whatever max-restarts is, none before the first restart; exact up to
+ * SVC_RESTARTS_EXACT. */
 #define SVC_RESTARTS_EXACT 64
 #define SVC_RESTARTS_SLICES 64
 typedef struct svc_restarts_s {
@@ -83,7 +84,9 @@ apr_status_t svc_restarts_config(svc_restarts_t *h, unsigned max,
                                  uint64_t window_ms);
 /* Restarts within the window ending at now (ms): `now - t < window`. */
 unsigned svc_restarts_recent(const svc_restarts_t *h, uint64_t now);
-void svc_restarts_add(svc_restarts_t *h, uint64_t now);
+/* Record a restart at now; the history is allocated at the first one
+ * (APR_ENOMEM: not recorded). */
+apr_status_t svc_restarts_add(svc_restarts_t *h, uint64_t now);
 
 /* A service's restarts: how many, when (the max-restarts window) and the
  * next backoff. */
