@@ -176,6 +176,10 @@ static int eq_schedule(svc_t *a, svc_t *b) {
   return str_eq(a->schedule, b->schedule);
 }
 
+static int eq_pid_file(svc_t *a, svc_t *b) {
+  return str_eq(a->pid_file, b->pid_file);
+}
+
 static int eq_user(svc_t *a, svc_t *b) { return str_eq(a->user, b->user); }
 static int eq_group(svc_t *a, svc_t *b) {
   return str_eq(a->user_group, b->user_group);

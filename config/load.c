@@ -817,7 +817,8 @@ static void svc_ready(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   if (has_after + has_tcp + (has_notify && notify) > 1)
     err(ld, elem_line(n),
         "<ready> takes only one of after, tcp and notify=\"true\"");
-  else if (has_timeout && !has_tcp && !(has_notify && notify))
+  else if (has_timeout && !has_tcp && !(has_notify && notify) &&
+           rec->s->type != CFG_TYPE_ATTACH)   /* also bounds its launch */
     err(ld, attr_line(n, "timeout"),
         "timeout in <ready> applies only with tcp or notify=\"true\"");
   if (r->kind == CFG_READY_AFTER) {
@@ -1268,7 +1269,7 @@ static void svc_schedule(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   rec->s->schedule = keep(ld, v.s);
 }
 
-/* <service type>: simple or oneshot. */
+/* <service type>: simple, oneshot or attach. */
 static void svc_type(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
   static const char *const types[] = {"simple", "oneshot", "attach", NULL};
   val_t v;
@@ -1276,11 +1277,73 @@ static void svc_type(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
   if (!get_attr(ld, n, "type", &v))
     return;
   t = val_enum(ld, &v, types);
-  if (t == 2)
-    err(ld, v.line, "type=\"attach\" is not supported yet (use simple or "
-        "oneshot)");
-  else if (t >= 0)
+  if (t >= 0)
     s->type = (cfg_service_type)t;
+}
+
+/* <pid-file>: absolute as written -- it names the process vigil will
+ * signal, so it must not depend on where the config file lies. */
+static void svc_pid_file(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  const char *root, *rel;
+  val_t v;
+  if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v))
+    return;
+  rel = v.s;
+  if (apr_filepath_root(&root, &rel, 0, ld->tmp) != APR_SUCCESS) {
+    err(ld, v.line, "%s must be an absolute path, not '%s'", v.where, v.s);
+    return;
+  }
+  rec->s->pid_file = keep(ld, v.s);
+}
+
+/* What type="attach" needs and what it cannot have.  Its process is not
+ * vigil's child: it was started by someone else, or by <command>, which
+ * daemonizes and returns; so nothing that vigil applies to the process
+ * it spawns, or that the process must be given at its start (the
+ * notify socket), can reach it.  <user> says whose process it must be. */
+static void check_attach(loader_t *ld, xmlNodePtr n, const cfg_service_t *s,
+                         int line) {
+  static const struct {
+    const char *elem, *why;
+  } no[] = {
+      {"limits", "they are applied to a process vigil spawns, and the "
+                 "attached daemon is not one"},
+      {"watchdog", "the daemon is not given vigil's notify socket"},
+      {"schedule", "a daemon runs until it is stopped"},
+  };
+  xmlNodePtr c;
+  size_t i;
+  if (s->type != CFG_TYPE_ATTACH) {
+    for (c = n->children; c; c = c->next)
+      if (c->type == XML_ELEMENT_NODE && !c->ns &&
+          strcmp((const char *)c->name, "pid-file") == 0)
+        err(ld, elem_line(c), "<pid-file> is only for type=\"attach\" "
+            "(the pid file of a daemon vigil did not start)");
+    return;
+  }
+  for (c = n->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && !c->ns &&
+        strcmp((const char *)c->name, "pid-file") == 0)
+      break;
+  if (!c)   /* (a bad one was reported by svc_pid_file) */
+    err(ld, line, "service '%s' is type=\"attach\" and has no <pid-file> "
+        "(the file in which its daemon writes its pid)", s->group);
+  if (s->instances > 1)
+    err(ld, line, "service '%s' is type=\"attach\" and has %d <instances>: "
+        "one pid file names one process", s->group, s->instances);
+  for (c = n->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    for (i = 0; i < sizeof no / sizeof no[0]; i++)
+      if (strcmp((const char *)c->name, no[i].elem) == 0)
+        err(ld, elem_line(c), "<%s> cannot be used with type=\"attach\": "
+            "%s", no[i].elem, no[i].why);
+    if (strcmp((const char *)c->name, "ready") == 0 &&
+        s->ready.kind == CFG_READY_NOTIFY)
+      err(ld, attr_line(c, "notify"), "<ready notify> cannot be used with "
+          "type=\"attach\": the daemon is not given vigil's notify socket "
+          "(use after or tcp)");
+  }
 }
 
 /* What a oneshot cannot have: a ready condition (it is done when it
@@ -1416,6 +1479,8 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
     s->autostart = 0;
   if (s->type == CFG_TYPE_ONESHOT)
     check_oneshot(ld, n, s);
+  if (idx == 0)
+    check_attach(ld, n, s, d->line);
   APR_ARRAY_PUSH(ld->cfg->services, cfg_service_t *) = s;
 }
 

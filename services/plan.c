@@ -404,6 +404,87 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
   return rv;
 }
 
+/* ---- warnings ------------------------------------------------------------ */
+
+/* Why log daemon `sink` cannot be reached now, or NULL.  *where: the
+ * socket's path (NULL: the platform has no such daemon). */
+static const char *sink_problem(cfg_log_sink sink, const char **where,
+                                apr_pool_t *pool) {
+  apr_finfo_t fi;
+  apr_status_t rv;
+  *where = NULL;
+  if (sink == CFG_SINK_EVENTLOG)
+    return pal_eventlog_supported()
+               ? NULL
+               : "there is no Windows Event Log on this platform";
+  *where = pal_logsock_path(sink == CFG_SINK_SYSLOG ? PAL_LOGSOCK_SYSLOG
+                                                     : PAL_LOGSOCK_JOURNAL);
+  if (!*where)
+    return sink == CFG_SINK_SYSLOG
+               ? "this platform has no syslog socket"
+               : "this platform has no journald";
+  rv = apr_stat(&fi, *where, APR_FINFO_TYPE, pool);
+  if (APR_STATUS_IS_ENOENT(rv))
+    return apr_psprintf(pool, "%s does not exist (is %s running?)", *where,
+                        sink == CFG_SINK_SYSLOG ? "a syslog daemon"
+                                                : "systemd-journald");
+  if (rv == APR_SUCCESS && fi.filetype != APR_SOCK)
+    return apr_psprintf(pool, "%s is not a socket", *where);
+  return NULL;
+}
+
+int svc_config_warnings(const cfg_t *cfg, apr_pool_t *pool,
+                        cfg_errors_t *warns) {
+  static const char *const names[] = {"", "syslog", "journal", "eventlog"};
+  const cfg_service_t *first[4] = {NULL, NULL, NULL, NULL};
+  const char *attr[4] = {NULL, NULL, NULL, NULL};
+  const char *file[4] = {NULL, NULL, NULL, NULL};
+  int uses[4] = {0, 0, 0, 0};
+  int i, k, n = 0;
+  for (i = 0; i < cfg->services->nelts; i++) {
+    const cfg_service_t *c =
+        APR_ARRAY_IDX(cfg->services, i, const cfg_service_t *);
+    const cfg_log_target_t *tg[2];
+    int j;
+    tg[0] = &c->log.out;
+    tg[1] = &c->log.err;
+    for (j = 0; j < 2; j++) {
+      k = (int)tg[j]->sink;
+      if (tg[j]->kind != CFG_LOG_FILE || k <= 0 || k > 3 ||
+          (j == 1 && tg[1]->sink == tg[0]->sink))
+        continue;
+      if (!first[k]) {
+        first[k] = c;
+        attr[k] = j ? "stderr" : "stdout";
+        file[k] = tg[j]->path;
+      }
+      uses[k]++;
+    }
+  }
+  for (k = 1; k <= 3; k++) {
+    const char *where, *why;
+    if (!first[k] || !(why = sink_problem((cfg_log_sink)k, &where, pool)))
+      continue;
+    cfg_errors_add(warns, first[k]->file, first[k]->line,
+                   "service %s%s: <log %s=\"%s\">: %s; the lines go to "
+                   "%s%s",
+                   first[k]->name,
+                   uses[k] > 1 ? apr_psprintf(pool, " (and %d more "
+                                              "services)", uses[k] - 1)
+                               : "",
+                   attr[k], names[k], why,
+                   uses[k] > 1 ? "the fallback files (NAME.out.log, "
+                                 "NAME.err.log)"
+                               : apr_pstrcat(pool, "the fallback file ",
+                                             file[k], NULL),
+                   where ? " until it can be reached (tried again every "
+                           "10 s)"
+                         : "");
+    n++;
+  }
+  return n;
+}
+
 apr_status_t svc_config_check_env(const cfg_t *cfg, apr_pool_t *pool,
                                   cfg_errors_t *errs) {
   apr_status_t rv = APR_SUCCESS;

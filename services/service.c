@@ -91,10 +91,13 @@ static void set_state(svc_service_t *s, svc_state st) {
   svc_state old = s->state;
   vg_timer_stop(&s->timer);
   s->state = st;
-  if (old != st) {
+  if (old != st)
     svc_sup_state_changed(s->sup, s, old);
+  /* backoff and fatal are entered anew from themselves (a start from
+   * there that fails again): each entry is an event, one restart
+   * scheduled or one more failure, as the restart counter says. */
+  if (old != st || st == SVC_BACKOFF || st == SVC_FATAL)
     events_of_state(s, st);
-  }
 }
 
 /* The loop's time is read once per iteration, after the wait: callbacks
@@ -299,6 +302,14 @@ static void child_report(svc_child_t *r) {
     hook_ended(r);
     return;
   }
+  if (r->attach == SVC_RUN_LAUNCHER) {
+    /* Not the service's end: attach.c reads the pid file next. */
+    s->child = NULL;
+    r->svc = NULL;
+    svc_attach_launched(s, r->code, r->sig);
+    child_free_if_done(r);
+    return;
+  }
   watchdog_stop(s);
   s->last.has = 1;
   s->last.code = r->code;
@@ -499,7 +510,7 @@ static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
   apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
   if (cgroup)
     pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
-  else if (!r->exited)
+  else if (!r->exited && r->attach != SVC_RUN_ATTACHED)
     escape_later(r->proc.loop, r->proc.pid, pal_proc_group(&r->proc.proc),
                  r->mark, sig);
   return rv;
@@ -526,11 +537,16 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * pipes it may hold reach EOF now.  (The group id cannot have been
    * reused: members keep it alive, and without members the kill finds
    * nothing.)  What left the group (setsid) is in the cgroup, or else
-   * found by its invocation id. */
-  vg_process_kill_tree(p, VG_SIGKILL);
+   * found by its invocation id.  Not so for type="attach": the daemon
+   * its launcher started is what the launcher leaves behind, and an
+   * attached daemon's group and marks are not ours. */
+  if (r->attach)
+    s = NULL;
+  else
+    vg_process_kill_tree(p, VG_SIGKILL);
   if (r->hook)
     s = NULL;   /* a hook's run: not in the service's cgroup */
-  if (!s || !s->cg.path)
+  if (!r->attach && (!s || !s->cg.path))
     escape_later(p->loop, 0, 0, r->mark, VG_SIGKILL);
   if (s && s->cg.path) {
     pal_cgroup_kill(s->cg.path);
@@ -1354,14 +1370,75 @@ static void a_prestart_done(svc_service_t *s) {
   spawn_main(s);
 }
 
+static void run_started(svc_service_t *s);
+
+/* type="attach": a run that watches pid, a process we did not spawn. */
+static apr_status_t child_attach(svc_service_t *s, long pid, uint64_t id) {
+  svc_child_t *r = calloc(1, sizeof *r);
+  apr_status_t rv;
+  if (!r)
+    return APR_ENOMEM;
+  r->proc.data = r;
+  rv = vg_process_attach(s->sup->loop, &r->proc, pid, id, on_child_exit);
+  if (rv != APR_SUCCESS) {
+    free(r);
+    return rv;
+  }
+  r->attach = SVC_RUN_ATTACHED;
+  r->open++;   /* the process */
+  r->pid = pid;
+  r->svc = s;
+  r->start_ms = now_ms(s);
+  s->child = r;
+  s->restart.up_since = r->start_ms;
+  svc_sup_save_pids(s->sup);   /* the launcher's line goes */
+  return APR_SUCCESS;
+}
+
+void svc_service_attached(svc_service_t *s, long pid, uint64_t id) {
+  char eb[128], why[SVC_REASON_MAX];
+  apr_status_t rv = child_attach(s, pid, id);
+  if (rv != APR_SUCCESS) {
+    snprintf(why, sizeof why, "cannot watch pid %ld (from %s): %s%s%s%s",
+             pid, s->cfg->pid_file, vg_strerror(rv, eb, sizeof eb),
+             *pal_last_call() ? " (" : "", pal_last_call(),
+             *pal_last_call() ? ")" : "");
+    fail_start(s, VG_LOG_ERROR, why);
+    return;
+  }
+  slog(s, VG_LOG_INFO, "attached to pid %ld (from %s)", pid,
+       s->cfg->pid_file);
+  run_started(s);
+}
+
+void svc_service_fail_start(svc_service_t *s, const char *why) {
+  fail_start(s, VG_LOG_WARN, why);
+}
+
 static void spawn_main(svc_service_t *s) {
   apr_status_t rv;
   const cfg_ready_t *rd = &s->cfg->ready;
   /* Room for "cannot start: " before it in a reason. */
   char eb[128], prep[SVC_REASON_MAX - 16];
-  if (rd->kind != CFG_READY_NOTIFY && !s->cfg->watchdog_ms)
+  char found[SVC_REASON_MAX];
+  int launch = 0;
+  if (s->cfg->type == CFG_TYPE_ATTACH) {
+    uint64_t id;
+    long pid;
+    switch (svc_attach_find(s, &pid, &id, found, sizeof found)) {
+    case SVC_PIDFILE_LIVE:
+      svc_service_attached(s, pid, id);
+      return;
+    case SVC_PIDFILE_BAD:
+      fail_start(s, VG_LOG_ERROR, found);
+      return;
+    default:
+      launch = 1;   /* no daemon: <command> starts it */
+    }
+  }
+  if (!launch && rd->kind != CFG_READY_NOTIFY && !s->cfg->watchdog_ms)
     notify_close(s);   /* a reload took away what it was for */
-  else if ((rv = notify_open(s)) != APR_SUCCESS) {
+  else if (!launch && (rv = notify_open(s)) != APR_SUCCESS) {
     enter_fatal(s, "cannot open the notify socket: %s",
                 vg_strerror(rv, eb, sizeof eb));
     return;
@@ -1392,8 +1469,25 @@ static void spawn_main(svc_service_t *s) {
     schedule_restart(s, VG_LOG_ERROR, why);
     return;
   }
+  if (launch) {
+    /* Its whole run, the pid file after it included, is bounded by the
+     * start's deadline (a_starting_timeout). */
+    s->child->attach = SVC_RUN_LAUNCHER;
+    slog(s, VG_LOG_INFO, "%s; running %s to start it, pid %ld", found,
+         s->cfg->command, s->child->proc.pid);
+    set_state(s, SVC_STARTING);
+    arm(s, rd->timeout_ms, on_state_timer);
+    return;
+  }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
   warn_unapplied(s);
+  run_started(s);
+}
+
+/* The service's process runs (spawned, or attached to): STARTING until
+ * its <ready> says. */
+static void run_started(svc_service_t *s) {
+  const cfg_ready_t *rd = &s->cfg->ready;
   set_state(s, SVC_STARTING);
   svc_events_emit(s, SVC_EVK_STARTED, s->child->proc.pid);
   if (rd->kind != CFG_READY_NOTIFY)
@@ -1431,15 +1525,26 @@ static void a_ready(svc_service_t *s) {
 
 static void a_starting_timeout(svc_service_t *s) {
   const char *last = s->checks.ready_last;
-  if (s->cfg->ready.kind == CFG_READY_AFTER) {
+  if (s->cfg->type == CFG_TYPE_ATTACH &&
+      (!s->child || s->child->attach == SVC_RUN_LAUNCHER)) {
+    /* Its launcher runs still, or its pid file names no daemon yet. */
+    char why[SVC_REASON_MAX];
+    svc_attach_timeout(s, why, sizeof why);
+    svc_service_set_reason(s, "%s", why);
+    if (!s->child) {
+      fail_start(s, VG_LOG_WARN, s->reason);
+      return;
+    }
+  } else if (s->cfg->ready.kind == CFG_READY_AFTER) {
     a_ready(s);
     return;
+  } else {
+    /* Not ready in time: a failed start.  Stop it; the exit counts. */
+    svc_service_set_reason(s, "not ready within %llu ms%s%s%s",
+                           (unsigned long long)s->cfg->ready.timeout_ms,
+                           last ? " (last check: " : "", last ? last : "",
+                           last ? ")" : "");
   }
-  /* Not ready in time: a failed start.  Stop it; the exit counts. */
-  svc_service_set_reason(s, "not ready within %llu ms%s%s%s",
-                         (unsigned long long)s->cfg->ready.timeout_ms,
-                         last ? " (last check: " : "", last ? last : "",
-                         last ? ")" : "");
   slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
   s->restart_after_stop = 0;
   s->failed_start = 1;   /* its exit goes through the restart policy */
@@ -1628,6 +1733,9 @@ static void a_exited(svc_service_t *s) {
                  vg_signal_name(s->last.signal)
                      ? vg_signal_name(s->last.signal)
                      : "?");
+  else if (s->cfg->type == CFG_TYPE_ATTACH && s->last.code < 0)
+    snprintf(what, sizeof what, "exited (status unknown: vigil did not "
+             "start it)");   /* a failure, whatever it was */
   else
     snprintf(what, sizeof what, "exited with code %d", s->last.code);
   if (s->cfg->type == CFG_TYPE_ONESHOT && !failed) {
@@ -1849,7 +1957,8 @@ static void cgroup_open(svc_service_t *s) {
   pal_cgroup_stat_t st;
   apr_status_t rv;
   char eb[128], *path;
-  if (!sup->cgroup)
+  /* An attached daemon is not in it, nor put in it (attach.c). */
+  if (!sup->cgroup || s->cfg->type == CFG_TYPE_ATTACH)
     return;
   path = malloc(strlen(sup->cgroup) + strlen(s->name) + 6);
   if (!path)
@@ -2086,6 +2195,7 @@ void svc_service_destroy(svc_service_t *s) {
   }
   close_logs(s);
   cgroup_close(s);
+  svc_attach_destroy(s);
   s->plan = NULL;                /* freed with its config's plans */
   notify_close(s);
   aux_timer_drop(&s->checks.timer);
@@ -2242,7 +2352,7 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   if (s->last.has) {
     svc_json_w_begin_object(w);
     svc_json_w_key(w, "code");
-    if (s->last.signal)
+    if (s->last.signal || s->last.code < 0)   /* < 0: unknown (attach) */
       svc_json_w_null(w);
     else
       svc_json_w_int64(w, s->last.code);
@@ -2270,8 +2380,13 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   svc_json_w_key(w, "limit_events");
   svc_json_w_uint64(w, s->limit.events);
   svc_json_w_key(w, "type");
-  svc_json_w_string(w, s->cfg->type == CFG_TYPE_ONESHOT ? "oneshot"
-                                                        : "simple");
+  svc_json_w_string(w, s->cfg->type == CFG_TYPE_ONESHOT  ? "oneshot"
+                       : s->cfg->type == CFG_TYPE_ATTACH ? "attach"
+                                                         : "simple");
+  if (s->cfg->type == CFG_TYPE_ATTACH) {
+    svc_json_w_key(w, "pid_file");
+    svc_json_w_string(w, s->cfg->pid_file);
+  }
   /* Wall-clock times, ms since the Unix epoch, as last_exit.at_ms. */
   w_int_or_null(w, "next_run_ms", s->next_run ? s->next_run * 1000 : -1);
   {

@@ -236,8 +236,10 @@ typedef struct cfg_reload_s {
 /* <service type>. */
 typedef enum {
   CFG_TYPE_SIMPLE = 0,          /* up while its process runs */
-  CFG_TYPE_ONESHOT              /* runs to completion: exit 0 is `exited`,
+  CFG_TYPE_ONESHOT,             /* runs to completion: exit 0 is `exited`,
                                    which satisfies its dependents */
+  CFG_TYPE_ATTACH               /* a daemon vigil did not start, found by
+                                   its <pid-file>; <command> launches it */
 } cfg_service_type;
 
 /* <hook when>. */
@@ -315,6 +317,7 @@ typedef struct cfg_service_s {
   uint64_t watchdog_ms;         /* <watchdog timeout>; 0: none */
   const char *schedule;         /* <schedule> as written, or NULL */
   cfg_cron_t cron;              /* parsed, when schedule is set */
+  const char *pid_file;         /* <pid-file>: absolute; type="attach" */
   const char *file;             /* where the <service> is, as in errors */
   int line;                     /* line of its <service> start tag */
 } cfg_service_t;
@@ -487,14 +490,16 @@ enum {
   CFG_F_HOOKS     = 1u << 21,
   CFG_F_WATCHDOG  = 1u << 22,
   CFG_F_SCHEDULE  = 1u << 23,
-  CFG_F_ON        = 1u << 24
+  CFG_F_ON        = 1u << 24,
+  CFG_F_PID_FILE  = 1u << 25
 };
 /* The fields whose change needs a restart.  (The watchdog's timeout is
  * in the child's environment, WATCHDOG_USEC.) */
 #define CFG_F_NEEDS_RESTART                                                  \
   (CFG_F_COMMAND | CFG_F_ARGS | CFG_F_WORKDIR | CFG_F_ENV | CFG_F_LIMITS |   \
    CFG_F_STDIO | CFG_F_USER | CFG_F_GROUP | CFG_F_ENV_FILE | CFG_F_UMASK |   \
-   CFG_F_NICE | CFG_F_CPU_AFFINITY | CFG_F_TYPE | CFG_F_WATCHDOG)
+   CFG_F_NICE | CFG_F_CPU_AFFINITY | CFG_F_TYPE | CFG_F_WATCHDOG |          \
+   CFG_F_PID_FILE)
 
 /* Supervisor settings, for cfg_diff_t.supervisor. */
 enum {
