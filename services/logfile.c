@@ -116,8 +116,6 @@ struct svc_logfile_s {
   vg_timer_t *daily_timer;        /* allocated with daily rotation */
   int day;                        /* local yyyymmdd when NAME was started */
   svc_logline_t line;             /* for writers without their own */
-  char ts[48];
-  apr_time_t ts_ms;
   apr_status_t error;             /* why NAME is not open */
   apr_status_t reported;          /* last error logged (0: none) */
   uint64_t dropped_since;         /* bytes dropped since `reported` */
@@ -203,19 +201,23 @@ static int local_day(apr_time_t t) {
   return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
-/* "2026-11-21T23:53:01.123Z ", formatted at most once per millisecond. */
+/* "2026-11-21T23:53:01.123Z ", formatted at most once per millisecond
+ * per thread (the stamp depends on the time alone). */
 static const char *lf_stamp(svc_logfile_t *lf) {
+  static _Thread_local char ts[48];
+  static _Thread_local apr_time_t ts_ms = -1;
   apr_time_t now = apr_time_now();
   apr_time_t ms = now / 1000;
-  if (ms != lf->ts_ms) {
+  (void)lf;
+  if (ms != ts_ms) {
     apr_time_exp_t tm;
     apr_time_exp_gmt(&tm, now);
-    snprintf(lf->ts, sizeof lf->ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, tm.tm_usec / 1000);
-    lf->ts_ms = ms;
+    ts_ms = ms;
   }
-  return lf->ts;
+  return ts;
 }
 
 static void lf_warn(svc_logfile_t *lf, const char *path, apr_status_t rv,
@@ -1024,7 +1026,6 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
   lf->timestamps = o->timestamps != 0;
   lf->lazy = o->lazy != 0;
   lf->retry_ms = o->retry_ms ? o->retry_ms : SVC_LOGFILE_RETRY_MS;
-  lf->ts_ms = -1;
 
   if (o->sink != SVC_LOGSINK_NONE) {
     lf->sink = svc_logsink_new(o->sink, o->ident, o->is_err, lf->path, diag,
