@@ -111,7 +111,25 @@ typedef struct loader_s {
                                    (quiet_parse: the first one's line) */
   int quiet_parse;              /* recovering: keep parse errors back */
   const char *parse_msg;        /* quiet_parse: the first one */
+  apr_array_header_t *none;     /* the empty list services share (own()) */
 } loader_t;
+
+/* The lists most services leave empty (<env>, <env-file>, <hook>, <on>,
+ * the arguments of <reload> and <health>) start as one empty array all
+ * records share, read-only: a thousand services cost no thousand sets of
+ * arrays.  own() gives the record its own before the first element. */
+static apr_array_header_t *none(loader_t *ld) {
+  if (!ld->none)
+    ld->none = apr_array_make(ld->pool, 1, sizeof(void *));
+  return ld->none;
+}
+
+static apr_array_header_t *own(loader_t *ld, apr_array_header_t **a,
+                               int nelts, int elt_size) {
+  if (*a == ld->none)
+    *a = apr_array_make(ld->pool, nelts, elt_size);
+  return *a;
+}
 
 static void load_file(loader_t *ld, const char *display, const char *abs,
                       const file_t *from, int from_line);
@@ -831,7 +849,7 @@ static void load_command(loader_t *ld, xmlNodePtr n, cfg_command_t *c) {
   xmlNodePtr k;
   val_t v;
   if (!c->args)
-    c->args = apr_array_make(ld->pool, 2, sizeof(const char *));
+    c->args = none(ld);
   c->line = elem_line(n);
   for (k = n->children; k; k = k->next) {
     if (k->type != XML_ELEMENT_NODE || k->ns)
@@ -841,7 +859,8 @@ static void load_command(loader_t *ld, xmlNodePtr n, cfg_command_t *c) {
         c->command = keep(ld, v.s);
     } else if (strcmp((const char *)k->name, "arg") == 0) {
       if (get_text(ld, k, 1, &v))
-        APR_ARRAY_PUSH(c->args, const char *) = keep(ld, v.s);
+        APR_ARRAY_PUSH(own(ld, &c->args, 2, sizeof(const char *)),
+                       const char *) = keep(ld, v.s);
     }
   }
 }
@@ -953,7 +972,8 @@ static void svc_health(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
       continue;
     }
     if (get_text(ld, c, 1, &v))
-      APR_ARRAY_PUSH(h->args, const char *) = keep(ld, v.s);
+      APR_ARRAY_PUSH(own(ld, &h->args, 2, sizeof(const char *)),
+                     const char *) = keep(ld, v.s);
   }
   if (h->type == CFG_HEALTH_NONE) {
     h->interval_ms = h->timeout_ms = 0;
@@ -1120,7 +1140,7 @@ static void svc_env(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   apr_hash_set(seen, name.s, APR_HASH_KEY_STRING, first);
   if (!get_attr(ld, n, "value", &value))
     return;
-  e = apr_array_push(s->env);
+  e = apr_array_push(own(ld, &s->env, 4, sizeof(cfg_env_t)));
   e->name = keep(ld, name.s);
   e->value = keep(ld, value.s);
 }
@@ -1149,7 +1169,7 @@ static void svc_env_file(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   val_t v;
   if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v))
     return;
-  f = apr_array_push(rec->s->env_files);
+  f = apr_array_push(own(ld, &rec->s->env_files, 1, sizeof(cfg_env_file_t)));
   f->optional = v.s[0] == '-';
   f->line = v.line;
   if (f->optional && !v.s[1])
@@ -1200,7 +1220,8 @@ static void svc_cpu_affinity(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
 static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
                                       "post-stop", NULL};
-  cfg_hook_t *h = apr_array_push(rec->s->hooks);
+  cfg_hook_t *h =
+      apr_array_push(own(ld, &rec->s->hooks, 1, sizeof(cfg_hook_t)));
   val_t v;
   int w;
   memset(h, 0, sizeof *h);
@@ -1214,8 +1235,8 @@ const char *const cfg_event_names[CFG_EVENT_N + 1] = {
     "stopped", NULL};
 
 /* <on event timeout><command/><arg/>...</on> into `list`. */
-static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t *list) {
-  cfg_on_t *h = apr_array_push(list);
+static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t **list) {
+  cfg_on_t *h = apr_array_push(own(ld, list, 1, sizeof(cfg_on_t)));
   val_t v;
   int e;
   memset(h, 0, sizeof *h);
@@ -1226,7 +1247,7 @@ static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t *list) {
 }
 
 static void svc_on(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
-  load_on(ld, n, rec->s->on);
+  load_on(ld, n, &rec->s->on);
 }
 
 static void svc_watchdog(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
@@ -1351,10 +1372,10 @@ static void check_oneshot(loader_t *ld, xmlNodePtr n, const cfg_service_t *s) {
 
 static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->args = apr_array_make(ld->pool, 4, sizeof(const char *));
-  s->env = apr_array_make(ld->pool, 4, sizeof(cfg_env_t));
+  s->env = none(ld);
   s->depends_on = apr_array_make(ld->pool, 2, sizeof(const char *));
-  s->hooks = apr_array_make(ld->pool, 1, sizeof(cfg_hook_t));
-  s->on = apr_array_make(ld->pool, 1, sizeof(cfg_on_t));
+  s->hooks = none(ld);
+  s->on = none(ld);
   s->autostart = 1;
   s->restart.policy = CFG_RESTART_ON_FAILURE;
   s->restart.delay_ms = DEF_RESTART_DELAY;
@@ -1367,10 +1388,10 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->stop.signal = VG_SIGTERM;
   s->stop.timeout_ms = DEF_STOP_TIMEOUT;
   s->reload.signal = VG_SIGHUP;
-  s->reload.cmd.args = apr_array_make(ld->pool, 1, sizeof(const char *));
+  s->reload.cmd.args = none(ld);
   s->reload.cmd.timeout_ms = CFG_RELOAD_TIMEOUT_MS;
   s->health.type = CFG_HEALTH_NONE;
-  s->health.args = apr_array_make(ld->pool, 2, sizeof(const char *));
+  s->health.args = none(ld);
   s->health.interval_ms = DEF_HEALTH_INTERVAL;
   s->health.timeout_ms = DEF_HEALTH_TIMEOUT;
   s->health.failures = DEF_HEALTH_FAILURES;
@@ -1380,7 +1401,7 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->log.err.name = apr_pstrcat(ld->pool, s->name, ".err.log", NULL);
   s->log.max_size = DEF_LOG_MAX_SIZE;
   s->log.keep = DEF_LOG_KEEP;
-  s->env_files = apr_array_make(ld->pool, 1, sizeof(cfg_env_file_t));
+  s->env_files = none(ld);
   s->umask = -1;
 }
 
@@ -1424,7 +1445,7 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
   s->line = d->line;
   svc_defaults(ld, s);
   if (d->instances > 1) {
-    cfg_env_t *e = apr_array_push(s->env);
+    cfg_env_t *e = apr_array_push(own(ld, &s->env, 4, sizeof(cfg_env_t)));
     e->name = "VIGIL_INSTANCE";
     e->value = apr_psprintf(ld->pool, "%d", idx);
   }
@@ -1647,7 +1668,7 @@ static void load_supervisor(loader_t *ld, xmlNodePtr n, int paths_only) {
     if (is_elem(c, "on")) {
       if (!ld->cfg->on)
         ld->cfg->on = apr_array_make(ld->pool, 1, sizeof(cfg_on_t));
-      load_on(ld, c, ld->cfg->on);
+      load_on(ld, c, &ld->cfg->on);
       continue;
     }
     if (is_elem(c, "state-dir"))

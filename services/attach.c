@@ -187,7 +187,7 @@ static void on_retry(vg_timer_t *t) {
 
 void svc_attach_launched(svc_service_t *s, int code, int sig) {
   struct svc_attach_s *a;
-  char why[sizeof s->reason];
+  char why[SVC_REASON_MAX];
   if (s->state != SVC_STARTING) {
     /* Stopped (or killed at its deadline) while it ran: its end is the
      * table's, as any run's. */

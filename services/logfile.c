@@ -43,9 +43,10 @@
  *   - lf->size is the size of NAME as we wrote it (plus what was there at
  *     open); rot_limit is the size at which size rotation next happens
  *     (max_size, or further away after a failed rotation).
- *   - Closing closes both timers at once; teardown (`torn`) starts when
- *     closing && ncaps == 0.  `pending` counts the timer closes not yet
- *     called back, and, once torn, the jobs still running; the object is
+ *   - The timers are allocated when first armed (most log files never
+ *     fail nor rotate daily).  Closing closes those there are at once;
+ *     teardown (`torn`) starts when closing && ncaps == 0.  `pending`
+ *     counts the timer closes not yet called back, and, once torn, the jobs still running; the object is
  *     freed when it is torn and `pending` is zero, right after the close
  *     callback.
  */
@@ -111,12 +112,10 @@ struct svc_logfile_s {
   unsigned keep;
   int daily, compress, timestamps;
   uint64_t retry_ms;
-  vg_timer_t retry;
-  vg_timer_t daily_timer;
+  vg_timer_t *retry;              /* allocated at the first failure */
+  vg_timer_t *daily_timer;        /* allocated with daily rotation */
   int day;                        /* local yyyymmdd when NAME was started */
   svc_logline_t line;             /* for writers without their own */
-  char ts[48];
-  apr_time_t ts_ms;
   apr_status_t error;             /* why NAME is not open */
   apr_status_t reported;          /* last error logged (0: none) */
   uint64_t dropped_since;         /* bytes dropped since `reported` */
@@ -202,19 +201,23 @@ static int local_day(apr_time_t t) {
   return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
-/* "2026-11-21T23:53:01.123Z ", formatted at most once per millisecond. */
+/* "2026-11-21T23:53:01.123Z ", formatted at most once per millisecond
+ * per thread (the stamp depends on the time alone). */
 static const char *lf_stamp(svc_logfile_t *lf) {
+  static _Thread_local char ts[48];
+  static _Thread_local apr_time_t ts_ms = -1;
   apr_time_t now = apr_time_now();
   apr_time_t ms = now / 1000;
-  if (ms != lf->ts_ms) {
+  (void)lf;
+  if (ms != ts_ms) {
     apr_time_exp_t tm;
     apr_time_exp_gmt(&tm, now);
-    snprintf(lf->ts, sizeof lf->ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, tm.tm_usec / 1000);
-    lf->ts_ms = ms;
+    ts_ms = ms;
   }
-  return lf->ts;
+  return ts;
 }
 
 static void lf_warn(svc_logfile_t *lf, const char *path, apr_status_t rv,
@@ -267,6 +270,24 @@ static void lf_close_file(svc_logfile_t *lf) {
 
 static void retry_cb(vg_timer_t *t);
 
+/* A timer of lf's, allocated at its first use; it never keeps the loop
+ * alive on its own.  NULL when memory runs out (said): the retry or the
+ * daily rotation is lost, the output is not. */
+static vg_timer_t *lf_timer(svc_logfile_t *lf, vg_timer_t **tp) {
+  vg_timer_t *t = *tp;
+  if (t)
+    return t;
+  if (!(t = malloc(sizeof *t)) || vg_timer_init(lf->loop, t) != APR_SUCCESS) {
+    free(t);
+    lf_warn(lf, lf->path, APR_ENOMEM, "cannot arm a log file's timer");
+    return NULL;
+  }
+  t->data = lf;
+  vg_unref((vg_handle_t *)t);
+  *tp = t;
+  return t;
+}
+
 /* NAME cannot be used: report (once per distinct error), drop output and
  * retry opening later. */
 static void lf_broken(svc_logfile_t *lf, apr_status_t rv, const char *msg) {
@@ -278,8 +299,8 @@ static void lf_broken(svc_logfile_t *lf, apr_status_t rv, const char *msg) {
   }
   lf_close_file(lf);
   lf->error = rv;
-  if (!lf->closing)   /* its timer is closed */
-    vg_timer_start(&lf->retry, retry_cb, lf->retry_ms, 0);
+  if (!lf->closing && lf_timer(lf, &lf->retry))   /* else it is closed */
+    vg_timer_start(lf->retry, retry_cb, lf->retry_ms, 0);
 }
 
 /* Open NAME, or report why not and arm the retry. */
@@ -677,7 +698,8 @@ apr_status_t svc_logfile_reopen(svc_logfile_t *lf) {
     return lf->error;
   }
   lf_close_file(lf);
-  vg_timer_stop(&lf->retry);
+  if (lf->retry)
+    vg_timer_stop(lf->retry);
   return lf_try_open(lf);
 }
 
@@ -718,7 +740,8 @@ static void lf_arm_daily(svc_logfile_t *lf, apr_time_t now) {
   /* Round up, plus 1 ms: firing a hair early would only re-arm. */
   uint64_t ms = (uint64_t)((next - now + 999) / 1000) + 1;
   lf->st.next_daily = next;
-  vg_timer_start(&lf->daily_timer, daily_cb, ms, 0);
+  if (lf_timer(lf, &lf->daily_timer))
+    vg_timer_start(lf->daily_timer, daily_cb, ms, 0);
 }
 
 void svc__logfile_daily_fire(svc_logfile_t *lf, apr_time_t now) {
@@ -972,7 +995,6 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
   lf_thread_t *t = lf_thread();
   size_t len;
   apr_time_t now = apr_time_now();
-  apr_status_t rv;
 
   (void)pool;   /* the object is malloc'd: see "Memory" above */
   *lfp = NULL;
@@ -1004,7 +1026,6 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
   lf->timestamps = o->timestamps != 0;
   lf->lazy = o->lazy != 0;
   lf->retry_ms = o->retry_ms ? o->retry_ms : SVC_LOGFILE_RETRY_MS;
-  lf->ts_ms = -1;
 
   if (o->sink != SVC_LOGSINK_NONE) {
     lf->sink = svc_logsink_new(o->sink, o->ident, o->is_err, lf->path, diag,
@@ -1015,18 +1036,6 @@ apr_status_t svc_logfile_open(svc_logfile_t **lfp,
     }
     lf->lazy = 1;   /* the fallback: no file work until it is needed */
   }
-
-  /* Timers never keep the loop alive on their own. */
-  if ((rv = vg_timer_init(loop, &lf->retry)) != APR_SUCCESS) {
-    svc_logsink_free(lf->sink);
-    free(lf);
-    return rv;
-  }
-  lf->retry.data = lf;
-  vg_unref((vg_handle_t *)&lf->retry);
-  vg_timer_init(loop, &lf->daily_timer);
-  lf->daily_timer.data = lf;
-  vg_unref((vg_handle_t *)&lf->daily_timer);
 
   lf->day = local_day(now);
   if (!lf->lazy)
@@ -1052,7 +1061,17 @@ static void lf_pending_done(svc_logfile_t *lf) {
 }
 
 static void lf_timer_closed(vg_handle_t *h) {
-  lf_pending_done(h->data);
+  svc_logfile_t *lf = h->data;
+  free(h);
+  lf_pending_done(lf);
+}
+
+static void lf_timer_close(svc_logfile_t *lf, vg_timer_t **tp) {
+  if (*tp) {
+    lf->pending++;
+    vg_close((vg_handle_t *)*tp, lf_timer_closed);
+    *tp = NULL;
+  }
 }
 
 /* Closing, and no capture is attached any more: close NAME, stop the
@@ -1082,9 +1101,8 @@ void svc_logfile_close(svc_logfile_t *lf, svc_logfile_close_cb cb,
   lf->closing = 1;
   lf->close_cb = cb;
   lf->close_arg = arg;
-  lf->pending += 2;
-  vg_close((vg_handle_t *)&lf->retry, lf_timer_closed);
-  vg_close((vg_handle_t *)&lf->daily_timer, lf_timer_closed);
+  lf_timer_close(lf, &lf->retry);
+  lf_timer_close(lf, &lf->daily_timer);
   if (lf->ncaps == 0)
     lf_teardown(lf);
 }

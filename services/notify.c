@@ -212,15 +212,15 @@ int svc_notify_sender_ok(svc_service_t *s) {
   char who[64], mainw[32] = "none runs", more[64] = "";
   long pid = -1, uid = -1;
   long main = s->child && !s->child->exited ? s->child->proc.pid : 0;
-  apr_status_t rv = vg_udp_sender(&s->notify.udp, &pid, &uid);
+  apr_status_t rv = vg_udp_sender(&s->notify->udp, &pid, &uid);
   uint64_t now;
   if (rv == PAL_EUNSUPPORTED)
     return 1;   /* no sender to check; the directory keeps others out */
   if (rv == APR_SUCCESS && main > 0 && pid == main)
     return 1;
   now = vg_now(s->sup->loop);
-  if (now < s->notify.quiet_until) {
-    s->notify.unsaid++;
+  if (now < s->notify->quiet_until) {
+    s->notify->unsaid++;
     return 0;
   }
   if (rv == APR_SUCCESS)
@@ -229,13 +229,13 @@ int svc_notify_sender_ok(svc_service_t *s) {
     snprintf(who, sizeof who, "an unknown sender");
   if (main > 0)
     snprintf(mainw, sizeof mainw, "pid %ld", main);
-  if (s->notify.unsaid)
+  if (s->notify->unsaid)
     snprintf(more, sizeof more, "; %u more since the last warning",
-             s->notify.unsaid);
+             s->notify->unsaid);
   vg_log_kv(s->sup->log, VG_LOG_WARN, "service", kv,
             "%s: notify message from %s ignored: only the main process "
             "(%s) may send%s", s->name, who, mainw, more);
-  s->notify.quiet_until = now + NOTIFY_WARN_MS;
-  s->notify.unsaid = 0;
+  s->notify->quiet_until = now + NOTIFY_WARN_MS;
+  s->notify->unsaid = 0;
   return 0;
 }

@@ -145,7 +145,7 @@ static int is_number(const char *s) {
 apr_status_t svc_plan_creds(const cfg_service_t *c, svc_creds_t *cr,
                             apr_pool_t *pool, const char **why, int *line) {
   pal_user_t u;
-  long euid = pal_geteuid(), *groups = NULL;
+  long euid, *groups = NULL;
   int ngroups = 0;
   apr_status_t rv;
   char eb[128];
@@ -154,7 +154,8 @@ apr_status_t svc_plan_creds(const cfg_service_t *c, svc_creds_t *cr,
   *why = NULL;
   *line = 0;
   if (!c->user && !c->user_group)
-    return APR_SUCCESS;
+    return APR_SUCCESS;   /* as vigil runs: no system call per spawn */
+  euid = pal_geteuid();
   if (pal_spawn_unsupported(VG_PROCESS_SETUID)) {
     *line = c->user ? c->user_line : c->user_group_line;
     *why = apr_psprintf(

@@ -22,7 +22,9 @@
  *     window's start falls in is left out, so the limit acts at most one
  *     slice (window/64) later than exact counting would, never earlier:
  *     a service is never given up on for restarts older than the window.
- * Either way at most 512 bytes a service.
+ * Either way at most 512 bytes a service, allocated at its first restart:
+ * most services never restart, and a thousand of them with
+ * max-restarts="1000000" cost no more than with the default.
  */
 #include "svc_int.h"
 
@@ -39,18 +41,14 @@ apr_status_t svc_restarts_init(svc_restarts_t *h, unsigned max,
   memset(h, 0, sizeof *h);
   h->max = max;
   h->window = window_ms;
-  if (max == 0)
-    return APR_SUCCESS;   /* nothing to count: the first exit is fatal */
-  if (exact(h)) {
-    h->times = calloc(max, sizeof *h->times);
-    return h->times ? APR_SUCCESS : APR_ENOMEM;
-  }
+  if (max == 0 || exact(h))
+    return APR_SUCCESS;   /* max 0: nothing to count, the first exit is
+                             fatal */
   h->width = window_ms / SVC_RESTARTS_SLICES +
              (window_ms % SVC_RESTARTS_SLICES != 0);
   if (h->width == 0)
     h->width = 1;
-  h->counts = calloc(SVC_RESTARTS_SLICES, sizeof *h->counts);
-  return h->counts ? APR_SUCCESS : APR_ENOMEM;
+  return APR_SUCCESS;
 }
 
 void svc_restarts_free(svc_restarts_t *h) {
@@ -113,7 +111,15 @@ unsigned svc_restarts_recent(const svc_restarts_t *h, uint64_t now) {
   return 0;
 }
 
-void svc_restarts_add(svc_restarts_t *h, uint64_t now) {
+apr_status_t svc_restarts_add(svc_restarts_t *h, uint64_t now) {
+  if (h->max == 0)
+    return APR_SUCCESS;
+  if (exact(h) && !h->times &&
+      !(h->times = calloc(h->max, sizeof *h->times)))
+    return APR_ENOMEM;
+  if (!exact(h) && !h->counts &&
+      !(h->counts = calloc(SVC_RESTARTS_SLICES, sizeof *h->counts)))
+    return APR_ENOMEM;
   if (h->times) {
     if (h->len < h->max) {
       h->times[h->len++] = now;
@@ -121,7 +127,7 @@ void svc_restarts_add(svc_restarts_t *h, uint64_t now) {
       h->times[h->head] = now;
       h->head = (h->head + 1) % h->max;
     }
-    return;
+    return APR_SUCCESS;
   }
   if (h->counts) {
     uint64_t e = now / h->width;
@@ -140,4 +146,5 @@ void svc_restarts_add(svc_restarts_t *h, uint64_t now) {
       h->counts[h->epoch % SVC_RESTARTS_SLICES]++;
     h->len = 1;   /* something recorded: epoch is meaningful */
   }
+  return APR_SUCCESS;
 }

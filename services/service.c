@@ -114,6 +114,98 @@ static void on_state_timer(vg_timer_t *t) {
   svc_service_event(t->data, SVC_EV_TIMEOUT);
 }
 
+/* ---- the parts only some services use ------------------------------------ */
+
+static void reason_put(svc_service_t *s, const char *text);
+static void hook_fail_clear(svc_service_t *s);
+
+/* A handle of the service has closed; the last one of a service being
+ * freed frees it (and what hangs off it). */
+static void service_unref(svc_service_t *s) {
+  if (--s->handles == 0 && s->removing) {
+    svc_restarts_free(&s->restart.hist);
+    free(s->limit.say);
+    reason_put(s, NULL);
+    hook_fail_clear(s);
+    free(s->checks.ready_last);
+    free(s);
+  }
+}
+
+static void service_handle_closed(vg_handle_t *h) {
+  service_unref(h->data);
+}
+
+static void aux_timer_closed(vg_handle_t *h) {
+  svc_service_t *s = h->data;
+  free(h);
+  service_unref(s);
+}
+
+/* A timer only some services need (<watchdog>, <schedule>, the checks),
+ * allocated at its first use; NULL (said) when memory runs out. */
+static vg_timer_t *aux_timer(svc_service_t *s, vg_timer_t **tp) {
+  vg_timer_t *t = *tp;
+  if (t)
+    return t;
+  if (!(t = malloc(sizeof *t))) {
+    vg_log(s->sup->log, VG_LOG_ERROR, "service", "%s: out of memory for "
+           "a timer", s->name);
+    return NULL;
+  }
+  vg_timer_init(s->sup->loop, t);
+  t->data = s;
+  s->handles++;
+  *tp = t;
+  return t;
+}
+
+/* No longer needed: stopped now, freed once closed. */
+static void aux_timer_drop(vg_timer_t **tp) {
+  if (*tp) {
+    vg_close((vg_handle_t *)*tp, aux_timer_closed);
+    *tp = NULL;
+  }
+}
+
+static void aux_timer_stop(vg_timer_t *t) {
+  if (t)
+    vg_timer_stop(t);
+}
+
+/* A text kept for later (a failure's), or NULL: set, replaced or
+ * cleared; *p is malloc'd or NULL.  Out of memory, the text is lost,
+ * which costs a message, not a state. */
+static void text_set(char **p, const char *text) {
+  char *n = NULL;
+  if (text && *text) {
+    size_t len = strlen(text);
+    if ((n = malloc(len + 1)) != NULL)
+      memcpy(n, text, len + 1);
+  }
+  free(*p);
+  *p = n;
+}
+
+static void reason_put(svc_service_t *s, const char *text) {
+  char *old = *s->reason ? (char *)s->reason : NULL;
+  char *n = NULL;
+  if (!strcmp(s->reason, text ? text : ""))
+    return;   /* the same (a service waiting for a dependency) */
+  text_set(&n, text);
+  s->reason = n ? n : "";
+  free(old);
+}
+
+void svc_service_set_reason(svc_service_t *s, const char *fmt, ...) {
+  char buf[SVC_REASON_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);   /* fmt's arguments may be it */
+  va_end(ap);
+  reason_put(s, buf);
+}
+
 /* xorshift64*: jitter only, seeded from the clock. */
 static uint64_t rnd(void) {
   static uint64_t x;
@@ -151,6 +243,34 @@ static void child_close_handle(svc_child_t *r, vg_handle_t *h) {
   }
 }
 
+/* The run's timer (the drain grace after its exit, a hook's timeout),
+ * allocated when needed: most runs end with their pipes at EOF and
+ * need none. */
+static void child_timer_closed(vg_handle_t *h) {
+  svc_child_t *r = h->data;
+  free(h);
+  r->open--;
+  child_free_if_done(r);
+}
+
+static vg_timer_t *child_timer(svc_child_t *r, vg_loop_t *loop) {
+  vg_timer_t *t = r->timer;
+  if (!t && (t = malloc(sizeof *t)) != NULL) {
+    vg_timer_init(loop, t);
+    t->data = r;
+    r->open++;
+    r->timer = t;
+  }
+  return t;
+}
+
+static void child_timer_close(svc_child_t *r) {
+  if (r->timer) {
+    vg_close((vg_handle_t *)r->timer, child_timer_closed);
+    r->timer = NULL;
+  }
+}
+
 static void child_close_caps(svc_child_t *r) {
   if (svc_logcap_is_open(&r->out))
     svc_logcap_close(&r->out, child_cap_closed);
@@ -170,7 +290,7 @@ static void child_report(svc_child_t *r) {
   if (r->reported)
     return;
   r->reported = 1;
-  child_close_handle(r, (vg_handle_t *)&r->drain_timer);
+  child_timer_close(r);
   /* Whatever still holds a pipe after the grace does not delay the exit
    * any longer; what it writes from now on is lost. */
   child_close_caps(r);
@@ -227,9 +347,21 @@ static void on_drained(svc_logcap_t *cap) {
  * gets its own: the sweep after the service's exit must not reach it. */
 static void new_invocation(char id[33]) {
   static const char hex[] = "0123456789abcdef";
+  /* The random bytes of 64 ids, read at once: one system call per 64
+   * spawns, not one each (a crash loop restarts every millisecond).
+   * Loop thread only. */
+  static unsigned char pool[64 * 16];
+  static size_t used = sizeof pool;
   unsigned char b[16];
   size_t i;
-  if (apr_generate_random_bytes(b, sizeof b) != APR_SUCCESS) {
+  if (used == sizeof pool &&
+      apr_generate_random_bytes(pool, sizeof pool) == APR_SUCCESS)
+    used = 0;
+  if (used < sizeof pool) {
+    memcpy(b, pool + used, sizeof b);
+    memset(pool + used, 0, sizeof b);   /* each id used once */
+    used += sizeof b;
+  } else {
     uint64_t x = rnd(), y = rnd();   /* unique is what matters */
     memcpy(b, &x, 8);
     memcpy(b + 8, &y, 8);
@@ -426,9 +558,11 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
   child_close_handle(r, (vg_handle_t *)p);
   if (r->drains == 0) {
     child_report(r);
+  } else if (!r->hook && !child_timer(r, p->loop)) {
+    child_report(r);   /* out of memory: no grace for the pipes */
   } else {
-    r->drain_timer.data = r;
-    vg_timer_start(&r->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+    /* (A hook's timer, its timeout until now, becomes the grace.) */
+    vg_timer_start(r->timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
   }
 }
 
@@ -481,9 +615,9 @@ static const char *const *child_env(svc_service_t *s,
   if (hook >= 0 && hook < CFG_HOOK_NWHEN)
     APR_ARRAY_PUSH(env, const char *) =
         apr_pstrcat(pool, "VIGIL_HOOK=", whens[hook], NULL);
-  if (s->notify.open && hook < 0)
+  if (s->notify && hook < 0)
     APR_ARRAY_PUSH(env, const char *) =
-        apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify.name, NULL);
+        apr_pstrcat(pool, "NOTIFY_SOCKET=", s->notify->name, NULL);
   /* No WATCHDOG_PID: the child's pid is not known before the spawn, and
    * sd_watchdog_enabled(3) takes its absence as "meant for me". */
   if (main && s->cfg->watchdog_ms)
@@ -544,7 +678,7 @@ static void on_hook_timeout(vg_timer_t *t);
  * service's own process tree's).  On failure nothing is left running and
  * the status says why; when what failed comes before the spawn itself
  * (the user database, an <env-file>), *why says it in a sentence (in
- * s->reason's size), else it is "". */
+ * SVC_REASON_MAX), else it is "". */
 static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
                                 char *why, size_t wsize) {
   svc_sup_t *sup = s->sup;
@@ -631,18 +765,19 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
   o.limit_cb = on_limit;
   r->proc.data = r;
 
-  rv = vg_spawn(sup->loop, &r->proc, &o);
+  /* A hook's timeout is armed at once: its timer first. */
+  rv = hook && !child_timer(r, sup->loop) ? APR_ENOMEM
+                                          : vg_spawn(sup->loop, &r->proc, &o);
   apr_pool_destroy(tmp);
   if (rv != APR_SUCCESS) {
     child_close_caps(r);   /* r frees itself when they have closed */
+    child_timer_close(r);
     if (r->open == 0)
       free(r);
     return rv;
   }
   r->open++;   /* the process */
   r->pid = r->proc.pid;
-  vg_timer_init(sup->loop, &r->drain_timer);
-  r->open++;
   r->svc = s;
   r->start_ms = now_ms(s);
 
@@ -669,8 +804,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
     r->hook_index = (int)(hook - &APR_ARRAY_IDX(c->hooks, 0, cfg_hook_t));
     r->next_hook = s->hooks;
     s->hooks = r;
-    r->drain_timer.data = r;
-    vg_timer_start(&r->drain_timer, on_hook_timeout, hook->cmd.timeout_ms, 0);
+    vg_timer_start(r->timer, on_hook_timeout, hook->cmd.timeout_ms, 0);
     return APR_SUCCESS;
   }
   s->child = r;
@@ -706,6 +840,23 @@ static void on_hook_timeout(vg_timer_t *t) {
   child_signal(r, NULL, VG_SIGKILL);
 }
 
+/* Why the pre-start hooks failed (SVC_EV_HOOK then fails the start), or
+ * NULL; out of memory, a text that says less but still fails it. */
+static char hook_fail_oom[] = "a pre-start hook failed";
+
+static void hook_fail_clear(svc_service_t *s) {
+  if (s->hook_fail != hook_fail_oom)
+    free(s->hook_fail);
+  s->hook_fail = NULL;
+}
+
+static void hook_fail_set(svc_service_t *s, const char *why) {
+  hook_fail_clear(s);
+  text_set(&s->hook_fail, why);
+  if (!s->hook_fail)
+    s->hook_fail = hook_fail_oom;
+}
+
 /* Run the hooks of `when` from index `from` on, one after the other, in
  * file order.  With `gate`, the state machine waits for them: s->gate is
  * the one running, and SVC_EV_HOOK comes when none is left, or when a
@@ -714,11 +865,11 @@ static void on_hook_timeout(vg_timer_t *t) {
 static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
                       int gate) {
   const apr_array_header_t *hs = s->cfg->hooks;
-  char eb[sizeof s->reason];
+  char eb[SVC_REASON_MAX];
   int i;
   for (i = from; i < hs->nelts; i++) {
     const cfg_hook_t *h = &APR_ARRAY_IDX(hs, i, cfg_hook_t);
-    char prep[sizeof s->reason];
+    char prep[SVC_REASON_MAX];
     apr_status_t rv;
     if (h->when != when)
       continue;
@@ -737,11 +888,11 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       return;
     }
     if (gate && when == CFG_HOOK_PRE_START) {
-      /* Cut to the reason's size if need be. */
-      if (snprintf(s->hook_fail, sizeof s->hook_fail,
-                   "pre-start hook %s could not run: %s", h->cmd.command,
-                   eb) < 0)
-        s->hook_fail[0] = '\0';
+      char fail[SVC_REASON_MAX];   /* cut to the reason's size */
+      if (snprintf(fail, sizeof fail, "pre-start hook %s could not run: %s",
+                   h->cmd.command, eb) < 0)
+        fail[0] = '\0';
+      hook_fail_set(s, fail);
       s->gate = NULL;
       svc_service_event(s, SVC_EV_HOOK);
       return;
@@ -764,7 +915,7 @@ static void hook_ended(svc_child_t *r) {
   cfg_hook_when when = (cfg_hook_when)(r->hook - 1);
   int gating = s->gate == r;
   int failed = r->timed_out || r->code != 0 || r->sig != 0;
-  char what[sizeof s->hook_fail], d[32];
+  char what[128], d[32];
   for (pp = &s->hooks; *pp; pp = &(*pp)->next_hook)
     if (*pp == r) {
       *pp = r->next_hook;
@@ -792,7 +943,7 @@ static void hook_ended(svc_child_t *r) {
     if (when == CFG_HOOK_PRE_START && s->state == SVC_STOPPING) {
       svc_service_event(s, SVC_EV_HOOK);   /* the stop waited for it */
     } else if (failed && when == CFG_HOOK_PRE_START) {
-      memcpy(s->hook_fail, what, sizeof what);
+      hook_fail_set(s, what);
       svc_service_event(s, SVC_EV_HOOK);
     } else {
       hooks_run(s, when, r->hook_index + 1, 1);
@@ -823,11 +974,12 @@ static void health_arm(svc_service_t *s);
 
 static void on_ready_retry(vg_timer_t *t);
 
-/* While STARTING, health_timer paces the readiness attempts (health
+/* While STARTING, checks.timer paces the readiness attempts (health
  * checks only run in RUNNING). */
 static void on_ready_probe(svc_probe_t *p, apr_status_t st,
                            const char *detail) {
   svc_service_t *s = p->data;
+  vg_timer_t *t;
   if (st == VG_ECANCELED || s->state != SVC_STARTING)
     return;
   if (st == APR_SUCCESS) {
@@ -835,13 +987,13 @@ static void on_ready_probe(svc_probe_t *p, apr_status_t st,
     return;
   }
   /* Said once per reason, and kept for the timeout's message. */
-  if (strcmp(detail, s->checks.ready_last) != 0) {
+  if (strcmp(detail, s->checks.ready_last ? s->checks.ready_last : "")) {
     slog(s, VG_LOG_INFO, "not ready yet: %s", detail);
-    snprintf(s->checks.ready_last, sizeof s->checks.ready_last, "%s", detail);
+    text_set(&s->checks.ready_last, detail);
   }
   /* Not yet: try again shortly; the state timer bounds the wait. */
-  vg_timer_start(&s->checks.health_timer, on_ready_retry, TCP_READY_RETRY_MS,
-                 0);
+  if ((t = aux_timer(s, &s->checks.timer)) != NULL)
+    vg_timer_start(t, on_ready_retry, TCP_READY_RETRY_MS, 0);
 }
 
 static void ready_try(svc_service_t *s) {
@@ -859,11 +1011,11 @@ static void ready_try(svc_service_t *s) {
   rv = svc_probe_tcp_at(s->checks.ready, s->sup->loop, s->plan->ready_target,
                         TCP_READY_RETRY_MS * 10, on_ready_probe);
   if (rv != APR_SUCCESS) {
-    char eb[96];
-    snprintf(s->checks.ready_last, sizeof s->checks.ready_last,
-             "cannot probe %s: %s",
-             rd->target, vg_strerror(rv, eb, sizeof eb));
-    slog(s, VG_LOG_ERROR, "%s", s->checks.ready_last);
+    char eb[96], why[SVC_PROBE_DETAIL_MAX];
+    snprintf(why, sizeof why, "cannot probe %s: %s", rd->target,
+             vg_strerror(rv, eb, sizeof eb));
+    text_set(&s->checks.ready_last, why);
+    slog(s, VG_LOG_ERROR, "%s", why);
   }
 }
 
@@ -888,9 +1040,8 @@ static void on_health_probe(svc_probe_t *p, apr_status_t st,
     slog(s, VG_LOG_WARN, "health check failed (%u of %u): %s",
          s->checks.health_fails, s->cfg->health.failures, detail);
     if (s->checks.health_fails >= s->cfg->health.failures) {
-      snprintf(s->reason, sizeof s->reason,
-                   "restarted: health check failed %u times (%s)",
-                   s->checks.health_fails, detail);
+      svc_service_set_reason(s, "restarted: health check failed %u times "
+                             "(%s)", s->checks.health_fails, detail);
       svc_service_event(s, SVC_EV_HEALTH);
       return;
     }
@@ -962,15 +1113,15 @@ static void on_health_timer(vg_timer_t *t) {
 }
 
 static void health_arm(svc_service_t *s) {
+  vg_timer_t *t;
   if (s->cfg->health.type == CFG_HEALTH_NONE || s->state != SVC_RUNNING)
     return;
-  s->checks.health_timer.data = s;
-  vg_timer_start(&s->checks.health_timer, on_health_timer,
-                 s->cfg->health.interval_ms, 0);
+  if ((t = aux_timer(s, &s->checks.timer)) != NULL)
+    vg_timer_start(t, on_health_timer, s->cfg->health.interval_ms, 0);
 }
 
 static void checks_stop(svc_service_t *s) {
-  vg_timer_stop(&s->checks.health_timer);
+  aux_timer_stop(s->checks.timer);
   if (s->checks.health)
     svc_probe_cancel(s->checks.health);
   if (s->checks.ready)
@@ -989,16 +1140,21 @@ static void on_watchdog(vg_timer_t *t) {
 }
 
 static void watchdog_arm(svc_service_t *s) {
-  if (!s->cfg->watchdog_ms || !s->child || s->child->exited)
+  vg_timer_t *t;
+  if (!s->cfg->watchdog_ms || !s->child || s->child->exited ||
+      !(t = aux_timer(s, &s->watchdog)))
     return;
   vg_update_time(s->sup->loop);   /* counts from now (see arm()) */
   s->watchdog_due = vg_now(s->sup->loop) + s->cfg->watchdog_ms;
-  vg_timer_start(&s->watchdog, on_watchdog, s->cfg->watchdog_ms, 0);
+  vg_timer_start(t, on_watchdog, s->cfg->watchdog_ms, 0);
 }
 
+/* Disarmed; the timer goes once the config has no watchdog. */
 static void watchdog_stop(svc_service_t *s) {
-  vg_timer_stop(&s->watchdog);
+  aux_timer_stop(s->watchdog);
   s->watchdog_due = 0;
+  if (!s->cfg->watchdog_ms)
+    aux_timer_drop(&s->watchdog);
 }
 
 /* NOTIFY_SOCKET: a datagram socket per service that asks for it. */
@@ -1039,55 +1195,66 @@ static void on_notify(vg_udp_t *u, apr_status_t st, size_t n,
         return;
       }
     } else if (len > 7 && memcmp(p, "STATUS=", 7) == 0) {
-      snprintf(s->reason, sizeof s->reason, "%.*s", (int)(len - 7),
-                   p + 7);
+      svc_service_set_reason(s, "%.*s", (int)(len - 7), p + 7);
     }
     p += len + 1;
   }
 }
 
-/* Every handle of a service closes through here; the last one of a
- * service being freed frees it. */
-static void service_handle_closed(vg_handle_t *h) {
+static void notify_closed(vg_handle_t *h) {
   svc_service_t *s = h->data;
-  if (--s->handles == 0 && s->removing) {
-    svc_restarts_free(&s->restart.hist);
-    free(s);
-  }
+  free(h);   /* the record: udp is its first member */
+  service_unref(s);
 }
 
 static apr_status_t notify_open(svc_service_t *s) {
+  svc_notify_sock_t *n;
   vg_addr_t addr;
   apr_status_t rv;
-  if (s->notify.open)
+  if (s->notify)
     return APR_SUCCESS;
+  if (!(n = calloc(1, sizeof *n)))
+    return APR_ENOMEM;
   /* The abstract namespace on Linux: no stale files, no permissions to
    * get wrong; elsewhere a socket file in the state directory. */
-  snprintf(s->notify.name, sizeof s->notify.name, "@vigil-%ld-%s",
-           pal_getpid(), s->name);
-  rv = pal_addr_local(&addr, s->notify.name);
+  snprintf(n->name, sizeof n->name, "@vigil-%ld-%s", pal_getpid(), s->name);
+  rv = pal_addr_local(&addr, n->name);
   if (rv == PAL_EUNSUPPORTED) {
-    snprintf(s->notify.name, sizeof s->notify.name, "%s/notify-%s.sock",
+    snprintf(n->name, sizeof n->name, "%s/notify-%s.sock",
              s->sup->cfg->state_dir, s->name);
-    apr_file_remove(s->notify.name, s->sup->pool);
-    rv = pal_addr_local(&addr, s->notify.name);
+    apr_file_remove(n->name, s->sup->pool);
+    rv = pal_addr_local(&addr, n->name);
   }
   if (rv == APR_SUCCESS)
-    rv = vg_udp_init(s->sup->loop, &s->notify.udp, PAL_AF_UNIX);
-  if (rv != APR_SUCCESS)
-    return rv;
-  s->notify.udp.data = s;
-  s->handles++;
-  rv = vg_udp_bind(&s->notify.udp, &addr, PAL_BIND_PASSCRED);
-  if (rv == APR_SUCCESS)
-    rv = vg_udp_recv_start(&s->notify.udp, notify_alloc, on_notify);
+    rv = vg_udp_init(s->sup->loop, &n->udp, PAL_AF_UNIX);
   if (rv != APR_SUCCESS) {
-    vg_close((vg_handle_t *)&s->notify.udp, service_handle_closed);
+    free(n);
     return rv;
   }
-  vg_unref((vg_handle_t *)&s->notify.udp);
-  s->notify.open = 1;
+  n->udp.data = s;
+  s->handles++;
+  rv = vg_udp_bind(&n->udp, &addr, PAL_BIND_PASSCRED);
+  if (rv == APR_SUCCESS)
+    rv = vg_udp_recv_start(&n->udp, notify_alloc, on_notify);
+  if (rv != APR_SUCCESS) {
+    vg_close((vg_handle_t *)&n->udp, notify_closed);
+    return rv;
+  }
+  vg_unref((vg_handle_t *)&n->udp);
+  s->notify = n;
   return APR_SUCCESS;
+}
+
+/* No longer needed (the service goes, or its next run neither notifies
+ * nor has a watchdog): closed, and freed once its handle has closed. */
+static void notify_close(svc_service_t *s) {
+  svc_notify_sock_t *n = s->notify;
+  if (!n)
+    return;
+  s->notify = NULL;
+  if (n->name[0] != '@')
+    apr_file_remove(n->name, s->sup->pool);
+  vg_close((vg_handle_t *)&n->udp, notify_closed);
 }
 
 /* ---- 3. actions ---------------------------------------------------------- */
@@ -1099,14 +1266,14 @@ static void enter_fatal(svc_service_t *s, const char *fmt, ...)
     ;
 
 static void enter_fatal(svc_service_t *s, const char *fmt, ...) {
-  char why[sizeof s->reason];
+  char why[SVC_REASON_MAX];
   va_list ap;
   /* Formatted aside: an argument may be the reason itself (the cause the
    * new reason keeps). */
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
-  memcpy(s->reason, why, sizeof why);
+  reason_put(s, why);
   slog(s, VG_LOG_ERROR, "fatal: %s", s->reason);
   svc_notify_event(s->sup, VG_LOG_ERROR, "service %s is fatal: %s", s->name,
                    s->reason);
@@ -1157,11 +1324,11 @@ static void warn_unapplied(svc_service_t *s) {
  * watchdog): the restart policy decides, as for a crash; with "never" it
  * stays `exited`. */
 static void fail_start(svc_service_t *s, vg_log_level lvl, const char *why) {
-  char buf[sizeof s->reason];   /* why may be the reason itself */
+  char buf[SVC_REASON_MAX];   /* why may be the reason itself */
   snprintf(buf, sizeof buf, "%s", why);
   slog(s, lvl, "start failed: %s", buf);
   if (s->cfg->restart.policy == CFG_RESTART_NEVER) {
-    memcpy(s->reason, buf, sizeof buf);
+    reason_put(s, buf);
     s->want_up = 0;
     set_state(s, SVC_EXITED);
   } else {
@@ -1178,7 +1345,7 @@ static void a_spawn(svc_service_t *s) {
   s->restart_after_stop = 0;
   s->done = 0;
   s->restart.up_since = now_ms(s);   /* a failed start counts from here */
-  s->hook_fail[0] = '\0';
+  hook_fail_clear(s);
   if (!s->gate) {
     int i;
     for (i = 0; i < s->cfg->hooks->nelts; i++)
@@ -1195,8 +1362,9 @@ static void a_spawn(svc_service_t *s) {
 static void a_prestart_done(svc_service_t *s) {
   if (s->child)
     return;   /* not waiting for pre-start hooks */
-  if (s->hook_fail[0]) {
+  if (s->hook_fail) {
     fail_start(s, VG_LOG_WARN, s->hook_fail);
+    hook_fail_clear(s);
     return;
   }
   spawn_main(s);
@@ -1219,8 +1387,6 @@ static apr_status_t child_attach(svc_service_t *s, long pid, uint64_t id) {
   r->attach = SVC_RUN_ATTACHED;
   r->open++;   /* the process */
   r->pid = pid;
-  vg_timer_init(s->sup->loop, &r->drain_timer);
-  r->open++;
   r->svc = s;
   r->start_ms = now_ms(s);
   s->child = r;
@@ -1230,7 +1396,7 @@ static apr_status_t child_attach(svc_service_t *s, long pid, uint64_t id) {
 }
 
 void svc_service_attached(svc_service_t *s, long pid, uint64_t id) {
-  char eb[128], why[sizeof s->reason];
+  char eb[128], why[SVC_REASON_MAX];
   apr_status_t rv = child_attach(s, pid, id);
   if (rv != APR_SUCCESS) {
     snprintf(why, sizeof why, "cannot watch pid %ld (from %s): %s%s%s%s",
@@ -1253,8 +1419,8 @@ static void spawn_main(svc_service_t *s) {
   apr_status_t rv;
   const cfg_ready_t *rd = &s->cfg->ready;
   /* Room for "cannot start: " before it in a reason. */
-  char eb[128], prep[sizeof s->reason - 16];
-  char found[sizeof s->reason];
+  char eb[128], prep[SVC_REASON_MAX - 16];
+  char found[SVC_REASON_MAX];
   int launch = 0;
   if (s->cfg->type == CFG_TYPE_ATTACH) {
     uint64_t id;
@@ -1270,8 +1436,9 @@ static void spawn_main(svc_service_t *s) {
       launch = 1;   /* no daemon: <command> starts it */
     }
   }
-  if (!launch && (rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
-      (rv = notify_open(s)) != APR_SUCCESS) {
+  if (!launch && rd->kind != CFG_READY_NOTIFY && !s->cfg->watchdog_ms)
+    notify_close(s);   /* a reload took away what it was for */
+  else if (!launch && (rv = notify_open(s)) != APR_SUCCESS) {
     enter_fatal(s, "cannot open the notify socket: %s",
                 vg_strerror(rv, eb, sizeof eb));
     return;
@@ -1280,14 +1447,14 @@ static void spawn_main(svc_service_t *s) {
   if (rv != APR_SUCCESS && prep[0]) {
     /* Before the spawn (a user, an <env-file>): a failed start, through
      * the restart policy -- the file may be fixed, the user created. */
-    char why[sizeof s->reason];
+    char why[SVC_REASON_MAX];
     snprintf(why, sizeof why, "cannot start: %s", prep);
     fail_start(s, VG_LOG_ERROR, why);
     return;
   }
   if (rv != APR_SUCCESS) {
     const char *call = pal_last_call();
-    char why[sizeof s->reason];
+    char why[SVC_REASON_MAX];
     snprintf(why, sizeof why, "cannot run %s: %s%s%s%s", s->cfg->command,
              vg_strerror(rv, eb, sizeof eb), *call ? " (" : "", call,
              *call ? ")" : "");
@@ -1333,7 +1500,7 @@ static void run_started(svc_service_t *s) {
     break;
   case CFG_READY_TCP:
     arm(s, rd->timeout_ms, on_state_timer);
-    s->checks.ready_last[0] = '\0';
+    text_set(&s->checks.ready_last, NULL);
     ready_try(s);
     break;
   case CFG_READY_NOTIFY:
@@ -1347,7 +1514,7 @@ static void a_ready(svc_service_t *s) {
     return;   /* its pre-start hooks still run */
   if (s->checks.ready)
     svc_probe_cancel(s->checks.ready);
-  s->reason[0] = '\0';
+  reason_put(s, NULL);
   slog(s, VG_LOG_INFO, "running");
   if (s->cfg->ready.kind == CFG_READY_NOTIFY)
     watchdog_arm(s);
@@ -1357,10 +1524,13 @@ static void a_ready(svc_service_t *s) {
 }
 
 static void a_starting_timeout(svc_service_t *s) {
+  const char *last = s->checks.ready_last;
   if (s->cfg->type == CFG_TYPE_ATTACH &&
       (!s->child || s->child->attach == SVC_RUN_LAUNCHER)) {
     /* Its launcher runs still, or its pid file names no daemon yet. */
-    svc_attach_timeout(s, s->reason, sizeof s->reason);
+    char why[SVC_REASON_MAX];
+    svc_attach_timeout(s, why, sizeof why);
+    svc_service_set_reason(s, "%s", why);
     if (!s->child) {
       fail_start(s, VG_LOG_WARN, s->reason);
       return;
@@ -1370,11 +1540,10 @@ static void a_starting_timeout(svc_service_t *s) {
     return;
   } else {
     /* Not ready in time: a failed start.  Stop it; the exit counts. */
-    snprintf(s->reason, sizeof s->reason, "not ready within %llu ms%s%s%s",
-             (unsigned long long)s->cfg->ready.timeout_ms,
-             s->checks.ready_last[0] ? " (last check: " : "",
-             s->checks.ready_last,
-             s->checks.ready_last[0] ? ")" : "");
+    svc_service_set_reason(s, "not ready within %llu ms%s%s%s",
+                           (unsigned long long)s->cfg->ready.timeout_ms,
+                           last ? " (last check: " : "", last ? last : "",
+                           last ? ")" : "");
   }
   slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
   s->restart_after_stop = 0;
@@ -1445,8 +1614,7 @@ static void a_stop(svc_service_t *s) {
 static void a_prestop_done(svc_service_t *s) {
   if (!s->child) {
     /* The pre-start hook a stop waited for has ended (a_stop). */
-    snprintf(s->reason, sizeof s->reason,
-             "stopped during its pre-start hooks");
+    svc_service_set_reason(s, "stopped during its pre-start hooks");
     s->stop_step = 0;
     if (s->restart_after_stop) {
       s->restart_after_stop = 0;
@@ -1524,7 +1692,7 @@ static void a_stopped(svc_service_t *s) {
   /* A restart for failed health checks keeps saying why until the new
    * run is ready. */
   if (!(s->health_restart && s->restart_after_stop))
-    snprintf(s->reason, sizeof s->reason, "%s", how);
+    svc_service_set_reason(s, "%s", how);
   s->health_restart = 0;
   s->stop_step = 0;
   if (s->restart_after_stop) {
@@ -1574,7 +1742,7 @@ static void a_exited(svc_service_t *s) {
     /* Done: `exited`, still wanted up, which is what its dependents
      * wait for. */
     slog(s, VG_LOG_INFO, "%s: done", what);
-    snprintf(s->reason, sizeof s->reason, "%s", what);
+    svc_service_set_reason(s, "%s", what);
     s->done = 1;
     hooks_run(s, CFG_HOOK_POST_START, 0, 0);
     set_state(s, SVC_EXITED);
@@ -1590,7 +1758,7 @@ static void a_exited(svc_service_t *s) {
   } else {
     slog(s, VG_LOG_INFO, "%s; not restarted (policy %s)", what,
          rp->policy == CFG_RESTART_NEVER ? "never" : "on-failure");
-    snprintf(s->reason, sizeof s->reason, "%s", what);
+    svc_service_set_reason(s, "%s", what);
     s->want_up = 0;
     set_state(s, SVC_EXITED);
   }
@@ -1604,7 +1772,7 @@ static void a_watchdog(svc_service_t *s) {
   slog(s, VG_LOG_WARN, "watchdog timeout: no WATCHDOG=1 within %s; "
        "stopping it", d);
   a_stop(s);
-  snprintf(s->reason, sizeof s->reason, "watchdog timeout");
+  svc_service_set_reason(s, "watchdog timeout");
   s->failed_start = 1;
 }
 
@@ -1640,15 +1808,11 @@ static void schedule_restart(svc_service_t *s, vg_log_level lvl,
   delay = s->restart.backoff_ms;
   if (delay >= 10)
     delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
-  svc_restarts_add(&s->restart.hist, now);
+  (void)svc_restarts_add(&s->restart.hist, now);   /* ENOMEM: uncounted */
   s->restart.count++;
   s->restart.total++;
-  {
-    char buf[sizeof s->reason];   /* why may be the reason itself */
-    snprintf(buf, sizeof buf, "%s; restarting in %llu ms", why,
-             (unsigned long long)delay);
-    memcpy(s->reason, buf, sizeof buf);
-  }
+  svc_service_set_reason(s, "%s; restarting in %llu ms", why,
+                         (unsigned long long)delay);
   slog(s, lvl, "%s", s->reason);
   set_state(s, SVC_BACKOFF);
   arm(s, delay, on_state_timer);
@@ -1766,18 +1930,23 @@ static const char *const limit_events[] = {
 static void limit_event(svc_service_t *s, int which) {
   uint64_t now = now_ms(s);
   int k = which > 0 && which <= PAL_LIMIT_OOM_KILL ? which : 0;
+  svc_limit_say_t *say = s->limit.say;
   s->limit.events++;
-  if (s->limit.said_ms[k] && now - s->limit.said_ms[k] < LIMIT_SAY_EVERY_MS) {
-    s->limit.unsaid[k]++;
+  if (!say && !(say = s->limit.say = calloc(1, sizeof *say))) {
+    slog(s, VG_LOG_WARN, "%s", limit_events[k]);   /* unthrottled */
     return;
   }
-  if (s->limit.unsaid[k])
+  if (say->said_ms[k] && now - say->said_ms[k] < LIMIT_SAY_EVERY_MS) {
+    say->unsaid[k]++;
+    return;
+  }
+  if (say->unsaid[k])
     slog(s, VG_LOG_WARN, "%s (%u more times since the last warning)",
-         limit_events[k], s->limit.unsaid[k]);
+         limit_events[k], say->unsaid[k]);
   else
     slog(s, VG_LOG_WARN, "%s", limit_events[k]);
-  s->limit.said_ms[k] = now ? now : 1;
-  s->limit.unsaid[k] = 0;
+  say->said_ms[k] = now ? now : 1;
+  say->unsaid[k] = 0;
 }
 
 /* The service's own cgroup, DIR/svc-NAME, when the supervisor has a
@@ -1929,8 +2098,7 @@ static void on_sched(vg_timer_t *t) {
   svc_service_t *s = t->data;
   int64_t now = (int64_t)apr_time_as_msec(apr_time_now());
   if (now < s->next_run * 1000) {
-    vg_timer_start(&s->sched, on_sched, (uint64_t)(s->next_run * 1000 - now),
-                   0);
+    vg_timer_start(t, on_sched, (uint64_t)(s->next_run * 1000 - now), 0);
     return;
   }
   if (!s->sup->shutting_down && !s->removing) {
@@ -1949,10 +2117,13 @@ static void on_sched(vg_timer_t *t) {
 /* One timer to the next match of <schedule> (none without one). */
 static void sched_arm(svc_service_t *s) {
   int64_t now, next;
-  vg_timer_stop(&s->sched);
+  vg_timer_t *t;
+  aux_timer_stop(s->sched);
   s->next_run = 0;
-  if (!s->cfg->schedule)
+  if (!s->cfg->schedule) {
+    aux_timer_drop(&s->sched);
     return;
+  }
   now = (int64_t)apr_time_as_msec(apr_time_now());
   if (cfg_cron_next(&s->cfg->cron, now / 1000, NULL, &next) !=
       APR_SUCCESS) {
@@ -1960,8 +2131,10 @@ static void sched_arm(svc_service_t *s) {
          s->cfg->schedule);
     return;
   }
+  if (!(t = aux_timer(s, &s->sched)))
+    return;
   s->next_run = next;
-  vg_timer_start(&s->sched, on_sched, (uint64_t)(next * 1000 - now), 0);
+  vg_timer_start(t, on_sched, (uint64_t)(next * 1000 - now), 0);
 }
 
 /* ---- 5. life cycle, continued -------------------------------------------- */
@@ -1980,15 +2153,10 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg) {
   s->cfg = cfg;
   s->name = cfg->name;
   s->state = SVC_STOPPED;
+  s->reason = "";
   vg_timer_init(sup->loop, &s->timer);
   s->timer.data = s;
-  vg_timer_init(sup->loop, &s->checks.health_timer);
-  s->checks.health_timer.data = s;
-  vg_timer_init(sup->loop, &s->watchdog);
-  s->watchdog.data = s;
-  vg_timer_init(sup->loop, &s->sched);
-  s->sched.data = s;
-  s->handles = 4;
+  s->handles = 1;   /* the state's timer; the others when allocated */
   open_logs(s, cfg);
   cgroup_open(s);
   cgroup_limits(s, &cfg->limits);
@@ -2029,16 +2197,11 @@ void svc_service_destroy(svc_service_t *s) {
   cgroup_close(s);
   svc_attach_destroy(s);
   s->plan = NULL;                /* freed with its config's plans */
-  if (s->notify.open) {
-    s->notify.open = 0;
-    if (s->notify.name[0] != '@')
-      apr_file_remove(s->notify.name, s->sup->pool);
-    vg_close((vg_handle_t *)&s->notify.udp, service_handle_closed);
-  }
+  notify_close(s);
+  aux_timer_drop(&s->checks.timer);
+  aux_timer_drop(&s->watchdog);
+  aux_timer_drop(&s->sched);
   vg_close((vg_handle_t *)&s->timer, service_handle_closed);
-  vg_close((vg_handle_t *)&s->checks.health_timer, service_handle_closed);
-  vg_close((vg_handle_t *)&s->watchdog, service_handle_closed);
-  vg_close((vg_handle_t *)&s->sched, service_handle_closed);
 }
 
 void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
@@ -2064,6 +2227,12 @@ void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
     checks_stop(s);
     health_arm(s);
   }
+  /* What the new settings no longer use goes (an armed watchdog runs
+   * out first: watchdog_stop). */
+  if (cfg->health.type == CFG_HEALTH_NONE && cfg->ready.kind != CFG_READY_TCP)
+    aux_timer_drop(&s->checks.timer);
+  if (!cfg->watchdog_ms && !s->watchdog_due)
+    aux_timer_drop(&s->watchdog);
   if (changed & CFG_F_SCHEDULE)
     sched_arm(s);
 }

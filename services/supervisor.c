@@ -122,8 +122,7 @@ void svc_sup_pump(svc_sup_t *sup) {
         if (!d)
           svc_service_event(s, SVC_EV_START);
         else
-          snprintf(s->reason, sizeof s->reason, "waiting for %s",
-                       d->name);
+          svc_service_set_reason(s, "waiting for %s", d->name);
       } else if (!s->want_up && (s->state == SVC_STARTING ||
                                  s->state == SVC_RUNNING ||
                                  s->state == SVC_BACKOFF)) {
@@ -740,12 +739,15 @@ static void write_pids(vg_timer_t *t) {
   sup->pids_busy = 1;
 }
 
-/* Coalesced, and kept off the restart path: due 1 ms after the change,
+/* Coalesced, and kept off the restart path: due 20 ms after the change,
  * so a restart (or a readiness) due now goes first and one write covers
- * every child that came and went meanwhile.  The file matters only after
+ * every child that came and went meanwhile.  With 1 ms, a program that
+ * exits at once and is restarted at once had the write (its start time
+ * read from /proc, the text, the pool's create and rename) between its
+ * exit and the next spawn on every restart.  The file matters only after
  * a kill -9 of the supervisor, when PDEATHSIG has already ended the
  * direct children; what it names are their process groups. */
-#define PIDS_DELAY_MS 1
+#define PIDS_DELAY_MS 20
 
 void svc_sup_save_pids(svc_sup_t *sup) {
   if (!vg_is_active((vg_handle_t *)&sup->pids_timer) && !sup->finished)

@@ -37,7 +37,7 @@ struct svc_child_s {
   unsigned open;                /* handles and captures not yet closed */
   uint64_t start_ms;            /* loop time of the spawn */
   /* A hook's run (<hook>): the same record, on the service's hooks list
-   * instead of s->child; drain_timer bounds it (its timeout) until it
+   * instead of s->child; its timer bounds it (its timeout) until it
    * exits. */
   int hook;                     /* 1 + cfg_hook_when, or 0: the service */
   int hook_index;               /* its index in cfg->hooks */
@@ -48,7 +48,8 @@ struct svc_child_s {
   uint64_t start_stamp;         /* pal_pid_start_time(), read once */
   char mark[64];                /* "VIGIL_INVOCATION_ID=ID" of this run:
                                    finds what left its process group */
-  vg_timer_t drain_timer;       /* bounds the wait for EOF after exit */
+  vg_timer_t *timer;            /* bounds the wait for EOF after exit
+                                   (a hook's: its timeout), or NULL */
   int attach;                   /* type="attach": SVC_RUN_*, else 0 */
 };
 
@@ -72,7 +73,8 @@ struct svc_waiter_s {
 };
 
 /* The restarts of the max-restarts window (restarts.c): at most 512 bytes
- * whatever max-restarts is; exact up to SVC_RESTARTS_EXACT. */
+ * whatever max-restarts is, none before the first restart; exact up to
+ * SVC_RESTARTS_EXACT. */
 #define SVC_RESTARTS_EXACT 64
 #define SVC_RESTARTS_SLICES 64
 typedef struct svc_restarts_s {
@@ -93,7 +95,9 @@ apr_status_t svc_restarts_config(svc_restarts_t *h, unsigned max,
                                  uint64_t window_ms);
 /* Restarts within the window ending at now (ms): `now - t < window`. */
 unsigned svc_restarts_recent(const svc_restarts_t *h, uint64_t now);
-void svc_restarts_add(svc_restarts_t *h, uint64_t now);
+/* Record a restart at now; the history is allocated at the first one
+ * (APR_ENOMEM: not recorded). */
+apr_status_t svc_restarts_add(svc_restarts_t *h, uint64_t now);
 
 /* A service's restarts: how many, when (the max-restarts window) and the
  * next backoff. */
@@ -114,24 +118,28 @@ typedef struct svc_exit_s {
   apr_time_t at;                /* wall clock */
 } svc_exit_t;
 
-/* Readiness and health checks. */
+/* Readiness and health checks.  What only a service with a TCP
+ * readiness check or a health check uses is allocated when first used:
+ * the probes, their timer (freed when a reload takes the checks away)
+ * and the last failure's text. */
 typedef struct svc_probes_s {
   svc_probe_t *ready;
-  char ready_last[SVC_PROBE_DETAIL_MAX];   /* last failed readiness check */
   svc_probe_t *health;
-  vg_timer_t health_timer;      /* paces health checks (RUNNING) and
-                                   readiness attempts (STARTING) */
+  char *ready_last;             /* last failed readiness check (malloc'd),
+                                   or NULL */
+  vg_timer_t *timer;            /* paces health checks (RUNNING) and
+                                   readiness attempts (STARTING), or NULL */
   unsigned health_fails;
   uint64_t health_fails_total;  /* failed health checks, ever (metrics) */
 } svc_probes_t;
 
-/* The service's NOTIFY_SOCKET, when its readiness is notify. */
+/* The service's NOTIFY_SOCKET, when its readiness is notify or it has a
+ * watchdog: allocated when opened, freed when its handle has closed. */
 typedef struct svc_notify_sock_s {
-  vg_udp_t udp;
-  int open;
-  char name[108];
+  vg_udp_t udp;                 /* first: the record is freed through it */
   uint64_t quiet_until;         /* loop ms: refused senders go unlogged */
   unsigned unsaid;              /* refused since the last warning */
+  char name[108];
 } svc_notify_sock_t;
 
 /* Log files (shared by both captures when stderr="stdout"). */
@@ -148,14 +156,26 @@ typedef struct svc_cgroup_s {
   int64_t cpu_base;             /* cpu.stat usage_usec at the spawn */
 } svc_cgroup_t;
 
-/* Limits reached, and the throttle on saying so. */
-typedef struct svc_limit_log_s {
-  unsigned events;              /* limits reached, OOM kills included */
+/* Limits reached, and the throttle on saying so (allocated at the
+ * first limit reached). */
+typedef struct svc_limit_say_s {
   uint64_t said_ms[PAL_LIMIT_OOM_KILL + 1];  /* last warning, by kind */
   unsigned unsaid[PAL_LIMIT_OOM_KILL + 1];   /* events since, unsaid */
+} svc_limit_say_t;
+
+typedef struct svc_limit_log_s {
+  unsigned events;              /* limits reached, OOM kills included */
   unsigned unapplied_said;      /* 1u << PAL_LIMIT_* already warned of */
+  svc_limit_say_t *say;         /* NULL until a limit is reached */
 } svc_limit_log_t;
 
+/* The longest status reason kept (longer ones are cut). */
+#define SVC_REASON_MAX 256
+
+/* A service.  What only some services use (the notify socket, the
+ * watchdog, schedule and health timers, the texts of failures, the limit
+ * warnings' throttle) is allocated when first needed and freed when no
+ * longer needed: a thousand plain services cost a thousand small records. */
 struct svc_service_s {
   svc_sup_t *sup;
   svc_service_t *next;          /* supervisor's list, config order */
@@ -171,11 +191,6 @@ struct svc_service_s {
   int restart_pending;          /* down for a restart that follows
                                    dependencies: up again once every
                                    service of that restart is down */
-  svc_child_t *child;           /* current run of the child, or NULL */
-  char invocation[33];          /* VIGIL_INVOCATION_ID of the current or
-                                   last run: 32 hex digits, new each spawn */
-  vg_timer_t timer;             /* the state's timer (backoff, ready,
-                                   stop ladder) */
   int stop_step;                /* 1: signal sent, 2: tree killed at the
                                    stop timeout, 3: at the shutdown
                                    deadline */
@@ -183,30 +198,38 @@ struct svc_service_s {
                                    that timed out, a missed watchdog): the
                                    exit goes through the restart policy */
   int done;                     /* a oneshot whose last run exited 0 */
+  int health_restart;           /* STOPPING to restart after failed health
+                                   checks: the reason keeps that cause */
+  unsigned handles;             /* timers etc. not yet closed */
+  svc_child_t *child;           /* current run of the child, or NULL */
+  vg_timer_t timer;             /* the state's timer (backoff, ready,
+                                   stop ladder) */
+  const char *reason;           /* why fatal / last event, for status:
+                                   never NULL ("" or malloc'd; set with
+                                   svc_service_set_reason) */
   svc_child_t *hooks;           /* hook runs not yet ended */
   svc_child_t *gate;            /* the pre-start or pre-stop hook the state
                                    machine waits for (SVC_EV_HOOK), or
                                    NULL */
-  char hook_fail[128];          /* why the pre-start hooks failed, or "" */
-  vg_timer_t watchdog;          /* <watchdog>: the deadline */
+  char *hook_fail;              /* why the pre-start hooks failed
+                                   (malloc'd), or NULL */
+  vg_timer_t *watchdog;         /* <watchdog>: the deadline, or NULL */
   uint64_t watchdog_due;        /* its loop ms, 0 when not armed */
-  vg_timer_t sched;             /* <schedule>: the next run */
+  vg_timer_t *sched;            /* <schedule>: the next run, or NULL */
   int64_t next_run;             /* its wall time (s since the epoch), 0:
                                    none */
-  int health_restart;           /* STOPPING to restart after failed health
-                                   checks: the reason keeps that cause */
-  char reason[256];             /* why fatal / last event, for status */
   svc_restart_t restart;
   svc_exit_t last;
   svc_probes_t checks;
-  svc_notify_sock_t notify;
+  svc_notify_sock_t *notify;    /* open NOTIFY_SOCKET, or NULL */
   svc_logs_t logs;
-  unsigned handles;             /* timers etc. not yet closed */
   svc_waiter_t *waiters;        /* control requests waiting (control.c) */
   svc_cgroup_t cg;
   svc_limit_log_t limit;
   struct svc_reload_run_s *reloading;  /* its reload command (action.c) */
   struct svc_attach_s *attach;  /* type="attach": attach.c's, or NULL */
+  char invocation[33];          /* VIGIL_INVOCATION_ID of the current or
+                                   last run: 32 hex digits, new each spawn */
 };
 
 struct svc_sup_s {
@@ -264,7 +287,13 @@ void svc_service_destroy(svc_service_t *s);
  * process (CFG_F_NEEDS_RESTART) is the caller's restart to make. */
 void svc_service_update(svc_service_t *s, const cfg_service_t *cfg,
                         unsigned changed);
-/* Status as JSON into w. */
+/* The status reason (printf-style, cut at SVC_REASON_MAX - 1 bytes);
+ * an argument may be the reason itself. */
+void svc_service_set_reason(svc_service_t *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* The status object of a service.  u: its usage from
  * svc_services_usage(), or NULL to ask the OS for this one alone. */
 void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,

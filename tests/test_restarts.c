@@ -105,6 +105,24 @@ static void test_huge_max_small_memory(void) {
   svc_restarts_free(&h);
 }
 
+/* A service that never restarts costs no history, whatever max-restarts
+ * is: it is allocated at the first restart. */
+static void test_allocated_at_first_restart(void) {
+  static const unsigned maxes[] = {1, SVC_RESTARTS_EXACT, 1000000};
+  size_t k;
+  for (k = 0; k < sizeof maxes / sizeof maxes[0]; k++) {
+    svc_restarts_t h;
+    CU_ASSERT_EQUAL_FATAL(svc_restarts_init(&h, maxes[k], 1000),
+                          APR_SUCCESS);
+    CU_ASSERT_EQUAL(bytes_of(&h), sizeof h);
+    CU_ASSERT_EQUAL(svc_restarts_recent(&h, 5000), 0);
+    CU_ASSERT_EQUAL(svc_restarts_add(&h, 5000), APR_SUCCESS);
+    CU_ASSERT(bytes_of(&h) > sizeof h);
+    CU_ASSERT_EQUAL(svc_restarts_recent(&h, 5000), 1);
+    svc_restarts_free(&h);
+  }
+}
+
 /* Old restarts leave the window; reset forgets; a reload keeps exact
  * times for a new window and starts over for a new max-restarts. */
 static void test_expiry_reset_config(void) {
@@ -143,6 +161,7 @@ static CU_TestInfo restarts_tests[] = {
    test_spaced_never_fatal},
   {"max-restarts of a million in 256 bytes", test_huge_max_small_memory},
   {"expiry, reset, and a reload's new settings", test_expiry_reset_config},
+  {"no history before the first restart", test_allocated_at_first_restart},
   CU_TEST_INFO_NULL
 };
 
