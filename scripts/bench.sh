@@ -248,9 +248,9 @@ pair_n() {   # bench [EXTRA ARGS...]
   case "$1 ${*:2}" in
     "timers -t churn") echo 600000 ;;
     timers*) echo 200000 ;;
-    pingpong) echo 10000 ;;
-    async) echo 2000 ;;
-    spawn) echo 200 ;;
+    pingpong*) echo 10000 ;;
+    async*) echo 2000 ;;
+    spawn*) echo 200 ;;
   esac
 }
 
