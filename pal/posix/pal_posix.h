@@ -29,13 +29,18 @@
 /* Readiness bits understood by every backend. */
 /* PAL__EDGE (add, modify): the owner drains the descriptor at every
  * event, so reporting new readiness only is enough; a backend may use
- * that (io_uring: a multishot poll) or ignore it. */
+ * that (epoll: EPOLLET; io_uring: a multishot poll) or ignore it.  An
+ * edge-triggered backend also reports PAL__HUP when the peer shut its
+ * side down and PAL__PRI for urgent data: a read shorter than its buffer
+ * proves the descriptor drained only when neither is set (io.c).
+ * Adding or modifying a descriptor reports its current readiness again,
+ * whatever the trigger. */
 enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8,
-       PAL__DONE = 16, PAL__MORE = 32, PAL__EDGE = 64 };
+       PAL__DONE = 16, PAL__MORE = 32, PAL__EDGE = 64, PAL__PRI = 128 };
 
 /* PAL__IN / PAL__OUT as poll(2)'s POLLIN / POLLOUT (epoll's EPOLLIN /
- * EPOLLOUT have the same values), and poll(2)'s revents (POLLIN, POLLOUT,
- * POLLERR, POLLHUP, POLLRDHUP) as PAL__* bits. */
+ * EPOLLOUT have the same values), and poll(2)'s revents (POLLIN, POLLPRI,
+ * POLLOUT, POLLERR, POLLHUP, POLLRDHUP) as PAL__* bits. */
 static inline unsigned pal__to_pollbits(unsigned ev) {
   return ((ev & PAL__IN) ? 0x001u : 0u) | ((ev & PAL__OUT) ? 0x004u : 0u);
 }
@@ -44,6 +49,8 @@ static inline unsigned pal__revents(unsigned r) {
   unsigned e = 0;
   if (r & 0x001)                /* POLLIN */
     e |= PAL__IN;
+  if (r & 0x002)                /* POLLPRI */
+    e |= PAL__PRI;
   if (r & 0x004)                /* POLLOUT */
     e |= PAL__OUT;
   if (r & 0x008)                /* POLLERR */
