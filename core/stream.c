@@ -251,14 +251,19 @@ apr_status_t vg_write(vg_write_t *req, vg_stream_t *s, const vg_buf_t bufs[],
     return VG_ECLOSING;
   if (!(s->sflags & VG__S_OPEN))
     return APR_EBADF;
-  if (nbufs <= VG_WRITE_BUFS_SMALL) {
+  if (nbufs == 1) {
+    req->bufsml[0] = bufs[0];   /* the common case, without a memcpy call */
     req->bufs = req->bufsml;
   } else {
-    req->bufs = malloc(nbufs * sizeof *bufs);
-    if (!req->bufs)
-      return APR_ENOMEM;
+    if (nbufs <= VG_WRITE_BUFS_SMALL) {
+      req->bufs = req->bufsml;
+    } else {
+      req->bufs = malloc(nbufs * sizeof *bufs);
+      if (!req->bufs)
+        return APR_ENOMEM;
+    }
+    memcpy(req->bufs, bufs, nbufs * sizeof *bufs);
   }
-  memcpy(req->bufs, bufs, nbufs * sizeof *bufs);
   req->handle = s;
   req->cb = cb;
   req->req.data = req;

@@ -526,7 +526,7 @@ static void do_accept(pal_io_t *io) {
   }
 }
 
-static apr_status_t write_req(pal_io_t *io, pal_req_t *req);
+static inline apr_status_t write_req(pal_io_t *io, pal_req_t *req);
 static void flush_writes(pal_io_t *io);
 
 static void finish_connect(pal_io_t *io) {
@@ -695,30 +695,9 @@ static unsigned fill_iov(const pal_req_t *req, struct iovec *iov) {
   return n;
 }
 
-/* Write as much of req as the descriptor takes.  APR_SUCCESS when all of
- * it is written, APR_EAGAIN when the descriptor is full, or an error. */
-static apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
+/* write_req() for several buffers, or a datagram. */
+static apr_status_t write_vec(pal_io_t *io, pal_req_t *req) {
   struct iovec iov[PAL__IOV_MAX];
-  if (req->type == PAL_REQ_WRITE && req->nbufs - req->bufidx == 1) {
-    /* The common case, one buffer left: no iovec to build. */
-    const pal_buf_t *b = &req->bufs[req->bufidx];
-    ssize_t w;
-    do
-      w = PAL__SYS(PAL_SYS_WRITEV, write((int)io->fd, b->base + req->bufoff,
-                                         b->len - req->bufoff));
-    while (w < 0 && errno == EINTR);
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-        return APR_EAGAIN;
-      return pal__fail("write");
-    }
-    req->bufoff += (size_t)w;
-    if (req->bufoff < b->len)
-      return APR_EAGAIN;   /* short write: the buffer is full */
-    req->bufidx++;
-    req->bufoff = 0;
-    return APR_SUCCESS;
-  }
   for (;;) {
     unsigned n = fill_iov(req, iov);
     ssize_t w;
@@ -762,6 +741,33 @@ static apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
   }
 }
 
+/* Write as much of req as the descriptor takes.  APR_SUCCESS when all of
+ * it is written, APR_EAGAIN when the descriptor is full, or an error.
+ * Inline for the common case, one buffer left to write: no iovec to
+ * build. */
+static inline apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
+  const pal_buf_t *b;
+  ssize_t w;
+  if (req->type != PAL_REQ_WRITE || req->nbufs - req->bufidx != 1)
+    return write_vec(io, req);
+  b = &req->bufs[req->bufidx];
+  do
+    w = PAL__SYS(PAL_SYS_WRITEV, write((int)io->fd, b->base + req->bufoff,
+                                       b->len - req->bufoff));
+  while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+      return APR_EAGAIN;
+    return pal__fail("write");
+  }
+  req->bufoff += (size_t)w;
+  if (req->bufoff < b->len)
+    return APR_EAGAIN;   /* short write: the buffer is full */
+  req->bufidx++;
+  req->bufoff = 0;
+  return APR_SUCCESS;
+}
+
 static void do_shutdown(pal_io_t *io, pal_req_t *req) {
   apr_status_t rv = APR_SUCCESS;
   if (shutdown((int)io->fd, SHUT_WR) < 0) {
@@ -801,7 +807,7 @@ static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
   if (!io->writes_head && !io->connect_req) {
     rv = write_req(io, req);
     if (rv != APR_EAGAIN) {
-      pal__complete(io->poll, req, rv);
+      pal__doneq_push(&io->poll->done, req, rv);   /* pal__complete() */
       return APR_SUCCESS;
     }
   }
