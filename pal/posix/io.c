@@ -50,8 +50,10 @@ enum {
                                              flight is being cancelled */
   PAL__F_RING = PAL__F_BACKEND << 5,      /* read through completions
                                              (ring_reads(), section 3b) */
-  PAL__F_EDGE = PAL__F_BACKEND << 6       /* its interest may be
+  PAL__F_EDGE = PAL__F_BACKEND << 6,      /* its interest may be
                                              edge-triggered (section 2) */
+  PAL__F_SOCK = PAL__F_BACKEND << 7       /* a stream socket: recv(2) and
+                                             send(2), see sock_read() */
 };
 
 /* os[0] of a listener: an accepted descriptor the owner has not taken. */
@@ -108,6 +110,39 @@ static void io_init(pal_io_t *io, pal_poll_t *p, int kind, int fd) {
     io->flags |= PAL__F_RING;
   else if (kind == PAL_IO_TCP)
     io->flags |= PAL__F_EDGE;
+  if (kind == PAL_IO_TCP || kind == PAL_IO_UNIX)
+    io->flags |= PAL__F_SOCK;
+}
+
+/* A stream socket is read and written with recv(2) and send(2), which go
+ * straight to the socket layer: read(2) and write(2) take the file
+ * system's path first (access checks, fsnotify), a measurable part of a
+ * small message's cost.  A descriptor that turns out not to be a socket
+ * falls back to read(2) and write(2) for good. */
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL   /* EPIPE, never SIGPIPE */
+#else
+#define SEND_FLAGS 0              /* SIGPIPE is ignored (poll.c) */
+#endif
+
+static ssize_t sock_read(pal_io_t *io, void *buf, size_t len) {
+  if (io->flags & PAL__F_SOCK) {
+    ssize_t n = recv((int)io->fd, buf, len, 0);
+    if (n >= 0 || errno != ENOTSOCK)
+      return n;
+    io->flags &= ~PAL__F_SOCK;
+  }
+  return read((int)io->fd, buf, len);
+}
+
+static ssize_t sock_write(pal_io_t *io, const void *buf, size_t len) {
+  if (io->flags & PAL__F_SOCK) {
+    ssize_t n = send((int)io->fd, buf, len, SEND_FLAGS);
+    if (n >= 0 || errno != ENOTSOCK)
+      return n;
+    io->flags &= ~PAL__F_SOCK;
+  }
+  return write((int)io->fd, buf, len);
 }
 
 apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
@@ -352,7 +387,7 @@ static int do_read(pal_io_t *io, unsigned events) {
         rearm(io);
         n = -1;
       } else {
-        n = read((int)io->fd, buf.base, buf.len);
+        n = sock_read(io, buf.base, buf.len);
       }
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
@@ -752,8 +787,8 @@ static inline apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
     return write_vec(io, req);
   b = &req->bufs[req->bufidx];
   do
-    w = PAL__SYS(PAL_SYS_WRITEV, write((int)io->fd, b->base + req->bufoff,
-                                       b->len - req->bufoff));
+    w = PAL__SYS(PAL_SYS_WRITEV,
+                 sock_write(io, b->base + req->bufoff, b->len - req->bufoff));
   while (w < 0 && errno == EINTR);
   if (w < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
