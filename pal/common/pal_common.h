@@ -73,8 +73,6 @@ void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status);
 static inline void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
                                  const pal_buf_t *bufs, unsigned nbufs,
                                  pal_req_cb cb) {
-  size_t n = 0;
-  unsigned i;
   req->cb = cb;
   req->io = io;
   req->next = NULL;
@@ -84,9 +82,6 @@ static inline void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
   req->nbufs = nbufs;
   req->bufidx = 0;
   req->bufoff = 0;
-  for (i = 0; i < nbufs; i++)
-    n += bufs[i].len;
-  req->nbytes = n;
 }
 void pal__req_advance(pal_req_t *req, size_t w);
 

@@ -231,7 +231,6 @@ struct pal_req_s {
   unsigned nbufs;
   unsigned bufidx;            /* first buffer not fully written */
   size_t bufoff;              /* bytes of bufs[bufidx] already written */
-  size_t nbytes;              /* total bytes in the request */
   pal_addr_t *addr;           /* send: destination (caller-owned) */
   intptr_t os[8];             /* backend storage (Windows: OVERLAPPED) */
 };
