@@ -25,6 +25,8 @@ check_symbol_exists(PR_SET_CHILD_SUBREAPER sys/prctl.h PAL_HAVE_SUBREAPER)
 check_symbol_exists(MSG_NOSIGNAL sys/socket.h   PAL_HAVE_MSG_NOSIGNAL)
 check_symbol_exists(waitid       sys/wait.h     PAL_HAVE_WAITID)
 check_symbol_exists(P_PIDFD      sys/wait.h     PAL_HAVE_P_PIDFD)
+check_symbol_exists(memfd_create sys/mman.h     PAL_HAVE_MEMFD_CREATE)
+check_symbol_exists(F_ADD_SEALS  fcntl.h        PAL_HAVE_F_ADD_SEALS)
 # io_uring through raw system calls: the uapi header must know
 # provided-buffer rings (Linux 5.19 headers); the kernel is asked at run
 # time (pal/posix/poll_uring.c).

@@ -118,11 +118,15 @@ static int eq_stop(svc_t *a, svc_t *b) {
   return a->stop.signal == b->stop.signal &&
          a->stop.timeout_ms == b->stop.timeout_ms;
 }
+/* A <hook>'s, an <on>'s or a <reload>'s command, arguments and timeout
+ * (not the line it is written on). */
+static int cmd_eq(const cfg_command_t *x, const cfg_command_t *y) {
+  return str_eq(x->command, y->command) && strs_eq(x->args, y->args) &&
+         x->timeout_ms == y->timeout_ms;
+}
 static int eq_reload(svc_t *a, svc_t *b) {
   return a->reload.signal == b->reload.signal &&
-         a->reload.timeout_ms == b->reload.timeout_ms &&
-         str_eq(a->reload.command, b->reload.command) &&
-         strs_eq(a->reload.args, b->reload.args);
+         cmd_eq(&a->reload.cmd, &b->reload.cmd);
 }
 static int eq_depends(svc_t *a, svc_t *b) {
   return set_eq(a->depends_on, b->depends_on);
@@ -139,12 +143,6 @@ static int eq_limits(svc_t *a, svc_t *b) {
   return limits_eq(&a->limits, &b->limits);
 }
 static int eq_type(svc_t *a, svc_t *b) { return a->type == b->type; }
-/* A <hook>'s or an <on>'s command, arguments and timeout. */
-static int cmd_eq(const char *c1, const apr_array_header_t *a1, uint64_t t1,
-                  const char *c2, const apr_array_header_t *a2,
-                  uint64_t t2) {
-  return str_eq(c1, c2) && strs_eq(a1, a2) && t1 == t2;
-}
 static int eq_on(svc_t *a, svc_t *b) {
   int i;
   if (a->on->nelts != b->on->nelts)
@@ -153,8 +151,7 @@ static int eq_on(svc_t *a, svc_t *b) {
     const cfg_on_t *x = &APR_ARRAY_IDX(a->on, i, cfg_on_t);
     const cfg_on_t *y = &APR_ARRAY_IDX(b->on, i, cfg_on_t);
     if (x->event != y->event ||
-        !cmd_eq(x->command, x->args, x->timeout_ms, y->command, y->args,
-                y->timeout_ms))
+        !cmd_eq(&x->cmd, &y->cmd))
       return 0;
   }
   return 1;
@@ -167,8 +164,7 @@ static int eq_hooks(svc_t *a, svc_t *b) {
     const cfg_hook_t *x = &APR_ARRAY_IDX(a->hooks, i, cfg_hook_t);
     const cfg_hook_t *y = &APR_ARRAY_IDX(b->hooks, i, cfg_hook_t);
     if (x->when != y->when ||
-        !cmd_eq(x->command, x->args, x->timeout_ms, y->command, y->args,
-                y->timeout_ms))
+        !cmd_eq(&x->cmd, &y->cmd))
       return 0;
   }
   return 1;
@@ -178,6 +174,10 @@ static int eq_watchdog(svc_t *a, svc_t *b) {
 }
 static int eq_schedule(svc_t *a, svc_t *b) {
   return str_eq(a->schedule, b->schedule);
+}
+
+static int eq_pid_file(svc_t *a, svc_t *b) {
+  return str_eq(a->pid_file, b->pid_file);
 }
 
 static int eq_user(svc_t *a, svc_t *b) { return str_eq(a->user, b->user); }

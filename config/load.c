@@ -63,7 +63,6 @@
 #define DEF_READY_AFTER       1000
 #define DEF_READY_TIMEOUT     60000
 #define DEF_STOP_TIMEOUT      10000
-#define DEF_HOOK_TIMEOUT      30000
 #define DEF_HEALTH_INTERVAL   10000
 #define DEF_HEALTH_TIMEOUT    2000
 #define DEF_HEALTH_FAILURES   3
@@ -800,7 +799,8 @@ static void svc_ready(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   if (has_after + has_tcp + (has_notify && notify) > 1)
     err(ld, elem_line(n),
         "<ready> takes only one of after, tcp and notify=\"true\"");
-  else if (has_timeout && !has_tcp && !(has_notify && notify))
+  else if (has_timeout && !has_tcp && !(has_notify && notify) &&
+           rec->s->type != CFG_TYPE_ATTACH)   /* also bounds its launch */
     err(ld, attr_line(n, "timeout"),
         "timeout in <ready> applies only with tcp or notify=\"true\"");
   if (r->kind == CFG_READY_AFTER) {
@@ -825,12 +825,46 @@ static void svc_stop(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
     val_duration(ld, &v, &s->timeout_ms);
 }
 
+/* The <command> (the first) and <arg>s of a <hook>, an <on> or a <reload>
+ * into c (its args array made here), and the element's line. */
+static void load_command(loader_t *ld, xmlNodePtr n, cfg_command_t *c) {
+  xmlNodePtr k;
+  val_t v;
+  if (!c->args)
+    c->args = apr_array_make(ld->pool, 2, sizeof(const char *));
+  c->line = elem_line(n);
+  for (k = n->children; k; k = k->next) {
+    if (k->type != XML_ELEMENT_NODE || k->ns)
+      continue;
+    if (strcmp((const char *)k->name, "command") == 0) {
+      if (get_text(ld, k, 0, &v) && val_nonempty(ld, &v) && !c->command)
+        c->command = keep(ld, v.s);
+    } else if (strcmp((const char *)k->name, "arg") == 0) {
+      if (get_text(ld, k, 1, &v))
+        APR_ARRAY_PUSH(c->args, const char *) = keep(ld, v.s);
+    }
+  }
+}
+
+/* A <hook>'s or an <on>'s: a command is required, and its timeout
+ * (default CFG_COMMAND_TIMEOUT_MS) must be more than 0. */
+static void load_timed_command(loader_t *ld, xmlNodePtr n, const char *what,
+                               cfg_command_t *c) {
+  val_t v;
+  c->timeout_ms = CFG_COMMAND_TIMEOUT_MS;
+  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &c->timeout_ms) &&
+      c->timeout_ms == 0)
+    err(ld, v.line, "%s must be more than 0", v.where);
+  load_command(ld, n, c);
+  if (!c->command)
+    err(ld, c->line, "%s has no <command>", what);
+}
+
 /* <reload signal="HUP"/>, or <reload timeout="30s"> with <command> and
  * <arg> children: what `vigil reload NAME` does.  The signal is checked
  * for this platform by the plan (services/plan.c). */
 static void svc_reload(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   cfg_reload_t *r = &rec->s->reload;
-  xmlNodePtr c;
   val_t v, sig;
   uint64_t x;
   int has_sig = get_attr(ld, n, "signal", &sig);
@@ -840,28 +874,18 @@ static void svc_reload(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
       err(ld, sig.line, "unknown signal '%s' in %s (expected a name such as "
           "HUP, USR1, USR2, INT, TERM)", sig.s, sig.where);
   }
-  for (c = n->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || c->ns)
-      continue;
-    if (strcmp((const char *)c->name, "command") == 0) {
-      if (!r->command && get_text(ld, c, 0, &v) && val_nonempty(ld, &v))
-        r->command = keep(ld, v.s);
-    } else if (strcmp((const char *)c->name, "arg") == 0 &&
-               get_text(ld, c, 1, &v)) {
-      APR_ARRAY_PUSH(r->args, const char *) = keep(ld, v.s);
-    }
-  }
+  load_command(ld, n, &r->cmd);
   if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &x)) {
     if (x == 0)
       err(ld, v.line, "%s must be more than 0", v.where);
-    else if (!r->command)
+    else if (!r->cmd.command)
       err(ld, v.line, "timeout in <reload> applies only to a <command>");
     else
-      r->timeout_ms = x;
+      r->cmd.timeout_ms = x;
   }
-  if (has_sig && r->command)
+  if (has_sig && r->cmd.command)
     err(ld, sig.line, "<reload> takes a signal or a <command>, not both");
-  else if (r->args->nelts > 0 && !r->command)
+  else if (r->cmd.args->nelts > 0 && !r->cmd.command)
     err(ld, elem_line(n), "<arg> in <reload> needs a <command>");
 }
 
@@ -1173,24 +1197,6 @@ static void svc_cpu_affinity(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
 }
 
 /* <hook when timeout> with its <command> and <arg>s. */
-/* The <command> (the first) and <arg>s of a <hook> or an <on>. */
-static void load_command(loader_t *ld, xmlNodePtr n, const char **command,
-                         apr_array_header_t *args) {
-  xmlNodePtr c;
-  val_t v;
-  for (c = n->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || c->ns)
-      continue;
-    if (strcmp((const char *)c->name, "command") == 0) {
-      if (get_text(ld, c, 0, &v) && val_nonempty(ld, &v) && !*command)
-        *command = keep(ld, v.s);
-    } else if (strcmp((const char *)c->name, "arg") == 0) {
-      if (get_text(ld, c, 1, &v))
-        APR_ARRAY_PUSH(args, const char *) = keep(ld, v.s);
-    }
-  }
-}
-
 static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   static const char *const whens[] = {"pre-start", "post-start", "pre-stop",
                                       "post-stop", NULL};
@@ -1198,17 +1204,9 @@ static void svc_hook(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   val_t v;
   int w;
   memset(h, 0, sizeof *h);
-  h->args = apr_array_make(ld->pool, 2, sizeof(const char *));
-  h->timeout_ms = DEF_HOOK_TIMEOUT;
-  h->line = elem_line(n);
   if (get_attr(ld, n, "when", &v) && (w = val_enum(ld, &v, whens)) >= 0)
     h->when = (cfg_hook_when)w;
-  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
-      h->timeout_ms == 0)
-    err(ld, v.line, "%s must be more than 0", v.where);
-  load_command(ld, n, &h->command, h->args);
-  if (!h->command)
-    err(ld, h->line, "<hook> has no <command>");
+  load_timed_command(ld, n, "<hook>", &h->cmd);
 }
 
 const char *const cfg_event_names[CFG_EVENT_N + 1] = {
@@ -1221,18 +1219,10 @@ static void load_on(loader_t *ld, xmlNodePtr n, apr_array_header_t *list) {
   val_t v;
   int e;
   memset(h, 0, sizeof *h);
-  h->args = apr_array_make(ld->pool, 2, sizeof(const char *));
-  h->timeout_ms = DEF_HOOK_TIMEOUT;
-  h->line = elem_line(n);
   if (get_attr(ld, n, "event", &v) &&
       (e = val_enum(ld, &v, cfg_event_names)) >= 0)
     h->event = (cfg_event)e;
-  if (get_attr(ld, n, "timeout", &v) && val_duration(ld, &v, &h->timeout_ms) &&
-      h->timeout_ms == 0)
-    err(ld, v.line, "%s must be more than 0", v.where);
-  load_command(ld, n, &h->command, h->args);
-  if (!h->command)
-    err(ld, h->line, "<on> has no <command>");
+  load_timed_command(ld, n, "<on>", &h->cmd);
 }
 
 static void svc_on(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
@@ -1258,7 +1248,7 @@ static void svc_schedule(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
   rec->s->schedule = keep(ld, v.s);
 }
 
-/* <service type>: simple or oneshot. */
+/* <service type>: simple, oneshot or attach. */
 static void svc_type(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
   static const char *const types[] = {"simple", "oneshot", "attach", NULL};
   val_t v;
@@ -1266,11 +1256,73 @@ static void svc_type(loader_t *ld, xmlNodePtr n, cfg_service_t *s) {
   if (!get_attr(ld, n, "type", &v))
     return;
   t = val_enum(ld, &v, types);
-  if (t == 2)
-    err(ld, v.line, "type=\"attach\" is not supported yet (use simple or "
-        "oneshot)");
-  else if (t >= 0)
+  if (t >= 0)
     s->type = (cfg_service_type)t;
+}
+
+/* <pid-file>: absolute as written -- it names the process vigil will
+ * signal, so it must not depend on where the config file lies. */
+static void svc_pid_file(loader_t *ld, xmlNodePtr n, svc_load_t *rec) {
+  const char *root, *rel;
+  val_t v;
+  if (!get_text(ld, n, 0, &v) || !val_nonempty(ld, &v))
+    return;
+  rel = v.s;
+  if (apr_filepath_root(&root, &rel, 0, ld->tmp) != APR_SUCCESS) {
+    err(ld, v.line, "%s must be an absolute path, not '%s'", v.where, v.s);
+    return;
+  }
+  rec->s->pid_file = keep(ld, v.s);
+}
+
+/* What type="attach" needs and what it cannot have.  Its process is not
+ * vigil's child: it was started by someone else, or by <command>, which
+ * daemonizes and returns; so nothing that vigil applies to the process
+ * it spawns, or that the process must be given at its start (the
+ * notify socket), can reach it.  <user> says whose process it must be. */
+static void check_attach(loader_t *ld, xmlNodePtr n, const cfg_service_t *s,
+                         int line) {
+  static const struct {
+    const char *elem, *why;
+  } no[] = {
+      {"limits", "they are applied to a process vigil spawns, and the "
+                 "attached daemon is not one"},
+      {"watchdog", "the daemon is not given vigil's notify socket"},
+      {"schedule", "a daemon runs until it is stopped"},
+  };
+  xmlNodePtr c;
+  size_t i;
+  if (s->type != CFG_TYPE_ATTACH) {
+    for (c = n->children; c; c = c->next)
+      if (c->type == XML_ELEMENT_NODE && !c->ns &&
+          strcmp((const char *)c->name, "pid-file") == 0)
+        err(ld, elem_line(c), "<pid-file> is only for type=\"attach\" "
+            "(the pid file of a daemon vigil did not start)");
+    return;
+  }
+  for (c = n->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && !c->ns &&
+        strcmp((const char *)c->name, "pid-file") == 0)
+      break;
+  if (!c)   /* (a bad one was reported by svc_pid_file) */
+    err(ld, line, "service '%s' is type=\"attach\" and has no <pid-file> "
+        "(the file in which its daemon writes its pid)", s->group);
+  if (s->instances > 1)
+    err(ld, line, "service '%s' is type=\"attach\" and has %d <instances>: "
+        "one pid file names one process", s->group, s->instances);
+  for (c = n->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || c->ns)
+      continue;
+    for (i = 0; i < sizeof no / sizeof no[0]; i++)
+      if (strcmp((const char *)c->name, no[i].elem) == 0)
+        err(ld, elem_line(c), "<%s> cannot be used with type=\"attach\": "
+            "%s", no[i].elem, no[i].why);
+    if (strcmp((const char *)c->name, "ready") == 0 &&
+        s->ready.kind == CFG_READY_NOTIFY)
+      err(ld, attr_line(c, "notify"), "<ready notify> cannot be used with "
+          "type=\"attach\": the daemon is not given vigil's notify socket "
+          "(use after or tcp)");
+  }
 }
 
 /* What a oneshot cannot have: a ready condition (it is done when it
@@ -1315,8 +1367,8 @@ static void svc_defaults(loader_t *ld, cfg_service_t *s) {
   s->stop.signal = VG_SIGTERM;
   s->stop.timeout_ms = DEF_STOP_TIMEOUT;
   s->reload.signal = VG_SIGHUP;
-  s->reload.args = apr_array_make(ld->pool, 1, sizeof(const char *));
-  s->reload.timeout_ms = CFG_RELOAD_TIMEOUT_MS;
+  s->reload.cmd.args = apr_array_make(ld->pool, 1, sizeof(const char *));
+  s->reload.cmd.timeout_ms = CFG_RELOAD_TIMEOUT_MS;
   s->health.type = CFG_HEALTH_NONE;
   s->health.args = apr_array_make(ld->pool, 2, sizeof(const char *));
   s->health.interval_ms = DEF_HEALTH_INTERVAL;
@@ -1406,6 +1458,8 @@ static void load_service(loader_t *ld, xmlNodePtr n, cfg__decl_t *d,
     s->autostart = 0;
   if (s->type == CFG_TYPE_ONESHOT)
     check_oneshot(ld, n, s);
+  if (idx == 0)
+    check_attach(ld, n, s, d->line);
   APR_ARRAY_PUSH(ld->cfg->services, cfg_service_t *) = s;
 }
 

@@ -129,6 +129,21 @@ fail:
   return rv;
 }
 
+apr_status_t vg_process_attach(vg_loop_t *loop, vg_process_t *p, long pid,
+                               uint64_t id, vg_exit_cb exit_cb) {
+  apr_status_t rv;
+  p->proc.data = p;
+  rv = pal_proc_attach(loop->poll, &p->proc, pid, id, on_exit);
+  if (rv != APR_SUCCESS)
+    return rv;
+  vg__handle_init(loop, (vg_handle_t *)p, VG_PROCESS);
+  p->exit_cb = exit_cb;
+  p->limit_cb = NULL;
+  p->pid = p->proc.pid;
+  vg__handle_start((vg_handle_t *)p);
+  return APR_SUCCESS;
+}
+
 apr_status_t vg_process_kill(vg_process_t *p, int signum) {
   return pal_proc_kill(&p->proc, signum);
 }

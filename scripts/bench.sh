@@ -12,7 +12,12 @@
 #                     (timers,pingpong,async,spawn; default all); timers
 #                     runs its three variants (fire, cancel, churn), and
 #                     timers-fire, timers-cancel, timers-churn run one
-#   --impls LIST      implementations (default vigil,libuv,libev,libevent,epoll)
+#   --impls LIST      implementations (default vigil,libuv,libev,libevent,epoll);
+#                     vigil-epoll and vigil-uring are bench_vigil with
+#                     VIGIL_BACKEND=epoll / io_uring (reported under those
+#                     names), so one run can pair the two backends: vigil
+#                     itself runs on the backend VIGIL_BACKEND names;
+#                     uring is a plain io_uring loop (pingpong only)
 #   --no-1cpu         skip the async run with both threads on one CPU
 #                     (reported as impl=NAME-1cpu)
 #   --no-cancel       skip the timers variant with distinct deadlines that
@@ -155,7 +160,7 @@ fi
 if [ "$DO_BUILD" = 1 ]; then
   mkdir -p "$BUILD"
   cross=()
-  targets="bench_libuv bench_libev bench_libevent bench_epoll bench_vigil idle_syscalls"
+  targets="bench_libuv bench_libev bench_libevent bench_epoll bench_uring bench_vigil idle_syscalls"
   if [ "$WINDOWS" = 1 ]; then
     cross=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-mingw64.cmake")
     targets="bench_vigil"
@@ -188,10 +193,32 @@ for b in "${BENCHES[@]}"; do
   esac
 done
 
+# vigil-epoll, vigil-uring: bench_vigil on that backend.
+impl_bin() {   # impl -> program
+  case "$1" in
+    vigil-*) echo "$PERF/bench_vigil$EXE" ;;
+    *) echo "$PERF/bench_$1$EXE" ;;
+  esac
+}
+impl_run() {   # impl args...: run it, its lines named after impl
+  local impl=$1 be=""; shift
+  case "$impl" in
+    vigil-uring) be=io_uring ;;
+    vigil-*) be=${impl#vigil-} ;;
+  esac
+  if [ -n "$be" ]; then
+    VIGIL_BACKEND=$be "${RUN[@]}" "$(impl_bin "$impl")" "$@" |
+      sed "s/ impl=vigil/ impl=$impl/"
+    return "${PIPESTATUS[0]}"
+  fi
+  "${RUN[@]}" "$(impl_bin "$impl")" "$@"
+}
+
 # Which implementations provide which benchmark.
 provides() {   # impl bench
-  [ -x "$PERF/bench_$1$EXE" ] || return 1
+  [ -x "$(impl_bin "$1")" ] || return 1
   [ "$1" = epoll ] && [ "$2" = timers ] && return 1
+  [ "$1" = uring ] && [ "$2" != pingpong ] && return 1
   return 0
 }
 
@@ -219,8 +246,7 @@ RAW="$BUILD/bench-raw.txt"
 run_one() {
   local impl=$1 bench=$2 out; shift 2
   # shellcheck disable=SC2046
-  if ! out=$("${RUN[@]}" "$PERF/bench_$impl$EXE" -a "$@" \
-             $(size_args "$bench") "$bench" 2>&1)
+  if ! out=$(impl_run "$impl" -a "$@" $(size_args "$bench") "$bench" 2>&1)
   then
     echo "bench.sh: bench_$impl $bench failed: ${out//$'\r'/}" >&2
     return 0
@@ -245,7 +271,7 @@ run_all() {
 
 # --- paired mode ----------------------------------------------------------
 pair_n() {   # bench [EXTRA ARGS...]
-  case "$1 ${*:2}" in
+  case "$*" in
     "timers -t churn") echo 600000 ;;
     timers*) echo 200000 ;;
     pingpong*) echo 10000 ;;
@@ -264,7 +290,7 @@ run_pairs() {
     fi
     for ((k = 0; k < PAIRS; k++)); do
       for impl in $( ((k % 2)) && echo "$peer vigil" || echo "vigil $peer"); do
-        if ! out=$("$PERF/bench_$impl" -a "$@" -n "$(pair_n "$bench" "$@")" \
+        if ! out=$(impl_run "$impl" -a "$@" -n "$(pair_n "$bench" "$@")" \
                    "$bench" 2>&1); then
           echo "bench.sh: bench_$impl $bench failed: $out" >&2
           continue
@@ -438,7 +464,7 @@ if [ "$EXTRAS" = 1 ] && [ -x "$PERF/idle_syscalls" ]; then
         }
         END {
           waits = 0
-          for (s in n) if (s ~ /^epoll_(p?wait|pwait2)$/) waits += n[s]
+          for (s in n) if (s ~ /^(epoll_(p?wait|pwait2)|io_uring_enter)$/) waits += n[s]
           other = total - waits; list = ""
           for (s in n) list = list " " s "=" n[s]
           li = prog; sub(/.*iterations=/, "", li); sub(/ .*/, "", li)
@@ -493,7 +519,7 @@ table() {
         for (i = 1; i <= ni; i++) {
           x = ((b, im[i]) in v) ? v[b, im[i]] : ""
           row = row " " fmt(x) " |"
-          if (x != "" && im[i] != "vigil" && im[i] != "epoll" &&
+          if (x != "" && im[i] !~ /^vigil/ && im[i] != "epoll" &&
               (best == "" || faster(x, best) > 1)) { best = x; bestn = im[i] }
         }
         if (dir == "down") row = row " " ((b in al) ? al[b] : "–") " |"

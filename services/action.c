@@ -111,32 +111,26 @@ static apr_status_t reload_argv(svc_service_t *s, apr_pool_t *pool,
                                 const char *const **argv,
                                 const char *const **env,
                                 vg_process_options_t *as, const char **why) {
-  const cfg_reload_t *r = &s->cfg->reload;
+  const cfg_command_t *r = &s->cfg->reload.cmd;
   const char *const *base;
   apr_status_t rv = svc_service_env(s, pool, &base, as, why);
-  apr_array_header_t *a = apr_array_make(pool, 8, sizeof(const char *));
   apr_array_header_t *e = apr_array_make(pool, 64, sizeof(const char *));
-  int i;
   if (rv != APR_SUCCESS)
     return rv;
-  APR_ARRAY_PUSH(a, const char *) = r->command;
-  for (i = 0; r->args && i < r->args->nelts; i++)
-    APR_ARRAY_PUSH(a, const char *) = APR_ARRAY_IDX(r->args, i, const char *);
-  APR_ARRAY_PUSH(a, const char *) = NULL;
   for (; base && *base; base++)
     if (strncmp(*base, "MAINPID=", 8) != 0)
       APR_ARRAY_PUSH(e, const char *) = *base;
   APR_ARRAY_PUSH(e, const char *) =
       apr_psprintf(pool, "MAINPID=%ld", s->child->proc.pid);
   APR_ARRAY_PUSH(e, const char *) = NULL;
-  *argv = (const char *const *)a->elts;
+  *argv = svc_plan_argv(r->command, r->args, pool);
   *env = (const char *const *)e->elts;
   return APR_SUCCESS;
 }
 
 apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
                                 void *baton, char *detail, size_t size) {
-  const cfg_reload_t *r = &s->cfg->reload;
+  const cfg_command_t *r = &s->cfg->reload.cmd;
   struct svc_reload_run_s *run;
   const char *const *argv, *const *env;
   vg_process_options_t as;
@@ -145,7 +139,7 @@ apr_status_t svc_service_reload(svc_service_t *s, svc_action_cb cb,
   apr_status_t rv;
 
   if (!r->command)
-    return svc_service_signal(s, r->signal, 0, detail, size);
+    return svc_service_signal(s, s->cfg->reload.signal, 0, detail, size);
   if (!has_main(s)) {
     snprintf(detail, size, "not running (%s)", svc_state_name(s->state));
     return PAL_ENOPROC;

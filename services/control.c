@@ -147,6 +147,7 @@ static void conn_close(svc_conn_t *c);
 static void conn_free_if_done(svc_conn_t *c);
 static void conn_settle(svc_conn_t *c);
 static void resume_soon(svc_ctl_t *ctl);
+static void conn_unwait(svc_conn_t *c);
 static void on_accept_timer(vg_timer_t *t);
 static void conn_read(vg_stream_t *st, apr_status_t status, size_t n,
                       const vg_buf_t *buf);
@@ -387,7 +388,7 @@ static void wait_resolve(svc_wait_t *wt) {
   if (c) {
     svc_ctl_t *ctl = c->ctl;
     apr_pool_t *p = NULL;
-    c->waits--;
+    conn_unwait(c);
     if (apr_pool_create(&p, ctl->pool) != APR_SUCCESS) {
       send_reply(c, oom_reply, sizeof oom_reply - 1);
     } else {
@@ -475,7 +476,7 @@ static void conn_drop_waits(svc_conn_t *c) {
     for (wr = s->waiters; wr; wr = wr->next)
       if (wr->wait->conn == c) {
         wr->wait->conn = NULL;
-        c->waits--;
+        conn_unwait(c);
       }
   }
 }
@@ -630,7 +631,7 @@ static void reload_done(svc_sup_t *sup, void *baton, apr_status_t rv,
   svc_conn_t *c = baton;
   apr_pool_t *p = NULL;
   (void)sup;
-  c->waits--;
+  conn_unwait(c);
   if (!c->closing && apr_pool_create(&p, c->ctl->pool) != APR_SUCCESS) {
     send_reply(c, oom_reply, sizeof oom_reply - 1);
   } else if (!c->closing) {
@@ -744,7 +745,7 @@ static void batch_one_done(svc_service_t *s, void *baton, apr_status_t rv,
              "reload command canceled: the service was removed");
   if (--b->pending > 0)
     return;
-  c->waits--;
+  conn_unwait(c);
   if (!c->closing && apr_pool_create(&p, c->ctl->pool) != APR_SUCCESS)
     send_reply(c, oom_reply, sizeof oom_reply - 1);
   else if (!c->closing)
@@ -868,7 +869,7 @@ static void cmd_reload(svc_conn_t *c, apr_pool_t *p, const svc_json_t *req) {
   }
   c->waits++;
   if (svc_sup_reload(c->sup, reload_done, c) != APR_SUCCESS) {
-    c->waits--;
+    conn_unwait(c);
     reply_error(c, p, "out of memory", 0);
   }
 }
@@ -1133,6 +1134,13 @@ static void conn_process(svc_conn_t *c) {
       c->scan = c->len;
       break;
     }
+    if (c->waits > 0) {
+      /* Replies go out in the order of the requests: a line behind one
+       * still waiting for services (a start with "wait", a reload) waits
+       * for its answer, reading paused (conn_unwait resumes it). */
+      c->backlog = 1;
+      break;
+    }
     len = (size_t)(nl - (c->buf + start));
     if (len > 0 && nl[-1] == '\r')
       len--;
@@ -1236,7 +1244,7 @@ static void on_resume(vg_timer_t *t) {
    * are marked first; a request may close others (or all, at shutdown),
    * so the list is searched again after each. */
   for (c = ctl->conns; c; c = c->next)
-    c->due = c->backlog && c->queued < CTL_MAX_QUEUED;
+    c->due = c->backlog && c->queued < CTL_MAX_QUEUED && c->waits == 0;
   while (!ctl->stopped) {
     for (c = ctl->conns; c && !c->due; c = c->next)
       ;
@@ -1245,6 +1253,13 @@ static void on_resume(vg_timer_t *t) {
     c->due = 0;
     conn_process(c);
   }
+}
+
+/* One of c's requests waiting for services is answered (or dropped):
+ * the lines held behind it may go on. */
+static void conn_unwait(svc_conn_t *c) {
+  if (--c->waits == 0 && c->backlog && !c->closing)
+    resume_soon(c->ctl);
 }
 
 static void resume_soon(svc_ctl_t *ctl) {

@@ -3,17 +3,27 @@
  * (started, running, exited, restarting, fatal, health-failed, stopped),
  * said once, as one JSON line, to every consumer: the subscribers of the
  * control endpoint (`vigil events`, control.c) and a ring of the last
- * SVC_EVENTS_RING events (what `vigil events` without -f prints); and
- * the <on event> commands of the service and of <supervisor>, each a
+ * SVC_EVENTS_RING events (what `vigil events` without -f prints); the
+ * <on event> commands of the service and of <supervisor>, each a
  * process of its own (never waited for on the loop), killed at its
  * timeout, at most SVC_ON_MAX of a service's at once (more are dropped
- * with a warning: a crash loop cannot pile them up).
+ * with a warning: a crash loop cannot pile them up); and the metrics'
+ * counters (http.c), counted here per service name and event kind.
+ *
+ * The counters are Prometheus counters: they only grow.  They are kept
+ * by service name, apart from the service's own record, so a reload
+ * that keeps (or changes) a service keeps its counts; a removed
+ * service's record goes when a new name needs its place (the table
+ * never holds more records than services), so memory is bounded by the
+ * services configured.  Counting allocates only the first time a name
+ * is seen.
  *
  * Emitting never blocks and never fails the caller: without memory an
  * event is lost, nothing else.  docs/control.md documents the lines.
  */
 #include "svc_int.h"
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include <stdlib.h>
@@ -40,10 +50,19 @@ typedef struct ring_line_s {
   size_t len;
 } ring_line_t;
 
+/* The counts of one service name (malloc'ed; the name follows). */
+typedef struct ev_counts_s {
+  uint64_t n[SVC_EVK_N];
+  unsigned mark;                /* == ev->mark: a live service's (prune) */
+  char name[1];
+} ev_counts_t;
+
 struct svc_events_s {
   ring_line_t ring[SVC_EVENTS_RING];
   unsigned head, len;           /* oldest at (head - len) mod N */
   on_run_t *runs;               /* <on> commands running */
+  apr_hash_t *counts;           /* name -> ev_counts_t (sup->pool) */
+  unsigned mark;
 };
 
 const char *svc_evk_name(svc_evk k) {
@@ -68,6 +87,11 @@ static apr_status_t events_cleanup(void *data) {
   }
   for (i = 0; i < SVC_EVENTS_RING; i++)
     free(ev->ring[i].text);
+  if (ev->counts) {
+    apr_hash_index_t *hi;
+    for (hi = apr_hash_first(NULL, ev->counts); hi; hi = apr_hash_next(hi))
+      free(apr_hash_this_val(hi));
+  }
   free(ev);
   return APR_SUCCESS;
 }
@@ -111,6 +135,66 @@ void svc_events_replay(svc_sup_t *sup,
                   SVC_EVENTS_RING];
     fn(baton, l->text, l->len);
   }
+}
+
+/* ---- the metrics' counters -------------------------------------------- */
+
+/* Forget the counts of names no live service has (removed by a reload):
+ * the live services' records are marked, the others deleted (deleting
+ * the entry an iteration is on is allowed by APR).  O(services). */
+static void counts_prune(svc_sup_t *sup, svc_events_t *ev) {
+  apr_hash_index_t *hi;
+  const svc_service_t *s;
+  ev_counts_t *c;
+  ev->mark++;
+  for (s = sup->services; s; s = s->next)
+    if (!s->removing &&
+        (c = apr_hash_get(ev->counts, s->name, APR_HASH_KEY_STRING)))
+      c->mark = ev->mark;
+  for (hi = apr_hash_first(NULL, ev->counts); hi; hi = apr_hash_next(hi)) {
+    c = apr_hash_this_val(hi);
+    if (c->mark != ev->mark) {
+      apr_hash_set(ev->counts, c->name, APR_HASH_KEY_STRING, NULL);
+      free(c);
+    }
+  }
+}
+
+static void count(svc_service_t *s, svc_evk kind) {
+  svc_events_t *ev;
+  ev_counts_t *c;
+  size_t len;
+  /* A service a reload removed is no longer listed: what it still says
+   * while it stops is not counted (and would outlive it). */
+  if (s->removing || (unsigned)kind >= SVC_EVK_N ||
+      !(ev = events_of(s->sup)))
+    return;
+  if (!ev->counts && !(ev->counts = apr_hash_make(s->sup->pool)))
+    return;
+  c = apr_hash_get(ev->counts, s->name, APR_HASH_KEY_STRING);
+  if (!c) {
+    /* As many records as services (removing ones included): one at
+     * least is stale, as this live service has none.  So the table
+     * never holds more than the services listed, and a prune, which
+     * walks them all, comes only after a reload removed some. */
+    if (apr_hash_count(ev->counts) >= s->sup->nservices)
+      counts_prune(s->sup, ev);
+    len = strlen(s->name);
+    if (!(c = calloc(1, sizeof *c + len)))
+      return;
+    memcpy(c->name, s->name, len + 1);
+    apr_hash_set(ev->counts, c->name, APR_HASH_KEY_STRING, c);
+  }
+  c->n[kind]++;
+}
+
+uint64_t svc_events_count(svc_sup_t *sup, const char *service,
+                          svc_evk kind) {
+  const ev_counts_t *c;
+  if (!sup->events || !sup->events->counts || (unsigned)kind >= SVC_EVK_N)
+    return 0;
+  c = apr_hash_get(sup->events->counts, service, APR_HASH_KEY_STRING);
+  return c ? c->n[kind] : 0;
 }
 
 /* ---- <on event> commands ----------------------------------------------- */
@@ -185,35 +269,28 @@ static void on_run(svc_service_t *s, const cfg_on_t *h,
   svc_sup_t *sup = s->sup;
   svc_events_t *ev = events_of(sup);
   vg_process_options_t o;
-  const char **argv;
   on_run_t *r;
   apr_status_t rv;
   char eb[128];
-  int i;
   if (!ev)
     return;
   if (runs_of(ev, s->name) >= SVC_ON_MAX) {
     vg_log(sup->log, VG_LOG_WARN, s->name,
            "<on event=\"%s\"> command %s not run: %d of its commands "
-           "still run", svc_evk_name((svc_evk)h->event), h->command,
+           "still run", svc_evk_name((svc_evk)h->event), h->cmd.command,
            SVC_ON_MAX);
     return;
   }
   r = calloc(1, sizeof *r);
   if (!r || !(r->service = strdup(s->name)) ||
-      !(r->command = strdup(h->command))) {
+      !(r->command = strdup(h->cmd.command))) {
     if (r)
       run_free(r);
     return;
   }
-  argv = apr_palloc(p, (size_t)(h->args->nelts + 2) * sizeof *argv);
-  argv[0] = h->command;
-  for (i = 0; i < h->args->nelts; i++)
-    argv[i + 1] = APR_ARRAY_IDX(h->args, i, const char *);
-  argv[i + 1] = NULL;
   memset(&o, 0, sizeof o);
-  o.file = h->command;
-  o.args = argv;
+  o.file = h->cmd.command;
+  o.args = svc_plan_argv(h->cmd.command, h->cmd.args, p);
   o.env = on_env(vars, p);
   /* Its own process group: the timeout kills what it started too. */
   o.flags = VG_PROCESS_NEW_GROUP | VG_PROCESS_PDEATHSIG |
@@ -224,11 +301,11 @@ static void on_run(svc_service_t *s, const cfg_on_t *h,
   o.exit_cb = on_run_exit;
   r->proc.data = r;
   r->sup = sup;
-  r->timeout_ms = h->timeout_ms;
+  r->timeout_ms = h->cmd.timeout_ms;
   if ((rv = vg_spawn(sup->loop, &r->proc, &o)) != APR_SUCCESS) {
     vg_log(sup->log, VG_LOG_WARN, s->name,
            "<on event=\"%s\"> command %s could not run: %s",
-           svc_evk_name((svc_evk)h->event), h->command,
+           svc_evk_name((svc_evk)h->event), h->cmd.command,
            vg_strerror(rv, eb, sizeof eb));
     run_free(r);
     return;
@@ -236,7 +313,7 @@ static void on_run(svc_service_t *s, const cfg_on_t *h,
   vg_timer_init(sup->loop, &r->timer);
   r->timer.data = r;
   r->open = 2;
-  vg_timer_start(&r->timer, on_run_timeout, h->timeout_ms, 0);
+  vg_timer_start(&r->timer, on_run_timeout, h->cmd.timeout_ms, 0);
   r->next = ev->runs;
   ev->runs = r;
 }
@@ -261,7 +338,7 @@ static void on_hooks(svc_service_t *s, svc_evk kind, long pid,
   vars[0] = apr_pstrcat(p, "VIGIL_EVENT=", svc_evk_name(kind), NULL);
   vars[1] = apr_pstrcat(p, "VIGIL_SERVICE=", s->name, NULL);
   vars[2] = pid > 0 ? apr_psprintf(p, "VIGIL_PID=%ld", pid) : "VIGIL_PID=";
-  vars[3] = ended && !s->last.signal
+  vars[3] = ended && !s->last.signal && s->last.code >= 0
                 ? apr_psprintf(p, "VIGIL_EXIT_CODE=%d", s->last.code)
                 : "VIGIL_EXIT_CODE=";
   vars[4] = apr_pstrcat(
@@ -287,6 +364,7 @@ void svc_events_emit(svc_service_t *s, svc_evk kind, long pid) {
   const char *reason;
   int ended = kind == SVC_EVK_EXITED && s->last.has;
 
+  count(s, kind);
   if (apr_pool_create(&p, sup->pool) != APR_SUCCESS)
     return;
   svc_json_w_init(&w, p, 0);
@@ -305,9 +383,10 @@ void svc_events_emit(svc_service_t *s, svc_evk kind, long pid) {
   else
     svc_json_w_null(&w);
   /* code and signal: of the exit an "exited" event reports; null else
-   * (and code is null when a signal ended it). */
+   * (and code is null when a signal ended it, or it is unknown: a
+   * type="attach" daemon is not vigil's child). */
   svc_json_w_key(&w, "code");
-  if (ended && !s->last.signal)
+  if (ended && !s->last.signal && s->last.code >= 0)
     svc_json_w_int64(&w, s->last.code);
   else
     svc_json_w_null(&w);
@@ -323,6 +402,8 @@ void svc_events_emit(svc_service_t *s, svc_evk kind, long pid) {
                           vg_signal_name(s->last.signal)
                               ? vg_signal_name(s->last.signal)
                               : "?");
+  else if (ended && s->last.code < 0)
+    reason = "exited (status unknown: vigil did not start it)";
   else if (ended)
     reason = apr_psprintf(p, "exited with code %d", s->last.code);
   else if (kind == SVC_EVK_STARTED || kind == SVC_EVK_RUNNING)

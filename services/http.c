@@ -168,12 +168,30 @@ static const char *metrics_text(svc_sup_t *sup, apr_pool_t *p) {
              nm, svc_state_name((svc_state)st), (unsigned)s->state == st);
   }
 
+  /* Counted from the event stream (events.c): one per "restarting"
+   * event, so it agrees with `vigil events`. */
   family(out, "vigil_service_restarts_total", "counter",
          "Restarts by the restart policy since vigil started.");
   for (s = sup->services; s; s = s->next)
     if (listed(s))
-      sample(out, "vigil_service_restarts_total{service=\"%s\"} %" APR_UINT64_T_FMT "\n",
-             label(p, s->name), (apr_uint64_t)s->restart.total);
+      sample(out, "vigil_service_restarts_total{service=\"%s\"} %"
+             APR_UINT64_T_FMT "\n", label(p, s->name),
+             (apr_uint64_t)svc_events_count(sup, s->name,
+                                            SVC_EVK_RESTARTING));
+
+  family(out, "vigil_service_events_total", "counter",
+         "Events of the service since vigil started, by kind (the "
+         "events of `vigil events`).");
+  for (s = sup->services; s; s = s->next) {
+    unsigned k;
+    if (!listed(s))
+      continue;
+    nm = label(p, s->name);
+    for (k = 0; k < SVC_EVK_N; k++)
+      sample(out, "vigil_service_events_total{service=\"%s\",event=\"%s\"} "
+             "%" APR_UINT64_T_FMT "\n", nm, svc_evk_name((svc_evk)k),
+             (apr_uint64_t)svc_events_count(sup, s->name, (svc_evk)k));
+  }
 
   family(out, "vigil_service_start_time_seconds", "gauge",
          "When the current run started, seconds since the Unix epoch "
@@ -213,6 +231,9 @@ static const char *metrics_text(svc_sup_t *sup, apr_pool_t *p) {
                "%.3f\n", label(p, s->name), (double)cpu[i] / 1000.0);
   }
 
+  /* Every failed check, not the "health-failed" events: that event
+   * says only the failure that reached <health failures=N> and restarts
+   * the service (vigil_service_events_total counts those). */
   family(out, "vigil_service_health_failures_total", "counter",
          "Failed health checks since vigil started.");
   for (s = sup->services; s; s = s->next)

@@ -16,8 +16,13 @@
  *     and so does a notice that follows no warning (notice_at): a daemon
  *     that keeps falling behind costs a few lines per 10 s, and the
  *     losses of the quiet stretches go into the next notice.
- *   - buf holds one datagram: header (HDR_MAX) + message (msg_max) +
- *     "\n" and NUL.
+ *   - buf holds a record's header (HDR_MAX); the message is sent from
+ *     where it lies, as a piece of its own.  The Event Log takes one
+ *     string: its buf holds the header, the message and a NUL.
+ *   - a journal record too large for a datagram (PAL_ETOOBIG) goes as a
+ *     sealed memory file (pal_logsock_send_fd()); if that fails, in
+ *     datagrams of SVC_LOGSINK_JOURNAL_PIECE, with one warning
+ *     (fd_warned).  A line is never lost to that path failing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +40,17 @@
 /* The longest header: syslog's "<PRI>1 TS HOST APP PROCID MSGID - " or
  * journald's fields before MESSAGE=. */
 #define HDR_MAX (SK_HOST_MAX + SK_IDENT_MAX + 192)
+/* A held line's buffer starts at SK_HOLD_MIN bytes and is freed once a
+ * line longer than SK_HOLD_KEEP was sent. */
+#define SK_HOLD_MIN 4096
+#define SK_HOLD_KEEP 65536
 
 struct svc_logsink_s {
   int kind;                       /* SVC_LOGSINK_* */
   int is_err;
   pal_fd_t fd;
   int up, warned, slow;
+  int fd_warned;                  /* the journal's memory file failed */
   apr_time_t retry_at, slow_at, notice_at;
   int64_t pid;
   uint64_t sent, dropped, lost_lines;
@@ -153,12 +163,16 @@ void svc_logsink_counts(const svc_logsink_t *sk, uint64_t *sent,
   *dropped = sk->dropped;
 }
 
-/* The buffer and the host name, at the first record. */
+/* The buffer and the host name, at the first record.  The buffer holds
+ * a header (the message is sent from where it is, as a piece of its
+ * own), but for the Event Log, which takes one string. */
 static apr_status_t sk_prepare(svc_logsink_t *sk) {
   apr_pool_t *p;
   if (sk->buf)
     return APR_SUCCESS;
-  if ((sk->buf = malloc(HDR_MAX + sk->msg_max + 2)) == NULL)
+  if ((sk->buf = malloc(HDR_MAX + (sk->kind == SVC_LOGSINK_EVENTLOG
+                                       ? sk->msg_max + 1
+                                       : 0))) == NULL)
     return APR_ENOMEM;
   strcpy(sk->host, "-");
   if (sk->kind == SVC_LOGSINK_SYSLOG &&
@@ -176,9 +190,8 @@ static apr_status_t sk_prepare(svc_logsink_t *sk) {
   return APR_SUCCESS;
 }
 
-/* One record of `len` <= msg_max bytes, formatted into buf; its length
- * (the eventlog's ends with a NUL, not counted). */
-static size_t sk_format(svc_logsink_t *sk, const char *msg, size_t len) {
+/* A record's header, formatted into buf; its length. */
+static size_t sk_header(svc_logsink_t *sk) {
   char *b = sk->buf;
   int n;
   int sev = sk->is_err ? 3 : 6;   /* err, info */
@@ -201,29 +214,67 @@ static size_t sk_format(svc_logsink_t *sk, const char *msg, size_t len) {
   } else {
     n = snprintf(b, HDR_MAX, "%s: ", sk->ident);
   }
-  if (n < 0 || n >= HDR_MAX)
-    n = 0;
-  memcpy(b + n, msg, len);
-  n += (int)len;
-  if (sk->kind == SVC_LOGSINK_JOURNAL)
-    b[n++] = '\n';
-  b[n] = '\0';
-  return (size_t)n;
+  return n < 0 || n >= HDR_MAX ? 0 : (size_t)n;
 }
 
-static apr_status_t sk_send(svc_logsink_t *sk, size_t n) {
-  if (sk->kind == SVC_LOGSINK_EVENTLOG)
-    return pal_eventlog_report(sk->is_err ? PAL_EVENT_ERROR : PAL_EVENT_INFO,
+/* One record of `len` <= msg_max bytes to the daemon, the memory file
+ * first when it is a journal record too large for a datagram (`big`). */
+static apr_status_t sk_send(svc_logsink_t *sk, const char *msg, size_t len,
+                            int big) {
+  pal_buf_t parts[3];
+  size_t h = sk_header(sk);
+  if (sk->kind == SVC_LOGSINK_EVENTLOG) {
+    memcpy(sk->buf + h, msg, len);
+    sk->buf[h + len] = '\0';
+    return pal_eventlog_report(sk->is_err ? PAL_EVENT_ERROR
+                                          : PAL_EVENT_INFO,
                                sk->buf);
-  return pal_logsock_send(sk->fd, sk->buf, n);
+  }
+  parts[0].base = sk->buf;
+  parts[0].len = h;
+  parts[1].base = (char *)msg;
+  parts[1].len = len;
+  parts[2].base = (char *)"\n";
+  parts[2].len = 1;
+  /* journald's fields end with "\n"; a syslog datagram has no end. */
+  if (big)
+    return pal_logsock_send_fd(sk->fd, parts, 3);
+  return pal_logsock_send(sk->fd, parts,
+                          sk->kind == SVC_LOGSINK_JOURNAL ? 3 : 2);
+}
+
+/* A journal record too large for a datagram: as a memory file, or, when
+ * that fails, in pieces of SVC_LOGSINK_JOURNAL_PIECE (each a datagram,
+ * as when lines were always split).  The first failure of a piece ends
+ * it; *done: the bytes that reached the daemon. */
+static apr_status_t sk_send_big(svc_logsink_t *sk, const char *msg,
+                                size_t len, size_t *done) {
+  apr_status_t rv = sk_send(sk, msg, len, 1);
+  *done = 0;
+  if (rv == APR_SUCCESS)
+    *done = len;
+  if (rv == APR_SUCCESS || rv == APR_EAGAIN)
+    return rv;
+  if (!sk->fd_warned) {
+    sk_say(sk, VG_LOG_WARN, rv, NULL,
+           "cannot pass a long line to the journal as a memory file; "
+           "long lines are split");
+    sk->fd_warned = 1;
+  }
+  while (*done < len) {
+    size_t c = len - *done;
+    if (c > SVC_LOGSINK_JOURNAL_PIECE)
+      c = SVC_LOGSINK_JOURNAL_PIECE;
+    if ((rv = sk_send(sk, msg + *done, c, 0)) != APR_SUCCESS)
+      return rv;
+    *done += c;
+  }
+  return APR_SUCCESS;
 }
 
 static void sk_to_file(svc_logsink_t *sk, const char *msg, size_t len) {
-  /* With its newline, through buf (msg may already be inside it). */
-  char *b = sk->buf;
-  memmove(b, msg, len);
-  b[len] = '\n';
-  sk->fallback(sk->fallback_arg, b, len + 1);
+  sk->fallback(sk->fallback_arg, msg, len);
+  sk->fallback(sk->fallback_arg, "\n", 1);
 }
 
 /* The daemon failed with rv: to the file until it answers again. */
@@ -242,7 +293,7 @@ static void sk_down(svc_logsink_t *sk, apr_status_t rv) {
 /* One line (or a piece of a long one), without its newline. */
 static void sk_record(svc_logsink_t *sk, const char *msg, size_t len) {
   apr_status_t rv;
-  size_t n;
+  size_t done = 0;
   if (sk_prepare(sk) != APR_SUCCESS) {
     sk->dropped += len;
     return;
@@ -256,12 +307,14 @@ static void sk_record(svc_logsink_t *sk, const char *msg, size_t len) {
     sk_to_file(sk, msg, len);
     return;
   }
-  n = sk_format(sk, msg, len);
-  rv = sk_send(sk, n);
+  rv = sk_send(sk, msg, len, 0);
+  if (rv == PAL_ETOOBIG && sk->kind == SVC_LOGSINK_JOURNAL)
+    rv = sk_send_big(sk, msg, len, &done);
   if (rv == APR_EAGAIN) {
     apr_time_t now = apr_time_now();
     sk->lost_lines++;
-    sk->dropped += len;
+    sk->dropped += len - done;
+    sk->sent += done;
     if (!sk->slow && now >= sk->slow_at) {
       sk_say(sk, VG_LOG_WARN, rv, NULL,
              "log daemon is not keeping up; lines are dropped until it "
@@ -273,9 +326,8 @@ static void sk_record(svc_logsink_t *sk, const char *msg, size_t len) {
   }
   if (rv != APR_SUCCESS) {
     sk_down(sk, rv);
-    /* The record is formatted over buf: take it back from there. */
-    sk_to_file(sk, sk->buf + (n - len - (sk->kind == SVC_LOGSINK_JOURNAL)),
-               len);
+    sk->sent += done;
+    sk_to_file(sk, msg + done, len - done);   /* what did not get there */
     return;
   }
   sk->sent += len;
@@ -304,25 +356,56 @@ static void sk_line(svc_logsink_t *sk, const char *msg, size_t len) {
   sk_record(sk, msg, len);
 }
 
-/* Add to what `line` holds; a full hold is sent as a record of its own
- * (a long line is split, not cut). */
+/* Room for `want` bytes in the hold (at most msg_max): it grows by
+ * doubling from SK_HOLD_MIN, so a short partial line costs little and a
+ * long one a few reallocations.  0 without memory. */
+static int sk_hold_room(svc_logsink_t *sk, svc_logline_t *line,
+                        size_t want) {
+  size_t cap = line->cap ? line->cap : SK_HOLD_MIN;
+  char *nb;
+  if (line->held && want <= line->cap)
+    return 1;
+  while (cap < want)
+    cap *= 2;
+  if (cap > sk->msg_max)
+    cap = sk->msg_max;
+  if ((nb = realloc(line->held, cap)) == NULL)
+    return 0;
+  line->held = nb;
+  line->cap = cap;
+  return 1;
+}
+
+/* The held line was sent: a large hold is given back (a service that
+ * once printed a long line does not keep a long buffer). */
+static void sk_hold_sent(svc_logline_t *line) {
+  line->nheld = 0;
+  if (line->cap > SK_HOLD_KEEP) {
+    free(line->held);
+    line->held = NULL;
+    line->cap = 0;
+  }
+}
+
+/* Add to what `line` holds; a full hold (msg_max) is sent as a record of
+ * its own (a longer line is split, not cut). */
 static void sk_hold(svc_logsink_t *sk, svc_logline_t *line, const char *p,
                     size_t n) {
   while (n > 0) {
     size_t c = sk->msg_max - line->nheld;
-    if (!line->held && (line->held = malloc(sk->msg_max)) == NULL) {
+    if (c > n)
+      c = n;
+    if (!sk_hold_room(sk, line, line->nheld + c)) {
       sk->dropped += n;
       return;
     }
-    if (c > n)
-      c = n;
     memcpy(line->held + line->nheld, p, c);
     line->nheld += c;
     p += c;
     n -= c;
     if (line->nheld == sk->msg_max) {
       sk_record(sk, line->held, line->nheld);
-      line->nheld = 0;
+      sk_hold_sent(line);
     }
   }
 }
@@ -341,7 +424,7 @@ void svc_logsink_write(svc_logsink_t *sk, svc_logline_t *line,
       sk_hold(sk, line, p, seg);
       if (line->nheld > 0)   /* else the hold was just sent, full */
         sk_line(sk, line->held, line->nheld);
-      line->nheld = 0;
+      sk_hold_sent(line);
     } else {
       /* Straight from the read buffer, in pieces of msg_max. */
       const char *q = p;
@@ -365,5 +448,6 @@ void svc_logsink_end_line(svc_logsink_t *sk, svc_logline_t *line) {
   free(line->held);
   line->held = NULL;
   line->nheld = 0;
+  line->cap = 0;
   line->partial = 0;
 }

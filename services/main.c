@@ -203,7 +203,7 @@ static const cmd_t cmds[] = {
      B(O_LOG_FORMAT) | B(O_LOG_LEVEL) | B(O_SERVICE), NEEDS_CONFIG, 0, 0,
      NULL},
     {"validate", "validate", cmd_validate, "validate -c FILE",
-     "check a configuration, its users and env-files", 0, NEEDS_CONFIG,
+     "check a config, its users, env-files, log daemons", 0, NEEDS_CONFIG,
      0, 0, NULL},
     {"status", "status", svc_cli_status, "status [NAME] [--json]",
      "state of every service (or one)", B(O_JSON), NEEDS_ENDPOINT, 0, 1,
@@ -587,6 +587,14 @@ static int cmd_validate(const svc_cli_t *a, apr_pool_t *pool) {
   apr_file_t *err;
   if (svc_config_load(&cfg, a->config, pool, &errs) == APR_SUCCESS &&
       svc_config_check_env(cfg, pool, errs) == APR_SUCCESS) {
+    /* Warnings: valid, and run as it is, but said (stderr). */
+    cfg_errors_t *w = cfg_errors_create(pool);
+    int i;
+    svc_config_warnings(cfg, pool, w);
+    for (i = 0; i < cfg_errors_count(w); i++) {
+      const cfg_error_t *e = cfg_errors_get(w, i);
+      fprintf(stderr, "%s:%d: warning: %s\n", e->file, e->line, e->message);
+    }
     printf("%s: ok\n", a->config);
     return SVC_EX_OK;
   }

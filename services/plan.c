@@ -19,10 +19,9 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
-/* command and args, NULL-terminated. */
-static const char **make_argv(const char *command,
-                              const apr_array_header_t *args,
-                              apr_pool_t *pool) {
+const char **svc_plan_argv(const char *command,
+                           const apr_array_header_t *args,
+                           apr_pool_t *pool) {
   const char **argv =
       apr_palloc(pool, (size_t)(args->nelts + 2) * sizeof *argv);
   int i;
@@ -342,7 +341,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
   if (!where)
     where = &nowhere;
   p->cfg = c;
-  p->argv = make_argv(c->command, c->args, pool);
+  p->argv = svc_plan_argv(c->command, c->args, pool);
   p->env = apr_palloc(pool, (size_t)(c->env->nelts + 1) * sizeof *p->env);
   for (i = 0; i < c->env->nelts; i++) {
     const cfg_env_t *v = &APR_ARRAY_IDX(c->env, i, cfg_env_t);
@@ -363,7 +362,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
                               &rv);
     break;
   case CFG_HEALTH_EXEC:
-    p->health_argv = make_argv(c->health.command, c->health.args, pool);
+    p->health_argv = svc_plan_argv(c->health.command, c->health.args, pool);
     break;
   default:
     break;
@@ -372,7 +371,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
                                       sizeof *p->hook_argv);
   for (i = 0; i < c->hooks->nelts; i++) {
     const cfg_hook_t *h = &APR_ARRAY_IDX(c->hooks, i, cfg_hook_t);
-    p->hook_argv[i] = make_argv(h->command, h->args, pool);
+    p->hook_argv[i] = svc_plan_argv(h->cmd.command, h->cmd.args, pool);
   }
   p->stop_signal = pal_stop_signal(c->stop.signal);
   place_sched(p, c, pool);
@@ -391,7 +390,7 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
   }
   /* A <reload signal> this platform cannot send is refused now, not at
    * the first `vigil reload NAME` (the default HUP, on Windows, then). */
-  if (!c->reload.command && c->reload.signal != VG_SIGHUP &&
+  if (!c->reload.cmd.command && c->reload.signal != VG_SIGHUP &&
       pal_proc_signal(NULL, c->reload.signal, 0) != APR_SUCCESS) {
     if (errs)
       cfg_errors_add(errs, c->file, c->line,
@@ -402,6 +401,87 @@ apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *c,
   }
   *plan = p;
   return rv;
+}
+
+/* ---- warnings ------------------------------------------------------------ */
+
+/* Why log daemon `sink` cannot be reached now, or NULL.  *where: the
+ * socket's path (NULL: the platform has no such daemon). */
+static const char *sink_problem(cfg_log_sink sink, const char **where,
+                                apr_pool_t *pool) {
+  apr_finfo_t fi;
+  apr_status_t rv;
+  *where = NULL;
+  if (sink == CFG_SINK_EVENTLOG)
+    return pal_eventlog_supported()
+               ? NULL
+               : "there is no Windows Event Log on this platform";
+  *where = pal_logsock_path(sink == CFG_SINK_SYSLOG ? PAL_LOGSOCK_SYSLOG
+                                                     : PAL_LOGSOCK_JOURNAL);
+  if (!*where)
+    return sink == CFG_SINK_SYSLOG
+               ? "this platform has no syslog socket"
+               : "this platform has no journald";
+  rv = apr_stat(&fi, *where, APR_FINFO_TYPE, pool);
+  if (APR_STATUS_IS_ENOENT(rv))
+    return apr_psprintf(pool, "%s does not exist (is %s running?)", *where,
+                        sink == CFG_SINK_SYSLOG ? "a syslog daemon"
+                                                : "systemd-journald");
+  if (rv == APR_SUCCESS && fi.filetype != APR_SOCK)
+    return apr_psprintf(pool, "%s is not a socket", *where);
+  return NULL;
+}
+
+int svc_config_warnings(const cfg_t *cfg, apr_pool_t *pool,
+                        cfg_errors_t *warns) {
+  static const char *const names[] = {"", "syslog", "journal", "eventlog"};
+  const cfg_service_t *first[4] = {NULL, NULL, NULL, NULL};
+  const char *attr[4] = {NULL, NULL, NULL, NULL};
+  const char *file[4] = {NULL, NULL, NULL, NULL};
+  int uses[4] = {0, 0, 0, 0};
+  int i, k, n = 0;
+  for (i = 0; i < cfg->services->nelts; i++) {
+    const cfg_service_t *c =
+        APR_ARRAY_IDX(cfg->services, i, const cfg_service_t *);
+    const cfg_log_target_t *tg[2];
+    int j;
+    tg[0] = &c->log.out;
+    tg[1] = &c->log.err;
+    for (j = 0; j < 2; j++) {
+      k = (int)tg[j]->sink;
+      if (tg[j]->kind != CFG_LOG_FILE || k <= 0 || k > 3 ||
+          (j == 1 && tg[1]->sink == tg[0]->sink))
+        continue;
+      if (!first[k]) {
+        first[k] = c;
+        attr[k] = j ? "stderr" : "stdout";
+        file[k] = tg[j]->path;
+      }
+      uses[k]++;
+    }
+  }
+  for (k = 1; k <= 3; k++) {
+    const char *where, *why;
+    if (!first[k] || !(why = sink_problem((cfg_log_sink)k, &where, pool)))
+      continue;
+    cfg_errors_add(warns, first[k]->file, first[k]->line,
+                   "service %s%s: <log %s=\"%s\">: %s; the lines go to "
+                   "%s%s",
+                   first[k]->name,
+                   uses[k] > 1 ? apr_psprintf(pool, " (and %d more "
+                                              "services)", uses[k] - 1)
+                               : "",
+                   attr[k], names[k], why,
+                   uses[k] > 1 ? "the fallback files (NAME.out.log, "
+                                 "NAME.err.log)"
+                               : apr_pstrcat(pool, "the fallback file ",
+                                             file[k], NULL),
+                   where ? " until it can be reached (tried again every "
+                           "10 s)"
+                         : "");
+    n++;
+  }
+  return n;
 }
 
 apr_status_t svc_config_check_env(const cfg_t *cfg, apr_pool_t *pool,

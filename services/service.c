@@ -91,10 +91,13 @@ static void set_state(svc_service_t *s, svc_state st) {
   svc_state old = s->state;
   vg_timer_stop(&s->timer);
   s->state = st;
-  if (old != st) {
+  if (old != st)
     svc_sup_state_changed(s->sup, s, old);
+  /* backoff and fatal are entered anew from themselves (a start from
+   * there that fails again): each entry is an event, one restart
+   * scheduled or one more failure, as the restart counter says. */
+  if (old != st || st == SVC_BACKOFF || st == SVC_FATAL)
     events_of_state(s, st);
-  }
 }
 
 /* The loop's time is read once per iteration, after the wait: callbacks
@@ -177,6 +180,14 @@ static void child_report(svc_child_t *r) {
   }
   if (r->hook) {
     hook_ended(r);
+    return;
+  }
+  if (r->attach == SVC_RUN_LAUNCHER) {
+    /* Not the service's end: attach.c reads the pid file next. */
+    s->child = NULL;
+    r->svc = NULL;
+    svc_attach_launched(s, r->code, r->sig);
+    child_free_if_done(r);
     return;
   }
   watchdog_stop(s);
@@ -367,7 +378,7 @@ static apr_status_t child_signal(svc_child_t *r, const char *cgroup, int sig) {
   apr_status_t rv = vg_process_kill_tree(&r->proc, sig);
   if (cgroup)
     pal_cgroup_signal(cgroup, sig, pal_proc_group(&r->proc.proc));
-  else if (!r->exited)
+  else if (!r->exited && r->attach != SVC_RUN_ATTACHED)
     escape_later(r->proc.loop, r->proc.pid, pal_proc_group(&r->proc.proc),
                  r->mark, sig);
   return rv;
@@ -394,11 +405,16 @@ static void on_child_exit(vg_process_t *p, int code, int sig) {
    * pipes it may hold reach EOF now.  (The group id cannot have been
    * reused: members keep it alive, and without members the kill finds
    * nothing.)  What left the group (setsid) is in the cgroup, or else
-   * found by its invocation id. */
-  vg_process_kill_tree(p, VG_SIGKILL);
+   * found by its invocation id.  Not so for type="attach": the daemon
+   * its launcher started is what the launcher leaves behind, and an
+   * attached daemon's group and marks are not ours. */
+  if (r->attach)
+    s = NULL;
+  else
+    vg_process_kill_tree(p, VG_SIGKILL);
   if (r->hook)
     s = NULL;   /* a hook's run: not in the service's cgroup */
-  if (!s || !s->cg.path)
+  if (!r->attach && (!s || !s->cg.path))
     escape_later(p->loop, 0, 0, r->mark, VG_SIGKILL);
   if (s && s->cg.path) {
     pal_cgroup_kill(s->cg.path);
@@ -572,7 +588,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
   }
   snprintf(r->mark, sizeof r->mark, "VIGIL_INVOCATION_ID=%s", id);
   memset(&o, 0, sizeof o);
-  o.file = hook ? hook->command : c->command;
+  o.file = hook ? hook->cmd.command : c->command;
   o.args = hook ? s->plan->hook_argv[hook - &APR_ARRAY_IDX(c->hooks, 0,
                                                            cfg_hook_t)]
                 : s->plan->argv;
@@ -654,7 +670,7 @@ static apr_status_t child_spawn(svc_service_t *s, const cfg_hook_t *hook,
     r->next_hook = s->hooks;
     s->hooks = r;
     r->drain_timer.data = r;
-    vg_timer_start(&r->drain_timer, on_hook_timeout, hook->timeout_ms, 0);
+    vg_timer_start(&r->drain_timer, on_hook_timeout, hook->cmd.timeout_ms, 0);
     return APR_SUCCESS;
   }
   s->child = r;
@@ -713,17 +729,17 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       vg_strerror(rv, eb, sizeof eb);
     if (rv == APR_SUCCESS) {
       s->hooks->chain = 1;
-      s->hooks->timeout_ms = h->timeout_ms;
+      s->hooks->timeout_ms = h->cmd.timeout_ms;
       if (gate)
         s->gate = s->hooks;
       slog(s, VG_LOG_INFO, "%s hook %s started, pid %ld", hook_names[when],
-           h->command, s->hooks->proc.pid);
+           h->cmd.command, s->hooks->proc.pid);
       return;
     }
     if (gate && when == CFG_HOOK_PRE_START) {
       /* Cut to the reason's size if need be. */
       if (snprintf(s->hook_fail, sizeof s->hook_fail,
-                   "pre-start hook %s could not run: %s", h->command,
+                   "pre-start hook %s could not run: %s", h->cmd.command,
                    eb) < 0)
         s->hook_fail[0] = '\0';
       s->gate = NULL;
@@ -731,7 +747,7 @@ static void hooks_run(svc_service_t *s, cfg_hook_when when, int from,
       return;
     }
     slog(s, VG_LOG_WARN, "%s hook %s could not run: %s", hook_names[when],
-         h->command, eb);
+         h->cmd.command, eb);
   }
   if (gate) {
     s->gate = NULL;
@@ -909,23 +925,28 @@ static void on_health_timer(vg_timer_t *t) {
                            on_health_probe);
     break;
   case CFG_HEALTH_EXEC: {
-    /* The service's variables, its <env-file>s read again (a problem
-     * there was the start's to report: then <env> alone).  The check
-     * runs as vigil's user: no HOME, USER, LOGNAME of the service's. */
+    /* As the service's own processes run, as its hooks and its <reload>
+     * command do: its user, groups and umask, its variables (HOME, USER,
+     * LOGNAME) and its <env-file>s read again.  Running it as vigil's
+     * user (root) would hand a check that an unprivileged user may edit
+     * root's rights.  A user or an env-file that cannot be read now is
+     * said, and the check waits for its next turn: a problem there is
+     * the next start's to report. */
     apr_pool_t *tmp;
-    apr_array_header_t *vars;
-    const char *why;
-    int line;
+    const char *const *env;
+    vg_process_options_t as;
+    const char *why = NULL;
     apr_pool_create(&tmp, s->sup->pool);
-    if (svc_plan_env(s->plan, NULL, tmp, &vars, &why, &line) != APR_SUCCESS) {
-      int i;
-      vars = apr_array_make(tmp, s->plan->nenv + 1, sizeof(const char *));
-      for (i = 0; i < s->plan->nenv; i++)
-        APR_ARRAY_PUSH(vars, const char *) = s->plan->env[i];
+    if (svc_service_env(s, tmp, &env, &as, &why) != APR_SUCCESS) {
+      slog(s, VG_LOG_ERROR, "cannot run health check: %s",
+           why ? why : "its user or environment cannot be read");
+      apr_pool_destroy(tmp);
+      health_arm(s);
+      return;
     }
-    rv = svc_probe_exec(s->checks.health, s->sup->loop, s->plan->health_argv,
-                        child_env(s, vars, tmp, -1, 0, s->invocation),
-                        s->cfg->workdir, h->timeout_ms, on_health_probe);
+    rv = svc_probe_exec_as(s->checks.health, s->sup->loop,
+                           s->plan->health_argv, env, s->cfg->workdir, &as,
+                           h->timeout_ms, on_health_probe);
     apr_pool_destroy(tmp);
     break;
   }
@@ -1181,12 +1202,75 @@ static void a_prestart_done(svc_service_t *s) {
   spawn_main(s);
 }
 
+static void run_started(svc_service_t *s);
+
+/* type="attach": a run that watches pid, a process we did not spawn. */
+static apr_status_t child_attach(svc_service_t *s, long pid, uint64_t id) {
+  svc_child_t *r = calloc(1, sizeof *r);
+  apr_status_t rv;
+  if (!r)
+    return APR_ENOMEM;
+  r->proc.data = r;
+  rv = vg_process_attach(s->sup->loop, &r->proc, pid, id, on_child_exit);
+  if (rv != APR_SUCCESS) {
+    free(r);
+    return rv;
+  }
+  r->attach = SVC_RUN_ATTACHED;
+  r->open++;   /* the process */
+  r->pid = pid;
+  vg_timer_init(s->sup->loop, &r->drain_timer);
+  r->open++;
+  r->svc = s;
+  r->start_ms = now_ms(s);
+  s->child = r;
+  s->restart.up_since = r->start_ms;
+  svc_sup_save_pids(s->sup);   /* the launcher's line goes */
+  return APR_SUCCESS;
+}
+
+void svc_service_attached(svc_service_t *s, long pid, uint64_t id) {
+  char eb[128], why[sizeof s->reason];
+  apr_status_t rv = child_attach(s, pid, id);
+  if (rv != APR_SUCCESS) {
+    snprintf(why, sizeof why, "cannot watch pid %ld (from %s): %s%s%s%s",
+             pid, s->cfg->pid_file, vg_strerror(rv, eb, sizeof eb),
+             *pal_last_call() ? " (" : "", pal_last_call(),
+             *pal_last_call() ? ")" : "");
+    fail_start(s, VG_LOG_ERROR, why);
+    return;
+  }
+  slog(s, VG_LOG_INFO, "attached to pid %ld (from %s)", pid,
+       s->cfg->pid_file);
+  run_started(s);
+}
+
+void svc_service_fail_start(svc_service_t *s, const char *why) {
+  fail_start(s, VG_LOG_WARN, why);
+}
+
 static void spawn_main(svc_service_t *s) {
   apr_status_t rv;
   const cfg_ready_t *rd = &s->cfg->ready;
   /* Room for "cannot start: " before it in a reason. */
   char eb[128], prep[sizeof s->reason - 16];
-  if ((rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
+  char found[sizeof s->reason];
+  int launch = 0;
+  if (s->cfg->type == CFG_TYPE_ATTACH) {
+    uint64_t id;
+    long pid;
+    switch (svc_attach_find(s, &pid, &id, found, sizeof found)) {
+    case SVC_PIDFILE_LIVE:
+      svc_service_attached(s, pid, id);
+      return;
+    case SVC_PIDFILE_BAD:
+      fail_start(s, VG_LOG_ERROR, found);
+      return;
+    default:
+      launch = 1;   /* no daemon: <command> starts it */
+    }
+  }
+  if (!launch && (rd->kind == CFG_READY_NOTIFY || s->cfg->watchdog_ms) &&
       (rv = notify_open(s)) != APR_SUCCESS) {
     enter_fatal(s, "cannot open the notify socket: %s",
                 vg_strerror(rv, eb, sizeof eb));
@@ -1218,8 +1302,25 @@ static void spawn_main(svc_service_t *s) {
     schedule_restart(s, VG_LOG_ERROR, why);
     return;
   }
+  if (launch) {
+    /* Its whole run, the pid file after it included, is bounded by the
+     * start's deadline (a_starting_timeout). */
+    s->child->attach = SVC_RUN_LAUNCHER;
+    slog(s, VG_LOG_INFO, "%s; running %s to start it, pid %ld", found,
+         s->cfg->command, s->child->proc.pid);
+    set_state(s, SVC_STARTING);
+    arm(s, rd->timeout_ms, on_state_timer);
+    return;
+  }
   slog(s, VG_LOG_INFO, "started, pid %ld", s->child->proc.pid);
   warn_unapplied(s);
+  run_started(s);
+}
+
+/* The service's process runs (spawned, or attached to): STARTING until
+ * its <ready> says. */
+static void run_started(svc_service_t *s) {
+  const cfg_ready_t *rd = &s->cfg->ready;
   set_state(s, SVC_STARTING);
   svc_events_emit(s, SVC_EVK_STARTED, s->child->proc.pid);
   if (rd->kind != CFG_READY_NOTIFY)
@@ -1256,16 +1357,25 @@ static void a_ready(svc_service_t *s) {
 }
 
 static void a_starting_timeout(svc_service_t *s) {
-  if (s->cfg->ready.kind == CFG_READY_AFTER) {
+  if (s->cfg->type == CFG_TYPE_ATTACH &&
+      (!s->child || s->child->attach == SVC_RUN_LAUNCHER)) {
+    /* Its launcher runs still, or its pid file names no daemon yet. */
+    svc_attach_timeout(s, s->reason, sizeof s->reason);
+    if (!s->child) {
+      fail_start(s, VG_LOG_WARN, s->reason);
+      return;
+    }
+  } else if (s->cfg->ready.kind == CFG_READY_AFTER) {
     a_ready(s);
     return;
+  } else {
+    /* Not ready in time: a failed start.  Stop it; the exit counts. */
+    snprintf(s->reason, sizeof s->reason, "not ready within %llu ms%s%s%s",
+             (unsigned long long)s->cfg->ready.timeout_ms,
+             s->checks.ready_last[0] ? " (last check: " : "",
+             s->checks.ready_last,
+             s->checks.ready_last[0] ? ")" : "");
   }
-  /* Not ready in time: a failed start.  Stop it; the exit counts. */
-  snprintf(s->reason, sizeof s->reason, "not ready within %llu ms%s%s%s",
-           (unsigned long long)s->cfg->ready.timeout_ms,
-           s->checks.ready_last[0] ? " (last check: " : "",
-           s->checks.ready_last,
-           s->checks.ready_last[0] ? ")" : "");
   slog(s, VG_LOG_WARN, "%s; stopping it", s->reason);
   s->restart_after_stop = 0;
   s->failed_start = 1;   /* its exit goes through the restart policy */
@@ -1455,6 +1565,9 @@ static void a_exited(svc_service_t *s) {
                  vg_signal_name(s->last.signal)
                      ? vg_signal_name(s->last.signal)
                      : "?");
+  else if (s->cfg->type == CFG_TYPE_ATTACH && s->last.code < 0)
+    snprintf(what, sizeof what, "exited (status unknown: vigil did not "
+             "start it)");   /* a failure, whatever it was */
   else
     snprintf(what, sizeof what, "exited with code %d", s->last.code);
   if (s->cfg->type == CFG_TYPE_ONESHOT && !failed) {
@@ -1675,7 +1788,8 @@ static void cgroup_open(svc_service_t *s) {
   pal_cgroup_stat_t st;
   apr_status_t rv;
   char eb[128], *path;
-  if (!sup->cgroup)
+  /* An attached daemon is not in it, nor put in it (attach.c). */
+  if (!sup->cgroup || s->cfg->type == CFG_TYPE_ATTACH)
     return;
   path = malloc(strlen(sup->cgroup) + strlen(s->name) + 6);
   if (!path)
@@ -1913,6 +2027,7 @@ void svc_service_destroy(svc_service_t *s) {
   }
   close_logs(s);
   cgroup_close(s);
+  svc_attach_destroy(s);
   s->plan = NULL;                /* freed with its config's plans */
   if (s->notify.open) {
     s->notify.open = 0;
@@ -2068,7 +2183,7 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   if (s->last.has) {
     svc_json_w_begin_object(w);
     svc_json_w_key(w, "code");
-    if (s->last.signal)
+    if (s->last.signal || s->last.code < 0)   /* < 0: unknown (attach) */
       svc_json_w_null(w);
     else
       svc_json_w_int64(w, s->last.code);
@@ -2096,8 +2211,13 @@ void svc_service_status_json(const svc_service_t *s, const vg_usage_t *u,
   svc_json_w_key(w, "limit_events");
   svc_json_w_uint64(w, s->limit.events);
   svc_json_w_key(w, "type");
-  svc_json_w_string(w, s->cfg->type == CFG_TYPE_ONESHOT ? "oneshot"
-                                                        : "simple");
+  svc_json_w_string(w, s->cfg->type == CFG_TYPE_ONESHOT  ? "oneshot"
+                       : s->cfg->type == CFG_TYPE_ATTACH ? "attach"
+                                                         : "simple");
+  if (s->cfg->type == CFG_TYPE_ATTACH) {
+    svc_json_w_key(w, "pid_file");
+    svc_json_w_string(w, s->cfg->pid_file);
+  }
   /* Wall-clock times, ms since the Unix epoch, as last_exit.at_ms. */
   w_int_or_null(w, "next_run_ms", s->next_run ? s->next_run * 1000 : -1);
   {

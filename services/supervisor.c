@@ -355,6 +355,25 @@ static const char *reload_summary(const cfg_diff_t *diff, apr_pool_t *pool) {
   return apr_psprintf(pool, "%s%d kept", out, diff->kept);
 }
 
+/* What the config will meet on this host (svc_config_warnings), at
+ * WARN: it runs all the same. */
+static void config_warn(svc_sup_t *sup, const cfg_t *cfg,
+                        const char *component) {
+  apr_pool_t *tmp;
+  cfg_errors_t *w;
+  int i;
+  if (apr_pool_create(&tmp, sup->pool) != APR_SUCCESS)
+    return;
+  w = cfg_errors_create(tmp);
+  svc_config_warnings(cfg, tmp, w);
+  for (i = 0; i < cfg_errors_count(w); i++) {
+    const cfg_error_t *e = cfg_errors_get(w, i);
+    vg_log(sup->log, VG_LOG_WARN, component, "%s:%d: %s", e->file, e->line,
+           e->message);
+  }
+  apr_pool_destroy(tmp);
+}
+
 /* Apply a loaded configuration (loop thread). */
 static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
   cfg_diff_t *diff;
@@ -371,6 +390,7 @@ static void reload_apply(svc_sup_t *sup, cfg_t *ncfg, apr_pool_t *owner) {
            "<cgroup> changed: it takes effect when vigil next starts");
   vg_log(sup->log, VG_LOG_NOTICE, "reload", "applying: %s",
          reload_summary(diff, pool));
+  config_warn(sup, ncfg, "reload");
 
   for (i = 0; i < diff->entries->nelts; i++) {
     cfg_diff_entry_t *e = &APR_ARRAY_IDX(diff->entries, i, cfg_diff_entry_t);
@@ -696,7 +716,8 @@ static void write_pids(vg_timer_t *t) {
   if (!(text = malloc(cap)))
     return;   /* the file matters only after a kill -9: next change */
   for (s = sup->services; s; s = s->next)
-    if (s->child && s->child->proc.pid > 0 && !s->child->exited) {
+    if (s->child && s->child->proc.pid > 0 && !s->child->exited &&
+        s->child->attach != SVC_RUN_ATTACHED) {   /* not ours to kill */
       int n;
       if (!s->child->start_stamp)
         s->child->start_stamp = pal_pid_start_time(s->child->proc.pid);
@@ -1042,6 +1063,7 @@ int svc_sup_run(const svc_sup_opts_t *opts, apr_pool_t *pool) {
                    "vigil %s started with %s: %d service(s), control %s",
                    vg_version(), sup->cfg->path, sup->cfg->services->nelts,
                    sup->control_path);
+  config_warn(sup, sup->cfg, "supervisor");
 
   cgroup_setup(sup);
   tail = &sup->services;

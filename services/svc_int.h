@@ -49,6 +49,17 @@ struct svc_child_s {
   char mark[64];                /* "VIGIL_INVOCATION_ID=ID" of this run:
                                    finds what left its process group */
   vg_timer_t drain_timer;       /* bounds the wait for EOF after exit */
+  int attach;                   /* type="attach": SVC_RUN_*, else 0 */
+};
+
+/* The runs of a type="attach" service (attach.c). */
+enum {
+  SVC_RUN_LAUNCHER = 1,         /* its <command>, which starts the daemon
+                                   and exits 0: its tree is not killed at
+                                   its exit, since the daemon is in it */
+  SVC_RUN_ATTACHED              /* the daemon, named by the pid file: not
+                                   our child (vg_process_attach); signalled
+                                   alone, never its group or marks */
 };
 
 /* A control-endpoint request (start/stop/restart with wait) waiting for
@@ -195,6 +206,7 @@ struct svc_service_s {
   svc_cgroup_t cg;
   svc_limit_log_t limit;
   struct svc_reload_run_s *reloading;  /* its reload command (action.c) */
+  struct svc_attach_s *attach;  /* type="attach": attach.c's, or NULL */
 };
 
 struct svc_sup_s {
@@ -287,6 +299,31 @@ void svc_service_kill_deadline(svc_service_t *s);
 apr_status_t svc_service_env(svc_service_t *s, apr_pool_t *pool,
                              const char *const **env,
                              vg_process_options_t *as, const char **why);
+
+/* For attach.c: attach the service to pid (STARTING, then ready as its
+ * <ready> says), or fail the start; fail a start with `why` (the restart
+ * policy decides). */
+void svc_service_attached(svc_service_t *s, long pid, uint64_t id);
+void svc_service_fail_start(svc_service_t *s, const char *why);
+
+/* attach.c: type="attach".  What the pid file says now: SVC_PIDFILE_LIVE
+ * (*pid is the daemon: alive, of the service's user, started before the
+ * file was written; *id: pal_pidinfo_t.id, for vg_process_attach), _NONE (no file, or a stale one: <command> must start
+ * the daemon) or _BAD (never signalled: malformed, not a regular file, of
+ * another user, a reused pid); why (size bytes) says it in a clause. */
+enum { SVC_PIDFILE_LIVE = 0, SVC_PIDFILE_NONE, SVC_PIDFILE_BAD };
+int svc_attach_find(svc_service_t *s, long *pid, uint64_t *id, char *why,
+                    size_t size);
+/* The launcher (<command>) exited: with 0, wait for the pid file (read
+ * again every 50 ms, bounded by the start's deadline, <ready timeout>),
+ * then svc_service_attached(); else a failed start. */
+void svc_attach_launched(svc_service_t *s, int code, int sig);
+/* The start's deadline passed before the daemon was attached: why, into
+ * buf (the launcher did not exit, or the pid file named no process that
+ * could be it); the wait for the pid file ends. */
+void svc_attach_timeout(svc_service_t *s, char *buf, size_t size);
+/* The service is being freed: attach.c's state goes with its timer. */
+void svc_attach_destroy(svc_service_t *s);
 
 /* action.c: `vigil signal` and `vigil reload NAME` on one service.
  * detail (size bytes) gets a sentence for the client and the log: "HUP
@@ -395,6 +432,10 @@ typedef enum {
 } svc_evk;
 const char *svc_evk_name(svc_evk k);
 void svc_events_emit(svc_service_t *s, svc_evk kind, long pid);
+/* How many events of kind the service named so has had (the metrics;
+ * kept across reloads that keep the service). */
+uint64_t svc_events_count(svc_sup_t *sup, const char *service,
+                          svc_evk kind);
 void svc_events_replay(svc_sup_t *sup,
                        void (*fn)(void *, const char *, size_t),
                        void *baton);

@@ -62,6 +62,10 @@ typedef struct svc_plan_s {
 /* Compile `cfg` into *plan, allocated in `pool`.  CFG_EINVALID when the
  * config cannot be run as written, each problem added to errs (may be
  * NULL) at the service's file and line; *plan is still set. */
+/* command and args (const char *), as one NULL-terminated argv in pool. */
+const char **svc_plan_argv(const char *command,
+                           const apr_array_header_t *args, apr_pool_t *pool);
+
 apr_status_t svc_plan_compile(svc_plan_t **plan, const cfg_service_t *cfg,
                               const svc_plan_where_t *where,
                               apr_pool_t *pool, cfg_errors_t *errs);

@@ -13,6 +13,11 @@
  *                      and "\n", sleep 30 s
  *   env NAME           print the value of NAME and "\n" ("(unset)\n")
  *   cwd                print the working directory and "\n"
+ *   backend [REFUSED]  create a loop: "NAME ok\n" or "NAME: CALL failed\n";
+ *                      REFUSED ("setup", "msgring"; Linux) has the
+ *                      kernel refuse that part of io_uring first (a
+ *                      seccomp filter) and wakes the loop once: "NAME ok
+ *                      woke\n"
  *   kill-self SIG      raise SIG ("TERM", "SIGKILL", ... or a portable
  *                      number) on itself
  *   fds                print the open descriptors >= 3 as
@@ -87,8 +92,13 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #ifdef __linux__
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 #endif
 
@@ -352,18 +362,77 @@ static int child_cwd(int argc, char **argv) {
 }
 #endif
 
+#if defined(__linux__) && defined(__NR_io_uring_setup)
+/* The kernel refuses part of io_uring, as an old kernel, a seccomp
+ * profile (Docker's) or io_uring_disabled would: "setup" makes
+ * io_uring_setup fail with ENOSYS, "msgring" makes the MSG_RING that
+ * needs no ring of its own (io_uring_register opcode 31, Linux 6.13)
+ * fail with EINVAL. */
+static int refuse_uring(const char *what) {
+  struct sock_filter setup[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+  struct sock_filter msgring[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+               offsetof(struct seccomp_data, args[1])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 31, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+  struct sock_fprog prog;
+  if (!strcmp(what, "setup")) {
+    prog.filter = setup;
+    prog.len = sizeof setup / sizeof setup[0];
+  } else if (!strcmp(what, "msgring")) {
+    prog.filter = msgring;
+    prog.len = sizeof msgring / sizeof msgring[0];
+  } else {
+    return -1;
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+    return -1;
+  return 0;
+}
+#else
+static int refuse_uring(const char *what) {
+  (void)what;
+  return -1;
+}
+#endif
+
+static void backend_woken(pal_poll_t *p, void *data) {
+  (void)p;
+  *(int *)data = 1;
+}
+
 /* The backend a loop gets here, and whether it could be made: "NAME
- * ok" or "NAME: CALL failed". */
+ * ok" or "NAME: CALL failed".  With REFUSED ("setup", "msgring": Linux),
+ * the kernel refuses that part of io_uring first, and a loop that could
+ * be made is woken once: "NAME ok woke". */
 static int child_backend(int argc, char **argv) {
   pal_poll_t *p;
   apr_status_t rv;
-  (void)argc;
-  (void)argv;
+  int woken = 0;
+  if (argc > 1 && refuse_uring(argv[1]) != 0)
+    return 125;
   rv = pal_poll_create(&p);
-  if (rv == APR_SUCCESS)
+  if (rv == APR_SUCCESS) {
+    if (argc > 1) {
+      pal_poll_set_wakeup_cb(p, backend_woken, &woken);
+      if (pal_poll_wakeup(p) == APR_SUCCESS)
+        (void)pal_poll_wait(p, 10000);
+    }
     pal_poll_destroy(p);
+  }
   if (write_str(1, pal_poll_name()) != 0 ||
-      write_str(1, rv == APR_SUCCESS ? " ok\n" : ": ") != 0)
+      write_str(1, rv != APR_SUCCESS ? ": "
+                   : argc < 2        ? " ok\n"
+                   : woken           ? " ok woke\n"
+                                     : " ok, not woken\n") != 0)
     return 1;
   if (rv != APR_SUCCESS &&
       (write_str(1, pal_last_call() ? pal_last_call() : "?") != 0 ||

@@ -66,7 +66,7 @@ int vg_test_fault_clean(void);
   X(vigil_config) X(vigil_run) X(vigil_logs) X(vigil_reload)                \
   X(vigil_control) X(vigil_deps) X(vigil_limits) X(vigil_probe) \
   X(vigil_hostile) X(vigil_cli) X(vigil_admin) X(vigil_life)              \
-  X(vigil_events)
+  X(vigil_events) X(vigil_attach)
 #ifdef _WIN32
 #define VG_TEST_SUITES(X)                                                    \
   VG_TEST_CORE_SUITES(X) X(win32) VG_TEST_INTEG_SUITES(X) X(vigil_win)     \

@@ -2016,15 +2016,15 @@ static void test_reload_element(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
   s = svc(cfg, "dflt");
   CU_ASSERT_EQUAL(s->reload.signal, VG_SIGHUP);
-  CU_ASSERT_PTR_NULL(s->reload.command);
-  CU_ASSERT_EQUAL(s->reload.timeout_ms, 30000);
+  CU_ASSERT_PTR_NULL(s->reload.cmd.command);
+  CU_ASSERT_EQUAL(s->reload.cmd.timeout_ms, 30000);
   CU_ASSERT_EQUAL(svc(cfg, "sig")->reload.signal, VG_SIGUSR2);
   s = svc(cfg, "cmd");
-  CU_ASSERT_STRING_EQUAL(s->reload.command, "/bin/r");
-  CU_ASSERT_EQUAL(s->reload.args->nelts, 2);
-  CU_ASSERT_STRING_EQUAL(arg(s->reload.args, 0), " -s ");   /* verbatim */
-  CU_ASSERT_STRING_EQUAL(arg(s->reload.args, 1), "reload");
-  CU_ASSERT_EQUAL(s->reload.timeout_ms, 5000);
+  CU_ASSERT_STRING_EQUAL(s->reload.cmd.command, "/bin/r");
+  CU_ASSERT_EQUAL(s->reload.cmd.args->nelts, 2);
+  CU_ASSERT_STRING_EQUAL(arg(s->reload.cmd.args, 0), " -s ");   /* verbatim */
+  CU_ASSERT_STRING_EQUAL(arg(s->reload.cmd.args, 1), "reload");
+  CU_ASSERT_EQUAL(s->reload.cmd.timeout_ms, 5000);
 
   errs = bad_text(
       "<vigil>\n"                                                    /* 1 */
@@ -2067,12 +2067,12 @@ static void test_on_events(void) {
   CU_ASSERT_EQUAL_FATAL(cfg->on->nelts, 2);
   o = &APR_ARRAY_IDX(cfg->on, 0, cfg_on_t);
   CU_ASSERT_EQUAL(o->event, CFG_EVENT_FATAL);
-  CU_ASSERT_STRING_EQUAL(o->command, "/usr/local/bin/page");
-  CU_ASSERT_EQUAL(o->args->nelts, 1);
-  CU_ASSERT_EQUAL(o->timeout_ms, 30000);
+  CU_ASSERT_STRING_EQUAL(o->cmd.command, "/usr/local/bin/page");
+  CU_ASSERT_EQUAL(o->cmd.args->nelts, 1);
+  CU_ASSERT_EQUAL(o->cmd.timeout_ms, 30000);
   o = &APR_ARRAY_IDX(cfg->on, 1, cfg_on_t);
   CU_ASSERT_EQUAL(o->event, CFG_EVENT_EXITED);
-  CU_ASSERT_EQUAL(o->timeout_ms, 5000);
+  CU_ASSERT_EQUAL(o->cmd.timeout_ms, 5000);
   s = cfg_service_find(cfg, "web");
   CU_ASSERT_PTR_NOT_NULL_FATAL(s);
   CU_ASSERT_EQUAL_FATAL(s->on->nelts, 1);

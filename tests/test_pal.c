@@ -12,7 +12,11 @@
 
 #include "test.h"
 
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <apr_time.h>
 #ifndef _WIN32
+#include <sys/stat.h>
 #include <unistd.h>
 #endif
 
@@ -417,6 +421,128 @@ static void test_not_a_socket(void) {
 }
 #endif
 
+/* ------------------------------------------------------------------------
+ * Pid files (type="attach")
+ * --------------------------------------------------------------------- */
+
+/* One decimal pid, white space around it; everything else is refused
+ * with a clause that says what is wrong. */
+static void test_pidfile_parse(void) {
+  static const struct {
+    const char *text;
+    long pid;             /* 0: refused */
+    const char *why;      /* part of the clause */
+  } cases[] = {
+      {"1234\n", 1234, NULL},
+      {"1234", 1234, NULL},
+      {"  42\r\n", 42, NULL},
+      {"\t7\n\n", 7, NULL},
+      {"2147483647\n", 2147483647L, NULL},
+      {"", 0, "is empty"},
+      {" \n\n", 0, "is empty"},
+      {"12abc\n", 0, "holds '12abc', not a single decimal pid"},
+      {"abc", 0, "holds 'abc'"},
+      {"+5", 0, "not a single decimal pid"},
+      {"-5", 0, "not a single decimal pid"},
+      {"5 6", 0, "not a single decimal pid"},
+      {"5\n6\n", 0, "not a single decimal pid"},
+      {"0x10", 0, "not a single decimal pid"},
+      {"0", 0, "pid 0"},
+      {"1", 0, "init process"},
+      {"2147483648", 0, "too large"},
+      {"99999999999999999999999", 0, "too large"},
+      {"12\0003", 0, "holds '12?3'"},
+  };
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *t = cases[i].text, *why = "unset";
+    size_t len = strlen(t);
+    char wb[64];
+    long pid = -1;
+    apr_status_t rv;
+    if (i == sizeof cases / sizeof cases[0] - 1)
+      len = 4;   /* the NUL inside */
+    rv = pal_pidfile_parse(t, len, &pid, wb, sizeof wb, &why);
+    if (cases[i].pid) {
+      CU_ASSERT_EQUAL(rv, APR_SUCCESS);
+      CU_ASSERT_EQUAL(pid, cases[i].pid);
+      CU_ASSERT_PTR_NULL(why);
+    } else {
+      CU_ASSERT_EQUAL(rv, APR_EINVAL);
+      CU_ASSERT_EQUAL(pid, 0);
+      CU_ASSERT(why && strstr(why, cases[i].why));
+      if (!why || !strstr(why, cases[i].why))
+        fprintf(stderr, "\n    '%s': %s", t, why ? why : "(null)");
+    }
+  }
+}
+
+/* The file: its pid and modification time; missing, too long, and (POSIX)
+ * a symbolic link, a FIFO (no wait for a writer) and a directory are
+ * refused by what they are. */
+static void test_pidfile_read(void) {
+  char big[200], wb[64];
+  const char *path = vg_test_write_temp("vigil-pid", "4321\n"), *why;
+  apr_finfo_t fi;
+  int64_t mtime;
+  long pid;
+  CU_ASSERT_EQUAL(pal_pidfile_read(path, &pid, &mtime, wb, sizeof wb, &why),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(pid, 4321);
+  CU_ASSERT_EQUAL(apr_stat(&fi, path, APR_FINFO_MTIME, vg_test_pool),
+                  APR_SUCCESS);
+  CU_ASSERT_EQUAL(mtime, fi.mtime);
+  CU_ASSERT(APR_STATUS_IS_ENOENT(pal_pidfile_read(
+      apr_pstrcat(vg_test_pool, path, ".none", NULL), &pid, &mtime, wb,
+      sizeof wb, &why)));
+  memset(big, '1', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  path = vg_test_write_temp("vigil-pid", big);
+  CU_ASSERT_EQUAL(pal_pidfile_read(path, &pid, &mtime, wb, sizeof wb, &why),
+                  APR_EINVAL);
+  CU_ASSERT(why && strstr(why, "longer than 64 bytes"));
+  path = vg_test_write_temp("vigil-pid", "oops\n");
+  CU_ASSERT_EQUAL(pal_pidfile_read(path, &pid, &mtime, wb, sizeof wb, &why),
+                  APR_EINVAL);
+  CU_ASSERT(why && strstr(why, "holds 'oops'"));
+#ifndef _WIN32
+  {
+    const char *good = vg_test_write_temp("vigil-pid", "4321\n");
+    const char *link = apr_pstrcat(vg_test_pool, good, ".lnk", NULL);
+    const char *fifo = apr_pstrcat(vg_test_pool, good, ".fifo", NULL);
+    CU_ASSERT_EQUAL_FATAL(symlink(good, link), 0);
+    CU_ASSERT_EQUAL(pal_pidfile_read(link, &pid, &mtime, wb, sizeof wb, &why),
+                    PAL_ENOTREG);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    /* Opened without a writer: must return at once, refused. */
+    CU_ASSERT_EQUAL(pal_pidfile_read(fifo, &pid, &mtime, wb, sizeof wb, &why),
+                    PAL_ENOTREG);
+    CU_ASSERT_EQUAL(pal_pidfile_read(vg_test_tmpdir(), &pid, &mtime, wb,
+                                     sizeof wb, &why),
+                    PAL_ENOTREG);
+    unlink(link);
+    unlink(fifo);
+  }
+#endif
+}
+
+/* Who a process is: ourselves (our user, started in the past), and a pid
+ * no process has. */
+static void test_pid_info(void) {
+  pal_pidinfo_t info;
+  CU_ASSERT_EQUAL_FATAL(pal_pid_info(pal_getpid(), &info), APR_SUCCESS);
+  CU_ASSERT(info.same_user);
+#ifndef _WIN32
+  CU_ASSERT_EQUAL(info.uid, pal_geteuid());
+  CU_ASSERT_EQUAL(info.euid, pal_geteuid());
+#endif
+  CU_ASSERT(info.start > 0);
+  CU_ASSERT(info.start <= apr_time_now() + info.start_error);
+  /* This test binary has not run for a day. */
+  CU_ASSERT(info.start > apr_time_now() - apr_time_from_sec(86400));
+  CU_ASSERT_EQUAL(pal_pid_info(0x7ffffff0L, &info), PAL_ENOPROC);
+}
+
 static CU_TestInfo pal_tests[] = {
     {"addr_ipv4", test_addr_ipv4},
     {"addr_ipv6", test_addr_ipv6},
@@ -433,6 +559,9 @@ static CU_TestInfo pal_tests[] = {
 #ifndef _WIN32
     {"not_a_socket", test_not_a_socket},
 #endif
+    {"pidfile_parse", test_pidfile_parse},
+    {"pidfile_read", test_pidfile_read},
+    {"pid_info", test_pid_info},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo pal_suite = {

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_atomic.h>
+#include <apr_thread_proc.h>
+
 #include "test.h"
 
 #ifdef _WIN32
@@ -499,6 +502,63 @@ static void test_read_stop_start(void) {
   free(data);
 }
 
+#ifndef _WIN32
+/* Bytes another thread wrote are there for a loop run that may not wait
+ * (VG_RUN_NOWAIT), even when the loop's thread has made no system call
+ * since: io_uring leaves the poll's completion to task work that runs
+ * only when that thread next enters the kernel, so such a run must
+ * enter it whenever the ring says task work is pending.  The loop's
+ * thread spins on flags, never entering the kernel, from the moment it
+ * lets the other one write until the bytes are written. */
+typedef struct {
+  int fd;
+  apr_uint32_t go, written;
+} nowait_writer_t;
+
+static void *APR_THREAD_FUNC nowait_writer(apr_thread_t *th, void *arg) {
+  nowait_writer_t *w = arg;
+  while (!apr_atomic_read32(&w->go)) {
+  }
+  CU_ASSERT_EQUAL(write(w->fd, "hello", 5), 5);
+  apr_atomic_set32(&w->written, 1);
+  apr_thread_exit(th, APR_SUCCESS);
+  return NULL;
+}
+
+static void test_nowait_sees_other_thread(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  ppair_t p;
+  pal_fd_t fds[2];
+  nowait_writer_t w;
+  apr_thread_t *th;
+  apr_status_t trv;
+  int i;
+  memset(&p, 0, sizeof p);
+  CU_ASSERT_EQUAL_FATAL(pal_pipe(fds, 1), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(vg_pipe_init(loop, &p.r), APR_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(vg_pipe_open(&p.r, fds[0]), APR_SUCCESS);
+  p.r.data = &p;
+  CU_ASSERT_EQUAL(vg_read_start(&p.r, pp_alloc, pp_read), APR_SUCCESS);
+  for (i = 0; i < 3; i++)   /* the interest reaches the kernel */
+    vg_run(loop, VG_RUN_NOWAIT);
+  CU_ASSERT_EQUAL(p.total, 0);
+  w.fd = (int)fds[1];
+  apr_atomic_set32(&w.go, 0);
+  apr_atomic_set32(&w.written, 0);
+  CU_ASSERT_EQUAL_FATAL(
+      apr_thread_create(&th, NULL, nowait_writer, &w, vg_test_pool),
+      APR_SUCCESS);
+  apr_atomic_set32(&w.go, 1);
+  while (!apr_atomic_read32(&w.written)) {
+  }
+  vg_run(loop, VG_RUN_NOWAIT);
+  CU_ASSERT_EQUAL(p.total, 5);
+  apr_thread_join(&trv, th);
+  pal_fd_close(fds[1]);
+  vg_test_close_loop(loop);
+}
+#endif
+
 static CU_TestInfo pipe_tests[] = {
     {"local_echo_peer_uid", test_local_echo},
     {"bind_in_use", test_bind_in_use},
@@ -508,6 +568,9 @@ static CU_TestInfo pipe_tests[] = {
     {"open_multi_write", test_open_multi_write},
     {"write_epipe", test_write_epipe},
     {"read_stop_start", test_read_stop_start},
+#ifndef _WIN32
+    {"nowait_sees_other_thread", test_nowait_sees_other_thread},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo pipe_suite = {

@@ -311,9 +311,41 @@ static void test_reload_fields(void) {
     CU_ASSERT_STRING_EQUAL(says, fc->restart ? "restart" : "live");
     seen |= e->fields;
   }
+  /* <pid-file>: only with type="attach", which the base service cannot
+   * be (it has <limits>, <watchdog>, <schedule>): two attach services. */
+  {
+    static const char *const attach_svc =
+        "<vigil><supervisor><state-dir>/tmp</state-dir></supervisor>"
+        "<service name=\"s\" type=\"attach\"><command>/bin/a</command>"
+        "<pid-file>%s</pid-file></service></vigil>";
+#ifdef _WIN32
+#define PID_DIR "C:/run/"   /* absolute there */
+#else
+#define PID_DIR "/run/"
+#endif
+    cfg_t *a = load_text(apr_psprintf(vg_test_pool, attach_svc,
+                                      PID_DIR "a"));
+    cfg_t *b = load_text(apr_psprintf(vg_test_pool, attach_svc,
+                                      PID_DIR "b"));
+#undef PID_DIR
+    cfg_diff_t *d;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    d = cfg_diff(a, b, vg_test_pool);
+    CU_ASSERT_EQUAL_FATAL(d->entries->nelts, 1);
+    {
+      const cfg_diff_entry_t *e =
+          &APR_ARRAY_IDX(d->entries, 0, cfg_diff_entry_t);
+      CU_ASSERT_EQUAL(e->fields, CFG_F_PID_FILE);
+      CU_ASSERT_EQUAL(e->kind, CFG_CHANGED);
+      CU_ASSERT_STRING_EQUAL(readme_says(readme, "`<pid-file>`"),
+                             "restart");
+      seen |= e->fields;
+    }
+  }
   /* Every field the comparison knows has a row. */
-  CU_ASSERT_EQUAL(seen, (1u << 25) - 1);
-  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 25, vg_test_pool), "");
+  CU_ASSERT_EQUAL(seen, (1u << 26) - 1);
+  CU_ASSERT_STRING_EQUAL(cfg_fields_string(1u << 26, vg_test_pool), "");
 }
 
 /* ------------------------------------------------------------------------

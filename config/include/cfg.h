@@ -215,21 +215,31 @@ typedef struct cfg_env_file_s {
   int optional;                 /* written "-PATH": a missing file is none */
   int line;                     /* of its <env-file> */
 } cfg_env_file_t;
+/* A command vigil runs beside a service: a <hook>'s, an <on>'s, a
+ * <reload>'s.  Each runs in its own process group and is killed at
+ * `timeout_ms` (30 s unless the element's timeout says otherwise). */
+#define CFG_COMMAND_TIMEOUT_MS 30000
+typedef struct cfg_command_s {
+  const char *command;          /* as written (looked up on PATH) */
+  apr_array_header_t *args;     /* const char *, the <arg>s */
+  uint64_t timeout_ms;
+  int line;                     /* of its element */
+} cfg_command_t;
+
 /* <reload>: what `vigil reload NAME` does.  Without a command, send
- * `signal` to the main process (HUP by default); with one, run it (its
- * own process group, killed at `timeout_ms`). */
-#define CFG_RELOAD_TIMEOUT_MS 30000
+ * `signal` to the main process (HUP by default); with one, run it. */
+#define CFG_RELOAD_TIMEOUT_MS CFG_COMMAND_TIMEOUT_MS
 typedef struct cfg_reload_s {
   int signal;                   /* portable (VG_SIG*) */
-  const char *command;          /* NULL: send `signal` */
-  apr_array_header_t *args;     /* const char * */
-  uint64_t timeout_ms;          /* CFG_RELOAD_TIMEOUT_MS by default */
+  cfg_command_t cmd;            /* cmd.command NULL: send `signal` */
 } cfg_reload_t;
 /* <service type>. */
 typedef enum {
   CFG_TYPE_SIMPLE = 0,          /* up while its process runs */
-  CFG_TYPE_ONESHOT              /* runs to completion: exit 0 is `exited`,
+  CFG_TYPE_ONESHOT,             /* runs to completion: exit 0 is `exited`,
                                    which satisfies its dependents */
+  CFG_TYPE_ATTACH               /* a daemon vigil did not start, found by
+                                   its <pid-file>; <command> launches it */
 } cfg_service_type;
 
 /* <hook when>. */
@@ -243,10 +253,7 @@ typedef enum {
 
 typedef struct cfg_hook_s {
   cfg_hook_when when;
-  const char *command;          /* as written (looked up on PATH) */
-  apr_array_header_t *args;     /* const char *, the <arg>s */
-  uint64_t timeout_ms;          /* default 30s; then it is killed */
-  int line;
+  cfg_command_t cmd;
 } cfg_hook_t;
 
 /* <on event>: what happened to a service, in this order (the names of
@@ -267,10 +274,7 @@ extern const char *const cfg_event_names[CFG_EVENT_N + 1];
  * happens (per service, or under <supervisor> for every service). */
 typedef struct cfg_on_s {
   cfg_event event;
-  const char *command;          /* as written (looked up on PATH) */
-  apr_array_header_t *args;     /* const char *, the <arg>s */
-  uint64_t timeout_ms;          /* default 30s; then it is killed */
-  int line;
+  cfg_command_t cmd;
 } cfg_on_t;
 
 typedef struct cfg_service_s {
@@ -313,6 +317,7 @@ typedef struct cfg_service_s {
   uint64_t watchdog_ms;         /* <watchdog timeout>; 0: none */
   const char *schedule;         /* <schedule> as written, or NULL */
   cfg_cron_t cron;              /* parsed, when schedule is set */
+  const char *pid_file;         /* <pid-file>: absolute; type="attach" */
   const char *file;             /* where the <service> is, as in errors */
   int line;                     /* line of its <service> start tag */
 } cfg_service_t;
@@ -485,14 +490,16 @@ enum {
   CFG_F_HOOKS     = 1u << 21,
   CFG_F_WATCHDOG  = 1u << 22,
   CFG_F_SCHEDULE  = 1u << 23,
-  CFG_F_ON        = 1u << 24
+  CFG_F_ON        = 1u << 24,
+  CFG_F_PID_FILE  = 1u << 25
 };
 /* The fields whose change needs a restart.  (The watchdog's timeout is
  * in the child's environment, WATCHDOG_USEC.) */
 #define CFG_F_NEEDS_RESTART                                                  \
   (CFG_F_COMMAND | CFG_F_ARGS | CFG_F_WORKDIR | CFG_F_ENV | CFG_F_LIMITS |   \
    CFG_F_STDIO | CFG_F_USER | CFG_F_GROUP | CFG_F_ENV_FILE | CFG_F_UMASK |   \
-   CFG_F_NICE | CFG_F_CPU_AFFINITY | CFG_F_TYPE | CFG_F_WATCHDOG)
+   CFG_F_NICE | CFG_F_CPU_AFFINITY | CFG_F_TYPE | CFG_F_WATCHDOG |          \
+   CFG_F_PID_FILE)
 
 /* Supervisor settings, for cfg_diff_t.supervisor. */
 enum {

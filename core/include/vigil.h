@@ -452,6 +452,14 @@ struct vg_process_s {
  * opened on success only. */
 apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *proc,
                       const vg_process_options_t *options);
+/* Watch a process this one did not spawn (pal_proc_attach): the handle
+ * behaves as a spawned one -- exit_cb once, kill, usage, vg_close --
+ * except that the exit status is unknown (exit_cb gets -1 and 0) and
+ * vg_process_kill_tree() signals the process alone.  VG_ENOPROC if there
+ * is no such process, or if it is no longer process `id` (pal_pid_info's,
+ * 0: not checked); the handle is not initialised on failure. */
+apr_status_t vg_process_attach(vg_loop_t *loop, vg_process_t *proc, long pid,
+                               uint64_t id, vg_exit_cb exit_cb);
 apr_status_t vg_process_kill(vg_process_t *proc, int signum);
 /* Signal the process group (POSIX) / terminate the job (Windows). */
 apr_status_t vg_process_kill_tree(vg_process_t *proc, int signum);

@@ -148,4 +148,17 @@ static inline unsigned pal__doneq_run(pal__doneq_t *q) {
   return n;
 }
 
+/* A pal_proc_t about to be spawned or attached: every field cleared but
+ * the owner's data, no handle, no job (every backend's first step). */
+static inline void pal__proc_init(pal_proc_t *proc, pal_poll_t *poll,
+                                  pal_exit_cb exit_cb) {
+  void *data = proc->data;
+  memset(proc, 0, sizeof *proc);
+  proc->data = data;
+  proc->poll = poll;
+  proc->handle = PAL_INVALID_FD;
+  proc->job = PAL_INVALID_FD;
+  proc->exit_cb = exit_cb;
+}
+
 #endif

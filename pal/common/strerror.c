@@ -31,6 +31,7 @@ const char *pal_strerror(apr_status_t rv, char *buf, size_t size) {
   case PAL_ESVCNOTSCM:
     msg = "not started by the service control manager"; break;
   case PAL_ENOTREG: msg = "not a regular file"; break;
+  case PAL_ETOOBIG: msg = "too large for one datagram"; break;
   default: break;
   }
   if (msg) {

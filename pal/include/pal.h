@@ -67,6 +67,8 @@ extern "C" {
 #define PAL_ESVCSTOPPED (APR_OS_START_USERERR + 13) /* not running        */
 #define PAL_ESVCNOTSCM  (APR_OS_START_USERERR + 14) /* not started by SCM */
 #define PAL_ENOTREG     (APR_OS_START_USERERR + 15) /* not a regular file */
+#define PAL_ETOOBIG     (APR_OS_START_USERERR + 16) /* too big to send as
+                                                       one datagram */
 
 /* Like apr_strerror(), but also knows the PAL_E* codes above. */
 const char *pal_strerror(apr_status_t rv, char *buf, size_t bufsize);
@@ -621,6 +623,64 @@ apr_status_t pal_proc_sweep(int signum, unsigned wait_ms, unsigned *count);
 /* The process group the child leads (PAL_SPAWN_NEW_GROUP, SETSID; it
  * outlives the child), or 0.  0 on Windows, where a job holds the tree. */
 long pal_proc_group(const pal_proc_t *proc);
+/* Watch a process this one did not spawn (a daemon named by a pid file,
+ * type="attach"), as pal_proc_spawn() watches a child: exit_cb runs once,
+ * from pal_poll_wait(), when it has exited, with exit_status -1 and
+ * term_signal 0 (the status of a process that is not our child is not
+ * ours to read), and pal_proc_kill/_signal/_usage/_close work on it;
+ * pal_proc_kill_tree() signals it alone (its group is not ours).  Linux:
+ * a pidfd (pidfd_open, 5.3), so no signal can reach a later process with
+ * the same pid; BSD/macOS: EVFILT_PROC; Windows: OpenProcess and a wait
+ * whose end is posted to the poll's port.  PAL_ENOPROC if there is no
+ * such process, PAL_EUNSUPPORTED where the OS has no way to learn of a
+ * non-child's exit (Linux before 5.3).  The caller checks who the
+ * process is (pal_pid_info) first, and passes its `id` (0: none): if pid
+ * is no longer that process when it is watched (it died and the pid was
+ * given to another), PAL_ENOPROC, so that what is watched is what was
+ * checked. */
+apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
+                             uint64_t id, pal_exit_cb exit_cb);
+/* What a pid file may hold: one decimal pid, 1 < pid < 2^31, with
+ * optional ASCII white space around it (a trailing newline, CRLF); no
+ * sign, nothing else.  APR_EINVAL otherwise, and *why (may be NULL)
+ * says what is wrong in a clause ("is empty", "holds 'abc', not a
+ * pid"), in a static string or in why_buf. */
+#define PAL_PIDFILE_MAX 64      /* bytes: no pid file is longer */
+apr_status_t pal_pidfile_parse(const char *buf, size_t len, long *pid,
+                               char *why_buf, size_t why_size,
+                               const char **why);
+/* Read the pid file at path, as pal_pidfile_parse() takes it, without
+ * following a symbolic link and without waiting (a FIFO is refused by
+ * its type, never opened for reading until a writer comes): *pid and
+ * the file's modification time *mtime (microseconds since the epoch,
+ * as apr_time_t).  APR_ENOENT when there is none;
+ * PAL_ENOTREG for a symbolic link, FIFO, directory or device; APR_EINVAL
+ * (with *why) when it is longer than PAL_PIDFILE_MAX bytes or malformed.
+ * why_buf as for pal_pidfile_parse. */
+apr_status_t pal_pidfile_read(const char *path, long *pid, int64_t *mtime,
+                              char *why_buf, size_t why_size,
+                              const char **why);
+/* Who a process is: its owner and when it started (type="attach" checks
+ * a pid file's pid with it). */
+typedef struct pal_pidinfo_s {
+  long uid, euid;               /* real and effective user (POSIX); -1 on
+                                   Windows */
+  int same_user;                /* owned by this process's user (POSIX:
+                                   uid and euid are our euid; Windows: its
+                                   token's user is ours) */
+  int64_t start;                /* wall-clock start time, microseconds
+                                   since the epoch (as apr_time_t); 0 if
+                                   unknown */
+  int64_t start_error;          /* how far start may be early or late:
+                                   Linux reckons it from clock ticks since
+                                   boot (10 ms) */
+  uint64_t id;                  /* exact start stamp (Linux: ticks since
+                                   boot; macOS: microseconds; Windows:
+                                   creation FILETIME): pal_proc_attach's */
+} pal_pidinfo_t;
+/* PAL_ENOPROC when there is no such process (or a zombie, Linux);
+ * PAL_EUNSUPPORTED where the OS cannot tell (BSDs but macOS). */
+apr_status_t pal_pid_info(long pid, pal_pidinfo_t *out);
 /* Signal an arbitrary pid (the supervisor's leftover cleanup). */
 apr_status_t pal_pid_kill(long pid, int signum, int group);
 long pal_getpid(void);
@@ -895,6 +955,8 @@ void pal_svcmgr_report(int state, uint64_t wait_hint_ms);
  * description of id 0 cannot be found).  PAL_EUNSUPPORTED on POSIX. */
 enum { PAL_EVENT_INFO = 0, PAL_EVENT_WARN = 1, PAL_EVENT_ERROR = 2 };
 apr_status_t pal_eventlog_report(int level, const char *message);
+/* 1 where pal_eventlog_report() can work (Windows), else 0. */
+int pal_eventlog_supported(void);
 
 /* Make the Event Log know the source (the key
  * HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\Vigil,
@@ -915,10 +977,24 @@ enum { PAL_LOGSOCK_SYSLOG = 1, PAL_LOGSOCK_JOURNAL = 2 };
 apr_status_t pal_logsock_open(pal_fd_t *fd, int which);
 /* The socket's path, for messages; NULL where there is none. */
 const char *pal_logsock_path(int which);
-/* Send one datagram, never blocking: APR_EAGAIN when the daemon's queue
- * is full (the record is lost, the socket still fine); any other error
- * (the daemon went away: ECONNREFUSED, ENOTCONN) means reconnecting. */
-apr_status_t pal_logsock_send(pal_fd_t fd, const void *buf, size_t len);
+/* Send one record, gathered from its n pieces, as one datagram, never
+ * blocking: APR_EAGAIN when the daemon's queue is full (the record is
+ * lost, the socket still fine); PAL_ETOOBIG when the record is larger
+ * than one datagram can be (EMSGSIZE: nothing sent, the socket fine);
+ * any other error (the daemon went away: ECONNREFUSED, ENOTCONN) means
+ * reconnecting. */
+apr_status_t pal_logsock_send(pal_fd_t fd, const pal_buf_t *parts,
+                              unsigned n);
+/* journald's way for a record too large for a datagram: the pieces are
+ * written to a memory file (memfd_create) sealed against every change,
+ * so the daemon may map it, whose descriptor is passed alone in an empty
+ * datagram (SCM_RIGHTS).  PAL_EUNSUPPORTED where there are no sealed
+ * memory files (off Linux; a kernel before 3.17); APR_EAGAIN when the
+ * daemon's queue is full; any other error (no memory or descriptors for
+ * the file, the send failed): the record was not sent, and the caller
+ * may still send it in datagram-sized pieces. */
+apr_status_t pal_logsock_send_fd(pal_fd_t fd, const pal_buf_t *parts,
+                                 unsigned n);
 
 /* ------------------------------------------------------------------------
  * Fault-injection seam (tests).
@@ -936,6 +1012,7 @@ enum {
   PAL_SYS_ACCEPT,
   PAL_SYS_CONNECT, PAL_SYS_POLL_WAIT, PAL_SYS_POLL_CTL, PAL_SYS_SOCKET,
   PAL_SYS_SPAWN, PAL_SYS_RECVFROM, PAL_SYS_SENDMSG,
+  PAL_SYS_MEMFD /* memfd_create (pal_logsock_send_fd) */,
   PAL_SYS_COUNT_
 };
 

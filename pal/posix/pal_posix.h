@@ -210,6 +210,8 @@ void pal__proc_adopting(void);
 void pal__proc_reap_adopted(void);
 /* Is pid a child pal_proc_spawn() made, not yet reaped? */
 int pal__proc_known(long pid);
+/* pidfile.c: pal_pidinfo_t.id of pid now, 0 if it is gone. */
+uint64_t pal__pid_id(long pid);
 /* Release orphan records when the poll is destroyed. */
 void pal__proc_destroy(pal_poll_t *p);
 #if defined(__linux__)
@@ -223,6 +225,9 @@ typedef struct pal__pstat_s {
   long long rss;                /* pages */
 } pal__pstat_t;
 int pal__proc_stat(long pid, pal__pstat_t *out);
+/* The start of /proc/PID/NAME (one read), NUL-terminated in buf: 1, or 0
+ * if it cannot be read (the process is gone). */
+int pal__proc_read(long pid, const char *name, char *buf, size_t size);
 /* Add process pid's CPU time and resident memory (/proc/PID/stat) to out
  * if it is alive and, with pgid > 0, in that process group: 1 if it was
  * counted (cgroup.c sums a cgroup's members with it; proc_usage.c). */

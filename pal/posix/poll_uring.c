@@ -1,5 +1,5 @@
 /*
- * poll_uring.c -- the io_uring backend (Linux 5.19 and later): the
+ * poll_uring.c -- the io_uring backend (Linux 6.0 and later): the
  * pal__poll_* contract on one submission ring, plus completion reads of
  * streams into buffers the kernel picks from a ring of ours.
  *
@@ -10,8 +10,11 @@
  *   3. completion reads: a multishot RECV per reading stream into
  *      provided buffers, through a slot that outlives a closed stream;
  *      the buffers a stream got but did not consume yet, chained
+ *   3b. the wake-up: a completion another thread posts into the ring
+ *      (MSG_RING from no ring, Linux 6.13), else the eventfd
  *   4. wait: one io_uring_enter per loop iteration submits everything
- *      queued since the last one and waits with the loop's timeout
+ *      queued since the last one and waits with the loop's timeout; none
+ *      when completions are posted already and nothing is queued
  *
  * Raw system calls, not liburing: the few calls needed are short, the
  * build needs nothing beyond the kernel's uapi header, and Debian's
@@ -29,7 +32,9 @@
  *
  * Every SQE waits in the submission ring until the next wait, which
  * submits them all with the same io_uring_enter that waits: a loop
- * iteration costs one system call for the ring, whatever it changed.
+ * iteration costs at most one system call for the ring, whatever it
+ * changed, and none when the task work of the last system call (a
+ * write(2)'s, typically) has posted completions already.
  */
 #include "pal_posix.h"
 
@@ -52,6 +57,14 @@
 
 /* user_data: what a CQE is about, in the top 2 bits. */
 enum { UD_NONE = 0, UD_POLL = 1, UD_READ = 2, UD_NOP = 3 };
+/* The wake-up (kind UD_NONE): posted by another thread (MSG_RING). */
+#define UD_WAKE ((uint64_t)1)
+
+/* Linux 6.13: IORING_OP_MSG_RING without a ring of one's own (io_uring_
+ * register with no ring fd); older uapi headers lack the number. */
+#ifndef IORING_REGISTER_SEND_MSG_RING
+#define IORING_REGISTER_SEND_MSG_RING 31
+#endif
 #define UD_KIND(ud) ((int)((ud) >> 62))
 /* A poll: its descriptor and the registration's generation. */
 #define UD_POLL_MAKE(fd, gen)                                              \
@@ -86,8 +99,9 @@ typedef struct slot_s {
 typedef struct uring_s {
   int fd;
   /* submission ring */
-  unsigned *sq_head, *sq_tail, *sq_array, sq_mask, sq_entries;
+  unsigned *sq_head, *sq_tail, *sq_array, *sq_flags, sq_mask, sq_entries;
   unsigned sq_local;              /* our tail, published before entering */
+  int taskrun_flag;               /* the kernel says IORING_SQ_TASKRUN */
   struct io_uring_sqe *sqes;
   /* completion ring */
   unsigned *cq_head, *cq_tail, cq_mask;
@@ -109,6 +123,7 @@ typedef struct uring_s {
   /* read slots */
   slot_t *slots;
   int nslots, free_slot;
+  uintptr_t wake_token;           /* the USER source's, 0: none */
 } uring_t;
 
 static int sys_setup(unsigned entries, struct io_uring_params *p) {
@@ -143,10 +158,12 @@ static apr_status_t ring_open(uring_t *u) {
   memset(&p, 0, sizeof p);
   u->fd = -1;
   /* COOP_TASKRUN: completions are run when we enter, not by
-   * interrupting us (5.19; a newer flag is refused by an older
-   * kernel, so it is tried first and dropped). */
-  p.flags = IORING_SETUP_COOP_TASKRUN;
+   * interrupting us; TASKRUN_FLAG: the ring says when task work waits
+   * to be run (5.19; newer flags are refused by an older kernel, so they
+   * are tried first and dropped). */
+  p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   u->fd = sys_setup(RING_ENTRIES, &p);
+  u->taskrun_flag = u->fd >= 0;
   if (u->fd < 0 && errno == EINVAL) {
     memset(&p, 0, sizeof p);
     u->fd = sys_setup(RING_ENTRIES, &p);
@@ -186,6 +203,7 @@ static apr_status_t ring_open(uring_t *u) {
   }
   u->sq_head = (unsigned *)(sq + p.sq_off.head);
   u->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+  u->sq_flags = (unsigned *)(sq + p.sq_off.flags);
   u->sq_mask = *(unsigned *)(sq + p.sq_off.ring_mask);
   u->sq_entries = p.sq_entries;
   u->sq_array = (unsigned *)(sq + p.sq_off.array);
@@ -516,6 +534,62 @@ static void ur_read_cancel(pal_poll_t *p, intptr_t slot, int detach) {
   }
 }
 
+/* ---- 3b. the wake-up ----------------------------------------------------- */
+
+/* Post the wake-up's CQE into the ring of fd: MSG_RING sent from no ring
+ * (6.13).  Any thread, async-signal-safe: one system call. */
+static int msg_ring(int fd, uint64_t ud) {
+  struct io_uring_sqe sqe;
+  memset(&sqe, 0, sizeof sqe);
+  sqe.opcode = IORING_OP_MSG_RING;
+  sqe.fd = fd;
+  sqe.off = ud;           /* the posted CQE's user_data */
+  return sys_register(-1, IORING_REGISTER_SEND_MSG_RING, &sqe, 1);
+}
+
+/* The wake-up as a USER source: another thread posts its CQE straight
+ * into the ring, so the woken loop has no eventfd to read (epoll and the
+ * eventfd: the loop's wait, a read and the sender's write; here the
+ * loop's wait and the sender's call).  A kernel without it (before 6.13,
+ * EINVAL) gets the eventfd (PAL_EUNSUPPORTED), learnt once per process
+ * from a message to this ring, which reap_one drops. */
+static apr_status_t ur_add_source(pal_poll_t *p, int kind, long ident,
+                                  uintptr_t token) {
+  static atomic_int have = -1;   /* -1: not known yet */
+  uring_t *u = p->backend;
+  int h;
+  (void)ident;
+  if (kind != PAL__SRC_USER)
+    return PAL_EUNSUPPORTED;   /* pidfds and the self-pipe */
+  if ((h = atomic_load(&have)) < 0) {
+    h = msg_ring(u->fd, UD_NONE) == 0;
+    atomic_store(&have, h);
+  }
+  if (!h)
+    return PAL_EUNSUPPORTED;
+  u->wake_token = token;
+  return APR_SUCCESS;
+}
+
+static apr_status_t ur_del_source(pal_poll_t *p, int kind, long ident) {
+  uring_t *u = p->backend;
+  (void)ident;
+  if (kind == PAL__SRC_USER)
+    u->wake_token = 0;
+  return APR_SUCCESS;
+}
+
+static apr_status_t ur_trigger(pal_poll_t *p, long ident, uintptr_t token) {
+  uring_t *u = p->backend;
+  (void)ident;
+  (void)token;
+  /* No pal__fail (TLS, in a signal handler); no fault seam (the wait
+   * has one). */
+  if (msg_ring(u->fd, UD_WAKE) < 0)
+    return pal_err_from_os(errno);
+  return APR_SUCCESS;
+}
+
 /* ---- 4. create, wait, destroy ------------------------------------------- */
 
 static apr_status_t ur_create(pal_poll_t *p) {
@@ -638,6 +712,12 @@ static int reap_one(pal_poll_t *p, const struct io_uring_cqe *c,
     return 1;
   }
   default:
+    if (ud == UD_WAKE && u->wake_token) {
+      out->token = u->wake_token;
+      out->events = PAL__IN;
+      out->ident = 0;
+      return 1;
+    }
     return 0;   /* a removal's or a cancellation's own result */
   }
 }
@@ -654,7 +734,8 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
    * happened, whichever way this one would wait. */
   if (PAL__SYS(PAL_SYS_POLL_WAIT, 0) < 0)
     return -(int)pal__fail("io_uring_enter");
-  rearm_all(u);
+  if (u->nrearm)
+    rearm_all(u);
   atomic_store_explicit((_Atomic unsigned *)u->sq_tail, u->sq_local,
                         memory_order_release);
   submit = u->sq_local - atomic_load_explicit((_Atomic unsigned *)u->sq_head,
@@ -662,6 +743,27 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
   head = *u->cq_head;
   tail = atomic_load_explicit((_Atomic unsigned *)u->cq_tail,
                               memory_order_acquire);
+  /* Completions already there: nothing to submit, nothing kept back in
+   * the kernel (an overflow), and they are reaped without a system call.
+   * That is the common case of a busy stream: the task work that receives
+   * a stream's bytes runs when this thread leaves the kernel, so the
+   * write(2) that sent the other end's bytes returns with their
+   * completion posted.  Work still pending is run at the next system
+   * call, whichever it is, and the ring is entered whenever these run
+   * out.  A wait that may not sleep (timeout 0, a loop run with NOWAIT)
+   * with nothing posted, nothing to submit and no task work pending
+   * (TASKRUN_FLAG: the kernel sets IORING_SQ_TASKRUN while there is)
+   * has nothing to fetch either: no system call.  Otherwise: completions
+   * there (more than a batch last time), do not sleep; none, wait for
+   * one, up to the timeout. */
+  if (submit == 0) {
+    unsigned sqf = atomic_load_explicit((_Atomic unsigned *)u->sq_flags,
+                                        memory_order_acquire);
+    if (!(sqf & IORING_SQ_CQ_OVERFLOW) &&
+        (head != tail || (timeout_ms == 0 && u->taskrun_flag &&
+                          !(sqf & IORING_SQ_TASKRUN))))
+      goto reap;
+  }
   memset(&arg, 0, sizeof arg);
   if (timeout_ms >= 0) {
     ts.tv_sec = timeout_ms / 1000;
@@ -669,8 +771,6 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
     arg.ts = (uintptr_t)&ts;
   }
   flags |= IORING_ENTER_EXT_ARG;
-  /* Completions already there (more than a batch last time): do not
-   * sleep; otherwise wait for one, up to the timeout. */
   min = head != tail || timeout_ms == 0 ? 0 : 1;
 #ifdef PAL_HAVE_VALGRIND_H
   if (min && RUNNING_ON_VALGRIND) {
@@ -695,6 +795,7 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
   r = sys_enter(u->fd, submit, min, flags, &arg, sizeof arg);
   if (r < 0 && errno != ETIME && errno != EBUSY)
     return -(int)pal__fail("io_uring_enter");
+reap:
   head = *u->cq_head;
   tail = atomic_load_explicit((_Atomic unsigned *)u->cq_tail,
                               memory_order_acquire);
@@ -709,6 +810,6 @@ static int ur_wait(pal_poll_t *p, pal__event_t *out, int max,
 
 const pal__backend_t pal__backend_uring = {
   "io_uring", ur_create, ur_destroy, ur_add, ur_add, ur_del, ur_wait,
-  NULL, NULL, NULL,
+  ur_add_source, ur_del_source, ur_trigger,
   ur_read_submit, ur_read_cancel, ur_buf, ur_buf_link, ur_buf_release
 };

@@ -84,7 +84,9 @@ enum {
   PROC_GROUP = 1u << 2,     /* leader of its own process group */
   PROC_EXITED = 1u << 3,
   PROC_ORPHAN_SIGCHLD = 1u << 4,  /* orphan reaped by the SIGCHLD scan */
-  PROC_SOURCE = 1u << 5     /* pid watched by the backend's PROC source */
+  PROC_SOURCE = 1u << 5,    /* pid watched by the backend's PROC source */
+  PROC_ATTACHED = 1u << 6   /* not our child (pal_proc_attach): never
+                               waited for, never handed to an orphan */
 };
 
 /* ---- 0. the registry of spawned pids ----------------------------------- */
@@ -535,7 +537,6 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   sigset_t all, old;
   pid_t pid;
   apr_status_t rv = APR_SUCCESS;
-  void *data = proc->data;
 
   if (!o || !o->argv || !o->argv[0])
     return APR_EINVAL;
@@ -591,12 +592,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     }
   }
 
-  memset(proc, 0, sizeof *proc);
-  proc->data = data;
-  proc->poll = p;
-  proc->handle = PAL_INVALID_FD;
-  proc->job = PAL_INVALID_FD;
-  proc->exit_cb = exit_cb;
+  pal__proc_init(proc, p, exit_cb);
   proc->limit_cb = o->limit_cb;
 
   if (PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(PAL_SYS_SPAWN)) {
@@ -688,6 +684,64 @@ done:
       close(owned[i]);
   free(c.groups);
   return rv;
+}
+
+/* ---- 4c. attached processes ---------------------------------------------- */
+
+/* A process we did not spawn: watched by a pidfd (Linux 5.3), which
+ * names that process and no later one with its pid, or by the backend's
+ * PROC source (kqueue's EVFILT_PROC takes any process we may signal).
+ * There is no SIGCHLD fallback: only a parent hears of a child's exit. */
+/* The watch is set first, then pid is checked to still be process `id`:
+ * a pidfd (or a kqueue registration) names the process that had the pid
+ * when it was made, and if pid is still `id` after that, that process
+ * is `id` (a process that existed before cannot be given a pid later). */
+static void stop_watching(pal_proc_t *proc);
+
+static apr_status_t attach_check(pal_proc_t *proc, uint64_t id) {
+  if (!id || pal__pid_id(proc->pid) == id)
+    return APR_SUCCESS;
+  stop_watching(proc);
+  proc->pid = 0;
+  return PAL_ENOPROC;
+}
+
+apr_status_t pal_proc_attach(pal_poll_t *p, pal_proc_t *proc, long pid,
+                             uint64_t id, pal_exit_cb exit_cb) {
+  apr_status_t rv;
+  int pidfd;
+  if (pid <= 1 || pid == (long)getpid())
+    return APR_EINVAL;
+  pal__proc_init(proc, p, exit_cb);
+  proc->pid = pid;
+  proc->flags = PROC_ATTACHED;
+  pidfd = open_pidfd((pid_t)pid);
+  if (pidfd >= 0) {
+    rv = pal__poll_add(p, pidfd, PAL__IN, PAL__TOKEN(proc, PAL__TOK_PROC));
+    if (rv != APR_SUCCESS) {
+      close(pidfd);
+      proc->pid = 0;
+      return rv;
+    }
+    proc->handle = pidfd;
+    proc->flags |= PROC_WATCHED;
+    return attach_check(proc, id);
+  }
+  if (errno == ESRCH) {
+    proc->pid = 0;
+    return PAL_ENOPROC;
+  }
+  rv = pal__poll_add_source(p, PAL__SRC_PROC, pid,
+                            PAL__TOKEN(proc, PAL__TOK_PROC));
+  if (rv == APR_SUCCESS) {
+    proc->flags |= PROC_SOURCE;
+    return attach_check(proc, id);
+  }
+  proc->pid = 0;
+  if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+    return PAL_ENOPROC;
+  pal__last_call = "pidfd_open";
+  return rv == PAL_EUNSUPPORTED || rv == APR_SUCCESS ? PAL_EUNSUPPORTED : rv;
 }
 
 const char *pal_spawn_unsupported(unsigned flag) {
@@ -797,6 +851,13 @@ static void unlink_sigchld(pal_poll_t *p, pal_proc_t *proc) {
 static int reap(pal_proc_t *proc, int *code, int *sig, int block) {
   int st;
   pid_t r;
+  if (proc->flags & PROC_ATTACHED) {
+    /* Its pidfd or source fired: it has exited.  Its status is its
+     * parent's (or, adopted by a subreaper, the reaper's) to read. */
+    *code = -1;
+    *sig = 0;
+    return 1;
+  }
   do
     r = waitpid((pid_t)proc->pid, &st, block ? 0 : WNOHANG);
   while (r < 0 && errno == EINTR);
@@ -1004,8 +1065,9 @@ long pal_getpid(void) { return (long)getpid(); }
 
 void pal_proc_close(pal_proc_t *proc) {
   pal_proc_t *o;
-  if (proc->flags & PROC_EXITED || proc->pid <= 0) {
+  if (proc->flags & (PROC_EXITED | PROC_ATTACHED) || proc->pid <= 0) {
     stop_watching(proc);
+    proc->pid = 0;
     return;
   }
   /* Still running: hand the watch to an orphan record that reaps it, so

@@ -57,19 +57,26 @@ typedef struct snap_s {
   long self;
 } snap_t;
 
-int pal__proc_stat(long pid, pal__pstat_t *out) {
-  char path[64], buf[1024], *p;
+int pal__proc_read(long pid, const char *name, char *buf, size_t size) {
+  char path[64];
   ssize_t n;
   int fd;
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  snprintf(path, sizeof path, "/proc/%ld/%s", pid, name);
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return 0;
-  n = read(fd, buf, sizeof buf - 1);
+  n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0)
     return 0;
   buf[n] = '\0';
+  return 1;
+}
+
+int pal__proc_stat(long pid, pal__pstat_t *out) {
+  char buf[1024], *p;
+  if (!pal__proc_read(pid, "stat", buf, sizeof buf))
+    return 0;
   /* Fields 3 (state), 4 (parent), 5 (group), 14 and 15 (utime, stime),
    * 22 (start time), 24 (resident pages), counted from the last ')':
    * the command name may hold spaces and parentheses. */

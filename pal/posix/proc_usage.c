@@ -349,7 +349,13 @@ void pal__usage_keys(const long *keys, size_t n, pal_usage_t *out) {
   if (n == 0)
     return;
   if (have_children_files()) {
+    size_t i;
     tree_walk(keys, n, out);
+    /* A lone process that does not descend from us (pal_proc_attach):
+     * read from its own pid. */
+    for (i = 0; i < n && keys[i] < 0; i++)
+      if (out[i].processes == 0)
+        pal__proc_usage_add(-keys[i], 0, &out[i]);
     return;
   }
   pthread_mutex_lock(&last.lock);

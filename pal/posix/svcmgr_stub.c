@@ -63,6 +63,8 @@ apr_status_t pal_eventlog_report(int level, const char *message) {
   return PAL_EUNSUPPORTED;
 }
 
+int pal_eventlog_supported(void) { return 0; }
+
 apr_status_t pal_eventlog_register(const char *exe) {
   (void)exe;
   return PAL_EUNSUPPORTED;

@@ -624,7 +624,9 @@ enum {
   JOB_EXITED = 1u << 0,   /* the leader's exit has been handled */
   JOB_EMPTY = 1u << 1,    /* its ACTIVE_PROCESS_ZERO has been dequeued */
   JOB_ORPHAN = 1u << 2,   /* on poll->orphans (owner closed) */
-  JOB_RETIRING = 1u << 3  /* MSG_RETIRE posted: freed when it comes */
+  JOB_RETIRING = 1u << 3, /* MSG_RETIRE posted: freed when it comes */
+  JOB_ATTACHED = 1u << 4  /* pal_proc_attach: no job, a wait on the
+                             process posts its exit (section 11) */
 };
 
 typedef struct pal__job_s pal__job_t;
@@ -643,6 +645,7 @@ struct pal__job_s {
   unsigned limits;            /* PAL__PROC_HIT_* limits we set */
   unsigned flags;             /* JOB_*; loop thread only */
   volatile LONG kill_sig;     /* portable signal we terminated it with */
+  HANDLE wait;                /* JOB_ATTACHED: RegisterWaitForSingleObject */
   pal__job_t *live_next;      /* live_list, under live_lock */
   pal__job_t **live_prev;
 };
@@ -704,6 +707,8 @@ static void orphan_link(pal__job_t *j) {
  * (KILL_ON_JOB_CLOSE): only a retired (empty) job is freed, or any at the
  * poll's end, where that is the point. */
 static void job_free(pal__job_t *j) {
+  if (j->wait)   /* waits for a callback under way: then none comes */
+    UnregisterWaitEx(j->wait, INVALID_HANDLE_VALUE);
   if (j->flags & JOB_ORPHAN)
     orphan_unlink(j);
   live_remove(j);
@@ -930,12 +935,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
    * pal_spawn_unsupported says so). */
   if (o->flags & (PAL_SPAWN_SETUID | PAL_SPAWN_SETGID))
     return PAL_EUNSUPPORTED;
-  memset(proc, 0, sizeof *proc);
-  proc->data = data;
-  proc->poll = p;
-  proc->handle = PAL_INVALID_FD;
-  proc->job = PAL_INVALID_FD;
-  proc->exit_cb = exit_cb;
+  pal__proc_init(proc, p, exit_cb);
   proc->limit_cb = o->limit_cb;
 
   if (o->cwd && !(cwd = pal__to_wide(o->cwd))) {
@@ -1117,7 +1117,10 @@ static void leader_exited(pal__job_t *j) {
   CloseHandle(j->process);
   j->process = NULL;
   sig = j->kill_sig;
-  if (sig != 0 && code == TERM_CODE) {
+  if (j->flags & JOB_ATTACHED) {
+    status = -1;   /* not our child: its status is not ours (pal.h) */
+    sig = 0;
+  } else if (sig != 0 && code == TERM_CODE) {
     status = -1;
   } else {
     status = (int)code;
@@ -1144,6 +1147,16 @@ void pal__proc_message(pal_proc_t *key, DWORD msg, DWORD pid) {
   case JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS:
     if (pid == j->pid)
       leader_exited(j);
+    if (j->flags & JOB_ATTACHED) {
+      /* Its wait's one packet: nothing follows it. */
+      if (j->wait) {
+        UnregisterWaitEx(j->wait, NULL);   /* its callback has posted */
+        j->wait = NULL;
+      }
+      j->flags |= JOB_EMPTY;
+      if (!j->owner)
+        job_retire(j);
+    }
     break;
   case JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO:
     /* Ours, or a nested job's (see the top): only an empty job counts.
@@ -1260,6 +1273,10 @@ apr_status_t pal_proc_kill(pal_proc_t *proc, int signum) {
   pal__job_t *j = job_of(proc);
   if (!j || (j->flags & JOB_EXITED))
     return PAL_ENOPROC;
+  /* An attached process is in no console group of ours: its stop signal
+   * (BREAK, pal_stop_signal) can only be termination. */
+  if ((j->flags & JOB_ATTACHED) && signum == PAL_SIGBREAK)
+    signum = PAL_SIGTERM;
   return kill_leader(j, signum);
 }
 
@@ -1306,6 +1323,8 @@ apr_status_t pal_proc_signal(pal_proc_t *proc, int signum, int native) {
 
 apr_status_t pal_proc_kill_tree(pal_proc_t *proc, int signum) {
   pal__job_t *j = job_of(proc);
+  if (j && (j->flags & JOB_ATTACHED))
+    return pal_proc_kill(proc, signum);   /* it alone: no job of ours */
   if (signum == PAL_SIGBREAK)
     return pal_proc_kill(proc, signum);   /* the group is the tree */
   if (!j || (j->flags & JOB_EMPTY))
@@ -1321,6 +1340,17 @@ void pal_proc_close(pal_proc_t *proc) {
   proc->pid = 0;
   proc->handle = PAL_INVALID_FD;
   proc->job = PAL_INVALID_FD;
+  if (j->flags & JOB_ATTACHED) {
+    /* No callback after this one; the packet of one that ran comes
+     * before MSG_RETIRE (the port is FIFO). */
+    if (j->wait) {
+      UnregisterWaitEx(j->wait, INVALID_HANDLE_VALUE);
+      j->wait = NULL;
+    }
+    orphan_link(j);
+    job_retire(j);
+    return;
+  }
   /* Closing does not kill: while something runs in the job (or its last
    * message is on the way), the context stays as an orphan record, and
    * is retired after ACTIVE_PROCESS_ZERO (or freed at the poll's end). */
@@ -1478,6 +1508,20 @@ apr_status_t pal_proc_usage(pal_proc_t *proc, pal_usage_t *out) {
   memset(out, 0, sizeof *out);
   if (!j || (j->flags & JOB_EMPTY))
     return PAL_ENOPROC;
+  if (j->flags & JOB_ATTACHED) {
+    FILETIME c, e, k, u;
+    PROCESS_MEMORY_COUNTERS pmc;
+    if (WaitForSingleObject(j->process, 0) != WAIT_TIMEOUT)
+      return PAL_ENOPROC;
+    if (GetProcessTimes(j->process, &c, &e, &k, &u))
+      out->cpu_usec = ((((uint64_t)k.dwHighDateTime << 32) | k.dwLowDateTime) +
+                       (((uint64_t)u.dwHighDateTime << 32) | u.dwLowDateTime)) /
+                      10;
+    if (K32GetProcessMemoryInfo(j->process, &pmc, sizeof pmc))
+      out->rss_bytes = pmc.WorkingSetSize;
+    out->processes = 1;
+    return APR_SUCCESS;
+  }
   if (!QueryInformationJobObject(j->job, JobObjectBasicAccountingInformation,
                                  &ai, sizeof ai, NULL))
     return win_fail("QueryInformationJobObject");
@@ -1543,4 +1587,68 @@ apr_status_t pal_user_groups(const char *name, long gid, long **groups,
   (void)n;
   (void)pool;
   return PAL_EUNSUPPORTED;
+}
+
+/* ---- 11. attached processes (type="attach") ---------------------------- */
+
+/* A thread-pool wait on the process handle, run once when it is
+ * signalled: the exit goes to the loop's port as the job of a child
+ * would post it, under the context's key (section 5's lifetime rules). */
+static VOID CALLBACK attached_exited(PVOID arg, BOOLEAN timed_out) {
+  pal__job_t *j = arg;
+  (void)timed_out;
+  PostQueuedCompletionStatus(j->poll->iocp, JOB_OBJECT_MSG_EXIT_PROCESS,
+                             PAL__KEY(&j->node, PAL__KEY_PROC),
+                             (LPOVERLAPPED)(ULONG_PTR)j->pid);
+}
+
+apr_status_t pal_proc_attach(pal_poll_t *poll, pal_proc_t *proc, long pid,
+                             uint64_t id, pal_exit_cb exit_cb) {
+  FILETIME created, exited, kernel, user;
+  pal__job_t *j;
+  HANDLE h;
+  if (pid <= 0 || (DWORD)pid == GetCurrentProcessId())
+    return APR_EINVAL;
+  pal__proc_init(proc, NULL, NULL);
+  h = OpenProcess(SYNCHRONIZE | PROCESS_TERMINATE |
+                      PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ,
+                  FALSE, (DWORD)pid);
+  if (!h)
+    return GetLastError() == ERROR_INVALID_PARAMETER ? PAL_ENOPROC
+                                                      : win_fail("OpenProcess");
+  /* The handle holds that very process: if it is not `id`, the pid was
+   * given to another since it was checked. */
+  if (WaitForSingleObject(h, 0) != WAIT_TIMEOUT ||
+      (id && (!GetProcessTimes(h, &created, &exited, &kernel, &user) ||
+              (((uint64_t)created.dwHighDateTime << 32) |
+               created.dwLowDateTime) != id))) {
+    CloseHandle(h);   /* exited; the object lives on while held */
+    return PAL_ENOPROC;
+  }
+  if (!(j = calloc(1, sizeof *j))) {
+    CloseHandle(h);
+    return APR_ENOMEM;
+  }
+  j->owner = proc;
+  j->poll = poll;
+  j->process = h;
+  j->pid = (DWORD)pid;
+  j->flags = JOB_ATTACHED;
+  pal__proc_init(&j->node, poll, NULL);
+  j->node.pid = pid;
+  j->node.handle = (pal_fd_t)h;
+  j->node.os[0] = (intptr_t)j;
+  if (!RegisterWaitForSingleObject(&j->wait, h, attached_exited, j, INFINITE,
+                                   WT_EXECUTEONLYONCE)) {
+    apr_status_t rv = win_fail("RegisterWaitForSingleObject");
+    j->wait = NULL;
+    job_free(j);
+    return rv;
+  }
+  proc->poll = poll;
+  proc->exit_cb = exit_cb;
+  proc->pid = pid;
+  proc->handle = (pal_fd_t)h;
+  proc->os[0] = (intptr_t)j;
+  return APR_SUCCESS;
 }

@@ -575,6 +575,8 @@ static BOOL CALLBACK open_source(PINIT_ONCE once, PVOID param, PVOID *ctx) {
   return TRUE;
 }
 
+int pal_eventlog_supported(void) { return 1; }
+
 apr_status_t pal_eventlog_report(int level, const char *message) {
   static const WORD types[] = {EVENTLOG_INFORMATION_TYPE,
                                EVENTLOG_WARNING_TYPE, EVENTLOG_ERROR_TYPE};
@@ -647,9 +649,15 @@ const char *pal_logsock_path(int which) {
   return NULL;
 }
 
-apr_status_t pal_logsock_send(pal_fd_t fd, const void *buf, size_t len) {
+apr_status_t pal_logsock_send(pal_fd_t fd, const pal_buf_t *parts,
+                              unsigned n) {
   (void)fd;
-  (void)buf;
-  (void)len;
+  (void)parts;
+  (void)n;
   return PAL_EUNSUPPORTED;
+}
+
+apr_status_t pal_logsock_send_fd(pal_fd_t fd, const pal_buf_t *parts,
+                                 unsigned n) {
+  return pal_logsock_send(fd, parts, n);
 }

@@ -84,6 +84,18 @@ apr_status_t svc_config_load(cfg_t **cfg, const char *path, apr_pool_t *pool,
  * problem added to errs at the <env-file>'s line.  The supervisor does
  * not refuse a config for them: the files are read at every start, and a
  * start that cannot read one fails. */
+/* What a loaded config will meet on this host, said as warnings (it
+ * loads and runs all the same): a log daemon target (<log stdout=
+ * "syslog|journal|eventlog">) this platform does not have, or whose
+ * socket is missing or is not a socket now.  The lines then go to the
+ * fallback file, and a socket is tried again every 10 s, so a daemon
+ * that starts later is used: a warning, not an error.  One problem per
+ * target (at the first service that names it, with how many others do)
+ * added to warns; their number is returned.  `vigil validate` prints
+ * them as "FILE:LINE: warning: ...", the supervisor logs them at WARN at
+ * its start and at each reload. */
+int svc_config_warnings(const cfg_t *cfg, apr_pool_t *pool,
+                        cfg_errors_t *warns);
 apr_status_t svc_config_check_env(const cfg_t *cfg, apr_pool_t *pool,
                                   cfg_errors_t *errs);
 

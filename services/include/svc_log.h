@@ -131,6 +131,10 @@
  *             MSGID "stdout" or "stderr", no structured data;
  *   journal   one datagram of journald's native protocol: PRIORITY,
  *             SYSLOG_FACILITY=3, SYSLOG_IDENTIFIER, SYSLOG_PID, MESSAGE;
+ *             a record too large for a datagram is passed as a sealed
+ *             memory file instead, as sd_journal_send() does (if that
+ *             fails: in datagrams of SVC_LOGSINK_JOURNAL_PIECE bytes,
+ *             with one warning);
  *   eventlog  one event (pal_eventlog_report(), source Vigil), its text
  *             "IDENT: line".
  * A line's start with no newline yet is held (in the writer's
@@ -226,11 +230,16 @@ enum {
 };
 /* The longest message of one record; a longer line is split into
  * records of this size (nothing is cut).  syslog: a datagram stays
- * within 8 KiB, rsyslog's default maxMessageSize; journal: 48 KiB,
- * journald's own LINE_MAX for stdout streams; eventlog: ReportEventW's
- * insertion strings hold 31839 characters. */
+ * within 8 KiB, rsyslog's default maxMessageSize; journal: 1 MiB, a
+ * bound on what a service's line may hold of vigil's memory (journald
+ * itself takes far more: a record too large for a datagram goes as a
+ * memory file); eventlog: ReportEventW's insertion strings hold 31839
+ * characters.  SVC_LOGSINK_JOURNAL_PIECE: the records of a long journal
+ * line when the memory file cannot be used (journald's own LINE_MAX for
+ * stdout streams). */
 #define SVC_LOGSINK_SYSLOG_MSG 7680
-#define SVC_LOGSINK_JOURNAL_MSG 49152
+#define SVC_LOGSINK_JOURNAL_MSG (1024 * 1024)
+#define SVC_LOGSINK_JOURNAL_PIECE 49152
 #define SVC_LOGSINK_EVENTLOG_MSG 30000
 /* While the daemon is unreachable, lines go to the fallback file and a
  * reconnection is tried at the first line after this long. */
@@ -255,9 +264,10 @@ typedef struct svc_logline_s {
   char *held;                /* sink: a line's start not yet sent
                                 (malloc'd at its first use) */
   size_t nheld;
+  size_t cap;                /* bytes held can hold (grows) */
 } svc_logline_t;
 
-#define SVC_LOGLINE_INIT {0, NULL, 0}
+#define SVC_LOGLINE_INIT {0, NULL, 0, 0}
 
 typedef void (*svc_logfile_close_cb)(void *arg);
 

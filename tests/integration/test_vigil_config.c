@@ -524,6 +524,49 @@ static void test_scm_percent(void) {
 }
 #endif
 
+/* A log daemon target this platform does not have (eventlog off
+ * Windows, journal on Windows): a warning with the line, not an error
+ * (the same file runs on both; the lines go to the fallback file), from
+ * validate and in the supervisor's log, and the service runs. */
+static void test_log_target_missing(void) {
+  vt_t *t = vt_begin("cfg-logtarget");
+#if defined(_WIN32)
+  const char *target = "journal", *why = "this platform has no journald";
+#else
+  const char *target = "eventlog",
+             *why = "there is no Windows Event Log on this platform";
+#endif
+  const char *cfg, *want;
+  vt_res_t *r;
+  if (!t)
+    return;
+  cfg = vt_config(t, "vigil.xml",
+                  vt_svc(t, "app", apr_psprintf(vt_pool(t),
+                                                READY_FAST
+                                                "    <log stderr=\"%s\"/>\n",
+                                                target),
+                         "sleep", "30000", NULL),
+                  NULL);
+  want = apr_psprintf(vt_pool(t), "vigil.xml:8: warning: service app: "
+                      "<log stderr=\"%s\">: %s; the lines go to the fallback "
+                      "file ", target, why);
+  r = vt_vigil(t, 10000, "validate", "-c", cfg, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_STRING_EQUAL(r->out, apr_pstrcat(vt_pool(t), cfg, ": ok\n",
+                                             NULL));
+  if (!vt_contains(r->err, want))
+    fprintf(stderr, "validate said: %s\n", r->err);
+  CU_ASSERT(vt_contains(r->err, want));
+  CU_ASSERT(vt_contains(r->err, "app.err.log\n"));
+  CU_ASSERT_EQUAL(vt_count_lines(r->err, "warning:"), 1);
+  CU_ASSERT(!vt_contains(r->err, "error:"));
+  /* The supervisor says it at start, and runs the service. */
+  VT_REQUIRE(vt_sup_start_ready(t, cfg));
+  CU_ASSERT(vt_wait_log(t, why, VT_WAIT_MS));
+  CU_ASSERT(vt_wait_state(t, "app", "running", VT_WAIT_MS) != NULL);
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_config_tests[] = {
     {"validate: a good file is ok", test_valid_ok},
     {"validate: not well-formed XML, with lines", test_not_well_formed},
@@ -537,6 +580,8 @@ static CU_TestInfo vigil_config_tests[] = {
     {"validate, run: a FIFO or device is refused", test_special_files},
     {"validate, run: a log name may not leave log-dir",
      test_log_name_escapes},
+    {"validate, run: a log target this platform lacks is a warning",
+     test_log_target_missing},
 #if defined(_WIN32)
     {"service install: a '%' in a path is refused", test_scm_percent},
 #endif

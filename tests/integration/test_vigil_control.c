@@ -190,6 +190,41 @@ static void test_pipelined_and_partial(void) {
   vt_end(t);
 }
 
+/* Replies come in the order of the requests, also when the first waits
+ * for a service: a start with "wait" of a service ready 700 ms after its
+ * start, then a version in the same write.  The version's reply must not overtake
+ * the start's (a client reading replies in order would take it for the
+ * start's answer). */
+static void test_pipelined_behind_wait(void) {
+  const char *reply, *req, *second;
+  svc_json_t *v;
+  int closed, rc, ok = 0;
+  vt_t *t = vt_begin("ctl-pipe-wait");
+  if (!t)
+    return;
+  vt_config(t, "vigil.xml",
+            vt_svc(t, "slow",
+                   "<ready after=\"700ms\"/><autostart>false</autostart>\n",
+                   "sleep", "30000", NULL),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  req = "{\"cmd\":\"start\",\"name\":\"slow\",\"wait\":true}\n"
+        "{\"cmd\":\"version\"}\n";
+  rc = vt_control_raw(t, req, strlen(req), 2, 10000, &reply, &closed);
+  CU_ASSERT_EQUAL(rc, 0);
+  v = parse_line(t, reply);
+  VT_REQUIRE(v != NULL);
+  CU_ASSERT_PTR_NULL(svc_json_get(v, "version"));
+  CU_ASSERT(svc_json_bool(svc_json_get(v, "ok"), &ok) && ok);
+  CU_ASSERT_PTR_NOT_NULL(vt_svc_of(v, "slow"));
+  second = strchr(reply, '\n');
+  v = second ? parse_line(t, second + 1) : NULL;
+  CU_ASSERT_PTR_NOT_NULL(v ? svc_json_get(v, "version") : NULL);
+  if (!v || !svc_json_get(v, "version"))
+    fprintf(stderr, "\n  replies: %s", reply);
+  vt_end(t);
+}
+
 /* Nobody there: exit 4, for a config never run, for an endpoint that does
  * not exist, and for the socket a killed supervisor left behind. */
 static void test_unreachable(void) {
@@ -353,6 +388,8 @@ static CU_TestInfo vigil_control_tests[] = {
     {"a line over 64 KiB: error reply, closed", test_oversized_line},
     {"unknown command / service: error", test_unknown_command_and_service},
     {"pipelined requests; a client gone mid-line", test_pipelined_and_partial},
+    {"pipelined behind a start with wait: replies in order",
+     test_pipelined_behind_wait},
     {"no supervisor: exit 4", test_unreachable},
 #if !defined(_WIN32)
     {"another user: refused by the peer check", test_other_user_refused},

@@ -734,9 +734,10 @@ static void test_abstract_endpoint(void) {
 
 /* ---- a failed accept ---------------------------------------------------- */
 
-/* faulty-sup CONFIG SKIP COUNT: the supervisor (svc_sup_run, as `vigil run
- * -c CONFIG`) with accepts failing ENOMEM through the PAL's fault seam:
- * after SKIP calls pass, the next COUNT. */
+/* faulty-sup CONFIG SKIP COUNT [memfd]: the supervisor (svc_sup_run, as
+ * `vigil run -c CONFIG`) with accepts (or with "memfd", memfd_create:
+ * vigil_logtarget) failing ENOMEM through the PAL's fault seam: after
+ * SKIP calls pass, the next COUNT. */
 static int child_faulty_sup(int argc, char **argv) {
   apr_pool_t *pool;
   apr_file_t *err;
@@ -753,7 +754,10 @@ static int child_faulty_sup(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.config = argv[1];
   o.log = log;
-  pal_fault_inject(PAL_SYS_ACCEPT, APR_ENOMEM, (unsigned)atoi(argv[2]),
+  pal_fault_inject(argc > 4 && strcmp(argv[4], "memfd") == 0
+                       ? PAL_SYS_MEMFD
+                       : PAL_SYS_ACCEPT,
+                   APR_ENOMEM, (unsigned)atoi(argv[2]),
                    (unsigned)atoi(argv[3]));
   rc = svc_sup_run(&o, pool);
   apr_pool_destroy(pool);

@@ -8,6 +8,9 @@
  *     --json`), HEAD, 405, 404, 400;
  *   - the metrics of a real crash-looping service: restarts_total grows,
  *     exactly one state gauge is 1, and it is the current state;
+ *   - the counters fed by the event stream (events_total, restarts_total)
+ *     agree with `vigil events` kind by kind, keep their counts across
+ *     reloads, and count each retry of a program that cannot run;
  *   - the token: missing, wrong and right; validate refuses a listener
  *     off loopback without token-file, and a token file every user can
  *     read;
@@ -348,6 +351,168 @@ static void test_values(void) {
   vt_end(t);
 }
 
+/* ---- metrics from the event stream -------------------------------------- */
+
+/* How many lines of `vigil events` (the ring: the last 64) say `event`. */
+static int64_t events_of(vt_t *t, const char *event) {
+  vt_res_t *r = vt_cli(t, "events", NULL);
+  if (r->code != 0)
+    return -1;
+  return vt_count_lines(r->out, apr_psprintf(vt_pool(t), "\"event\":\"%s\"",
+                                             event));
+}
+
+static int64_t events_total(const char *body, const char *svc,
+                            const char *event) {
+  char sample[160];
+  snprintf(sample, sizeof sample,
+           "vigil_service_events_total{service=\"%s\",event=\"%s\"}", svc,
+           event);
+  return metric(body, sample);
+}
+
+/* Reload with the services `svcs` (and the endpoint on port), wait
+ * until `name` runs: the metrics then, or "" (a failure recorded). */
+static const char *reload_to(vt_t *t, int port, const char *svcs,
+                             const char *name) {
+  http_config(t, listen_at(t, port, NULL), svcs);
+  if (vt_cli(t, "reload", NULL)->code != 0 ||
+      vt_wait_state(t, name, "running", VT_WAIT_MS) == NULL) {
+    CU_FAIL("reload or start failed");
+    return "";
+  }
+  return body_of(hget(t, port, "/metrics", NULL));
+}
+
+static const char *sleeper_named(vt_t *t, const char *name) {
+  return vt_svc(t, name, READY_FAST, "sleep", "60000", NULL);
+}
+
+/* The counters agree with `vigil events`: a crash loop, stopped, then
+ * every kind compared with the lines of the ring; a reload that keeps
+ * the service, and one that changes it, keep the counts (a counter never
+ * goes down); a removed service's series go. */
+static void test_event_counters(void) {
+  vt_t *t = vt_begin("http-evcount");
+  const char *kinds[] = {"started", "running", "exited", "restarting",
+                         "fatal", "health-failed", "stopped"};
+  const char *crash, *body;
+  int port;
+  size_t i;
+  int64_t restarts, exited;
+  if (!t)
+    return;
+  crash = vt_svc(t, "crash", READY_FAST
+                 "<restart policy=\"always\" delay=\"100ms\" "
+                 "max-delay=\"100ms\" max-restarts=\"1000\"/>\n",
+                 "sleep-exit", "200", "3", NULL);
+  port = http_up(t, apr_pstrcat(vt_pool(t), crash, sleeper(t), NULL));
+  VT_REQUIRE(port > 0);
+  vt_sleep(t, 1500);
+  body = body_of(hget(t, port, "/metrics", NULL));
+  exited = events_total(body, "crash", "exited");
+  CU_ASSERT(exited >= 2);
+  CU_ASSERT(events_total(body, "crash", "started") >= exited);
+  VT_REQUIRE(vt_cli(t, "stop", "crash", NULL)->code == 0);
+  VT_REQUIRE(vt_wait_state(t, "crash", "stopped", VT_WAIT_MS) != NULL);
+  body = body_of(hget(t, port, "/metrics", NULL));
+  /* The ring holds every event so far (fewer than 64). */
+  VT_REQUIRE(events_of(t, "started") < 20);
+  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    int64_t m = events_total(body, "crash", kinds[i]);
+    int64_t e = events_of(t, kinds[i]) -
+                /* s1's own: started, running */
+                (i < 2 ? 1 : 0);
+    if (m != e)
+      fprintf(stderr, "%s: metrics %lld, vigil events %lld\n", kinds[i],
+              (long long)m, (long long)e);
+    CU_ASSERT_EQUAL(m, e);
+  }
+  restarts = metric(body, "vigil_service_restarts_total{service=\"crash\"}");
+  CU_ASSERT_EQUAL(restarts, events_total(body, "crash", "restarting"));
+  CU_ASSERT(restarts >= 2);
+  CU_ASSERT(events_total(body, "crash", "exited") >= exited);
+  CU_ASSERT_EQUAL(events_total(body, "crash", "stopped"), 1);
+  CU_ASSERT_EQUAL(events_total(body, "s1", "exited"), 0);
+
+  /* A reload that adds a service keeps crash's counts ... */
+  body = reload_to(t, port, apr_pstrcat(vt_pool(t), crash, sleeper(t),
+                                        sleeper_named(t, "s2"), NULL),
+                   "s2");
+  CU_ASSERT_EQUAL(metric(body,
+                         "vigil_service_restarts_total{service=\"crash\"}"),
+                  restarts);
+  CU_ASSERT_EQUAL(events_total(body, "s2", "started"), 1);
+  /* ... and so does one that changes it (it restarts with new args). */
+  http_config(t, listen_at(t, port, NULL),
+              apr_pstrcat(vt_pool(t),
+                          vt_svc(t, "crash", READY_FAST
+                                 "<restart policy=\"always\" delay=\"100ms\""
+                                 " max-delay=\"100ms\" max-restarts="
+                                 "\"1000\"/>\n",
+                                 "sleep-exit", "250", "3", NULL),
+                          sleeper(t), NULL));
+  VT_REQUIRE(vt_cli(t, "reload", NULL)->code == 0);
+  VT_REQUIRE(vt_cli(t, "start", "crash", NULL)->code == 0);
+  vt_sleep(t, 800);
+  body = body_of(hget(t, port, "/metrics", NULL));
+  CU_ASSERT(metric(body, "vigil_service_restarts_total{service=\"crash\"}")
+            > restarts);
+  CU_ASSERT(events_total(body, "crash", "stopped") >= 1);
+  /* s2, removed: its series are gone. */
+  CU_ASSERT(!vt_contains(body, "service=\"s2\""));
+  /* A new service takes the removed one's record (the table holds no
+   * more records than services): s2, added again later, starts from 0. */
+  reload_to(t, port, apr_pstrcat(vt_pool(t), sleeper(t),
+                                 sleeper_named(t, "s3"), NULL), "s3");
+  body = reload_to(t, port, apr_pstrcat(vt_pool(t), sleeper(t),
+                                        sleeper_named(t, "s3"),
+                                        sleeper_named(t, "s2"), NULL),
+                   "s2");
+  CU_ASSERT_EQUAL(events_total(body, "s2", "started"), 1);
+  CU_ASSERT_EQUAL(events_total(body, "s3", "started"), 1);
+  CU_ASSERT_EQUAL(events_total(body, "s1", "started"), 1);
+  vt_end(t);
+}
+
+/* A program that cannot run is retried from backoff to backoff: each
+ * retry is one "restarting" event and one restart counted, as
+ * `vigil status` counts them (the event used to be said once, at the
+ * first entry into backoff). */
+static void test_restarts_from_backoff(void) {
+  vt_t *t = vt_begin("http-evbackoff");
+  const char *svc, *body;
+  int port;
+  int64_t m, e;
+  const svc_json_t *st;
+  if (!t)
+    return;
+  svc = apr_psprintf(vt_pool(t),
+                     "  <service name=\"ghost\">\n"
+                     "    <command>%s</command>\n"
+                     "    <restart policy=\"always\" delay=\"100ms\" "
+                     "max-delay=\"100ms\" max-restarts=\"1000\"/>\n"
+                     "  </service>\n",
+                     vt_xml(t, vt_path(t, "no-such-program")));
+  port = http_up(t, svc);
+  VT_REQUIRE(port > 0);
+  vt_sleep(t, 1200);
+  VT_REQUIRE(vt_cli(t, "stop", "ghost", NULL)->code == 0);
+  st = vt_wait_state(t, "ghost", "stopped", VT_WAIT_MS);
+  VT_REQUIRE(st != NULL);
+  body = body_of(hget(t, port, "/metrics", NULL));
+  m = metric(body, "vigil_service_restarts_total{service=\"ghost\"}");
+  e = events_of(t, "restarting");
+  if (m != e || m != vt_ifield(st, "restarts"))
+    fprintf(stderr, "restarts: metrics %lld, events %lld, status %lld\n",
+            (long long)m, (long long)e, (long long)vt_ifield(st, "restarts"));
+  CU_ASSERT(m >= 3);
+  CU_ASSERT_EQUAL(m, e);
+  CU_ASSERT_EQUAL(m, vt_ifield(st, "restarts"));
+  CU_ASSERT_EQUAL(events_total(body, "ghost", "started"), 0);
+  vt_end(t);
+}
+
 /* ---- the token ---------------------------------------------------------- */
 
 static void test_token(void) {
@@ -655,6 +820,10 @@ static CU_TestInfo tests[] = {
     {"each route", test_routes},
     {"promtool check metrics is clean", test_promtool},
     {"metric values of a crash-looping service", test_values},
+    {"event counters agree with vigil events, across reloads",
+     test_event_counters},
+    {"restarts from backoff to backoff are each an event",
+     test_restarts_from_backoff},
     {"the bearer token; validate's token rules", test_token},
     {"200 connections held: eviction, control unaffected", test_crowd},
     {"slowloris closed at the read deadline", test_slowloris},

@@ -189,7 +189,8 @@ static void test_oneshot_config(void) {
   CU_ASSERT(vt_contains(r->err, "<ready> has no use with type=\"oneshot\""));
   CU_ASSERT(vt_contains(r->err, "restart policy=\"always\" cannot be used "
                                 "with type=\"oneshot\""));
-  CU_ASSERT(vt_contains(r->err, "type=\"attach\" is not supported yet"));
+  CU_ASSERT(vt_contains(r->err, "service 'b' is type=\"attach\" and has no "
+                                "<pid-file>"));
   CU_ASSERT(vt_contains(r->err, "bad value 'forking'"));
   vt_end(t);
 }

@@ -9,9 +9,13 @@
  * Checked: RFC 5424 fields (PRI, version, APP-NAME, PROCID = the
  * service's pid, MSGID) and journald's fields (PRIORITY,
  * SYSLOG_IDENTIFIER, MESSAGE); a long line split into records that join
- * back to it; a daemon that cannot be reached (the fallback file, one
+ * back to it (syslog); a journal line larger than any datagram passed
+ * whole as a sealed memfd (SCM_RIGHTS), and split when memfd_create
+ * fails; a daemon that cannot be reached (the fallback file, one
  * warning); a daemon that does not read (records dropped and counted,
- * `vigil status` answers meanwhile).
+ * `vigil status` answers meanwhile); `vigil validate` and the
+ * supervisor's start warn of a journald socket that is missing and of a
+ * path that is not a socket, and say nothing once both are sockets.
  */
 #include "vigil_test.h"
 
@@ -28,6 +32,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -350,6 +355,18 @@ static void test_long_line(void) {
   rx_close(&rx);
 }
 
+/* LOGDIR/name once it holds `needle` (or what it holds after the wait,
+ * NULL if nothing). */
+static char *fallback_text(vt_t *t, const char *name, const char *needle) {
+  uint64_t end = vt_now_ms() + VT_WAIT_MS;
+  const char *f = apr_pstrcat(vt_pool(t), vt_log_dir(t), "/", name, NULL);
+  char *txt;
+  while (((txt = vt_read_file(t, f, NULL)) == NULL ||
+          !vt_contains(txt, needle)) && vt_now_ms() < end)
+    vt_sleep(t, 20);
+  return txt;
+}
+
 /* No daemon listens: the lines go to the default file, with one
  * warning, and the service runs on. */
 static void test_fallback(void) {
@@ -367,15 +384,8 @@ static void test_fallback(void) {
             NULL);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
   VT_REQUIRE(vt_wait_state(t, "app", "running", VT_WAIT_MS) != NULL);
-  {
-    uint64_t end = vt_now_ms() + VT_WAIT_MS;
-    const char *f = apr_pstrcat(vt_pool(t), vt_log_dir(t), "/app.out.log",
-                                NULL);
-    while (((txt = vt_read_file(t, f, NULL)) == NULL ||
-            !vt_contains(txt, "three\n")) && vt_now_ms() < end)
-      vt_sleep(t, 20);
-    CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "one\ntwo\nthree\n");
-  }
+  txt = fallback_text(t, "app.out.log", "three\n");
+  CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "one\ntwo\nthree\n");
   CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "log daemon unavailable"),
                   1);
   CU_ASSERT(vt_contains(vt_sup_log(t), "app.out.log"));
@@ -478,14 +488,299 @@ static void test_not_reading(void) {
   rx_close(&rx);
 }
 
+/* ---- journald's memory files ------------------------------------------ */
+
+/* The next datagram as rx_next(), and the descriptor it passed (-1:
+ * none; the caller closes it). */
+static char *rx_next_fd(vt_t *t, rx_t *rx, uint64_t ms, size_t *len,
+                        int *fd) {
+  static char buf[1 << 17];
+  uint64_t end = vt_now_ms() + ms;
+  *fd = -1;
+  for (;;) {
+    union {
+      struct cmsghdr align;
+      char b[CMSG_SPACE(4 * sizeof(int))];
+    } ctl;
+    struct iovec iov;
+    struct msghdr mh;
+    struct cmsghdr *cm;
+    ssize_t n;
+    iov.iov_base = buf;
+    iov.iov_len = sizeof buf - 1;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.b;
+    mh.msg_controllen = sizeof ctl.b;
+    n = recvmsg(rx->fd, &mh, MSG_CMSG_CLOEXEC);
+    if (n >= 0) {
+      for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(int)) && *fd < 0)
+          memcpy(fd, CMSG_DATA(cm), sizeof *fd);
+      *len = (size_t)n;
+      return apr_pstrmemdup(vt_pool(t), buf, (apr_size_t)n);
+    }
+    if (vt_now_ms() >= end)
+      return NULL;
+    vt_sleep(t, 10);
+  }
+}
+
+/* A line's length (its newline included) that no datagram of vigil's
+ * socket can carry: more than its send buffer (net.core.wmem_default,
+ * as vigil does not change it), so send() says EMSGSIZE.  The message
+ * is one byte short of a multiple of 48 KiB.  0 (and why, printed) if
+ * the line would pass vigil's own bound of a journal line. */
+static long too_big_for_a_datagram(long *wmem) {
+  FILE *f = fopen("/proc/sys/net/core/wmem_default", "r");
+  long w = 0, msg;
+  if (f) {
+    if (fscanf(f, "%ld", &w) != 1)
+      w = 0;
+    fclose(f);
+  }
+  if (w <= 0)
+    w = 212992;
+  *wmem = w;
+  msg = ((w + 1024) / 49152 + 1) * 49152 - 1;
+  if (msg >= 1024 * 1024) {
+    fprintf(stderr, "  [SKIPPED: net.core.wmem_default is %ld: a "
+            "datagram may hold a 1 MiB journal line]\n", w);
+    return 0;
+  }
+  return msg + 1;
+}
+
+/* The journal config of service `big`: one line of `width` bytes (its
+ * newline included), then "after" and a sleep. */
+static const char *big_line_svc(vt_t *t, long width) {
+  return sh_svc(t, "big", "<log stdout=\"journal\"/>",
+                apr_psprintf(vt_pool(t),
+                             "'%s' --child lines 1 %ld; sleep 0.2;"
+                             " echo after; exec sleep 30",
+                             vt_self(t), width));
+}
+
+/* "MESSAGE=000001 xxx...x\n" of width - 1 characters. */
+static int whole_message(const char *rec, size_t len, long width) {
+  const char *m = NULL, *p;
+  for (p = rec; p && p < rec + len; p = memchr(p, '\n', (size_t)(rec + len - p)),
+       p = p ? p + 1 : NULL)
+    if ((size_t)(rec + len - p) > 8 && memcmp(p, "MESSAGE=", 8) == 0) {
+      m = p + 8;
+      break;
+    }
+  if (!m || (size_t)(rec + len - m) < (size_t)width)
+    return 0;
+  return memcmp(m, "000001 x", 8) == 0 &&
+         strspn(m + 7, "x") == (size_t)(width - 8) && m[width - 1] == '\n';
+}
+
+/* A line larger than a datagram reaches journald whole, as a sealed
+ * memory file passed in an empty datagram, with its fields; the lines
+ * after it go as datagrams again. */
+static void test_journal_memfd(void) {
+  vt_t *t;
+  rx_t rx;
+  long wmem, width = too_big_for_a_datagram(&wmem);
+  char *d, *rec = NULL;
+  size_t len = 0;
+  int fd = -1, seals;
+  struct stat st;
+  if (skipped() || !width || !(t = vt_begin("memfd")))
+    return;
+  VT_REQUIRE(rx_open(t, &rx, "journal.sock", JOURNAL_PATH));
+  vt_config(t, "vigil.xml", big_line_svc(t, width), NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  d = rx_next_fd(t, &rx, VT_WAIT_MS, &len, &fd);
+  VT_REQUIRE(d != NULL);
+  CU_ASSERT_EQUAL(len, 0);
+  CU_ASSERT(fd >= 0);
+  if (fd >= 0) {
+    seals = fcntl(fd, F_GET_SEALS);
+    CU_ASSERT(seals >= 0 && (seals & F_SEAL_WRITE) && (seals & F_SEAL_GROW)
+              && (seals & F_SEAL_SHRINK) && (seals & F_SEAL_SEAL));
+    CU_ASSERT(fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
+    CU_ASSERT(st.st_size > width);
+    rec = apr_palloc(vt_pool(t), (apr_size_t)st.st_size + 1);
+    len = (size_t)pread(fd, rec, (size_t)st.st_size, 0);
+    CU_ASSERT_EQUAL(len, (size_t)st.st_size);
+    rec[len] = '\0';
+    /* Sealed: nobody can change it under the daemon. */
+    CU_ASSERT(write(fd, "x", 1) < 0);
+    close(fd);
+  }
+  if (rec) {
+    CU_ASSERT(strncmp(rec, "PRIORITY=6\n", 11) == 0);
+    CU_ASSERT(vt_contains(rec, "\nSYSLOG_IDENTIFIER=big\n"));
+    CU_ASSERT(vt_contains(rec, "\nSYSLOG_FACILITY=3\n"));
+    CU_ASSERT(whole_message(rec, len, width));
+    CU_ASSERT(len < (size_t)width + 200);
+  }
+  d = rx_next_fd(t, &rx, VT_WAIT_MS, &len, &fd);
+  CU_ASSERT(d != NULL && fd < 0 && vt_contains(d, "MESSAGE=after\n"));
+  CU_ASSERT(!vt_contains(vt_sup_log(t), "split"));
+  vt_end(t);
+  rx_close(&rx);
+}
+
+/* memfd_create fails (ENOMEM through the PAL's fault seam, in a
+ * supervisor of this binary): the long line is split into records of
+ * 48 KiB, with one warning, and the service runs on; the next line is a
+ * datagram as usual.  The pieces stay charged to vigil's send buffer
+ * until the daemon reads them, and vigil sends them at once, so a line
+ * longer than that buffer (as this one must be) cannot be queued whole
+ * unless the daemon reads meanwhile (this one does not): what came is
+ * the line's start, in order, and the rest is counted as lost, as for
+ * any daemon that does not keep up. */
+static void test_journal_memfd_fails(void) {
+  vt_t *t;
+  rx_t rx;
+  long wmem, width = too_big_for_a_datagram(&wmem);
+  const char *cfg, *argv[8];
+  char *d, *joined;
+  size_t len;
+  int fd, n = 0, after = 0;
+  if (skipped() || !width || !(t = vt_begin("memfd-fail")))
+    return;
+  VT_REQUIRE(rx_open(t, &rx, "journal.sock", JOURNAL_PATH));
+  cfg = vt_config(t, "vigil.xml", big_line_svc(t, width), NULL);
+  argv[0] = vt_self(t);
+  argv[1] = "--child";
+  argv[2] = "faulty-sup";
+  argv[3] = cfg;
+  argv[4] = "0";
+  argv[5] = "1000";
+  argv[6] = "memfd";
+  argv[7] = NULL;
+  VT_REQUIRE(vt_sup_start_argv(t, cfg, argv) == 0);
+  joined = apr_pstrdup(vt_pool(t), "");
+  while (!after && (d = rx_next_fd(t, &rx, VT_WAIT_MS, &len, &fd)) != NULL) {
+    const char *m = strstr(d, "\nMESSAGE=");
+    CU_ASSERT(fd < 0);
+    VT_REQUIRE(m != NULL && vt_contains(d, "SYSLOG_IDENTIFIER=big\n"));
+    m += 9;
+    if (strcmp(m, "after\n") == 0) {
+      after = 1;
+      break;
+    }
+    CU_ASSERT_EQUAL(strlen(m) - 1, 49152);
+    joined = apr_pstrcat(vt_pool(t), joined,
+                         apr_pstrndup(vt_pool(t), m, strlen(m) - 1), NULL);
+    n++;
+  }
+  CU_ASSERT(after);
+  /* At least the first piece; the queue holds less than the line. */
+  CU_ASSERT(n >= 1 && (long)n * 49152 < width - 1);
+  CU_ASSERT(strncmp(joined, "000001 xxxx", 11) == 0);
+  CU_ASSERT(strspn(joined + 7, "x") == strlen(joined) - 7);
+  CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "as a memory file"), 1);
+  CU_ASSERT(vt_contains(vt_sup_log(t), "error=\"Cannot allocate memory\""));
+  /* The rest is reported lost once "after" got through. */
+  CU_ASSERT(vt_wait_log(t, "lost=1", VT_WAIT_MS));
+  CU_ASSERT(vt_wait_state(t, "big", "running", VT_WAIT_MS) != NULL);
+  vt_end(t);
+  rx_close(&rx);
+}
+
+/* ---- validate's warnings ---------------------------------------------- */
+
+/* `vigil validate` of `cfg`: exit 0, "ok", and its stderr. */
+static const char *validate_ok(vt_t *t, const char *cfg) {
+  vt_res_t *r = vt_vigil(t, 10000, "validate", "-c", cfg, NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_contains(r->out, ": ok\n"));
+  CU_ASSERT(!vt_contains(r->err, "error:"));
+  return r->err;
+}
+
+/* In the namespace: journald's socket missing, then a regular file in
+ * its place, /dev/log a regular file: warnings (exit 0); real sockets
+ * at both: nothing said.  The supervisor logs the same warnings at its
+ * start and at a reload, and runs the service, its lines in the
+ * fallback file. */
+static void test_validate_warnings(void) {
+  vt_t *t;
+  rx_t rs, rj;
+  const char *cfg, *err, *plain;
+  char *txt;
+  if (skipped() || !(t = vt_begin("validate-warn")))
+    return;
+  cfg = vt_config(t, "vigil.xml",
+                  sh_svc(t, "app", "<log stdout=\"journal\" "
+                         "stderr=\"syslog\"/>",
+                         "echo hello; exec sleep 30"),
+                  sh_svc(t, "app2", "<log stdout=\"journal\"/>",
+                         "exec sleep 30"),
+                  NULL);
+  /* A regular file bound over /dev/log (whatever was there). */
+  plain = vt_path(t, "plain");
+  VT_REQUIRE(vt_write_file(t, plain, "") == 0);
+  VT_REQUIRE(mount(plain, SYSLOG_PATH, "none", MS_BIND, NULL) == 0);
+  VT_REQUIRE(unlink(JOURNAL_PATH) == 0);
+  err = validate_ok(t, cfg);
+  CU_ASSERT(vt_contains(err, "vigil.xml:8: warning: service app (and 1 "
+                             "more services): <log stdout=\"journal\">: "
+                             JOURNAL_PATH " does not exist (is "
+                             "systemd-journald running?); the lines go to "
+                             "the fallback files"));
+  CU_ASSERT(vt_contains(err, "vigil.xml:8: warning: service app: <log "
+                             "stderr=\"syslog\">: " SYSLOG_PATH " is not a "
+                             "socket; the lines go to the fallback file "));
+  CU_ASSERT(vt_contains(err, "app.err.log until it can be reached"));
+  CU_ASSERT_EQUAL(vt_count_lines(err, "warning:"), 2);
+  VT_REQUIRE(touch(JOURNAL_PATH) == 0);
+  err = validate_ok(t, cfg);
+  CU_ASSERT(vt_contains(err, JOURNAL_PATH " is not a socket"));
+  CU_ASSERT_EQUAL(vt_count_lines(err, "warning:"), 2);
+
+  /* The supervisor says it, and runs the services all the same. */
+  VT_REQUIRE(vt_sup_start_ready(t, cfg));
+  CU_ASSERT(vt_wait_log(t, JOURNAL_PATH " is not a socket", VT_WAIT_MS));
+  CU_ASSERT(vt_contains(vt_sup_log(t), SYSLOG_PATH " is not a socket"));
+  CU_ASSERT(vt_wait_state(t, "app", "running", VT_WAIT_MS) != NULL);
+  txt = fallback_text(t, "app.out.log", "hello\n");
+  CU_ASSERT_STRING_EQUAL(txt ? txt : "(none)", "hello\n");
+  /* A reload says them again. */
+  VT_REQUIRE(vt_cli(t, "reload", NULL)->code == 0);
+  {
+    uint64_t end = vt_now_ms() + VT_WAIT_MS;
+    while (vt_count_lines(vt_sup_log(t), JOURNAL_PATH " is not a socket") <
+               2 && vt_now_ms() < end)
+      vt_sleep(t, 20);
+    CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t),
+                                   JOURNAL_PATH " is not a socket"), 2);
+  }
+  VT_REQUIRE(vt_cli(t, "shutdown", NULL)->code == 0);
+  vt_sup_wait_exit(t, VT_WAIT_MS);
+  (void)umount2(SYSLOG_PATH, MNT_DETACH);
+
+  /* Real sockets at both paths: nothing to say. */
+  VT_REQUIRE(rx_open(t, &rs, "syslog.sock", SYSLOG_PATH));
+  VT_REQUIRE(rx_open(t, &rj, "journal.sock", JOURNAL_PATH));
+  err = validate_ok(t, cfg);
+  CU_ASSERT_STRING_EQUAL(err, "");
+  rx_close(&rj);
+  rx_close(&rs);
+  vt_end(t);
+}
+
 static CU_TestInfo vigil_logtarget_tests[] = {
     {"syslog: RFC 5424 fields, info and err", test_syslog_fields},
     {"journal: PRIORITY, SYSLOG_IDENTIFIER, MESSAGE", test_journal_fields},
     {"a long line is split into records, nothing cut", test_long_line},
+    {"journal: a line past a datagram goes whole as a sealed memfd",
+     test_journal_memfd},
+    {"journal: memfd_create fails: the line is split, the service runs",
+     test_journal_memfd_fails},
     {"no daemon: the fallback file, one warning", test_fallback},
     {"the daemon back: lines go to it again after 10 s", test_daemon_back},
     {"a daemon not reading: drops counted, the loop answers",
      test_not_reading},
+    {"validate warns of a missing or non-socket daemon path",
+     test_validate_warnings},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo vigil_logtarget_suite = {.pName = "vigil_logtarget",

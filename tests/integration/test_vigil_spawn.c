@@ -175,6 +175,49 @@ static void test_user_reload_command(void) {
   vt_end(t);
 }
 
+/* A health check of type exec of a <user>nobody service runs as the
+ * service does: its uid, its umask, its USER.  Run as root, a check an
+ * unprivileged user may edit would be a way to root; a failing check
+ * (one failure restarts it) would show as restarts and in the log. */
+static void test_user_health_check(void) {
+  vt_t *t;
+  struct passwd *pw;
+  const svc_json_t *s;
+  const char *script;
+  if (!need_root("switching user"))
+    return;
+  pw = getpwnam("nobody");
+  VT_REQUIRE(pw != NULL);
+  t = vt_begin("spawn-health-user");
+  if (!t)
+    return;
+  script = apr_psprintf(vt_pool(t),
+                        "[ \"$(id -u)\" = %ld ] && "
+                        "[ \"$(umask)\" = 0027 ] && "
+                        "[ \"$USER\" = nobody ]",
+                        (long)pw->pw_uid);
+  vt_config(t, "vigil.xml",
+            sh_svc(t, "h",
+                   apr_psprintf(vt_pool(t),
+                                "    <user>nobody</user>\n"
+                                "    <umask>0027</umask>\n"
+                                "    <health type=\"exec\" target=\"/bin/sh\""
+                                " interval=\"100ms\" failures=\"1\">"
+                                "<arg>-c</arg><arg>%s</arg></health>\n",
+                                vt_xml(t, script)),
+                   "exec sleep 30"),
+            NULL);
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  VT_REQUIRE(vt_wait_state(t, "h", "running", VT_WAIT_MS) != NULL);
+  vt_sleep(t, 1000);   /* ten checks */
+  s = vt_svc_of(vt_status(t), "h");
+  VT_REQUIRE(s != NULL);
+  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "running");
+  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
+  CU_ASSERT(!vt_contains(vt_sup_log(t), "health check failed"));
+  vt_end(t);
+}
+
 /* <group> over the user's primary group; and an unknown user is a
  * config error at its line, for validate and for run alike. */
 static void test_group_and_unknown(void) {
@@ -549,6 +592,8 @@ static CU_TestInfo vigil_spawn_tests[] = {
      test_user_dies_with_vigil},
     {"<user>, <umask>: the <reload> command runs as the service does",
      test_user_reload_command},
+    {"<user>, <umask>: a health check of type exec runs as the service",
+     test_user_health_check},
     {"<group> override; unknown user: error at its line",
      test_group_and_unknown},
     {"a vigil not root cannot switch user: validate says so",
