@@ -120,6 +120,21 @@ static inline void vg__req_unregister(vg_loop_t *loop) {
   loop->active_reqs--;
 }
 
+/* A write's or send's buffer array copied into its request: into small
+ * (VG_WRITE_BUFS_SMALL entries) or a malloc'd array, which *out points
+ * at (stream.c).  One buffer, the common case, is a plain assignment. */
+apr_status_t vg__bufs_copy_many(vg_buf_t **out, vg_buf_t *small,
+                                const vg_buf_t *bufs, unsigned nbufs);
+static inline apr_status_t vg__bufs_copy(vg_buf_t **out, vg_buf_t *small,
+                                         const vg_buf_t *bufs,
+                                         unsigned nbufs) {
+  if (nbufs != 1)
+    return vg__bufs_copy_many(out, small, bufs, nbufs);
+  small[0] = bufs[0];
+  *out = small;
+  return APR_SUCCESS;
+}
+
 /* Per-type close hooks, called by vg_close(); each stops the handle. */
 void vg__timer_close(vg_timer_t *t);
 void vg__stream_close(vg_stream_t *s);

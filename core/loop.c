@@ -4,7 +4,8 @@
  * user data).
  *
  * One iteration:
- *   1. update the cached time (a vDSO read, no system call)
+ *   1. update the cached time (a vDSO read, no system call), if a timer
+ *      is armed: otherwise nothing reads it before the wait updates it
  *   2. run due timers
  *   3. wait in the PAL for I/O, child exits, signals and wake-ups, with
  *      the next timer's deadline as timeout; as soon as the OS wait
@@ -100,12 +101,18 @@ static int closing_ready(const vg_loop_t *loop) {
   return 0;
 }
 
+/* Is a timer in the wheel?  (A stopped one may linger until its slot is
+ * reached: then the answer is yes for nothing, which costs a time read.) */
+static int timers_armed(const vg_loop_t *loop) {
+  return loop->wheel_levels != 0;
+}
+
 static int64_t poll_timeout(vg_loop_t *loop) {
-  if (loop->stop_flag || closing_ready(loop))
+  if (loop->stop_flag || (loop->closing && closing_ready(loop)))
     return 0;
   if (loop->active_handles == 0 && loop->active_reqs == 0)
     return 0;
-  return vg__next_timeout(loop);
+  return timers_armed(loop) ? vg__next_timeout(loop) : -1;
 }
 
 int vg_run(vg_loop_t *loop, vg_run_mode mode) {
@@ -114,9 +121,13 @@ int vg_run(vg_loop_t *loop, vg_run_mode mode) {
     vg_update_time(loop);
   while (alive && !loop->stop_flag) {
     int64_t timeout = 0;
-    vg_update_time(loop);
-    if (vg__timers_due(loop))
-      vg__run_timers(loop);
+    /* Without a timer, the time is read once per iteration: after the
+     * wait (on_waited), before any callback of it. */
+    if (timers_armed(loop)) {
+      vg_update_time(loop);
+      if (vg__timers_due(loop))
+        vg__run_timers(loop);
+    }
     if (mode != VG_RUN_NOWAIT)
       timeout = poll_timeout(loop);
     loop->error = pal_poll_wait(loop->poll, timeout);

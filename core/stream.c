@@ -244,6 +244,16 @@ static void on_write(pal_req_t *r, apr_status_t status) {
     req->cb(req, status);
 }
 
+apr_status_t vg__bufs_copy_many(vg_buf_t **out, vg_buf_t *small,
+                                const vg_buf_t *bufs, unsigned nbufs) {
+  if (nbufs <= VG_WRITE_BUFS_SMALL)
+    *out = small;
+  else if (!(*out = malloc(nbufs * sizeof *bufs)))
+    return APR_ENOMEM;
+  memcpy(*out, bufs, nbufs * sizeof *bufs);
+  return APR_SUCCESS;
+}
+
 apr_status_t vg_write(vg_write_t *req, vg_stream_t *s, const vg_buf_t bufs[],
                       unsigned nbufs, vg_write_cb cb) {
   apr_status_t rv;
@@ -251,14 +261,9 @@ apr_status_t vg_write(vg_write_t *req, vg_stream_t *s, const vg_buf_t bufs[],
     return VG_ECLOSING;
   if (!(s->sflags & VG__S_OPEN))
     return APR_EBADF;
-  if (nbufs <= VG_WRITE_BUFS_SMALL) {
-    req->bufs = req->bufsml;
-  } else {
-    req->bufs = malloc(nbufs * sizeof *bufs);
-    if (!req->bufs)
-      return APR_ENOMEM;
-  }
-  memcpy(req->bufs, bufs, nbufs * sizeof *bufs);
+  rv = vg__bufs_copy(&req->bufs, req->bufsml, bufs, nbufs);
+  if (rv != APR_SUCCESS)
+    return rv;
   req->handle = s;
   req->cb = cb;
   req->req.data = req;

@@ -90,14 +90,9 @@ apr_status_t vg_udp_send(vg_send_t *req, vg_udp_t *udp, const vg_buf_t bufs[],
   apr_status_t rv;
   if (vg__is_closing(udp))
     return VG_ECLOSING;
-  if (nbufs <= VG_WRITE_BUFS_SMALL) {
-    req->bufs = req->bufsml;
-  } else {
-    req->bufs = malloc(nbufs * sizeof *bufs);
-    if (!req->bufs)
-      return APR_ENOMEM;
-  }
-  memcpy(req->bufs, bufs, nbufs * sizeof *bufs);
+  rv = vg__bufs_copy(&req->bufs, req->bufsml, bufs, nbufs);
+  if (rv != APR_SUCCESS)
+    return rv;
   if (addr)
     req->addr = *addr;
   req->handle = udp;

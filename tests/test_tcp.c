@@ -923,6 +923,122 @@ static void test_writable_and_read_together(void) {
 }
 #endif
 
+#ifndef _WIN32
+/* Bytes already waiting when reading starts, sent by the accepted socket
+ * driven directly, and a reader whose read stops short of the end: the
+ * epoll backend's edge triggering reports such a stream once, so every
+ * byte and the end must come out of that one report. */
+static char ew_rbuf[64];
+static size_t ew_buflen;        /* what ew_alloc hands out */
+static char ew_got[256];
+static size_t ew_len;
+static int ew_eof;
+
+static void ew_alloc(vg_handle_t *h, size_t suggested, vg_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = ew_rbuf;
+  buf->len = ew_buflen;
+}
+
+static void ew_read(vg_stream_t *s, apr_status_t status, size_t nread,
+                    const vg_buf_t *buf) {
+  (void)s;
+  if (status != APR_SUCCESS) {
+    ew_eof = status == APR_EOF ? 1 : -1;
+    return;
+  }
+  if (nread > sizeof ew_got - ew_len)
+    nread = sizeof ew_got - ew_len;
+  memcpy(ew_got + ew_len, buf->base, nread);
+  ew_len += nread;
+}
+
+static int ew_has(void *arg) { return ew_len >= *(size_t *)arg; }
+
+/* Connect, then let the peer's sends arrive before reading starts. */
+static int ew_start(vg_loop_t *loop, server_t *srv, vg_tcp_t *cli,
+                    vg_connect_t *creq, size_t buflen) {
+  server_start(loop, srv, 0);
+  connect_pair(loop, srv, cli, creq);
+  ew_buflen = buflen;
+  ew_len = 0;
+  ew_eof = 0;
+  return (int)srv->conns->tcp.io.fd;
+}
+
+static void ew_settle(vg_loop_t *loop) {
+  volatile int never = 0;
+  vg_test_run_until(loop, &never, 20);   /* loopback: the bytes are in */
+}
+
+/* The peer sends and shuts down before the first read: the read that
+ * gets the bytes is short, yet the end waits behind them. */
+static void test_eof_behind_bytes(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  server_t srv;
+  vg_tcp_t cli;
+  vg_connect_t creq;
+  int peer = ew_start(loop, &srv, &cli, &creq, sizeof ew_rbuf);
+  CU_ASSERT_EQUAL(send(peer, "hello", 5, 0), 5);
+  CU_ASSERT_EQUAL(shutdown(peer, SHUT_WR), 0);
+  ew_settle(loop);
+  CU_ASSERT_EQUAL(vg_read_start(&cli, ew_alloc, ew_read), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_until(loop, &ew_eof, VG_TEST_WAIT_MS));
+  CU_ASSERT_EQUAL(ew_eof, 1);
+  CU_ASSERT_EQUAL(ew_len, 5);
+  CU_ASSERT(memcmp(ew_got, "hello", 5) == 0);
+  vg_close((vg_handle_t *)&cli, NULL);
+  server_stop(&srv);
+  vg_test_close_loop(loop);
+}
+
+/* Urgent data: a TCP read stops at its mark with the bytes after it
+ * still queued.  The urgent byte itself is out of band (not read). */
+static void test_urgent_mark(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  server_t srv;
+  vg_tcp_t cli;
+  vg_connect_t creq;
+  size_t want = 4;
+  int peer = ew_start(loop, &srv, &cli, &creq, sizeof ew_rbuf);
+  CU_ASSERT_EQUAL(send(peer, "ab", 2, 0), 2);
+  CU_ASSERT_EQUAL(send(peer, "X", 1, MSG_OOB), 1);
+  CU_ASSERT_EQUAL(send(peer, "cd", 2, 0), 2);
+  ew_settle(loop);
+  CU_ASSERT_EQUAL(vg_read_start(&cli, ew_alloc, ew_read), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, ew_has, &want, VG_TEST_WAIT_MS));
+  CU_ASSERT_EQUAL(ew_len, 4);
+  CU_ASSERT(memcmp(ew_got, "abcd", 4) == 0);
+  vg_close((vg_handle_t *)&cli, NULL);
+  server_stop(&srv);
+  vg_test_close_loop(loop);
+}
+
+/* A one-byte buffer: 200 bytes are more than one batch of reads (32),
+ * and nothing more comes to report the stream again. */
+static void test_more_than_a_batch(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  server_t srv;
+  vg_tcp_t cli;
+  vg_connect_t creq;
+  char msg[200];
+  size_t i, want = sizeof msg;
+  int peer = ew_start(loop, &srv, &cli, &creq, 1);
+  for (i = 0; i < sizeof msg; i++)
+    msg[i] = (char)pattern_byte(i);
+  CU_ASSERT_EQUAL(send(peer, msg, sizeof msg, 0), (ssize_t)sizeof msg);
+  ew_settle(loop);
+  CU_ASSERT_EQUAL(vg_read_start(&cli, ew_alloc, ew_read), APR_SUCCESS);
+  CU_ASSERT(vg_test_run_cond(loop, ew_has, &want, VG_TEST_WAIT_MS));
+  CU_ASSERT_EQUAL(ew_len, sizeof msg);
+  CU_ASSERT(memcmp(ew_got, msg, sizeof msg) == 0);
+  vg_close((vg_handle_t *)&cli, NULL);
+  server_stop(&srv);
+  vg_test_close_loop(loop);
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * Fault injection on the hot paths.
  * --------------------------------------------------------------------- */
@@ -1059,6 +1175,9 @@ static CU_TestInfo tcp_tests[] = {
     {"read_stop_start", test_read_stop_start},
 #ifndef _WIN32
     {"writable_and_read_together", test_writable_and_read_together},
+    {"eof_behind_bytes", test_eof_behind_bytes},
+    {"urgent_mark", test_urgent_mark},
+    {"more_than_a_batch", test_more_than_a_batch},
 #endif
     {"read_eagain", test_read_eagain},
     {"write_eintr_eagain", test_write_eintr},

@@ -67,11 +67,22 @@ static inline void pal__io_init(pal_io_t *io, pal_poll_t *p, int kind,
  * wait (each backend's poll: the completion queue below). */
 void pal__complete(pal_poll_t *p, pal_req_t *req, apr_status_t status);
 
-/* Requests (common/req.c): fill in a write/send request (the caller then
- * counts it as pending on its poll), and move its cursor past `w` bytes
- * written. */
-void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
-                   const pal_buf_t *bufs, unsigned nbufs, pal_req_cb cb);
+/* Requests: fill in a write/send request (the caller then counts it as
+ * pending on its poll; inline, as it is on every write's path), and
+ * (common/req.c) move its cursor past `w` bytes written. */
+static inline void pal__req_init(pal_req_t *req, pal_io_t *io, int type,
+                                 const pal_buf_t *bufs, unsigned nbufs,
+                                 pal_req_cb cb) {
+  req->cb = cb;
+  req->io = io;
+  req->next = NULL;
+  req->status = APR_SUCCESS;
+  req->type = type;
+  req->bufs = bufs;
+  req->nbufs = nbufs;
+  req->bufidx = 0;
+  req->bufoff = 0;
+}
 void pal__req_advance(pal_req_t *req, size_t w);
 
 /* Append a request to an io's write queue (writes complete in order). */

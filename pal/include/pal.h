@@ -233,7 +233,6 @@ struct pal_req_s {
   unsigned nbufs;
   unsigned bufidx;            /* first buffer not fully written */
   size_t bufoff;              /* bytes of bufs[bufidx] already written */
-  size_t nbytes;              /* total bytes in the request */
   pal_addr_t *addr;           /* send: destination (caller-owned) */
   intptr_t os[8];             /* backend storage (Windows: OVERLAPPED) */
 };
@@ -309,8 +308,12 @@ apr_status_t pal_io_recv_stop(pal_io_t *io);
  * must stay valid until cb runs.  Writes complete in order. */
 apr_status_t pal_io_write(pal_io_t *io, pal_req_t *req, const pal_buf_t *bufs,
                           unsigned nbufs, pal_req_cb cb);
-/* Bytes of a submitted write or send that are not yet written. */
-size_t pal_req_pending_bytes(const pal_req_t *req);
+/* Bytes of a submitted write or send that are not yet written.  Inline
+ * for its common case, a request written whole at submit time. */
+size_t pal__req_pending_bytes(const pal_req_t *req);
+static inline size_t pal_req_pending_bytes(const pal_req_t *req) {
+  return req->bufidx >= req->nbufs ? 0 : pal__req_pending_bytes(req);
+}
 /* Best effort, non-queued write (nothing queued ahead).  Returns the byte
  * count written in *written, APR_EAGAIN when nothing could be written
  * (always, on Windows pipes, as in libuv). */

@@ -46,8 +46,14 @@ enum {
                                              in flight */
   PAL__F_RPOLL = PAL__F_BACKEND << 3,     /* the next read waits for
                                              readiness (section 3b) */
-  PAL__F_RCANCEL = PAL__F_BACKEND << 4    /* reading stopped: the read in
+  PAL__F_RCANCEL = PAL__F_BACKEND << 4,   /* reading stopped: the read in
                                              flight is being cancelled */
+  PAL__F_RING = PAL__F_BACKEND << 5,      /* read through completions
+                                             (ring_reads(), section 3b) */
+  PAL__F_EDGE = PAL__F_BACKEND << 6,      /* its interest may be
+                                             edge-triggered (section 2) */
+  PAL__F_SOCK = PAL__F_BACKEND << 7       /* a stream socket: recv(2) and
+                                             send(2), see sock_read() */
 };
 
 /* os[0] of a listener: an accepted descriptor the owner has not taken. */
@@ -93,11 +99,50 @@ apr_status_t pal__set_cloexec(int fd, int on) {
   return APR_SUCCESS;
 }
 
+static int ring_reads(const pal_io_t *io);
+
 static void io_init(pal_io_t *io, pal_poll_t *p, int kind, int fd) {
   pal__io_init(io, p, kind, fd);
   PENDING_FD(io) = -1;
   RD_SLOT(io) = RD_BID(io) = -1;
   RD_STATUS(io) = 0;
+  if (ring_reads(io))
+    io->flags |= PAL__F_RING;
+  else if (kind == PAL_IO_TCP)
+    io->flags |= PAL__F_EDGE;
+  if (kind == PAL_IO_TCP || kind == PAL_IO_UNIX)
+    io->flags |= PAL__F_SOCK;
+}
+
+/* A stream socket is read and written with recv(2) and send(2), which go
+ * straight to the socket layer: read(2) and write(2) take the file
+ * system's path first (access checks, fsnotify), a measurable part of a
+ * small message's cost.  A descriptor that turns out not to be a socket
+ * falls back to read(2) and write(2) for good. */
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL   /* EPIPE, never SIGPIPE */
+#else
+#define SEND_FLAGS 0              /* SIGPIPE is ignored (poll.c) */
+#endif
+
+static ssize_t sock_read(pal_io_t *io, void *buf, size_t len) {
+  if (io->flags & PAL__F_SOCK) {
+    ssize_t n = recv((int)io->fd, buf, len, 0);
+    if (n >= 0 || errno != ENOTSOCK)
+      return n;
+    io->flags &= ~PAL__F_SOCK;
+  }
+  return read((int)io->fd, buf, len);
+}
+
+static ssize_t sock_write(pal_io_t *io, const void *buf, size_t len) {
+  if (io->flags & PAL__F_SOCK) {
+    ssize_t n = send((int)io->fd, buf, len, SEND_FLAGS);
+    if (n >= 0 || errno != ENOTSOCK)
+      return n;
+    io->flags &= ~PAL__F_SOCK;
+  }
+  return write((int)io->fd, buf, len);
 }
 
 apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
@@ -227,16 +272,9 @@ static int ring_reads(const pal_io_t *io) {
 
 static apr_status_t read_submit(pal_io_t *io);
 
-/* Bring the registered interest in line with what the io wants.  Fails
- * only if the backend refuses the descriptor (a regular file on epoll,
- * ENOMEM); the caller then undoes what it asked for and reports it. */
-static apr_status_t update_interest(pal_io_t *io) {
-  unsigned want = 0;
-  apr_status_t rv;
-  if (io->fd < 0 || (io->flags & PAL__F_CLOSED))
-    return APR_SUCCESS;
-  if ((io->flags & PAL__F_READING) && ring_reads(io) &&
-      !(io->flags & PAL__F_RPOLL)) {
+/* A completion read to start or to cancel as reading starts or stops. */
+static void ring_interest(pal_io_t *io) {
+  if ((io->flags & PAL__F_READING) && !(io->flags & PAL__F_RPOLL)) {
     if (!(io->flags & PAL__F_RSUB) && read_submit(io) != APR_SUCCESS)
       io->flags |= PAL__F_RPOLL;   /* fall back to readiness */
   } else if (!(io->flags & PAL__F_READING) &&
@@ -246,14 +284,39 @@ static apr_status_t update_interest(pal_io_t *io) {
     io->poll->be->read_cancel(io->poll, RD_SLOT(io), 0);
     io->flags |= PAL__F_RCANCEL;
   }
-  if ((io->flags & PAL__F_READING) && !(io->flags & PAL__F_RSUB))
-    want |= PAL__IN;
-  if (io->flags & PAL__F_RECVING)
-    want |= PAL__IN;
-  if ((io->flags & PAL__F_LISTENING) && PENDING_FD(io) < 0)
-    want |= PAL__IN;
+}
+
+/* Bring the registered interest in line with what the io wants.  Fails
+ * only if the backend refuses the descriptor (a regular file on epoll,
+ * ENOMEM); the caller then undoes what it asked for and reports it.
+ *
+ * Edge triggering (PAL__EDGE) is asked for a TCP stream on a readiness
+ * backend (PAL__F_EDGE): do_read() reads it until a read proves it
+ * drained, flush_writes() writes until the kernel is full (which arms
+ * its wake-up for space), the 32-read batch re-arms it, and every change
+ * of interest reports the current readiness again.  Not for listeners
+ * (an accept failing with EMFILE leaves connections in the backlog),
+ * pipes (a terminal's read stops at a line end with more buffered),
+ * local streams (a read stops after the bytes that carried descriptors)
+ * or datagrams; not on a completion backend either, whose readiness
+ * serves only writes and the rare fallback read. */
+static apr_status_t update_interest(pal_io_t *io) {
+  unsigned want = 0, flags = io->flags;
+  apr_status_t rv;
+  if (io->fd < 0 || (flags & PAL__F_CLOSED))
+    return APR_SUCCESS;
+  if (flags & PAL__F_RING) {
+    ring_interest(io);
+    flags = io->flags;
+  }
+  if ((flags & (PAL__F_READING | PAL__F_RSUB)) == PAL__F_READING ||
+      (flags & PAL__F_RECVING) ||
+      ((flags & PAL__F_LISTENING) && PENDING_FD(io) < 0))
+    want = PAL__IN;
   if (io->writes_head || io->connect_req)
     want |= PAL__OUT;
+  if (want && (flags & (PAL__F_EDGE | PAL__F_LISTENING)) == PAL__F_EDGE)
+    want |= PAL__EDGE;
   if (want == io->events)
     return APR_SUCCESS;
   if (want == 0) {
@@ -291,36 +354,65 @@ static int read_buf(pal_io_t *io, pal_buf_t *buf) {
   return 1;
 }
 
-static void do_read(pal_io_t *io) {
+/* Report an edge-triggered io again at the next wait, its bytes being
+ * left in the kernel (a modify re-reads the descriptor's state). */
+static void rearm(pal_io_t *io) {
+  int e = errno;
+  if ((io->events & PAL__EDGE) && !(io->flags & PAL__F_CLOSED))
+    (void)pal__poll_modify(io->poll, (int)io->fd, io->events,
+                           PAL__TOKEN(io, PAL__TOK_IO));
+  errno = e;
+}
+
+/* Read for as long as the owner reads, up to a batch.  A read shorter
+ * than its buffer drained the descriptor (the next bytes are a new event,
+ * edge-triggered or not) unless the event also said the peer shut down
+ * (the end of the stream waits behind the bytes), an error, or urgent
+ * data (TCP stops a read at its mark): then read on until the kernel
+ * says EAGAIN.  Returns 1 if reading stopped (the interest changes). */
+static int do_read(pal_io_t *io, unsigned events) {
   int count = PAL__READ_BATCH;
+  int short_drains = !(events & (PAL__HUP | PAL__ERR | PAL__PRI));
   if (RD_BID(io) >= 0 || RD_STATUS(io))
     deliver(io);   /* what a completion read got comes first */
   while ((io->flags & PAL__F_READING) && count-- > 0) {
     pal_buf_t buf = {NULL, 0};
     ssize_t n;
     if (!read_buf(io, &buf))
-      return;
-    do
-      n = PAL__SYS(PAL_SYS_READ, read((int)io->fd, buf.base, buf.len));
-    while (n < 0 && errno == EINTR);
+      return 1;
+    do {
+      if (PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(PAL_SYS_READ)) {
+        /* An injected failure leaves the bytes in the kernel, where a
+         * real EAGAIN proves there are none: as if they came after. */
+        rearm(io);
+        n = -1;
+      } else {
+        n = sock_read(io, buf.base, buf.len);
+      }
+    } while (n < 0 && errno == EINTR);
     if (n > 0) {
       io->rcb.read(io, APR_SUCCESS, (size_t)n, &buf);
-      if ((size_t)n < buf.len)
-        return;   /* drained: skip the read that would say EAGAIN */
+      if ((size_t)n < buf.len && short_drains)
+        break;   /* drained: skip the read that would say EAGAIN */
     } else if (n == 0) {
       io->flags &= ~PAL__F_READING;
       io->rcb.read(io, APR_EOF, 0, &buf);
-      return;
+      return 1;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       io->rcb.read(io, APR_SUCCESS, 0, &buf);
-      return;
+      break;
     } else {
       apr_status_t rv = pal__fail("read");
       io->flags &= ~PAL__F_READING;
       io->rcb.read(io, rv, 0, &buf);
-      return;
+      return 1;
     }
   }
+  if (!(io->flags & PAL__F_READING))
+    return 1;
+  if (count < 0)
+    rearm(io);   /* the batch is used up, with bytes maybe left */
+  return 0;
 }
 
 /* One datagram into buf; with PAL__F_PASSCRED, its sender's credentials
@@ -469,7 +561,7 @@ static void do_accept(pal_io_t *io) {
   }
 }
 
-static apr_status_t write_req(pal_io_t *io, pal_req_t *req);
+static inline apr_status_t write_req(pal_io_t *io, pal_req_t *req);
 static void flush_writes(pal_io_t *io);
 
 static void finish_connect(pal_io_t *io) {
@@ -486,20 +578,30 @@ static void finish_connect(pal_io_t *io) {
                     : APR_SUCCESS);
 }
 
+/* Serve an event: the read side, then the write side, then the interest
+ * if the PAL changed what it needs.  (What the owner changes from its
+ * callbacks -- reading, writing, accepting -- updated the interest
+ * already, so a stream that keeps reading skips the recomputation.) */
 void pal__io_ready(pal_io_t *io, unsigned events) {
-  if (events & (PAL__IN | PAL__ERR | PAL__HUP)) {
+  int changed = 0;
+  if (events & (PAL__IN | PAL__ERR | PAL__HUP | PAL__PRI)) {
     if (io->flags & PAL__F_READING) {
       /* Never beside a completion read in flight: bytes would be
        * delivered out of order. */
       if (!(io->flags & PAL__F_RSUB)) {
-        do_read(io);
-        io->flags &= ~PAL__F_RPOLL;   /* back to completion reads */
+        changed = do_read(io, events);
+        if (io->flags & PAL__F_RPOLL) {
+          io->flags &= ~PAL__F_RPOLL;   /* back to completion reads */
+          changed = 1;
+        }
       }
-    }
-    else if (io->flags & PAL__F_RECVING)
+    } else if (io->flags & PAL__F_RECVING) {
       do_recv(io);
-    else if (io->flags & PAL__F_LISTENING)
+      changed = 1;
+    } else if (io->flags & PAL__F_LISTENING) {
       do_accept(io);
+      changed = 1;
+    }
   }
   if (io->flags & PAL__F_CLOSED)
     return;
@@ -508,8 +610,10 @@ void pal__io_ready(pal_io_t *io, unsigned events) {
       finish_connect(io);
     if (!io->connect_req && (io->writes_head || io->shutdown_req))
       flush_writes(io);
+    changed = 1;
   }
-  (void)update_interest(io);
+  if (changed)
+    (void)update_interest(io);
 }
 
 /* ---- 3b. completion reads ---------------------------------------------- */
@@ -626,30 +730,9 @@ static unsigned fill_iov(const pal_req_t *req, struct iovec *iov) {
   return n;
 }
 
-/* Write as much of req as the descriptor takes.  APR_SUCCESS when all of
- * it is written, APR_EAGAIN when the descriptor is full, or an error. */
-static apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
+/* write_req() for several buffers, or a datagram. */
+static apr_status_t write_vec(pal_io_t *io, pal_req_t *req) {
   struct iovec iov[PAL__IOV_MAX];
-  if (req->type == PAL_REQ_WRITE && req->nbufs - req->bufidx == 1) {
-    /* The common case, one buffer left: no iovec to build. */
-    const pal_buf_t *b = &req->bufs[req->bufidx];
-    ssize_t w;
-    do
-      w = PAL__SYS(PAL_SYS_WRITEV, write((int)io->fd, b->base + req->bufoff,
-                                         b->len - req->bufoff));
-    while (w < 0 && errno == EINTR);
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-        return APR_EAGAIN;
-      return pal__fail("write");
-    }
-    req->bufoff += (size_t)w;
-    if (req->bufoff < b->len)
-      return APR_EAGAIN;   /* short write: the buffer is full */
-    req->bufidx++;
-    req->bufoff = 0;
-    return APR_SUCCESS;
-  }
   for (;;) {
     unsigned n = fill_iov(req, iov);
     ssize_t w;
@@ -693,6 +776,33 @@ static apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
   }
 }
 
+/* Write as much of req as the descriptor takes.  APR_SUCCESS when all of
+ * it is written, APR_EAGAIN when the descriptor is full, or an error.
+ * Inline for the common case, one buffer left to write: no iovec to
+ * build. */
+static inline apr_status_t write_req(pal_io_t *io, pal_req_t *req) {
+  const pal_buf_t *b;
+  ssize_t w;
+  if (req->type != PAL_REQ_WRITE || req->nbufs - req->bufidx != 1)
+    return write_vec(io, req);
+  b = &req->bufs[req->bufidx];
+  do
+    w = PAL__SYS(PAL_SYS_WRITEV,
+                 sock_write(io, b->base + req->bufoff, b->len - req->bufoff));
+  while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+      return APR_EAGAIN;
+    return pal__fail("write");
+  }
+  req->bufoff += (size_t)w;
+  if (req->bufoff < b->len)
+    return APR_EAGAIN;   /* short write: the buffer is full */
+  req->bufidx++;
+  req->bufoff = 0;
+  return APR_SUCCESS;
+}
+
 static void do_shutdown(pal_io_t *io, pal_req_t *req) {
   apr_status_t rv = APR_SUCCESS;
   if (shutdown((int)io->fd, SHUT_WR) < 0) {
@@ -732,7 +842,7 @@ static apr_status_t submit_write(pal_io_t *io, pal_req_t *req) {
   if (!io->writes_head && !io->connect_req) {
     rv = write_req(io, req);
     if (rv != APR_EAGAIN) {
-      pal__complete(io->poll, req, rv);
+      pal__doneq_push(&io->poll->done, req, rv);   /* pal__complete() */
       return APR_SUCCESS;
     }
   }

@@ -29,28 +29,29 @@
 /* Readiness bits understood by every backend. */
 /* PAL__EDGE (add, modify): the owner drains the descriptor at every
  * event, so reporting new readiness only is enough; a backend may use
- * that (io_uring: a multishot poll) or ignore it. */
-enum { PAL__IN = 1, PAL__OUT = 2, PAL__ERR = 4, PAL__HUP = 8,
-       PAL__DONE = 16, PAL__MORE = 32, PAL__EDGE = 64 };
+ * that (epoll: EPOLLET; io_uring: a multishot poll) or ignore it.  An
+ * edge-triggered backend also reports PAL__HUP when the peer shut its
+ * side down and PAL__PRI for urgent data: a read shorter than its buffer
+ * proves the descriptor drained only when neither is set (io.c).
+ * Adding or modifying a descriptor reports its current readiness again,
+ * whatever the trigger. */
+/* The readiness bits have poll(2)'s values (POLLIN, POLLPRI, POLLOUT,
+ * POLLERR, POLLHUP; epoll's EPOLL* have the same), so that translating
+ * an event is a mask, not a bit at a time: the backends assert it. */
+enum { PAL__IN = 0x001, PAL__PRI = 0x002, PAL__OUT = 0x004,
+       PAL__ERR = 0x008, PAL__HUP = 0x010,
+       PAL__DONE = 0x100, PAL__MORE = 0x200, PAL__EDGE = 0x400 };
 
-/* PAL__IN / PAL__OUT as poll(2)'s POLLIN / POLLOUT (epoll's EPOLLIN /
- * EPOLLOUT have the same values), and poll(2)'s revents (POLLIN, POLLOUT,
- * POLLERR, POLLHUP, POLLRDHUP) as PAL__* bits. */
+/* PAL__IN / PAL__OUT as poll(2)'s POLLIN / POLLOUT, and poll(2)'s revents
+ * (POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLRDHUP) as PAL__*
+ * bits. */
 static inline unsigned pal__to_pollbits(unsigned ev) {
-  return ((ev & PAL__IN) ? 0x001u : 0u) | ((ev & PAL__OUT) ? 0x004u : 0u);
+  return ev & (PAL__IN | PAL__OUT);
 }
 
 static inline unsigned pal__revents(unsigned r) {
-  unsigned e = 0;
-  if (r & 0x001)                /* POLLIN */
-    e |= PAL__IN;
-  if (r & 0x004)                /* POLLOUT */
-    e |= PAL__OUT;
-  if (r & 0x008)                /* POLLERR */
-    e |= PAL__ERR;
-  if (r & (0x010 | 0x2000))     /* POLLHUP, POLLRDHUP */
-    e |= PAL__HUP;
-  return e;
+  return (r & (PAL__IN | PAL__PRI | PAL__OUT | PAL__ERR | PAL__HUP)) |
+         ((r & 0x2000) ? PAL__HUP : 0u);   /* POLLRDHUP */
 }
 
 /* A readiness event, or (PAL__DONE, completion backends) a finished read

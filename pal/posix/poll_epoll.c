@@ -1,16 +1,23 @@
 /*
  * poll_epoll.c -- the epoll backend (Linux): the pal__poll_* contract.
  *
- * Level-triggered.  The caller (io.c) tracks the interest it registered and
- * calls modify only when that interest changes, so a steady stream of
- * messages costs no epoll_ctl at all (libuv 1.44 makes one per message).
+ * Level-triggered, except where the owner asks for PAL__EDGE (a TCP
+ * stream, the wake-up eventfd): those are EPOLLET, with EPOLLRDHUP and
+ * EPOLLPRI so that an event says when a short read does not prove the
+ * descriptor drained (pal_posix.h).  Edge triggering spares each wait
+ * the kernel's second look at every descriptor it reported the time
+ * before (a level-triggered one goes back on the ready list).  The caller
+ * (io.c) tracks the interest it registered and calls modify only when
+ * that interest changes, so a steady stream of messages costs no
+ * epoll_ctl at all (libuv 1.44 makes one per message).
  */
 #include "pal_posix.h"
 
 #include <sys/epoll.h>
 
-_Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 &&
-                   EPOLLHUP == 0x010 && EPOLLRDHUP == 0x2000,
+_Static_assert(EPOLLIN == 0x001 && EPOLLPRI == 0x002 && EPOLLOUT == 0x004 &&
+                   EPOLLERR == 0x008 && EPOLLHUP == 0x010 &&
+                   EPOLLRDHUP == 0x2000,
                "pal__revents() reads epoll's bits as poll(2)'s");
 
 static apr_status_t ep_create(pal_poll_t *p) {
@@ -30,6 +37,8 @@ static apr_status_t ctl(pal_poll_t *p, int op, int fd, unsigned events,
                         uintptr_t token) {
   struct epoll_event ev;
   ev.events = pal__to_pollbits(events);
+  if (events & PAL__EDGE)
+    ev.events |= EPOLLET | EPOLLRDHUP | EPOLLPRI;
   ev.data.u64 = (uint64_t)token;
   if (PAL__SYS(PAL_SYS_POLL_CTL, epoll_ctl(p->backend_fd, op, fd, &ev)) < 0)
     return pal__fail("epoll_ctl");
