@@ -1810,7 +1810,6 @@ static void schedule_restart(svc_service_t *s, vg_log_level lvl,
     delay += rnd() % (delay / 10 + 1);   /* up to 10% jitter */
   (void)svc_restarts_add(&s->restart.hist, now);   /* ENOMEM: uncounted */
   s->restart.count++;
-  s->restart.total++;
   svc_service_set_reason(s, "%s; restarting in %llu ms", why,
                          (unsigned long long)delay);
   slog(s, lvl, "%s", s->reason);

@@ -104,8 +104,6 @@ apr_status_t svc_restarts_add(svc_restarts_t *h, uint64_t now);
 typedef struct svc_restart_s {
   unsigned count;               /* since the last explicit start */
   svc_restarts_t hist;          /* within the max-restarts window */
-  uint64_t total;               /* since the service was created (a
-                                   counter, for metrics) */
   uint64_t backoff_ms;          /* the next backoff's base */
   uint64_t up_since;            /* loop ms when the current run began */
 } svc_restart_t;
