@@ -134,6 +134,16 @@ static void test_user_dies_with_vigil(void) {
   vt_end(t);
 }
 
+/* A shell check that it runs as nobody (`pw`) with umask 0027 and USER
+ * nobody: exit 0, or 3, 4, 5 for the first that differed. */
+static const char *as_nobody_0027(vt_t *t, const struct passwd *pw) {
+  return apr_psprintf(vt_pool(t),
+                      "[ \"$(id -u)\" = %ld ] || exit 3; "
+                      "[ \"$(umask)\" = 0027 ] || exit 4; "
+                      "[ \"$USER\" = nobody ] || exit 5",
+                      (long)pw->pw_uid);
+}
+
 /* A <reload> command of a service with <user>nobody and <umask> runs as
  * the service's processes do (systemd's ExecReload= runs as User=, with
  * UMask=; `pg_ctl reload` refuses to run as root): its uid, its umask,
@@ -150,11 +160,7 @@ static void test_user_reload_command(void) {
   t = vt_begin("spawn-reload-user");
   if (!t)
     return;
-  script = apr_psprintf(vt_pool(t),
-                        "[ \"$(id -u)\" = %ld ] || exit 3; "
-                        "[ \"$(umask)\" = 0027 ] || exit 4; "
-                        "[ \"$USER\" = nobody ] || exit 5",
-                        (long)pw->pw_uid);
+  script = as_nobody_0027(t, pw);
   vt_config(t, "vigil.xml",
             sh_svc(t, "r",
                    apr_psprintf(vt_pool(t),
@@ -191,11 +197,7 @@ static void test_user_health_check(void) {
   t = vt_begin("spawn-health-user");
   if (!t)
     return;
-  script = apr_psprintf(vt_pool(t),
-                        "[ \"$(id -u)\" = %ld ] && "
-                        "[ \"$(umask)\" = 0027 ] && "
-                        "[ \"$USER\" = nobody ]",
-                        (long)pw->pw_uid);
+  script = as_nobody_0027(t, pw);
   vt_config(t, "vigil.xml",
             sh_svc(t, "h",
                    apr_psprintf(vt_pool(t),
