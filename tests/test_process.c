@@ -1686,6 +1686,75 @@ static void test_concurrent_children(void) {
   free(cs);
 }
 
+#ifndef _WIN32
+/* ------------------------------------------------------------------------
+ * Exit notification without a pidfd (the fault seam's PAL_SYS_PIDFD, as
+ * on a kernel before 5.3): the exit comes through SIGCHLD, and each exit
+ * is reported exactly once, with its own status.
+ * --------------------------------------------------------------------- */
+
+static void count_sigchld(vg_signal_t *s, int signum) {
+  (void)signum;
+  (*(int *)s->data)++;
+}
+
+static int all_exited(void *arg) {
+  child_t *cs = arg;
+  int i;
+  for (i = 0; i < 8; i++)
+    if (!cs[i].exited || !cs[i].closed)
+      return 0;
+  return 1;
+}
+
+/* Spawn 8 children that exit with codes 0..7 (the first `faulted` of
+ * them without a pidfd), wait for all, and count the SIGCHLDs the
+ * process got meanwhile. */
+static int spawn_eight(vg_loop_t *loop, child_t *cs, char codes[][4],
+                       int faulted) {
+  vg_signal_t sig;
+  int i, n = 0, sigs = 0;
+  CU_ASSERT_EQUAL_FATAL(vg_signal_init(loop, &sig), APR_SUCCESS);
+  sig.data = &sigs;
+  CU_ASSERT_EQUAL_FATAL(vg_signal_start(&sig, count_sigchld, VG_SIGCHLD),
+                        APR_SUCCESS);
+  if (faulted)
+    pal_fault_inject(PAL_SYS_PIDFD, APR_ENOMEM, 0, (unsigned)faulted);
+  for (i = 0; i < 8; i++) {
+    snprintf(codes[i], 4, "%d", i);
+    child_prepare(&cs[i], "exit", codes[i], NULL);
+    CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &cs[i]), APR_SUCCESS);
+  }
+  CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_PIDFD), (unsigned)faulted);
+  CU_ASSERT(vg_test_run_cond(loop, all_exited, cs, VG_TEST_WAIT_MS));
+  /* A SIGCHLD delivered late would still be counted. */
+  vg_test_run_until(loop, &n, 50);
+  for (i = 0; i < 8; i++) {
+    CU_ASSERT_EQUAL(cs[i].exited, 1);
+    CU_ASSERT_EQUAL(cs[i].exit_status, i);
+    CU_ASSERT_EQUAL(cs[i].term_signal, 0);
+  }
+  vg_close((vg_handle_t *)&sig, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+  return sigs;
+}
+
+/* Without pidfds (the first 5 children: PAL_SYS_PIDFD) the exits come
+ * through SIGCHLD, beside children that have theirs: none is lost, none
+ * is seen twice. */
+static void test_exit_without_pidfd(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t *cs = calloc(8, sizeof *cs);
+  char codes[8][4];
+  int sigs;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cs);
+  sigs = spawn_eight(loop, cs, codes, 5);
+  CU_ASSERT(sigs >= 1);   /* coalesced, but at least one */
+  vg_test_close_loop(loop);
+  free(cs);
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * Attached processes (vg_process_attach): a process we did not spawn
  * --------------------------------------------------------------------- */
@@ -1892,6 +1961,9 @@ static CU_TestInfo process_tests[] = {
     {"attach_close", test_attach_close},
     {"many_spawns", test_many_spawns},
     {"concurrent_children", test_concurrent_children},
+#ifndef _WIN32
+    {"exit_without_pidfd", test_exit_without_pidfd},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo process_suite = {

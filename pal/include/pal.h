@@ -1013,6 +1013,8 @@ enum {
   PAL_SYS_CONNECT, PAL_SYS_POLL_WAIT, PAL_SYS_POLL_CTL, PAL_SYS_SOCKET,
   PAL_SYS_SPAWN, PAL_SYS_RECVFROM, PAL_SYS_SENDMSG,
   PAL_SYS_MEMFD /* memfd_create (pal_logsock_send_fd) */,
+  PAL_SYS_PIDFD /* a spawn's pidfd (clone's CLONE_PIDFD, pidfd_open): the
+                 * child is watched as on a kernel without pidfds */,
   PAL_SYS_COUNT_
 };
 

@@ -435,7 +435,9 @@ static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
 static atomic_int no_clone_pidfd;
 #endif
 
-static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
+/* A pidfd for the child in *pidfd if `want_pidfd` and the kernel has
+ * CLONE_PIDFD. */
+static pid_t spawn_clone(spawn_ctx_t *c, int want_pidfd, int *pidfd) {
   /* The child runs on this buffer while we are suspended: it is part of
    * our frame and nothing else touches it until clone returns. */
   _Alignas(16) char stack[CHILD_STACK_SIZE];
@@ -443,7 +445,7 @@ static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
   pid_t pid;
   *pidfd = -1;
 #ifdef PAL_HAVE_CLONE_PIDFD
-  if (!atomic_load(&no_clone_pidfd)) {
+  if (want_pidfd && !atomic_load(&no_clone_pidfd)) {
     pid = clone(child_main, stack + sizeof stack, flags | CLONE_PIDFD, c,
                 pidfd);
     if (pid >= 0 || errno != EINVAL)
@@ -451,6 +453,8 @@ static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
     atomic_store(&no_clone_pidfd, 1);   /* kernel older than 5.2 */
     *pidfd = -1;
   }
+#else
+  (void)want_pidfd;
 #endif
   pid = clone(child_main, stack + sizeof stack, flags, c);
   return pid;
@@ -533,7 +537,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
                             const pal_spawn_opts_t *o, pal_exit_cb exit_cb) {
   spawn_ctx_t c;
   int owned[3] = {-1, -1, -1};
-  int i, pidfd = -1;
+  int i, pidfd = -1, use_pidfd = 1;
   sigset_t all, old;
   pid_t pid;
   apr_status_t rv = APR_SUCCESS;
@@ -600,6 +604,11 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     goto done;
   }
 
+  /* The fault seam's PAL_SYS_PIDFD: a child without a pidfd, as on a
+   * kernel before 5.3 (its exit comes through SIGCHLD). */
+  if (PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(PAL_SYS_PIDFD))
+    use_pidfd = 0;
+
   /* No signal handler may run between clone and the child's reset; no
    * reaper of orphans may peek at the child before it is registered. */
   pthread_mutex_lock(&known_lock);
@@ -607,7 +616,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   pthread_sigmask(SIG_SETMASK, &all, &old);
 #ifdef PAL_SPAWN_CLONE
   if (!PAL__USE_FORK()) {
-    pid = spawn_clone(&c, &pidfd);
+    pid = spawn_clone(&c, use_pidfd, &pidfd);
     if (pid < 0)
       pal__last_call = "clone";
   } else
@@ -652,7 +661,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     proc->flags |= PROC_GROUP;
     proc->os[0] = (intptr_t)pid;   /* the group id survives the leader */
   }
-  if (pidfd < 0)
+  if (pidfd < 0 && use_pidfd)
     pidfd = open_pidfd(pid);
   if (pidfd >= 0 &&
       pal__poll_add(p, pidfd, PAL__IN, PAL__TOKEN(proc, PAL__TOK_PROC)) ==
