@@ -671,6 +671,68 @@ static void test_stdio_ignore(void) {
   vg_test_close_loop(loop);
 }
 
+#ifndef _WIN32
+/* The PAL keeps /dev/null open for the next spawn.  A program that closes
+ * that descriptor and gets its number back for a file of its own (here:
+ * replaced by a file with content) must
+ * not have the file given to its next child as stdin: the child still
+ * reads nothing, and the file is not touched.  (Every close-on-exec
+ * /dev/null descriptor >= 3 is replaced.) */
+static void test_stdio_ignore_reused(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  char path[1024], link[64], target[256];
+  int fd, file, replaced = 0;
+  ssize_t n;
+  child_prepare(&c, "echo", NULL, NULL);
+  c.opts.stdio[0].kind = VG_STDIO_IGNORE;
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);   /* /dev/null is kept from here */
+  CU_ASSERT_EQUAL(c.out.total, 0);
+  child_release(loop, &c);
+
+  snprintf(path, sizeof path, "%s/vg-notnull-%ld.txt", vg_test_tmpdir(),
+           pal_getpid());
+  file = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CU_ASSERT_FATAL(file >= 0);
+  CU_ASSERT_EQUAL_FATAL(write(file, "secret\n", 7), 7);
+  for (fd = 3; fd < 1024; fd++) {
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, target, sizeof target - 1);
+    if (n <= 0 || fd == file)
+      continue;
+    target[n] = '\0';
+    /* (Close-on-exec ones only: those we inherited are not the PAL's.) */
+    if (strcmp(target, "/dev/null") == 0 &&
+        (fcntl(fd, F_GETFD) & FD_CLOEXEC) &&
+        dup3(file, fd, O_CLOEXEC) == fd)
+      replaced++;
+  }
+  if (replaced == 0)
+    fprintf(stderr, "\n  (no /dev/null descriptor kept: nothing to "
+                    "replace)\n");
+  lseek(file, 0, SEEK_SET);
+
+  child_prepare(&c, "echo", NULL, NULL);
+  c.opts.stdio[0].kind = VG_STDIO_IGNORE;
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  CU_ASSERT_EQUAL(c.out.total, 0);   /* not "secret" */
+  CU_ASSERT_EQUAL(lseek(file, 0, SEEK_CUR), 0);
+  child_release(loop, &c);
+  close(file);
+  for (fd = 3; fd < 1024; fd++) {   /* the replaced numbers are ours */
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, target, sizeof target - 1);
+    if (n > 0 && (size_t)n == strlen(path) && memcmp(target, path, n) == 0)
+      close(fd);
+  }
+  remove(path);
+  vg_test_close_loop(loop);
+}
+#endif
+
 /* stdout to a file, appended. */
 static void test_stdio_file(void) {
   vg_loop_t *loop = vg_test_new_loop();
@@ -1917,6 +1979,9 @@ static CU_TestInfo process_tests[] = {
     {"stdout_bulk", test_stdout_bulk},
     {"stdin_echo", test_stdin_echo},
     {"stdio_ignore", test_stdio_ignore},
+#ifndef _WIN32
+    {"stdio_ignore_reused", test_stdio_ignore_reused},
+#endif
     {"stdio_file", test_stdio_file},
     {"stdio_fd", test_stdio_fd},
     {"env", test_env},

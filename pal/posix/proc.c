@@ -392,6 +392,44 @@ static int child_main(void *arg) {
 
 /* ---- 2./3. spawn ------------------------------------------------------ */
 
+/* /dev/null, opened once for reading (a child's stdin) and once for
+ * writing, close-on-exec, and kept: a spawn that gives a child no stdin
+ * (the supervisor's services) paid an open and a close, the open's path
+ * walk the dearest system call between an exit and the next spawn.  Each
+ * use checks the descriptor still is /dev/null (fstat, no path walk): a
+ * program that closed it, or reused its number, gets a fresh one.  Kept
+ * across fork() (close-on-exec only drops it at exec). */
+static atomic_int null_fd[2] = {-1, -1};
+static atomic_ullong null_rdev;   /* its device number, 0 until known */
+
+static int is_dev_null(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+         (unsigned long long)st.st_rdev == atomic_load(&null_rdev);
+}
+
+static int dev_null(int wr) {
+  int cur = atomic_load(&null_fd[wr]), fd;
+  struct stat st;
+  if (cur >= 0 && is_dev_null(cur))
+    return cur;
+  fd = open("/dev/null", (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+    close(fd);
+    errno = ENODEV;
+    return -1;
+  }
+  atomic_store(&null_rdev, (unsigned long long)st.st_rdev);
+  /* A stale number found above is left alone (it is someone else's
+   * now); if another thread kept a fresh one meanwhile, that one is. */
+  if (atomic_compare_exchange_strong(&null_fd[wr], &cur, fd))
+    return fd;
+  close(fd);
+  return cur;
+}
+
 static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
   int fd;
   *owned = -1;
@@ -401,13 +439,12 @@ static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
   case PAL_STDIO_FD:
     return (int)s->fd;
   case PAL_STDIO_NULL:
-    fd = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    fd = dev_null(i != 0);
     if (fd < 0) {
       pal__last_call = "open(/dev/null)";
       return -2;
     }
-    *owned = fd;
-    return fd;
+    return fd;   /* not owned: kept for the next spawn */
   case PAL_STDIO_FILE:
     if (!s->path) {
       errno = EINVAL;
