@@ -588,6 +588,35 @@ static void test_stdout_pipe(void) {
   vg_test_close_loop(loop);
 }
 
+#ifndef _WIN32
+/* The parent's end of a stdio pipe is non-blocking and close-on-exec,
+ * set once by pal_pipe() and not asked again when the pipe handle opens
+ * it; the child's end (its stdin here) stays blocking: "echo" copies a
+ * line it waits for. */
+static void test_pipe_end_flags(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  int fl;
+  child_prepare(&c, "echo", NULL, NULL);
+  child_pipe(loop, &c, 0);
+  child_pipe(loop, &c, 1);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  fl = fcntl((int)c.out.p.io.fd, F_GETFL);
+  CU_ASSERT(fl >= 0 && (fl & O_NONBLOCK));
+  fl = fcntl((int)c.out.p.io.fd, F_GETFD);
+  CU_ASSERT(fl >= 0 && (fl & FD_CLOEXEC));
+  fl = fcntl((int)c.in.io.fd, F_GETFL);
+  CU_ASSERT(fl >= 0 && (fl & O_NONBLOCK));
+  fl = fcntl((int)c.in.io.fd, F_GETFD);
+  CU_ASSERT(fl >= 0 && (fl & FD_CLOEXEC));
+  vg_close((vg_handle_t *)&c.in, NULL);   /* EOF: the child exits */
+  c.in_used = 0;
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+#endif
+
 static void test_stderr_pipe(void) {
   vg_loop_t *loop = vg_test_new_loop();
   child_t c;
@@ -1976,6 +2005,9 @@ static CU_TestInfo process_tests[] = {
     {"rlimit_unenforced", test_rlimit_unenforced},
     {"stdout_pipe", test_stdout_pipe},
     {"stderr_pipe", test_stderr_pipe},
+#ifndef _WIN32
+    {"pipe_end_flags", test_pipe_end_flags},
+#endif
     {"stdout_bulk", test_stdout_bulk},
     {"stdin_echo", test_stdin_echo},
     {"stdio_ignore", test_stdio_ignore},

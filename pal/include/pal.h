@@ -257,6 +257,10 @@ enum {
   PAL_IO_TCP = 1, PAL_IO_UNIX = 2, PAL_IO_PIPE = 3, PAL_IO_UDP = 4,
   PAL_IO_UNIXDGRAM = 5
 };
+/* Or'ed into pal_io_open()'s kind: fd is the parent's end of a
+ * pal_pipe(), already as pal_io_open() makes it (POSIX: non-blocking and
+ * close-on-exec), so nothing is asked of the OS again. */
+enum { PAL_IO_PREPARED = 0x100 };
 
 struct pal_io_s {
   void *data;                 /* owner's */
