@@ -40,6 +40,7 @@
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #endif
 
@@ -614,6 +615,45 @@ static void test_pipe_end_flags(void) {
   CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
   CU_ASSERT_EQUAL(c.exit_status, 0);
   vg_test_close_loop(loop);
+}
+#endif
+
+#ifndef _WIN32
+/* The PAL reads its own pid once; the child of a fork() has another.  A
+ * spawn with the parent-death signal, made in a forked copy of this
+ * process, must check the new child's parent against the copy's pid (a
+ * stale one makes the new child give up at once, exit 127). */
+static void test_spawn_after_fork(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  pid_t pid;
+  int st = 0;
+  child_prepare(&c, "exit", "0", NULL);
+  c.opts.flags |= VG_PROCESS_PDEATHSIG;
+  child_run(loop, &c);   /* our pid is read (and kept) here */
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+  fflush(NULL);
+  pid = fork();
+  CU_ASSERT_FATAL(pid >= 0);
+  if (pid == 0) {
+    vg_loop_t *l2;
+    child_t c2;
+    alarm(20);
+    l2 = vg_test_new_loop();
+    child_prepare(&c2, "exit", "5", NULL);
+    c2.opts.flags |= VG_PROCESS_PDEATHSIG;
+    if (vg_spawn(l2, &c2.proc, &c2.opts) != APR_SUCCESS)
+      _exit(2);
+    child_started(&c2);
+    vg_test_run_cond(l2, child_done, &c2, VG_TEST_WAIT_MS);
+    _exit(c2.exited == 1 && c2.exit_status == 5 ? 0 : 10 + c2.exit_status);
+  }
+  CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+  CU_ASSERT(WIFEXITED(st));
+  CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fprintf(stderr, "\n  forked copy: status %d\n", st);
 }
 #endif
 
@@ -2005,6 +2045,9 @@ static CU_TestInfo process_tests[] = {
     {"rlimit_unenforced", test_rlimit_unenforced},
     {"stdout_pipe", test_stdout_pipe},
     {"stderr_pipe", test_stderr_pipe},
+#ifndef _WIN32
+    {"spawn_after_fork", test_spawn_after_fork},
+#endif
 #ifndef _WIN32
     {"pipe_end_flags", test_pipe_end_flags},
 #endif

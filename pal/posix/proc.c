@@ -392,6 +392,28 @@ static int child_main(void *arg) {
 
 /* ---- 2./3. spawn ------------------------------------------------------ */
 
+/* Our pid, read once (a system call per spawn otherwise) and forgotten
+ * in the child of a fork(), which has a pid of its own. */
+static atomic_long self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void self_pid_forked(void) { atomic_store(&self_pid, 0); }
+
+static void self_pid_init(void) {
+  pthread_atfork(NULL, NULL, self_pid_forked);
+}
+
+static pid_t pid_of_self(void) {
+  long pid;
+  pthread_once(&self_pid_once, self_pid_init);
+  pid = atomic_load(&self_pid);
+  if (pid == 0) {
+    pid = (long)getpid();
+    atomic_store(&self_pid, pid);
+  }
+  return (pid_t)pid;
+}
+
 /* /dev/null, opened once for reading (a child's stdin) and once for
  * writing, close-on-exec, and kept: a spawn that gives a child no stdin
  * (the supervisor's services) paid an open and a close, the open's path
@@ -587,7 +609,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   c.argv = (char *const *)o->argv;
   c.envp = o->env ? (char *const *)o->env : environ;
   c.errpipe = -1;
-  c.parent = getpid();
+  c.parent = pid_of_self();
   if (o->cgroup) {
 #if defined(__linux__)
     int n = snprintf(c.cgroup_procs, sizeof c.cgroup_procs,
