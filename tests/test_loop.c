@@ -84,7 +84,8 @@ static void test_run_once(void) {
  * without waiting for anything else.  Nothing else happens here, so a run
  * that waited after firing it would block until the guard's deadline
  * (with no other timer: forever).  tcp close_cancels_writes hung so under
- * valgrind: its 16 MiB write outlasted the 50 ms timer armed before it. */
+ * valgrind: its 50 ms timer counted from the time before its 16 MiB
+ * write, which took longer than that. */
 static int due_fired, guard_fired;
 static void due_cb(vg_timer_t *t) {
   (void)t;
