@@ -940,6 +940,58 @@ static void test_remembered_slot_restart(void) {
   vg_test_close_loop(rm.loop);
 }
 
+/* A timer restarted for a later deadline stays in its slot, which may
+ * then come before other slots holding earlier deadlines.  X is started
+ * for 100 ms and Y for 300 ms (two slots of 64 ms in one 4096 ms block,
+ * so level 1, X's first), then X is restarted for 1000 ms: it stays in
+ * its slot.  The wait must be for Y's 300 ms, not for the earliest
+ * deadline of the first occupied slot (X's 1000 ms): Y fired 700 ms late
+ * that way.  Then X fires on time, and the loop woke about twice (no
+ * wake-up at X's old slot's time that fires nothing would be a busy
+ * loop, but one is allowed). */
+static struct {
+  vg_timer_t x, y;
+  uint64_t fired[2];
+  int n;
+} lz;
+
+static void lz_cb(vg_timer_t *t) {
+  int i = (int)(intptr_t)t->data;
+  lz.fired[i] = vg_now(t->loop);
+  lz.n++;
+}
+
+static void test_lazy_rearm_later_slot(void) {
+  vg_loop_t *loop;
+  uint64_t now, iters;
+  memset(&lz, 0, sizeof lz);
+  loop = vg_test_new_loop();
+  now = vg_now(loop);
+  if (now % 4096 > 3700) {
+    /* Both deadlines in the current 4096 ms block: X and Y at level 1. */
+    apr_sleep((apr_interval_time_t)(4096 - now % 4096 + 5) * 1000);
+    vg_update_time(loop);
+    now = vg_now(loop);
+  }
+  vg_timer_init(loop, &lz.x);
+  vg_timer_init(loop, &lz.y);
+  lz.y.data = (void *)(intptr_t)1;
+  vg_timer_start(&lz.x, lz_cb, 100, 0);
+  vg_timer_start(&lz.y, lz_cb, 300, 0);
+  vg_timer_start(&lz.x, lz_cb, 1000, 0);
+  iters = vg_loop_iterations(loop);
+  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
+  CU_ASSERT_EQUAL_FATAL(lz.n, 2);
+  CU_ASSERT(lz.fired[1] >= now + 300);
+  CU_ASSERT(lz.fired[1] < now + 300 + 400);
+  if (lz.fired[1] >= now + 300 + 400)
+    fprintf(stderr, "\n  lazy_rearm_later_slot: Y fired %llu ms late\n",
+            (unsigned long long)(lz.fired[1] - now - 300));
+  CU_ASSERT(lz.fired[0] >= now + 1000);
+  CU_ASSERT(vg_loop_iterations(loop) - iters <= 4);
+  vg_test_close_loop(loop);
+}
+
 /* A loop whose only timer is due at the end of time (a clamped timeout)
  * waits more than once: the slot's earliest deadline is UINT64_MAX
  * itself, and remembering it must remember that timer. */
@@ -1446,6 +1498,7 @@ static CU_TestInfo timer_tests[] = {
     {"far_deadlines", test_far_deadlines},
     {"closed_timer_forgotten", test_closed_timer_forgotten},
     {"remembered_slot_restart", test_remembered_slot_restart},
+    {"lazy_rearm_later_slot", test_lazy_rearm_later_slot},
     {"wait_for_end_of_time", test_wait_for_end_of_time},
     {"after_idle_async", test_late_async},
     {"after_idle_pipe_read", test_late_pipe_read},
