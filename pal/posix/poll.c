@@ -49,21 +49,30 @@ static char fallback_why[160];
 
 /* VIGIL_BACKEND names the backend (epoll, io_uring, kqueue).  Unset or
  * empty: io_uring where it is compiled in and the kernel runs all that
- * poll_uring.c needs (pal__backend_uring_probe: Linux 6.0, not disabled,
- * not filtered), else the build's readiness backend (epoll, kqueue).  A
+ * poll_uring.c needs and can use (pal__backend_uring_probe: Linux 6.13,
+ * not disabled, not filtered), else the build's readiness backend (epoll,
+ * kqueue).  Without MSG_RING from no ring (6.0 to 6.12) io_uring runs,
+ * but its wake-ups are slower than epoll's, and the default must not be
+ * slower than epoll anywhere (docs/PERFORMANCE.md): only a named one. A
  * named backend that is not compiled in or that this kernel refuses is
  * an error at pal_poll_create(), never a silent fallback: a test run or
  * a benchmark that asked for io_uring must not measure epoll. */
 #ifdef PAL_HAVE_IO_URING
 /* The default leaves io_uring for the readiness backend, saying why
- * once (rv: the error, call: the call that failed). */
+ * once (rv: the error, call: the call that failed; rv 0: a kernel
+ * without MSG_RING from no ring). */
 static void fall_back(apr_status_t rv, const char *call) {
   int expect = 0;
   if (atomic_compare_exchange_strong(&fallback_state, &expect, 1)) {
     char eb[96];
-    snprintf(fallback_why, sizeof fallback_why,
-             "io_uring unavailable: %s failed: %s", call ? call : "setup",
-             pal_strerror(rv, eb, sizeof eb));
+    if (rv == APR_SUCCESS)
+      snprintf(fallback_why, sizeof fallback_why,
+               "io_uring not used: no MSG_RING from no ring (Linux 6.13), "
+               "its wake-ups would be slower than epoll's");
+    else
+      snprintf(fallback_why, sizeof fallback_why,
+               "io_uring unavailable: %s failed: %s", call ? call : "setup",
+               pal_strerror(rv, eb, sizeof eb));
     atomic_store(&fallback_state, 2);
   }
   atomic_store(&backend, PAL__NATIVE);
@@ -77,8 +86,9 @@ static void backend_choose(void) {
   backend_named = want != NULL;
 #ifdef PAL_HAVE_IO_URING
   if (!want || !strcmp(want, "io_uring")) {
-    apr_status_t rv = pal__backend_uring_probe();
-    if (rv == APR_SUCCESS) {
+    int full;
+    apr_status_t rv = pal__backend_uring_probe(&full);
+    if (rv == APR_SUCCESS && (full || want)) {
       atomic_store(&backend, &pal__backend_uring);
       return;
     }
