@@ -75,16 +75,20 @@ enum { UD_NONE = 0, UD_POLL = 1, UD_READ = 2, UD_NOP = 3 };
 /* A read or a no-op of a stream: its slot. */
 #define UD_SLOT_MAKE(kind, slot) (((uint64_t)(kind) << 62) | (uint32_t)(slot))
 
-/* A watched descriptor.  gen changes with every registration, so a CQE
- * of an earlier one (removed, or a reused descriptor number) is known
- * stale and dropped. */
+/* A watched descriptor, in an array indexed by descriptor number: 16
+ * bytes, so 64 KiB for a supervisor with 4,096 descriptors (epoll keeps
+ * the same in the kernel).  gen changes with every registration, so a
+ * CQE of an earlier one (removed, or a reused descriptor number) is
+ * known stale and dropped. */
 typedef struct ufd_s {
   uintptr_t token;
-  unsigned events;                /* wanted, PAL__IN / PAL__OUT */
   unsigned gen;
+  unsigned short events;          /* wanted: PAL__IN, PAL__OUT, PAL__EDGE */
   unsigned char armed;            /* a POLL_ADD of gen is in the kernel */
   unsigned char queued;           /* on the re-arm list */
 } ufd_t;
+_Static_assert((PAL__IN | PAL__OUT | PAL__EDGE) <= 0xffff,
+               "ufd_t.events holds the interest bits");
 
 /* A stream read in flight.  It names the stream, not the other way
  * round only: a stream closed with its read in flight is detached (io
@@ -380,7 +384,7 @@ static apr_status_t ur_add(pal_poll_t *p, int fd, unsigned events,
     return APR_ENOMEM;
   disarm(u, fd, f);
   f->token = token;
-  f->events = events;
+  f->events = (unsigned short)events;
   return arm(u, fd, f);
 }
 
