@@ -21,6 +21,9 @@
  *                      and wakes the loop once: "NAME ok woke\n";
  *                      "later": after a first loop was made.  Then the
  *                      reason the default is not io_uring, if any
+ *   refuse-exec REFUSED PROG ARGS...
+ *                      (POSIX) the same refusal, then exec PROG ARGS
+ *                      with VIGIL_BACKEND unset
  *   kill-self SIG      raise SIG ("TERM", "SIGKILL", ... or a portable
  *                      number) on itself
  *   fds                print the open descriptors >= 3 as
@@ -479,6 +482,19 @@ static int child_backend(int argc, char **argv) {
   return 0;
 }
 
+#ifndef _WIN32
+/* refuse-exec REFUSED PROG ARGS...: the kernel refuses that part of
+ * io_uring (refuse_uring), then PROG runs on the default backend
+ * (VIGIL_BACKEND unset). */
+static int child_refuse_exec(int argc, char **argv) {
+  if (!need_args(argc, argv, 2) || refuse_uring(argv[1]) != 0)
+    return 125;
+  unsetenv("VIGIL_BACKEND");
+  execv(argv[2], argv + 2);
+  return 127;
+}
+#endif
+
 static int child_kill_self(int argc, char **argv) {
   int portable, native;
   if (!need_args(argc, argv, 1))
@@ -774,6 +790,9 @@ const vg_child_mode_t vg_child_modes[] = {
     {"spawn-grandchild", child_spawn_grandchild},
     {"env", child_env},
     {"backend", child_backend},
+#ifndef _WIN32
+    {"refuse-exec", child_refuse_exec},
+#endif
     {"cwd", child_cwd},
     {"kill-self", child_kill_self},
     {"fds", child_fds},
