@@ -191,23 +191,24 @@ static apr_status_t wake_open(pal_poll_t *p) {
 }
 
 apr_status_t pal_poll_create(pal_poll_t **pp) {
+  const pal__backend_t *be;
   pal_poll_t *p;
   apr_status_t rv;
 
   pthread_once(&sigpipe_once, ignore_sigpipe);
   pthread_once(&backend_once, backend_choose);
+  be = atomic_load(&backend);
+  if (!be) {
+    pal__last_call = backend_call;
+    return backend_err;
+  }
   p = calloc(1, sizeof *p);
   if (!p)
     return APR_ENOMEM;
   p->backend_fd = p->wake_rfd = p->wake_wfd = -1;
   p->sig_rfd = p->sig_wfd = p->sig_slot = -1;
 
-  p->be = atomic_load(&backend);
-  if (!p->be) {
-    free(p);
-    pal__last_call = backend_call;
-    return backend_err;
-  }
+  p->be = be;
   rv = p->be->create(p);
 #ifdef PAL_HAVE_IO_URING
   if (rv && p->be == &pal__backend_uring && !backend_named) {
