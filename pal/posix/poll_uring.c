@@ -1,7 +1,8 @@
 /*
- * poll_uring.c -- the io_uring backend (Linux 6.0 and later): the
- * pal__poll_* contract on one submission ring, plus completion reads of
- * streams into buffers the kernel picks from a ring of ours.
+ * poll_uring.c -- the io_uring backend (Linux 6.0 and later; the
+ * default from 6.13, poll.c): the pal__poll_* contract on one submission
+ * ring, plus completion reads of streams into buffers the kernel picks
+ * from a ring of ours.
  *
  * Map:
  *   1. the ring: setup through raw system calls, the probe, SQEs
