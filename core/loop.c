@@ -6,13 +6,14 @@
  * One iteration:
  *   1. update the cached time (a vDSO read, no system call), if a timer
  *      is armed: otherwise nothing reads it before the wait updates it
- *   2. run due timers
+ *   2. run due timers (not in RUN_ONCE: see 4)
  *   3. wait in the PAL for I/O, child exits, signals and wake-ups, with
  *      the next timer's deadline as timeout; as soon as the OS wait
  *      returns the PAL calls back to update the cached time again, then
  *      runs the callbacks of what happened and last the completion
  *      callbacks of requests
- *   4. (RUN_ONCE) due timers again, so one iteration always progresses
+ *   4. (RUN_ONCE) due timers, so one iteration always progresses; ONCE
+ *      runs them here only, so it never blocks after a callback ran
  *   5. close phase: close callbacks of handles whose requests are done
  *
  * An idle loop therefore makes exactly one system call per wake-up: the
@@ -122,10 +123,13 @@ int vg_run(vg_loop_t *loop, vg_run_mode mode) {
   while (alive && !loop->stop_flag) {
     int64_t timeout = 0;
     /* Without a timer, the time is read once per iteration: after the
-     * wait (on_waited), before any callback of it. */
+     * wait (on_waited), before any callback of it.  ONCE runs its timers
+     * after the wait only (phase 4; due ones make the timeout 0): run
+     * here, a timer that came due before vg_run would fire and the wait
+     * then block for the next event, which may never come. */
     if (timers_armed(loop)) {
       vg_update_time(loop);
-      if (vg__timers_due(loop))
+      if (mode != VG_RUN_ONCE && vg__timers_due(loop))
         vg__run_timers(loop);
     }
     if (mode != VG_RUN_NOWAIT)

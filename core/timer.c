@@ -58,7 +58,10 @@
  * slot (drops stale entries, moves early ones on), then takes the slot's
  * time (level 0) or the earliest deadline in it (a higher level, scanned
  * and remembered in next_at/next_timer/next_due while that timer stays
- * put; a restart to earlier inside that slot takes over: note_due).
+ * put; a restart to earlier inside that slot takes over: note_due).  The
+ * scan moves on the entries due after the slot's span (restarted later in
+ * place), so that the earliest deadline left in it comes before those of
+ * every later slot: a lazily restarted timer must not hide them.
  *
  * Timers started during a run-timers pass (even with timeout 0) wait for
  * the next pass, so a callback that re-arms itself cannot starve the
@@ -326,7 +329,7 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
   uint64_t due;
   for (;;) {
     unsigned level, idx;
-    uint64_t at;
+    uint64_t at, last;
     vg_tlink_t *head, *l;
     vg_timer_t *earliest;
     if (!loop->wheel_levels)
@@ -347,17 +350,25 @@ int64_t vg__next_timeout(vg_loop_t *loop) {
       due = loop->next_due;   /* remembered, and that timer stayed put */
       break;
     }
-    /* A slot that spans several deadlines: drop its stale entries and
-     * find the earliest deadline of the others. */
+    /* A slot that spans several deadlines: drop its stale entries, move
+     * on those due after its span (restarted later in place: a later
+     * slot may hold an earlier deadline than theirs), and find the
+     * earliest deadline of the others, which then comes before every
+     * deadline in a later slot. */
     loop->next_at = NONE;
     earliest = NULL;
+    last = at + (((uint64_t)1 << (VG__WHEEL_BITS * level)) - 1);
     for (l = head->next; l != head;) {
       vg_timer_t *t = TIMER_OF(l);
       l = l->next;
-      if (!ARMED(t))
+      if (!ARMED(t)) {
         wheel_unlink(loop, t);
-      else if (!earliest || t->due < earliest->due)
+      } else if (t->due > last) {
+        wheel_unlink(loop, t);
+        wheel_insert(loop, t);
+      } else if (!earliest || t->due < earliest->due) {
         earliest = t;
+      }
     }
     if (!earliest)
       continue;               /* only stale entries: the slot is gone */

@@ -616,9 +616,11 @@ static int cmd_version(const svc_cli_t *a, apr_pool_t *pool) {
 #else
   const char *os = "unix";
 #endif
+  const char *why = pal_poll_fallback();
   (void)a;
   (void)pool;
-  printf("vigil %s (%s, %s backend)\n", vg_version(), os, vg_backend());
+  printf("vigil %s (%s, %s backend%s%s)\n", vg_version(), os, vg_backend(),
+         why ? "; " : "", why ? why : "");
   return SVC_EX_OK;
 }
 

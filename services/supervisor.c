@@ -1059,8 +1059,9 @@ int svc_sup_run(const svc_sup_opts_t *opts, apr_pool_t *pool) {
   }
 
   vg_log(sup->log, VG_LOG_NOTICE, "supervisor",
-         "vigil %s (%s) started with %s: %d service(s), control %s",
-         vg_version(), vg_backend(), sup->cfg->path,
+         "vigil %s (%s%s%s) started with %s: %d service(s), control %s",
+         vg_version(), vg_backend(), pal_poll_fallback() ? "; " : "",
+         pal_poll_fallback() ? pal_poll_fallback() : "", sup->cfg->path,
          sup->cfg->services->nelts, sup->control_path);
   svc_notify_event(sup, VG_LOG_NOTICE,
                    "vigil %s started with %s: %d service(s), control %s",

@@ -13,11 +13,17 @@
  *                      and "\n", sleep 30 s
  *   env NAME           print the value of NAME and "\n" ("(unset)\n")
  *   cwd                print the working directory and "\n"
- *   backend [REFUSED]  create a loop: "NAME ok\n" or "NAME: CALL failed\n";
- *                      REFUSED ("setup", "msgring"; Linux) has the
- *                      kernel refuse that part of io_uring first (a
- *                      seccomp filter) and wakes the loop once: "NAME ok
- *                      woke\n"
+ *   backend [later] [REFUSED]
+ *                      create a loop: "NAME ok\n" or "NAME: CALL failed\n";
+ *                      REFUSED ("setup", "disabled", "nomem", "probe",
+ *                      "pbuf", "msgring", "memlock"; Linux) has the kernel refuse
+ *                      that part of io_uring first (a seccomp filter)
+ *                      and wakes the loop once: "NAME ok woke\n";
+ *                      "later": after a first loop was made.  Then the
+ *                      reason the default is not io_uring, if any
+ *   refuse-exec REFUSED PROG ARGS...
+ *                      (POSIX) the same refusal, then exec PROG ARGS
+ *                      with VIGIL_BACKEND unset
  *   kill-self SIG      raise SIG ("TERM", "SIGKILL", ... or a portable
  *                      number) on itself
  *   fds                print the open descriptors >= 3 as
@@ -364,17 +370,27 @@ static int child_cwd(int argc, char **argv) {
 
 #if defined(__linux__) && defined(__NR_io_uring_setup)
 /* The kernel refuses part of io_uring, as an old kernel, a seccomp
- * profile (Docker's) or io_uring_disabled would: "setup" makes
- * io_uring_setup fail with ENOSYS, "msgring" makes the MSG_RING that
- * needs no ring of its own (io_uring_register opcode 31, Linux 6.13)
- * fail with EINVAL. */
+ * profile (Docker's), io_uring_disabled or a memory limit would, with a
+ * seccomp filter (io_uring_register's opcode in args[1]):
+ *   setup     io_uring_setup fails with ENOSYS (before 5.1, filtered)
+ *   disabled  io_uring_setup fails with EPERM (io_uring_disabled = 2,
+ *             or = 1 outside io_uring_group; Docker's profile)
+ *   nomem     io_uring_setup fails with ENOMEM (RLIMIT_MEMLOCK before
+ *             5.12, no memory)
+ *   probe     IORING_REGISTER_PROBE fails with EINVAL (before 5.6)
+ *   pbuf      IORING_REGISTER_PBUF_RING fails with EINVAL (before 5.19:
+ *             no provided-buffer rings)
+ *   msgring   the MSG_RING that needs no ring of its own (opcode 31,
+ *             6.13) fails with EINVAL
+ *   memlock   no seccomp filter: RLIMIT_MEMLOCK is 0, which refuses a
+ *             ring only where rings are charged to it (before 5.12) */
 static int refuse_uring(const char *what) {
   struct sock_filter setup[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
-  struct sock_filter msgring[] = {
+  struct sock_filter reg[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 0, 3),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -383,12 +399,23 @@ static int refuse_uring(const char *what) {
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
   struct sock_fprog prog;
-  if (!strcmp(what, "setup")) {
+  if (!strcmp(what, "setup") || !strcmp(what, "disabled") ||
+      !strcmp(what, "nomem")) {
+    setup[2].k = SECCOMP_RET_ERRNO | (what[0] == 's'   ? ENOSYS
+                                      : what[0] == 'd' ? EPERM
+                                                       : ENOMEM);
     prog.filter = setup;
     prog.len = sizeof setup / sizeof setup[0];
-  } else if (!strcmp(what, "msgring")) {
-    prog.filter = msgring;
-    prog.len = sizeof msgring / sizeof msgring[0];
+  } else if (!strcmp(what, "msgring") || !strcmp(what, "probe") ||
+             !strcmp(what, "pbuf")) {
+    /* IORING_REGISTER_SEND_MSG_RING, _PROBE, _PBUF_RING (the numbers:
+     * the uapi header may predate them) */
+    reg[3].k = what[0] == 'm' ? 31 : what[1] == 'r' ? 8 : 22;
+    prog.filter = reg;
+    prog.len = sizeof reg / sizeof reg[0];
+  } else if (!strcmp(what, "memlock")) {
+    struct rlimit rl = {0, 0};
+    return setrlimit(RLIMIT_MEMLOCK, &rl);
   } else {
     return -1;
   }
@@ -410,13 +437,23 @@ static void backend_woken(pal_poll_t *p, void *data) {
 }
 
 /* The backend a loop gets here, and whether it could be made: "NAME
- * ok" or "NAME: CALL failed".  With REFUSED ("setup", "msgring": Linux),
- * the kernel refuses that part of io_uring first, and a loop that could
- * be made is woken once: "NAME ok woke". */
+ * ok" or "NAME: CALL failed".  With REFUSED (Linux: refuse_uring's
+ * names), the kernel refuses that part of io_uring first, and a loop
+ * that could be made is woken once: "NAME ok woke".  With "later
+ * REFUSED", a first loop is made before the refusal, and the line is
+ * about a second one.  Then pal_poll_fallback()'s reason, if any, on a
+ * line of its own. */
 static int child_backend(int argc, char **argv) {
-  pal_poll_t *p;
+  pal_poll_t *p, *first = NULL;
   apr_status_t rv;
   int woken = 0;
+  const char *why;
+  if (argc > 2 && !strcmp(argv[1], "later")) {
+    if (pal_poll_create(&first) != APR_SUCCESS)
+      return 125;
+    argc--;
+    argv++;
+  }
   if (argc > 1 && refuse_uring(argv[1]) != 0)
     return 125;
   rv = pal_poll_create(&p);
@@ -428,6 +465,7 @@ static int child_backend(int argc, char **argv) {
     }
     pal_poll_destroy(p);
   }
+  pal_poll_destroy(first);
   if (write_str(1, pal_poll_name()) != 0 ||
       write_str(1, rv != APR_SUCCESS ? ": "
                    : argc < 2        ? " ok\n"
@@ -438,8 +476,24 @@ static int child_backend(int argc, char **argv) {
       (write_str(1, pal_last_call() ? pal_last_call() : "?") != 0 ||
        write_str(1, " failed\n") != 0))
     return 1;
+  if ((why = pal_poll_fallback()) != NULL &&
+      (write_str(1, why) != 0 || write_str(1, "\n") != 0))
+    return 1;
   return 0;
 }
+
+#ifndef _WIN32
+/* refuse-exec REFUSED PROG ARGS...: the kernel refuses that part of
+ * io_uring (refuse_uring), then PROG runs on the default backend
+ * (VIGIL_BACKEND unset). */
+static int child_refuse_exec(int argc, char **argv) {
+  if (!need_args(argc, argv, 2) || refuse_uring(argv[1]) != 0)
+    return 125;
+  unsetenv("VIGIL_BACKEND");
+  execv(argv[2], argv + 2);
+  return 127;
+}
+#endif
 
 static int child_kill_self(int argc, char **argv) {
   int portable, native;
@@ -736,6 +790,9 @@ const vg_child_mode_t vg_child_modes[] = {
     {"spawn-grandchild", child_spawn_grandchild},
     {"env", child_env},
     {"backend", child_backend},
+#ifndef _WIN32
+    {"refuse-exec", child_refuse_exec},
+#endif
     {"cwd", child_cwd},
     {"kill-self", child_kill_self},
     {"fds", child_fds},

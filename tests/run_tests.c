@@ -171,7 +171,8 @@ int main(int argc, char **argv) {
   {
     /* A backend that VIGIL_BACKEND names and this machine cannot run
      * (io_uring on an old or locked-down kernel): skipped, saying why,
-     * unless VIGIL_TEST_REQUIRE_IO_URING=1. */
+     * unless VIGIL_TEST_REQUIRE_IO_URING=1; the same for the default
+     * when it is epoll for that reason. */
     pal_poll_t *probe;
     apr_status_t rv = pal_poll_create(&probe);
     if (rv == APR_SUCCESS) {
@@ -185,6 +186,17 @@ int main(int argc, char **argv) {
              pal_strerror(rv, msg, sizeof msg),
              fatal ? " (VIGIL_TEST_REQUIRE_IO_URING=1: a failure)" : "");
       return fatal ? 1 : 77;
+    }
+    if (pal_poll_fallback()) {
+      /* The default, io_uring, is refused here: this runs on epoll. */
+      const char *req = getenv("VIGIL_TEST_REQUIRE_IO_URING");
+      int fatal = req && strcmp(req, "1") == 0;
+      printf("SKIPPED [backend]: io_uring as the default (this runs on "
+             "epoll): %s%s\n",
+             pal_poll_fallback(),
+             fatal ? " (VIGIL_TEST_REQUIRE_IO_URING=1: a failure)" : "");
+      if (fatal)
+        return 1;
     }
   }
 

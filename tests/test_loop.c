@@ -78,6 +78,45 @@ static void test_run_once(void) {
   vg_test_close_loop(loop);
 }
 
+/* ONCE never blocks after it ran a callback.  A timer that came due
+ * while the owner was busy (here: asleep past its deadline, with the
+ * loop's cached time from before) fires in this run, and the run returns
+ * without waiting for anything else.  Nothing else happens here, so a run
+ * that waited after firing it would block until the guard's deadline
+ * (with no other timer: forever).  tcp close_cancels_writes hung so under
+ * valgrind: its 50 ms timer counted from the time before its 16 MiB
+ * write, which took longer than that. */
+static int due_fired, guard_fired;
+static void due_cb(vg_timer_t *t) {
+  (void)t;
+  due_fired++;
+}
+static void guard_cb(vg_timer_t *t) {
+  (void)t;
+  guard_fired++;
+}
+
+static void test_run_once_due_timer(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_timer_t due, guard;
+  uint64_t deadline;
+  vg_timer_init(loop, &due);
+  vg_timer_init(loop, &guard);
+  due_fired = guard_fired = 0;
+  vg_timer_start(&due, due_cb, 1, 0);
+  vg_timer_start(&guard, guard_cb, VG_TEST_WAIT_MS, 0);
+  deadline = vg_now(loop) + 1;
+  /* Past the deadline by the clock vg_run reads, before vg_run. */
+  while (pal_hrtime() / 1000000u <= deadline)
+    apr_sleep(apr_time_from_msec(2));
+  CU_ASSERT_NOT_EQUAL(vg_run(loop, VG_RUN_ONCE), 0);
+  CU_ASSERT_EQUAL(due_fired, 1);
+  CU_ASSERT_EQUAL(guard_fired, 0);
+  CU_ASSERT(vg_is_active((vg_handle_t *)&guard));
+  vg_test_close_loop(loop);
+  CU_ASSERT_EQUAL(guard_fired, 0);
+}
+
 static int stop_after;
 static void stopping_cb(vg_timer_t *t) {
   if (++count_cb_calls == stop_after)
@@ -442,6 +481,7 @@ static CU_TestInfo loop_tests[] = {
     {"run_empty", test_run_empty},
     {"run_nowait", test_run_nowait},
     {"run_once", test_run_once},
+    {"run_once_due_timer", test_run_once_due_timer},
     {"stop", test_stop},
     {"stop_before_run", test_stop_before_run},
     {"ref_unref", test_ref_unref},

@@ -943,27 +943,49 @@ static void test_backend_named(void) {
 }
 
 #ifdef __linux__
-/* backend_run: the "backend" child's line with VIGIL_BACKEND=env. */
+/* backend_run: the "backend" child's lines with VIGIL_BACKEND=env, the
+ * kernel refusing `refused` (after a first loop with `later`). */
 static void backend_run(vg_loop_t *loop, child_t *c, const char *env,
-                        const char *refused) {
+                        const char *later, const char *refused) {
   const char *envv[2];
   envv[0] = env;
   envv[1] = NULL;
-  child_prepare(c, "backend", refused, NULL);
+  if (later)
+    child_prepare(c, "backend", later, refused);
+  else
+    child_prepare(c, "backend", refused, NULL);
   child_pipe(loop, c, 1);
   c->opts.env = envv;
   child_run(loop, c);
 }
 
-/* A kernel that refuses io_uring (too old, a seccomp profile such as
- * Docker's): named, it is an error; unnamed, the default is epoll.  A
- * kernel without MSG_RING from no ring (before 6.13) still runs it, the
- * wake-up through the eventfd.  The refusals are real: a seccomp filter
- * in the child. */
+#define NO_MSG_RING                                                         \
+  "io_uring not used: no MSG_RING from no ring (Linux 6.13), its "         \
+  "wake-ups would be slower than epoll's\n"
+
+/* A kernel that refuses io_uring or lacks what the backend needs (too
+ * old, io_uring_disabled, a seccomp profile such as Docker's, no memory
+ * for a ring): named, it is an error; the default runs on epoll instead,
+ * never fails, and says why in one line (pal_poll_fallback: the
+ * supervisor's start line, `vigil version`).  A kernel without MSG_RING
+ * from no ring (before 6.13) runs a named io_uring, the wake-up through
+ * the eventfd, and the default on epoll.  The refusals are real: a
+ * seccomp filter in the child. */
 static void test_backend_refused(void) {
+  static const struct {
+    const char *refused, *call, *err;
+  } cases[] = {
+      {"setup", "io_uring_setup", "Function not implemented"},
+      {"disabled", "io_uring_setup", "Operation not permitted"},
+      {"nomem", "io_uring_setup", "Cannot allocate memory"},
+      {"probe", "io_uring_register", "Invalid argument"},
+      {"pbuf", "io_uring_register", "Invalid argument"},
+  };
   vg_loop_t *loop = vg_test_new_loop();
   child_t c;
-  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", NULL);
+  char want[256];
+  size_t i;
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", NULL, NULL);
   if (strcmp(c.out.data, "io_uring ok\n") != 0) {
     printf("\n    SKIPPED: io_uring does not run here (%s)", c.out.data);
     child_release(loop, &c);
@@ -971,17 +993,57 @@ static void test_backend_refused(void) {
     return;
   }
   child_release(loop, &c);
-  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", "setup");
-  CU_ASSERT_STRING_EQUAL(c.out.data, "io_uring (unavailable: io_uring_setup "
-                                     "failed): io_uring_setup failed\n");
+  /* The default, unrefused: io_uring, no reason given, where the kernel
+   * has MSG_RING from no ring (6.13); before, epoll, saying so. */
+  backend_run(loop, &c, "VIGIL_BACKEND=", NULL, NULL);
+  if (strcmp(c.out.data, "io_uring ok\n") != 0) {
+    CU_ASSERT_STRING_EQUAL(c.out.data, "epoll ok\n" NO_MSG_RING);
+    printf("\n    (this kernel lacks MSG_RING from no ring: the default is "
+           "epoll)");
+  }
   child_release(loop, &c);
-  backend_run(loop, &c, "VIGIL_BACKEND=", "setup");
-  CU_ASSERT_STRING_EQUAL(c.out.data, "epoll ok woke\n");
+  /* A kernel without it: io_uring runs when named, woken through the
+   * eventfd; the default is epoll, whose wake-ups are faster then. */
+  backend_run(loop, &c, "VIGIL_BACKEND=", NULL, "msgring");
+  CU_ASSERT_STRING_EQUAL(c.out.data, "epoll ok woke\n" NO_MSG_RING);
   child_release(loop, &c);
-  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", "msgring");
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    backend_run(loop, &c, "VIGIL_BACKEND=io_uring", NULL, cases[i].refused);
+    snprintf(want, sizeof want, "io_uring (unavailable: %s failed): %s "
+             "failed\n", cases[i].call, cases[i].call);
+    CU_ASSERT_STRING_EQUAL(c.out.data, want);
+    child_release(loop, &c);
+    backend_run(loop, &c, "VIGIL_BACKEND=", NULL, cases[i].refused);
+    snprintf(want, sizeof want, "epoll ok woke\nio_uring unavailable: %s "
+             "failed: %s\n", cases[i].call, cases[i].err);
+    CU_ASSERT_STRING_EQUAL(c.out.data, want);
+    CU_ASSERT_EQUAL(c.exit_status, 0);
+    child_release(loop, &c);
+  }
+  /* The probe passed and a first ring was made, then the kernel refuses
+   * the next one (no memory left for it): the default makes that loop,
+   * and the later ones, on epoll; a named io_uring fails it. */
+  backend_run(loop, &c, "VIGIL_BACKEND=", "later", "nomem");
+  CU_ASSERT_STRING_EQUAL(c.out.data, "epoll ok woke\nio_uring unavailable: "
+                                     "io_uring_setup failed: Cannot "
+                                     "allocate memory\n");
+  child_release(loop, &c);
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", "later", "nomem");
+  CU_ASSERT_STRING_EQUAL(c.out.data, "io_uring: io_uring_setup failed\n");
+  child_release(loop, &c);
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", NULL, "msgring");
   CU_ASSERT_STRING_EQUAL(c.out.data, "io_uring ok woke\n");
   child_release(loop, &c);
-  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", "none");
+  /* No locked memory at all: a kernel that charges rings to
+   * RLIMIT_MEMLOCK (before 5.12) refuses the ring, and the default is
+   * epoll; later ones do not charge it.  Either way the loop runs. */
+  backend_run(loop, &c, "VIGIL_BACKEND=", NULL, "memlock");
+  CU_ASSERT(!strcmp(c.out.data, "io_uring ok woke\n") ||
+            !strncmp(c.out.data, "epoll ok woke\nio_uring unavailable: ",
+                     37));
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  child_release(loop, &c);
+  backend_run(loop, &c, "VIGIL_BACKEND=io_uring", NULL, "none");
   CU_ASSERT_EQUAL(c.exit_status, 125);   /* an unknown refusal */
   vg_test_close_loop(loop);
 }

@@ -1,10 +1,11 @@
 /*
  * test_timer.c -- the timer wheel: ordering, stable ties (also across the
  * wheel's levels), repeat without drift, stop/again/set_repeat, restart,
- * a 10k start/stop stress, a randomised run against a model, deadlines
- * past 2^32 ms, no wake-up for stopped timers, timers started from timer
- * callbacks, and timers started from every kind of callback that follows
- * an idle wait.
+ * a 10k start/stop stress, randomised runs against a model (with a
+ * driver, and the wait alone), deadlines past 2^32 ms, no wake-up for
+ * stopped timers, no late wake-up behind a timer restarted in place,
+ * timers started from timer callbacks, and timers started from every
+ * kind of callback that follows an idle wait.
  *
  * All timers of one test are started while the loop is not running, so
  * they share one cached loop time: "due" is then simply the timeout, and
@@ -940,6 +941,175 @@ static void test_remembered_slot_restart(void) {
   vg_test_close_loop(rm.loop);
 }
 
+/* A timer restarted for a later deadline stays in its slot, which may
+ * then come before other slots holding earlier deadlines.  X is started
+ * for 100 ms and Y for 300 ms (two slots of 64 ms in one 4096 ms block,
+ * so level 1, X's first), then X is restarted for 1000 ms: it stays in
+ * its slot.  The wait must be for Y's 300 ms, not for the earliest
+ * deadline of the first occupied slot (X's 1000 ms): Y fired 700 ms late
+ * that way.  Variants: X restarted later, then earlier again (200 ms,
+ * before Y: X first, on time); X restarted later, then stopped (Y
+ * alone, on time).  Each fires once, never early, and the loop wakes
+ * once per firing pass, plus at most one wake-up for X's old slot. */
+enum { LZ_LATER, LZ_LATER_EARLIER, LZ_LATER_STOP };
+
+static struct {
+  vg_timer_t x, y;
+  uint64_t fired[2];
+  int count[2];
+} lz;
+
+static void lz_cb(vg_timer_t *t) {
+  int i = (int)(intptr_t)t->data;
+  lz.fired[i] = vg_now(t->loop);
+  lz.count[i]++;
+}
+
+static void lz_check(const char *what, int i, uint64_t due) {
+  CU_ASSERT_EQUAL(lz.count[i], 1);
+  CU_ASSERT(lz.fired[i] >= due);
+  /* 400 ms of slack for a loaded machine; the bug was 700 ms late. */
+  CU_ASSERT(lz.fired[i] < due + 400);
+  if (lz.count[i] == 1 && lz.fired[i] >= due + 400)
+    fprintf(stderr, "\n  lazy_rearm_later_slot (%s): timer %d fired %llu "
+            "ms late\n", what, i, (unsigned long long)(lz.fired[i] - due));
+}
+
+static void lz_run(int variant) {
+  static const char *const names[] = {"later", "later, earlier",
+                                      "later, stop"};
+  vg_loop_t *loop;
+  uint64_t now, iters;
+  memset(&lz, 0, sizeof lz);
+  loop = vg_test_new_loop();
+  now = vg_now(loop);
+  if (now % 4096 > 3700) {
+    /* Both deadlines in the current 4096 ms block: X and Y at level 1. */
+    apr_sleep((apr_interval_time_t)(4096 - now % 4096 + 5) * 1000);
+    vg_update_time(loop);
+    now = vg_now(loop);
+  }
+  vg_timer_init(loop, &lz.x);
+  vg_timer_init(loop, &lz.y);
+  lz.y.data = (void *)(intptr_t)1;
+  vg_timer_start(&lz.x, lz_cb, 100, 0);
+  vg_timer_start(&lz.y, lz_cb, 300, 0);
+  vg_timer_start(&lz.x, lz_cb, 1000, 0);
+  if (variant == LZ_LATER_EARLIER)
+    vg_timer_start(&lz.x, lz_cb, 200, 0);
+  else if (variant == LZ_LATER_STOP)
+    vg_timer_stop(&lz.x);
+  iters = vg_loop_iterations(loop);
+  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
+  lz_check(names[variant], 1, now + 300);
+  if (variant == LZ_LATER)
+    lz_check(names[variant], 0, now + 1000);
+  else if (variant == LZ_LATER_EARLIER)
+    lz_check(names[variant], 0, now + 200);
+  else
+    CU_ASSERT_EQUAL(lz.count[0], 0);
+  CU_ASSERT(vg_loop_iterations(loop) - iters <= 3);
+  vg_test_close_loop(loop);
+}
+
+static void test_lazy_rearm_later_slot(void) {
+  lz_run(LZ_LATER);
+  lz_run(LZ_LATER_EARLIER);
+  lz_run(LZ_LATER_STOP);
+}
+
+/* The wait alone, against a model: no driver timer wakes the loop, so a
+ * wait computed too long shows as lateness.  In each of WM_ROUNDS rounds
+ * (seeded), WM_N timers get random starts, restarts to later and to
+ * earlier deadlines, and stops (all before the run, at one loop time),
+ * with timeouts of 1..WM_MS ms over a few slots of levels 0 and 1 (2 at
+ * a 4096 ms boundary); then the loop runs until none is left.  Every
+ * active timer fires once, never early and not late (400 ms of slack for
+ * a loaded machine), no stopped one fires, and the loop does not wake
+ * for nothing.  Before the wait looked past the first occupied slot,
+ * every run had timers behind a restarted one firing ~500 ms late. */
+#define WM_N 12
+#define WM_MS 700
+#define WM_ROUNDS 3
+
+static struct {
+  vg_timer_t t[WM_N];
+  uint64_t due[WM_N], fired[WM_N];
+  int armed[WM_N], count[WM_N];
+} wm;
+
+static void wm_cb(vg_timer_t *t) {
+  int i = (int)(intptr_t)t->data;
+  wm.fired[i] = vg_now(t->loop);
+  wm.count[i]++;
+}
+
+static void wait_model_round(uint32_t seed) {
+  vg_loop_t *loop;
+  uint64_t now, worst = 0, iters;
+  int i, k, late = 0, early = 0, wrong = 0;
+  memset(&wm, 0, sizeof wm);
+  loop = vg_test_new_loop();
+  now = vg_now(loop);
+  rng_state = seed;
+  for (i = 0; i < WM_N; i++) {
+    vg_timer_init(loop, &wm.t[i]);
+    wm.t[i].data = (void *)(intptr_t)i;
+  }
+  for (k = 0; k < 4 * WM_N; k++) {
+    uint32_t r = rng();
+    i = (int)(r % WM_N);
+    if ((r >> 16) % 8 == 0) {
+      vg_timer_stop(&wm.t[i]);
+      wm.armed[i] = 0;
+    } else {
+      uint64_t timeout = 1 + rng() % WM_MS;
+      vg_timer_start(&wm.t[i], wm_cb, timeout, 0);
+      wm.armed[i] = 1;
+      wm.due[i] = now + timeout;
+    }
+  }
+  iters = vg_loop_iterations(loop);
+  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
+  iters = vg_loop_iterations(loop) - iters;
+  for (i = 0; i < WM_N; i++) {
+    if (wm.count[i] != (wm.armed[i] ? 1 : 0)) {
+      wrong++;
+      continue;
+    }
+    if (!wm.armed[i])
+      continue;
+    if (wm.fired[i] < wm.due[i])
+      early++;
+    else if (wm.fired[i] - wm.due[i] > worst)
+      worst = wm.fired[i] - wm.due[i];
+    if (wm.fired[i] >= wm.due[i] + 400)
+      late++;
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT_EQUAL(early, 0);
+  CU_ASSERT_EQUAL(late, 0);
+  if (late)
+    fprintf(stderr, "\n  wait_model: %d timers fired late, the worst by "
+            "%llu ms\n", late, (unsigned long long)worst);
+  /* The wait is exact, never for a slot that holds only moved or stopped
+   * entries: a wake-up per deadline (12 or 13 here), and at most as many
+   * again for an OS wait that ends a little early. */
+  CU_ASSERT(iters <= 2 * WM_N + 1);
+  if (iters > 2 * WM_N + 1)
+    fprintf(stderr, "\n  wait_model: %llu wake-ups for %d timers\n",
+            (unsigned long long)iters, WM_N);
+  vg_test_close_loop(loop);
+}
+
+static void test_wait_model(void) {
+  static const uint32_t seeds[WM_ROUNDS] = {88675123u, 2463534242u,
+                                            521288629u};
+  int r;
+  for (r = 0; r < WM_ROUNDS; r++)
+    wait_model_round(seeds[r]);
+}
+
 /* A loop whose only timer is due at the end of time (a clamped timeout)
  * waits more than once: the slot's earliest deadline is UINT64_MAX
  * itself, and remembering it must remember that timer. */
@@ -1446,6 +1616,8 @@ static CU_TestInfo timer_tests[] = {
     {"far_deadlines", test_far_deadlines},
     {"closed_timer_forgotten", test_closed_timer_forgotten},
     {"remembered_slot_restart", test_remembered_slot_restart},
+    {"lazy_rearm_later_slot", test_lazy_rearm_later_slot},
+    {"wait_model", test_wait_model},
     {"wait_for_end_of_time", test_wait_for_end_of_time},
     {"after_idle_async", test_late_async},
     {"after_idle_pipe_read", test_late_pipe_read},

@@ -69,7 +69,7 @@ extern "C" {
 /* A message for any status (APR's, the OS's or Vigil's own). */
 const char *vg_strerror(apr_status_t rv, char *buf, size_t size);
 
-/* "epoll", "kqueue" or "iocp". */
+/* "io_uring", "epoll", "kqueue" or "iocp". */
 const char *vg_backend(void);
 const char *vg_version(void);
 

@@ -166,8 +166,13 @@ typedef void (*pal_waited_cb)(pal_poll_t *poll, void *data);
 apr_status_t pal_poll_create(pal_poll_t **poll);
 void pal_poll_destroy(pal_poll_t *poll);
 apr_status_t pal_poll_wait(pal_poll_t *poll, int64_t timeout_ms);
-/* Name of the event backend: "epoll", "kqueue" or "iocp". */
+/* Name of the event backend: "io_uring", "epoll", "kqueue" or "iocp". */
 const char *pal_poll_name(void);
+/* Why the default backend is not io_uring on a build that has it (the
+ * kernel refused it, or a ring could not be made): "io_uring
+ * unavailable: io_uring_setup failed: ..."; NULL when it is, when
+ * VIGIL_BACKEND chose the backend, and on other systems. */
+const char *pal_poll_fallback(void);
 
 /* Cross-thread wake-up.  Safe from any thread and (on POSIX) from a signal
  * handler.  `cb` runs on the poll thread, once per wait even if woken

@@ -109,11 +109,12 @@ typedef struct pal__backend_s {
 #define PAL__READ_NONE (-2)
 
 /* The compiled backends; pal__backend_uring_probe() says whether this
- * kernel runs io_uring (APR_SUCCESS) or why not. */
+ * kernel runs io_uring (APR_SUCCESS) or why not, and whether with all it
+ * can use (*full: MSG_RING from no ring, Linux 6.13). */
 extern const pal__backend_t pal__backend_epoll;
 extern const pal__backend_t pal__backend_kqueue;
 extern const pal__backend_t pal__backend_uring;
-apr_status_t pal__backend_uring_probe(void);
+apr_status_t pal__backend_uring_probe(int *full);
 
 #define pal__poll_add(p, fd, ev, tok) ((p)->be->add((p), (fd), (ev), (tok)))
 #define pal__poll_modify(p, fd, ev, tok)                                     \

@@ -35,47 +35,77 @@ static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
 #endif
 
 static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
-static const pal__backend_t *backend;   /* NULL: backend_err says why */
+/* NULL: backend_err says why.  Written once by backend_choose(), and
+ * again only by fall_back(), which any thread creating a loop may run. */
+static _Atomic(const pal__backend_t *) backend;
 static apr_status_t backend_err;
 static const char *backend_call;        /* what failed (pal_last_call) */
 static char backend_desc[96];
+static int backend_named;               /* VIGIL_BACKEND chose it */
+/* Why the default is not io_uring (pal_poll_fallback): written by the
+ * first fall_back() (fallback_state 1), readable once it is 2. */
+static atomic_int fallback_state;
+static char fallback_why[160];
 
-/* VIGIL_BACKEND names the backend (epoll, io_uring, kqueue); unset or
- * empty, the build's readiness backend (epoll, kqueue).  io_uring is
- * chosen only when named, for now: it passes every suite, but on the
- * benchmarks it is not yet ahead of epoll (docs/PERFORMANCE.md), and a
- * default must earn its place.  PAL__PREFER_URING makes it the default
- * where the kernel runs it.  A named backend that is not compiled in or
- * that this kernel refuses is an error at pal_poll_create(), never a
- * silent fallback: a test run or a benchmark that asked for io_uring
- * must not measure epoll. */
-#ifndef PAL__PREFER_URING
-#define PAL__PREFER_URING 0
+/* VIGIL_BACKEND names the backend (epoll, io_uring, kqueue).  Unset or
+ * empty: io_uring where it is compiled in and the kernel runs all that
+ * poll_uring.c needs and can use (pal__backend_uring_probe: Linux 6.13,
+ * not disabled, not filtered), else the build's readiness backend (epoll,
+ * kqueue).  Without MSG_RING from no ring (6.0 to 6.12) io_uring runs,
+ * but its wake-ups are slower than epoll's, and the default must not be
+ * slower than epoll anywhere (docs/PERFORMANCE.md): only a named one. A
+ * named backend that is not compiled in or that this kernel refuses is
+ * an error at pal_poll_create(), never a silent fallback: a test run or
+ * a benchmark that asked for io_uring must not measure epoll. */
+#ifdef PAL_HAVE_IO_URING
+/* The default leaves io_uring for the readiness backend, saying why
+ * once (rv: the error, call: the call that failed; rv 0: a kernel
+ * without MSG_RING from no ring). */
+static void fall_back(apr_status_t rv, const char *call) {
+  int expect = 0;
+  if (atomic_compare_exchange_strong(&fallback_state, &expect, 1)) {
+    char eb[96];
+    if (rv == APR_SUCCESS)
+      snprintf(fallback_why, sizeof fallback_why,
+               "io_uring not used: no MSG_RING from no ring (Linux 6.13), "
+               "its wake-ups would be slower than epoll's");
+    else
+      snprintf(fallback_why, sizeof fallback_why,
+               "io_uring unavailable: %s failed: %s", call ? call : "setup",
+               pal_strerror(rv, eb, sizeof eb));
+    atomic_store(&fallback_state, 2);
+  }
+  atomic_store(&backend, PAL__NATIVE);
+}
 #endif
 
 static void backend_choose(void) {
   const char *want = getenv("VIGIL_BACKEND");
   if (want && *want == '\0')
     want = NULL;
+  backend_named = want != NULL;
 #ifdef PAL_HAVE_IO_URING
-  if ((!want && PAL__PREFER_URING) || (want && !strcmp(want, "io_uring"))) {
-    apr_status_t rv = pal__backend_uring_probe();
-    if (rv == APR_SUCCESS) {
-      backend = &pal__backend_uring;
+  if (!want || !strcmp(want, "io_uring")) {
+    int full;
+    apr_status_t rv = pal__backend_uring_probe(&full);
+    if (rv == APR_SUCCESS && (full || want)) {
+      atomic_store(&backend, &pal__backend_uring);
       return;
     }
-    if (want) {
-      backend_err = rv;
-      backend_call = pal__last_call;
-      snprintf(backend_desc, sizeof backend_desc,
-               "io_uring (unavailable: %s failed)",
-               backend_call ? backend_call : "setup");
+    if (!want) {
+      fall_back(rv, pal__last_call);
       return;
     }
+    backend_err = rv;
+    backend_call = pal__last_call;
+    snprintf(backend_desc, sizeof backend_desc,
+             "io_uring (unavailable: %s failed)",
+             backend_call ? backend_call : "setup");
+    return;
   }
 #endif
   if (!want || !strcmp(want, PAL__NATIVE->name)) {
-    backend = PAL__NATIVE;
+    atomic_store(&backend, PAL__NATIVE);
     return;
   }
   backend_err = PAL_EUNSUPPORTED;
@@ -84,8 +114,15 @@ static void backend_choose(void) {
 }
 
 const char *pal_poll_name(void) {
+  const pal__backend_t *be;
   pthread_once(&backend_once, backend_choose);
-  return backend ? backend->name : backend_desc;
+  be = atomic_load(&backend);
+  return be ? be->name : backend_desc;
+}
+
+const char *pal_poll_fallback(void) {
+  pthread_once(&backend_once, backend_choose);
+  return atomic_load(&fallback_state) == 2 ? fallback_why : NULL;
 }
 
 apr_status_t pal__poll_add_source(pal_poll_t *p, int kind, long ident,
@@ -154,12 +191,14 @@ static apr_status_t wake_open(pal_poll_t *p) {
 }
 
 apr_status_t pal_poll_create(pal_poll_t **pp) {
+  const pal__backend_t *be;
   pal_poll_t *p;
   apr_status_t rv;
 
   pthread_once(&sigpipe_once, ignore_sigpipe);
   pthread_once(&backend_once, backend_choose);
-  if (!backend) {
+  be = atomic_load(&backend);
+  if (!be) {
     pal__last_call = backend_call;
     return backend_err;
   }
@@ -169,8 +208,21 @@ apr_status_t pal_poll_create(pal_poll_t **pp) {
   p->backend_fd = p->wake_rfd = p->wake_wfd = -1;
   p->sig_rfd = p->sig_wfd = p->sig_slot = -1;
 
-  p->be = backend;
+  p->be = be;
   rv = p->be->create(p);
+#ifdef PAL_HAVE_IO_URING
+  if (rv && p->be == &pal__backend_uring && !backend_named) {
+    /* The probe passed, but this ring could not be made (no memory for
+     * it, a limit reached since): the default does not fail a loop that
+     * the readiness backend can run, for this loop and the later ones. */
+    apr_status_t urv = rv;
+    const char *call = pal__last_call;
+    p->be = PAL__NATIVE;
+    rv = p->be->create(p);
+    if (rv == APR_SUCCESS)
+      fall_back(urv, call);
+  }
+#endif
   if (rv)
     goto fail_backend;
   rv = wake_open(p);

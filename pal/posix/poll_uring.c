@@ -1,7 +1,8 @@
 /*
- * poll_uring.c -- the io_uring backend (Linux 6.0 and later): the
- * pal__poll_* contract on one submission ring, plus completion reads of
- * streams into buffers the kernel picks from a ring of ours.
+ * poll_uring.c -- the io_uring backend (Linux 6.0 and later; the
+ * default from 6.13, poll.c): the pal__poll_* contract on one submission
+ * ring, plus completion reads of streams into buffers the kernel picks
+ * from a ring of ours.
  *
  * Map:
  *   1. the ring: setup through raw system calls, the probe, SQEs
@@ -75,16 +76,20 @@ enum { UD_NONE = 0, UD_POLL = 1, UD_READ = 2, UD_NOP = 3 };
 /* A read or a no-op of a stream: its slot. */
 #define UD_SLOT_MAKE(kind, slot) (((uint64_t)(kind) << 62) | (uint32_t)(slot))
 
-/* A watched descriptor.  gen changes with every registration, so a CQE
- * of an earlier one (removed, or a reused descriptor number) is known
- * stale and dropped. */
+/* A watched descriptor, in an array indexed by descriptor number: 16
+ * bytes, so 64 KiB for a supervisor with 4,096 descriptors (epoll keeps
+ * the same in the kernel).  gen changes with every registration, so a
+ * CQE of an earlier one (removed, or a reused descriptor number) is
+ * known stale and dropped. */
 typedef struct ufd_s {
   uintptr_t token;
-  unsigned events;                /* wanted, PAL__IN / PAL__OUT */
   unsigned gen;
+  unsigned short events;          /* wanted: PAL__IN, PAL__OUT, PAL__EDGE */
   unsigned char armed;            /* a POLL_ADD of gen is in the kernel */
   unsigned char queued;           /* on the re-arm list */
 } ufd_t;
+_Static_assert((PAL__IN | PAL__OUT | PAL__EDGE) <= 0xffff,
+               "ufd_t.events holds the interest bits");
 
 /* A stream read in flight.  It names the stream, not the other way
  * round only: a stream closed with its read in flight is detached (io
@@ -253,10 +258,16 @@ static struct io_uring_sqe *sqe_get(uring_t *u) {
   return sqe;
 }
 
+static int msg_ring(int fd, uint64_t ud);
+/* Whether MSG_RING may be sent from no ring (6.13): -1 not known yet. */
+static atomic_int have_msg_ring = -1;
+
 /* Does this kernel run what this file needs?  Polls, cancellation,
  * RECV and NOP (IORING_REGISTER_PROBE), provided-buffer rings (5.19) and
- * multishot RECV (6.0: no opcode says so, but SEND_ZC came with it). */
-apr_status_t pal__backend_uring_probe(void) {
+ * multishot RECV (6.0: no opcode says so, but SEND_ZC came with it).
+ * *full: and MSG_RING from no ring (6.13), without which wake-ups go
+ * through the eventfd, slower than epoll's (docs/PERFORMANCE.md). */
+apr_status_t pal__backend_uring_probe(int *full) {
   static const int ops[] = {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
                             IORING_OP_ASYNC_CANCEL, IORING_OP_RECV,
                             IORING_OP_NOP, IORING_OP_SEND_ZC};
@@ -268,6 +279,7 @@ apr_status_t pal__backend_uring_probe(void) {
   unsigned i;
   apr_status_t rv;
 
+  *full = 0;
   memset(&u, 0, sizeof u);
   if ((rv = ring_open(&u)) != APR_SUCCESS)
     return rv;
@@ -300,6 +312,11 @@ apr_status_t pal__backend_uring_probe(void) {
   if (sys_register(u.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
     rv = pal__fail("io_uring_register");
   munmap(ring, 4096);
+  if (rv == APR_SUCCESS) {
+    /* A message to this ring, which is closed below. */
+    *full = msg_ring(u.fd, UD_NONE) == 0;
+    atomic_store(&have_msg_ring, *full);
+  }
 out:
   free(pr);
   ring_unmap(&u);
@@ -368,7 +385,7 @@ static apr_status_t ur_add(pal_poll_t *p, int fd, unsigned events,
     return APR_ENOMEM;
   disarm(u, fd, f);
   f->token = token;
-  f->events = events;
+  f->events = (unsigned short)events;
   return arm(u, fd, f);
 }
 
@@ -551,19 +568,19 @@ static int msg_ring(int fd, uint64_t ud) {
  * into the ring, so the woken loop has no eventfd to read (epoll and the
  * eventfd: the loop's wait, a read and the sender's write; here the
  * loop's wait and the sender's call).  A kernel without it (before 6.13,
- * EINVAL) gets the eventfd (PAL_EUNSUPPORTED), learnt once per process
- * from a message to this ring, which reap_one drops. */
+ * EINVAL) gets the eventfd (PAL_EUNSUPPORTED), as the probe learnt from
+ * a message to its ring (else a message to this one, which reap_one
+ * drops).  Only a named io_uring runs so: the default is epoll there. */
 static apr_status_t ur_add_source(pal_poll_t *p, int kind, long ident,
                                   uintptr_t token) {
-  static atomic_int have = -1;   /* -1: not known yet */
   uring_t *u = p->backend;
   int h;
   (void)ident;
   if (kind != PAL__SRC_USER)
     return PAL_EUNSUPPORTED;   /* pidfds and the self-pipe */
-  if ((h = atomic_load(&have)) < 0) {
+  if ((h = atomic_load(&have_msg_ring)) < 0) {
     h = msg_ring(u->fd, UD_NONE) == 0;
-    atomic_store(&have, h);
+    atomic_store(&have_msg_ring, h);
   }
   if (!h)
     return PAL_EUNSUPPORTED;

@@ -89,6 +89,8 @@ void pal_poll_destroy(pal_poll_t *p) {
 
 const char *pal_poll_name(void) { return pal__poll_name(); }
 
+const char *pal_poll_fallback(void) { return NULL; }
+
 unsigned pal_poll_pending(const pal_poll_t *p) { return p->pending; }
 
 void pal_poll_set_wakeup_cb(pal_poll_t *p, pal_wakeup_cb cb, void *data) {

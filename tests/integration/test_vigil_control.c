@@ -382,6 +382,63 @@ static void test_status_json_shape(void) {
   vt_end(t);
 }
 
+#ifdef __linux__
+/* A kernel that refuses io_uring (here io_uring_setup fails with EPERM,
+ * as with kernel.io_uring_disabled or Docker's seccomp profile): vigil
+ * starts on epoll and says why in its start line, the only line about
+ * it, and `vigil version` says the same. */
+static void test_backend_refused(void) {
+  const char *argv[9], *cfg, *log, *be;
+  const char *why = "io_uring unavailable: io_uring_setup failed: "
+                    "Operation not permitted";
+  svc_json_t *st;
+  vt_res_t *r;
+  vt_t *t = vt_begin("backend-refused");
+  if (!t)
+    return;
+  /* libvigil's own answer (process backend_refused checks it): none in
+   * a build without io_uring (kernel headers before 5.19). */
+  r = vt_run(t, 10000, vt_self(t), "--child", "refuse-exec", "disabled",
+             vt_self(t), "--child", "backend", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  if (!vt_contains(r->out, why))
+    why = NULL;
+  r = vt_run(t, 10000, vt_self(t), "--child", "refuse-exec", "disabled",
+             vt_vigil_bin(), "version", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT(vt_contains(r->out, why ? apr_psprintf(vt_pool(t),
+                                                   "(linux, epoll backend; "
+                                                   "%s)\n", why)
+                                    : "(linux, epoll backend)\n"));
+  cfg = vt_config(t, "vigil.xml",
+                  vt_svc(t, "a", READY_FAST, "sleep", "30000", NULL), NULL);
+  argv[0] = vt_self(t);
+  argv[1] = "--child";
+  argv[2] = "refuse-exec";
+  argv[3] = "disabled";
+  argv[4] = vt_vigil_bin();
+  argv[5] = "run";
+  argv[6] = "-c";
+  argv[7] = cfg;
+  argv[8] = NULL;
+  VT_REQUIRE(vt_sup_start_argv(t, cfg, argv) == 0);
+  VT_REQUIRE(vt_wait_state(t, "a", "running", VT_WAIT_MS) != NULL);
+  st = vt_status(t);
+  VT_REQUIRE(st != NULL);
+  be = vt_sfield(svc_json_get(st, "supervisor"), "backend");
+  CU_ASSERT_STRING_EQUAL(be ? be : "", "epoll");
+  log = vt_sup_log(t);
+  CU_ASSERT_EQUAL(vt_count_lines(log, "io_uring"), why ? 1 : 0);
+  if (why)
+    CU_ASSERT(vt_contains(log, apr_psprintf(vt_pool(t), "(epoll; %s) started "
+                                            "with", why)));
+  r = vt_cli(t, "shutdown", NULL);
+  CU_ASSERT_EQUAL(r->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, VT_WAIT_MS), 0);
+  vt_end(t);
+}
+#endif
+
 static CU_TestInfo vigil_control_tests[] = {
     {"status --json: control.md's fields", test_status_json_shape},
     {"malformed requests: error reply, closed", test_malformed_json},
@@ -393,6 +450,9 @@ static CU_TestInfo vigil_control_tests[] = {
     {"no supervisor: exit 4", test_unreachable},
 #if !defined(_WIN32)
     {"another user: refused by the peer check", test_other_user_refused},
+#endif
+#ifdef __linux__
+    {"io_uring refused: epoll, said once", test_backend_refused},
 #endif
     CU_TEST_INFO_NULL};
 
