@@ -138,6 +138,9 @@ static inline apr_status_t vg__bufs_copy(vg_buf_t **out, vg_buf_t *small,
 /* Per-type close hooks, called by vg_close(); each stops the handle. */
 void vg__timer_close(vg_timer_t *t);
 void vg__stream_close(vg_stream_t *s);
+/* vg_pipe_open(); `prepared`: fd is the parent's end of a pal_pipe()
+ * (vg_spawn), already non-blocking and close-on-exec. */
+apr_status_t vg__pipe_open(vg_pipe_t *pipe, pal_fd_t fd, int prepared);
 void vg__udp_close(vg_udp_t *u);
 void vg__process_close(vg_process_t *p);
 void vg__signal_close(vg_signal_t *s);

@@ -50,8 +50,9 @@ struct vg_log_s {
 
 static const char *const level_names[] = {"debug", "info", "notice", "warn",
                                           "error"};
-static const char *const level_upper[] = {"DEBUG", "INFO", "NOTICE", "WARN",
-                                          "ERROR"};
+/* " %-5s " of each level's name in capitals. */
+static const char *const level_head[] = {" DEBUG ", " INFO  ", " NOTICE ",
+                                         " WARN  ", " ERROR "};
 
 /* ------------------------------------------------------------------------
  * Line buffer: stack first, heap when it outgrows it.  With `limit` set
@@ -177,16 +178,37 @@ static int text_needs_quotes(const char *s) {
   return 0;
 }
 
+/* "2026-11-21T23:53:01.123Z".  The part up to the seconds is formatted
+ * once per second per thread (the date's conversion and a snprintf were
+ * most of a short line's cost); the milliseconds are added by hand. */
 static void lb_timestamp(linebuf_t *lb) {
-  apr_time_exp_t tm;
-  char ts[40];
-  int n;
+  static _Thread_local char ts[40];
+  static _Thread_local size_t ts_len;
+  static _Thread_local apr_time_t ts_sec = -1;
+  apr_time_t now = apr_time_now();
+  apr_time_t sec = apr_time_sec(now);
+  int ms = (int)(apr_time_usec(now) / 1000);
+  char tail[5];
 
-  apr_time_exp_gmt(&tm, apr_time_now());
-  n = snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-               tm.tm_min, tm.tm_sec, (int)(tm.tm_usec / 1000));
-  lb_add(lb, ts, (size_t)n);
+  if (sec != ts_sec) {
+    apr_time_exp_t tm;
+    int n;
+    apr_time_exp_gmt(&tm, now);
+    n = snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+    if (n < 0 || (size_t)n >= sizeof(ts))
+      n = 0;
+    ts_len = (size_t)n;
+    ts_sec = sec;
+  }
+  tail[0] = '.';
+  tail[1] = (char)('0' + ms / 100);
+  tail[2] = (char)('0' + ms / 10 % 10);
+  tail[3] = (char)('0' + ms % 10);
+  tail[4] = 'Z';
+  lb_add(lb, ts, ts_len);
+  lb_add(lb, tail, sizeof(tail));
 }
 
 /* ------------------------------------------------------------------------
@@ -259,9 +281,7 @@ int vg_log_level_parse(const char *name) {
 static void log_render(const vg_log_t *log, linebuf_t *lb, vg_log_level level,
                        const char *component, const char *const *kv,
                        const char *msg) {
-  char head[16];
   size_t i;
-  int n;
 
   if (log->format == VG_LOG_JSON) {
     lb_str(lb, "{\"ts\":\"");
@@ -291,8 +311,7 @@ static void log_render(const vg_log_t *log, linebuf_t *lb, vg_log_level level,
   }
 
   lb_timestamp(lb);
-  n = snprintf(head, sizeof(head), " %-5s ", level_upper[level]);
-  lb_add(lb, head, (size_t)n);
+  lb_str(lb, level_head[level]);
   if (component != NULL) {
     lb_escape(lb, component, 0);
     lb_str(lb, ": ");

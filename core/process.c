@@ -104,7 +104,7 @@ apr_status_t vg_spawn(vg_loop_t *loop, vg_process_t *p,
   for (i = 0; i < 3; i++) {
     if (parent_end[i] == PAL_INVALID_FD)
       continue;
-    if (vg_pipe_open(o->stdio[i].pipe, parent_end[i]) != APR_SUCCESS)
+    if (vg__pipe_open(o->stdio[i].pipe, parent_end[i], 1) != APR_SUCCESS)
       pal_fd_close(parent_end[i]);   /* the child sees EOF / EPIPE */
     parent_end[i] = PAL_INVALID_FD;
   }

@@ -58,14 +58,19 @@ apr_status_t vg_tcp_bind(vg_tcp_t *tcp, const vg_addr_t *addr,
   return pal_io_bind(&tcp->io, addr, flags | PAL_BIND_REUSEADDR);
 }
 
-apr_status_t vg_pipe_open(vg_pipe_t *pipe, pal_fd_t fd) {
+apr_status_t vg__pipe_open(vg_pipe_t *pipe, pal_fd_t fd, int prepared) {
   apr_status_t rv;
   if (pipe->sflags & VG__S_OPEN)
     return PAL_EBUSY;
-  rv = pal_io_open(&pipe->io, pipe->loop->poll, PAL_IO_PIPE, fd);
+  rv = pal_io_open(&pipe->io, pipe->loop->poll,
+                   PAL_IO_PIPE | (prepared ? PAL_IO_PREPARED : 0), fd);
   if (rv == APR_SUCCESS)
     pipe->sflags |= VG__S_OPEN;
   return rv;
+}
+
+apr_status_t vg_pipe_open(vg_pipe_t *pipe, pal_fd_t fd) {
+  return vg__pipe_open(pipe, fd, 0);
 }
 
 apr_status_t vg_pipe_bind(vg_pipe_t *pipe, const char *path) {

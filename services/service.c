@@ -406,7 +406,20 @@ static struct {
   int unsupported;              /* the platform has no such search */
   escape_t *pending;            /* for the next one */
   size_t n, cap;
+  vg_timer_t timer;             /* ESCAPE_DELAY_MS after an exit */
+  vg_loop_t *timer_loop;        /* the loop it was made on, or NULL */
+  int urgent;                   /* a signal to a running child pends */
+  int closed;                   /* the supervisor is ending: no timer */
 } sweeps;
+
+/* The search after an exit waits this long, so that a crash loop (a
+ * program that exits at once, restarted at once) pays for one search per
+ * ESCAPE_DELAY_MS instead of one per exit, and the pool thread and the
+ * wake-up of the loop after it stay off the exit->spawn path, where they
+ * competed with the new child for the CPUs.  What escaped lives that
+ * much longer; the signals of a stop (a pid still running) are sent at
+ * once. */
+#define ESCAPE_DELAY_MS 10
 
 /* Any thread: touches nothing but its arguments.  PAL_EUNSUPPORTED if
  * the platform has no such search. */
@@ -432,7 +445,7 @@ static void escape_work(vg_work_t *w) {
   e->rv = escape_run(e->v, e->n);
 }
 
-static void sweep_start(vg_loop_t *loop);
+static void sweep_next(vg_loop_t *loop);
 
 static void escape_after(vg_work_t *w, apr_status_t status) {
   escape_work_t *e = w->data;
@@ -442,8 +455,7 @@ static void escape_after(vg_work_t *w, apr_status_t status) {
     sweeps.unsupported = 1;
   free(e);
   sweeps.busy = 0;
-  if (sweeps.n)
-    sweep_start(loop);
+  sweep_next(loop);
 }
 
 /* Hand the pending searches to the pool (or, out of memory, run them
@@ -452,6 +464,7 @@ static void sweep_start(vg_loop_t *loop) {
   size_t n = sweeps.n;
   escape_work_t *e = malloc(sizeof *e + n * sizeof(escape_t));
   sweeps.n = 0;
+  sweeps.urgent = 0;
   if (e) {
     memcpy(e->v, sweeps.pending, n * sizeof(escape_t));
     e->n = n;
@@ -465,6 +478,47 @@ static void sweep_start(vg_loop_t *loop) {
   }
   if (escape_run(sweeps.pending, n) == PAL_EUNSUPPORTED)
     sweeps.unsupported = 1;
+}
+
+static void on_sweep_timer(vg_timer_t *t) {
+  if (sweeps.n && !sweeps.busy)
+    sweep_start(t->loop);
+}
+
+/* Arm (or find armed) the timer that starts the search after an exit:
+ * 0 if there is none (the supervisor has ended: its handles are closed;
+ * then the search starts now). */
+static int sweep_delay(vg_loop_t *loop) {
+  vg_timer_t *t = &sweeps.timer;
+  if (sweeps.closed)
+    return 0;
+  if (!sweeps.timer_loop) {
+    if (vg_timer_init(loop, t) != APR_SUCCESS)
+      return 0;
+    vg_unref((vg_handle_t *)t);   /* never what keeps the loop running */
+    sweeps.timer_loop = loop;
+  }
+  if (sweeps.timer_loop != loop || vg_is_closing((vg_handle_t *)t))
+    return 0;
+  if (!vg_is_active((vg_handle_t *)t) &&
+      vg_timer_start(t, on_sweep_timer, ESCAPE_DELAY_MS, 0) != APR_SUCCESS)
+    return 0;
+  return 1;
+}
+
+/* Start the search for what pends, now if a running child is to be
+ * signalled, else after ESCAPE_DELAY_MS. */
+static void sweep_next(vg_loop_t *loop) {
+  if (sweeps.n && (sweeps.urgent || !sweep_delay(loop)))
+    sweep_start(loop);
+}
+
+void svc_service_sweeps_close(void) {
+  sweeps.closed = 1;
+  if (sweeps.timer_loop && !vg_is_closing((vg_handle_t *)&sweeps.timer))
+    vg_close((vg_handle_t *)&sweeps.timer, NULL);
+  if (sweeps.n && !sweeps.busy && sweeps.timer_loop)
+    sweep_start(sweeps.timer_loop);   /* what waited for the timer */
 }
 
 static void escape_later(vg_loop_t *loop, long pid, long pgid,
@@ -498,8 +552,10 @@ static void escape_later(vg_loop_t *loop, long pid, long pgid,
     x->pid = x->pgid = 0;   /* gone already (or not Linux): the mark */
   x->signum = signum;
   snprintf(x->mark, sizeof x->mark, "%s", mark);
-  if (!sweeps.busy)
-    sweep_start(loop);
+  if (x->pid > 0)
+    sweeps.urgent = 1;
+  if (!sweeps.busy)   /* else escape_after() starts the next one */
+    sweep_next(loop);
 }
 
 /* Signal the run's whole tree: its process group now and, where no

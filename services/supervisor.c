@@ -653,6 +653,7 @@ static void finish_shutdown(svc_sup_t *sup) {
     vg_close((vg_handle_t *)&sup->sighup, NULL);
   if (!vg_is_closing((vg_handle_t *)&sup->pids_timer))
     vg_close((vg_handle_t *)&sup->pids_timer, NULL);
+  svc_service_sweeps_close();
   for (s = sup->services; s; s = next) {
     next = s->next;
     svc_service_destroy(s);

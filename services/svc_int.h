@@ -279,6 +279,9 @@ svc_service_t *svc_service_create(svc_sup_t *sup, const cfg_service_t *cfg);
 void svc_service_event(svc_service_t *s, svc_event ev);
 /* Close every handle; the record frees itself when they have closed. */
 void svc_service_destroy(svc_service_t *s);
+/* The supervisor ends: the searches for escaped processes after exits
+ * wait for no timer from now on (service.c). */
+void svc_service_sweeps_close(void);
 /* Point the service at a new config record and compile its plan; what
  * changed (CFG_F_*, the reload's diff) and applies live is applied now:
  * log files, the cgroup's limits, the health schedule.  What needs a new

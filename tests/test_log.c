@@ -286,6 +286,60 @@ static void test_log_text(void) {
   logfile_close(&lf);
 }
 
+/* The time of a line's stamp, in ms since the epoch (UTC). */
+static apr_time_t stamp_ms(const char *s) {
+  apr_time_exp_t tm;
+  apr_time_t t;
+  memset(&tm, 0, sizeof(tm));
+  tm.tm_year = atoi(s) - 1900;
+  tm.tm_mon = atoi(s + 5) - 1;
+  tm.tm_mday = atoi(s + 8);
+  tm.tm_hour = atoi(s + 11);
+  tm.tm_min = atoi(s + 14);
+  tm.tm_sec = atoi(s + 17);
+  if (apr_time_exp_gmt_get(&t, &tm) != APR_SUCCESS)
+    return 0;
+  return t / 1000 + atoi(s + 20);
+}
+
+/* The stamp's date and time up to the second are kept from line to line
+ * within a second (per thread): lines that cross second boundaries (and
+ * every millisecond in between) still carry the time they were written,
+ * to the millisecond, in both formats. */
+static void test_log_stamps_follow_clock(void) {
+  int fmt;
+  for (fmt = 0; fmt < 2; fmt++) {
+    logfile_t lf;
+    apr_time_t before[12], after[12];
+    char *s, *line;
+    int i;
+    logfile_open(&lf, VG_LOG_INFO, fmt ? VG_LOG_JSON : VG_LOG_TEXT);
+    for (i = 0; i < 12; i++) {
+      before[i] = apr_time_now() / 1000;
+      vg_log(lf.log, VG_LOG_INFO, "c", "line %d", i);
+      after[i] = apr_time_now() / 1000;
+      apr_sleep(i % 3 == 2 ? 450000 : 7000);   /* 3 s in all */
+    }
+    s = logfile_read(&lf, NULL);
+    CU_ASSERT_EQUAL(count_lines(s), 12);
+    for (i = 0, line = s; i < 12 && line && *line; i++) {
+      const char *ts = fmt ? strstr(line, "\"ts\":\"") + 6 : line;
+      apr_time_t t = stamp_ms(ts);
+      CU_ASSERT(is_timestamp(ts));
+      CU_ASSERT(t >= before[i] && t <= after[i]);
+      if (t < before[i] || t > after[i])
+        fprintf(stderr, "\n  line %d stamped %.24s, written between "
+                "%lld and %lld ms\n", i, ts, (long long)before[i],
+                (long long)after[i]);
+      line = strchr(line, '\n');
+      if (line)
+        line++;
+    }
+    free(s);
+    logfile_close(&lf);
+  }
+}
+
 static void test_log_levels(void) {
   logfile_t lf;
   char *s;
@@ -573,6 +627,7 @@ static void test_log_invalid(void) {
 
 static CU_TestInfo log_tests[] = {
   {"text lines", test_log_text},
+  {"stamps follow the clock across seconds", test_log_stamps_follow_clock},
   {"level filtering", test_log_levels},
   {"level names and parsing", test_log_level_names},
   {"text key/value pairs and escaping", test_log_text_kv},

@@ -40,6 +40,7 @@
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #endif
 
@@ -588,6 +589,74 @@ static void test_stdout_pipe(void) {
   vg_test_close_loop(loop);
 }
 
+#ifndef _WIN32
+/* The parent's end of a stdio pipe is non-blocking and close-on-exec,
+ * set once by pal_pipe() and not asked again when the pipe handle opens
+ * it; the child's end (its stdin here) stays blocking: "echo" copies a
+ * line it waits for. */
+static void test_pipe_end_flags(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  int fl;
+  child_prepare(&c, "echo", NULL, NULL);
+  child_pipe(loop, &c, 0);
+  child_pipe(loop, &c, 1);
+  CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &c), APR_SUCCESS);
+  fl = fcntl((int)c.out.p.io.fd, F_GETFL);
+  CU_ASSERT(fl >= 0 && (fl & O_NONBLOCK));
+  fl = fcntl((int)c.out.p.io.fd, F_GETFD);
+  CU_ASSERT(fl >= 0 && (fl & FD_CLOEXEC));
+  fl = fcntl((int)c.in.io.fd, F_GETFL);
+  CU_ASSERT(fl >= 0 && (fl & O_NONBLOCK));
+  fl = fcntl((int)c.in.io.fd, F_GETFD);
+  CU_ASSERT(fl >= 0 && (fl & FD_CLOEXEC));
+  vg_close((vg_handle_t *)&c.in, NULL);   /* EOF: the child exits */
+  c.in_used = 0;
+  CU_ASSERT(vg_test_run_cond(loop, child_done, &c, VG_TEST_WAIT_MS));
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+}
+#endif
+
+#ifndef _WIN32
+/* The PAL reads its own pid once; the child of a fork() has another.  A
+ * spawn with the parent-death signal, made in a forked copy of this
+ * process, must check the new child's parent against the copy's pid (a
+ * stale one makes the new child give up at once, exit 127). */
+static void test_spawn_after_fork(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  pid_t pid;
+  int st = 0;
+  child_prepare(&c, "exit", "0", NULL);
+  c.opts.flags |= VG_PROCESS_PDEATHSIG;
+  child_run(loop, &c);   /* our pid is read (and kept) here */
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  vg_test_close_loop(loop);
+  fflush(NULL);
+  pid = fork();
+  CU_ASSERT_FATAL(pid >= 0);
+  if (pid == 0) {
+    vg_loop_t *l2;
+    child_t c2;
+    alarm(20);
+    l2 = vg_test_new_loop();
+    child_prepare(&c2, "exit", "5", NULL);
+    c2.opts.flags |= VG_PROCESS_PDEATHSIG;
+    if (vg_spawn(l2, &c2.proc, &c2.opts) != APR_SUCCESS)
+      _exit(2);
+    child_started(&c2);
+    vg_test_run_cond(l2, child_done, &c2, VG_TEST_WAIT_MS);
+    _exit(c2.exited == 1 && c2.exit_status == 5 ? 0 : 10 + c2.exit_status);
+  }
+  CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+  CU_ASSERT(WIFEXITED(st));
+  CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fprintf(stderr, "\n  forked copy: status %d\n", st);
+}
+#endif
+
 static void test_stderr_pipe(void) {
   vg_loop_t *loop = vg_test_new_loop();
   child_t c;
@@ -670,6 +739,68 @@ static void test_stdio_ignore(void) {
   CU_ASSERT_EQUAL(c.exit_status, 0);
   vg_test_close_loop(loop);
 }
+
+#ifndef _WIN32
+/* The PAL keeps /dev/null open for the next spawn.  A program that closes
+ * that descriptor and gets its number back for a file of its own (here:
+ * replaced by a file with content) must
+ * not have the file given to its next child as stdin: the child still
+ * reads nothing, and the file is not touched.  (Every close-on-exec
+ * /dev/null descriptor >= 3 is replaced.) */
+static void test_stdio_ignore_reused(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  char path[1024], link[64], target[256];
+  int fd, file, replaced = 0;
+  ssize_t n;
+  child_prepare(&c, "echo", NULL, NULL);
+  c.opts.stdio[0].kind = VG_STDIO_IGNORE;
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);   /* /dev/null is kept from here */
+  CU_ASSERT_EQUAL(c.out.total, 0);
+  child_release(loop, &c);
+
+  snprintf(path, sizeof path, "%s/vg-notnull-%ld.txt", vg_test_tmpdir(),
+           pal_getpid());
+  file = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CU_ASSERT_FATAL(file >= 0);
+  CU_ASSERT_EQUAL_FATAL(write(file, "secret\n", 7), 7);
+  for (fd = 3; fd < 1024; fd++) {
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, target, sizeof target - 1);
+    if (n <= 0 || fd == file)
+      continue;
+    target[n] = '\0';
+    /* (Close-on-exec ones only: those we inherited are not the PAL's.) */
+    if (strcmp(target, "/dev/null") == 0 &&
+        (fcntl(fd, F_GETFD) & FD_CLOEXEC) &&
+        dup3(file, fd, O_CLOEXEC) == fd)
+      replaced++;
+  }
+  if (replaced == 0)
+    fprintf(stderr, "\n  (no /dev/null descriptor kept: nothing to "
+                    "replace)\n");
+  lseek(file, 0, SEEK_SET);
+
+  child_prepare(&c, "echo", NULL, NULL);
+  c.opts.stdio[0].kind = VG_STDIO_IGNORE;
+  child_pipe(loop, &c, 1);
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  CU_ASSERT_EQUAL(c.out.total, 0);   /* not "secret" */
+  CU_ASSERT_EQUAL(lseek(file, 0, SEEK_CUR), 0);
+  child_release(loop, &c);
+  close(file);
+  for (fd = 3; fd < 1024; fd++) {   /* the replaced numbers are ours */
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, target, sizeof target - 1);
+    if (n > 0 && (size_t)n == strlen(path) && memcmp(target, path, n) == 0)
+      close(fd);
+  }
+  remove(path);
+  vg_test_close_loop(loop);
+}
+#endif
 
 /* stdout to a file, appended. */
 static void test_stdio_file(void) {
@@ -1748,6 +1879,75 @@ static void test_concurrent_children(void) {
   free(cs);
 }
 
+#ifndef _WIN32
+/* ------------------------------------------------------------------------
+ * Exit notification without a pidfd (the fault seam's PAL_SYS_PIDFD, as
+ * on a kernel before 5.3): the exit comes through SIGCHLD, and each exit
+ * is reported exactly once, with its own status.
+ * --------------------------------------------------------------------- */
+
+static void count_sigchld(vg_signal_t *s, int signum) {
+  (void)signum;
+  (*(int *)s->data)++;
+}
+
+static int all_exited(void *arg) {
+  child_t *cs = arg;
+  int i;
+  for (i = 0; i < 8; i++)
+    if (!cs[i].exited || !cs[i].closed)
+      return 0;
+  return 1;
+}
+
+/* Spawn 8 children that exit with codes 0..7 (the first `faulted` of
+ * them without a pidfd), wait for all, and count the SIGCHLDs the
+ * process got meanwhile. */
+static int spawn_eight(vg_loop_t *loop, child_t *cs, char codes[][4],
+                       int faulted) {
+  vg_signal_t sig;
+  int i, n = 0, sigs = 0;
+  CU_ASSERT_EQUAL_FATAL(vg_signal_init(loop, &sig), APR_SUCCESS);
+  sig.data = &sigs;
+  CU_ASSERT_EQUAL_FATAL(vg_signal_start(&sig, count_sigchld, VG_SIGCHLD),
+                        APR_SUCCESS);
+  if (faulted)
+    pal_fault_inject(PAL_SYS_PIDFD, APR_ENOMEM, 0, (unsigned)faulted);
+  for (i = 0; i < 8; i++) {
+    snprintf(codes[i], 4, "%d", i);
+    child_prepare(&cs[i], "exit", codes[i], NULL);
+    CU_ASSERT_EQUAL_FATAL(child_spawn(loop, &cs[i]), APR_SUCCESS);
+  }
+  CU_ASSERT_EQUAL(pal_fault_fired(PAL_SYS_PIDFD), (unsigned)faulted);
+  CU_ASSERT(vg_test_run_cond(loop, all_exited, cs, VG_TEST_WAIT_MS));
+  /* A SIGCHLD delivered late would still be counted. */
+  vg_test_run_until(loop, &n, 50);
+  for (i = 0; i < 8; i++) {
+    CU_ASSERT_EQUAL(cs[i].exited, 1);
+    CU_ASSERT_EQUAL(cs[i].exit_status, i);
+    CU_ASSERT_EQUAL(cs[i].term_signal, 0);
+  }
+  vg_close((vg_handle_t *)&sig, NULL);
+  vg_run(loop, VG_RUN_NOWAIT);
+  return sigs;
+}
+
+/* Without pidfds (the first 5 children: PAL_SYS_PIDFD) the exits come
+ * through SIGCHLD, beside children that have theirs: none is lost, none
+ * is seen twice. */
+static void test_exit_without_pidfd(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t *cs = calloc(8, sizeof *cs);
+  char codes[8][4];
+  int sigs;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cs);
+  sigs = spawn_eight(loop, cs, codes, 5);
+  CU_ASSERT(sigs >= 1);   /* coalesced, but at least one */
+  vg_test_close_loop(loop);
+  free(cs);
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * Attached processes (vg_process_attach): a process we did not spawn
  * --------------------------------------------------------------------- */
@@ -1907,9 +2107,18 @@ static CU_TestInfo process_tests[] = {
     {"rlimit_unenforced", test_rlimit_unenforced},
     {"stdout_pipe", test_stdout_pipe},
     {"stderr_pipe", test_stderr_pipe},
+#ifndef _WIN32
+    {"spawn_after_fork", test_spawn_after_fork},
+#endif
+#ifndef _WIN32
+    {"pipe_end_flags", test_pipe_end_flags},
+#endif
     {"stdout_bulk", test_stdout_bulk},
     {"stdin_echo", test_stdin_echo},
     {"stdio_ignore", test_stdio_ignore},
+#ifndef _WIN32
+    {"stdio_ignore_reused", test_stdio_ignore_reused},
+#endif
     {"stdio_file", test_stdio_file},
     {"stdio_fd", test_stdio_fd},
     {"env", test_env},
@@ -1954,6 +2163,9 @@ static CU_TestInfo process_tests[] = {
     {"attach_close", test_attach_close},
     {"many_spawns", test_many_spawns},
     {"concurrent_children", test_concurrent_children},
+#ifndef _WIN32
+    {"exit_without_pidfd", test_exit_without_pidfd},
+#endif
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo process_suite = {

@@ -262,6 +262,10 @@ enum {
   PAL_IO_TCP = 1, PAL_IO_UNIX = 2, PAL_IO_PIPE = 3, PAL_IO_UDP = 4,
   PAL_IO_UNIXDGRAM = 5
 };
+/* Or'ed into pal_io_open()'s kind: fd is the parent's end of a
+ * pal_pipe(), already as pal_io_open() makes it (POSIX: non-blocking and
+ * close-on-exec), so nothing is asked of the OS again. */
+enum { PAL_IO_PREPARED = 0x100 };
 
 struct pal_io_s {
   void *data;                 /* owner's */
@@ -1018,6 +1022,8 @@ enum {
   PAL_SYS_CONNECT, PAL_SYS_POLL_WAIT, PAL_SYS_POLL_CTL, PAL_SYS_SOCKET,
   PAL_SYS_SPAWN, PAL_SYS_RECVFROM, PAL_SYS_SENDMSG,
   PAL_SYS_MEMFD /* memfd_create (pal_logsock_send_fd) */,
+  PAL_SYS_PIDFD /* a spawn's pidfd (clone's CLONE_PIDFD, pidfd_open): the
+                 * child is watched as on a kernel without pidfds */,
   PAL_SYS_COUNT_
 };
 

@@ -149,11 +149,14 @@ apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
   apr_status_t rv;
   if (fd < 0)
     return APR_EBADF;
-  if ((rv = pal__set_nonblock((int)fd, 1)) != APR_SUCCESS)
-    return rv;
-  if ((rv = pal__set_cloexec((int)fd, 1)) != APR_SUCCESS)
-    return rv;
-  io_init(io, p, kind, (int)fd);
+  /* pal_pipe()'s end is both already: four fcntl() calls a spawn saved. */
+  if (!(kind & PAL_IO_PREPARED)) {
+    if ((rv = pal__set_nonblock((int)fd, 1)) != APR_SUCCESS)
+      return rv;
+    if ((rv = pal__set_cloexec((int)fd, 1)) != APR_SUCCESS)
+      return rv;
+  }
+  io_init(io, p, kind & ~PAL_IO_PREPARED, (int)fd);
   return APR_SUCCESS;
 }
 
@@ -244,8 +247,10 @@ apr_status_t pal_pipe(pal_fd_t fds[2], int child_end) {
   pal__set_cloexec(p[1], 1);
 #endif
   /* The parent's end is non-blocking; the child's end stays blocking,
-   * as programs expect of their standard descriptors. */
-  if ((rv = pal__set_nonblock(p[child_end ? 0 : 1], 1)) != APR_SUCCESS) {
+   * as programs expect of their standard descriptors.  A new pipe's ends
+   * have no status flag yet, so O_NONBLOCK is set without reading them. */
+  if (fcntl(p[child_end ? 0 : 1], F_SETFL, O_NONBLOCK) < 0) {
+    rv = pal__fail("fcntl");
     close(p[0]);
     close(p[1]);
     return rv;

@@ -392,6 +392,66 @@ static int child_main(void *arg) {
 
 /* ---- 2./3. spawn ------------------------------------------------------ */
 
+/* Our pid, read once (a system call per spawn otherwise) and forgotten
+ * in the child of a fork(), which has a pid of its own. */
+static atomic_long self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void self_pid_forked(void) { atomic_store(&self_pid, 0); }
+
+static void self_pid_init(void) {
+  pthread_atfork(NULL, NULL, self_pid_forked);
+}
+
+static pid_t pid_of_self(void) {
+  long pid;
+  pthread_once(&self_pid_once, self_pid_init);
+  pid = atomic_load(&self_pid);
+  if (pid == 0) {
+    pid = (long)getpid();
+    atomic_store(&self_pid, pid);
+  }
+  return (pid_t)pid;
+}
+
+/* /dev/null, opened once for reading (a child's stdin) and once for
+ * writing, close-on-exec, and kept: a spawn that gives a child no stdin
+ * (the supervisor's services) paid an open and a close, the open's path
+ * walk the dearest system call between an exit and the next spawn.  Each
+ * use checks the descriptor still is /dev/null (fstat, no path walk): a
+ * program that closed it, or reused its number, gets a fresh one.  Kept
+ * across fork() (close-on-exec only drops it at exec). */
+static atomic_int null_fd[2] = {-1, -1};
+static atomic_ullong null_rdev;   /* its device number, 0 until known */
+
+static int is_dev_null(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+         (unsigned long long)st.st_rdev == atomic_load(&null_rdev);
+}
+
+static int dev_null(int wr) {
+  int cur = atomic_load(&null_fd[wr]), fd;
+  struct stat st;
+  if (cur >= 0 && is_dev_null(cur))
+    return cur;
+  fd = open("/dev/null", (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+    close(fd);
+    errno = ENODEV;
+    return -1;
+  }
+  atomic_store(&null_rdev, (unsigned long long)st.st_rdev);
+  /* A stale number found above is left alone (it is someone else's
+   * now); if another thread kept a fresh one meanwhile, that one is. */
+  if (atomic_compare_exchange_strong(&null_fd[wr], &cur, fd))
+    return fd;
+  close(fd);
+  return cur;
+}
+
 static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
   int fd;
   *owned = -1;
@@ -401,13 +461,12 @@ static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
   case PAL_STDIO_FD:
     return (int)s->fd;
   case PAL_STDIO_NULL:
-    fd = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    fd = dev_null(i != 0);
     if (fd < 0) {
       pal__last_call = "open(/dev/null)";
       return -2;
     }
-    *owned = fd;
-    return fd;
+    return fd;   /* not owned: kept for the next spawn */
   case PAL_STDIO_FILE:
     if (!s->path) {
       errno = EINVAL;
@@ -435,7 +494,9 @@ static int open_stdio(const pal_stdio_t *s, int i, int *owned) {
 static atomic_int no_clone_pidfd;
 #endif
 
-static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
+/* A pidfd for the child in *pidfd if `want_pidfd` and the kernel has
+ * CLONE_PIDFD. */
+static pid_t spawn_clone(spawn_ctx_t *c, int want_pidfd, int *pidfd) {
   /* The child runs on this buffer while we are suspended: it is part of
    * our frame and nothing else touches it until clone returns. */
   _Alignas(16) char stack[CHILD_STACK_SIZE];
@@ -443,7 +504,7 @@ static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
   pid_t pid;
   *pidfd = -1;
 #ifdef PAL_HAVE_CLONE_PIDFD
-  if (!atomic_load(&no_clone_pidfd)) {
+  if (want_pidfd && !atomic_load(&no_clone_pidfd)) {
     pid = clone(child_main, stack + sizeof stack, flags | CLONE_PIDFD, c,
                 pidfd);
     if (pid >= 0 || errno != EINVAL)
@@ -451,6 +512,8 @@ static pid_t spawn_clone(spawn_ctx_t *c, int *pidfd) {
     atomic_store(&no_clone_pidfd, 1);   /* kernel older than 5.2 */
     *pidfd = -1;
   }
+#else
+  (void)want_pidfd;
 #endif
   pid = clone(child_main, stack + sizeof stack, flags, c);
   return pid;
@@ -533,7 +596,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
                             const pal_spawn_opts_t *o, pal_exit_cb exit_cb) {
   spawn_ctx_t c;
   int owned[3] = {-1, -1, -1};
-  int i, pidfd = -1;
+  int i, pidfd = -1, use_pidfd = 1;
   sigset_t all, old;
   pid_t pid;
   apr_status_t rv = APR_SUCCESS;
@@ -546,7 +609,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   c.argv = (char *const *)o->argv;
   c.envp = o->env ? (char *const *)o->env : environ;
   c.errpipe = -1;
-  c.parent = getpid();
+  c.parent = pid_of_self();
   if (o->cgroup) {
 #if defined(__linux__)
     int n = snprintf(c.cgroup_procs, sizeof c.cgroup_procs,
@@ -600,6 +663,11 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     goto done;
   }
 
+  /* The fault seam's PAL_SYS_PIDFD: a child without a pidfd, as on a
+   * kernel before 5.3 (its exit comes through SIGCHLD). */
+  if (PAL__UNLIKELY(pal__faults_armed) && pal__fault_hit(PAL_SYS_PIDFD))
+    use_pidfd = 0;
+
   /* No signal handler may run between clone and the child's reset; no
    * reaper of orphans may peek at the child before it is registered. */
   pthread_mutex_lock(&known_lock);
@@ -607,7 +675,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
   pthread_sigmask(SIG_SETMASK, &all, &old);
 #ifdef PAL_SPAWN_CLONE
   if (!PAL__USE_FORK()) {
-    pid = spawn_clone(&c, &pidfd);
+    pid = spawn_clone(&c, use_pidfd, &pidfd);
     if (pid < 0)
       pal__last_call = "clone";
   } else
@@ -652,7 +720,7 @@ apr_status_t pal_proc_spawn(pal_poll_t *p, pal_proc_t *proc,
     proc->flags |= PROC_GROUP;
     proc->os[0] = (intptr_t)pid;   /* the group id survives the leader */
   }
-  if (pidfd < 0)
+  if (pidfd < 0 && use_pidfd)
     pidfd = open_pidfd(pid);
   if (pidfd >= 0 &&
       pal__poll_add(p, pidfd, PAL__IN, PAL__TOKEN(proc, PAL__TOK_PROC)) ==

@@ -56,6 +56,7 @@ apr_status_t pal__io_port_add(pal_io_t *io, HANDLE h) {
 }
 
 apr_status_t pal_io_open(pal_io_t *io, pal_poll_t *p, int kind, pal_fd_t fd) {
+  kind &= ~PAL_IO_PREPARED;   /* nothing to skip here */
   if (fd == PAL_INVALID_FD || fd == 0)
     return APR_EBADF;
   if (kind == PAL_IO_TCP || kind == PAL_IO_UDP)

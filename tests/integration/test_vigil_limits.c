@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_file_info.h>
 #include <apr_strings.h>
 
 /* The memory limit the tests give.  The services that get it run system
@@ -426,6 +427,63 @@ static void test_no_cgroup_double_fork(void) {
   vt_end(t);
 }
 
+/* A crash loop whose every run leaves a double-forked daemon behind: the
+ * search after an exit is put off 10 ms and shared by the exits of that
+ * time, and still no run's daemon outlives it (checked while the loop
+ * goes on, for every run but the last two, then for all once stopped). */
+static void test_no_cgroup_crash_loop_daemons(void) {
+  vt_t *t = vt_begin("lim-dloop");
+  const char *dir, *script;
+  long pids[64];
+  int n = 0, i, tries;
+  if (!t)
+    return;
+  dir = vt_path(t, "daemons");
+  VT_REQUIRE(apr_dir_make(dir, APR_FPROT_OS_DEFAULT, vt_pool(t)) ==
+             APR_SUCCESS);
+  script = apr_psprintf(vt_pool(t),
+                        "'%s' --child double-fork '%s/d.'$$$$ & sleep 0.05; "
+                        "exit 3", vt_self(t), dir);
+  limits_config(t, "off",
+                prog_svc(t, "loop",
+                         "<ready after=\"0ms\"/>\n    <restart "
+                         "policy=\"always\" delay=\"0ms\" "
+                         "max-delay=\"0ms\" max-restarts=\"100000\"/>\n",
+                         "/bin/sh", "-c", script, NULL));
+  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
+  for (tries = 0; tries < 200 && n < 8; tries++) {   /* up to 10 s */
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    vt_sleep(t, 50);
+    n = 0;
+    if (apr_dir_open(&d, dir, vt_pool(t)) != APR_SUCCESS)
+      continue;
+    while (n < 64 && apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+      long pid;
+      if (strncmp(fi.name, "d.", 2) != 0)
+        continue;
+      pid = vt_read_pid_file(t, apr_pstrcat(vt_pool(t), dir, "/", fi.name,
+                                            NULL));
+      if (pid > 0) {
+        vt_track(t, pid);
+        pids[n++] = pid;
+      }
+    }
+    apr_dir_close(d);
+  }
+  VT_REQUIRE(n >= 8);
+  /* Runs end every ~50 ms: all but the youngest two have ended. */
+  for (i = 0, tries = 0; i < n; i++)
+    tries += !vt_wait_pid_gone(t, pids[i], 1000);
+  CU_ASSERT(tries <= 2);
+  CU_ASSERT_EQUAL(vt_cli(t, "stop", "loop", NULL)->code, 0);
+  for (i = 0; i < n; i++)
+    CU_ASSERT(vt_wait_pid_gone(t, pids[i], 2000));
+  CU_ASSERT_EQUAL(vt_cli(t, "shutdown", NULL)->code, 0);
+  CU_ASSERT_EQUAL(vt_sup_wait_exit(t, 15000), 0);
+  vt_end(t);
+}
+
 /* kill -9 of vigil: the double-forked daemon, out of every process
  * group vigil recorded, is no longer vigil's once vigil is gone; the
  * next vigil on the same config finds it by the invocation id recorded
@@ -593,6 +651,8 @@ static CU_TestInfo vigil_limits_tests[] = {
      test_no_cgroup_daemon_stopped},
     {"without cgroups a double-forked daemon goes at stop and shutdown",
      test_no_cgroup_double_fork},
+    {"without cgroups a crash loop's daemons all go",
+     test_no_cgroup_crash_loop_daemons},
     {"shutdown sweeps the orphans no service owns",
      test_no_cgroup_shutdown_sweep},
     {"after kill -9 of vigil, the next one kills the daemon",
