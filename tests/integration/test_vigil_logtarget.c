@@ -642,7 +642,7 @@ static void test_journal_memfd_fails(void) {
   const char *cfg, *argv[8];
   char *d, *joined;
   size_t len;
-  int fd, n = 0, after = 0;
+  int fd, n = 0, after = 0, short_piece = 0;
   if (skipped() || !width || !(t = vt_begin("memfd-fail")))
     return;
   VT_REQUIRE(rx_open(t, &rx, "journal.sock", JOURNAL_PATH));
@@ -666,20 +666,33 @@ static void test_journal_memfd_fails(void) {
       after = 1;
       break;
     }
-    CU_ASSERT_EQUAL(strlen(m) - 1, 49152);
+    /* Every piece is 48 KiB but a last one, which ends the line. */
+    CU_ASSERT(!short_piece);
+    CU_ASSERT(strlen(m) - 1 <= 49152 && strlen(m) > 1);
+    short_piece = strlen(m) - 1 < 49152;
     joined = apr_pstrcat(vt_pool(t), joined,
                          apr_pstrndup(vt_pool(t), m, strlen(m) - 1), NULL);
     n++;
   }
   CU_ASSERT(after);
-  /* At least the first piece; the queue holds less than the line. */
-  CU_ASSERT(n >= 1 && (long)n * 49152 < width - 1);
+  CU_ASSERT(n >= 1);
   CU_ASSERT(strncmp(joined, "000001 xxxx", 11) == 0);
   CU_ASSERT(strspn(joined + 7, "x") == strlen(joined) - 7);
   CU_ASSERT_EQUAL(vt_count_lines(vt_sup_log(t), "as a memory file"), 1);
   CU_ASSERT(vt_contains(vt_sup_log(t), "error=\"Cannot allocate memory\""));
-  /* The rest is reported lost once "after" got through. */
-  CU_ASSERT(vt_wait_log(t, "lost=1", VT_WAIT_MS));
+  /* The sender stops at the first full queue: the pieces after it are
+   * reported lost once "after" got through.  A receiver that kept up
+   * (this test reads while vigil sends; a slow sender, as under TSan,
+   * never fills the queue) got the whole line, and nothing is lost. */
+  if ((long)strlen(joined) < width - 1) {
+    CU_ASSERT(!short_piece);
+    CU_ASSERT(vt_wait_log(t, "lost=1", VT_WAIT_MS));
+  } else {
+    CU_ASSERT_EQUAL((long)strlen(joined), width - 1);
+    CU_ASSERT(short_piece);
+    CU_ASSERT(vt_wait_state(t, "big", "running", VT_WAIT_MS) != NULL);
+    CU_ASSERT(!vt_contains(vt_sup_log(t), "lost="));
+  }
   CU_ASSERT(vt_wait_state(t, "big", "running", VT_WAIT_MS) != NULL);
   vt_end(t);
   rx_close(&rx);
