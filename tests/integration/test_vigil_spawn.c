@@ -181,34 +181,12 @@ static void test_user_reload_command(void) {
   vt_end(t);
 }
 
-/* A health check of type exec of a <user>nobody service runs as the
- * service does: its uid, its umask, its USER.  Run as root, a check an
- * unprivileged user may edit would be a way to root; a failing check
- * (one failure restarts it) would show as restarts and in the log. */
-static void test_user_health_check(void) {
-  vt_t *t;
-  struct passwd *pw;
+/* Service "h" with FIELDS (an exec health check among them, one failure
+ * restarts) runs ten checks: every one must pass, so the service is
+ * still running, never restarted, and the log has no failed check. */
+static void health_checks_pass(vt_t *t, const char *fields) {
   const svc_json_t *s;
-  const char *script;
-  if (!need_root("switching user"))
-    return;
-  pw = getpwnam("nobody");
-  VT_REQUIRE(pw != NULL);
-  t = vt_begin("spawn-health-user");
-  if (!t)
-    return;
-  script = as_nobody_0027(t, pw);
-  vt_config(t, "vigil.xml",
-            sh_svc(t, "h",
-                   apr_psprintf(vt_pool(t),
-                                "    <user>nobody</user>\n"
-                                "    <umask>0027</umask>\n"
-                                "    <health type=\"exec\" target=\"/bin/sh\""
-                                " interval=\"100ms\" failures=\"1\">"
-                                "<arg>-c</arg><arg>%s</arg></health>\n",
-                                vt_xml(t, script)),
-                   "exec sleep 30"),
-            NULL);
+  vt_config(t, "vigil.xml", sh_svc(t, "h", fields, "exec sleep 30"), NULL);
   VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
   VT_REQUIRE(vt_wait_state(t, "h", "running", VT_WAIT_MS) != NULL);
   vt_sleep(t, 1000);   /* ten checks */
@@ -218,6 +196,32 @@ static void test_user_health_check(void) {
   CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
   CU_ASSERT(!vt_contains(vt_sup_log(t), "health check failed"));
   vt_end(t);
+}
+
+/* A health check of type exec of a <user>nobody service runs as the
+ * service does: its uid, its umask, its USER.  Run as root, a check an
+ * unprivileged user may edit would be a way to root; a failing check
+ * (one failure restarts it) would show as restarts and in the log. */
+static void test_user_health_check(void) {
+  vt_t *t;
+  struct passwd *pw;
+  const char *script;
+  if (!need_root("switching user"))
+    return;
+  pw = getpwnam("nobody");
+  VT_REQUIRE(pw != NULL);
+  t = vt_begin("spawn-health-user");
+  if (!t)
+    return;
+  script = as_nobody_0027(t, pw);
+  health_checks_pass(t, apr_psprintf(vt_pool(t),
+                                     "    <user>nobody</user>\n"
+                                     "    <umask>0027</umask>\n"
+                                     "    <health type=\"exec\""
+                                     " target=\"/bin/sh\" interval=\"100ms\""
+                                     " failures=\"1\"><arg>-c</arg>"
+                                     "<arg>%s</arg></health>\n",
+                                     vt_xml(t, script)));
 }
 
 /* <group> over the user's primary group; and an unknown user is a
@@ -482,36 +486,22 @@ static void test_env_file(void) {
 }
 
 /* A health check of type exec sees the env-files too: it passes only if
- * X is the file's (else three failures would restart the service). */
+ * X is the file's (else its one failure would restart the service). */
 static void test_env_file_health(void) {
   vt_t *t = vt_begin("spawn-envhealth");
-  const svc_json_t *s;
   const char *env;
   if (!t)
     return;
   env = vt_path(t, "h.env");
   vt_write_file(t, env, "X=from-file\n");
-  vt_config(t, "vigil.xml",
-            sh_svc(t, "h",
-                   apr_psprintf(vt_pool(t),
-                                "    <env-file>%s</env-file>\n"
-                                "    <health type=\"exec\" target=\"/bin/sh\""
-                                " interval=\"100ms\" failures=\"1\">"
-                                "<arg>-c</arg>"
-                                "<arg>test \"$X\" = from-file</arg>"
-                                "</health>\n",
-                                vt_xml(t, env)),
-                   "exec sleep 30"),
-            NULL);
-  VT_REQUIRE(vt_sup_start_ready(t, vt_path(t, "vigil.xml")));
-  VT_REQUIRE(vt_wait_state(t, "h", "running", VT_WAIT_MS) != NULL);
-  vt_sleep(t, 1000);   /* ten checks */
-  s = vt_svc_of(vt_status(t), "h");
-  VT_REQUIRE(s != NULL);
-  CU_ASSERT_STRING_EQUAL(vt_sfield(s, "state"), "running");
-  CU_ASSERT_EQUAL(vt_ifield(s, "restarts"), 0);
-  CU_ASSERT(!vt_contains(vt_sup_log(t), "health check failed"));
-  vt_end(t);
+  health_checks_pass(t, apr_psprintf(vt_pool(t),
+                                     "    <env-file>%s</env-file>\n"
+                                     "    <health type=\"exec\""
+                                     " target=\"/bin/sh\" interval=\"100ms\""
+                                     " failures=\"1\"><arg>-c</arg>"
+                                     "<arg>test \"$X\" = from-file</arg>"
+                                     "</health>\n",
+                                     vt_xml(t, env)));
 }
 
 /* A malformed line: validate names the file and the line; at run, each
