@@ -79,7 +79,9 @@ run "configure" cmake -S "$SRC" -B "$X" -G "Unix Makefiles" \
   -DLIBXML2_WITH_MODULES=OFF -DLIBXML2_WITH_HTML=OFF -DLIBXML2_WITH_DOCB=OFF \
   -DLIBXML2_WITH_C14N=OFF -DLIBXML2_WITH_CATALOG=OFF -DLIBXML2_WITH_DEBUG=OFF \
   -DLIBXML2_WITH_LEGACY=OFF -DLIBXML2_WITH_SCHEMATRON=OFF \
-  -DLIBXML2_WITH_READER=OFF -DLIBXML2_WITH_WRITER=OFF
+  -DLIBXML2_WITH_READER=OFF -DLIBXML2_WITH_WRITER=OFF \
+  -DLIBXML2_WITH_XPATH=OFF -DLIBXML2_WITH_XPTR=OFF -DLIBXML2_WITH_XINCLUDE=OFF \
+  -DCMAKE_C_FLAGS="-ffunction-sections -fdata-sections"
 run "build" cmake --build "$X" -j "$(nproc 2>/dev/null || echo 2)"
 run "install" cmake --install "$X" --component development
 [ -f "$PREFIX/lib/libxml2.a" ] || { STEP="lib/libxml2.a not installed"; false; }
