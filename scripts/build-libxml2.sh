@@ -15,7 +15,10 @@
 # Result: PREFIX/include/libxml2/libxml/*.h and PREFIX/lib/libxml2.a
 # (libxml2's own CMake: static, position-independent, with threads,
 # iconv and schemas; without ICU, lzma, zlib, HTTP, FTP, modules, HTML,
-# catalogs, C14N, the reader and writer APIs, Python, programs and tests), and PREFIX/.stamp (a hash of this
+# catalogs, C14N, XPath, XPointer, XInclude, the reader and writer APIs,
+# Python, programs and tests; a section per function and per object, so
+# that vigil's link (--gc-sections) leaves out the code it never calls),
+# and PREFIX/.stamp (a hash of this
 # script; when it matches and the library exists, the script exits at
 # once).  A line before the build and its duration after.  CMake uses it
 # when present: cmake/Dependencies.cmake,
