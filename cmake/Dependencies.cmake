@@ -12,14 +12,17 @@ else()
   # relocations of its own: about 0.2 MiB less memory per supervisor
   # (docs/PERFORMANCE.md, "Supervisor memory").  AUTO: static when both
   # archives are there and the libraries are static (a shared libvigil
-  # links the shared APR).  The target keeps the name PkgConfig::APR, so
+  # links the shared APR), except with VIGIL_BUILD_PERF: perf/alloc_hook.c
+  # counts APR's allocations by interposing the shared library's
+  # apr_palloc.  The target keeps the name PkgConfig::APR, so
   # the installed CMake package (which finds APR itself) is the same.
   set(VIGIL_STATIC_APR AUTO CACHE STRING
       "Link APR statically (ON), the shared libapr-1 (OFF), or the first if possible (AUTO)")
   set_property(CACHE VIGIL_STATIC_APR PROPERTY STRINGS AUTO ON OFF)
   set(_vigil_apr_static OFF)
   if(NOT VIGIL_STATIC_APR STREQUAL "OFF" AND NOT BUILD_SHARED_LIBS AND
-     NOT APPLE)
+     NOT APPLE AND
+     NOT (VIGIL_BUILD_PERF AND VIGIL_STATIC_APR STREQUAL "AUTO"))
     pkg_check_modules(APR REQUIRED apr-1)
     find_library(VIGIL_APR_ARCHIVE NAMES libapr-1.a
                  HINTS ${APR_LIBRARY_DIRS} ${APR_LIBDIR})
