@@ -6,7 +6,50 @@ if(WIN32)
   include(WinDeps)
 else()
   find_package(PkgConfig REQUIRED)
-  pkg_check_modules(APR REQUIRED IMPORTED_TARGET apr-1)
+  # APR: the shared library, or (VIGIL_STATIC_APR) its static archive
+  # and libuuid's, which libapr1-dev and uuid-dev ship.  Linked
+  # statically, the supervisor maps only the APR code it calls, with no
+  # relocations of its own: about 0.2 MiB less memory per supervisor
+  # (docs/PERFORMANCE.md, "Supervisor memory").  AUTO: static when both
+  # archives are there and the libraries are static (a shared libvigil
+  # links the shared APR), except with VIGIL_BUILD_PERF: perf/alloc_hook.c
+  # counts APR's allocations by interposing the shared library's
+  # apr_palloc.  The target keeps the name PkgConfig::APR, so
+  # the installed CMake package (which finds APR itself) is the same.
+  set(VIGIL_STATIC_APR AUTO CACHE STRING
+      "Link APR statically (ON), the shared libapr-1 (OFF), or the first if possible (AUTO)")
+  set_property(CACHE VIGIL_STATIC_APR PROPERTY STRINGS AUTO ON OFF)
+  set(_vigil_apr_static OFF)
+  if(NOT VIGIL_STATIC_APR STREQUAL "OFF" AND NOT BUILD_SHARED_LIBS AND
+     NOT APPLE AND
+     NOT (VIGIL_BUILD_PERF AND VIGIL_STATIC_APR STREQUAL "AUTO"))
+    pkg_check_modules(APR REQUIRED apr-1)
+    find_library(VIGIL_APR_ARCHIVE NAMES libapr-1.a
+                 HINTS ${APR_LIBRARY_DIRS} ${APR_LIBDIR})
+    find_library(VIGIL_UUID_ARCHIVE NAMES libuuid.a
+                 HINTS ${APR_LIBRARY_DIRS} ${APR_LIBDIR})
+    if(VIGIL_APR_ARCHIVE AND VIGIL_UUID_ARCHIVE)
+      set(_vigil_apr_static ON)
+    elseif(VIGIL_STATIC_APR)   # ON
+      message(FATAL_ERROR "VIGIL_STATIC_APR=ON, but libapr-1.a or libuuid.a "
+              "is missing (libapr1-dev, uuid-dev)")
+    endif()
+  elseif(VIGIL_STATIC_APR AND NOT VIGIL_STATIC_APR STREQUAL "AUTO")
+    message(FATAL_ERROR "VIGIL_STATIC_APR=ON needs static libraries "
+            "(BUILD_SHARED_LIBS OFF) and ELF")
+  endif()
+  if(_vigil_apr_static)
+    add_library(PkgConfig::APR STATIC IMPORTED)
+    set_target_properties(PkgConfig::APR PROPERTIES
+      IMPORTED_LOCATION "${VIGIL_APR_ARCHIVE}"
+      INTERFACE_INCLUDE_DIRECTORIES "${APR_INCLUDE_DIRS}"
+      INTERFACE_COMPILE_OPTIONS "${APR_CFLAGS_OTHER}"
+      INTERFACE_LINK_LIBRARIES "${VIGIL_UUID_ARCHIVE};Threads::Threads")
+    message(STATUS "APR: static, ${VIGIL_APR_ARCHIVE}")
+  else()
+    pkg_check_modules(APR REQUIRED IMPORTED_TARGET apr-1)
+    message(STATUS "APR: shared, ${APR_LINK_LIBRARIES}")
+  endif()
   # libxml2: the minimal static build scripts/build-libxml2.sh leaves in
   # build-deps/libxml2 (no ICU, hence no libstdc++: about 2.7 MiB less
   # memory for the supervisor; docs/PERFORMANCE.md), else the system's.

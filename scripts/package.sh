@@ -132,6 +132,10 @@ build_deb() {
   # vigil through the libxml2 package).  packaging/README.md.
   local xml=AUTO
   [ "${VIGIL_DEB_LIBXML2:-bundled}" = system ] && xml=OFF
+  # APR: linked statically (0.2 MiB less per supervisor), else with
+  # VIGIL_DEB_APR=shared Debian's libapr1 (packaging/README.md).
+  local apr=AUTO
+  [ "${VIGIL_DEB_APR:-static}" = shared ] && apr=OFF
   # Debian's build flags, every hardening feature on (as a package built
   # by debhelper would have: fortify, stack protector, relro, bindnow).
   local cflags ldflags
@@ -141,7 +145,8 @@ build_deb() {
   ldflags=$(DEB_BUILD_MAINT_OPTIONS=hardening=+all \
             dpkg-buildflags --get LDFLAGS)
   configure_build "$b" -DCMAKE_INSTALL_PREFIX=/usr -DVIGIL_MAN=ON \
-    -DVIGIL_BUNDLED_LIBXML2=$xml -DCMAKE_C_FLAGS="$cflags" \
+    -DVIGIL_BUNDLED_LIBXML2=$xml -DVIGIL_STATIC_APR=$apr \
+    -DCMAKE_C_FLAGS="$cflags" \
     -DCMAKE_EXE_LINKER_FLAGS="$ldflags" -DCMAKE_SHARED_LINKER_FLAGS="$ldflags"
   version=$(cmake_version "$b")
   multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
