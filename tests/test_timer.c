@@ -4,8 +4,10 @@
  * a 10k start/stop stress, randomised runs against a model (with a
  * driver, and the wait alone), deadlines past 2^32 ms, no wake-up for
  * stopped timers, no late wake-up behind a timer restarted in place,
- * timers started from timer callbacks, and timers started from every
- * kind of callback that follows an idle wait.
+ * timers started from timer callbacks, timers started from every
+ * kind of callback that follows an idle wait, and restarts to earlier
+ * deadlines (moves) in bulk, closed, twice, as the next wait, and from
+ * a callback before the wheel's time runs on.
  *
  * All timers of one test are started while the loop is not running, so
  * they share one cached loop time: "due" is then simply the timeout, and
@@ -1589,6 +1591,354 @@ static void test_rearm_in_place_after_idle(void) {
   vg_test_close_loop(ri.loop);
 }
 
+/* ------------------------------------------------------------------------
+ * Restarts to earlier deadlines (moves)
+ *
+ * A restart before the timer's slot time must move it, now or (were
+ * moves deferred and batched: docs/PERFORMANCE.md, "Batched moves")
+ * before anything reads the wheel's order.  These tests try to break
+ * that: many moves at once (63..600, around and past the sizes such a
+ * batch would have), moved timers stopped, closed and freed in the same
+ * iteration, moved twice or moved then restarted later, equal deadlines
+ * after moves (start order), a move that is the loop's next wait after
+ * an idle wait, and a move from a callback after which the wheel's time
+ * runs past its deadline.
+ * --------------------------------------------------------------------- */
+
+#define MV_FAR 600000          /* 10 min: a slot far above the moves' */
+#define MV_N 600
+
+static struct {
+  int log[MV_N + 8];
+  int n;
+  uint64_t fired[8];
+  int count[8];
+  vg_timer_t guard;         /* ends a run that would wait for MV_FAR */
+  int guard_fired;
+} mv;
+
+static void mv_guard_cb(vg_timer_t *t) {
+  mv.guard_fired = 1;
+  vg_stop(t->loop);
+}
+
+/* Runs the loop until its timers are done, or 2 s (then a failure:
+ * they were all due in well under a second). */
+static void mv_run(vg_loop_t *loop) {
+  vg_timer_init(loop, &mv.guard);
+  vg_timer_start(&mv.guard, mv_guard_cb, 2000, 0);
+  vg_unref((vg_handle_t *)&mv.guard);
+  vg_run(loop, VG_RUN_DEFAULT);
+  CU_ASSERT_EQUAL(mv.guard_fired, 0);
+  vg_close((vg_handle_t *)&mv.guard, NULL);
+}
+
+static void mv_log_cb(vg_timer_t *t) {
+  int i = (int)(intptr_t)t->data;
+  if (mv.n < MV_N + 8)
+    mv.log[mv.n] = i;
+  mv.n++;
+  if (i < 8) {
+    mv.fired[i] = vg_now(t->loop);
+    mv.count[i]++;
+  }
+}
+
+static void mv_free_cb(vg_handle_t *h) { free(h); }
+
+/* Logs, and stops a repeating timer at its second call. */
+static void mv_rep_cb(vg_timer_t *t) {
+  mv_log_cb(t);
+  if (mv.count[3] == 2)
+    vg_timer_stop(t);
+}
+
+/* MV_N timers started far, then, from an async's callback after the
+ * loop's first wait (as a server re-arms and closes connections), moved
+ * to 40 ms (one deadline) in an order unlike the first; every third is
+ * then stopped and closed, and every third but one closed without a
+ * stop, their memory freed in the close callback (the close phase of
+ * that same iteration).  The others fire once each, in the order of
+ * their moves; no closed one is touched again (ASan). */
+static vg_timer_t *mc_t[MV_N];
+
+static void mvc_async_cb(vg_async_t *h) {
+  int i, k;
+  for (k = 0; k < MV_N; k++) {
+    i = (k * 7) % MV_N;              /* 7 and 600 are coprime */
+    mc_t[i]->data = (void *)(intptr_t)(8 + k);    /* its move's rank */
+    vg_timer_start(mc_t[i], mv_log_cb, 40, 0);
+  }
+  for (i = 0; i < MV_N; i++) {
+    if (i % 3 == 0)
+      vg_timer_stop(mc_t[i]);
+    if (i % 3 != 2)
+      vg_close((vg_handle_t *)mc_t[i], mv_free_cb);
+  }
+  vg_close((vg_handle_t *)h, NULL);
+}
+
+static void test_moved_then_closed(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_async_t async;
+  int i, k, fired = 0, ordered = 1, last = -1;
+  memset(&mv, 0, sizeof mv);
+  for (i = 0; i < MV_N; i++) {
+    mc_t[i] = malloc(sizeof *mc_t[i]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mc_t[i]);
+    vg_timer_init(loop, mc_t[i]);
+    vg_timer_start(mc_t[i], mv_log_cb, MV_FAR, 0);
+  }
+  CU_ASSERT_EQUAL_FATAL(vg_async_init(loop, &async, mvc_async_cb),
+                        APR_SUCCESS);
+  vg_async_send(&async);
+  mv_run(loop);
+  for (k = 0; k < mv.n && k < MV_N + 8; k++) {
+    int rank = mv.log[k] - 8;
+    if ((rank * 7) % MV_N % 3 != 2 || rank <= last)
+      ordered = 0;
+    last = rank;
+    fired++;
+  }
+  CU_ASSERT_EQUAL(mv.n, MV_N / 3);
+  CU_ASSERT_EQUAL(fired, MV_N / 3);
+  CU_ASSERT(ordered);
+  for (i = 0; i < MV_N; i++)
+    if (i % 3 == 2)
+      vg_close((vg_handle_t *)mc_t[i], mv_free_cb);
+  vg_test_close_loop(loop);
+}
+
+/* Equal deadlines after n moves and fresh starts, interleaved (n around
+ * the sizes a batch of moves could have: 63, 64, 65, 128, 256, 257,
+ * 600): they fire in start order. */
+static void moved_order_round(int n) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_timer_t *t = calloc((size_t)n, sizeof *t);
+  int i, k, ordered = 1;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  memset(&mv, 0, sizeof mv);
+  for (i = 0; i < n; i++) {
+    vg_timer_init(loop, &t[i]);
+    if (i % 5 != 4)                  /* a fifth are started fresh below */
+      vg_timer_start(&t[i], mv_log_cb, MV_FAR - (uint64_t)i, 0);
+  }
+  for (k = 0; k < n; k++) {
+    i = (int)(((uint64_t)k * 7919) % (uint64_t)n);   /* 7919: prime */
+    t[i].data = (void *)(intptr_t)(8 + k);
+    vg_timer_start(&t[i], mv_log_cb, 30, 0);
+  }
+  mv_run(loop);
+  CU_ASSERT_EQUAL(mv.n, n);
+  for (k = 0; k < mv.n && k < n; k++)
+    if (mv.log[k] != 8 + k)
+      ordered = 0;
+  CU_ASSERT(ordered);
+  if (!ordered)
+    fprintf(stderr, "\n  moved_equal_deadlines: %d timers out of start "
+            "order\n", n);
+  for (i = 0; i < n; i++)
+    vg_close((vg_handle_t *)&t[i], NULL);
+  vg_test_close_loop(loop);
+  free(t);
+}
+
+static void test_moved_equal_deadlines(void) {
+  static const int sizes[] = {63, 64, 65, 128, 256, 257, MV_N};
+  size_t i;
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    moved_order_round(sizes[i]);
+}
+
+static void mv_check(const char *what, int i, uint64_t due) {
+  CU_ASSERT_EQUAL(mv.count[i], 1);
+  CU_ASSERT(mv.fired[i] >= due);
+  CU_ASSERT(mv.fired[i] < due + 400);  /* slack for a loaded machine */
+  if (mv.count[i] != 1 || mv.fired[i] < due || mv.fired[i] >= due + 400)
+    fprintf(stderr, "\n  moved_twice (%s): fired %d times, %lld ms after "
+            "its deadline\n", what, mv.count[i],
+            (long long)(mv.fired[i] - due));
+}
+
+/* A: far, then 300 ms, then 100 ms (moved twice).  B: far, then 50 ms
+ * (a move), then 400 ms (later: it must not fire at 50).  C: far, 50 ms,
+ * stopped, then 150 ms.  D: repeating far, its repeat set to 120 ms and
+ * restarted with vg_timer_again (a move), stopped in its second call.
+ * Each fires when its last start says, once (D twice). */
+static void test_moved_twice(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  vg_timer_t t[4];
+  uint64_t now;
+  int i;
+  memset(&mv, 0, sizeof mv);
+  now = vg_now(loop);
+  for (i = 0; i < 4; i++) {
+    vg_timer_init(loop, &t[i]);
+    t[i].data = (void *)(intptr_t)i;
+    vg_timer_start(&t[i], i == 3 ? mv_rep_cb : mv_log_cb, MV_FAR,
+                   i == 3 ? MV_FAR : 0);
+  }
+  vg_timer_start(&t[0], mv_log_cb, 300, 0);
+  vg_timer_start(&t[0], mv_log_cb, 100, 0);
+  vg_timer_start(&t[1], mv_log_cb, 50, 0);
+  vg_timer_start(&t[1], mv_log_cb, 400, 0);
+  vg_timer_start(&t[2], mv_log_cb, 50, 0);
+  vg_timer_stop(&t[2]);
+  vg_timer_start(&t[2], mv_log_cb, 150, 0);
+  vg_timer_set_repeat(&t[3], 120);
+  CU_ASSERT_EQUAL(vg_timer_again(&t[3]), APR_SUCCESS);
+  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
+  mv_check("twice", 0, now + 100);
+  mv_check("then later", 1, now + 400);
+  mv_check("stopped, restarted", 2, now + 150);
+  CU_ASSERT_EQUAL(mv.count[3], 2);
+  CU_ASSERT(mv.fired[3] >= now + 240);
+  CU_ASSERT(mv.fired[3] < now + 240 + 400);
+  vg_test_close_loop(loop);
+}
+
+/* The loop idles (a wait ended by an async from another thread), then
+ * X, due in MV_FAR ms, is moved to MV_SOON ms: from the async's callback
+ * (vg_run DEFAULT), and between two vg_run ONCE calls (whose first
+ * timer work after a start is the wait).  Either way the next wait is
+ * X's, not G's (a guard due in 3 s) nor X's old slot's: X fires on time,
+ * by the wall clock. */
+#define MV_SOON 60
+
+static struct {
+  vg_loop_t *loop;
+  vg_async_t async;
+  vg_timer_t x, g;
+  apr_time_t moved, fired;
+  int count, in_cb;
+} mw;
+
+static void mw_x_cb(vg_timer_t *t) {
+  mw.fired = apr_time_now();
+  mw.count++;
+  vg_timer_stop(&mw.g);
+  if (mw.in_cb)
+    vg_close((vg_handle_t *)&mw.async, NULL);
+  (void)t;
+}
+
+static void mw_g_cb(vg_timer_t *t) {
+  vg_timer_stop(&mw.x);
+  if (mw.in_cb)
+    vg_close((vg_handle_t *)&mw.async, NULL);
+  (void)t;
+}
+
+static void mw_async_cb(vg_async_t *h) {
+  if (mw.in_cb) {
+    mw.moved = apr_time_now();
+    vg_timer_start(&mw.x, mw_x_cb, MV_SOON, 0);
+  }
+  (void)h;
+}
+
+static void *APR_THREAD_FUNC mw_thread(apr_thread_t *thd, void *arg) {
+  apr_sleep(apr_time_from_msec(50));
+  vg_async_send(arg);
+  apr_thread_exit(thd, APR_SUCCESS);
+  return NULL;
+}
+
+static void moved_wait_round(int in_cb) {
+  apr_thread_t *thd;
+  apr_status_t rv;
+  int64_t waited;
+  memset(&mw, 0, sizeof mw);
+  mw.in_cb = in_cb;
+  mw.loop = vg_test_new_loop();
+  CU_ASSERT_EQUAL_FATAL(vg_async_init(mw.loop, &mw.async, mw_async_cb),
+                        APR_SUCCESS);
+  vg_timer_init(mw.loop, &mw.x);
+  vg_timer_init(mw.loop, &mw.g);
+  vg_timer_start(&mw.x, mw_x_cb, MV_FAR, 0);
+  vg_timer_start(&mw.g, mw_g_cb, 3000, 0);
+  CU_ASSERT_EQUAL_FATAL(apr_thread_create(&thd, NULL, mw_thread, &mw.async,
+                                          vg_test_pool), APR_SUCCESS);
+  if (in_cb) {
+    vg_run(mw.loop, VG_RUN_DEFAULT);
+  } else {
+    vg_run(mw.loop, VG_RUN_ONCE);         /* idle until the async */
+    mw.moved = apr_time_now();
+    vg_timer_start(&mw.x, mw_x_cb, MV_SOON, 0);
+    vg_run(mw.loop, VG_RUN_ONCE);         /* X's wait, then X */
+    vg_close((vg_handle_t *)&mw.async, NULL);
+    vg_run(mw.loop, VG_RUN_DEFAULT);
+  }
+  apr_thread_join(&rv, thd);
+  CU_ASSERT_EQUAL(mw.count, 1);
+  waited = (int64_t)((mw.fired - mw.moved) / 1000);
+  CU_ASSERT(mw.count == 1 && waited >= MV_SOON - 1 && waited < 1000);
+  if (mw.count != 1 || waited >= 1000)
+    fprintf(stderr, "\n  moved_wait_after_idle (%s): fired %d times, "
+            "%lld ms after its %d ms restart\n",
+            in_cb ? "callback" : "between runs", mw.count,
+            (long long)waited, MV_SOON);
+  vg_test_close_loop(mw.loop);
+}
+
+static void test_moved_wait_after_idle(void) {
+  moved_wait_round(1);
+  moved_wait_round(0);
+}
+
+/* A callback moves B (due in MV_FAR ms) to now, then takes 250 ms: C,
+ * due 200 ms after the start, is then due in the same pass, and the
+ * wheel's time would pass B's new deadline on the way to C's.  B waits
+ * for the next pass (started during this one) but fires before C,
+ * whose deadline is later. */
+static struct {
+  vg_timer_t a, b, c;
+  uint64_t b_due, c_due;
+  int order[3], n;
+} mc;
+
+static void mc_log_cb(vg_timer_t *t) {
+  if (mc.n < 3)
+    mc.order[mc.n] = (int)(intptr_t)t->data;
+  mc.n++;
+}
+
+static void mc_a_cb(vg_timer_t *t) {
+  mc_log_cb(t);
+  mc.b_due = vg_now(t->loop);
+  vg_timer_start(&mc.b, mc_log_cb, 0, 0);
+  apr_sleep(apr_time_from_msec(250));
+  vg_update_time(t->loop);
+}
+
+static void test_moved_in_cb_before_later_slot(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  memset(&mc, 0, sizeof mc);
+  vg_timer_init(loop, &mc.a);
+  vg_timer_init(loop, &mc.b);
+  vg_timer_init(loop, &mc.c);
+  mc.b.data = (void *)(intptr_t)1;
+  mc.c.data = (void *)(intptr_t)2;
+  mc.c_due = vg_now(loop) + 200;
+  vg_timer_start(&mc.a, mc_a_cb, 10, 0);
+  vg_timer_start(&mc.b, mc_log_cb, MV_FAR, 0);
+  vg_timer_start(&mc.c, mc_log_cb, 200, 0);
+  CU_ASSERT_EQUAL(vg_run(loop, VG_RUN_DEFAULT), 0);
+  CU_ASSERT_EQUAL_FATAL(mc.n, 3);
+  CU_ASSERT_EQUAL(mc.order[0], 0);
+  /* A woken 200 ms late (a loaded machine) makes B's deadline C's or
+   * later: then C may come first. */
+  if (mc.b_due < mc.c_due) {
+    CU_ASSERT_EQUAL(mc.order[1], 1);
+    CU_ASSERT_EQUAL(mc.order[2], 2);
+  } else {
+    fprintf(stderr, "\n  moved_in_cb_before_later_slot: A ran %llu ms "
+            "late, B's order not checked\n",
+            (unsigned long long)(mc.b_due - mc.c_due + 190));
+  }
+  vg_test_close_loop(loop);
+}
+
 static void test_late_async(void) { run_late(K_ASYNC); }
 static void test_late_pipe_read(void) { run_late(K_PIPE_READ); }
 static void test_late_exit(void) { run_late(K_EXIT); }
@@ -1629,6 +1979,11 @@ static CU_TestInfo timer_tests[] = {
     {"after_idle_chan", test_late_chan},
     {"after_spawn", test_late_after_spawn},
     {"rearm_in_place_after_idle", test_rearm_in_place_after_idle},
+    {"moved_then_closed", test_moved_then_closed},
+    {"moved_equal_deadlines", test_moved_equal_deadlines},
+    {"moved_twice", test_moved_twice},
+    {"moved_wait_after_idle", test_moved_wait_after_idle},
+    {"moved_in_cb_before_later_slot", test_moved_in_cb_before_later_slot},
     CU_TEST_INFO_NULL};
 
 CU_SuiteInfo timer_suite = {
