@@ -23,7 +23,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/timed.sh"
 
 pkgs=(gcc make cmake pkg-config libapr1-dev libaprutil1-dev libxml2-dev
-      libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev xz-utils locales
+      libxml2-utils libcunit1-dev zlib1g-dev dpkg-dev patch xz-utils locales
       scdoc prometheus)   # prometheus: promtool, for suite vigil_http
 for arg in "$@"; do
   case "$arg" in

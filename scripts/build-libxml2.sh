@@ -19,7 +19,8 @@
 # Python, programs and tests; optimised for size (-Os: it runs only while
 # a configuration loads, 10,000 services in some 130 ms either way) and
 # with a section per function and per object, so that vigil's link
-# (--gc-sections) leaves out the code it never calls),
+# (--gc-sections) leaves out the code it never calls; and
+# cmake/libxml2-nolibm.patch applied, so that it needs nothing from libm),
 # and PREFIX/.stamp (a hash of this
 # script; when it matches and the library exists, the script exits at
 # once).  A line before the build and its duration after.  CMake uses it
@@ -41,8 +42,11 @@ STAMP="$PREFIX/.stamp"
 . "$ROOT/scripts/lib/debsrc.sh"
 # shellcheck source=scripts/lib/timed.sh
 . "$ROOT/scripts/lib/timed.sh"
+PATCH="$ROOT/cmake/libxml2-nolibm.patch"
+# "nolibm": the library needs nothing from libm (the patch), which
+# cmake/Dependencies.cmake reads to leave libm out of vigil's link.
 stamp_value() {
-  echo "build-libxml2 $(cat "$SELF" "$ROOT/scripts/lib/debsrc.sh" | sha256sum | cut -c1-64)"
+  echo "build-libxml2 nolibm $(cat "$SELF" "$ROOT/scripts/lib/debsrc.sh" "$PATCH" | sha256sum | cut -c1-64)"
 }
 up_to_date() {
   [ -f "$PREFIX/lib/libxml2.a" ] && [ -f "$STAMP" ] &&
@@ -75,6 +79,7 @@ SRC="$BUILD/src"
 X="$BUILD/build"
 rm -rf "$SRC" "$X" "$STAMP" "$PREFIX/lib/libxml2.a" "$PREFIX/include/libxml2"
 run "unpack" dpkg-source -x "$(dsc)" "$SRC"
+run "patch (no libm)" patch -p1 -N -d "$SRC" -i "$PATCH"
 run "configure" cmake -S "$SRC" -B "$X" -G "Unix Makefiles" \
   -DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_INSTALL_PREFIX="$PREFIX" \
   -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DBUILD_SHARED_LIBS=OFF \
