@@ -10,11 +10,11 @@ else()
   # and libuuid's, which libapr1-dev and uuid-dev ship.  Linked
   # statically, the supervisor maps only the APR code it calls, with no
   # relocations of its own: about 0.2 MiB less memory per supervisor
-  # (docs/PERFORMANCE.md, "Supervisor memory").  AUTO: static when both
-  # archives are there and the libraries are static (a shared libvigil
-  # links the shared APR), except with VIGIL_BUILD_PERF: perf/alloc_hook.c
-  # counts APR's allocations by interposing the shared library's
-  # apr_palloc.  The target keeps the name PkgConfig::APR, so
+  # (docs/PERFORMANCE.md, "the supervisor's memory").  AUTO: static when
+  # both archives are there and the libraries are static (a shared
+  # libvigil links the shared APR), except with VIGIL_BUILD_PERF:
+  # perf/alloc_hook.c counts APR's allocations by interposing the shared
+  # library's apr_palloc.  The target keeps the name PkgConfig::APR, so
   # the installed CMake package (which finds APR itself) is the same.
   set(VIGIL_STATIC_APR AUTO CACHE STRING
       "Link APR statically (ON), the shared libapr-1 (OFF), or the first if possible (AUTO)")
@@ -30,7 +30,7 @@ else()
                  HINTS ${APR_LIBRARY_DIRS} ${APR_LIBDIR})
     if(VIGIL_APR_ARCHIVE AND VIGIL_UUID_ARCHIVE)
       set(_vigil_apr_static ON)
-    elseif(VIGIL_STATIC_APR)   # ON
+    elseif(NOT VIGIL_STATIC_APR STREQUAL "AUTO")   # ON
       message(FATAL_ERROR "VIGIL_STATIC_APR=ON, but libapr-1.a or libuuid.a "
               "is missing (libapr1-dev, uuid-dev)")
     endif()
@@ -92,7 +92,8 @@ else()
     set_target_properties(PkgConfig::LIBXML2 PROPERTIES
       INTERFACE_INCLUDE_DIRECTORIES "${VIGIL_LIBXML2_DIR}/include/libxml2"
       INTERFACE_COMPILE_DEFINITIONS "LIBXML_STATIC"
-      INTERFACE_LINK_LIBRARIES "${_vigil_xml_lib};${_vigil_xml_libm};Threads::Threads")
+      INTERFACE_LINK_LIBRARIES
+        "${_vigil_xml_lib};${_vigil_xml_libm};Threads::Threads")
     set(LIBXML2_FOUND TRUE)
     message(STATUS "libxml2: bundled, ${_vigil_xml_lib}")
   else()
