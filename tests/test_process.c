@@ -802,6 +802,52 @@ static void test_stdio_ignore_reused(void) {
 }
 #endif
 
+#ifndef _WIN32
+/* The same, with /dev/null itself: a program that closes the kept
+ * descriptors and gets their numbers back for a /dev/null opened
+ * read-only must not have it given to its next child as stdout (the
+ * child's writes would fail: "print" exits 1). */
+static void test_stdio_ignore_reused_readonly(void) {
+  vg_loop_t *loop = vg_test_new_loop();
+  child_t c;
+  char link[64], target[256];
+  int fd, ro, replaced = 0, mine[8];
+  ssize_t n;
+  child_prepare(&c, "print", "x", NULL);
+  c.opts.stdio[0].kind = VG_STDIO_IGNORE;
+  c.opts.stdio[1].kind = VG_STDIO_IGNORE;
+  child_run(loop, &c);   /* both ends of /dev/null are kept from here */
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  child_release(loop, &c);
+
+  ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  CU_ASSERT_FATAL(ro >= 0);
+  for (fd = 3; fd < 1024; fd++) {
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, target, sizeof target - 1);
+    if (n <= 0 || fd == ro)
+      continue;
+    target[n] = '\0';
+    if (strcmp(target, "/dev/null") == 0 &&
+        (fcntl(fd, F_GETFD) & FD_CLOEXEC) &&
+        (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY && replaced < 8 &&
+        dup3(ro, fd, O_CLOEXEC) == fd)
+      mine[replaced++] = fd;
+  }
+  close(ro);
+  CU_ASSERT(replaced >= 1);   /* the kept write end was there */
+
+  child_prepare(&c, "print", "written to /dev/null", NULL);
+  c.opts.stdio[1].kind = VG_STDIO_IGNORE;
+  child_run(loop, &c);
+  CU_ASSERT_EQUAL(c.exit_status, 0);
+  child_release(loop, &c);
+  while (replaced > 0)   /* the replaced numbers are ours */
+    close(mine[--replaced]);
+  vg_test_close_loop(loop);
+}
+#endif
+
 /* stdout to a file, appended. */
 static void test_stdio_file(void) {
   vg_loop_t *loop = vg_test_new_loop();
@@ -2118,6 +2164,7 @@ static CU_TestInfo process_tests[] = {
     {"stdio_ignore", test_stdio_ignore},
 #ifndef _WIN32
     {"stdio_ignore_reused", test_stdio_ignore_reused},
+    {"stdio_ignore_reused_readonly", test_stdio_ignore_reused_readonly},
 #endif
     {"stdio_file", test_stdio_file},
     {"stdio_fd", test_stdio_fd},

@@ -418,22 +418,30 @@ static pid_t pid_of_self(void) {
  * writing, close-on-exec, and kept: a spawn that gives a child no stdin
  * (the supervisor's services) paid an open and a close, the open's path
  * walk the dearest system call between an exit and the next spawn.  Each
- * use checks the descriptor still is /dev/null (fstat, no path walk): a
- * program that closed it, or reused its number, gets a fresh one.  Kept
+ * use checks the descriptor still is /dev/null, open for the way it is
+ * used (fstat and F_GETFL, no path walk): a program that closed it, or
+ * reused its number, gets a fresh one.  Kept
  * across fork() (close-on-exec only drops it at exec). */
 static atomic_int null_fd[2] = {-1, -1};
 static atomic_ullong null_rdev;   /* its device number, 0 until known */
 
-static int is_dev_null(int fd) {
+static int is_dev_null(int fd, int wr) {
   struct stat st;
-  return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
-         (unsigned long long)st.st_rdev == atomic_load(&null_rdev);
+  int fl;
+  if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) ||
+      (unsigned long long)st.st_rdev != atomic_load(&null_rdev))
+    return 0;
+  /* And open the way the child needs it: a /dev/null reopened read-only
+   * under the number of the kept write end would fail its writes. */
+  fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && ((fl & O_ACCMODE) == O_RDWR ||
+                     (fl & O_ACCMODE) == (wr ? O_WRONLY : O_RDONLY));
 }
 
 static int dev_null(int wr) {
   int cur = atomic_load(&null_fd[wr]), fd;
   struct stat st;
-  if (cur >= 0 && is_dev_null(cur))
+  if (cur >= 0 && is_dev_null(cur, wr))
     return cur;
   fd = open("/dev/null", (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
   if (fd < 0)
