@@ -741,6 +741,31 @@ static void test_stdio_ignore(void) {
 }
 
 #ifndef _WIN32
+/* Put `with` under the number of every descriptor the PAL keeps for
+ * /dev/null (close-on-exec ones only: those we inherited are not the
+ * PAL's), of access mode `mode` (O_ACCMODE bits; -1: any), as a program
+ * that closed them and got their numbers back would.  Their numbers go
+ * to mine[] (at most KEPT_MAX), to be closed by the caller. */
+#define KEPT_MAX 8
+static int replace_kept_null(int with, int mode, int mine[KEPT_MAX]) {
+  char link[64], target[256];
+  int fd, replaced = 0;
+  ssize_t n;
+  for (fd = 3; fd < 1024 && replaced < KEPT_MAX; fd++) {
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, target, sizeof target - 1);
+    if (n <= 0 || fd == with)
+      continue;
+    target[n] = '\0';
+    if (strcmp(target, "/dev/null") == 0 &&
+        (fcntl(fd, F_GETFD) & FD_CLOEXEC) &&
+        (mode < 0 || (fcntl(fd, F_GETFL) & O_ACCMODE) == mode) &&
+        dup3(with, fd, O_CLOEXEC) == fd)
+      mine[replaced++] = fd;
+  }
+  return replaced;
+}
+
 /* The PAL keeps /dev/null open for the next spawn.  A program that closes
  * that descriptor and gets its number back for a file of its own (here:
  * replaced by a file with content) must
@@ -750,9 +775,8 @@ static void test_stdio_ignore(void) {
 static void test_stdio_ignore_reused(void) {
   vg_loop_t *loop = vg_test_new_loop();
   child_t c;
-  char path[1024], link[64], target[256];
-  int fd, file, replaced = 0;
-  ssize_t n;
+  char path[1024];
+  int file, replaced, mine[KEPT_MAX];
   child_prepare(&c, "echo", NULL, NULL);
   c.opts.stdio[0].kind = VG_STDIO_IGNORE;
   child_pipe(loop, &c, 1);
@@ -765,18 +789,7 @@ static void test_stdio_ignore_reused(void) {
   file = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   CU_ASSERT_FATAL(file >= 0);
   CU_ASSERT_EQUAL_FATAL(write(file, "secret\n", 7), 7);
-  for (fd = 3; fd < 1024; fd++) {
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    n = readlink(link, target, sizeof target - 1);
-    if (n <= 0 || fd == file)
-      continue;
-    target[n] = '\0';
-    /* (Close-on-exec ones only: those we inherited are not the PAL's.) */
-    if (strcmp(target, "/dev/null") == 0 &&
-        (fcntl(fd, F_GETFD) & FD_CLOEXEC) &&
-        dup3(file, fd, O_CLOEXEC) == fd)
-      replaced++;
-  }
+  replaced = replace_kept_null(file, -1, mine);
   if (replaced == 0)
     fprintf(stderr, "\n  (no /dev/null descriptor kept: nothing to "
                     "replace)\n");
@@ -791,12 +804,8 @@ static void test_stdio_ignore_reused(void) {
   CU_ASSERT_EQUAL(lseek(file, 0, SEEK_CUR), 0);
   child_release(loop, &c);
   close(file);
-  for (fd = 3; fd < 1024; fd++) {   /* the replaced numbers are ours */
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    n = readlink(link, target, sizeof target - 1);
-    if (n > 0 && (size_t)n == strlen(path) && memcmp(target, path, n) == 0)
-      close(fd);
-  }
+  while (replaced > 0)   /* the replaced numbers are ours */
+    close(mine[--replaced]);
   remove(path);
   vg_test_close_loop(loop);
 }
@@ -810,9 +819,7 @@ static void test_stdio_ignore_reused(void) {
 static void test_stdio_ignore_reused_readonly(void) {
   vg_loop_t *loop = vg_test_new_loop();
   child_t c;
-  char link[64], target[256];
-  int fd, ro, replaced = 0, mine[8];
-  ssize_t n;
+  int ro, replaced, mine[KEPT_MAX];
   child_prepare(&c, "print", "x", NULL);
   c.opts.stdio[0].kind = VG_STDIO_IGNORE;
   c.opts.stdio[1].kind = VG_STDIO_IGNORE;
@@ -822,18 +829,7 @@ static void test_stdio_ignore_reused_readonly(void) {
 
   ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
   CU_ASSERT_FATAL(ro >= 0);
-  for (fd = 3; fd < 1024; fd++) {
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    n = readlink(link, target, sizeof target - 1);
-    if (n <= 0 || fd == ro)
-      continue;
-    target[n] = '\0';
-    if (strcmp(target, "/dev/null") == 0 &&
-        (fcntl(fd, F_GETFD) & FD_CLOEXEC) &&
-        (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY && replaced < 8 &&
-        dup3(ro, fd, O_CLOEXEC) == fd)
-      mine[replaced++] = fd;
-  }
+  replaced = replace_kept_null(ro, O_WRONLY, mine);
   close(ro);
   CU_ASSERT(replaced >= 1);   /* the kept write end was there */
 
