@@ -8,6 +8,11 @@
 #                     ops_per_s (default) or the best (the least disturbed
 #                     by other load, for A/B work on a noisy machine)
 #   --quick           small workloads (a smoke test, not a measurement)
+#   --check           CI's check of perf/: --quick --reps 1, and strict:
+#                     a program that does not build, a peer that is
+#                     missing, or a run that fails is an error (exit 1
+#                     after the summary), where a measurement run skips
+#                     them with a warning
 #   --only LIST       benchmarks to run, comma-separated
 #                     (timers,pingpong,async,spawn; default all); timers
 #                     runs its three variants (fire, cancel, churn), and
@@ -27,8 +32,10 @@
 #   --no-extras       skip the idle system-call check (strace)
 #   --pairs K         paired mode instead of rounds: for every benchmark and
 #                     peer, K back-to-back pairs (vigil, peer) at a fifth
-#                     of the default sizes (timers churn: 600,000
-#                     re-arms), the order alternating; reports
+#                     of the default sizes (timers churn at its full
+#                     3,000,000 re-arms: its first fifth is mostly the
+#                     moves of the timers' first placement, see
+#                     docs/PERFORMANCE.md), the order alternating; reports
 #                     the median ratio peer/vigil of the pairs' times (> 1:
 #                     vigil faster) with quartiles.  Adjacent runs see the
 #                     same background load, so the ratio is much steadier
@@ -67,6 +74,9 @@ BUILD=""
 REPS=""
 STAT=median
 QUICK=0
+CHECK=0
+FAILED=0
+IMPLS_SET=0
 ONLY="timers,pingpong,async,spawn"
 IMPLS="vigil,libuv,libev,libevent,epoll"
 ONECPU=1
@@ -86,8 +96,9 @@ while [ $# -gt 0 ]; do
     --reps) REPS=${2:?}; shift 2 ;;
     --stat) STAT=${2:?}; shift 2 ;;
     --quick) QUICK=1; shift ;;
+    --check) CHECK=1; QUICK=1; REPS=1; shift ;;
     --only) ONLY=${2:?}; shift 2 ;;
-    --impls) IMPLS=${2:?}; shift 2 ;;
+    --impls) IMPLS=${2:?}; IMPLS_SET=1; shift 2 ;;
     --no-1cpu) ONECPU=0; shift ;;
     --no-cancel) CANCEL=0; shift ;;
     --no-churn) CHURN=0; shift ;;
@@ -109,6 +120,7 @@ if [ "$WINDOWS" = 1 ]; then
   IMPLS=vigil        # the peers are POSIX builds (perf/CMakeLists.txt)
   EXTRAS=0           # the idle check traces Linux system calls
 fi
+[ "$CHECK" = 0 ] || [ "$PAIRS" = 0 ] || die "--check and --pairs: one or the other"
 [ -n "$BUILD" ] || BUILD="$ROOT/build-perf"
 [ -n "$REPS" ] || REPS=5
 case "$REPS" in ''|*[!0-9]*|0) die "--reps wants a positive number" ;; esac
@@ -127,6 +139,13 @@ if [ "$WINDOWS" = 1 ]; then
   export WINEDEBUG="${WINEDEBUG:--all}"
   export WINEPREFIX="${WINEPREFIX:-$ROOT/build-win/wineprefix}"
 fi
+
+# fail MESSAGE: with --check an error (counted, exit 1 at the end),
+# otherwise a warning.
+fail() {
+  echo "bench.sh: $*" >&2
+  if [ "$CHECK" = 1 ]; then FAILED=$((FAILED + 1)); fi
+}
 
 # --- the peers -------------------------------------------------------
 have_peers() {
@@ -170,12 +189,20 @@ if [ "$DO_BUILD" = 1 ]; then
     >"$BUILD/configure.log" 2>&1 ||
     { cat "$BUILD/configure.log" >&2; die "cmake configure failed"; }
   jobs=$(nproc 2>/dev/null || echo 2)
+  # --check: everything the perf build configures (the fibers benchmark
+  # and the supervisor benchmark's helpers too), first of all.
+  if [ "$CHECK" = 1 ] &&
+     ! cmake --build "$BUILD" -j "$jobs" >"$BUILD/build-all.log" 2>&1; then
+    cat "$BUILD/build-all.log" >&2
+    fail "the perf build failed (see $BUILD/build-all.log)"
+  fi
   # One target at a time, so that a peer missing or libvigil not linking
   # does not stop the others.
   for t in $targets; do
     if ! cmake --build "$BUILD" --target "$t" -j "$jobs" \
          >"$BUILD/build-$t.log" 2>&1; then
-      echo "bench.sh: $t not built (see $BUILD/build-$t.log)" >&2
+      if [ "$CHECK" = 1 ]; then cat "$BUILD/build-$t.log" >&2; fi
+      fail "$t not built (see $BUILD/build-$t.log)"
     fi
   done
 fi
@@ -184,8 +211,21 @@ if [ "$WINDOWS" = 1 ]; then
   wine cmd /c exit 0 >/dev/null 2>&1 || true
 fi
 
+if [ "$CHECK" = 1 ] && [ "$IMPLS_SET" = 0 ] && [ "$WINDOWS" = 0 ]; then
+  IMPLS="vigil,vigil-epoll,libuv,libev,libevent,epoll,uring"
+fi
 IFS=, read -r -a BENCHES <<<"$ONLY"
 IFS=, read -r -a IMPL_LIST <<<"$IMPLS"
+if [ "$CHECK" = 1 ]; then
+  for impl in "${IMPL_LIST[@]}" idle_syscalls; do
+    case "$impl" in
+      idle_syscalls) bin="$PERF/idle_syscalls$EXE" ;;
+      vigil-*) bin="$PERF/bench_vigil$EXE" ;;
+      *) bin="$PERF/bench_$impl$EXE" ;;
+    esac
+    [ -x "$bin" ] || fail "$bin is missing"
+  done
+fi
 for b in "${BENCHES[@]}"; do
   case "$b" in
     timers|timers-fire|timers-cancel|timers-churn|pingpong|async|spawn) ;;
@@ -248,10 +288,14 @@ run_one() {
   # shellcheck disable=SC2046
   if ! out=$(impl_run "$impl" -a "$@" $(size_args "$bench") "$bench" 2>&1)
   then
-    echo "bench.sh: bench_$impl $bench failed: ${out//$'\r'/}" >&2
+    fail "bench_$impl $bench $* failed: ${out//$'\r'/}"
     return 0
   fi
   out=${out//$'\r'/}
+  if [ "$CHECK" = 1 ] && ! printf '%s\n' "$out" | grep -q '^bench=.* ops_per_s='
+  then
+    fail "bench_$impl $bench $*: no result line in: $out"
+  fi
   printf '%s\n' "$out" | grep -E '^(bench=|detail )' >>"$RAW" || true
   printf '%s\n' "$out" | grep -E '^bench=' | sed "s/^/  run: /" >&2 || true
 }
@@ -272,7 +316,7 @@ run_all() {
 # --- paired mode ----------------------------------------------------------
 pair_n() {   # bench [EXTRA ARGS...]
   case "$*" in
-    "timers -t churn") echo 600000 ;;
+    "timers -t churn") echo 3000000 ;;   # the whole workload (--help)
     timers*) echo 200000 ;;
     pingpong*) echo 10000 ;;
     async*) echo 2000 ;;
@@ -474,9 +518,11 @@ if [ "$EXTRAS" = 1 ] && [ -x "$PERF/idle_syscalls" ]; then
         }' "$trace")
     else
       IDLE_LINE="idle impl=vigil failed: $out"
+      fail "the idle check failed: $out"
     fi
   else
     IDLE_LINE="idle impl=vigil skipped: strace not installed"
+    fail "the idle check needs strace"
   fi
   echo "$IDLE_LINE"
 fi
@@ -557,4 +603,21 @@ if [ -n "$MARKDOWN" ]; then
     echo '```'
   } >"$MARKDOWN"
   echo "bench.sh: wrote $MARKDOWN" >&2
+fi
+
+# --check: the fibers benchmark once, small (it pairs its runs itself).
+if [ "$CHECK" = 1 ] && [ "$WINDOWS" = 0 ]; then
+  if ! out=$("$PERF/bench_fiber" -n 2000 -k 1 all 2>&1); then
+    fail "bench_fiber failed: $out"
+  elif [ "$(printf '%s\n' "$out" | grep -c '^pairs bench=')" -lt 2 ] ||
+       ! printf '%s\n' "$out" | grep -q '^memory bench=fiber_memory'; then
+    fail "bench_fiber: the switch and echo pairs or the memory line missing in: $out"
+  else
+    printf '%s\n' "$out" | grep -E '^(pairs|memory) ' | cut -c1-160
+  fi
+fi
+
+if [ "$FAILED" -gt 0 ]; then
+  echo "bench.sh --check: $FAILED failure(s) (above)" >&2
+  exit 1
 fi
