@@ -605,8 +605,16 @@ if [ -n "$MARKDOWN" ]; then
   echo "bench.sh: wrote $MARKDOWN" >&2
 fi
 
-# --check: the fibers benchmark once, small (it pairs its runs itself).
+# --check: the fibers benchmark once, small (it pairs its runs itself),
+# and timers churn against its floor.
 if [ "$CHECK" = 1 ] && [ "$WINDOWS" = 0 ]; then
+  if ! out=$("$PERF/churn_floor" -n 20000 -c 5000 2>&1); then
+    fail "churn_floor failed: $out"
+  elif ! printf '%s\n' "$out" | grep -q '^floor ratio='; then
+    fail "churn_floor: no ratio line in: $out"
+  else
+    printf '%s\n' "$out" | grep '^floor ' | sed 's/^/  /'
+  fi
   if ! out=$("$PERF/bench_fiber" -n 2000 -k 1 all 2>&1); then
     fail "bench_fiber failed: $out"
   elif [ "$(printf '%s\n' "$out" | grep -c '^pairs bench=')" -lt 2 ] ||
