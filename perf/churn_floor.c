@@ -16,8 +16,10 @@
  *          whether it is closing: one compare, not a call), write its
  *          callback, repeat, start order and deadline, the loop already
  *          known.  No slot is kept right (the timer is not moved when its
- *          deadline comes earlier): a measure, not a timer.  Nothing
- *          fires while it runs (every deadline is at least 1 s away).
+ *          deadline comes earlier): a measure, not a timer.  At the
+ *          default size nothing fires while it runs (every deadline is
+ *          at least 1 s away, and the run takes less); a longer run may
+ *          fire some, late, into an empty callback.
  *
  * Both re-arm the same memory under the same background load within
  * milliseconds of each other, so their ratio holds to a few per cent
