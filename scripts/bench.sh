@@ -201,7 +201,6 @@ if [ "$DO_BUILD" = 1 ]; then
   for t in $targets; do
     if ! cmake --build "$BUILD" --target "$t" -j "$jobs" \
          >"$BUILD/build-$t.log" 2>&1; then
-      if [ "$CHECK" = 1 ]; then cat "$BUILD/build-$t.log" >&2; fi
       fail "$t not built (see $BUILD/build-$t.log)"
     fi
   done
@@ -216,16 +215,6 @@ if [ "$CHECK" = 1 ] && [ "$IMPLS_SET" = 0 ] && [ "$WINDOWS" = 0 ]; then
 fi
 IFS=, read -r -a BENCHES <<<"$ONLY"
 IFS=, read -r -a IMPL_LIST <<<"$IMPLS"
-if [ "$CHECK" = 1 ]; then
-  for impl in "${IMPL_LIST[@]}" idle_syscalls; do
-    case "$impl" in
-      idle_syscalls) bin="$PERF/idle_syscalls$EXE" ;;
-      vigil-*) bin="$PERF/bench_vigil$EXE" ;;
-      *) bin="$PERF/bench_$impl$EXE" ;;
-    esac
-    [ -x "$bin" ] || fail "$bin is missing"
-  done
-fi
 for b in "${BENCHES[@]}"; do
   case "$b" in
     timers|timers-fire|timers-cancel|timers-churn|pingpong|async|spawn) ;;
@@ -253,6 +242,14 @@ impl_run() {   # impl args...: run it, its lines named after impl
   fi
   "${RUN[@]}" "$(impl_bin "$impl")" "$@"
 }
+
+# --check: every program asked for, and the idle check's, must be there.
+if [ "$CHECK" = 1 ]; then
+  for impl in "${IMPL_LIST[@]}"; do
+    [ -x "$(impl_bin "$impl")" ] || fail "$(impl_bin "$impl") is missing"
+  done
+  [ -x "$PERF/idle_syscalls$EXE" ] || fail "$PERF/idle_syscalls$EXE is missing"
+fi
 
 # Which implementations provide which benchmark.
 provides() {   # impl bench
